@@ -1,0 +1,3 @@
+from sbtop.cli import main
+
+raise SystemExit(main())

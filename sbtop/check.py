@@ -1,0 +1,88 @@
+"""`sbtop check`: one judged snapshot from two scrapes `window` seconds apart. No Textual."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import math
+
+from sbtop.clock import SYSTEM, Clock
+from sbtop.collector import Collector
+from sbtop.config import Target
+from sbtop.engine.assessment import Assessment, iso, to_dict
+from sbtop.engine.engine import Engine
+from sbtop.engine.figures import Figure
+
+
+async def run(target: Target, window_s: float, clock: Clock = SYSTEM) -> Assessment:
+    """Scrape, wait until `window_s` after the first scrape began, scrape again, judge."""
+    settings = dataclasses.replace(target.engine, window_s=window_s)
+    engine = Engine(settings, target.name, target.production)
+    async with Collector(target, clock) as collector:
+        started = clock.now()[0]
+        engine.observe(await collector.observe())
+        await asyncio.sleep(max(0.0, started + window_s - clock.now()[0]))
+        return engine.observe(await collector.observe())
+
+
+def as_json(a: Assessment) -> str:
+    return json.dumps(to_dict(a), indent=2, sort_keys=False)
+
+
+def format_value(f: Figure) -> str:
+    v = f.value
+    if v is None:
+        return "-"
+    if f.key == "health":
+        return f"HTTP {v:.0f}"
+    if not math.isfinite(v):
+        return str(v)
+    if f.unit == "%":
+        text = f"{v:.2f}"
+    elif f.unit in ("ms", "/s"):
+        text = f"{v:.1f}"
+    else:
+        text = f"{v:.0f}"
+    return f"{text} {f.unit}".rstrip() if f.unit not in ("", "%") else text + f.unit
+
+
+def as_text(a: Assessment, base_url: str = "") -> str:
+    window = f"window {a.window_s:.1f} s" if a.window_s is not None else "no window"
+    prod = "  PRODUCTION" if a.production else ""
+    lines = [f"sbtop check: {a.target}{prod} {base_url}  {window}  -> {a.level.mark} "
+             f"({a.level.value})".replace("  ", " ", 1)]
+    width = max((len(k) for k in a.figures), default=10)
+    for key, f in a.figures.items():
+        threshold = f.threshold.describe() if f.threshold is not None else ""
+        stale = f"  STALE {f.stale_s:.0f}s" if f.stale_s is not None else ""
+        line = (f"  {key:<{width}}  {format_value(f):>12}  {threshold:<26}  "
+                f"{f.level.mark:<4}{stale}")
+        if f.reason and f.value is None:
+            line += f"  {f.reason}"
+        lines.append(line.rstrip())
+    if a.alerts:
+        for al in a.alerts:
+            nodata = " (no data)" if al.no_data else ""
+            lines.append(f"  alert {al.name}: {al.state.value} since {iso(al.since_wall)} "
+                         f"[{al.rule.severity.value}]{nodata}")
+    else:
+        lines.append("  alerts: none pending or firing")
+    r = a.routes
+    if r.reason:
+        lines.append(f"  routes: {r.reason}")
+    else:
+        if r.slowest:
+            lines.append("  slowest: " + ", ".join(
+                f"{s.name} p95 {s.p95_ms:.0f} ms" for s in r.slowest if s.p95_ms is not None))
+        if r.failing:
+            lines.append("  failing: " + ", ".join(
+                f"{s.name} 5xx {s.error_5xx_pct:.1f}%" for s in r.failing
+                if s.error_5xx_pct is not None))
+    for name, s in a.sources.items():
+        state = "up" if s.up else f"DOWN: {s.error}"
+        took = f" ({s.elapsed_ms:.0f} ms)" if s.elapsed_ms and s.up else ""
+        lines.append(f"  source {name}: {state}{took}")
+    for note in a.notes:
+        lines.append(f"  note: {note}")
+    return "\n".join(lines)

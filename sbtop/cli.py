@@ -1,0 +1,196 @@
+"""The command line. Headless commands import only what they use: `sbtop check --help` must
+answer at once on a slow jump box, so httpx, prometheus_client and Textual load lazily."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from sbtop.config import Target
+
+from sbtop import __version__
+
+EXIT_UNKNOWN = 3
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes exit 3 (the monitoring-plugin 'unknown'), with one line, no traceback."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_UNKNOWN, f"sbtop: {message} (see {self.prog} --help)\n")
+
+
+def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    # On subcommands the defaults are suppressed so `sbtop --config X check` and
+    # `sbtop check --config X` both work without one overwriting the other.
+    d: dict[str, Any] = {"default": argparse.SUPPRESS} if suppress else {}
+    g = parser.add_argument_group("target selection")
+    g.add_argument("--config", metavar="FILE", help="config file (default: $SBTOP_CONFIG, then "
+                   "$XDG_CONFIG_HOME/sbtop/config.toml)", **d)
+    g.add_argument("--target", metavar="NAME", help="which [targets.NAME] to use", **d)
+    g.add_argument("--url", metavar="BASE", help="backend base URL; metrics at BASE + "
+                   "metrics_path, health at BASE + health_path", **d)
+    g.add_argument("--dsn", metavar="DSN", help="database DSN (prefer the environment variable "
+                   "the target names: a DSN on the command line is visible in ps)", **d)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sbtop", description="htop for a web backend mid-rollout: latency, "
+                     "errors, database, sockets and memory against the runbook's thresholds.")
+    parser.add_argument("--version", action="version", version=f"sbtop {__version__}")
+    _common(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    check = sub.add_parser("check", help="one judged snapshot; exit 0 ok, 1 warning, "
+                           "2 critical, 3 unknown",
+                           description="Scrape the target twice, --window seconds apart, and "
+                           "judge every figure. Exit 0 ok, 1 warning, 2 critical, 3 unknown.")
+    _common(check, suppress=True)
+    check.add_argument("--window", type=_positive, default=10.0, metavar="SECONDS",
+                       help="seconds between the two scrapes (default 10)")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.add_argument("--demo", action="store_true",
+                       help="check the built-in simulated StudyBuddy backend")
+
+    init = sub.add_parser("init", help="write a starter config",
+                          description="Write a commented starter config (default: the XDG "
+                          "config path). Never overwrites without --force.")
+    init.add_argument("path", nargs="?", help="where to write it")
+    init.add_argument("--force", action="store_true", help="replace an existing file")
+
+    demo = sub.add_parser("demo", help="the built-in simulated StudyBuddy backend",
+                          description="Start the simulated StudyBuddy backend on loopback.")
+    demo.add_argument("--serve", action="store_true",
+                      help="only serve the simulated backend (no console) until Ctrl-C")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    demo.add_argument("--port", type=int, default=8099, help="port (0 picks a free one)")
+    return parser
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    commands: dict[str | None, Callable[[argparse.Namespace], int]] = {
+        "check": _cmd_check,
+        "init": _cmd_init,
+        "demo": _cmd_demo,
+    }
+    if args.command is None:
+        parser.print_help()
+        return EXIT_UNKNOWN
+    try:
+        return commands[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except UsageError as e:
+        print(f"sbtop: {e}", file=sys.stderr)
+        return EXIT_UNKNOWN
+
+
+def _demo_target(url: str) -> Target:
+    """The simulated backend with the runbook's defaults, whatever the user's config says."""
+    from sbtop import config
+
+    return config.resolve(config.Config(targets={"demo": config.TargetConfig(base_url=url)}))
+
+
+def _load_target(args: argparse.Namespace) -> Target:
+    from sbtop import config
+
+    try:
+        path = config.find_config(getattr(args, "config", None))
+        cfg = config.load(path)
+        if path is not None:
+            warning = config.permission_warning(path, cfg)
+            if warning:
+                print(f"sbtop: {warning}", file=sys.stderr)
+        target = config.resolve(cfg, getattr(args, "target", None),
+                                url=getattr(args, "url", None),
+                                dsn=getattr(args, "dsn", None))
+    except config.ConfigError as e:
+        raise UsageError(f"config error: {e}") from None
+    for w in target.warnings:
+        print(f"sbtop: {w}", file=sys.stderr)
+    return target
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from sbtop import check
+
+    backend = None
+    if args.demo:
+        from sbtop.demo.backend import SimulatedBackend
+
+        backend = SimulatedBackend(port=0).start()
+    try:
+        target = _demo_target(backend.url) if backend else _load_target(args)
+        if target.dsn:
+            print("sbtop: note: database figures are not collected yet; the DSN is unused",
+                  file=sys.stderr)
+        assessment = asyncio.run(check.run(target, args.window))
+    finally:
+        if backend is not None:
+            backend.stop()
+    if args.json:
+        print(check.as_json(assessment))
+    else:
+        print(check.as_text(assessment, target.base_url))
+    return assessment.level.exit_code
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sbtop import config, starter
+
+    path = Path(args.path) if args.path else config.default_path()
+    try:
+        starter.write(path, args.force)
+    except config.ConfigError as e:
+        raise UsageError(str(e)) from None
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    if not args.serve:
+        raise UsageError("the live console is not built yet: use `sbtop demo --serve` for the "
+                         "simulated backend, or `sbtop check --demo`")
+    from sbtop.demo.backend import CONTROL_PATH, SimulatedBackend
+
+    try:
+        backend = SimulatedBackend(args.host, args.port)
+    except OSError as e:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {e.strerror}") from None
+    backend.start()
+    print(f"simulated StudyBuddy backend on {backend.url}\n"
+          f"  metrics  {backend.url}/metrics\n"
+          f"  health   {backend.url}/api/health\n"
+          f"  control  {backend.url}{CONTROL_PATH}  (POST JSON knobs; POST .../restart)\n"
+          f"Ctrl-C stops it.", flush=True)
+    try:
+        import threading
+
+        threading.Event().wait()
+    finally:
+        backend.stop()
+    return 0

@@ -1,0 +1,56 @@
+"""One tick of I/O for a target: scrape /metrics and probe health at the same time."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from sbtop.clock import SYSTEM, Clock
+from sbtop.config import Target
+from sbtop.engine.observations import HealthProbe, MetricsScrape, Observation
+from sbtop.engine.series import wanted_samples
+from sbtop.sources import health, metrics
+from sbtop.sources.http import make_client
+
+
+class Collector:
+    """Owns the target's HTTP client; use as an async context manager."""
+
+    def __init__(self, target: Target, clock: Clock = SYSTEM) -> None:
+        self.target = target
+        self.clock = clock
+        self.wanted = wanted_samples(target.engine.names)
+        self._client: httpx.AsyncClient | None = None
+
+    async def __aenter__(self) -> Collector:
+        self._client = make_client(self.target.http)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def observe(self) -> Observation:
+        assert self._client is not None, "use Collector as an async context manager"
+        now = self.clock.now()
+        t = self.target
+        jobs: list[asyncio.Task[MetricsScrape] | asyncio.Task[HealthProbe]] = []
+        scrape_job = probe_job = None
+        if t.metrics_url:
+            scrape_job = asyncio.create_task(
+                metrics.scrape(self._client, t.metrics_url, t.http, self.wanted, now))
+            jobs.append(scrape_job)
+        if t.health_url:
+            probe_job = asyncio.create_task(health.probe(self._client, t.health_url, t.http, now))
+            jobs.append(probe_job)
+        if jobs:
+            await asyncio.gather(*jobs)
+        done = self.clock.now()
+        return Observation(
+            t=done[0],
+            wall=done[1],
+            metrics=scrape_job.result() if scrape_job else None,
+            health=probe_job.result() if probe_job else None,
+        )

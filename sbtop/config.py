@@ -1,0 +1,572 @@
+"""The configuration: TOML in, typed and validated objects out, the runbook's values as defaults.
+
+Every mistake is reported as one line naming the key path ("targets.prod.timeout_s: expected a
+number, got the string '5'"), never a traceback. Secrets never live in the file: it names the
+environment variables that hold them, and they are read only when a target is resolved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import stat
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sbtop.engine.levels import Level, Threshold
+from sbtop.engine.settings import (
+    FIGURE_UNITS,
+    RUNBOOK_ALERTS,
+    RUNBOOK_THRESHOLDS,
+    AlertRule,
+    EngineSettings,
+    HealthFields,
+    MetricNames,
+)
+from sbtop.sources.http import DEFAULT_MAX_BYTES, HttpSettings
+
+# Defaults come from the engine's own types, so the file and the engine cannot disagree.
+_NAMES = MetricNames()
+_FIELDS = HealthFields()
+
+
+class ConfigError(Exception):
+    """A configuration mistake, already phrased for the person who made it."""
+
+
+# --- the schema: one dataclass per table ----------------------------------------------------
+
+# Field metadata: "env" marks a key that names an environment variable (checked to be a name,
+# not a pasted secret); "toml" a key spelt differently in the file; "duration" a value that may
+# be written "5m"; "partial" a table of overrides for some keys of another table.
+ENV = {"env": True}
+
+
+@dataclass
+class AuthConfig:
+    """How to get past a protected /metrics (and health path)."""
+
+    header: str = ""
+    header_env: str = field(default="", metadata=ENV)
+    cookie: str = ""
+    cookie_env: str = field(default="", metadata=ENV)
+
+
+@dataclass
+class RenderConfig:
+    service_id: str = ""
+    api_key_env: str = field(default="RENDER_API_KEY", metadata=ENV)
+    api_url: str = "https://api.render.com/v1"
+
+
+@dataclass
+class MetricsConfig:
+    latency_histogram: str = _NAMES.latency_histogram
+    requests_counter: str = _NAMES.requests_counter
+    status_labels: list[str] = field(default_factory=lambda: list(_NAMES.status_labels))
+    route_labels: list[str] = field(default_factory=lambda: list(_NAMES.route_labels))
+    method_labels: list[str] = field(default_factory=lambda: list(_NAMES.method_labels))
+    socket_gauges: list[str] = field(default_factory=lambda: list(_NAMES.socket_gauges))
+    message_counters: list[str] = field(
+        default_factory=lambda: list(_NAMES.message_counters))
+    memory_rss: str = _NAMES.memory_rss
+    event_loop_lag: str = _NAMES.event_loop_lag
+    process_start: str = _NAMES.process_start
+
+
+@dataclass
+class HealthFieldsConfig:
+    rss: str = _FIELDS.rss
+    memory_limit: str = _FIELDS.memory_limit
+
+
+@dataclass
+class TargetConfig:
+    base_url: str = ""
+    metrics_path: str = "/metrics"
+    health_path: str = "/api/health"
+    production: bool = False
+    dsn_env: str = field(default="DATABASE_URL", metadata=ENV)
+    memory_limit_mb: float = 0.0
+    timeout_s: float = 5.0
+    connect_timeout_s: float = 3.0
+    verify_tls: bool = True
+    ca_bundle: str = ""
+    max_page_mb: float = DEFAULT_MAX_BYTES / 1024 / 1024
+    gzip: bool = True
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
+    # Per-target overrides of [metrics]; only the keys given here change.
+    metrics: dict[str, Any] = field(default_factory=dict, metadata={"partial": MetricsConfig})
+
+
+@dataclass
+class UiConfig:
+    theme: str = "dark"
+    refresh_s: float = 1.0
+    read_only: bool = False
+    history_s: float = 3600.0
+
+
+@dataclass
+class EngineConfig:
+    window_s: float = 60.0
+    min_requests: int = 10
+    min_route_requests: int = 5
+    top_routes: int = 5
+
+
+@dataclass
+class ThresholdConfig:
+    warning: float | None = None
+    critical: float | None = None
+    below: bool = False
+
+
+@dataclass
+class AlertConfig:
+    name: str = ""
+    figure: str = ""
+    op: str = ">"
+    value: float = 0.0
+    for_s: float = field(default=0.0, metadata={"toml": "for", "duration": True})
+    severity: str = "warning"
+    summary: str = ""
+
+
+@dataclass
+class CanaryConfig:
+    flag: str = "PERF_OPTIMIZATIONS_ENABLED"
+    steps: list[int] = field(default_factory=lambda: [0, 5, 25, 100])
+
+
+@dataclass
+class VerifyConfig:
+    name: str = ""
+    method: str = "GET"
+    path: str = "/"
+    expect_status: int = 200
+
+
+@dataclass
+class Config:
+    default_target: str = ""
+    ui: UiConfig = field(default_factory=UiConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    health_fields: HealthFieldsConfig = field(default_factory=HealthFieldsConfig)
+    thresholds: dict[str, ThresholdConfig] = field(default_factory=dict)
+    alerts: list[AlertConfig] | None = None
+    targets: dict[str, TargetConfig] = field(default_factory=dict)
+    canary: CanaryConfig = field(default_factory=CanaryConfig)
+    verify: list[VerifyConfig] = field(default_factory=list)
+    source: str = field(default="", metadata={"internal": True})
+
+
+# --- reading -------------------------------------------------------------------------------
+
+def default_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "sbtop" / "config.toml"
+
+
+def find_config(explicit: str | None) -> Path | None:
+    """--config, else $SBTOP_CONFIG, else the XDG path if it exists; None when there is none."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("SBTOP_CONFIG")
+    if env:
+        return Path(env)
+    path = default_path()
+    return path if path.exists() else None
+
+
+def load(path: Path | None) -> Config:
+    if path is None:
+        return Config()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    try:
+        config = parse(data)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    config.source = str(path)
+    return config
+
+
+def parse(data: dict[str, Any]) -> Config:
+    config = _build(Config, data, "")
+    _validate(config)
+    return config
+
+
+def permission_warning(path: Path, config: Config) -> str | None:
+    """A config that names secrets should not be readable by others."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    names_secrets = any(t.auth.header_env or t.auth.cookie_env for t in config.targets.values())
+    if names_secrets and mode & (stat.S_IRGRP | stat.S_IROTH):
+        return (f"warning: {path} is readable by other users; it names secret environment "
+                f"variables (chmod 600 {path})")
+    return None
+
+
+_MISSING = object()
+
+
+def _build(cls: type, table: Any, path: str) -> Any:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path or 'top level'}: expected a table, got {_kind(table)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.metadata.get("toml", f.name): f for f in dataclasses.fields(cls)
+              if not f.metadata.get("internal")}
+    for key in table:
+        if key not in fields:
+            raise ConfigError(f"{_join(path, key)}: unknown key{_did_you_mean(key, fields)}")
+    values: dict[str, Any] = {}
+    for key, f in fields.items():
+        if key in table:
+            values[f.name] = _convert(hints[f.name], table[key], _join(path, key), f)
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, path: str, f: dataclasses.Field[Any] | None = None) -> Any:
+    meta = f.metadata if f is not None else {}
+    if meta.get("duration"):
+        return _duration(value, path)
+    if meta.get("partial"):
+        part = _build(meta["partial"], value, path)
+        return {k: getattr(part, _field_name(meta["partial"], k)) for k in value}
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], value, path, f)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: expected true or false, got {_kind(value)}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: expected a whole number, got {_kind(value)}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{path}: expected a number, got {_kind(value)}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: expected a string, got {_kind(value)}")
+        if meta.get("env"):
+            _check_env_name(value, path)
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: expected a list, got {_kind(value)}")
+        return [_convert(args[0], v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a table, got {_kind(value)}")
+        if args[1] is Any:
+            return dict(value)
+        return {k: _convert(args[1], v, _join(path, k)) for k, v in value.items()}
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, path)  # type: ignore[arg-type]
+    raise AssertionError(f"unhandled config type {hint!r} at {path}")
+
+
+def _field_name(cls: type, toml_key: str) -> str:
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("toml", f.name) == toml_key:
+            return f.name
+    return toml_key
+
+
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(ms|s|m|h|d))")
+
+
+def _duration(value: Any, path: str) -> float:
+    """Seconds from a number, or from a Prometheus duration such as "5m" or "1h30m"."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value < 0:
+            raise ConfigError(f"{path}: must not be negative")
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        parts = _DURATION.findall(text)
+        if parts and "".join(n + u for n, u in parts) == text:
+            scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+            return sum(float(n) * scale[u] for n, u in parts)
+    raise ConfigError(f"{path}: expected a duration such as 300, \"30s\", \"5m\" or \"1h\", "
+                      f"got {_kind(value)}")
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _check_env_name(value: str, path: str) -> None:
+    if value == "" or _ENV_NAME.match(value):
+        return
+    # Say it without echoing the value: it may well be the secret itself.
+    raise ConfigError(f"{path}: must name an environment variable (like RENDER_API_KEY), not "
+                      "hold a value; this looks like a secret written into the file: move it "
+                      "to the environment")
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 30 else value[:27] + "..."
+        return f"the string {shown!r}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+def _did_you_mean(key: str, options: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _validate(config: Config) -> None:
+    for key, th in config.thresholds.items():
+        if key not in FIGURE_UNITS:
+            raise ConfigError(f"thresholds.{key}: unknown figure"
+                              f"{_did_you_mean(key, FIGURE_UNITS)}; figures are "
+                              f"{', '.join(FIGURE_UNITS)}")
+        if th.warning is not None and th.critical is not None:
+            wrong = th.warning < th.critical if th.below else th.warning > th.critical
+            if wrong:
+                raise ConfigError(f"thresholds.{key}: warning {th.warning:g} is beyond critical "
+                                  f"{th.critical:g}")
+    for i, alert in enumerate(config.alerts or []):
+        where = f"alerts[{i}]"
+        if not alert.name:
+            raise ConfigError(f"{where}.name: every alert needs a name")
+        if alert.figure not in FIGURE_UNITS:
+            raise ConfigError(f"{where}.figure: unknown figure {alert.figure!r}"
+                              f"{_did_you_mean(alert.figure, FIGURE_UNITS)}")
+        if alert.op not in (">", ">=", "<", "<="):
+            raise ConfigError(f"{where}.op: expected one of >, >=, <, <=, got {alert.op!r}")
+        if alert.severity not in ("warning", "critical"):
+            raise ConfigError(f"{where}.severity: expected warning or critical, "
+                              f"got {alert.severity!r}")
+    for name, target in config.targets.items():
+        where = f"targets.{name}"
+        if target.base_url and not re.match(r"https?://[^/\s]+", target.base_url):
+            raise ConfigError(f"{where}.base_url: expected an http:// or https:// URL, got "
+                              f"{_kind(target.base_url)}")
+        if "@" in target.base_url.split("//", 1)[-1].split("/", 1)[0]:
+            raise ConfigError(f"{where}.base_url: credentials in the URL; use auth.header_env "
+                              "or auth.cookie_env instead")
+        for key in ("metrics_path", "health_path"):
+            value = getattr(target, key)
+            if value and not value.startswith("/"):
+                raise ConfigError(f"{where}.{key}: must start with '/', got {_kind(value)}")
+        for key in ("timeout_s", "connect_timeout_s", "max_page_mb"):
+            if getattr(target, key) <= 0:
+                raise ConfigError(f"{where}.{key}: must be greater than 0")
+        if target.memory_limit_mb < 0:
+            raise ConfigError(f"{where}.memory_limit_mb: must not be negative")
+        if bool(target.auth.header) != bool(target.auth.header_env):
+            raise ConfigError(f"{where}.auth: header and header_env go together")
+        if bool(target.auth.cookie) != bool(target.auth.cookie_env):
+            raise ConfigError(f"{where}.auth: cookie and cookie_env go together")
+    if config.default_target and config.default_target not in config.targets:
+        raise ConfigError(f"default_target: no target named {config.default_target!r}"
+                          f"{_did_you_mean(config.default_target, config.targets)}")
+    if config.ui.refresh_s < 0.1:
+        raise ConfigError("ui.refresh_s: must be at least 0.1")
+    if config.engine.window_s <= 0:
+        raise ConfigError("engine.window_s: must be greater than 0")
+    if config.engine.min_requests < 1:
+        raise ConfigError("engine.min_requests: must be at least 1")
+    steps = config.canary.steps
+    if steps != sorted(steps) or any(not 0 <= s <= 100 for s in steps):
+        raise ConfigError("canary.steps: expected rising percentages between 0 and 100")
+
+
+# --- resolving a target ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Target:
+    """One target ready to watch: URLs, HTTP settings with secrets, engine settings."""
+
+    name: str
+    base_url: str
+    metrics_url: str | None
+    health_url: str | None
+    production: bool
+    http: HttpSettings
+    engine: EngineSettings
+    dsn: str | None = field(default=None, repr=False)
+    warnings: tuple[str, ...] = ()
+
+
+def resolve(config: Config, target: str | None = None, *, url: str | None = None,
+            dsn: str | None = None, env: typing.Mapping[str, str] | None = None) -> Target:
+    """The target to watch, with CLI overrides applied and secrets read from the environment."""
+    env = os.environ if env is None else env
+    name = target or config.default_target
+    if name:
+        if name not in config.targets:
+            known = ", ".join(config.targets) or "none defined"
+            raise ConfigError(f"no target named {name!r}{_did_you_mean(name, config.targets)} "
+                              f"(targets: {known})")
+        tc = config.targets[name]
+    elif len(config.targets) == 1 and not url:
+        name, tc = next(iter(config.targets.items()))
+    elif url:
+        name, tc = _host_of(url), TargetConfig()
+    elif config.targets:
+        raise ConfigError(f"several targets ({', '.join(config.targets)}): choose one with "
+                          "--target NAME or set default_target")
+    else:
+        raise ConfigError("no target: give --url BASE_URL, or define [targets.NAME] in a config "
+                          "file (sbtop init writes one)")
+    if url:
+        if not re.match(r"https?://[^/\s]+", url):
+            raise ConfigError(f"--url: expected an http:// or https:// URL, got {url!r}")
+        tc = dataclasses.replace(tc, base_url=url)
+    if not tc.base_url:
+        raise ConfigError(f"targets.{name}.base_url: not set (or give --url)")
+    base = tc.base_url.rstrip("/")
+    warnings: list[str] = []
+    headers: dict[str, str] = {}
+    cookies: dict[str, str] = {}
+    auth = tc.auth
+    if auth.header:
+        value = env.get(auth.header_env)
+        if value:
+            headers[auth.header] = value
+        else:
+            warnings.append(f"warning: ${auth.header_env} (targets.{name}.auth.header_env) is "
+                            f"not set: requests go without the {auth.header} header")
+    if auth.cookie:
+        value = env.get(auth.cookie_env)
+        if value:
+            cookies[auth.cookie] = value
+        else:
+            warnings.append(f"warning: ${auth.cookie_env} (targets.{name}.auth.cookie_env) is "
+                            f"not set: requests go without the {auth.cookie} cookie")
+    http = HttpSettings(
+        connect_timeout_s=tc.connect_timeout_s,
+        timeout_s=tc.timeout_s,
+        verify_tls=tc.verify_tls,
+        ca_bundle=tc.ca_bundle or None,
+        max_bytes=int(tc.max_page_mb * 1024 * 1024),
+        gzip=tc.gzip,
+        headers=headers,
+        cookies=cookies,
+    )
+    return Target(
+        name=name,
+        base_url=base,
+        metrics_url=base + tc.metrics_path if tc.metrics_path else None,
+        health_url=base + tc.health_path if tc.health_path else None,
+        production=tc.production,
+        http=http,
+        engine=engine_settings(config, tc),
+        dsn=dsn or (env.get(tc.dsn_env) if tc.dsn_env else None),
+        warnings=tuple(warnings),
+    )
+
+
+def _host_of(url: str) -> str:
+    return url.split("//", 1)[-1].split("/", 1)[0] or "cli"
+
+
+def engine_settings(config: Config, tc: TargetConfig | None = None) -> EngineSettings:
+    m = dataclasses.replace(config.metrics, **(tc.metrics if tc else {}))
+    names = MetricNames(
+        latency_histogram=m.latency_histogram,
+        requests_counter=m.requests_counter,
+        status_labels=tuple(m.status_labels),
+        route_labels=tuple(m.route_labels),
+        method_labels=tuple(m.method_labels),
+        socket_gauges=tuple(m.socket_gauges),
+        message_counters=tuple(m.message_counters),
+        memory_rss=m.memory_rss,
+        event_loop_lag=m.event_loop_lag,
+        process_start=m.process_start,
+    )
+    thresholds = dict(RUNBOOK_THRESHOLDS)
+    for key, th in config.thresholds.items():
+        thresholds[key] = Threshold(th.warning, th.critical, above=not th.below)
+    alerts = RUNBOOK_ALERTS
+    if config.alerts is not None:
+        alerts = tuple(
+            AlertRule(a.name, a.figure, a.op, a.value, a.for_s, Level(a.severity), a.summary)
+            for a in config.alerts
+        )
+    e = config.engine
+    limit = tc.memory_limit_mb if tc else 0.0
+    return EngineSettings(
+        window_s=e.window_s,
+        min_requests=e.min_requests,
+        min_route_requests=e.min_route_requests,
+        top_routes=e.top_routes,
+        memory_limit_bytes=limit * 1024 * 1024 if limit else None,
+        names=names,
+        health_fields=HealthFields(config.health_fields.rss, config.health_fields.memory_limit),
+        thresholds=thresholds,
+        alerts=alerts,
+    )
+
+
+def schema_paths(cls: type = Config, prefix: str = "") -> list[str]:
+    """Every key path the schema accepts ('targets.*.auth.header'), for documentation tests."""
+    out: list[str] = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("internal"):
+            continue
+        key = f.metadata.get("toml", f.name)
+        path = _join(prefix, key)
+        hint = hints[f.name]
+        origin = typing.get_origin(hint)
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if origin in (types.UnionType, typing.Union):
+            hint = args[0]
+            origin = typing.get_origin(hint)
+            args = list(typing.get_args(hint))
+        if f.metadata.get("partial"):
+            out.append(path)
+        elif dataclasses.is_dataclass(hint):
+            out.extend(schema_paths(hint, path))  # type: ignore[arg-type]
+        elif origin is dict and dataclasses.is_dataclass(args[1]):
+            out.extend(schema_paths(args[1], path + ".*"))
+        elif origin is list and dataclasses.is_dataclass(args[0]):
+            out.extend(schema_paths(args[0], path + "[]"))
+        else:
+            out.append(path)
+    return out

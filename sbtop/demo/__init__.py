@@ -1,0 +1,1 @@
+"""The simulated StudyBuddy backend the tests and `sbtop demo` run against."""

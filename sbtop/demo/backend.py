@@ -1,0 +1,299 @@
+"""The simulated StudyBuddy backend: a real HTTP server on loopback.
+
+It serves `/metrics` (the classic text format, or OpenMetrics when asked for it, gzip when
+accepted) from a prometheus_client registry shaped like a prom-client Node service,
+`/api/health` with the JSON an Express health route gives, and a small control endpoint:
+
+    GET  /__sbtop/control           the knobs, as JSON
+    POST /__sbtop/control           set knobs from a JSON object ({"error_rate": 0.08})
+    POST /__sbtop/control/restart   counters reset, sockets drop, the start time moves
+
+Traffic is simulated in a background thread (or by `advance()` from a test, for exact control).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import generate_latest as generate_text
+from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_TYPE
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+
+from sbtop.demo.traffic import BUCKETS, ROUTES, Knobs, Route, TrafficModel
+
+TEXT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTROL_PATH = "/__sbtop/control"
+_GC_KINDS = ("minor", "major", "incremental", "weakcb")
+_HEAP_SPACES = ("read_only", "new", "old", "code", "map", "large_object", "code_large_object",
+                "new_large_object")
+
+
+class _Instruments:
+    """One process's worth of metrics: replaced wholesale on a restart, as a Node restart does."""
+
+    def __init__(self, started: float) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.duration = Histogram(
+            "http_request_duration_seconds", "Duration of HTTP requests in seconds",
+            ["method", "route", "status_code"], buckets=BUCKETS, registry=r,
+        )
+        self.requests = Counter(
+            "http_requests", "Total number of HTTP requests", ["method", "route", "status"],
+            registry=r,
+        )
+        self.sockets = Gauge("active_websocket_connections", "Connected Socket.IO clients",
+                             registry=r)
+        self.messages = Counter("websocket_messages", "Socket.IO messages received",
+                                ["event"], registry=r)
+        self.rss = Gauge("process_resident_memory_bytes", "Resident memory size in bytes",
+                         registry=r)
+        self.start = Gauge("process_start_time_seconds",
+                           "Start time of the process since unix epoch in seconds", registry=r)
+        self.start.set(int(started))
+        self.cpu = Counter("process_cpu_seconds", "Total user and system CPU time spent in "
+                           "seconds", registry=r)
+        self.lag = Gauge("nodejs_eventloop_lag_seconds", "Lag of event loop in seconds",
+                         registry=r)
+        self.heap_used = Gauge("nodejs_heap_size_used_bytes", "Process heap size used from "
+                               "Node.js in bytes", registry=r)
+        self.heap_total = Gauge("nodejs_heap_size_total_bytes", "Process heap size from Node.js "
+                                "in bytes", registry=r)
+        self.handles = Gauge("nodejs_active_handles_total", "Number of active libuv handles",
+                             registry=r)
+        self.gc = Histogram("nodejs_gc_duration_seconds", "Garbage collection duration by kind",
+                            ["kind"], buckets=(0.001, 0.01, 0.1, 1, 2, 5), registry=r)
+        self.heap_space = Gauge("nodejs_heap_space_size_used_bytes",
+                                "Process heap space size used from Node.js in bytes", ["space"],
+                                registry=r)
+        self.db_query = Histogram("prisma_query_duration_seconds", "Prisma query duration",
+                                  ["model", "action"], buckets=(0.001, 0.005, 0.01, 0.05, 0.1,
+                                                                0.5, 1), registry=r)
+
+
+class SimulatedBackend:
+    """A StudyBuddy look-alike. Use as a context manager, or start() / stop()."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, knobs: Knobs | None = None,
+                 routes: tuple[Route, ...] = ROUTES, tick_s: float = 0.1, seed: int = 7,
+                 background: bool = True) -> None:
+        self.knobs = knobs or Knobs()
+        self.routes = routes
+        self.tick_s = tick_s
+        self.background = background
+        self._lock = threading.Lock()
+        self._model = TrafficModel(self.knobs, routes, seed)
+        self._started = time.time()
+        self._inst = _Instruments(self._started)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.restarts = 0
+        self.served = 0
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self.host, self.port = self._server.server_address[:2]  # type: ignore[misc]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    def start(self) -> SimulatedBackend:
+        serve = threading.Thread(target=self._server.serve_forever, name="sbtop-demo-http",
+                                 daemon=True)
+        serve.start()
+        self._threads.append(serve)
+        if self.background:
+            sim = threading.Thread(target=self._simulate, name="sbtop-demo-traffic", daemon=True)
+            sim.start()
+            self._threads.append(sim)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._server.shutdown()
+        self._server.server_close()
+        for t in self._threads:
+            t.join(timeout=5)
+
+    def __enter__(self) -> SimulatedBackend:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- control ------------------------------------------------------------------------------
+
+    def set(self, **values: Any) -> None:
+        with self._lock:
+            bad = self.knobs.update(values)
+        if bad:
+            raise ValueError(f"unknown or invalid knobs: {', '.join(bad)}")
+
+    def restart(self) -> None:
+        """What a Render restart does to the metrics: a new process, counters from zero."""
+        with self._lock:
+            self._started = max(time.time(), self._started + 1.0)
+            self._inst = _Instruments(self._started)
+            self.restarts += 1
+
+    def advance(self, seconds: float) -> None:
+        """Simulate `seconds` of traffic at once (tests use it with background=False)."""
+        with self._lock:
+            self._advance(seconds)
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _simulate(self) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(self.tick_s):
+            now = time.monotonic()
+            with self._lock:
+                self._advance(now - last)
+            last = now
+
+    def _advance(self, seconds: float) -> None:
+        inst = self._inst
+        k = self.knobs
+        for req in self._model.advance(seconds):
+            inst.duration.labels(req.method, req.route, req.status).observe(req.seconds)
+            inst.requests.labels(req.method, req.route, req.status).inc()
+            self.served += 1
+        # Sockets and memory wander a little around their knobs, as live ones do.
+        jitter = self._model._rng.uniform(-1.0, 1.0)
+        inst.sockets.set(max(0.0, round(k.sockets + jitter * max(1.0, k.sockets * 0.02))))
+        inst.messages.labels("chat:message").inc(max(0.0, k.sockets * k.messages_per_socket_s
+                                                      * seconds))
+        rss = round((k.memory_mb + jitter * 2.0) * 1024 * 1024)
+        inst.rss.set(rss)
+        inst.heap_used.set(rss * 0.55)
+        inst.heap_total.set(rss * 0.7)
+        inst.lag.set(max(0.0, k.event_loop_lag_ms * k.latency_scale / 1000.0))
+        inst.cpu.inc(seconds * 0.05)
+        inst.handles.set(12 + int(k.sockets))
+        inst.gc.labels(_GC_KINDS[int(time.monotonic()) % 4]).observe(0.002)
+        for space in _HEAP_SPACES:
+            inst.heap_space.labels(space).set(rss * 0.05)
+        inst.db_query.labels("Task", "findMany").observe(0.004 * k.latency_scale)
+
+    def metrics_page(self, openmetrics: bool = False) -> bytes:
+        with self._lock:
+            registry = self._inst.registry
+            return generate_openmetrics(registry) if openmetrics else generate_text(registry)
+
+    def health(self) -> dict[str, Any]:
+        with self._lock:
+            k = self.knobs
+            rss = int(k.memory_mb * 1024 * 1024)
+            return {
+                "status": "ok" if 200 <= k.health_status < 300 else "error",
+                "uptime": round(time.time() - self._started, 1),
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "memory": {
+                    "rss": rss,
+                    "heapUsed": int(rss * 0.55),
+                    "heapTotal": int(rss * 0.7),
+                    "limit": int(k.memory_limit_mb * 1024 * 1024),
+                },
+                "database": "connected",
+                "sockets": int(k.sockets),
+            }
+
+
+def _handler_for(backend: SimulatedBackend) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "studybuddy-sim/1.0"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # quiet: the console owns the terminal
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._metrics()
+            elif path == "/api/health":
+                self._health()
+            elif path == CONTROL_PATH:
+                self._json(200, backend.knobs.as_dict())
+            else:
+                self._json(404, {"error": "not found"})
+
+        def do_POST(self) -> None:
+            path = self.path.split("?", 1)[0]
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            if path == CONTROL_PATH + "/restart":
+                backend.restart()
+                self._json(200, {"restarted": True, "restarts": backend.restarts})
+            elif path == CONTROL_PATH:
+                try:
+                    values = json.loads(raw or b"{}")
+                    if not isinstance(values, dict):
+                        raise ValueError("expected a JSON object")
+                    backend.set(**values)
+                except ValueError as e:
+                    self._json(400, {"error": str(e)})
+                    return
+                self._json(200, backend.knobs.as_dict())
+            else:
+                self._json(404, {"error": "not found"})
+
+        def _metrics(self) -> None:
+            k = backend.knobs
+            if k.metrics_delay_s:
+                time.sleep(k.metrics_delay_s)
+            if k.metrics_status != 200:
+                self._json(k.metrics_status, {"error": "metrics unavailable"})
+                return
+            openmetrics = "application/openmetrics-text" in self.headers.get("Accept", "")
+            body = backend.metrics_page(openmetrics)
+            ctype = OPENMETRICS_TYPE if openmetrics else TEXT_TYPE
+            self._send(200, body, ctype)
+
+        def _health(self) -> None:
+            k = backend.knobs
+            if k.health_delay_s:
+                time.sleep(k.health_delay_s)
+            self._json(k.health_status, backend.health())
+
+        def _json(self, status: int, obj: object) -> None:
+            self._send(status, json.dumps(obj).encode(), "application/json; charset=utf-8")
+
+        def _send(self, status: int, body: bytes, ctype: str) -> None:
+            if "gzip" in self.headers.get("Accept-Encoding", "") and len(body) > 1024:
+                body = gzip.compress(body, compresslevel=1)
+                encoding = "gzip"
+            else:
+                encoding = None
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                if encoding:
+                    self.send_header("Content-Encoding", encoding)
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a timeout in a test): nothing to tell it
+
+    return Handler
+
+
+@contextmanager
+def running(**kwargs: Any) -> Iterator[SimulatedBackend]:
+    backend = SimulatedBackend(**kwargs)
+    backend.start()
+    try:
+        yield backend
+    finally:
+        backend.stop()

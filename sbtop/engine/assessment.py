@@ -1,0 +1,126 @@
+"""The engine's one output: an immutable, judged picture of the target at one tick."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sbtop.engine.alerts import Alert
+from sbtop.engine.figures import Figure, Routes, RouteStat
+from sbtop.engine.levels import Level
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    name: str
+    up: bool
+    error: str | None = None
+    last_ok_wall: float | None = None
+    checked_wall: float | None = None
+    elapsed_ms: float | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    target: str
+    tick: int
+    t: float
+    wall: float
+    level: Level
+    figures: Mapping[str, Figure]
+    routes: Routes
+    alerts: tuple[Alert, ...]
+    sources: Mapping[str, SourceStatus]
+    window_s: float | None = None  # the span the rate figures cover, when there is one
+    health_body: Any = None
+    notes: tuple[str, ...] = ()
+    production: bool = False
+
+
+def iso(wall: float | None) -> str | None:
+    if wall is None:
+        return None
+    return dt.datetime.fromtimestamp(wall, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _num(x: float | None) -> float | int | None:
+    if x is None or not math.isfinite(x):
+        return None
+    if float(x).is_integer() and abs(x) < 2**53:
+        return int(x)
+    return round(x, 3)
+
+
+def figure_dict(f: Figure) -> dict[str, Any]:
+    out: dict[str, Any] = {"value": _num(f.value), "level": f.level.value}
+    if f.threshold is not None:
+        if f.threshold.warning is not None:
+            out["warning"] = _num(f.threshold.warning)
+        if f.threshold.critical is not None:
+            out["critical"] = _num(f.threshold.critical)
+        if not f.threshold.above:
+            out["below"] = True
+    if f.unit:
+        out["unit"] = f.unit
+    if f.reason is not None:
+        out["reason"] = f.reason
+    if f.stale_s is not None:
+        out["stale_s"] = round(f.stale_s, 1)
+    for k, v in f.detail.items():
+        if k not in out and v is not None:
+            out[k] = _num(v) if isinstance(v, float) else v
+    return out
+
+
+def route_dict(r: RouteStat) -> dict[str, Any]:
+    return {
+        "method": r.method,
+        "route": r.route,
+        "requests": _num(r.requests),
+        "requests_per_s": _num(r.requests_per_s),
+        "p95_ms": _num(r.p95_ms),
+        "error_rate_5xx_pct": _num(r.error_5xx_pct),
+        "error_rate_4xx_pct": _num(r.error_4xx_pct),
+    }
+
+
+def to_dict(a: Assessment) -> dict[str, Any]:
+    """The `sbtop check --json` object (DESIGN.md's contract)."""
+    return {
+        "level": a.level.value,
+        "target": a.target,
+        "time": iso(a.wall),
+        "window_s": None if a.window_s is None else round(a.window_s, 3),
+        "figures": {k: figure_dict(f) for k, f in a.figures.items()},
+        "alerts": [
+            {
+                "name": al.name,
+                "state": al.state.value,
+                "since": iso(al.since_wall),
+                "severity": al.rule.severity.value,
+                "value": _num(al.value),
+                "summary": al.rule.summary,
+            }
+            for al in a.alerts
+        ],
+        "routes": {
+            "slowest": [route_dict(r) for r in a.routes.slowest],
+            "failing": [route_dict(r) for r in a.routes.failing],
+            **({"reason": a.routes.reason} if a.routes.reason else {}),
+        },
+        "sources": {
+            name: {
+                "up": s.up,
+                "error": s.error,
+                **({"elapsed_ms": round(s.elapsed_ms, 1)} if s.elapsed_ms is not None else {}),
+                **{k: v for k, v in s.detail.items() if v is not None},
+            }
+            for name, s in a.sources.items()
+        },
+        "health": a.health_body,
+        "notes": list(a.notes),
+    }

@@ -1,0 +1,179 @@
+"""Observations in, one Assessment out per tick. Stateful, but pure: every time comes from the
+observation, nothing is read from a clock, a file or the network."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+from typing import Any
+
+from sbtop.engine.alerts import AlertEvaluator
+from sbtop.engine.assessment import Assessment, SourceStatus
+from sbtop.engine.exposition import ParseError, labels_key
+from sbtop.engine.figures import (
+    Figure,
+    Routes,
+    gauge_figures,
+    health_figure,
+    unknown,
+    window_figures,
+)
+from sbtop.engine.levels import Level, worst
+from sbtop.engine.observations import HealthProbe, MetricsScrape, Observation
+from sbtop.engine.series import Rollup, SeriesTracker
+from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
+
+# Figures that come from /metrics and are carried over (marked stale) when a scrape fails.
+METRIC_FIGURES = (
+    "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "requests_per_s",
+    "error_rate_5xx_pct", "error_rate_4xx_pct", "socket_connections", "socket_messages_per_s",
+    "memory_pct", "event_loop_lag_ms",
+)
+
+
+class Engine:
+    def __init__(self, settings: EngineSettings, target: str = "", production: bool = False):
+        self.settings = settings
+        self.target = target
+        self.production = production
+        self.tracker = SeriesTracker(settings.names, settings.forget_after_scrapes)
+        self.alerts = AlertEvaluator(settings.alerts)
+        self.window: collections.deque[Rollup] = collections.deque()
+        self.tick = 0
+        self._metric_figures: dict[str, Figure] = {}
+        self._routes = Routes(reason="no successful scrape yet")
+        self._metrics_status: SourceStatus | None = None
+        self._health: HealthProbe | None = None
+        self._last_ok: MetricsScrape | None = None
+        self._health_last_ok: float | None = None
+
+    def observe(self, obs: Observation) -> Assessment:
+        self.tick += 1
+        if obs.health is not None:
+            self._health = obs.health
+            if obs.health.status is not None and 200 <= obs.health.status < 300:
+                self._health_last_ok = obs.health.wall
+        if obs.metrics is not None:
+            self._take_metrics(obs.metrics)
+        figures = self._current_metric_figures(obs.wall)
+        hf = health_figure(self._health, self.settings)
+        if hf is not None:
+            figures["health"] = hf
+        figures = {k: figures[k] for k in FIGURE_UNITS if k in figures}
+        alerts = self.alerts.evaluate(figures, obs.t, obs.wall)
+        sources: dict[str, SourceStatus] = {}
+        if self._metrics_status is not None:
+            sources["metrics"] = self._metrics_status
+        if self._health is not None:
+            sources["health"] = _health_status(self._health, self._health_last_ok)
+        levels = [f.level for f in figures.values() if f.judged]
+        levels += [a.level() for a in alerts]
+        if self._metrics_status is not None and not self._metrics_status.up:
+            levels.append(Level.UNKNOWN)
+        window_s = None
+        if len(self.window) >= 2:
+            window_s = self.window[-1].t - self.window[0].t
+        notes = []
+        resets = [r for r in list(self.window)[1:] if r.reset]
+        if resets:
+            notes.append(f"counters reset {obs.t - resets[-1].t:.0f} s ago (the process "
+                         "restarted); rates count from the restart, as Prometheus does")
+        ignored = self.window[-1].ignored if self.window else 0
+        if ignored:
+            notes.append(f"{ignored} samples ignored (not finite, duplicated or without le)")
+        return Assessment(
+            target=self.target,
+            tick=self.tick,
+            t=obs.t,
+            wall=obs.wall,
+            level=worst(levels),
+            figures=figures,
+            routes=self._routes,
+            alerts=alerts,
+            sources=sources,
+            window_s=window_s,
+            health_body=self._health.body if self._health is not None else None,
+            notes=tuple(notes),
+            production=self.production,
+        )
+
+    def _take_metrics(self, scrape: MetricsScrape) -> None:
+        error = scrape.error
+        rollup: Rollup | None = None
+        if scrape.page is not None:
+            try:
+                _check_labels(scrape, self.tracker)
+                rollup = self.tracker.observe(scrape.page, scrape.t, scrape.wall)
+            except ParseError as e:
+                error = f"unparsable page: {e}"
+        detail: dict[str, Any] = {"bytes": scrape.size_bytes}
+        if rollup is None:
+            self._metrics_status = SourceStatus(
+                "metrics", False, error or "no page",
+                self._last_ok.wall if self._last_ok else None, scrape.wall, scrape.elapsed_ms,
+                detail,
+            )
+            return
+        assert scrape.page is not None
+        detail["samples"] = scrape.page.count()
+        self._last_ok = scrape
+        self._metrics_status = SourceStatus("metrics", True, None, scrape.wall, scrape.wall,
+                                            scrape.elapsed_ms, detail)
+        self.window.append(rollup)
+        horizon = rollup.t - self.settings.window_s
+        while len(self.window) >= 2 and self.window[1].t <= horizon:
+            self.window.popleft()
+        figures, routes = window_figures(self.window[0], rollup, self._health, self.settings)
+        self._metric_figures = figures
+        self._routes = routes
+
+    def _current_metric_figures(self, wall: float) -> dict[str, Figure]:
+        status = self._metrics_status
+        if status is None:
+            return {}
+        if status.up:
+            figures = dict(self._metric_figures)
+            # Memory may come from the health JSON, which can be newer than the last scrape.
+            if self.window:
+                figures["memory_pct"] = gauge_figures(self.window[-1], self._health,
+                                                      self.settings)["memory_pct"]
+            return figures
+        if not self._metric_figures:
+            reason = f"metrics unavailable: {status.error}"
+            return {k: unknown(k, reason, self.settings) for k in METRIC_FIGURES
+                    if k in _configured(self.settings)}
+        age = wall - (status.last_ok_wall or wall)
+        return {
+            k: dataclasses.replace(f, stale_s=age, reason=f.reason or f"stale: {status.error}")
+            for k, f in self._metric_figures.items()
+        }
+
+
+def _configured(settings: EngineSettings) -> set[str]:
+    keys = set(METRIC_FIGURES)
+    if not settings.names.socket_gauges:
+        keys.discard("socket_connections")
+    if not settings.names.message_counters:
+        keys.discard("socket_messages_per_s")
+    if not settings.names.event_loop_lag:
+        keys.discard("event_loop_lag_ms")
+    return keys
+
+
+def _check_labels(scrape: MetricsScrape, tracker: SeriesTracker) -> None:
+    """Refuse a page with malformed labels before any of it is counted."""
+    assert scrape.page is not None
+    for name, rows in scrape.page.samples.items():
+        known = tracker.known_texts(name)
+        for text, _v, _ts in rows:
+            if text not in known:
+                try:
+                    labels_key(text)
+                except ParseError as e:
+                    raise ParseError(f"{name}: {e}") from None
+
+
+def _health_status(p: HealthProbe, last_ok: float | None) -> SourceStatus:
+    up = p.status is not None and 200 <= p.status < 300
+    return SourceStatus("health", up, None if up else (p.error or f"HTTP {p.status}"),
+                        last_ok, p.wall, p.elapsed_ms, {"status": p.status})

@@ -1,0 +1,342 @@
+"""The figures of one window: two rollups in, judged figures and route tables out."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sbtop.engine.levels import Level, Threshold
+from sbtop.engine.observations import HealthProbe
+from sbtop.engine.quantile import INF, histogram_quantile
+from sbtop.engine.series import (
+    BUCKET,
+    COUNTER,
+    HIST_COUNT,
+    MESSAGES,
+    ROUTE_BUCKET,
+    ROUTE_COUNTER,
+    ROUTE_HIST_COUNT,
+    Rollup,
+    RouteKey,
+)
+from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
+
+_ROUTE_TAG = {COUNTER: ROUTE_COUNTER, HIST_COUNT: ROUTE_HIST_COUNT}
+QUANTILES = (("latency_p50_ms", 0.5), ("latency_p95_ms", 0.95), ("latency_p99_ms", 0.99))
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One judged number. `value` is None exactly when the figure is unknown; `reason` says why."""
+
+    key: str
+    value: float | None
+    level: Level
+    unit: str = ""
+    threshold: Threshold | None = None
+    reason: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    # Only figures with a threshold (and health) decide the overall level; the rest inform.
+    judged: bool = False
+    # Seconds since the data behind a carried-over figure was read; None while fresh.
+    stale_s: float | None = None
+
+
+def judge(key: str, value: float | None, settings: EngineSettings, *, reason: str | None = None,
+          detail: Mapping[str, Any] | None = None) -> Figure:
+    threshold = settings.thresholds.get(key)
+    judged = threshold is not None and (
+        threshold.warning is not None or threshold.critical is not None
+    )
+    if value is None or math.isnan(value):
+        return Figure(key, None, Level.UNKNOWN, FIGURE_UNITS.get(key, ""), threshold,
+                      reason or "no value", dict(detail or {}), judged)
+    level = threshold.judge(value) if threshold is not None else Level.OK
+    return Figure(key, value, level, FIGURE_UNITS.get(key, ""), threshold, None,
+                  dict(detail or {}), judged)
+
+
+def unknown(key: str, reason: str, settings: EngineSettings) -> Figure:
+    return judge(key, None, settings, reason=reason)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteStat:
+    method: str
+    route: str
+    requests: float
+    requests_per_s: float
+    p95_ms: float | None  # None when the route had too few requests in the window
+    error_5xx_pct: float | None
+    error_4xx_pct: float | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.method} {self.route}".strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Routes:
+    slowest: tuple[RouteStat, ...] = ()
+    failing: tuple[RouteStat, ...] = ()
+    every: tuple[RouteStat, ...] = ()
+    reason: str | None = None  # why there is no route table
+
+
+@dataclass(slots=True)
+class _Deltas:
+    """Increases of every slot over the window, grouped for the figures."""
+
+    buckets: dict[float, float] = field(default_factory=dict)
+    route_buckets: dict[RouteKey, dict[float, float]] = field(default_factory=dict)
+    counts: dict[str, dict[str, float]] = field(default_factory=dict)  # tag -> class -> n
+    route_counts: dict[str, dict[RouteKey, dict[str, float]]] = field(default_factory=dict)
+    messages: dict[str, float] = field(default_factory=dict)
+
+
+def _deltas(start: Rollup, end: Rollup) -> _Deltas:
+    d = _Deltas()
+    before = start.sums
+    for slot, value in end.sums.items():
+        inc = value - before.get(slot, 0.0)
+        tag = slot[0]
+        if tag == BUCKET:
+            d.buckets[slot[1]] = inc
+        elif tag == ROUTE_BUCKET:
+            d.route_buckets.setdefault(slot[1], {})[slot[2]] = inc
+        elif tag in (COUNTER, HIST_COUNT):
+            by_class = d.counts.setdefault(tag, {})
+            by_class[slot[1]] = by_class.get(slot[1], 0.0) + inc
+        elif tag in (ROUTE_COUNTER, ROUTE_HIST_COUNT):
+            routes = d.route_counts.setdefault(tag, {})
+            by_class = routes.setdefault(slot[1], {})
+            by_class[slot[2]] = by_class.get(slot[2], 0.0) + inc
+        elif tag == MESSAGES:
+            d.messages[slot[1]] = inc
+    return d
+
+
+def window_figures(
+    start: Rollup, end: Rollup, health: HealthProbe | None, settings: EngineSettings
+) -> tuple[dict[str, Figure], Routes]:
+    """Every metrics figure over the window from `start` to `end` (two successful scrapes)."""
+    names = settings.names
+    figures: dict[str, Figure] = {}
+    span = end.t - start.t
+    if start is end or span <= 0:
+        reason = "waiting for a second scrape"
+        for key, _q in QUANTILES:
+            figures[key] = unknown(key, reason, settings)
+        for key in ("requests_per_s", "error_rate_5xx_pct", "error_rate_4xx_pct"):
+            figures[key] = unknown(key, reason, settings)
+        if names.message_counters:
+            figures["socket_messages_per_s"] = unknown("socket_messages_per_s", reason, settings)
+        figures.update(gauge_figures(end, health, settings))
+        return figures, Routes(reason=reason)
+    d = _deltas(start, end)
+    window = f"{span:.0f} s"
+    figures.update(_latency(end, d, window, settings))
+    figures.update(_traffic(end, d, span, window, settings))
+    if names.message_counters:
+        if end.message_counter is None:
+            figures["socket_messages_per_s"] = unknown(
+                "socket_messages_per_s",
+                f"no message counter on the page (looked for {', '.join(names.message_counters)})",
+                settings,
+            )
+        else:
+            figures["socket_messages_per_s"] = judge(
+                "socket_messages_per_s", d.messages.get(end.message_counter, 0.0) / span,
+                settings, detail={"metric": end.message_counter},
+            )
+    figures.update(gauge_figures(end, health, settings))
+    return figures, _routes(end, d, span, settings)
+
+
+def _latency(end: Rollup, d: _Deltas, window: str, settings: EngineSettings
+             ) -> dict[str, Figure]:
+    h = settings.names.latency_histogram
+    reason: str | None = None
+    total = d.buckets.get(INF)
+    if not end.histogram_present:
+        reason = f"histogram {h} is not on the page"
+    elif total is None:
+        reason = f"histogram {h} has no le=\"+Inf\" bucket"
+    elif total < settings.min_requests:
+        reason = (f"too few requests: {total:.0f} in {window} "
+                  f"(need {settings.min_requests})")
+    out: dict[str, Figure] = {}
+    for key, q in QUANTILES:
+        if reason is not None:
+            out[key] = unknown(key, reason, settings)
+            continue
+        seconds = histogram_quantile(q, d.buckets.items())
+        out[key] = judge(key, seconds * 1000.0, settings,
+                         reason="histogram gives no quantile", detail={"requests": total})
+    return out
+
+
+def _count_source(end: Rollup, settings: EngineSettings, *, need_status: bool
+                  ) -> tuple[str, str] | None:
+    """Which counts to use: the request counter when it serves, else the histogram's _count."""
+    names = settings.names
+    if end.counter_present and (end.counter_has_status or not need_status):
+        return COUNTER, names.requests_counter
+    if end.histogram_present and (end.hist_count_has_status or not need_status):
+        return HIST_COUNT, names.latency_histogram + "_count"
+    return None
+
+
+def _traffic(end: Rollup, d: _Deltas, span: float, window: str, settings: EngineSettings
+             ) -> dict[str, Figure]:
+    names = settings.names
+    out: dict[str, Figure] = {}
+    source = _count_source(end, settings, need_status=False)
+    if source is None:
+        out["requests_per_s"] = unknown(
+            "requests_per_s",
+            f"neither {names.requests_counter} nor {names.latency_histogram}_count is on the page",
+            settings,
+        )
+    else:
+        total = sum(d.counts.get(source[0], {}).values())
+        out["requests_per_s"] = judge("requests_per_s", total / span, settings,
+                                      detail={"metric": source[1], "requests": total})
+    source = _count_source(end, settings, need_status=True)
+    reason: str | None = None
+    classes: dict[str, float] = {}
+    total = 0.0
+    if source is None:
+        reason = (f"no status label ({', '.join(names.status_labels)}) on "
+                  f"{names.requests_counter} or {names.latency_histogram}_count")
+    else:
+        classes = d.counts.get(source[0], {})
+        total = sum(classes.values())
+        if total < settings.min_requests:
+            reason = (f"too few requests: {total:.0f} in {window} "
+                      f"(need {settings.min_requests})")
+    for key, cls in (("error_rate_5xx_pct", "5xx"), ("error_rate_4xx_pct", "4xx")):
+        if reason is not None:
+            out[key] = unknown(key, reason, settings)
+        else:
+            errors = classes.get(cls, 0.0)
+            out[key] = judge(key, 100.0 * errors / total, settings,
+                             detail={"errors": errors, "requests": total,
+                                     "metric": source[1] if source else None})
+    return out
+
+
+def gauge_figures(end: Rollup, health: HealthProbe | None, settings: EngineSettings
+                  ) -> dict[str, Figure]:
+    """Figures read from the latest scrape alone: sockets, memory, event-loop lag."""
+    names = settings.names
+    out: dict[str, Figure] = {}
+    if names.socket_gauges:
+        sockets = end.gauges.get("sockets")
+        out["socket_connections"] = judge(
+            "socket_connections", sockets, settings,
+            reason=f"no socket gauge on the page (looked for {', '.join(names.socket_gauges)})",
+            detail={"metric": end.socket_gauge},
+        )
+    out["memory_pct"] = memory_figure(end.gauges.get("rss"), health, settings)
+    if names.event_loop_lag:
+        lag = end.gauges.get("event_loop_lag")
+        out["event_loop_lag_ms"] = judge(
+            "event_loop_lag_ms", None if lag is None else lag * 1000.0, settings,
+            reason=f"{names.event_loop_lag} is not on the page",
+        )
+    return out
+
+
+def memory_figure(rss: float | None, health: HealthProbe | None, settings: EngineSettings
+                  ) -> Figure:
+    fields = settings.health_fields
+    body = health.body if health is not None and health.status is not None else None
+    rss_source = settings.names.memory_rss
+    if rss is None:
+        rss = _number_at(body, fields.rss)
+        rss_source = f"health {fields.rss}"
+    limit = settings.memory_limit_bytes
+    limit_source = "config memory_limit_mb"
+    if limit is None:
+        limit = _number_at(body, fields.memory_limit)
+        limit_source = f"health {fields.memory_limit}"
+    if rss is None:
+        return unknown("memory_pct", f"no resident memory: {settings.names.memory_rss} is not on "
+                       f"the page and the health JSON has no {fields.rss}", settings)
+    if not limit or limit <= 0:
+        return judge("memory_pct", None, settings,
+                     reason="no memory limit: set memory_limit_mb on the target",
+                     detail={"rss_bytes": rss})
+    return judge("memory_pct", 100.0 * rss / limit, settings,
+                 detail={"rss_bytes": rss, "limit_bytes": limit, "rss_from": rss_source,
+                         "limit_from": limit_source})
+
+
+def health_figure(probe: HealthProbe | None, settings: EngineSettings) -> Figure | None:
+    """2xx is ok; another status or a timeout is critical; no answer at all is unknown."""
+    if probe is None:
+        return None
+    detail: dict[str, Any] = {"elapsed_ms": round(probe.elapsed_ms, 1)}
+    if probe.status is not None and 200 <= probe.status < 300:
+        return Figure("health", float(probe.status), Level.OK, "", None, None, detail, True)
+    if probe.status is not None:
+        return Figure("health", float(probe.status), Level.CRITICAL, "", None,
+                      probe.error or f"HTTP {probe.status}", detail, True)
+    level = Level.CRITICAL if probe.answered_or_timed_out else Level.UNKNOWN
+    return Figure("health", None, level, "", None, probe.error or "no answer", detail, True)
+
+
+def _routes(end: Rollup, d: _Deltas, span: float, settings: EngineSettings) -> Routes:
+    if not d.route_buckets:
+        names = settings.names
+        if not end.histogram_present:
+            return Routes(reason=f"histogram {names.latency_histogram} is not on the page")
+        return Routes(reason=f"no route label ({', '.join(names.route_labels)}) on "
+                             f"{names.latency_histogram}")
+    source = _count_source(end, settings, need_status=True)
+    route_counts = {}
+    if source is not None:
+        route_counts = d.route_counts.get(_ROUTE_TAG[source[0]], {})
+    stats = []
+    minimum = settings.min_route_requests
+    for rk, buckets in d.route_buckets.items():
+        total = buckets.get(INF, 0.0)
+        if total <= 0:
+            continue  # no traffic on this route in the window
+        p95: float | None = None
+        if total >= minimum:
+            q = histogram_quantile(0.95, buckets.items())
+            p95 = None if math.isnan(q) else q * 1000.0
+        e5 = e4 = None
+        classes = route_counts.get(rk)
+        if classes:
+            n = sum(classes.values())
+            if n >= minimum:
+                e5 = 100.0 * classes.get("5xx", 0.0) / n
+                e4 = 100.0 * classes.get("4xx", 0.0) / n
+        stats.append(RouteStat(rk[0], rk[1], total, total / span, p95, e5, e4))
+    top = settings.top_routes
+    slowest = sorted((s for s in stats if s.p95_ms is not None),
+                     key=lambda s: (-(s.p95_ms or 0.0), s.name))[:top]
+    failing = sorted((s for s in stats if s.error_5xx_pct),
+                     key=lambda s: (-(s.error_5xx_pct or 0.0), -s.requests, s.name))[:top]
+    every = tuple(sorted(stats, key=lambda s: s.name))
+    return Routes(tuple(slowest), tuple(failing), every)
+
+
+def _number_at(body: Any, path: str) -> float | None:
+    """The number at a dotted path in parsed JSON, or None."""
+    if not path:
+        return None
+    node = body
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    if isinstance(node, bool) or not isinstance(node, int | float):
+        return None
+    value = float(node)
+    return value if math.isfinite(value) else None

@@ -1,0 +1,90 @@
+"""histogram_quantile exactly as Prometheus computes it (promql/quantile.go, bucketQuantile)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+INF = math.inf
+# Relative differences this small between neighbouring buckets are float noise, not decreases.
+_PRECISION_TOLERANCE = 1e-12
+
+
+def histogram_quantile(q: float, buckets: Iterable[tuple[float, float]]) -> float:
+    """The q-quantile of cumulative buckets given as (upper bound, count) pairs.
+
+    The special cases follow Prometheus: NaN for q NaN, fewer than two buckets, no +Inf bucket
+    or no observations; -Inf for q < 0 and +Inf for q > 1; the highest finite bound when the
+    rank falls in the +Inf bucket; linear interpolation elsewhere, from 0 in the first bucket.
+    """
+    if math.isnan(q):
+        return math.nan
+    if q < 0:
+        return -INF
+    if q > 1:
+        return INF
+    ordered = sorted(buckets, key=lambda b: b[0])
+    if not ordered or ordered[-1][0] != INF:
+        return math.nan
+    bounds, counts = _coalesce(ordered)
+    _correct_precision(counts)
+    _make_monotonic(counts)
+    if len(bounds) < 2:
+        return math.nan
+    observations = counts[-1]
+    if observations == 0:
+        return math.nan
+    rank = q * observations
+    b = len(bounds) - 1
+    for i in range(len(bounds) - 1):
+        if counts[i] >= rank:
+            b = i
+            break
+    if b == len(bounds) - 1:
+        return bounds[-2]
+    if b == 0 and bounds[0] <= 0:
+        return bounds[0]
+    start = 0.0
+    end = bounds[b]
+    count = counts[b]
+    if b > 0:
+        start = bounds[b - 1]
+        count -= counts[b - 1]
+        rank -= counts[b - 1]
+    return start + (end - start) * (rank / count)
+
+
+def _coalesce(ordered: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    bounds: list[float] = []
+    counts: list[float] = []
+    for bound, count in ordered:
+        if bounds and bounds[-1] == bound:
+            counts[-1] += count
+        else:
+            bounds.append(bound)
+            counts.append(count)
+    return bounds, counts
+
+
+def _correct_precision(counts: list[float]) -> None:
+    prev = counts[0]
+    for i in range(1, len(counts)):
+        curr = counts[i]
+        delta = abs(curr - prev)
+        if delta == 0:
+            continue
+        if curr != 0 and delta / curr <= _PRECISION_TOLERANCE:
+            counts[i] = prev
+        else:
+            prev = curr
+
+
+def _make_monotonic(counts: list[float]) -> None:
+    # A decrease from one bucket to the next is impossible in a consistent histogram; Prometheus
+    # clamps it to the running maximum so the binary search stays meaningful.
+    highest = counts[0]
+    for i in range(1, len(counts)):
+        if counts[i] > highest:
+            highest = counts[i]
+        elif counts[i] < highest:
+            counts[i] = highest

@@ -1,0 +1,312 @@
+"""Counters that survive resets, rolled up into the sums the figures need.
+
+Every counter series keeps its last raw value and feeds its increase since the previous scrape,
+with Prometheus's reset rule (a decrease means the counter restarted from zero, so the increase
+is the new value), into a few running sums ("slots"): buckets by `le`, buckets by route and `le`,
+requests by status class, requests by route and status class, socket messages. The sums only
+grow, so the increase of any slot over a window is the difference of two snapshots, whatever
+resets happened in between. A snapshot (`Rollup`) is small: it holds sums, not series.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sbtop.engine.exposition import Page, ParseError, labels_key
+from sbtop.engine.settings import MetricNames
+
+# Slots mix tags, route keys and bounds; `Any` keeps the hot loop free of casts.
+Slot = tuple[Any, ...]
+RouteKey = tuple[str, str]  # (method, route)
+
+# Slot tags.
+BUCKET = "b"  # ("b", le)
+ROUTE_BUCKET = "rb"  # ("rb", route_key, le)
+COUNTER = "c"  # ("c", status class): the request counter
+ROUTE_COUNTER = "rc"  # ("rc", route_key, status class)
+HIST_COUNT = "h"  # ("h", status class): the histogram's _count
+ROUTE_HIST_COUNT = "rh"  # ("rh", route_key, status class)
+MESSAGES = "m"  # ("m", counter name)
+
+NO_STATUS = "?"
+
+
+def status_class(value: str) -> str:
+    """'503' -> '5xx'; a value already grouped ('5xx') stays; anything else is 'other'."""
+    if len(value) == 3 and value[0] in "12345" and (value[1:].isdigit() or value[1:] == "xx"):
+        return value[0] + "xx"
+    return "other"
+
+
+def counter_names(name: str) -> tuple[str, ...]:
+    """prom-client writes counters without `_total`, OpenMetrics with: accept both spellings."""
+    if not name:
+        return ()
+    if name.endswith("_total"):
+        return (name, name[: -len("_total")])
+    return (name, name + "_total")
+
+
+def wanted_samples(names: MetricNames) -> frozenset[str]:
+    """Every sample name the engine reads; the parser skips the rest of the page."""
+    h = names.latency_histogram
+    wanted = {h + "_bucket", h + "_count"}
+    wanted.update(counter_names(names.requests_counter))
+    for c in names.message_counters:
+        wanted.update(counter_names(c))
+    wanted.update(names.socket_gauges)
+    wanted.update(n for n in (names.memory_rss, names.event_loop_lag, names.process_start) if n)
+    return frozenset(wanted)
+
+
+@dataclass(frozen=True, slots=True)
+class Rollup:
+    """The running sums and the gauges as of one successful scrape."""
+
+    t: float
+    wall: float
+    sums: dict[Slot, float]
+    scrape: int  # sequence number among successful scrapes
+    reset: bool = False  # counters restarted at this scrape
+    histogram_present: bool = False
+    counter_present: bool = False
+    # Whether any series of the counter / the histogram's _count carries a status label.
+    counter_has_status: bool = False
+    hist_count_has_status: bool = False
+    route_label: str | None = None
+    gauges: dict[str, float] = field(default_factory=dict)
+    # Which of the candidate gauges / counters the page had.
+    socket_gauge: str | None = None
+    message_counter: str | None = None
+    ignored: int = 0  # samples ignored as non-finite or malformed
+
+
+class _Series:
+    __slots__ = ("last", "seen", "slots")
+
+    def __init__(self, slots: tuple[Slot, ...], last: float, seen: int) -> None:
+        self.slots = slots
+        self.last = last
+        self.seen = seen
+
+
+class SeriesTracker:
+    """Feeds each scrape's counters into running sums. Keeps no history of its own."""
+
+    def __init__(self, names: MetricNames, forget_after_scrapes: int = 600) -> None:
+        self.names = names
+        self.forget_after = forget_after_scrapes
+        self.sums: dict[Slot, float] = {}
+        self.scrapes = 0
+        self._by_text: dict[str, dict[str, _Series]] = {}
+        self._by_key: dict[tuple[str, object], _Series] = {}
+        self._process_start: float | None = None
+        # Sample names with at least one series carrying a status label, and the route label
+        # each name uses: learnt when series register, so a scrape costs nothing extra.
+        self._with_status: set[str] = set()
+        self._route_label: dict[str, str] = {}
+        h = names.latency_histogram
+        self._bucket_name = h + "_bucket"
+        self._count_name = h + "_count"
+        self._counters = counter_names(names.requests_counter)
+        self._messages = [counter_names(c) for c in names.message_counters]
+
+    def known_texts(self, name: str) -> Mapping[str, object]:
+        """The label texts of `name` already registered (they were valid when first seen)."""
+        return self._by_text.get(name, {})
+
+    def observe(self, page: Page, t: float, wall: float) -> Rollup:
+        """Account for one successful scrape and return the snapshot after it.
+
+        Raises ParseError when a wanted series has malformed labels: a partly read histogram
+        would give wrong quantiles, so the whole page is refused, as Prometheus refuses it.
+        """
+        first = self.scrapes == 0
+        self.scrapes += 1
+        gauges = self._gauges(page)
+        start = gauges.get("process_start")
+        reset_all = (
+            start is not None and self._process_start is not None and start != self._process_start
+        )
+        if start is not None:
+            self._process_start = start
+        ignored = 0
+        counter_name = next((n for n in self._counters if n in page.samples), None)
+        message_name = None
+        for spellings in self._messages:
+            message_name = next((n for n in spellings if n in page.samples), None)
+            if message_name:
+                break
+        feeds: list[tuple[str, str]] = [(self._bucket_name, BUCKET), (self._count_name, HIST_COUNT)]
+        if counter_name:
+            feeds.append((counter_name, COUNTER))
+        if message_name:
+            feeds.append((message_name, MESSAGES))
+        saw_reset = reset_all
+        for name, kind in feeds:
+            rows = page.samples.get(name)
+            if rows:
+                ignored_here, reset_here = self._feed(name, kind, rows, first, reset_all)
+                ignored += ignored_here
+                saw_reset = saw_reset or reset_here
+        self._forget()
+        return Rollup(
+            t=t,
+            wall=wall,
+            sums=dict(self.sums),
+            scrape=self.scrapes,
+            reset=saw_reset and not first,
+            histogram_present=bool(page.samples.get(self._bucket_name)),
+            counter_present=counter_name is not None,
+            counter_has_status=counter_name in self._with_status,
+            hist_count_has_status=self._count_name in self._with_status,
+            route_label=self._route_label.get(self._bucket_name),
+            gauges=gauges,
+            socket_gauge=next((g for g in self.names.socket_gauges if g in page.samples), None),
+            message_counter=message_name,
+            ignored=ignored,
+        )
+
+    def _feed(
+        self, name: str, kind: str, rows: Iterable[tuple[str, float, float | None]],
+        first: bool, reset_all: bool,
+    ) -> tuple[int, bool]:
+        table = self._by_text.setdefault(name, {})
+        sums = self.sums
+        scrape = self.scrapes
+        ignored = 0
+        reset = False
+        for text, value, _ts in rows:
+            series = table.get(text)
+            if series is None:
+                series = self._register(name, kind, text, value, first)
+                if series is None:
+                    ignored += 1
+                    continue
+                table[text] = series
+            if series.seen == scrape:
+                # Registered just now (its value is already counted), or a duplicated line.
+                continue
+            if not math.isfinite(value):
+                ignored += 1
+                continue
+            last = series.last
+            if reset_all or value < last:
+                delta = value
+                reset = reset or value < last
+            else:
+                delta = value - last
+            series.last = value
+            series.seen = scrape
+            if delta:
+                for slot in series.slots:
+                    sums[slot] = sums.get(slot, 0.0) + delta
+        return ignored, reset
+
+    def _register(
+        self, name: str, kind: str, text: str, value: float, first: bool
+    ) -> _Series | None:
+        try:
+            key = labels_key(text)
+        except ParseError as e:
+            raise ParseError(f"{name}: {e}") from None
+        known = self._by_key.get((name, key))
+        if known is not None:
+            return known  # the same series, its labels written in another order
+        if not math.isfinite(value):
+            return None
+        labels = dict(key)
+        slots = self._slots(kind, labels, name)
+        if slots is None:
+            return None
+        if name not in self._route_label:
+            route = next((r for r in self.names.route_labels if r in labels), None)
+            if route is not None:
+                self._route_label[name] = route
+        if any(s in labels for s in self.names.status_labels):
+            self._with_status.add(name)
+        # On the first scrape, the counts were made at unknown times before sbtop looked: they
+        # are the baseline. A series that appears later was created since the previous scrape
+        # (clients create labelled series on first use), so all of its count is new, exactly as
+        # after a counter reset.
+        series = _Series(slots, value, self.scrapes)
+        if not first and value:
+            for slot in slots:
+                self.sums[slot] = self.sums.get(slot, 0.0) + value
+        self._by_key[(name, key)] = series
+        return series
+
+    def _slots(self, kind: str, labels: dict[str, str], name: str) -> tuple[Slot, ...] | None:
+        names = self.names
+        route = _first_label(labels, names.route_labels)
+        method = _first_label(labels, names.method_labels) or ""
+        rk: RouteKey | None = (method, route) if route is not None else None
+        if kind == MESSAGES:
+            return ((MESSAGES, name),)
+        if kind == BUCKET:
+            le_text = labels.get("le")
+            if le_text is None:
+                return None
+            try:
+                le = float(le_text)
+            except ValueError:
+                return None
+            if rk is None:
+                return ((BUCKET, le),)
+            return ((BUCKET, le), (ROUTE_BUCKET, rk, le))
+        status = _first_label(labels, names.status_labels)
+        cls = status_class(status) if status is not None else NO_STATUS
+        tag, route_tag = (COUNTER, ROUTE_COUNTER) if kind == COUNTER else (HIST_COUNT,
+                                                                          ROUTE_HIST_COUNT)
+        if rk is None:
+            return ((tag, cls),)
+        return ((tag, cls), (route_tag, rk, cls))
+
+    def _gauges(self, page: Page) -> dict[str, float]:
+        out: dict[str, float] = {}
+        names = self.names
+        for gauge in names.socket_gauges:
+            values = _finite(page.samples.get(gauge))
+            if values:
+                out["sockets"] = sum(values)
+                break
+        for key, name, pick in (
+            ("rss", names.memory_rss, max),
+            ("event_loop_lag", names.event_loop_lag, max),
+            ("process_start", names.process_start, max),
+        ):
+            values = _finite(page.samples.get(name)) if name else []
+            if values:
+                out[key] = pick(values)
+        return out
+
+    def _forget(self) -> None:
+        """Drop series long gone from the page; their counts stay in the sums."""
+        if self.scrapes % 64:
+            return
+        horizon = self.scrapes - self.forget_after
+        for name, table in self._by_text.items():
+            gone = [text for text, s in table.items() if s.seen < horizon]
+            for text in gone:
+                del table[text]
+            if gone:
+                self._by_key = {
+                    k: s for k, s in self._by_key.items() if k[0] != name or s.seen >= horizon
+                }
+
+
+def _first_label(labels: dict[str, str], candidates: tuple[str, ...]) -> str | None:
+    for c in candidates:
+        v = labels.get(c)
+        if v is not None:
+            return v
+    return None
+
+
+def _finite(rows: list[tuple[str, float, float | None]] | None) -> list[float]:
+    if not rows:
+        return []
+    return [v for _t, v, _ts in rows if math.isfinite(v)]

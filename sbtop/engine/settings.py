@@ -1,0 +1,115 @@
+"""What the engine needs to know: metric names, thresholds, alert rules, window. Plain data.
+
+sbtop.config builds these from the TOML file; tests build them directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sbtop.engine.levels import Level, Threshold
+
+# Every figure sbtop can judge, in display order, with its unit.
+FIGURE_UNITS: dict[str, str] = {
+    "latency_p50_ms": "ms",
+    "latency_p95_ms": "ms",
+    "latency_p99_ms": "ms",
+    "requests_per_s": "/s",
+    "error_rate_5xx_pct": "%",
+    "error_rate_4xx_pct": "%",
+    "socket_connections": "",
+    "socket_messages_per_s": "/s",
+    "memory_pct": "%",
+    "event_loop_lag_ms": "ms",
+    "db_connections_pct": "%",
+    "db_sessions": "",
+    "health": "",
+}
+
+# The runbook's table of key metrics to watch.
+RUNBOOK_THRESHOLDS: dict[str, Threshold] = {
+    "latency_p95_ms": Threshold(warning=500, critical=1000),
+    "error_rate_5xx_pct": Threshold(warning=1, critical=5),
+    "db_connections_pct": Threshold(warning=80, critical=95),
+    "memory_pct": Threshold(warning=80, critical=95),
+    "socket_connections": Threshold(warning=1000, critical=2000),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MetricNames:
+    """Where each figure comes from; the defaults fit prom-client, express-prom-bundle and the
+    runbook's own PromQL."""
+
+    latency_histogram: str = "http_request_duration_seconds"
+    # A counter with a status label; when absent, the histogram's _count serves.
+    requests_counter: str = "http_requests_total"
+    status_labels: tuple[str, ...] = ("status", "status_code", "code")
+    route_labels: tuple[str, ...] = ("route", "path", "handler")
+    method_labels: tuple[str, ...] = ("method",)
+    # The first of these present on the page is used; empty turns the figure off.
+    socket_gauges: tuple[str, ...] = ("active_websocket_connections", "socket_io_connected")
+    message_counters: tuple[str, ...] = (
+        "websocket_messages_total",
+        "socket_io_events_received_total",
+        "socket_io_events_received",
+    )
+    memory_rss: str = "process_resident_memory_bytes"
+    event_loop_lag: str = "nodejs_eventloop_lag_seconds"
+    # A change of the process start time means every counter restarted from zero.
+    process_start: str = "process_start_time_seconds"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthFields:
+    """Dotted paths into the health JSON, used when /metrics lacks a figure."""
+
+    rss: str = "memory.rss"
+    memory_limit: str = "memory.limit"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRule:
+    """A Prometheus-style alerting rule on one figure: `figure op value` held for `for_s`."""
+
+    name: str
+    figure: str
+    op: str  # ">", ">=", "<", "<="
+    value: float
+    for_s: float = 0.0
+    severity: Level = Level.WARNING
+    summary: str = ""
+
+    def holds(self, x: float) -> bool:
+        if self.op == ">":
+            return x > self.value
+        if self.op == ">=":
+            return x >= self.value
+        if self.op == "<":
+            return x < self.value
+        return x <= self.value
+
+
+RUNBOOK_ALERTS: tuple[AlertRule, ...] = (
+    AlertRule("HighLatency", "latency_p95_ms", ">", 500, 300, Level.WARNING,
+              "High p95 latency detected"),
+    AlertRule("HighErrorRate", "error_rate_5xx_pct", ">", 1, 300, Level.CRITICAL,
+              "Error rate above 1%"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    window_s: float = 60.0
+    # Fewer requests than this in the window make latency and error figures unknown.
+    min_requests: int = 10
+    # A route needs this many requests in the window for its own p95 and error ratio.
+    min_route_requests: int = 5
+    top_routes: int = 5
+    memory_limit_bytes: float | None = None
+    names: MetricNames = field(default_factory=MetricNames)
+    health_fields: HealthFields = field(default_factory=HealthFields)
+    thresholds: dict[str, Threshold] = field(default_factory=lambda: dict(RUNBOOK_THRESHOLDS))
+    alerts: tuple[AlertRule, ...] = RUNBOOK_ALERTS
+    # Series missing from this many consecutive scrapes are forgotten (bounded memory).
+    forget_after_scrapes: int = 600

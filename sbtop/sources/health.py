@@ -1,0 +1,38 @@
+"""GET the health path (default /api/health) and keep its JSON for display."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from sbtop.engine.observations import HealthProbe
+from sbtop.sources.http import FetchError, HttpSettings, fetch, status_reason
+
+# The health JSON is shown, not stored: keep what a person can read.
+MAX_HEALTH_BYTES = 256 * 1024
+
+
+async def probe(client: httpx.AsyncClient, url: str, settings: HttpSettings,
+                now: tuple[float, float]) -> HealthProbe:
+    small = HttpSettings(
+        connect_timeout_s=settings.connect_timeout_s, timeout_s=settings.timeout_s,
+        verify_tls=settings.verify_tls, ca_bundle=settings.ca_bundle,
+        max_bytes=min(settings.max_bytes, MAX_HEALTH_BYTES), gzip=settings.gzip,
+    )
+    try:
+        got = await fetch(client, url, small, accept="application/json", any_status=True)
+    except FetchError as e:
+        return HealthProbe(now[0], now[1], e.status, None, e.reason, e.answered_or_timed_out)
+    error = None if 200 <= got.status < 300 else status_reason(got.status)
+    return HealthProbe(got.t, got.wall, got.status, _body(got.body), error, True,
+                       got.elapsed_ms)
+
+
+def _body(raw: bytes) -> Any:
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text[:500]

@@ -1,0 +1,158 @@
+"""HTTP for the sources: one client per target, bounded in time and size, errors in words.
+
+Every failure becomes a `FetchError` whose message a person understands ("connection refused",
+"timeout: no answer within 5 s", "page too large: over 20 MB"), never an exception's repr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    connect_timeout_s: float = 3.0
+    # The whole request, from connecting to the last byte: a server that trickles a byte at a
+    # time must not hold a tick forever.
+    timeout_s: float = 5.0
+    verify_tls: bool = True
+    ca_bundle: str | None = None
+    max_bytes: int = DEFAULT_MAX_BYTES
+    gzip: bool = True
+    # Resolved from the environment by sbtop.config; never written to a file or shown.
+    headers: dict[str, str] = field(default_factory=dict)
+    cookies: dict[str, str] = field(default_factory=dict)
+
+
+class FetchError(Exception):
+    """A fetch that gave no usable answer. `answered_or_timed_out` tells the backend's fault
+    (an error status, a timeout) from a failure that may be ours (refused, DNS, TLS)."""
+
+    def __init__(self, reason: str, *, answered_or_timed_out: bool = False,
+                 status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.answered_or_timed_out = answered_or_timed_out
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    status: int
+    content_type: str
+    body: bytes
+    t: float  # monotonic time the answer's headers arrived
+    wall: float
+    elapsed_ms: float
+
+
+def make_client(settings: HttpSettings) -> httpx.AsyncClient:
+    verify: ssl.SSLContext | bool = settings.verify_tls
+    if settings.verify_tls and settings.ca_bundle:
+        verify = ssl.create_default_context(cafile=settings.ca_bundle)
+    headers = {"User-Agent": "sbtop", **settings.headers}
+    headers["Accept-Encoding"] = "gzip" if settings.gzip else "identity"
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
+        verify=verify,
+        headers=headers,
+        cookies=settings.cookies,
+        follow_redirects=True,
+        max_redirects=5,
+        # A console polls one host: keep one warm connection, never a pool that grows.
+        limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
+        trust_env=False,
+    )
+
+
+async def fetch(client: httpx.AsyncClient, url: str, settings: HttpSettings, *,
+                accept: str = "*/*", any_status: bool = False) -> Fetched:
+    """GET `url`; raise FetchError with a plain reason on any failure, including a non-2xx
+    status unless `any_status` (then the caller judges the status and may show the body)."""
+    try:
+        return await asyncio.wait_for(_fetch(client, url, settings, accept, any_status),
+                                      timeout=settings.timeout_s)
+    except TimeoutError:
+        raise FetchError(f"timeout: no complete answer within {settings.timeout_s:g} s",
+                         answered_or_timed_out=True) from None
+
+
+async def _fetch(client: httpx.AsyncClient, url: str, settings: HttpSettings,
+                 accept: str, any_status: bool) -> Fetched:
+    started = time.monotonic()
+    try:
+        async with client.stream("GET", url, headers={"Accept": accept}) as r:
+            t = time.monotonic()
+            wall = time.time()
+            if not any_status and not 200 <= r.status_code < 300:
+                raise FetchError(status_reason(r.status_code), answered_or_timed_out=True,
+                                 status=r.status_code)
+            declared = r.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > settings.max_bytes:
+                raise FetchError(_too_large(settings.max_bytes), answered_or_timed_out=True)
+            chunks = []
+            size = 0
+            # iter_bytes decodes gzip: the limit applies to what we would hold in memory.
+            async for chunk in r.aiter_bytes():
+                size += len(chunk)
+                if size > settings.max_bytes:
+                    raise FetchError(_too_large(settings.max_bytes), answered_or_timed_out=True)
+                chunks.append(chunk)
+            return Fetched(r.status_code, r.headers.get("Content-Type", ""), b"".join(chunks),
+                           t, wall, (time.monotonic() - started) * 1000.0)
+    except FetchError:
+        raise
+    except httpx.HTTPError as e:
+        raise _translate(e, settings) from None
+    except ssl.SSLError as e:
+        raise FetchError(f"TLS error: {e.reason or e}") from None
+    except OSError as e:
+        raise FetchError(f"network error: {e.strerror or e}") from None
+
+
+def _too_large(limit: int) -> str:
+    return f"page too large: over {limit / 1024 / 1024:g} MB (raise max_page_mb to allow it)"
+
+
+def status_reason(status: int) -> str:
+    if status in (401, 403):
+        return (f"HTTP {status}: the endpoint needs credentials (set the auth header or cookie "
+                "environment variable the target names)")
+    if status == 404:
+        return "HTTP 404: nothing at this path (check metrics_path / health_path)"
+    return f"HTTP {status}"
+
+
+def _translate(e: httpx.HTTPError, settings: HttpSettings) -> FetchError:
+    text = str(e) or type(e).__name__
+    if isinstance(e, httpx.ConnectTimeout):
+        return FetchError(f"connect timeout: no connection within {settings.connect_timeout_s:g} s",
+                          answered_or_timed_out=True)
+    if isinstance(e, httpx.TimeoutException):
+        return FetchError(f"timeout: no answer within {settings.timeout_s:g} s",
+                          answered_or_timed_out=True)
+    if isinstance(e, httpx.TooManyRedirects):
+        return FetchError("too many redirects (a redirect loop?)", answered_or_timed_out=True)
+    if isinstance(e, httpx.DecodingError):
+        return FetchError(f"undecodable body: {text}", answered_or_timed_out=True)
+    if isinstance(e, httpx.RemoteProtocolError):
+        return FetchError(f"connection closed mid-answer: {text}", answered_or_timed_out=True)
+    if isinstance(e, httpx.ConnectError):
+        lowered = text.lower()
+        if "certificate" in lowered or "ssl" in lowered:
+            return FetchError(f"TLS certificate does not verify: {text}")
+        if "refused" in lowered:
+            return FetchError("connection refused")
+        if "name or service" in lowered or "nodename" in lowered or "resolution" in lowered:
+            return FetchError(f"cannot resolve host: {text}")
+        return FetchError(f"cannot connect: {text}")
+    if isinstance(e, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return FetchError(f"bad URL: {text}")
+    return FetchError(f"{type(e).__name__}: {text}", answered_or_timed_out=True)

@@ -1,0 +1,81 @@
+"""`sbtop init`: a commented starter config, written with tomli-w, never over an existing file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from sbtop.config import ConfigError
+
+# (comment, table) pairs: tomli-w writes the tables, the comments go above them.
+_SECTIONS: list[tuple[str, dict[str, Any]]] = [
+    ("sbtop configuration (sbtop init). Every key is described in config.example.toml.\n"
+     "Secrets never go in this file: it names the environment variables that hold them.",
+     {"default_target": "production"}),
+    ("The backend to watch. `production = true` puts a PRODUCTION marker on the console and\n"
+     "asks for the target's name before any action.",
+     {"targets": {"production": {
+         "base_url": "https://your-backend.onrender.com",
+         "metrics_path": "/metrics",
+         "health_path": "/api/health",
+         "production": True,
+         "dsn_env": "DATABASE_URL",
+         "memory_limit_mb": 512,
+     }}}),
+    ("A protected /metrics: the runbook's curl sends a session cookie. Uncomment and name the\n"
+     "environment variable that holds it.",
+     {}),
+    ("Render's API, for the canary, restart and rollback actions.",
+     {"targets": {"production": {"render": {
+         "service_id": "srv-xxxxx",
+         "api_key_env": "RENDER_API_KEY",
+     }}}}),
+    ("The runbook's thresholds (these are the defaults): warning and critical bounds.",
+     {"thresholds": {
+         "latency_p95_ms": {"warning": 500, "critical": 1000},
+         "error_rate_5xx_pct": {"warning": 1, "critical": 5},
+         "db_connections_pct": {"warning": 80, "critical": 95},
+         "memory_pct": {"warning": 80, "critical": 95},
+         "socket_connections": {"warning": 1000, "critical": 2000},
+     }}),
+    ("The canary plan: the feature flag and its steps.",
+     {"canary": {"flag": "PERF_OPTIMIZATIONS_ENABLED", "steps": [0, 5, 25, 100]}}),
+]
+
+_AUTH_EXAMPLE = """\
+# [targets.production.auth]
+# cookie = "connect.sid"
+# cookie_env = "STUDYBUDDY_SESSION_COOKIE"
+"""
+
+
+def starter_text() -> str:
+    parts = []
+    for comment, table in _SECTIONS:
+        parts.append("\n".join(f"# {line}" if line else "#" for line in comment.split("\n")))
+        if table:
+            parts.append(tomli_w.dumps(table).rstrip("\n"))
+        else:
+            parts.append(_AUTH_EXAMPLE.rstrip("\n"))
+        parts.append("")
+    return "\n".join(parts)
+
+
+def write(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise ConfigError(f"{path} exists; not overwriting it (use --force to replace it)")
+    if path.is_dir():
+        raise ConfigError(f"{path} is a directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        # 0600: the file names secret variables, and people add cookies to it by mistake.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(starter_text())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot write: {e.strerror}") from None
