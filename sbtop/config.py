@@ -213,7 +213,7 @@ def load(path: Path | None) -> Config:
 
 
 def parse(data: dict[str, Any]) -> Config:
-    config = _build(Config, data, "")
+    config: Config = _build(Config, data, "")
     _validate(config)
     return config
 
@@ -353,7 +353,11 @@ def _kind(value: Any) -> str:
 
 
 def _did_you_mean(key: str, options: typing.Iterable[str]) -> str:
-    close = difflib.get_close_matches(key, list(options), n=1, cutoff=0.6)
+    candidates = list(options)
+    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+    if not close and len(key) >= 3:
+        # An abbreviation ('prod' for 'production') is as likely as a typo.
+        close = [c for c in candidates if c.startswith(key)][:1]
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -543,7 +547,7 @@ def engine_settings(config: Config, tc: TargetConfig | None = None) -> EngineSet
     )
 
 
-def schema_paths(cls: type = Config, prefix: str = "") -> list[str]:
+def schema_paths(cls: Any = Config, prefix: str = "") -> list[str]:
     """Every key path the schema accepts ('targets.*.auth.header'), for documentation tests."""
     out: list[str] = []
     hints = typing.get_type_hints(cls)
@@ -562,7 +566,7 @@ def schema_paths(cls: type = Config, prefix: str = "") -> list[str]:
         if f.metadata.get("partial"):
             out.append(path)
         elif dataclasses.is_dataclass(hint):
-            out.extend(schema_paths(hint, path))  # type: ignore[arg-type]
+            out.extend(schema_paths(hint, path))
         elif origin is dict and dataclasses.is_dataclass(args[1]):
             out.extend(schema_paths(args[1], path + ".*"))
         elif origin is list and dataclasses.is_dataclass(args[0]):

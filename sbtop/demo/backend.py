@@ -99,7 +99,9 @@ class SimulatedBackend:
         self.served = 0
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
-        self.host, self.port = self._server.server_address[:2]  # type: ignore[misc]
+        address = self._server.server_address
+        self.host: str = str(address[0])
+        self.port: int = int(address[1])
 
     @property
     def url(self) -> str:
@@ -188,7 +190,9 @@ class SimulatedBackend:
     def metrics_page(self, openmetrics: bool = False) -> bytes:
         with self._lock:
             registry = self._inst.registry
-            return generate_openmetrics(registry) if openmetrics else generate_text(registry)
+            if openmetrics:
+                return generate_openmetrics(registry)  # type: ignore[no-untyped-call,no-any-return]
+            return generate_text(registry)
 
     def health(self) -> dict[str, Any]:
         with self._lock:

@@ -187,8 +187,10 @@ class SeriesTracker:
                     ignored += 1
                     continue
                 table[text] = series
+                if series.seen == scrape and series.last == value:
+                    continue  # new this scrape: its value is already counted
             if series.seen == scrape:
-                # Registered just now (its value is already counted), or a duplicated line.
+                ignored += 1  # the same series twice on one page: the first line counts
                 continue
             if not math.isfinite(value):
                 ignored += 1
@@ -233,9 +235,11 @@ class SeriesTracker:
         # (clients create labelled series on first use), so all of its count is new, exactly as
         # after a counter reset.
         series = _Series(slots, value, self.scrapes)
-        if not first and value:
-            for slot in slots:
-                self.sums[slot] = self.sums.get(slot, 0.0) + value
+        counted = 0.0 if first else value
+        for slot in slots:
+            # Every slot exists from its series' first sight, even at zero: an empty bucket
+            # is still a bucket bound, and histogram_quantile needs all the bounds.
+            self.sums[slot] = self.sums.get(slot, 0.0) + counted
         self._by_key[(name, key)] = series
         return series
 

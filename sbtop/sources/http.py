@@ -7,6 +7,7 @@ Every failure becomes a `FetchError` whose message a person understands ("connec
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -27,8 +28,8 @@ class HttpSettings:
     max_bytes: int = DEFAULT_MAX_BYTES
     gzip: bool = True
     # Resolved from the environment by sbtop.config; never written to a file or shown.
-    headers: dict[str, str] = field(default_factory=dict)
-    cookies: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    cookies: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 class FetchError(Exception):
@@ -117,6 +118,18 @@ async def _fetch(client: httpx.AsyncClient, url: str, settings: HttpSettings,
         raise FetchError(f"network error: {e.strerror or e}") from None
 
 
+def _root_cause(e: BaseException) -> BaseException:
+    """httpx wraps httpcore wraps anyio wraps the OSError that says what happened."""
+    seen = 0
+    while seen < 10:
+        nxt = e.__cause__ or e.__context__
+        if nxt is None:
+            return e
+        e = nxt
+        seen += 1
+    return e
+
+
 def _too_large(limit: int) -> str:
     return f"page too large: over {limit / 1024 / 1024:g} MB (raise max_page_mb to allow it)"
 
@@ -145,13 +158,19 @@ def _translate(e: httpx.HTTPError, settings: HttpSettings) -> FetchError:
     if isinstance(e, httpx.RemoteProtocolError):
         return FetchError(f"connection closed mid-answer: {text}", answered_or_timed_out=True)
     if isinstance(e, httpx.ConnectError):
+        cause = _root_cause(e)
         lowered = text.lower()
-        if "certificate" in lowered or "ssl" in lowered:
-            return FetchError(f"TLS certificate does not verify: {text}")
-        if "refused" in lowered:
+        if isinstance(cause, ssl.SSLCertVerificationError) or "certificate" in lowered:
+            detail = getattr(cause, "verify_message", None) or text
+            return FetchError(f"TLS certificate does not verify: {detail}")
+        if isinstance(cause, ssl.SSLError):
+            return FetchError(f"TLS error: {cause.reason or text}")
+        if isinstance(cause, ConnectionRefusedError) or "refused" in lowered:
             return FetchError("connection refused")
-        if "name or service" in lowered or "nodename" in lowered or "resolution" in lowered:
-            return FetchError(f"cannot resolve host: {text}")
+        if isinstance(cause, socket.gaierror):
+            return FetchError(f"cannot resolve host: {cause.strerror}")
+        if isinstance(cause, OSError) and cause.strerror:
+            return FetchError(f"cannot connect: {cause.strerror}")
         return FetchError(f"cannot connect: {text}")
     if isinstance(e, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return FetchError(f"bad URL: {text}")

@@ -1,0 +1,222 @@
+"""Configuration: the documented example, the runbook's defaults, and clear one-line errors."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sbtop import config, starter
+from sbtop.engine.levels import Level, Threshold
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "config.example.toml"
+
+
+def run_sbtop(*args: str, env: dict[str, str] | None = None,
+              cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SBTOP_")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "sbtop", *args], capture_output=True,
+                          text=True, env=full_env, cwd=cwd, timeout=60)
+
+
+def _paths(table: Any, prefix: str = "") -> set[str]:
+    out: set[str] = set()
+    if isinstance(table, dict):
+        for k, v in table.items():
+            path = f"{prefix}.{k}" if prefix else k
+            out.add(path)
+            out |= _paths(v, path)
+    elif isinstance(table, list) and table and isinstance(table[0], dict):
+        for item in table:
+            out |= _paths(item, prefix + "[]")
+    return out
+
+
+def test_the_example_config_loads_and_documents_every_key() -> None:
+    cfg = config.load(EXAMPLE)
+    assert set(cfg.targets) == {"production", "staging"}
+    data = tomllib.loads(EXAMPLE.read_text())
+    present = _paths(data)
+    # Targets appear under their names; the schema says targets.*.
+    present |= {re.sub(r"^(targets|thresholds)\.[a-z0-9_]+\.", r"\1.*.", p) for p in present}
+    missing = [p for p in config.schema_paths() if p not in present]
+    assert missing == []
+
+
+def test_without_a_file_the_runbooks_thresholds_and_alerts_apply() -> None:
+    t = config.resolve(config.Config(), url="http://127.0.0.1:9")
+    th = t.engine.thresholds
+    assert th["latency_p95_ms"] == Threshold(500, 1000)
+    assert th["error_rate_5xx_pct"] == Threshold(1, 5)
+    assert th["db_connections_pct"] == Threshold(80, 95)
+    assert th["memory_pct"] == Threshold(80, 95)
+    assert th["socket_connections"] == Threshold(1000, 2000)
+    assert [a.name for a in t.engine.alerts] == ["HighLatency", "HighErrorRate"]
+    assert t.metrics_url == "http://127.0.0.1:9/metrics"
+    assert t.health_url == "http://127.0.0.1:9/api/health"
+
+
+def test_targets_url_override_and_per_target_metric_names() -> None:
+    cfg = config.load(EXAMPLE)
+    prod = config.resolve(cfg, "production", url="http://127.0.0.1:8099/")
+    assert prod.base_url == "http://127.0.0.1:8099" and prod.production
+    assert prod.engine.names.route_labels == ("route",)
+    assert prod.engine.memory_limit_bytes == 512 * 1024 * 1024
+    staging = config.resolve(cfg, "staging")
+    assert staging.engine.names.route_labels == ("route", "path", "handler")
+    assert not staging.production
+
+
+def test_durations_and_replaced_alerts() -> None:
+    cfg = config.parse({"alerts": [{"name": "Slow", "figure": "latency_p99_ms", "value": 2000,
+                                    "for": "1h30m", "severity": "critical"}],
+                        "targets": {"x": {"base_url": "http://h"}}})
+    rule = config.resolve(cfg).engine.alerts[0]
+    assert rule.for_s == 5400 and rule.severity is Level.CRITICAL
+
+
+def test_secrets_come_from_the_environment_and_a_missing_one_is_warned_about() -> None:
+    cfg = config.parse({"targets": {"p": {"base_url": "http://h", "auth": {
+        "cookie": "connect.sid", "cookie_env": "SB_COOKIE",
+        "header": "Authorization", "header_env": "SB_TOKEN"}}}})
+    t = config.resolve(cfg, env={"SB_COOKIE": "s3cr3t", "DATABASE_URL": "postgres://x"})
+    assert t.http.cookies == {"connect.sid": "s3cr3t"}
+    assert t.http.headers == {}
+    assert t.dsn == "postgres://x"
+    assert any("$SB_TOKEN" in w for w in t.warnings)
+    assert "s3cr3t" not in repr(t) and "postgres://x" not in repr(t)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"targets": {"p": {"base_url": "http://h", "timeout": 5}}},
+         "targets.p.timeout: unknown key (did you mean 'timeout_s'?)"),
+        ({"targets": {"p": {"base_url": "http://h", "timeout_s": "5"}}},
+         "targets.p.timeout_s: expected a number, got the string '5'"),
+        ({"ui": {"read_only": "yes"}}, "ui.read_only: expected true or false"),
+        ({"thresholds": {"latency_p95": {"warning": 1}}},
+         "thresholds.latency_p95: unknown figure (did you mean 'latency_p95_ms'?)"),
+        ({"thresholds": {"memory_pct": {"warning": 90, "critical": 80}}},
+         "warning 90 is beyond critical 80"),
+        ({"targets": {"p": {"base_url": "ftp://h"}}}, "targets.p.base_url: expected an http"),
+        ({"targets": {"p": {"base_url": "https://u:pw@h"}}}, "credentials in the URL"),
+        ({"targets": {"p": {"base_url": "http://h", "render": {
+            "api_key_env": "rnd_AbC123-xyz.456"}}}}, "looks like a secret"),
+        ({"targets": {"p": {"base_url": "http://h", "dsn_env": "postgres://u:p@h/db"}}},
+         "targets.p.dsn_env: must name an environment variable"),
+        ({"alerts": [{"name": "X", "figure": "latency_p95_ms", "for": "5 minutes"}]},
+         "alerts[0].for: expected a duration"),
+        ({"default_target": "prod", "targets": {"production": {"base_url": "http://h"}}},
+         "default_target: no target named 'prod' (did you mean 'production'?)"),
+        ({"canary": {"steps": [0, 25, 5]}}, "canary.steps: expected rising percentages"),
+        ({"metrics": {"socket_gauges": "active_websocket_connections"}},
+         "metrics.socket_gauges: expected a list"),
+        ({"targets": {"p": {"metrics": {"histogram": "x"}}}},
+         "targets.p.metrics.histogram: unknown key"),
+    ],
+)
+def test_mistakes_name_the_key_path_and_the_problem(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(config.ConfigError) as e:
+        config.resolve(config.parse(data))
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_a_secret_pasted_into_an_env_key_is_not_echoed() -> None:
+    with pytest.raises(config.ConfigError) as e:
+        config.parse({"targets": {"p": {"dsn_env": "postgres://u:hunter2@h/db"}}})
+    assert "hunter2" not in str(e.value)
+
+
+def test_choosing_a_missing_target_lists_the_known_ones() -> None:
+    cfg = config.load(EXAMPLE)
+    with pytest.raises(config.ConfigError, match=r"no target named 'prodution' \(did you mean "
+                       r"'production'\?\) \(targets: production, staging\)"):
+        config.resolve(cfg, "prodution")
+
+
+def test_config_errors_exit_3_with_one_line_and_no_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[targets.p]\nbase_url = "http://h"\nmetrics_pth = "/m"\n')
+    r = run_sbtop("check", "--config", str(bad))
+    assert r.returncode == 3
+    assert r.stdout == ""
+    assert r.stderr.strip().count("\n") == 0
+    assert "targets.p.metrics_pth: unknown key (did you mean 'metrics_path'?)" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'[targets.p\nbase_url = "x"\n', "invalid TOML"),
+        (b"\xff\xfe[ui]\n", "not UTF-8"),
+    ],
+)
+def test_unreadable_files_exit_3_with_one_line(tmp_path: Path, content: bytes,
+                                               message: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_bytes(content)
+    r = run_sbtop("check", "--config", str(path))
+    assert r.returncode == 3 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_missing_config_file_exits_3(tmp_path: Path) -> None:
+    r = run_sbtop("check", "--config", str(tmp_path / "nope.toml"))
+    assert r.returncode == 3 and "no such file" in r.stderr
+
+
+def test_config_is_found_by_flag_then_environment_then_xdg(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    xdg = tmp_path / "xdg"
+    (xdg / "sbtop").mkdir(parents=True)
+    (xdg / "sbtop" / "config.toml").write_text("")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(xdg))
+    monkeypatch.delenv("SBTOP_CONFIG", raising=False)
+    assert config.find_config(None) == xdg / "sbtop" / "config.toml"
+    monkeypatch.setenv("SBTOP_CONFIG", str(tmp_path / "env.toml"))
+    assert config.find_config(None) == tmp_path / "env.toml"
+    assert config.find_config(str(tmp_path / "flag.toml")) == tmp_path / "flag.toml"
+
+
+def test_init_writes_a_commented_starter_that_loads_and_never_overwrites(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "config.toml"
+    r = run_sbtop("init", str(path))
+    assert r.returncode == 0, r.stderr
+    text = path.read_text()
+    assert text.startswith("# sbtop configuration")
+    assert (path.stat().st_mode & 0o777) == 0o600
+    cfg = config.load(path)
+    assert cfg.targets["production"].production
+    assert config.resolve(cfg).engine.thresholds["latency_p95_ms"] == Threshold(500, 1000)
+    path.write_text("# mine\n")
+    r = run_sbtop("init", str(path))
+    assert r.returncode == 3 and "--force" in r.stderr
+    assert path.read_text() == "# mine\n"
+    r = run_sbtop("init", str(path), "--force")
+    assert r.returncode == 0 and path.read_text() == starter.starter_text()
+
+
+def test_init_defaults_to_the_xdg_path(tmp_path: Path) -> None:
+    r = run_sbtop("init", env={"XDG_CONFIG_HOME": str(tmp_path)})
+    assert r.returncode == 0
+    assert (tmp_path / "sbtop" / "config.toml").exists()
+
+
+def test_a_world_readable_config_naming_secrets_is_warned_about(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[targets.p]\nbase_url = "http://127.0.0.1:9"\n'
+                    '[targets.p.auth]\ncookie = "sid"\ncookie_env = "SB_COOKIE"\n')
+    path.chmod(0o644)
+    assert "chmod 600" in (config.permission_warning(path, config.load(path)) or "")
+    path.chmod(0o600)
+    assert config.permission_warning(path, config.load(path)) is None
