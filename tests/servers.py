@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import socket
 import ssl
@@ -59,10 +60,8 @@ class LoopbackServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def respond(self, h: BaseHTTPRequestHandler, a: Answer) -> None:
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
             self._respond(h, a)
-        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
-            pass
 
     def _respond(self, h: BaseHTTPRequestHandler, a: Answer) -> None:
         if a.hang:

@@ -1,4 +1,4 @@
-"""`sbtop check` against the simulated StudyBuddy backend: levels and exit codes follow the knobs."""
+"""`sbtop check` against the simulated backend: levels and exit codes follow the knobs."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ def run_sbtop(*args: str, env: dict[str, str] | None = None,
               cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SBTOP_")}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "sbtop", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "sbtop", *args], check=False, capture_output=True,
                           text=True, env=full_env, cwd=cwd, timeout=60)
 
 

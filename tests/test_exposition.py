@@ -153,7 +153,7 @@ def test_malformed_unwanted_lines_do_not_matter() -> None:
 
 _names = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,12}", fullmatch=True)
 _label_names = st.from_regex(r"[a-zA-Z][a-zA-Z0-9_]{0,8}", fullmatch=True).filter(
-    lambda n: not n.startswith("__") and n != "le" and n != "quantile")
+    lambda n: not n.startswith("__") and n not in {"le", "quantile"})
 _label_values = st.text(
     alphabet=st.sampled_from(list('abcXYZ019 _-/.:{}=,#"\\\nzé学')), max_size=12)
 _values = st.one_of(

@@ -9,7 +9,7 @@ from typing import Any
 
 from sbtop.engine.alerts import AlertEvaluator
 from sbtop.engine.assessment import Assessment, SourceStatus
-from sbtop.engine.exposition import ParseError, labels_key
+from sbtop.engine.exposition import ParseError
 from sbtop.engine.figures import (
     Figure,
     Routes,
@@ -102,7 +102,6 @@ class Engine:
         rollup: Rollup | None = None
         if scrape.page is not None:
             try:
-                _check_labels(scrape, self.tracker)
                 rollup = self.tracker.observe(scrape.page, scrape.t, scrape.wall)
             except ParseError as e:
                 error = f"unparsable page: {e}"
@@ -158,19 +157,6 @@ def _configured(settings: EngineSettings) -> set[str]:
     if not settings.names.event_loop_lag:
         keys.discard("event_loop_lag_ms")
     return keys
-
-
-def _check_labels(scrape: MetricsScrape, tracker: SeriesTracker) -> None:
-    """Refuse a page with malformed labels before any of it is counted."""
-    assert scrape.page is not None
-    for name, rows in scrape.page.samples.items():
-        known = tracker.known_texts(name)
-        for text, _v, _ts in rows:
-            if text not in known:
-                try:
-                    labels_key(text)
-                except ParseError as e:
-                    raise ParseError(f"{name}: {e}") from None
 
 
 def _health_status(p: HealthProbe, last_ok: float | None) -> SourceStatus:

@@ -81,6 +81,8 @@ def scan(text: str, wanted: Collection[str] | None = None, *, openmetrics: bool 
     prefixes = tuple(sorted(wanted_set)) if wanted_set is not None else ("",)
     samples = page.samples
     eof_at = 0
+    last_name = ""
+    last_rows: list[RawSample] = []
     for lineno, raw in enumerate(lines, 1):
         line = raw
         if eof_at:
@@ -102,21 +104,44 @@ def scan(text: str, wanted: Collection[str] | None = None, *, openmetrics: bool 
                 continue
             if not line.startswith(prefixes):
                 continue
-        m = _SAMPLE.match(line)
-        if m is None or (openmetrics and " # " in line):
-            name, labels, value, ts = _careful_sample(line, lineno, openmetrics)
+        # The common line, `name{labels} value`, is split without a regular expression;
+        # timestamps, tabs, exemplars and anything odd take the exact path below.
+        head, _sep, value_text = line.rpartition(" ")
+        if head[-1:] == "}":
+            brace = head.find("{")
+            name = head[:brace]
+            labels: str | None = head[brace + 1 : -1]
         else:
-            name, labels, value_text, ts_text = m.groups()
-            value = _value(value_text, lineno)
-            ts = _timestamp(ts_text, lineno, openmetrics) if ts_text is not None else None
-        if wanted_set is not None and name not in wanted_set:
-            continue  # a longer name that merely begins like a wanted one
+            name = head
+            labels = ""
+        known = name in wanted_set if wanted_set is not None else _METRIC_NAME.match(name)
+        fast = known and "_" not in value_text and not (openmetrics and "#" in line)
+        if fast:
+            try:
+                value = float(value_text)
+            except ValueError:
+                fast = False
+        if not fast:
+            m = _SAMPLE.match(line)
+            if m is None or (openmetrics and " # " in line):
+                name, labels, value, ts = _careful_sample(line, lineno, openmetrics)
+            else:
+                name, labels, value_text, ts_text = m.groups()
+                value = _value(value_text, lineno)
+                ts = _timestamp(ts_text, lineno, openmetrics) if ts_text is not None else None
+            if wanted_set is not None and name not in wanted_set:
+                continue  # a longer name that merely begins like a wanted one
+        else:
+            ts = None
         row = ("" if labels is None else labels, value, ts)
-        bucket = samples.get(name)
-        if bucket is None:
-            samples[name] = [row]
-        else:
-            bucket.append(row)
+        if name == last_name:
+            last_rows.append(row)  # samples of a family come together: skip the lookup
+            continue
+        rows = samples.get(name)
+        if rows is None:
+            rows = samples[name] = []
+        rows.append(row)
+        last_name, last_rows = name, rows
     if openmetrics and not eof_at:
         raise ParseError("truncated OpenMetrics page: no '# EOF' at the end")
     return page

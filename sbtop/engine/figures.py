@@ -97,24 +97,19 @@ class _Deltas:
 
 
 def _deltas(start: Rollup, end: Rollup) -> _Deltas:
-    d = _Deltas()
-    before = start.sums
-    for slot, value in end.sums.items():
-        inc = value - before.get(slot, 0.0)
-        tag = slot[0]
-        if tag == BUCKET:
-            d.buckets[slot[1]] = inc
-        elif tag == ROUTE_BUCKET:
-            d.route_buckets.setdefault(slot[1], {})[slot[2]] = inc
-        elif tag in (COUNTER, HIST_COUNT):
-            by_class = d.counts.setdefault(tag, {})
-            by_class[slot[1]] = by_class.get(slot[1], 0.0) + inc
-        elif tag in (ROUTE_COUNTER, ROUTE_HIST_COUNT):
-            routes = d.route_counts.setdefault(tag, {})
-            by_class = routes.setdefault(slot[1], {})
-            by_class[slot[2]] = by_class.get(slot[2], 0.0) + inc
-        elif tag == MESSAGES:
-            d.messages[slot[1]] = inc
+    def inc(group: str) -> dict[Any, float]:
+        before = start.sums.get(group, {})
+        return {k: v - before.get(k, 0.0) for k, v in end.sums.get(group, {}).items()}
+
+    d = _Deltas(buckets=inc(BUCKET), messages=inc(MESSAGES))
+    for (rk, le), v in inc(ROUTE_BUCKET).items():
+        d.route_buckets.setdefault(rk, {})[le] = v
+    for group, route_group in _ROUTE_TAG.items():
+        d.counts[group] = inc(group)
+        by_route: dict[RouteKey, dict[str, float]] = {}
+        for (rk, cls), v in inc(route_group).items():
+            by_route.setdefault(rk, {})[cls] = v
+        d.route_counts[route_group] = by_route
     return d
 
 

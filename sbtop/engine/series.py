@@ -1,37 +1,41 @@
 """Counters that survive resets, rolled up into the sums the figures need.
 
-Every counter series keeps its last raw value and feeds its increase since the previous scrape,
+Every counter series keeps its last raw value and adds its increase since the previous scrape,
 with Prometheus's reset rule (a decrease means the counter restarted from zero, so the increase
-is the new value), into a few running sums ("slots"): buckets by `le`, buckets by route and `le`,
+is the new value), into a few running sums: buckets by `le`, buckets by route and `le`,
 requests by status class, requests by route and status class, socket messages. The sums only
-grow, so the increase of any slot over a window is the difference of two snapshots, whatever
+grow, so the increase of any sum over a window is the difference of two snapshots, whatever
 resets happened in between. A snapshot (`Rollup`) is small: it holds sums, not series.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sbtop.engine.exposition import Page, ParseError, labels_key
+from sbtop.engine.exposition import Page, ParseError, RawSample, labels_key
 from sbtop.engine.settings import MetricNames
 
-# Slots mix tags, route keys and bounds; `Any` keeps the hot loop free of casts.
-Slot = tuple[Any, ...]
 RouteKey = tuple[str, str]  # (method, route)
 
-# Slot tags.
-BUCKET = "b"  # ("b", le)
-ROUTE_BUCKET = "rb"  # ("rb", route_key, le)
-COUNTER = "c"  # ("c", status class): the request counter
-ROUTE_COUNTER = "rc"  # ("rc", route_key, status class)
-HIST_COUNT = "h"  # ("h", status class): the histogram's _count
-ROUTE_HIST_COUNT = "rh"  # ("rh", route_key, status class)
-MESSAGES = "m"  # ("m", counter name)
+# The groups of sums, and the key of one sum inside each group.
+BUCKET = "b"  # le
+ROUTE_BUCKET = "rb"  # (route key, le)
+COUNTER = "c"  # status class: the request counter
+ROUTE_COUNTER = "rc"  # (route key, status class)
+HIST_COUNT = "h"  # status class: the histogram's _count
+ROUTE_HIST_COUNT = "rh"  # (route key, status class)
+MESSAGES = "m"  # counter name
+GROUPS = (BUCKET, ROUTE_BUCKET, COUNTER, ROUTE_COUNTER, HIST_COUNT, ROUTE_HIST_COUNT, MESSAGES)
 
 NO_STATUS = "?"
+# `seen` of a series registered but not yet fed: its first value is a baseline, or all new.
+_NEW_BASELINE = -2
+_NEW_COUNTED = -1
+
+Sums = dict[str, dict[Any, float]]
 
 
 def status_class(value: str) -> str:
@@ -68,7 +72,7 @@ class Rollup:
 
     t: float
     wall: float
-    sums: dict[Slot, float]
+    sums: Sums
     scrape: int  # sequence number among successful scrapes
     reset: bool = False  # counters restarted at this scrape
     histogram_present: bool = False
@@ -76,19 +80,20 @@ class Rollup:
     # Whether any series of the counter / the histogram's _count carries a status label.
     counter_has_status: bool = False
     hist_count_has_status: bool = False
-    route_label: str | None = None
     gauges: dict[str, float] = field(default_factory=dict)
     # Which of the candidate gauges / counters the page had.
     socket_gauge: str | None = None
     message_counter: str | None = None
-    ignored: int = 0  # samples ignored as non-finite or malformed
+    ignored: int = 0  # samples ignored as non-finite, duplicated or unusable
 
 
 class _Series:
-    __slots__ = ("last", "seen", "slots")
+    __slots__ = ("cells", "last", "seen")
 
-    def __init__(self, slots: tuple[Slot, ...], last: float, seen: int) -> None:
-        self.slots = slots
+    def __init__(self, cells: tuple[list[float], ...], last: float, seen: int) -> None:
+        # Each cell is a one-element list shared by every series feeding that sum: adding to
+        # it costs no hashing, where a dict keyed by (route, le) would hash a tuple each time.
+        self.cells = cells
         self.last = last
         self.seen = seen
 
@@ -99,34 +104,58 @@ class SeriesTracker:
     def __init__(self, names: MetricNames, forget_after_scrapes: int = 600) -> None:
         self.names = names
         self.forget_after = forget_after_scrapes
-        self.sums: dict[Slot, float] = {}
         self.scrapes = 0
+        self._cells: dict[str, dict[Any, list[float]]] = {g: {} for g in GROUPS}
         self._by_text: dict[str, dict[str, _Series]] = {}
         self._by_key: dict[tuple[str, object], _Series] = {}
         self._process_start: float | None = None
-        # Sample names with at least one series carrying a status label, and the route label
-        # each name uses: learnt when series register, so a scrape costs nothing extra.
+        # Sample names with at least one series carrying a status label: learnt when series
+        # register, so a scrape costs nothing extra.
         self._with_status: set[str] = set()
-        self._route_label: dict[str, str] = {}
         h = names.latency_histogram
         self._bucket_name = h + "_bucket"
         self._count_name = h + "_count"
         self._counters = counter_names(names.requests_counter)
         self._messages = [counter_names(c) for c in names.message_counters]
 
-    def known_texts(self, name: str) -> Mapping[str, object]:
-        """The label texts of `name` already registered (they were valid when first seen)."""
-        return self._by_text.get(name, {})
+    def sums(self) -> Sums:
+        return {g: {k: cell[0] for k, cell in cells.items()} for g, cells in self._cells.items()}
 
     def observe(self, page: Page, t: float, wall: float) -> Rollup:
         """Account for one successful scrape and return the snapshot after it.
 
-        Raises ParseError when a wanted series has malformed labels: a partly read histogram
-        would give wrong quantiles, so the whole page is refused, as Prometheus refuses it.
+        Raises ParseError, having changed nothing, when a wanted series has malformed labels:
+        a partly read histogram would give wrong quantiles, so the page is refused whole, as
+        Prometheus refuses it.
         """
+        counter_name = next((n for n in self._counters if n in page.samples), None)
+        message_name = None
+        for spellings in self._messages:
+            message_name = next((n for n in spellings if n in page.samples), None)
+            if message_name:
+                break
+        feeds = [(self._bucket_name, BUCKET), (self._count_name, HIST_COUNT)]
+        if counter_name:
+            feeds.append((counter_name, COUNTER))
+        if message_name:
+            feeds.append((message_name, MESSAGES))
+        # First every label text never seen before is checked; only then is anything counted.
+        fresh: list[tuple[str, str, list[str]]] = []
+        for name, kind in feeds:
+            rows = page.samples.get(name)
+            if rows:
+                table = self._by_text.get(name, {})
+                new = [text for text, _v, _ts in rows if text not in table]
+                for text in new:
+                    try:
+                        labels_key(text)
+                    except ParseError as e:
+                        raise ParseError(f"{name}: {e}") from None
+                fresh.append((name, kind, new))
+
         first = self.scrapes == 0
         self.scrapes += 1
-        gauges = self._gauges(page)
+        gauges = _gauges(page, self.names)
         start = gauges.get("process_start")
         reset_all = (
             start is not None and self._process_start is not None and start != self._process_start
@@ -134,116 +163,91 @@ class SeriesTracker:
         if start is not None:
             self._process_start = start
         ignored = 0
-        counter_name = next((n for n in self._counters if n in page.samples), None)
-        message_name = None
-        for spellings in self._messages:
-            message_name = next((n for n in spellings if n in page.samples), None)
-            if message_name:
-                break
-        feeds: list[tuple[str, str]] = [(self._bucket_name, BUCKET), (self._count_name, HIST_COUNT)]
-        if counter_name:
-            feeds.append((counter_name, COUNTER))
-        if message_name:
-            feeds.append((message_name, MESSAGES))
         saw_reset = reset_all
-        for name, kind in feeds:
-            rows = page.samples.get(name)
-            if rows:
-                ignored_here, reset_here = self._feed(name, kind, rows, first, reset_all)
-                ignored += ignored_here
-                saw_reset = saw_reset or reset_here
+        for name, kind, new in fresh:
+            table = self._by_text.setdefault(name, {})
+            for text in new:
+                if text not in table:  # the same new text may appear twice on a page
+                    series = self._register(name, kind, text, first)
+                    if series is None:
+                        ignored += 1
+                    else:
+                        table[text] = series
+            ignored_here, reset_here = self._feed(table, page.samples[name], reset_all)
+            ignored += ignored_here
+            saw_reset = saw_reset or reset_here
         self._forget()
         return Rollup(
             t=t,
             wall=wall,
-            sums=dict(self.sums),
+            sums=self.sums(),
             scrape=self.scrapes,
             reset=saw_reset and not first,
             histogram_present=bool(page.samples.get(self._bucket_name)),
             counter_present=counter_name is not None,
             counter_has_status=counter_name in self._with_status,
             hist_count_has_status=self._count_name in self._with_status,
-            route_label=self._route_label.get(self._bucket_name),
             gauges=gauges,
             socket_gauge=next((g for g in self.names.socket_gauges if g in page.samples), None),
             message_counter=message_name,
             ignored=ignored,
         )
 
-    def _feed(
-        self, name: str, kind: str, rows: Iterable[tuple[str, float, float | None]],
-        first: bool, reset_all: bool,
-    ) -> tuple[int, bool]:
-        table = self._by_text.setdefault(name, {})
-        sums = self.sums
+    def _feed(self, table: Mapping[str, _Series], rows: list[RawSample], reset_all: bool
+              ) -> tuple[int, bool]:
         scrape = self.scrapes
         ignored = 0
         reset = False
         for text, value, _ts in rows:
             series = table.get(text)
-            if series is None:
-                series = self._register(name, kind, text, value, first)
-                if series is None:
-                    ignored += 1
-                    continue
-                table[text] = series
-                if series.seen == scrape and series.last == value:
-                    continue  # new this scrape: its value is already counted
+            if series is None:  # its labels had no usable `le`
+                continue
             if series.seen == scrape:
                 ignored += 1  # the same series twice on one page: the first line counts
                 continue
-            if not math.isfinite(value):
+            if value - value:  # NaN or ±Inf (x - x is 0.0 for every finite x): unusable
                 ignored += 1
                 continue
+            seen = series.seen
             last = series.last
-            if reset_all or value < last:
-                delta = value
-                reset = reset or value < last
-            else:
-                delta = value - last
             series.last = value
             series.seen = scrape
+            if seen < 0:
+                delta = 0.0 if seen == _NEW_BASELINE else value
+            elif reset_all or value < last:
+                reset = reset or value < last
+                delta = value
+            else:
+                delta = value - last
             if delta:
-                for slot in series.slots:
-                    sums[slot] = sums.get(slot, 0.0) + delta
+                for cell in series.cells:
+                    cell[0] += delta
         return ignored, reset
 
-    def _register(
-        self, name: str, kind: str, text: str, value: float, first: bool
-    ) -> _Series | None:
-        try:
-            key = labels_key(text)
-        except ParseError as e:
-            raise ParseError(f"{name}: {e}") from None
+    def _register(self, name: str, kind: str, text: str, first: bool) -> _Series | None:
+        key = labels_key(text)  # validated before anything was counted
         known = self._by_key.get((name, key))
         if known is not None:
             return known  # the same series, its labels written in another order
-        if not math.isfinite(value):
-            return None
         labels = dict(key)
         slots = self._slots(kind, labels, name)
         if slots is None:
             return None
-        if name not in self._route_label:
-            route = next((r for r in self.names.route_labels if r in labels), None)
-            if route is not None:
-                self._route_label[name] = route
         if any(s in labels for s in self.names.status_labels):
             self._with_status.add(name)
-        # On the first scrape, the counts were made at unknown times before sbtop looked: they
+        # Every sum exists from its series' first sight, even at zero: an empty bucket is still
+        # a bucket bound, and histogram_quantile needs all the bounds.
+        cells = tuple(self._cells[group].setdefault(k, [0.0]) for group, k in slots)
+        # On the first scrape the counts were made at unknown times before sbtop looked: they
         # are the baseline. A series that appears later was created since the previous scrape
-        # (clients create labelled series on first use), so all of its count is new, exactly as
-        # after a counter reset.
-        series = _Series(slots, value, self.scrapes)
-        counted = 0.0 if first else value
-        for slot in slots:
-            # Every slot exists from its series' first sight, even at zero: an empty bucket
-            # is still a bucket bound, and histogram_quantile needs all the bounds.
-            self.sums[slot] = self.sums.get(slot, 0.0) + counted
+        # (clients create labelled series on first use), so all of its count is new, exactly
+        # as after a counter reset.
+        series = _Series(cells, 0.0, _NEW_BASELINE if first else _NEW_COUNTED)
         self._by_key[(name, key)] = series
         return series
 
-    def _slots(self, kind: str, labels: dict[str, str], name: str) -> tuple[Slot, ...] | None:
+    def _slots(self, kind: str, labels: dict[str, str], name: str
+               ) -> tuple[tuple[str, Any], ...] | None:
         names = self.names
         route = _first_label(labels, names.route_labels)
         method = _first_label(labels, names.method_labels) or ""
@@ -260,32 +264,18 @@ class SeriesTracker:
                 return None
             if rk is None:
                 return ((BUCKET, le),)
-            return ((BUCKET, le), (ROUTE_BUCKET, rk, le))
+            return ((BUCKET, le), (ROUTE_BUCKET, (rk, le)))
         status = _first_label(labels, names.status_labels)
         cls = status_class(status) if status is not None else NO_STATUS
-        tag, route_tag = (COUNTER, ROUTE_COUNTER) if kind == COUNTER else (HIST_COUNT,
-                                                                          ROUTE_HIST_COUNT)
+        group, route_group = ((COUNTER, ROUTE_COUNTER) if kind == COUNTER
+                              else (HIST_COUNT, ROUTE_HIST_COUNT))
         if rk is None:
-            return ((tag, cls),)
-        return ((tag, cls), (route_tag, rk, cls))
+            return ((group, cls),)
+        return ((group, cls), (route_group, (rk, cls)))
 
-    def _gauges(self, page: Page) -> dict[str, float]:
-        out: dict[str, float] = {}
-        names = self.names
-        for gauge in names.socket_gauges:
-            values = _finite(page.samples.get(gauge))
-            if values:
-                out["sockets"] = sum(values)
-                break
-        for key, name, pick in (
-            ("rss", names.memory_rss, max),
-            ("event_loop_lag", names.event_loop_lag, max),
-            ("process_start", names.process_start, max),
-        ):
-            values = _finite(page.samples.get(name)) if name else []
-            if values:
-                out[key] = pick(values)
-        return out
+    def known_texts(self, name: str) -> Mapping[str, object]:
+        """The label texts of `name` already registered."""
+        return self._by_text.get(name, {})
 
     def _forget(self) -> None:
         """Drop series long gone from the page; their counts stay in the sums."""
@@ -310,7 +300,22 @@ def _first_label(labels: dict[str, str], candidates: tuple[str, ...]) -> str | N
     return None
 
 
-def _finite(rows: list[tuple[str, float, float | None]] | None) -> list[float]:
+def _gauges(page: Page, names: MetricNames) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for gauge in names.socket_gauges:
+        values = _finite(page.samples.get(gauge))
+        if values:
+            out["sockets"] = sum(values)
+            break
+    for key, name in (("rss", names.memory_rss), ("event_loop_lag", names.event_loop_lag),
+                      ("process_start", names.process_start)):
+        values = _finite(page.samples.get(name)) if name else []
+        if values:
+            out[key] = max(values)  # the worst instance when several report
+    return out
+
+
+def _finite(rows: list[RawSample] | None) -> list[float]:
     if not rows:
         return []
     return [v for _t, v, _ts in rows if math.isfinite(v)]
