@@ -220,3 +220,41 @@ def test_generated_pages_filtered_equal_the_full_parse(text: str, data: st.DataO
     names = sorted({r[0] for r in full})
     wanted = set(data.draw(st.lists(st.sampled_from(names), unique=True))) if names else set()
     assert ours(text, openmetrics=False, wanted=wanted) == [r for r in full if r[0] in wanted]
+
+
+_RESERVED = ("_total", "_created", "_count", "_sum", "_bucket", "_gcount", "_gsum", "_info")
+
+
+@st.composite
+def _openmetrics_pages(draw: st.DrawFn) -> str:
+    lines = []
+    used: set[str] = set()
+    for _ in range(draw(st.integers(1, 5))):
+        name = draw(_names.filter(lambda n: n not in used and not n.endswith(_RESERVED)))
+        used.add(name)
+        kind = draw(st.sampled_from(["gauge", "counter"]))
+        lines.append(f"# TYPE {name} {kind}")
+        lines.append(f"# HELP {name} help for {name}")
+        seen: set[tuple[tuple[str, str], ...]] = set()
+        for _ in range(draw(st.integers(1, 4))):
+            labels = draw(st.dictionaries(_label_names, _label_values, max_size=3))
+            key = tuple(sorted(labels.items()))
+            if key in seen:
+                continue
+            seen.add(key)
+            text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+            label_part = f"{{{text}}}" if labels else ""
+            if kind == "counter":
+                value = draw(st.integers(min_value=0, max_value=10**9))
+                lines.append(f"{name}_total{label_part} {value}")
+            else:
+                lines.append(f"{name}{label_part} {_fmt(draw(_values))}")
+            if draw(st.booleans()):
+                lines[-1] += f" {draw(st.integers(0, 2 * 10**9))}.{draw(st.integers(0, 999)):03d}"
+    return "\n".join(lines) + "\n# EOF\n"
+
+
+@settings(max_examples=200, deadline=None)
+@given(_openmetrics_pages())
+def test_generated_openmetrics_pages_match_prometheus_client(text: str) -> None:
+    assert ours(text, openmetrics=True) == reference(text, openmetrics=True)

@@ -1,0 +1,108 @@
+"""The simulated StudyBuddy backend: a real server whose knobs work from Python and over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from sbtop.demo.backend import CONTROL_PATH, SimulatedBackend
+from sbtop.demo.traffic import Knobs, TrafficModel
+from sbtop.engine.exposition import samples
+
+
+def totals(text: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for s in samples(text, {"http_requests_total", "process_start_time_seconds"}):
+        out[s.name] = out.get(s.name, 0.0) + s.value
+    return out
+
+
+def test_it_serves_metrics_health_and_the_control_endpoint_over_http() -> None:
+    with SimulatedBackend(port=0, background=False) as b:
+        b.advance(2.0)
+        metrics = httpx.get(b.url + "/metrics")
+        assert metrics.status_code == 200
+        assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
+        assert totals(metrics.text)["http_requests_total"] == 80  # 40 req/s for 2 s, exactly
+        assert "http_request_duration_seconds_bucket" in metrics.text
+        assert "active_websocket_connections" in metrics.text
+        om = httpx.get(b.url + "/metrics",
+                       headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+        assert om.headers["content-type"].startswith("application/openmetrics-text")
+        assert om.text.endswith("# EOF\n")
+        health = httpx.get(b.url + "/api/health").json()
+        assert health["status"] == "ok" and health["memory"]["limit"] == 512 * 1024 * 1024
+        r = httpx.post(b.url + CONTROL_PATH, json={"error_rate": 0.5, "health_status": 503})
+        assert r.status_code == 200 and r.json()["error_rate"] == 0.5
+        assert httpx.get(b.url + "/api/health").status_code == 503
+        assert httpx.get(b.url + CONTROL_PATH).json()["health_status"] == 503
+
+
+@pytest.mark.parametrize("body", [b'{"error_rate": "high"}', b'{"nope": 1}', b"[1]", b"{"])
+def test_bad_knobs_are_refused_with_400(body: bytes) -> None:
+    with SimulatedBackend(port=0, background=False) as b:
+        r = httpx.post(b.url + CONTROL_PATH, content=body)
+        assert r.status_code == 400 and "error" in r.json()
+        assert b.knobs == Knobs()
+
+
+def test_a_restart_resets_the_counters_and_moves_the_start_time() -> None:
+    with SimulatedBackend(port=0, background=False) as b:
+        b.advance(5.0)
+        before = totals(httpx.get(b.url + "/metrics").text)
+        assert httpx.post(b.url + CONTROL_PATH + "/restart").json()["restarted"] is True
+        b.advance(1.0)
+        after = totals(httpx.get(b.url + "/metrics").text)
+    assert before["http_requests_total"] == 200 and after["http_requests_total"] == 40
+    assert after["process_start_time_seconds"] > before["process_start_time_seconds"]
+
+
+def test_error_shares_are_exact_so_tests_can_rely_on_them() -> None:
+    model = TrafficModel(Knobs(rps=1000, error_rate=0.03))
+    statuses = [r.status for r in model.advance(10.0)]
+    fives = sum(s.startswith("5") for s in statuses)
+    assert len(statuses) == 10_000 and fives in (300, 301)
+
+
+def test_fixed_latency_makes_every_request_take_that_long() -> None:
+    model = TrafficModel(Knobs(fixed_latency_ms=700))
+    assert {r.seconds for r in model.advance(1.0)} == {0.7}
+
+
+def test_the_background_traffic_keeps_flowing() -> None:
+    with SimulatedBackend(port=0) as b:
+        b.set(rps=200)
+        first = totals(httpx.get(b.url + "/metrics").text).get("http_requests_total", 0)
+        time.sleep(0.5)
+        second = totals(httpx.get(b.url + "/metrics").text)["http_requests_total"]
+    assert 50 < second - first < 150
+
+
+def test_sbtop_demo_serve_prints_its_urls_and_stops_on_ctrl_c() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "sbtop", "demo", "--serve", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("simulated StudyBuddy backend on http://127.0.0.1:")
+        url = first.split(" on ", 1)[1].strip()
+        assert httpx.get(url + "/api/health").json()["status"] == "ok"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 130
+        assert "Traceback" not in proc.stderr.read()  # type: ignore[union-attr]
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+
+
+def test_the_control_endpoint_answers_json_for_unknown_paths() -> None:
+    with SimulatedBackend(port=0, background=False) as b:
+        r = httpx.get(b.url + "/nope")
+        assert r.status_code == 404 and json.loads(r.text) == {"error": "not found"}
