@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import math
 
+from sbtop import format
 from sbtop.clock import SYSTEM, Clock
 from sbtop.collector import Collector
 from sbtop.config import Target
 from sbtop.engine.assessment import Assessment, iso, to_dict
 from sbtop.engine.engine import Engine
-from sbtop.engine.figures import Figure
 
 
 async def run(target: Target, window_s: float, clock: Clock = SYSTEM) -> Assessment:
@@ -27,24 +26,7 @@ async def run(target: Target, window_s: float, clock: Clock = SYSTEM) -> Assessm
 
 
 def as_json(a: Assessment) -> str:
-    return json.dumps(to_dict(a), indent=2, sort_keys=False)
-
-
-def format_value(f: Figure) -> str:
-    v = f.value
-    if v is None:
-        return "-"
-    if f.key == "health":
-        return f"HTTP {v:.0f}"
-    if not math.isfinite(v):
-        return str(v)
-    if f.unit == "%":
-        text = f"{v:.2f}"
-    elif f.unit in ("ms", "/s"):
-        text = f"{v:.1f}"
-    else:
-        text = f"{v:.0f}"
-    return f"{text} {f.unit}".rstrip() if f.unit not in ("", "%") else text + f.unit
+    return json.dumps(to_dict(a), indent=2, sort_keys=False, allow_nan=False)
 
 
 def as_text(a: Assessment, base_url: str = "") -> str:
@@ -56,7 +38,7 @@ def as_text(a: Assessment, base_url: str = "") -> str:
     for key, f in a.figures.items():
         threshold = f.threshold.describe() if f.threshold is not None else ""
         stale = f"  STALE {f.stale_s:.0f}s" if f.stale_s is not None else ""
-        line = (f"  {key:<{width}}  {format_value(f):>12}  {threshold:<26}  "
+        line = (f"  {key:<{width}}  {format.figure_value(f):>12}  {threshold:<26}  "
                 f"{f.level.mark:<4}{stale}")
         if f.reason and f.value is None:
             line += f"  {f.reason}"

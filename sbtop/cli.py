@@ -41,11 +41,23 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
                    "the target names: a DSN on the command line is visible in ps)", **d)
 
 
+def _console_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    d: dict[str, Any] = {"default": argparse.SUPPRESS} if suppress else {}
+    g = parser.add_argument_group("console")
+    g.add_argument("--theme", metavar="NAME", help="console theme (dark, light, high-contrast, "
+                   "ansi, or a file of yours in $XDG_CONFIG_HOME/sbtop/themes)", **d)
+    g.add_argument("--refresh", type=_positive, metavar="SECONDS",
+                   help="seconds between scrapes (default: ui.refresh_s, 1)", **d)
+    g.add_argument("--read-only", action="store_true",
+                   help="no actions at all (canary, restart, rollback)", **d)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sbtop", description="htop for a web backend mid-rollout: latency, "
                      "errors, database, sockets and memory against the runbook's thresholds.")
     parser.add_argument("--version", action="version", version=f"sbtop {__version__}")
     _common(parser, suppress=False)
+    _console_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     check = sub.add_parser("check", help="one judged snapshot; exit 0 ok, 1 warning, "
@@ -65,12 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("path", nargs="?", help="where to write it")
     init.add_argument("--force", action="store_true", help="replace an existing file")
 
-    demo = sub.add_parser("demo", help="the built-in simulated StudyBuddy backend",
-                          description="Start the simulated StudyBuddy backend on loopback.")
+    demo = sub.add_parser("demo", help="the console on the built-in simulated StudyBuddy backend",
+                          description="Start the simulated StudyBuddy backend on loopback and "
+                          "open the console on it; with --serve, only the backend.")
+    _console_options(demo, suppress=True)
     demo.add_argument("--serve", action="store_true",
                       help="only serve the simulated backend (no console) until Ctrl-C")
     demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    demo.add_argument("--port", type=int, default=8099, help="port (0 picks a free one)")
+    demo.add_argument("--port", type=int, default=None,
+                      help="port (default: 8099 with --serve, a free one for the console)")
     return parser
 
 
@@ -79,8 +94,8 @@ def _positive(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError("must be between 0 and 3600 seconds")
     return value
 
 
@@ -92,10 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "init": _cmd_init,
         "demo": _cmd_demo,
     }
-    if args.command is None:
-        parser.print_help()
-        return EXIT_UNKNOWN
     try:
+        if args.command is None:
+            return _cmd_console(args)
         return commands[args.command](args)
     except KeyboardInterrupt:
         return 130
@@ -171,17 +185,48 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    if not args.serve:
-        raise UsageError("the live console is not built yet: use `sbtop demo --serve` for the "
-                         "simulated backend, or `sbtop check --demo`")
-    from sbtop.demo.backend import CONTROL_PATH, SimulatedBackend
+def _console(target: Target, args: argparse.Namespace, ui: Any) -> int:
+    from sbtop.console.app import run
+
+    return run(target, theme=getattr(args, "theme", None) or ui.theme,
+               refresh_s=getattr(args, "refresh", None) or ui.refresh_s,
+               history_s=ui.history_s)
+
+
+def _ui(args: argparse.Namespace) -> Any:
+    from sbtop import config
 
     try:
-        backend = SimulatedBackend(args.host, args.port)
+        return config.load(config.find_config(getattr(args, "config", None))).ui
+    except config.ConfigError as e:
+        raise UsageError(f"config error: {e}") from None
+
+
+def _cmd_console(args: argparse.Namespace) -> int:
+    target = _load_target(args)
+    return _console(target, args, _ui(args))
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from sbtop.demo.backend import CONTROL_PATH, SimulatedBackend
+
+    port = args.port if args.port is not None else (8099 if args.serve else 0)
+    try:
+        backend = SimulatedBackend(args.host, port)
     except OSError as e:
-        raise UsageError(f"cannot listen on {args.host}:{args.port}: {e.strerror}") from None
+        raise UsageError(f"cannot listen on {args.host}:{port}: {e.strerror}") from None
     backend.start()
+    if not args.serve:
+        from sbtop import config
+
+        try:
+            ui = config.load(config.find_config(getattr(args, "config", None))).ui
+        except config.ConfigError:
+            ui = config.UiConfig()  # the demo runs on defaults whatever the user's file says
+        try:
+            return _console(_demo_target(backend.url), args, ui)
+        finally:
+            backend.stop()
     print(f"simulated StudyBuddy backend on {backend.url}\n"
           f"  metrics  {backend.url}/metrics\n"
           f"  health   {backend.url}/api/health\n"

@@ -11,4 +11,19 @@ class Clock:
         return time.monotonic(), time.time()
 
 
+class ManualClock(Clock):
+    """A clock that moves only when told: deterministic ticks for tests and replays."""
+
+    def __init__(self, t: float = 1000.0, wall: float = 1_800_000_000.0) -> None:
+        self.t = t
+        self.wall = wall
+
+    def now(self) -> tuple[float, float]:
+        return self.t, self.wall
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+        self.wall += seconds
+
+
 SYSTEM = Clock()

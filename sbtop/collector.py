@@ -40,10 +40,11 @@ class Collector:
         scrape_job = probe_job = None
         if t.metrics_url:
             scrape_job = asyncio.create_task(
-                metrics.scrape(self._client, t.metrics_url, t.http, self.wanted, now))
+                metrics.scrape(self._client, t.metrics_url, t.http, self.wanted, now, self.clock))
             jobs.append(scrape_job)
         if t.health_url:
-            probe_job = asyncio.create_task(health.probe(self._client, t.health_url, t.http, now))
+            probe_job = asyncio.create_task(
+                health.probe(self._client, t.health_url, t.http, now, self.clock))
             jobs.append(probe_job)
         if jobs:
             await asyncio.gather(*jobs)

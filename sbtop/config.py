@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
+import ssl
 import stat
 import tomllib
 import types
 import typing
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -273,6 +276,8 @@ def _convert(hint: Any, value: Any, path: str, f: dataclasses.Field[Any] | None 
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{path}: expected a number, got {_kind(value)}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{path}: expected a finite number, got {value}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
@@ -308,7 +313,7 @@ _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(ms|s|m|h|d))")
 def _duration(value: Any, path: str) -> float:
     """Seconds from a number, or from a Prometheus duration such as "5m" or "1h30m"."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if value < 0:
+        if not math.isfinite(value) or value < 0:
             raise ConfigError(f"{path}: must not be negative")
         return float(value)
     if isinstance(value, str):
@@ -319,6 +324,24 @@ def _duration(value: Any, path: str) -> float:
             return sum(float(n) * scale[u] for n, u in parts)
     raise ConfigError(f"{path}: expected a duration such as 300, \"30s\", \"5m\" or \"1h\", "
                       f"got {_kind(value)}")
+
+
+def _check_url(url: str, where: str) -> None:
+    """An http(s) URL with a host and a valid port, and no credentials in it."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port  # raises for a port out of range
+        host = parts.hostname or ""
+        host.encode("idna")
+    except (ValueError, UnicodeError):
+        raise ConfigError(f"{where}: not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ConfigError(f"{where}: expected an http:// or https:// URL with a host")
+    if parts.username is not None or parts.password is not None:
+        # Not echoed: the URL holds a password.
+        raise ConfigError(f"{where}: credentials in the URL; name them in auth.header_env or "
+                          "auth.cookie_env instead")
+    del port
 
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -367,11 +390,13 @@ def _validate(config: Config) -> None:
             raise ConfigError(f"thresholds.{key}: unknown figure"
                               f"{_did_you_mean(key, FIGURE_UNITS)}; figures are "
                               f"{', '.join(FIGURE_UNITS)}")
-        if th.warning is not None and th.critical is not None:
-            wrong = th.warning < th.critical if th.below else th.warning > th.critical
+        merged = merged_thresholds(config)[key]
+        if merged.warning is not None and merged.critical is not None:
+            wrong = (merged.warning < merged.critical if th.below
+                     else merged.warning > merged.critical)
             if wrong:
-                raise ConfigError(f"thresholds.{key}: warning {th.warning:g} is beyond critical "
-                                  f"{th.critical:g}")
+                raise ConfigError(f"thresholds.{key}: warning {merged.warning:g} is beyond "
+                                  f"critical {merged.critical:g}")
     for i, alert in enumerate(config.alerts or []):
         where = f"alerts[{i}]"
         if not alert.name:
@@ -386,12 +411,11 @@ def _validate(config: Config) -> None:
                               f"got {alert.severity!r}")
     for name, target in config.targets.items():
         where = f"targets.{name}"
-        if target.base_url and not re.match(r"https?://[^/\s]+", target.base_url):
-            raise ConfigError(f"{where}.base_url: expected an http:// or https:// URL, got "
-                              f"{_kind(target.base_url)}")
-        if "@" in target.base_url.split("//", 1)[-1].split("/", 1)[0]:
-            raise ConfigError(f"{where}.base_url: credentials in the URL; use auth.header_env "
-                              "or auth.cookie_env instead")
+        if target.base_url:
+            _check_url(target.base_url, f"{where}.base_url")
+        if not target.metrics_path and not target.health_path:
+            raise ConfigError(f"{where}: metrics_path and health_path are both empty: nothing "
+                              "to watch")
         for key in ("metrics_path", "health_path"):
             value = getattr(target, key)
             if value and not value.startswith("/"):
@@ -408,12 +432,15 @@ def _validate(config: Config) -> None:
     if config.default_target and config.default_target not in config.targets:
         raise ConfigError(f"default_target: no target named {config.default_target!r}"
                           f"{_did_you_mean(config.default_target, config.targets)}")
-    if config.ui.refresh_s < 0.1:
-        raise ConfigError("ui.refresh_s: must be at least 0.1")
+    if config.ui.refresh_s < 0.5:
+        raise ConfigError("ui.refresh_s: must be at least 0.5")
+    if config.ui.history_s < 60:
+        raise ConfigError("ui.history_s: must be at least 60")
     if config.engine.window_s <= 0:
         raise ConfigError("engine.window_s: must be greater than 0")
-    if config.engine.min_requests < 1:
-        raise ConfigError("engine.min_requests: must be at least 1")
+    for key in ("min_requests", "min_route_requests", "top_routes"):
+        if getattr(config.engine, key) < 1:
+            raise ConfigError(f"engine.{key}: must be at least 1")
     steps = config.canary.steps
     if steps != sorted(steps) or any(not 0 <= s <= 100 for s in steps):
         raise ConfigError("canary.steps: expected rising percentages between 0 and 100")
@@ -458,8 +485,7 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
         raise ConfigError("no target: give --url BASE_URL, or define [targets.NAME] in a config "
                           "file (sbtop init writes one)")
     if url:
-        if not re.match(r"https?://[^/\s]+", url):
-            raise ConfigError(f"--url: expected an http:// or https:// URL, got {url!r}")
+        _check_url(url, "--url")
         tc = dataclasses.replace(tc, base_url=url)
     if not tc.base_url:
         raise ConfigError(f"targets.{name}.base_url: not set (or give --url)")
@@ -471,17 +497,24 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
     if auth.header:
         value = env.get(auth.header_env)
         if value:
-            headers[auth.header] = value
+            headers[auth.header] = _header_safe(value, f"${auth.header_env}")
         else:
             warnings.append(f"warning: ${auth.header_env} (targets.{name}.auth.header_env) is "
                             f"not set: requests go without the {auth.header} header")
     if auth.cookie:
         value = env.get(auth.cookie_env)
         if value:
-            cookies[auth.cookie] = value
+            cookies[auth.cookie] = _header_safe(value, f"${auth.cookie_env}")
         else:
             warnings.append(f"warning: ${auth.cookie_env} (targets.{name}.auth.cookie_env) is "
                             f"not set: requests go without the {auth.cookie} cookie")
+    if tc.ca_bundle:
+        try:
+            ssl.create_default_context(cafile=tc.ca_bundle)
+        except (OSError, ssl.SSLError) as e:
+            reason = getattr(e, "strerror", None) or "not a PEM bundle of certificates"
+            raise ConfigError(f"targets.{name}.ca_bundle: cannot load {tc.ca_bundle}: "
+                              f"{reason}") from None
     http = HttpSettings(
         connect_timeout_s=tc.connect_timeout_s,
         timeout_s=tc.timeout_s,
@@ -505,8 +538,32 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
     )
 
 
+def _header_safe(value: str, where: str) -> str:
+    """Header values travel as latin-1 without line breaks; say which variable is wrong,
+    never what it holds."""
+    if any(c in value for c in "\r\n\x00") or not value.isprintable() or not value.isascii():
+        raise ConfigError(f"{where} holds characters an HTTP header cannot carry (a line break "
+                          "or non-ASCII text?)")
+    return value.strip()
+
+
 def _host_of(url: str) -> str:
     return url.split("//", 1)[-1].split("/", 1)[0] or "cli"
+
+
+def merged_thresholds(config: Config) -> dict[str, Threshold]:
+    """The runbook's thresholds with the file's bounds on top: a table replaces only the
+    bounds it names (`warning = 800` keeps the runbook's critical 1000)."""
+    out = dict(RUNBOOK_THRESHOLDS)
+    for key, th in config.thresholds.items():
+        base = out.get(key, Threshold())
+        same_way = base.above == (not th.below)
+        out[key] = Threshold(
+            th.warning if th.warning is not None else (base.warning if same_way else None),
+            th.critical if th.critical is not None else (base.critical if same_way else None),
+            above=not th.below,
+        )
+    return out
 
 
 def engine_settings(config: Config, tc: TargetConfig | None = None) -> EngineSettings:
@@ -523,9 +580,7 @@ def engine_settings(config: Config, tc: TargetConfig | None = None) -> EngineSet
         event_loop_lag=m.event_loop_lag,
         process_start=m.process_start,
     )
-    thresholds = dict(RUNBOOK_THRESHOLDS)
-    for key, th in config.thresholds.items():
-        thresholds[key] = Threshold(th.warning, th.critical, above=not th.below)
+    thresholds = merged_thresholds(config)
     alerts = RUNBOOK_ALERTS
     if config.alerts is not None:
         alerts = tuple(

@@ -149,7 +149,7 @@ def test_text_output_has_one_line_per_figure_with_threshold_and_level(
     lines = r.stdout.splitlines()
     assert "WARN" in lines[0]
     p95 = next(line for line in lines if line.strip().startswith("latency_p95_ms"))
-    assert "737.5 ms" in p95 and "warn > 500, crit > 1000" in p95 and p95.rstrip().endswith("WARN")
+    assert "738 ms" in p95 and "warn > 500, crit > 1000" in p95 and p95.rstrip().endswith("WARN")
 
 
 def test_check_demo_runs_the_built_in_backend() -> None:
@@ -182,3 +182,12 @@ def test_usage_errors_exit_3_with_one_line() -> None:
     assert r.returncode == 3 and "unrecognized arguments" in r.stderr
     r = run_sbtop("check")
     assert r.returncode == 3 and "no target" in r.stderr
+
+
+def test_json_output_is_valid_json_even_when_the_health_body_holds_nan() -> None:
+    body = b'{"status": "ok", "memory": {"rss": NaN}}'
+    with LoopbackServer({"/metrics": Answer(body=b"x 1\n"),
+                         "/api/health": Answer(body=body, content_type="application/json")}) as s:
+        r = run_sbtop("check", "--url", s.url, "--window", "0.2", "--json")
+    out = json.loads(r.stdout)
+    assert out["health"]["memory"]["rss"] is None

@@ -220,3 +220,45 @@ def test_a_world_readable_config_naming_secrets_is_warned_about(tmp_path: Path) 
     assert "chmod 600" in (config.permission_warning(path, config.load(path)) or "")
     path.chmod(0o600)
     assert config.permission_warning(path, config.load(path)) is None
+
+
+def test_a_bound_given_alone_keeps_the_runbooks_other_bound() -> None:
+    cfg = config.parse({"thresholds": {"latency_p95_ms": {"warning": 800}},
+                        "targets": {"p": {"base_url": "http://h"}}})
+    assert config.resolve(cfg).engine.thresholds["latency_p95_ms"] == Threshold(800, 1000)
+    with pytest.raises(config.ConfigError, match="warning 2000 is beyond critical 1000"):
+        config.parse({"thresholds": {"latency_p95_ms": {"warning": 2000}}})
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"targets": {"p": {"base_url": "http://h", "max_page_mb": float("inf")}}},
+         "expected a finite number"),
+        ({"targets": {"p": {"base_url": "http://h", "timeout_s": float("nan")}}},
+         "expected a finite number"),
+        ({"targets": {"p": {"base_url": "http://127.0.0.1:99999"}}}, "not a valid URL"),
+        ({"targets": {"p": {"base_url": "http://h", "metrics_path": "", "health_path": ""}}},
+         "nothing to watch"),
+        ({"engine": {"top_routes": 0}}, "engine.top_routes: must be at least 1"),
+        ({"targets": {"p": {"base_url": "http://h", "ca_bundle": "/nonexistent.pem"}}},
+         "targets.p.ca_bundle: cannot load /nonexistent.pem"),
+    ],
+)
+def test_values_that_would_break_later_are_refused_now(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(config.ConfigError, match=re.escape(message)):
+        config.resolve(config.parse(data))
+
+
+def test_a_url_with_credentials_is_refused_without_echoing_them() -> None:
+    with pytest.raises(config.ConfigError) as e:
+        config.resolve(config.Config(), url="http://user:pa55w0rd@127.0.0.1:9")
+    assert "credentials" in str(e.value) and "pa55w0rd" not in str(e.value)
+
+
+def test_a_secret_with_a_line_break_is_refused_without_echoing_it() -> None:
+    cfg = config.parse({"targets": {"p": {"base_url": "http://h", "auth": {
+        "header": "X-Token", "header_env": "TOK"}}}})
+    with pytest.raises(config.ConfigError) as e:
+        config.resolve(cfg, env={"TOK": "s3cret-token\n"})
+    assert "$TOK" in str(e.value) and "s3cret" not in str(e.value)

@@ -330,3 +330,43 @@ def test_buckets_that_stay_empty_still_bound_the_interpolation() -> None:
     e.observe(obs(0, p(0)))
     a = e.observe(obs(10, p(100)))
     assert a.figures["latency_p95_ms"].value == pytest.approx(737.5)
+
+
+def test_after_a_restart_a_series_missing_from_that_page_counts_in_full_when_back() -> None:
+    # le=0.003 had 2 before the restart, is absent from the first page after it, then shows 5:
+    # all 5 are new (counters began again at zero), not 5 - 2.
+    e = engine()
+
+    def p(started: float, fast: float | None, total: float) -> PageText:
+        buckets = {0.1: total, INF: total}
+        if fast is not None:
+            buckets[0.003] = fast
+        return (PageText().histogram({"status_code": "200"}, buckets)
+                .sample("process_start_time_seconds", {}, started))
+
+    e.observe(obs(0, p(1000, 2, 50).page()))
+    e.observe(obs(10, p(2000, None, 10).page()))
+    a = e.observe(obs(20, p(2000, 5, 30).page()))
+    assert e.tracker.sums()["b"][0.003] == 5.0
+    assert a.figures["requests_per_s"].value == pytest.approx(30 / 20)
+
+
+def test_after_a_long_outage_the_window_starts_again_instead_of_averaging_the_gap() -> None:
+    e = engine(window_s=60)
+    p = lambda n: _statuses({"200": n}).page()  # noqa: E731
+    e.observe(obs(0, p(0)))
+    e.observe(obs(1, p(100)))
+    for t in range(2, 600, 30):
+        e.observe(obs(t, None, error="connection refused"))
+    a = e.observe(obs(600, p(60_000)))
+    assert a.figures["requests_per_s"].value is None
+    assert a.figures["requests_per_s"].reason == "waiting for a second scrape"
+    b = e.observe(obs(601, p(60_050)))
+    assert b.figures["requests_per_s"].value == pytest.approx(50.0)
+
+
+def test_a_target_with_nothing_read_is_never_ok() -> None:
+    from sbtop.engine.observations import Observation
+
+    a = engine().observe(Observation(0, 0))
+    assert a.level is Level.UNKNOWN

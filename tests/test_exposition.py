@@ -258,3 +258,13 @@ def _openmetrics_pages(draw: st.DrawFn) -> str:
 @given(_openmetrics_pages())
 def test_generated_openmetrics_pages_match_prometheus_client(text: str) -> None:
     assert ours(text, openmetrics=True) == reference(text, openmetrics=True)
+
+
+def test_the_metric_name_given_as_a_label_is_refused() -> None:
+    with pytest.raises(ParseError, match="metric name given as a label"):
+        labels_key('__name__="x"')
+
+
+def test_openmetrics_may_end_without_a_newline_after_eof() -> None:
+    page = scan("a_total 1\n# EOF", None, openmetrics=True)
+    assert page.samples["a_total"] == [("", 1.0, None)]

@@ -193,3 +193,21 @@ def test_a_health_timeout_is_the_backends_fault_and_refused_is_not() -> None:
     refused = probe(f"http://127.0.0.1:{closed_port()}/api/health")
     assert hung.status is None and hung.answered_or_timed_out and "timeout" in (hung.error or "")
     assert refused.status is None and not refused.answered_or_timed_out
+
+
+def test_a_redirect_to_another_host_is_not_followed_with_the_credentials() -> None:
+    with LoopbackServer({"/metrics": Answer(body=PAGE)}) as other, LoopbackServer() as srv:
+        srv.routes["/metrics"] = Answer(redirect_to=other.url.replace("127.0.0.1", "localhost")
+                                        + "/metrics")
+        r = scrape(srv.url + "/metrics", HttpSettings(headers={"X-Token": "s3cr3t"},
+                                                      cookies={"sid": "c00kie"}))
+        assert other.requests == []
+    assert not r.ok and "redirected to another origin" in (r.error or "")
+    assert "s3cr3t" not in (r.error or "") and "c00kie" not in (r.error or "")
+
+
+def test_a_redirect_within_the_target_is_followed() -> None:
+    with LoopbackServer({"/metrics": Answer(redirect_to="/real"), "/real": Answer(body=PAGE)}) as s:
+        r = scrape(s.url + "/metrics", HttpSettings(cookies={"sid": "c00kie"}))
+        assert s.requests[1]["headers"].get("Cookie") == "sid=c00kie"
+    assert r.ok

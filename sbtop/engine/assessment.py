@@ -88,6 +88,17 @@ def route_dict(r: RouteStat) -> dict[str, Any]:
     }
 
 
+def _finite_json(obj: Any) -> Any:
+    """JSON has no NaN or Infinity: a health body that holds them gets nulls instead."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite_json(v) for v in obj]
+    return obj
+
+
 def to_dict(a: Assessment) -> dict[str, Any]:
     """The `sbtop check --json` object (DESIGN.md's contract)."""
     return {
@@ -121,6 +132,6 @@ def to_dict(a: Assessment) -> dict[str, Any]:
             }
             for name, s in a.sources.items()
         },
-        "health": a.health_body,
+        "health": _finite_json(a.health_body),
         "notes": list(a.notes),
     }

@@ -70,6 +70,8 @@ class Engine:
         levels += [a.level() for a in alerts]
         if self._metrics_status is not None and not self._metrics_status.up:
             levels.append(Level.UNKNOWN)
+        if not sources:
+            levels.append(Level.UNKNOWN)  # nothing was read: nothing can be called ok
         window_s = None
         if len(self.window) >= 2:
             window_s = self.window[-1].t - self.window[0].t
@@ -122,6 +124,11 @@ class Engine:
         horizon = rollup.t - self.settings.window_s
         while len(self.window) >= 2 and self.window[1].t <= horizon:
             self.window.popleft()
+        if len(self.window) >= 2 and self.window[0].t < rollup.t - 1.5 * self.settings.window_s:
+            # Back after an outage: the only older scrape is far outside the window, and rates
+            # over the whole gap would pass off old traffic as current. Start the window again.
+            while len(self.window) > 1:
+                self.window.popleft()
         figures, routes = window_figures(self.window[0], rollup, self._health, self.settings)
         self._metric_figures = figures
         self._routes = routes

@@ -74,7 +74,10 @@ def scan(text: str, wanted: Collection[str] | None = None, *, openmetrics: bool 
     lines = text.split("\n")
     tail = lines.pop()
     if tail:
-        raise ParseError(f"truncated page: line {len(lines) + 1} has no final newline")
+        if openmetrics and tail.rstrip("\r") == "# EOF":
+            lines.append(tail)  # OpenMetrics makes the newline after '# EOF' optional
+        else:
+            raise ParseError(f"truncated page: line {len(lines) + 1} has no final newline")
     page.lines = len(lines)
     wanted_set = frozenset(wanted) if wanted is not None else None
     # str.startswith with a tuple runs in C: the cheap test that lets unwanted lines go by.
@@ -240,6 +243,8 @@ def labels_key(text: str) -> LabelsKey:
             value = _ESCAPE.sub(lambda e: _UNESCAPE[e.group(0)], value)
         if name in out:
             raise ParseError(f"duplicate label {name!r} in {{{text[:120]}}}")
+        if name == "__name__":
+            raise ParseError(f"metric name given as a label in {{{text[:120]}}}")
         out[name] = value
         pos = m.end()
         if m.group(3) == "" and pos < length:

@@ -309,7 +309,7 @@ def _routes(end: Rollup, d: _Deltas, span: float, settings: EngineSettings) -> R
         classes = route_counts.get(rk)
         if classes:
             n = sum(classes.values())
-            if n >= minimum:
+            if n >= minimum and n > 0:
                 e5 = 100.0 * classes.get("5xx", 0.0) / n
                 e4 = 100.0 * classes.get("4xx", 0.0) / n
         stats.append(RouteStat(rk[0], rk[1], total, total / span, p95, e5, e4))

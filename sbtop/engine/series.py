@@ -164,6 +164,12 @@ class SeriesTracker:
             self._process_start = start
         ignored = 0
         saw_reset = reset_all
+        if reset_all:
+            # The process restarted: every counter began again at zero, including those of
+            # series missing from this page. Whatever value they show next is all new.
+            for known in self._by_text.values():
+                for old in known.values():
+                    old.seen = _NEW_COUNTED
         for name, kind, new in fresh:
             table = self._by_text.setdefault(name, {})
             for text in new:

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.observations import HealthProbe
 from sbtop.sources.http import FetchError, HttpSettings, fetch, status_reason
 
@@ -15,14 +16,15 @@ MAX_HEALTH_BYTES = 256 * 1024
 
 
 async def probe(client: httpx.AsyncClient, url: str, settings: HttpSettings,
-                now: tuple[float, float]) -> HealthProbe:
+                now: tuple[float, float], clock: Clock = SYSTEM) -> HealthProbe:
     small = HttpSettings(
         connect_timeout_s=settings.connect_timeout_s, timeout_s=settings.timeout_s,
         verify_tls=settings.verify_tls, ca_bundle=settings.ca_bundle,
         max_bytes=min(settings.max_bytes, MAX_HEALTH_BYTES), gzip=settings.gzip,
     )
     try:
-        got = await fetch(client, url, small, accept="application/json", any_status=True)
+        got = await fetch(client, url, small, accept="application/json", any_status=True,
+                          clock=clock)
     except FetchError as e:
         return HealthProbe(now[0], now[1], e.status, None, e.reason, e.answered_or_timed_out)
     error = None if 200 <= got.status < 300 else status_reason(got.status)

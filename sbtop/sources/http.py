@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from sbtop.clock import SYSTEM, Clock
+
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 
 
@@ -60,13 +62,15 @@ def make_client(settings: HttpSettings) -> httpx.AsyncClient:
         verify = ssl.create_default_context(cafile=settings.ca_bundle)
     headers = {"User-Agent": "sbtop", **settings.headers}
     headers["Accept-Encoding"] = "gzip" if settings.gzip else "identity"
+    if settings.cookies:
+        # A header, not the client's cookie jar: the jar would also take cookies the server
+        # sets, and redirects are followed by hand, within the target only.
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in settings.cookies.items())
     return httpx.AsyncClient(
         timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
         verify=verify,
         headers=headers,
-        cookies=settings.cookies,
-        follow_redirects=True,
-        max_redirects=5,
+        follow_redirects=False,
         # A console polls one host: keep one warm connection, never a pool that grows.
         limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
         trust_env=False,
@@ -74,48 +78,77 @@ def make_client(settings: HttpSettings) -> httpx.AsyncClient:
 
 
 async def fetch(client: httpx.AsyncClient, url: str, settings: HttpSettings, *,
-                accept: str = "*/*", any_status: bool = False) -> Fetched:
+                accept: str = "*/*", any_status: bool = False, clock: Clock = SYSTEM) -> Fetched:
     """GET `url`; raise FetchError with a plain reason on any failure, including a non-2xx
     status unless `any_status` (then the caller judges the status and may show the body)."""
     try:
-        return await asyncio.wait_for(_fetch(client, url, settings, accept, any_status),
+        return await asyncio.wait_for(_fetch(client, url, settings, accept, any_status, clock),
                                       timeout=settings.timeout_s)
     except TimeoutError:
         raise FetchError(f"timeout: no complete answer within {settings.timeout_s:g} s",
                          answered_or_timed_out=True) from None
 
 
+MAX_REDIRECTS = 5
+
+
 async def _fetch(client: httpx.AsyncClient, url: str, settings: HttpSettings,
-                 accept: str, any_status: bool) -> Fetched:
+                 accept: str, any_status: bool, clock: Clock) -> Fetched:
     started = time.monotonic()
     try:
-        async with client.stream("GET", url, headers={"Accept": accept}) as r:
-            t = time.monotonic()
-            wall = time.time()
-            if not any_status and not 200 <= r.status_code < 300:
-                raise FetchError(status_reason(r.status_code), answered_or_timed_out=True,
-                                 status=r.status_code)
-            declared = r.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > settings.max_bytes:
-                raise FetchError(_too_large(settings.max_bytes), answered_or_timed_out=True)
-            chunks = []
-            size = 0
-            # iter_bytes decodes gzip: the limit applies to what we would hold in memory.
-            async for chunk in r.aiter_bytes():
-                size += len(chunk)
-                if size > settings.max_bytes:
-                    raise FetchError(_too_large(settings.max_bytes), answered_or_timed_out=True)
-                chunks.append(chunk)
-            return Fetched(r.status_code, r.headers.get("Content-Type", ""), b"".join(chunks),
-                           t, wall, (time.monotonic() - started) * 1000.0)
+        for _hop in range(MAX_REDIRECTS + 1):
+            async with client.stream("GET", url, headers={"Accept": accept}) as r:
+                if r.is_redirect:
+                    url = _same_origin_redirect(r)
+                    continue
+                return await _read(r, settings, any_status, clock, started)
+        raise FetchError("too many redirects (a redirect loop?)", answered_or_timed_out=True)
     except FetchError:
         raise
     except httpx.HTTPError as e:
         raise _translate(e, settings) from None
+    except (httpx.InvalidURL, ValueError, OverflowError, UnicodeError):
+        raise FetchError("bad URL: check base_url and the paths") from None
     except ssl.SSLError as e:
         raise FetchError(f"TLS error: {e.reason or e}") from None
     except OSError as e:
         raise FetchError(f"network error: {e.strerror or e}") from None
+
+
+def _same_origin_redirect(r: httpx.Response) -> str:
+    """Follow a redirect only within the target (http -> https allowed): the auth header and
+    the session cookie must never be sent to another host."""
+    location = r.headers.get("Location", "")
+    nxt = r.request.url.join(location)
+    here = r.request.url
+    if nxt.host != here.host or (nxt.port != here.port and nxt.scheme == here.scheme) or (
+            nxt.scheme == "http" and here.scheme == "https"):
+        raise FetchError(f"redirected to another origin ({nxt.scheme}://{nxt.host}); sbtop "
+                         "does not follow it with the target's credentials: fix base_url",
+                         answered_or_timed_out=True)
+    return str(nxt)
+
+
+async def _read(r: httpx.Response, settings: HttpSettings, any_status: bool, clock: Clock,
+                started: float) -> Fetched:
+    # The page is made when the request arrives: the answer's headers date it.
+    t, wall = clock.now()
+    if not any_status and not 200 <= r.status_code < 300:
+        raise FetchError(status_reason(r.status_code), answered_or_timed_out=True,
+                         status=r.status_code)
+    declared = r.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > settings.max_bytes:
+        raise FetchError(_too_large(settings.max_bytes), answered_or_timed_out=True)
+    chunks = []
+    size = 0
+    # aiter_bytes decodes gzip: the limit applies to what we would hold in memory.
+    async for chunk in r.aiter_bytes():
+        size += len(chunk)
+        if size > settings.max_bytes:
+            raise FetchError(_too_large(settings.max_bytes), answered_or_timed_out=True)
+        chunks.append(chunk)
+    return Fetched(r.status_code, r.headers.get("Content-Type", ""), b"".join(chunks),
+                   t, wall, (time.monotonic() - started) * 1000.0)
 
 
 def _root_cause(e: BaseException) -> BaseException:
@@ -151,8 +184,9 @@ def _translate(e: httpx.HTTPError, settings: HttpSettings) -> FetchError:
     if isinstance(e, httpx.TimeoutException):
         return FetchError(f"timeout: no answer within {settings.timeout_s:g} s",
                           answered_or_timed_out=True)
-    if isinstance(e, httpx.TooManyRedirects):
-        return FetchError("too many redirects (a redirect loop?)", answered_or_timed_out=True)
+    if isinstance(e, httpx.LocalProtocolError):
+        # Its text may quote a header value, and header values hold secrets.
+        return FetchError("the request could not be sent (an invalid header value?)")
     if isinstance(e, httpx.DecodingError):
         return FetchError(f"undecodable body: {text}", answered_or_timed_out=True)
     if isinstance(e, httpx.RemoteProtocolError):
@@ -172,6 +206,6 @@ def _translate(e: httpx.HTTPError, settings: HttpSettings) -> FetchError:
         if isinstance(cause, OSError) and cause.strerror:
             return FetchError(f"cannot connect: {cause.strerror}")
         return FetchError(f"cannot connect: {text}")
-    if isinstance(e, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return FetchError(f"bad URL: {text}")
+    if isinstance(e, httpx.UnsupportedProtocol):
+        return FetchError("bad URL: check base_url and the paths")
     return FetchError(f"{type(e).__name__}: {text}", answered_or_timed_out=True)

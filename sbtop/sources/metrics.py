@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
+from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.exposition import ParseError, scan
 from sbtop.engine.observations import MetricsScrape
 from sbtop.sources.http import FetchError, HttpSettings, fetch
@@ -14,10 +17,11 @@ ACCEPT = ("text/plain;version=0.0.4;q=0.9,application/openmetrics-text;version=1
 
 
 async def scrape(client: httpx.AsyncClient, url: str, settings: HttpSettings,
-                 wanted: frozenset[str], now: tuple[float, float]) -> MetricsScrape:
+                 wanted: frozenset[str], now: tuple[float, float], clock: Clock = SYSTEM
+                 ) -> MetricsScrape:
     """One scrape. `now` is (monotonic, wall) at the start, used when no answer came."""
     try:
-        got = await fetch(client, url, settings, accept=ACCEPT)
+        got = await fetch(client, url, settings, accept=ACCEPT, clock=clock)
     except FetchError as e:
         return MetricsScrape(now[0], now[1], None, e.reason)
     ctype = got.content_type.lower()
@@ -29,7 +33,10 @@ async def scrape(client: httpx.AsyncClient, url: str, settings: HttpSettings,
             failed = f"not UTF-8 (byte {e.start})"
         else:
             try:
-                page = scan(text, wanted, openmetrics="openmetrics" in ctype)
+                # Parsing is the costly part of a tick: off the event loop, so a console
+                # keeps answering keys while a large page is read.
+                page = await asyncio.to_thread(scan, text, wanted,
+                                               openmetrics="openmetrics" in ctype)
             except ParseError as e:
                 failed = f"unparsable page: {e}"
             else:

@@ -1,0 +1,1 @@
+"""The live console: the only part of sbtop that imports Textual."""

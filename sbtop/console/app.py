@@ -1,0 +1,304 @@
+"""The live console: one screen an on-call engineer keeps open through a deploy window.
+
+Collection never blocks the screen: each tick runs in a worker (parsing off the event loop),
+ticks never overlap (the next is armed only when one ends), and a hung target is marked STALE
+by a watchdog within one refresh while the request runs out its timeout. Nothing a worker
+raises ends the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any, Protocol
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.widgets import Footer, Input
+
+from sbtop import format
+from sbtop.clock import SYSTEM, Clock
+from sbtop.config import Target
+from sbtop.console.screens.chart import ChartScreen
+from sbtop.console.screens.help import HelpScreen
+from sbtop.console.themes import DEFAULT_THEME, load_themes
+from sbtop.console.widgets.alerts import AlertsPanel
+from sbtop.console.widgets.database import DatabasePanel
+from sbtop.console.widgets.header import HeaderBar
+from sbtop.console.widgets.latency import LatencyPanel
+from sbtop.console.widgets.panel import Panel
+from sbtop.console.widgets.routes import RoutesPanel
+from sbtop.console.widgets.sockets import SocketsPanel
+from sbtop.console.widgets.traffic import TrafficPanel
+from sbtop.engine.assessment import Assessment
+from sbtop.engine.engine import Engine
+from sbtop.engine.history import History
+from sbtop.engine.observations import Observation
+
+REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+_LETTER_ACTIONS = {"sort", "filter", "next_theme", "canary", "restart", "rollback", "pause",
+                   "quit"}
+
+
+class Source(Protocol):
+    """What the console collects from: a Collector, or anything shaped like one."""
+
+    async def __aenter__(self) -> Any: ...
+    async def __aexit__(self, *exc: object) -> None: ...
+    async def observe(self) -> Observation: ...
+
+
+class SbtopApp(App[None]):
+    TITLE = "sbtop"
+    ENABLE_COMMAND_PALETTE = False
+    CSS = """
+    Screen { layout: vertical; }
+    #panels { grid-size: 2; grid-columns: 1fr 1fr; grid-rows: auto; height: auto; }
+    #alerts { height: auto; }
+    """
+    BINDINGS = [
+        Binding("q", "quit", "Quit", tooltip="quit sbtop"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
+        Binding("space", "pause", "Pause", tooltip="pause / resume the display "
+                "(collection goes on, history keeps filling)"),
+        Binding("plus,equals", "faster", "Faster", key_display="+",
+                tooltip="refresh more often"),
+        Binding("minus", "slower", "Slower", key_display="-", tooltip="refresh less often"),
+        Binding("s", "sort", "Sort", tooltip="sort routes: slowest p95, most 5xx, busiest, name"),
+        Binding("slash", "filter", "Filter", key_display="/",
+                tooltip="filter routes by name (enter keeps it, escape clears it)"),
+        Binding("t", "next_theme", "Theme", tooltip="next theme (files in themes/)"),
+        Binding("c", "canary", "Canary", show=False, tooltip="canary: take the next step"),
+        Binding("r", "restart", "Restart", show=False, tooltip="restart the service"),
+        Binding("b", "rollback", "Rollback", show=False, tooltip="roll back to the last live "
+                "deploy"),
+        Binding("escape", "escape", "Clear", show=False, tooltip="clear the route filter"),
+    ]
+
+    def __init__(self, target: Target, *, source: Source | None = None, clock: Clock = SYSTEM,
+                 theme: str | None = None, refresh_s: float = 1.0, history_s: float = 3600.0,
+                 collecting: bool = True) -> None:
+        super().__init__()
+        from sbtop.collector import Collector
+
+        self.target = target
+        self.clock = clock
+        self.source: Source = source or Collector(target, clock)
+        self.engine = Engine(target.engine, target.name, target.production)
+        self.history = History(capacity=math.ceil(history_s / min(refresh_s, 1.0)))
+        self.refresh_s = refresh_s
+        self.collecting = collecting
+        self.paused = False
+        self.assessment: Assessment | None = None
+        self.ticks = 0
+        self.internal_errors: list[str] = []
+        self._in_flight_since: float | None = None
+        self._stale_text = ""
+        self._stopping = False
+        self._themes, self._theme_problems = load_themes()
+        for t in self._themes.values():
+            self.register_theme(t)
+        self._wanted_theme = theme
+
+    # --- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        t = self.target
+        yield HeaderBar(t.name, t.production, t.base_url)
+        with Grid(id="panels"):
+            yield LatencyPanel(id="latency")
+            yield TrafficPanel(id="traffic")
+            yield SocketsPanel(id="sockets")
+            yield DatabasePanel(dsn_given=bool(t.dsn), id="database")
+        yield AlertsPanel(id="alerts")
+        yield RoutesPanel(id="routes")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self._apply_theme(self._wanted_theme)
+        for problem in self._theme_problems:
+            self.notify(problem, severity="warning", timeout=10)
+        header = self.query_one(HeaderBar)
+        header.set_refresh(self.refresh_s)
+        await self.source.__aenter__()
+        self.query_one("#latency", Panel).focus()
+        if self.collecting:
+            self._arm(0.01)
+            self.set_interval(0.5, self._watch_staleness)
+
+    async def on_unmount(self) -> None:
+        self._stopping = True
+        await self.source.__aexit__(None, None, None)
+
+    def _apply_theme(self, wanted: str | None) -> None:
+        name = wanted or DEFAULT_THEME
+        if name not in self._themes:
+            known = ", ".join(self._themes) or "none"
+            self.notify(f"no theme named {name!r} (themes: {known})", severity="warning")
+            name = DEFAULT_THEME if DEFAULT_THEME in self._themes else "textual-dark"
+        self.theme = name
+
+    # --- collection -----------------------------------------------------------------------
+
+    def _arm(self, delay: float) -> None:
+        if not self._stopping:
+            self.set_timer(delay, self._collect, name="collect")
+
+    def _collect(self) -> None:
+        self.collect_now()
+
+    @work(group="collect", exclusive=False, exit_on_error=False)
+    async def collect_now(self) -> Assessment | None:
+        """One tick: observe, judge, show; then arm the next. Never raises."""
+        if self._in_flight_since is not None:
+            return None  # a tick is still running: never two at once
+        started = self.clock.now()[0]
+        self._in_flight_since = started
+        a: Assessment | None = None
+        try:
+            obs = await self.source.observe()
+            a = await asyncio.to_thread(self.engine.observe, obs)
+            self._accept(a)
+        except Exception as e:  # a bug of ours must not take the screen down mid-deploy
+            self.internal_errors.append(f"{type(e).__name__}: {e}")
+            self.notify(f"sbtop internal error (collection continues): {type(e).__name__}: "
+                        f"{e}", severity="error", timeout=10)
+        finally:
+            self._in_flight_since = None
+            if self.collecting:
+                elapsed = self.clock.now()[0] - started
+                self._arm(max(0.05, self.refresh_s - elapsed))
+        return a
+
+    def _accept(self, a: Assessment) -> None:
+        self.ticks += 1
+        self.assessment = a
+        self.history.add(a)
+        self._watch_staleness()
+        if not self.paused:
+            self._show(a)
+        if isinstance(self.screen, ChartScreen):
+            self.screen.redraw()
+
+    def _show(self, a: Assessment) -> None:
+        with self.batch_update():
+            self.query_one(HeaderBar).set_level(a.level)
+            for panel in self.query(Panel):
+                panel.show(a, self.history)
+            self._mark_stale_panels()
+
+    # --- staleness --------------------------------------------------------------------------
+
+    def stale_after(self) -> float:
+        """Data older than this is stale: one refresh plus a margin for a slow answer."""
+        return self.refresh_s + max(0.5, 0.5 * self.refresh_s)
+
+    def _watch_staleness(self) -> None:
+        a = self.assessment
+        now_t, now_wall = self.clock.now()
+        metrics = a.sources.get("metrics") if a is not None else None
+        text = ""
+        if metrics is not None:
+            last_ok = metrics.last_ok_wall
+            age = now_wall - last_ok if last_ok is not None else None
+            waiting = (now_t - self._in_flight_since) if self._in_flight_since is not None else 0.0
+            if not metrics.up:
+                since = f" {format.duration(age)}" if age is not None else ""
+                text = f"[b reverse $warning] DOWN{since} [/]"
+            elif age is not None and age > self.stale_after():
+                text = f"[b reverse $warning] STALE {format.duration(age)} [/]"
+                if waiting > 1:
+                    text += f" [$text-muted]waiting {format.duration(waiting)}[/]"
+        if text != self._stale_text:
+            self._stale_text = text
+            self.query_one(HeaderBar).set_age(text)
+            self._mark_stale_panels()
+
+    def _mark_stale_panels(self) -> None:
+        a = self.assessment
+        if a is None:
+            return
+        metrics = a.sources.get("metrics")
+        if metrics is None or not self._stale_text:
+            return
+        reason = "DOWN: " + (metrics.error or "?") if not metrics.up else "STALE"
+        for panel_id in ("latency", "traffic", "sockets"):
+            panel = self.query_one(f"#{panel_id}", Panel)
+            panel.set_state("-down" if not metrics.up else "-stale", reason[:60])
+
+    # --- actions --------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        bindings = [b for b in self.BINDINGS if isinstance(b, Binding)]
+        bindings.insert(5, Binding("enter", "", "Chart", tooltip="full-screen history chart "
+                                   "of the focused panel (escape goes back)"))
+        self.push_screen(HelpScreen(bindings, [
+            "Levels read without colour: OK, WARN, CRIT, UNKN; STALE and DOWN mark old data.",
+        ]))
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        self.query_one(HeaderBar).set_paused(self.paused)
+        if not self.paused and self.assessment is not None:
+            self._show(self.assessment)
+
+    def _step_refresh(self, direction: int) -> None:
+        steps = REFRESH_STEPS
+        i = min(range(len(steps)), key=lambda j: abs(steps[j] - self.refresh_s))
+        i = max(0, min(len(steps) - 1, i + direction))
+        self.refresh_s = steps[i]
+        self.query_one(HeaderBar).set_refresh(self.refresh_s)
+
+    def action_faster(self) -> None:
+        self._step_refresh(-1)
+
+    def action_slower(self) -> None:
+        self._step_refresh(+1)
+
+    def action_sort(self) -> None:
+        label = self.query_one(RoutesPanel).cycle_sort()
+        self.notify(f"routes sorted by {label}", timeout=2)
+
+    def action_filter(self) -> None:
+        self.query_one(RoutesPanel).start_filter()
+
+    def action_escape(self) -> None:
+        routes = self.query_one(RoutesPanel)
+        if routes.filter_text or routes.has_class("-filtering"):
+            routes.clear_filter()
+
+    def action_next_theme(self) -> None:
+        names = list(self._themes)
+        if not names:
+            return
+        i = names.index(self.theme) + 1 if self.theme in names else 0
+        self.theme = names[i % len(names)]
+        self.notify(f"theme: {self.theme}", timeout=2)
+
+    def action_chart(self, keys: tuple[str, ...], title: str) -> None:
+        self.push_screen(ChartScreen(title, keys, self.history, self.target.engine.thresholds))
+
+    def _not_configured(self, what: str) -> None:
+        self.notify(f"{what}: not configured for target {self.target.name!r} (no deploy "
+                    "provider: the deploy controls are not built yet)", severity="warning",
+                    timeout=4)
+
+    def action_canary(self) -> None:
+        self._not_configured("canary step")
+
+    def action_restart(self) -> None:
+        self._not_configured("restart")
+
+    def action_rollback(self) -> None:
+        self._not_configured("rollback")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # While typing a filter, letters are text, not commands.
+        return not (action in _LETTER_ACTIONS and isinstance(self.focused, Input))
+
+
+def run(target: Target, *, theme: str | None, refresh_s: float, history_s: float) -> int:
+    SbtopApp(target, theme=theme, refresh_s=refresh_s, history_s=history_s).run()
+    return 0

@@ -1,0 +1,48 @@
+"""Levels as words and theme colours: the word carries the meaning, colour only repeats it
+(NO_COLOR, a monochrome terminal or a colour-blind engineer read the same state)."""
+
+from __future__ import annotations
+
+from textual.markup import escape
+
+from sbtop import format
+from sbtop.engine.figures import Figure
+from sbtop.engine.levels import Level
+
+STYLE = {
+    Level.OK: "$success",
+    Level.WARNING: "b $warning",
+    Level.CRITICAL: "b reverse $error",
+    Level.UNKNOWN: "$text-muted",
+}
+STALE_STYLE = "b $warning"
+CLASS = {
+    Level.OK: "-ok",
+    Level.WARNING: "-warning",
+    Level.CRITICAL: "-critical",
+    Level.UNKNOWN: "-unknown",
+}
+
+
+def level(lv: Level) -> str:
+    return f"[{STYLE[lv]}]{lv.mark}[/]"
+
+
+def figure(f: Figure | None, *, label: str = "", mark: bool = True) -> str:
+    """'p95 218 ms OK'; unknown reads '-' and its mark; stale adds STALE."""
+    prefix = f"{label} " if label else ""
+    if f is None:
+        return f"{prefix}[$text-muted]n/a[/]"
+    value = escape(format.figure_value(f))
+    text = f"{prefix}{value}"
+    if f.stale_s is not None:
+        return f"{text} [{STALE_STYLE}]STALE[/]"
+    if mark and (f.judged or f.level is Level.UNKNOWN):
+        text += " " + level(f.level)
+    return text
+
+
+def threshold_note(f: Figure | None) -> str:
+    if f is None or f.threshold is None:
+        return ""
+    return f"[$text-muted]{escape(f.threshold.describe())}[/]"

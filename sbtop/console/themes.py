@@ -1,0 +1,73 @@
+"""Themes are files: every `*.toml` in the theme folders becomes a Textual Theme at start-up.
+
+Folders, later ones overriding earlier ones by name: the themes shipped with sbtop (the
+repository's `themes/`, or `sbtop/_themes` in an installed wheel), then the user's
+`$XDG_CONFIG_HOME/sbtop/themes`. A broken file is skipped with a message; it never stops sbtop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from pathlib import Path
+
+from textual.theme import Theme
+
+DEFAULT_THEME = "dark"
+_FIELDS = {f.name for f in dataclasses.fields(Theme)}
+_STRINGS = _FIELDS - {"dark", "luminosity_spread", "text_alpha", "variables", "ansi"}
+
+
+def theme_dirs() -> list[Path]:
+    package = Path(__file__).resolve().parent.parent
+    dirs = [package.parent / "themes", package / "_themes"]
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    dirs.append(Path(base) / "sbtop" / "themes")
+    return dirs
+
+
+def load_themes(dirs: list[Path] | None = None) -> tuple[dict[str, Theme], list[str]]:
+    """(themes by name, in a stable order with the default first; problems, one line each)."""
+    found: dict[str, Theme] = {}
+    problems: list[str] = []
+    for d in dirs if dirs is not None else theme_dirs():
+        if not d.is_dir():
+            continue
+        for path in sorted(d.glob("*.toml")):
+            try:
+                theme = theme_from_file(path)
+            except ValueError as e:
+                problems.append(f"theme {path}: {e}")
+                continue
+            found[theme.name] = theme
+    ordered = dict(sorted(found.items(), key=lambda kv: (kv[0] != DEFAULT_THEME, kv[0])))
+    return ordered, problems
+
+
+def theme_from_file(path: Path) -> Theme:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"cannot read: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"invalid TOML: {e}") from None
+    unknown = sorted(set(data) - _FIELDS)
+    if unknown:
+        raise ValueError(f"unknown key {unknown[0]!r}")
+    data.setdefault("name", path.stem)
+    for key in _STRINGS & set(data):
+        if not isinstance(data[key], str):
+            raise ValueError(f"{key}: expected a colour string")
+    if "primary" not in data:
+        raise ValueError("primary: required")
+    variables = data.get("variables", {})
+    if not isinstance(variables, dict) or not all(
+            isinstance(v, str) for v in variables.values()):
+        raise ValueError("variables: expected a table of strings")
+    try:
+        theme = Theme(**data)
+        theme.to_color_system()  # parses every colour now, not when it is first shown
+    except Exception as e:  # a bad colour name: Textual raises its own error types
+        raise ValueError(f"bad colour: {e}") from None
+    return theme

@@ -1,0 +1,64 @@
+"""Alerts: pending and firing rules with their time in state, then sources in trouble."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.markup import escape
+
+from sbtop import format
+from sbtop.console.widgets.panel import Line, Panel
+from sbtop.engine.alerts import Alert, AlertState
+from sbtop.engine.assessment import Assessment
+from sbtop.engine.history import History
+
+ROWS = 3
+_STATE_STYLE = {
+    AlertState.FIRING: "b reverse $error",
+    AlertState.PENDING: "b $warning",
+    AlertState.RESOLVED: "$success",
+}
+
+
+class AlertsPanel(Panel):
+    title = "Alerts"
+
+    def compose(self) -> ComposeResult:
+        yield Line("[$text-muted]no alerts pending or firing[/]", id="al-0")
+        for i in range(1, ROWS):
+            yield Line(id=f"al-{i}")
+
+    def show(self, a: Assessment, history: History) -> None:
+        rows = [self._alert(al, a) for al in _ordered(a.alerts)]
+        for name, s in a.sources.items():
+            if not s.up:
+                rows.append(f"[b $warning]DOWN[/] {name}: {escape(s.error or '?')}")
+        rows += [f"[$text-muted]{escape(n)}[/]" for n in a.notes]
+        if not rows:
+            rows = ["[$text-muted]no alerts pending or firing[/]"]
+        if len(rows) > ROWS:
+            rows = [*rows[: ROWS - 1], f"[$text-muted]+{len(rows) - ROWS + 1} more "
+                                       "(sbtop check lists all)[/]"]
+        for i in range(ROWS):
+            self.query_one(f"#al-{i}", Line).set(rows[i] if i < len(rows) else "")
+        firing = [al for al in a.alerts if al.state is AlertState.FIRING]
+        pending = [al for al in a.alerts if al.state is AlertState.PENDING]
+        if any(al.rule.severity.value == "critical" for al in firing):
+            self.set_state("-critical", f"{len(firing)} firing")
+        elif firing or pending:
+            self.set_state("-warning", f"{len(firing)} firing, {len(pending)} pending")
+        else:
+            self.set_state("-ok", None)
+
+    def _alert(self, al: Alert, a: Assessment) -> str:
+        style = _STATE_STYLE.get(al.state, "")
+        since = format.duration(a.t - al.since_t)
+        value = "" if al.value is None else f"{al.value:.4g}"
+        cond = f"{al.rule.figure} {value} {al.rule.op} {al.rule.value:g}"
+        nodata = " [$text-muted](no data)[/]" if al.no_data else ""
+        return (f"[{style}]{al.state.value.upper()}[/] {escape(al.name)} {since}  "
+                f"[$text-muted]{escape(cond)}[/]{nodata}")
+
+
+def _ordered(alerts: tuple[Alert, ...]) -> list[Alert]:
+    rank = {AlertState.FIRING: 0, AlertState.PENDING: 1, AlertState.RESOLVED: 2}
+    return sorted(alerts, key=lambda al: (rank.get(al.state, 3), al.name))

@@ -1,0 +1,52 @@
+"""The header line: target (PRODUCTION unmistakable), overall level, refresh, PAUSED, data age.
+
+Each part is its own widget, so the one that changes (say, the age of stale data) repaints
+alone. There is no clock: a clock would repaint every second for nothing.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.markup import escape
+
+from sbtop.console import marks
+from sbtop.console.widgets.panel import Line
+from sbtop.engine.levels import Level
+
+
+class HeaderBar(Horizontal):
+    DEFAULT_CSS = """
+    HeaderBar { height: 1; background: $panel; }
+    HeaderBar Line { width: auto; padding: 0 1; }
+    HeaderBar #hd-spacer { width: 1fr; }
+    """
+
+    def __init__(self, target: str, production: bool, base_url: str) -> None:
+        super().__init__(id="header")
+        self._target = target
+        self._production = production
+        self._base_url = base_url
+
+    def compose(self) -> ComposeResult:
+        prod = "[b reverse $error] PRODUCTION [/] " if self._production else ""
+        yield Line(f"[b]sbtop[/] {prod}[b]{escape(self._target)}[/] "
+                   f"[$text-muted]{escape(self._base_url)}[/]", id="hd-target")
+        yield Line(f"{marks.level(Level.UNKNOWN)}", id="hd-level")
+        yield Line(id="hd-spacer")
+        yield Line(id="hd-age")
+        yield Line(id="hd-paused")
+        yield Line(id="hd-refresh")
+
+    def set_level(self, level: Level) -> None:
+        self.query_one("#hd-level", Line).set(marks.level(level))
+
+    def set_refresh(self, seconds: float) -> None:
+        self.query_one("#hd-refresh", Line).set(f"[$text-muted]every[/] {seconds:g}s")
+
+    def set_paused(self, paused: bool) -> None:
+        self.query_one("#hd-paused", Line).set("[b reverse $warning] PAUSED [/]" if paused
+                                               else "")
+
+    def set_age(self, text: str) -> None:
+        self.query_one("#hd-age", Line).set(text)

@@ -1,0 +1,97 @@
+"""The building blocks: a line that repaints only on change, and a focusable bordered panel.
+
+Over SSH every repaint is bytes: a panel is split into lines so a tick repaints only the lines
+whose text changed, and nothing at all when the numbers hold still.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widgets import Static
+
+from sbtop.console import marks
+from sbtop.engine.assessment import Assessment
+from sbtop.engine.history import History
+from sbtop.engine.levels import Level, worst
+
+
+class Line(Static):
+    DEFAULT_CSS = """
+    Line { height: 1; width: 1fr; text-wrap: nowrap; text-overflow: clip; }
+    """
+
+    def __init__(self, markup: str = "", *, id: str | None = None) -> None:
+        super().__init__(Content.from_markup(markup), id=id, markup=False)
+        self._markup = markup
+
+    def set(self, markup: str) -> None:
+        if markup != self._markup:
+            self._markup = markup
+            self.update(Content.from_markup(markup))
+
+    @property
+    def text(self) -> str:
+        return self._markup
+
+
+class Panel(Vertical, can_focus=True):
+    """A bordered panel whose border colour and subtitle follow the worst level it shows."""
+
+    DEFAULT_CSS = """
+    Panel {
+        height: auto;
+        border: round $panel-lighten-2;
+        border-title-color: $foreground;
+        border-subtitle-color: $text-muted;
+        padding: 0 1;
+    }
+    Panel:focus { border: round $accent; }
+    Panel.-warning { border: round $warning; }
+    Panel.-critical { border: heavy $error; }
+    Panel.-stale, Panel.-down { border: dashed $warning; }
+    Panel.-warning:focus, Panel.-critical:focus { border-title-style: reverse; }
+    """
+    BINDINGS = [Binding("enter", "chart", "Chart")]
+
+    title: str = ""
+    # The figures drawn in the panel's full-screen chart (enter).
+    chart_figures: tuple[str, ...] = ()
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = self.title
+        self._state = ""
+
+    def compose(self) -> ComposeResult:
+        yield from ()
+
+    def show(self, a: Assessment, history: History) -> None:
+        """Draw the assessment; subclasses fill their lines."""
+
+    def judge(self, a: Assessment, keys: tuple[str, ...]) -> None:
+        """Colour the border by the worst judged figure among `keys`."""
+        levels = [f.level for k in keys if (f := a.figures.get(k)) is not None and f.judged]
+        self.set_state(marks.CLASS[worst(levels)] if levels else "-ok", None)
+
+    def set_state(self, css_class: str, subtitle: str | None) -> None:
+        state = f"{css_class}|{subtitle}"
+        if state == self._state:
+            return
+        self._state = state
+        for c in ("-ok", "-warning", "-critical", "-unknown", "-stale", "-down"):
+            self.set_class(c == css_class, c)
+        self.border_subtitle = subtitle or ""
+
+    def action_chart(self) -> None:
+        if self.chart_figures:
+            self.app.action_chart(self.chart_figures, self.title)  # type: ignore[attr-defined]
+        else:
+            self.app.notify(f"{self.title}: no history chart for this panel")
+
+
+def level_of(a: Assessment, key: str) -> Level:
+    f = a.figures.get(key)
+    return f.level if f is not None else Level.UNKNOWN

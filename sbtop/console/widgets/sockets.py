@@ -1,0 +1,48 @@
+"""Sockets and memory: connections, messages/s, a connections sparkline, memory, loop lag."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+
+from sbtop import format
+from sbtop.console import marks
+from sbtop.console.sparkline import sparkline
+from sbtop.console.widgets.panel import Line, Panel
+from sbtop.engine.assessment import Assessment
+from sbtop.engine.history import History
+
+
+class SocketsPanel(Panel):
+    title = "Sockets & memory"
+    chart_figures = ("socket_connections", "memory_pct")
+
+    def compose(self) -> ComposeResult:
+        yield Line("[$text-muted]waiting for the first scrape…[/]", id="so-values")
+        yield Line(id="so-spark")
+        yield Line(id="so-memory")
+
+    def show(self, a: Assessment, history: History) -> None:
+        f = a.figures
+        sockets = f.get("socket_connections")
+        msgs = f.get("socket_messages_per_s")
+        self.query_one("#so-values", Line).set(
+            f"{marks.figure(sockets, label='sockets')}  "
+            f"{marks.figure(msgs, label='msgs', mark=False)}")
+        spark = self.query_one("#so-spark", Line)
+        width = max(8, (spark.size.width or 34) - 8)
+        spark.set(sparkline(history.ring("socket_connections").values(width), width,
+                            sockets.threshold if sockets else None)
+                  + " [$text-muted]sockets[/]")
+        mem = f.get("memory_pct")
+        line = marks.figure(mem, label="memory")
+        if mem is not None and mem.value is not None:
+            rss, limit = mem.detail.get("rss_bytes"), mem.detail.get("limit_bytes")
+            if rss and limit:
+                line += f"  [$text-muted]{format.size(rss)}/{format.size(limit)}[/]"
+        elif mem is not None and mem.reason:
+            line += f" [$text-muted]{mem.reason}[/]"
+        lag = f.get("event_loop_lag_ms")
+        if lag is not None and lag.value is not None:
+            line += f"  [$text-muted]lag[/] {format.number(lag.value, 'ms')}"
+        self.query_one("#so-memory", Line).set(line)
+        self.judge(a, ("socket_connections", "memory_pct"))

@@ -1,0 +1,38 @@
+"""Traffic and errors: requests/s, 5xx and 4xx ratios, a requests/s sparkline, health."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+
+from sbtop.console import marks
+from sbtop.console.sparkline import sparkline
+from sbtop.console.widgets.panel import Line, Panel
+from sbtop.engine.assessment import Assessment
+from sbtop.engine.history import History
+
+
+class TrafficPanel(Panel):
+    title = "Traffic & errors"
+    chart_figures = ("requests_per_s", "error_rate_5xx_pct", "error_rate_4xx_pct")
+
+    def compose(self) -> ComposeResult:
+        yield Line("[$text-muted]waiting for the first scrape…[/]", id="tr-values")
+        yield Line(id="tr-errors")
+        yield Line(id="tr-spark")
+
+    def show(self, a: Assessment, history: History) -> None:
+        f = a.figures
+        e5 = f.get("error_rate_5xx_pct")
+        self.query_one("#tr-values", Line).set(
+            f"{marks.figure(f.get('requests_per_s'), mark=False)} req  "
+            f"{marks.figure(e5, label='5xx')}")
+        health = f.get("health")
+        parts = [marks.figure(f.get("error_rate_4xx_pct"), label="4xx", mark=False)]
+        if health is not None:
+            parts.append(marks.figure(health, label="health"))
+        self.query_one("#tr-errors", Line).set("  ".join(parts))
+        spark = self.query_one("#tr-spark", Line)
+        width = max(8, (spark.size.width or 34) - 6)
+        spark.set(sparkline(history.ring("requests_per_s").values(width), width)
+                  + " [$text-muted]req/s[/]")
+        self.judge(a, ("error_rate_5xx_pct", "health"))

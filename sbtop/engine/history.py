@@ -1,0 +1,87 @@
+"""Bounded history of every figure, for sparklines and charts: memory stays flat over a shift."""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import deque
+from dataclasses import dataclass
+
+from sbtop.engine.assessment import Assessment
+
+
+class Ring:
+    """A fixed-capacity ring of (wall time, value); NaN marks a tick where the value was unknown
+    or stale, so a gap shows as a gap, never as a made-up number."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(1, capacity)
+        self._t = array("d", bytes(8 * self.capacity))
+        self._v = array("d", bytes(8 * self.capacity))
+        self._next = 0
+        self._len = 0
+
+    def __len__(self) -> int:
+        return self._len
+
+    def append(self, wall: float, value: float | None) -> None:
+        self._t[self._next] = wall
+        self._v[self._next] = math.nan if value is None else value
+        self._next = (self._next + 1) % self.capacity
+        self._len = min(self._len + 1, self.capacity)
+
+    def _order(self) -> range:
+        start = (self._next - self._len) % self.capacity
+        return range(start, start + self._len)
+
+    def values(self, last: int | None = None) -> list[float]:
+        """The newest `last` values (all when None), oldest first."""
+        n = self._len if last is None else min(last, self._len)
+        cap = self.capacity
+        return [self._v[i % cap] for i in range(self._next - n, self._next)]
+
+    def points(self, since_wall: float | None = None) -> tuple[list[float], list[float]]:
+        """(walls, values), oldest first, optionally from `since_wall` on."""
+        cap = self.capacity
+        ts: list[float] = []
+        vs: list[float] = []
+        for i in self._order():
+            t = self._t[i % cap]
+            if since_wall is None or t >= since_wall:
+                ts.append(t)
+                vs.append(self._v[i % cap])
+        return ts, vs
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """A moment worth drawing on the charts: an action, a restart."""
+
+    wall: float
+    label: str
+
+
+class History:
+    """One ring per figure, fed one Assessment per tick."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.rings: dict[str, Ring] = {}
+        self.markers: deque[Marker] = deque(maxlen=500)
+
+    def add(self, a: Assessment) -> None:
+        for key, f in a.figures.items():
+            ring = self.rings.get(key)
+            if ring is None:
+                ring = self.rings[key] = Ring(self.capacity)
+            # A stale figure repeats an old reading: record a gap, not a fresh point.
+            ring.append(a.wall, None if f.stale_s is not None else f.value)
+        for key, ring in self.rings.items():
+            if key not in a.figures:
+                ring.append(a.wall, None)
+
+    def ring(self, key: str) -> Ring:
+        return self.rings.get(key) or Ring(1)
+
+    def mark(self, wall: float, label: str) -> None:
+        self.markers.append(Marker(wall, label))

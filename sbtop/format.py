@@ -1,0 +1,46 @@
+"""How figures read as text, shared by `check` and the console."""
+
+from __future__ import annotations
+
+import math
+
+from sbtop.engine.figures import Figure
+
+
+def number(value: float | None, unit: str) -> str:
+    """A figure's value in its unit: '218 ms', '0.21%', '40.2/s', '1,300'."""
+    if value is None:
+        return "-"
+    if not math.isfinite(value):
+        return str(value)
+    if unit == "%":
+        return f"{value:.2f}%"
+    if unit == "ms":
+        return f"{value:.0f} ms" if abs(value) >= 100 else f"{value:.1f} ms"
+    if unit == "/s":
+        return f"{value:.1f}/s"
+    return f"{value:,.0f}"
+
+
+def figure_value(f: Figure) -> str:
+    if f.key == "health":
+        return "-" if f.value is None else f"HTTP {f.value:.0f}"
+    return number(f.value, f.unit)
+
+
+def duration(seconds: float) -> str:
+    """Compact and coarse where precision does not help: '42s', '3m12s', '2h05m'."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit in ("B", "KB") else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
