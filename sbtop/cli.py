@@ -122,7 +122,9 @@ def _demo_target(url: str) -> Target:
     """The simulated backend with the runbook's defaults, whatever the user's config says."""
     from sbtop import config
 
-    return config.resolve(config.Config(targets={"demo": config.TargetConfig(base_url=url)}))
+    # Loopback: compressing the page would cost both ends CPU and save nothing.
+    demo = config.TargetConfig(base_url=url, gzip=False)
+    return config.resolve(config.Config(targets={"demo": demo}))
 
 
 def _load_target(args: argparse.Namespace) -> Target:

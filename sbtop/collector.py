@@ -17,9 +17,15 @@ from sbtop.sources.http import make_client
 class Collector:
     """Owns the target's HTTP client; use as an async context manager."""
 
-    def __init__(self, target: Target, clock: Clock = SYSTEM) -> None:
+    def __init__(self, target: Target, clock: Clock = SYSTEM,
+                 health_every_s: float | None = None) -> None:
         self.target = target
         self.clock = clock
+        # The health path is probed at most this often (a console need not knock on it every
+        # second); None means the target's health_interval_s, 0 means every tick.
+        self.health_every_s = (target.health_interval_s if health_every_s is None
+                               else health_every_s)
+        self._health_due = -1e18
         self.wanted = wanted_samples(target.engine.names)
         self._client: httpx.AsyncClient | None = None
 
@@ -42,7 +48,8 @@ class Collector:
             scrape_job = asyncio.create_task(
                 metrics.scrape(self._client, t.metrics_url, t.http, self.wanted, now, self.clock))
             jobs.append(scrape_job)
-        if t.health_url:
+        if t.health_url and now[0] >= self._health_due:
+            self._health_due = now[0] + self.health_every_s
             probe_job = asyncio.create_task(
                 health.probe(self._client, t.health_url, t.http, now, self.clock))
             jobs.append(probe_job)

@@ -94,6 +94,7 @@ class TargetConfig:
     base_url: str = ""
     metrics_path: str = "/metrics"
     health_path: str = "/api/health"
+    health_interval_s: float = 5.0
     production: bool = False
     dsn_env: str = field(default="DATABASE_URL", metadata=ENV)
     memory_limit_mb: float = 0.0
@@ -420,6 +421,8 @@ def _validate(config: Config) -> None:
             value = getattr(target, key)
             if value and not value.startswith("/"):
                 raise ConfigError(f"{where}.{key}: must start with '/', got {_kind(value)}")
+        if target.health_interval_s < 0:
+            raise ConfigError(f"{where}.health_interval_s: must not be negative")
         for key in ("timeout_s", "connect_timeout_s", "max_page_mb"):
             if getattr(target, key) <= 0:
                 raise ConfigError(f"{where}.{key}: must be greater than 0")
@@ -461,6 +464,7 @@ class Target:
     engine: EngineSettings
     dsn: str | None = field(default=None, repr=False)
     warnings: tuple[str, ...] = ()
+    health_interval_s: float = 5.0
 
 
 def resolve(config: Config, target: str | None = None, *, url: str | None = None,
@@ -535,6 +539,7 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
         engine=engine_settings(config, tc),
         dsn=dsn or (env.get(tc.dsn_env) if tc.dsn_env else None),
         warnings=tuple(warnings),
+        health_interval_s=tc.health_interval_s,
     )
 
 

@@ -36,6 +36,7 @@ from sbtop.engine.assessment import Assessment
 from sbtop.engine.engine import Engine
 from sbtop.engine.history import History
 from sbtop.engine.observations import Observation
+from sbtop.sources.metrics import INLINE_BYTES
 
 REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 _LETTER_ACTIONS = {"sort", "filter", "next_theme", "canary", "restart", "rollback", "pause",
@@ -63,9 +64,10 @@ class SbtopApp(App[None]):
         Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
         Binding("space", "pause", "Pause", tooltip="pause / resume the display "
                 "(collection goes on, history keeps filling)"),
-        Binding("plus,equals", "faster", "Faster", key_display="+",
+        Binding("plus,equals", "faster", "Refresh", key_display="+/-",
                 tooltip="refresh more often"),
-        Binding("minus", "slower", "Slower", key_display="-", tooltip="refresh less often"),
+        Binding("minus", "slower", "Slower", show=False, key_display="-",
+                tooltip="refresh less often"),
         Binding("s", "sort", "Sort", tooltip="sort routes: slowest p95, most 5xx, busiest, name"),
         Binding("slash", "filter", "Filter", key_display="/",
                 tooltip="filter routes by name (enter keeps it, escape clears it)"),
@@ -125,8 +127,8 @@ class SbtopApp(App[None]):
         await self.source.__aenter__()
         self.query_one("#latency", Panel).focus()
         if self.collecting:
-            self._arm(0.01)
-            self.set_interval(0.5, self._watch_staleness)
+            self._collect_loop()
+            self.set_interval(1.0, self._watch_staleness)
 
     async def on_unmount(self) -> None:
         self._stopping = True
@@ -142,34 +144,36 @@ class SbtopApp(App[None]):
 
     # --- collection -----------------------------------------------------------------------
 
-    def _arm(self, delay: float) -> None:
-        if not self._stopping:
-            self.set_timer(delay, self._collect, name="collect")
+    @work(group="collect", exit_on_error=False)
+    async def _collect_loop(self) -> None:
+        """One long-lived worker: tick, then sleep what is left of the interval. A tick never
+        overlaps the next, and the loop costs no timer or worker per tick."""
+        while not self._stopping:
+            started = self.clock.now()[0]
+            await self.tick()
+            elapsed = self.clock.now()[0] - started
+            await asyncio.sleep(max(0.05, self.refresh_s - elapsed))
 
-    def _collect(self) -> None:
-        self.collect_now()
-
-    @work(group="collect", exclusive=False, exit_on_error=False)
-    async def collect_now(self) -> Assessment | None:
-        """One tick: observe, judge, show; then arm the next. Never raises."""
+    async def tick(self) -> Assessment | None:
+        """One tick: observe, judge, show. Never raises: a bug of ours must not take the
+        screen down in the middle of a deploy."""
         if self._in_flight_since is not None:
             return None  # a tick is still running: never two at once
-        started = self.clock.now()[0]
-        self._in_flight_since = started
+        self._in_flight_since = self.clock.now()[0]
         a: Assessment | None = None
         try:
             obs = await self.source.observe()
-            a = await asyncio.to_thread(self.engine.observe, obs)
+            if obs.metrics is not None and obs.metrics.size_bytes > INLINE_BYTES:
+                a = await asyncio.to_thread(self.engine.observe, obs)
+            else:
+                a = self.engine.observe(obs)
             self._accept(a)
-        except Exception as e:  # a bug of ours must not take the screen down mid-deploy
+        except Exception as e:
             self.internal_errors.append(f"{type(e).__name__}: {e}")
             self.notify(f"sbtop internal error (collection continues): {type(e).__name__}: "
                         f"{e}", severity="error", timeout=10)
         finally:
             self._in_flight_since = None
-            if self.collecting:
-                elapsed = self.clock.now()[0] - started
-                self._arm(max(0.05, self.refresh_s - elapsed))
         return a
 
     def _accept(self, a: Assessment) -> None:

@@ -16,12 +16,13 @@ GAP = " "  # a tick without a value: drawn as nothing, never as a low bar
 
 def sparkline(values: list[float], width: int, threshold: Threshold | None = None) -> str:
     """Markup for the last `width` values; the scale tops out at the larger of the highest
-    value and the warning bound, so a bar at full height means the threshold is near."""
+    value (with headroom) and the warning bound, so a full bar means the threshold is near."""
     if width <= 0:
         return ""
     shown = values[-width:]
     finite = [v for v in shown if not math.isnan(v)]
-    top = max(finite, default=0.0)
+    # Headroom above the highest value, so a steady figure reads as steady, not as a wall.
+    top = max(finite, default=0.0) * 1.25
     if threshold is not None and threshold.above and threshold.warning is not None:
         top = max(top, threshold.warning)
     out: list[str] = []

@@ -8,7 +8,9 @@ accepted) from a prometheus_client registry shaped like a prom-client Node servi
     POST /__sbtop/control           set knobs from a JSON object ({"error_rate": 0.08})
     POST /__sbtop/control/restart   counters reset, sockets drop, the start time moves
 
-Traffic is simulated in a background thread (or by `advance()` from a test, for exact control).
+Traffic is simulated lazily: each scrape (and each knob change) first catches up on the time
+that passed, so counters grow with real time without a thread waking up ten times a second.
+Tests that want exact control pass `background=False` and call `advance()`.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client import generate_latest as generate_text
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_TYPE
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
+from sbtop.demo.exposition import text_page
 from sbtop.demo.traffic import BUCKETS, ROUTES, Knobs, Route, TrafficModel
 
 TEXT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -83,12 +85,12 @@ class SimulatedBackend:
     """A StudyBuddy look-alike. Use as a context manager, or start() / stop()."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, knobs: Knobs | None = None,
-                 routes: tuple[Route, ...] = ROUTES, tick_s: float = 0.1, seed: int = 7,
+                 routes: tuple[Route, ...] = ROUTES, seed: int = 7,
                  background: bool = True) -> None:
         self.knobs = knobs or Knobs()
         self.routes = routes
-        self.tick_s = tick_s
         self.background = background
+        self._caught_up = time.monotonic()
         self._lock = threading.Lock()
         self._model = TrafficModel(self.knobs, routes, seed)
         self._started = time.time()
@@ -114,10 +116,8 @@ class SimulatedBackend:
                                  daemon=True)
         serve.start()
         self._threads.append(serve)
-        if self.background:
-            sim = threading.Thread(target=self._simulate, name="sbtop-demo-traffic", daemon=True)
-            sim.start()
-            self._threads.append(sim)
+        with self._lock:
+            self._caught_up = time.monotonic()
         return self
 
     def stop(self) -> None:
@@ -138,6 +138,7 @@ class SimulatedBackend:
 
     def set(self, **values: Any) -> None:
         with self._lock:
+            self._catch_up()  # the time before the change ran with the old knobs
             bad = self.knobs.update(values)
         if bad:
             raise ValueError(f"unknown or invalid knobs: {', '.join(bad)}")
@@ -145,6 +146,7 @@ class SimulatedBackend:
     def restart(self) -> None:
         """What a Render restart does to the metrics: a new process, counters from zero."""
         with self._lock:
+            self._catch_up()
             self._started = max(time.time(), self._started + 1.0)
             self._inst = _Instruments(self._started)
             self.restarts += 1
@@ -156,13 +158,11 @@ class SimulatedBackend:
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _simulate(self) -> None:
-        last = time.monotonic()
-        while not self._stop.wait(self.tick_s):
+    def _catch_up(self) -> None:
+        if self.background:
             now = time.monotonic()
-            with self._lock:
-                self._advance(now - last)
-            last = now
+            self._advance(now - self._caught_up)
+            self._caught_up = now
 
     def _advance(self, seconds: float) -> None:
         inst = self._inst
@@ -190,10 +190,11 @@ class SimulatedBackend:
 
     def metrics_page(self, openmetrics: bool = False) -> bytes:
         with self._lock:
+            self._catch_up()
             registry = self._inst.registry
             if openmetrics:
                 return generate_openmetrics(registry)  # type: ignore[no-untyped-call,no-any-return]
-            return generate_text(registry)
+            return text_page(registry)
 
     def health(self) -> dict[str, Any]:
         with self._lock:
@@ -263,7 +264,9 @@ def _handler_for(backend: SimulatedBackend) -> type[BaseHTTPRequestHandler]:
             if k.metrics_status != 200:
                 self._json(k.metrics_status, {"error": "metrics unavailable"})
                 return
-            openmetrics = "application/openmetrics-text" in self.headers.get("Accept", "")
+            # OpenMetrics only when it is the first choice, as a server weighing q-values would.
+            accept = self.headers.get("Accept", "").split(",")[0]
+            openmetrics = "application/openmetrics-text" in accept
             body = backend.metrics_page(openmetrics)
             ctype = OPENMETRICS_TYPE if openmetrics else TEXT_TYPE
             self._send(200, body, ctype)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sbtop.engine.assessment import Assessment
@@ -39,6 +40,35 @@ class Ring:
         n = self._len if last is None else min(last, self._len)
         cap = self.capacity
         return [self._v[i % cap] for i in range(self._next - n, self._next)]
+
+    def latest_wall(self) -> float | None:
+        return self._t[(self._next - 1) % self.capacity] if self._len else None
+
+    def buckets(self, step: float, count: int, agg: Callable[[list[float]], float] = max
+                ) -> list[float]:
+        """`count` bars of `step` seconds each, aligned to the clock, oldest first, ending with
+        the last complete one (the current, partial bar would change every tick). A bar with
+        no known value is NaN."""
+        last = self.latest_wall()
+        if last is None or count <= 0:
+            return []
+        current = math.floor(last / step)
+        first = current - count
+        grouped: dict[int, list[float]] = {}
+        cap = self.capacity
+        for i in range(self._next - 1, self._next - 1 - self._len, -1):
+            t = self._t[i % cap]
+            b = math.floor(t / step)
+            if b < first:
+                break
+            if b >= current:
+                continue
+            v = self._v[i % cap]
+            bucket = grouped.setdefault(b, [])
+            if not math.isnan(v):
+                bucket.append(v)
+        return [agg(vals) if (vals := grouped.get(b)) else math.nan
+                for b in range(first, current)]
 
     def points(self, since_wall: float | None = None) -> tuple[list[float], list[float]]:
         """(walls, values), oldest first, optionally from `since_wall` on."""

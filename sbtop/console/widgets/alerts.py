@@ -25,7 +25,7 @@ class AlertsPanel(Panel):
     def compose(self) -> ComposeResult:
         yield Line("[$text-muted]no alerts pending or firing[/]", id="al-0")
         for i in range(1, ROWS):
-            yield Line(id=f"al-{i}")
+            yield Line(id=f"al-{i}", collapse_empty=True)
 
     def show(self, a: Assessment, history: History) -> None:
         rows = [self._alert(al, a) for al in _ordered(a.alerts)]

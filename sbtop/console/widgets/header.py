@@ -30,13 +30,14 @@ class HeaderBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         prod = "[b reverse $error] PRODUCTION [/] " if self._production else ""
+        # Parts sized to their text need a layout pass when they change (rarely).
         yield Line(f"[b]sbtop[/] {prod}[b]{escape(self._target)}[/] "
-                   f"[$text-muted]{escape(self._base_url)}[/]", id="hd-target")
-        yield Line(f"{marks.level(Level.UNKNOWN)}", id="hd-level")
+                   f"[$text-muted]{escape(self._base_url)}[/]", id="hd-target", fixed=False)
+        yield Line(f"{marks.level(Level.UNKNOWN)}", id="hd-level", fixed=False)
         yield Line(id="hd-spacer")
-        yield Line(id="hd-age")
-        yield Line(id="hd-paused")
-        yield Line(id="hd-refresh")
+        yield Line(id="hd-age", fixed=False)
+        yield Line(id="hd-paused", fixed=False)
+        yield Line(id="hd-refresh", fixed=False)
 
     def set_level(self, level: Level) -> None:
         self.query_one("#hd-level", Line).set(marks.level(level))

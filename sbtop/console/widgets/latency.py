@@ -5,8 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 
 from sbtop.console import marks
-from sbtop.console.sparkline import sparkline
-from sbtop.console.widgets.panel import Line, Panel
+from sbtop.console.widgets.panel import Line, Panel, Sparkline
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.history import History
 
@@ -17,7 +16,7 @@ class LatencyPanel(Panel):
 
     def compose(self) -> ComposeResult:
         yield Line("[$text-muted]waiting for the first scrape…[/]", id="lat-values")
-        yield Line(id="lat-spark")
+        yield Sparkline("latency_p95_ms", "p95", id="lat-spark")
         yield Line(id="lat-thresholds")
 
     def show(self, a: Assessment, history: History) -> None:
@@ -27,10 +26,7 @@ class LatencyPanel(Panel):
             f"{marks.figure(p95, label='p95')}   "
             f"{marks.figure(f.get('latency_p50_ms'), label='p50', mark=False)}  "
             f"{marks.figure(f.get('latency_p99_ms'), label='p99', mark=False)}")
-        spark = self.query_one("#lat-spark", Line)
-        width = max(8, (spark.size.width or 34) - 4)
-        spark.set(sparkline(history.ring("latency_p95_ms").values(width), width,
-                            p95.threshold if p95 else None) + " [$text-muted]p95[/]")
+        self.query_one(Sparkline).draw(history, p95.threshold if p95 else None)
         reason = p95.reason if p95 is not None and p95.value is None else None
         self.query_one("#lat-thresholds", Line).set(
             f"[$text-muted]{reason}[/]" if reason else marks.threshold_note(p95))

@@ -13,9 +13,10 @@ from textual.content import Content
 from textual.widgets import Static
 
 from sbtop.console import marks
+from sbtop.console.sparkline import sparkline
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.history import History
-from sbtop.engine.levels import Level, worst
+from sbtop.engine.levels import Level, Threshold, worst
 
 
 class Line(Static):
@@ -23,18 +24,57 @@ class Line(Static):
     Line { height: 1; width: 1fr; text-wrap: nowrap; text-overflow: clip; }
     """
 
-    def __init__(self, markup: str = "", *, id: str | None = None) -> None:
+    def __init__(self, markup: str = "", *, id: str | None = None,
+                 collapse_empty: bool = False, fixed: bool = True) -> None:
         super().__init__(Content.from_markup(markup), id=id, markup=False)
         self._markup = markup
+        # A line of fixed size repaints without a layout pass (cheaper on every tick).
+        self._fixed = fixed
+        # An empty line takes no room (the alerts panel shrinks when all is quiet).
+        self.collapse_empty = collapse_empty
+        if collapse_empty and not markup:
+            self.display = False
 
     def set(self, markup: str) -> None:
         if markup != self._markup:
             self._markup = markup
-            self.update(Content.from_markup(markup))
+            self.update(Content.from_markup(markup), layout=not self._fixed)
+            if self.collapse_empty:
+                self.display = bool(markup)
 
     @property
     def text(self) -> str:
         return self._markup
+
+
+class Sparkline(Line):
+    """A Line holding a sparkline of one figure, in bars of `step` seconds: it changes once a
+    bar, not once a tick, which keeps it cheap to send."""
+
+    def __init__(self, key: str, label: str, *, step: float = 5.0, agg: str = "max",
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.key = key
+        self.label = label
+        self.step = step
+        self.agg = max if agg == "max" else _mean
+        self._drawn: tuple[float, int] | None = None
+
+    def draw(self, history: History, threshold: Threshold | None) -> None:
+        ring = history.ring(self.key)
+        last = ring.latest_wall()
+        suffix = f" [$text-muted]{self.label}·{self.step:g}s[/]"
+        width = max(4, (self.size.width or 30) - len(self.label) - len(f"{self.step:g}") - 3)
+        drawn = (0.0 if last is None else float(int(last // self.step)), width)
+        if drawn == self._drawn:
+            return
+        self._drawn = drawn
+        values = ring.buckets(self.step, width, self.agg)
+        self.set(sparkline(values, width, threshold) + suffix)
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
 
 
 class Panel(Vertical, can_focus=True):

@@ -1,13 +1,19 @@
-"""Routes: the slowest and most failing routes, sortable (s) and filterable (/)."""
+"""Routes: the slowest and most failing routes, sortable (s) and filterable (/).
+
+Rows are plain lines, not a DataTable: a row repaints only when its text changes, and nothing
+repaints the empty rows below. (A DataTable re-rendered the whole table on each redraw, which
+cost more CPU than everything else on the screen.)
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Input
+from textual.markup import escape
+from textual.widgets import Input
 
 from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.assessment import Assessment
@@ -21,32 +27,35 @@ SORTS: tuple[tuple[str, str], ...] = (
     ("busiest", "rps"),
     ("name", "name"),
 )
-COLUMNS = (("route", "route"), ("req/s", "rps"), ("p95 ms", "p95"), ("5xx %", "5xx"),
-           ("4xx %", "4xx"))
+# The figures cover the whole window, so they drift slowly: redrawing every few seconds keeps
+# the table current for triage without resending it every tick.
+REDRAW_S = 5.0
+MAX_ROWS = 60
+NUMBERS = (("req/s", 7), ("p95 ms", 8), ("5xx %", 7), ("4xx %", 7))
 
 
-def _sort_key(mode: str):  # type: ignore[no-untyped-def]
-    def missing_last(v: float | None) -> float:
-        return -math.inf if v is None else v
+def sort_key(mode: str) -> Callable[[RouteStat], tuple[float | str, ...]]:
+    def high_first(v: float | None) -> float:
+        return math.inf if v is None else -v  # routes without the figure go last
 
     if mode == "p95":
-        return lambda r: (-missing_last(r.p95_ms), r.name)
+        return lambda r: (high_first(r.p95_ms), r.name)
     if mode == "5xx":
-        return lambda r: (-missing_last(r.error_5xx_pct), -r.requests, r.name)
+        return lambda r: (high_first(r.error_5xx_pct), -r.requests, r.name)
     if mode == "rps":
         return lambda r: (-r.requests_per_s, r.name)
-    return lambda r: r.name
+    return lambda r: (r.name,)
 
 
-def _cell(v: float | None, digits: int) -> Text:
-    return Text("-" if v is None else f"{v:.{digits}f}", justify="right")
+def _num(v: float | None, digits: int) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
 
 
 class RoutesPanel(Panel):
     title = "Routes"
     DEFAULT_CSS = """
-    RoutesPanel { height: 1fr; min-height: 5; }
-    RoutesPanel DataTable { height: 1fr; background: $surface; }
+    RoutesPanel { height: 1fr; min-height: 4; }
+    RoutesPanel { overflow: hidden hidden; }
     RoutesPanel Input { display: none; height: 1; border: none; padding: 0; }
     RoutesPanel.-filtering Input { display: block; }
     """
@@ -57,25 +66,29 @@ class RoutesPanel(Panel):
         self.filter_text = ""
         self._routes: tuple[RouteStat, ...] = ()
         self._reason: str | None = "waiting for the first scrape…"
-        self._shown: list[str] = []
+        self._drawn_at: float | None = None
+        self.shown: list[str] = []  # route names on screen, in order
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter routes (enter keeps, escape clears)", id="rt-filter")
-        yield Line(f"[$text-muted]{self._reason}[/]", id="rt-reason")
-        table: DataTable[Text] = DataTable(id="rt-table", cursor_type="row", zebra_stripes=False,
-                                           show_cursor=False)
-        for label, key in COLUMNS:
-            table.add_column(label, key=key)
-        yield table
+        yield Line(id="rt-head")
+        for i in range(MAX_ROWS):
+            yield Line(id=f"rt-{i}", collapse_empty=True)
 
     def on_mount(self) -> None:
         self._retitle()
+        self._redraw()
+
+    def on_resize(self) -> None:
+        self._redraw()
 
     def show(self, a: Assessment, history: History) -> None:
         self._routes = a.routes.every
         self._reason = a.routes.reason
-        self._redraw()
-        self.set_state("-ok", None)
+        if self._drawn_at is None or a.t - self._drawn_at >= REDRAW_S or a.t < self._drawn_at:
+            self._drawn_at = a.t
+            self._redraw()
+        self.set_state("-ok", f"redrawn every {REDRAW_S:g}s")
 
     def cycle_sort(self) -> str:
         self.sort_index = (self.sort_index + 1) % len(SORTS)
@@ -100,8 +113,7 @@ class RoutesPanel(Panel):
         self.focus()
 
     def clear_filter(self) -> None:
-        box = self.query_one("#rt-filter", Input)
-        box.value = ""
+        self.query_one("#rt-filter", Input).value = ""
         self.filter_text = ""
         self.remove_class("-filtering")
         self._retitle()
@@ -114,33 +126,37 @@ class RoutesPanel(Panel):
         self.border_title = f"Routes by {label}{filt}"
 
     def _redraw(self) -> None:
-        table = self.query_one("#rt-table", DataTable)
-        reason = self.query_one("#rt-reason", Line)
-        reason.set(f"[$text-muted]{self._reason}[/]" if self._reason else "")
-        reason.display = bool(self._reason)
+        width = max(30, self.content_size.width or 76)
+        name_width = width - sum(w for _l, w in NUMBERS)
+        head = f"{'route':<{name_width}}" + "".join(f"{label:>{w}}" for label, w in NUMBERS)
+        self.query_one("#rt-head", Line).set(f"[b]{head}[/]")
         needle = self.filter_text.lower()
-        rows = [r for r in self._routes if needle in r.name.lower()]
-        rows.sort(key=_sort_key(SORTS[self.sort_index][1]))
-        names = [r.name for r in rows]
-        with self.app.batch_update():
-            if names != self._shown:
-                # Another set or order of routes: rebuild, keeping the cursor on its route.
-                cursor = self._shown[table.cursor_row] if (
-                    table.show_cursor and 0 <= table.cursor_row < len(self._shown)) else None
-                table.clear()
-                for r in rows:
-                    table.add_row(*self._cells(r), key=r.name)
-                self._shown = names
-                if cursor in names:
-                    table.move_cursor(row=names.index(cursor))
-            else:
-                for r in rows:
-                    for (_label, col), cell in zip(COLUMNS, self._cells(r), strict=True):
-                        if table.get_cell(r.name, col).plain != cell.plain:
-                            table.update_cell(r.name, col, cell)
+        rows = sorted((r for r in self._routes if needle in r.name.lower()),
+                      key=sort_key(SORTS[self.sort_index][1]))
+        room = max(1, (self.content_size.height or 10) - 1 - (1 if self.filter_text else 0))
+        lines: list[str] = []
+        if self._reason:
+            lines.append(f"[$text-muted]{escape(self._reason)}[/]")
+        elif not rows:
+            lines.append("[$text-muted]no route matches the filter[/]" if needle
+                         else "[$text-muted]no traffic on any route in the window[/]")
+        shown = rows if len(rows) <= room - len(lines) else rows[: max(0, room - len(lines) - 1)]
+        for r in shown:
+            lines.append(self._row(r, name_width))
+        if len(shown) < len(rows):
+            lines.append(f"[$text-muted]+{len(rows) - len(shown)} more routes (/ filters)[/]")
+        self.shown = [r.name for r in shown]
+        for i in range(MAX_ROWS):
+            self.query_one(f"#rt-{i}", Line).set(lines[i] if i < len(lines) else "")
 
     @staticmethod
-    def _cells(r: RouteStat) -> tuple[Text, ...]:
-        # Route names come from the page: plain Text, so markup in them is never parsed.
-        return (Text(r.name, overflow="ellipsis", no_wrap=True), _cell(r.requests_per_s, 1),
-                _cell(r.p95_ms, 0), _cell(r.error_5xx_pct, 1), _cell(r.error_4xx_pct, 1))
+    def _row(r: RouteStat, name_width: int) -> str:
+        name = r.name if len(r.name) <= name_width - 1 else r.name[: name_width - 2] + "…"
+        numbers = (_num(r.requests_per_s, 1), _num(r.p95_ms, 0), _num(r.error_5xx_pct, 1),
+                   _num(r.error_4xx_pct, 1))
+        cells = "".join(f"{v:>{w}}" for v, (_l, w) in zip(numbers, NUMBERS, strict=True))
+        # Route names come from the page: escaped, so markup in them is never parsed.
+        text = escape(f"{name:<{name_width}}") + cells
+        if r.error_5xx_pct:
+            return f"[$warning]{text}[/]" if r.error_5xx_pct <= 5 else f"[b $error]{text}[/]"
+        return text

@@ -6,8 +6,7 @@ from textual.app import ComposeResult
 
 from sbtop import format
 from sbtop.console import marks
-from sbtop.console.sparkline import sparkline
-from sbtop.console.widgets.panel import Line, Panel
+from sbtop.console.widgets.panel import Line, Panel, Sparkline
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.history import History
 
@@ -18,7 +17,7 @@ class SocketsPanel(Panel):
 
     def compose(self) -> ComposeResult:
         yield Line("[$text-muted]waiting for the first scrape…[/]", id="so-values")
-        yield Line(id="so-spark")
+        yield Sparkline("socket_connections", "sockets", id="so-spark")
         yield Line(id="so-memory")
 
     def show(self, a: Assessment, history: History) -> None:
@@ -28,11 +27,7 @@ class SocketsPanel(Panel):
         self.query_one("#so-values", Line).set(
             f"{marks.figure(sockets, label='sockets')}  "
             f"{marks.figure(msgs, label='msgs', mark=False)}")
-        spark = self.query_one("#so-spark", Line)
-        width = max(8, (spark.size.width or 34) - 8)
-        spark.set(sparkline(history.ring("socket_connections").values(width), width,
-                            sockets.threshold if sockets else None)
-                  + " [$text-muted]sockets[/]")
+        self.query_one(Sparkline).draw(history, sockets.threshold if sockets else None)
         mem = f.get("memory_pct")
         line = marks.figure(mem, label="memory")
         if mem is not None and mem.value is not None:

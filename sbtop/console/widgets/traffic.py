@@ -5,8 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 
 from sbtop.console import marks
-from sbtop.console.sparkline import sparkline
-from sbtop.console.widgets.panel import Line, Panel
+from sbtop.console.widgets.panel import Line, Panel, Sparkline
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.history import History
 
@@ -18,7 +17,7 @@ class TrafficPanel(Panel):
     def compose(self) -> ComposeResult:
         yield Line("[$text-muted]waiting for the first scrape…[/]", id="tr-values")
         yield Line(id="tr-errors")
-        yield Line(id="tr-spark")
+        yield Sparkline("requests_per_s", "req/s", agg="mean", id="tr-spark")
 
     def show(self, a: Assessment, history: History) -> None:
         f = a.figures
@@ -31,8 +30,5 @@ class TrafficPanel(Panel):
         if health is not None:
             parts.append(marks.figure(health, label="health"))
         self.query_one("#tr-errors", Line).set("  ".join(parts))
-        spark = self.query_one("#tr-spark", Line)
-        width = max(8, (spark.size.width or 34) - 6)
-        spark.set(sparkline(history.ring("requests_per_s").values(width), width)
-                  + " [$text-muted]req/s[/]")
+        self.query_one(Sparkline).draw(history, None)
         self.judge(a, ("error_rate_5xx_pct", "health"))
