@@ -62,20 +62,21 @@ class SbtopApp(App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit", tooltip="quit sbtop"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
-        Binding("space", "pause", "Pause", tooltip="pause / resume the display "
-                "(collection goes on, history keeps filling)"),
+        Binding("space", "pause", "Pause", tooltip="pause / resume the display (collection "
+                "goes on)"),
         Binding("plus,equals", "faster", "Refresh", key_display="+/-",
-                tooltip="refresh more often"),
-        Binding("minus", "slower", "Slower", show=False, key_display="-",
-                tooltip="refresh less often"),
+                tooltip="refresh more often (+) or less often (-)"),
+        Binding("minus", "slower", "Slower", show=False),
         Binding("s", "sort", "Sort", tooltip="sort routes: slowest p95, most 5xx, busiest, name"),
         Binding("slash", "filter", "Filter", key_display="/",
                 tooltip="filter routes by name (enter keeps it, escape clears it)"),
         Binding("t", "next_theme", "Theme", tooltip="next theme (files in themes/)"),
-        Binding("c", "canary", "Canary", show=False, tooltip="canary: take the next step"),
-        Binding("r", "restart", "Restart", show=False, tooltip="restart the service"),
-        Binding("b", "rollback", "Rollback", show=False, tooltip="roll back to the last live "
-                "deploy"),
+        Binding("c", "canary", "Canary", show=False,
+                tooltip="canary: next step (needs a deploy provider: none yet)"),
+        Binding("r", "restart", "Restart", show=False,
+                tooltip="restart the service (needs a deploy provider: none yet)"),
+        Binding("b", "rollback", "Rollback", show=False,
+                tooltip="roll back (needs a deploy provider: none yet)"),
         Binding("escape", "escape", "Clear", show=False, tooltip="clear the route filter"),
     ]
 
@@ -235,7 +236,7 @@ class SbtopApp(App[None]):
     # --- actions --------------------------------------------------------------------------
 
     def action_help(self) -> None:
-        bindings = [b for b in self.BINDINGS if isinstance(b, Binding)]
+        bindings = [b for b in self.BINDINGS if isinstance(b, Binding) and b.tooltip]
         bindings.insert(5, Binding("enter", "", "Chart", tooltip="full-screen history chart "
                                    "of the focused panel (escape goes back)"))
         self.push_screen(HelpScreen(bindings, [

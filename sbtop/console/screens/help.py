@@ -20,6 +20,7 @@ class HelpScreen(ModalScreen[None]):
         width: auto; max-width: 90%; height: auto; max-height: 90%;
         border: round $accent; background: $surface; padding: 0 2;
     }
+    HelpScreen Static { width: auto; height: auto; }
     """
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", show=False)]
 
@@ -29,7 +30,7 @@ class HelpScreen(ModalScreen[None]):
         self._notes = notes
 
     def compose(self) -> ComposeResult:
-        rows = [(b.key_display or b.key, b.tooltip or b.description) for b in self._keys]
+        rows = [(b.key_display or b.key, b.tooltip) for b in self._keys]
         rows[2:2] = list(BUILT_IN)
         width = max(len(k) for k, _ in rows)
         lines = ["[b]sbtop keys[/]", ""]

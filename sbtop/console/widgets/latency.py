@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from sbtop.console import marks
 from sbtop.console.widgets.panel import Line, Panel, Sparkline
 from sbtop.engine.assessment import Assessment
+from sbtop.engine.figures import Figure
 from sbtop.engine.history import History
 
 
@@ -22,12 +23,17 @@ class LatencyPanel(Panel):
     def show(self, a: Assessment, history: History) -> None:
         f = a.figures
         p95 = f.get("latency_p95_ms")
+        # p50 and p99 go without their unit: 36 columns must hold all three at 80x24.
         self.query_one("#lat-values", Line).set(
-            f"{marks.figure(p95, label='p95')}   "
-            f"{marks.figure(f.get('latency_p50_ms'), label='p50', mark=False)}  "
-            f"{marks.figure(f.get('latency_p99_ms'), label='p99', mark=False)}")
+            f"{marks.figure(p95, label='p95')}  "
+            f"[$text-muted]p50[/] {_bare(f.get('latency_p50_ms'))}  "
+            f"[$text-muted]p99[/] {_bare(f.get('latency_p99_ms'))}")
         self.query_one(Sparkline).draw(history, p95.threshold if p95 else None)
         reason = p95.reason if p95 is not None and p95.value is None else None
         self.query_one("#lat-thresholds", Line).set(
             f"[$text-muted]{reason}[/]" if reason else marks.threshold_note(p95))
         self.judge(a, ("latency_p95_ms",))
+
+
+def _bare(f: Figure | None) -> str:
+    return "-" if f is None or f.value is None else f"{f.value:.0f}"

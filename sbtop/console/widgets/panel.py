@@ -83,12 +83,12 @@ class Panel(Vertical, can_focus=True):
     DEFAULT_CSS = """
     Panel {
         height: auto;
-        border: round $panel-lighten-2;
+        border: round $border-blurred;
         border-title-color: $foreground;
         border-subtitle-color: $text-muted;
         padding: 0 1;
     }
-    Panel:focus { border: round $accent; }
+    Panel:focus { border: round $border; }
     Panel.-warning { border: round $warning; }
     Panel.-critical { border: heavy $error; }
     Panel.-stale, Panel.-down { border: dashed $warning; }

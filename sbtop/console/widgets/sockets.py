@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.content import Content
 
 from sbtop import format
 from sbtop.console import marks
@@ -37,7 +38,10 @@ class SocketsPanel(Panel):
         elif mem is not None and mem.reason:
             line += f" [$text-muted]{mem.reason}[/]"
         lag = f.get("event_loop_lag_ms")
+        target = self.query_one("#so-memory", Line)
         if lag is not None and lag.value is not None:
-            line += f"  [$text-muted]lag[/] {format.number(lag.value, 'ms')}"
-        self.query_one("#so-memory", Line).set(line)
+            more = f"  [$text-muted]loop lag[/] {format.number(lag.value, 'ms')}"
+            if len(Content.from_markup(line + more).plain) <= (target.size.width or 36):
+                line += more  # only where it fits: 80 columns keep memory whole first
+        target.set(line)
         self.judge(a, ("socket_connections", "memory_pct"))

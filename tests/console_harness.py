@@ -1,0 +1,49 @@
+"""Drive the console deterministically: a real simulated backend advanced by hand, a manual
+clock, ticks taken on demand. Same data every run, so screens can be compared byte for byte."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from typing import Any
+
+from rich.console import Console
+
+from sbtop import config
+from sbtop.clock import ManualClock
+from sbtop.console.app import SbtopApp
+from sbtop.demo.backend import SimulatedBackend
+
+
+class Harness:
+    def __init__(self, *, theme: str = "dark", production: bool = True,
+                 base_url: str | None = None, history_s: float = 3600.0, **target: Any) -> None:
+        self.backend = SimulatedBackend(port=0, background=False).start()
+        self.clock = ManualClock()
+        tc = config.TargetConfig(base_url=base_url or self.backend.url, production=production,
+                                 gzip=False, **target)
+        resolved = config.resolve(config.Config(targets={"demo": tc}))
+        # The header shows the base URL: a fixed one keeps screens the same from run to run.
+        shown = dataclasses.replace(resolved, base_url="https://studybuddy.example")
+        self.app = SbtopApp(shown, clock=self.clock, theme=theme, collecting=False,
+                            history_s=history_s)
+
+    async def ticks(self, n: int, pilot: Any, seconds: float = 1.0) -> None:
+        for _ in range(n):
+            self.backend.advance(seconds)
+            self.clock.advance(seconds)
+            await self.app.tick()
+        await pilot.pause()
+
+    def close(self) -> None:
+        self.backend.stop()
+
+
+def screen_text(app: SbtopApp, styles: bool = False) -> str:
+    """The screen as text (with ANSI styles when asked), as Textual composes it."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", record=True, legacy_windows=False)
+    console.print(app.screen._compositor.render_update(
+        full=True, screen_stack=app._background_screens))
+    return console.export_text(styles=styles)

@@ -1,0 +1,253 @@
+"""The console, driven with Textual's pilot against a real simulated backend."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from sbtop import config
+from sbtop.console.app import SbtopApp
+from sbtop.console.screens.chart import ChartScreen
+from sbtop.console.screens.help import HelpScreen
+from sbtop.console.widgets.header import HeaderBar
+from sbtop.console.widgets.panel import Line, Panel
+from sbtop.console.widgets.routes import RoutesPanel
+from sbtop.engine.observations import Observation
+from tests.console_harness import Harness, screen_text
+from tests.servers import Answer, LoopbackServer
+
+
+@pytest.fixture
+async def harness() -> AsyncIterator[Harness]:
+    h = Harness()
+    h.backend.set(rps=100)
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+def line(app: SbtopApp, selector: str) -> str:
+    return app.query_one(selector, Line).text
+
+
+async def test_figures_appear_and_levels_become_words_and_classes(harness: Harness) -> None:
+    app = harness.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await harness.ticks(3, pilot)
+        assert "p95" in line(app, "#lat-values") and "OK" in line(app, "#lat-values")
+        assert app.query_one("#traffic", Panel).has_class("-ok")
+        harness.backend.set(error_rate=0.10, fixed_latency_ms=700)
+        await harness.ticks(3, pilot)
+        traffic = app.query_one("#traffic", Panel)
+        assert traffic.has_class("-critical")
+        assert "CRIT" in line(app, "#tr-values")
+        assert app.query_one("#latency", Panel).has_class("-warning")
+        assert "WARN" in line(app, "#lat-values")
+        assert "CRIT" in app.query_one("#hd-level", Line).text
+        text = screen_text(app)
+        assert "PRODUCTION" in text and "CRIT" in text and "WARN" in text
+
+
+async def test_help_lists_every_key_and_escape_closes_it(harness: Harness) -> None:
+    app = harness.app
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        for key in ("q", "?", "space", "+/-", "tab / shift+tab", "enter", "s", "/", "t", "c",
+                    "r", "b", "escape"):
+            assert f" {key} " in f" {text} ".replace("\n", " \n "), key
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_pause_freezes_the_display_while_collection_goes_on(harness: Harness) -> None:
+    app = harness.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await harness.ticks(2, pilot)
+        await pilot.press("space")
+        assert app.paused and "PAUSED" in app.query_one("#hd-paused", Line).text
+        frozen = line(app, "#tr-values")
+        harness.backend.set(rps=400)
+        ticks = app.ticks
+        await harness.ticks(3, pilot)
+        assert app.ticks == ticks + 3  # still collecting
+        assert line(app, "#tr-values") == frozen
+        await pilot.press("space")
+        assert not app.paused and line(app, "#tr-values") != frozen
+
+
+async def test_plus_and_minus_change_the_refresh_interval(harness: Harness) -> None:
+    app = harness.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("minus")
+        assert app.refresh_s == 2.0
+        await pilot.press("plus", "plus")
+        assert app.refresh_s == 0.5
+        await pilot.press("plus")
+        assert app.refresh_s == 0.5  # the fastest step
+        assert "0.5s" in app.query_one("#hd-refresh", Line).text
+
+
+async def test_t_cycles_through_the_theme_files(harness: Harness) -> None:
+    app = harness.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        seen = {app.theme}
+        for _ in range(4):
+            await pilot.press("t")
+            seen.add(app.theme)
+        assert {"dark", "light", "high-contrast", "ansi"} <= seen
+
+
+async def test_routes_sort_and_filter(harness: Harness) -> None:
+    app = harness.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await harness.ticks(6, pilot, seconds=5.0)
+        routes = app.query_one(RoutesPanel)
+        by_p95 = list(routes.shown)
+        assert by_p95[0] in ("GET /api/analytics/dashboard", "GET /api/leaderboard")
+        await pilot.press("s", "s")
+        assert "busiest" in str(routes.border_title)
+        assert routes.shown[0] == "GET /api/tasks"
+        await pilot.press("slash", *"tasks")
+        assert routes.filter_text == "tasks"
+        assert routes.shown and all("tasks" in name for name in routes.shown)
+        await pilot.press("q")  # typed into the filter, not a quit
+        assert app.is_running and routes.filter_text == "tasksq"
+        await pilot.press("escape")
+        assert routes.filter_text == ""
+        await pilot.press("escape")
+        assert len(routes.shown) == len(by_p95)
+
+
+async def test_tab_moves_between_panels_and_enter_opens_the_history_chart(
+        harness: Harness) -> None:
+    app = harness.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await harness.ticks(12, pilot)
+        assert app.focused is app.query_one("#latency")
+        await pilot.press("tab")
+        assert app.focused is app.query_one("#traffic")
+        await pilot.press("shift+tab", "enter")
+        assert isinstance(app.screen, ChartScreen)
+        assert app.screen.keys == ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
+        chart = screen_text(app)
+        assert "Latency" in chart and "ms" in chart
+        await harness.ticks(1, pilot)  # the chart follows new data without error
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ChartScreen)
+
+
+@pytest.mark.parametrize("key", ["c", "r", "b"])
+async def test_deploy_keys_say_the_action_is_not_configured(harness: Harness, key: str) -> None:
+    app = harness.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(key)
+        await pilot.pause()
+        assert any("not configured" in str(n.message) for n in app._notifications)
+
+
+async def test_q_quits(harness: Harness) -> None:
+    app = harness.app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_a_hung_target_turns_stale_then_down_and_keys_still_answer() -> None:
+    with LoopbackServer({"/metrics": Answer(hang=True), "/api/health": Answer(hang=True)}) as s:
+        good = Harness()
+        good.close()
+        target = config.resolve(config.Config(targets={"hung": config.TargetConfig(
+            base_url=s.url, timeout_s=1.5)}))
+        app = SbtopApp(target, refresh_s=0.5)
+        async with app.run_test(size=(120, 40)) as pilot:
+            started = time.monotonic()
+            await pilot.pause(0.8)
+            # The first scrape is still waiting on the hung server, and keys answer at once.
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            assert time.monotonic() - started < 1.5
+            await pilot.press("escape")
+            await pilot.pause(1.5)
+            header = app.query_one(HeaderBar)
+            age = header.query_one("#hd-age", Line).text
+            assert "DOWN" in age
+            latency = app.query_one("#latency", Panel)
+            assert latency.has_class("-down")
+            assert "timeout" in str(latency.border_subtitle)
+            assert app.is_running
+
+
+async def test_a_target_that_stops_answering_goes_stale_within_one_refresh(
+        harness: Harness) -> None:
+    app = harness.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await harness.ticks(3, pilot)
+        harness.clock.advance(app.stale_after() + 0.1)  # no tick came: the data ages
+        app._watch_staleness()
+        await pilot.pause()
+        assert "STALE" in app.query_one("#hd-age", Line).text
+        assert app.query_one("#latency", Panel).has_class("-stale")
+        await harness.ticks(1, pilot)
+        assert app.query_one("#hd-age", Line).text == ""
+
+
+class FlakySource:
+    """A real collector that raises on its second observation: a bug of ours, injected."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    async def __aenter__(self) -> FlakySource:
+        await self.inner.__aenter__()  # type: ignore[attr-defined]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.inner.__aexit__(*exc)  # type: ignore[attr-defined]
+
+    async def observe(self) -> Observation:
+        self.calls += 1
+        if self.calls == 2:
+            raise RuntimeError("injected failure")
+        return await self.inner.observe()  # type: ignore[attr-defined,no-any-return]
+
+
+async def test_an_error_in_a_tick_never_exits_the_app(harness: Harness) -> None:
+    app = harness.app
+    app.source = FlakySource(app.source)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await harness.ticks(3, pilot)
+        assert app.is_running
+        assert app.internal_errors == ["RuntimeError: injected failure"]
+        assert app.ticks == 2
+
+
+async def test_the_live_loop_never_overlaps_its_ticks() -> None:
+    with LoopbackServer({"/metrics": Answer(body=b"x 1\n", delay_s=0.4),
+                         "/api/health": Answer(body=b"{}")}) as s:
+        target = config.resolve(config.Config(targets={"slow": config.TargetConfig(
+            base_url=s.url)}))
+        app = SbtopApp(target, refresh_s=0.5)
+        async with app.run_test(size=(80, 24)):
+            await asyncio.sleep(2.2)
+        starts = [r for r in s.requests if r["path"] == "/metrics"]
+        # Each scrape takes 0.4 s and the next waits for it: at most one in flight.
+        assert 2 <= len(starts) <= 5
+
+
+async def test_history_is_bounded() -> None:
+    h = Harness(history_s=60)
+    try:
+        async with h.app.run_test(size=(80, 24)) as pilot:
+            await h.ticks(150, pilot)
+            ring = h.app.history.ring("requests_per_s")
+            assert len(ring) == 60 == ring.capacity
+    finally:
+        h.close()
