@@ -24,6 +24,24 @@ def number(value: float | None, unit: str) -> str:
     return f"{value:,.0f}"
 
 
+# Short names for figures where space is tight (the alerts panel).
+LABELS = {
+    "latency_p50_ms": "p50",
+    "latency_p95_ms": "p95",
+    "latency_p99_ms": "p99",
+    "requests_per_s": "req/s",
+    "error_rate_5xx_pct": "5xx",
+    "error_rate_4xx_pct": "4xx",
+    "socket_connections": "sockets",
+    "socket_messages_per_s": "msgs",
+    "memory_pct": "memory",
+    "event_loop_lag_ms": "loop lag",
+    "db_connections_pct": "db conns",
+    "db_sessions": "db sessions",
+    "health": "health",
+}
+
+
 def figure_value(f: Figure) -> str:
     if f.key == "health":
         return "-" if f.value is None else f"HTTP {f.value:.0f}"

@@ -72,11 +72,11 @@ class SbtopApp(App[None]):
                 tooltip="filter routes by name (enter keeps it, escape clears it)"),
         Binding("t", "next_theme", "Theme", tooltip="next theme (files in themes/)"),
         Binding("c", "canary", "Canary", show=False,
-                tooltip="canary: next step (needs a deploy provider: none yet)"),
+                tooltip="canary: next step (no deploy provider yet)"),
         Binding("r", "restart", "Restart", show=False,
-                tooltip="restart the service (needs a deploy provider: none yet)"),
+                tooltip="restart the service (no deploy provider yet)"),
         Binding("b", "rollback", "Rollback", show=False,
-                tooltip="roll back (needs a deploy provider: none yet)"),
+                tooltip="roll back (no deploy provider yet)"),
         Binding("escape", "escape", "Clear", show=False, tooltip="clear the route filter"),
     ]
 
@@ -240,7 +240,7 @@ class SbtopApp(App[None]):
         bindings.insert(5, Binding("enter", "", "Chart", tooltip="full-screen history chart "
                                    "of the focused panel (escape goes back)"))
         self.push_screen(HelpScreen(bindings, [
-            "Levels read without colour: OK, WARN, CRIT, UNKN; STALE and DOWN mark old data.",
+            "Levels are words: OK WARN CRIT UNKN; STALE and DOWN mark old data.",
         ]))
 
     def action_pause(self) -> None:

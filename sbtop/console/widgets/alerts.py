@@ -10,6 +10,7 @@ from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.alerts import Alert, AlertState
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.history import History
+from sbtop.engine.settings import FIGURE_UNITS
 
 ROWS = 3
 _STATE_STYLE = {
@@ -51,12 +52,16 @@ class AlertsPanel(Panel):
 
     def _alert(self, al: Alert, a: Assessment) -> str:
         style = _STATE_STYLE.get(al.state, "")
-        since = format.duration(a.t - al.since_t)
-        value = "" if al.value is None else f"{al.value:.4g}"
-        cond = f"{al.rule.figure} {value} {al.rule.op} {al.rule.value:g}"
-        nodata = " [$text-muted](no data)[/]" if al.no_data else ""
-        return (f"[{style}]{al.state.value.upper()}[/] {escape(al.name)} {since}  "
-                f"[$text-muted]{escape(cond)}[/]{nodata}")
+        rule = al.rule
+        unit = FIGURE_UNITS.get(rule.figure, "")
+        label = format.LABELS.get(rule.figure, rule.figure)
+        value = "no data" if al.value is None else format.number(al.value, unit)
+        cond = f"{label} {value} {rule.op} {format.number(rule.value, unit)}"
+        if al.state is AlertState.PENDING and rule.for_s > 0:
+            left = rule.for_s - (a.t - al.since_t)
+            cond += f", fires in {format.duration(max(0.0, left))}"
+        return (f"[{style}]{al.state.value.upper()}[/] {escape(al.name)} "
+                f"{format.duration(a.t - al.since_t)}  [$text-muted]{escape(cond)}[/]")
 
 
 def _ordered(alerts: tuple[Alert, ...]) -> list[Alert]:

@@ -1,0 +1,82 @@
+"""The whole screen, byte for byte, at 80x24 and 120x40, in every theme and with NO_COLOR.
+
+The data is deterministic (the simulated backend advanced by hand, a manual clock), so a change
+in these files is a change in what people see. To accept a deliberate change:
+    SBTOP_UPDATE_SNAPSHOTS=1 python -m pytest tests/test_snapshots.py
+and read the diff of tests/snapshots/ before committing it. Textual is pinned exactly in
+pyproject.toml because its rendering details are part of these files.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.console_harness import Harness, screen_text
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+THEMES = ("dark", "light", "high-contrast", "ansi")
+SIZES = ((80, 24), (120, 40))
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+async def _screen(theme: str, size: tuple[int, int]) -> tuple[str, str]:
+    h = Harness(theme=theme)
+    try:
+        h.backend.set(rps=100)
+        async with h.app.run_test(size=size) as pilot:
+            await h.ticks(30, pilot)  # a healthy half minute
+            # Then the canary misbehaves: slower, 3 % 5xx, a socket surge.
+            h.backend.set(latency_scale=2.8, error_rate=0.03, sockets=1500)
+            await h.ticks(70, pilot)
+            return screen_text(h.app, styles=True), h.app.export_screenshot(title="sbtop demo")
+    finally:
+        h.close()
+
+
+def _compare(name: str, actual: str) -> None:
+    path = SNAPSHOTS / f"{name}.ansi"
+    if os.environ.get("SBTOP_UPDATE_SNAPSHOTS"):
+        SNAPSHOTS.mkdir(exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+        return
+    assert path.exists(), f"no snapshot {path}: run with SBTOP_UPDATE_SNAPSHOTS=1"
+    expected = path.read_text(encoding="utf-8")
+    if actual != expected:
+        (SNAPSHOTS / f"{name}.actual.ansi").write_text(actual, encoding="utf-8")
+        plain = difflib.unified_diff(_ANSI.sub("", expected).splitlines(),
+                                     _ANSI.sub("", actual).splitlines(), lineterm="", n=1)
+        text_diff = "\n".join(plain) or "(same text: only colours or styles differ)"
+        pytest.fail(f"{name} differs from its snapshot:\n{text_diff}")
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_screen_matches_its_snapshot(theme: str, size: tuple[int, int]) -> None:
+    styled, svg = await _screen(theme, size)
+    _compare(f"{theme}-{size[0]}x{size[1]}", styled)
+    text = _ANSI.sub("", styled)
+    # Whatever the theme, the state reads in words.
+    assert "PRODUCTION" in text and "WARN" in text and "PENDING" in text
+    if os.environ.get("SBTOP_UPDATE_SNAPSHOTS") and theme == "dark":
+        DOCS.mkdir(exist_ok=True)
+        (DOCS / f"sbtop-{size[0]}x{size[1]}.svg").write_text(svg, encoding="utf-8")
+        (DOCS / f"sbtop-{size[0]}x{size[1]}.txt").write_text(text, encoding="utf-8")
+
+
+async def test_no_color_reads_the_same_state_in_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    styled, _svg = await _screen("dark", (80, 24))
+    _compare("no-color-80x24", styled)
+    colours = set(re.findall(r"\x1b\[([0-9;]*)m", styled))
+    # Monochrome: every colour Textual emits is a grey (r == g == b).
+    for params in colours:
+        for r, g, b in re.findall(r"[34]8;2;(\d+);(\d+);(\d+)", params):
+            assert r == g == b, params
+    text = _ANSI.sub("", styled)
+    assert "WARN" in text and "PENDING" in text and "PRODUCTION" in text
