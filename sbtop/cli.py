@@ -192,7 +192,8 @@ def _console(target: Target, args: argparse.Namespace, ui: Any) -> int:
 
     return run(target, theme=getattr(args, "theme", None) or ui.theme,
                refresh_s=getattr(args, "refresh", None) or ui.refresh_s,
-               history_s=ui.history_s)
+               history_s=ui.history_s,
+               read_only=bool(getattr(args, "read_only", False)) or ui.read_only)
 
 
 def _ui(args: argparse.Namespace) -> Any:

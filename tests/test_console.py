@@ -251,3 +251,19 @@ async def test_history_is_bounded() -> None:
             assert len(ring) == 60 == ring.capacity
     finally:
         h.close()
+
+
+async def test_read_only_removes_the_deploy_keys_entirely() -> None:
+    h = Harness()
+    h.app.read_only = True
+    try:
+        async with h.app.run_test(size=(100, 40)) as pilot:
+            assert "READ-ONLY" in screen_text(h.app)
+            await pilot.press("c", "r", "b")
+            await pilot.pause()
+            assert not any("not configured" in str(n.message) for n in h.app._notifications)
+            await pilot.press("question_mark")
+            text = screen_text(h.app)
+            assert "canary" not in text and "roll back" not in text
+    finally:
+        h.close()

@@ -39,6 +39,7 @@ from sbtop.engine.observations import Observation
 from sbtop.sources.metrics import INLINE_BYTES
 
 REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+_DEPLOY_ACTIONS = {"canary", "restart", "rollback"}
 _LETTER_ACTIONS = {"sort", "filter", "next_theme", "canary", "restart", "rollback", "pause",
                    "quit"}
 
@@ -82,7 +83,7 @@ class SbtopApp(App[None]):
 
     def __init__(self, target: Target, *, source: Source | None = None, clock: Clock = SYSTEM,
                  theme: str | None = None, refresh_s: float = 1.0, history_s: float = 3600.0,
-                 collecting: bool = True) -> None:
+                 collecting: bool = True, read_only: bool = False) -> None:
         super().__init__()
         from sbtop.collector import Collector
 
@@ -93,6 +94,8 @@ class SbtopApp(App[None]):
         self.history = History(capacity=math.ceil(history_s / min(refresh_s, 1.0)))
         self.refresh_s = refresh_s
         self.collecting = collecting
+        # Read-only: the deploy keys do not exist at all, not even greyed out.
+        self.read_only = read_only
         self.paused = False
         self.assessment: Assessment | None = None
         self.ticks = 0
@@ -109,7 +112,7 @@ class SbtopApp(App[None]):
 
     def compose(self) -> ComposeResult:
         t = self.target
-        yield HeaderBar(t.name, t.production, t.base_url)
+        yield HeaderBar(t.name, t.production, t.base_url, self.read_only)
         with Grid(id="panels"):
             yield LatencyPanel(id="latency")
             yield TrafficPanel(id="traffic")
@@ -236,7 +239,8 @@ class SbtopApp(App[None]):
     # --- actions --------------------------------------------------------------------------
 
     def action_help(self) -> None:
-        bindings = [b for b in self.BINDINGS if isinstance(b, Binding) and b.tooltip]
+        bindings = [b for b in self.BINDINGS if isinstance(b, Binding) and b.tooltip
+                    and not (self.read_only and b.action in _DEPLOY_ACTIONS)]
         bindings.insert(5, Binding("enter", "", "Chart", tooltip="full-screen history chart "
                                    "of the focused panel (escape goes back)"))
         self.push_screen(HelpScreen(bindings, [
@@ -300,10 +304,14 @@ class SbtopApp(App[None]):
         self._not_configured("rollback")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.read_only and action in _DEPLOY_ACTIONS:
+            return False
         # While typing a filter, letters are text, not commands.
         return not (action in _LETTER_ACTIONS and isinstance(self.focused, Input))
 
 
-def run(target: Target, *, theme: str | None, refresh_s: float, history_s: float) -> int:
-    SbtopApp(target, theme=theme, refresh_s=refresh_s, history_s=history_s).run()
+def run(target: Target, *, theme: str | None, refresh_s: float, history_s: float,
+        read_only: bool = False) -> int:
+    SbtopApp(target, theme=theme, refresh_s=refresh_s, history_s=history_s,
+             read_only=read_only).run()
     return 0

@@ -22,8 +22,10 @@ class HeaderBar(Horizontal):
     HeaderBar #hd-spacer { width: 1fr; }
     """
 
-    def __init__(self, target: str, production: bool, base_url: str) -> None:
+    def __init__(self, target: str, production: bool, base_url: str,
+                 read_only: bool = False) -> None:
         super().__init__(id="header")
+        self._read_only = read_only
         self._target = target
         self._production = production
         self._base_url = base_url
@@ -35,6 +37,8 @@ class HeaderBar(Horizontal):
                    f"[$text-muted]{escape(self._base_url)}[/]", id="hd-target", fixed=False)
         yield Line(f"{marks.level(Level.UNKNOWN)}", id="hd-level", fixed=False)
         yield Line(id="hd-spacer")
+        if self._read_only:
+            yield Line("[b $accent]READ-ONLY[/]", id="hd-readonly", fixed=False)
         yield Line(id="hd-age", fixed=False)
         yield Line(id="hd-paused", fixed=False)
         yield Line(id="hd-refresh", fixed=False)
