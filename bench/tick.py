@@ -110,7 +110,7 @@ def main() -> None:
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for label, extra, seconds in (("StudyBuddy-size", 23, 30.0), ("large", 290, 60.0)):
+        for label, extra, seconds in (("StudyBuddy-size", 28, 30.0), ("large", 320, 60.0)):
             a, b = make_pages(extra, seconds)
             pa, pb = Path(tmp, f"{label}-a.prom"), Path(tmp, f"{label}-b.prom")
             pa.write_bytes(a)
