@@ -101,15 +101,19 @@ def _deltas(start: Rollup, end: Rollup) -> _Deltas:
         before = start.sums.get(group, {})
         return {k: v - before.get(k, 0.0) for k, v in end.sums.get(group, {}).items()}
 
-    d = _Deltas(buckets=inc(BUCKET), messages=inc(MESSAGES))
-    for (rk, le), v in inc(ROUTE_BUCKET).items():
-        d.route_buckets.setdefault(rk, {})[le] = v
+    def inc_by_route(group: str) -> dict[RouteKey, dict[Any, float]]:
+        before_all = start.sums.get(group, {})
+        out = {}
+        for rk, now in end.sums.get(group, {}).items():
+            before = before_all.get(rk, {})
+            out[rk] = {k: v - before.get(k, 0.0) for k, v in now.items()}
+        return out
+
+    d = _Deltas(buckets=inc(BUCKET), messages=inc(MESSAGES),
+                route_buckets=inc_by_route(ROUTE_BUCKET))
     for group, route_group in _ROUTE_TAG.items():
         d.counts[group] = inc(group)
-        by_route: dict[RouteKey, dict[str, float]] = {}
-        for (rk, cls), v in inc(route_group).items():
-            by_route.setdefault(rk, {})[cls] = v
-        d.route_counts[route_group] = by_route
+        d.route_counts[route_group] = inc_by_route(route_group)
     return d
 
 

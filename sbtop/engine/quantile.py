@@ -23,10 +23,14 @@ def histogram_quantile(q: float, buckets: Iterable[tuple[float, float]]) -> floa
         return -INF
     if q > 1:
         return INF
-    ordered = sorted(buckets, key=lambda b: b[0])
-    if not ordered or ordered[-1][0] != INF:
+    items = list(buckets)
+    bounds = [b for b, _c in items]
+    counts = [c for _b, c in items]
+    # Buckets nearly always arrive in order with distinct bounds; sort and merge only if not.
+    if any(bounds[i] >= bounds[i + 1] for i in range(len(bounds) - 1)):
+        bounds, counts = _coalesce(sorted(items, key=lambda b: b[0]))
+    if not bounds or bounds[-1] != INF:
         return math.nan
-    bounds, counts = _coalesce(ordered)
     _correct_precision(counts)
     _make_monotonic(counts)
     if len(bounds) < 2:

@@ -22,20 +22,23 @@ RouteKey = tuple[str, str]  # (method, route)
 
 # The groups of sums, and the key of one sum inside each group.
 BUCKET = "b"  # le
-ROUTE_BUCKET = "rb"  # (route key, le)
+ROUTE_BUCKET = "rb"  # route key, then le
 COUNTER = "c"  # status class: the request counter
-ROUTE_COUNTER = "rc"  # (route key, status class)
+ROUTE_COUNTER = "rc"  # route key, then status class
 HIST_COUNT = "h"  # status class: the histogram's _count
-ROUTE_HIST_COUNT = "rh"  # (route key, status class)
+ROUTE_HIST_COUNT = "rh"  # route key, then status class
 MESSAGES = "m"  # counter name
-GROUPS = (BUCKET, ROUTE_BUCKET, COUNTER, ROUTE_COUNTER, HIST_COUNT, ROUTE_HIST_COUNT, MESSAGES)
+FLAT_GROUPS = (BUCKET, COUNTER, HIST_COUNT, MESSAGES)
+# Per-route sums nest by route, so the figures read one route's buckets without regrouping.
+ROUTE_GROUPS = (ROUTE_BUCKET, ROUTE_COUNTER, ROUTE_HIST_COUNT)
 
 NO_STATUS = "?"
 # `seen` of a series registered but not yet fed: its first value is a baseline, or all new.
 _NEW_BASELINE = -2
 _NEW_COUNTED = -1
 
-Sums = dict[str, dict[Any, float]]
+# group -> key -> sum; for the route groups, group -> route key -> le or class -> sum.
+Sums = dict[str, dict[Any, Any]]
 
 
 def status_class(value: str) -> str:
@@ -105,7 +108,9 @@ class SeriesTracker:
         self.names = names
         self.forget_after = forget_after_scrapes
         self.scrapes = 0
-        self._cells: dict[str, dict[Any, list[float]]] = {g: {} for g in GROUPS}
+        self._cells: dict[str, dict[Any, list[float]]] = {g: {} for g in FLAT_GROUPS}
+        self._route_cells: dict[str, dict[RouteKey, dict[Any, list[float]]]] = {
+            g: {} for g in ROUTE_GROUPS}
         self._by_text: dict[str, dict[str, _Series]] = {}
         self._by_key: dict[tuple[str, object], _Series] = {}
         self._process_start: float | None = None
@@ -119,7 +124,12 @@ class SeriesTracker:
         self._messages = [counter_names(c) for c in names.message_counters]
 
     def sums(self) -> Sums:
-        return {g: {k: cell[0] for k, cell in cells.items()} for g, cells in self._cells.items()}
+        out: Sums = {g: {k: cell[0] for k, cell in cells.items()}
+                     for g, cells in self._cells.items()}
+        for g, routes in self._route_cells.items():
+            out[g] = {rk: {k: cell[0] for k, cell in cells.items()}
+                      for rk, cells in routes.items()}
+        return out
 
     def observe(self, page: Page, t: float, wall: float) -> Rollup:
         """Account for one successful scrape and return the snapshot after it.
@@ -243,7 +253,7 @@ class SeriesTracker:
             self._with_status.add(name)
         # Every sum exists from its series' first sight, even at zero: an empty bucket is still
         # a bucket bound, and histogram_quantile needs all the bounds.
-        cells = tuple(self._cells[group].setdefault(k, [0.0]) for group, k in slots)
+        cells = tuple(self._cell(group, k) for group, k in slots)
         # On the first scrape the counts were made at unknown times before sbtop looked: they
         # are the baseline. A series that appears later was created since the previous scrape
         # (clients create labelled series on first use), so all of its count is new, exactly
@@ -251,6 +261,12 @@ class SeriesTracker:
         series = _Series(cells, 0.0, _NEW_BASELINE if first else _NEW_COUNTED)
         self._by_key[(name, key)] = series
         return series
+
+    def _cell(self, group: str, key: Any) -> list[float]:
+        if group in self._route_cells:
+            rk, sub = key
+            return self._route_cells[group].setdefault(rk, {}).setdefault(sub, [0.0])
+        return self._cells[group].setdefault(key, [0.0])
 
     def _slots(self, kind: str, labels: dict[str, str], name: str
                ) -> tuple[tuple[str, Any], ...] | None:
