@@ -42,6 +42,12 @@ def as_text(a: Assessment, base_url: str = "") -> str:
                 f"{f.level.mark:<4}{stale}")
         if f.reason and f.value is None:
             line += f"  {f.reason}"
+        elif key == "db_sessions":
+            d = f.detail
+            line += (f"  active {d.get('active', 0)}, idle {d.get('idle', 0)}, idle in txn "
+                     f"{d.get('idle_in_transaction', 0)}, aborted "
+                     f"{d.get('idle_in_transaction_aborted', 0)}, waiting "
+                     f"{'-' if d.get('waiting') is None else d['waiting']}")
         lines.append(line.rstrip())
     if a.alerts:
         for al in a.alerts:

@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Start the simulated StudyBuddy backend on loopback and "
                           "open the console on it; with --serve, only the backend.")
     _console_options(demo, suppress=True)
+    demo.add_argument("--dsn", metavar="DSN", default=argparse.SUPPRESS,
+                      help="a database to show in the Database panel")
     demo.add_argument("--serve", action="store_true",
                       help="only serve the simulated backend (no console) until Ctrl-C")
     demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -118,13 +120,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNKNOWN
 
 
-def _demo_target(url: str) -> Target:
-    """The simulated backend with the runbook's defaults, whatever the user's config says."""
+def _demo_target(url: str, dsn: str | None = None) -> Target:
+    """The simulated backend with the runbook's defaults, whatever the user's config says.
+    Its database is only the one given with --dsn: never $DATABASE_URL from the shell, which
+    may well be production's."""
     from sbtop import config
 
     # Loopback: compressing the page would cost both ends CPU and save nothing.
-    demo = config.TargetConfig(base_url=url, gzip=False)
-    return config.resolve(config.Config(targets={"demo": demo}))
+    demo = config.TargetConfig(base_url=url, gzip=False, dsn_env="")
+    return config.resolve(config.Config(targets={"demo": demo}), dsn=dsn)
 
 
 def _load_target(args: argparse.Namespace) -> Target:
@@ -158,10 +162,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
         backend = SimulatedBackend(port=0).start()
     try:
-        target = _demo_target(backend.url) if backend else _load_target(args)
-        if target.dsn:
-            print("sbtop: note: database figures are not collected yet; the DSN is unused",
-                  file=sys.stderr)
+        target = (_demo_target(backend.url, getattr(args, "dsn", None)) if backend
+                  else _load_target(args))
         assessment = asyncio.run(check.run(target, args.window))
     finally:
         if backend is not None:
@@ -227,7 +229,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         except config.ConfigError:
             ui = config.UiConfig()  # the demo runs on defaults whatever the user's file says
         try:
-            return _console(_demo_target(backend.url), args, ui)
+            return _console(_demo_target(backend.url, getattr(args, "dsn", None)), args, ui)
         finally:
             backend.stop()
     print(f"simulated StudyBuddy backend on {backend.url}\n"

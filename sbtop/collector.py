@@ -1,33 +1,41 @@
-"""One tick of I/O for a target: scrape /metrics and probe health at the same time."""
+"""One tick of I/O for a target: scrape /metrics, probe health and poll the database at once."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 
 from sbtop.clock import SYSTEM, Clock
 from sbtop.config import Target
-from sbtop.engine.observations import HealthProbe, MetricsScrape, Observation
+from sbtop.engine.observations import DbSnapshot, HealthProbe, MetricsScrape, Observation
 from sbtop.engine.series import wanted_samples
 from sbtop.sources import health, metrics
+from sbtop.sources.database import DatabaseSource, DbSettings
 from sbtop.sources.http import make_client
 
 
 class Collector:
-    """Owns the target's HTTP client; use as an async context manager."""
+    """Owns the target's HTTP client and database connection; an async context manager."""
 
     def __init__(self, target: Target, clock: Clock = SYSTEM,
                  health_every_s: float | None = None) -> None:
         self.target = target
         self.clock = clock
+        self.wanted = wanted_samples(target.engine.names)
         # The health path is probed at most this often (a console need not knock on it every
         # second); None means the target's health_interval_s, 0 means every tick.
         self.health_every_s = (target.health_interval_s if health_every_s is None
                                else health_every_s)
         self._health_due = -1e18
-        self.wanted = wanted_samples(target.engine.names)
         self._client: httpx.AsyncClient | None = None
+        self.db: DatabaseSource | None = None
+        if target.dsn:
+            d = target.db
+            self.db = DatabaseSource(target.dsn, DbSettings(
+                connect_timeout_s=d.connect_timeout_s, statement_timeout_s=d.statement_timeout_s,
+                only_database=d.only_database, pool_user=d.pool_user), clock)
 
     async def __aenter__(self) -> Collector:
         self._client = make_client(self.target.http)
@@ -37,28 +45,27 @@ class Collector:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        if self.db is not None:
+            await self.db.close()
 
     async def observe(self) -> Observation:
         assert self._client is not None, "use Collector as an async context manager"
         now = self.clock.now()
         t = self.target
-        jobs: list[asyncio.Task[MetricsScrape] | asyncio.Task[HealthProbe]] = []
-        scrape_job = probe_job = None
+        jobs: dict[str, asyncio.Task[Any]] = {}
         if t.metrics_url:
-            scrape_job = asyncio.create_task(
+            jobs["metrics"] = asyncio.create_task(
                 metrics.scrape(self._client, t.metrics_url, t.http, self.wanted, now, self.clock))
-            jobs.append(scrape_job)
         if t.health_url and now[0] >= self._health_due:
             self._health_due = now[0] + self.health_every_s
-            probe_job = asyncio.create_task(
+            jobs["health"] = asyncio.create_task(
                 health.probe(self._client, t.health_url, t.http, now, self.clock))
-            jobs.append(probe_job)
+        if self.db is not None:
+            jobs["db"] = asyncio.create_task(self.db.poll())
         if jobs:
-            await asyncio.gather(*jobs)
+            await asyncio.gather(*jobs.values())
         done = self.clock.now()
-        return Observation(
-            t=done[0],
-            wall=done[1],
-            metrics=scrape_job.result() if scrape_job else None,
-            health=probe_job.result() if probe_job else None,
-        )
+        scrape: MetricsScrape | None = jobs["metrics"].result() if "metrics" in jobs else None
+        probe: HealthProbe | None = jobs["health"].result() if "health" in jobs else None
+        db: DbSnapshot | None = jobs["db"].result() if "db" in jobs else None
+        return Observation(t=done[0], wall=done[1], metrics=scrape, health=probe, db=db)

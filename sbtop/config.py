@@ -145,6 +145,16 @@ class AlertConfig:
 
 
 @dataclass
+class DbConfig:
+    connect_timeout_s: float = 3.0
+    statement_timeout_s: float = 2.0
+    only_database: bool = False
+    pool_size: int = 0
+    pool_user: str = ""
+    allow_cancel: bool = False
+
+
+@dataclass
 class CanaryConfig:
     flag: str = "PERF_OPTIMIZATIONS_ENABLED"
     steps: list[int] = field(default_factory=lambda: [0, 5, 25, 100])
@@ -168,6 +178,7 @@ class Config:
     thresholds: dict[str, ThresholdConfig] = field(default_factory=dict)
     alerts: list[AlertConfig] | None = None
     targets: dict[str, TargetConfig] = field(default_factory=dict)
+    db: DbConfig = field(default_factory=DbConfig)
     canary: CanaryConfig = field(default_factory=CanaryConfig)
     verify: list[VerifyConfig] = field(default_factory=list)
     source: str = field(default="", metadata={"internal": True})
@@ -444,6 +455,11 @@ def _validate(config: Config) -> None:
     for key in ("min_requests", "min_route_requests", "top_routes"):
         if getattr(config.engine, key) < 1:
             raise ConfigError(f"engine.{key}: must be at least 1")
+    for key in ("connect_timeout_s", "statement_timeout_s"):
+        if getattr(config.db, key) <= 0:
+            raise ConfigError(f"db.{key}: must be greater than 0")
+    if config.db.pool_size < 0:
+        raise ConfigError("db.pool_size: must not be negative")
     steps = config.canary.steps
     if steps != sorted(steps) or any(not 0 <= s <= 100 for s in steps):
         raise ConfigError("canary.steps: expected rising percentages between 0 and 100")
@@ -465,6 +481,7 @@ class Target:
     dsn: str | None = field(default=None, repr=False)
     warnings: tuple[str, ...] = ()
     health_interval_s: float = 5.0
+    db: DbConfig = field(default_factory=DbConfig)
 
 
 def resolve(config: Config, target: str | None = None, *, url: str | None = None,
@@ -540,6 +557,7 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
         dsn=dsn or (env.get(tc.dsn_env) if tc.dsn_env else None),
         warnings=tuple(warnings),
         health_interval_s=tc.health_interval_s,
+        db=config.db,
     )
 
 
@@ -600,6 +618,7 @@ def engine_settings(config: Config, tc: TargetConfig | None = None) -> EngineSet
         min_route_requests=e.min_route_requests,
         top_routes=e.top_routes,
         memory_limit_bytes=limit * 1024 * 1024 if limit else None,
+        db_pool_size=config.db.pool_size or None,
         names=names,
         health_fields=HealthFields(config.health_fields.rss, config.health_fields.memory_limit),
         thresholds=thresholds,

@@ -22,7 +22,9 @@ from sbtop import format
 from sbtop.clock import SYSTEM, Clock
 from sbtop.config import Target
 from sbtop.console.screens.chart import ChartScreen
+from sbtop.console.screens.confirm import ConfirmScreen
 from sbtop.console.screens.help import HelpScreen
+from sbtop.console.screens.sessions import SessionsScreen
 from sbtop.console.themes import DEFAULT_THEME, load_themes
 from sbtop.console.widgets.alerts import AlertsPanel
 from sbtop.console.widgets.database import DatabasePanel
@@ -35,7 +37,7 @@ from sbtop.console.widgets.traffic import TrafficPanel
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.engine import Engine
 from sbtop.engine.history import History
-from sbtop.engine.observations import Observation
+from sbtop.engine.observations import DbSession, Observation
 from sbtop.sources.metrics import INLINE_BYTES
 
 REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
@@ -189,6 +191,8 @@ class SbtopApp(App[None]):
             self._show(a)
         if isinstance(self.screen, ChartScreen):
             self.screen.redraw()
+        elif isinstance(self.screen, SessionsScreen):
+            self.screen.refresh_rows(a)
 
     def _show(self, a: Assessment) -> None:
         with self.batch_update():
@@ -241,8 +245,11 @@ class SbtopApp(App[None]):
     def action_help(self) -> None:
         bindings = [b for b in self.BINDINGS if isinstance(b, Binding) and b.tooltip
                     and not (self.read_only and b.action in _DEPLOY_ACTIONS)]
-        bindings.insert(5, Binding("enter", "", "Chart", tooltip="full-screen history chart "
-                                   "of the focused panel (escape goes back)"))
+        bindings.insert(5, Binding("enter", "", "Chart", tooltip="the focused panel full "
+                                   "screen: history chart; on Database, the sessions"))
+        if not self.read_only:
+            bindings.insert(6, Binding("x", "", "Cancel", tooltip="in the sessions view: "
+                                       "cancel the selected query (needs db.allow_cancel)"))
         self.push_screen(HelpScreen(bindings, [
             "Levels are words: OK WARN CRIT UNKN; STALE and DOWN mark old data.",
         ]))
@@ -288,6 +295,45 @@ class SbtopApp(App[None]):
 
     def action_chart(self, keys: tuple[str, ...], title: str) -> None:
         self.push_screen(ChartScreen(title, keys, self.history, self.target.engine.thresholds))
+
+    def action_sessions(self) -> None:
+        self.push_screen(SessionsScreen())
+
+    def cancel_query(self, session: DbSession | None) -> None:
+        """Cancel one query, after a confirmation naming it. Off unless db.allow_cancel, and
+        always off read-only."""
+        if self.read_only:
+            self.notify("read-only: sbtop cancels nothing", severity="warning")
+            return
+        if not self.target.db.allow_cancel:
+            self.notify("cancelling queries is off: set allow_cancel = true in [db]",
+                        severity="warning", timeout=5)
+            return
+        db = getattr(self.source, "db", None)
+        if session is None or db is None:
+            self.notify("no query selected", severity="warning")
+            return
+        details = [f"{session.state or ''} for "
+                   f"{format.duration(session.duration_s or 0)}, user {session.user}, "
+                   f"application {session.application}, client {session.client}",
+                   f"query: {session.query or '?'}"]
+        if self.target.production:
+            details.insert(0, f"on PRODUCTION target {self.target.name}")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._cancel(db, session)
+            else:
+                self.notify("kept: nothing was cancelled", timeout=3)
+
+        self.push_screen(ConfirmScreen(f"Cancel the query of session {session.id}?", details),
+                         answered)
+
+    @work(group="cancel", exclusive=True, exit_on_error=False)
+    async def _cancel(self, db: Any, session: DbSession) -> None:
+        result = await db.cancel(session)
+        self.notify(result, severity="information" if result.startswith("cancel")
+                    else "warning", timeout=6)
 
     def _not_configured(self, what: str) -> None:
         self.notify(f"{what}: not configured for target {self.target.name!r} (no deploy "

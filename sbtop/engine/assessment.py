@@ -11,6 +11,7 @@ from typing import Any
 from sbtop.engine.alerts import Alert
 from sbtop.engine.figures import Figure, Routes, RouteStat
 from sbtop.engine.levels import Level
+from sbtop.engine.observations import DbSnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,7 @@ class Assessment:
     health_body: Any = None
     notes: tuple[str, ...] = ()
     production: bool = False
+    db: DbSnapshot | None = None  # the latest good poll, for the sessions table
 
 
 def iso(wall: float | None) -> str | None:

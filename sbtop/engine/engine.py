@@ -9,6 +9,7 @@ from typing import Any
 
 from sbtop.engine.alerts import AlertEvaluator
 from sbtop.engine.assessment import Assessment, SourceStatus
+from sbtop.engine.database import db_figures
 from sbtop.engine.exposition import ParseError
 from sbtop.engine.figures import (
     Figure,
@@ -19,7 +20,7 @@ from sbtop.engine.figures import (
     window_figures,
 )
 from sbtop.engine.levels import Level, worst
-from sbtop.engine.observations import HealthProbe, MetricsScrape, Observation
+from sbtop.engine.observations import DbSnapshot, HealthProbe, MetricsScrape, Observation
 from sbtop.engine.series import Rollup, SeriesTracker
 from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
 
@@ -46,6 +47,8 @@ class Engine:
         self._health: HealthProbe | None = None
         self._last_ok: MetricsScrape | None = None
         self._health_last_ok: float | None = None
+        self._db: DbSnapshot | None = None  # the latest poll
+        self._db_ok: DbSnapshot | None = None  # the latest poll that worked
 
     def observe(self, obs: Observation) -> Assessment:
         self.tick += 1
@@ -55,10 +58,15 @@ class Engine:
                 self._health_last_ok = obs.health.wall
         if obs.metrics is not None:
             self._take_metrics(obs.metrics)
+        if obs.db is not None:
+            self._db = obs.db
+            if obs.db.error is None:
+                self._db_ok = obs.db
         figures = self._current_metric_figures(obs.wall)
         hf = health_figure(self._health, self.settings)
         if hf is not None:
             figures["health"] = hf
+        figures.update(self._current_db_figures(obs.wall))
         figures = {k: figures[k] for k in FIGURE_UNITS if k in figures}
         alerts = self.alerts.evaluate(figures, obs.t, obs.wall)
         sources: dict[str, SourceStatus] = {}
@@ -66,10 +74,11 @@ class Engine:
             sources["metrics"] = self._metrics_status
         if self._health is not None:
             sources["health"] = _health_status(self._health, self._health_last_ok)
+        if self._db is not None:
+            sources["db"] = _db_status(self._db, self._db_ok)
         levels = [f.level for f in figures.values() if f.judged]
         levels += [a.level() for a in alerts]
-        if self._metrics_status is not None and not self._metrics_status.up:
-            levels.append(Level.UNKNOWN)
+        levels += [Level.UNKNOWN for s in sources.values() if not s.up and s.name != "health"]
         if not sources:
             levels.append(Level.UNKNOWN)  # nothing was read: nothing can be called ok
         window_s = None
@@ -97,7 +106,20 @@ class Engine:
             health_body=self._health.body if self._health is not None else None,
             notes=tuple(notes),
             production=self.production,
+            db=self._db_ok if self._db is not None and self._db.error is None else None,
         )
+
+    def _current_db_figures(self, wall: float) -> dict[str, Figure]:
+        latest = self._db
+        if latest is None:
+            return {}
+        if latest.error is None or self._db_ok is None:
+            return db_figures(latest, self.settings)
+        # The poll failed after earlier ones worked: the last values, marked stale.
+        age = wall - self._db_ok.wall
+        return {k: dataclasses.replace(f, stale_s=age, reason=f.reason or
+                                       f"stale: {latest.error}")
+                for k, f in db_figures(self._db_ok, self.settings).items()}
 
     def _take_metrics(self, scrape: MetricsScrape) -> None:
         error = scrape.error
@@ -164,6 +186,12 @@ def _configured(settings: EngineSettings) -> set[str]:
     if not settings.names.event_loop_lag:
         keys.discard("event_loop_lag_ms")
     return keys
+
+
+def _db_status(latest: DbSnapshot, ok: DbSnapshot | None) -> SourceStatus:
+    detail: dict[str, Any] = {"kind": latest.kind, "poll_ms": round(latest.poll_ms, 1)}
+    return SourceStatus("db", latest.error is None, latest.error, ok.wall if ok else None,
+                        latest.wall, latest.poll_ms, detail)
 
 
 def _health_status(p: HealthProbe, last_ok: float | None) -> SourceStatus:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sbtop.engine.exposition import Page
@@ -39,9 +39,54 @@ class HealthProbe:
     elapsed_ms: float = 0.0
 
 
+# Session states as PostgreSQL names them (CockroachDB's are mapped onto these).
+DB_STATES = ("active", "idle", "idle in transaction", "idle in transaction (aborted)")
+
+
+@dataclass(frozen=True, slots=True)
+class DbSession:
+    """One session or query for the longest-running table (and for cancelling)."""
+
+    id: str  # PostgreSQL pid, or CockroachDB session id
+    user: str | None = None
+    application: str | None = None
+    client: str | None = None
+    state: str | None = None
+    duration_s: float | None = None
+    wait: str | None = None
+    query: str | None = None
+    # What a cancel names: the pid on PostgreSQL, the query id on CockroachDB.
+    cancel_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DbSnapshot:
+    """One poll of the database's sessions. `error` set means the poll failed."""
+
+    t: float
+    wall: float
+    error: str | None = None
+    kind: str = "postgresql"  # or "cockroachdb"
+    states: dict[str, int] = field(default_factory=dict)  # DB_STATES -> count
+    total: int | None = None  # client sessions, sbtop's own left out
+    waiting: int | None = None  # sessions waiting on a lock; None where it cannot be known
+    capacity: int | None = None  # connections clients may open; None when unlimited/unknown
+    capacity_note: str = ""
+    # The count compared with the capacity: the total, or on CockroachDB the busiest node's.
+    pressure: int | None = None
+    pool_sessions: int | None = None  # sessions counted against db.pool_size
+    hidden: int = 0  # sessions whose state this role may not see
+    longest: tuple[DbSession, ...] = ()
+    oldest_xact: DbSession | None = None
+    blocked: tuple[tuple[str, str], ...] = ()  # (blocked, blocking) ids
+    poll_ms: float = 0.0
+    version: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Observation:
     t: float
     wall: float
     metrics: MetricsScrape | None = None
     health: HealthProbe | None = None
+    db: DbSnapshot | None = None

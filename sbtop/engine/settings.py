@@ -22,6 +22,7 @@ FIGURE_UNITS: dict[str, str] = {
     "memory_pct": "%",
     "event_loop_lag_ms": "ms",
     "db_connections_pct": "%",
+    "db_pool_pct": "%",
     "db_sessions": "",
     "health": "",
 }
@@ -31,6 +32,8 @@ RUNBOOK_THRESHOLDS: dict[str, Threshold] = {
     "latency_p95_ms": Threshold(warning=500, critical=1000),
     "error_rate_5xx_pct": Threshold(warning=1, critical=5),
     "db_connections_pct": Threshold(warning=80, critical=95),
+    # The runbook's "check database connection pool usage", judged like the connections.
+    "db_pool_pct": Threshold(warning=80, critical=95),
     "memory_pct": Threshold(warning=80, critical=95),
     "socket_connections": Threshold(warning=1000, critical=2000),
 }
@@ -107,6 +110,8 @@ class EngineSettings:
     min_route_requests: int = 5
     top_routes: int = 5
     memory_limit_bytes: float | None = None
+    # The application's pool (Prisma connection_limit x instances), when configured.
+    db_pool_size: int | None = None
     names: MetricNames = field(default_factory=MetricNames)
     health_fields: HealthFields = field(default_factory=HealthFields)
     thresholds: dict[str, Threshold] = field(default_factory=lambda: dict(RUNBOOK_THRESHOLDS))

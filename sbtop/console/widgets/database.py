@@ -1,9 +1,14 @@
-"""Database: sessions and pool pressure. Until its source exists, it says so plainly."""
+"""Database: sessions by state, connection pressure, the oldest transaction, lock waits.
+
+`enter` opens the sessions view (the longest-running queries, and cancelling one)."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.markup import escape
 
+from sbtop import format
+from sbtop.console import marks
 from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.history import History
@@ -18,10 +23,75 @@ class DatabasePanel(Panel):
 
     def compose(self) -> ComposeResult:
         if self._dsn_given:
-            yield Line("a DSN is set, but this sbtop does not read databases yet")
+            yield Line("[$text-muted]connecting…[/]", id="db-conns")
+            yield Line(id="db-states")
+            yield Line(id="db-extra")
         else:
             yield Line("no database configured")
             yield Line("[$text-muted]set dsn_env on the target, or --dsn[/]")
 
     def show(self, a: Assessment, history: History) -> None:
-        self.set_state("-unknown", None)
+        if not self._dsn_given:
+            self.set_state("-unknown", None)
+            return
+        f = a.figures
+        conns = f.get("db_connections_pct")
+        sessions = f.get("db_sessions")
+        source = a.sources.get("db")
+        if source is not None and not source.up and (sessions is None or sessions.stale_s is None):
+            reason = escape(source.error or "")
+            self.query_one("#db-conns", Line).set(f"[b $warning]DOWN[/] {reason}")
+            self.query_one("#db-states", Line).set("[$text-muted]retrying by itself[/]")
+            self.query_one("#db-extra", Line).set("")
+            self.set_state("-down", "DOWN")
+            return
+        pool = f.get("db_pool_pct")
+        first = marks.figure(conns, label="conns") if conns is not None and (
+            conns.value is not None) else "[$text-muted]conns: no limit known[/]"
+        if pool is not None:
+            first += "  " + marks.figure(pool, label="pool")
+        elif sessions is not None and sessions.value is not None and conns is not None:
+            cap = conns.detail.get("capacity")
+            if cap:
+                first += f" [$text-muted]{conns.detail.get('sessions')}/{cap}[/]"
+        if source is not None and source.elapsed_ms:
+            # The poll's own cost, in sight: sbtop must not be the load it is watching.
+            first += f"  [$text-muted]poll {source.elapsed_ms:.0f} ms[/]"
+        self.query_one("#db-conns", Line).set(first)
+        d = sessions.detail if sessions is not None else {}
+        wait = d.get("waiting")
+        states = (f"[$text-muted]act[/] {d.get('active', '-')} [$text-muted]idle[/] "
+                  f"{d.get('idle', '-')} [$text-muted]txn[/] {d.get('idle_in_transaction', '-')}"
+                  f" [$text-muted]abort[/] {d.get('idle_in_transaction_aborted', '-')} "
+                  f"[$text-muted]wait[/] {'-' if wait is None else wait}")
+        if sessions is not None and sessions.stale_s is not None:
+            states += " [b $warning]STALE[/]"
+        self.query_one("#db-states", Line).set(states)
+        self.query_one("#db-extra", Line).set(self._extra(a))
+        if sessions is not None and sessions.stale_s is not None:
+            self.set_state("-stale", f"STALE: {source.error if source else ''}"[:40])
+        else:
+            self.judge(a, ("db_connections_pct", "db_pool_pct"))
+
+    def action_chart(self) -> None:
+        if self._dsn_given:
+            self.app.action_sessions()  # type: ignore[attr-defined]
+        else:
+            self.app.notify("no database configured: give --dsn or set dsn_env")
+
+    @staticmethod
+    def _extra(a: Assessment) -> str:
+        snap = a.db
+        if snap is None:
+            return ""
+        if snap.blocked:
+            pairs = ", ".join(f"{b}←{by}" for b, by in snap.blocked[:3])
+            more = f" +{len(snap.blocked) - 3}" if len(snap.blocked) > 3 else ""
+            return f"[b $warning]blocked[/] {escape(pairs)}{more}"
+        if snap.oldest_xact is not None and snap.oldest_xact.duration_s is not None:
+            o = snap.oldest_xact
+            return (f"[$text-muted]oldest txn[/] {format.duration(o.duration_s or 0)} "
+                    f"[$text-muted]pid[/] {escape(o.id)}")
+        if snap.hidden:
+            return f"[$warning]{snap.hidden} sessions hidden[/] (grant pg_read_all_stats)"
+        return "[$text-muted]no open transaction, no lock waits[/]"

@@ -1,0 +1,40 @@
+"""A yes/no question whose default is no: y confirms; n, escape or anything else cancels."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.markup import escape
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center middle; }
+    ConfirmScreen > Vertical {
+        width: 80%; max-width: 100; height: auto; border: heavy $warning;
+        background: $surface; padding: 0 1;
+    }
+    ConfirmScreen Static { width: 1fr; height: auto; }
+    """
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", show=False),
+        Binding("n,escape", "answer(False)", "No", show=False),
+    ]
+
+    def __init__(self, question: str, details: list[str]) -> None:
+        super().__init__()
+        self._question = question
+        self._details = details
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(f"[b]{escape(self._question)}[/]")
+            for d in self._details:
+                yield Static(escape(d))
+            yield Static("[b $warning]y[/] yes    [b]n[/] / escape: no (the default)")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

@@ -1,0 +1,360 @@
+"""The database source against a real PostgreSQL: real sessions in every state, a real lock
+wait, sbtop's own connection killed, the database going away and coming back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from sbtop.engine.database import db_figures
+from sbtop.engine.levels import Level
+from sbtop.engine.observations import DbSnapshot
+from sbtop.engine.settings import EngineSettings
+from sbtop.sources.database import DatabaseSource, DbSettings, crdb_snapshot
+from tests import pg
+
+
+def poll(source: DatabaseSource) -> DbSnapshot:
+    return asyncio.run(source.poll())
+
+
+class Sessions:
+    """Real client sessions in the states the runbook cares about."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.conns: list[psycopg.Connection[Any]] = []
+        self.threads: list[threading.Thread] = []
+        with psycopg.connect(dsn, autocommit=True) as c:
+            c.execute("CREATE TABLE IF NOT EXISTS t (x int)")
+
+    def conn(self, name: str, autocommit: bool = True) -> psycopg.Connection[Any]:
+        c = psycopg.connect(self.dsn, autocommit=autocommit, application_name=name)
+        self.conns.append(c)
+        return c
+
+    def in_background(self, conn: psycopg.Connection[Any], query: str) -> None:
+        def run() -> None:
+            with contextlib.suppress(psycopg.Error):
+                conn.execute(query)
+
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        self.threads.append(t)
+
+    def pid(self, conn: psycopg.Connection[Any]) -> int:
+        return conn.info.backend_pid
+
+    def close(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as admin:
+            for c in self.conns:
+                admin.execute("SELECT pg_terminate_backend(%s)", (c.info.backend_pid,))
+        for c in self.conns:
+            with contextlib.suppress(Exception):
+                c.close()
+
+
+@pytest.fixture
+def sessions(pg_db: str) -> Iterator[Sessions]:
+    s = Sessions(pg_db)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def settle(source: DatabaseSource, predicate: Any, timeout: float = 10.0) -> DbSnapshot:
+    deadline = time.monotonic() + timeout
+    snap = poll(source)
+    while not predicate(snap) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        snap = poll(source)
+    return snap
+
+
+def test_sessions_by_state_lock_waits_blocked_pairs_and_capacity(sessions: Sessions) -> None:
+    s = sessions
+    s.conn("idle")
+    sleeper = s.conn("active")
+    s.in_background(sleeper, "SELECT pg_sleep(60)")
+    in_txn = s.conn("in-txn", autocommit=False)
+    in_txn.execute("SELECT 1")
+    aborted = s.conn("aborted", autocommit=False)
+    with contextlib.suppress(psycopg.errors.DivisionByZero):
+        aborted.execute("SELECT 1/0")
+    locker = s.conn("locker", autocommit=False)
+    locker.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+    waiter = s.conn("waiter")
+    s.in_background(waiter, "SELECT * FROM t")
+
+    source = DatabaseSource(s.dsn, DbSettings(only_database=True))
+    snap = settle(source, lambda x: x.waiting == 1 and x.states.get("active") == 2)
+    assert snap.error is None
+    assert snap.states == {"active": 2, "idle": 1, "idle in transaction": 2,
+                           "idle in transaction (aborted)": 1}
+    assert snap.total == 6 and snap.waiting == 1
+    assert snap.blocked == ((str(s.pid(waiter)), str(s.pid(locker))),)
+    with psycopg.connect(s.dsn) as c:
+        row = c.execute("SELECT current_setting('max_connections')::int - "
+                        "current_setting('superuser_reserved_connections')::int - "
+                        "coalesce(current_setting('reserved_connections', true), '0')::int"
+                        ).fetchone()
+    assert row is not None and snap.capacity == row[0]
+    longest = {x.id: x for x in snap.longest}
+    assert str(s.pid(sleeper)) in longest and longest[str(s.pid(sleeper))].query == (
+        "SELECT pg_sleep(60)")
+    # A running statement is a transaction too: the sleeper's, begun first, is the oldest.
+    assert snap.oldest_xact is not None and snap.oldest_xact.id == str(s.pid(sleeper))
+    figures = db_figures(snap, EngineSettings())
+    sessions_figure = figures["db_sessions"]
+    assert sessions_figure.value == 6
+    assert sessions_figure.detail == {"active": 2, "idle": 1, "idle_in_transaction": 2,
+                                      "idle_in_transaction_aborted": 1, "waiting": 1}
+    pct = figures["db_connections_pct"]
+    assert pct.value == pytest.approx(100 * snap.pressure / snap.capacity)  # type: ignore[operator]
+    assert pct.level is Level.OK
+    asyncio.run(source.close())
+
+
+def test_sbtops_own_session_is_left_out_and_named(pg_db: str) -> None:
+    source = DatabaseSource(pg_db, DbSettings(only_database=True))
+    snap = poll(source)
+    assert snap.total == 0
+    with psycopg.connect(pg_db) as c:
+        row = c.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sbtop' "
+                        "AND datname = current_database()"
+                        ).fetchone()
+        assert row is not None and row[0] == 1
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            asyncio.run(_write_through(source))
+    asyncio.run(source.close())
+
+
+async def _write_through(source: DatabaseSource) -> None:
+    assert source._conn is not None
+    await source._conn.execute("CREATE TABLE should_fail (x int)")
+
+
+def test_a_killed_connection_is_reported_and_replaced(pg_db: str) -> None:
+    source = DatabaseSource(pg_db, DbSettings(only_database=True))
+    assert poll(source).error is None
+    with psycopg.connect(pg_db, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE application_name = 'sbtop'")
+    broken = poll(source)
+    assert broken.error is not None and broken.error.startswith("connection lost")
+    again = poll(source)
+    assert again.error is None and again.total == 0
+    asyncio.run(source.close())
+
+
+def test_a_slow_poll_is_cut_by_the_statement_timeout(pg_db: str) -> None:
+    source = DatabaseSource(pg_db, DbSettings(statement_timeout_s=0.001))
+    snap = poll(source)
+    assert snap.error is not None and "statement_timeout" in snap.error
+    asyncio.run(source.close())
+
+
+class Proxy:
+    """A real TCP proxy in front of PostgreSQL, to take the database away and bring it back."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self._server: socket.socket | None = None
+        self._stop = threading.Event()
+        self._conns: list[socket.socket] = []
+
+    def start(self) -> None:
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", self.port))
+        srv.listen(8)
+        srv.settimeout(0.2)
+        self._server = srv
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        assert self._server is not None
+        while not self._stop.is_set():
+            try:
+                client, _ = self._server.accept()
+            except (TimeoutError, OSError):
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a: socket.socket, b: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := a.recv(65536):
+                b.sendall(data)
+        with contextlib.suppress(OSError):
+            b.shutdown(socket.SHUT_WR)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._server is not None:
+            self._thread.join(timeout=2)  # accept() holds the socket until it returns
+            self._server.close()
+        for c in self._conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+                c.close()
+        self._conns = []
+
+
+def test_an_unreachable_database_is_down_with_the_reason_and_recovers(pg_db: str) -> None:
+    info = psycopg.conninfo.conninfo_to_dict(pg_db)
+    proxy = Proxy(int(info.get("port") or 5432))
+    proxy.start()
+    dsn = psycopg.conninfo.make_conninfo(pg_db, host="127.0.0.1", port=proxy.port)
+    source = DatabaseSource(dsn, DbSettings(only_database=True, connect_timeout_s=2))
+    try:
+        assert poll(source).error is None
+        proxy.stop()
+        lost = poll(source)
+        assert lost.error is not None
+        refused = poll(source)
+        assert refused.error is not None and "refused" in refused.error
+        # The first reconnect is tried at once, then they back off.
+        errors = [poll(source).error or "" for _ in range(3)]
+        assert any("retrying in" in e for e in errors), errors
+        proxy.start()
+        back = settle(source, lambda x: x.error is None, timeout=15)
+        assert back.error is None and back.total == 0
+    finally:
+        proxy.stop()
+        asyncio.run(source.close())
+
+
+def test_sessions_this_role_may_not_see_are_counted_and_said(pg_db: str, pg_server: str) -> None:
+    role = "sbtop_t_plain"
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(f"DROP ROLE IF EXISTS {role}")
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+    other = psycopg.connect(pg_db, autocommit=True)  # a superuser's session, in the database
+    try:
+        plain = psycopg.conninfo.make_conninfo(pg_db, user=role)
+        source = DatabaseSource(plain, DbSettings(only_database=True))
+        snap = poll(source)
+        assert snap.error is None
+        assert snap.total == 1 and snap.hidden == 1
+        assert sum(snap.states.values()) == 0
+        asyncio.run(source.close())
+    finally:
+        other.close()
+        with psycopg.connect(pg_server, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE usename = %s", (role,))
+            time.sleep(0.2)
+            admin.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+def test_cancel_stops_the_running_query(sessions: Sessions) -> None:
+    sleeper = sessions.conn("active")
+    outcome: list[str] = []
+
+    def run() -> None:
+        try:
+            sleeper.execute("SELECT pg_sleep(60)")
+            outcome.append("finished")
+        except psycopg.errors.QueryCanceled:
+            outcome.append("canceled")
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    source = DatabaseSource(sessions.dsn, DbSettings(only_database=True))
+    snap = settle(source, lambda x: any(s.query == "SELECT pg_sleep(60)" for s in x.longest))
+    target = next(s for s in snap.longest if s.query == "SELECT pg_sleep(60)")
+    result = asyncio.run(source.cancel(target))
+    thread.join(timeout=10)
+    assert result == f"cancel sent to pid {sessions.pid(sleeper)}"
+    assert outcome == ["canceled"]
+    asyncio.run(source.close())
+
+
+def test_a_throwaway_cluster_serves_when_no_server_is_given() -> None:
+    cluster = pg.Cluster(max_connections=20)
+    try:
+        snap = poll(DatabaseSource(cluster.dsn))
+        assert snap.error is None and snap.capacity == 17  # 20 - 3 reserved for superusers
+    finally:
+        cluster.stop()
+
+
+# --- CockroachDB: no server can run here; its SQL is covered by rows shaped like its own ---
+
+OLD_SESSION_COLS = ["node_id", "session_id", "user_name", "client_address", "application_name",
+                    "active_queries", "last_active_query", "session_start",
+                    "oldest_query_start", "kv_txn", "alloc_bytes", "max_alloc_bytes"]
+NEW_SESSION_COLS = ["node_id", "session_id", "user_name", "client_address", "application_name",
+                    "active_queries", "last_active_query", "num_txns_executed",
+                    "session_start", "active_query_start", "kv_txn", "alloc_bytes",
+                    "max_alloc_bytes", "status", "session_end"]
+QUERY_COLS = ["query_id", "txn_id", "node_id", "session_id", "user_name", "start", "query",
+              "client_address", "application_name", "distributed", "phase", "full_scan"]
+
+
+def _old_row(node: int, sid: str, app: str, active: str, txn: str | None) -> list[Any]:
+    return [node, sid, "app", "10.0.0.1:5000", app, active, "SELECT 1", None, None, txn, 0, 0]
+
+
+def _new_row(node: int, sid: str, app: str, active: str, txn: str | None,
+             status: str = "ACTIVE") -> list[Any]:
+    return [node, sid, "app", "10.0.0.1:5000", app, active, "SELECT 1", 3, None, None, txn, 0,
+            0, status, None]
+
+
+@pytest.mark.parametrize(("cols", "row"), [(OLD_SESSION_COLS, _old_row),
+                                           (NEW_SESSION_COLS, _new_row)])
+def test_cockroachdb_sessions_map_by_column_name_in_both_versions(cols: list[str],
+                                                                  row: Any) -> None:
+    sessions = [
+        row(1, "s-active", "studybuddy", "SELECT * FROM tasks", "txn-1"),
+        row(1, "s-idle", "studybuddy", "", None),
+        row(2, "s-txn", "studybuddy", "", "txn-2"),
+        row(2, "s-internal", "$ internal-gc", "", None),
+        row(1, "s-me", "sbtop", "SHOW SESSIONS", None),
+    ]
+    queries = [["q1", "txn-1", 1, "s-active", "app", None, "SELECT *\n  FROM tasks", "10.0.0.1",
+                "studybuddy", False, "executing", True]]
+    snap = crdb_snapshot(cols, sessions, QUERY_COLS, queries, "s-me", 2, 0.0, 0.0)
+    assert snap.kind == "cockroachdb"
+    assert snap.states == {"active": 1, "idle": 1, "idle in transaction": 1,
+                           "idle in transaction (aborted)": 0}
+    assert snap.total == 3 and snap.waiting is None
+    assert snap.pressure == 2 and snap.capacity == 2  # busiest node against the per-node limit
+    assert snap.longest[0].cancel_id == "q1" and snap.longest[0].query == "SELECT * FROM tasks"
+    figures = db_figures(snap, EngineSettings())
+    assert figures["db_connections_pct"].value == 100.0
+    assert figures["db_connections_pct"].level is Level.CRITICAL
+
+
+def test_cockroachdb_without_a_connection_limit_judges_nothing_but_says_why() -> None:
+    snap = crdb_snapshot(NEW_SESSION_COLS, [_new_row(1, "a", "app", "", None)], QUERY_COLS, [],
+                         "", -1, 0.0, 0.0)
+    figures = db_figures(snap, EngineSettings())
+    pct = figures["db_connections_pct"]
+    assert pct.value is None and not pct.judged and "unlimited" in (pct.reason or "")
+    with_pool = db_figures(snap, EngineSettings(db_pool_size=10))
+    assert with_pool["db_pool_pct"].value == 10.0
+
+
+def test_closed_cockroachdb_sessions_are_not_counted() -> None:
+    rows = [_new_row(1, "a", "app", "", None, status="CLOSED"), _new_row(1, "b", "app", "", None)]
+    assert crdb_snapshot(NEW_SESSION_COLS, rows, QUERY_COLS, [], "", 100, 0, 0).total == 1
