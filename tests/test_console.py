@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
+from textual.content import Content
 
 from sbtop import config
+from sbtop.clock import ManualClock
+from sbtop.collector import Collector
 from sbtop.console.app import SbtopApp
 from sbtop.console.screens.chart import ChartScreen
 from sbtop.console.screens.help import HelpScreen
@@ -31,7 +36,8 @@ async def harness() -> AsyncIterator[Harness]:
 
 
 def line(app: SbtopApp, selector: str) -> str:
-    return app.query_one(selector, Line).text
+    """A line's text as shown (markup resolved)."""
+    return Content.from_markup(app.query_one(selector, Line).text).plain
 
 
 async def test_figures_appear_and_levels_become_words_and_classes(harness: Harness) -> None:
@@ -267,3 +273,157 @@ async def test_read_only_removes_the_deploy_keys_entirely() -> None:
             assert "canary" not in text and "roll back" not in text
     finally:
         h.close()
+
+
+async def test_the_database_panel_sessions_view_and_a_confirmed_cancel(pg_db: str) -> None:
+    import threading
+
+    import psycopg
+
+    from sbtop.console.screens.confirm import ConfirmScreen
+    from sbtop.console.screens.sessions import SessionsScreen
+
+    sleeper = psycopg.connect(pg_db, autocommit=True)
+    outcome: list[str] = []
+
+    def run() -> None:
+        try:
+            sleeper.execute("SELECT pg_sleep(60)")
+            outcome.append("finished")
+        except psycopg.errors.QueryCanceled:
+            outcome.append("canceled")
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    h = Harness()
+    app = h.app
+    app.target = dataclasses.replace(app.target, dsn=pg_db, db=config.DbConfig(
+        only_database=True, allow_cancel=False))
+    app.source = Collector(app.target, h.clock)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await h.ticks(2, pilot)
+            assert "act 1" in line(app, "#db-states")
+            app.query_one("#database", Panel).focus()
+            await pilot.press("enter")
+            assert isinstance(app.screen, SessionsScreen)
+            assert any(r.query == "SELECT pg_sleep(60)" for r in app.screen.rows)
+            await pilot.press("x")  # off: db.allow_cancel is false
+            await pilot.pause()
+            assert any("allow_cancel" in str(n.message) for n in app._notifications)
+            app.target = dataclasses.replace(app.target, db=config.DbConfig(
+                only_database=True, allow_cancel=True))
+            await pilot.press("x")
+            assert isinstance(app.screen, ConfirmScreen)
+            assert "pg_sleep(60)" in screen_text(app)
+            await pilot.press("n")  # the default answer: nothing happens
+            assert isinstance(app.screen, SessionsScreen) and outcome == []
+            await pilot.press("x", "y")
+            await app.workers.wait_for_complete()
+            thread.join(timeout=10)
+            assert outcome == ["canceled"]
+    finally:
+        sleeper.close()
+        h.close()
+
+
+# --- regressions from a review: input from outside never breaks the screen -------------------
+
+
+async def test_brackets_typed_into_the_filter_are_text(harness: Harness) -> None:
+    app = harness.app
+    async with app.run_test(size=(100, 30)) as pilot:
+        await harness.ticks(2, pilot)
+        await pilot.press("slash", "left_square_bracket", "slash", "right_square_bracket")
+        await pilot.pause()
+        assert app.is_running
+        assert "[/]" in screen_text(app)
+
+
+async def test_markup_in_a_page_or_an_error_is_shown_not_parsed() -> None:
+    def page(n: int) -> bytes:
+        route = 'route="/api/[$error]x[/]"'
+        return (f'http_request_duration_seconds_bucket{{{route},le="+Inf"}} {n}\n'
+                f"http_request_duration_seconds_count{{{route}}} {n}\n").encode()
+
+    with LoopbackServer({"/metrics": Answer(body=page(0)),
+                         "/api/health": Answer(body=b"{}")}) as s:
+        target = config.resolve(config.Config(targets={"x": config.TargetConfig(
+            base_url=s.url)}))
+        clock = ManualClock()
+        app = SbtopApp(target, collecting=False, clock=clock)
+        async with app.run_test(size=(120, 40)) as pilot:
+            for n in (0, 50, 100):
+                s.routes["/metrics"] = Answer(body=page(n))
+                clock.advance(5.0)
+                await app.tick()
+            await pilot.pause()
+            assert "/api/[$error]x[/]" in screen_text(app)
+            s.routes["/metrics"] = Answer(body=b"http_requests_total [/]\n")
+            await app.tick()
+            await pilot.pause()
+            assert app.internal_errors == []
+            assert "unparsable page" in screen_text(app)
+
+
+def test_a_theme_file_with_a_bad_variable_is_skipped_with_a_reason(tmp_path: Any) -> None:
+    from sbtop.console.themes import load_themes
+
+    (tmp_path / "x.toml").write_text('primary = "#112233"\n[variables]\nborder = "notacolour"\n')
+    (tmp_path / "y.toml").write_text('primary = "#112233"\ndark = "no"\n')
+    themes, problems = load_themes([tmp_path])
+    assert themes == {}
+    assert any("variables.border: not a colour" in p for p in problems)
+    assert any("dark: expected true or false" in p for p in problems)
+
+
+async def test_routes_are_marked_stale_and_panels_recover_while_paused(harness: Harness) -> None:
+    app = harness.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await harness.ticks(2, pilot)
+        await pilot.press("space")
+        harness.clock.advance(app.stale_after() + 0.1)
+        app._watch_staleness()
+        await pilot.pause()
+        routes = app.query_one("#routes", Panel)
+        assert routes.has_class("-stale")
+        await harness.ticks(1, pilot)  # fresh data again, still paused
+        assert not routes.has_class("-stale")
+        assert not app.query_one("#latency", Panel).has_class("-stale")
+
+
+async def test_a_faster_refresh_takes_effect_at_once() -> None:
+    routes = {"/metrics": Answer(body=b"x 1\n"), "/api/health": Answer(body=b"{}")}
+    with LoopbackServer(routes) as s:
+        target = config.resolve(config.Config(targets={"x": config.TargetConfig(
+            base_url=s.url)}))
+        app = SbtopApp(target, refresh_s=30.0)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.5)
+            first = app.ticks
+            await pilot.press("plus", "plus", "plus", "plus", "plus")
+            assert app.refresh_s == 0.5
+            await pilot.pause(1.6)
+            assert app.ticks >= first + 2
+
+
+@pytest.mark.parametrize("size", [(40, 12), (60, 20)])
+async def test_small_terminals_keep_the_level_in_the_header(harness: Harness,
+                                                             size: tuple[int, int]) -> None:
+    app = harness.app
+    harness.backend.set(error_rate=0.10)
+    async with app.run_test(size=size) as pilot:
+        await harness.ticks(3, pilot)
+        first_line = screen_text(app).splitlines()[0]
+        assert "CRIT" in first_line
+
+
+async def test_main_screen_keys_do_nothing_under_a_chart(harness: Harness) -> None:
+    app = harness.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await harness.ticks(2, pilot)
+        await pilot.press("enter")
+        assert isinstance(app.screen, ChartScreen)
+        await pilot.press("space", "s")
+        assert not app.paused
+        assert "slowest" in str(app.query_one(RoutesPanel).border_title)

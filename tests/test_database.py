@@ -358,3 +358,33 @@ def test_cockroachdb_without_a_connection_limit_judges_nothing_but_says_why() ->
 def test_closed_cockroachdb_sessions_are_not_counted() -> None:
     rows = [_new_row(1, "a", "app", "", None, status="CLOSED"), _new_row(1, "b", "app", "", None)]
     assert crdb_snapshot(NEW_SESSION_COLS, rows, QUERY_COLS, [], "", 100, 0, 0).total == 1
+
+
+def test_check_reports_the_database_figures_and_its_source(pg_db: str) -> None:
+    import json
+
+    from tests.test_config import run_sbtop
+
+    r = run_sbtop("check", "--demo", "--window", "1", "--dsn", pg_db, "--json")
+    out = json.loads(r.stdout)
+    sessions = out["figures"]["db_sessions"]
+    assert set(sessions) >= {"value", "level", "active", "idle", "idle_in_transaction",
+                             "idle_in_transaction_aborted", "waiting"}
+    assert out["figures"]["db_connections_pct"]["warning"] == 80
+    assert out["sources"]["db"]["up"] is True and out["sources"]["db"]["kind"] == "postgresql"
+    down = run_sbtop("check", "--demo", "--window", "0.5", "--json", "--dsn",
+                     "postgresql://postgres@127.0.0.1:1/postgres")
+    out = json.loads(down.stdout)
+    assert down.returncode == 3
+    assert out["sources"]["db"]["up"] is False
+    assert "refused" in out["sources"]["db"]["error"]
+    assert out["figures"]["db_sessions"]["value"] is None
+
+
+def test_the_dsn_password_never_appears_in_output(pg_db: str) -> None:
+    from tests.test_config import run_sbtop
+
+    secret = "hunter2-s3cret"
+    dsn = psycopg.conninfo.make_conninfo(pg_db, password=secret, port=1)
+    r = run_sbtop("check", "--demo", "--window", "0.3", "--json", "--dsn", dsn)
+    assert secret not in r.stdout and secret not in r.stderr

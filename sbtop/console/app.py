@@ -9,6 +9,7 @@ raises ends the app.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from typing import Any, Protocol
 
@@ -16,6 +17,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
+from textual.notifications import SeverityLevel
 from textual.widgets import Footer, Input
 
 from sbtop import format
@@ -42,6 +44,8 @@ from sbtop.sources.metrics import INLINE_BYTES
 
 REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 _DEPLOY_ACTIONS = {"canary", "restart", "rollback"}
+_MAIN_SCREEN_ACTIONS = {"pause", "faster", "slower", "sort", "filter", "escape", "canary",
+                        "restart", "rollback"}
 _LETTER_ACTIONS = {"sort", "filter", "next_theme", "canary", "restart", "rollback", "pause",
                    "quit"}
 
@@ -104,11 +108,19 @@ class SbtopApp(App[None]):
         self.internal_errors: list[str] = []
         self._in_flight_since: float | None = None
         self._stale_text = ""
+        self._shown: Assessment | None = None  # what the panels show (older while paused)
+        self._wake = asyncio.Event()  # a new refresh interval takes effect at once
         self._stopping = False
         self._themes, self._theme_problems = load_themes()
         for t in self._themes.values():
             self.register_theme(t)
         self._wanted_theme = theme
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Notifications are plain text by default here: they quote errors, file names and
+        queries, whose brackets must never be read as markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -157,8 +169,13 @@ class SbtopApp(App[None]):
         while not self._stopping:
             started = self.clock.now()[0]
             await self.tick()
-            elapsed = self.clock.now()[0] - started
-            await asyncio.sleep(max(0.05, self.refresh_s - elapsed))
+            while not self._stopping:
+                left = self.refresh_s - (self.clock.now()[0] - started)
+                if left <= 0:
+                    break
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=max(0.05, left))
 
     async def tick(self) -> Assessment | None:
         """One tick: observe, judge, show. Never raises: a bug of ours must not take the
@@ -195,11 +212,13 @@ class SbtopApp(App[None]):
             self.screen.refresh_rows(a)
 
     def _show(self, a: Assessment) -> None:
+        self._shown = a
         with self.batch_update():
             self.query_one(HeaderBar).set_level(a.level)
             for panel in self.query(Panel):
                 panel.show(a, self.history)
-            self._mark_stale_panels()
+            if self._stale_text:
+                self._mark_stale_panels()
 
     # --- staleness --------------------------------------------------------------------------
 
@@ -229,15 +248,22 @@ class SbtopApp(App[None]):
             self._mark_stale_panels()
 
     def _mark_stale_panels(self) -> None:
+        """Old data is marked on every panel that shows metrics; when it is fresh again, the
+        panels take back the state of what they show."""
         a = self.assessment
         if a is None:
             return
         metrics = a.sources.get("metrics")
+        panels = [self.query_one(f"#{p}", Panel) for p in ("latency", "traffic", "sockets",
+                                                            "routes")]
         if metrics is None or not self._stale_text:
+            shown = self._shown
+            if shown is not None:
+                for panel in panels:
+                    panel.show(shown, self.history)
             return
         reason = "DOWN: " + (metrics.error or "?") if not metrics.up else "STALE"
-        for panel_id in ("latency", "traffic", "sockets"):
-            panel = self.query_one(f"#{panel_id}", Panel)
+        for panel in panels:
             panel.set_state("-down" if not metrics.up else "-stale", reason[:60])
 
     # --- actions --------------------------------------------------------------------------
@@ -266,6 +292,7 @@ class SbtopApp(App[None]):
         i = max(0, min(len(steps) - 1, i + direction))
         self.refresh_s = steps[i]
         self.query_one(HeaderBar).set_refresh(self.refresh_s)
+        self._wake.set()
 
     def action_faster(self) -> None:
         self._step_refresh(-1)
@@ -290,7 +317,13 @@ class SbtopApp(App[None]):
         if not names:
             return
         i = names.index(self.theme) + 1 if self.theme in names else 0
-        self.theme = names[i % len(names)]
+        wanted = names[i % len(names)]
+        try:
+            self.theme = wanted
+        except Exception as e:  # a theme file Textual cannot apply: skip it, keep running
+            self._themes.pop(wanted, None)
+            self.notify(f"theme {wanted}: cannot be applied ({e}); skipped", severity="warning")
+            return
         self.notify(f"theme: {self.theme}", timeout=2)
 
     def action_chart(self, keys: tuple[str, ...], title: str) -> None:
@@ -352,6 +385,8 @@ class SbtopApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.read_only and action in _DEPLOY_ACTIONS:
             return False
+        if action in _MAIN_SCREEN_ACTIONS and len(self.screen_stack) > 1:
+            return False  # a chart or the sessions view is open: these act on the main screen
         # While typing a filter, letters are text, not commands.
         return not (action in _LETTER_ACTIONS and isinstance(self.focused, Input))
 

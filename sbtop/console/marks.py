@@ -3,11 +3,19 @@
 
 from __future__ import annotations
 
-from textual.markup import escape
-
 from sbtop import format
 from sbtop.engine.figures import Figure
 from sbtop.engine.levels import Level
+
+
+def esc(text: str) -> str:
+    """Text from the outside world (a page, a database, an error) made safe inside markup.
+
+    textual.markup.escape leaves `[$variable]` tags alone, and a route or a query may contain
+    anything: every opening bracket is escaped, so nothing in such text is ever a tag.
+    """
+    return text.replace("[", "\\[")
+
 
 STYLE = {
     Level.OK: "$success",
@@ -33,7 +41,7 @@ def figure(f: Figure | None, *, label: str = "", mark: bool = True) -> str:
     prefix = f"{label} " if label else ""
     if f is None:
         return f"{prefix}[$text-muted]n/a[/]"
-    value = escape(format.figure_value(f))
+    value = esc(format.figure_value(f))
     text = f"{prefix}{value}"
     if f.stale_s is not None:
         return f"{text} [{STALE_STYLE}]STALE[/]"
@@ -45,4 +53,4 @@ def figure(f: Figure | None, *, label: str = "", mark: bool = True) -> str:
 def threshold_note(f: Figure | None) -> str:
     if f is None or f.threshold is None:
         return ""
-    return f"[$text-muted]{escape(f.threshold.describe())}[/]"
+    return f"[$text-muted]{esc(f.threshold.describe())}[/]"

@@ -12,6 +12,7 @@ import os
 import tomllib
 from pathlib import Path
 
+from textual.color import Color
 from textual.theme import Theme
 
 DEFAULT_THEME = "dark"
@@ -61,13 +62,28 @@ def theme_from_file(path: Path) -> Theme:
             raise ValueError(f"{key}: expected a colour string")
     if "primary" not in data:
         raise ValueError("primary: required")
+    for key in ("dark", "ansi"):
+        if key in data and not isinstance(data[key], bool):
+            raise ValueError(f"{key}: expected true or false")
+    for key in ("luminosity_spread", "text_alpha"):
+        if key in data and (isinstance(data[key], bool)
+                            or not isinstance(data[key], int | float)):
+            raise ValueError(f"{key}: expected a number")
     variables = data.get("variables", {})
     if not isinstance(variables, dict) or not all(
             isinstance(v, str) for v in variables.values()):
         raise ValueError("variables: expected a table of strings")
+    for name, value in variables.items():
+        # Style variables ('input-cursor-text-style') hold words; all others are colours.
+        if name.endswith("-style"):
+            continue
+        try:
+            Color.parse(value)
+        except Exception:
+            raise ValueError(f"variables.{name}: not a colour: {value!r}") from None
     try:
         theme = Theme(**data)
-        theme.to_color_system()  # parses every colour now, not when it is first shown
+        theme.to_color_system().generate()  # every colour parsed now, not when first shown
     except Exception as e:  # a bad colour name: Textual raises its own error types
         raise ValueError(f"bad colour: {e}") from None
     return theme

@@ -13,7 +13,8 @@ from sbtop.engine.history import History
 from sbtop.engine.levels import Threshold
 from sbtop.engine.settings import FIGURE_UNITS
 
-PALETTE = ("primary", "warning", "accent", "success")
+# Series colours: never the warning or error colours, which the threshold lines use.
+PALETTE = ("primary", "accent", "secondary", "foreground")
 
 
 class ChartScreen(Screen[None]):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from sbtop.console.marks import esc
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -31,9 +32,9 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"[b]{escape(self._question)}[/]")
+            yield Static(f"[b]{esc(self._question)}[/]")
             for d in self._details:
-                yield Static(escape(d))
+                yield Static(esc(d))
             yield Static("[b $warning]y[/] yes    [b]n[/] / escape: no (the default)")
 
     def action_answer(self, yes: bool) -> None:

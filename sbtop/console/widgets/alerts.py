@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.markup import escape
 
 from sbtop import format
+from sbtop.console.marks import esc
 from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.alerts import Alert, AlertState
 from sbtop.engine.assessment import Assessment
@@ -32,8 +32,8 @@ class AlertsPanel(Panel):
         rows = [self._alert(al, a) for al in _ordered(a.alerts)]
         for name, s in a.sources.items():
             if not s.up:
-                rows.append(f"[b $warning]DOWN[/] {name}: {escape(s.error or '?')}")
-        rows += [f"[$text-muted]{escape(n)}[/]" for n in a.notes]
+                rows.append(f"[b $warning]DOWN[/] {name}: {esc(s.error or '?')}")
+        rows += [f"[$text-muted]{esc(n)}[/]" for n in a.notes]
         if not rows:
             rows = ["[$text-muted]no alerts pending or firing[/]"]
         if len(rows) > ROWS:
@@ -60,8 +60,8 @@ class AlertsPanel(Panel):
         if al.state is AlertState.PENDING and rule.for_s > 0:
             left = rule.for_s - (a.t - al.since_t)
             cond += f", fires in {format.duration(max(0.0, left))}"
-        return (f"[{style}]{al.state.value.upper()}[/] {escape(al.name)} "
-                f"{format.duration(a.t - al.since_t)}  [$text-muted]{escape(cond)}[/]")
+        return (f"[{style}]{al.state.value.upper()}[/] {esc(al.name)} "
+                f"{format.duration(a.t - al.since_t)}  [$text-muted]{esc(cond)}[/]")
 
 
 def _ordered(alerts: tuple[Alert, ...]) -> list[Alert]:

@@ -5,10 +5,10 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.markup import escape
 
 from sbtop import format
 from sbtop.console import marks
+from sbtop.console.marks import esc
 from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.history import History
@@ -39,7 +39,7 @@ class DatabasePanel(Panel):
         sessions = f.get("db_sessions")
         source = a.sources.get("db")
         if source is not None and not source.up and (sessions is None or sessions.stale_s is None):
-            reason = escape(source.error or "")
+            reason = esc(source.error or "")
             self.query_one("#db-conns", Line).set(f"[b $warning]DOWN[/] {reason}")
             self.query_one("#db-states", Line).set("[$text-muted]retrying by itself[/]")
             self.query_one("#db-extra", Line).set("")
@@ -87,11 +87,11 @@ class DatabasePanel(Panel):
         if snap.blocked:
             pairs = ", ".join(f"{b}←{by}" for b, by in snap.blocked[:3])
             more = f" +{len(snap.blocked) - 3}" if len(snap.blocked) > 3 else ""
-            return f"[b $warning]blocked[/] {escape(pairs)}{more}"
+            return f"[b $warning]blocked[/] {esc(pairs)}{more}"
         if snap.oldest_xact is not None and snap.oldest_xact.duration_s is not None:
             o = snap.oldest_xact
             return (f"[$text-muted]oldest txn[/] {format.duration(o.duration_s or 0)} "
-                    f"[$text-muted]pid[/] {escape(o.id)}")
+                    f"[$text-muted]pid[/] {esc(o.id)}")
         if snap.hidden:
             return f"[$warning]{snap.hidden} sessions hidden[/] (grant pg_read_all_stats)"
         return "[$text-muted]no open transaction, no lock waits[/]"

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.markup import escape
 
 from sbtop.console import marks
+from sbtop.console.marks import esc
 from sbtop.console.widgets.panel import Line
 from sbtop.engine.levels import Level
 
 
 class HeaderBar(Horizontal):
+    """Most important first, so a narrow terminal cuts the least important: the URL goes
+    first (it shrinks to an ellipsis), the level and staleness never."""
+
     DEFAULT_CSS = """
     HeaderBar { height: 1; background: $panel; }
-    HeaderBar Line { width: auto; padding: 0 1; }
-    HeaderBar #hd-spacer { width: 1fr; }
+    HeaderBar Line { width: auto; padding: 0 1 0 0; }
+    HeaderBar #hd-url { width: 1fr; text-overflow: ellipsis; padding: 0 1; }
     """
 
     def __init__(self, target: str, production: bool, base_url: str,
@@ -33,15 +36,14 @@ class HeaderBar(Horizontal):
     def compose(self) -> ComposeResult:
         prod = "[b reverse $error] PRODUCTION [/] " if self._production else ""
         # Parts sized to their text need a layout pass when they change (rarely).
-        yield Line(f"[b]sbtop[/] {prod}[b]{escape(self._target)}[/] "
-                   f"[$text-muted]{escape(self._base_url)}[/]", id="hd-target", fixed=False)
+        yield Line(f" [b]sbtop[/] {prod}[b]{esc(self._target)}[/]", id="hd-target", fixed=False)
         yield Line(f"{marks.level(Level.UNKNOWN)}", id="hd-level", fixed=False)
-        yield Line(id="hd-spacer")
+        yield Line(id="hd-age", fixed=False, collapse_empty=True)
+        yield Line(id="hd-paused", fixed=False, collapse_empty=True)
         if self._read_only:
             yield Line("[b $accent]READ-ONLY[/]", id="hd-readonly", fixed=False)
-        yield Line(id="hd-age", fixed=False)
-        yield Line(id="hd-paused", fixed=False)
         yield Line(id="hd-refresh", fixed=False)
+        yield Line(f"[$text-muted]{esc(self._base_url)}[/]", id="hd-url")
 
     def set_level(self, level: Level) -> None:
         self.query_one("#hd-level", Line).set(marks.level(level))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 
 from sbtop.console import marks
+from sbtop.console.marks import esc
 from sbtop.console.widgets.panel import Line, Panel, Sparkline
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.figures import Figure
@@ -31,7 +32,7 @@ class LatencyPanel(Panel):
         self.query_one(Sparkline).draw(history, p95.threshold if p95 else None)
         reason = p95.reason if p95 is not None and p95.value is None else None
         self.query_one("#lat-thresholds", Line).set(
-            f"[$text-muted]{reason}[/]" if reason else marks.threshold_note(p95))
+            f"[$text-muted]{esc(reason)}[/]" if reason else marks.threshold_note(p95))
         self.judge(a, ("latency_p95_ms",))
 
 

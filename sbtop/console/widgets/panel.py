@@ -123,7 +123,8 @@ class Panel(Vertical, can_focus=True):
         self._state = state
         for c in ("-ok", "-warning", "-critical", "-unknown", "-stale", "-down"):
             self.set_class(c == css_class, c)
-        self.border_subtitle = subtitle or ""
+        # Plain Content: a subtitle may quote an error, whose brackets are not markup.
+        self.border_subtitle = Content(subtitle or "")
 
     def action_chart(self) -> None:
         if self.chart_figures:

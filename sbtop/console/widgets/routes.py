@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from rich.cells import cell_len, set_cell_size
 from textual import on
 from textual.app import ComposeResult
-from textual.markup import escape
+from textual.content import Content
 from textual.widgets import Input
 
+from sbtop.console.marks import esc
 from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.figures import RouteStat
@@ -70,7 +72,8 @@ class RoutesPanel(Panel):
         self.shown: list[str] = []  # route names on screen, in order
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter routes (enter keeps, escape clears)", id="rt-filter")
+        yield Input(placeholder="filter routes (enter keeps, escape clears)", id="rt-filter",
+                    compact=True)
         yield Line(id="rt-head")
         for i in range(MAX_ROWS):
             yield Line(id=f"rt-{i}", collapse_empty=True)
@@ -123,7 +126,7 @@ class RoutesPanel(Panel):
     def _retitle(self) -> None:
         label = SORTS[self.sort_index][0]
         filt = f", filter: {self.filter_text}" if self.filter_text else ""
-        self.border_title = f"Routes by {label}{filt}"
+        self.border_title = Content(f"Routes by {label}{filt}")  # the filter is typed text
 
     def _redraw(self) -> None:
         width = max(30, self.content_size.width or 76)
@@ -136,7 +139,7 @@ class RoutesPanel(Panel):
         room = max(1, (self.content_size.height or 10) - 1 - (1 if self.filter_text else 0))
         lines: list[str] = []
         if self._reason:
-            lines.append(f"[$text-muted]{escape(self._reason)}[/]")
+            lines.append(f"[$text-muted]{esc(self._reason)}[/]")
         elif not rows:
             lines.append("[$text-muted]no route matches the filter[/]" if needle
                          else "[$text-muted]no traffic on any route in the window[/]")
@@ -151,12 +154,15 @@ class RoutesPanel(Panel):
 
     @staticmethod
     def _row(r: RouteStat, name_width: int) -> str:
-        name = r.name if len(r.name) <= name_width - 1 else r.name[: name_width - 2] + "…"
+        # Widths in terminal cells, not characters: a CJK route name is twice as wide.
+        name = r.name if cell_len(r.name) <= name_width - 1 else (
+            set_cell_size(r.name, name_width - 2) + "…")
+        name = set_cell_size(name, name_width)
         numbers = (_num(r.requests_per_s, 1), _num(r.p95_ms, 0), _num(r.error_5xx_pct, 1),
                    _num(r.error_4xx_pct, 1))
         cells = "".join(f"{v:>{w}}" for v, (_l, w) in zip(numbers, NUMBERS, strict=True))
         # Route names come from the page: escaped, so markup in them is never parsed.
-        text = escape(f"{name:<{name_width}}") + cells
+        text = esc(name) + cells
         if r.error_5xx_pct:
             return f"[$warning]{text}[/]" if r.error_5xx_pct <= 5 else f"[b $error]{text}[/]"
         return text

@@ -7,6 +7,7 @@ from textual.content import Content
 
 from sbtop import format
 from sbtop.console import marks
+from sbtop.console.marks import esc
 from sbtop.console.widgets.panel import Line, Panel, Sparkline
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.history import History
@@ -36,7 +37,7 @@ class SocketsPanel(Panel):
             if rss and limit:
                 line += f"  [$text-muted]{format.size(rss)}/{format.size(limit)}[/]"
         elif mem is not None and mem.reason:
-            line += f" [$text-muted]{mem.reason}[/]"
+            line += f" [$text-muted]{esc(mem.reason)}[/]"
         lag = f.get("event_loop_lag_ms")
         target = self.query_one("#so-memory", Line)
         if lag is not None and lag.value is not None:
