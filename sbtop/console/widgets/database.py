@@ -84,6 +84,9 @@ class DatabasePanel(Panel):
         snap = a.db
         if snap is None:
             return ""
+        if snap.hidden:
+            # First: the counts above are only as good as what this role may see.
+            return f"[b $warning]{snap.hidden} sessions hidden[/] (grant pg_read_all_stats)"
         if snap.blocked:
             pairs = ", ".join(f"{b}←{by}" for b, by in snap.blocked[:3])
             more = f" +{len(snap.blocked) - 3}" if len(snap.blocked) > 3 else ""
@@ -92,6 +95,4 @@ class DatabasePanel(Panel):
             o = snap.oldest_xact
             return (f"[$text-muted]oldest txn[/] {format.duration(o.duration_s or 0)} "
                     f"[$text-muted]pid[/] {esc(o.id)}")
-        if snap.hidden:
-            return f"[$warning]{snap.hidden} sessions hidden[/] (grant pg_read_all_stats)"
         return "[$text-muted]no open transaction, no lock waits[/]"
