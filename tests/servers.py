@@ -46,9 +46,15 @@ class LoopbackServer:
                 pass
 
             def do_GET(self) -> None:
-                server.requests.append({"path": self.path, "headers": dict(self.headers)})
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                server.requests.append({"path": self.path, "headers": dict(self.headers),
+                                        "method": self.command, "body": body})
                 answer = server.routes.get(self.path.split("?")[0], Answer(404, b"not found"))
                 server.respond(self, answer)
+
+            do_POST = do_GET
+            do_PUT = do_GET
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

@@ -29,6 +29,7 @@ from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPEN
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from sbtop.demo.exposition import text_page
+from sbtop.demo.render_api import RenderControlPlane
 from sbtop.demo.traffic import BUCKETS, ROUTES, Knobs, Route, TrafficModel
 
 TEXT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -99,6 +100,8 @@ class SimulatedBackend:
         self._threads: list[threading.Thread] = []
         self.restarts = 0
         self.served = 0
+        # Render's API, shaped as documented, acting on this simulation (under /v1).
+        self.render = RenderControlPlane(apply_env=self._apply_env, restart_service=self.restart)
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         address = self._server.server_address
@@ -150,6 +153,18 @@ class SimulatedBackend:
             self._started = max(time.time(), self._started + 1.0)
             self._inst = _Instruments(self._started)
             self.restarts += 1
+
+    def _apply_env(self, env: dict[str, str]) -> None:
+        """A deploy went live: the service now runs with this environment."""
+        try:
+            percent = float(env.get("PERF_OPTIMIZATIONS_ENABLED", "0") or 0)
+        except ValueError:
+            percent = 0.0  # the app's parseInt would give NaN: the flag is off
+        self.set(canary_percent=max(0.0, min(100.0, percent)))
+
+    @property
+    def render_url(self) -> str:
+        return f"{self.url}/v1"
 
     def advance(self, seconds: float) -> None:
         """Simulate `seconds` of traffic at once (tests use it with background=False)."""
@@ -226,7 +241,31 @@ def _handler_for(backend: SimulatedBackend) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             pass  # quiet: the console owns the terminal
 
+        def _render(self, method: str) -> bool:
+            if not self.path.startswith("/v1/"):
+                return False
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, extra, body = backend.render.handle(method, self.path, headers, raw)
+            try:
+                self.send_response(status)
+                for k, v in extra.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return True
+
+        def do_PUT(self) -> None:
+            if not self._render("PUT"):
+                self._json(404, {"error": "not found"})
+
         def do_GET(self) -> None:
+            if self._render("GET"):
+                return
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
                 self._metrics()
@@ -238,6 +277,8 @@ def _handler_for(backend: SimulatedBackend) -> type[BaseHTTPRequestHandler]:
                 self._json(404, {"error": "not found"})
 
         def do_POST(self) -> None:
+            if self._render("POST"):
+                return
             path = self.path.split("?", 1)[0]
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""

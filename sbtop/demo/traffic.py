@@ -22,6 +22,7 @@ class Route:
     weight: float  # share of traffic
     client_errors: tuple[tuple[str, float], ...] = ()  # (status, share) of 4xx answers
     ok_status: str = "200"
+    optimized: bool = False  # rewritten by the performance fixes (friends, messages)
 
 
 # StudyBuddy's API, with the shape of a small Express app on Prisma: reads are quick, the
@@ -33,10 +34,11 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/tasks", 45, 0.45, 6, (("400", 0.03),), "201"),
     Route("PUT", "/api/tasks/:id", 40, 0.45, 5, (("404", 0.02), ("400", 0.01))),
     Route("DELETE", "/api/tasks/:id", 30, 0.4, 2, (("404", 0.03),), "204"),
-    Route("GET", "/api/friends/list", 60, 0.6, 9),
+    Route("GET", "/api/friends/list", 60, 0.6, 9, optimized=True),
     Route("POST", "/api/friends/request", 50, 0.5, 2, (("409", 0.08), ("404", 0.02)), "201"),
-    Route("GET", "/api/messages/:conversationId", 55, 0.55, 14, (("403", 0.01),)),
-    Route("POST", "/api/messages", 40, 0.45, 8, (("400", 0.01),), "201"),
+    Route("GET", "/api/messages/:conversationId", 55, 0.55, 14, (("403", 0.01),),
+          optimized=True),
+    Route("POST", "/api/messages", 40, 0.45, 8, (("400", 0.01),), "201", optimized=True),
     Route("GET", "/api/leaderboard", 140, 0.5, 5),
     Route("GET", "/api/analytics/dashboard", 220, 0.55, 3),
     Route("GET", "/api/health", 4, 0.3, 4),
@@ -64,6 +66,10 @@ class Knobs:
     health_delay_s: float = 0.0  # how long /api/health takes to answer
     metrics_delay_s: float = 0.0  # how long /metrics takes to answer
     metrics_status: int = 200
+    # The runbook's feature flag: the share of requests on the optimized routes that take the
+    # optimized path, and the step from which that path regresses (0: it never does).
+    canary_percent: float = 0.0
+    canary_regresses_at: float = 0.0
 
     def update(self, values: dict[str, object]) -> list[str]:
         """Set knobs from a JSON object; returns the names it did not know or could not set."""
@@ -131,8 +137,19 @@ class TrafficModel:
     def _serve(self, route: Route) -> Request:
         k = self.knobs
         status = route.ok_status
+        scale = k.latency_scale
+        fails = False
+        if route.optimized and k.canary_percent > 0 and (
+                self._rng.random() * 100 < k.canary_percent):
+            if k.canary_regresses_at and k.canary_percent >= k.canary_regresses_at:
+                scale *= 4.0  # the bad canary: the new code path is slower and fails
+                fails = self._rng.random() < 0.12
+            else:
+                scale *= 0.55  # the fix works: fewer queries, faster answers
         self._error_due += k.error_rate
-        if self._error_due >= 1.0:
+        if fails:
+            status = "500"
+        elif self._error_due >= 1.0:
             self._error_due -= 1.0
             status = "503" if self._rng.random() < 0.2 else "500"
         else:
@@ -147,7 +164,7 @@ class TrafficModel:
         if k.fixed_latency_ms is not None:
             seconds = k.fixed_latency_ms / 1000.0
         else:
-            ms = route.median_ms * math.exp(self._rng.gauss(0.0, route.sigma)) * k.latency_scale
+            ms = route.median_ms * math.exp(self._rng.gauss(0.0, route.sigma)) * scale
             seconds = ms / 1000.0
         return Request(route.method, route.path, status, seconds)
 

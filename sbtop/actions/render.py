@@ -1,0 +1,220 @@
+"""Render's REST API, as far as the deploy actions need it (see REFERENCE.md).
+
+A canary step is: set the flag (PUT env-var), trigger a deploy (the running service only sees
+the new value after one), follow the deploy until it is live or failed. A restart is one POST.
+A rollback goes to the most recent deploy that was live before the current one (failed builds
+are not candidates); through the API, auto-deploy stays on, and the user is told so.
+
+Errors come back as one line a person can act on (401, 404, 409, 429 with its reset, 5xx);
+429 is retried after `Ratelimit-Reset` seconds plus jitter, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+LIVE = "live"
+FAILED = {"build_failed", "update_failed", "pre_deploy_failed", "canceled"}
+# A deploy that went live and was replaced later: a rollback candidate.
+WAS_LIVE = {"deactivated"}
+
+Progress = Callable[[str], Awaitable[None] | None]
+
+
+class RenderError(Exception):
+    """An API call that failed, phrased for the person at the keyboard."""
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    api_url: str
+    service_id: str
+    api_key: str
+    timeout_s: float = 15.0
+    deploy_timeout_s: float = 900.0
+    poll_every_s: float = 5.0
+    max_429_retries: int = 3
+
+
+class RenderClient:
+    def __init__(self, settings: RenderSettings,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.s = settings
+        self._sleep = sleep
+        self._client = httpx.AsyncClient(
+            base_url=settings.api_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {settings.api_key}", "Accept": "application/json",
+                     "User-Agent": "sbtop"},
+            timeout=httpx.Timeout(settings.timeout_s), follow_redirects=False, trust_env=False)
+
+    def __repr__(self) -> str:  # never the key
+        return f"RenderClient(service={self.s.service_id!r})"
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    # --- the calls, each one line in the plan shown before acting ----------------------------
+
+    def plan_set_flag(self, flag: str, value: str) -> list[str]:
+        svc = self.s.service_id
+        return [f"PUT {self.s.api_url}/services/{svc}/env-vars/{flag}  {{\"value\": \"{value}\"}}",
+                f"POST {self.s.api_url}/services/{svc}/deploys  (the new value reaches the "
+                "service only with a deploy)",
+                f"GET {self.s.api_url}/services/{svc}/deploys/<id>  until live or failed"]
+
+    def plan_restart(self) -> list[str]:
+        return [f"POST {self.s.api_url}/services/{self.s.service_id}/restart"]
+
+    def plan_rollback(self) -> list[str]:
+        svc = self.s.service_id
+        return [f"GET {self.s.api_url}/services/{svc}/deploys  (find the last deploy that was "
+                "live before the current one)",
+                f"POST {self.s.api_url}/services/{svc}/rollback  {{\"deployId\": <that deploy>}}",
+                f"GET {self.s.api_url}/services/{svc}/deploys/<id>  until live or failed",
+                "note: a rollback through the API leaves auto-deploy on (the dashboard's turns "
+                "it off)"]
+
+    async def read_flag(self, flag: str) -> str | None:
+        """The flag's value on the service, or None when it is not set."""
+        r = await self._call("GET", f"/services/{self.s.service_id}/env-vars/{flag}",
+                             missing_ok=True)
+        if r is None:
+            return None
+        value = r.json().get("value") if r.content else None
+        return None if value is None else str(value)
+
+    async def set_flag(self, flag: str, value: str, progress: Progress | None = None
+                       ) -> dict[str, Any]:
+        await self._call("PUT", f"/services/{self.s.service_id}/env-vars/{flag}",
+                         json={"value": value})
+        await _say(progress, f"{flag} = {value} set; deploying")
+        deploy = await self._trigger_deploy()
+        return await self.follow(deploy, progress)
+
+    async def restart(self) -> None:
+        await self._call("POST", f"/services/{self.s.service_id}/restart")
+
+    async def rollback(self, progress: Progress | None = None) -> dict[str, Any]:
+        target = await self.rollback_target()
+        await _say(progress, f"rolling back to {target['id']}")
+        r = await self._call("POST", f"/services/{self.s.service_id}/rollback",
+                             json={"deployId": target["id"]})
+        deploy = _deploy_of(r.json() if r is not None and r.content else {})
+        return await self.follow(deploy, progress)
+
+    async def rollback_target(self) -> dict[str, Any]:
+        r = await self._call("GET", f"/services/{self.s.service_id}/deploys",
+                             params={"limit": 50})
+        deploys = [_deploy_of(item) for item in (r.json() if r is not None else [])]
+        current = next((i for i, d in enumerate(deploys) if d.get("status") == LIVE), None)
+        if current is None:
+            raise RenderError("no live deploy found: nothing to roll back from")
+        for d in deploys[current + 1:]:
+            if d.get("status") in WAS_LIVE:
+                return d
+        raise RenderError("no earlier deploy that was live: nothing to roll back to")
+
+    async def follow(self, deploy: dict[str, Any], progress: Progress | None = None
+                     ) -> dict[str, Any]:
+        """Poll a deploy until it is live or has failed."""
+        deploy_id = deploy.get("id")
+        if not deploy_id:
+            raise RenderError("Render did not say which deploy started")
+        deadline = time.monotonic() + self.s.deploy_timeout_s
+        status = deploy.get("status")
+        while status != LIVE:
+            if status in FAILED:
+                raise RenderError(f"deploy {deploy_id} ended {status}")
+            if time.monotonic() > deadline:
+                raise RenderError(f"deploy {deploy_id} still {status} after "
+                                  f"{self.s.deploy_timeout_s:.0f} s; follow it on Render")
+            await self._sleep(self.s.poll_every_s)
+            r = await self._call("GET", f"/services/{self.s.service_id}/deploys/{deploy_id}")
+            deploy = r.json() if r is not None else {}
+            new_status = deploy.get("status")
+            if new_status != status:
+                await _say(progress, f"deploy {deploy_id}: {new_status}")
+            status = new_status
+        return deploy
+
+    async def _trigger_deploy(self) -> dict[str, Any]:
+        r = await self._call("POST", f"/services/{self.s.service_id}/deploys", json={})
+        if r is not None and r.status_code == 201 and r.content:
+            return _deploy_of(r.json())
+        # 202 without a body: the deploy is queued; the newest in the list is it.
+        listing = await self._call("GET", f"/services/{self.s.service_id}/deploys",
+                                   params={"limit": 1})
+        items = listing.json() if listing is not None else []
+        if not items:
+            raise RenderError("Render accepted the deploy but lists none")
+        return _deploy_of(items[0])
+
+    async def _call(self, method: str, path: str, *, missing_ok: bool = False,
+                    **kwargs: Any) -> httpx.Response | None:
+        for attempt in range(self.s.max_429_retries + 1):
+            try:
+                r = await self._client.request(method, path, **kwargs)
+            except httpx.TimeoutException:
+                raise RenderError(f"Render API: no answer within {self.s.timeout_s:g} s "
+                                  f"({method} {path})") from None
+            except httpx.HTTPError as e:
+                raise RenderError(f"Render API unreachable: {type(e).__name__}") from None
+            if r.status_code == 429 and attempt < self.s.max_429_retries:
+                reset = _reset_seconds(r)
+                await self._sleep(reset + random.uniform(0.0, 1.0))
+                continue
+            if r.status_code == 404 and missing_ok:
+                return None
+            if r.status_code >= 400:
+                raise RenderError(_error(r, method, path, self.s.service_id))
+            return r
+        raise AssertionError("unreachable")
+
+
+def _reset_seconds(r: httpx.Response) -> float:
+    try:
+        return max(0.0, min(120.0, float(r.headers.get("Ratelimit-Reset", "5"))))
+    except ValueError:
+        return 5.0
+
+
+def _error(r: httpx.Response, method: str, path: str, service: str) -> str:
+    try:
+        message = str(r.json().get("message") or "")
+    except ValueError:
+        message = ""
+    detail = f": {message}" if message else ""
+    code = r.status_code
+    if code == 401:
+        return "Render refused the API key (401): check the variable api_key_env names"
+    if code == 403:
+        return f"the API key may not act on {service} (403){detail}"
+    if code == 404:
+        return f"Render knows no {path} (404): check service_id {service}{detail}"
+    if code == 409:
+        return f"Render refused: a deploy is already in progress (409){detail}"
+    if code == 429:
+        return (f"Render's rate limit (429), still after retries; try again in "
+                f"{_reset_seconds(r):.0f} s")
+    return f"Render API error {code} on {method} {path}{detail}"
+
+
+def _deploy_of(item: dict[str, Any]) -> dict[str, Any]:
+    """List items are {"cursor", "deploy"}; single answers are the deploy itself."""
+    inner = item.get("deploy")
+    return inner if isinstance(inner, dict) else item
+
+
+async def _say(progress: Progress | None, text: str) -> None:
+    if progress is None:
+        return
+    result = progress(text)
+    if result is not None:
+        await result

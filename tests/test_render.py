@@ -1,0 +1,225 @@
+"""The Render provider against a loopback server implementing Render's documented endpoints,
+their answers and their errors (401, 404, 409, 429 with its reset, 500, 202 without a body)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sbtop.actions.render import RenderClient, RenderError, RenderSettings
+from sbtop.demo.backend import SimulatedBackend
+from sbtop.demo.render_api import API_KEY, SERVICE_ID, Failure
+from tests.servers import Answer, LoopbackServer
+
+
+@pytest.fixture
+def backend() -> Iterator[SimulatedBackend]:
+    b = SimulatedBackend(port=0, background=False).start()
+    b.render.build_s, b.render.update_s = 0.15, 0.1
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+def client(b: SimulatedBackend, **changes: Any) -> RenderClient:
+    settings = RenderSettings(api_url=b.render_url, service_id=SERVICE_ID, api_key=API_KEY,
+                              poll_every_s=0.05, timeout_s=3)
+    for k, v in changes.items():
+        settings = RenderSettings(**{**settings.__dict__, k: v})
+    return RenderClient(settings)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_a_canary_step_sets_the_flag_deploys_and_follows_the_deploy_to_live(
+        backend: SimulatedBackend) -> None:
+    said: list[str] = []
+
+    async def go() -> dict[str, Any]:
+        c = client(backend)
+        try:
+            assert await c.read_flag("PERF_OPTIMIZATIONS_ENABLED") == "0"
+            return await c.set_flag("PERF_OPTIMIZATIONS_ENABLED", "25", said.append)
+        finally:
+            await c.close()
+
+    deploy = run(go())
+    assert deploy["status"] == "live"
+    assert backend.knobs.canary_percent == 25  # the running service sees the new value
+    calls = [c for c in backend.render.calls if not c[1].endswith(deploy["id"])]
+    assert calls[:3] == [
+        ("GET", f"/v1/services/{SERVICE_ID}/env-vars/PERF_OPTIMIZATIONS_ENABLED"),
+        ("PUT", f"/v1/services/{SERVICE_ID}/env-vars/PERF_OPTIMIZATIONS_ENABLED"),
+        ("POST", f"/v1/services/{SERVICE_ID}/deploys"),
+    ]
+    assert any("live" in s for s in said)
+
+
+def test_a_deploy_answered_202_without_a_body_is_found_in_the_list(
+        backend: SimulatedBackend) -> None:
+    backend.render.deploys_answer_202 = True
+
+    async def go() -> dict[str, Any]:
+        c = client(backend)
+        try:
+            return await c.set_flag("PERF_OPTIMIZATIONS_ENABLED", "5")
+        finally:
+            await c.close()
+
+    assert run(go())["status"] == "live"
+    assert backend.knobs.canary_percent == 5
+
+
+def test_restart_resets_the_service(backend: SimulatedBackend) -> None:
+    async def go() -> None:
+        c = client(backend)
+        try:
+            await c.restart()
+        finally:
+            await c.close()
+
+    run(go())
+    assert backend.restarts == 1
+
+
+def test_rollback_goes_to_the_last_deploy_that_was_live_and_skips_failed_builds(
+        backend: SimulatedBackend) -> None:
+    async def go() -> tuple[dict[str, Any], dict[str, Any]]:
+        c = client(backend)
+        try:
+            await c.set_flag("PERF_OPTIMIZATIONS_ENABLED", "25")
+            target = await c.rollback_target()
+            done = await c.rollback()
+            return target, done
+        finally:
+            await c.close()
+
+    target, done = run(go())
+    assert target["id"] == "dep-0001"
+    assert done["status"] == "live" and done["trigger"] == "rollback"
+    assert backend.knobs.canary_percent == 0
+    assert backend.render.env["PERF_OPTIMIZATIONS_ENABLED"] == "0"
+
+
+def test_a_failed_build_is_not_a_rollback_candidate(backend: SimulatedBackend) -> None:
+    async def go() -> dict[str, Any]:
+        c = client(backend)
+        try:
+            await c.set_flag("PERF_OPTIMIZATIONS_ENABLED", "5")  # dep-0002 live, 0001 deactivated
+            backend.render._deploys.insert(1, backend.render._deploys[0].__class__(
+                "dep-0099", 0.0, {}, "api", "bad", status_override="build_failed"))
+            return await c.rollback_target()
+        finally:
+            await c.close()
+
+    assert run(go())["id"] == "dep-0001"
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ({"api_key": "rnd_wrong"}, "Render refused the API key (401)"),
+        ({"service_id": "srv-nope"}, "(404): check service_id srv-nope"),
+    ],
+)
+def test_auth_and_service_errors_are_one_clear_line(backend: SimulatedBackend,
+                                                    setup: dict[str, str], message: str) -> None:
+    async def go() -> None:
+        c = client(backend, **setup)
+        try:
+            await c.restart()
+        finally:
+            await c.close()
+
+    with pytest.raises(RenderError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        run(go())
+    assert backend.restarts == 0
+
+
+def test_a_deploy_already_in_progress_is_refused_with_409(backend: SimulatedBackend) -> None:
+    backend.render.build_s = 30
+
+    async def go() -> None:
+        c = client(backend, deploy_timeout_s=0.2)
+        try:
+            with pytest.raises(RenderError, match="still build_in_progress"):
+                await c.set_flag("PERF_OPTIMIZATIONS_ENABLED", "5")
+            await c.set_flag("PERF_OPTIMIZATIONS_ENABLED", "25")
+        finally:
+            await c.close()
+
+    with pytest.raises(RenderError, match=r"already in progress \(409\)"):
+        run(go())
+
+
+def test_429_waits_for_the_reset_then_succeeds(backend: SimulatedBackend) -> None:
+    backend.render.fail_next(Failure(429, "rate limited", reset_s=0.3))
+    slept: list[float] = []
+
+    async def fake_sleep(s: float) -> None:  # records the wait; no need to spend it
+        slept.append(s)
+
+    async def go() -> None:
+        c = RenderClient(RenderSettings(api_url=backend.render_url, service_id=SERVICE_ID,
+                                        api_key=API_KEY), sleep=fake_sleep)
+        try:
+            await c.restart()
+        finally:
+            await c.close()
+
+    run(go())
+    assert backend.restarts == 1
+    assert len(slept) == 1 and 0.3 <= slept[0] <= 1.3
+
+
+def test_429_past_the_retries_and_500_are_reported(backend: SimulatedBackend) -> None:
+    backend.render.fail_next(*[Failure(429, reset_s=0) for _ in range(4)])
+
+    async def go() -> None:
+        c = client(backend, max_429_retries=3)
+        try:
+            with pytest.raises(RenderError, match=r"rate limit \(429\)"):
+                await c.restart()
+            backend.render.fail_next(Failure(500, "internal error"))
+            with pytest.raises(RenderError, match="Render API error 500 on POST .*internal error"):
+                await c.restart()
+        finally:
+            await c.close()
+
+    run(go())
+    assert backend.restarts == 0
+
+
+def test_a_hanging_api_is_a_timeout_not_a_hang() -> None:
+    with LoopbackServer({f"/v1/services/{SERVICE_ID}/restart": Answer(hang=True)}) as srv:
+        async def go() -> None:
+            c = RenderClient(RenderSettings(api_url=srv.url + "/v1", service_id=SERVICE_ID,
+                                            api_key=API_KEY, timeout_s=0.5))
+            try:
+                await c.restart()
+            finally:
+                await c.close()
+
+        with pytest.raises(RenderError, match="no answer within 0.5 s"):
+            run(go())
+
+
+def test_the_api_key_never_shows_in_a_repr_or_an_error(backend: SimulatedBackend) -> None:
+    c = client(backend, api_key="rnd_s3cret")
+    assert "rnd_s3cret" not in repr(c)
+
+    async def go() -> None:
+        try:
+            await c.restart()
+        finally:
+            await c.close()
+
+    with pytest.raises(RenderError) as e:
+        run(go())
+    assert "rnd_s3cret" not in str(e.value)
