@@ -187,7 +187,7 @@ def test_429_past_the_retries_and_500_are_reported(backend: SimulatedBackend) ->
             with pytest.raises(RenderError, match=r"rate limit \(429\)"):
                 await c.restart()
             backend.render.fail_next(Failure(500, "internal error"))
-            with pytest.raises(RenderError, match="Render API error 500 on POST .*internal error"):
+            with pytest.raises(RenderError, match=r"Render API error 500 on POST .*internal error"):
                 await c.restart()
         finally:
             await c.close()
@@ -206,7 +206,7 @@ def test_a_hanging_api_is_a_timeout_not_a_hang() -> None:
             finally:
                 await c.close()
 
-        with pytest.raises(RenderError, match="no answer within 0.5 s"):
+        with pytest.raises(RenderError, match=r"no answer within 0\.5 s"):
             run(go())
 
 
