@@ -1,0 +1,108 @@
+"""The canary ladder and its gate, from the runbook: step the flag 0 -> 5 -> 25 -> 100 %, soak
+each step (30 min at 5 %, 1 h at 25 %), and go on only while the 5xx rate stays under 1 %, p95
+stays within 10 % of the baseline taken before the first step, and DB connections stay under
+80 %. Pure: figures and times in, a verdict out."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sbtop import format
+from sbtop.engine.figures import Figure
+
+
+@dataclass(frozen=True, slots=True)
+class GateSettings:
+    steps: tuple[int, ...] = (0, 5, 25, 100)
+    # Seconds to soak at a step before the next; steps not listed soak 0 s.
+    soak_s: Mapping[int, float] = field(default_factory=lambda: {5: 1800.0, 25: 3600.0})
+    max_5xx_pct: float = 1.0
+    max_p95_regression_pct: float = 10.0
+    max_db_connections_pct: float = 80.0
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    name: str
+    passed: bool | None  # None: not measured here (no database), so not blocking
+    shown: str  # the live value and the bound, as the console shows it
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    percent: int | None  # the flag as read from the provider
+    next_percent: int | None  # None at the top of the ladder (or off it)
+    soak_total_s: float
+    soak_left_s: float | None  # None when the step's start is not known
+    criteria: tuple[Criterion, ...]
+
+    @property
+    def open(self) -> bool:
+        return self.next_percent is not None and all(c.passed is not False
+                                                     for c in self.criteria)
+
+    @property
+    def failing(self) -> tuple[Criterion, ...]:
+        return tuple(c for c in self.criteria if c.passed is False)
+
+
+def next_step(percent: int | None, steps: tuple[int, ...]) -> int | None:
+    """The next rung above `percent` (a value between rungs goes to the next one above)."""
+    if percent is None:
+        return None
+    higher = [s for s in steps if s > percent]
+    return min(higher) if higher else None
+
+
+def evaluate(percent: int | None, step_started_wall: float | None, now_wall: float,
+             baseline_p95_ms: float | None, figures: Mapping[str, Figure],
+             settings: GateSettings) -> Gate:
+    nxt = next_step(percent, settings.steps)
+    soak_total = float(settings.soak_s.get(percent or 0, 0.0)) if percent is not None else 0.0
+    criteria: list[Criterion] = []
+    left: float | None = None
+    if soak_total > 0:
+        if step_started_wall is None:
+            criteria.append(Criterion("soak", False, "soak: start of the step not known"))
+        else:
+            left = max(0.0, soak_total - (now_wall - step_started_wall))
+            criteria.append(Criterion("soak", left <= 0, f"soak {format.duration(soak_total)}: "
+                                      + ("done" if left <= 0 else f"{format.duration(left)} left")))
+    else:
+        left = 0.0
+    e5 = _fresh(figures.get("error_rate_5xx_pct"))
+    criteria.append(Criterion(
+        "5xx", e5 is not None and e5 < settings.max_5xx_pct,
+        f"5xx {_num(e5, '%')} < {settings.max_5xx_pct:g}%"))
+    p95 = _fresh(figures.get("latency_p95_ms"))
+    if baseline_p95_ms is None:
+        criteria.append(Criterion("p95", False, "p95: no baseline captured"))
+    else:
+        bound = baseline_p95_ms * (1 + settings.max_p95_regression_pct / 100)
+        criteria.append(Criterion(
+            "p95", p95 is not None and p95 <= bound,
+            f"p95 {_num(p95, 'ms')} <= {bound:.0f} ms (baseline {baseline_p95_ms:.0f} "
+            f"+{settings.max_p95_regression_pct:g}%)"))
+    db = figures.get("db_connections_pct")
+    if db is None or (db.value is None and not db.judged and db.stale_s is None
+                      and "no connection limit" in (db.reason or "")):
+        criteria.append(Criterion("db", None, "db connections: not measured (no database)"))
+    else:
+        value = _fresh(db)
+        criteria.append(Criterion(
+            "db", value is not None and value < settings.max_db_connections_pct,
+            f"db conns {_num(value, '%')} < {settings.max_db_connections_pct:g}%"))
+    return Gate(percent, nxt, soak_total, left, tuple(criteria))
+
+
+def _fresh(f: Figure | None) -> float | None:
+    """A value the gate may trust: known and not carried over from an older scrape."""
+    if f is None or f.value is None or f.stale_s is not None or math.isnan(f.value):
+        return None
+    return f.value
+
+
+def _num(v: float | None, unit: str) -> str:
+    return "unknown" if v is None else format.number(v, unit.strip())
