@@ -1,0 +1,228 @@
+"""The three ways an action reaches production: Render's API, a command, a webhook.
+
+Each provider says exactly what it will do before doing it (`plan`), so the person confirming
+sees the API calls or the argv, and does it (`run`), raising ActionError with one line on any
+failure. Secrets (API keys, webhook headers) come from the environment and are never in a plan,
+a result or an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shlex
+import signal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from sbtop.actions.render import Progress, RenderClient, RenderError, RenderSettings
+
+ACTIONS = ("canary", "restart", "rollback")
+OUTPUT_LIMIT = 64 * 1024  # of a command's output, the last part is kept
+
+
+class ActionError(Exception):
+    """An action that did not happen, or did not finish: one line for the person."""
+
+
+class Provider(Protocol):
+    kind: str
+    service: str
+
+    def plan(self, action: str, params: Mapping[str, Any]) -> list[str]: ...
+    async def read_percent(self, flag: str) -> int | None: ...
+    async def run(self, action: str, params: Mapping[str, Any],
+                  progress: Progress | None = None) -> str: ...
+    async def close(self) -> None: ...
+
+
+class RenderProvider:
+    kind = "render"
+
+    def __init__(self, settings: RenderSettings) -> None:
+        self.client = RenderClient(settings)
+        self.service = settings.service_id
+
+    def plan(self, action: str, params: Mapping[str, Any]) -> list[str]:
+        if action == "canary":
+            return self.client.plan_set_flag(str(params["flag"]), str(params["percent"]))
+        if action == "restart":
+            return self.client.plan_restart()
+        return self.client.plan_rollback()
+
+    async def read_percent(self, flag: str) -> int | None:
+        try:
+            value = await self.client.read_flag(flag)
+        except RenderError as e:
+            raise ActionError(str(e)) from None
+        return _percent(value)
+
+    async def run(self, action: str, params: Mapping[str, Any],
+                  progress: Progress | None = None) -> str:
+        try:
+            if action == "canary":
+                deploy = await self.client.set_flag(str(params["flag"]), str(params["percent"]),
+                                                    progress)
+                return f"{params['flag']}={params['percent']}: deploy {deploy.get('id')} live"
+            if action == "restart":
+                await self.client.restart()
+                return f"restart of {self.service} requested"
+            deploy = await self.client.rollback(progress)
+            return (f"rolled back: deploy {deploy.get('id')} live. Auto-deploy is still on: a "
+                    "push to the branch will deploy again (turn it off in the dashboard)")
+        except RenderError as e:
+            raise ActionError(str(e)) from None
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+@dataclass
+class CommandProvider:
+    """argv lists with {percent}, {service} and {flag}; run without a shell."""
+
+    commands: Mapping[str, Sequence[str]]
+    service: str = ""
+    flag: str = ""
+    timeout_s: float = 300.0
+    read_flag: Sequence[str] = ()
+    kind: str = "command"
+
+    def argv(self, action: str, params: Mapping[str, Any]) -> list[str]:
+        template = self.commands.get(action)
+        if not template:
+            raise ActionError(f"no command configured for {action}")
+        values = {"percent": str(params.get("percent", "")), "service": self.service,
+                  "flag": self.flag}
+        try:
+            return [part.format(**values) for part in template]
+        except (KeyError, IndexError, ValueError) as e:
+            raise ActionError(f"bad placeholder in the {action} command: {e}") from None
+
+    def plan(self, action: str, params: Mapping[str, Any]) -> list[str]:
+        return [f"run: {shlex.join(self.argv(action, params))}  (no shell, timeout "
+                f"{self.timeout_s:g} s)"]
+
+    async def read_percent(self, flag: str) -> int | None:
+        if not self.read_flag:
+            return None
+        out = await self._exec(list(self.read_flag), "read flag")
+        return _percent(out.strip().splitlines()[-1] if out.strip() else None)
+
+    async def run(self, action: str, params: Mapping[str, Any],
+                  progress: Progress | None = None) -> str:
+        argv = self.argv(action, params)
+        out = await self._exec(argv, action)
+        last = out.strip().splitlines()[-1] if out.strip() else "no output"
+        return f"{shlex.join(argv[:1])} succeeded: {last[:200]}"
+
+    async def _exec(self, argv: list[str], what: str) -> str:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+        except OSError as e:
+            raise ActionError(f"cannot run {argv[0]}: {e.strerror}") from None
+        assert proc.stdout is not None
+        chunks: list[bytes] = []
+        size = 0
+
+        async def drain() -> None:
+            nonlocal size
+            assert proc.stdout is not None
+            while block := await proc.stdout.read(65536):
+                chunks.append(block)
+                size += len(block)
+                while size > OUTPUT_LIMIT and len(chunks) > 1:  # keep the end: errors are there
+                    size -= len(chunks.pop(0))
+
+        try:
+            await asyncio.wait_for(asyncio.gather(drain(), proc.wait()), self.timeout_s)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the whole group: no orphan keeps going
+            await proc.wait()
+            raise ActionError(f"{what}: {argv[0]} timed out after {self.timeout_s:g} s and was "
+                              "killed") from None
+        output = b"".join(chunks).decode(errors="replace")
+        if proc.returncode != 0:
+            tail = " | ".join(output.strip().splitlines()[-3:])[:300]
+            raise ActionError(f"{what}: {argv[0]} exited {proc.returncode}: {tail or 'no output'}")
+        return output
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass
+class HttpProvider:
+    """A webhook: one request per action, the body a JSON template with placeholders."""
+
+    url: str
+    method: str = "POST"
+    body: str = '{"action": "{action}", "percent": "{percent}", "service": "{service}"}'
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    service: str = ""
+    timeout_s: float = 30.0
+    kind: str = "http"
+
+    def render_body(self, action: str, params: Mapping[str, Any]) -> str:
+        values = {"action": action, "percent": str(params.get("percent", "")),
+                  "service": self.service, "flag": str(params.get("flag", ""))}
+        text = self.body
+        for key, value in values.items():
+            text = text.replace("{" + key + "}", json.dumps(value)[1:-1])
+        try:
+            json.loads(text)
+        except ValueError as e:
+            raise ActionError(f"the webhook body is not JSON once filled in: {e}") from None
+        return text
+
+    def plan(self, action: str, params: Mapping[str, Any]) -> list[str]:
+        shown = ", ".join(f"{k}: (from the environment)" for k in self.headers)
+        return [f"{self.method} {self.url}  body {self.render_body(action, params)}"
+                + (f"  headers {shown}" if shown else "")]
+
+    async def read_percent(self, flag: str) -> int | None:
+        return None  # a webhook cannot be asked: the state file's last value is shown
+
+    async def run(self, action: str, params: Mapping[str, Any],
+                  progress: Progress | None = None) -> str:
+        body = self.render_body(action, params)
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout_s, trust_env=False,
+                                         follow_redirects=False) as client:
+                r = await client.request(self.method, self.url, content=body,
+                                         headers={"Content-Type": "application/json",
+                                                  **self.headers})
+        except httpx.TimeoutException:
+            raise ActionError(f"webhook: no answer within {self.timeout_s:g} s") from None
+        except httpx.HTTPError as e:
+            raise ActionError(f"webhook unreachable: {type(e).__name__}") from None
+        if r.status_code >= 300:
+            raise ActionError(f"webhook answered HTTP {r.status_code}: {r.text[:200]}")
+        return f"webhook answered HTTP {r.status_code}"
+
+    async def close(self) -> None:
+        return None
+
+
+def _percent(value: str | None) -> int | None:
+    """The flag as the app reads it (parseInt): a number, or 0 when unset or not a number."""
+    if value is None or not value.strip():
+        return 0
+    digits = ""
+    for ch in value.strip():
+        if ch.isdigit() or (ch == "-" and not digits):
+            digits += ch
+        else:
+            break
+    try:
+        return max(0, min(100, int(digits)))
+    except ValueError:
+        return 0
