@@ -69,6 +69,35 @@ class RenderConfig:
 
 
 @dataclass
+class CommandActionsConfig:
+    """argv lists (no shell) with {percent}, {service} and {flag} filled in."""
+
+    canary: list[str] = field(default_factory=list)
+    restart: list[str] = field(default_factory=list)
+    rollback: list[str] = field(default_factory=list)
+    read_flag: list[str] = field(default_factory=list)  # prints the flag's value
+    timeout_s: float = 300.0
+
+
+@dataclass
+class HttpActionsConfig:
+    url: str = ""
+    method: str = "POST"
+    body: str = '{"action": "{action}", "percent": "{percent}", "service": "{service}"}'
+    header: str = ""
+    header_env: str = field(default="", metadata=ENV)
+    timeout_s: float = 30.0
+
+
+@dataclass
+class ActionsConfig:
+    # "render", "command", "http"; "" means: render when render.service_id is set, else none.
+    provider: str = ""
+    command: CommandActionsConfig = field(default_factory=CommandActionsConfig)
+    http: HttpActionsConfig = field(default_factory=HttpActionsConfig)
+
+
+@dataclass
 class MetricsConfig:
     latency_histogram: str = _NAMES.latency_histogram
     requests_counter: str = _NAMES.requests_counter
@@ -106,6 +135,7 @@ class TargetConfig:
     gzip: bool = True
     auth: AuthConfig = field(default_factory=AuthConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
+    actions: ActionsConfig = field(default_factory=ActionsConfig)
     # Per-target overrides of [metrics]; only the keys given here change.
     metrics: dict[str, Any] = field(default_factory=dict, metadata={"partial": MetricsConfig})
 
@@ -155,9 +185,19 @@ class DbConfig:
 
 
 @dataclass
+class CanaryGateConfig:
+    max_5xx_pct: float = 1.0
+    max_p95_regression_pct: float = 10.0
+    max_db_connections_pct: float = 80.0
+
+
+@dataclass
 class CanaryConfig:
     flag: str = "PERF_OPTIMIZATIONS_ENABLED"
     steps: list[int] = field(default_factory=lambda: [0, 5, 25, 100])
+    # Soak per step, as durations keyed by the step's percent (the runbook's 30 min and 1 h).
+    soak: dict[str, Any] = field(default_factory=lambda: {"5": "30m", "25": "1h"})
+    gate: CanaryGateConfig = field(default_factory=CanaryGateConfig)
 
 
 @dataclass
@@ -460,6 +500,25 @@ def _validate(config: Config) -> None:
             raise ConfigError(f"db.{key}: must be greater than 0")
     if config.db.pool_size < 0:
         raise ConfigError("db.pool_size: must not be negative")
+    for key, value in config.canary.soak.items():
+        if not key.isdigit() or int(key) not in config.canary.steps:
+            raise ConfigError(f"canary.soak.{key}: not one of canary.steps "
+                              f"({', '.join(map(str, config.canary.steps))})")
+        _duration(value, f"canary.soak.{key}")
+    for name, target in config.targets.items():
+        kind = target.actions.provider
+        where = f"targets.{name}.actions"
+        if kind not in ("", "render", "command", "http"):
+            raise ConfigError(f"{where}.provider: expected render, command or http, got "
+                              f"{kind!r}")
+        if kind == "render" and not target.render.service_id:
+            raise ConfigError(f"targets.{name}.render.service_id: the render provider needs it")
+        if kind == "http":
+            _check_url(target.actions.http.url, f"{where}.http.url")
+        if kind == "command" and not any((target.actions.command.canary,
+                                          target.actions.command.restart,
+                                          target.actions.command.rollback)):
+            raise ConfigError(f"{where}.command: no command given")
     steps = config.canary.steps
     if steps != sorted(steps) or any(not 0 <= s <= 100 for s in steps):
         raise ConfigError("canary.steps: expected rising percentages between 0 and 100")
@@ -482,6 +541,13 @@ class Target:
     warnings: tuple[str, ...] = ()
     health_interval_s: float = 5.0
     db: DbConfig = field(default_factory=DbConfig)
+    # The deploy actions: which provider, its settings, and the canary plan.
+    actions_kind: str = ""  # "", "render", "command", "http"
+    render: RenderConfig = field(default_factory=RenderConfig)
+    actions: ActionsConfig = field(default_factory=ActionsConfig)
+    canary: CanaryConfig = field(default_factory=CanaryConfig)
+    # API key and webhook header, read from the environment; None when the variable is unset.
+    secrets: dict[str, str | None] = field(default_factory=dict, repr=False)
 
 
 def resolve(config: Config, target: str | None = None, *, url: str | None = None,
@@ -529,6 +595,14 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
         else:
             warnings.append(f"warning: ${auth.cookie_env} (targets.{name}.auth.cookie_env) is "
                             f"not set: requests go without the {auth.cookie} cookie")
+    kind = tc.actions.provider or ("render" if tc.render.service_id else "")
+    secrets: dict[str, str | None] = {}
+    if kind == "render":
+        secrets["render_api_key"] = env.get(tc.render.api_key_env) or None
+    if kind == "http" and tc.actions.http.header:
+        raw = env.get(tc.actions.http.header_env)
+        secrets["http_header"] = (_header_safe(raw, f"${tc.actions.http.header_env}")
+                                  if raw else None)
     if tc.ca_bundle:
         try:
             ssl.create_default_context(cafile=tc.ca_bundle)
@@ -558,6 +632,11 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
         warnings=tuple(warnings),
         health_interval_s=tc.health_interval_s,
         db=config.db,
+        actions_kind=kind,
+        render=tc.render,
+        actions=tc.actions,
+        canary=config.canary,
+        secrets=secrets,
     )
 
 
