@@ -362,6 +362,11 @@ def _field_name(cls: type, toml_key: str) -> str:
 _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(ms|s|m|h|d))")
 
 
+def duration_seconds(value: Any) -> float:
+    """A validated duration (a number of seconds, or "30s", "5m", "1h30m") in seconds."""
+    return _duration(value, "duration")
+
+
 def _duration(value: Any, path: str) -> float:
     """Seconds from a number, or from a Prometheus duration such as "5m" or "1h30m"."""
     if isinstance(value, int | float) and not isinstance(value, bool):

@@ -48,17 +48,13 @@ class RenderClient:
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.s = settings
         self._sleep = sleep
-        self._client = httpx.AsyncClient(
-            base_url=settings.api_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {settings.api_key}", "Accept": "application/json",
-                     "User-Agent": "sbtop"},
-            timeout=httpx.Timeout(settings.timeout_s), follow_redirects=False, trust_env=False)
 
     def __repr__(self) -> str:  # never the key
         return f"RenderClient(service={self.s.service_id!r})"
 
     async def close(self) -> None:
-        await self._client.aclose()
+        """Nothing to release: each call opens its own connection (actions are rare, and a
+        client kept across calls would be tied to one event loop)."""
 
     # --- the calls, each one line in the plan shown before acting ----------------------------
 
@@ -160,7 +156,13 @@ class RenderClient:
                     **kwargs: Any) -> httpx.Response | None:
         for attempt in range(self.s.max_429_retries + 1):
             try:
-                r = await self._client.request(method, path, **kwargs)
+                async with httpx.AsyncClient(
+                        base_url=self.s.api_url.rstrip("/"),
+                        headers={"Authorization": f"Bearer {self.s.api_key}",
+                                 "Accept": "application/json", "User-Agent": "sbtop"},
+                        timeout=httpx.Timeout(self.s.timeout_s), follow_redirects=False,
+                        trust_env=False) as client:
+                    r = await client.request(method, path, **kwargs)
             except httpx.TimeoutException:
                 raise RenderError(f"Render API: no answer within {self.s.timeout_s:g} s "
                                   f"({method} {path})") from None

@@ -1,0 +1,185 @@
+"""The actions layer against the Render-shaped control plane of the simulated backend: plans,
+the gate, overrides, single flight, the lock, dry runs, the audit log, resuming after a stop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sbtop.actions.audit import AuditLog
+from sbtop.actions.controller import Controller
+from sbtop.actions.providers import ActionError, RenderProvider
+from sbtop.actions.render import RenderSettings
+from sbtop.actions.state import StateStore
+from sbtop.clock import ManualClock
+from sbtop.demo.backend import SimulatedBackend
+from sbtop.demo.render_api import API_KEY, SERVICE_ID
+from sbtop.engine.figures import Figure
+from sbtop.engine.gate import GateSettings
+from sbtop.engine.levels import Level
+
+
+def figures(e5: float = 0.2, p95: float = 200.0) -> dict[str, Figure]:
+    return {"error_rate_5xx_pct": Figure("error_rate_5xx_pct", e5, Level.OK, "%"),
+            "latency_p95_ms": Figure("latency_p95_ms", p95, Level.OK, "ms")}
+
+
+@pytest.fixture
+def backend() -> Iterator[SimulatedBackend]:
+    b = SimulatedBackend(port=0, background=False).start()
+    b.render.build_s, b.render.update_s = 0.05, 0.05
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+def controller(b: SimulatedBackend, state_dir: Path, clock: ManualClock) -> Controller:
+    provider = RenderProvider(RenderSettings(b.render_url, SERVICE_ID, API_KEY,
+                                             poll_every_s=0.02))
+    return Controller("production", True, provider, StateStore(state_dir, "production"),
+                      AuditLog(state_dir / "audit.jsonl"), GateSettings(),
+                      "PERF_OPTIMIZATIONS_ENABLED", clock)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_the_first_step_captures_the_baseline_then_steps_to_5(backend: SimulatedBackend,
+                                                               tmp_path: Path) -> None:
+    clock = ManualClock()
+    c = controller(backend, tmp_path, clock)
+    run(c.refresh())
+    assert c.state.canary.percent == 0
+    plan = c.plan("canary next", figures())
+    assert plan.params == {"flag": "PERF_OPTIMIZATIONS_ENABLED", "percent": 5, "from": 0}
+    assert c.state.canary.baseline["latency_p95_ms"] == 200.0
+    assert plan.gate is not None and plan.gate.open and not plan.needs_override
+    text = "\n".join(plan.describe())
+    assert "PRODUCTION" in text and "PUT " in text and "/env-vars/PERF_OPTIMIZATIONS_ENABLED" in text
+    outcome = run(c.execute(plan))
+    assert outcome.ok, outcome.text
+    assert backend.knobs.canary_percent == 5
+    assert c.state.canary.percent == 5 and c.state.canary.step_started_wall == clock.wall
+    log = AuditLog(tmp_path / "audit.jsonl").read()
+    assert [e["result"].split(":")[0] for e in log] == ["captured", "started",
+                                                        "PERF_OPTIMIZATIONS_ENABLED=5"]
+    assert log[-1]["ok"] is True and log[-1]["override"] is False and "duration_s" in log[-1]
+
+
+def test_an_unfinished_soak_refuses_the_next_step_and_sends_nothing(
+        backend: SimulatedBackend, tmp_path: Path) -> None:
+    clock = ManualClock()
+    c = controller(backend, tmp_path, clock)
+    run(c.refresh())
+    assert run(c.execute(c.plan("canary next", figures()))).ok
+    clock.advance(600)  # 10 of the 30 soak minutes
+    calls = len(backend.render.calls)
+    plan = c.plan("canary next", figures())
+    assert plan.needs_override and plan.params["percent"] == 25
+    outcome = run(c.execute(plan))
+    assert outcome.refused and "soak 30m00s: 20m00s left" in outcome.text
+    assert len(backend.render.calls) == calls  # nothing sent
+    assert backend.knobs.canary_percent == 5
+    forced = run(c.execute(plan, override=True))
+    assert forced.ok and backend.knobs.canary_percent == 25
+    log = AuditLog(tmp_path / "audit.jsonl").read()
+    assert log[-1]["override"] is True and any(e.get("refused") for e in log)
+
+
+def test_a_regression_shuts_the_gate_even_after_the_soak(backend: SimulatedBackend,
+                                                         tmp_path: Path) -> None:
+    clock = ManualClock()
+    c = controller(backend, tmp_path, clock)
+    run(c.refresh())
+    run(c.execute(c.plan("canary next", figures(p95=200.0))))
+    clock.advance(1800)
+    plan = c.plan("canary next", figures(p95=240.0, e5=1.5))
+    failing = {cr.name for cr in plan.gate.failing}  # type: ignore[union-attr]
+    assert failing == {"5xx", "p95"}
+    assert run(c.execute(plan)).refused
+
+
+def test_abort_turns_the_flag_off_without_a_gate(backend: SimulatedBackend,
+                                                 tmp_path: Path) -> None:
+    c = controller(backend, tmp_path, ManualClock())
+    run(c.refresh())
+    run(c.execute(c.plan("canary next", figures())))
+    plan = c.plan("canary abort", figures(e5=50.0))
+    assert plan.gate is None and not plan.needs_override
+    assert run(c.execute(plan)).ok and backend.knobs.canary_percent == 0
+
+
+def test_dry_run_sends_nothing_and_is_recorded(backend: SimulatedBackend, tmp_path: Path) -> None:
+    c = controller(backend, tmp_path, ManualClock())
+    calls = len(backend.render.calls)
+    outcome = run(c.execute(c.plan("restart"), dry_run=True))
+    assert outcome.ok and "nothing was sent" in outcome.text
+    assert len(backend.render.calls) == calls and backend.restarts == 0
+    assert AuditLog(tmp_path / "audit.jsonl").read()[-1]["dry_run"] is True
+
+
+def test_a_second_action_while_one_runs_is_refused(backend: SimulatedBackend,
+                                                   tmp_path: Path) -> None:
+    backend.render.build_s = 0.5
+    c = controller(backend, tmp_path, ManualClock())
+
+    async def both() -> tuple[Any, Any]:
+        await c.refresh()
+        first = asyncio.create_task(c.execute(c.plan("canary next", figures())))
+        await asyncio.sleep(0.1)
+        second = await c.execute(c.plan("restart"))
+        return await first, second
+
+    first, second = run(both())
+    assert first.ok
+    assert second.refused and "canary next is still running" in second.text
+    assert backend.restarts == 0
+
+
+def test_another_sbtop_holding_the_lock_is_named(backend: SimulatedBackend,
+                                                 tmp_path: Path) -> None:
+    c = controller(backend, tmp_path, ManualClock())
+    other = StateStore(tmp_path, "production")
+    with other.locked("rollback"):
+        outcome = run(c.execute(c.plan("restart")))
+    assert outcome.refused and '"action": "rollback"' in outcome.text
+    assert backend.restarts == 0
+
+
+def test_after_a_stop_the_soak_clock_continues_and_an_interrupted_action_is_not_resent(
+        backend: SimulatedBackend, tmp_path: Path) -> None:
+    clock = ManualClock()
+    c = controller(backend, tmp_path, clock)
+    run(c.refresh())
+    run(c.execute(c.plan("canary next", figures())))
+    # sbtop dies in the middle of the next action: its in-flight record stays behind.
+    state = c.store.load()
+    state.in_flight = {"action": "canary next", "params": {"percent": 25},
+                       "started_wall": clock.wall}
+    c.store.save(state)
+    clock.advance(900)
+    again = controller(backend, tmp_path, clock)  # a new sbtop after the SSH drop
+    note = again.recover()
+    assert note is not None and "interrupted" in note
+    assert again.recover() is None  # recorded once
+    run(again.refresh())
+    gate = again.gate(figures())
+    assert gate.percent == 5 and gate.soak_left_s == 900  # 30 min soak, 15 min gone
+    assert backend.knobs.canary_percent == 5  # the interrupted step was not sent again
+    log = AuditLog(tmp_path / "audit.jsonl").read()
+    assert log[-1]["result"].startswith("interrupted")
+
+
+def test_the_top_of_the_ladder_cannot_step_further(backend: SimulatedBackend,
+                                                   tmp_path: Path) -> None:
+    c = controller(backend, tmp_path, ManualClock())
+    run(c.refresh())
+    run(c.execute(c.plan("canary set", figures(), percent=100), override=True))
+    with pytest.raises(ActionError, match="top step"):
+        c.plan("canary next", figures())
