@@ -61,7 +61,8 @@ def test_the_first_step_captures_the_baseline_then_steps_to_5(backend: Simulated
     assert c.state.canary.baseline["latency_p95_ms"] == 200.0
     assert plan.gate is not None and plan.gate.open and not plan.needs_override
     text = "\n".join(plan.describe())
-    assert "PRODUCTION" in text and "PUT " in text and "/env-vars/PERF_OPTIMIZATIONS_ENABLED" in text
+    assert "PRODUCTION" in text and "PUT " in text
+    assert "/env-vars/PERF_OPTIMIZATIONS_ENABLED" in text
     outcome = run(c.execute(plan))
     assert outcome.ok, outcome.text
     assert backend.knobs.canary_percent == 5
