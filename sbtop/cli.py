@@ -71,6 +71,30 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--demo", action="store_true",
                        help="check the built-in simulated StudyBuddy backend")
 
+    for name, helptext in (("canary", "the canary: status, next, set N, abort"),
+                           ("restart", "restart the service"),
+                           ("rollback", "roll back to the last deploy that was live")):
+        first = helptext[0].upper() + helptext[1:]
+        act = sub.add_parser(name, help=helptext, description=f"{first}. The plan is shown "
+                             "first; production targets need their name typed. Exit 0 done, "
+                             "1 refused, 2 failed, 3 usage or configuration.")
+        _common(act, suppress=True)
+        if name == "canary":
+            act.add_argument("step", choices=["status", "next", "set", "abort"],
+                             help="what to do with the canary")
+            act.add_argument("percent", nargs="?", type=int, help="with set: the percentage")
+            act.add_argument("--force", action="store_true",
+                             help="step even though the gate is shut (recorded as an override)")
+            act.add_argument("--window", type=_positive, default=10.0, metavar="SECONDS",
+                             help="seconds of figures for the gate (default 10)")
+        act.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        act.add_argument("--dry-run", action="store_true", help="show and record the plan, "
+                         "send nothing")
+        act.add_argument("--state-dir", metavar="DIR", help="state and audit directory "
+                         "(default $SBTOP_STATE_DIR, then $XDG_STATE_HOME/sbtop)")
+        act.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
+                         help=argparse.SUPPRESS)
+
     init = sub.add_parser("init", help="write a starter config",
                           description="Write a commented starter config (default: the XDG "
                           "config path). Never overwrites without --force.")
@@ -108,6 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check": _cmd_check,
         "init": _cmd_init,
         "demo": _cmd_demo,
+        "canary": _cmd_action,
+        "restart": _cmd_action,
+        "rollback": _cmd_action,
     }
     try:
         if args.command is None:
@@ -173,6 +200,30 @@ def _cmd_check(args: argparse.Namespace) -> int:
     else:
         print(check.as_text(assessment, target.base_url))
     return assessment.level.exit_code
+
+
+def _cmd_action(args: argparse.Namespace) -> int:
+    from sbtop.actions import commands
+    from sbtop.actions.state import default_state_dir
+
+    if getattr(args, "read_only", False) or _ui(args).read_only:
+        raise UsageError("read-only: the actions are off (ui.read_only or --read-only)")
+    request = args.command
+    percent = None
+    if args.command == "canary":
+        request = f"canary {args.step}"
+        if args.step == "set":
+            if args.percent is None:
+                raise UsageError("canary set needs a percentage, e.g. sbtop canary set 25")
+            percent = args.percent
+    target = _load_target(args)
+    try:
+        return commands.run_action(
+            target, request, state_dir=default_state_dir(args.state_dir), percent=percent,
+            yes=args.yes, dry_run=args.dry_run, force=getattr(args, "force", False),
+            window_s=getattr(args, "window", 10.0))
+    except commands.CommandError as e:
+        raise UsageError(str(e)) from None
 
 
 def _cmd_init(args: argparse.Namespace) -> int:

@@ -47,6 +47,7 @@ class Failure:
     status: int
     message: str = "injected failure"
     reset_s: float | None = None  # Ratelimit-Reset, for 429
+    only: str = ""  # fail only a request whose path contains this (e.g. "/restart")
 
 
 @dataclass
@@ -87,8 +88,10 @@ class RenderControlPlane:
             self._settle()
             if headers.get("authorization") != f"Bearer {self.api_key}":
                 return _json(401, {"id": "unauthorized", "message": "Unauthorized"})
-            if self._failures:
-                f = self._failures.pop(0)
+            due = next((f for f in self._failures if f.only in path), None)
+            if due is not None:
+                f = due
+                self._failures.remove(f)
                 extra = {}
                 if f.reset_s is not None:
                     extra = {"Ratelimit-Limit": "10", "Ratelimit-Remaining": "0",

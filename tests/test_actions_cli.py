@@ -1,0 +1,117 @@
+"""`sbtop canary`, `sbtop restart`, `sbtop rollback` against the simulated backend's Render-
+shaped control plane: the plan first, confirmation, the gate, refusals that send nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sbtop.demo.backend import SimulatedBackend
+from sbtop.demo.render_api import API_KEY, SERVICE_ID
+from tests.test_config import run_sbtop
+
+
+@pytest.fixture
+def backend() -> Iterator[SimulatedBackend]:
+    b = SimulatedBackend(port=0).start()
+    b.set(rps=200)
+    b.render.build_s, b.render.update_s = 0.2, 0.1
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+def setup(tmp_path: Path, b: SimulatedBackend,
+          production: bool = False) -> tuple[Path, dict[str, str]]:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"""
+[targets.demo]
+base_url = "{b.url}"
+production = {str(production).lower()}
+memory_limit_mb = 512
+
+[targets.demo.render]
+service_id = "{SERVICE_ID}"
+api_key_env = "SB_RENDER_KEY"
+api_url = "{b.render_url}"
+""")
+    env = {"SB_RENDER_KEY": API_KEY, "SBTOP_STATE_DIR": str(tmp_path / "state")}
+    return cfg, env
+
+
+def audit(tmp_path: Path) -> list[dict[str, object]]:
+    path = tmp_path / "state" / "audit.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_status_then_a_step_then_a_refused_step_then_a_forced_one(
+        tmp_path: Path, backend: SimulatedBackend) -> None:
+    cfg, env = setup(tmp_path, backend)
+    r = run_sbtop("canary", "status", "--config", str(cfg), "--window", "1", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "canary flag PERF_OPTIMIZATIONS_ENABLED: 0 %" in r.stdout
+    r = run_sbtop("canary", "next", "--yes", "--config", str(cfg), "--window", "1", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "PUT " in r.stdout and "deploy dep-" in r.stdout
+    assert backend.knobs.canary_percent == 5
+    calls = len(backend.render.calls)
+    r = run_sbtop("canary", "next", "--yes", "--config", str(cfg), "--window", "1", env=env)
+    assert r.returncode == 1
+    assert "gate is shut" in r.stdout and "soak 30m00s" in r.stdout and "--force" in r.stdout
+    assert len(backend.render.calls) == calls + 1  # only the flag was read: nothing sent
+    r = run_sbtop("canary", "next", "--yes", "--force", "--config", str(cfg), "--window", "1",
+                  env=env)
+    assert r.returncode == 0 and backend.knobs.canary_percent == 25
+    entries = audit(tmp_path)
+    assert entries[-1]["override"] is True and entries[-1]["ok"] is True
+    assert any(e.get("refused") for e in entries)
+
+
+def test_production_needs_its_name_typed_and_sends_nothing_without_it(
+        tmp_path: Path, backend: SimulatedBackend) -> None:
+    cfg, env = setup(tmp_path, backend, production=True)
+    r = run_sbtop("restart", "--config", str(cfg), env=env)  # no terminal to type on
+    assert r.returncode == 1 and "--yes" in r.stdout
+    assert "PRODUCTION" in r.stdout and "POST " in r.stdout
+    assert backend.restarts == 0
+    assert audit(tmp_path)[-1]["result"] == "cancelled at the confirmation"
+
+
+def test_dry_run_and_restart_and_rollback(tmp_path: Path, backend: SimulatedBackend) -> None:
+    cfg, env = setup(tmp_path, backend)
+    r = run_sbtop("restart", "--dry-run", "--config", str(cfg), env=env)
+    assert r.returncode == 0 and "nothing was sent" in r.stdout and backend.restarts == 0
+    r = run_sbtop("restart", "--yes", "--config", str(cfg), env=env)
+    assert r.returncode == 0 and backend.restarts == 1
+    run_sbtop("canary", "set", "25", "--yes", "--force", "--config", str(cfg), "--window", "1",
+              env=env)
+    assert backend.knobs.canary_percent == 25
+    r = run_sbtop("rollback", "--yes", "--config", str(cfg), env=env)
+    assert r.returncode == 0, r.stdout
+    assert "Auto-deploy is still on" in r.stdout
+    assert backend.knobs.canary_percent == 0
+
+
+def test_read_only_and_missing_key_are_refused_with_one_line(
+        tmp_path: Path, backend: SimulatedBackend) -> None:
+    cfg, env = setup(tmp_path, backend)
+    r = run_sbtop("restart", "--yes", "--read-only", "--config", str(cfg), env=env)
+    assert r.returncode == 3 and "read-only" in r.stderr
+    r = run_sbtop("restart", "--yes", "--config", str(cfg), env={**env, "SB_RENDER_KEY": ""})
+    assert r.returncode == 3 and "$SB_RENDER_KEY is not set" in r.stderr
+    assert "Traceback" not in r.stderr and backend.restarts == 0
+
+
+def test_a_render_error_fails_the_action_with_its_reason(
+        tmp_path: Path, backend: SimulatedBackend) -> None:
+    from sbtop.demo.render_api import Failure
+
+    cfg, env = setup(tmp_path, backend)
+    backend.render.fail_next(Failure(500, "render is down", only="/restart"))
+    r = run_sbtop("restart", "--yes", "--config", str(cfg), env=env)
+    assert r.returncode == 2 and "Render API error 500" in r.stdout
+    assert audit(tmp_path)[-1]["ok"] is False
