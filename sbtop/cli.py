@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ def _console_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                    help="seconds between scrapes (default: ui.refresh_s, 1)", **d)
     g.add_argument("--read-only", action="store_true",
                    help="no actions at all (canary, restart, rollback)", **d)
+    g.add_argument("--state-dir", metavar="DIR", help="state and audit directory (default "
+                   "$SBTOP_STATE_DIR, then $XDG_STATE_HOME/sbtop)", **d)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     _console_options(demo, suppress=True)
     demo.add_argument("--dsn", metavar="DSN", default=argparse.SUPPRESS,
                       help="a database to show in the Database panel")
+    demo.add_argument("--scenario", choices=["good", "bad-canary"], default="good",
+                      help="bad-canary: the optimized routes regress from the 25 %% step")
     demo.add_argument("--serve", action="store_true",
                       help="only serve the simulated backend (no console) until Ctrl-C")
     demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -150,12 +155,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _demo_target(url: str, dsn: str | None = None) -> Target:
     """The simulated backend with the runbook's defaults, whatever the user's config says.
     Its database is only the one given with --dsn: never $DATABASE_URL from the shell, which
-    may well be production's."""
+    may well be production's. Its deploy actions go to the backend's own Render-shaped API."""
+    import os
+
     from sbtop import config
+    from sbtop.demo.render_api import API_KEY, SERVICE_ID
 
     # Loopback: compressing the page would cost both ends CPU and save nothing.
-    demo = config.TargetConfig(base_url=url, gzip=False, dsn_env="")
-    return config.resolve(config.Config(targets={"demo": demo}), dsn=dsn)
+    demo = config.TargetConfig(
+        base_url=url, gzip=False, dsn_env="",
+        render=config.RenderConfig(service_id=SERVICE_ID, api_key_env="SBTOP_DEMO_RENDER_KEY",
+                                   api_url=url + "/v1"))
+    env = {**os.environ, "SBTOP_DEMO_RENDER_KEY": API_KEY}
+    return config.resolve(config.Config(targets={"demo": demo}), dsn=dsn, env=env)
 
 
 def _load_target(args: argparse.Namespace) -> Target:
@@ -240,13 +252,16 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _console(target: Target, args: argparse.Namespace, ui: Any) -> int:
+def _console(target: Target, args: argparse.Namespace, ui: Any,
+             state_dir: Path | None = None) -> int:
+    from sbtop.actions.state import default_state_dir
     from sbtop.console.app import run
 
     return run(target, theme=getattr(args, "theme", None) or ui.theme,
                refresh_s=getattr(args, "refresh", None) or ui.refresh_s,
                history_s=ui.history_s,
-               read_only=bool(getattr(args, "read_only", False)) or ui.read_only)
+               read_only=bool(getattr(args, "read_only", False)) or ui.read_only,
+               state_dir=state_dir or default_state_dir(getattr(args, "state_dir", None)))
 
 
 def _ui(args: argparse.Namespace) -> Any:
@@ -279,10 +294,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             ui = config.load(config.find_config(getattr(args, "config", None))).ui
         except config.ConfigError:
             ui = config.UiConfig()  # the demo runs on defaults whatever the user's file says
-        try:
-            return _console(_demo_target(backend.url, getattr(args, "dsn", None)), args, ui)
-        finally:
-            backend.stop()
+        if args.scenario == "bad-canary":
+            backend.set(canary_regresses_at=25)  # the optimized routes regress from 25 %
+        import tempfile
+
+        # The demo's state and audit log are its own, gone with it.
+        with tempfile.TemporaryDirectory(prefix="sbtop-demo-") as state:
+            try:
+                return _console(_demo_target(backend.url, getattr(args, "dsn", None)), args,
+                                ui, Path(state))
+            finally:
+                backend.stop()
     print(f"simulated StudyBuddy backend on {backend.url}\n"
           f"  metrics  {backend.url}/metrics\n"
           f"  health   {backend.url}/api/health\n"

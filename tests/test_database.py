@@ -388,3 +388,73 @@ def test_the_dsn_password_never_appears_in_output(pg_db: str) -> None:
     dsn = psycopg.conninfo.make_conninfo(pg_db, password=secret, port=1)
     r = run_sbtop("check", "--demo", "--window", "0.3", "--json", "--dsn", dsn)
     assert secret not in r.stdout and secret not in r.stderr
+
+
+# --- regressions from a review ----------------------------------------------------------------
+
+
+def test_a_password_quoted_by_libpq_is_scrubbed_from_the_error() -> None:
+    for dsn in ("postgresql://u:Hunter2%ZZpw@127.0.0.1:1/db",
+                "host=127.0.0.1 port=1 password='Hunter2 pw' user=u"):
+        snap = poll(DatabaseSource(dsn))
+        assert snap.error is not None and "Hunter2" not in snap.error
+
+
+def test_a_database_that_never_answers_does_not_hold_the_poll() -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)  # accepts, never speaks
+        port = silent.getsockname()[1]
+        source = DatabaseSource(f"postgresql://postgres@127.0.0.1:{port}/postgres",
+                                DbSettings(connect_timeout_s=1, statement_timeout_s=0.5))
+        started = time.monotonic()
+        snap = poll(source)
+        assert snap.error is not None and time.monotonic() - started < 5
+
+
+def test_cancel_stops_only_the_confirmed_query(sessions: Sessions) -> None:
+    import dataclasses as dc
+
+    idle_txn = sessions.conn("in-txn", autocommit=False)
+    idle_txn.execute("SELECT 1")
+    source = DatabaseSource(sessions.dsn, DbSettings(only_database=True))
+    snap = settle(source, lambda x: any(s.state == "idle in transaction" for s in x.longest))
+    waiting = next(s for s in snap.longest if s.state == "idle in transaction")
+    assert asyncio.run(source.cancel(waiting)).startswith("not cancelled: nothing runs")
+    stale = dc.replace(waiting, state="active", query_start="2001-01-01 00:00:00+00")
+    assert "no longer runs that query" in asyncio.run(source.cancel(stale))
+    asyncio.run(source.close())
+
+
+def test_cockroachdb_times_are_utc_and_the_oldest_transaction_comes_from_its_table() -> None:
+    import datetime as dt
+
+    now = dt.datetime(2026, 11, 30, 12, 0, 0)  # naive, as CockroachDB's TIMESTAMP columns
+    wall = now.replace(tzinfo=dt.UTC).timestamp()
+    sessions = [_new_row(1, "s-run", "app", "SELECT 1", "t1"),
+                _new_row(1, "s-iit", "app", "", "t2")]
+    queries = [
+        ["q-null", "t1", 1, "s-run", "app", None, "SELECT 2", "c", "app", False, "preparing",
+         False],
+        ["q-run", "t1", 1, "s-run", "app", now - dt.timedelta(seconds=60), "SELECT 1", "c",
+         "app", False, "executing", False],
+    ]
+    txn_cols = ["id", "node_id", "session_id", "start", "txn_string", "application_name"]
+    txns = [["t1", 1, "s-run", now - dt.timedelta(seconds=60), "", "app"],
+            ["t2", 1, "s-iit", now - dt.timedelta(seconds=7200), "", "app"]]
+    snap = crdb_snapshot(NEW_SESSION_COLS, sessions, QUERY_COLS, queries, "", 100, 0.0, wall,
+                         txn_cols=txn_cols, txns=txns)
+    assert [(q.cancel_id, q.duration_s) for q in snap.longest] == [("q-run", 60.0),
+                                                                   ("q-null", None)]
+    assert snap.oldest_xact is not None and snap.oldest_xact.id == "s-iit"
+    assert snap.oldest_xact.duration_s == 7200.0
+
+
+def test_sessions_in_other_states_are_counted_not_lost() -> None:
+    from sbtop.sources.database import pg_snapshot
+
+    snap = pg_snapshot({"states": {"active": 1, "fastpath function call": 1, "disabled": 1},
+                        "total": 3, "server_total": 3, "waiting": 0, "pool": 3,
+                        "max_connections": 100, "superuser_reserved": 3}, 0.0, 0.0)
+    assert sum(snap.states.values()) == snap.total == 3
+    assert db_figures(snap, EngineSettings())["db_sessions"].detail["other"] == 2

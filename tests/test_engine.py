@@ -370,3 +370,16 @@ def test_a_target_with_nothing_read_is_never_ok() -> None:
 
     a = engine().observe(Observation(0, 0))
     assert a.level is Level.UNKNOWN
+
+
+def test_a_figure_stale_for_longer_than_a_window_judges_nothing() -> None:
+    e = engine(window_s=60)
+    e.observe(obs(0, _statuses({"200": 0, "500": 0}).page()))
+    e.observe(obs(10, _statuses({"200": 90, "500": 10}).page()))
+    soon = e.observe(obs(20, None, error="connection refused"))
+    assert soon.figures["error_rate_5xx_pct"].level is Level.CRITICAL  # fresh enough to show
+    late = e.observe(obs(200, None, error="connection refused"))
+    f = late.figures["error_rate_5xx_pct"]
+    assert f.value == pytest.approx(10.0) and f.level is Level.UNKNOWN
+    assert f.reason is not None and f.reason.startswith("stale for 190 s")
+    assert late.level is Level.UNKNOWN

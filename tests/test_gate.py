@@ -45,7 +45,8 @@ def test_errors_latency_and_db_pressure_each_shut_it() -> None:
     assert not evaluate(0, None, 0, 220.0, figs(e5=None), S).open  # unknown is not a pass
     assert evaluate(0, None, 0, 200.0, figs(p95=220.0), S).open  # exactly +10 %
     assert not evaluate(0, None, 0, 200.0, figs(p95=221.0), S).open
-    assert not evaluate(0, None, 0, None, figs(), S).open  # no baseline
+    assert not evaluate(5, 0.0, 1800, None, figs(), S).open  # no baseline at a step
+    assert evaluate(0, None, 0, None, figs(), S).open  # before the first: it becomes one
     assert not evaluate(0, None, 0, 220.0, figs(db=85.0), S).open
     assert not evaluate(0, None, 0, 220.0, figs(db=10.0, db_stale=True), S).open
     assert evaluate(0, None, 0, 220.0, figs(db=10.0), S).open

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+from pathlib import Path
 from typing import Any, Protocol
 
 from textual import work
@@ -21,14 +22,20 @@ from textual.notifications import SeverityLevel
 from textual.widgets import Footer, Input
 
 from sbtop import format
+from sbtop.actions.controller import Controller, Plan
+from sbtop.actions.providers import ActionError
+from sbtop.actions.state import default_state_dir
 from sbtop.clock import SYSTEM, Clock
 from sbtop.config import Target
+from sbtop.console.screens.action import ActionScreen
+from sbtop.console.screens.actions_log import ActionLogScreen
 from sbtop.console.screens.chart import ChartScreen
 from sbtop.console.screens.confirm import ConfirmScreen
 from sbtop.console.screens.help import HelpScreen
 from sbtop.console.screens.sessions import SessionsScreen
 from sbtop.console.themes import DEFAULT_THEME, load_themes
 from sbtop.console.widgets.alerts import AlertsPanel
+from sbtop.console.widgets.canary import CanaryPanel
 from sbtop.console.widgets.database import DatabasePanel
 from sbtop.console.widgets.header import HeaderBar
 from sbtop.console.widgets.latency import LatencyPanel
@@ -38,16 +45,17 @@ from sbtop.console.widgets.sockets import SocketsPanel
 from sbtop.console.widgets.traffic import TrafficPanel
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.engine import Engine
+from sbtop.engine.gate import Gate
 from sbtop.engine.history import History
 from sbtop.engine.observations import DbSession, Observation
 from sbtop.sources.metrics import INLINE_BYTES
 
 REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
-_DEPLOY_ACTIONS = {"canary", "restart", "rollback"}
+_DEPLOY_ACTIONS = {"canary", "abort", "restart", "rollback", "baseline"}
 _MAIN_SCREEN_ACTIONS = {"pause", "faster", "slower", "sort", "filter", "escape", "canary",
-                        "restart", "rollback"}
-_LETTER_ACTIONS = {"sort", "filter", "next_theme", "canary", "restart", "rollback", "pause",
-                   "quit"}
+                        "abort", "restart", "rollback", "baseline", "log"}
+_LETTER_ACTIONS = {"sort", "filter", "next_theme", "canary", "abort", "restart", "rollback",
+                   "baseline", "log", "pause", "quit"}
 
 
 class Source(Protocol):
@@ -79,17 +87,22 @@ class SbtopApp(App[None]):
                 tooltip="filter routes by name (enter keeps it, escape clears it)"),
         Binding("t", "next_theme", "Theme", tooltip="next theme (files in themes/)"),
         Binding("c", "canary", "Canary", show=False,
-                tooltip="canary: next step (no deploy provider yet)"),
-        Binding("r", "restart", "Restart", show=False,
-                tooltip="restart the service (no deploy provider yet)"),
+                tooltip="canary: the next step (plan shown first; the gate decides)"),
+        Binding("0", "abort", "Abort", show=False,
+                tooltip="canary abort: the flag back to 0 and a deploy"),
+        Binding("r", "restart", "Restart", show=False, tooltip="restart the service"),
         Binding("b", "rollback", "Rollback", show=False,
-                tooltip="roll back (no deploy provider yet)"),
+                tooltip="roll back to the last deploy that was live"),
+        Binding("B", "baseline", "Baseline", show=False,
+                tooltip="capture the canary baseline (p95) again, now"),
+        Binding("a", "log", "Actions", show=False, tooltip="the action log"),
         Binding("escape", "escape", "Clear", show=False, tooltip="clear the route filter"),
     ]
 
     def __init__(self, target: Target, *, source: Source | None = None, clock: Clock = SYSTEM,
                  theme: str | None = None, refresh_s: float = 1.0, history_s: float = 3600.0,
-                 collecting: bool = True, read_only: bool = False) -> None:
+                 collecting: bool = True, read_only: bool = False,
+                 controller: Controller | None = None, state_dir: Path | None = None) -> None:
         super().__init__()
         from sbtop.collector import Collector
 
@@ -102,6 +115,13 @@ class SbtopApp(App[None]):
         self.collecting = collecting
         # Read-only: the deploy keys do not exist at all, not even greyed out.
         self.read_only = read_only
+        self.controller = controller
+        self.controller_reason = ""
+        if controller is None and not read_only:
+            from sbtop.actions.factory import make_controller
+
+            self.controller, self.controller_reason = make_controller(
+                target, state_dir or default_state_dir(), clock)
         self.paused = False
         self.assessment: Assessment | None = None
         self.ticks = 0
@@ -132,6 +152,8 @@ class SbtopApp(App[None]):
             yield TrafficPanel(id="traffic")
             yield SocketsPanel(id="sockets")
             yield DatabasePanel(dsn_given=bool(t.dsn), id="database")
+        if self.controller is not None and not self.read_only:
+            yield CanaryPanel(id="canary")
         yield AlertsPanel(id="alerts")
         yield RoutesPanel(id="routes")
         yield Footer()
@@ -144,6 +166,13 @@ class SbtopApp(App[None]):
         header.set_refresh(self.refresh_s)
         await self.source.__aenter__()
         self.query_one("#latency", Panel).focus()
+        if self.controller is not None and not self.read_only:
+            note = self.controller.recover()
+            if note:
+                self.notify(note, severity="warning", timeout=15)
+            self._read_flag()
+            if self.collecting:
+                self.set_interval(30.0, self._read_flag)
         if self.collecting:
             self._collect_loop()
             self.set_interval(1.0, self._watch_staleness)
@@ -368,19 +397,98 @@ class SbtopApp(App[None]):
         self.notify(result, severity="information" if result.startswith("cancel")
                     else "warning", timeout=6)
 
-    def _not_configured(self, what: str) -> None:
-        self.notify(f"{what}: not configured for target {self.target.name!r} (no deploy "
-                    "provider: the deploy controls are not built yet)", severity="warning",
-                    timeout=4)
+    # --- deploy actions ----------------------------------------------------------------------
+
+    def gate(self, a: Assessment) -> Gate | None:
+        if self.controller is None:
+            return None
+        return self.controller.gate(a.figures)
+
+    @work(group="flag", exclusive=True, exit_on_error=False)
+    async def _read_flag(self) -> None:
+        """The canary's step comes from the provider, not from what sbtop last sent."""
+        if self.controller is None:
+            return
+        await self.controller.refresh()
+        self._show_canary()
+
+    def _show_canary(self) -> None:
+        if self.controller is None or self.read_only:
+            return
+        percent = self.controller.state.canary.percent
+        self.query_one(HeaderBar).set_canary(percent)
+        if self.assessment is not None:
+            with contextlib.suppress(Exception):
+                self.query_one(CanaryPanel).show(self.assessment, self.history)
+
+    def _request(self, request: str) -> None:
+        c = self.controller
+        if c is None:
+            self.notify(f"{request}: not configured: {self.controller_reason}",
+                        severity="warning", timeout=6)
+            return
+        if c.busy:
+            self.notify(f"refused: {c.busy} is still running", severity="warning")
+            return
+        figures = self.assessment.figures if self.assessment is not None else {}
+        try:
+            plan = c.plan(request, figures)
+        except ActionError as e:
+            self.notify(f"{request}: {e}", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._execute(plan)
+            else:
+                c.audit.append({"target": self.target.name, "action": plan.request,
+                                "params": plan.params, "result": "cancelled at the "
+                                "confirmation", "dry_run": False})
+                self.notify("cancelled: nothing was sent", timeout=3)
+
+        self.push_screen(ActionScreen(plan), answered)
+
+    @work(group="action", exclusive=False, exit_on_error=False)
+    async def _execute(self, plan: Plan) -> None:
+        assert self.controller is not None
+        self.notify(f"{plan.request}: started", timeout=3)
+
+        def progress(text: str) -> None:
+            self.notify(text, timeout=4)
+
+        outcome = await self.controller.execute(plan, override=plan.needs_override,
+                                                progress=progress)
+        self.history.mark(self.clock.now()[1], plan.request)
+        self.notify(outcome.text, severity="information" if outcome.ok else "error",
+                    timeout=10)
+        await self.controller.refresh()
+        self._show_canary()
 
     def action_canary(self) -> None:
-        self._not_configured("canary step")
+        self._request("canary next")
+
+    def action_abort(self) -> None:
+        self._request("canary abort")
 
     def action_restart(self) -> None:
-        self._not_configured("restart")
+        self._request("restart")
 
     def action_rollback(self) -> None:
-        self._not_configured("rollback")
+        self._request("rollback")
+
+    def action_baseline(self) -> None:
+        if self.controller is None or self.assessment is None:
+            self.notify("no baseline: no provider or no figures yet", severity="warning")
+            return
+        self.notify(self.controller.capture_baseline(self.assessment.figures), timeout=4)
+        self._show_canary()
+
+    def action_log(self) -> None:
+        if self.controller is None:
+            self.notify(f"no action log: {self.controller_reason}", severity="warning")
+            return
+        self.push_screen(ActionLogScreen(self.controller.audit.read(),
+                                         str(self.controller.audit.path)))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.read_only and action in _DEPLOY_ACTIONS:
@@ -392,7 +500,7 @@ class SbtopApp(App[None]):
 
 
 def run(target: Target, *, theme: str | None, refresh_s: float, history_s: float,
-        read_only: bool = False) -> int:
+        read_only: bool = False, state_dir: Path | None = None) -> int:
     SbtopApp(target, theme=theme, refresh_s=refresh_s, history_s=history_s,
-             read_only=read_only).run()
+             read_only=read_only, state_dir=state_dir).run()
     return 0

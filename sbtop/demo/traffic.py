@@ -143,7 +143,7 @@ class TrafficModel:
                 self._rng.random() * 100 < k.canary_percent):
             if k.canary_regresses_at and k.canary_percent >= k.canary_regresses_at:
                 scale *= 4.0  # the bad canary: the new code path is slower and fails
-                fails = self._rng.random() < 0.12
+                fails = self._rng.random() < 0.25
             else:
                 scale *= 0.55  # the fix works: fewer queries, faster answers
         self._error_due += k.error_rate

@@ -23,6 +23,8 @@ def db_figures(snap: DbSnapshot, settings: EngineSettings) -> dict[str, Figure]:
     breakdown = {state.replace(" ", "_").replace("(", "").replace(")", ""): snap.states.get(
         state, 0) for state in DB_STATES}
     detail: dict[str, object] = {**breakdown, "waiting": snap.waiting}
+    if snap.states.get("other"):
+        detail["other"] = snap.states["other"]
     if snap.hidden:
         detail["hidden"] = snap.hidden
     out = {"db_sessions": judge("db_sessions", snap.total, settings,

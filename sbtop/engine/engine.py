@@ -117,8 +117,7 @@ class Engine:
             return db_figures(latest, self.settings)
         # The poll failed after earlier ones worked: the last values, marked stale.
         age = wall - self._db_ok.wall
-        return {k: dataclasses.replace(f, stale_s=age, reason=f.reason or
-                                       f"stale: {latest.error}")
+        return {k: _stale(f, age, latest.error, self.settings)
                 for k, f in db_figures(self._db_ok, self.settings).items()}
 
     def _take_metrics(self, scrape: MetricsScrape) -> None:
@@ -171,10 +170,8 @@ class Engine:
             return {k: unknown(k, reason, self.settings) for k in METRIC_FIGURES
                     if k in _configured(self.settings)}
         age = wall - (status.last_ok_wall or wall)
-        return {
-            k: dataclasses.replace(f, stale_s=age, reason=f.reason or f"stale: {status.error}")
-            for k, f in self._metric_figures.items()
-        }
+        return {k: _stale(f, age, status.error, self.settings)
+                for k, f in self._metric_figures.items()}
 
 
 def _configured(settings: EngineSettings) -> set[str]:
@@ -186,6 +183,16 @@ def _configured(settings: EngineSettings) -> set[str]:
     if not settings.names.event_loop_lag:
         keys.discard("event_loop_lag_ms")
     return keys
+
+
+def _stale(f: Figure, age: float, error: str | None, settings: EngineSettings) -> Figure:
+    """The last good value, marked with its age. Older than one window, it no longer judges
+    anything: its level turns unknown, so an old critical does not pass for today's."""
+    reason = f.reason or f"stale: {error}"
+    if age > settings.window_s and f.level is not Level.UNKNOWN:
+        return dataclasses.replace(f, stale_s=age, level=Level.UNKNOWN,
+                                   reason=f"stale for {age:.0f} s: {error}")
+    return dataclasses.replace(f, stale_s=age, reason=reason)
 
 
 def _db_status(latest: DbSnapshot, ok: DbSnapshot | None) -> SourceStatus:

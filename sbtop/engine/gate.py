@@ -77,8 +77,12 @@ def evaluate(percent: int | None, step_started_wall: float | None, now_wall: flo
         "5xx", e5 is not None and e5 < settings.max_5xx_pct,
         f"5xx {_num(e5, '%')} < {settings.max_5xx_pct:g}%"))
     p95 = _fresh(figures.get("latency_p95_ms"))
-    if baseline_p95_ms is None:
-        criteria.append(Criterion("p95", False, "p95: no baseline captured"))
+    if baseline_p95_ms is None and not percent:
+        # Before the first step there is nothing to compare with yet: the p95 of the moment
+        # of stepping becomes the baseline.
+        criteria.append(Criterion("p95", None, f"p95 {_num(p95, 'ms')} becomes the baseline"))
+    elif baseline_p95_ms is None:
+        criteria.append(Criterion("p95", False, "p95: no baseline captured (press B)"))
     else:
         bound = baseline_p95_ms * (1 + settings.max_p95_regression_pct / 100)
         criteria.append(Criterion(

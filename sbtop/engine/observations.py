@@ -57,6 +57,10 @@ class DbSession:
     query: str | None = None
     # What a cancel names: the pid on PostgreSQL, the query id on CockroachDB.
     cancel_id: str | None = None
+    # When the session and its query began (as the server wrote them): a cancel checks both
+    # still hold, so it can only stop the query that was confirmed.
+    backend_start: str | None = None
+    query_start: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

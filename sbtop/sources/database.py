@@ -15,7 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime
+import re
 import time
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +57,7 @@ WITH me AS (SELECT pg_backend_pid() AS pid, current_database() AS db),
 a AS MATERIALIZED (
   SELECT s.pid, s.usename, s.application_name, s.client_addr::text AS client, s.state,
          s.query_start, s.xact_start, s.wait_event_type, s.wait_event, s.datname,
+         s.backend_start::text AS backend_start_text, s.query_start::text AS query_start_text,
          left(regexp_replace(s.query, '\\s+', ' ', 'g'), %(chars)s) AS query
     FROM pg_stat_activity s, me
    WHERE s.pid <> me.pid AND (s.backend_type = 'client backend' OR %(hidden_client)s)
@@ -75,7 +79,8 @@ SELECT json_build_object(
       SELECT pid, usename, application_name, client, state,
              extract(epoch FROM now() - query_start) AS duration_s,
              CASE WHEN wait_event IS NULL THEN NULL
-                  ELSE wait_event_type || ':' || wait_event END AS wait, query
+                  ELSE wait_event_type || ':' || wait_event END AS wait, query,
+             backend_start_text, query_start_text
         FROM a WHERE state IS NOT NULL AND state <> 'idle'
        ORDER BY query_start NULLS LAST LIMIT %(longest)s) t),
   'oldest_xact', (SELECT row_to_json(t) FROM (
@@ -122,6 +127,27 @@ class DatabaseSource:
                 await conn.close()
 
     async def poll(self) -> DbSnapshot:
+        """One poll, bounded on this side too: statement_timeout is the server's to enforce,
+        and a server or network that stops answering must not hold a tick."""
+        limit = self.settings.connect_timeout_s + self.settings.statement_timeout_s + 1.0
+        try:
+            snap = await asyncio.wait_for(self._poll(), timeout=limit)
+        except TimeoutError:
+            await self.close()
+            t, wall = self.clock.now()
+            self._last_error = f"no answer within {limit:g} s (the connection is dropped)"
+            snap = DbSnapshot(t, wall, error=self._last_error, kind=self.kind)
+        if snap.error is not None:
+            snap = dataclasses.replace(snap, error=self._scrub(snap.error))
+        return snap
+
+    def _scrub(self, text: str) -> str:
+        """Whatever libpq quotes of the DSN, the password is not shown."""
+        for secret in _secrets_of(self._dsn):
+            text = text.replace(secret, "***")
+        return text
+
+    async def _poll(self) -> DbSnapshot:
         t, wall = self.clock.now()
         if self._conn is None or self._conn.closed:
             if time.monotonic() < self._retry_at:
@@ -216,6 +242,9 @@ class DatabaseSource:
         cur = await self._conn.execute("SELECT * FROM crdb_internal.cluster_queries")
         query_cols = [c.name for c in cur.description or ()]
         queries = await cur.fetchall()
+        cur = await self._conn.execute("SELECT * FROM crdb_internal.cluster_transactions")
+        txn_cols = [c.name for c in cur.description or ()]
+        txns = await cur.fetchall()
         limit: int | None = None
         limit_note = ""
         try:
@@ -227,24 +256,35 @@ class DatabaseSource:
             limit_note = "cannot read server.max_connections_per_gateway (needs VIEWCLUSTERSETTING)"
         return crdb_snapshot(session_cols, sessions, query_cols, queries, self._own_session,
                              limit, t, wall, pool_user=self.settings.pool_user,
-                             limit_note=limit_note)
+                             limit_note=limit_note, txn_cols=txn_cols, txns=txns)
 
     async def cancel(self, session: DbSession) -> str:
-        """Cancel the session's running query; returns what happened, in words."""
+        """Cancel the session's running query, and only that one: the query must still be
+        the one shown (same session start, same query start, still active); returns what
+        happened, in words."""
         if self._conn is None or self._conn.closed:
             return "not cancelled: no database connection"
         target = session.cancel_id or session.id
+        if self.kind == "postgresql" and session.state != "active":
+            return (f"not cancelled: nothing runs on pid {target} ({session.state}); a cancel "
+                    "stops a running query only")
         try:
             if self.kind == "cockroachdb":
                 await self._conn.execute(sql.SQL("CANCEL QUERY {}").format(sql.Literal(target)))
                 return f"cancelled query {target}"
-            cur = await self._conn.execute("SELECT pg_cancel_backend(%s)", (int(target),))
+            cur = await self._conn.execute(
+                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = %s "
+                "AND backend_start::text = %s AND query_start::text = %s AND state = 'active'",
+                (int(target), session.backend_start, session.query_start))
             row = await cur.fetchone()
         except (psycopg.Error, ValueError) as e:
-            return f"not cancelled: {_first_line(e)}"
-        if row and row[0]:
+            return self._scrub(f"not cancelled: {_first_line(e)}")
+        if row is None:
+            return (f"not cancelled: pid {target} no longer runs that query (it ended, or the "
+                    "pid now belongs to another session)")
+        if row[0]:
             return f"cancel sent to pid {target}"
-        return f"not cancelled: pid {target} is gone, or this role may not signal it"
+        return f"not cancelled: this role may not signal pid {target}"
 
 
 def pg_snapshot(data: Mapping[str, Any], t: float, wall: float) -> DbSnapshot:
@@ -252,11 +292,19 @@ def pg_snapshot(data: Mapping[str, Any], t: float, wall: float) -> DbSnapshot:
     raw_states: dict[str, int] = {str(k): int(v) for k, v in (data.get("states") or {}).items()}
     hidden = raw_states.pop("?", 0)  # NULL state: another role's session we may not inspect
     states = {state: raw_states.get(state, 0) for state in DB_STATES}
+    # 'fastpath function call', 'disabled' (track_activities off): counted, not lost.
+    other = sum(n for state, n in raw_states.items() if state not in DB_STATES)
+    if other:
+        states["other"] = other
     capacity = (int(data["max_connections"]) - int(data["superuser_reserved"])
                 - int(data.get("reserved") or 0))
     note = "max_connections - superuser_reserved_connections"
     if data.get("reserved"):
         note += " - reserved_connections"
+    if hidden:
+        # Without pg_read_all_stats, other roles' rows hide their type: counting them errs
+        # high (they may include parallel workers), never reassuringly low.
+        note += f"; an upper bound: {hidden} hidden rows counted"
     return DbSnapshot(
         t, wall, kind="postgresql", states=states, total=int(data["total"]),
         waiting=int(data["waiting"]), capacity=capacity, capacity_note=note,
@@ -272,13 +320,16 @@ def _pg_session(r: Mapping[str, Any]) -> DbSession:
         id=str(r["pid"]), user=r.get("usename"), application=r.get("application_name"),
         client=r.get("client"), state=r.get("state"),
         duration_s=None if r.get("duration_s") is None else float(r["duration_s"]),
-        wait=r.get("wait"), query=r.get("query"), cancel_id=str(r["pid"]))
+        wait=r.get("wait"), query=r.get("query"), cancel_id=str(r["pid"]),
+        backend_start=r.get("backend_start_text"), query_start=r.get("query_start_text"))
 
 
 def crdb_snapshot(session_cols: Sequence[str], sessions: Sequence[Sequence[Any]],
                   query_cols: Sequence[str], queries: Sequence[Sequence[Any]],
                   own_session: str, max_per_gateway: int | None, t: float, wall: float, *,
-                  pool_user: str = "", limit_note: str = "") -> DbSnapshot:
+                  pool_user: str = "", limit_note: str = "",
+                  txn_cols: Sequence[str] = (), txns: Sequence[Sequence[Any]] = ()
+                  ) -> DbSnapshot:
     """CockroachDB's session and query rows, read by column name (they differ by version).
 
     Internal sessions ('$ internal...') and sbtop's own are left out. A session is active when
@@ -299,7 +350,8 @@ def crdb_snapshot(session_cols: Sequence[str], sessions: Sequence[Sequence[Any]]
     qrows = [dict(zip(query_cols, r, strict=False)) for r in queries]
     qrows = [q for q in qrows if not str(q.get("application_name") or "").startswith("$ internal")
              and str(q.get("session_id")) != own_session]
-    qrows.sort(key=lambda q: str(q.get("start") or ""))
+    # Oldest first; a query without a start time cannot be ranked, so it goes last.
+    qrows.sort(key=lambda q: (q.get("start") is None, _epoch(q.get("start")) or 0.0))
     longest = tuple(
         DbSession(id=str(q.get("session_id")), user=q.get("user_name"),
                   application=q.get("application_name"), client=q.get("client_address"),
@@ -307,15 +359,21 @@ def crdb_snapshot(session_cols: Sequence[str], sessions: Sequence[Sequence[Any]]
                   duration_s=_age(q.get("start"), wall),
                   query=_one_line(q.get("query")), cancel_id=str(q.get("query_id")))
         for q in qrows[:LONGEST])
-    in_txn = [r for r in rows if r.get("kv_txn")]
+    # The oldest open transaction, from the transactions table (a session idle in a
+    # transaction has no query start to go by).
+    visible = {str(r.get("session_id")): r for r in rows}
+    trows = [dict(zip(txn_cols, r, strict=False)) for r in txns]
+    trows = [x for x in trows if str(x.get("session_id")) in visible
+             and _epoch(x.get("start")) is not None]
     oldest = None
-    if in_txn:
-        first = min(in_txn, key=lambda r: str(_first(r, "active_query_start",
-                                                     "oldest_query_start") or "~"))
-        oldest = DbSession(id=str(first.get("session_id")), user=first.get("user_name"),
-                           application=first.get("application_name"),
-                           client=first.get("client_address"), state=_crdb_state(first),
-                           query=_one_line(first.get("last_active_query")))
+    if trows:
+        first = min(trows, key=lambda x: _epoch(x.get("start")) or 0.0)
+        sess = visible[str(first.get("session_id"))]
+        oldest = DbSession(id=str(first.get("session_id")), user=sess.get("user_name"),
+                           application=sess.get("application_name"),
+                           client=sess.get("client_address"), state=_crdb_state(sess),
+                           duration_s=_age(first.get("start"), wall),
+                           query=_one_line(sess.get("last_active_query")))
     unlimited = max_per_gateway is None or max_per_gateway < 0
     if unlimited:
         note = limit_note or ("server.max_connections_per_gateway = -1 (unlimited): set "
@@ -338,16 +396,19 @@ def _crdb_state(r: Mapping[str, Any]) -> str:
     return "idle"
 
 
-def _first(r: Mapping[str, Any], *names: str) -> Any:
-    for n in names:
-        if r.get(n) is not None:
-            return r[n]
-    return None
+def _epoch(value: Any) -> float | None:
+    """A CockroachDB TIMESTAMP as epoch seconds. The columns carry no time zone and hold UTC,
+    so a naive datetime is UTC, never the machine's local time."""
+    if not isinstance(value, datetime.datetime):
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.UTC)
+    return float(value.timestamp())
 
 
 def _age(start: Any, wall: float) -> float | None:
-    stamp = getattr(start, "timestamp", None)
-    return max(0.0, wall - stamp()) if callable(stamp) else None
+    stamp = _epoch(start)
+    return None if stamp is None else max(0.0, wall - stamp)
 
 
 def _one_line(text: Any) -> str | None:
@@ -361,8 +422,25 @@ def _first_line(e: BaseException) -> str:
     return text[0] if text else type(e).__name__
 
 
+def _secrets_of(dsn: str) -> list[str]:
+    """The password in a DSN, in the forms it may be quoted (raw and percent-decoded), read
+    without trusting the DSN to parse."""
+    found: list[str] = []
+    m = re.search(r"://[^:/@\s]*:([^@\s]+)@", dsn)
+    if m:
+        found.append(m.group(1))
+    m = re.search(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", dsn)
+    if m:
+        found.append(m.group(1).strip("'"))
+    out = []
+    for value in found:
+        out += [value, urllib.parse.unquote(value)]
+    return sorted({v for v in out if len(v) >= 2}, key=len, reverse=True)
+
+
 def _connect_reason(e: psycopg.Error) -> str:
-    # libpq's message names host and port, never the password; keep its first line.
+    # libpq's message names host and port; a DSN it cannot parse may be quoted (scrubbed by
+    # the caller); keep the first line.
     text = _first_line(e)
     lowered = text.lower()
     if "password authentication failed" in lowered:

@@ -60,11 +60,12 @@ class SessionsScreen(Screen[None]):
         self.rows = list(snap.longest)
         with self.app.batch_update():
             table.clear()
-            for r in self.rows:
+            for i, r in enumerate(self.rows):
+                # Keyed by position and query: one CockroachDB session may run two queries.
                 table.add_row(*(Text(str(v or "")) for v in (
                     r.id, r.user, r.application, r.client, r.state,
                     format.duration(r.duration_s) if r.duration_s is not None else "",
-                    r.wait, r.query)), key=r.id)
+                    r.wait, r.query)), key=f"{i}:{r.cancel_id or r.id}")
             if selected is not None:
                 ids = [r.id for r in self.rows]
                 if selected.id in ids:

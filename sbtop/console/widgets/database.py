@@ -38,10 +38,15 @@ class DatabasePanel(Panel):
         conns = f.get("db_connections_pct")
         sessions = f.get("db_sessions")
         source = a.sources.get("db")
-        if source is not None and not source.up and (sessions is None or sessions.stale_s is None):
+        if source is not None and not source.up:
+            # Down says so first, whatever older values are kept below it.
             reason = esc(source.error or "")
             self.query_one("#db-conns", Line).set(f"[b $warning]DOWN[/] {reason}")
-            self.query_one("#db-states", Line).set("[$text-muted]retrying by itself[/]")
+            d = sessions.detail if sessions is not None and sessions.stale_s is not None else {}
+            self.query_one("#db-states", Line).set(
+                f"[$text-muted]last seen: {d.get('active', 0)} active, {d.get('idle', 0)} idle"
+                f" ({format.duration(sessions.stale_s or 0)} ago)[/]" if d and sessions else
+                "[$text-muted]retrying by itself[/]")
             self.query_one("#db-extra", Line).set("")
             self.set_state("-down", "DOWN")
             return

@@ -38,6 +38,7 @@ class HeaderBar(Horizontal):
         # Parts sized to their text need a layout pass when they change (rarely).
         yield Line(f" [b]sbtop[/] {prod}[b]{esc(self._target)}[/]", id="hd-target", fixed=False)
         yield Line(f"{marks.level(Level.UNKNOWN)}", id="hd-level", fixed=False)
+        yield Line(id="hd-canary", fixed=False, collapse_empty=True)
         yield Line(id="hd-age", fixed=False, collapse_empty=True)
         yield Line(id="hd-paused", fixed=False, collapse_empty=True)
         if self._read_only:
@@ -47,6 +48,10 @@ class HeaderBar(Horizontal):
 
     def set_level(self, level: Level) -> None:
         self.query_one("#hd-level", Line).set(marks.level(level))
+
+    def set_canary(self, percent: int | None) -> None:
+        self.query_one("#hd-canary", Line).set(
+            "" if percent is None else f"[$text-muted]canary[/] [b]{percent}%[/]")
 
     def set_refresh(self, seconds: float) -> None:
         self.query_one("#hd-refresh", Line).set(f"[$text-muted]every[/] {seconds:g}s")

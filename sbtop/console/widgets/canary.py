@@ -1,0 +1,54 @@
+"""The canary: the flag's step, time at the step, the soak counting down, each gate criterion
+with its live value, and what the next step is. Shown when the target has a deploy provider."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+
+from sbtop import format
+from sbtop.console.marks import esc
+from sbtop.console.widgets.panel import Line, Panel
+from sbtop.engine.assessment import Assessment
+from sbtop.engine.gate import Gate
+from sbtop.engine.history import History
+
+
+class CanaryPanel(Panel):
+    title = "Canary"
+
+    def compose(self) -> ComposeResult:
+        yield Line("[$text-muted]reading the flag from the provider…[/]", id="cn-step")
+        yield Line(id="cn-gate")
+
+    def show(self, a: Assessment, history: History) -> None:
+        gate = getattr(self.app, "gate", None)
+        if callable(gate):
+            self.draw(gate(a))
+
+    def draw(self, g: Gate | None) -> None:
+        if g is None:
+            return
+        step = "unknown" if g.percent is None else f"{g.percent}%"
+        parts = [f"[b]flag {step}[/]"]
+        if g.soak_total_s and g.soak_left_s is not None:
+            parts.append("soak done" if g.soak_left_s <= 0 else
+                         f"soak [b]{format.duration(g.soak_left_s)}[/] left of "
+                         f"{format.duration(g.soak_total_s)}")
+        if g.next_percent is None:
+            parts.append("top of the ladder")
+        else:
+            verdict = "[b $success]OPEN[/]" if g.open else "[b $warning]SHUT[/]"
+            parts.append(f"next {g.next_percent}%: gate {verdict}")
+        self.query_one("#cn-step", Line).set("  ".join(parts))
+        crit = []
+        for c in g.criteria:
+            if c.name == "soak":
+                continue
+            word = ("[$success]ok[/]" if c.passed else "[$text-muted]n/a[/]" if c.passed is None
+                    else "[b $warning]FAIL[/]")
+            crit.append(f"{word} {esc(c.shown)}")
+        self.query_one("#cn-gate", Line).set("  ".join(crit))
+        if g.next_percent is None or g.open:
+            self.set_state("-ok", None)
+        else:
+            self.set_state("-warning", "gate shut: stepping needs an override")
