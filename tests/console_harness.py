@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -13,20 +14,31 @@ from sbtop import config
 from sbtop.clock import ManualClock
 from sbtop.console.app import SbtopApp
 from sbtop.demo.backend import SimulatedBackend
+from sbtop.demo.render_api import API_KEY, SERVICE_ID
 
 
 class Harness:
     def __init__(self, *, theme: str = "dark", production: bool = True,
-                 base_url: str | None = None, history_s: float = 3600.0, **target: Any) -> None:
+                 base_url: str | None = None, history_s: float = 3600.0,
+                 state_dir: Path | None = None, read_only: bool = False,
+                 **target: Any) -> None:
         self.backend = SimulatedBackend(port=0, background=False).start()
         self.clock = ManualClock()
+        env: dict[str, str] = {}
+        if state_dir is not None:
+            # Deploy actions against the backend's own Render-shaped API.
+            self.backend.render.build_s, self.backend.render.update_s = 0.05, 0.05
+            target["render"] = config.RenderConfig(service_id=SERVICE_ID,
+                                                   api_key_env="SB_TEST_RENDER_KEY",
+                                                   api_url=self.backend.render_url)
+            env["SB_TEST_RENDER_KEY"] = API_KEY
         tc = config.TargetConfig(base_url=base_url or self.backend.url, production=production,
                                  gzip=False, **target)
-        resolved = config.resolve(config.Config(targets={"demo": tc}))
+        resolved = config.resolve(config.Config(targets={"demo": tc}), env=env)
         # The header shows the base URL: a fixed one keeps screens the same from run to run.
         shown = dataclasses.replace(resolved, base_url="https://studybuddy.example")
         self.app = SbtopApp(shown, clock=self.clock, theme=theme, collecting=False,
-                            history_s=history_s)
+                            history_s=history_s, state_dir=state_dir, read_only=read_only)
 
     async def ticks(self, n: int, pilot: Any, seconds: float = 1.0) -> None:
         for _ in range(n):

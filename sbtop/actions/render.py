@@ -125,13 +125,17 @@ class RenderClient:
             raise RenderError("Render did not say which deploy started")
         deadline = time.monotonic() + self.s.deploy_timeout_s
         status = deploy.get("status")
+        # Ask soon, then less often: a quick deploy is seen quickly, a slow one is not polled
+        # more than once per poll_every_s.
+        wait = min(1.0, self.s.poll_every_s)
         while status != LIVE:
             if status in FAILED:
                 raise RenderError(f"deploy {deploy_id} ended {status}")
             if time.monotonic() > deadline:
                 raise RenderError(f"deploy {deploy_id} still {status} after "
                                   f"{self.s.deploy_timeout_s:.0f} s; follow it on Render")
-            await self._sleep(self.s.poll_every_s)
+            await self._sleep(wait)
+            wait = min(self.s.poll_every_s, wait * 2)
             r = await self._call("GET", f"/services/{self.s.service_id}/deploys/{deploy_id}")
             deploy = r.json() if r is not None else {}
             new_status = deploy.get("status")

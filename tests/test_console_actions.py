@@ -1,0 +1,176 @@
+"""The deploy keys in the console: the plan first, cancel by default, the target's name typed
+for production or an override, read-only, single flight; against the Render-shaped API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from sbtop.actions.audit import AuditLog
+from sbtop.console.screens.action import ActionScreen
+from sbtop.console.screens.actions_log import ActionLogScreen
+from sbtop.console.widgets.canary import CanaryPanel
+from tests.console_harness import Harness, screen_text
+
+
+async def settle(h: Harness, pilot: object) -> None:
+    await h.app.workers.wait_for_complete()
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def staging(tmp_path: Path) -> AsyncIterator[Harness]:
+    h = Harness(production=False, state_dir=tmp_path)
+    h.backend.set(rps=100)
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+def audit(tmp_path: Path) -> list[dict[str, object]]:
+    return AuditLog(tmp_path / "audit.jsonl").read()
+
+
+async def test_c_shows_the_plan_and_no_cancels_sending_nothing(staging: Harness,
+                                                              tmp_path: Path) -> None:
+    app = staging.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(staging, pilot)
+        await staging.ticks(3, pilot)
+        assert "flag 0%" in screen_text(app)
+        calls = len(staging.backend.render.calls)
+        await pilot.press("c")
+        assert isinstance(app.screen, ActionScreen)
+        text = screen_text(app)
+        assert "canary next on target demo via render" in text and "env-vars" in text
+        await pilot.press("n")
+        await settle(staging, pilot)
+        assert not isinstance(app.screen, ActionScreen)
+        assert len(staging.backend.render.calls) == calls
+        assert audit(tmp_path)[-1]["result"] == "cancelled at the confirmation"
+
+
+async def test_y_steps_the_canary_and_the_panel_and_header_follow(staging: Harness,
+                                                                 tmp_path: Path) -> None:
+    app = staging.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(staging, pilot)
+        await staging.ticks(3, pilot)
+        await pilot.press("c", "y")
+        await settle(staging, pilot)
+        assert staging.backend.knobs.canary_percent == 5
+        await staging.ticks(1, pilot)
+        text = screen_text(app)
+        assert "canary 5%" in text and "flag 5%" in text and "soak" in text
+        assert app.history.markers[-1].label == "canary next"
+        await pilot.press("a")
+        assert isinstance(app.screen, ActionLogScreen)
+        assert "canary next" in screen_text(app)
+
+
+async def test_a_shut_gate_needs_the_name_typed_and_is_recorded_as_an_override(
+        staging: Harness, tmp_path: Path) -> None:
+    app = staging.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(staging, pilot)
+        await staging.ticks(3, pilot)
+        await pilot.press("c", "y")
+        await settle(staging, pilot)
+        await staging.ticks(1, pilot)
+        assert "gate SHUT" in screen_text(app)  # 30 min soak at 5 %
+        await pilot.press("c")
+        assert isinstance(app.screen, ActionScreen) and app.screen.typed
+        assert "override" in screen_text(app)
+        await pilot.press("y")  # a y is not the name: nothing happens
+        await pilot.press(*"wrong", "enter")
+        await settle(staging, pilot)
+        assert staging.backend.knobs.canary_percent == 5
+        await pilot.press("c", *"demo", "enter")
+        await settle(staging, pilot)
+        assert staging.backend.knobs.canary_percent == 25
+        assert audit(tmp_path)[-1]["override"] is True
+
+
+async def test_production_needs_the_name_typed(tmp_path: Path) -> None:
+    h = Harness(production=True, state_dir=tmp_path)
+    try:
+        async with h.app.run_test(size=(120, 40)) as pilot:
+            await settle(h, pilot)
+            await pilot.press("r")
+            assert isinstance(h.app.screen, ActionScreen) and h.app.screen.typed
+            assert "PRODUCTION" in screen_text(h.app)
+            await pilot.press("escape")
+            await settle(h, pilot)
+            assert h.backend.restarts == 0
+            await pilot.press("r", *"demo", "enter")
+            await settle(h, pilot)
+            assert h.backend.restarts == 1
+    finally:
+        h.close()
+
+
+async def test_a_second_action_while_one_runs_is_refused(staging: Harness) -> None:
+    staging.backend.render.build_s = 2.0
+    app = staging.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(staging, pilot)
+        await staging.ticks(3, pilot)
+        await pilot.press("c", "y")
+        await pilot.pause(0.3)
+        await pilot.press("r")
+        await pilot.pause()
+        assert not isinstance(app.screen, ActionScreen)
+        assert any("canary next is still running" in str(n.message)
+                   for n in app._notifications)
+        await settle(staging, pilot)
+        assert staging.backend.restarts == 0 and staging.backend.knobs.canary_percent == 5
+
+
+async def test_read_only_has_no_deploy_keys_and_no_canary_panel(tmp_path: Path) -> None:
+    h = Harness(production=False, state_dir=tmp_path, read_only=True)
+    try:
+        async with h.app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("c", "r", "b", "0")
+            await pilot.pause()
+            assert not isinstance(h.app.screen, ActionScreen)
+            assert not h.app.query(CanaryPanel)
+            assert h.backend.restarts == 0 and h.backend.render.calls == []
+    finally:
+        h.close()
+
+
+async def test_the_bad_canary_scenario_turns_the_gate_red_and_a_rollback_recovers(
+        tmp_path: Path) -> None:
+    h = Harness(production=False, state_dir=tmp_path)
+    h.backend.set(rps=200, canary_regresses_at=25)  # `sbtop demo --scenario bad-canary`
+    app = h.app
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(h, pilot)
+            await h.ticks(13, pilot, seconds=5.0)
+            await pilot.press("c", "y")
+            await settle(h, pilot)
+            await h.ticks(13, pilot, seconds=5.0)
+            assert app.assessment is not None
+            assert app.gate(app.assessment).failing[0].name == "soak"  # 5 % is fine otherwise
+            await pilot.press("c", *"demo", "enter")  # step to 25 % as an override
+            await settle(h, pilot)
+            assert h.backend.knobs.canary_percent == 25
+            await h.ticks(13, pilot, seconds=5.0)
+            gate = app.gate(app.assessment)
+            assert {"5xx", "p95"} <= {c.name for c in gate.failing}
+            text = screen_text(app)
+            assert "FAIL 5xx" in text and "FAIL p95" in text
+            await pilot.press("b", "y")
+            await settle(h, pilot)
+            # Back to the deploy that was live before: the 5 % one, which was healthy.
+            assert h.backend.knobs.canary_percent == 5
+            await h.ticks(13, pilot, seconds=5.0)
+            gate = app.gate(app.assessment)
+            failing = {c.name for c in gate.failing}
+            assert "5xx" not in failing and "p95" not in failing
+    finally:
+        h.close()
