@@ -115,3 +115,44 @@ def test_a_render_error_fails_the_action_with_its_reason(
     r = run_sbtop("restart", "--yes", "--config", str(cfg), env=env)
     assert r.returncode == 2 and "Render API error 500" in r.stdout
     assert audit(tmp_path)[-1]["ok"] is False
+
+
+def test_killed_in_the_middle_of_an_action_the_audit_holds_whole_lines_and_it_is_not_resent(
+        tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    marker = tmp_path / "runs"
+    slow = (f"import time; open({str(marker)!r}, 'a').write('x'); time.sleep(30)")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"""
+[targets.svc]
+base_url = "http://127.0.0.1:9"
+[targets.svc.actions]
+provider = "command"
+[targets.svc.actions.command]
+restart = {json.dumps([sys.executable, "-c", slow])}
+""")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SBTOP_")}
+    env["SBTOP_STATE_DIR"] = str(tmp_path / "state")
+    proc = subprocess.Popen([sys.executable, "-m", "sbtop", "restart", "--yes", "--config",
+                             str(cfg)], env=env, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    raw = (tmp_path / "state" / "audit.jsonl").read_text()
+    assert raw.endswith("\n")
+    entries = [json.loads(x) for x in raw.splitlines()]
+    assert entries[-1]["result"] == "started"
+    state = json.loads((tmp_path / "state" / "state-svc.json").read_text())
+    assert state["in_flight"]["action"] == "restart"
+    again = run_sbtop("restart", "--dry-run", "--config", str(cfg), env=env)
+    assert "was interrupted" in again.stdout
+    assert marker.read_text() == "x"  # the interrupted restart was not run again
+    entries = audit(tmp_path)
+    assert any(str(e["result"]).startswith("interrupted") for e in entries)

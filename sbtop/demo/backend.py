@@ -186,9 +186,12 @@ class SimulatedBackend:
             inst.duration.labels(req.method, req.route, req.status).observe(req.seconds)
             inst.requests.labels(req.method, req.route, req.status).inc()
             self.served += 1
-        # Sockets and memory wander a little around their knobs, as live ones do.
+        # Sockets and memory wander a little around their knobs, as live ones do; after a
+        # restart the clients reconnect over ten seconds.
         jitter = self._model._rng.uniform(-1.0, 1.0)
-        inst.sockets.set(max(0.0, round(k.sockets + jitter * max(1.0, k.sockets * 0.02))))
+        back = 1.0 if not self.restarts else min(1.0, (time.time() - self._started) / 10.0)
+        inst.sockets.set(max(0.0, round((k.sockets + jitter * max(1.0, k.sockets * 0.02))
+                                        * back)))
         inst.messages.labels("chat:message").inc(max(0.0, k.sockets * k.messages_per_socket_s
                                                       * seconds))
         rss = round((k.memory_mb + jitter * 2.0) * 1024 * 1024)

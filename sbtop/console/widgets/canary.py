@@ -30,6 +30,11 @@ class CanaryPanel(Panel):
             return
         step = "unknown" if g.percent is None else f"{g.percent}%"
         parts = [f"[b]flag {step}[/]"]
+        started = getattr(getattr(self.app, "controller", None), "state", None)
+        since = started.canary.step_started_wall if started is not None else None
+        if since is not None and g.percent:
+            now = self.app.clock.now()[1]  # type: ignore[attr-defined]
+            parts.append(f"at this step {format.duration(now - since)}")
         if g.soak_total_s and g.soak_left_s is not None:
             parts.append("soak done" if g.soak_left_s <= 0 else
                          f"soak [b]{format.duration(g.soak_left_s)}[/] left of "
