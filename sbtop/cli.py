@@ -98,6 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
         act.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
                          help=argparse.SUPPRESS)
 
+    rules = sub.add_parser("rules", help="Prometheus alerting rules from the thresholds",
+                           description="Print a Prometheus alerting-rules file generated from "
+                           "the configured thresholds and alert rules (promtool check rules "
+                           "accepts it), so the pager and the console agree.")
+    _common(rules, suppress=True)
+    rules.add_argument("--selector", default="", metavar="LABELS",
+                       help='label matchers added to every metric, e.g. job="studybuddy"')
+    rules.add_argument("--group", default="sbtop", help="the rule group's name")
+
     init = sub.add_parser("init", help="write a starter config",
                           description="Write a commented starter config (default: the XDG "
                           "config path). Never overwrites without --force.")
@@ -137,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check": _cmd_check,
         "init": _cmd_init,
         "demo": _cmd_demo,
+        "rules": _cmd_rules,
         "canary": _cmd_action,
         "restart": _cmd_action,
         "rollback": _cmd_action,
@@ -236,6 +246,21 @@ def _cmd_action(args: argparse.Namespace) -> int:
             window_s=getattr(args, "window", 10.0))
     except commands.CommandError as e:
         raise UsageError(str(e)) from None
+
+
+def _cmd_rules(args: argparse.Namespace) -> int:
+    from sbtop import config, rules
+
+    try:
+        path = config.find_config(getattr(args, "config", None))
+        cfg = config.load(path)
+        name = getattr(args, "target", None)
+        settings = (config.resolve(cfg, name).engine if name or cfg.targets
+                    else config.engine_settings(cfg))
+    except config.ConfigError as e:
+        raise UsageError(f"config error: {e}") from None
+    print(rules.rules_yaml(settings, args.group, args.selector), end="")
+    return 0
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
