@@ -40,6 +40,8 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
                    "metrics_path, health at BASE + health_path", **d)
     g.add_argument("--dsn", metavar="DSN", help="database DSN (prefer the environment variable "
                    "the target names: a DSN on the command line is visible in ps)", **d)
+    g.add_argument("--prometheus-url", metavar="URL", help="read the figures from this "
+                   "Prometheus (every instance) instead of scraping one /metrics", **d)
 
 
 def _console_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -192,7 +194,8 @@ def _load_target(args: argparse.Namespace) -> Target:
                 print(f"sbtop: {warning}", file=sys.stderr)
         target = config.resolve(cfg, getattr(args, "target", None),
                                 url=getattr(args, "url", None),
-                                dsn=getattr(args, "dsn", None))
+                                dsn=getattr(args, "dsn", None),
+                                prometheus_url=getattr(args, "prometheus_url", None))
     except config.ConfigError as e:
         raise UsageError(f"config error: {e}") from None
     for w in target.warnings:

@@ -9,11 +9,18 @@ import httpx
 
 from sbtop.clock import SYSTEM, Clock
 from sbtop.config import Target
-from sbtop.engine.observations import DbSnapshot, HealthProbe, MetricsScrape, Observation
+from sbtop.engine.observations import (
+    DbSnapshot,
+    HealthProbe,
+    MetricsScrape,
+    Observation,
+    PromSnapshot,
+)
 from sbtop.engine.series import wanted_samples
 from sbtop.sources import health, metrics
 from sbtop.sources.database import DatabaseSource, DbSettings
 from sbtop.sources.http import make_client
+from sbtop.sources.prometheus import PrometheusSource, PromSettings
 
 
 class Collector:
@@ -30,6 +37,16 @@ class Collector:
                                else health_every_s)
         self._health_due = -1e18
         self._client: httpx.AsyncClient | None = None
+        self.prom: PrometheusSource | None = None
+        if target.prometheus is not None:
+            p = target.prometheus
+            headers = {}
+            if p.header and target.secrets.get("prometheus_header"):
+                headers[p.header] = str(target.secrets["prometheus_header"])
+            basic = ((p.basic_user, str(target.secrets.get("prometheus_password") or ""))
+                     if p.basic_user else None)
+            self.prom = PrometheusSource(PromSettings(p.url, p.selector, p.timeout_s, headers,
+                                                      basic), target.engine, clock)
         self.db: DatabaseSource | None = None
         if target.dsn:
             d = target.db
@@ -39,6 +56,8 @@ class Collector:
 
     async def __aenter__(self) -> Collector:
         self._client = make_client(self.target.http)
+        if self.prom is not None:
+            await self.prom.__aenter__()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -47,13 +66,18 @@ class Collector:
             self._client = None
         if self.db is not None:
             await self.db.close()
+        if self.prom is not None:
+            await self.prom.__aexit__(None, None, None)
 
     async def observe(self) -> Observation:
         assert self._client is not None, "use Collector as an async context manager"
         now = self.clock.now()
         t = self.target
         jobs: dict[str, asyncio.Task[Any]] = {}
-        if t.metrics_url:
+        if self.prom is not None:
+            # Prometheus already aggregates every instance: no direct scrape of one of them.
+            jobs["prom"] = asyncio.create_task(self.prom.observe())
+        elif t.metrics_url:
             jobs["metrics"] = asyncio.create_task(
                 metrics.scrape(self._client, t.metrics_url, t.http, self.wanted, now, self.clock))
         if t.health_url and now[0] >= self._health_due:
@@ -68,4 +92,6 @@ class Collector:
         scrape: MetricsScrape | None = jobs["metrics"].result() if "metrics" in jobs else None
         probe: HealthProbe | None = jobs["health"].result() if "health" in jobs else None
         db: DbSnapshot | None = jobs["db"].result() if "db" in jobs else None
-        return Observation(t=done[0], wall=done[1], metrics=scrape, health=probe, db=db)
+        prom: PromSnapshot | None = jobs["prom"].result() if "prom" in jobs else None
+        return Observation(t=done[0], wall=done[1], metrics=scrape, health=probe, db=db,
+                           prom=prom)

@@ -98,6 +98,19 @@ class ActionsConfig:
 
 
 @dataclass
+class PrometheusConfig:
+    """Read the figures from Prometheus (all instances) instead of scraping one /metrics."""
+
+    url: str = ""
+    selector: str = ""  # label matchers added to every metric, e.g. job="studybuddy"
+    timeout_s: float = 5.0
+    header: str = ""
+    header_env: str = field(default="", metadata=ENV)
+    basic_user: str = ""
+    basic_password_env: str = field(default="", metadata=ENV)
+
+
+@dataclass
 class MetricsConfig:
     latency_histogram: str = _NAMES.latency_histogram
     requests_counter: str = _NAMES.requests_counter
@@ -136,6 +149,7 @@ class TargetConfig:
     auth: AuthConfig = field(default_factory=AuthConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     actions: ActionsConfig = field(default_factory=ActionsConfig)
+    prometheus: PrometheusConfig = field(default_factory=PrometheusConfig)
     # Per-target overrides of [metrics]; only the keys given here change.
     metrics: dict[str, Any] = field(default_factory=dict, metadata={"partial": MetricsConfig})
 
@@ -470,6 +484,8 @@ def _validate(config: Config) -> None:
         where = f"targets.{name}"
         if target.base_url:
             _check_url(target.base_url, f"{where}.base_url")
+        if target.prometheus.url:
+            _check_url(target.prometheus.url, f"{where}.prometheus.url")
         if not target.metrics_path and not target.health_path:
             raise ConfigError(f"{where}: metrics_path and health_path are both empty: nothing "
                               "to watch")
@@ -553,10 +569,12 @@ class Target:
     canary: CanaryConfig = field(default_factory=CanaryConfig)
     # API key and webhook header, read from the environment; None when the variable is unset.
     secrets: dict[str, str | None] = field(default_factory=dict, repr=False)
+    prometheus: PrometheusConfig | None = None  # set: figures come from Prometheus
 
 
 def resolve(config: Config, target: str | None = None, *, url: str | None = None,
-            dsn: str | None = None, env: typing.Mapping[str, str] | None = None) -> Target:
+            dsn: str | None = None, env: typing.Mapping[str, str] | None = None,
+            prometheus_url: str | None = None) -> Target:
     """The target to watch, with CLI overrides applied and secrets read from the environment."""
     env = os.environ if env is None else env
     name = target or config.default_target
@@ -566,10 +584,10 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
             raise ConfigError(f"no target named {name!r}{_did_you_mean(name, config.targets)} "
                               f"(targets: {known})")
         tc = config.targets[name]
-    elif len(config.targets) == 1 and not url:
+    elif len(config.targets) == 1 and not url and not prometheus_url:
         name, tc = next(iter(config.targets.items()))
-    elif url:
-        name, tc = _host_of(url), TargetConfig()
+    elif url or prometheus_url:
+        name, tc = _host_of(url or prometheus_url or ""), TargetConfig()
     elif config.targets:
         raise ConfigError(f"several targets ({', '.join(config.targets)}): choose one with "
                           "--target NAME or set default_target")
@@ -579,7 +597,11 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
     if url:
         _check_url(url, "--url")
         tc = dataclasses.replace(tc, base_url=url)
-    if not tc.base_url:
+    if prometheus_url:
+        _check_url(prometheus_url, "--prometheus-url")
+        tc = dataclasses.replace(tc, prometheus=dataclasses.replace(tc.prometheus,
+                                                                     url=prometheus_url))
+    if not tc.base_url and not tc.prometheus.url:
         raise ConfigError(f"targets.{name}.base_url: not set (or give --url)")
     base = tc.base_url.rstrip("/")
     warnings: list[str] = []
@@ -600,10 +622,21 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
         else:
             warnings.append(f"warning: ${auth.cookie_env} (targets.{name}.auth.cookie_env) is "
                             f"not set: requests go without the {auth.cookie} cookie")
+    prom = tc.prometheus if tc.prometheus.url else None
+    if prom is not None:
+        if prom.header:
+            raw = env.get(prom.header_env)
+            secrets_prom_header = _header_safe(raw, f"${prom.header_env}") if raw else None
+        else:
+            secrets_prom_header = None
     kind = tc.actions.provider or ("render" if tc.render.service_id else "")
     secrets: dict[str, str | None] = {}
     if kind == "render":
         secrets["render_api_key"] = env.get(tc.render.api_key_env) or None
+    if prom is not None:
+        secrets["prometheus_header"] = secrets_prom_header
+        if prom.basic_user:
+            secrets["prometheus_password"] = env.get(prom.basic_password_env) or ""
     if kind == "http" and tc.actions.http.header:
         raw = env.get(tc.actions.http.header_env)
         secrets["http_header"] = (_header_safe(raw, f"${tc.actions.http.header_env}")
@@ -628,8 +661,8 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
     return Target(
         name=name,
         base_url=base,
-        metrics_url=base + tc.metrics_path if tc.metrics_path else None,
-        health_url=base + tc.health_path if tc.health_path else None,
+        metrics_url=base + tc.metrics_path if tc.metrics_path and base else None,
+        health_url=base + tc.health_path if tc.health_path and base else None,
         production=tc.production,
         http=http,
         engine=engine_settings(config, tc),
@@ -642,6 +675,7 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
         actions=tc.actions,
         canary=config.canary,
         secrets=secrets,
+        prometheus=prom,
     )
 
 

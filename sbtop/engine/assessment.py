@@ -11,7 +11,7 @@ from typing import Any
 from sbtop.engine.alerts import Alert
 from sbtop.engine.figures import Figure, Routes, RouteStat
 from sbtop.engine.levels import Level
-from sbtop.engine.observations import DbSnapshot
+from sbtop.engine.observations import DbSnapshot, ExternalAlert, InstanceStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,8 @@ class Assessment:
     notes: tuple[str, ...] = ()
     production: bool = False
     db: DbSnapshot | None = None  # the latest good poll, for the sessions table
+    instances: tuple[InstanceStatus, ...] = ()  # per instance, when Prometheus is read
+    external_alerts: tuple[ExternalAlert, ...] = ()  # Prometheus's own alerts
 
 
 def iso(wall: float | None) -> str | None:
@@ -119,6 +121,10 @@ def to_dict(a: Assessment) -> dict[str, Any]:
                 "summary": al.rule.summary,
             }
             for al in a.alerts
+        ] + [
+            {"name": x.name, "state": x.state, "since": x.since, "severity": x.severity,
+             "summary": x.summary, "source": "prometheus"}
+            for x in a.external_alerts
         ],
         "routes": {
             "slowest": [route_dict(r) for r in a.routes.slowest],
@@ -135,5 +141,8 @@ def to_dict(a: Assessment) -> dict[str, Any]:
             for name, s in a.sources.items()
         },
         "health": _finite_json(a.health_body),
+        **({"instances": [{"instance": i.name, "up": i.up, "error": i.error,
+                           "p95_ms": _num(i.p95_ms)} for i in a.instances]}
+           if a.instances else {}),
         "notes": list(a.notes),
     }

@@ -20,7 +20,14 @@ from sbtop.engine.figures import (
     window_figures,
 )
 from sbtop.engine.levels import Level, worst
-from sbtop.engine.observations import DbSnapshot, HealthProbe, MetricsScrape, Observation
+from sbtop.engine.observations import (
+    DbSnapshot,
+    HealthProbe,
+    MetricsScrape,
+    Observation,
+    PromSnapshot,
+)
+from sbtop.engine.promql import prom_figures
 from sbtop.engine.series import Rollup, SeriesTracker
 from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
 
@@ -47,6 +54,8 @@ class Engine:
         self._health: HealthProbe | None = None
         self._last_ok: MetricsScrape | None = None
         self._health_last_ok: float | None = None
+        self._prom: PromSnapshot | None = None  # the latest round of PromQL queries
+        self._prom_ok: PromSnapshot | None = None
         self._db: DbSnapshot | None = None  # the latest poll
         self._db_ok: DbSnapshot | None = None  # the latest poll that worked
 
@@ -58,11 +67,16 @@ class Engine:
                 self._health_last_ok = obs.health.wall
         if obs.metrics is not None:
             self._take_metrics(obs.metrics)
+        if obs.prom is not None:
+            self._prom = obs.prom
+            if obs.prom.error is None:
+                self._prom_ok = obs.prom
         if obs.db is not None:
             self._db = obs.db
             if obs.db.error is None:
                 self._db_ok = obs.db
         figures = self._current_metric_figures(obs.wall)
+        figures.update(self._current_prom_figures(obs.wall))
         hf = health_figure(self._health, self.settings)
         if hf is not None:
             figures["health"] = hf
@@ -76,6 +90,13 @@ class Engine:
             sources["health"] = _health_status(self._health, self._health_last_ok)
         if self._db is not None:
             sources["db"] = _db_status(self._db, self._db_ok)
+        if self._prom is not None:
+            p = self._prom
+            sources["prometheus"] = SourceStatus(
+                "prometheus", p.error is None, p.error,
+                self._prom_ok.wall if self._prom_ok else None, p.wall, p.elapsed_ms,
+                {"instances_up": sum(i.up for i in p.instances),
+                 "instances": len(p.instances)})
         levels = [f.level for f in figures.values() if f.judged]
         levels += [a.level() for a in alerts]
         levels += [Level.UNKNOWN for s in sources.values() if not s.up and s.name != "health"]
@@ -107,7 +128,19 @@ class Engine:
             notes=tuple(notes),
             production=self.production,
             db=self._db_ok if self._db is not None and self._db.error is None else None,
+            instances=self._prom.instances if self._prom is not None else (),
+            external_alerts=self._prom_ok.alerts if self._prom_ok is not None else (),
         )
+
+    def _current_prom_figures(self, wall: float) -> dict[str, Figure]:
+        latest = self._prom
+        if latest is None:
+            return {}
+        if latest.error is None or self._prom_ok is None:
+            return prom_figures(latest, self.settings)
+        age = wall - self._prom_ok.wall
+        return {k: _stale(f, age, latest.error, self.settings)
+                for k, f in prom_figures(self._prom_ok, self.settings).items()}
 
     def _current_db_figures(self, wall: float) -> dict[str, Figure]:
         latest = self._db

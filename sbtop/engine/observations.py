@@ -88,9 +88,45 @@ class DbSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class InstanceStatus:
+    name: str
+    up: bool
+    error: str | None = None
+    p95_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalAlert:
+    """An alert as Prometheus reports it (shown beside sbtop's own)."""
+
+    name: str
+    state: str
+    since: str | None = None  # RFC 3339, as Prometheus writes activeAt
+    severity: str | None = None
+    summary: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PromSnapshot:
+    """One round of PromQL queries. `values` are in the figures' units; a None value has its
+    reason in `reasons`. `error` is set when Prometheus could not be read at all."""
+
+    t: float
+    wall: float
+    error: str | None = None
+    values: dict[str, float | None] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    requests: float | None = None  # requests in the window, for the minimum
+    instances: tuple[InstanceStatus, ...] = ()
+    alerts: tuple[ExternalAlert, ...] = ()
+    elapsed_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Observation:
     t: float
     wall: float
     metrics: MetricsScrape | None = None
     health: HealthProbe | None = None
     db: DbSnapshot | None = None
+    prom: PromSnapshot | None = None
