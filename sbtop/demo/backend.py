@@ -15,8 +15,10 @@ Tests that want exact control pass `background=False` and call `advance()`.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -98,6 +100,7 @@ class SimulatedBackend:
         self._inst = _Instruments(self._started)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._connections: set[socket.socket] = set()
         self.restarts = 0
         self.served = 0
         # Render's API, shaped as documented, acting on this simulation (under /v1).
@@ -128,6 +131,10 @@ class SimulatedBackend:
         if self._threads:  # shutdown() waits for serve_forever, which must be running
             self._server.shutdown()
         self._server.server_close()
+        # Kept-alive connections would go on being answered: a stopped service answers none.
+        for conn in list(self._connections):
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
         for t in self._threads:
             t.join(timeout=5)
 
@@ -240,6 +247,14 @@ def _handler_for(backend: SimulatedBackend) -> type[BaseHTTPRequestHandler]:
         # Headers and body go out in separate writes: without this, Nagle and delayed ACKs
         # add 40 ms to every loopback answer.
         disable_nagle_algorithm = True
+
+        def setup(self) -> None:
+            super().setup()
+            backend._connections.add(self.connection)
+
+        def finish(self) -> None:
+            backend._connections.discard(self.connection)
+            super().finish()
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # quiet: the console owns the terminal

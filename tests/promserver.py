@@ -1,0 +1,81 @@
+"""A real Prometheus for the tests (Debian's package), on loopback, with a generated config and
+a temporary storage directory, scraping the given targets every second."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+PROMETHEUS = shutil.which("prometheus")
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class PromServer:
+    def __init__(self, targets: list[str], rules: str | None = None, job: str = "studybuddy",
+                 interval: str = "1s") -> None:
+        if PROMETHEUS is None:
+            raise RuntimeError("prometheus is required: apt-get install prometheus")
+        self.dir = Path(tempfile.mkdtemp(prefix="sbtop-prom-"))
+        self.port = _port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        rule_files = ""
+        if rules is not None:
+            (self.dir / "rules.yml").write_text(rules)
+            rule_files = f"rule_files:\n  - {self.dir / 'rules.yml'}\n"
+        hosts = ", ".join(f'"{t}"' for t in targets)
+        (self.dir / "prometheus.yml").write_text(
+            f"global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n"
+            f"{rule_files}"
+            f"scrape_configs:\n  - job_name: {job}\n    static_configs:\n"
+            f"      - targets: [{hosts}]\n")
+        self.proc = subprocess.Popen(
+            [PROMETHEUS, f"--config.file={self.dir / 'prometheus.yml'}",
+             f"--storage.tsdb.path={self.dir / 'data'}",
+             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=error"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"prometheus exited: {self.proc.stderr.read()!r}")  # type: ignore[union-attr]
+            try:
+                if httpx.get(self.url + "/-/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("prometheus did not become ready")
+
+    def query(self, expr: str) -> list[dict[str, object]]:
+        r = httpx.get(self.url + "/api/v1/query", params={"query": expr}, timeout=5)
+        return r.json()["data"]["result"]  # type: ignore[no-any-return]
+
+    def wait_for(self, expr: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.query(expr):
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"no data for {expr} within {timeout} s")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
