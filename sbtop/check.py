@@ -56,6 +56,11 @@ def as_text(a: Assessment, base_url: str = "") -> str:
                          f"[{al.rule.severity.value}]{nodata}")
     else:
         lines.append("  alerts: none pending or firing")
+    for x in a.external_alerts:
+        lines.append(f"  alert {x.name}: {x.state} since {x.since} [{x.severity}] (Prometheus)")
+    for i in a.instances:
+        p95 = f" p95 {i.p95_ms:.0f} ms" if i.p95_ms is not None else ""
+        lines.append(f"  instance {i.name}: {'up' if i.up else f'DOWN: {i.error}'}{p95}")
     r = a.routes
     if r.reason:
         lines.append(f"  routes: {r.reason}")

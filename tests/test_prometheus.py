@@ -143,6 +143,23 @@ def test_history_for_the_sparklines_comes_from_query_range(
     assert all(v == pytest.approx(300, rel=0.3) for _t, v in points[-5:])
 
 
+async def test_the_console_reads_prometheus_and_opens_with_history(
+        stack: tuple[PromServer, SimulatedBackend, SimulatedBackend]) -> None:
+    from sbtop.console.app import SbtopApp
+    from tests.console_harness import screen_text
+
+    prom, _a, _b = stack
+    target = prom_target(prom.url, 'job="studybuddy"', window_s=10)
+    app = SbtopApp(target, refresh_s=1.0, read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        deadline = time.monotonic() + 20
+        while "(Prometheus)" not in screen_text(app) or app.ticks < 2:
+            assert time.monotonic() < deadline, screen_text(app)
+            await pilot.pause(0.5)
+        assert len(app.history.ring("requests_per_s")) > 5  # drawn before two ticks
+        assert "ErrorsNow" in screen_text(app)
+
+
 def test_a_stopped_instance_shows_as_down(
         stack: tuple[PromServer, SimulatedBackend, SimulatedBackend]) -> None:
     prom, a, _b = stack

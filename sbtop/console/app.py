@@ -195,6 +195,10 @@ class SbtopApp(App[None]):
     async def _collect_loop(self) -> None:
         """One long-lived worker: tick, then sleep what is left of the interval. A tick never
         overlaps the next, and the loop costs no timer or worker per tick."""
+        prom = getattr(self.source, "prom", None)
+        if prom is not None:
+            with contextlib.suppress(Exception):  # a nicety: never in the way of the figures
+                await asyncio.wait_for(self._prefill_history(prom), timeout=5.0)
         while not self._stopping:
             started = self.clock.now()[0]
             await self.tick()
@@ -396,6 +400,25 @@ class SbtopApp(App[None]):
         result = await db.cancel(session)
         self.notify(result, severity="information" if result.startswith("cancel")
                     else "warning", timeout=6)
+
+    async def _prefill_history(self, prom: Any) -> None:
+        """With Prometheus, the charts open with the last hour already drawn (before the
+        first tick, so the rings fill in time order)."""
+        seconds = min(3600.0, self.history.capacity * self.refresh_s)
+        for key in ("latency_p95_ms", "requests_per_s", "socket_connections",
+                    "error_rate_5xx_pct", "latency_p50_ms", "latency_p99_ms", "memory_pct"):
+            try:
+                points = await prom.history(key, seconds, self.refresh_s)
+            except Exception:  # history is a nicety: the live figures come anyway
+                return
+            ring = self.history.ring(key) if key in self.history.rings else None
+            if ring is None:
+                from sbtop.engine.history import Ring
+
+                ring = self.history.rings[key] = Ring(self.history.capacity)
+            if len(ring) == 0:
+                for wall, value in points:
+                    ring.append(wall, value)
 
     # --- deploy actions ----------------------------------------------------------------------
 

@@ -30,6 +30,16 @@ class AlertsPanel(Panel):
 
     def show(self, a: Assessment, history: History) -> None:
         rows = [self._alert(al, a) for al in _ordered(a.alerts)]
+        for x in a.external_alerts:
+            if x.state in ("firing", "pending"):
+                style = "b reverse $error" if x.state == "firing" else "b $warning"
+                rows.append(f"[{style}]{x.state.upper()}[/] {esc(x.name)} "
+                            f"[$text-muted](Prometheus) {esc(x.summary or '')}[/]")
+        down = [i for i in a.instances if not i.up]
+        if down:
+            names = ", ".join(f"{i.name} ({i.error or 'down'})" for i in down[:2])
+            rows.append(f"[b $warning]DOWN[/] {len(down)} of {len(a.instances)} instances: "
+                        f"{esc(names)}")
         for name, s in a.sources.items():
             if not s.up:
                 rows.append(f"[b $warning]DOWN[/] {name}: {esc(s.error or '?')}")
