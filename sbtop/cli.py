@@ -240,6 +240,8 @@ def _cmd_action(args: argparse.Namespace) -> int:
         if args.step == "set":
             if args.percent is None:
                 raise UsageError("canary set needs a percentage, e.g. sbtop canary set 25")
+            if not 0 <= args.percent <= 100:
+                raise UsageError(f"canary set: {args.percent} is not a percentage (0 to 100)")
             percent = args.percent
     target = _load_target(args)
     try:

@@ -534,6 +534,8 @@ def _validate(config: Config) -> None:
                               f"{kind!r}")
         if kind == "render" and not target.render.service_id:
             raise ConfigError(f"targets.{name}.render.service_id: the render provider needs it")
+        if target.render.api_url:
+            _check_url(target.render.api_url, f"targets.{name}.render.api_url")
         if kind == "http":
             _check_url(target.actions.http.url, f"{where}.http.url")
         if kind == "command" and not any((target.actions.command.canary,
@@ -632,7 +634,9 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
     kind = tc.actions.provider or ("render" if tc.render.service_id else "")
     secrets: dict[str, str | None] = {}
     if kind == "render":
-        secrets["render_api_key"] = env.get(tc.render.api_key_env) or None
+        raw_key = env.get(tc.render.api_key_env)
+        secrets["render_api_key"] = (_header_safe(raw_key, f"${tc.render.api_key_env}")
+                                     if raw_key else None)
     if prom is not None:
         secrets["prometheus_header"] = secrets_prom_header
         if prom.basic_user:

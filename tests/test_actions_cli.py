@@ -156,3 +156,24 @@ restart = {json.dumps([sys.executable, "-c", slow])}
     assert marker.read_text() == "x"  # the interrupted restart was not run again
     entries = audit(tmp_path)
     assert any(str(e["result"]).startswith("interrupted") for e in entries)
+
+
+def test_a_step_to_where_the_flag_already_is_or_off_the_scale_is_refused(
+        tmp_path: Path, backend: SimulatedBackend) -> None:
+    cfg, env = setup(tmp_path, backend)
+    r = run_sbtop("canary", "set", "0", "--yes", "--config", str(cfg), "--window", "1", env=env)
+    assert r.returncode == 1 and "not done: the flag is already at 0 %" in r.stdout
+    r = run_sbtop("canary", "set", "150", "--yes", "--config", str(cfg), env=env)
+    assert r.returncode == 3 and "150 is not a percentage" in r.stderr
+    assert "Traceback" not in r.stderr and backend.knobs.canary_percent == 0
+
+
+def test_a_damaged_state_file_is_named_and_the_flag_is_read_afresh(
+        tmp_path: Path, backend: SimulatedBackend) -> None:
+    cfg, env = setup(tmp_path, backend)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "state-demo.json").write_text("{half a write")
+    r = run_sbtop("canary", "status", "--config", str(cfg), "--window", "1", env=env)
+    assert r.returncode == 0 and "Traceback" not in r.stderr
+    assert "warning:" in r.stdout and "unreadable" in r.stdout
+    assert "PERF_OPTIMIZATIONS_ENABLED: 0 %" in r.stdout

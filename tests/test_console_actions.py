@@ -11,6 +11,7 @@ import pytest
 from sbtop.actions.audit import AuditLog
 from sbtop.console.screens.action import ActionScreen
 from sbtop.console.screens.actions_log import ActionLogScreen
+from sbtop.console.screens.confirm import ConfirmScreen
 from sbtop.console.widgets.canary import CanaryPanel
 from tests.console_harness import Harness, screen_text
 
@@ -174,3 +175,25 @@ async def test_the_bad_canary_scenario_turns_the_gate_red_and_a_rollback_recover
             assert "5xx" not in failing and "p95" not in failing
     finally:
         h.close()
+
+
+async def test_q_while_an_action_runs_asks_and_quitting_records_it_as_interrupted(
+        staging: Harness, tmp_path: Path) -> None:
+    staging.backend.render.build_s = 5.0
+    app = staging.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(staging, pilot)
+        await staging.ticks(3, pilot)
+        await pilot.press("c", "y")
+        await pilot.pause(0.3)
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "canary next is still running" in screen_text(app)
+        await pilot.press("n")  # the default: stay
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen) and app.is_running
+        await pilot.press("q", "y")
+        await pilot.pause(0.5)
+    assert audit(tmp_path)[-1]["result"].startswith("interrupted")
+    assert app.controller is not None and app.controller.store.load().in_flight is None

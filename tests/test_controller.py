@@ -17,7 +17,7 @@ from sbtop.actions.render import RenderSettings
 from sbtop.actions.state import StateStore
 from sbtop.clock import ManualClock
 from sbtop.demo.backend import SimulatedBackend
-from sbtop.demo.render_api import API_KEY, SERVICE_ID
+from sbtop.demo.render_api import API_KEY, SERVICE_ID, Failure
 from sbtop.engine.figures import Figure
 from sbtop.engine.gate import GateSettings
 from sbtop.engine.levels import Level
@@ -58,14 +58,15 @@ def test_the_first_step_captures_the_baseline_then_steps_to_5(backend: Simulated
     assert c.state.canary.percent == 0
     plan = c.plan("canary next", figures())
     assert plan.params == {"flag": "PERF_OPTIMIZATIONS_ENABLED", "percent": 5, "from": 0}
-    assert c.state.canary.baseline["latency_p95_ms"] == 200.0
+    assert c.state.canary.baseline == {}  # planning changes nothing
     assert plan.gate is not None and plan.gate.open and not plan.needs_override
     text = "\n".join(plan.describe())
     assert "PRODUCTION" in text and "PUT " in text
     assert "/env-vars/PERF_OPTIMIZATIONS_ENABLED" in text
-    outcome = run(c.execute(plan))
+    outcome = run(c.execute(plan, figures=figures()))
     assert outcome.ok, outcome.text
     assert backend.knobs.canary_percent == 5
+    assert c.state.canary.baseline["latency_p95_ms"] == 200.0
     assert c.state.canary.percent == 5 and c.state.canary.step_started_wall == clock.wall
     log = AuditLog(tmp_path / "audit.jsonl").read()
     assert [e["result"].split(":")[0] for e in log] == ["captured", "started",
@@ -98,7 +99,7 @@ def test_a_regression_shuts_the_gate_even_after_the_soak(backend: SimulatedBacke
     clock = ManualClock()
     c = controller(backend, tmp_path, clock)
     run(c.refresh())
-    run(c.execute(c.plan("canary next", figures(p95=200.0))))
+    run(c.execute(c.plan("canary next", figures(p95=200.0)), figures=figures(p95=200.0)))
     clock.advance(1800)
     plan = c.plan("canary next", figures(p95=240.0, e5=1.5))
     failing = {cr.name for cr in plan.gate.failing}  # type: ignore[union-attr]
@@ -184,3 +185,154 @@ def test_the_top_of_the_ladder_cannot_step_further(backend: SimulatedBackend,
     run(c.execute(c.plan("canary set", figures(), percent=100), override=True))
     with pytest.raises(ActionError, match="top step"):
         c.plan("canary next", figures())
+
+
+def test_a_failed_deploy_puts_the_flag_back_and_the_step_stays(backend: SimulatedBackend,
+                                                               tmp_path: Path) -> None:
+    c = controller(backend, tmp_path, ManualClock())
+    run(c.refresh())
+    backend.render.fail_next(Failure(500, "build machine lost", only="/deploys"))
+    outcome = run(c.execute(c.plan("canary next", figures()), figures=figures()))
+    assert not outcome.ok and "put back to 0" in outcome.text
+    assert backend.render.env["PERF_OPTIMIZATIONS_ENABLED"] == "0"
+    assert c.state.canary.percent == 0 and c.state.in_flight is None
+    assert AuditLog(tmp_path / "audit.jsonl").read()[-1]["result"].startswith("failed: ")
+
+
+def test_a_plan_made_before_another_sbtop_stepped_is_refused(backend: SimulatedBackend,
+                                                             tmp_path: Path) -> None:
+    c = controller(backend, tmp_path / "here", ManualClock())
+    other = controller(backend, tmp_path / "there", ManualClock())
+    run(c.refresh())
+    run(other.refresh())
+    plan = c.plan("canary next", figures())  # 0 -> 5
+    assert run(other.execute(other.plan("canary set", figures(), percent=25),
+                             override=True)).ok
+    outcome = run(c.execute(plan, figures=figures()))
+    assert outcome.refused and "at 25 % now, not 0 %" in outcome.text
+    assert backend.knobs.canary_percent == 25
+
+
+def test_a_gate_that_shut_after_the_plan_was_shown_refuses(backend: SimulatedBackend,
+                                                           tmp_path: Path) -> None:
+    clock = ManualClock()
+    c = controller(backend, tmp_path, clock)
+    run(c.refresh())
+    run(c.execute(c.plan("canary next", figures()), figures=figures()))
+    clock.advance(1800)
+    plan = c.plan("canary next", figures())
+    assert not plan.needs_override
+    outcome = run(c.execute(plan, figures=figures(e5=3.0)))  # errors rose while it was shown
+    assert outcome.refused and "shut since the plan was shown" in outcome.text
+    assert backend.knobs.canary_percent == 5
+
+
+def test_a_second_rollback_goes_further_back_not_forward_again(backend: SimulatedBackend,
+                                                               tmp_path: Path) -> None:
+    c = controller(backend, tmp_path, ManualClock())
+    run(c.refresh())
+    run(c.execute(c.plan("canary set", figures(), percent=5), override=True))  # dep-0002
+    run(c.execute(c.plan("canary set", figures(), percent=25), override=True))  # dep-0003
+    first = run(c.prepare("rollback"))
+    assert first.params["target"]["id"] == "dep-0002"
+    assert "dep-0002" in "\n".join(first.describe())
+    assert run(c.execute(first)).ok
+    assert backend.knobs.canary_percent == 5
+    second = run(c.prepare("rollback"))
+    assert second.params["target"]["id"] == "dep-0001"  # not dep-0003, the one just left
+    assert run(c.execute(second)).ok
+    assert backend.knobs.canary_percent == 0
+
+
+def test_a_rollback_target_that_changed_since_the_plan_is_refused(backend: SimulatedBackend,
+                                                                  tmp_path: Path) -> None:
+    c = controller(backend, tmp_path, ManualClock())
+    run(c.refresh())
+    run(c.execute(c.plan("canary set", figures(), percent=5), override=True))
+    plan = run(c.prepare("rollback"))  # to dep-0001
+    run(c.execute(c.plan("canary set", figures(), percent=25), override=True))
+    outcome = run(c.execute(plan))
+    assert not outcome.ok and "changed since it was shown" in outcome.text
+    assert backend.knobs.canary_percent == 25
+
+
+def test_a_corrupted_state_file_is_reported_and_replaced(backend: SimulatedBackend,
+                                                         tmp_path: Path) -> None:
+    (tmp_path / "state-production.json").write_text('{"canary": {"percent": "five", '
+                                                    '"baseline": [1]}, "in_flight": 3}')
+    c = controller(backend, tmp_path, ManualClock())
+    assert "percent" in c.store.problem and "in_flight" in c.store.problem
+    assert c.recover() is None
+    run(c.refresh())
+    assert c.state.canary.percent == 0  # read from the provider, not the broken file
+    assert StateStore(tmp_path, "production").load().canary.percent == 0
+    (tmp_path / "state-production.json").write_text("{torn")
+    again = controller(backend, tmp_path, ManualClock())
+    assert "unreadable" in again.store.problem and again.state.canary.percent is None
+
+
+def test_an_unreadable_flag_makes_the_step_unknown_and_the_gate_shut(
+        backend: SimulatedBackend, tmp_path: Path) -> None:
+    clock = ManualClock()
+    c = controller(backend, tmp_path, clock)
+    run(c.refresh())
+    run(c.execute(c.plan("canary next", figures()), figures=figures()))
+    clock.advance(1800)
+    assert c.gate(figures()).open
+    backend.render.fail_next(Failure(503, "maintenance", only="/env-vars"))
+    run(c.refresh())
+    assert c.state.canary.read_error and "503" in c.state.canary.read_error
+    gate = c.gate(figures())
+    assert not gate.open and gate.percent is None
+    with pytest.raises(ActionError, match="could not be read"):
+        c.plan("canary next", figures())
+    run(c.refresh())  # the next read works: known again, and the soak clock kept its start
+    assert c.state.canary.read_error is None and c.gate(figures()).open
+
+
+class _Broken(RenderProvider):
+    async def run(self, action: str, params: Any, progress: Any = None) -> str:
+        raise RuntimeError("provider bug")
+
+
+def test_an_unexpected_provider_error_closes_the_record_and_the_state(
+        backend: SimulatedBackend, tmp_path: Path) -> None:
+    provider = _Broken(RenderSettings(backend.render_url, SERVICE_ID, API_KEY))
+    c = Controller("production", True, provider, StateStore(tmp_path, "production"),
+                   AuditLog(tmp_path / "audit.jsonl"), GateSettings(),
+                   "PERF_OPTIMIZATIONS_ENABLED", ManualClock())
+    outcome = run(c.execute(c.plan("restart")))
+    assert not outcome.ok and "unexpected RuntimeError: provider bug" in outcome.text
+    assert c.busy is None and StateStore(tmp_path, "production").load().in_flight is None
+    assert run(c.execute(c.plan("restart"))).text.startswith("unexpected")  # not "busy"
+
+
+def test_a_refused_sbtop_leaves_the_holders_name_on_the_lock(backend: SimulatedBackend,
+                                                             tmp_path: Path) -> None:
+    c = controller(backend, tmp_path, ManualClock())
+    other = StateStore(tmp_path, "production")
+    with other.locked("rollback"):
+        assert run(c.execute(c.plan("restart"))).refused
+        second = run(c.execute(c.plan("restart")))
+        assert '"action": "rollback"' in second.text  # still named, not wiped by the refusal
+    assert (tmp_path / "lock-production").read_text() == ""  # the holder cleared it
+
+
+def test_an_action_cancelled_midway_is_recorded_as_interrupted(backend: SimulatedBackend,
+                                                               tmp_path: Path) -> None:
+    backend.render.build_s = 5.0
+    c = controller(backend, tmp_path, ManualClock())
+
+    async def cancel_midway() -> None:
+        await c.refresh()
+        task = asyncio.create_task(c.execute(c.plan("canary next", figures()),
+                                             figures=figures()))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(cancel_midway())
+    assert c.busy is None and StateStore(tmp_path, "production").load().in_flight is None
+    assert AuditLog(tmp_path / "audit.jsonl").read()[-1]["result"].startswith("interrupted")
+    assert c.recover() is None  # recorded once, not again at the next start

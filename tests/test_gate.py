@@ -55,3 +55,10 @@ def test_errors_latency_and_db_pressure_each_shut_it() -> None:
 def test_the_top_of_the_ladder_has_nowhere_to_go() -> None:
     g = evaluate(100, 0.0, 99999.0, 220.0, figs(), S)
     assert g.next_percent is None and not g.open
+
+
+def test_a_step_off_the_ladder_soaks_as_the_rung_below_it() -> None:
+    # An override to 10 % is past 5 %: it soaks the 5 % rung's 30 minutes, not none at all.
+    assert evaluate(10, 0.0, 600.0, 220.0, figs(), S).soak_left_s == 1200
+    assert evaluate(50, 0.0, 600.0, 220.0, figs(), S).soak_left_s == 3000  # 25 %'s hour
+    assert evaluate(10, 0.0, 1800.0, 220.0, figs(), S).open

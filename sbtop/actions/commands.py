@@ -40,6 +40,8 @@ async def _run(c: Controller, target: Target, request: str, percent: int | None,
                dry_run: bool, force: bool, window_s: float, ask: Callable[[str], str],
                out: Callable[[str], None]) -> int:
     try:
+        if c.store.problem:
+            out(f"warning: {c.store.problem}")
         note = c.recover()
         if note:
             out(f"note: {note}")
@@ -52,10 +54,10 @@ async def _run(c: Controller, target: Target, request: str, percent: int | None,
             _status(c, figures, out)
             return EXIT_DONE
         try:
-            plan = c.plan(request, figures, percent)
+            plan = await c.prepare(request, figures, percent)
         except ActionError as e:
-            out(f"nothing to do: {e}")
-            return EXIT_DONE
+            out(f"not done: {e}")
+            return EXIT_REFUSED
         for line in plan.describe():
             out(line)
         if plan.needs_override and not force:
@@ -69,7 +71,7 @@ async def _run(c: Controller, target: Target, request: str, percent: int | None,
                             "dry_run": False})
             return EXIT_REFUSED
         outcome = await c.execute(plan, dry_run=dry_run, override=plan.needs_override,
-                                  progress=lambda text: out(f"  ... {text}"))
+                                  progress=lambda text: out(f"  ... {text}"), figures=figures)
         out(outcome.text)
         if outcome.refused:
             return EXIT_REFUSED

@@ -10,6 +10,7 @@ refusal is one line in the audit log.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -99,50 +100,66 @@ class Controller:
                 "interrupted (sbtop stopped): check the provider before acting again")
 
     async def refresh(self) -> TargetState:
-        """Read the flag from the provider (not assumed); a change seen here starts a step."""
-        state = self.store.load()
+        """Read the flag from the provider (not assumed); a change seen here starts a step.
+        A failed read makes the step unknown (and the gate shut) until a read works."""
         try:
-            percent = await self.provider.read_percent(self.flag)
-        except ActionError:
-            percent = None
-        if percent is not None and percent != state.canary.percent:
-            state.canary.percent = percent
-            state.canary.step_started_wall = self.clock.now()[1]
-            self.store.save(state)
+            percent, error = await self.provider.read_percent(self.flag), None
+        except ActionError as e:
+            percent, error = None, str(e)
+        except Exception as e:  # a provider bug must not pass for a reading
+            percent, error = None, f"{type(e).__name__}: {e}"
+        try:
+            with self.store.locked("read flag"):  # never write over an action's state
+                state = self.store.load()
+                changed = False
+                if error is not None and state.canary.read_error != error:
+                    state.canary.read_error, changed = error, True
+                if error is None and state.canary.read_error is not None:
+                    state.canary.read_error, changed = None, True
+                if percent is not None and percent != state.canary.percent:
+                    state.canary.percent = percent
+                    state.canary.step_started_wall = self.clock.now()[1]
+                    changed = True
+                if changed:
+                    self.store.save(state)
+        except LockedError:
+            state = self.store.load()  # an action is running: it writes the state
         self.state = state
         return state
 
     def gate(self, figures: Mapping[str, Figure]) -> Gate:
         c = self.state.canary
         base = c.baseline.get("latency_p95_ms")
-        return evaluate(c.percent, c.step_started_wall, self.clock.now()[1], base, figures,
+        percent = None if c.read_error else c.percent
+        return evaluate(percent, c.step_started_wall, self.clock.now()[1], base, figures,
                         self.gate_settings)
 
     def capture_baseline(self, figures: Mapping[str, Figure]) -> str:
-        p95 = figures.get("latency_p95_ms")
-        e5 = figures.get("error_rate_5xx_pct")
-        if p95 is None or p95.value is None or p95.stale_s is not None:
-            return "no baseline: p95 is not known right now"
-        state = self.store.load()
-        state.canary.baseline = {"latency_p95_ms": p95.value,
-                                 "error_rate_5xx_pct": e5.value if e5 else None}
-        state.canary.baseline_wall = self.clock.now()[1]
-        self.store.save(state)
+        """Take the current p95 and 5xx rate as what later steps are judged against."""
+        try:
+            with self.store.locked("capture baseline"):
+                state = self.store.load()
+                if not self._capture(state, figures):
+                    return "no baseline: p95 is not known right now"
+                self.store.save(state)
+        except LockedError as e:
+            return f"no baseline: another sbtop is acting on {self.target} ({e})"
         self.state = state
-        self.audit.append({"target": self.target, "action": "canary baseline",
-                           "params": state.canary.baseline, "result": "captured",
-                           "dry_run": False})
-        return f"baseline captured: p95 {p95.value:.0f} ms"
+        return f"baseline captured: p95 {state.canary.baseline['latency_p95_ms']:.0f} ms"
 
     # --- planning and acting ----------------------------------------------------------------
 
     def plan(self, request: str, figures: Mapping[str, Figure] | None = None,
-             percent: int | None = None) -> Plan:
+             percent: int | None = None, params: dict[str, Any] | None = None) -> Plan:
+        """What the request would do, checked against the gate. Changes nothing."""
         action = REQUESTS[request]
-        params: dict[str, Any] = {}
+        params = dict(params or {})
         gate = None
         needs_override = False
         if action == "canary":
+            if self.state.canary.read_error:
+                raise ActionError(f"the flag could not be read ({self.state.canary.read_error})"
+                                  ": the step is unknown, so nothing is stepped")
             current = self.state.canary.percent
             if request == "canary next":
                 percent = next_step(current if current is not None else 0,
@@ -153,59 +170,134 @@ class Controller:
                 percent = 0
             if percent is None or not 0 <= percent <= 100:
                 raise ActionError("a canary step is a percentage between 0 and 100")
-            params = {"flag": self.flag, "percent": percent, "from": current}
-            if not current and not self.state.canary.baseline and figures:
-                # Just before the first step: what 'no worse than before' will be judged by.
-                self.capture_baseline(figures)
+            if percent == current:
+                raise ActionError(f"the flag is already at {percent} %")
+            params.update({"flag": self.flag, "percent": percent, "from": current})
             if current is None or percent > current:  # more exposure: the gate decides
                 gate = self.gate(figures or {})
                 needs_override = not gate.open or gate.next_percent != percent
+        if action == "rollback":
+            params.setdefault("skip", sorted(self.state.rollback_skip))
         steps = self.provider.plan(action, params)
         return Plan(request, self.target, self.production, self.provider.kind,
                     self.provider.service, params, steps, gate, needs_override)
 
+    async def prepare(self, request: str, figures: Mapping[str, Figure] | None = None,
+                      percent: int | None = None) -> Plan:
+        """A plan with what it needs looked up first (the deploy a rollback goes back to)."""
+        params: dict[str, Any] = {}
+        if REQUESTS[request] == "rollback":
+            params["skip"] = sorted(self.state.rollback_skip)
+            await self.provider.prepare("rollback", params)
+        return self.plan(request, figures, percent, params)
+
     async def execute(self, plan: Plan, *, dry_run: bool = False, override: bool = False,
-                      progress: Progress | None = None) -> Outcome:
+                      progress: Progress | None = None,
+                      figures: Mapping[str, Figure] | None = None) -> Outcome:
+        """Act on a confirmed plan. Under the lock, the flag is read again and the gate is
+        judged again with the freshest figures: a plan made before another sbtop acted, or
+        before the figures turned, is refused rather than sent."""
         record: dict[str, Any] = {"target": self.target, "action": plan.request,
-                                  "params": plan.params, "provider": plan.provider,
+                                  "params": _shown(plan.params), "provider": plan.provider,
                                   "dry_run": dry_run, "override": override}
         if self.busy is not None:
             return self._refuse(record, f"refused: {self.busy} is still running")
         if plan.needs_override and not override:
-            failing = [c.shown for c in plan.gate.failing] if plan.gate else []
-            why = "; ".join(failing) or "the step is not the next one on the ladder"
-            return self._refuse(record, f"refused: the gate is shut ({why}); override to step "
-                                "anyway")
+            return self._refuse(record, self._shut(plan.gate))
         if dry_run:
             return self._done(record, True, "dry run: nothing was sent", 0.0)
         self.busy = plan.request
         started = time.monotonic()
+        ok, text = False, ""
         try:
             with self.store.locked(plan.request):
                 state = self.store.load()
-                state.in_flight = {"action": plan.request, "params": plan.params,
+                self.state = state
+                if REQUESTS[plan.request] == "canary":
+                    refusal = await self._recheck(plan, override, figures)
+                    if refusal:
+                        return self._refuse(record, refusal)
+                    if not state.canary.percent and not state.canary.baseline and figures:
+                        # Just before the first step: what 'no worse' is judged by from now.
+                        self._capture(state, figures)
+                state.in_flight = {"action": plan.request, "params": _shown(plan.params),
                                    "started_wall": self.clock.now()[1]}
                 self.store.save(state)
                 self.audit.append({**record, "result": "started"})
+                cancelled = False
                 try:
                     text = await self.provider.run(REQUESTS[plan.request], plan.params,
                                                    progress)
                     ok = True
                 except ActionError as e:
-                    text, ok = str(e), False
-                state = self.store.load()
-                state.in_flight = None
-                if ok and REQUESTS[plan.request] == "canary":
-                    state.canary.percent = int(plan.params["percent"])
-                    state.canary.step_started_wall = self.clock.now()[1]
-                self.store.save(state)
-                self.state = state
+                    text = str(e)
+                except Exception as e:  # whatever happened, the record and state must close
+                    text = f"unexpected {type(e).__name__}: {e}"
+                except asyncio.CancelledError:  # the user quit while it ran
+                    cancelled = True
+                    raise
+                finally:
+                    state = self.store.load()
+                    state.in_flight = None
+                    if cancelled:
+                        self.audit.append({**record, "result": "interrupted: sbtop stopped "
+                                           "following it before the result was known; check "
+                                           "the provider", "ok": False,
+                                           "duration_s": round(time.monotonic() - started, 3)})
+                    if ok and REQUESTS[plan.request] == "canary":
+                        state.canary.percent = int(plan.params["percent"])
+                        state.canary.step_started_wall = self.clock.now()[1]
+                        state.canary.read_error = None
+                    if ok and REQUESTS[plan.request] == "rollback":
+                        # Neither the deploy left nor the one returned to is a later
+                        # rollback's target: the next goes further back.
+                        target = plan.params.get("target") or {}
+                        done = {x for x in (target.get("id"), target.get("_from")) if x}
+                        state.rollback_skip = sorted(set(state.rollback_skip) | done)
+                    self.store.save(state)
+                    self.state = state
         except LockedError as e:
             return self._refuse(record, f"refused: another sbtop is acting on {self.target} "
                                 f"({e})")
         finally:
             self.busy = None
         return self._done(record, ok, text, time.monotonic() - started)
+
+    async def _recheck(self, plan: Plan, override: bool,
+                       figures: Mapping[str, Figure] | None) -> str | None:
+        try:
+            now = await self.provider.read_percent(self.flag)
+        except ActionError as e:
+            return f"refused: the flag cannot be read now ({e})"
+        if now is not None and now != plan.params.get("from"):
+            return (f"refused: the flag is at {now} % now, not {plan.params.get('from')} % as "
+                    "when this was planned (another sbtop or the dashboard?): plan again")
+        percent = int(plan.params["percent"])
+        stepping_up = plan.params.get("from") is None or percent > int(plan.params["from"])
+        if stepping_up and not override and figures is not None:
+            gate = self.gate(figures)
+            if not gate.open or gate.next_percent != percent:
+                return self._shut(gate) + " (it shut since the plan was shown)"
+        return None
+
+    def _capture(self, state: TargetState, figures: Mapping[str, Figure]) -> bool:
+        p95 = figures.get("latency_p95_ms")
+        e5 = figures.get("error_rate_5xx_pct")
+        if p95 is None or p95.value is None or p95.stale_s is not None:
+            return False
+        state.canary.baseline = {"latency_p95_ms": p95.value,
+                                 "error_rate_5xx_pct": e5.value if e5 else None}
+        state.canary.baseline_wall = self.clock.now()[1]
+        self.audit.append({"target": self.target, "action": "canary baseline",
+                           "params": state.canary.baseline, "result": "captured",
+                           "dry_run": False})
+        return True
+
+    @staticmethod
+    def _shut(gate: Gate | None) -> str:
+        failing = [c.shown for c in gate.failing] if gate else []
+        why = "; ".join(failing) or "the step is not the next one on the ladder"
+        return f"refused: the gate is shut ({why}); override to step anyway"
 
     def _refuse(self, record: dict[str, Any], text: str) -> Outcome:
         entry = self.audit.append({**record, "result": text, "refused": True})
@@ -215,6 +307,14 @@ class Controller:
         entry = self.audit.append({**record, "result": text if ok else f"failed: {text}",
                                    "ok": ok, "duration_s": round(seconds, 3)})
         return Outcome(ok, text, audit=entry)
+
+
+def _shown(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters as recorded: a rollback target by its id, not the whole deploy."""
+    out = dict(params)
+    if isinstance(out.get("target"), dict):
+        out["target"] = out["target"].get("id")
+    return out
 
 
 def _ago(clock: Clock, wall: Any) -> str:

@@ -35,6 +35,7 @@ class Provider(Protocol):
     service: str
 
     def plan(self, action: str, params: Mapping[str, Any]) -> list[str]: ...
+    async def prepare(self, action: str, params: dict[str, Any]) -> None: ...
     async def read_percent(self, flag: str) -> int | None: ...
     async def run(self, action: str, params: Mapping[str, Any],
                   progress: Progress | None = None) -> str: ...
@@ -53,7 +54,16 @@ class RenderProvider:
             return self.client.plan_set_flag(str(params["flag"]), str(params["percent"]))
         if action == "restart":
             return self.client.plan_restart()
-        return self.client.plan_rollback()
+        return self.client.plan_rollback(params.get("target"))
+
+    async def prepare(self, action: str, params: dict[str, Any]) -> None:
+        """Look up what the plan must name: the deploy a rollback goes back to."""
+        if action == "rollback":
+            try:
+                params["target"] = await self.client.rollback_target(
+                    frozenset(params.get("skip", ())))
+            except RenderError as e:
+                raise ActionError(str(e)) from None
 
     async def read_percent(self, flag: str) -> int | None:
         try:
@@ -66,13 +76,17 @@ class RenderProvider:
                   progress: Progress | None = None) -> str:
         try:
             if action == "canary":
-                deploy = await self.client.set_flag(str(params["flag"]), str(params["percent"]),
-                                                    progress)
+                previous = params.get("from")
+                deploy = await self.client.set_flag(
+                    str(params["flag"]), str(params["percent"]), progress,
+                    previous=None if previous is None else str(previous))
                 return f"{params['flag']}={params['percent']}: deploy {deploy.get('id')} live"
             if action == "restart":
                 await self.client.restart()
                 return f"restart of {self.service} requested"
-            deploy = await self.client.rollback(progress)
+            target = params.get("target") or {}
+            deploy = await self.client.rollback(progress, target.get("id"),
+                                                frozenset(params.get("skip", ())))
             return (f"rolled back: deploy {deploy.get('id')} live. Auto-deploy is still on: a "
                     "push to the branch will deploy again (turn it off in the dashboard)")
         except RenderError as e:
@@ -155,6 +169,9 @@ class CommandProvider:
             raise ActionError(f"{what}: {argv[0]} exited {proc.returncode}: {tail or 'no output'}")
         return output
 
+    async def prepare(self, action: str, params: dict[str, Any]) -> None:
+        return None
+
     async def close(self) -> None:
         return None
 
@@ -190,6 +207,9 @@ class HttpProvider:
 
     async def read_percent(self, flag: str) -> int | None:
         return None  # a webhook cannot be asked: the state file's last value is shown
+
+    async def prepare(self, action: str, params: dict[str, Any]) -> None:
+        return None
 
     async def run(self, action: str, params: Mapping[str, Any],
                   progress: Progress | None = None) -> str:

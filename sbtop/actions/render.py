@@ -68,11 +68,14 @@ class RenderClient:
     def plan_restart(self) -> list[str]:
         return [f"POST {self.s.api_url}/services/{self.s.service_id}/restart"]
 
-    def plan_rollback(self) -> list[str]:
+    def plan_rollback(self, target: dict[str, Any] | None = None) -> list[str]:
         svc = self.s.service_id
-        return [f"GET {self.s.api_url}/services/{svc}/deploys  (find the last deploy that was "
-                "live before the current one)",
-                f"POST {self.s.api_url}/services/{svc}/rollback  {{\"deployId\": <that deploy>}}",
+        if target is None:
+            what = "<the last deploy that was live before the current one>"
+        else:
+            commit = (target.get("commit") or {}).get("id") or "?"
+            what = f"{target.get('id')} (commit {commit}, from {target.get('createdAt')})"
+        return [f"POST {self.s.api_url}/services/{svc}/rollback  deployId {what}",
                 f"GET {self.s.api_url}/services/{svc}/deploys/<id>  until live or failed",
                 "note: a rollback through the API leaves auto-deploy on (the dashboard's turns "
                 "it off)"]
@@ -86,26 +89,46 @@ class RenderClient:
         value = r.json().get("value") if r.content else None
         return None if value is None else str(value)
 
-    async def set_flag(self, flag: str, value: str, progress: Progress | None = None
-                       ) -> dict[str, Any]:
+    async def set_flag(self, flag: str, value: str, progress: Progress | None = None,
+                       previous: str | None = None) -> dict[str, Any]:
         await self._call("PUT", f"/services/{self.s.service_id}/env-vars/{flag}",
                          json={"value": value})
         await _say(progress, f"{flag} = {value} set; deploying")
-        deploy = await self._trigger_deploy()
-        return await self.follow(deploy, progress)
+        try:
+            deploy = await self._trigger_deploy()
+            return await self.follow(deploy, progress)
+        except RenderError as e:
+            # The value is set but not running: put the old one back, so what the flag reads
+            # is what the service runs.
+            if previous is None:
+                raise
+            try:
+                await self._call("PUT", f"/services/{self.s.service_id}/env-vars/{flag}",
+                                 json={"value": previous})
+            except RenderError as again:
+                raise RenderError(f"{e}; and the flag could not be put back to {previous} "
+                                  f"({again}): it reads {value}, but {previous} runs") from None
+            raise RenderError(f"{e}; the flag was put back to {previous}") from None
 
     async def restart(self) -> None:
         await self._call("POST", f"/services/{self.s.service_id}/restart")
 
-    async def rollback(self, progress: Progress | None = None) -> dict[str, Any]:
-        target = await self.rollback_target()
+    async def rollback(self, progress: Progress | None = None, target_id: str | None = None,
+                       skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+        target = await self.rollback_target(skip)
+        if target_id is not None and target["id"] != target_id:
+            raise RenderError(f"the rollback target changed since it was shown ({target_id} "
+                              f"-> {target['id']}): plan again")
         await _say(progress, f"rolling back to {target['id']}")
         r = await self._call("POST", f"/services/{self.s.service_id}/rollback",
                              json={"deployId": target["id"]})
         deploy = _deploy_of(r.json() if r is not None and r.content else {})
         return await self.follow(deploy, progress)
 
-    async def rollback_target(self) -> dict[str, Any]:
+    async def rollback_target(self, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """The most recent deploy that was live before the current one. `skip` names deploys
+        an earlier rollback left or went back to, so a second rollback goes further back
+        instead of forward again to the deploy the first one escaped."""
         r = await self._call("GET", f"/services/{self.s.service_id}/deploys",
                              params={"limit": 50})
         deploys = [_deploy_of(item) for item in (r.json() if r is not None else [])]
@@ -113,8 +136,8 @@ class RenderClient:
         if current is None:
             raise RenderError("no live deploy found: nothing to roll back from")
         for d in deploys[current + 1:]:
-            if d.get("status") in WAS_LIVE:
-                return d
+            if d.get("status") in WAS_LIVE and d.get("id") not in skip:
+                return {**d, "_from": deploys[current].get("id")}
         raise RenderError("no earlier deploy that was live: nothing to roll back to")
 
     async def follow(self, deploy: dict[str, Any], progress: Progress | None = None

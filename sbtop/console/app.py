@@ -453,11 +453,22 @@ class SbtopApp(App[None]):
         if c.busy:
             self.notify(f"refused: {c.busy} is still running", severity="warning")
             return
+        self._plan(request)
+
+    @work(group="plan", exclusive=True, exit_on_error=False)
+    async def _plan(self, request: str) -> None:
+        """Look up what the plan must show (a rollback's target), then ask."""
+        c = self.controller
+        assert c is not None
         figures = self.assessment.figures if self.assessment is not None else {}
         try:
-            plan = c.plan(request, figures)
+            plan = await c.prepare(request, figures)
         except ActionError as e:
-            self.notify(f"{request}: {e}", severity="warning")
+            self.notify(f"{request}: {e}", severity="warning", timeout=6)
+            return
+        except Exception as e:  # a bug of ours: shown, never fatal
+            self.notify(f"{request}: could not be planned: {type(e).__name__}: {e}",
+                        severity="error", timeout=10)
             return
 
         def answered(yes: bool | None) -> None:
@@ -465,8 +476,9 @@ class SbtopApp(App[None]):
                 self._execute(plan)
             else:
                 c.audit.append({"target": self.target.name, "action": plan.request,
-                                "params": plan.params, "result": "cancelled at the "
-                                "confirmation", "dry_run": False})
+                                "params": {k: v for k, v in plan.params.items()
+                                           if k != "target"},
+                                "result": "cancelled at the confirmation", "dry_run": False})
                 self.notify("cancelled: nothing was sent", timeout=3)
 
         self.push_screen(ActionScreen(plan), answered)
@@ -479,8 +491,13 @@ class SbtopApp(App[None]):
         def progress(text: str) -> None:
             self.notify(text, timeout=4)
 
-        outcome = await self.controller.execute(plan, override=plan.needs_override,
-                                                progress=progress)
+        figures = self.assessment.figures if self.assessment is not None else None
+        try:
+            outcome = await self.controller.execute(plan, override=plan.needs_override,
+                                                    progress=progress, figures=figures)
+        except Exception as e:  # the controller records and clears; this only reports
+            self.notify(f"{plan.request}: {type(e).__name__}: {e}", severity="error", timeout=10)
+            return
         self.history.mark(self.clock.now()[1], plan.request)
         self.notify(outcome.text, severity="information" if outcome.ok else "error",
                     timeout=10)
@@ -503,8 +520,29 @@ class SbtopApp(App[None]):
         if self.controller is None or self.assessment is None:
             self.notify("no baseline: no provider or no figures yet", severity="warning")
             return
-        self.notify(self.controller.capture_baseline(self.assessment.figures), timeout=4)
+        try:
+            self.notify(self.controller.capture_baseline(self.assessment.figures), timeout=4)
+        except Exception as e:
+            self.notify(f"baseline: {type(e).__name__}: {e}", severity="error")
         self._show_canary()
+
+    async def action_quit(self) -> None:
+        """Quitting in the middle of an action asks first: sbtop stops following it (the
+        deploy goes on at the provider) and it will be recorded as interrupted."""
+        c = self.controller
+        if c is None or not c.busy:
+            self.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(ConfirmScreen(
+            f"{c.busy} is still running. Quit anyway?",
+            ["The provider carries on; sbtop stops following it and records it as "
+             "interrupted in the action log. Check the provider before acting again."]),
+            answered)
 
     def action_log(self) -> None:
         if self.controller is None:

@@ -60,7 +60,11 @@ def evaluate(percent: int | None, step_started_wall: float | None, now_wall: flo
              baseline_p95_ms: float | None, figures: Mapping[str, Figure],
              settings: GateSettings) -> Gate:
     nxt = next_step(percent, settings.steps)
-    soak_total = float(settings.soak_s.get(percent or 0, 0.0)) if percent is not None else 0.0
+    soak_total = 0.0
+    if percent is not None:
+        # A step off the ladder (an override to 10 %) soaks as the rung below it does.
+        rung = max((s for s in settings.steps if s <= percent), default=0)
+        soak_total = float(settings.soak_s.get(percent, settings.soak_s.get(rung, 0.0)))
     criteria: list[Criterion] = []
     left: float | None = None
     if soak_total > 0:
