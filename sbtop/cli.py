@@ -123,12 +123,25 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a database to show in the Database panel")
     demo.add_argument("--scenario", choices=["good", "bad-canary"], default="good",
                       help="bad-canary: the optimized routes regress from the 25 %% step")
+    demo.add_argument("--instances", type=_instances, default=1, metavar="N",
+                      help="run N instances (1 to 8), scraped at once and summed, each shown "
+                      "on its own")
     demo.add_argument("--serve", action="store_true",
                       help="only serve the simulated backend (no console) until Ctrl-C")
     demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
     demo.add_argument("--port", type=int, default=None,
                       help="port (default: 8099 with --serve, a free one for the console)")
     return parser
+
+
+def _instances(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= n <= 8:
+        raise argparse.ArgumentTypeError(f"{n}: between 1 and 8")
+    return n
 
 
 def _positive(text: str) -> float:
@@ -164,7 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNKNOWN
 
 
-def _demo_target(url: str, dsn: str | None = None) -> Target:
+def _demo_target(url: str, dsn: str | None = None,
+                 metrics_urls: list[str] | None = None) -> Target:
     """The simulated backend with the runbook's defaults, whatever the user's config says.
     Its database is only the one given with --dsn: never $DATABASE_URL from the shell, which
     may well be production's. Its deploy actions go to the backend's own Render-shaped API."""
@@ -175,7 +189,7 @@ def _demo_target(url: str, dsn: str | None = None) -> Target:
 
     # Loopback: compressing the page would cost both ends CPU and save nothing.
     demo = config.TargetConfig(
-        base_url=url, gzip=False, dsn_env="",
+        base_url=url, gzip=False, dsn_env="", metrics_urls=metrics_urls or [],
         render=config.RenderConfig(service_id=SERVICE_ID, api_key_env="SBTOP_DEMO_RENDER_KEY",
                                    api_url=url + "/v1"))
     env = {**os.environ, "SBTOP_DEMO_RENDER_KEY": API_KEY}
@@ -309,41 +323,46 @@ def _cmd_console(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from sbtop.demo.backend import CONTROL_PATH, SimulatedBackend
+    from sbtop.demo.backend import CONTROL_PATH, fleet
 
     port = args.port if args.port is not None else (8099 if args.serve else 0)
     try:
-        backend = SimulatedBackend(args.host, port)
+        backends = fleet(args.instances, args.host, port)
     except OSError as e:
         raise UsageError(f"cannot listen on {args.host}:{port}: {e.strerror}") from None
-    backend.start()
-    if not args.serve:
-        from sbtop import config
-
-        try:
-            ui = config.load(config.find_config(getattr(args, "config", None))).ui
-        except config.ConfigError:
-            ui = config.UiConfig()  # the demo runs on defaults whatever the user's file says
-        if args.scenario == "bad-canary":
-            backend.set(canary_regresses_at=25)  # the optimized routes regress from 25 %
-        import tempfile
-
-        # The demo's state and audit log are its own, gone with it.
-        with tempfile.TemporaryDirectory(prefix="sbtop-demo-") as state:
-            try:
-                return _console(_demo_target(backend.url, getattr(args, "dsn", None)), args,
-                                ui, Path(state))
-            finally:
-                backend.stop()
-    print(f"simulated StudyBuddy backend on {backend.url}\n"
-          f"  metrics  {backend.url}/metrics\n"
-          f"  health   {backend.url}/api/health\n"
-          f"  control  {backend.url}{CONTROL_PATH}  (POST JSON knobs; POST .../restart)\n"
-          f"Ctrl-C stops it.", flush=True)
+    for b in backends:
+        b.start()
+    first = backends[0]
+    # Several instances: each scraped on its own and summed, as a listed-URLs target is.
+    metrics_urls = [f"{b.url}/metrics" for b in backends] if len(backends) > 1 else None
     try:
+        if not args.serve:
+            from sbtop import config
+
+            try:
+                ui = config.load(config.find_config(getattr(args, "config", None))).ui
+            except config.ConfigError:
+                ui = config.UiConfig()  # the demo runs on defaults whatever the file says
+            if args.scenario == "bad-canary":
+                for b in backends:  # the optimized routes regress from 25 %
+                    b.set(canary_regresses_at=25)
+            import tempfile
+
+            # The demo's state and audit log are its own, gone with it.
+            with tempfile.TemporaryDirectory(prefix="sbtop-demo-") as state:
+                target = _demo_target(first.url, getattr(args, "dsn", None), metrics_urls)
+                return _console(target, args, ui, Path(state))
+        for i, b in enumerate(backends):
+            which = f" (instance {i + 1} of {len(backends)})" if len(backends) > 1 else ""
+            print(f"simulated StudyBuddy backend on {b.url}{which}\n"
+                  f"  metrics  {b.url}/metrics\n"
+                  f"  health   {b.url}/api/health\n"
+                  f"  control  {b.url}{CONTROL_PATH}  (POST JSON knobs; POST .../restart)")
+        print("Ctrl-C stops it.", flush=True)
         import threading
 
         threading.Event().wait()
     finally:
-        backend.stop()
+        for b in backends:
+            b.stop()
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import httpx
@@ -55,7 +56,7 @@ class Collector:
                 only_database=d.only_database, pool_user=d.pool_user), clock)
 
     async def __aenter__(self) -> Collector:
-        self._client = make_client(self.target.http)
+        self._client = make_client(self.target.http, hosts=max(1, len(self.target.instances)))
         if self.prom is not None:
             await self.prom.__aenter__()
         return self
@@ -80,6 +81,8 @@ class Collector:
         elif t.metrics_url:
             jobs["metrics"] = asyncio.create_task(
                 metrics.scrape(self._client, t.metrics_url, t.http, self.wanted, now, self.clock))
+        elif t.instances:
+            jobs["fleet"] = asyncio.create_task(self._scrape_fleet(now))
         if t.health_url and now[0] >= self._health_due:
             self._health_due = now[0] + self.health_every_s
             jobs["health"] = asyncio.create_task(
@@ -93,5 +96,15 @@ class Collector:
         probe: HealthProbe | None = jobs["health"].result() if "health" in jobs else None
         db: DbSnapshot | None = jobs["db"].result() if "db" in jobs else None
         prom: PromSnapshot | None = jobs["prom"].result() if "prom" in jobs else None
+        fleet: tuple[MetricsScrape, ...] = jobs["fleet"].result() if "fleet" in jobs else ()
         return Observation(t=done[0], wall=done[1], metrics=scrape, health=probe, db=db,
-                           prom=prom)
+                           prom=prom, fleet=fleet)
+
+    async def _scrape_fleet(self, now: tuple[float, float]) -> tuple[MetricsScrape, ...]:
+        """Every instance at once: a slow one delays the tick by its own time, not the sum."""
+        assert self._client is not None
+        names = list(self.target.instances)
+        got = await asyncio.gather(*(
+            metrics.scrape(self._client, self.target.instances[n], self.target.http,
+                           self.wanted, now, self.clock) for n in names))
+        return tuple(dataclasses.replace(s, instance=n) for n, s in zip(names, got, strict=True))

@@ -135,6 +135,9 @@ class HealthFieldsConfig:
 class TargetConfig:
     base_url: str = ""
     metrics_path: str = "/metrics"
+    # Several instances without Prometheus: each one's metrics URL, scraped concurrently and
+    # summed (base_url then serves health only).
+    metrics_urls: list[str] = field(default_factory=list)
     health_path: str = "/api/health"
     health_interval_s: float = 5.0
     production: bool = False
@@ -486,6 +489,11 @@ def _validate(config: Config) -> None:
             _check_url(target.base_url, f"{where}.base_url")
         if target.prometheus.url:
             _check_url(target.prometheus.url, f"{where}.prometheus.url")
+        for i, u in enumerate(target.metrics_urls):
+            _check_url(u, f"{where}.metrics_urls[{i}]")
+        if len(set(target.metrics_urls)) != len(target.metrics_urls):
+            raise ConfigError(f"{where}.metrics_urls: the same URL is listed twice (its "
+                              "counts would be added twice)")
         if not target.metrics_path and not target.health_path:
             raise ConfigError(f"{where}: metrics_path and health_path are both empty: nothing "
                               "to watch")
@@ -555,7 +563,7 @@ class Target:
 
     name: str
     base_url: str
-    metrics_url: str | None
+    metrics_url: str | None  # one instance's metrics (None when several are listed)
     health_url: str | None
     production: bool
     http: HttpSettings
@@ -572,6 +580,8 @@ class Target:
     # API key and webhook header, read from the environment; None when the variable is unset.
     secrets: dict[str, str | None] = field(default_factory=dict, repr=False)
     prometheus: PrometheusConfig | None = None  # set: figures come from Prometheus
+    # Several instances scraped directly: instance name -> metrics URL.
+    instances: dict[str, str] = field(default_factory=dict)
 
 
 def resolve(config: Config, target: str | None = None, *, url: str | None = None,
@@ -603,7 +613,7 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
         _check_url(prometheus_url, "--prometheus-url")
         tc = dataclasses.replace(tc, prometheus=dataclasses.replace(tc.prometheus,
                                                                      url=prometheus_url))
-    if not tc.base_url and not tc.prometheus.url:
+    if not tc.base_url and not tc.prometheus.url and not tc.metrics_urls:
         raise ConfigError(f"targets.{name}.base_url: not set (or give --url)")
     base = tc.base_url.rstrip("/")
     warnings: list[str] = []
@@ -652,6 +662,13 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
             reason = getattr(e, "strerror", None) or "not a PEM bundle of certificates"
             raise ConfigError(f"targets.{name}.ca_bundle: cannot load {tc.ca_bundle}: "
                               f"{reason}") from None
+    metrics_url = base + tc.metrics_path if tc.metrics_path and base else None
+    instances: dict[str, str] = {}
+    if len(tc.metrics_urls) == 1:
+        metrics_url = tc.metrics_urls[0]
+    elif tc.metrics_urls:
+        metrics_url = None
+        instances = instance_names(tc.metrics_urls)
     http = HttpSettings(
         connect_timeout_s=tc.connect_timeout_s,
         timeout_s=tc.timeout_s,
@@ -665,7 +682,7 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
     return Target(
         name=name,
         base_url=base,
-        metrics_url=base + tc.metrics_path if tc.metrics_path and base else None,
+        metrics_url=metrics_url,
         health_url=base + tc.health_path if tc.health_path and base else None,
         production=tc.production,
         http=http,
@@ -680,7 +697,20 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
         canary=config.canary,
         secrets=secrets,
         prometheus=prom,
+        instances=instances,
     )
+
+
+def instance_names(urls: typing.Sequence[str]) -> dict[str, str]:
+    """Each URL named as Prometheus names an instance (host:port); the whole URL where two
+    share a host and port."""
+    def host_port(u: str) -> str:
+        parts = urllib.parse.urlsplit(u)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return f"{parts.hostname}:{port}"
+
+    short = [host_port(u) for u in urls]
+    return {(s if short.count(s) == 1 else u): u for s, u in zip(short, urls, strict=True)}
 
 
 def _header_safe(value: str, where: str) -> str:

@@ -20,6 +20,7 @@ from sbtop.console.screens.help import HelpScreen
 from sbtop.console.widgets.header import HeaderBar
 from sbtop.console.widgets.panel import Line, Panel
 from sbtop.console.widgets.routes import RoutesPanel
+from sbtop.demo.backend import SimulatedBackend
 from sbtop.engine.observations import Observation
 from tests.console_harness import Harness, screen_text
 from tests.servers import Answer, LoopbackServer
@@ -427,3 +428,43 @@ async def test_main_screen_keys_do_nothing_under_a_chart(harness: Harness) -> No
         await pilot.press("space", "s")
         assert not app.paused
         assert "slowest" in str(app.query_one(RoutesPanel).border_title)
+
+
+async def test_several_instances_are_listed_worst_first_and_one_stopped_shows_down() -> None:
+    others = [SimulatedBackend(port=0, background=False, seed=s).start() for s in (2, 3)]
+    h = Harness(production=False)
+    fleet = [h.backend, *others]
+    urls = [f"{b.url}/metrics" for b in fleet]
+    h.app.target = dataclasses.replace(h.app.target, metrics_url=None,
+                                       instances=config.instance_names(urls))
+    h.app.source = Collector(h.app.target, h.clock, health_every_s=0)
+    for b, ms in zip(fleet, (40, 900, 60), strict=True):
+        b.set(rps=100, fixed_latency_ms=ms, error_rate=0.0)
+
+    async def ticks(n: int, pilot: Any) -> None:
+        for _ in range(n):
+            for b in fleet:
+                if b is not others[1]:
+                    b.advance(1.0)
+            h.clock.advance(1.0)
+            await h.app.tick()
+        await pilot.pause()
+
+    try:
+        async with h.app.run_test(size=(120, 40)) as pilot:
+            await ticks(3, pilot)
+            text = screen_text(h.app)
+            assert "instances 3/3" in text and "Instances" in text
+            slow = f"127.0.0.1:{others[0].port}"
+            rows = [r for r in text.splitlines() if "127.0.0.1:" in r and " up " in r]
+            assert slow in rows[0].split(" up ")[0] and "WARN" in rows[0]  # worst first
+            others[1].stop()
+            await ticks(1, pilot)
+            text = screen_text(h.app)
+            assert "instances 2/3 up" in text
+            assert f"127.0.0.1:{others[1].port}" in text and "DOWN" in text
+            assert "1 of 3 instances not answering" in text
+    finally:
+        h.close()
+        for b in others:
+            b.stop()

@@ -91,6 +91,27 @@ def test_all_instances_are_summed_and_each_one_is_listed(
     assert all(i.p95_ms == pytest.approx(737.5, rel=0.01) for i in snap.instances)
 
 
+def test_scraping_both_instances_directly_agrees_with_promql_over_them(
+        stack: tuple[PromServer, SimulatedBackend, SimulatedBackend]) -> None:
+    prom, a, b = stack
+    window = 20.0
+    fleet_target = config.resolve(config.Config(targets={"f": config.TargetConfig(
+        metrics_urls=[f"{a.url}/metrics", f"{b.url}/metrics"])}))
+    direct = asyncio.run(check.run(fleet_target, window))
+    viaprom, snap = asyncio.run(prom_figures(prom_target(prom.url, 'job="studybuddy"',
+                                                         window)))
+    d, p = direct.figures, viaprom.figures
+    # The same tolerances as for one instance, for the same reasons.
+    assert d["requests_per_s"].value == pytest.approx(300, rel=0.10)
+    assert p["requests_per_s"].value == pytest.approx(d["requests_per_s"].value, rel=0.10)
+    assert d["latency_p95_ms"].value == pytest.approx(737.5)
+    assert p["latency_p95_ms"].value == pytest.approx(737.5, rel=0.01)
+    assert d["error_rate_5xx_pct"].value == pytest.approx(5.0, abs=0.5)
+    assert {i.name for i in direct.instances} == {i.name for i in snap.instances}
+    for i in direct.instances:
+        assert i.up and i.p95_ms == pytest.approx(737.5)
+
+
 def test_prometheus_alerts_come_through_beside_sbtops(
         stack: tuple[PromServer, SimulatedBackend, SimulatedBackend]) -> None:
     from sbtop.engine.assessment import to_dict

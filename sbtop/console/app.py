@@ -38,6 +38,7 @@ from sbtop.console.widgets.alerts import AlertsPanel
 from sbtop.console.widgets.canary import CanaryPanel
 from sbtop.console.widgets.database import DatabasePanel
 from sbtop.console.widgets.header import HeaderBar
+from sbtop.console.widgets.instances import InstancesPanel
 from sbtop.console.widgets.latency import LatencyPanel
 from sbtop.console.widgets.panel import Panel
 from sbtop.console.widgets.routes import RoutesPanel
@@ -155,6 +156,7 @@ class SbtopApp(App[None]):
         if self.controller is not None and not self.read_only:
             yield CanaryPanel(id="canary")
         yield AlertsPanel(id="alerts")
+        yield InstancesPanel(id="instances")
         yield RoutesPanel(id="routes")
         yield Footer()
 
@@ -247,7 +249,9 @@ class SbtopApp(App[None]):
     def _show(self, a: Assessment) -> None:
         self._shown = a
         with self.batch_update():
-            self.query_one(HeaderBar).set_level(a.level)
+            header = self.query_one(HeaderBar)
+            header.set_level(a.level)
+            header.set_instances(sum(i.up for i in a.instances), len(a.instances))
             for panel in self.query(Panel):
                 panel.show(a, self.history)
             if self._stale_text:

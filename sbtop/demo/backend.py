@@ -367,3 +367,29 @@ def running(**kwargs: Any) -> Iterator[SimulatedBackend]:
         yield backend
     finally:
         backend.stop()
+
+
+def fleet(count: int, host: str = "127.0.0.1", port: int = 0) -> list[SimulatedBackend]:
+    """`count` instances of one service, each on its own port (port, port+1, ... or free
+    ones). The first serves Render's API; a deploy or restart through it reaches every
+    instance, as a Render deploy does. Not started."""
+    backends: list[SimulatedBackend] = []
+    try:
+        for i in range(count):
+            backends.append(SimulatedBackend(host, port + i if port else 0, seed=7 + i))
+    except OSError:
+        for b in backends:  # free the ports already taken
+            b.stop()
+        raise
+
+    def apply_env(env: dict[str, str]) -> None:
+        for b in backends:
+            b._apply_env(env)
+
+    def restart() -> None:
+        for b in backends:
+            b.restart()
+
+    backends[0].render.apply_env = apply_env
+    backends[0].render.restart_service = restart
+    return backends

@@ -19,10 +19,12 @@ from sbtop.engine.figures import (
     unknown,
     window_figures,
 )
+from sbtop.engine.fleet import Fleet
 from sbtop.engine.levels import Level, worst
 from sbtop.engine.observations import (
     DbSnapshot,
     HealthProbe,
+    InstanceStatus,
     MetricsScrape,
     Observation,
     PromSnapshot,
@@ -52,7 +54,9 @@ class Engine:
         self._routes = Routes(reason="no successful scrape yet")
         self._metrics_status: SourceStatus | None = None
         self._health: HealthProbe | None = None
-        self._last_ok: MetricsScrape | None = None
+        self._metrics_ok_wall: float | None = None  # the latest scrape that worked
+        self._fleet: Fleet | None = None  # several instances scraped directly
+        self._fleet_instances: tuple[InstanceStatus, ...] = ()
         self._health_last_ok: float | None = None
         self._prom: PromSnapshot | None = None  # the latest round of PromQL queries
         self._prom_ok: PromSnapshot | None = None
@@ -67,6 +71,8 @@ class Engine:
                 self._health_last_ok = obs.health.wall
         if obs.metrics is not None:
             self._take_metrics(obs.metrics)
+        if obs.fleet:
+            self._take_fleet(obs.fleet, obs.t, obs.wall)
         if obs.prom is not None:
             self._prom = obs.prom
             if obs.prom.error is None:
@@ -97,8 +103,13 @@ class Engine:
                 self._prom_ok.wall if self._prom_ok else None, p.wall, p.elapsed_ms,
                 {"instances_up": sum(i.up for i in p.instances),
                  "instances": len(p.instances)})
+        instances = self._prom.instances if self._prom is not None else self._fleet_instances
         levels = [f.level for f in figures.values() if f.judged]
         levels += [a.level() for a in alerts]
+        down = [i for i in instances if not i.up]
+        if down:
+            # The figures cover the instances that answer; one that does not is news.
+            levels.append(Level.WARNING)
         levels += [Level.UNKNOWN for s in sources.values() if not s.up and s.name != "health"]
         if not sources:
             levels.append(Level.UNKNOWN)  # nothing was read: nothing can be called ok
@@ -110,6 +121,9 @@ class Engine:
         if resets:
             notes.append(f"counters reset {obs.t - resets[-1].t:.0f} s ago (the process "
                          "restarted); rates count from the restart, as Prometheus does")
+        if down:
+            notes.append(f"{len(down)} of {len(instances)} instances not answering: the "
+                         "figures cover the others")
         ignored = self.window[-1].ignored if self.window else 0
         if ignored:
             notes.append(f"{ignored} samples ignored (not finite, duplicated or without le)")
@@ -128,7 +142,7 @@ class Engine:
             notes=tuple(notes),
             production=self.production,
             db=self._db_ok if self._db is not None and self._db.error is None else None,
-            instances=self._prom.instances if self._prom is not None else (),
+            instances=instances,
             external_alerts=self._prom_ok.alerts if self._prom_ok is not None else (),
         )
 
@@ -164,16 +178,36 @@ class Engine:
         detail: dict[str, Any] = {"bytes": scrape.size_bytes}
         if rollup is None:
             self._metrics_status = SourceStatus(
-                "metrics", False, error or "no page",
-                self._last_ok.wall if self._last_ok else None, scrape.wall, scrape.elapsed_ms,
-                detail,
-            )
+                "metrics", False, error or "no page", self._metrics_ok_wall, scrape.wall,
+                scrape.elapsed_ms, detail)
             return
         assert scrape.page is not None
         detail["samples"] = scrape.page.count()
-        self._last_ok = scrape
+        self._metrics_ok_wall = scrape.wall
         self._metrics_status = SourceStatus("metrics", True, None, scrape.wall, scrape.wall,
                                             scrape.elapsed_ms, detail)
+        self._take_rollup(rollup)
+
+    def _take_fleet(self, scrapes: tuple[MetricsScrape, ...], t: float, wall: float) -> None:
+        if self._fleet is None:
+            self._fleet = Fleet(self.settings)
+        r = self._fleet.observe(scrapes, t, wall)
+        self._fleet_instances = r.instances
+        detail: dict[str, Any] = {"bytes": r.size_bytes, "instances_up": r.answered,
+                                  "instances": len(r.instances)}
+        down = "; ".join(f"{i.name}: {i.error}" for i in r.down) or None
+        if r.rollup is None or not r.answered:
+            self._metrics_status = SourceStatus(
+                "metrics", False, f"no instance answered ({down})", self._metrics_ok_wall,
+                wall, r.elapsed_ms, detail)
+            return
+        detail["samples"] = r.samples
+        self._metrics_ok_wall = wall
+        self._metrics_status = SourceStatus("metrics", True, down, wall, wall, r.elapsed_ms,
+                                            detail)
+        self._take_rollup(r.rollup)
+
+    def _take_rollup(self, rollup: Rollup) -> None:
         self.window.append(rollup)
         horizon = rollup.t - self.settings.window_s
         while len(self.window) >= 2 and self.window[1].t <= horizon:

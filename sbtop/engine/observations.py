@@ -18,6 +18,7 @@ class MetricsScrape:
     error: str | None = None
     elapsed_ms: float = 0.0
     size_bytes: int = 0
+    instance: str = ""  # which instance, when a target lists several metrics URLs
 
     @property
     def ok(self) -> bool:
@@ -130,3 +131,6 @@ class Observation:
     health: HealthProbe | None = None
     db: DbSnapshot | None = None
     prom: PromSnapshot | None = None
+    # One scrape per instance, when the target lists several metrics URLs (then `metrics`
+    # is None): summed into the target's figures, each instance also shown on its own.
+    fleet: tuple[MetricsScrape, ...] = ()

@@ -122,6 +122,13 @@ class SeriesTracker:
         self._count_name = h + "_count"
         self._counters = counter_names(names.requests_counter)
         self._messages = [counter_names(c) for c in names.message_counters]
+        self._rebase = False
+
+    def rebaseline(self) -> None:
+        """Take the next scrape's values as a new baseline, counting none of them, as on the
+        first scrape. For a source seen again after a long gap: what its counters gained
+        meanwhile happened at unknown times, and counted at once it would pass for a burst."""
+        self._rebase = True
 
     def sums(self) -> Sums:
         out: Sums = {g: {k: cell[0] for k, cell in cells.items()}
@@ -163,13 +170,18 @@ class SeriesTracker:
                         raise ParseError(f"{name}: {e}") from None
                 fresh.append((name, kind, new))
 
-        first = self.scrapes == 0
+        first = self.scrapes == 0 or self._rebase
         self.scrapes += 1
         gauges = _gauges(page, self.names)
         start = gauges.get("process_start")
         reset_all = (
             start is not None and self._process_start is not None and start != self._process_start
         )
+        if self._rebase:
+            self._rebase = reset_all = False
+            for known in self._by_text.values():
+                for old in known.values():
+                    old.seen = _NEW_BASELINE
         if start is not None:
             self._process_start = start
         ignored = 0

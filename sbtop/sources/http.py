@@ -56,7 +56,7 @@ class Fetched:
     elapsed_ms: float
 
 
-def make_client(settings: HttpSettings) -> httpx.AsyncClient:
+def make_client(settings: HttpSettings, hosts: int = 1) -> httpx.AsyncClient:
     verify: ssl.SSLContext | bool = settings.verify_tls
     if settings.verify_tls and settings.ca_bundle:
         verify = ssl.create_default_context(cafile=settings.ca_bundle)
@@ -71,8 +71,9 @@ def make_client(settings: HttpSettings) -> httpx.AsyncClient:
         verify=verify,
         headers=headers,
         follow_redirects=False,
-        # A console polls one host: keep one warm connection, never a pool that grows.
-        limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
+        # A console polls a host or a few: a warm connection to each (and one for health),
+        # never a pool that grows.
+        limits=httpx.Limits(max_connections=2 * hosts + 2, max_keepalive_connections=hosts + 1),
         trust_env=False,
     )
 

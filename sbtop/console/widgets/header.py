@@ -39,6 +39,7 @@ class HeaderBar(Horizontal):
         yield Line(f" [b]sbtop[/] {prod}[b]{esc(self._target)}[/]", id="hd-target", fixed=False)
         yield Line(f"{marks.level(Level.UNKNOWN)}", id="hd-level", fixed=False)
         yield Line(id="hd-canary", fixed=False, collapse_empty=True)
+        yield Line(id="hd-instances", fixed=False, collapse_empty=True)
         yield Line(id="hd-age", fixed=False, collapse_empty=True)
         yield Line(id="hd-paused", fixed=False, collapse_empty=True)
         if self._read_only:
@@ -52,6 +53,16 @@ class HeaderBar(Horizontal):
     def set_canary(self, percent: int | None) -> None:
         self.query_one("#hd-canary", Line).set(
             "" if percent is None else f"[$text-muted]canary[/] [b]{percent}%[/]")
+
+    def set_instances(self, up: int, total: int) -> None:
+        """'instances 3/3'; fewer up is a warning. Nothing for a single instance."""
+        if not total:
+            text = ""
+        elif up < total:
+            text = f"[b $warning]instances {up}/{total} up[/]"
+        else:
+            text = f"[$text-muted]instances[/] {up}/{total}"
+        self.query_one("#hd-instances", Line).set(text)
 
     def set_refresh(self, seconds: float) -> None:
         self.query_one("#hd-refresh", Line).set(f"[$text-muted]every[/] {seconds:g}s")

@@ -1,0 +1,81 @@
+"""A target listing several metrics URLs, against three real simulated backends on loopback:
+`sbtop check` scrapes them at once, adds their counts, lists each instance with its own p95,
+and names the one that was stopped."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sbtop.demo.backend import SimulatedBackend
+from tests.test_config import run_sbtop
+
+
+@pytest.fixture
+def three() -> Iterator[list[SimulatedBackend]]:
+    backends = [SimulatedBackend(port=0, seed=s).start() for s in (1, 2, 3)]
+    # Different loads and latencies, so the sum and each instance's own p95 are told apart.
+    for b, rps, ms in zip(backends, (100, 200, 300), (30, 300, 700), strict=True):
+        b.set(rps=rps, fixed_latency_ms=ms, error_rate=0.0)
+    try:
+        yield backends
+    finally:
+        for b in backends:
+            b.stop()
+
+
+def config(tmp_path: Path, backends: list[SimulatedBackend]) -> Path:
+    urls = ", ".join(f'"{b.url}/metrics"' for b in backends)
+    cfg = tmp_path / "fleet.toml"
+    cfg.write_text(f"""
+[targets.fleet]
+metrics_urls = [{urls}]
+base_url = "{backends[0].url}"
+memory_limit_mb = 512
+""")
+    return cfg
+
+
+def test_check_adds_the_instances_up_and_lists_each_with_its_own_p95(
+        tmp_path: Path, three: list[SimulatedBackend]) -> None:
+    r = run_sbtop("check", "--json", "--window", "4", "--config", str(config(tmp_path, three)))
+    out = json.loads(r.stdout)
+    # 100 + 200 + 300 requests a second; the simulation's counts are Poisson: 10 % over 4 s.
+    assert out["figures"]["requests_per_s"]["value"] == pytest.approx(600, rel=0.10)
+    by_port = {i["instance"].rsplit(":", 1)[1]: i for i in out["instances"]}
+    assert set(by_port) == {str(b.port) for b in three}
+    # Each request takes its backend's fixed time: p95 interpolated in that bucket.
+    p95 = [by_port[str(b.port)]["p95_ms"] for b in three]
+    assert p95[0] < 50 and 250 < p95[1] < 500 and p95[2] > 500
+    assert all(i["up"] for i in out["instances"])
+    assert out["sources"]["metrics"]["instances_up"] == 3
+
+
+def test_a_stopped_instance_is_named_and_the_others_still_count(
+        tmp_path: Path, three: list[SimulatedBackend]) -> None:
+    cfg = config(tmp_path, three)
+    three[2].stop()
+    r = run_sbtop("check", "--json", "--window", "3", "--config", str(cfg))
+    out = json.loads(r.stdout)
+    assert r.returncode != 0 and out["level"] in ("warning", "critical")
+    down = [i for i in out["instances"] if not i["up"]]
+    assert len(down) == 1 and down[0]["instance"].endswith(f":{three[2].port}")
+    assert down[0]["error"]
+    assert out["figures"]["requests_per_s"]["value"] == pytest.approx(300, rel=0.10)
+    assert any("1 of 3 instances not answering" in n for n in out["notes"])
+    r = run_sbtop("check", "--window", "1", "--config", str(cfg))
+    assert f"instance 127.0.0.1:{three[2].port}: DOWN" in r.stdout
+    assert "Traceback" not in r.stderr
+
+
+def test_the_same_url_twice_is_refused_with_a_message(tmp_path: Path) -> None:
+    cfg = tmp_path / "twice.toml"
+    cfg.write_text("""
+[targets.x]
+metrics_urls = ["http://127.0.0.1:1/metrics", "http://127.0.0.1:1/metrics"]
+""")
+    r = run_sbtop("check", "--config", str(cfg))
+    assert r.returncode == 3 and "listed twice" in r.stderr and "Traceback" not in r.stderr
