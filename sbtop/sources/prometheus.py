@@ -9,8 +9,10 @@ unknown with the reason; it never becomes 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,9 +89,10 @@ class PrometheusSource:
         for key, job in jobs.items():
             try:
                 result = job.result()
-            except PromError as e:
-                errors.append(str(e))
-                values[key], reasons[key] = None, f"Prometheus: {e}"
+            except Exception as e:  # PromError, or anything else: that figure is unknown
+                text = str(e) if isinstance(e, PromError) else f"{type(e).__name__}: {e}"
+                errors.append(text)
+                values[key], reasons[key] = None, f"Prometheus: {text}"
                 continue
             if key == "_p95_by_instance":
                 continue
@@ -106,17 +109,16 @@ class PrometheusSource:
             for labels, v in jobs["_p95_by_instance"].result():
                 if math.isfinite(v):
                     p95_by[labels.get("instance", "?")] = v
+        all_failed = bool(errors) and len(errors) >= len(jobs)
         try:
             instances = tuple(
                 InstanceStatus(i.name, i.up, i.error, p95_by.get(i.name)) for i in targets.result())
-        except PromError as e:
-            errors.append(str(e))
-            instances = ()
+        except Exception:
+            instances = ()  # the figures may still be good: no instance list, not an outage
         try:
             external = alerts.result()
-        except PromError:
+        except Exception:
             external = ()
-        all_failed = errors and len(errors) >= len(jobs)
         return PromSnapshot(
             t, wall, error=errors[0] if all_failed else None, values=values, reasons=reasons,
             requests=values.get("_requests"), instances=instances, alerts=external,
@@ -131,45 +133,45 @@ class PrometheusSource:
         data = await self._get("/api/v1/query_range", {
             "query": expr, "start": f"{end - seconds:.3f}", "end": f"{end:.3f}",
             "step": f"{max(1.0, step):g}"})
-        series = data.get("result") or []
-        if not series:
-            return []
-        out = []
-        for stamp, value in series[0].get("values", []):
-            v = _float(value)
-            out.append((float(stamp), v))
-        return out
+        with _shape("query_range"):
+            series = data.get("result") or []
+            if not series:
+                return []
+            return [(float(stamp), _float(value)) for stamp, value in series[0].get("values", [])]
 
     async def _vector(self, expr: str) -> list[tuple[dict[str, str], float]]:
         data = await self._get("/api/v1/query", {"query": expr})
-        if data.get("resultType") not in ("vector", "scalar"):
-            raise PromError(f"unexpected result type {data.get('resultType')!r}")
-        if data.get("resultType") == "scalar":
-            return [({}, _float(data["result"][1]))]
-        return [(item.get("metric", {}), _float(item["value"][1]))
-                for item in data.get("result", [])]
+        with _shape("query"):
+            if data.get("resultType") not in ("vector", "scalar"):
+                raise PromError(f"unexpected result type {data.get('resultType')!r}")
+            if data.get("resultType") == "scalar":
+                return [({}, _float(data["result"][1]))]
+            return [(dict(item.get("metric", {})), _float(item["value"][1]))
+                    for item in data.get("result", [])]
 
     async def _targets(self) -> list[_Target]:
         data = await self._get("/api/v1/targets", {"state": "active"})
         wanted = _matchers(self.s.selector)
         out = []
-        for t in data.get("activeTargets", []):
-            labels = t.get("labels", {})
-            if any(labels.get(k) != v for k, v in wanted.items()):
-                continue
-            out.append(_Target(labels.get("instance", t.get("scrapeUrl", "?")),
-                               t.get("health") == "up", t.get("lastError") or None))
+        with _shape("targets"):
+            for t in data.get("activeTargets", []):
+                labels = t.get("labels", {})
+                if any(labels.get(k) != v for k, v in wanted.items()):
+                    continue
+                out.append(_Target(str(labels.get("instance", t.get("scrapeUrl", "?"))),
+                                   t.get("health") == "up", t.get("lastError") or None))
         return sorted(out, key=lambda x: x.name)
 
     async def _alerts(self) -> tuple[ExternalAlert, ...]:
         data = await self._get("/api/v1/alerts", {})
         out = []
-        for a in data.get("alerts", []):
-            labels = a.get("labels", {})
-            out.append(ExternalAlert(
-                name=str(labels.get("alertname", "?")), state=str(a.get("state", "?")),
-                since=a.get("activeAt"), severity=labels.get("severity"),
-                summary=(a.get("annotations") or {}).get("summary")))
+        with _shape("alerts"):
+            for a in data.get("alerts", []):
+                labels = a.get("labels", {})
+                out.append(ExternalAlert(
+                    name=str(labels.get("alertname", "?")), state=str(a.get("state", "?")),
+                    since=a.get("activeAt"), severity=labels.get("severity"),
+                    summary=(a.get("annotations") or {}).get("summary")))
         return tuple(out)
 
     async def _get(self, path: str, params: dict[str, str]) -> Any:
@@ -183,11 +185,25 @@ class PrometheusSource:
         try:
             body = r.json()
         except ValueError:
-            raise PromError(f"HTTP {r.status_code}, not JSON") from None
+            raise PromError(f"HTTP {r.status_code}, not JSON (is this Prometheus?)") from None
+        if not isinstance(body, dict):
+            raise PromError(f"HTTP {r.status_code}, not a Prometheus API answer")
         if r.status_code >= 400 or body.get("status") != "success":
             kind = body.get("errorType") or f"HTTP {r.status_code}"
             raise PromError(f"{kind}: {str(body.get('error') or '')[:200]}")
-        return body.get("data") or {}
+        data = body.get("data") or {}
+        if not isinstance(data, dict):
+            raise PromError("malformed answer: data is not an object")
+        return data
+
+
+@contextlib.contextmanager
+def _shape(what: str) -> Iterator[None]:
+    """An answer of the wrong shape is an error in words, never an exception in the tick."""
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as e:
+        raise PromError(f"malformed {what} answer ({type(e).__name__})") from None
 
 
 @dataclass(frozen=True)
