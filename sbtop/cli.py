@@ -76,6 +76,26 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--demo", action="store_true",
                        help="check the built-in simulated StudyBuddy backend")
 
+    verify = sub.add_parser("verify", help="the post-deployment checklist; exit 0 all pass, "
+                            "2 any fails, 3 some unknown",
+                            description="Send the checklist's HTTP probes ([[verify]] in the "
+                            "config) at once while a --window of figures is taken, then judge "
+                            "the error rate and p95 against the canary's baseline. Exit 0 when "
+                            "every item passes, 2 when any fails, 3 when none fails but some "
+                            "could not be judged (or on a usage error).")
+    _common(verify, suppress=True)
+    verify.add_argument("--window", type=_positive, default=10.0, metavar="SECONDS",
+                        help="seconds of figures for the metric items (default 10)")
+    verify.add_argument("--json", action="store_true", help="print one JSON object")
+    verify.add_argument("--state-dir", metavar="DIR", help="where the canary's baseline is "
+                        "(default $SBTOP_STATE_DIR, then $XDG_STATE_HOME/sbtop)")
+    verify.add_argument("--baseline-p95", type=_positive, metavar="MS",
+                        help="the p95 to compare with, instead of the canary's baseline")
+    verify.add_argument("--baseline-5xx", type=_percent, metavar="PCT",
+                        help="the 5xx share to compare with, instead of the canary's baseline")
+    verify.add_argument("--demo", action="store_true",
+                        help="verify the built-in simulated StudyBuddy backend")
+
     for name, helptext in (("canary", "the canary: status, next, set N, abort"),
                            ("restart", "restart the service"),
                            ("rollback", "roll back to the last deploy that was live")):
@@ -144,6 +164,16 @@ def _instances(text: str) -> int:
     return n
 
 
+def _percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{text}: a percentage is between 0 and 100")
+    return value
+
+
 def _positive(text: str) -> float:
     try:
         value = float(text)
@@ -162,6 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "init": _cmd_init,
         "demo": _cmd_demo,
         "rules": _cmd_rules,
+        "verify": _cmd_verify,
         "canary": _cmd_action,
         "restart": _cmd_action,
         "rollback": _cmd_action,
@@ -182,9 +213,12 @@ def _demo_target(url: str, dsn: str | None = None,
     """The simulated backend with the runbook's defaults, whatever the user's config says.
     Its database is only the one given with --dsn: never $DATABASE_URL from the shell, which
     may well be production's. Its deploy actions go to the backend's own Render-shaped API."""
+    import dataclasses
     import os
 
     from sbtop import config
+    from sbtop.checklist import STUDYBUDDY
+    from sbtop.demo.app_api import DEMO_EMAIL, DEMO_PASSWORD, DEMO_SESSION
     from sbtop.demo.render_api import API_KEY, SERVICE_ID
 
     # Loopback: compressing the page would cost both ends CPU and save nothing.
@@ -193,7 +227,12 @@ def _demo_target(url: str, dsn: str | None = None,
         render=config.RenderConfig(service_id=SERVICE_ID, api_key_env="SBTOP_DEMO_RENDER_KEY",
                                    api_url=url + "/v1"))
     env = {**os.environ, "SBTOP_DEMO_RENDER_KEY": API_KEY}
-    return config.resolve(config.Config(targets={"demo": demo}), dsn=dsn, env=env)
+    # StudyBuddy's checklist, logged in as the simulation's test account.
+    cfg = dataclasses.replace(config.parse({"verify": STUDYBUDDY}), targets={"demo": demo})
+    target = config.resolve(cfg, dsn=dsn, env=env)
+    return dataclasses.replace(target, probe_env={
+        "STUDYBUDDY_VERIFY_EMAIL": DEMO_EMAIL, "STUDYBUDDY_VERIFY_PASSWORD": DEMO_PASSWORD,
+        "STUDYBUDDY_SESSION_COOKIE": DEMO_SESSION})
 
 
 def _load_target(args: argparse.Namespace) -> Target:
@@ -239,6 +278,54 @@ def _cmd_check(args: argparse.Namespace) -> int:
     else:
         print(check.as_text(assessment, target.base_url))
     return assessment.level.exit_code
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from sbtop import verify
+    from sbtop.config import ConfigError
+
+    backend = None
+    if args.demo:
+        from sbtop.demo.backend import SimulatedBackend
+
+        backend = SimulatedBackend(port=0).start()
+    try:
+        target = (_demo_target(backend.url, getattr(args, "dsn", None)) if backend
+                  else _load_target(args))
+        try:
+            baseline = _baseline(args, target.name)
+            report = asyncio.run(verify.run(target, args.window, baseline))
+        except ConfigError as e:  # a checklist variable holding what a header cannot carry
+            raise UsageError(f"config error: {e}") from None
+    finally:
+        if backend is not None:
+            backend.stop()
+    print(verify.as_json(report) if args.json else verify.as_text(report, target.base_url))
+    return report.exit_code
+
+
+def _baseline(args: argparse.Namespace, target: str) -> Any:
+    """What the metric items compare with: the flags, else the canary's baseline in the state
+    directory (taken before the first step), else None (then the thresholds judge)."""
+    from sbtop.actions.state import StateStore, default_state_dir
+    from sbtop.engine.assessment import iso
+    from sbtop.verify import Baseline
+
+    if args.baseline_p95 is not None or args.baseline_5xx is not None:
+        return Baseline({"latency_p95_ms": args.baseline_p95,
+                         "error_rate_5xx_pct": args.baseline_5xx}, "given on the command line")
+    if args.demo:
+        return None
+    store = StateStore(default_state_dir(getattr(args, "state_dir", None)), target)
+    canary = store.load().canary
+    if store.problem:
+        print(f"sbtop: warning: {store.problem}", file=sys.stderr)
+    if not canary.baseline:
+        return None
+    return Baseline(dict(canary.baseline),
+                    f"the canary's, taken {iso(canary.baseline_wall) or 'at an unknown time'}")
 
 
 def _cmd_action(args: argparse.Namespace) -> int:

@@ -32,6 +32,7 @@ from sbtop.engine.settings import (
     HealthFields,
     MetricNames,
 )
+from sbtop.engine.verify import Probe, Tolerances
 from sbtop.sources.http import DEFAULT_MAX_BYTES, HttpSettings
 
 # Defaults come from the engine's own types, so the file and the engine cannot disagree.
@@ -219,10 +220,32 @@ class CanaryConfig:
 
 @dataclass
 class VerifyConfig:
+    """One item of the post-deployment checklist, as an HTTP probe (`sbtop verify`)."""
+
     name: str = ""
     method: str = "GET"
     path: str = "/"
+    # Sent as is; ${NAME} is replaced by that environment variable (credentials stay out of
+    # the file). JSON unless content_type says otherwise.
+    body: str = ""
+    content_type: str = ""
+    header: str = ""  # a header whose value is in header_env
+    header_env: str = field(default="", metadata=ENV)
+    cookie: str = ""  # a cookie whose value is in cookie_env
+    cookie_env: str = field(default="", metadata=ENV)
     expect_status: int = 200
+    # Dotted paths into the JSON answer and the value each must have ("*": present, not null).
+    expect_json: dict[str, Any] = field(default_factory=dict)
+    timeout_s: float = 10.0
+
+
+@dataclass
+class VerificationConfig:
+    """The checklist's two metric items: how much worse than the canary's baseline still
+    counts as 'no increase in error rate' and 'latency improved or stable'."""
+
+    p95_tolerance_pct: float = 10.0
+    error_rate_tolerance_pts: float = 0.1
 
 
 @dataclass
@@ -238,6 +261,7 @@ class Config:
     db: DbConfig = field(default_factory=DbConfig)
     canary: CanaryConfig = field(default_factory=CanaryConfig)
     verify: list[VerifyConfig] = field(default_factory=list)
+    verification: VerificationConfig = field(default_factory=VerificationConfig)
     source: str = field(default="", metadata={"internal": True})
 
 
@@ -458,6 +482,85 @@ def _did_you_mean(key: str, options: typing.Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _validate_verify(config: Config) -> None:
+    names: set[str] = set()
+    for i, v in enumerate(config.verify):
+        where = f"verify[{i}]"
+        if not v.name:
+            raise ConfigError(f"{where}.name: every checklist item needs a name")
+        if v.name in names:
+            raise ConfigError(f"{where}.name: {v.name!r} is used twice")
+        names.add(v.name)
+        if v.method.upper() not in HTTP_METHODS:
+            raise ConfigError(f"{where}.method: expected one of {', '.join(HTTP_METHODS)}, "
+                              f"got {_kind(v.method)}")
+        if not v.path.startswith("/"):
+            raise ConfigError(f"{where}.path: must start with '/', got {_kind(v.path)}")
+        if not 100 <= v.expect_status <= 599:
+            raise ConfigError(f"{where}.expect_status: an HTTP status (100 to 599), got "
+                              f"{v.expect_status}")
+        if v.timeout_s <= 0:
+            raise ConfigError(f"{where}.timeout_s: must be greater than 0")
+        if bool(v.header) != bool(v.header_env):
+            raise ConfigError(f"{where}: header and header_env go together")
+        if bool(v.cookie) != bool(v.cookie_env):
+            raise ConfigError(f"{where}: cookie and cookie_env go together")
+        for var in _BODY_VAR.findall(v.body):
+            if not _ENV_NAME.fullmatch(var):
+                raise ConfigError(f"{where}.body: ${{{var}}} is not an environment variable "
+                                  "name")
+    vc = config.verification
+    if vc.p95_tolerance_pct < 0 or vc.error_rate_tolerance_pts < 0:
+        raise ConfigError("verification: tolerances must not be negative")
+
+
+def probes(target: Target, env: typing.Mapping[str, str] | None = None) -> tuple[Probe, ...]:
+    """The target's checklist as probes against its base_url, credentials from the environment
+    (read now, not at start-up). A variable that is not set makes its probe fail as 'not sent',
+    naming the variable; one holding a line break is a ConfigError."""
+    env = {**(os.environ if env is None else env), **target.probe_env}
+    return tuple(_probe(v, target.base_url, env) for v in target.verify)
+
+
+def _probe(v: VerifyConfig, base_url: str, env: typing.Mapping[str, str]) -> Probe:
+    missing: list[str] = []
+
+    def value(var: str) -> str:
+        got = env.get(var)
+        if not got:
+            missing.append(var)
+            return ""
+        return _header_safe(got, f"${var}")
+
+    def sub(m: re.Match[str]) -> str:
+        got = env.get(m.group(1))
+        if got is None:
+            missing.append(m.group(1))
+            return ""
+        return got
+
+    headers: dict[str, str] = {}
+    if v.header:
+        headers[v.header] = value(v.header_env)
+    if v.cookie:
+        headers["Cookie"] = f"{v.cookie}={value(v.cookie_env)}"
+    body = None
+    if v.body:
+        body = _BODY_VAR_SUB.sub(sub, v.body).encode()
+        json_like = v.body.lstrip()[:1] in ("{", "[")
+        headers["Content-Type"] = v.content_type or ("application/json" if json_like
+                                                     else "text/plain")
+    return Probe(v.name, v.method.upper(), base_url + v.path, v.path, v.expect_status,
+                 dict(v.expect_json), v.timeout_s, body, headers, tuple(dict.fromkeys(missing)))
+
+
+_BODY_VAR = re.compile(r"\$\{([^}]*)\}")
+_BODY_VAR_SUB = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
 def _validate(config: Config) -> None:
     for key, th in config.thresholds.items():
         if key not in FIGURE_UNITS:
@@ -512,6 +615,7 @@ def _validate(config: Config) -> None:
             raise ConfigError(f"{where}.auth: header and header_env go together")
         if bool(target.auth.cookie) != bool(target.auth.cookie_env):
             raise ConfigError(f"{where}.auth: cookie and cookie_env go together")
+    _validate_verify(config)
     if config.default_target and config.default_target not in config.targets:
         raise ConfigError(f"default_target: no target named {config.default_target!r}"
                           f"{_did_you_mean(config.default_target, config.targets)}")
@@ -582,6 +686,11 @@ class Target:
     prometheus: PrometheusConfig | None = None  # set: figures come from Prometheus
     # Several instances scraped directly: instance name -> metrics URL.
     instances: dict[str, str] = field(default_factory=dict)
+    # The post-deployment checklist (probes are made from it when `verify` runs).
+    verify: tuple[VerifyConfig, ...] = ()
+    tolerances: Tolerances = field(default_factory=Tolerances)
+    # Variables the checklist reads, over the environment's (the demo's test account).
+    probe_env: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 def resolve(config: Config, target: str | None = None, *, url: str | None = None,
@@ -698,6 +807,9 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
         secrets=secrets,
         prometheus=prom,
         instances=instances,
+        verify=tuple(config.verify),
+        tolerances=Tolerances(config.verification.p95_tolerance_pct,
+                              config.verification.error_rate_tolerance_pts),
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import tomli_w
 
+from sbtop.checklist import STUDYBUDDY
 from sbtop.config import ConfigError
 
 # (comment, table) pairs: tomli-w writes the tables, the comments go above them.
@@ -43,6 +44,10 @@ _SECTIONS: list[tuple[str, dict[str, Any]]] = [
      }}),
     ("The canary plan: the feature flag and its steps.",
      {"canary": {"flag": "PERF_OPTIMIZATIONS_ENABLED", "steps": [0, 5, 25, 100]}}),
+    ("The runbook's post-deployment checklist (`sbtop verify`, key v in the console). The\n"
+     "login probe's body reads $STUDYBUDDY_VERIFY_EMAIL and $STUDYBUDDY_VERIFY_PASSWORD (a test\n"
+     "account); the others send the session cookie in $STUDYBUDDY_SESSION_COOKIE.",
+     {"verify": STUDYBUDDY}),
 ]
 
 _AUTH_EXAMPLE = """\

@@ -30,6 +30,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_TYPE
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
+from sbtop.demo.app_api import StudyBuddyApi
 from sbtop.demo.exposition import text_page
 from sbtop.demo.render_api import RenderControlPlane
 from sbtop.demo.traffic import BUCKETS, ROUTES, Knobs, Route, TrafficModel
@@ -103,9 +104,11 @@ class SimulatedBackend:
         self._connections: set[socket.socket] = set()
         self.restarts = 0
         self.served = 0
+        # StudyBuddy's own routes, for the post-deployment checklist.
+        self.app = StudyBuddyApi()
         # Render's API, shaped as documented, acting on this simulation (under /v1).
         self.render = RenderControlPlane(apply_env=self._apply_env, restart_service=self.restart)
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = _Server((host, port), _handler_for(self))
         self._server.daemon_threads = True
         address = self._server.server_address
         self.host: str = str(address[0])
@@ -240,6 +243,12 @@ class SimulatedBackend:
             }
 
 
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 drops connections when a checklist's probes, a scrape and a
+    # health probe arrive at once; each dropped SYN costs a second's retransmit.
+    request_queue_size = 128
+
+
 def _handler_for(backend: SimulatedBackend) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -277,8 +286,36 @@ def _handler_for(backend: SimulatedBackend) -> type[BaseHTTPRequestHandler]:
                 pass
             return True
 
+        def _app(self, method: str, raw: bytes = b"") -> bool:
+            """StudyBuddy's own routes (the checklist's probes)."""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            got = backend.app.handle(method, self.path.split("?", 1)[0], headers, raw)
+            if got is None:
+                return False
+            status, extra, body = got
+            try:
+                self.send_response(status)
+                for k, v in extra.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return True
+
+        def _body(self) -> bytes:
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
         def do_PUT(self) -> None:
-            if not self._render("PUT"):
+            if self._render("PUT"):
+                return
+            if not self._app("PUT", self._body()):
+                self._json(404, {"error": "not found"})
+
+        def do_DELETE(self) -> None:
+            if not self._app("DELETE", self._body()):
                 self._json(404, {"error": "not found"})
 
         def do_GET(self) -> None:
@@ -291,7 +328,7 @@ def _handler_for(backend: SimulatedBackend) -> type[BaseHTTPRequestHandler]:
                 self._health()
             elif path == CONTROL_PATH:
                 self._json(200, backend.knobs.as_dict())
-            else:
+            elif not self._app("GET"):
                 self._json(404, {"error": "not found"})
 
         def do_POST(self) -> None:
@@ -313,7 +350,7 @@ def _handler_for(backend: SimulatedBackend) -> type[BaseHTTPRequestHandler]:
                     self._json(400, {"error": str(e)})
                     return
                 self._json(200, backend.knobs.as_dict())
-            else:
+            elif not self._app("POST", raw):
                 self._json(404, {"error": "not found"})
 
         def _metrics(self) -> None:

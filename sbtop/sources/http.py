@@ -210,3 +210,8 @@ def _translate(e: httpx.HTTPError, settings: HttpSettings) -> FetchError:
     if isinstance(e, httpx.UnsupportedProtocol):
         return FetchError("bad URL: check base_url and the paths")
     return FetchError(f"{type(e).__name__}: {text}", answered_or_timed_out=True)
+
+
+def error_reason(e: httpx.HTTPError, settings: HttpSettings) -> str:
+    """An httpx failure in words a person can act on (never quoting a header value)."""
+    return _translate(e, settings).reason
