@@ -468,3 +468,33 @@ async def test_several_instances_are_listed_worst_first_and_one_stopped_shows_do
         h.close()
         for b in others:
             b.stop()
+
+
+async def test_v_runs_the_checklist_and_r_runs_it_again(harness: Harness) -> None:
+    from sbtop.checklist import STUDYBUDDY
+    from sbtop.console.screens.verify import VerifyScreen
+    from sbtop.demo.app_api import DEMO_EMAIL, DEMO_PASSWORD, DEMO_SESSION
+
+    app = harness.app
+    app.target = dataclasses.replace(
+        app.target, base_url=harness.backend.url,  # the harness shows a fixed one
+        verify=tuple(config.parse({"verify": STUDYBUDDY}).verify),
+        probe_env={"STUDYBUDDY_VERIFY_EMAIL": DEMO_EMAIL,
+                   "STUDYBUDDY_VERIFY_PASSWORD": DEMO_PASSWORD,
+                   "STUDYBUDDY_SESSION_COOKIE": DEMO_SESSION})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await harness.ticks(12, pilot)
+        await pilot.press("v")
+        assert isinstance(app.screen, VerifyScreen)
+        await app.screen.workers.wait_for_complete()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "11 passed, 0 failed" in text and "PASS  login" in text
+        harness.backend.app.failing.add("/api/leaderboard")
+        await pilot.press("r")
+        await app.screen.workers.wait_for_complete()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "FAIL  leaderboard" in text and "expected 200, got 500" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, VerifyScreen)

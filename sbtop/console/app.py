@@ -21,7 +21,7 @@ from textual.containers import Grid
 from textual.notifications import SeverityLevel
 from textual.widgets import Footer, Input
 
-from sbtop import format
+from sbtop import format, verify
 from sbtop.actions.controller import Controller, Plan
 from sbtop.actions.providers import ActionError
 from sbtop.actions.state import default_state_dir
@@ -33,6 +33,7 @@ from sbtop.console.screens.chart import ChartScreen
 from sbtop.console.screens.confirm import ConfirmScreen
 from sbtop.console.screens.help import HelpScreen
 from sbtop.console.screens.sessions import SessionsScreen
+from sbtop.console.screens.verify import VerifyScreen
 from sbtop.console.themes import DEFAULT_THEME, load_themes
 from sbtop.console.widgets.alerts import AlertsPanel
 from sbtop.console.widgets.canary import CanaryPanel
@@ -44,19 +45,20 @@ from sbtop.console.widgets.panel import Panel
 from sbtop.console.widgets.routes import RoutesPanel
 from sbtop.console.widgets.sockets import SocketsPanel
 from sbtop.console.widgets.traffic import TrafficPanel
-from sbtop.engine.assessment import Assessment
+from sbtop.engine.assessment import Assessment, iso
 from sbtop.engine.engine import Engine
 from sbtop.engine.gate import Gate
 from sbtop.engine.history import History
 from sbtop.engine.observations import DbSession, Observation
 from sbtop.sources.metrics import INLINE_BYTES
+from sbtop.verify import Report
 
 REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 _DEPLOY_ACTIONS = {"canary", "abort", "restart", "rollback", "baseline"}
 _MAIN_SCREEN_ACTIONS = {"pause", "faster", "slower", "sort", "filter", "escape", "canary",
-                        "abort", "restart", "rollback", "baseline", "log"}
+                        "abort", "restart", "rollback", "baseline", "log", "verify"}
 _LETTER_ACTIONS = {"sort", "filter", "next_theme", "canary", "abort", "restart", "rollback",
-                   "baseline", "log", "pause", "quit"}
+                   "baseline", "log", "pause", "quit", "verify"}
 
 
 class Source(Protocol):
@@ -97,6 +99,8 @@ class SbtopApp(App[None]):
         Binding("B", "baseline", "Baseline", show=False,
                 tooltip="capture the canary baseline (p95) again, now"),
         Binding("a", "log", "Actions", show=False, tooltip="the action log"),
+        Binding("v", "verify", "Verify", show=False,
+                tooltip="the post-deployment checklist (probes and metric items), re-runnable"),
         Binding("escape", "escape", "Clear", show=False, tooltip="clear the route filter"),
     ]
 
@@ -547,6 +551,22 @@ class SbtopApp(App[None]):
             ["The provider carries on; sbtop stops following it and records it as "
              "interrupted in the action log. Check the provider before acting again."]),
             answered)
+
+    def action_verify(self) -> None:
+        self.push_screen(VerifyScreen(self._verify_report, self.target.name))
+
+    async def _verify_report(self) -> Report:
+        """The checklist's probes now, and the metric items on the figures on screen."""
+        probes = await verify.probe_checks(self.target)
+        a = self.assessment
+        baseline = None
+        if self.controller is not None:
+            canary = self.controller.state.canary
+            if canary.baseline:
+                baseline = verify.Baseline(dict(canary.baseline), "the canary's, taken "
+                                           f"{iso(canary.baseline_wall) or 'earlier'}")
+        return verify.judge(self.target, probes, a.figures if a else {}, baseline,
+                            self.clock.now()[1])
 
     def action_log(self) -> None:
         if self.controller is None:
