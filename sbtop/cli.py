@@ -55,6 +55,8 @@ def _console_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                    help="no actions at all (canary, restart, rollback)", **d)
     g.add_argument("--state-dir", metavar="DIR", help="state and audit directory (default "
                    "$SBTOP_STATE_DIR, then $XDG_STATE_HOME/sbtop)", **d)
+    g.add_argument("--record", metavar="FILE", help="also write every tick and action to a "
+                   "recording (see sbtop replay, sbtop timeline)", **d)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +97,44 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the 5xx share to compare with, instead of the canary's baseline")
     verify.add_argument("--demo", action="store_true",
                         help="verify the built-in simulated StudyBuddy backend")
+
+    record = sub.add_parser("record", help="keep every tick in a file, for replay and timeline",
+                            description="Collect as the console does, without the console, and "
+                            "write every tick (figures, levels, alerts, routes, database, the "
+                            "canary's state) to FILE, gzip-compressed, until --for runs out or "
+                            "Ctrl-C / SIGTERM / SIGHUP. Never overwrites a file.")
+    _common(record, suppress=True)
+    record.add_argument("file", help="the recording to write (e.g. deploy-2026-11-30.sbrec)")
+    record.add_argument("--for", dest="for_s", type=_duration, metavar="DURATION",
+                        help="stop after this long: 90, 90s, 30m, 2h (default: until stopped)")
+    record.add_argument("--refresh", type=_positive, metavar="SECONDS",
+                        help="seconds between ticks (default: ui.refresh_s, 1)")
+    record.add_argument("--max-mb", type=_positive, default=200.0, metavar="MB",
+                        help="stop recording at this size (default 200)")
+    record.add_argument("--state-dir", metavar="DIR", help="where the canary's state is read "
+                        "(default $SBTOP_STATE_DIR, then $XDG_STATE_HOME/sbtop)")
+    record.add_argument("--demo", action="store_true",
+                        help="record the built-in simulated StudyBuddy backend")
+
+    replay = sub.add_parser("replay", help="the console on a recording: play, pause, seek, "
+                            "speeds", description="Open the console on a recording, every "
+                            "panel as it was. space plays or pauses, left/right seek 10 s, "
+                            "pageup/pagedown 5 min, home/end the ends, 1 / 2 / 3 play at 1x, "
+                            "10x, 60x.")
+    replay.add_argument("file", help="a recording (sbtop record, or the console's --record)")
+    replay.add_argument("--speed", type=int, choices=[1, 10, 60], default=1,
+                        help="playback speed (default 1)")
+    replay.add_argument("--theme", metavar="NAME", help="console theme")
+    replay.add_argument("--config", metavar="FILE", help=argparse.SUPPRESS)
+
+    timeline = sub.add_parser("timeline", help="a Markdown incident timeline from a recording",
+                              description="Write a Markdown timeline of a recording: threshold "
+                              "crossings, the overall level, alert state changes, sources down "
+                              "and back, canary steps and actions, with times and values; then "
+                              "each figure's worst value.")
+    timeline.add_argument("file", help="a recording")
+    timeline.add_argument("-o", "--output", metavar="FILE",
+                          help="write to FILE instead of standard output")
 
     for name, helptext in (("canary", "the canary: status, next, set N, abort"),
                            ("restart", "restart the service"),
@@ -174,6 +214,20 @@ def _percent(text: str) -> float:
     return value
 
 
+def _duration(text: str) -> float:
+    from sbtop.config import ConfigError, duration_seconds
+
+    try:
+        seconds = duration_seconds(text.strip() if not text.strip().replace(".", "").isdigit()
+                                   else float(text))
+    except ConfigError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 90, 90s, 30m, 2h)"
+                                         ) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text}: must be longer than 0")
+    return seconds
+
+
 def _positive(text: str) -> float:
     try:
         value = float(text)
@@ -193,6 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": _cmd_demo,
         "rules": _cmd_rules,
         "verify": _cmd_verify,
+        "record": _cmd_record,
+        "replay": _cmd_replay,
+        "timeline": _cmd_timeline,
         "canary": _cmd_action,
         "restart": _cmd_action,
         "rollback": _cmd_action,
@@ -328,6 +385,83 @@ def _baseline(args: argparse.Namespace, target: str) -> Any:
                     f"the canary's, taken {iso(canary.baseline_wall) or 'at an unknown time'}")
 
 
+def _cmd_record(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from sbtop import record
+    from sbtop.actions.state import default_state_dir
+    from sbtop.recording.writer import RecordingError
+
+    backend = None
+    if args.demo:
+        from sbtop.demo.backend import SimulatedBackend
+
+        backend = SimulatedBackend(port=0).start()
+    try:
+        target = (_demo_target(backend.url, getattr(args, "dsn", None)) if backend
+                  else _load_target(args))
+        refresh = args.refresh or (1.0 if backend else _ui(args).refresh_s)
+        path = Path(args.file)
+        print(f"sbtop: recording {target.name} every {refresh:g}s to {path}"
+              + (f" for {args.for_s:g}s" if args.for_s else " until Ctrl-C"), file=sys.stderr)
+        try:
+            summary = asyncio.run(record.run(
+                target, path, for_s=args.for_s, refresh_s=refresh,
+                max_bytes=int(args.max_mb * 1024 * 1024),
+                state_dir=None if backend else default_state_dir(args.state_dir)))
+        except RecordingError as e:
+            raise UsageError(str(e)) from None
+    finally:
+        if backend is not None:
+            backend.stop()
+    print(summary.text(path))
+    return 0
+
+
+def _open_recording(name: str) -> Any:
+    from sbtop.recording.reader import Recording
+    from sbtop.recording.writer import RecordingError
+
+    try:
+        rec = Recording(Path(name))
+    except RecordingError as e:
+        raise UsageError(str(e)) from None
+    if rec.problem:
+        print(f"sbtop: note: {name}: {rec.problem}", file=sys.stderr)
+    return rec
+
+
+def _cmd_timeline(args: argparse.Namespace) -> int:
+    from sbtop.recording.timeline import markdown
+
+    text = markdown(_open_recording(args.file))
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise UsageError(f"{args.output}: cannot write: {e.strerror}") from None
+    else:
+        print(text, end="")
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from sbtop.console.replay import run_replay
+
+    rec = _open_recording(args.file)
+    if not len(rec):
+        raise UsageError(f"{args.file}: the recording holds no ticks")
+    theme = args.theme
+    if theme is None:
+        from sbtop import config
+
+        try:
+            theme = config.load(config.find_config(args.config)).ui.theme
+        except config.ConfigError:
+            theme = None
+    return run_replay(rec, theme=theme, speed=args.speed)
+
+
 def _cmd_action(args: argparse.Namespace) -> int:
     from sbtop.actions import commands
     from sbtop.actions.state import default_state_dir
@@ -392,7 +526,8 @@ def _console(target: Target, args: argparse.Namespace, ui: Any,
                refresh_s=getattr(args, "refresh", None) or ui.refresh_s,
                history_s=ui.history_s,
                read_only=bool(getattr(args, "read_only", False)) or ui.read_only,
-               state_dir=state_dir or default_state_dir(getattr(args, "state_dir", None)))
+               state_dir=state_dir or default_state_dir(getattr(args, "state_dir", None)),
+               record=getattr(args, "record", None))
 
 
 def _ui(args: argparse.Namespace) -> Any:

@@ -25,5 +25,8 @@ class ManualClock(Clock):
         self.t += seconds
         self.wall += seconds
 
+    def set(self, t: float, wall: float) -> None:
+        self.t, self.wall = t, wall
+
 
 SYSTEM = Clock()

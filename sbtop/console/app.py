@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import sys
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,7 +25,7 @@ from textual.widgets import Footer, Input
 from sbtop import format, verify
 from sbtop.actions.controller import Controller, Plan
 from sbtop.actions.providers import ActionError
-from sbtop.actions.state import default_state_dir
+from sbtop.actions.state import CanaryState, default_state_dir
 from sbtop.clock import SYSTEM, Clock
 from sbtop.config import Target
 from sbtop.console.screens.action import ActionScreen
@@ -50,6 +51,8 @@ from sbtop.engine.engine import Engine
 from sbtop.engine.gate import Gate
 from sbtop.engine.history import History
 from sbtop.engine.observations import DbSession, Observation
+from sbtop.recording.meta import canary_record
+from sbtop.recording.writer import Recorder
 from sbtop.sources.metrics import INLINE_BYTES
 from sbtop.verify import Report
 
@@ -107,7 +110,8 @@ class SbtopApp(App[None]):
     def __init__(self, target: Target, *, source: Source | None = None, clock: Clock = SYSTEM,
                  theme: str | None = None, refresh_s: float = 1.0, history_s: float = 3600.0,
                  collecting: bool = True, read_only: bool = False,
-                 controller: Controller | None = None, state_dir: Path | None = None) -> None:
+                 controller: Controller | None = None, state_dir: Path | None = None,
+                 recorder: Recorder | None = None) -> None:
         super().__init__()
         from sbtop.collector import Collector
 
@@ -127,6 +131,8 @@ class SbtopApp(App[None]):
 
             self.controller, self.controller_reason = make_controller(
                 target, state_dir or default_state_dir(), clock)
+        # Every tick and action also goes to a recording (--record), when one is open.
+        self.recorder = recorder
         self.paused = False
         self.assessment: Assessment | None = None
         self.ticks = 0
@@ -157,7 +163,7 @@ class SbtopApp(App[None]):
             yield TrafficPanel(id="traffic")
             yield SocketsPanel(id="sockets")
             yield DatabasePanel(dsn_given=bool(t.dsn), id="database")
-        if self.controller is not None and not self.read_only:
+        if self.shows_canary():
             yield CanaryPanel(id="canary")
         yield AlertsPanel(id="alerts")
         yield InstancesPanel(id="instances")
@@ -185,6 +191,7 @@ class SbtopApp(App[None]):
 
     async def on_unmount(self) -> None:
         self._stopping = True
+        self._close_recorder()
         await self.source.__aexit__(None, None, None)
 
     def _apply_theme(self, wanted: str | None) -> None:
@@ -239,9 +246,34 @@ class SbtopApp(App[None]):
         return a
 
     def _accept(self, a: Assessment) -> None:
+        self.history.add(a)
+        if self.recorder is not None:
+            self._record(a)
+        self._present(a)
+
+    def _record(self, a: Assessment) -> None:
+        assert self.recorder is not None
+        c = self.canary_state()
+        try:
+            self.recorder.tick(a, canary_record(c) if c is not None else None)
+        except (OSError, ValueError) as e:  # a full disk must not stop the console
+            self.notify(f"recording stopped: {e}", severity="error", timeout=15)
+            self._close_recorder()
+            return
+        if self.recorder.stopped:
+            self.notify(f"recording {self.recorder.stopped}", severity="warning", timeout=15)
+            self._close_recorder()
+
+    def _close_recorder(self) -> None:
+        if self.recorder is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.recorder.close()
+            self.recorder = None
+
+    def _present(self, a: Assessment) -> None:
+        """Show an Assessment already in the history: panels, header, open screens."""
         self.ticks += 1
         self.assessment = a
-        self.history.add(a)
         self._watch_staleness()
         if not self.paused:
             self._show(a)
@@ -430,6 +462,13 @@ class SbtopApp(App[None]):
 
     # --- deploy actions ----------------------------------------------------------------------
 
+    def shows_canary(self) -> bool:
+        return self.controller is not None and not self.read_only
+
+    def canary_state(self) -> CanaryState | None:
+        """The canary's step, its start and the baseline, as last read (None: no canary)."""
+        return self.controller.state.canary if self.controller is not None else None
+
     def gate(self, a: Assessment) -> Gate | None:
         if self.controller is None:
             return None
@@ -444,10 +483,10 @@ class SbtopApp(App[None]):
         self._show_canary()
 
     def _show_canary(self) -> None:
-        if self.controller is None or self.read_only:
+        state = self.canary_state()
+        if state is None or not self.shows_canary():
             return
-        percent = self.controller.state.canary.percent
-        self.query_one(HeaderBar).set_canary(percent)
+        self.query_one(HeaderBar).set_canary(state.percent)
         if self.assessment is not None:
             with contextlib.suppress(Exception):
                 self.query_one(CanaryPanel).show(self.assessment, self.history)
@@ -507,6 +546,9 @@ class SbtopApp(App[None]):
             self.notify(f"{plan.request}: {type(e).__name__}: {e}", severity="error", timeout=10)
             return
         self.history.mark(self.clock.now()[1], plan.request)
+        if self.recorder is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.recorder.event(self.clock.now()[1], "action", dict(outcome.audit))
         self.notify(outcome.text, severity="information" if outcome.ok else "error",
                     timeout=10)
         await self.controller.refresh()
@@ -585,7 +627,25 @@ class SbtopApp(App[None]):
 
 
 def run(target: Target, *, theme: str | None, refresh_s: float, history_s: float,
-        read_only: bool = False, state_dir: Path | None = None) -> int:
-    SbtopApp(target, theme=theme, refresh_s=refresh_s, history_s=history_s,
-             read_only=read_only, state_dir=state_dir).run()
+        read_only: bool = False, state_dir: Path | None = None,
+        record: str | None = None) -> int:
+    recorder = None
+    if record:
+        from sbtop.recording.meta import header
+        from sbtop.recording.writer import Recorder, RecordingError
+
+        try:
+            recorder = Recorder(Path(record), header(target, refresh_s, SYSTEM.now()[1]))
+        except RecordingError as e:
+            print(f"sbtop: {e}", file=sys.stderr)
+            return 3
+    app = SbtopApp(target, theme=theme, refresh_s=refresh_s, history_s=history_s,
+                   read_only=read_only, state_dir=state_dir, recorder=recorder)
+    try:
+        app.run()
+    finally:
+        app._close_recorder()
+    if recorder is not None:
+        print(f"sbtop: recorded {recorder.ticks} ticks to {record} "
+              f"({format.size(recorder.bytes_written)})", file=sys.stderr)
     return 0

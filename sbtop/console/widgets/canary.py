@@ -30,8 +30,8 @@ class CanaryPanel(Panel):
             return
         step = "unknown" if g.percent is None else f"{g.percent}%"
         parts = [f"[b]flag {step}[/]"]
-        started = getattr(getattr(self.app, "controller", None), "state", None)
-        since = started.canary.step_started_wall if started is not None else None
+        state = getattr(self.app, "canary_state", lambda: None)()
+        since = state.step_started_wall if state is not None else None
         if since is not None and g.percent:
             now = self.app.clock.now()[1]  # type: ignore[attr-defined]
             parts.append(f"at this step {format.duration(now - since)}")

@@ -40,6 +40,7 @@ class HeaderBar(Horizontal):
         yield Line(f"{marks.level(Level.UNKNOWN)}", id="hd-level", fixed=False)
         yield Line(id="hd-canary", fixed=False, collapse_empty=True)
         yield Line(id="hd-instances", fixed=False, collapse_empty=True)
+        yield Line(id="hd-replay", fixed=False, collapse_empty=True)
         yield Line(id="hd-age", fixed=False, collapse_empty=True)
         yield Line(id="hd-paused", fixed=False, collapse_empty=True)
         if self._read_only:
@@ -63,6 +64,10 @@ class HeaderBar(Horizontal):
         else:
             text = f"[$text-muted]instances[/] {up}/{total}"
         self.query_one("#hd-instances", Line).set(text)
+
+    def set_replay(self, text: str) -> None:
+        """In a replay: where in the recording, playing or paused, the speed."""
+        self.query_one("#hd-replay", Line).set(text)
 
     def set_refresh(self, seconds: float) -> None:
         self.query_one("#hd-refresh", Line).set(f"[$text-muted]every[/] {seconds:g}s")

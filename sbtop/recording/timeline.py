@@ -1,0 +1,206 @@
+"""`sbtop timeline FILE`: a Markdown incident timeline from a recording, ready to paste into a
+postmortem: threshold crossings, the overall level, alert state changes, sources going down
+and coming back, canary steps and actions, each with its time, the time since the recording
+began and the value; then the worst value of each judged figure and when it was seen.
+
+A figure's level change is written when the new level has held for SETTLE_TICKS ticks (a
+figure that flickers across a threshold for one tick is noise in a postmortem), stamped with
+the time it began. Alerts, sources, steps and actions are written as they happened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from sbtop import format
+from sbtop.engine.levels import Level
+from sbtop.recording.reader import Recording
+
+SETTLE_TICKS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    wall: float
+    what: str
+    value: str = ""
+
+
+def rows(rec: Recording) -> list[Row]:
+    out: list[Row] = []
+    if not len(rec):
+        return out
+    pending: dict[str, tuple[str, int, float, str]] = {}  # figure -> (level, since i, wall, value)
+    shown_level: dict[str, str] = {}
+    alerts: dict[str, str] = {}
+    sources: dict[str, bool] = {}
+    overall: str | None = None
+    seen_known = False
+    known: set[str] = set()  # figures that have had a known level
+    canary_percent: Any = None
+    for i in range(len(rec)):
+        e = rec.encoded(i)
+        wall = rec.walls[i]
+        level = str(e.get("level", "unknown"))
+        if level != overall:
+            # Unknown until the first window fills is the start, not news.
+            if overall is not None and not (overall == "unknown" and not seen_known):
+                out.append(Row(wall, f"overall level {_mark(overall)} -> {_mark(level)}"))
+            overall = level
+        seen_known = seen_known or level != "unknown"
+        for key, f in (e.get("figures") or {}).items():
+            if not f.get("judged"):
+                continue
+            lv = str(f.get("level", "unknown"))
+            value = _value(key, f)
+            if key not in shown_level or (shown_level[key] == "unknown"
+                                          and key not in known):
+                shown_level[key] = lv  # the first known level is where it starts
+                if lv != "unknown":
+                    known.add(key)
+                continue
+            if lv == shown_level[key]:
+                pending.pop(key, None)
+                continue
+            held = pending.get(key)
+            if held is None or held[0] != lv:
+                pending[key] = held = (lv, i, wall, value)
+            if i - held[1] + 1 >= SETTLE_TICKS:
+                out.append(Row(held[2], _crossing(key, f, shown_level[key], lv), held[3]))
+                shown_level[key] = lv
+                known.add(key)
+                pending.pop(key)
+        for al in e.get("alerts") or []:
+            name = str((al.get("rule") or {}).get("name", "?"))
+            state = str(al.get("state", "?"))
+            if alerts.get(name) != state and not (name not in alerts and state == "inactive"):
+                nodata = " (no data)" if al.get("no_data") else ""
+                value = al.get("value")
+                out.append(Row(wall, f"alert {name} {state}{nodata}",
+                               "" if value is None else f"{value:g}"))
+            alerts[name] = state
+        for name, s in (e.get("sources") or {}).items():
+            up = bool(s.get("up"))
+            if name in sources and sources[name] != up:
+                out.append(Row(wall, f"source {name} " + ("back up" if up else
+                                                          f"DOWN: {s.get('error') or '?'}")))
+            sources[name] = up
+        canary = rec.canary(i)
+        if canary is not None and canary.get("percent") != canary_percent:
+            if i > 0 or canary_percent is not None:
+                out.append(Row(wall, f"canary flag at {canary.get('percent')} %"))
+            canary_percent = canary.get("percent")
+    for ev in rec.events:
+        out.append(Row(ev.wall, _event(ev.kind, ev.data)))
+    out.sort(key=lambda r: r.wall)
+    return out
+
+
+def markdown(rec: Recording) -> str:
+    h = rec.header
+    name = str(h.get("target", "?"))
+    prod = " (PRODUCTION)" if h.get("production") else ""
+    lines = [f"# Timeline: {name}{prod}", ""]
+    if not len(rec):
+        lines.append(f"The recording {rec.path.name} holds no ticks.")
+        return "\n".join(lines) + "\n"
+    start, end = rec.walls[0], rec.walls[-1]
+    lines.append(f"Recording `{rec.path.name}`: {_when(start)} to {_when(end)} UTC "
+                 f"({format.duration(end - start)}, {len(rec)} ticks every "
+                 f"{h.get('refresh_s', '?')} s, figures over {h.get('window_s', '?')} s "
+                 "windows).")
+    if rec.problem:
+        lines.append(f"Note: {rec.problem}.")
+    lines += ["", "| time (UTC) | since start | what | value |", "| --- | --- | --- | --- |"]
+    first = rec.encoded(0)
+    lines.append(f"| {_clock(start)} | 0s | recording starts; overall level "
+                 f"{_mark(str(first.get('level')))} | |")
+    for r in rows(rec):
+        lines.append(f"| {_clock(r.wall)} | {format.duration(r.wall - start)} | "
+                     f"{_cell(r.what)} | {_cell(r.value)} |")
+    last = rec.encoded(len(rec) - 1)
+    lines.append(f"| {_clock(end)} | {format.duration(end - start)} | recording ends; overall "
+                 f"level {_mark(str(last.get('level')))} | |")
+    lines += ["", "## Worst values", "", "| figure | worst | at (UTC) | threshold |",
+              "| --- | --- | --- | --- |"]
+    lines += _worst(rec)
+    return "\n".join(lines) + "\n"
+
+
+def _worst(rec: Recording) -> list[str]:
+    out = []
+    figures = rec.encoded(len(rec) - 1).get("figures") or {}
+    for key, series in rec.series.items():
+        e = figures.get(key) or {}
+        if not e.get("judged") or key == "health":
+            continue
+        th = e.get("threshold") or {}
+        below = th.get("above") is False
+        best_i = None
+        for i, v in enumerate(series):
+            if math.isnan(v):  # unknown at that tick
+                continue
+            if best_i is None or (v < series[best_i] if below else v > series[best_i]):
+                best_i = i
+        label = format.LABELS.get(key, key)
+        bounds = ", ".join(f"{n} {'<' if below else '>'} {th[n]:g}"
+                           for n in ("warning", "critical") if th.get(n) is not None)
+        if best_i is None:
+            out.append(f"| {label} | never known | | {bounds} |")
+            continue
+        value = format.number(series[best_i], str(e.get("unit", "")))
+        out.append(f"| {label} | {value} | {_clock(rec.walls[best_i])} | {bounds} |")
+    return out
+
+
+def _crossing(key: str, f: dict[str, Any], old: str, new: str) -> str:
+    label = format.LABELS.get(key, key)
+    if new == Level.UNKNOWN.value:
+        return f"{label} unknown: {f.get('reason') or 'no value'}"
+    th = f.get("threshold") or {}
+    bound = th.get(new) if new in ("warning", "critical") else None
+    side = "<" if th.get("above") is False else ">"
+    what = f" ({side} {bound:g})" if isinstance(bound, int | float) else ""
+    return f"{label} {_mark(old)} -> {_mark(new)}{what}"
+
+
+def _value(key: str, f: dict[str, Any]) -> str:
+    v = f.get("value")
+    if not isinstance(v, int | float):
+        return ""
+    if key == "health":
+        return f"HTTP {v:.0f}"
+    return format.number(float(v), str(f.get("unit", "")))
+
+
+def _event(kind: str, d: dict[str, Any]) -> str:
+    if kind == "action":
+        verdict = "refused" if d.get("refused") else ("ok" if d.get("ok") else "FAILED")
+        override = ", override" if d.get("override") else ""
+        return f"action {d.get('action', '?')} ({verdict}{override}): {d.get('result', '')}"
+    if kind == "note":
+        return str(d.get("text", ""))
+    return f"{kind}: {d}"
+
+
+def _mark(level: str) -> str:
+    try:
+        return Level(level).mark
+    except ValueError:
+        return level
+
+
+def _clock(wall: float) -> str:
+    return dt.datetime.fromtimestamp(wall, dt.UTC).strftime("%H:%M:%S")
+
+
+def _when(wall: float) -> str:
+    return dt.datetime.fromtimestamp(wall, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _cell(text: str) -> str:
+    """Markdown table cells hold no pipes or line breaks."""
+    return text.replace("|", "\\|").replace("\n", " ")

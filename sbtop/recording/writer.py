@@ -1,0 +1,109 @@
+"""Write a recording: a header line, then one line a tick and one an event, gzip-compressed.
+
+Every tick is the difference from the one before (codec.delta), with a whole snapshot every
+KEYFRAME_EVERY ticks so a replay can seek without reading from the start. The stream is flushed
+every FLUSH_EVERY_S seconds: if sbtop is killed, the recording keeps all but the last few
+seconds, and a reader takes what is there. The file is never overwritten, and recording stops
+(saying so) at `max_bytes`, so a forgotten recorder cannot fill the disk.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from sbtop import __version__
+from sbtop.engine import codec
+from sbtop.engine.assessment import Assessment
+
+FORMAT = 1
+KEYFRAME_EVERY = 60
+FLUSH_EVERY_S = 5.0
+DEFAULT_MAX_BYTES = 200 * 1024 * 1024
+
+
+class RecordingError(Exception):
+    """A recording that cannot be written or read, in words."""
+
+
+class Recorder:
+    def __init__(self, path: Path, header: dict[str, Any],
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.ticks = 0
+        self.events = 0
+        self.stopped: str | None = None  # why it stopped early (the size limit)
+        self._prev: codec.Encoded | None = None
+        self._canary: dict[str, Any] | None = None
+        self._last_flush = time.monotonic()
+        self._size = 0
+        try:
+            # 'x': never over an earlier recording, which may be an incident's only copy.
+            self._raw: IO[bytes] = open(path, "xb")  # noqa: SIM115 - closed in close()
+        except FileExistsError:
+            raise RecordingError(f"{path} exists; not overwriting it") from None
+        except OSError as e:
+            raise RecordingError(f"{path}: cannot write: {e.strerror}") from None
+        os.chmod(path, 0o600)
+        self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=6)
+        self._write({"sbtop_recording": FORMAT, "sbtop": __version__, **header})
+
+    @property
+    def bytes_written(self) -> int:
+        """Compressed bytes on disk so far (up to the last flush)."""
+        return self._size if self._raw.closed else self._raw.tell()
+
+    def tick(self, a: Assessment, canary: dict[str, Any] | None = None) -> None:
+        if self.stopped:
+            return
+        cur = codec.encode_assessment(a)
+        key = self.ticks % KEYFRAME_EVERY == 0
+        line: dict[str, Any] = {"w": a.wall, "t": a.t,
+                                "a": cur if key else codec.delta(self._prev, cur)}
+        if key:
+            line["k"] = 1
+        if canary is not None and (key or canary != self._canary):
+            line["c"] = canary
+            self._canary = canary
+        self._prev = cur
+        self.ticks += 1
+        self._write(line)
+
+    def event(self, wall: float, kind: str, data: dict[str, Any]) -> None:
+        """Something that happened between ticks: an action and its result, a marker."""
+        if self.stopped:
+            return
+        self.events += 1
+        self._write({"w": wall, "e": kind, "d": data})
+
+    def _write(self, obj: dict[str, Any]) -> None:
+        self._gz.write(json.dumps(obj, separators=(",", ":"), allow_nan=False,
+                                  default=str).encode() + b"\n")
+        now = time.monotonic()
+        if now - self._last_flush >= FLUSH_EVERY_S:
+            self.flush()
+        if self._raw.tell() >= self.max_bytes:
+            self.stopped = (f"stopped at {self.max_bytes / 1024 / 1024:g} MB (the size limit; "
+                            "--max-mb raises it)")
+            self.close()
+
+    def flush(self) -> None:
+        if self._gz.closed:
+            return
+        self._gz.flush()
+        self._raw.flush()
+        self._last_flush = time.monotonic()
+
+    def close(self) -> None:
+        if not self._gz.closed:
+            self._gz.close()
+        if not self._raw.closed:
+            self._size = self._raw.tell()
+            self._raw.flush()
+            os.fsync(self._raw.fileno())
+            self._raw.close()
