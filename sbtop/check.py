@@ -42,6 +42,8 @@ def as_text(a: Assessment, base_url: str = "") -> str:
                 f"{f.level.mark:<4}{stale}")
         if f.reason and f.value is None:
             line += f"  {f.reason}"
+        elif f.detail.get("partial"):
+            line += f"  PARTIAL: {f.detail['partial']}"
         elif key == "db_sessions":
             d = f.detail
             line += (f"  active {d.get('active', 0)}, idle {d.get('idle', 0)}, idle in txn "

@@ -551,7 +551,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     try:
         backends = fleet(args.instances, args.host, port)
     except OSError as e:
-        raise UsageError(f"cannot listen on {args.host}:{port}: {e.strerror}") from None
+        raise UsageError(str(e)) from None
     for b in backends:
         b.start()
     first = backends[0]

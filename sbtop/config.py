@@ -594,9 +594,13 @@ def _validate(config: Config) -> None:
             _check_url(target.prometheus.url, f"{where}.prometheus.url")
         for i, u in enumerate(target.metrics_urls):
             _check_url(u, f"{where}.metrics_urls[{i}]")
-        if len(set(target.metrics_urls)) != len(target.metrics_urls):
-            raise ConfigError(f"{where}.metrics_urls: the same URL is listed twice (its "
-                              "counts would be added twice)")
+        seen: dict[str, str] = {}
+        for u in target.metrics_urls:
+            same = _same_endpoint(u)
+            if same in seen:
+                raise ConfigError(f"{where}.metrics_urls: {u} and {seen[same]} are the same "
+                                  "endpoint (its counts would be added twice)")
+            seen[same] = u
         if not target.metrics_path and not target.health_path:
             raise ConfigError(f"{where}: metrics_path and health_path are both empty: nothing "
                               "to watch")
@@ -717,7 +721,8 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
                           "file (sbtop init writes one)")
     if url:
         _check_url(url, "--url")
-        tc = dataclasses.replace(tc, base_url=url)
+        # The URL given is the one to watch: metrics from it, not from the listed instances.
+        tc = dataclasses.replace(tc, base_url=url, metrics_urls=[])
     if prometheus_url:
         _check_url(prometheus_url, "--prometheus-url")
         tc = dataclasses.replace(tc, prometheus=dataclasses.replace(tc.prometheus,
@@ -813,13 +818,25 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
     )
 
 
+def _same_endpoint(url: str) -> str:
+    """A URL as the endpoint it reaches: host case, default ports, localhost spelled as
+    127.0.0.1 (a name another DNS name points at cannot be told apart here)."""
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host in ("localhost", "localhost.localdomain"):
+        host = "127.0.0.1"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{host}:{port}{parts.path or '/'}?{parts.query}"
+
+
 def instance_names(urls: typing.Sequence[str]) -> dict[str, str]:
-    """Each URL named as Prometheus names an instance (host:port); the whole URL where two
-    share a host and port."""
+    """Each URL named as Prometheus names an instance (host:port, [v6]:port); the whole URL
+    where two share a host and port."""
     def host_port(u: str) -> str:
         parts = urllib.parse.urlsplit(u)
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        return f"{parts.hostname}:{port}"
+        host = parts.hostname or "?"
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     short = [host_port(u) for u in urls]
     return {(s if short.count(s) == 1 else u): u for s, u in zip(short, urls, strict=True)}

@@ -125,3 +125,89 @@ def test_an_unparsable_page_marks_that_instance_down_and_keeps_the_others() -> N
     b = next(i for i in a.instances if i.name == "b")
     assert not b.up and "unparsable" in (b.error or "")
     assert a.figures["requests_per_s"].value == pytest.approx(10.0)
+
+
+def test_instances_with_different_buckets_make_the_quantiles_unknown_saying_why() -> None:
+    def odd(n: float) -> Page:  # another bucket layout: 0.5 and +Inf only
+        return (PageText().histogram({"route": "/api/tasks", "status_code": "200"},
+                                     {0.5: n, INF: n}).page())
+
+    e = Engine(SETTINGS)
+    e.observe(round_of(0, a=page(0, 0), b=odd(0)))
+    a = e.observe(round_of(10, a=page(100, 0), b=odd(100)))
+    f = a.figures["latency_p95_ms"]
+    assert f.value is None and "histogram buckets differ" in (f.reason or "")
+    assert a.figures["requests_per_s"].value == pytest.approx(20.0)  # counts still add up
+    by_name = {i.name: i for i in a.instances}
+    assert by_name["a"].p95_ms == pytest.approx(95.0)
+    assert by_name["b"].p95_ms == pytest.approx(475.0)
+
+
+def test_an_instance_that_missed_the_first_round_is_named_and_warned_about() -> None:
+    e = Engine(SETTINGS)
+    e.observe(round_of(0, a=page(0, 0), b="timed out"))
+    a = e.observe(round_of(10, a=page(100, 0), b=page(5000, 5000)))
+    assert a.level is Level.WARNING
+    assert any("b: answering, not in the figures" in n for n in a.notes)
+    assert a.figures["requests_per_s"].detail["partial"] == "1 of 2 instances"
+    a = e.observe(round_of(20, a=page(200, 0), b=page(5100, 5000)))
+    assert "partial" not in a.figures["requests_per_s"].detail
+    assert a.figures["requests_per_s"].value == pytest.approx(10.0 + 5.0)
+
+
+def test_a_counter_one_instance_lacks_falls_back_to_what_all_have() -> None:
+    def with_counter(n: float, msgs_name: str, msgs: float) -> Page:
+        return (PageText()
+                .histogram({"route": "/x", "status_code": "200"}, {0.1: n, INF: n})
+                .sample("http_requests_total", {"status": "200"}, n)
+                .sample(msgs_name, {}, msgs).page())
+
+    def without_counter(n: float, msgs_name: str, msgs: float) -> Page:
+        return (PageText()
+                .histogram({"route": "/x", "status_code": "200"}, {0.1: n, INF: n})
+                .sample(msgs_name, {}, msgs).page())
+
+    e = Engine(SETTINGS)
+    e.observe(round_of(0, a=with_counter(0, "websocket_messages", 0),
+                       b=without_counter(0, "websocket_messages_total", 0)))
+    a = e.observe(round_of(10, a=with_counter(100, "websocket_messages", 100),
+                           b=without_counter(900, "websocket_messages_total", 900)))
+    rps = a.figures["requests_per_s"]
+    assert rps.value == pytest.approx(100.0) and rps.detail["metric"].endswith("_count")
+    assert a.figures["socket_messages_per_s"].value == pytest.approx(100.0)
+
+
+def test_a_down_instance_marks_every_figure_partial() -> None:
+    e = Engine(SETTINGS)
+    e.observe(round_of(0, a=page(0, 0, sockets=100, rss=1e8), b=page(0, 0, sockets=4000,
+                                                                      rss=9.5e8)))
+    a = e.observe(round_of(10, a=page(100, 0, sockets=100, rss=1e8), b="connection refused"))
+    for key in ("socket_connections", "memory_pct", "requests_per_s"):
+        assert a.figures[key].detail["partial"] == "1 of 2 instances", key
+
+
+def test_all_instances_down_does_not_claim_others_cover_them() -> None:
+    e = Engine(SETTINGS)
+    e.observe(round_of(0, a=page(0, 0), b=page(0, 0)))
+    a = e.observe(round_of(10, a="timed out", b="timed out"))
+    assert "none of the 2 instances answering" in a.notes
+    assert not any("cover the others" in n for n in a.notes)
+
+
+def test_an_instances_p95_window_starts_again_after_sbtop_stalled() -> None:
+    e = Engine(SETTINGS)
+    e.observe(round_of(0, a=page(0, 0)))
+    e.observe(round_of(10, a=page(100, 0)))
+    # sbtop was suspended for ten minutes; slow traffic happened at unknown times meanwhile.
+    a = e.observe(round_of(610, a=page(100, 5000)))
+    assert a.instances[0].p95_ms is None  # a new window: nothing to say yet
+    a = e.observe(round_of(620, a=page(200, 5000)))
+    assert a.instances[0].p95_ms == pytest.approx(95.0)
+
+
+def test_a_negative_counter_is_ignored_not_a_negative_rate() -> None:
+    e = Engine(SETTINGS)
+    p = lambda n: PageText().sample("http_requests_total", {"status": "200"}, n).page()  # noqa: E731
+    e.observe(round_of(0, a=p(100)))
+    a = e.observe(round_of(10, a=p(-350)))
+    assert (a.figures["requests_per_s"].value or 0.0) >= 0.0

@@ -71,11 +71,38 @@ def test_a_stopped_instance_is_named_and_the_others_still_count(
     assert "Traceback" not in r.stderr
 
 
-def test_the_same_url_twice_is_refused_with_a_message(tmp_path: Path) -> None:
+@pytest.mark.parametrize("second", ["http://127.0.0.1:80/metrics", "http://LOCALHOST/metrics",
+                                    "http://127.0.0.1/metrics"])
+def test_the_same_endpoint_twice_is_refused_with_a_message(tmp_path: Path, second: str) -> None:
     cfg = tmp_path / "twice.toml"
-    cfg.write_text("""
+    cfg.write_text(f"""
 [targets.x]
-metrics_urls = ["http://127.0.0.1:1/metrics", "http://127.0.0.1:1/metrics"]
+metrics_urls = ["http://127.0.0.1/metrics", "{second}"]
 """)
     r = run_sbtop("check", "--config", str(cfg))
-    assert r.returncode == 3 and "listed twice" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 3 and "are the same endpoint" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_url_on_the_command_line_replaces_the_listed_instances(
+        tmp_path: Path, three: list[SimulatedBackend]) -> None:
+    cfg = config(tmp_path, three[:2])
+    r = run_sbtop("check", "--json", "--window", "3", "--config", str(cfg),
+                  "--url", three[2].url)
+    out = json.loads(r.stdout)
+    assert out["figures"]["requests_per_s"]["value"] == pytest.approx(300, rel=0.10)
+    assert "instances" not in out
+
+
+def test_instances_are_named_as_prometheus_names_them() -> None:
+    from sbtop.config import instance_names
+
+    names = instance_names(["http://[::1]:9100/metrics", "https://a.example/metrics",
+                            "http://h:1/a", "http://h:1/b"])
+    assert list(names) == ["[::1]:9100", "a.example:443", "http://h:1/a", "http://h:1/b"]
+
+
+def test_a_demo_port_out_of_range_is_one_line_naming_the_port() -> None:
+    r = run_sbtop("demo", "--serve", "--instances", "2", "--port", "65535")
+    assert r.returncode == 3 and "cannot listen on 127.0.0.1:65536" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -100,3 +100,43 @@ def test_header_and_password_come_from_the_environment() -> None:
     assert t.secrets["prometheus_header"] == "Bearer abc"
     assert t.secrets["prometheus_password"] == "pw"
     assert "abc" not in repr(t) and "pw" not in repr(t.secrets.keys())
+
+
+def test_odd_field_types_in_targets_and_alerts_become_text(server: LoopbackServer) -> None:
+    server.routes.update(answers(EMPTY_OK))
+    server.routes["/api/v1/targets"] = Answer(200, json.dumps({"status": "success", "data": {
+        "activeTargets": [{"labels": {"job": "x", "instance": "10.0.0.1:3000"},
+                           "health": "down", "lastError": 5}]}}).encode(), JSON)
+    server.routes["/api/v1/alerts"] = Answer(200, json.dumps({"status": "success", "data": {
+        "alerts": [{"labels": {"alertname": "A", "severity": ["x"]}, "state": "firing",
+                    "annotations": {"summary": ["not", "text"]}, "activeAt": 7}]}}).encode(),
+        JSON)
+    a, snap = observe(server.url)
+    assert snap.instances[0].error == "5" and not snap.instances[0].up
+    alert = snap.alerts[0]
+    assert alert.summary == '["not", "text"]' and alert.since == "7"
+    assert all(isinstance(x, str) for x in (alert.severity, alert.summary, alert.since))
+    assert a.level.value == "warning"  # the instance down
+
+
+def test_targets_or_alerts_that_cannot_be_read_are_said_not_hidden(
+        server: LoopbackServer) -> None:
+    server.routes.update(answers(EMPTY_OK))
+    server.routes["/api/v1/targets"] = Answer(403, b"forbidden", "text/plain")
+    server.routes["/api/v1/alerts"] = Answer(503, b'{"status":"error","errorType":"x",'
+                                                  b'"error":"busy"}', JSON)
+    a, _snap = observe(server.url)
+    assert any("Prometheus targets unavailable (HTTP 403, not JSON" in n for n in a.notes)
+    assert any("Prometheus alerts unavailable (x: busy)" in n for n in a.notes)
+
+
+def test_the_selector_picks_targets_as_promql_matchers_do() -> None:
+    from sbtop.sources.prometheus import _matchers
+
+    labels = {"job": "a,b", "env": "prod-eu", "service": "api"}
+    def picks(selector: str) -> bool:
+        return all(m(labels) for m in _matchers(selector))
+
+    assert picks('job="a,b"') and not picks('job="a"')
+    assert picks('env=~"prod-.*", service!="web"') and not picks('env!~"prod.*"')
+    assert picks('job="a,b",env=~"prod-(eu|us)"')

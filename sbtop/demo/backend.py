@@ -411,13 +411,15 @@ def fleet(count: int, host: str = "127.0.0.1", port: int = 0) -> list[SimulatedB
     ones). The first serves Render's API; a deploy or restart through it reaches every
     instance, as a Render deploy does. Not started."""
     backends: list[SimulatedBackend] = []
-    try:
-        for i in range(count):
-            backends.append(SimulatedBackend(host, port + i if port else 0, seed=7 + i))
-    except OSError:
-        for b in backends:  # free the ports already taken
-            b.stop()
-        raise
+    for i in range(count):
+        p = port + i if port else 0
+        try:
+            backends.append(SimulatedBackend(host, p, seed=7 + i))
+        except (OSError, OverflowError, ValueError) as e:
+            for b in backends:  # free the ports already taken
+                b.stop()
+            why = getattr(e, "strerror", None) or str(e)
+            raise OSError(f"cannot listen on {host}:{p}: {why}") from None
 
     def apply_env(env: dict[str, str]) -> None:
         for b in backends:

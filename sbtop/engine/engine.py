@@ -19,7 +19,7 @@ from sbtop.engine.figures import (
     unknown,
     window_figures,
 )
-from sbtop.engine.fleet import Fleet
+from sbtop.engine.fleet import Fleet, FleetRound
 from sbtop.engine.levels import Level, worst
 from sbtop.engine.observations import (
     DbSnapshot,
@@ -30,7 +30,7 @@ from sbtop.engine.observations import (
     PromSnapshot,
 )
 from sbtop.engine.promql import prom_figures
-from sbtop.engine.series import Rollup, SeriesTracker
+from sbtop.engine.series import Rollup, SeriesTracker, slide
 from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
 
 # Figures that come from /metrics and are carried over (marked stale) when a scrape fails.
@@ -57,6 +57,7 @@ class Engine:
         self._metrics_ok_wall: float | None = None  # the latest scrape that worked
         self._fleet: Fleet | None = None  # several instances scraped directly
         self._fleet_instances: tuple[InstanceStatus, ...] = ()
+        self._fleet_round: FleetRound | None = None
         self._health_last_ok: float | None = None
         self._prom: PromSnapshot | None = None  # the latest round of PromQL queries
         self._prom_ok: PromSnapshot | None = None
@@ -104,11 +105,21 @@ class Engine:
                 {"instances_up": sum(i.up for i in p.instances),
                  "instances": len(p.instances)})
         instances = self._prom.instances if self._prom is not None else self._fleet_instances
+        down = [i for i in instances if not i.up]
+        uncounted = self._fleet_round.uncounted if self._fleet_round and not self._prom else ()
+        covered = len(instances) - len(down) - len(uncounted)
+        if instances and covered < len(instances):
+            # The figures from the instances' metrics cover only some of them: say so on
+            # each, so no figure passes for the whole service's.
+            part = f"{max(0, covered)} of {len(instances)} instances"
+            figures = {k: (dataclasses.replace(f, detail={**f.detail, "partial": part})
+                           if k in METRIC_FIGURES and f.value is not None else f)
+                       for k, f in figures.items()}
         levels = [f.level for f in figures.values() if f.judged]
         levels += [a.level() for a in alerts]
-        down = [i for i in instances if not i.up]
-        if down:
-            # The figures cover the instances that answer; one that does not is news.
+        returning = self._fleet_round.returning if self._fleet_round and not self._prom else False
+        if down or returning:
+            # An instance that does not answer, or whose traffic the window missed, is news.
             levels.append(Level.WARNING)
         levels += [Level.UNKNOWN for s in sources.values() if not s.up and s.name != "health"]
         if not sources:
@@ -121,9 +132,16 @@ class Engine:
         if resets:
             notes.append(f"counters reset {obs.t - resets[-1].t:.0f} s ago (the process "
                          "restarted); rates count from the restart, as Prometheus does")
-        if down:
+        if down and len(down) == len(instances):
+            notes.append(f"none of the {len(instances)} instances answering")
+        elif down:
             notes.append(f"{len(down)} of {len(instances)} instances not answering: the "
                          "figures cover the others")
+        if uncounted:
+            notes.append(f"{', '.join(uncounted)}: answering, not in the figures until the "
+                         "next tick (a first answer is only a baseline)")
+        if self._prom is not None:
+            notes.extend(self._prom.problems)
         ignored = self.window[-1].ignored if self.window else 0
         if ignored:
             notes.append(f"{ignored} samples ignored (not finite, duplicated or without le)")
@@ -192,6 +210,7 @@ class Engine:
         if self._fleet is None:
             self._fleet = Fleet(self.settings)
         r = self._fleet.observe(scrapes, t, wall)
+        self._fleet_round = r
         self._fleet_instances = r.instances
         detail: dict[str, Any] = {"bytes": r.size_bytes, "instances_up": r.answered,
                                   "instances": len(r.instances)}
@@ -208,15 +227,7 @@ class Engine:
         self._take_rollup(r.rollup)
 
     def _take_rollup(self, rollup: Rollup) -> None:
-        self.window.append(rollup)
-        horizon = rollup.t - self.settings.window_s
-        while len(self.window) >= 2 and self.window[1].t <= horizon:
-            self.window.popleft()
-        if len(self.window) >= 2 and self.window[0].t < rollup.t - 1.5 * self.settings.window_s:
-            # Back after an outage: the only older scrape is far outside the window, and rates
-            # over the whole gap would pass off old traffic as current. Start the window again.
-            while len(self.window) > 1:
-                self.window.popleft()
+        slide(self.window, rollup, self.settings.window_s)
         figures, routes = window_figures(self.window[0], rollup, self._health, self.settings)
         self._metric_figures = figures
         self._routes = routes

@@ -161,6 +161,8 @@ def _latency(end: Rollup, d: _Deltas, window: str, settings: EngineSettings
     total = d.buckets.get(INF)
     if not end.histogram_present:
         reason = f"histogram {h} is not on the page"
+    elif end.latency_problem:
+        reason = end.latency_problem
     elif total is None:
         reason = f"histogram {h} has no le=\"+Inf\" bucket"
     elif total < settings.min_requests:
@@ -306,7 +308,7 @@ def _routes(end: Rollup, d: _Deltas, span: float, settings: EngineSettings) -> R
         if total <= 0:
             continue  # no traffic on this route in the window
         p95: float | None = None
-        if total >= minimum:
+        if total >= minimum and not end.latency_problem:
             q = histogram_quantile(0.95, buckets.items())
             p95 = None if math.isnan(q) else q * 1000.0
         e5 = e4 = None

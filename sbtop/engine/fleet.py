@@ -21,7 +21,16 @@ from dataclasses import dataclass, field
 from sbtop.engine.exposition import ParseError
 from sbtop.engine.observations import InstanceStatus, MetricsScrape
 from sbtop.engine.quantile import INF, histogram_quantile
-from sbtop.engine.series import BUCKET, FLAT_GROUPS, ROUTE_GROUPS, Rollup, SeriesTracker, Sums
+from sbtop.engine.series import (
+    BUCKET,
+    FLAT_GROUPS,
+    MESSAGES,
+    ROUTE_GROUPS,
+    Rollup,
+    SeriesTracker,
+    Sums,
+    slide,
+)
 from sbtop.engine.settings import EngineSettings
 
 
@@ -32,6 +41,13 @@ class _Member:
     last: Rollup | None = None  # the latest rollup that worked
     last_ok_t: float | None = None
     error: str | None = None  # why the latest scrape failed; None when it worked
+    failed_before: bool = False  # it has not answered at some point since sbtop started
+
+    @property
+    def counted(self) -> bool:
+        """Its traffic is in the figures: it answered now, and before, within the window
+        (its first answer, or the first after a long gap, is only a baseline)."""
+        return self.error is None and len(self.window) >= 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +60,10 @@ class FleetRound:
     samples: int  # wanted samples on the pages read this round
     size_bytes: int
     elapsed_ms: float  # the slowest instance's
+    # Answering, but not in the figures yet (a first answer is a baseline); and whether any of
+    # those had not answered before (then the window misses its traffic: worth a warning).
+    uncounted: tuple[str, ...] = ()
+    returning: bool = False
 
     @property
     def down(self) -> tuple[InstanceStatus, ...]:
@@ -57,7 +77,7 @@ class Fleet:
         self._rounds = 0
 
     def observe(self, scrapes: Sequence[MetricsScrape], t: float, wall: float) -> FleetRound:
-        fresh: list[Rollup] = []
+        fresh: list[tuple[str, Rollup]] = []
         samples = 0
         reset = False
         for s in scrapes:
@@ -79,21 +99,25 @@ class Fleet:
             elif m.error is None:
                 m.error = "no page"
             if rollup is None:
+                m.failed_before = True
                 continue
             samples += s.page.count() if s.page is not None else 0
             reset = reset or rollup.reset
             m.last, m.last_ok_t = rollup, s.t
-            _slide(m.window, rollup, self.settings.window_s)
-            fresh.append(rollup)
+            slide(m.window, rollup, self.settings.window_s)
+            fresh.append((s.instance, rollup))
         instances = tuple(self._status(name, m) for name, m in self._members.items())
+        uncounted = tuple(n for n, m in self._members.items() if m.error is None and not m.counted)
+        returning = any(self._members[n].failed_before for n in uncounted)
         merged = None
         if fresh:
             self._rounds += 1
-            kept = [m.last for m in self._members.values() if m.last is not None]
+            kept = [(n, m.last) for n, m in self._members.items() if m.last is not None]
             merged = merge(kept, fresh, t, wall, self._rounds, reset)
         return FleetRound(merged, instances, len(fresh), samples,
                           sum(s.size_bytes for s in scrapes),
-                          max((s.elapsed_ms for s in scrapes), default=0.0))
+                          max((s.elapsed_ms for s in scrapes), default=0.0), uncounted,
+                          returning)
 
     def _status(self, name: str, m: _Member) -> InstanceStatus:
         if m.error is not None:
@@ -101,14 +125,25 @@ class Fleet:
         return InstanceStatus(name, True, None, _p95_ms(m.window, self.settings))
 
 
-def merge(kept: Sequence[Rollup], fresh: Sequence[Rollup], t: float, wall: float, scrape: int,
-          reset: bool) -> Rollup:
+MESSAGES_KEY = "messages"  # the instances' message counters, whatever each one calls it
+
+
+def merge(kept: Sequence[tuple[str, Rollup]], fresh: Sequence[tuple[str, Rollup]], t: float,
+          wall: float, scrape: int, reset: bool) -> Rollup:
     """The instances' sums added up (`kept`: each instance's latest, answering or not), with
     the gauges of those that answered this round (`fresh`): sockets add up, memory and
-    event-loop lag are the worst instance's."""
+    event-loop lag are the worst instance's.
+
+    A figure counts an instance only when every instance can give it: the request counter is
+    used when all have it (else the histogram's _count), and the quantiles need every instance
+    to have the histogram with the same bucket bounds (summing buckets with different bounds
+    gives a wrong quantile, however it is done), else they are unknown, saying why.
+    """
     sums: Sums = {g: {} for g in (*FLAT_GROUPS, *ROUTE_GROUPS)}
-    for r in kept:
+    for _name, r in kept:
         for g in FLAT_GROUPS:
+            if g == MESSAGES:
+                continue
             into = sums[g]
             for k, v in r.sums.get(g, {}).items():
                 into[k] = into.get(k, 0.0) + v
@@ -118,32 +153,53 @@ def merge(kept: Sequence[Rollup], fresh: Sequence[Rollup], t: float, wall: float
                 into = nested.setdefault(rk, {})
                 for k, v in sub.items():
                     into[k] = into.get(k, 0.0) + v
+        if r.message_counter:
+            msgs = sums[MESSAGES]
+            msgs[MESSAGES_KEY] = msgs.get(MESSAGES_KEY, 0.0) + r.sums[MESSAGES].get(
+                r.message_counter, 0.0)
+    rollups = [r for _n, r in fresh]
     gauges: dict[str, float] = {}
-    sockets = [r.gauges["sockets"] for r in fresh if "sockets" in r.gauges]
+    sockets = [r.gauges["sockets"] for r in rollups if "sockets" in r.gauges]
     if sockets:
         gauges["sockets"] = sum(sockets)
     for key in ("rss", "event_loop_lag"):
-        values = [r.gauges[key] for r in fresh if key in r.gauges]
+        values = [r.gauges[key] for r in rollups if key in r.gauges]
         if values:
             gauges[key] = max(values)
     return Rollup(
         t=t, wall=wall, sums=sums, scrape=scrape, reset=reset,
-        histogram_present=any(r.histogram_present for r in fresh),
-        counter_present=any(r.counter_present for r in fresh),
-        counter_has_status=any(r.counter_has_status for r in fresh),
-        hist_count_has_status=any(r.hist_count_has_status for r in fresh),
+        histogram_present=any(r.histogram_present for r in rollups),
+        counter_present=all(r.counter_present for r in rollups),
+        counter_has_status=all(r.counter_has_status for r in rollups),
+        hist_count_has_status=all(r.hist_count_has_status for r in rollups),
         gauges=gauges,
-        socket_gauge=next((r.socket_gauge for r in fresh if r.socket_gauge), None),
-        message_counter=next((r.message_counter for r in fresh if r.message_counter), None),
-        ignored=sum(r.ignored for r in fresh),
+        socket_gauge=next((r.socket_gauge for r in rollups if r.socket_gauge), None),
+        message_counter=(MESSAGES_KEY if all(r.message_counter for r in rollups) else None),
+        ignored=sum(r.ignored for r in rollups),
+        latency_problem=_latency_problem(kept, fresh),
     )
 
 
-def _slide(window: collections.deque[Rollup], rollup: Rollup, window_s: float) -> None:
-    window.append(rollup)
-    horizon = rollup.t - window_s
-    while len(window) >= 2 and window[1].t <= horizon:
-        window.popleft()
+def _latency_problem(kept: Sequence[tuple[str, Rollup]],
+                     fresh: Sequence[tuple[str, Rollup]]) -> str | None:
+    without = [n for n, r in fresh if not r.histogram_present]
+    if without and len(without) < len(fresh):
+        return f"the latency histogram is missing on {', '.join(sorted(without))}"
+    layouts: dict[frozenset[float], list[str]] = {}
+    for name, r in kept:
+        bounds = frozenset(r.sums.get(BUCKET, {}))
+        if bounds:
+            layouts.setdefault(bounds, []).append(name)
+    if len(layouts) > 1:
+        shown = "; ".join(f"{', '.join(sorted(names))}: {_bounds(b)}"
+                          for b, names in sorted(layouts.items(), key=lambda x: sorted(x[1])))
+        return f"the instances' histogram buckets differ ({shown})"
+    return None
+
+
+def _bounds(bounds: frozenset[float]) -> str:
+    shown = [f"{b:g}" for b in sorted(bounds) if b != INF][:6]
+    return " ".join(shown) + (" …" if len(bounds) > 7 else "")
 
 
 def _p95_ms(window: collections.deque[Rollup], settings: EngineSettings) -> float | None:

@@ -121,6 +121,8 @@ class PromSnapshot:
     instances: tuple[InstanceStatus, ...] = ()
     alerts: tuple[ExternalAlert, ...] = ()
     elapsed_ms: float = 0.0
+    # What could not be read beside the figures (the targets, the alerts), in words.
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ resets happened in between. A snapshot (`Rollup`) is small: it holds sums, not s
 
 from __future__ import annotations
 
+import collections
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -88,6 +89,9 @@ class Rollup:
     socket_gauge: str | None = None
     message_counter: str | None = None
     ignored: int = 0  # samples ignored as non-finite, duplicated or unusable
+    # Why the latency quantiles cannot be computed from these sums although the histogram is
+    # there (several instances whose bucket bounds differ); None when they can.
+    latency_problem: str | None = None
 
 
 class _Series:
@@ -233,8 +237,8 @@ class SeriesTracker:
             if series.seen == scrape:
                 ignored += 1  # the same series twice on one page: the first line counts
                 continue
-            if value - value:  # NaN or ±Inf (x - x is 0.0 for every finite x): unusable
-                ignored += 1
+            if value - value or value < 0:  # NaN, ±Inf (x - x is 0.0 for every finite
+                ignored += 1  # x) or negative: no counter holds that, so it is unusable
                 continue
             seen = series.seen
             last = series.last
@@ -353,3 +357,17 @@ def _finite(rows: list[RawSample] | None) -> list[float]:
     if not rows:
         return []
     return [v for _t, v, _ts in rows if math.isfinite(v)]
+
+
+def slide(window: collections.deque[Rollup], rollup: Rollup, window_s: float) -> None:
+    """Append `rollup` and drop what fell out of the window, keeping the newest rollup at or
+    before its start. Back after a gap (sbtop stalled, or the target was unreachable) the only
+    older rollup may lie far outside the window: rates over the whole gap would pass off old
+    traffic as current, so the window starts again."""
+    window.append(rollup)
+    horizon = rollup.t - window_s
+    while len(window) >= 2 and window[1].t <= horizon:
+        window.popleft()
+    if len(window) >= 2 and window[0].t < rollup.t - 1.5 * window_s:
+        while len(window) > 1:
+            window.popleft()

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,19 +112,23 @@ class PrometheusSource:
                 if math.isfinite(v):
                     p95_by[labels.get("instance", "?")] = v
         all_failed = bool(errors) and len(errors) >= len(jobs)
+        problems = []
         try:
             instances = tuple(
                 InstanceStatus(i.name, i.up, i.error, p95_by.get(i.name)) for i in targets.result())
-        except Exception:
-            instances = ()  # the figures may still be good: no instance list, not an outage
+        except Exception as e:  # the figures may still be good: no instance list, said so
+            instances = ()
+            problems.append(f"Prometheus targets unavailable ({_why(e)}): instances unknown")
         try:
             external = alerts.result()
-        except Exception:
+        except Exception as e:
             external = ()
+            problems.append(f"Prometheus alerts unavailable ({_why(e)})")
         return PromSnapshot(
             t, wall, error=errors[0] if all_failed else None, values=values, reasons=reasons,
             requests=values.get("_requests"), instances=instances, alerts=external,
-            elapsed_ms=(time.perf_counter() - started) * 1000.0)
+            elapsed_ms=(time.perf_counter() - started) * 1000.0,
+            problems=() if all_failed else tuple(problems))
 
     async def history(self, key: str, seconds: float, step: float) -> list[tuple[float, float]]:
         """(wall, value) points of a figure over the last `seconds`, for the sparklines."""
@@ -156,10 +162,10 @@ class PrometheusSource:
         with _shape("targets"):
             for t in data.get("activeTargets", []):
                 labels = t.get("labels", {})
-                if any(labels.get(k) != v for k, v in wanted.items()):
+                if not all(m(labels) for m in wanted):
                     continue
                 out.append(_Target(str(labels.get("instance", t.get("scrapeUrl", "?"))),
-                                   t.get("health") == "up", t.get("lastError") or None))
+                                   t.get("health") == "up", _text(t.get("lastError"))))
         return sorted(out, key=lambda x: x.name)
 
     async def _alerts(self) -> tuple[ExternalAlert, ...]:
@@ -170,8 +176,8 @@ class PrometheusSource:
                 labels = a.get("labels", {})
                 out.append(ExternalAlert(
                     name=str(labels.get("alertname", "?")), state=str(a.get("state", "?")),
-                    since=a.get("activeAt"), severity=labels.get("severity"),
-                    summary=(a.get("annotations") or {}).get("summary")))
+                    since=_text(a.get("activeAt")), severity=_text(labels.get("severity")),
+                    summary=_text((a.get("annotations") or {}).get("summary"))))
         return tuple(out)
 
     async def _get(self, path: str, params: dict[str, str]) -> Any:
@@ -220,11 +226,38 @@ def _float(text: Any) -> float:
         return math.nan
 
 
-def _matchers(selector: str) -> dict[str, str]:
-    """Equality matchers of a selector (job="x", service="y"), to pick the targets."""
-    out = {}
-    for part in selector.split(","):
-        if "=" in part and "!=" not in part and "=~" not in part:
-            k, v = part.split("=", 1)
-            out[k.strip()] = v.strip().strip('"')
+def _why(e: BaseException) -> str:
+    return str(e) if isinstance(e, PromError) else f"{type(e).__name__}: {e}"
+
+
+def _text(value: Any) -> str | None:
+    """A field Prometheus sends as a string, whatever an odd answer holds: text or None."""
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else json.dumps(value)[:200]
+
+
+_MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*,?')
+
+
+def _matchers(selector: str) -> list[Callable[[Mapping[str, str]], bool]]:
+    """The selector's label matchers (=, !=, =~, !~), to pick the targets as PromQL would."""
+    out: list[Callable[[Mapping[str, str]], bool]] = []
+    for name, op, raw in _MATCHER.findall(selector):
+        value = re.sub(r"\\(.)", r"\1", raw)
+
+        def match(labels: Mapping[str, str], name: str = name, op: str = op,
+                  value: str = value) -> bool:
+            got = str(labels.get(name, ""))
+            if op == "=":
+                return got == value
+            if op == "!=":
+                return got != value
+            try:
+                hit = re.fullmatch(value, got) is not None
+            except re.error:
+                return True  # Prometheus would have refused the query; hide no target
+            return hit if op == "=~" else not hit
+
+        out.append(match)
     return out

@@ -74,7 +74,11 @@ class InstancesPanel(Panel):
 
 
 def _short(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
+    """Cut in the middle: two instances differ at the end (the port) as often as not."""
+    if len(text) <= n:
+        return text
+    head = (n - 1) // 2
+    return text[:head] + "…" + text[len(text) - (n - 1 - head):]
 
 
 def _pad(cell: str, width: int) -> str:
