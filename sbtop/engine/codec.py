@@ -2,10 +2,10 @@
 Assessment can be drawn again from its record.
 
 Generic over the engine's frozen dataclasses, driven by their type hints: a field equal to its
-default is left out (most are, most of the time), floats keep six significant digits (more
-than any panel shows), NaN and the infinities travel as strings (JSON has neither). `delta`
-and `apply` carry one tick as the difference from the one before: only the figures and
-sources that changed, and the other parts only when they changed.
+default is left out (most are, most of the time), floats are kept exactly, NaN and the
+infinities travel as strings (JSON has neither). `delta` and `apply` carry one tick as the
+difference from the one before: only the figures and sources that changed, and the other
+parts only when they changed.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ def encode(obj: Any) -> Any:
     if isinstance(obj, float):
         if not math.isfinite(obj):
             return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
-        return float(f"{obj:.6g}")
+        # Exact (the shortest text that reads back as the same float): a replay must show
+        # 167, not 168, where the console showed 167 for 167.4999.
+        return obj
     if isinstance(obj, enum.Enum):
         return obj.value
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):

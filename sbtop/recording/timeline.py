@@ -73,15 +73,25 @@ def rows(rec: Recording) -> list[Row]:
                 shown_level[key] = lv
                 known.add(key)
                 pending.pop(key)
+        listed = set()
         for al in e.get("alerts") or []:
-            name = str((al.get("rule") or {}).get("name", "?"))
+            rule = al.get("rule") or {}
+            name = str(rule.get("name", "?"))
             state = str(al.get("state", "?"))
+            listed.add(name)
             if alerts.get(name) != state and not (name not in alerts and state == "inactive"):
                 nodata = " (no data)" if al.get("no_data") else ""
+                fig = (e.get("figures") or {}).get(str(rule.get("figure", "")), {})
                 value = al.get("value")
-                out.append(Row(wall, f"alert {name} {state}{nodata}",
-                               "" if value is None else f"{value:g}"))
+                shown = (format.number(float(value), str(fig.get("unit", "")))
+                         if isinstance(value, int | float) else "")
+                out.append(Row(wall, f"alert {name} {state}{nodata}", shown))
             alerts[name] = state
+        for name in [n for n in alerts if n not in listed]:
+            if alerts[name] not in ("inactive", "resolved"):
+                # A pending alert whose condition stopped holding leaves the list.
+                out.append(Row(wall, f"alert {name} inactive (was {alerts[name]})"))
+            del alerts[name]
         for name, s in (e.get("sources") or {}).items():
             up = bool(s.get("up"))
             if name in sources and sources[name] != up:
