@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sbtop.engine.assessment import Assessment
+from sbtop.engine.figures import ranked
 
 Encoded = dict[str, Any]
 # Parts of an Assessment held per key, so a tick records only the keys that changed.
@@ -89,11 +90,27 @@ def decode(hint: Any, data: Any) -> Any:
 
 def encode_assessment(a: Assessment) -> Encoded:
     out: Encoded = encode(a)
+    routes = out.get("routes")
+    if isinstance(routes, dict):
+        # The slowest and most failing are every route ranked again: kept once, not thrice.
+        top = max(len(a.routes.slowest), len(a.routes.failing))
+        routes.pop("slowest", None)
+        routes.pop("failing", None)
+        if top:
+            routes["top"] = top
     return out
 
 
 def decode_assessment(data: Encoded) -> Assessment:
+    routes = data.get("routes")
+    top = routes.get("top", 0) if isinstance(routes, dict) else 0
+    if isinstance(routes, dict):
+        data = {**data, "routes": {k: v for k, v in routes.items() if k != "top"}}
     a: Assessment = decode(Assessment, data)
+    if top:
+        ranked_routes = ranked(a.routes.every, top)
+        a = dataclasses.replace(a, routes=dataclasses.replace(
+            a.routes, slowest=ranked_routes.slowest, failing=ranked_routes.failing))
     return a
 
 
@@ -105,32 +122,56 @@ def delta(prev: Encoded | None, cur: Encoded) -> Encoded:
     for k in cur.keys() | prev.keys():
         new, old = cur.get(k), prev.get(k)
         if k in KEYED and isinstance(new, dict) and isinstance(old, dict):
-            changed = {sk: new.get(sk) for sk in new.keys() | old.keys()
-                       if new.get(sk) != old.get(sk)}
-            if changed:
-                out[k] = {"~": changed}  # per key: a patch, not the whole part
+            changed = _patch(old, new, depth=2)
+            if changed is not None:
+                out[k] = changed
         elif new != old:
             out[k] = new
     return out
+
+
+def _patch(old: dict[str, Any], new: dict[str, Any], depth: int) -> Encoded | None:
+    """{"~": changes} turning `old` into `new`, nested `depth` dicts deep (a figure's value
+    changes every tick, its unit and thresholds never); None when they are equal."""
+    changes: dict[str, Any] = {}
+    for k in new.keys() | old.keys():
+        a, b = old.get(k), new.get(k)
+        if a == b:
+            continue
+        if depth > 1 and isinstance(a, dict) and isinstance(b, dict):
+            changes[k] = _patch(a, b, depth - 1)
+        else:
+            changes[k] = b
+    return {"~": changes} if changes else None
 
 
 def apply(prev: Encoded | None, change: Encoded) -> Encoded:
     """`prev` with one tick's change applied (a new dict; `prev` is left as it was)."""
     out = dict(prev or {})
     for k, v in change.items():
-        if isinstance(v, dict) and "~" in v and len(v) == 1:
-            part = dict(out.get(k) or {})
-            for sk, sv in v["~"].items():
-                if sv is None:
-                    part.pop(sk, None)
-                else:
-                    part[sk] = sv
-            out[k] = part
+        if _is_patch(v):
+            out[k] = _apply_patch(out.get(k), v["~"])
         elif v is None:
             out.pop(k, None)
         else:
             out[k] = v
     return out
+
+
+def _is_patch(v: Any) -> bool:
+    return isinstance(v, dict) and len(v) == 1 and "~" in v
+
+
+def _apply_patch(base: Any, changes: dict[str, Any]) -> dict[str, Any]:
+    part = dict(base) if isinstance(base, dict) else {}
+    for k, v in changes.items():
+        if v is None:
+            part.pop(k, None)
+        elif _is_patch(v):
+            part[k] = _apply_patch(part.get(k), v["~"])
+        else:
+            part[k] = v
+    return part
 
 
 def _hints(cls: type) -> dict[str, Any]:

@@ -24,6 +24,9 @@ from sbtop.engine.series import (
 from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
 
 _ROUTE_TAG = {COUNTER: ROUTE_COUNTER, HIST_COUNT: ROUTE_HIST_COUNT}
+# The route table changes every tick and is read row by row: the console redraws it this
+# often (cheaper on a slow link), and a recording keeps it as often, no more.
+ROUTES_REDRAW_S = 5.0
 QUANTILES = (("latency_p50_ms", 0.5), ("latency_p95_ms", 0.95), ("latency_p99_ms", 0.99))
 
 
@@ -319,7 +322,11 @@ def _routes(end: Rollup, d: _Deltas, span: float, settings: EngineSettings) -> R
                 e5 = 100.0 * classes.get("5xx", 0.0) / n
                 e4 = 100.0 * classes.get("4xx", 0.0) / n
         stats.append(RouteStat(rk[0], rk[1], total, total / span, p95, e5, e4))
-    top = settings.top_routes
+    return ranked(stats, settings.top_routes)
+
+
+def ranked(stats: list[RouteStat] | tuple[RouteStat, ...], top: int) -> Routes:
+    """The route table: every route by name, and the `top` slowest and most failing."""
     slowest = sorted((s for s in stats if s.p95_ms is not None),
                      key=lambda s: (-(s.p95_ms or 0.0), s.name))[:top]
     failing = sorted((s for s in stats if s.error_5xx_pct),

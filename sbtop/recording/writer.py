@@ -19,6 +19,7 @@ from typing import IO, Any
 from sbtop import __version__
 from sbtop.engine import codec
 from sbtop.engine.assessment import Assessment
+from sbtop.engine.figures import ROUTES_REDRAW_S
 
 FORMAT = 1
 KEYFRAME_EVERY = 60
@@ -40,6 +41,7 @@ class Recorder:
         self.stopped: str | None = None  # why it stopped early (the size limit)
         self._prev: codec.Encoded | None = None
         self._canary: dict[str, Any] | None = None
+        self._routes_t: float | None = None  # when the route table was last kept
         self._last_flush = time.monotonic()
         self._size = 0
         try:
@@ -63,6 +65,15 @@ class Recorder:
             return
         cur = codec.encode_assessment(a)
         key = self.ticks % KEYFRAME_EVERY == 0
+        if self._prev is not None and (self._routes_t is not None
+                                       and 0 <= a.t - self._routes_t < ROUTES_REDRAW_S):
+            # Between the console's redraws of the route table it shows the last one drawn:
+            # so does the recording (the table is most of a tick's bytes).
+            cur["routes"] = self._prev.get("routes")
+            if cur["routes"] is None:
+                del cur["routes"]
+        else:
+            self._routes_t = a.t
         line: dict[str, Any] = {"w": a.wall, "t": a.t,
                                 "a": cur if key else codec.delta(self._prev, cur)}
         if key:

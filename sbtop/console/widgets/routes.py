@@ -19,7 +19,7 @@ from textual.widgets import Input
 from sbtop.console.marks import esc
 from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.assessment import Assessment
-from sbtop.engine.figures import RouteStat
+from sbtop.engine.figures import ROUTES_REDRAW_S, RouteStat
 from sbtop.engine.history import History
 
 # (label, sort key): every order puts the route that needs attention first.
@@ -31,7 +31,7 @@ SORTS: tuple[tuple[str, str], ...] = (
 )
 # The figures cover the whole window, so they drift slowly: redrawing every few seconds keeps
 # the table current for triage without resending it every tick.
-REDRAW_S = 5.0
+REDRAW_S = ROUTES_REDRAW_S
 MAX_ROWS = 60
 NUMBERS = (("req/s", 7), ("p95 ms", 8), ("5xx %", 7), ("4xx %", 7))
 
