@@ -198,6 +198,8 @@ def test_init_writes_a_commented_starter_that_loads_and_never_overwrites(tmp_pat
     cfg = config.load(path)
     assert cfg.targets["production"].production
     assert config.resolve(cfg).engine.thresholds["latency_p95_ms"] == Threshold(500, 1000)
+    from sbtop.checklist import STUDYBUDDY
+    assert [v.name for v in cfg.verify] == [item["name"] for item in STUDYBUDDY]
     path.write_text("# mine\n")
     r = run_sbtop("init", str(path))
     assert r.returncode == 3 and "--force" in r.stderr
