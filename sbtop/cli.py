@@ -408,7 +408,9 @@ def _cmd_record(args: argparse.Namespace) -> int:
             summary = asyncio.run(record.run(
                 target, path, for_s=args.for_s, refresh_s=refresh,
                 max_bytes=int(args.max_mb * 1024 * 1024),
-                state_dir=None if backend else default_state_dir(args.state_dir)))
+                # The canary is recorded only where there is one: a target with a provider.
+                state_dir=(default_state_dir(args.state_dir)
+                           if not backend and target.actions_kind else None)))
         except RecordingError as e:
             raise UsageError(str(e)) from None
     finally:

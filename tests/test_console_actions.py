@@ -197,3 +197,19 @@ async def test_q_while_an_action_runs_asks_and_quitting_records_it_as_interrupte
         await pilot.pause(0.5)
     assert audit(tmp_path)[-1]["result"].startswith("interrupted")
     assert app.controller is not None and app.controller.store.load().in_flight is None
+
+
+async def test_an_unreadable_flag_is_said_and_no_next_step_is_promised(staging: Harness) -> None:
+    from sbtop.demo.render_api import Failure
+
+    app = staging.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(staging, pilot)
+        await staging.ticks(2, pilot)
+        staging.backend.render.fail_next(Failure(503, "maintenance", only="/env-vars"))
+        app._read_flag()
+        await settle(staging, pilot)
+        await staging.ticks(1, pilot)
+        text = screen_text(app)
+        assert "flag unknown" in text and "flag not read" in text and "503" in text
+        assert "top of the ladder" not in text

@@ -24,7 +24,10 @@ class ActionLogScreen(Screen[None]):
         self.path = path
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"Action log ({self.path}), newest first"), id="log-head")
+        head = f"Action log ({self.path}), newest first"
+        if not self.entries:
+            head = f"Action log ({self.path}): none"
+        yield Static(Text(head), id="log-head")
         table: DataTable[Text] = DataTable(cursor_type="row")
         for c in ("time", "user", "action", "params", "dry run", "override", "result"):
             table.add_column(c)

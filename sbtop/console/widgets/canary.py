@@ -39,7 +39,12 @@ class CanaryPanel(Panel):
             parts.append("soak done" if g.soak_left_s <= 0 else
                          f"soak [b]{format.duration(g.soak_left_s)}[/] left of "
                          f"{format.duration(g.soak_total_s)}")
-        if g.next_percent is None:
+        if g.percent is None:
+            # Off the ladder or unread: the next step cannot be named, so nothing is promised.
+            reason = state.read_error if state is not None and state.read_error else None
+            parts.append(f"[b $warning]flag not read[/]: {esc(reason)}" if reason
+                         else "next step unknown until the flag is read")
+        elif g.next_percent is None:
             parts.append("top of the ladder")
         else:
             verdict = "[b $success]OPEN[/]" if g.open else "[b $warning]SHUT[/]"
