@@ -33,7 +33,7 @@ from sbtop.engine.settings import (
     MetricNames,
 )
 from sbtop.engine.verify import Probe, Tolerances
-from sbtop.sources.http import DEFAULT_MAX_BYTES, HttpSettings
+from sbtop.sources.http import DEFAULT_MAX_BYTES, DEFAULT_MAX_SAMPLES, HttpSettings
 
 # Defaults come from the engine's own types, so the file and the engine cannot disagree.
 _NAMES = MetricNames()
@@ -149,6 +149,7 @@ class TargetConfig:
     verify_tls: bool = True
     ca_bundle: str = ""
     max_page_mb: float = DEFAULT_MAX_BYTES / 1024 / 1024
+    max_samples: int = DEFAULT_MAX_SAMPLES
     gzip: bool = True
     auth: AuthConfig = field(default_factory=AuthConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
@@ -610,7 +611,7 @@ def _validate(config: Config) -> None:
                 raise ConfigError(f"{where}.{key}: must start with '/', got {_kind(value)}")
         if target.health_interval_s < 0:
             raise ConfigError(f"{where}.health_interval_s: must not be negative")
-        for key in ("timeout_s", "connect_timeout_s", "max_page_mb"):
+        for key in ("timeout_s", "connect_timeout_s", "max_page_mb", "max_samples"):
             if getattr(target, key) <= 0:
                 raise ConfigError(f"{where}.{key}: must be greater than 0")
         if target.memory_limit_mb < 0:
@@ -789,6 +790,7 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
         verify_tls=tc.verify_tls,
         ca_bundle=tc.ca_bundle or None,
         max_bytes=int(tc.max_page_mb * 1024 * 1024),
+        max_samples=tc.max_samples,
         gzip=tc.gzip,
         headers=headers,
         cookies=cookies,

@@ -29,6 +29,9 @@ class Answer:
     endless: bool = False  # a body that never ends (chunked)
     redirect_to: str | None = None
     require_cookie: str | None = None  # "name=value" that must be sent, else 401
+    # Pages that change: the n-th request gets bodies[n] (the last one from then on).
+    bodies: list[bytes] | None = None
+    served: int = 0
 
 
 class LoopbackServer:
@@ -89,7 +92,11 @@ class LoopbackServer:
             h.send_header("Content-Length", "0")
             h.end_headers()
             return
-        body = gzip.compress(a.body) if a.gzip else a.body
+        body = a.body
+        if a.bodies:
+            body = a.bodies[min(a.served, len(a.bodies) - 1)]
+            a.served += 1
+        body = gzip.compress(body) if a.gzip else body
         h.send_response(a.status)
         h.send_header("Content-Type", a.content_type)
         for k, v in a.headers.items():

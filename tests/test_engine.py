@@ -280,15 +280,35 @@ def test_malformed_labels_refuse_the_whole_page_and_count_nothing() -> None:
     assert c.figures["requests_per_s"].value == pytest.approx(1.0)  # 20 over 20 s, no junk
 
 
-def test_non_finite_and_duplicated_samples_are_ignored_and_said() -> None:
+def test_a_non_finite_sample_makes_its_figures_unknown_and_the_next_good_page_counts_all() -> None:
     e = engine()
-    e.observe(obs(0, _statuses({"200": 100}).page()))
+    e.observe(obs(0, _statuses({"200": 100, "500": 0}).page()))
     page = _statuses({"200": 200}).sample("http_requests_total", {"method": "GET",
                                                                   "status": "500"}, "NaN")
-    page.lines.append('http_requests_total{status="200",method="GET"} 150')  # duplicate
     a = e.observe(obs(10, page.page()))
-    assert a.figures["requests_per_s"].value == pytest.approx(10.0)
-    assert any("2 samples ignored" in n for n in a.notes)
+    for key in ("requests_per_s", "error_rate_5xx_pct"):
+        assert a.figures[key].level is Level.UNKNOWN  # never a calm figure from part of the page
+        assert a.figures[key].reason == (
+            'http_requests_total{method="GET",status="500"} is NaN on the page')
+    assert any("1 samples ignored" in n for n in a.notes)
+    # The next good page: the 500s skipped at the NaN are counted then, none lost.
+    b = e.observe(obs(20, _statuses({"200": 300, "500": 20}).page()))
+    assert b.figures["requests_per_s"].value == pytest.approx(220 / 20)
+    assert b.figures["error_rate_5xx_pct"].value == pytest.approx(100 * 20 / 220)
+
+
+def test_a_series_twice_with_different_values_is_ambiguous_and_said() -> None:
+    e = engine()
+    e.observe(obs(0, _statuses({"200": 100}).page()))
+    page = _statuses({"200": 200})
+    page.lines.append('http_requests_total{status="200",method="GET"} 150')
+    a = e.observe(obs(10, page.page()))
+    assert a.figures["requests_per_s"].level is Level.UNKNOWN
+    assert "appears twice on the page (200 and 150)" in (a.figures["requests_per_s"].reason or "")
+    same = _statuses({"200": 300})
+    same.lines.append('http_requests_total{status="200",method="GET"} 300')  # agrees: harmless
+    b = e.observe(obs(20, same.page()))
+    assert b.figures["requests_per_s"].value == pytest.approx(10.0)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import collections
 import dataclasses
 from typing import Any
 
+from sbtop import format
 from sbtop.engine.alerts import AlertEvaluator
 from sbtop.engine.assessment import Assessment, SourceStatus
 from sbtop.engine.database import db_figures
@@ -142,6 +143,13 @@ class Engine:
                          "next tick (a first answer is only a baseline)")
         if self._prom is not None:
             notes.extend(self._prom.problems)
+        skew = self.window[-1].page_clock_skew_s if self.window else None
+        if skew is not None:
+            side = "ahead of" if skew > 0 else "behind"
+            off = (format.duration(abs(skew)) if abs(skew) < 2 * 86400
+                   else f"{abs(skew) / 86400:,.0f} days")
+            notes.append(f"the page's sample timestamps are {off} {side} "
+                         "this machine's clock: ignored, rates use the scrape times")
         ignored = self.window[-1].ignored if self.window else 0
         if ignored:
             notes.append(f"{ignored} samples ignored (not finite, duplicated or without le)")

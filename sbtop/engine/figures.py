@@ -148,6 +148,9 @@ def window_figures(
                 f"no message counter on the page (looked for {', '.join(names.message_counters)})",
                 settings,
             )
+        elif MESSAGES in end.problems:
+            figures["socket_messages_per_s"] = unknown("socket_messages_per_s",
+                                                       end.problems[MESSAGES], settings)
         else:
             figures["socket_messages_per_s"] = judge(
                 "socket_messages_per_s", d.messages.get(end.message_counter, 0.0) / span,
@@ -166,6 +169,8 @@ def _latency(end: Rollup, d: _Deltas, window: str, settings: EngineSettings
         reason = f"histogram {h} is not on the page"
     elif end.latency_problem:
         reason = end.latency_problem
+    elif BUCKET in end.problems:
+        reason = end.problems[BUCKET]
     elif total is None:
         reason = f"histogram {h} has no le=\"+Inf\" bucket"
     elif total < settings.min_requests:
@@ -204,6 +209,8 @@ def _traffic(end: Rollup, d: _Deltas, span: float, window: str, settings: Engine
             f"neither {names.requests_counter} nor {names.latency_histogram}_count is on the page",
             settings,
         )
+    elif source[0] in end.problems:
+        out["requests_per_s"] = unknown("requests_per_s", end.problems[source[0]], settings)
     else:
         total = sum(d.counts.get(source[0], {}).values())
         out["requests_per_s"] = judge("requests_per_s", total / span, settings,
@@ -215,6 +222,8 @@ def _traffic(end: Rollup, d: _Deltas, span: float, window: str, settings: Engine
     if source is None:
         reason = (f"no status label ({', '.join(names.status_labels)}) on "
                   f"{names.requests_counter} or {names.latency_histogram}_count")
+    elif source[0] in end.problems:
+        reason = end.problems[source[0]]
     else:
         classes = d.counts.get(source[0], {})
         total = sum(classes.values())
@@ -241,21 +250,24 @@ def gauge_figures(end: Rollup, health: HealthProbe | None, settings: EngineSetti
         sockets = end.gauges.get("sockets")
         out["socket_connections"] = judge(
             "socket_connections", sockets, settings,
-            reason=f"no socket gauge on the page (looked for {', '.join(names.socket_gauges)})",
+            reason=end.problems.get("sockets") or
+            f"no socket gauge on the page (looked for {', '.join(names.socket_gauges)})",
             detail={"metric": end.socket_gauge},
         )
-    out["memory_pct"] = memory_figure(end.gauges.get("rss"), health, settings)
+    out["memory_pct"] = memory_figure(end.gauges.get("rss"), health, settings,
+                                      end.problems.get("rss"))
     if names.event_loop_lag:
         lag = end.gauges.get("event_loop_lag")
         out["event_loop_lag_ms"] = judge(
             "event_loop_lag_ms", None if lag is None else lag * 1000.0, settings,
-            reason=f"{names.event_loop_lag} is not on the page",
+            reason=(end.problems.get("event_loop_lag")
+                    or f"{names.event_loop_lag} is not on the page"),
         )
     return out
 
 
-def memory_figure(rss: float | None, health: HealthProbe | None, settings: EngineSettings
-                  ) -> Figure:
+def memory_figure(rss: float | None, health: HealthProbe | None, settings: EngineSettings,
+                  problem: str | None = None) -> Figure:
     fields = settings.health_fields
     body = health.body if health is not None and health.status is not None else None
     rss_source = settings.names.memory_rss
@@ -268,7 +280,8 @@ def memory_figure(rss: float | None, health: HealthProbe | None, settings: Engin
         limit = _number_at(body, fields.memory_limit)
         limit_source = f"health {fields.memory_limit}"
     if rss is None:
-        return unknown("memory_pct", f"no resident memory: {settings.names.memory_rss} is not on "
+        return unknown("memory_pct", f"no resident memory: {problem}" if problem else
+                       f"no resident memory: {settings.names.memory_rss} is not on "
                        f"the page and the health JSON has no {fields.rss}", settings)
     if not limit or limit <= 0:
         return judge("memory_pct", None, settings,
@@ -294,6 +307,9 @@ def health_figure(probe: HealthProbe | None, settings: EngineSettings) -> Figure
 
 
 def _routes(end: Rollup, d: _Deltas, span: float, settings: EngineSettings) -> Routes:
+    for group in (BUCKET, COUNTER, HIST_COUNT):
+        if group in end.problems:
+            return Routes(reason=end.problems[group])
     if not d.route_buckets:
         names = settings.names
         if not end.histogram_present:

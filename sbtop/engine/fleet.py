@@ -158,6 +158,11 @@ def merge(kept: Sequence[tuple[str, Rollup]], fresh: Sequence[tuple[str, Rollup]
             msgs[MESSAGES_KEY] = msgs.get(MESSAGES_KEY, 0.0) + r.sums[MESSAGES].get(
                 r.message_counter, 0.0)
     rollups = [r for _n, r in fresh]
+    # One instance's unusable input makes the summed figure unusable too: named with it.
+    problems: dict[str, str] = {}
+    for name, r in fresh:
+        for k, why in r.problems.items():
+            problems.setdefault(k, f"{name}: {why}")
     gauges: dict[str, float] = {}
     sockets = [r.gauges["sockets"] for r in rollups if "sockets" in r.gauges]
     if sockets:
@@ -166,6 +171,8 @@ def merge(kept: Sequence[tuple[str, Rollup]], fresh: Sequence[tuple[str, Rollup]
         values = [r.gauges[key] for r in rollups if key in r.gauges]
         if values:
             gauges[key] = max(values)
+    for key in problems.keys() & gauges.keys():
+        del gauges[key]
     return Rollup(
         t=t, wall=wall, sums=sums, scrape=scrape, reset=reset,
         histogram_present=any(r.histogram_present for r in rollups),
@@ -177,6 +184,7 @@ def merge(kept: Sequence[tuple[str, Rollup]], fresh: Sequence[tuple[str, Rollup]
         message_counter=(MESSAGES_KEY if all(r.message_counter for r in rollups) else None),
         ignored=sum(r.ignored for r in rollups),
         latency_problem=_latency_problem(kept, fresh),
+        problems=problems,
     )
 
 

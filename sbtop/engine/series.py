@@ -58,6 +58,9 @@ def counter_names(name: str) -> tuple[str, ...]:
     return (name, name + "_total")
 
 
+SKEW_NOTED_S = 300.0
+
+
 def wanted_samples(names: MetricNames) -> frozenset[str]:
     """Every sample name the engine reads; the parser skips the rest of the page."""
     h = names.latency_histogram
@@ -92,6 +95,15 @@ class Rollup:
     # Why the latency quantiles cannot be computed from these sums although the histogram is
     # there (several instances whose bucket bounds differ); None when they can.
     latency_problem: str | None = None
+    # Inputs this page gave that no figure may be computed from, by what they feed (BUCKET,
+    # COUNTER, HIST_COUNT, MESSAGES, or a gauge's key): a NaN or infinite value, a negative
+    # counter, the same series twice with different values. The figures fed by them are unknown
+    # at this scrape, with the reason; skipped values are made up at the next good scrape.
+    problems: dict[str, str] = field(default_factory=dict)
+    # How far the page's own sample timestamps are from this machine's clock (seconds, + ahead),
+    # when they are off by more than SKEW_NOTED_S. They are never used: rates are taken over
+    # the scrape times, as Prometheus does for pages it scrapes.
+    page_clock_skew_s: float | None = None
 
 
 class _Series:
@@ -162,8 +174,12 @@ class SeriesTracker:
             feeds.append((message_name, MESSAGES))
         # First every label text never seen before is checked; only then is anything counted.
         fresh: list[tuple[str, str, list[str]]] = []
+        skew: float | None = None
         for name, kind in feeds:
             rows = page.samples.get(name)
+            if rows and skew is None and rows[0][2] is not None:
+                off = rows[0][2] - wall
+                skew = off if abs(off) > SKEW_NOTED_S else None
             if rows:
                 table = self._by_text.get(name, {})
                 new = [text for text, _v, _ts in rows if text not in table]
@@ -176,7 +192,8 @@ class SeriesTracker:
 
         first = self.scrapes == 0 or self._rebase
         self.scrapes += 1
-        gauges = _gauges(page, self.names)
+        problems: dict[str, str] = {}
+        gauges = _gauges(page, self.names, problems)
         start = gauges.get("process_start")
         reset_all = (
             start is not None and self._process_start is not None and start != self._process_start
@@ -205,7 +222,8 @@ class SeriesTracker:
                         ignored += 1
                     else:
                         table[text] = series
-            ignored_here, reset_here = self._feed(table, page.samples[name], reset_all)
+            ignored_here, reset_here = self._feed(table, page.samples[name], reset_all,
+                                                  name, kind, problems)
             ignored += ignored_here
             saw_reset = saw_reset or reset_here
         self._forget()
@@ -223,10 +241,12 @@ class SeriesTracker:
             socket_gauge=next((g for g in self.names.socket_gauges if g in page.samples), None),
             message_counter=message_name,
             ignored=ignored,
+            problems=problems,
+            page_clock_skew_s=skew,
         )
 
-    def _feed(self, table: Mapping[str, _Series], rows: list[RawSample], reset_all: bool
-              ) -> tuple[int, bool]:
+    def _feed(self, table: Mapping[str, _Series], rows: list[RawSample], reset_all: bool,
+              name: str, kind: str, problems: dict[str, str]) -> tuple[int, bool]:
         scrape = self.scrapes
         ignored = 0
         reset = False
@@ -235,10 +255,17 @@ class SeriesTracker:
             if series is None:  # its labels had no usable `le`
                 continue
             if series.seen == scrape:
-                ignored += 1  # the same series twice on one page: the first line counts
+                # The same series twice on one page: harmless when the values agree, but
+                # which one is true cannot be known when they differ.
+                ignored += 1
+                if value != series.last and kind not in problems:
+                    problems[kind] = (f"{name}{_braces(text)} appears twice on the page "
+                                      f"({_shown(series.last)} and {_shown(value)})")
                 continue
             if value - value or value < 0:  # NaN, ±Inf (x - x is 0.0 for every finite
                 ignored += 1  # x) or negative: no counter holds that, so it is unusable
+                if kind not in problems:
+                    problems[kind] = f"{name}{_braces(text)} is {_shown(value)} on the page"
                 continue
             seen = series.seen
             last = series.last
@@ -338,25 +365,44 @@ def _first_label(labels: dict[str, str], candidates: tuple[str, ...]) -> str | N
     return None
 
 
-def _gauges(page: Page, names: MetricNames) -> dict[str, float]:
+def _gauges(page: Page, names: MetricNames, problems: dict[str, str]) -> dict[str, float]:
     out: dict[str, float] = {}
     for gauge in names.socket_gauges:
-        values = _finite(page.samples.get(gauge))
-        if values:
+        values = _finite(page.samples.get(gauge), gauge, "sockets", problems)
+        if values is not None:
             out["sockets"] = sum(values)
             break
     for key, name in (("rss", names.memory_rss), ("event_loop_lag", names.event_loop_lag),
                       ("process_start", names.process_start)):
-        values = _finite(page.samples.get(name)) if name else []
-        if values:
+        values = _finite(page.samples.get(name), name, key, problems) if name else None
+        if values is not None:
             out[key] = max(values)  # the worst instance when several report
     return out
 
 
-def _finite(rows: list[RawSample] | None) -> list[float]:
+def _finite(rows: list[RawSample] | None, name: str, key: str, problems: dict[str, str]
+            ) -> list[float] | None:
+    """The gauge's values; None when it is absent or any of them is NaN or infinite (a sum
+    or a maximum over the rest would pass a partial figure off as whole)."""
     if not rows:
-        return []
-    return [v for _t, v, _ts in rows if math.isfinite(v)]
+        return None
+    for text, v, _ts in rows:
+        if not math.isfinite(v):
+            problems.setdefault(key, f"{name}{_braces(text)} is {_shown(v)} on the page")
+            return None
+    return [v for _t, v, _ts in rows]
+
+
+def _braces(text: str) -> str:
+    return "{" + text + "}" if text else ""
+
+
+def _shown(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return f"{value:g}"
 
 
 def slide(window: collections.deque[Rollup], rollup: Rollup, window_s: float) -> None:

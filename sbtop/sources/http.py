@@ -16,6 +16,7 @@ import httpx
 
 from sbtop.clock import SYSTEM, Clock
 
+DEFAULT_MAX_SAMPLES = 50_000
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 
 
@@ -28,6 +29,10 @@ class HttpSettings:
     verify_tls: bool = True
     ca_bundle: str | None = None
     max_bytes: int = DEFAULT_MAX_BYTES
+    # Samples kept from the families sbtop reads (Prometheus's sample_limit, counted after the
+    # unwanted families are dropped): a label explosion past it fails the scrape instead of
+    # making sbtop hold hundreds of thousands of series.
+    max_samples: int = DEFAULT_MAX_SAMPLES
     gzip: bool = True
     # Resolved from the environment by sbtop.config; never written to a file or shown.
     headers: dict[str, str] = field(default_factory=dict, repr=False)

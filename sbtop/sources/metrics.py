@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import httpx
 
 from sbtop.clock import SYSTEM, Clock
-from sbtop.engine.exposition import ParseError, scan
+from sbtop.engine.exposition import Page, ParseError, scan
 from sbtop.engine.observations import MetricsScrape
 from sbtop.sources.http import FetchError, HttpSettings, fetch
 
@@ -46,8 +47,41 @@ async def scrape(client: httpx.AsyncClient, url: str, settings: HttpSettings,
             except ParseError as e:
                 failed = f"unparsable page: {e}"
             else:
+                failed = _too_many(page, settings.max_samples) or _not_metrics(page, text)
+            if failed is None:
                 return MetricsScrape(got.t, got.wall, page, None, got.elapsed_ms, len(got.body))
     return MetricsScrape(got.t, got.wall, None, failed, got.elapsed_ms, len(got.body))
+
+
+# What a sample line starts with: a metric name, then labels or a space.
+_SAMPLE_START = re.compile(
+    r"[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})?[ \t]+[-+]?(\d|\.\d|Inf|inf|NaN|nan)")
+
+
+def _not_metrics(page: Page, text: str) -> str | None:
+    """A page with none of the families sbtop reads and no TYPE line may be any text at all
+    (the parser passes over unwanted lines unread): look at its first line to tell an
+    exporter with other metrics from something that is no metrics page."""
+    if page.samples or page.types:
+        return None
+    for raw in text.split("\n", 50)[:50]:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if _SAMPLE_START.match(line):
+            return None
+        return f"not a metrics page: its first line is {line[:60]!r}"
+    return None
+
+
+def _too_many(page: Page, limit: int) -> str | None:
+    kept = {name: len(rows) for name, rows in page.samples.items()}
+    total = sum(kept.values())
+    if total <= limit:
+        return None
+    worst = max(kept, key=lambda n: kept[n])
+    return (f"label explosion: {total:,} samples in the families sbtop reads, over the limit of "
+            f"{limit:,} ({worst} alone has {kept[worst]:,}; raise max_samples to allow it)")
 
 
 def _refuse(ctype: str, body: bytes) -> str | None:
