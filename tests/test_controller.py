@@ -336,3 +336,56 @@ def test_an_action_cancelled_midway_is_recorded_as_interrupted(backend: Simulate
     assert c.busy is None and StateStore(tmp_path, "production").load().in_flight is None
     assert AuditLog(tmp_path / "audit.jsonl").read()[-1]["result"].startswith("interrupted")
     assert c.recover() is None  # recorded once, not again at the next start
+
+
+CONTROL_PLANE_FAULTS = [
+    ("401: a key the API refuses", None, "401"),
+    ("409: a deploy already running", Failure(409, "deploy in progress", only="/deploys"),
+     "409"),
+    ("500 on the deploy", Failure(500, "internal error", only="/deploys"), "500"),
+    ("a hanging API", Failure(200, hang_s=3.0, only="/deploys"), "no answer within 0.5 s"),
+]
+
+
+@pytest.mark.parametrize(("fault", "reason"), [c[1:] for c in CONTROL_PLANE_FAULTS],
+                         ids=[c[0] for c in CONTROL_PLANE_FAULTS])
+def test_a_failing_control_plane_ends_the_action_clearly_and_keeps_state_and_audit_consistent(
+        backend: SimulatedBackend, tmp_path: Path, fault: Failure | None, reason: str) -> None:
+    provider = RenderProvider(RenderSettings(backend.render_url, SERVICE_ID, API_KEY,
+                                             timeout_s=0.5, poll_every_s=0.02))
+    c = Controller("production", True, provider, StateStore(tmp_path, "production"),
+                   AuditLog(tmp_path / "audit.jsonl"), GateSettings(),
+                   "PERF_OPTIMIZATIONS_ENABLED", ManualClock())
+    run(c.refresh())
+    if fault is None:
+        backend.render.api_key = "rnd_rotated"  # the key sbtop holds is no longer valid
+    else:
+        backend.render.fail_next(fault)
+    outcome = run(c.execute(c.plan("canary next", figures()), figures=figures()))
+    assert not outcome.ok and reason in outcome.text and "\n" not in outcome.text
+    # The state on disk is what the controller holds: the step did not happen, nothing in flight.
+    on_disk = StateStore(tmp_path, "production").load()
+    assert on_disk.canary.percent == c.state.canary.percent == 0
+    assert on_disk.in_flight is None and c.busy is None
+    assert backend.render.env["PERF_OPTIMIZATIONS_ENABLED"] == "0"
+    last = AuditLog(tmp_path / "audit.jsonl").read()[-1]
+    # Failed, or refused before anything was sent (a flag that cannot be read is not stepped).
+    assert last["action"] == "canary next" and last["result"].startswith(("failed: ", "refused: "))
+    assert reason in last["result"]
+    if "no answer" in reason:  # a deploy request that timed out may have been carried out
+        assert "Render may have started a deploy with 5 anyway" in outcome.text
+    # Nothing was sent twice: at most one deploy was asked for.
+    assert sum(1 for m, p in backend.render.calls if m == "POST" and "/deploys" in p) <= 1
+
+
+def test_429_with_a_reset_waits_and_the_step_is_taken_once(backend: SimulatedBackend,
+                                                            tmp_path: Path) -> None:
+    c = controller(backend, tmp_path, ManualClock())
+    run(c.refresh())
+    backend.render.fail_next(Failure(429, "rate limited", reset_s=0.2, only="/deploys"))
+    outcome = run(c.execute(c.plan("canary next", figures()), figures=figures()))
+    assert outcome.ok, outcome.text
+    assert StateStore(tmp_path, "production").load().canary.percent == 5
+    posts = [p for m, p in backend.render.calls if m == "POST" and p.endswith("/deploys")]
+    assert len(posts) == 2  # the one refused with 429, then the one accepted: one deploy made
+    assert AuditLog(tmp_path / "audit.jsonl").read()[-1]["result"].endswith("live")

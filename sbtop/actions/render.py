@@ -31,6 +31,13 @@ Progress = Callable[[str], Awaitable[None] | None]
 class RenderError(Exception):
     """An API call that failed, phrased for the person at the keyboard."""
 
+    # True when no answer came in time: the call may still have been carried out.
+    unanswered = False
+
+
+class RenderTimeout(RenderError):
+    unanswered = True
+
 
 @dataclass(frozen=True)
 class RenderSettings:
@@ -108,7 +115,10 @@ class RenderClient:
             except RenderError as again:
                 raise RenderError(f"{e}; and the flag could not be put back to {previous} "
                                   f"({again}): it reads {value}, but {previous} runs") from None
-            raise RenderError(f"{e}; the flag was put back to {previous}") from None
+            maybe = (f" (the deploy request went unanswered: Render may have started a deploy "
+                     f"with {value} anyway; look at the service's deploys)"
+                     if e.unanswered else "")
+            raise RenderError(f"{e}; the flag was put back to {previous}{maybe}") from None
 
     async def restart(self) -> None:
         await self._call("POST", f"/services/{self.s.service_id}/restart")
@@ -191,7 +201,7 @@ class RenderClient:
                         trust_env=False) as client:
                     r = await client.request(method, path, **kwargs)
             except httpx.TimeoutException:
-                raise RenderError(f"Render API: no answer within {self.s.timeout_s:g} s "
+                raise RenderTimeout(f"Render API: no answer within {self.s.timeout_s:g} s "
                                   f"({method} {path})") from None
             except httpx.HTTPError as e:
                 raise RenderError(f"Render API unreachable: {type(e).__name__}") from None

@@ -48,6 +48,7 @@ class Failure:
     message: str = "injected failure"
     reset_s: float | None = None  # Ratelimit-Reset, for 429
     only: str = ""  # fail only a request whose path contains this (e.g. "/restart")
+    hang_s: float = 0.0  # hold the answer this long first (a hanging API)
 
 
 @dataclass
@@ -83,11 +84,18 @@ class RenderControlPlane:
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes
                ) -> tuple[int, dict[str, str], bytes]:
         """(status, headers, body) for a request under /v1."""
+        answer, hang_s = self._handle(method, path, headers, body)
+        if hang_s:
+            time.sleep(hang_s)  # outside the lock: other requests are still answered
+        return answer
+
+    def _handle(self, method: str, path: str, headers: dict[str, str], body: bytes
+                ) -> tuple[tuple[int, dict[str, str], bytes], float]:
         with self._lock:
             self.calls.append((method, path))
             self._settle()
             if headers.get("authorization") != f"Bearer {self.api_key}":
-                return _json(401, {"id": "unauthorized", "message": "Unauthorized"})
+                return _json(401, {"id": "unauthorized", "message": "Unauthorized"}), 0.0
             due = next((f for f in self._failures if f.only in path), None)
             if due is not None:
                 f = due
@@ -97,8 +105,8 @@ class RenderControlPlane:
                     extra = {"Ratelimit-Limit": "10", "Ratelimit-Remaining": "0",
                              "Ratelimit-Reset": f"{f.reset_s:g}"}
                 status, h, b = _json(f.status, {"id": "error", "message": f.message})
-                return status, {**h, **extra}, b
-            return self._route(method, path.split("?", 1)[0], path, body)
+                return (status, {**h, **extra}, b), f.hang_s
+            return self._route(method, path.split("?", 1)[0], path, body), 0.0
 
     # --- the endpoints ------------------------------------------------------------------------
 
