@@ -458,3 +458,65 @@ def test_sessions_in_other_states_are_counted_not_lost() -> None:
                         "max_connections": 100, "superuser_reserved": 3}, 0.0, 0.0)
     assert sum(snap.states.values()) == snap.total == 3
     assert db_figures(snap, EngineSettings())["db_sessions"].detail["other"] == 2
+
+
+# --- faults the database throws (issue 8) -----------------------------------------------------
+
+
+def test_a_role_denied_connect_is_down_saying_so_and_recovers_when_granted(pg_db: str) -> None:
+    info = psycopg.conninfo.conninfo_to_dict(pg_db)
+    db = str(info["dbname"])
+    role = f"sbtop_denied_{int(time.time() * 1000) % 10**8}"
+    with psycopg.connect(pg_db, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        admin.execute(f'REVOKE CONNECT ON DATABASE "{db}" FROM PUBLIC')
+    source = DatabaseSource(psycopg.conninfo.make_conninfo(pg_db, user=role),
+                            DbSettings(only_database=True))
+    try:
+        denied = poll(source)
+        assert denied.error is not None and "permission denied for database" in denied.error
+        with psycopg.connect(pg_db, autocommit=True) as admin:
+            admin.execute(f'GRANT CONNECT ON DATABASE "{db}" TO "{role}"')
+        back = settle(source, lambda x: x.error is None, timeout=15)
+        assert back.error is None  # by itself, at the next retry
+    finally:
+        asyncio.run(source.close())
+        with psycopg.connect(pg_db, autocommit=True) as admin:
+            admin.execute(f'GRANT CONNECT ON DATABASE "{db}" TO PUBLIC')
+            admin.execute(f'REVOKE ALL ON DATABASE "{db}" FROM "{role}"')
+            admin.execute(f'DROP OWNED BY "{role}"')
+            admin.execute(f'DROP ROLE "{role}"')
+
+
+def test_a_cockroachdb_style_retry_error_mid_poll_is_said_and_the_next_poll_works(
+        pg_db: str) -> None:
+    """CockroachDB answers contention with SQLSTATE 40001 ("restart transaction"). A real
+    PostgreSQL raises exactly that here: a view earlier on the search path stands in for
+    pg_stat_activity and raises it while a switch is on."""
+    with psycopg.connect(pg_db, autocommit=True) as admin:
+        admin.execute("CREATE SCHEMA chaos")
+        admin.execute("CREATE TABLE chaos.switch (fail boolean)")
+        admin.execute("INSERT INTO chaos.switch VALUES (true)")
+        admin.execute("""
+            CREATE FUNCTION chaos.maybe_fail() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+            BEGIN
+              IF (SELECT fail FROM chaos.switch) THEN
+                RAISE EXCEPTION 'restart transaction: TransactionRetryWithProtoRefreshError: '
+                  'ReadWithinUncertaintyIntervalError' USING ERRCODE = '40001';
+              END IF;
+              RETURN true;
+            END $$""")
+        admin.execute("CREATE VIEW chaos.pg_stat_activity AS SELECT * FROM "
+                      "pg_catalog.pg_stat_activity WHERE chaos.maybe_fail()")
+    dsn = psycopg.conninfo.make_conninfo(pg_db, options="-c search_path=chaos,pg_catalog")
+    source = DatabaseSource(dsn, DbSettings(only_database=True))
+    try:
+        failed = poll(source)
+        assert failed.error is not None and "restart transaction" in failed.error
+        assert failed.total is None  # no count passed off from a failed poll
+        with psycopg.connect(pg_db, autocommit=True) as admin:
+            admin.execute("UPDATE chaos.switch SET fail = false")
+        ok = poll(source)
+        assert ok.error is None and ok.total is not None
+    finally:
+        asyncio.run(source.close())
