@@ -210,4 +210,21 @@ def test_a_negative_counter_is_ignored_not_a_negative_rate() -> None:
     p = lambda n: PageText().sample("http_requests_total", {"status": "200"}, n).page()  # noqa: E731
     e.observe(round_of(0, a=p(100)))
     a = e.observe(round_of(10, a=p(-350)))
-    assert (a.figures["requests_per_s"].value or 0.0) >= 0.0
+    assert a.figures["requests_per_s"].level is Level.UNKNOWN  # never a negative or a made-up 0
+    assert a.figures["requests_per_s"].reason == (
+        'a: http_requests_total{status="200"} is -350 on the page')
+
+
+def test_one_instances_nan_makes_the_summed_figure_unknown_naming_the_instance() -> None:
+    e = Engine(SETTINGS)
+    e.observe(round_of(0, a=page(0, 0, rss=100), b=page(0, 0, rss=300)))
+    nan = (PageText().histogram({"route": "/api/tasks", "status_code": "200"},
+                                {0.1: 50, 0.5: float("nan"), 1.0: 100, INF: 100})
+           .sample("process_resident_memory_bytes", {}, float("inf")).page())
+    a = e.observe(round_of(10, a=page(100, 0, rss=100), b=nan))
+    p95 = a.figures["latency_p95_ms"]
+    assert p95.level is Level.UNKNOWN and p95.reason is not None
+    assert p95.reason.startswith("b: http_request_duration_seconds_bucket{") and "NaN" in p95.reason
+    memory = a.figures["memory_pct"]  # the worst instance cannot be known: not a's 100 bytes
+    assert memory.level is Level.UNKNOWN and "b: process_resident_memory_bytes is +Inf" in (
+        memory.reason or "")
