@@ -30,3 +30,12 @@ class ManualClock(Clock):
 
 
 SYSTEM = Clock()
+
+
+def next_due(due: float, refresh_s: float, now: float) -> float:
+    """When the tick after the one due at `due` is due: on the grid, due + refresh_s, so a
+    timer that fires a little late (it always does) never adds up over a long shift. When
+    that is already more than one interval past (a tick that ran long, a process suspended
+    for a while), the grid starts again from now rather than catching up in a burst."""
+    following = due + refresh_s
+    return now if now - following >= refresh_s else following

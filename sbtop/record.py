@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sbtop import format
 from sbtop.actions.state import StateStore
-from sbtop.clock import SYSTEM, Clock
+from sbtop.clock import SYSTEM, Clock, next_due
 from sbtop.collector import Collector
 from sbtop.config import Target
 from sbtop.engine.engine import Engine
@@ -51,11 +51,14 @@ async def run(target: Target, path: Path, *, for_s: float | None, refresh_s: flo
     engine = Engine(target.engine, target.name, target.production)
     canary = None
     canary_due = 0.0
+    due = started_t  # when this tick is due, on a grid of refresh_s from the start
     try:
         async with Collector(target, clock) as collector:
             while not stop.is_set() and not recorder.stopped:
                 began = clock.now()[0]
-                if for_s is not None and began - started_t >= for_s:
+                # A tick due at --for or later is not taken (a hair's tolerance: the timer
+                # may wake a nanosecond before the due time).
+                if for_s is not None and due - started_t >= for_s - 1e-6:
                     break
                 a = engine.observe(await collector.observe())
                 if store is not None and began >= canary_due:
@@ -64,7 +67,9 @@ async def run(target: Target, path: Path, *, for_s: float | None, refresh_s: flo
                 recorder.tick(a, canary)
                 if progress is not None and recorder.ticks % 60 == 0:
                     progress(f"{recorder.ticks} ticks, {format.size(recorder.bytes_written)}")
-                left = refresh_s - (clock.now()[0] - began)
+                now = clock.now()[0]
+                due = next_due(due, refresh_s, now)
+                left = due - now
                 if left > 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=left)

@@ -53,6 +53,30 @@ def test_a_command_past_its_timeout_is_killed_with_its_children(tmp_path: Path) 
     assert not _alive(child)
 
 
+def test_a_command_cancelled_midway_is_stopped_with_its_children(tmp_path: Path) -> None:
+    """Quitting or a hang-up cancels the action: the command must not outlive sbtop."""
+    pidfile = tmp_path / "child"
+    script = ("import subprocess, sys, time; "
+              f"c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+              f"open({str(pidfile)!r}, 'w').write(str(c.pid)); print('started', flush=True); "
+              "time.sleep(60)")
+    p = CommandProvider({"rollback": [PY, "-c", script]}, timeout_s=60.0)
+
+    async def cancel_midway() -> None:
+        task = asyncio.create_task(p.run("rollback", {}))
+        while not pidfile.exists() or not pidfile.read_text():
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    started = time.monotonic()
+    run(cancel_midway())
+    assert time.monotonic() - started < 10
+    time.sleep(0.2)
+    assert not _alive(int(pidfile.read_text()))
+
+
 def _alive(pid: int) -> bool:
     """Running, not merely a zombie waiting to be reaped."""
     try:

@@ -155,14 +155,23 @@ class CommandProvider:
                 while size > OUTPUT_LIMIT and len(chunks) > 1:  # keep the end: errors are there
                     size -= len(chunks.pop(0))
 
+        both = asyncio.gather(drain(), proc.wait())
+        # Cancelled with the action, it ends holding a CancelledError no one else reads:
+        # read here, so asyncio does not print it over the screen as a traceback.
+        both.add_done_callback(lambda f: f.cancelled() or f.exception())
         try:
-            await asyncio.wait_for(asyncio.gather(drain(), proc.wait()), self.timeout_s)
+            await asyncio.wait_for(both, self.timeout_s)
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)  # the whole group: no orphan keeps going
             await proc.wait()
             raise ActionError(f"{what}: {argv[0]} timed out after {self.timeout_s:g} s and was "
                               "killed") from None
+        except asyncio.CancelledError:
+            # sbtop is quitting or was hung up on mid-action: the command must not outlive it.
+            # SIGTERM lets it clean up; what is still there after a second is killed.
+            await _stop_group(proc)
+            raise
         output = b"".join(chunks).decode(errors="replace")
         if proc.returncode != 0:
             tail = " | ".join(output.strip().splitlines()[-3:])[:300]
@@ -174,6 +183,22 @@ class CommandProvider:
 
     async def close(self) -> None:
         return None
+
+
+STOP_GRACE_S = 1.0
+
+
+async def _stop_group(proc: asyncio.subprocess.Process) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            await asyncio.wait_for(proc.wait(), STOP_GRACE_S)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # children it left in its group
+            return
+        except TimeoutError:
+            continue
 
 
 @dataclass

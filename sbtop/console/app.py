@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,6 +22,8 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
+from textual.driver import Driver
+from textual.drivers.linux_driver import LinuxDriver
 from textual.notifications import SeverityLevel
 from textual.widgets import Footer, Input
 
@@ -26,8 +31,9 @@ from sbtop import format, verify
 from sbtop.actions.controller import Controller, Plan
 from sbtop.actions.providers import ActionError
 from sbtop.actions.state import CanaryState, default_state_dir
-from sbtop.clock import SYSTEM, Clock
+from sbtop.clock import SYSTEM, Clock, next_due
 from sbtop.config import Target
+from sbtop.console import terminal
 from sbtop.console.screens.action import ActionScreen
 from sbtop.console.screens.actions_log import ActionLogScreen
 from sbtop.console.screens.chart import ChartScreen
@@ -62,6 +68,11 @@ _MAIN_SCREEN_ACTIONS = {"pause", "faster", "slower", "sort", "filter", "escape",
                         "abort", "restart", "rollback", "baseline", "log", "verify"}
 _LETTER_ACTIONS = {"sort", "filter", "next_theme", "canary", "abort", "restart", "rollback",
                    "baseline", "log", "pause", "quit", "verify"}
+# SIGHUP (the SSH session hung up) and SIGTERM end sbtop the way q does, without asking.
+STOP_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+# The orderly stop after a signal takes well under a second; should something hang in it, the
+# process ends anyway after this long: a hang-up must never leave an sbtop behind.
+STOP_DEADLINE_S = 10.0
 
 
 class Source(Protocol):
@@ -142,6 +153,10 @@ class SbtopApp(App[None]):
         self._shown: Assessment | None = None  # what the panels show (older while paused)
         self._wake = asyncio.Event()  # a new refresh interval takes effect at once
         self._stopping = False
+        # The signal (SIGHUP, SIGTERM) that is ending sbtop, if one is: it exits 128 + it.
+        self.signalled: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._handled_signals: list[int] = []
         self._themes, self._theme_problems = load_themes()
         for t in self._themes.values():
             self.register_theme(t)
@@ -170,7 +185,14 @@ class SbtopApp(App[None]):
         yield RoutesPanel(id="routes")
         yield Footer()
 
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        return terminal.Driver if driver is LinuxDriver else driver
+
     async def on_mount(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if not self.is_headless:
+            self._handle_signals()
         self._apply_theme(self._wanted_theme)
         for problem in self._theme_problems:
             self.notify(problem, severity="warning", timeout=10)
@@ -192,7 +214,93 @@ class SbtopApp(App[None]):
     async def on_unmount(self) -> None:
         self._stopping = True
         self._close_recorder()
+        for sig in self._handled_signals:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_signal_handler(sig)
+                if self.signalled is not None:
+                    # Already on the way out: a second SIGHUP (the login shell passes one
+                    # on, then the kernel sends its own as the shell exits) must not kill
+                    # the rest of the stop (the demo's backend, its state directory).
+                    signal.signal(sig, signal.SIG_IGN)
+        self._handled_signals.clear()
         await self.source.__aexit__(None, None, None)
+
+    # --- signals: hang-up, terminate, suspend -----------------------------------------------
+
+    def _handle_signals(self) -> None:
+        """SIGHUP and SIGTERM quit as q does, without asking; a SIGHUP ignored by whoever
+        started sbtop (nohup) stays ignored. After SIGTSTP and SIGCONT, everything is drawn
+        again."""
+        loop = asyncio.get_running_loop()
+        for sig in STOP_SIGNALS:
+            if signal.getsignal(sig) is signal.SIG_IGN:
+                continue
+            try:
+                loop.add_signal_handler(sig, self.stop_on_signal, sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue
+            self._handled_signals.append(sig)
+        self.app_resume_signal.subscribe(self, self._resumed)
+
+    def _resumed(self, _app: object) -> None:
+        """Back from a suspension (SIGTSTP, then SIGCONT): the terminal was given back to the
+        shell meanwhile, so repaint all of it, not only what changed."""
+        self.refresh(layout=True)
+        self.screen.refresh()
+
+    def terminal_gone(self) -> None:
+        """Called from the writer thread when writing to the terminal fails for good."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._check_terminal)
+
+    def _check_terminal(self) -> None:
+        if any(terminal.terminal_gone(fd) for fd in (0, 2)):
+            self.stop_on_signal(signal.SIGHUP)  # a hang-up, whether or not one was sent
+
+    def stop_on_signal(self, signum: int) -> None:
+        """End sbtop as quitting does, at once: an action in flight is recorded as
+        interrupted, a command still running is stopped, the recording is closed, and
+        sbtop exits 128 + the signal."""
+        if self.signalled is not None:
+            return  # a second one (the shell's SIGHUP, then the kernel's): already stopping
+        self.signalled = signum
+        self._detach_dead_terminal()
+        if not self.is_headless:
+            watchdog = threading.Timer(STOP_DEADLINE_S, os._exit, (128 + signum,))
+            watchdog.daemon = True
+            watchdog.start()
+        self.run_worker(self._stop_for_signal(signum), group="signal", exit_on_error=False)
+
+    def _detach_dead_terminal(self) -> None:
+        """A hung-up terminal answers every write with EIO: point the standard streams at
+        /dev/null instead, so the last words (restoring the terminal, the recording's
+        summary, the interpreter's final flush) go nowhere rather than fail."""
+        dead = [fd for fd in (0, 1, 2) if terminal.terminal_gone(fd)]
+        if not dead:
+            return
+        try:
+            null = os.open(os.devnull, os.O_RDWR)
+        except OSError:
+            return
+        try:
+            for fd in dead:
+                with contextlib.suppress(OSError):
+                    os.dup2(null, fd)
+        finally:
+            os.close(null)
+
+    async def _stop_for_signal(self, signum: int) -> None:
+        try:
+            running = [w for w in self.workers if w.group == "action" and not w.is_finished]
+            for w in running:
+                w.cancel()  # the controller records the action as interrupted
+            for w in running:
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await asyncio.wait_for(w.wait(), timeout=2.0)
+        finally:
+            self.exit(return_code=128 + signum)
 
     def _apply_theme(self, wanted: str | None) -> None:
         name = wanted or DEFAULT_THEME
@@ -206,22 +314,25 @@ class SbtopApp(App[None]):
 
     @work(group="collect", exit_on_error=False)
     async def _collect_loop(self) -> None:
-        """One long-lived worker: tick, then sleep what is left of the interval. A tick never
-        overlaps the next, and the loop costs no timer or worker per tick."""
+        """One long-lived worker: tick, then sleep until the next tick is due. A tick never
+        overlaps the next, and the loop costs no timer or worker per tick. Ticks are due on a
+        grid (start + n x refresh), so a timer's lateness never accumulates over a shift; a
+        new refresh interval counts from when the last tick was due, at once."""
         prom = getattr(self.source, "prom", None)
         if prom is not None:
             with contextlib.suppress(Exception):  # a nicety: never in the way of the figures
                 await asyncio.wait_for(self._prefill_history(prom), timeout=5.0)
+        due = self.clock.now()[0]
         while not self._stopping:
-            started = self.clock.now()[0]
             await self.tick()
             while not self._stopping:
-                left = self.refresh_s - (self.clock.now()[0] - started)
+                left = due + self.refresh_s - self.clock.now()[0]
                 if left <= 0:
                     break
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=max(0.05, left))
+                    await asyncio.wait_for(self._wake.wait(), timeout=left)
+            due = next_due(due, self.refresh_s, self.clock.now()[0])
 
     async def tick(self) -> Assessment | None:
         """One tick: observe, judge, show. Never raises: a bug of ours must not take the
@@ -646,6 +757,9 @@ def run(target: Target, *, theme: str | None, refresh_s: float, history_s: float
     finally:
         app._close_recorder()
     if recorder is not None:
-        print(f"sbtop: recorded {recorder.ticks} ticks to {record} "
-              f"({format.size(recorder.bytes_written)})", file=sys.stderr)
-    return 0
+        with contextlib.suppress(OSError):  # the terminal may be gone (a hang-up)
+            print(f"sbtop: recorded {recorder.ticks} ticks to {record} "
+                  f"({format.size(recorder.bytes_written)})", file=sys.stderr)
+    # Ended by a signal: 128 + its number (129 on a hang-up, 143 on SIGTERM), as a shell
+    # reports a process the signal ended; the user quitting is 0.
+    return 128 + app.signalled if app.signalled is not None else 0

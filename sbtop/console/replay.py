@@ -216,5 +216,6 @@ def _fill(history: History, rec: Recording, start: int, end: int, *, clear: bool
 
 
 def run_replay(rec: Recording, *, theme: str | None, speed: int) -> int:
-    ReplayApp(rec, theme=theme, speed=speed).run()
-    return 0
+    app = ReplayApp(rec, theme=theme, speed=speed)
+    app.run()
+    return 128 + app.signalled if app.signalled is not None else 0

@@ -1,0 +1,399 @@
+"""Long shifts: the terminal resized again and again, a suspension, a hang-up, SIGTERM. The
+real `sbtop` in real terminals (tmux, on a server of its own), and the refresh's timing.
+
+A hang-up is the SSH session dying: tmux's session is killed, so the terminal sbtop draws on
+is gone. The pane runs a stand-in for the login shell: it passes the SIGHUP on to its job as
+bash does (or not: then sbtop only finds the terminal dead) and notes how the job ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sbtop import record
+from sbtop.actions.state import StateStore
+from sbtop.cli import _demo_target
+from sbtop.clock import Clock
+from sbtop.console.app import SbtopApp
+from sbtop.demo.backend import SimulatedBackend
+from sbtop.recording.reader import Recording
+from tests.test_config import run_sbtop
+
+if shutil.which("tmux") is None:  # pragma: no cover - the project's machines have it
+    pytest.fail("tmux is required for the end-to-end tests (apt-get install tmux)")
+
+SBTOP = Path(sys.executable).with_name("sbtop")
+
+# The login shell's stand-in: runs sbtop as its job, passes a SIGHUP on (or not), and writes
+# how the job ended: its exit status, or minus the signal that killed it.
+LOGIN_SHELL = """
+import os, signal, subprocess, sys
+status, pid, forward, *argv = sys.argv[1:]
+job = subprocess.Popen(argv)
+with open(pid, "w") as f:
+    f.write(str(job.pid))
+def hang_up(signum, frame):
+    if forward == "yes":
+        job.send_signal(signal.SIGHUP)
+signal.signal(signal.SIGHUP, hang_up)
+code = job.wait()
+with open(status + ".tmp", "w") as f:
+    f.write(str(code))
+os.replace(status + ".tmp", status)
+"""
+
+
+class Terminal:
+    """A tmux session on a tmux server of its own: killing the session is a hang-up."""
+
+    def __init__(self, command: str, size: tuple[int, int] = (100, 30)) -> None:
+        self.socket = f"sbtop-signals-{uuid.uuid4().hex[:8]}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SBTOP_", "TMUX"))}
+        subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d",
+                        "-s", "sbtop", "-x", str(size[0]), "-y", str(size[1]), command],
+                       check=True, env={**env, "TERM": "xterm-256color"})
+        self.socket_path = self.tmux("display", "-p", "#{socket_path}").stdout.strip()
+
+    def tmux(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True,
+                              text=True, check=False)
+
+    def text(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", "sbtop").stdout
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", "sbtop", *keys)
+
+    def resize(self, width: int, height: int) -> None:
+        self.tmux("resize-window", "-t", "sbtop", "-x", str(width), "-y", str(height))
+
+    def wait_for(self, needle: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < deadline:
+            text = self.text()
+            if needle in text:
+                return text
+            time.sleep(0.1)
+        raise AssertionError(f"{needle!r} never appeared; the screen was:\n{text}")
+
+    def hang_up(self) -> None:
+        self.tmux("kill-session", "-t", "sbtop")  # the last session: this server ends too
+
+    def close(self) -> None:
+        self.hang_up()
+        if self.socket_path and self.tmux("has-session").returncode != 0:
+            Path(self.socket_path).unlink(missing_ok=True)  # the server is gone: its socket too
+
+
+@pytest.fixture
+def terminals() -> Iterator[list[Terminal]]:
+    made: list[Terminal] = []
+    try:
+        yield made
+    finally:
+        for t in made:
+            t.close()
+
+
+# --- processes --------------------------------------------------------------------------------
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state, parent) of a process, None when there is none (a zombie counts as none)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    fields = raw[raw.rfind(b")") + 2:].split()
+    state = fields[0].decode()
+    return None if state in ("Z", "X") else (state, int(fields[1]))
+
+
+def alive(pid: int) -> bool:
+    return _stat(pid) is not None
+
+
+def descendants(pid: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (st := _stat(int(entry.name))) is not None:
+            parents[int(entry.name)] = st[1]
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def wait_until(condition: Any, timeout: float, what: str) -> float:
+    """Seconds it took for condition() to hold; fails after timeout."""
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def read_pid(path: Path) -> int:
+    wait_until(lambda: path.exists() and path.read_text().strip(), 10, f"{path} written")
+    return int(path.read_text())
+
+
+def listening(screen: str) -> int:
+    """The demo backend's port, from the header's URL."""
+    start = screen.index("http://127.0.0.1:") + len("http://127.0.0.1:")
+    return int(screen[start:].split(maxsplit=1)[0].rstrip("/"))
+
+
+def refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return True
+    return False
+
+
+def in_shell(command: str, pid_file: Path) -> str:
+    """A pane running command as a process whose pid is written first, then the shell says how
+    it ended and stays, so the screen can be read afterwards."""
+    return (f"sh -c 'echo $$ > {pid_file}; exec {command}'; echo sbtop-exited-$?; sleep 60")
+
+
+# --- the console in a terminal ----------------------------------------------------------------
+
+def test_resized_many_times_suspended_resumed_then_sigterm(terminals: list[Terminal],
+                                                          tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    term = Terminal(in_shell(f"{SBTOP} demo", pid_file))
+    terminals.append(term)
+    pid = read_pid(pid_file)
+    term.wait_for("health HTTP 200 OK")
+    for _ in range(3):
+        for width, height in ((80, 24), (120, 40), (60, 20), (200, 60), (100, 30)):
+            term.resize(width, height)
+            time.sleep(0.15)
+
+    def drawn_for_100x30() -> bool:  # header on top, footer at the bottom, borders full width
+        lines = term.text().split("\n")
+        return (len(lines) >= 30 and lines[0].startswith(" sbtop") and "q Quit" in lines[29]
+                and any(len(line) == 100 and line.endswith("╮") for line in lines))
+
+    wait_until(drawn_for_100x30, 5, "redrawn for the last size")
+    screen = term.text()
+    for title in ("Latency", "Traffic & errors", "Sockets & memory", "Alerts", "Routes by"):
+        assert title in screen
+    assert "Traceback" not in screen
+
+    os.kill(pid, signal.SIGTSTP)
+    wait_until(lambda: (_stat(pid) or ("", 0))[0] == "T", 5, "stopped by SIGTSTP")
+    time.sleep(1.5)  # long enough for the next tick to be overdue when it resumes
+    os.kill(pid, signal.SIGCONT)
+    wait_until(lambda: (_stat(pid) or ("T", 0))[0] != "T", 5, "running again after SIGCONT")
+    before = term.wait_for("q Quit")  # all of it repainted, the footer too
+    assert "Latency" in before and "Routes by" in before
+    wait_until(lambda: term.text() != before, 5, "the figures update after the resume")
+    assert "Traceback" not in term.text()
+
+    os.kill(pid, signal.SIGTERM)
+    screen = term.wait_for("sbtop-exited-")
+    assert "sbtop-exited-143" in screen and "Traceback" not in screen
+    assert "Latency" not in screen  # the terminal is given back: the shell's screen again
+    wait_until(lambda: not alive(pid), 3, "sbtop gone after SIGTERM")
+
+
+@pytest.mark.parametrize("forward", ["yes", "no"], ids=["sighup", "dead-terminal-only"])
+def test_a_hang_up_ends_it_at_once_cleanly_and_leaves_nothing_behind(
+        terminals: list[Terminal], tmp_path: Path, forward: str) -> None:
+    shell = tmp_path / "login_shell.py"
+    shell.write_text(LOGIN_SHELL)
+    status, pid_file, recording = tmp_path / "status", tmp_path / "pid", tmp_path / "shift.sbrec"
+    term = Terminal(f"{sys.executable} {shell} {status} {pid_file} {forward} "
+                    f"{SBTOP} demo --record {recording}")
+    terminals.append(term)
+    pid = read_pid(pid_file)
+    screen = term.wait_for("health HTTP 200 OK")
+    port = listening(screen)
+    time.sleep(1.5)  # a few ticks recorded
+    family = descendants(pid)
+
+    term.hang_up()
+    took = wait_until(status.exists, 5, "sbtop ended after the hang-up")
+    # Passed on by the shell, SIGHUP ends it at once; without it, sbtop notices the dead
+    # terminal at its next redraw (within one refresh).
+    assert took < (2.0 if forward == "yes" else 3.0)
+    assert status.read_text() == "129"  # exited 128 + SIGHUP, cleanly (not killed by it)
+    wait_until(lambda: not alive(pid), 2, "the sbtop process gone")
+    assert not [p for p in family if alive(p)]
+    assert refused(port)  # the demo's backend stopped with it
+    rec = Recording(recording)
+    assert len(rec) >= 2 and rec.problem is None
+
+
+# --- an action in flight at a hang-up ---------------------------------------------------------
+
+DEPLOY = """#!/bin/sh
+# A deploy command: 25 % takes its time (the SSH session dies meanwhile).
+echo $$ > "$1/deploy.pid"
+if [ "$2" = 25 ]; then sh -c 'echo $$ > "$0/sleep.pid"; exec sleep 60' "$1"; fi
+echo "$2" > "$1/flag"
+echo "flag set to $2"
+"""
+
+
+@pytest.fixture
+def backend() -> Iterator[SimulatedBackend]:
+    b = SimulatedBackend(port=0).start()
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+def test_a_hang_up_during_a_command_action_keeps_the_state_and_stops_the_command(
+        terminals: list[Terminal], tmp_path: Path, backend: SimulatedBackend) -> None:
+    work, state = tmp_path / "deploy", tmp_path / "state"
+    work.mkdir()
+    (work / "flag").write_text("0\n")
+    script = work / "set-flag.sh"
+    script.write_text(DEPLOY)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"""
+[targets.x]
+base_url = "{backend.url}"
+production = false
+memory_limit_mb = 512
+
+[targets.x.actions]
+provider = "command"
+
+[targets.x.actions.command]
+canary = ["sh", "{script}", "{work}", "{{percent}}"]
+read_flag = ["cat", "{work / 'flag'}"]
+timeout_s = 120.0
+""")
+    r = run_sbtop("canary", "next", "--yes", "--force", "--window", "1", "--config", str(cfg),
+                  "--target", "x", "--state-dir", str(state))
+    assert r.returncode == 0, r.stdout + r.stderr
+    store = StateStore(state, "x")
+    assert store.load().canary.percent == 5
+
+    pid_file = tmp_path / "pid"
+    term = Terminal(in_shell(f"{SBTOP} --config {cfg} --target x --state-dir {state}",
+                             pid_file), size=(120, 40))
+    terminals.append(term)
+    pid = read_pid(pid_file)
+    term.wait_for("flag 5%")
+    term.wait_for("health HTTP 200 OK")
+    (work / "deploy.pid").unlink()
+    term.keys("c")
+    term.wait_for("Type the target's name")  # 5 -> 25 before the soak: an override
+    term.keys("x", "Enter")
+    sleep_pid = read_pid(work / "sleep.pid")  # the command is running, its child too
+    deploy_pid = read_pid(work / "deploy.pid")
+    assert alive(sleep_pid) and alive(deploy_pid)
+    assert store.load().in_flight is not None
+
+    os.kill(pid, signal.SIGHUP)
+    screen = term.wait_for("sbtop-exited-", timeout=5)
+    assert "sbtop-exited-129" in screen and "Traceback" not in screen
+    wait_until(lambda: not alive(pid), 2, "sbtop gone")
+    wait_until(lambda: not alive(deploy_pid) and not alive(sleep_pid), 3,
+               "the command and its child stopped")
+
+    raw = json.loads(store.path.read_text())  # whole, and still JSON
+    assert raw["canary"]["percent"] == 5 and raw["in_flight"] is None
+    loaded = store.load()
+    assert store.problem == "" and loaded.canary.percent == 5 and loaded.in_flight is None
+    entries = [json.loads(x) for x in (state / "audit.jsonl").read_text().splitlines()]
+    last = entries[-1]
+    assert last["action"] == "canary next" and last["result"].startswith("interrupted")
+    assert (work / "flag").read_text() == "5\n"  # the command never got to set 25
+
+
+# --- no drift in the refresh ------------------------------------------------------------------
+
+def test_the_next_tick_stays_on_the_grid_over_an_eight_hour_shift() -> None:
+    due, now, ticks = 0.0, 0.0, []
+    for _ in range(8 * 3600):
+        now = max(now, due) + 0.001  # every timer fires a millisecond late
+        ticks.append(now)
+        due = record.next_due(due, 1.0, now)
+    # Waiting what is left of the interval after each tick drifts by the lateness every
+    # time (28.8 s over the shift); on the grid, the last tick is as late as the first.
+    assert abs(ticks[-1] - (len(ticks) - 1) - 0.001) < 1e-6
+    # A suspension of 10 s: one tick on resuming, then a new grid from there, no burst.
+    due, now = 100.0, 110.5
+    due = record.next_due(due, 1.0, now)
+    assert due == now
+    assert record.next_due(due, 1.0, now + 0.01) == now + 1.0
+    # A tick half an interval late is caught up once, and the grid kept.
+    assert record.next_due(100.0, 1.0, 101.5) == 101.0
+
+
+class FastClock(Clock):
+    """Runs 5 % fast: every wait ends, as this clock measures it, 5 % of its length late: a
+    deterministic stand-in for timers that always fire a little late."""
+
+    RATE = 1.05
+
+    def __init__(self) -> None:
+        self.t0, self.w0 = time.monotonic(), time.time()
+
+    def now(self) -> tuple[float, float]:
+        ahead = (time.monotonic() - self.t0) * self.RATE
+        return self.t0 + ahead, self.w0 + ahead
+
+
+def _drift(times: list[float], refresh: float) -> float:
+    """How much later than the grid (the first tick + n x refresh) the last ticks are than the
+    first ones: what drift makes grow with every tick. Medians of four: one tick the event
+    loop was slow to start is noise, not drift."""
+    offsets = [t - times[0] - i * refresh for i, t in enumerate(times)]
+    return statistics.median(offsets[-4:]) - statistics.median(offsets[1:5])
+
+
+def test_sbtop_record_ticks_do_not_drift(tmp_path: Path, backend: SimulatedBackend) -> None:
+    refresh, path = 0.25, tmp_path / "grid.sbrec"
+    summary = asyncio.run(record.run(_demo_target(backend.url), path, for_s=3.0,
+                                     refresh_s=refresh, max_bytes=10**7, clock=FastClock()))
+    assert summary.ticks == 12  # due at 0, 0.25 ... 2.75: the one due at --for is not taken
+    rec = Recording(path)
+    # The observation's time: the tick's start plus the scrape (a few ms on loopback).
+    drift = _drift([rec.assessment(i).t for i in range(len(rec))], refresh)
+    # Waiting the rest of each interval after a tick, the late wake-ups add up: ~90 ms here.
+    assert abs(drift) < 0.035, drift
+
+
+async def test_the_console_ticks_do_not_drift(backend: SimulatedBackend) -> None:
+    refresh, clock = 0.25, FastClock()
+    app = SbtopApp(_demo_target(backend.url), clock=clock, refresh_s=refresh, read_only=True)
+    starts: list[float] = []
+    tick = app.tick
+
+    async def timed() -> Any:
+        starts.append(clock.now()[0])
+        return await tick()
+
+    app.tick = timed  # type: ignore[method-assign]
+    async with app.run_test(size=(100, 30)):
+        await asyncio.sleep(3.0)
+    assert len(starts) >= 10
+    drift = _drift(starts, refresh)
+    assert abs(drift) < 0.035, drift  # ~90 ms when the late wake-ups add up
