@@ -23,7 +23,9 @@ class Pane:
     def __init__(self, command: str, size: str = "80x24") -> None:
         self.name = f"sbtop-e2e-{uuid.uuid4().hex[:8]}"
         width, height = size.split("x")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SBTOP_", "TMUX"))}
+        # COLUMNS and LINES (pytest-xdist sets them) would pin the size the app reads.
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("SBTOP_", "TMUX")) and k not in ("COLUMNS", "LINES")}
         subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", width, "-y", height,
                         command], check=True, env={**env, "TERM": "xterm-256color"})
 

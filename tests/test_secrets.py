@@ -6,6 +6,7 @@ work and on the paths that fail."""
 from __future__ import annotations
 
 import gzip
+import os
 import secrets
 import shutil
 import subprocess
@@ -141,8 +142,11 @@ def console_screens(cfg: Path, state: Path, rec: Path, env: dict[str, str]) -> s
     exports = " ".join(f"{k}='{v}'" for k, v in env.items())
     cmd = (f"env {exports} {SBTOP} --config {cfg} --target app --state-dir {state} "
            f"--record {rec}; sleep 30")
+    # COLUMNS and LINES (pytest-xdist sets them) would pin the size the app reads.
+    clean = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")
+             and not k.startswith("TMUX")}
     subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "40", cmd],
-                   check=True)
+                   check=True, env=clean)
     screens = []
 
     def capture(needle: str) -> None:

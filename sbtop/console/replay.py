@@ -9,10 +9,12 @@ clock is the recording's: data age and the canary's soak read as they did then.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 
 from textual.binding import Binding
+from textual.css.query import NoMatches
 
 from sbtop import format
 from sbtop.actions.state import CanaryState
@@ -117,6 +119,12 @@ class ReplayApp(SbtopApp):
                         timeout=10)
 
     def _step(self) -> None:
+        # The timer may fire while the app is closing, its widgets already gone: a frame
+        # skipped then is nothing to report.
+        with contextlib.suppress(NoMatches):
+            self._play()
+
+    def _play(self) -> None:
         now = time.monotonic()
         elapsed, self._last_step = now - self._last_step, now
         if not self.playing:
