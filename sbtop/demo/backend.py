@@ -19,6 +19,7 @@ import contextlib
 import gzip
 import json
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -247,6 +248,14 @@ class _Server(ThreadingHTTPServer):
     # The default backlog of 5 drops connections when a checklist's probes, a scrape and a
     # health probe arrive at once; each dropped SYN costs a second's retransmit.
     request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gives up mid-answer (sbtop drops a 503's body unread) resets the
+        # connection; the standard handler prints a traceback, which in `sbtop demo` lands
+        # on the console's own screen.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def _handler_for(backend: SimulatedBackend) -> type[BaseHTTPRequestHandler]:
