@@ -4,8 +4,9 @@ answer at once on a slow jump box, so httpx, prometheus_client and Textual load 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -313,23 +314,29 @@ def _load_target(args: argparse.Namespace) -> Target:
     return target
 
 
+@contextlib.contextmanager
+def _target_for(args: argparse.Namespace) -> Iterator[tuple[Target, bool]]:
+    """The target the arguments name and whether it is the demo: with --demo, a simulated
+    backend started for as long as the command runs."""
+    if not getattr(args, "demo", False):
+        yield _load_target(args), False
+        return
+    from sbtop.demo.backend import SimulatedBackend
+
+    backend = SimulatedBackend(port=0).start()
+    try:
+        yield _demo_target(backend.url, getattr(args, "dsn", None)), True
+    finally:
+        backend.stop()
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     import asyncio
 
     from sbtop import check
 
-    backend = None
-    if args.demo:
-        from sbtop.demo.backend import SimulatedBackend
-
-        backend = SimulatedBackend(port=0).start()
-    try:
-        target = (_demo_target(backend.url, getattr(args, "dsn", None)) if backend
-                  else _load_target(args))
+    with _target_for(args) as (target, _demo):
         assessment = asyncio.run(check.run(target, args.window))
-    finally:
-        if backend is not None:
-            backend.stop()
     if args.json:
         print(check.as_json(assessment))
     else:
@@ -343,22 +350,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from sbtop import verify
     from sbtop.config import ConfigError
 
-    backend = None
-    if args.demo:
-        from sbtop.demo.backend import SimulatedBackend
-
-        backend = SimulatedBackend(port=0).start()
-    try:
-        target = (_demo_target(backend.url, getattr(args, "dsn", None)) if backend
-                  else _load_target(args))
+    with _target_for(args) as (target, _demo):
         try:
             baseline = _baseline(args, target.name)
             report = asyncio.run(verify.run(target, args.window, baseline))
         except ConfigError as e:  # a checklist variable holding what a header cannot carry
             raise UsageError(f"config error: {e}") from None
-    finally:
-        if backend is not None:
-            backend.stop()
     print(verify.as_json(report) if args.json else verify.as_text(report, target.base_url))
     return report.exit_code
 
@@ -392,15 +389,8 @@ def _cmd_record(args: argparse.Namespace) -> int:
     from sbtop.actions.state import default_state_dir
     from sbtop.recording.writer import RecordingError
 
-    backend = None
-    if args.demo:
-        from sbtop.demo.backend import SimulatedBackend
-
-        backend = SimulatedBackend(port=0).start()
-    try:
-        target = (_demo_target(backend.url, getattr(args, "dsn", None)) if backend
-                  else _load_target(args))
-        refresh = args.refresh or (1.0 if backend else _ui(args).refresh_s)
+    with _target_for(args) as (target, demo):
+        refresh = args.refresh or (1.0 if demo else _ui(args).refresh_s)
         path = Path(args.file)
         print(f"sbtop: recording {target.name} every {refresh:g}s to {path}"
               + (f" for {args.for_s:g}s" if args.for_s else " until Ctrl-C"), file=sys.stderr)
@@ -410,12 +400,9 @@ def _cmd_record(args: argparse.Namespace) -> int:
                 max_bytes=int(args.max_mb * 1024 * 1024),
                 # The canary is recorded only where there is one: a target with a provider.
                 state_dir=(default_state_dir(args.state_dir)
-                           if not backend and target.actions_kind else None)))
+                           if not demo and target.actions_kind else None)))
         except RecordingError as e:
             raise UsageError(str(e)) from None
-    finally:
-        if backend is not None:
-            backend.stop()
     print(summary.text(path))
     return 0
 

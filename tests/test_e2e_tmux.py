@@ -2,60 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-if shutil.which("tmux") is None:  # pragma: no cover - the project's machines have it
-    pytest.fail("tmux is required for the end-to-end test (apt-get install tmux)")
+from tests.tmux import Pane
 
 SBTOP = Path(sys.executable).with_name("sbtop")
-
-
-class Pane:
-    def __init__(self, command: str, size: str = "80x24") -> None:
-        self.name = f"sbtop-e2e-{uuid.uuid4().hex[:8]}"
-        width, height = size.split("x")
-        # COLUMNS and LINES (pytest-xdist sets them) would pin the size the app reads.
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("SBTOP_", "TMUX")) and k not in ("COLUMNS", "LINES")}
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", width, "-y", height,
-                        command], check=True, env={**env, "TERM": "xterm-256color"})
-
-    def text(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
-                              capture_output=True, text=True, check=False).stdout
-
-    def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
-
-    def wait_for(self, needle: str, timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
-        text = ""
-        while time.monotonic() < deadline:
-            text = self.text()
-            if needle in text:
-                return text
-            time.sleep(0.1)
-        raise AssertionError(f"{needle!r} never appeared; the screen was:\n{text}")
-
-    def wait_gone(self, needle: str, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while needle in self.text():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{needle!r} stayed on the screen:\n{self.text()}")
-            time.sleep(0.1)
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True,
-                       check=False)
 
 
 @pytest.fixture

@@ -6,13 +6,10 @@ work and on the paths that fail."""
 from __future__ import annotations
 
 import gzip
-import os
 import secrets
-import shutil
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +21,7 @@ from sbtop.demo.backend import SimulatedBackend
 from sbtop.demo.render_api import SERVICE_ID
 from tests.test_config import run_sbtop
 from tests.test_verify import EXAMPLE
+from tests.tmux import Pane
 
 SBTOP = Path(sys.executable).with_name("sbtop")
 
@@ -136,50 +134,26 @@ def test_no_secret_appears_when_the_secrets_are_wrong_or_the_services_fail(
 
 def console_screens(cfg: Path, state: Path, rec: Path, env: dict[str, str]) -> str:
     """The real console in tmux: the main screen, the action log and the checklist."""
-    if shutil.which("tmux") is None:  # pragma: no cover - the project's machines have it
-        pytest.fail("tmux is required")
-    name = f"sbtop-secrets-{uuid.uuid4().hex[:8]}"
     exports = " ".join(f"{k}='{v}'" for k, v in env.items())
-    cmd = (f"env {exports} {SBTOP} --config {cfg} --target app --state-dir {state} "
-           f"--record {rec}; sleep 30")
-    # COLUMNS and LINES (pytest-xdist sets them) would pin the size the app reads.
-    clean = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")
-             and not k.startswith("TMUX")}
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "40", cmd],
-                   check=True, env=clean)
+    pane = Pane(f"env {exports} {SBTOP} --config {cfg} --target app --state-dir {state} "
+                f"--record {rec}; sleep 30", size=(120, 40))
     screens = []
-
-    def capture(needle: str) -> None:
-        deadline = time.monotonic() + 20
-        text = ""
-        while time.monotonic() < deadline:
-            text = subprocess.run(["tmux", "capture-pane", "-p", "-t", name],
-                                  capture_output=True, text=True, check=False).stdout
-            if needle in text:
-                break
-            time.sleep(0.2)
-        assert needle in text, text
-        screens.append(text)
-
-    def keys(*k: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", name, *k], check=True)
-
     try:
-        capture("req/s")
+        screens.append(pane.wait_for("req/s"))
         time.sleep(2)
-        capture("req/s")
-        keys("a")
-        capture("Action log")
-        keys("a")  # closes the log (escape would wait to be told from alt+key)
+        screens.append(pane.wait_for("req/s"))
+        pane.keys("a")
+        screens.append(pane.wait_for("Action log"))
+        pane.keys("a")  # closes the log (escape would wait to be told from alt+key)
         time.sleep(0.5)
-        keys("v")
-        capture("Post-deployment checklist")
+        pane.keys("v")
+        screens.append(pane.wait_for("Post-deployment checklist"))
         time.sleep(3)
-        capture("passed")
-        keys("Escape")
+        screens.append(pane.wait_for("passed"))
+        pane.keys("Escape")
         time.sleep(0.5)
-        keys("q")
+        pane.keys("q")
         time.sleep(1)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True, check=False)
+        pane.close()
     return "\n".join(screens)

@@ -15,10 +15,8 @@ import shutil
 import signal
 import socket
 import statistics
-import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from sbtop.console.app import SbtopApp
 from sbtop.demo.backend import SimulatedBackend
 from sbtop.recording.reader import Recording
 from tests.test_config import run_sbtop
+from tests.tmux import Pane
 
 if shutil.which("tmux") is None:  # pragma: no cover - the project's machines have it
     pytest.fail("tmux is required for the end-to-end tests (apt-get install tmux)")
@@ -58,54 +57,9 @@ os.replace(status + ".tmp", status)
 """
 
 
-class Terminal:
-    """A tmux session on a tmux server of its own: killing the session is a hang-up."""
-
-    def __init__(self, command: str, size: tuple[int, int] = (100, 30)) -> None:
-        self.socket = f"sbtop-signals-{uuid.uuid4().hex[:8]}"
-        # COLUMNS and LINES (pytest-xdist sets them) would pin the size the app reads.
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("SBTOP_", "TMUX")) and k not in ("COLUMNS", "LINES")}
-        subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d",
-                        "-s", "sbtop", "-x", str(size[0]), "-y", str(size[1]), command],
-                       check=True, env={**env, "TERM": "xterm-256color"})
-        self.socket_path = self.tmux("display", "-p", "#{socket_path}").stdout.strip()
-
-    def tmux(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True,
-                              text=True, check=False)
-
-    def text(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", "sbtop").stdout
-
-    def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", "sbtop", *keys)
-
-    def resize(self, width: int, height: int) -> None:
-        self.tmux("resize-window", "-t", "sbtop", "-x", str(width), "-y", str(height))
-
-    def wait_for(self, needle: str, timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
-        text = ""
-        while time.monotonic() < deadline:
-            text = self.text()
-            if needle in text:
-                return text
-            time.sleep(0.1)
-        raise AssertionError(f"{needle!r} never appeared; the screen was:\n{text}")
-
-    def hang_up(self) -> None:
-        self.tmux("kill-session", "-t", "sbtop")  # the last session: this server ends too
-
-    def close(self) -> None:
-        self.hang_up()
-        if self.socket_path and self.tmux("has-session").returncode != 0:
-            Path(self.socket_path).unlink(missing_ok=True)  # the server is gone: its socket too
-
-
 @pytest.fixture
-def terminals() -> Iterator[list[Terminal]]:
-    made: list[Terminal] = []
+def terminals() -> Iterator[list[Pane]]:
+    made: list[Pane] = []
     try:
         yield made
     finally:
@@ -180,10 +134,10 @@ def in_shell(command: str, pid_file: Path) -> str:
 
 # --- the console in a terminal ----------------------------------------------------------------
 
-def test_resized_many_times_suspended_resumed_then_sigterm(terminals: list[Terminal],
+def test_resized_many_times_suspended_resumed_then_sigterm(terminals: list[Pane],
                                                           tmp_path: Path) -> None:
     pid_file = tmp_path / "pid"
-    term = Terminal(in_shell(f"{SBTOP} demo", pid_file))
+    term = Pane(in_shell(f"{SBTOP} demo", pid_file), size=(100, 30))
     terminals.append(term)
     pid = read_pid(pid_file)
     term.wait_for("health HTTP 200 OK")
@@ -225,12 +179,12 @@ def test_resized_many_times_suspended_resumed_then_sigterm(terminals: list[Termi
 
 @pytest.mark.parametrize("forward", ["yes", "no"], ids=["sighup", "dead-terminal-only"])
 def test_a_hang_up_ends_it_at_once_cleanly_and_leaves_nothing_behind(
-        terminals: list[Terminal], tmp_path: Path, forward: str) -> None:
+        terminals: list[Pane], tmp_path: Path, forward: str) -> None:
     shell = tmp_path / "login_shell.py"
     shell.write_text(LOGIN_SHELL)
     status, pid_file, recording = tmp_path / "status", tmp_path / "pid", tmp_path / "shift.sbrec"
-    term = Terminal(f"{sys.executable} {shell} {status} {pid_file} {forward} "
-                    f"{SBTOP} demo --record {recording}")
+    term = Pane(f"{sys.executable} {shell} {status} {pid_file} {forward} "
+                f"{SBTOP} demo --record {recording}", size=(100, 30))
     terminals.append(term)
     pid = read_pid(pid_file)
     screen = term.wait_for("health HTTP 200 OK")
@@ -272,7 +226,7 @@ def backend() -> Iterator[SimulatedBackend]:
 
 
 def test_a_hang_up_during_a_command_action_keeps_the_state_and_stops_the_command(
-        terminals: list[Terminal], tmp_path: Path, backend: SimulatedBackend) -> None:
+        terminals: list[Pane], tmp_path: Path, backend: SimulatedBackend) -> None:
     work, state = tmp_path / "deploy", tmp_path / "state"
     work.mkdir()
     (work / "flag").write_text("0\n")
@@ -300,8 +254,8 @@ timeout_s = 120.0
     assert store.load().canary.percent == 5
 
     pid_file = tmp_path / "pid"
-    term = Terminal(in_shell(f"{SBTOP} --config {cfg} --target x --state-dir {state}",
-                             pid_file), size=(120, 40))
+    term = Pane(in_shell(f"{SBTOP} --config {cfg} --target x --state-dir {state}",
+                         pid_file), size=(120, 40))
     terminals.append(term)
     pid = read_pid(pid_file)
     term.wait_for("flag 5%")

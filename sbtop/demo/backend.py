@@ -280,19 +280,9 @@ def _handler_for(backend: SimulatedBackend) -> type[BaseHTTPRequestHandler]:
         def _render(self, method: str) -> bool:
             if not self.path.startswith("/v1/"):
                 return False
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
+            raw = self._body()
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, extra, body = backend.render.handle(method, self.path, headers, raw)
-            try:
-                self.send_response(status)
-                for k, v in extra.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
+            self._reply(*backend.render.handle(method, self.path, headers, raw))
             return True
 
         def _app(self, method: str, raw: bytes = b"") -> bool:
@@ -301,7 +291,10 @@ def _handler_for(backend: SimulatedBackend) -> type[BaseHTTPRequestHandler]:
             got = backend.app.handle(method, self.path.split("?", 1)[0], headers, raw)
             if got is None:
                 return False
-            status, extra, body = got
+            self._reply(*got)
+            return True
+
+        def _reply(self, status: int, extra: dict[str, str], body: bytes) -> None:
             try:
                 self.send_response(status)
                 for k, v in extra.items():
@@ -310,8 +303,7 @@ def _handler_for(backend: SimulatedBackend) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):
-                pass
-            return True
+                pass  # the client gave up (a timeout in a test): nothing to tell it
 
         def _body(self) -> bytes:
             length = int(self.headers.get("Content-Length") or 0)
@@ -386,21 +378,11 @@ def _handler_for(backend: SimulatedBackend) -> type[BaseHTTPRequestHandler]:
             self._send(status, json.dumps(obj).encode(), "application/json; charset=utf-8")
 
         def _send(self, status: int, body: bytes, ctype: str) -> None:
+            headers = {"Content-Type": ctype}
             if "gzip" in self.headers.get("Accept-Encoding", "") and len(body) > 1024:
                 body = gzip.compress(body, compresslevel=1)
-                encoding = "gzip"
-            else:
-                encoding = None
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                if encoding:
-                    self.send_header("Content-Encoding", encoding)
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout in a test): nothing to tell it
+                headers["Content-Encoding"] = "gzip"
+            self._reply(status, headers, body)
 
     return Handler
 
