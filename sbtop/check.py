@@ -12,13 +12,19 @@ from sbtop.collector import Collector
 from sbtop.config import Target
 from sbtop.engine.assessment import Assessment, iso, to_dict
 from sbtop.engine.engine import Engine
+from sbtop.engine.observations import ExternalAlert
 
 
 async def run(target: Target, window_s: float, clock: Clock = SYSTEM) -> Assessment:
-    """Scrape, wait until `window_s` after the first scrape began, scrape again, judge."""
+    """Scrape, wait until `window_s` after the first scrape began, scrape again, judge. With
+    Prometheus, one round of queries over the last `window_s` (Prometheus holds the window)."""
+    target = dataclasses.replace(target, engine=dataclasses.replace(target.engine,
+                                                                    window_s=window_s))
     async with Collector(target, clock, health_every_s=0) as collector:
         started = clock.now()[0]
         first = await collector.observe()
+        if target.prometheus is not None:
+            return Engine(target.engine, target.name, target.production).observe(first)
         await asyncio.sleep(max(0.0, started + window_s - clock.now()[0]))
         second = await collector.observe()
     # A first scrape slower than the window (a big page, a slow target) still makes a window:
@@ -28,6 +34,13 @@ async def run(target: Target, window_s: float, clock: Clock = SYSTEM) -> Assessm
                     target.production)
     engine.observe(first)
     return engine.observe(second)
+
+
+def external_origin(x: ExternalAlert) -> str:
+    """Where a Prometheus alert comes from, and whether it counts in the level."""
+    if x.counted:
+        return "Prometheus"
+    return "Prometheus, without the target's labels: shown, not counted"
 
 
 def as_json(a: Assessment) -> str:
@@ -56,15 +69,15 @@ def as_text(a: Assessment, base_url: str = "") -> str:
                      f"{d.get('idle_in_transaction_aborted', 0)}, waiting "
                      f"{'-' if d.get('waiting') is None else d['waiting']}")
         lines.append(line.rstrip())
-    if a.alerts:
-        for al in a.alerts:
-            nodata = " (no data)" if al.no_data else ""
-            lines.append(f"  alert {al.name}: {al.state.value} since {iso(al.since_wall)} "
-                         f"[{al.rule.severity.value}]{nodata}")
-    else:
-        lines.append("  alerts: none pending or firing")
+    for al in a.alerts:
+        nodata = " (no data)" if al.no_data else ""
+        lines.append(f"  alert {al.name}: {al.state.value} since {iso(al.since_wall)} "
+                     f"[{al.rule.severity.value}]{nodata}")
     for x in a.external_alerts:
-        lines.append(f"  alert {x.name}: {x.state} since {x.since} [{x.severity}] (Prometheus)")
+        lines.append(f"  alert {x.name}: {x.state} since {x.since} [{x.severity}] "
+                     f"({external_origin(x)})")
+    if not a.alerts and not a.external_alerts:
+        lines.append("  alerts: none pending or firing")
     for i in a.instances:
         p95 = f" p95 {i.p95_ms:.0f} ms" if i.p95_ms is not None else ""
         lines.append(f"  instance {i.name}: {'up' if i.up else f'DOWN: {i.error}'}{p95}")

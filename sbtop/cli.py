@@ -43,6 +43,9 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
                    "the target names: a DSN on the command line is visible in ps)", **d)
     g.add_argument("--prometheus-url", metavar="URL", help="read the figures from this "
                    "Prometheus (every instance) instead of scraping one /metrics", **d)
+    g.add_argument("--selector", metavar="LABELS", help="with Prometheus: label matchers for "
+                   'every metric, e.g. job="studybuddy" (default: the target\'s, else the only '
+                   "job exporting the app's metrics)", **d)
 
 
 def _console_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -166,9 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
                            "the configured thresholds and alert rules (promtool check rules "
                            "accepts it), so the pager and the console agree.")
     _common(rules, suppress=True)
-    rules.add_argument("--selector", default="", metavar="LABELS",
-                       help='label matchers added to every metric, e.g. job="studybuddy"')
     rules.add_argument("--group", default="sbtop", help="the rule group's name")
+    rules.add_argument("--no-detect", action="store_true",
+                       help="write the rules for the configured metric names without looking "
+                       "at the target (by default sbtop reads what the app exports from the "
+                       "target's Prometheus or metrics page)")
 
     init = sub.add_parser("init", help="write a starter config",
                           description="Write a commented starter config (default: the XDG "
@@ -306,7 +311,8 @@ def _load_target(args: argparse.Namespace) -> Target:
         target = config.resolve(cfg, getattr(args, "target", None),
                                 url=getattr(args, "url", None),
                                 dsn=getattr(args, "dsn", None),
-                                prometheus_url=getattr(args, "prometheus_url", None))
+                                prometheus_url=getattr(args, "prometheus_url", None),
+                                selector=getattr(args, "selector", None))
     except config.ConfigError as e:
         raise UsageError(f"config error: {e}") from None
     for w in target.warnings:
@@ -480,15 +486,30 @@ def _cmd_action(args: argparse.Namespace) -> int:
 def _cmd_rules(args: argparse.Namespace) -> int:
     from sbtop import config, rules
 
+    selector = getattr(args, "selector", None) or ""
     try:
         path = config.find_config(getattr(args, "config", None))
         cfg = config.load(path)
-        name = getattr(args, "target", None)
-        settings = (config.resolve(cfg, name).engine if name or cfg.targets
-                    else config.engine_settings(cfg))
+        given = any(getattr(args, k, None) for k in ("target", "url", "prometheus_url"))
+        target = _load_target(args) if given or cfg.targets else None
     except config.ConfigError as e:
         raise UsageError(f"config error: {e}") from None
-    print(rules.rules_yaml(settings, args.group, args.selector), end="")
+    settings = target.engine if target is not None else config.engine_settings(cfg)
+    if target is not None and target.prometheus is not None and not selector:
+        selector = target.prometheus.selector
+    shape, source = None, ""
+    if target is not None and not args.no_detect:
+        import asyncio
+
+        from sbtop import detect
+
+        try:
+            shape, selector, source = asyncio.run(detect.shape(target, selector))
+        except detect.DetectError as e:
+            source = f"the configuration: could not look at the app ({e})"
+            print(f"sbtop: rules written for the configured metric names: {e}",
+                  file=sys.stderr)
+    print(rules.rules_yaml(settings, args.group, selector, shape, source), end="")
     return 0
 
 

@@ -562,6 +562,25 @@ _BODY_VAR = re.compile(r"\$\{([^}]*)\}")
 _BODY_VAR_SUB = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
+_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def _validate_names(m: MetricsConfig, where: str) -> None:
+    """Metric and label names as Prometheus allows them: they go into PromQL as they are."""
+    for key in ("latency_histogram", "requests_counter", "memory_rss", "event_loop_lag",
+                "process_start", "socket_gauges", "message_counters"):
+        value = getattr(m, key)
+        for name in value if isinstance(value, list) else [value]:
+            if name and not _METRIC_NAME.fullmatch(name):
+                raise ConfigError(f"{where}.{key}: {name!r} is not a metric name "
+                                  "(letters, digits, _ and :, not starting with a digit)")
+    for key in ("status_labels", "route_labels", "method_labels"):
+        for name in getattr(m, key):
+            if not _LABEL_NAME.fullmatch(name):
+                raise ConfigError(f"{where}.{key}: {name!r} is not a label name")
+
+
 def _validate(config: Config) -> None:
     for key, th in config.thresholds.items():
         if key not in FIGURE_UNITS:
@@ -620,6 +639,10 @@ def _validate(config: Config) -> None:
             raise ConfigError(f"{where}.auth: header and header_env go together")
         if bool(target.auth.cookie) != bool(target.auth.cookie_env):
             raise ConfigError(f"{where}.auth: cookie and cookie_env go together")
+    _validate_names(config.metrics, "metrics")
+    for name, target in config.targets.items():
+        _validate_names(dataclasses.replace(config.metrics, **target.metrics),
+                        f"targets.{name}.metrics")
     _validate_verify(config)
     if config.default_target and config.default_target not in config.targets:
         raise ConfigError(f"default_target: no target named {config.default_target!r}"
@@ -700,7 +723,7 @@ class Target:
 
 def resolve(config: Config, target: str | None = None, *, url: str | None = None,
             dsn: str | None = None, env: typing.Mapping[str, str] | None = None,
-            prometheus_url: str | None = None) -> Target:
+            prometheus_url: str | None = None, selector: str | None = None) -> Target:
     """The target to watch, with CLI overrides applied and secrets read from the environment."""
     env = os.environ if env is None else env
     name = target or config.default_target
@@ -728,6 +751,9 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
         _check_url(prometheus_url, "--prometheus-url")
         tc = dataclasses.replace(tc, prometheus=dataclasses.replace(tc.prometheus,
                                                                      url=prometheus_url))
+    if selector:
+        tc = dataclasses.replace(tc, prometheus=dataclasses.replace(tc.prometheus,
+                                                                     selector=selector))
     if not tc.base_url and not tc.prometheus.url and not tc.metrics_urls:
         raise ConfigError(f"targets.{name}.base_url: not set (or give --url)")
     base = tc.base_url.rstrip("/")

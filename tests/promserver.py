@@ -23,8 +23,11 @@ def _port() -> int:
 
 
 class PromServer:
-    def __init__(self, targets: list[str], rules: str | None = None, job: str = "studybuddy",
-                 interval: str = "1s") -> None:
+    def __init__(self, targets: list[str] | None = None, rules: str | None = None,
+                 job: str = "studybuddy", interval: str = "1s",
+                 jobs: dict[str, list[str]] | None = None, scrape_self: bool = False) -> None:
+        """`targets` under one `job`, or `jobs` (job name -> targets) for several; with
+        `scrape_self` Prometheus also scrapes itself (job "prometheus"), as most servers do."""
         if PROMETHEUS is None:
             raise RuntimeError("prometheus is required: apt-get install prometheus")
         self.dir = Path(tempfile.mkdtemp(prefix="sbtop-prom-"))
@@ -34,12 +37,16 @@ class PromServer:
         if rules is not None:
             (self.dir / "rules.yml").write_text(rules)
             rule_files = f"rule_files:\n  - {self.dir / 'rules.yml'}\n"
-        hosts = ", ".join(f'"{t}"' for t in targets)
+        jobs = dict(jobs or {job: targets or []})
+        if scrape_self:
+            jobs["prometheus"] = [f"127.0.0.1:{self.port}"]
+        scrapes = "".join(
+            f"  - job_name: {name}\n    static_configs:\n"
+            f"      - targets: [{', '.join(repr(t) for t in hosts)}]\n"
+            for name, hosts in jobs.items())
         (self.dir / "prometheus.yml").write_text(
             f"global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n"
-            f"{rule_files}"
-            f"scrape_configs:\n  - job_name: {job}\n    static_configs:\n"
-            f"      - targets: [{hosts}]\n")
+            f"{rule_files}scrape_configs:\n{scrapes}")
         self.proc = subprocess.Popen(
             [PROMETHEUS, f"--config.file={self.dir / 'prometheus.yml'}",
              f"--storage.tsdb.path={self.dir / 'data'}",
@@ -60,9 +67,23 @@ class PromServer:
             time.sleep(0.2)
         raise RuntimeError("prometheus did not become ready")
 
-    def query(self, expr: str) -> list[dict[str, object]]:
-        r = httpx.get(self.url + "/api/v1/query", params={"query": expr}, timeout=5)
-        return r.json()["data"]["result"]  # type: ignore[no-any-return]
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, object]]:
+        params = {"query": expr}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        r = httpx.get(self.url + "/api/v1/query", params=params, timeout=5)
+        body = r.json()
+        if body.get("status") != "success":
+            raise AssertionError(f"{expr}: {body}")
+        return body["data"]["result"]  # type: ignore[no-any-return]
+
+    def value(self, expr: str, at: float | None = None) -> float | None:
+        """The single value of an instant query, or None when it returned nothing."""
+        result = self.query(expr, at)
+        if not result:
+            return None
+        assert len(result) == 1, result
+        return float(result[0]["value"][1])  # type: ignore[index]
 
     def wait_for(self, expr: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

@@ -380,7 +380,8 @@ def test_after_a_long_outage_the_window_starts_again_instead_of_averaging_the_ga
         e.observe(obs(t, None, error="connection refused"))
     a = e.observe(obs(600, p(60_000)))
     assert a.figures["requests_per_s"].value is None
-    assert a.figures["requests_per_s"].reason == "waiting for a second scrape"
+    assert a.figures["requests_per_s"].reason == (
+        "waiting for a second scrape (the one before failed: connection refused)")
     b = e.observe(obs(601, p(60_050)))
     assert b.figures["requests_per_s"].value == pytest.approx(50.0)
 

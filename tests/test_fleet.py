@@ -97,8 +97,9 @@ def test_an_instance_back_after_more_than_a_window_is_a_new_baseline_not_a_burst
     a = e.observe(round_of(120, a=page(1200, 0), b=page(50_100, 0)))
     assert a.figures["requests_per_s"].value == pytest.approx(10.0)  # a's rate alone
     a = e.observe(round_of(130, a=page(1300, 0), b=page(50_200, 0)))
-    # The window's requests over the window: a's 600 in 60 s and b's 100 since it came back.
-    assert a.figures["requests_per_s"].value == pytest.approx(700 / 60)
+    # Each instance's rate over its own window: a's 600 in 60 s, and b's 100 in the 10 s
+    # since it came back (not averaged over a minute it was not counted in).
+    assert a.figures["requests_per_s"].value == pytest.approx(600 / 60 + 100 / 10)
 
 
 def test_no_instance_answering_makes_the_figures_stale_then_unknown() -> None:
@@ -152,7 +153,8 @@ def test_an_instance_that_missed_the_first_round_is_named_and_warned_about() -> 
     assert a.figures["requests_per_s"].detail["partial"] == "1 of 2 instances"
     a = e.observe(round_of(20, a=page(200, 0), b=page(5100, 5000)))
     assert "partial" not in a.figures["requests_per_s"].detail
-    assert a.figures["requests_per_s"].value == pytest.approx(10.0 + 5.0)
+    # a: 200 in its 20 s; b: 100 in the 10 s since its first answer, each over its own span.
+    assert a.figures["requests_per_s"].value == pytest.approx(10.0 + 10.0)
 
 
 def test_a_counter_one_instance_lacks_falls_back_to_what_all_have() -> None:

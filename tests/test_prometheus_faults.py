@@ -75,7 +75,8 @@ def test_an_empty_answer_is_unknown_not_zero(server: LoopbackServer) -> None:
     server.routes.update(answers(EMPTY_OK))
     a, _snap = observe(server.url)
     f = a.figures["requests_per_s"]
-    assert f.value is None and "returned nothing" in (f.reason or "")
+    assert f.value is None and f.reason == (
+        'Prometheus has no http_request_duration_seconds or http_requests_total for {job="x"}')
 
 
 def test_the_header_and_basic_auth_reach_it_and_never_show(server: LoopbackServer) -> None:
@@ -131,11 +132,11 @@ def test_targets_or_alerts_that_cannot_be_read_are_said_not_hidden(
 
 
 def test_the_selector_picks_targets_as_promql_matchers_do() -> None:
-    from sbtop.sources.prometheus import _matchers
+    from sbtop.engine.promql import selector_matchers
 
     labels = {"job": "a,b", "env": "prod-eu", "service": "api"}
     def picks(selector: str) -> bool:
-        return all(m(labels) for m in _matchers(selector))
+        return all(m(labels) for m in selector_matchers(selector))
 
     assert picks('job="a,b"') and not picks('job="a"')
     assert picks('env=~"prod-.*", service!="web"') and not picks('env!~"prod.*"')

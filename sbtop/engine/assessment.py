@@ -113,6 +113,7 @@ def to_dict(a: Assessment) -> dict[str, Any]:
         "figures": {k: figure_dict(f) for k, f in a.figures.items()},
         "alerts": [
             {
+                "source": "sbtop",
                 "name": al.name,
                 "state": al.state.value,
                 "since": iso(al.since_wall),
@@ -123,7 +124,7 @@ def to_dict(a: Assessment) -> dict[str, Any]:
             for al in a.alerts
         ] + [
             {"name": x.name, "state": x.state, "since": x.since, "severity": x.severity,
-             "summary": x.summary, "source": "prometheus"}
+             "summary": x.summary, "source": "prometheus", "counted": x.counted}
             for x in a.external_alerts
         ],
         "routes": {

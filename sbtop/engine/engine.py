@@ -15,22 +15,25 @@ from sbtop.engine.exposition import ParseError
 from sbtop.engine.figures import (
     Figure,
     Routes,
+    figures_over,
     gauge_figures,
     health_figure,
     unknown,
+    waiting_figures,
     window_figures,
 )
 from sbtop.engine.fleet import Fleet, FleetRound
 from sbtop.engine.levels import Level, worst
 from sbtop.engine.observations import (
     DbSnapshot,
+    ExternalAlert,
     HealthProbe,
     InstanceStatus,
     MetricsScrape,
     Observation,
     PromSnapshot,
 )
-from sbtop.engine.promql import prom_figures
+from sbtop.engine.promql import alert_level, alert_scope, prom_figures
 from sbtop.engine.series import Rollup, SeriesTracker, slide
 from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
 
@@ -64,6 +67,11 @@ class Engine:
         self._prom_ok: PromSnapshot | None = None
         self._db: DbSnapshot | None = None  # the latest poll
         self._db_ok: DbSnapshot | None = None  # the latest poll that worked
+        self._end: Rollup | None = None  # what the latest page (or pages) held
+        self._window_s: float | None = None  # the span the rate figures cover
+        self._reset_t: float | None = None  # when counters last restarted
+        # Why the scrape before the only good one failed: said while there is one scrape.
+        self._failed_before: str | None = None
 
     def observe(self, obs: Observation) -> Assessment:
         self.tick += 1
@@ -84,7 +92,10 @@ class Engine:
             if obs.db.error is None:
                 self._db_ok = obs.db
         figures = self._current_metric_figures(obs.wall)
-        figures.update(self._current_prom_figures(obs.wall))
+        prom_p95: dict[str, float] = {}
+        if self._prom is not None:
+            prom, self._routes, prom_p95 = self._current_prom_figures(obs.wall)
+            figures.update(prom)
         hf = health_figure(self._health, self.settings)
         if hf is not None:
             figures["health"] = hf
@@ -105,7 +116,11 @@ class Engine:
                 self._prom_ok.wall if self._prom_ok else None, p.wall, p.elapsed_ms,
                 {"instances_up": sum(i.up for i in p.instances),
                  "instances": len(p.instances)})
-        instances = self._prom.instances if self._prom is not None else self._fleet_instances
+        if self._prom is not None:
+            instances = tuple(dataclasses.replace(i, p95_ms=prom_p95.get(i.name))
+                              for i in self._prom.instances)
+        else:
+            instances = self._fleet_instances
         down = [i for i in instances if not i.up]
         uncounted = self._fleet_round.uncounted if self._fleet_round and not self._prom else ()
         covered = len(instances) - len(down) - len(uncounted)
@@ -116,8 +131,11 @@ class Engine:
             figures = {k: (dataclasses.replace(f, detail={**f.detail, "partial": part})
                            if k in METRIC_FIGURES and f.value is not None else f)
                        for k, f in figures.items()}
+        external = self._external_alerts()
         levels = [f.level for f in figures.values() if f.judged]
         levels += [a.level() for a in alerts]
+        # Prometheus's own firing alerts about this target count like sbtop's, by severity.
+        levels += [alert_level(x) for x in external if x.counted]
         returning = self._fleet_round.returning if self._fleet_round and not self._prom else False
         if down or returning:
             # An instance that does not answer, or whose traffic the window missed, is news.
@@ -125,14 +143,16 @@ class Engine:
         levels += [Level.UNKNOWN for s in sources.values() if not s.up and s.name != "health"]
         if not sources:
             levels.append(Level.UNKNOWN)  # nothing was read: nothing can be called ok
-        window_s = None
-        if len(self.window) >= 2:
-            window_s = self.window[-1].t - self.window[0].t
+        window_s = self._window_s
+        if self._prom is not None:
+            window_s = self._prom.window_s if self._prom_ok is not None else None
         notes = []
-        resets = [r for r in list(self.window)[1:] if r.reset]
-        if resets:
-            notes.append(f"counters reset {obs.t - resets[-1].t:.0f} s ago (the process "
+        if self._reset_t is not None and obs.t - self._reset_t <= self.settings.window_s:
+            notes.append(f"counters reset {obs.t - self._reset_t:.0f} s ago (the process "
                          "restarted); rates count from the restart, as Prometheus does")
+        if self._failed_before is not None and len(self.window) == 1:
+            notes.append(f"one good scrape so far; the one before failed ({self._failed_before})"
+                         ": rates need a second good one")
         if down and len(down) == len(instances):
             notes.append(f"none of the {len(instances)} instances answering")
         elif down:
@@ -142,15 +162,18 @@ class Engine:
             notes.append(f"{', '.join(uncounted)}: answering, not in the figures until the "
                          "next tick (a first answer is only a baseline)")
         if self._prom is not None:
+            if self._prom.scope_note:
+                notes.append(self._prom.scope_note)
             notes.extend(self._prom.problems)
-        skew = self.window[-1].page_clock_skew_s if self.window else None
+        end = self._end
+        skew = end.page_clock_skew_s if end is not None else None
         if skew is not None:
             side = "ahead of" if skew > 0 else "behind"
             off = (format.duration(abs(skew)) if abs(skew) < 2 * 86400
                    else f"{abs(skew) / 86400:,.0f} days")
             notes.append(f"the page's sample timestamps are {off} {side} "
                          "this machine's clock: ignored, rates use the scrape times")
-        ignored = self.window[-1].ignored if self.window else 0
+        ignored = end.ignored if end is not None else 0
         if ignored:
             notes.append(f"{ignored} samples ignored (not finite, duplicated or without le)")
         return Assessment(
@@ -169,18 +192,34 @@ class Engine:
             production=self.production,
             db=self._db_ok if self._db is not None and self._db.error is None else None,
             instances=instances,
-            external_alerts=self._prom_ok.alerts if self._prom_ok is not None else (),
+            external_alerts=external,
         )
 
-    def _current_prom_figures(self, wall: float) -> dict[str, Figure]:
+    def _external_alerts(self) -> tuple[ExternalAlert, ...]:
+        """Prometheus's alerts about this target: another job's are left out; one without
+        the selector's labels is shown but not counted."""
+        snap = self._prom_ok
+        if snap is None:
+            return ()
+        out = []
+        for x in snap.alerts:
+            scope = alert_scope(x, snap.selector)
+            if snap.refusal is not None:
+                scope = "unlabelled"  # no target chosen: nothing is this target's for sure
+            if scope != "other":
+                out.append(dataclasses.replace(x, scope=scope))
+        return tuple(out)
+
+    def _current_prom_figures(self, wall: float
+                              ) -> tuple[dict[str, Figure], Routes, dict[str, float]]:
         latest = self._prom
-        if latest is None:
-            return {}
+        assert latest is not None
         if latest.error is None or self._prom_ok is None:
-            return prom_figures(latest, self.settings)
+            return prom_figures(latest, self._health, self.settings)
         age = wall - self._prom_ok.wall
-        return {k: _stale(f, age, latest.error, self.settings)
-                for k, f in prom_figures(self._prom_ok, self.settings).items()}
+        figures, routes, p95 = prom_figures(self._prom_ok, self._health, self.settings)
+        return ({k: _stale(f, age, latest.error, self.settings) for k, f in figures.items()},
+                routes, p95)
 
     def _current_db_figures(self, wall: float) -> dict[str, Figure]:
         latest = self._db
@@ -206,13 +245,23 @@ class Engine:
             self._metrics_status = SourceStatus(
                 "metrics", False, error or "no page", self._metrics_ok_wall, scrape.wall,
                 scrape.elapsed_ms, detail)
+            self._failed_before = error or "no page"
             return
         assert scrape.page is not None
         detail["samples"] = scrape.page.count()
         self._metrics_ok_wall = scrape.wall
         self._metrics_status = SourceStatus("metrics", True, None, scrape.wall, scrape.wall,
                                             scrape.elapsed_ms, detail)
-        self._take_rollup(rollup)
+        slide(self.window, rollup, self.settings.window_s)
+        if len(self.window) >= 2:
+            self._failed_before = None
+        waiting = "waiting for a second scrape"
+        if self._failed_before is not None:
+            waiting = f"waiting for a second scrape (the one before failed: {self._failed_before})"
+        self._metric_figures, self._routes = window_figures(
+            self.window[0], rollup, self._health, self.settings, waiting)
+        self._took(rollup, self.window[-1].t - self.window[0].t if len(self.window) >= 2
+                   else None)
 
     def _take_fleet(self, scrapes: tuple[MetricsScrape, ...], t: float, wall: float) -> None:
         if self._fleet is None:
@@ -223,7 +272,7 @@ class Engine:
         detail: dict[str, Any] = {"bytes": r.size_bytes, "instances_up": r.answered,
                                   "instances": len(r.instances)}
         down = "; ".join(f"{i.name}: {i.error}" for i in r.down) or None
-        if r.rollup is None or not r.answered:
+        if r.end is None or not r.answered:
             self._metrics_status = SourceStatus(
                 "metrics", False, f"no instance answered ({down})", self._metrics_ok_wall,
                 wall, r.elapsed_ms, detail)
@@ -232,13 +281,19 @@ class Engine:
         self._metrics_ok_wall = wall
         self._metrics_status = SourceStatus("metrics", True, down, wall, wall, r.elapsed_ms,
                                             detail)
-        self._take_rollup(r.rollup)
+        if r.deltas is None:
+            self._metric_figures, self._routes = waiting_figures(r.end, self._health,
+                                                                 self.settings)
+        else:
+            self._metric_figures, self._routes = figures_over(r.deltas, r.end, self._health,
+                                                              self.settings)
+        self._took(r.end, r.deltas.span if r.deltas is not None else None)
 
-    def _take_rollup(self, rollup: Rollup) -> None:
-        slide(self.window, rollup, self.settings.window_s)
-        figures, routes = window_figures(self.window[0], rollup, self._health, self.settings)
-        self._metric_figures = figures
-        self._routes = routes
+    def _took(self, end: Rollup, span: float | None) -> None:
+        self._end = end
+        self._window_s = span
+        if end.reset:
+            self._reset_t = end.t
 
     def _current_metric_figures(self, wall: float) -> dict[str, Figure]:
         status = self._metrics_status
@@ -247,8 +302,8 @@ class Engine:
         if status.up:
             figures = dict(self._metric_figures)
             # Memory may come from the health JSON, which can be newer than the last scrape.
-            if self.window:
-                figures["memory_pct"] = gauge_figures(self.window[-1], self._health,
+            if self._end is not None:
+                figures["memory_pct"] = gauge_figures(self._end, self._health,
                                                       self.settings)["memory_pct"]
             return figures
         if not self._metric_figures:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sbtop.engine.levels import Level, Threshold
 from sbtop.engine.observations import HealthProbe
-from sbtop.engine.quantile import INF, histogram_quantile
+from sbtop.engine.quantile import INF, histogram_quantile, quantile_in_bucket
 from sbtop.engine.series import (
     BUCKET,
     COUNTER,
@@ -89,17 +89,29 @@ class Routes:
 
 
 @dataclass(slots=True)
-class _Deltas:
-    """Increases of every slot over the window, grouped for the figures."""
+class Deltas:
+    """What a window's figures are made from: how much every sum grew over the window, and the
+    per-second rates of the counts shown as rates.
 
+    From one source the rates are the increases over the window's span. Several instances each
+    count over their own scrape times, so their rates are added, not their increases divided by
+    one span (an instance answering late would otherwise stretch or shrink everyone's window);
+    from Prometheus they are what rate() gave.
+    """
+
+    span: float
     buckets: dict[float, float] = field(default_factory=dict)
     route_buckets: dict[RouteKey, dict[float, float]] = field(default_factory=dict)
     counts: dict[str, dict[str, float]] = field(default_factory=dict)  # tag -> class -> n
     route_counts: dict[str, dict[RouteKey, dict[str, float]]] = field(default_factory=dict)
-    messages: dict[str, float] = field(default_factory=dict)
+    # Per second: each count tag's total and MESSAGES; and each route's requests.
+    per_s: dict[str, float] = field(default_factory=dict)
+    route_per_s: dict[RouteKey, float] = field(default_factory=dict)
 
 
-def _deltas(start: Rollup, end: Rollup) -> _Deltas:
+def deltas(start: Rollup, end: Rollup, span: float | None = None) -> Deltas:
+    """The increases from `start` to `end`, as rates over `span` (their time apart unless
+    given: an instance that stopped answering is averaged over the window up to now)."""
     def inc(group: str) -> dict[Any, float]:
         before = start.sums.get(group, {})
         return {k: v - before.get(k, 0.0) for k, v in end.sums.get(group, {}).items()}
@@ -112,35 +124,78 @@ def _deltas(start: Rollup, end: Rollup) -> _Deltas:
             out[rk] = {k: v - before.get(k, 0.0) for k, v in now.items()}
         return out
 
-    d = _Deltas(buckets=inc(BUCKET), messages=inc(MESSAGES),
-                route_buckets=inc_by_route(ROUTE_BUCKET))
+    span = end.t - start.t if span is None else span
+    d = Deltas(span, buckets=inc(BUCKET), route_buckets=inc_by_route(ROUTE_BUCKET))
     for group, route_group in _ROUTE_TAG.items():
         d.counts[group] = inc(group)
         d.route_counts[route_group] = inc_by_route(route_group)
+    if span > 0:
+        for group in _ROUTE_TAG:
+            d.per_s[group] = sum(d.counts[group].values()) / span
+        if end.message_counter is not None:
+            d.per_s[MESSAGES] = inc(MESSAGES).get(end.message_counter, 0.0) / span
+        d.route_per_s = {rk: b.get(INF, 0.0) / span for rk, b in d.route_buckets.items()}
     return d
 
 
+def add_deltas(parts: list[Deltas]) -> Deltas:
+    """Several instances' windows as one: increases and rates added, the longest span kept."""
+    out = Deltas(max(p.span for p in parts))
+
+    def into(target: dict[Any, float], source: Mapping[Any, float]) -> None:
+        for k, v in source.items():
+            target[k] = target.get(k, 0.0) + v
+
+    for p in parts:
+        into(out.buckets, p.buckets)
+        into(out.per_s, p.per_s)
+        into(out.route_per_s, p.route_per_s)
+        for rk, b in p.route_buckets.items():
+            into(out.route_buckets.setdefault(rk, {}), b)
+        for tag, classes in p.counts.items():
+            into(out.counts.setdefault(tag, {}), classes)
+        for tag, routes in p.route_counts.items():
+            nested = out.route_counts.setdefault(tag, {})
+            for rk, classes in routes.items():
+                into(nested.setdefault(rk, {}), classes)
+    return out
+
+
+def waiting_figures(end: Rollup | None, health: HealthProbe | None, settings: EngineSettings,
+                    reason: str = "waiting for a second scrape"
+                    ) -> tuple[dict[str, Figure], Routes]:
+    """Before a window exists: rates and quantiles unknown with `reason`, gauges as read."""
+    figures: dict[str, Figure] = {}
+    for key, _q in QUANTILES:
+        figures[key] = unknown(key, reason, settings)
+    for key in ("requests_per_s", "error_rate_5xx_pct", "error_rate_4xx_pct"):
+        figures[key] = unknown(key, reason, settings)
+    if settings.names.message_counters:
+        figures["socket_messages_per_s"] = unknown("socket_messages_per_s", reason, settings)
+    if end is not None:
+        figures.update(gauge_figures(end, health, settings))
+    return figures, Routes(reason=reason)
+
+
 def window_figures(
-    start: Rollup, end: Rollup, health: HealthProbe | None, settings: EngineSettings
+    start: Rollup, end: Rollup, health: HealthProbe | None, settings: EngineSettings,
+    waiting: str = "waiting for a second scrape",
 ) -> tuple[dict[str, Figure], Routes]:
     """Every metrics figure over the window from `start` to `end` (two successful scrapes)."""
+    if start is end or end.t - start.t <= 0:
+        return waiting_figures(end, health, settings, waiting)
+    return figures_over(deltas(start, end), end, health, settings)
+
+
+def figures_over(d: Deltas, end: Rollup, health: HealthProbe | None, settings: EngineSettings
+                 ) -> tuple[dict[str, Figure], Routes]:
+    """Every metrics figure from a window's increases; `end` says what the page held (the
+    families present, their problems, the gauges as last read)."""
     names = settings.names
     figures: dict[str, Figure] = {}
-    span = end.t - start.t
-    if start is end or span <= 0:
-        reason = "waiting for a second scrape"
-        for key, _q in QUANTILES:
-            figures[key] = unknown(key, reason, settings)
-        for key in ("requests_per_s", "error_rate_5xx_pct", "error_rate_4xx_pct"):
-            figures[key] = unknown(key, reason, settings)
-        if names.message_counters:
-            figures["socket_messages_per_s"] = unknown("socket_messages_per_s", reason, settings)
-        figures.update(gauge_figures(end, health, settings))
-        return figures, Routes(reason=reason)
-    d = _deltas(start, end)
-    window = f"{span:.0f} s"
+    window = f"{d.span:.0f} s"
     figures.update(_latency(end, d, window, settings))
-    figures.update(_traffic(end, d, span, window, settings))
+    figures.update(_traffic(end, d, window, settings))
     if names.message_counters:
         if end.message_counter is None:
             figures["socket_messages_per_s"] = unknown(
@@ -153,15 +208,15 @@ def window_figures(
                                                        end.problems[MESSAGES], settings)
         else:
             figures["socket_messages_per_s"] = judge(
-                "socket_messages_per_s", d.messages.get(end.message_counter, 0.0) / span,
-                settings, detail={"metric": end.message_counter},
+                "socket_messages_per_s", d.per_s.get(MESSAGES, 0.0), settings,
+                detail={"metric": end.message_counter},
             )
     figures.update(gauge_figures(end, health, settings))
-    return figures, _routes(end, d, span, settings)
+    return figures, _routes(end, d, settings)
 
 
-def _latency(end: Rollup, d: _Deltas, window: str, settings: EngineSettings
-             ) -> dict[str, Figure]:
+def _latency(end: Rollup, d: Deltas, window: str, settings: EngineSettings
+              ) -> dict[str, Figure]:
     h = settings.names.latency_histogram
     reason: str | None = None
     total = d.buckets.get(INF)
@@ -181,9 +236,13 @@ def _latency(end: Rollup, d: _Deltas, window: str, settings: EngineSettings
         if reason is not None:
             out[key] = unknown(key, reason, settings)
             continue
-        seconds = histogram_quantile(q, d.buckets.items())
+        seconds, low, high = quantile_in_bucket(q, d.buckets.items())
+        detail: dict[str, Any] = {"requests": total}
+        if low is not None and high is not None:
+            # Interpolated inside this bucket: the true quantile is somewhere in it.
+            detail["bucket_ms"] = (low * 1000.0, high * 1000.0)
         out[key] = judge(key, seconds * 1000.0, settings,
-                         reason="histogram gives no quantile", detail={"requests": total})
+                         reason="histogram gives no quantile", detail=detail)
     return out
 
 
@@ -198,7 +257,7 @@ def _count_source(end: Rollup, settings: EngineSettings, *, need_status: bool
     return None
 
 
-def _traffic(end: Rollup, d: _Deltas, span: float, window: str, settings: EngineSettings
+def _traffic(end: Rollup, d: Deltas, window: str, settings: EngineSettings
              ) -> dict[str, Figure]:
     names = settings.names
     out: dict[str, Figure] = {}
@@ -213,7 +272,7 @@ def _traffic(end: Rollup, d: _Deltas, span: float, window: str, settings: Engine
         out["requests_per_s"] = unknown("requests_per_s", end.problems[source[0]], settings)
     else:
         total = sum(d.counts.get(source[0], {}).values())
-        out["requests_per_s"] = judge("requests_per_s", total / span, settings,
+        out["requests_per_s"] = judge("requests_per_s", d.per_s.get(source[0], 0.0), settings,
                                       detail={"metric": source[1], "requests": total})
     source = _count_source(end, settings, need_status=True)
     reason: str | None = None
@@ -306,7 +365,7 @@ def health_figure(probe: HealthProbe | None, settings: EngineSettings) -> Figure
     return Figure("health", None, level, "", None, probe.error or "no answer", detail, True)
 
 
-def _routes(end: Rollup, d: _Deltas, span: float, settings: EngineSettings) -> Routes:
+def _routes(end: Rollup, d: Deltas, settings: EngineSettings) -> Routes:
     for group in (BUCKET, COUNTER, HIST_COUNT):
         if group in end.problems:
             return Routes(reason=end.problems[group])
@@ -337,7 +396,7 @@ def _routes(end: Rollup, d: _Deltas, span: float, settings: EngineSettings) -> R
             if n >= minimum and n > 0:
                 e5 = 100.0 * classes.get("5xx", 0.0) / n
                 e4 = 100.0 * classes.get("4xx", 0.0) / n
-        stats.append(RouteStat(rk[0], rk[1], total, total / span, p95, e5, e4))
+        stats.append(RouteStat(rk[0], rk[1], total, d.route_per_s.get(rk, 0.0), p95, e5, e4))
     return ranked(stats, settings.top_routes)
 
 

@@ -1,14 +1,17 @@
-"""Several instances scraped directly (no Prometheus): one tracker per instance, their sums
-added into one rollup for the target's figures, and each instance's own up/down and p95.
+"""Several instances scraped directly (no Prometheus): one tracker and one window per
+instance, added up for the target's figures, and each instance's own up/down and p95.
 
 Each instance keeps its own SeriesTracker, so a restart of one instance (its counters back to
-zero) is detected on that instance alone. The target's sums are the instances' sums added up:
-every instance's sums only grow, so their total only grows, and the window figures work on it
-exactly as on one instance's. An instance that stops answering keeps its last sums in the
-total (it adds nothing while it is down) rather than leaving it, which would make the total
-fall and read as a reset. One that answers again after more than a window is taken as a new
-baseline: what its counters gained meanwhile happened at unknown times, and counted at once it
-would pass for a burst (Prometheus's rate() leaves such a gap out the same way).
+zero) is detected on that instance alone, and its own window, dated by its own scrape times:
+an instance that answers three seconds late has a window three seconds shorter, and its rate is
+its increase over that span. The target's increases (for the quantiles and the error ratios)
+are the instances' increases added up, and its rates the instances' rates added up.
+
+An instance that stops answering keeps what it served inside the window, averaged over the
+window up to now (it adds nothing while it is down), until that falls out of the window. One
+that answers again after more than a window is taken as a new baseline: what its counters
+gained meanwhile happened at unknown times, and counted at once it would pass for a burst
+(Prometheus's rate() leaves such a gap out the same way).
 """
 
 from __future__ import annotations
@@ -19,18 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sbtop.engine.exposition import ParseError
+from sbtop.engine.figures import Deltas, add_deltas, deltas
 from sbtop.engine.observations import InstanceStatus, MetricsScrape
 from sbtop.engine.quantile import INF, histogram_quantile
-from sbtop.engine.series import (
-    BUCKET,
-    FLAT_GROUPS,
-    MESSAGES,
-    ROUTE_GROUPS,
-    Rollup,
-    SeriesTracker,
-    Sums,
-    slide,
-)
+from sbtop.engine.series import BUCKET, Rollup, SeriesTracker, slide, trim
 from sbtop.engine.settings import EngineSettings
 
 
@@ -54,7 +49,10 @@ class _Member:
 class FleetRound:
     """One round of scrapes, one per instance, made into what the engine needs."""
 
-    rollup: Rollup | None  # None when no instance has answered yet
+    # What the instances' pages held, for the figures (None when no instance has answered
+    # yet), and the window's increases and rates (None until some instance has two scrapes).
+    end: Rollup | None
+    deltas: Deltas | None
     instances: tuple[InstanceStatus, ...]
     answered: int  # instances whose page was read this round
     samples: int  # wanted samples on the pages read this round
@@ -64,6 +62,7 @@ class FleetRound:
     # those had not answered before (then the window misses its traffic: worth a warning).
     uncounted: tuple[str, ...] = ()
     returning: bool = False
+    reset: bool = False  # some instance's counters restarted this round
 
     @property
     def down(self) -> tuple[InstanceStatus, ...]:
@@ -106,18 +105,28 @@ class Fleet:
             m.last, m.last_ok_t = rollup, s.t
             slide(m.window, rollup, self.settings.window_s)
             fresh.append((s.instance, rollup))
+        horizon = t - self.settings.window_s
+        parts = []
+        for m in self._members.values():
+            trim(m.window, t, self.settings.window_s)
+            if len(m.window) < 2 or m.window[-1].t <= horizon:
+                continue  # nothing of it inside the window
+            if m.error is None:
+                parts.append(deltas(m.window[0], m.window[-1]))
+            else:  # down: what it served before, over the window up to now
+                parts.append(deltas(m.window[0], m.window[-1], t - m.window[0].t))
         instances = tuple(self._status(name, m) for name, m in self._members.items())
         uncounted = tuple(n for n, m in self._members.items() if m.error is None and not m.counted)
         returning = any(self._members[n].failed_before for n in uncounted)
-        merged = None
+        end = None
         if fresh:
             self._rounds += 1
             kept = [(n, m.last) for n, m in self._members.items() if m.last is not None]
-            merged = merge(kept, fresh, t, wall, self._rounds, reset)
-        return FleetRound(merged, instances, len(fresh), samples,
-                          sum(s.size_bytes for s in scrapes),
+            end = merge(kept, fresh, t, wall, self._rounds, reset)
+        return FleetRound(end, add_deltas(parts) if parts and end else None, instances,
+                          len(fresh), samples, sum(s.size_bytes for s in scrapes),
                           max((s.elapsed_ms for s in scrapes), default=0.0), uncounted,
-                          returning)
+                          returning, reset)
 
     def _status(self, name: str, m: _Member) -> InstanceStatus:
         if m.error is not None:
@@ -130,33 +139,16 @@ MESSAGES_KEY = "messages"  # the instances' message counters, whatever each one 
 
 def merge(kept: Sequence[tuple[str, Rollup]], fresh: Sequence[tuple[str, Rollup]], t: float,
           wall: float, scrape: int, reset: bool) -> Rollup:
-    """The instances' sums added up (`kept`: each instance's latest, answering or not), with
-    the gauges of those that answered this round (`fresh`): sockets add up, memory and
-    event-loop lag are the worst instance's.
+    """What the instances' pages held, as one page would (the sums stay per instance): the
+    families present, their problems, and the gauges of those that answered this round
+    (`fresh`): sockets add up, memory and event-loop lag are the worst instance's. `kept` is
+    each instance's latest, answering or not.
 
     A figure counts an instance only when every instance can give it: the request counter is
     used when all have it (else the histogram's _count), and the quantiles need every instance
     to have the histogram with the same bucket bounds (summing buckets with different bounds
     gives a wrong quantile, however it is done), else they are unknown, saying why.
     """
-    sums: Sums = {g: {} for g in (*FLAT_GROUPS, *ROUTE_GROUPS)}
-    for _name, r in kept:
-        for g in FLAT_GROUPS:
-            if g == MESSAGES:
-                continue
-            into = sums[g]
-            for k, v in r.sums.get(g, {}).items():
-                into[k] = into.get(k, 0.0) + v
-        for g in ROUTE_GROUPS:
-            nested = sums[g]
-            for rk, sub in r.sums.get(g, {}).items():
-                into = nested.setdefault(rk, {})
-                for k, v in sub.items():
-                    into[k] = into.get(k, 0.0) + v
-        if r.message_counter:
-            msgs = sums[MESSAGES]
-            msgs[MESSAGES_KEY] = msgs.get(MESSAGES_KEY, 0.0) + r.sums[MESSAGES].get(
-                r.message_counter, 0.0)
     rollups = [r for _n, r in fresh]
     # One instance's unusable input makes the summed figure unusable too: named with it.
     problems: dict[str, str] = {}
@@ -174,7 +166,7 @@ def merge(kept: Sequence[tuple[str, Rollup]], fresh: Sequence[tuple[str, Rollup]
     for key in problems.keys() & gauges.keys():
         del gauges[key]
     return Rollup(
-        t=t, wall=wall, sums=sums, scrape=scrape, reset=reset,
+        t=t, wall=wall, sums={}, scrape=scrape, reset=reset,
         histogram_present=any(r.histogram_present for r in rollups),
         counter_present=all(r.counter_present for r in rollups),
         counter_has_status=all(r.counter_has_status for r in rollups),

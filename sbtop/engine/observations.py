@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,22 +106,40 @@ class ExternalAlert:
     since: str | None = None  # RFC 3339, as Prometheus writes activeAt
     severity: str | None = None
     summary: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    # Whose it is, by the target's selector: "target", or "unlabelled" when it carries none
+    # of the selector's labels (shown, not counted: it may be another target's).
+    scope: str = "target"
+
+    @property
+    def counted(self) -> bool:
+        return self.scope == "target"
 
 
 @dataclass(frozen=True, slots=True)
 class PromSnapshot:
-    """One round of PromQL queries. `values` are in the figures' units; a None value has its
-    reason in `reasons`. `error` is set when Prometheus could not be read at all."""
+    """One round of PromQL queries: rate() vectors over the window, every query evaluated at
+    the same instant (`at`). `error` is set when Prometheus could not be read at all;
+    `refusal` when it was read but holds nothing sbtop may add up (no such metrics, or several
+    jobs and no selector); `failures` names the queries that failed, with why."""
 
     t: float
     wall: float
     error: str | None = None
-    values: dict[str, float | None] = field(default_factory=dict)
-    reasons: dict[str, str] = field(default_factory=dict)
-    requests: float | None = None  # requests in the window, for the minimum
+    window_s: float = 60.0
+    at: float | None = None
+    selector: str = ""  # the selector used: configured, or the job sbtop chose
+    scope_note: str | None = None  # how it was chosen
+    refusal: str | None = None
+    present: frozenset[str] = frozenset()  # metric names that have series
+    declared: frozenset[str] = frozenset()  # names the targets declare (TYPE), series or not
+    vectors: Mapping[str, tuple[tuple[Mapping[str, str], float], ...]] = field(
+        default_factory=dict)
+    failures: Mapping[str, str] = field(default_factory=dict)
     instances: tuple[InstanceStatus, ...] = ()
     alerts: tuple[ExternalAlert, ...] = ()
     elapsed_ms: float = 0.0
+    queries: int = 0  # HTTP requests this round sent
     # What could not be read beside the figures (the targets, the alerts), in words.
     problems: tuple[str, ...] = ()
 

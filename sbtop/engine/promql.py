@@ -1,79 +1,410 @@
-"""PromQL for each figure, in the figure's own unit (ms, %, count): one place, used by
-`sbtop rules` (alerting rules) and by the Prometheus source (instant queries)."""
+"""Prometheus as a source of the same figures: the PromQL sbtop sends and how its answers
+become a window's increases and rates (figures.Deltas), so a direct scrape, several instances
+and Prometheus go through one computation of quantiles, ratios and routes.
+
+Each round asks for rate() vectors, not finished figures: the latency buckets summed over
+everything but the status (so routes, instances and the bucket layouts stay visible), the
+request counts by every label (so the status label is read wherever it is, and an empty 5xx
+class is 0, not an empty answer), the message counter's rate and the gauges as they are. Which
+metric names exist, and in which job, is asked every DETECT_EVERY_S.
+
+`figure_expr` writes one figure as a PromQL expression (for `sbtop rules` and the sparklines'
+history), from the detected shape.
+"""
 
 from __future__ import annotations
 
-from sbtop.engine.figures import Figure, judge, unknown
-from sbtop.engine.observations import PromSnapshot
-from sbtop.engine.settings import EngineSettings
+import math
+import re
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 
-RATE = "5m"
-# The figures the Prometheus source reads, each an instant query over the window.
+from sbtop.engine.figures import Deltas, Figure, Routes, figures_over, unknown
+from sbtop.engine.levels import Level
+from sbtop.engine.observations import ExternalAlert, HealthProbe, PromSnapshot
+from sbtop.engine.quantile import INF, histogram_quantile
+from sbtop.engine.series import (
+    BUCKET,
+    COUNTER,
+    HIST_COUNT,
+    MESSAGES,
+    ROUTE_COUNTER,
+    ROUTE_HIST_COUNT,
+    Rollup,
+    RouteKey,
+    counter_names,
+    status_class,
+)
+from sbtop.engine.settings import EngineSettings
+from sbtop.engine.shape import Shape, configured
+
+RATE = "5m"  # the rate window of generated alerting rules
+DETECT_EVERY_S = 30.0
+# The figures Prometheus gives (the console prefills their history).
 PROM_FIGURES = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "requests_per_s",
                 "error_rate_5xx_pct", "error_rate_4xx_pct", "socket_connections",
-                "memory_pct", "event_loop_lag_ms")
+                "socket_messages_per_s", "memory_pct", "event_loop_lag_ms")
+Vector = tuple[tuple[Mapping[str, str], float], ...]
 
 
-def figure_expr(figure: str, settings: EngineSettings, selector: str = "") -> str | None:
-    """PromQL for one figure, in the figure's own unit (ms, %, count)."""
+def window_text(seconds: float) -> str:
+    return f"{max(1, round(seconds))}s"
+
+
+def _sel(*parts: str) -> str:
+    joined = ",".join(p for p in parts if p)
+    return f"{{{joined}}}" if joined else ""
+
+
+def label_value(value: str) -> str:
+    """A label value as a PromQL string literal."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def candidate_names(settings: EngineSettings) -> tuple[str, ...]:
+    """Every metric name sbtop might read, as Prometheus stores them."""
     n = settings.names
-    sel = f"{{{selector}}}" if selector else ""
+    out: list[str] = []
+    if n.latency_histogram:
+        out += [n.latency_histogram + "_bucket", n.latency_histogram + "_count"]
+    out += counter_names(n.requests_counter)
+    for c in n.message_counters:
+        out += counter_names(c)
+    out += n.socket_gauges
+    out += [x for x in (n.memory_rss, n.event_loop_lag) if x]
+    return tuple(dict.fromkeys(out))
+
+
+def detect_query(settings: EngineSettings, selector: str) -> str:
+    """Which of the candidate names exist, per job: one small vector."""
+    alternatives = "|".join(re.escape(n) for n in candidate_names(settings))
+    return f"count by (__name__, job) ({_sel(f'__name__=~{label_value(alternatives)}', selector)})"
+
+
+def present_by_job(vector: Vector) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for labels, _v in vector:
+        out.setdefault(labels.get("job", ""), set()).add(labels.get("__name__", ""))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which series a round reads: the selector, how it was chosen, or why nothing is read."""
+
+    selector: str
+    note: str | None = None
+    refusal: str | None = None
+
+
+def choose_scope(settings: EngineSettings, configured_selector: str,
+                 by_job: Mapping[str, set[str]]) -> Scope:
+    """The configured selector; without one, the only job that exports the app's metrics.
+    Several such jobs are several applications (or one app and its copy): their buckets and
+    counts must not be added up, so sbtop says which jobs it found and how to choose."""
+    n = settings.names
+    wanted = {n.latency_histogram + "_bucket", *counter_names(n.requests_counter)}
+    jobs = sorted(j for j, names in by_job.items() if names & wanted)
+    what = " or ".join(x for x in (n.latency_histogram, n.requests_counter) if x)
+    if configured_selector:
+        if not jobs:
+            return Scope(configured_selector, None,
+                         f"Prometheus has no {what} for {{{configured_selector}}}")
+        return Scope(configured_selector)
+    if not jobs:
+        return Scope("", None, f"Prometheus has no {what} in any job")
+    if len(jobs) == 1:
+        job = jobs[0]
+        return Scope(f"job={label_value(job)}",
+                     f"Prometheus: job {label_value(job)} chosen, the only job exporting {what}")
+    shown = ", ".join(jobs)
+    return Scope("", None, (
+        f"Prometheus has {what} from {len(jobs)} jobs ({shown}): sbtop adds up one "
+        f"application, not several; choose with --selector 'job={label_value(jobs[0])}' "
+        "or [targets.NAME.prometheus] selector"))
+
+
+def round_queries(settings: EngineSettings, selector: str, present: Collection[str],
+                  window_s: float) -> dict[str, str]:
+    """The rate() vectors of one round, for the names that exist."""
+    n = settings.names
+    w = window_text(window_s)
+    sel = _sel(selector)
+    out: dict[str, str] = {}
+    h = n.latency_histogram
+    if h and h + "_bucket" in present:
+        keep_status_out = ", ".join(n.status_labels)
+        inner = f"rate({h}_bucket{sel}[{w}])"
+        out["buckets"] = f"sum without ({keep_status_out}) ({inner})" if keep_status_out else (
+            inner)
+    if h and h + "_count" in present:
+        out["hist_count"] = f"rate({h}_count{sel}[{w}])"
+    counter = next((c for c in counter_names(n.requests_counter) if c in present), None)
+    if counter:
+        out["counter"] = f"rate({counter}{sel}[{w}])"
+    message = _first_present(n.message_counters, present)
+    if message:
+        out["messages"] = f"sum(rate({message}{sel}[{w}]))"
+    gauges = [g for g in (*n.socket_gauges, n.memory_rss, n.event_loop_lag) if g in present]
+    if gauges:
+        alternatives = "|".join(re.escape(g) for g in gauges)
+        out["gauges"] = _sel(f"__name__=~{label_value(alternatives)}", selector)
+    return out
+
+
+def _first_present(candidates: Iterable[str], present: Collection[str]) -> str | None:
+    for c in candidates:
+        hit = next((x for x in counter_names(c) if x in present), None)
+        if hit:
+            return hit
+    return None
+
+
+# --- answers into a window --------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class PromWindow:
+    deltas: Deltas | None
+    end: Rollup
+    p95_by_instance: dict[str, float] = field(default_factory=dict)
+
+
+def prom_window(snap: PromSnapshot, settings: EngineSettings) -> PromWindow:
+    """One round's vectors as a window: increases are rate x window, as increase() gives them."""
+    n = settings.names
+    w = snap.window_s
+    v = snap.vectors
+    problems: dict[str, str] = {}
+    for key, why in snap.failures.items():
+        for fed in _FEEDS.get(key, ()):
+            problems.setdefault(fed, f"Prometheus: {why}")
+    d = Deltas(w)
+    present = snap.present
+    h = n.latency_histogram
+    latency_problem = None
+    layouts: dict[frozenset[float], set[str]] = {}
+    by_instance: dict[str, dict[float, float]] = {}
+    buckets = v.get("buckets", ())
+    for labels, rate in buckets:
+        try:
+            le = float(labels.get("le", "x"))
+        except ValueError:
+            continue
+        if not math.isfinite(rate) or rate < 0:
+            problems.setdefault(BUCKET, f"Prometheus: {h}_bucket rate is {rate:g}")
+            continue
+        inc = rate * w
+        d.buckets[le] = d.buckets.get(le, 0.0) + inc
+        instance = labels.get("instance", "")
+        mine = by_instance.setdefault(instance, {})
+        mine[le] = mine.get(le, 0.0) + inc
+        rk = _route(labels, settings)
+        if rk is not None:
+            route = d.route_buckets.setdefault(rk, {})
+            route[le] = route.get(le, 0.0) + inc
+            if le == INF:
+                d.route_per_s[rk] = d.route_per_s.get(rk, 0.0) + rate
+    for instance, b in by_instance.items():
+        layouts.setdefault(frozenset(b), set()).add(instance)
+    if len(layouts) > 1:
+        shown = "; ".join(f"{', '.join(sorted(names))}: "
+                          + " ".join(f"{x:g}" for x in sorted(b) if x != INF)
+                          for b, names in sorted(layouts.items(), key=lambda x: sorted(x[1])))
+        latency_problem = f"the instances' histogram buckets differ ({shown})"
+    elif h + "_bucket" in present and not buckets and "buckets" not in snap.failures:
+        latency_problem = (f"Prometheus has no {h}_bucket samples over the last "
+                           f"{window_text(w)}")
+    has_status: dict[str, bool] = {}
+    for key, tag, route_tag in (("hist_count", HIST_COUNT, ROUTE_HIST_COUNT),
+                                ("counter", COUNTER, ROUTE_COUNTER)):
+        classes = d.counts.setdefault(tag, {})
+        routes = d.route_counts.setdefault(route_tag, {})
+        total = 0.0
+        for labels, rate in v.get(key, ()):
+            if not math.isfinite(rate) or rate < 0:
+                problems.setdefault(tag, f"Prometheus: a {key} rate is {rate:g}")
+                continue
+            status = next((labels[s] for s in n.status_labels if s in labels), None)
+            if status is not None:
+                has_status[key] = True
+            cls = status_class(status) if status is not None else "?"
+            classes[cls] = classes.get(cls, 0.0) + rate * w
+            total += rate
+            rk = _route(labels, settings)
+            if rk is not None:
+                per = routes.setdefault(rk, {})
+                per[cls] = per.get(cls, 0.0) + rate * w
+        d.per_s[tag] = total
+    message = _first_present(n.message_counters, present | snap.declared)
+    if "messages" in v:
+        d.per_s[MESSAGES] = sum(rate for _l, rate in v["messages"])
+    gauges: dict[str, float] = {}
+    socket_gauge = None
+    rows = v.get("gauges", ())
+    for g in n.socket_gauges:
+        values = [x for labels, x in rows if labels.get("__name__") == g]
+        if values:
+            socket_gauge, gauges["sockets"] = g, sum(values)
+            break
+    for key, name in (("rss", n.memory_rss), ("event_loop_lag", n.event_loop_lag)):
+        values = [x for labels, x in rows if labels.get("__name__") == name]
+        if values:
+            gauges[key] = max(values)  # the worst instance
+    for key in [k for k, x in gauges.items() if not math.isfinite(x)]:
+        problems.setdefault(key, f"Prometheus: {key} is {gauges.pop(key):g}")
+    counter = next((c for c in counter_names(n.requests_counter) if c in present), None)
+    end = Rollup(
+        t=snap.t, wall=snap.wall, sums={}, scrape=0,
+        histogram_present=h + "_bucket" in present,
+        counter_present=counter is not None,
+        counter_has_status=has_status.get("counter", False) or COUNTER in problems,
+        hist_count_has_status=has_status.get("hist_count", False) or HIST_COUNT in problems,
+        gauges=gauges, socket_gauge=socket_gauge, message_counter=message,
+        latency_problem=latency_problem, problems=problems)
+    p95 = {}
+    for instance, b in by_instance.items():
+        seen = b.get(INF)
+        if seen is not None and seen >= settings.min_requests:
+            q = histogram_quantile(0.95, b.items())
+            if math.isfinite(q):
+                p95[instance] = q * 1000.0
+    return PromWindow(d, end, p95)
+
+
+# Which figures each query feeds, for the reason when it fails.
+_FEEDS: dict[str, tuple[str, ...]] = {
+    "buckets": (BUCKET,), "hist_count": (HIST_COUNT,), "counter": (COUNTER,),
+    "messages": (MESSAGES,), "gauges": ("sockets", "rss", "event_loop_lag"),
+}
+
+
+def _route(labels: Mapping[str, str], settings: EngineSettings) -> RouteKey | None:
+    n = settings.names
+    route = next((labels[x] for x in n.route_labels if x in labels), None)
+    if route is None:
+        return None
+    return (next((labels[x] for x in n.method_labels if x in labels), ""), route)
+
+
+def prom_figures(snap: PromSnapshot, health: HealthProbe | None, settings: EngineSettings
+                 ) -> tuple[dict[str, Figure], Routes, dict[str, float]]:
+    """Judged figures, the route table and each instance's p95 from one round."""
+    reason = None
+    if snap.error is not None:
+        reason = f"Prometheus unavailable: {snap.error}"
+    elif snap.refusal is not None:
+        reason = snap.refusal
+    if reason is not None:
+        figures = {k: unknown(k, reason, settings) for k in PROM_FIGURES}
+        return figures, Routes(reason=reason), {}
+    win = prom_window(snap, settings)
+    assert win.deltas is not None
+    figures, routes = figures_over(win.deltas, win.end, health, settings)
+    for k, f in figures.items():
+        figures[k] = Figure(f.key, f.value, f.level, f.unit, f.threshold, f.reason,
+                            {**f.detail, "source": "prometheus"}, f.judged, f.stale_s)
+    return figures, routes, win.p95_by_instance
+
+
+# --- alerts -----------------------------------------------------------------------------------
+
+_MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*,?')
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """One label matcher of a selector, applied as PromQL applies it."""
+
+    name: str
+    op: str  # "=", "!=", "=~", "!~"
+    value: str
+
+    def __call__(self, labels: Mapping[str, str]) -> bool:
+        got = str(labels.get(self.name, ""))
+        if self.op == "=":
+            return got == self.value
+        if self.op == "!=":
+            return got != self.value
+        try:
+            hit = re.fullmatch(self.value, got) is not None
+        except re.error:
+            return True  # Prometheus would have refused the query; hide nothing
+        return hit if self.op == "=~" else not hit
+
+
+def selector_matchers(selector: str) -> list[Matcher]:
+    """The selector's label matchers (=, !=, =~, !~)."""
+    return [Matcher(name, op, re.sub(r"\\(.)", r"\1", raw))
+            for name, op, raw in _MATCHER.findall(selector)]
+
+
+def alert_scope(alert: ExternalAlert, selector: str) -> str:
+    """'target' when the alert's labels satisfy the selector, 'other' when they contradict it
+    (another job's alert), 'unlabelled' when it carries none of the selector's labels (an
+    aggregate rule without them: it may be anyone's)."""
+    matchers = selector_matchers(selector)
+    if not matchers:
+        return "target"
+    labels = alert.labels
+    if not any(m.name in labels for m in matchers):
+        return "unlabelled"
+    return "target" if all(m(labels) for m in matchers) else "other"
+
+
+_SEVERITY = {"critical": Level.CRITICAL, "page": Level.CRITICAL, "error": Level.CRITICAL,
+             "high": Level.CRITICAL, "warning": Level.WARNING, "warn": Level.WARNING,
+             "ticket": Level.WARNING, "medium": Level.WARNING, "info": Level.OK,
+             "none": Level.OK, "low": Level.OK}
+
+
+def alert_level(alert: ExternalAlert) -> Level:
+    """What a Prometheus alert adds to the overall level, like sbtop's own: a firing alert by
+    its severity label (none, or one not known: warning); pending adds nothing yet."""
+    if alert.state != "firing":
+        return Level.OK
+    return _SEVERITY.get((alert.severity or "").lower(), Level.WARNING)
+
+
+# --- one figure as PromQL ---------------------------------------------------------------------
+
+def figure_expr(figure: str, settings: EngineSettings, selector: str = "",
+                shape: Shape | None = None, window: str = RATE) -> str | None:
+    """PromQL for one figure, in the figure's own unit (ms, %, count); None when the app does
+    not export what it needs."""
+    n = settings.names
+    shape = shape or configured(n)
+    sel = _sel(selector)
     h = n.latency_histogram
     quantiles = {"latency_p50_ms": 0.5, "latency_p95_ms": 0.95, "latency_p99_ms": 0.99}
     if figure in quantiles:
+        if not shape.histogram:
+            return None
         return (f"histogram_quantile({quantiles[figure]}, sum by (le) "
-                f"(rate({h}_bucket{sel}[{RATE}]))) * 1000")
-    counter, status = _requests(settings)
+                f"(rate({h}_bucket{sel}[{window}]))) * 1000")
+    r = shape.requests
     if figure == "requests_per_s":
-        return f"sum(rate({counter}{sel}[{RATE}]))"
+        return f"sum(rate({r}{sel}[{window}]))" if r else None
     if figure in ("error_rate_5xx_pct", "error_rate_4xx_pct"):
+        if r is None or shape.status_label is None:
+            return None
         cls = "5" if figure == "error_rate_5xx_pct" else "4"
-        inner = f"{selector}," if selector else ""
-        return (f'sum(rate({counter}{{{inner}{status}=~"{cls}.."}}[{RATE}])) / '
-                f"sum(rate({counter}{sel}[{RATE}])) * 100")
-    if figure == "socket_connections" and n.socket_gauges:
-        return f"sum({n.socket_gauges[0]}{sel})"
-    if figure == "memory_pct" and n.memory_rss and settings.memory_limit_bytes:
+        errors = _sel(selector, f'{shape.status_label}=~"{cls}.."')
+        # No 5xx yet is an empty vector, not 0: `or vector(0)` makes it 0, while no traffic
+        # at all (an empty or zero denominator) still gives nothing.
+        return (f"(sum(rate({r}{errors}[{window}])) or vector(0)) / "
+                f"sum(rate({r}{sel}[{window}])) * 100")
+    if figure == "socket_connections":
+        return f"sum({shape.socket_gauge}{sel})" if shape.socket_gauge else None
+    if figure == "socket_messages_per_s":
+        m = shape.message_counter
+        return f"sum(rate({m}{sel}[{window}]))" if m else None
+    if figure == "memory_pct" and n.memory_rss and shape.memory_rss and (
+            settings.memory_limit_bytes):
         return f"max({n.memory_rss}{sel}) / {settings.memory_limit_bytes:.0f} * 100"
-    if figure == "event_loop_lag_ms" and n.event_loop_lag:
+    if figure == "event_loop_lag_ms" and n.event_loop_lag and shape.event_loop_lag:
         return f"max({n.event_loop_lag}{sel}) * 1000"
     if figure == "db_connections_pct":
         # postgres_exporter's names: client sessions over the server's limit.
         return ("sum(pg_stat_activity_count) / scalar(max(pg_settings_max_connections) - "
                 "max(pg_settings_superuser_reserved_connections)) * 100")
     return None
-
-
-def _requests(settings: EngineSettings) -> tuple[str, str]:
-    n = settings.names
-    if n.requests_counter:
-        counter = n.requests_counter
-        if not counter.endswith("_total"):
-            counter += "_total"
-        return counter, (n.status_labels[0] if n.status_labels else "status")
-    # express-prom-bundle has no counter: the histogram's _count, with its status_code label.
-    return n.latency_histogram + "_count", "status_code"
-
-
-
-
-def prom_figures(snap: PromSnapshot, settings: EngineSettings) -> dict[str, Figure]:
-    """Judged figures from one round of queries; too little traffic makes latency and errors
-    unknown, as for a direct scrape."""
-    if snap.error is not None:
-        reason = f"Prometheus unavailable: {snap.error}"
-        return {k: unknown(k, reason, settings) for k in PROM_FIGURES}
-    few = snap.requests is not None and snap.requests < settings.min_requests
-    out = {}
-    for key in PROM_FIGURES:
-        if few and (key.startswith("latency_") or key.startswith("error_rate")):
-            out[key] = unknown(key, f"too few requests: {snap.requests:.0f} in "
-                               f"{settings.window_s:.0f} s (need {settings.min_requests})",
-                               settings)
-            continue
-        if key not in snap.values:
-            continue  # not configured (no socket gauge, no memory limit)
-        out[key] = judge(key, snap.values[key], settings,
-                         reason=snap.reasons.get(key, "no value"),
-                         detail={"source": "prometheus"})
-    return out

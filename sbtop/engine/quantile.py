@@ -17,12 +17,21 @@ def histogram_quantile(q: float, buckets: Iterable[tuple[float, float]]) -> floa
     or no observations; -Inf for q < 0 and +Inf for q > 1; the highest finite bound when the
     rank falls in the +Inf bucket; linear interpolation elsewhere, from 0 in the first bucket.
     """
+    return quantile_in_bucket(q, buckets)[0]
+
+
+def quantile_in_bucket(q: float, buckets: Iterable[tuple[float, float]]
+                       ) -> tuple[float, float | None, float | None]:
+    """histogram_quantile, with the bounds of the bucket the rank fell in (None, None when
+    there is no such bucket): a quantile interpolated in a wide bucket is only known to lie
+    somewhere inside it, which is worth saying beside the number."""
+    nothing = (None, None)
     if math.isnan(q):
-        return math.nan
+        return (math.nan, *nothing)
     if q < 0:
-        return -INF
+        return (-INF, *nothing)
     if q > 1:
-        return INF
+        return (INF, *nothing)
     items = list(buckets)
     bounds = [b for b, _c in items]
     counts = [c for _b, c in items]
@@ -30,14 +39,14 @@ def histogram_quantile(q: float, buckets: Iterable[tuple[float, float]]) -> floa
     if any(bounds[i] >= bounds[i + 1] for i in range(len(bounds) - 1)):
         bounds, counts = _coalesce(sorted(items, key=lambda b: b[0]))
     if not bounds or bounds[-1] != INF:
-        return math.nan
+        return (math.nan, *nothing)
     _correct_precision(counts)
     _make_monotonic(counts)
     if len(bounds) < 2:
-        return math.nan
+        return (math.nan, *nothing)
     observations = counts[-1]
     if observations == 0:
-        return math.nan
+        return (math.nan, *nothing)
     rank = q * observations
     b = len(bounds) - 1
     for i in range(len(bounds) - 1):
@@ -45,9 +54,9 @@ def histogram_quantile(q: float, buckets: Iterable[tuple[float, float]]) -> floa
             b = i
             break
     if b == len(bounds) - 1:
-        return bounds[-2]
+        return bounds[-2], bounds[-2], INF
     if b == 0 and bounds[0] <= 0:
-        return bounds[0]
+        return bounds[0], None, bounds[0]
     start = 0.0
     end = bounds[b]
     count = counts[b]
@@ -55,7 +64,7 @@ def histogram_quantile(q: float, buckets: Iterable[tuple[float, float]]) -> floa
         start = bounds[b - 1]
         count -= counts[b - 1]
         rank -= counts[b - 1]
-    return start + (end - start) * (rank / count)
+    return start + (end - start) * (rank / count), start, end
 
 
 def _coalesce(ordered: list[tuple[float, float]]) -> tuple[list[float], list[float]]:

@@ -164,7 +164,10 @@ class SeriesTracker:
         counter_name = next((n for n in self._counters if n in page.samples), None)
         message_name = None
         for spellings in self._messages:
-            message_name = next((n for n in spellings if n in page.samples), None)
+            # A labelled counter with no observation yet has only its TYPE line: it is there,
+            # at zero (prom-client prints no sample until the first inc()).
+            message_name = next((n for n in spellings
+                                 if n in page.samples or page.types.get(n) == "counter"), None)
             if message_name:
                 break
         feeds = [(self._bucket_name, BUCKET), (self._count_name, HIST_COUNT)]
@@ -411,9 +414,15 @@ def slide(window: collections.deque[Rollup], rollup: Rollup, window_s: float) ->
     older rollup may lie far outside the window: rates over the whole gap would pass off old
     traffic as current, so the window starts again."""
     window.append(rollup)
-    horizon = rollup.t - window_s
-    while len(window) >= 2 and window[1].t <= horizon:
-        window.popleft()
+    trim(window, rollup.t, window_s)
     if len(window) >= 2 and window[0].t < rollup.t - 1.5 * window_s:
         while len(window) > 1:
             window.popleft()
+
+
+def trim(window: collections.deque[Rollup], now: float, window_s: float) -> None:
+    """Drop what fell out of the window ending at `now`, keeping the newest rollup at or before
+    its start (the baseline its increases are measured from)."""
+    horizon = now - window_s
+    while len(window) >= 2 and window[1].t <= horizon:
+        window.popleft()

@@ -1,9 +1,11 @@
-"""Figures from Prometheus, for a backend that runs several instances: each figure is a PromQL
-instant query over the window, instances come from /api/v1/targets, alerts from
-/api/v1/alerts, and the sparklines' history from /api/v1/query_range.
+"""Figures from Prometheus, for a backend that runs several instances: each round asks for the
+rate() vectors the engine makes figures from (sbtop.engine.promql), all evaluated at one
+instant; instances come from /api/v1/targets, alerts from /api/v1/alerts, and the sparklines'
+history from /api/v1/query_range. Which metric names exist, and in which job, is asked again
+every DETECT_EVERY_S.
 
-A query that fails (a bad query, 422, 503, a timeout) or returns nothing makes that figure
-unknown with the reason; it never becomes 0.
+A query that fails (a bad query, 422, 503, a timeout) makes the figures it feeds unknown with
+the reason; nothing becomes 0 that was not counted as 0.
 """
 
 from __future__ import annotations
@@ -12,9 +14,8 @@ import asyncio
 import contextlib
 import json
 import math
-import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +23,20 @@ import httpx
 
 from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.observations import ExternalAlert, InstanceStatus, PromSnapshot
-from sbtop.engine.promql import PROM_FIGURES, figure_expr
+from sbtop.engine.promql import (
+    DETECT_EVERY_S,
+    Scope,
+    choose_scope,
+    detect_query,
+    figure_expr,
+    present_by_job,
+    round_queries,
+    selector_matchers,
+    window_text,
+)
+from sbtop.engine.series import counter_names
 from sbtop.engine.settings import EngineSettings
+from sbtop.engine.shape import Shape, choose
 
 
 @dataclass(frozen=True)
@@ -39,8 +52,16 @@ class PromError(Exception):
     pass
 
 
-def _window(seconds: float) -> str:
-    return f"{max(1, round(seconds))}s"
+@dataclass
+class _Detected:
+    """What the last detection found: the scope, the names with series, the names declared,
+    and the shape they make (the request counter's status label included)."""
+
+    at: float
+    scope: Scope
+    present: set[str]
+    declared: set[str]
+    shape: Shape
 
 
 class PrometheusSource:
@@ -50,6 +71,8 @@ class PrometheusSource:
         self.engine = engine
         self.clock = clock
         self._client: httpx.AsyncClient | None = None
+        self._detected: _Detected | None = None
+        self._sent = 0
 
     async def __aenter__(self) -> PrometheusSource:
         self._client = httpx.AsyncClient(
@@ -63,59 +86,85 @@ class PrometheusSource:
             await self._client.aclose()
             self._client = None
 
-    def queries(self) -> dict[str, str]:
-        window = _window(self.engine.window_s)
-        out = {}
-        for key in PROM_FIGURES:
-            expr = figure_expr(key, self.engine, self.s.selector)
-            if expr is not None:
-                out[key] = expr.replace("[5m]", f"[{window}]")
-        h = self.engine.names.latency_histogram
-        sel = f"{{{self.s.selector}}}" if self.s.selector else ""
-        out["_requests"] = f"sum(increase({h}_count{sel}[{window}]))"
-        out["_p95_by_instance"] = (f"histogram_quantile(0.95, sum by (instance, le) "
-                                   f"(rate({h}_bucket{sel}[{window}]))) * 1000")
-        return out
+    async def _detect(self, at: float) -> _Detected:
+        """Which candidate names exist in which job, the scope that follows, and which names
+        the chosen targets declare (a counter with no sample yet has no series)."""
+        now = self.clock.now()[0]
+        d = self._detected
+        if d is not None and now - d.at < DETECT_EVERY_S:
+            return d
+        vector = await self._vector(detect_query(self.engine, self.s.selector), at)
+        by_job = present_by_job(vector)
+        scope = choose_scope(self.engine, self.s.selector, by_job)
+        present: set[str] = set()
+        for job, names in by_job.items():
+            if all(m({"job": job}) for m in selector_matchers(scope.selector)
+                   if m.name == "job"):
+                present |= names
+        declared: set[str] = set()
+        labels: dict[str, list[str]] = {}
+        if scope.refusal is None:
+            with contextlib.suppress(PromError):
+                declared = await self._declared(scope.selector)
+            n = self.engine.names
+            for name in (*counter_names(n.requests_counter), n.latency_histogram + "_count"):
+                if name in present:
+                    labels[name] = await self._label_names(name, scope.selector)
+        shape = choose(self.engine.names, present | declared, labels, "Prometheus")
+        self._detected = _Detected(now, scope, present, declared, shape)
+        return self._detected
+
+    async def _label_names(self, name: str, selector: str) -> list[str]:
+        match = name + ("{" + selector + "}" if selector else "")
+        data = await self._get("/api/v1/labels", {"match[]": match}, want=list)
+        with _shape("labels"):
+            return [str(x) for x in data]
+
+    async def _declared(self, selector: str) -> set[str]:
+        data = await self._get("/api/v1/targets/metadata",
+                               {"match_target": "{" + selector + "}" if selector else "{}",
+                                "limit": "50"}, want=list)
+        with _shape("metadata"):
+            return {str(item.get("metric")) for item in data if isinstance(item, dict)}
 
     async def observe(self) -> PromSnapshot:
         t, wall = self.clock.now()
         started = time.perf_counter()
-        queries = self.queries()
-        jobs = {key: asyncio.create_task(self._vector(expr)) for key, expr in queries.items()}
+        self._sent = 0
+        window = self.engine.window_s
+        # Every query of a round is evaluated at one instant, so the figures agree with each
+        # other and with anyone who asks Prometheus for that instant.
+        at = round(wall, 3)
         targets = asyncio.create_task(self._targets())
         alerts = asyncio.create_task(self._alerts())
-        await asyncio.gather(*jobs.values(), targets, alerts, return_exceptions=True)
-        values: dict[str, float | None] = {}
-        reasons: dict[str, str] = {}
-        errors = []
-        for key, job in jobs.items():
-            try:
-                result = job.result()
-            except Exception as e:  # PromError, or anything else: that figure is unknown
-                text = str(e) if isinstance(e, PromError) else f"{type(e).__name__}: {e}"
-                errors.append(text)
-                values[key], reasons[key] = None, f"Prometheus: {text}"
-                continue
-            if key == "_p95_by_instance":
-                continue
-            if not result:
-                values[key] = None
-                reasons[key] = "Prometheus: the query returned nothing"
-                continue
-            v = result[0][1]
-            values[key] = v if math.isfinite(v) else None
-            if values[key] is None:
-                reasons[key] = "Prometheus: no value (no traffic in the window?)"
-        p95_by: dict[str, float] = {}
-        if "_p95_by_instance" in jobs and not jobs["_p95_by_instance"].exception():
-            for labels, v in jobs["_p95_by_instance"].result():
-                if math.isfinite(v):
-                    p95_by[labels.get("instance", "?")] = v
-        all_failed = bool(errors) and len(errors) >= len(jobs)
-        problems = []
+        vectors: dict[str, tuple[tuple[Mapping[str, str], float], ...]] = {}
+        failures: dict[str, str] = {}
+        error = None
+        detected: _Detected | None = None
         try:
-            instances = tuple(
-                InstanceStatus(i.name, i.up, i.error, p95_by.get(i.name)) for i in targets.result())
+            detected = await self._detect(at)
+        except Exception as e:  # PromError, or anything else: nothing can be read
+            error = _why(e)
+        if detected is not None and detected.scope.refusal is None:
+            queries = round_queries(self.engine, detected.scope.selector, detected.present,
+                                    window)
+            jobs = {key: asyncio.create_task(self._vector(expr, at))
+                    for key, expr in queries.items()}
+            await asyncio.gather(*jobs.values(), return_exceptions=True)
+            for key, job in jobs.items():
+                try:
+                    vectors[key] = job.result()
+                except Exception as e:
+                    failures[key] = _why(e)
+            if jobs and len(failures) == len(jobs):
+                error = next(iter(failures.values()))
+        await asyncio.gather(targets, alerts, return_exceptions=True)
+        problems = []
+        selector = detected.scope.selector if detected is not None else self.s.selector
+        try:
+            wanted = selector_matchers(selector)
+            instances = tuple(InstanceStatus(i.name, i.up, i.error) for i in targets.result()
+                              if all(m(i.labels) for m in wanted))
         except Exception as e:  # the figures may still be good: no instance list, said so
             instances = ()
             problems.append(f"Prometheus targets unavailable ({_why(e)}): instances unknown")
@@ -124,15 +173,35 @@ class PrometheusSource:
         except Exception as e:
             external = ()
             problems.append(f"Prometheus alerts unavailable ({_why(e)})")
+        scope = detected.scope if detected is not None else Scope(self.s.selector)
         return PromSnapshot(
-            t, wall, error=errors[0] if all_failed else None, values=values, reasons=reasons,
-            requests=values.get("_requests"), instances=instances, alerts=external,
-            elapsed_ms=(time.perf_counter() - started) * 1000.0,
-            problems=() if all_failed else tuple(problems))
+            t, wall, error=error, window_s=window, at=at, selector=scope.selector,
+            scope_note=scope.note, refusal=scope.refusal,
+            present=frozenset(detected.present if detected else ()),
+            declared=frozenset(detected.declared if detected else ()),
+            vectors=vectors, failures=failures, instances=instances, alerts=external,
+            elapsed_ms=(time.perf_counter() - started) * 1000.0, queries=self._sent,
+            problems=() if error else tuple(problems))
+
+    async def shape(self) -> Shape:
+        """What the app exports, as Prometheus holds it now (for `sbtop rules`)."""
+        self._detected = None
+        d = await self._detect(round(self.clock.now()[1], 3))
+        if d.scope.refusal is not None:
+            raise PromError(d.scope.refusal)
+        return d.shape
+
+    @property
+    def scope(self) -> Scope | None:
+        return self._detected.scope if self._detected is not None else None
 
     async def history(self, key: str, seconds: float, step: float) -> list[tuple[float, float]]:
         """(wall, value) points of a figure over the last `seconds`, for the sparklines."""
-        expr = self.queries().get(key)
+        d = await self._detect(round(self.clock.now()[1], 3))
+        if d.scope.refusal is not None:
+            return []
+        expr = figure_expr(key, self.engine, d.scope.selector, d.shape,
+                           window_text(self.engine.window_s))
         if expr is None:
             return []
         end = self.clock.now()[1]
@@ -145,27 +214,25 @@ class PrometheusSource:
                 return []
             return [(float(stamp), _float(value)) for stamp, value in series[0].get("values", [])]
 
-    async def _vector(self, expr: str) -> list[tuple[dict[str, str], float]]:
-        data = await self._get("/api/v1/query", {"query": expr})
+    async def _vector(self, expr: str, at: float
+                      ) -> tuple[tuple[Mapping[str, str], float], ...]:
+        data = await self._get("/api/v1/query", {"query": expr, "time": f"{at:.3f}"})
         with _shape("query"):
             if data.get("resultType") not in ("vector", "scalar"):
                 raise PromError(f"unexpected result type {data.get('resultType')!r}")
             if data.get("resultType") == "scalar":
-                return [({}, _float(data["result"][1]))]
-            return [(dict(item.get("metric", {})), _float(item["value"][1]))
-                    for item in data.get("result", [])]
+                return (({}, _float(data["result"][1])),)
+            return tuple((_labels(item.get("metric", {})), _float(item["value"][1]))
+                         for item in data.get("result", []))
 
     async def _targets(self) -> list[_Target]:
         data = await self._get("/api/v1/targets", {"state": "active"})
-        wanted = _matchers(self.s.selector)
         out = []
         with _shape("targets"):
             for t in data.get("activeTargets", []):
-                labels = t.get("labels", {})
-                if not all(m(labels) for m in wanted):
-                    continue
+                labels = _labels(t.get("labels", {}))
                 out.append(_Target(str(labels.get("instance", t.get("scrapeUrl", "?"))),
-                                   t.get("health") == "up", _text(t.get("lastError"))))
+                                   t.get("health") == "up", _text(t.get("lastError")), labels))
         return sorted(out, key=lambda x: x.name)
 
     async def _alerts(self) -> tuple[ExternalAlert, ...]:
@@ -174,14 +241,18 @@ class PrometheusSource:
         with _shape("alerts"):
             for a in data.get("alerts", []):
                 labels = a.get("labels", {})
+                if not isinstance(labels, dict):
+                    labels = {}
                 out.append(ExternalAlert(
                     name=str(labels.get("alertname", "?")), state=str(a.get("state", "?")),
                     since=_text(a.get("activeAt")), severity=_text(labels.get("severity")),
-                    summary=_text((a.get("annotations") or {}).get("summary"))))
+                    summary=_text((a.get("annotations") or {}).get("summary")),
+                    labels=_labels(labels)))
         return tuple(out)
 
-    async def _get(self, path: str, params: dict[str, str]) -> Any:
+    async def _get(self, path: str, params: dict[str, str], want: type = dict) -> Any:
         assert self._client is not None, "use PrometheusSource as an async context manager"
+        self._sent += 1
         try:
             r = await self._client.get(path, params=params)
         except httpx.TimeoutException:
@@ -197,9 +268,10 @@ class PrometheusSource:
         if r.status_code >= 400 or body.get("status") != "success":
             kind = body.get("errorType") or f"HTTP {r.status_code}"
             raise PromError(f"{kind}: {str(body.get('error') or '')[:200]}")
-        data = body.get("data") or {}
-        if not isinstance(data, dict):
-            raise PromError("malformed answer: data is not an object")
+        data = body.get("data") or want()
+        if not isinstance(data, want):
+            kind = "an object" if want is dict else "a list"
+            raise PromError(f"malformed answer: data is not {kind}")
         return data
 
 
@@ -217,6 +289,14 @@ class _Target:
     name: str
     up: bool
     error: str | None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+def _labels(value: Any) -> dict[str, str]:
+    """A label set from an answer: strings to strings, whatever an odd answer holds."""
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): v if isinstance(v, str) else json.dumps(v)[:200] for k, v in value.items()}
 
 
 def _float(text: Any) -> float:
@@ -235,29 +315,3 @@ def _text(value: Any) -> str | None:
     if value is None or value == "":
         return None
     return value if isinstance(value, str) else json.dumps(value)[:200]
-
-
-_MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*,?')
-
-
-def _matchers(selector: str) -> list[Callable[[Mapping[str, str]], bool]]:
-    """The selector's label matchers (=, !=, =~, !~), to pick the targets as PromQL would."""
-    out: list[Callable[[Mapping[str, str]], bool]] = []
-    for name, op, raw in _MATCHER.findall(selector):
-        value = re.sub(r"\\(.)", r"\1", raw)
-
-        def match(labels: Mapping[str, str], name: str = name, op: str = op,
-                  value: str = value) -> bool:
-            got = str(labels.get(name, ""))
-            if op == "=":
-                return got == value
-            if op == "!=":
-                return got != value
-            try:
-                hit = re.fullmatch(value, got) is not None
-            except re.error:
-                return True  # Prometheus would have refused the query; hide no target
-            return hit if op == "=~" else not hit
-
-        out.append(match)
-    return out

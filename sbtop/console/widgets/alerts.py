@@ -10,6 +10,8 @@ from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.alerts import Alert, AlertState
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.history import History
+from sbtop.engine.levels import Level
+from sbtop.engine.promql import alert_level
 from sbtop.engine.settings import FIGURE_UNITS
 
 ROWS = 3
@@ -33,8 +35,9 @@ class AlertsPanel(Panel):
         for x in a.external_alerts:
             if x.state in ("firing", "pending"):
                 style = "b reverse $error" if x.state == "firing" else "b $warning"
+                origin = "Prometheus" if x.counted else "Prometheus, not this target's labels"
                 rows.append(f"[{style}]{x.state.upper()}[/] {esc(x.name)} "
-                            f"[$text-muted](Prometheus) {esc(x.summary or '')}[/]")
+                            f"[$text-muted]({origin}) {esc(x.summary or '')}[/]")
         down = [i for i in a.instances if not i.up]
         if down:
             names = ", ".join(f"{i.name} ({i.error or 'down'})" for i in down[:2])
@@ -51,12 +54,17 @@ class AlertsPanel(Panel):
                                        "(sbtop check lists all)[/]"]
         for i in range(ROWS):
             self.query_one(f"#al-{i}", Line).set(rows[i] if i < len(rows) else "")
-        firing = [al for al in a.alerts if al.state is AlertState.FIRING]
-        pending = [al for al in a.alerts if al.state is AlertState.PENDING]
-        if any(al.rule.severity.value == "critical" for al in firing):
-            self.set_state("-critical", f"{len(firing)} firing")
+        # Prometheus's alerts about this target count as sbtop's own do.
+        levels = [al.level() for al in a.alerts] + [alert_level(x) for x in a.external_alerts
+                                                     if x.counted]
+        firing = sum(al.state is AlertState.FIRING for al in a.alerts) + sum(
+            x.state == "firing" for x in a.external_alerts if x.counted)
+        pending = sum(al.state is AlertState.PENDING for al in a.alerts) + sum(
+            x.state == "pending" for x in a.external_alerts if x.counted)
+        if Level.CRITICAL in levels:
+            self.set_state("-critical", f"{firing} firing")
         elif firing or pending:
-            self.set_state("-warning", f"{len(firing)} firing, {len(pending)} pending")
+            self.set_state("-warning", f"{firing} firing, {pending} pending")
         else:
             self.set_state("-ok", None)
 

@@ -1,0 +1,50 @@
+"""What the target's application exports, looked up for `sbtop rules`: from Prometheus when
+the target reads it, else from one scrape of its metrics page (the first one, when it lists
+several). Imported only when rules are asked to detect: the rest of `sbtop rules` loads no
+HTTP client."""
+
+from __future__ import annotations
+
+from sbtop.config import Target
+from sbtop.engine.series import wanted_samples
+from sbtop.engine.shape import Shape, from_page
+from sbtop.sources import metrics
+from sbtop.sources.http import make_client
+from sbtop.sources.prometheus import PromError, PrometheusSource, PromSettings
+
+
+class DetectError(Exception):
+    pass
+
+
+async def shape(target: Target, selector: str) -> tuple[Shape, str, str]:
+    """(shape, selector, where it was read). The selector is the one given, or the job sbtop
+    chose in Prometheus when none was given and only one job exports the app's metrics."""
+    if target.prometheus is not None:
+        p = target.prometheus
+        headers = {}
+        if p.header and target.secrets.get("prometheus_header"):
+            headers[p.header] = str(target.secrets["prometheus_header"])
+        basic = ((p.basic_user, str(target.secrets.get("prometheus_password") or ""))
+                 if p.basic_user else None)
+        settings = PromSettings(p.url, selector, p.timeout_s, headers, basic)
+        async with PrometheusSource(settings, target.engine) as source:
+            try:
+                found = await source.shape()
+            except PromError as e:
+                raise DetectError(f"Prometheus at {p.url}: {e}") from None
+            scope = source.scope
+            chosen = scope.selector if scope is not None else selector
+            where = f"Prometheus at {p.url}" + (f"; {scope.note}" if scope and scope.note else "")
+            return found, chosen, where
+    url = target.metrics_url or next(iter(target.instances.values()), None)
+    if url is None:
+        raise DetectError("the target has no metrics URL and no Prometheus")
+    wanted = wanted_samples(target.engine.names)
+    async with make_client(target.http) as client:
+        from sbtop.clock import SYSTEM
+
+        got = await metrics.scrape(client, url, target.http, wanted, SYSTEM.now())
+    if got.page is None:
+        raise DetectError(f"{url}: {got.error}")
+    return from_page(got.page, target.engine.names), selector, url
