@@ -115,7 +115,10 @@ class Engine:
                 "prometheus", p.error is None, p.error,
                 self._prom_ok.wall if self._prom_ok else None, p.wall, p.elapsed_ms,
                 {"instances_up": sum(i.up for i in p.instances),
-                 "instances": len(p.instances)})
+                 "instances": len(p.instances), "selector": p.selector or None,
+                 # Every query of the round was evaluated at this instant: ask Prometheus
+                 # for it (time=) to see what sbtop saw.
+                 "evaluated_at": p.at, "queries": p.queries})
         if self._prom is not None:
             instances = tuple(dataclasses.replace(i, p95_ms=prom_p95.get(i.name))
                               for i in self._prom.instances)

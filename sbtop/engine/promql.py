@@ -95,6 +95,13 @@ class Scope:
     selector: str
     note: str | None = None
     refusal: str | None = None
+    jobs: tuple[str, ...] = ()  # the jobs exporting the app's metrics, when several
+
+    def covers(self, labels: Mapping[str, str]) -> bool:
+        """Whether a target with these labels is one of this scope's instances."""
+        if self.jobs:
+            return labels.get("job", "") in self.jobs
+        return all(m(labels) for m in selector_matchers(self.selector))
 
 
 def choose_scope(settings: EngineSettings, configured_selector: str,
@@ -121,7 +128,7 @@ def choose_scope(settings: EngineSettings, configured_selector: str,
     return Scope("", None, (
         f"Prometheus has {what} from {len(jobs)} jobs ({shown}): sbtop adds up one "
         f"application, not several; choose with --selector 'job={label_value(jobs[0])}' "
-        "or [targets.NAME.prometheus] selector"))
+        "or [targets.NAME.prometheus] selector"), tuple(jobs))
 
 
 def round_queries(settings: EngineSettings, selector: str, present: Collection[str],

@@ -160,11 +160,10 @@ class PrometheusSource:
                 error = next(iter(failures.values()))
         await asyncio.gather(targets, alerts, return_exceptions=True)
         problems = []
-        selector = detected.scope.selector if detected is not None else self.s.selector
+        scope = detected.scope if detected is not None else Scope(self.s.selector)
         try:
-            wanted = selector_matchers(selector)
             instances = tuple(InstanceStatus(i.name, i.up, i.error) for i in targets.result()
-                              if all(m(i.labels) for m in wanted))
+                              if scope.covers(i.labels))
         except Exception as e:  # the figures may still be good: no instance list, said so
             instances = ()
             problems.append(f"Prometheus targets unavailable ({_why(e)}): instances unknown")
@@ -173,7 +172,6 @@ class PrometheusSource:
         except Exception as e:
             external = ()
             problems.append(f"Prometheus alerts unavailable ({_why(e)})")
-        scope = detected.scope if detected is not None else Scope(self.s.selector)
         return PromSnapshot(
             t, wall, error=error, window_s=window, at=at, selector=scope.selector,
             scope_note=scope.note, refusal=scope.refusal,

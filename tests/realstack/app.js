@@ -34,15 +34,21 @@ const app = express();
 const register = client.register;
 let sockets = null;
 
-// POST /__test/metrics-delay?ms=N&times=K: the next K answers of /metrics come N ms late (a
-// slow instance, or a first scrape that times out). Mounted first, so no metric counts it.
-let metricsDelay = { ms: 0, times: 0 };
+// POST /__test/metrics-delay?ms=N&times=K&agent=A: the next K answers of /metrics to a
+// client whose User-Agent contains A come N ms late (a slow instance, or a first scrape that
+// times out), Prometheus's scrapes untouched. Mounted first, so no metric counts it.
+let metricsDelay = { ms: 0, times: 0, agent: "" };
 app.post("/__test/metrics-delay", (req, res) => {
-  metricsDelay = { ms: Number(req.query.ms || 0), times: Number(req.query.times || 1) };
+  metricsDelay = {
+    ms: Number(req.query.ms || 0), times: Number(req.query.times || 1),
+    agent: String(req.query.agent || ""),
+  };
   res.json(metricsDelay);
 });
-app.use("/metrics", (_req, _res, next) => {
-  if (metricsDelay.times <= 0) return next();
+app.use("/metrics", (req, _res, next) => {
+  if (metricsDelay.times <= 0 || !(req.get("user-agent") || "").includes(metricsDelay.agent)) {
+    return next();
+  }
   metricsDelay.times -= 1;
   setTimeout(next, metricsDelay.ms);
 });
@@ -74,6 +80,8 @@ if (shape === "bundle") {
     labelNames: ["method", "route", statusLabel],
   });
   app.use((req, res, next) => {
+    // Scrapes are not traffic (express-prom-bundle leaves its own route out too).
+    if (req.path === "/metrics") return next();
     const end = duration.startTimer();
     res.on("finish", () => {
       const route = req.route ? req.baseUrl + req.route.path : req.path;

@@ -72,8 +72,10 @@ class NodeApp:
         self.url = f"http://127.0.0.1:{self.port}"
         self.hostport = f"127.0.0.1:{self.port}"
 
-    def delay_metrics(self, ms: int, times: int = 1) -> None:
-        httpx.post(f"{self.url}/__test/metrics-delay", params={"ms": ms, "times": times},
+    def delay_metrics(self, ms: int, times: int = 1, agent: str = "sbtop") -> None:
+        """The next `times` scrapes by `agent` (sbtop's User-Agent) come `ms` late."""
+        httpx.post(f"{self.url}/__test/metrics-delay",
+                   params={"ms": ms, "times": times, "agent": agent},
                    timeout=5).raise_for_status()
 
     def rss_bytes(self) -> int:
