@@ -12,6 +12,7 @@ from sbtop.collector import Collector
 from sbtop.config import Target
 from sbtop.engine.assessment import Assessment, iso, to_dict
 from sbtop.engine.engine import Engine
+from sbtop.engine.figures import Figure
 from sbtop.engine.observations import ExternalAlert
 
 
@@ -36,6 +37,33 @@ async def run(target: Target, window_s: float, clock: Clock = SYSTEM) -> Assessm
     return engine.observe(second)
 
 
+def wide_bucket(f: Figure) -> bool:
+    """A quantile interpolated in a bucket three times as wide as its lower bound (or more)
+    is only known to lie somewhere in it: worth saying beside the number."""
+    bounds = f.detail.get("bucket_ms")
+    if not bounds or f.value is None:
+        return False
+    low, high = bounds
+    return bool(high > 3 * low) if low > 0 else bool(high > 0 and high != float("inf"))
+
+
+def read_from(a: Assessment) -> str:
+    """Which of the metrics it knows the app's figures were read from, in words."""
+    parts = []
+    errors = a.figures.get("error_rate_5xx_pct")
+    requests = a.figures.get("requests_per_s")
+    if errors is not None and errors.detail.get("metric"):
+        label = errors.detail.get("status_label")
+        parts.append(f"requests {errors.detail['metric']}" + (f" by {label}" if label else ""))
+    elif requests is not None and requests.detail.get("metric"):
+        parts.append(f"requests {requests.detail['metric']}")
+    for key, what in (("socket_connections", "sockets"), ("socket_messages_per_s", "messages")):
+        f = a.figures.get(key)
+        if f is not None and f.detail.get("metric"):
+            parts.append(f"{what} {f.detail['metric']}")
+    return ", ".join(parts)
+
+
 def external_origin(x: ExternalAlert) -> str:
     """Where a Prometheus alert comes from, and whether it counts in the level."""
     if x.counted:
@@ -53,15 +81,26 @@ def as_text(a: Assessment, base_url: str = "") -> str:
     lines = [f"sbtop check: {a.target}{prod} {base_url}  {window}  -> {a.level.mark} "
              f"({a.level.value})".replace("  ", " ", 1)]
     width = max((len(k) for k in a.figures), default=10)
+    # A reason most figures share (a target down, a Prometheus that holds nothing to read) is
+    # said once, under the headline, not on every line.
+    reasons = [f.reason for f in a.figures.values() if f.reason and f.value is None]
+    shared = max(set(reasons), key=reasons.count) if reasons else None
+    if shared is not None and reasons.count(shared) >= 3:
+        lines.append(f"  unknown: {shared}")
+    else:
+        shared = None
     for key, f in a.figures.items():
         threshold = f.threshold.describe() if f.threshold is not None else ""
         stale = f"  STALE {f.stale_s:.0f}s" if f.stale_s is not None else ""
         line = (f"  {key:<{width}}  {format.figure_value(f):>12}  {threshold:<26}  "
                 f"{f.level.mark:<4}{stale}")
         if f.reason and f.value is None:
-            line += f"  {f.reason}"
+            line += "  (see above)" if f.reason == shared else f"  {f.reason}"
         elif f.detail.get("partial"):
             line += f"  PARTIAL: {f.detail['partial']}"
+        elif wide_bucket(f):
+            low, high = f.detail["bucket_ms"]
+            line += f"  somewhere in the {low:g}-{high:g} ms bucket"
         elif key == "db_sessions":
             d = f.detail
             line += (f"  active {d.get('active', 0)}, idle {d.get('idle', 0)}, idle in txn "
@@ -69,6 +108,9 @@ def as_text(a: Assessment, base_url: str = "") -> str:
                      f"{d.get('idle_in_transaction_aborted', 0)}, waiting "
                      f"{'-' if d.get('waiting') is None else d['waiting']}")
         lines.append(line.rstrip())
+    read = read_from(a)
+    if read:
+        lines.append(f"  read from: {read}")
     for al in a.alerts:
         nodata = " (no data)" if al.no_data else ""
         lines.append(f"  alert {al.name}: {al.state.value} since {iso(al.since_wall)} "
@@ -83,7 +125,7 @@ def as_text(a: Assessment, base_url: str = "") -> str:
         lines.append(f"  instance {i.name}: {'up' if i.up else f'DOWN: {i.error}'}{p95}")
     r = a.routes
     if r.reason:
-        lines.append(f"  routes: {r.reason}")
+        lines.append(f"  routes: {'(see above)' if r.reason == shared else r.reason}")
     else:
         if r.slowest:
             lines.append("  slowest: " + ", ".join(

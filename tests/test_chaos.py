@@ -164,7 +164,14 @@ def test_a_certificate_that_does_not_verify_is_down_saying_so(
 
 
 def line(run: Run, key: str) -> str:
-    return next(x for x in run.out.splitlines() if x.strip().startswith(key))
+    """A figure's line, with the reason it shares with others (said once, under the
+    headline) put back where it says "(see above)"."""
+    lines = run.out.splitlines()
+    found = next(x for x in lines if x.strip().startswith(key))
+    shared = next((x for x in lines if x.startswith("  unknown: ")), None)
+    if "(see above)" in found and shared is not None:
+        found = found.replace("(see above)", shared.removeprefix("  unknown: "))
+    return found
 
 
 FIGURE_FAULTS = [

@@ -309,6 +309,24 @@ def test_several_urls_are_each_dated_by_their_own_scrape(stack: Stack) -> None:
     assert value(a, "error_rate_4xx_pct") == pytest.approx(2.0, abs=0.5)
 
 
+def test_several_urls_of_different_exporters_add_counts_and_refuse_to_mix_buckets(
+        stack: Stack) -> None:
+    target = config.resolve(config.Config(targets={"f": config.TargetConfig(
+        metrics_urls=[f"{stack.code.url}/metrics", f"{stack.bundle.url}/metrics"])}))
+    started = time.time()
+    (a,) = run_checks(target, window=5.0)
+    p95 = a.figures["latency_p95_ms"]
+    # prom-client's default buckets and express-prom-bundle's: no quantile from the two.
+    assert p95.value is None and "histogram buckets differ" in (p95.reason or "")
+    # The counts add up: bundle has no counter, so both are read from the histogram's _count.
+    truth = (stack.load.truth("code", started, a.wall).rate
+             + stack.load.truth("bundle", started, a.wall).rate)
+    assert value(a, "requests_per_s") == pytest.approx(truth, rel=0.05)
+    assert a.figures["requests_per_s"].detail["metric"] == "http_request_duration_seconds_count"
+    assert value(a, "error_rate_5xx_pct") == pytest.approx(4.0, abs=0.5)
+    assert value(a, "socket_connections") == 12  # 0 on code's gauge, 12 on bundle's
+
+
 def test_a_first_scrape_that_timed_out_is_said_not_hidden(stack: Stack) -> None:
     stack.sb.delay_metrics(2500, times=1)
     (a,) = run_checks(direct(stack.sb.url, timeout_s=1.0), window=3.0)

@@ -296,7 +296,9 @@ def _traffic(end: Rollup, d: Deltas, window: str, settings: EngineSettings
             errors = classes.get(cls, 0.0)
             out[key] = judge(key, 100.0 * errors / total, settings,
                              detail={"errors": errors, "requests": total,
-                                     "metric": source[1] if source else None})
+                                     "metric": source[1] if source else None,
+                                     "status_label": end.status_labels.get(source[0])
+                                     if source else None})
     return out
 
 

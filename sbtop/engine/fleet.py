@@ -171,6 +171,7 @@ def merge(kept: Sequence[tuple[str, Rollup]], fresh: Sequence[tuple[str, Rollup]
         counter_present=all(r.counter_present for r in rollups),
         counter_has_status=all(r.counter_has_status for r in rollups),
         hist_count_has_status=all(r.hist_count_has_status for r in rollups),
+        status_labels={k: v for r in reversed(rollups) for k, v in r.status_labels.items()},
         gauges=gauges,
         socket_gauge=next((r.socket_gauge for r in rollups if r.socket_gauge), None),
         message_counter=(MESSAGES_KEY if all(r.message_counter for r in rollups) else None),

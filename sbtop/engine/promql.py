@@ -221,7 +221,7 @@ def prom_window(snap: PromSnapshot, settings: EngineSettings) -> PromWindow:
     elif h + "_bucket" in present and not buckets and "buckets" not in snap.failures:
         latency_problem = (f"Prometheus has no {h}_bucket samples over the last "
                            f"{window_text(w)}")
-    has_status: dict[str, bool] = {}
+    has_status: dict[str, str] = {}  # count tag -> the label the status was under
     for key, tag, route_tag in (("hist_count", HIST_COUNT, ROUTE_HIST_COUNT),
                                 ("counter", COUNTER, ROUTE_COUNTER)):
         classes = d.counts.setdefault(tag, {})
@@ -231,9 +231,10 @@ def prom_window(snap: PromSnapshot, settings: EngineSettings) -> PromWindow:
             if not math.isfinite(rate) or rate < 0:
                 problems.setdefault(tag, f"Prometheus: a {key} rate is {rate:g}")
                 continue
-            status = next((labels[s] for s in n.status_labels if s in labels), None)
-            if status is not None:
-                has_status[key] = True
+            label = next((x for x in n.status_labels if x in labels), None)
+            status = labels[label] if label is not None else None
+            if label is not None:
+                has_status.setdefault(tag, label)
             cls = status_class(status) if status is not None else "?"
             classes[cls] = classes.get(cls, 0.0) + rate * w
             total += rate
@@ -264,8 +265,9 @@ def prom_window(snap: PromSnapshot, settings: EngineSettings) -> PromWindow:
         t=snap.t, wall=snap.wall, sums={}, scrape=0,
         histogram_present=h + "_bucket" in present,
         counter_present=counter is not None,
-        counter_has_status=has_status.get("counter", False) or COUNTER in problems,
-        hist_count_has_status=has_status.get("hist_count", False) or HIST_COUNT in problems,
+        counter_has_status=COUNTER in has_status or COUNTER in problems,
+        hist_count_has_status=HIST_COUNT in has_status or HIST_COUNT in problems,
+        status_labels=has_status,
         gauges=gauges, socket_gauge=socket_gauge, message_counter=message,
         latency_problem=latency_problem, problems=problems)
     p95 = {}

@@ -87,6 +87,8 @@ class Rollup:
     # Whether any series of the counter / the histogram's _count carries a status label.
     counter_has_status: bool = False
     hist_count_has_status: bool = False
+    # The label the status was found under, by count tag (COUNTER, HIST_COUNT).
+    status_labels: Mapping[str, str] = field(default_factory=dict)
     gauges: dict[str, float] = field(default_factory=dict)
     # Which of the candidate gauges / counters the page had.
     socket_gauge: str | None = None
@@ -130,9 +132,9 @@ class SeriesTracker:
         self._by_text: dict[str, dict[str, _Series]] = {}
         self._by_key: dict[tuple[str, object], _Series] = {}
         self._process_start: float | None = None
-        # Sample names with at least one series carrying a status label: learnt when series
-        # register, so a scrape costs nothing extra.
-        self._with_status: set[str] = set()
+        # Sample names with at least one series carrying a status label, and which label:
+        # learnt when series register, so a scrape costs nothing extra.
+        self._with_status: dict[str, str] = {}
         h = names.latency_histogram
         self._bucket_name = h + "_bucket"
         self._count_name = h + "_count"
@@ -240,6 +242,9 @@ class SeriesTracker:
             counter_present=counter_name is not None,
             counter_has_status=counter_name in self._with_status,
             hist_count_has_status=self._count_name in self._with_status,
+            status_labels={tag: self._with_status[n] for tag, n in
+                           ((COUNTER, counter_name), (HIST_COUNT, self._count_name))
+                           if n in self._with_status},
             gauges=gauges,
             socket_gauge=next((g for g in self.names.socket_gauges if g in page.samples), None),
             message_counter=message_name,
@@ -295,8 +300,9 @@ class SeriesTracker:
         slots = self._slots(kind, labels, name)
         if slots is None:
             return None
-        if any(s in labels for s in self.names.status_labels):
-            self._with_status.add(name)
+        status = next((s for s in self.names.status_labels if s in labels), None)
+        if status is not None:
+            self._with_status.setdefault(name, status)
         # Every sum exists from its series' first sight, even at zero: an empty bucket is still
         # a bucket bound, and histogram_quantile needs all the bounds.
         cells = tuple(self._cell(group, k) for group, k in slots)
