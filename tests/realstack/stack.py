@@ -159,9 +159,11 @@ class Load:
 
 def cycle(n: int, *, slow: int = 0, slow_ms: int = 700, fast_ms: int = 40,
           statuses: dict[int, int] | None = None) -> list[dict[str, int]]:
-    """A cycle of `n` requests: the first `slow` take slow_ms, the rest fast_ms; `statuses`
-    gives how many of the cycle answer each non-200 status (spread through it)."""
-    steps = [{"ms": slow_ms if i < slow else fast_ms, "status": 200} for i in range(n)]
+    """A cycle of `n` requests: `slow` of them (spread evenly, so any window holds its share)
+    take slow_ms, the rest fast_ms; `statuses` gives how many of the cycle answer each non-200
+    status (spread through it)."""
+    slow_at = {i * n // slow for i in range(slow)} if slow else set()
+    steps = [{"ms": slow_ms if i in slow_at else fast_ms, "status": 200} for i in range(n)]
     k = n - 1
     for status, count in (statuses or {}).items():
         for _ in range(count):
