@@ -260,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "restart": _cmd_action,
         "rollback": _cmd_action,
     }
+    _guard_streams(args.command)
     try:
         if args.command is None:
             return _cmd_console(args)
@@ -269,6 +270,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         print(f"sbtop: {e}", file=sys.stderr)
         return EXIT_UNKNOWN
+
+
+# Commands whose stdout is the console's terminal, written by Textual.
+_CONSOLES = (None, "demo", "replay")
+
+
+def _guard_streams(command: str | None) -> None:
+    """The text faces' stdout and stderr show any control character left in what they print
+    as an escape (sbtop.untrusted): the last line of defence, behind the boundary where
+    outside text enters. The console's stdout is Textual's own, and stays untouched."""
+    from sbtop.untrusted import TerminalGuard
+
+    if not isinstance(sys.stderr, TerminalGuard):
+        sys.stderr = TerminalGuard(sys.stderr)
+    if command not in _CONSOLES and not isinstance(sys.stdout, TerminalGuard):
+        sys.stdout = TerminalGuard(sys.stdout)
 
 
 def _demo_target(url: str, dsn: str | None = None,

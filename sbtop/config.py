@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sbtop import credentials
 from sbtop.engine.levels import Level, Threshold
 from sbtop.engine.settings import (
     FIGURE_UNITS,
@@ -83,6 +84,8 @@ class CommandActionsConfig:
 @dataclass
 class HttpActionsConfig:
     url: str = ""
+    # Or the URL from the environment: a deploy hook's URL is itself the credential.
+    url_env: str = field(default="", metadata=ENV)
     method: str = "POST"
     body: str = '{"action": "{action}", "percent": "{percent}", "service": "{service}"}'
     header: str = ""
@@ -321,11 +324,33 @@ def permission_warning(path: Path, config: Config) -> str | None:
         mode = path.stat().st_mode
     except OSError:
         return None
-    names_secrets = any(t.auth.header_env or t.auth.cookie_env for t in config.targets.values())
-    if names_secrets and mode & (stat.S_IRGRP | stat.S_IROTH):
+    if not mode & (stat.S_IRGRP | stat.S_IROTH):
+        return None
+    if any(credentials.carries_secret(t.actions.http.url) for t in config.targets.values()):
+        return (f"warning: {path} is readable by other users and holds a webhook URL with a "
+                f"key in it: chmod 600 {path}, or keep the URL in the environment (url_env)")
+    if _names_secrets(config):
         return (f"warning: {path} is readable by other users; it names secret environment "
                 f"variables (chmod 600 {path})")
     return None
+
+
+def _names_secrets(obj: Any) -> bool:
+    """Whether any `*_env` key naming a secret is set to something other than its default."""
+    if isinstance(obj, dict):
+        return any(_names_secrets(v) for v in obj.values())
+    if isinstance(obj, list):
+        return any(_names_secrets(v) for v in obj)
+    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+        return False
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.metadata.get("env"):
+            if value and value != f.default:
+                return True
+        elif _names_secrets(value):
+            return True
+    return False
 
 
 _MISSING = object()
@@ -523,6 +548,12 @@ def probes(target: Target, env: typing.Mapping[str, str] | None = None) -> tuple
     (read now, not at start-up). A variable that is not set makes its probe fail as 'not sent',
     naming the variable; one holding a line break is a ConfigError."""
     env = {**(os.environ if env is None else env), **target.probe_env}
+    for v in target.verify:
+        if v.header or v.cookie or _BODY_VAR.search(v.body or ""):
+            why = credentials.refuse_plain_http(target.base_url,
+                                                f"verify probe {v.name!r}'s credentials")
+            if why:
+                raise ConfigError(why)
     return tuple(_probe(v, target.base_url, env) for v in target.verify)
 
 
@@ -677,7 +708,11 @@ def _validate(config: Config) -> None:
         if target.render.api_url:
             _check_url(target.render.api_url, f"targets.{name}.render.api_url")
         if kind == "http":
-            _check_url(target.actions.http.url, f"{where}.http.url")
+            http = target.actions.http
+            if bool(http.url) == bool(http.url_env):
+                raise ConfigError(f"{where}.http: give url or url_env (one of them)")
+            if http.url:
+                _check_url(http.url, f"{where}.http.url")
         if kind == "command" and not any((target.actions.command.canary,
                                           target.actions.command.restart,
                                           target.actions.command.rollback)):
@@ -796,6 +831,12 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
         raw = env.get(tc.actions.http.header_env)
         secrets["http_header"] = (_header_safe(raw, f"${tc.actions.http.header_env}")
                                   if raw else None)
+    if kind == "http" and tc.actions.http.url_env:
+        raw = env.get(tc.actions.http.url_env)
+        if raw:
+            _check_url(raw, f"${tc.actions.http.url_env}")
+        secrets["http_url"] = raw or None
+    _refuse_plain_http(name, tc, kind, secrets, bool(headers or cookies))
     if tc.ca_bundle:
         try:
             ssl.create_default_context(cafile=tc.ca_bundle)
@@ -844,6 +885,30 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
         tolerances=Tolerances(config.verification.p95_tolerance_pct,
                               config.verification.error_rate_tolerance_pts),
     )
+
+
+def _refuse_plain_http(name: str, tc: TargetConfig, kind: str,
+                       secrets: typing.Mapping[str, str | None], target_auth: bool) -> None:
+    """Credentials never travel over plain http to another host (loopback is allowed, for the
+    demo and the tests): refused before anything is sent, saying which and where."""
+    where = f"targets.{name}"
+    sends: list[tuple[str, str]] = []
+    if target_auth:
+        sends += [(u, f"{where}.auth (a header or cookie)")
+                  for u in (tc.base_url, *tc.metrics_urls) if u]
+    if tc.prometheus.url and (secrets.get("prometheus_header")
+                              or secrets.get("prometheus_password")):
+        sends.append((tc.prometheus.url, f"{where}.prometheus's credentials"))
+    if kind == "render" and secrets.get("render_api_key"):
+        sends.append((tc.render.api_url, f"the Render API key (${tc.render.api_key_env})"))
+    if kind == "http":
+        url = secrets.get("http_url") or tc.actions.http.url
+        if url and (secrets.get("http_header") or credentials.carries_secret(url)):
+            sends.append((url, f"{where}.actions.http's credential"))
+    for url, what in sends:
+        why = credentials.refuse_plain_http(url, what)
+        if why:
+            raise ConfigError(why)
 
 
 def _same_endpoint(url: str) -> str:

@@ -19,9 +19,11 @@ import pytest
 from tests.servers import Answer, LoopbackServer
 
 TIMEOUT_S = 1.0  # the target's timeout_s and connect_timeout_s in these tests
-# Two scrapes, each allowed TIMEOUT_S, a 1 s window, plus Python's start-up (~1 s here, more
-# when four start at once on two cores): bounded, where a hang would be the 60 s kill.
-WITHIN_S = 2 * TIMEOUT_S + 1.0 + 5.0
+# Two scrapes, each allowed TIMEOUT_S, and a 1 s window: about 3 s of sbtop's own, plus
+# Python's start-up, which a busy two-core machine can stretch to many seconds. The bound only
+# tells "bounded by the deadlines" from a hang (the 60 s kill); each deadline's own length is
+# proven by the sources' tests, in process.
+WITHIN_S = 30.0
 MAX_RSS_MB = 200  # the 20 MB page limit bounds what any page can make sbtop hold
 
 LES = ("0.05", "0.1", "0.25", "0.5", "1", "+Inf")

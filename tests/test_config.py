@@ -84,7 +84,7 @@ def test_durations_and_replaced_alerts() -> None:
 
 
 def test_secrets_come_from_the_environment_and_a_missing_one_is_warned_about() -> None:
-    cfg = config.parse({"targets": {"p": {"base_url": "http://h", "auth": {
+    cfg = config.parse({"targets": {"p": {"base_url": "https://h", "auth": {
         "cookie": "connect.sid", "cookie_env": "SB_COOKIE",
         "header": "Authorization", "header_env": "SB_TOKEN"}}}})
     t = config.resolve(cfg, env={"SB_COOKIE": "s3cr3t", "DATABASE_URL": "postgres://x"})

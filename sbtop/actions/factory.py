@@ -52,7 +52,12 @@ def make_provider(target: Target) -> tuple[Provider | None, str]:
             return None, (f"${http.header_env} is not set: the webhook needs its "
                           f"{http.header} header")
         headers[http.header] = value
-    return HttpProvider(http.url, http.method, http.body, headers, service=service,
+    url = http.url
+    if http.url_env:
+        url = target.secrets.get("http_url") or ""
+        if not url:
+            return None, f"${http.url_env} is not set: the webhook's URL is kept there"
+    return HttpProvider(url, http.method, http.body, headers, service=service,
                         timeout_s=http.timeout_s), ""
 
 

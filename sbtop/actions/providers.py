@@ -20,14 +20,16 @@ from typing import Any, Protocol
 
 import httpx
 
+from sbtop import credentials, untrusted
 from sbtop.actions.render import Progress, RenderClient, RenderError, RenderSettings
 
 ACTIONS = ("canary", "restart", "rollback")
 OUTPUT_LIMIT = 64 * 1024  # of a command's output, the last part is kept
 
 
-class ActionError(Exception):
-    """An action that did not happen, or did not finish: one line for the person."""
+class ActionError(untrusted.Message):
+    """An action that did not happen, or did not finish: one line for the person (quoting a
+    command's output or a webhook's answer safely)."""
 
 
 class Provider(Protocol):
@@ -133,7 +135,7 @@ class CommandProvider:
         argv = self.argv(action, params)
         out = await self._exec(argv, action)
         last = out.strip().splitlines()[-1] if out.strip() else "no output"
-        return f"{shlex.join(argv[:1])} succeeded: {last[:200]}"
+        return f"{shlex.join(argv[:1])} succeeded: {untrusted.line(last, 200)}"
 
     async def _exec(self, argv: list[str], what: str) -> str:
         try:
@@ -205,7 +207,7 @@ async def _stop_group(proc: asyncio.subprocess.Process) -> None:
 class HttpProvider:
     """A webhook: one request per action, the body a JSON template with placeholders."""
 
-    url: str
+    url: str = field(repr=False)  # may hold a key (?key=...): shown masked, never in a repr
     method: str = "POST"
     body: str = '{"action": "{action}", "percent": "{percent}", "service": "{service}"}'
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -227,7 +229,8 @@ class HttpProvider:
 
     def plan(self, action: str, params: Mapping[str, Any]) -> list[str]:
         shown = ", ".join(f"{k}: (from the environment)" for k in self.headers)
-        return [f"{self.method} {self.url}  body {self.render_body(action, params)}"
+        return [f"{self.method} {credentials.mask_url(self.url)}  body "
+                f"{self.render_body(action, params)}"
                 + (f"  headers {shown}" if shown else "")]
 
     async def read_percent(self, flag: str) -> int | None:

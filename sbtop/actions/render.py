@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 
+from sbtop import untrusted
+
 LIVE = "live"
 FAILED = {"build_failed", "update_failed", "pre_deploy_failed", "canceled"}
 # A deploy that went live and was replaced later: a rollback candidate.
@@ -28,8 +30,9 @@ WAS_LIVE = {"deactivated"}
 Progress = Callable[[str], Awaitable[None] | None]
 
 
-class RenderError(Exception):
-    """An API call that failed, phrased for the person at the keyboard."""
+class RenderError(untrusted.Message):
+    """An API call that failed, phrased for the person at the keyboard (quoting Render's
+    message safely)."""
 
     # True when no answer came in time: the call may still have been carried out.
     unanswered = False
@@ -93,7 +96,7 @@ class RenderClient:
                              missing_ok=True)
         if r is None:
             return None
-        value = r.json().get("value") if r.content else None
+        value = _object(r).get("value") if r.content else None
         return None if value is None else str(value)
 
     async def set_flag(self, flag: str, value: str, progress: Progress | None = None,
@@ -132,7 +135,7 @@ class RenderClient:
         await _say(progress, f"rolling back to {target['id']}")
         r = await self._call("POST", f"/services/{self.s.service_id}/rollback",
                              json={"deployId": target["id"]})
-        deploy = _deploy_of(r.json() if r is not None and r.content else {})
+        deploy = _deploy_of(_object(r) if r is not None and r.content else {})
         return await self.follow(deploy, progress)
 
     async def rollback_target(self, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -141,7 +144,7 @@ class RenderClient:
         instead of forward again to the deploy the first one escaped."""
         r = await self._call("GET", f"/services/{self.s.service_id}/deploys",
                              params={"limit": 50})
-        deploys = [_deploy_of(item) for item in (r.json() if r is not None else [])]
+        deploys = [_deploy_of(item) for item in (_list(r) if r is not None else [])]
         current = next((i for i, d in enumerate(deploys) if d.get("status") == LIVE), None)
         if current is None:
             raise RenderError("no live deploy found: nothing to roll back from")
@@ -170,7 +173,7 @@ class RenderClient:
             await self._sleep(wait)
             wait = min(self.s.poll_every_s, wait * 2)
             r = await self._call("GET", f"/services/{self.s.service_id}/deploys/{deploy_id}")
-            deploy = r.json() if r is not None else {}
+            deploy = _object(r) if r is not None else {}
             new_status = deploy.get("status")
             if new_status != status:
                 await _say(progress, f"deploy {deploy_id}: {new_status}")
@@ -180,11 +183,11 @@ class RenderClient:
     async def _trigger_deploy(self) -> dict[str, Any]:
         r = await self._call("POST", f"/services/{self.s.service_id}/deploys", json={})
         if r is not None and r.status_code == 201 and r.content:
-            return _deploy_of(r.json())
+            return _deploy_of(_object(r))
         # 202 without a body: the deploy is queued; the newest in the list is it.
         listing = await self._call("GET", f"/services/{self.s.service_id}/deploys",
                                    params={"limit": 1})
-        items = listing.json() if listing is not None else []
+        items = _list(listing) if listing is not None else []
         if not items:
             raise RenderError("Render accepted the deploy but lists none")
         return _deploy_of(items[0])
@@ -226,8 +229,8 @@ def _reset_seconds(r: httpx.Response) -> float:
 
 def _error(r: httpx.Response, method: str, path: str, service: str) -> str:
     try:
-        message = str(r.json().get("message") or "")
-    except ValueError:
+        message = str(_object(r).get("message") or "")
+    except RenderError:
         message = ""
     detail = f": {message}" if message else ""
     code = r.status_code
@@ -245,10 +248,33 @@ def _error(r: httpx.Response, method: str, path: str, service: str) -> str:
     return f"Render API error {code} on {method} {path}{detail}"
 
 
-def _deploy_of(item: dict[str, Any]) -> dict[str, Any]:
-    """List items are {"cursor", "deploy"}; single answers are the deploy itself."""
+def _deploy_of(item: Any) -> dict[str, Any]:
+    """List items are {"cursor", "deploy"}; single answers are the deploy itself; anything
+    else is no deploy."""
+    if not isinstance(item, dict):
+        return {}
     inner = item.get("deploy")
     return inner if isinstance(inner, dict) else item
+
+
+def _json(r: httpx.Response) -> Any:
+    """An answer's JSON with every string made safe to show: deploy ids, commit messages and
+    error texts reach plans and results."""
+    try:
+        return untrusted.json_value(r.json())
+    except (ValueError, RecursionError):
+        raise RenderError(f"Render answered HTTP {r.status_code} with something that is not "
+                          "JSON (is api_url Render's API?)") from None
+
+
+def _object(r: httpx.Response) -> dict[str, Any]:
+    got = _json(r)
+    return got if isinstance(got, dict) else {}
+
+
+def _list(r: httpx.Response) -> list[Any]:
+    got = _json(r)
+    return got if isinstance(got, list) else []
 
 
 async def _say(progress: Progress | None, text: str) -> None:

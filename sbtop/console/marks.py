@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from sbtop import format
+from sbtop import format, untrusted
 from sbtop.engine.figures import Figure
 from sbtop.engine.levels import Level
 
@@ -12,9 +12,11 @@ def esc(text: str) -> str:
     """Text from the outside world (a page, a database, an error) made safe inside markup.
 
     textual.markup.escape leaves `[$variable]` tags alone, and a route or a query may contain
-    anything: every opening bracket is escaped, so nothing in such text is ever a tag.
+    anything: every opening bracket is escaped, so nothing in such text is ever a tag. Control
+    characters were shown as escapes where the text entered sbtop (sbtop.untrusted); they are
+    again here, in case some text missed that boundary.
     """
-    return text.replace("[", "\\[")
+    return untrusted.line(text, 10_000).replace("[", "\\[")
 
 
 STYLE = {

@@ -16,6 +16,8 @@ import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
+from sbtop import untrusted
+
 # The label text is taken greedily up to the last '}' on the line: values and timestamps never
 # contain one, so the last brace closes the label set whatever the label values hold. Only an
 # OpenMetrics exemplar (` # {...} 1.0`) breaks that, and such lines take the careful path.
@@ -38,8 +40,8 @@ LabelsKey = tuple[tuple[str, str], ...]
 RawSample = tuple[str, float, float | None]
 
 
-class ParseError(ValueError):
-    """The page is not a valid exposition; the message names the line."""
+class ParseError(untrusted.Message, ValueError):
+    """The page is not a valid exposition; the message names the line (quoting it safely)."""
 
 
 @dataclass(slots=True)

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sbtop import untrusted
 from sbtop.engine.exposition import Page, ParseError, RawSample, labels_key
 from sbtop.engine.settings import MetricNames
 
@@ -367,10 +368,12 @@ class SeriesTracker:
 
 
 def _first_label(labels: dict[str, str], candidates: tuple[str, ...]) -> str | None:
+    """The first candidate label's value, made safe to show: route labels are often raw URL
+    paths, which anyone on the internet can fill (read once, when a series registers)."""
     for c in candidates:
         v = labels.get(c)
         if v is not None:
-            return v
+            return untrusted.line(v, 200)
     return None
 
 
@@ -403,7 +406,7 @@ def _finite(rows: list[RawSample] | None, name: str, key: str, problems: dict[st
 
 
 def _braces(text: str) -> str:
-    return "{" + text + "}" if text else ""
+    return "{" + untrusted.line(text, 200) + "}" if text else ""
 
 
 def _shown(value: float) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sbtop import untrusted
 from sbtop.engine.figures import Figure
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
@@ -99,6 +100,8 @@ def _json_problem(expected: Mapping[str, Any], answer: ProbeAnswer) -> str | Non
         doc = json.loads(answer.body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return "the body is not JSON"
+    except RecursionError:
+        return "the body's JSON is nested too deep to read"
     for path, want in expected.items():
         found, value = _at(doc, path)
         if not found or value is None:
@@ -132,8 +135,9 @@ def _same(value: Any, want: Any) -> bool:
 
 
 def _short(value: Any) -> str:
+    """A value from the answer's JSON, shown briefly and safely."""
     text = json.dumps(value) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 40 else text[:39] + "…"
+    return untrusted.line(text if len(text) <= 40 else text[:39] + "…")
 
 
 def metric_checks(figures: Mapping[str, Figure], baseline: Mapping[str, float | None] | None,

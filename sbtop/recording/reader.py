@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sbtop import untrusted
 from sbtop.engine import codec
 from sbtop.engine.assessment import Assessment
 from sbtop.recording.writer import FORMAT, RecordingError
@@ -71,8 +72,8 @@ class Recording:
             raise RecordingError(f"{self.path}: not an sbtop recording "
                                  f"({type(e).__name__})") from None
         try:
-            header = json.loads(first)
-        except ValueError:
+            header = _load(first)
+        except (ValueError, RecursionError):
             header = None
         if not isinstance(header, dict) or "sbtop_recording" not in header:
             raise RecordingError(f"{self.path}: not an sbtop recording")
@@ -90,7 +91,7 @@ class Recording:
                     break
                 try:
                     current = self._take(line, current)
-                except (ValueError, KeyError, TypeError, AttributeError) as e:
+                except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
                     self.problem = (f"line {lineno} is unreadable ({type(e).__name__}): "
                                     "the recording is read up to there")
                     break
@@ -99,7 +100,7 @@ class Recording:
 
     def _take(self, line: bytes, current: codec.Encoded | None) -> codec.Encoded | None:
         """Index one line; raises (changing nothing) when it is not a line of a recording."""
-        obj = json.loads(line)
+        obj = _load(line)
         if "e" in obj:
             self.events.append(Event(float(obj["w"]), str(obj["e"]), dict(obj.get("d") or {})))
             return current
@@ -143,9 +144,9 @@ class Recording:
             start, current = i, self._cache[1]
         else:
             k = self._keys[bisect.bisect_right(self._keys, i) - 1]
-            start, current = k + 1, json.loads(self._lines[k])["a"]
+            start, current = k + 1, _load(self._lines[k])["a"]
         for j in range(start, i + 1):
-            obj = json.loads(self._lines[j])
+            obj = _load(self._lines[j])
             current = obj["a"] if obj.get("k") else codec.apply(current, obj["a"])
         self._cache = (i, current)
         return current
@@ -164,3 +165,9 @@ class Recording:
 
     def events_between(self, start_wall: float, end_wall: float) -> list[Event]:
         return [e for e in self.events if start_wall <= e.wall <= end_wall]
+
+
+def _load(raw: bytes) -> Any:
+    """One line of the file, every string in it made safe to show: a recording is a file
+    anyone may have handed over, and its text reaches the console and the timeline."""
+    return untrusted.deep(json.loads(raw))

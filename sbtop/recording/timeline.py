@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from sbtop import format
+from sbtop import format, untrusted
 from sbtop.engine.levels import Level
 from sbtop.recording.reader import Recording
 
@@ -113,17 +114,17 @@ def markdown(rec: Recording) -> str:
     h = rec.header
     name = str(h.get("target", "?"))
     prod = " (PRODUCTION)" if h.get("production") else ""
-    lines = [f"# Timeline: {name}{prod}", ""]
+    lines = [f"# Timeline: {_cell(name)}{prod}", ""]
     if not len(rec):
-        lines.append(f"The recording {rec.path.name} holds no ticks.")
+        lines.append(f"The recording {_cell(rec.path.name)} holds no ticks.")
         return "\n".join(lines) + "\n"
     start, end = rec.walls[0], rec.walls[-1]
-    lines.append(f"Recording `{rec.path.name}`: {_when(start)} to {_when(end)} UTC "
+    lines.append(f"Recording {_cell(rec.path.name)}: {_when(start)} to {_when(end)} UTC "
                  f"({format.duration(end - start)}, {len(rec)} ticks every "
-                 f"{h.get('refresh_s', '?')} s, figures over {h.get('window_s', '?')} s "
-                 "windows).")
+                 f"{_cell(h.get('refresh_s', '?'))} s, figures over "
+                 f"{_cell(h.get('window_s', '?'))} s windows).")
     if rec.problem:
-        lines.append(f"Note: {rec.problem}.")
+        lines.append(f"Note: {_cell(rec.problem)}.")
     lines += ["", "| time (UTC) | since start | what | value |", "| --- | --- | --- | --- |"]
     first = rec.encoded(0)
     lines.append(f"| {_clock(start)} | 0s | recording starts; overall level "
@@ -155,13 +156,14 @@ def _worst(rec: Recording) -> list[str]:
                 continue
             if best_i is None or (v < series[best_i] if below else v > series[best_i]):
                 best_i = i
-        label = format.LABELS.get(key, key)
-        bounds = ", ".join(f"{n} {'<' if below else '>'} {th[n]:g}"
-                           for n in ("warning", "critical") if th.get(n) is not None)
+        label = _cell(format.LABELS.get(key, key))
+        bounds = _cell(", ".join(f"{n} {'<' if below else '>'} {th[n]:g}"
+                                 for n in ("warning", "critical")
+                                 if isinstance(th.get(n), int | float)))
         if best_i is None:
             out.append(f"| {label} | never known | | {bounds} |")
             continue
-        value = format.number(series[best_i], str(e.get("unit", "")))
+        value = _cell(format.number(series[best_i], str(e.get("unit", ""))))
         out.append(f"| {label} | {value} | {_clock(rec.walls[best_i])} | {bounds} |")
     return out
 
@@ -211,6 +213,13 @@ def _when(wall: float) -> str:
     return dt.datetime.fromtimestamp(wall, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _cell(text: str) -> str:
-    """Markdown table cells hold no pipes or line breaks."""
-    return text.replace("|", "\\|").replace("\n", " ")
+# Characters Markdown or HTML give meaning to anywhere in a line: emphasis, code, links and
+# images, raw HTML and entities, table cells, strikethrough. A backslash before any ASCII
+# punctuation makes it a plain character (CommonMark), so the text renders as it reads.
+_MARKDOWN = re.compile(r"([\\`*_\[\]<&|~!#])")
+
+
+def _cell(text: object) -> str:
+    """Text for a Markdown line or table cell: one line (control characters shown as escapes,
+    as everywhere outside text is shown), nothing in it read as Markdown or HTML."""
+    return _MARKDOWN.sub(r"\\\1", untrusted.line(text, 2000))

@@ -26,6 +26,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from sbtop import untrusted
 from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.observations import DB_STATES, DbSession, DbSnapshot
 
@@ -138,7 +139,8 @@ class DatabaseSource:
             self._last_error = f"no answer within {limit:g} s (the connection is dropped)"
             snap = DbSnapshot(t, wall, error=self._last_error, kind=self.kind)
         if snap.error is not None:
-            snap = dataclasses.replace(snap, error=self._scrub(snap.error))
+            # libpq's and the server's words: the password scrubbed, then made safe to show.
+            snap = dataclasses.replace(snap, error=untrusted.line(self._scrub(snap.error)))
         return snap
 
     def _scrub(self, text: str) -> str:
@@ -196,7 +198,7 @@ class DatabaseSource:
         try:
             cur = await conn.execute("SELECT version()")
             row = await cur.fetchone()
-            self.version = str(row[0]) if row else ""
+            self.version = untrusted.line(row[0]) if row else ""
             self.kind = "cockroachdb" if self.version.startswith("CockroachDB") else "postgresql"
             ms = max(1, round(s.statement_timeout_s * 1000))
             await conn.execute(sql.SQL("SET statement_timeout = {}").format(sql.Literal(ms)))
@@ -316,11 +318,16 @@ def pg_snapshot(data: Mapping[str, Any], t: float, wall: float) -> DbSnapshot:
 
 
 def _pg_session(r: Mapping[str, Any]) -> DbSession:
+    # Query text, application name and user are anyone's text (a client sets them): safe to
+    # show. backend_start and query_start go back to the server as they came (the cancel's
+    # check), so they are kept as read.
     return DbSession(
-        id=str(r["pid"]), user=r.get("usename"), application=r.get("application_name"),
-        client=r.get("client"), state=r.get("state"),
+        id=str(r["pid"]), user=untrusted.optional(r.get("usename")),
+        application=untrusted.optional(r.get("application_name")),
+        client=untrusted.optional(r.get("client")), state=untrusted.optional(r.get("state")),
         duration_s=None if r.get("duration_s") is None else float(r["duration_s"]),
-        wait=r.get("wait"), query=r.get("query"), cancel_id=str(r["pid"]),
+        wait=untrusted.optional(r.get("wait")), query=_one_line(r.get("query")),
+        cancel_id=str(r["pid"]),
         backend_start=r.get("backend_start_text"), query_start=r.get("query_start_text"))
 
 
@@ -353,8 +360,10 @@ def crdb_snapshot(session_cols: Sequence[str], sessions: Sequence[Sequence[Any]]
     # Oldest first; a query without a start time cannot be ranked, so it goes last.
     qrows.sort(key=lambda q: (q.get("start") is None, _epoch(q.get("start")) or 0.0))
     longest = tuple(
-        DbSession(id=str(q.get("session_id")), user=q.get("user_name"),
-                  application=q.get("application_name"), client=q.get("client_address"),
+        DbSession(id=untrusted.line(q.get("session_id")),
+                  user=untrusted.optional(q.get("user_name")),
+                  application=untrusted.optional(q.get("application_name")),
+                  client=untrusted.optional(q.get("client_address")),
                   state=str(q.get("phase") or "executing"),
                   duration_s=_age(q.get("start"), wall),
                   query=_one_line(q.get("query")), cancel_id=str(q.get("query_id")))
@@ -369,9 +378,11 @@ def crdb_snapshot(session_cols: Sequence[str], sessions: Sequence[Sequence[Any]]
     if trows:
         first = min(trows, key=lambda x: _epoch(x.get("start")) or 0.0)
         sess = visible[str(first.get("session_id"))]
-        oldest = DbSession(id=str(first.get("session_id")), user=sess.get("user_name"),
-                           application=sess.get("application_name"),
-                           client=sess.get("client_address"), state=_crdb_state(sess),
+        oldest = DbSession(id=untrusted.line(first.get("session_id")),
+                           user=untrusted.optional(sess.get("user_name")),
+                           application=untrusted.optional(sess.get("application_name")),
+                           client=untrusted.optional(sess.get("client_address")),
+                           state=_crdb_state(sess),
                            duration_s=_age(first.get("start"), wall),
                            query=_one_line(sess.get("last_active_query")))
     unlimited = max_per_gateway is None or max_per_gateway < 0
@@ -412,14 +423,17 @@ def _age(start: Any, wall: float) -> float | None:
 
 
 def _one_line(text: Any) -> str | None:
+    """Query text on one line (its own line breaks and runs of spaces become one space), made
+    safe to show."""
     if text is None:
         return None
-    return " ".join(str(text).split())[:QUERY_CHARS]
+    return untrusted.line(" ".join(str(text).split()), QUERY_CHARS)
 
 
 def _first_line(e: BaseException) -> str:
+    """The first line of a database error (the server's words), made safe to show."""
     text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
+    return untrusted.line(text[0]) if text else type(e).__name__
 
 
 def _secrets_of(dsn: str) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from sbtop import untrusted
 from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.observations import HealthProbe
 from sbtop.sources.http import FetchError, HttpSettings, fetch, status_reason
@@ -33,8 +34,12 @@ async def probe(client: httpx.AsyncClient, url: str, settings: HttpSettings,
 
 
 def _body(raw: bytes) -> Any:
+    """The answer as JSON made safe to show (every string, bounded in depth and size), or
+    the start of its text."""
     text = raw.decode("utf-8", errors="replace")
     try:
-        return json.loads(text)
+        return untrusted.json_value(json.loads(text))
+    except RecursionError:  # nested deeper than the parser goes: not worth showing whole
+        return untrusted.line(text, 200)
     except ValueError:
-        return text[:500]
+        return untrusted.line(text, 500)

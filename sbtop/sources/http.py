@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from sbtop import untrusted
 from sbtop.clock import SYSTEM, Clock
 
 DEFAULT_MAX_SAMPLES = 50_000
@@ -45,6 +46,8 @@ class FetchError(Exception):
 
     def __init__(self, reason: str, *, answered_or_timed_out: bool = False,
                  status: int | None = None) -> None:
+        # Reasons may quote the server (a protocol error's text, a TLS verify message).
+        reason = untrusted.line(reason, 500)
         super().__init__(reason)
         self.reason = reason
         self.answered_or_timed_out = answered_or_timed_out

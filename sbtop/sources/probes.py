@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import httpx
 
+from sbtop import untrusted
 from sbtop.engine.verify import MAX_BODY, Probe, ProbeAnswer
 from sbtop.sources.http import HttpSettings, error_reason, make_client
 
@@ -47,6 +48,8 @@ async def _send(client: httpx.AsyncClient, probe: Probe, started: float) -> Prob
                 truncated = True
                 break
         location = r.headers.get("Location") if r.is_redirect else None
+        if location is not None:
+            location = untrusted.line(location, 200)  # the server's text, shown
         return ProbeAnswer(r.status_code, b"".join(chunks)[:MAX_BODY], _ms(started), None,
                            location, truncated)
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from sbtop import untrusted
 from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.observations import ExternalAlert, InstanceStatus, PromSnapshot
 from sbtop.engine.promql import (
@@ -48,8 +49,8 @@ class PromSettings:
     basic_auth: tuple[str, str] | None = field(default=None, repr=False)
 
 
-class PromError(Exception):
-    pass
+class PromError(untrusted.Message):
+    """Prometheus could not be read; the message may quote its error, made safe."""
 
 
 @dataclass
@@ -229,7 +230,8 @@ class PrometheusSource:
         with _shape("targets"):
             for t in data.get("activeTargets", []):
                 labels = _labels(t.get("labels", {}))
-                out.append(_Target(str(labels.get("instance", t.get("scrapeUrl", "?"))),
+                out.append(_Target(untrusted.line(labels.get("instance",
+                                                             t.get("scrapeUrl", "?"))),
                                    t.get("health") == "up", _text(t.get("lastError")), labels))
         return sorted(out, key=lambda x: x.name)
 
@@ -242,7 +244,8 @@ class PrometheusSource:
                 if not isinstance(labels, dict):
                     labels = {}
                 out.append(ExternalAlert(
-                    name=str(labels.get("alertname", "?")), state=str(a.get("state", "?")),
+                    name=untrusted.line(labels.get("alertname", "?")),
+                    state=untrusted.line(a.get("state", "?")),
                     since=_text(a.get("activeAt")), severity=_text(labels.get("severity")),
                     summary=_text((a.get("annotations") or {}).get("summary")),
                     labels=_labels(labels)))
@@ -291,10 +294,12 @@ class _Target:
 
 
 def _labels(value: Any) -> dict[str, str]:
-    """A label set from an answer: strings to strings, whatever an odd answer holds."""
+    """A label set from an answer, strings to strings made safe to show (alert names, route
+    and instance labels are anyone's text), whatever an odd answer holds."""
     if not isinstance(value, dict):
         return {}
-    return {str(k): v if isinstance(v, str) else json.dumps(v)[:200] for k, v in value.items()}
+    return untrusted.labels({k: v if isinstance(v, str) else json.dumps(v)[:200]
+                             for k, v in value.items()})
 
 
 def _float(text: Any) -> float:
@@ -309,7 +314,7 @@ def _why(e: BaseException) -> str:
 
 
 def _text(value: Any) -> str | None:
-    """A field Prometheus sends as a string, whatever an odd answer holds: text or None."""
+    """A field Prometheus sends as a string, whatever an odd answer holds: safe text or None."""
     if value is None or value == "":
         return None
-    return value if isinstance(value, str) else json.dumps(value)[:200]
+    return untrusted.line(value if isinstance(value, str) else json.dumps(value)[:200])
