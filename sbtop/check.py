@@ -13,7 +13,6 @@ from sbtop.config import Target
 from sbtop.engine.assessment import Assessment, iso, to_dict
 from sbtop.engine.engine import Engine
 from sbtop.engine.figures import Figure
-from sbtop.engine.observations import ExternalAlert
 
 
 async def run(target: Target, window_s: float, clock: Clock = SYSTEM) -> Assessment:
@@ -38,13 +37,14 @@ async def run(target: Target, window_s: float, clock: Clock = SYSTEM) -> Assessm
 
 
 def wide_bucket(f: Figure) -> bool:
-    """A quantile interpolated in a bucket three times as wide as its lower bound (or more)
-    is only known to lie somewhere in it: worth saying beside the number."""
+    """A quantile interpolated in a bucket three times as wide as its lower bound (or more),
+    or past the highest bound, is only known to lie somewhere in it: worth saying beside the
+    number. The first bucket (from 0) is left alone: 'under 100 ms' needs no footnote."""
     bounds = f.detail.get("bucket_ms")
     if not bounds or f.value is None:
         return False
     low, high = bounds
-    return bool(high > 3 * low) if low > 0 else bool(high > 0 and high != float("inf"))
+    return low > 0 and (high is None or high > 3 * low)
 
 
 def read_from(a: Assessment) -> str:
@@ -62,13 +62,6 @@ def read_from(a: Assessment) -> str:
         if f is not None and f.detail.get("metric"):
             parts.append(f"{what} {f.detail['metric']}")
     return ", ".join(parts)
-
-
-def external_origin(x: ExternalAlert) -> str:
-    """Where a Prometheus alert comes from, and whether it counts in the level."""
-    if x.counted:
-        return "Prometheus"
-    return "Prometheus, without the target's labels: shown, not counted"
 
 
 def as_json(a: Assessment) -> str:
@@ -100,7 +93,8 @@ def as_text(a: Assessment, base_url: str = "") -> str:
             line += f"  PARTIAL: {f.detail['partial']}"
         elif wide_bucket(f):
             low, high = f.detail["bucket_ms"]
-            line += f"  somewhere in the {low:g}-{high:g} ms bucket"
+            line += (f"  somewhere in the {low:g}-{high:g} ms bucket" if high is not None else
+                     f"  past the highest bucket: at least {low:g} ms")
         elif key == "db_sessions":
             d = f.detail
             line += (f"  active {d.get('active', 0)}, idle {d.get('idle', 0)}, idle in txn "
@@ -117,8 +111,10 @@ def as_text(a: Assessment, base_url: str = "") -> str:
                      f"[{al.rule.severity.value}]{nodata}")
     for x in a.external_alerts:
         lines.append(f"  alert {x.name}: {x.state} since {x.since} [{x.severity}] "
-                     f"({external_origin(x)})")
-    if not a.alerts and not a.external_alerts:
+                     f"({format.external_origin(x)})")
+    if a.external_alerts_error:
+        lines.append(f"  Prometheus alerts: unknown ({a.external_alerts_error})")
+    elif not a.alerts and not a.external_alerts:
         lines.append("  alerts: none pending or firing")
     for i in a.instances:
         p95 = f" p95 {i.p95_ms:.0f} ms" if i.p95_ms is not None else ""

@@ -315,7 +315,7 @@ def _demo_target(url: str, dsn: str | None = None,
         "STUDYBUDDY_SESSION_COOKIE": DEMO_SESSION})
 
 
-def _load_target(args: argparse.Namespace) -> Target:
+def _load_target(args: argparse.Namespace, *, selector: bool = True) -> Target:
     from sbtop import config
 
     try:
@@ -329,7 +329,7 @@ def _load_target(args: argparse.Namespace) -> Target:
                                 url=getattr(args, "url", None),
                                 dsn=getattr(args, "dsn", None),
                                 prometheus_url=getattr(args, "prometheus_url", None),
-                                selector=getattr(args, "selector", None))
+                                selector=getattr(args, "selector", None) if selector else None)
     except config.ConfigError as e:
         raise UsageError(f"config error: {e}") from None
     for w in target.warnings:
@@ -502,15 +502,19 @@ def _cmd_action(args: argparse.Namespace) -> int:
 
 def _cmd_rules(args: argparse.Namespace) -> int:
     from sbtop import config, rules
+    from sbtop.engine.promql import SelectorError, selector_matchers
 
     selector = getattr(args, "selector", None) or ""
     try:
         path = config.find_config(getattr(args, "config", None))
         cfg = config.load(path)
         given = any(getattr(args, k, None) for k in ("target", "url", "prometheus_url"))
-        target = _load_target(args) if given or cfg.targets else None
+        target = _load_target(args, selector=False) if given or cfg.targets else None
+        selector_matchers(selector)
     except config.ConfigError as e:
         raise UsageError(f"config error: {e}") from None
+    except SelectorError as e:
+        raise UsageError(f"--selector: {e}") from None
     settings = target.engine if target is not None else config.engine_settings(cfg)
     if target is not None and target.prometheus is not None and not selector:
         selector = target.prometheus.selector
@@ -523,9 +527,9 @@ def _cmd_rules(args: argparse.Namespace) -> int:
         try:
             shape, selector, source = asyncio.run(detect.shape(target, selector))
         except detect.DetectError as e:
-            source = f"the configuration: could not look at the app ({e})"
-            print(f"sbtop: rules written for the configured metric names: {e}",
-                  file=sys.stderr)
+            # Rules for names the app may not export would never fire: say so, write none.
+            raise UsageError(f"cannot tell what the app exports: {e} (--no-detect writes the "
+                             "rules for the configured metric names)") from None
     print(rules.rules_yaml(settings, args.group, selector, shape, source), end="")
     return 0
 

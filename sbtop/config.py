@@ -24,6 +24,7 @@ from typing import Any
 
 from sbtop import credentials
 from sbtop.engine.levels import Level, Threshold
+from sbtop.engine.promql import SelectorError, selector_matchers
 from sbtop.engine.settings import (
     FIGURE_UNITS,
     RUNBOOK_ALERTS,
@@ -787,8 +788,16 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
         tc = dataclasses.replace(tc, prometheus=dataclasses.replace(tc.prometheus,
                                                                      url=prometheus_url))
     if selector:
+        if not tc.prometheus.url:
+            raise ConfigError("--selector picks series in Prometheus: give --prometheus-url "
+                              f"too (or set targets.{name}.prometheus.url)")
         tc = dataclasses.replace(tc, prometheus=dataclasses.replace(tc.prometheus,
                                                                      selector=selector))
+    try:
+        selector_matchers(tc.prometheus.selector)
+    except SelectorError as e:
+        where = "--selector" if selector else f"targets.{name}.prometheus.selector"
+        raise ConfigError(f"{where}: {e}") from None
     if not tc.base_url and not tc.prometheus.url and not tc.metrics_urls:
         raise ConfigError(f"targets.{name}.base_url: not set (or give --url)")
     base = tc.base_url.rstrip("/")

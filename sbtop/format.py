@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from sbtop.engine.figures import Figure
+from sbtop.engine.observations import ExternalAlert
 
 
 def number(value: float | None, unit: str) -> str:
@@ -64,3 +65,12 @@ def size(n: float) -> str:
             return f"{n:.1f} {unit}" if abs(n) < 10 and unit != "B" else f"{n:.0f} {unit}"
         n /= 1024
     return f"{n:.0f} GB"
+
+
+def external_origin(x: ExternalAlert) -> str:
+    """Where a Prometheus alert comes from, and whether it counts in the level."""
+    if x.counted:
+        return "Prometheus"
+    if x.scope == "unchosen":
+        return "Prometheus, no target chosen: shown, not counted"
+    return "Prometheus, without the target's labels: shown, not counted"

@@ -31,6 +31,14 @@ def _duration(seconds: float) -> str:
     return f"{s}s"
 
 
+# Figures sbtop reads itself, for which Prometheus holds no metric of the app's.
+_READ_DIRECTLY = {
+    "db_pool_pct": "sbtop counts the pool's sessions in the database itself",
+    "db_sessions": "sbtop counts sessions in the database itself",
+    "health": "sbtop probes the health path itself",
+}
+
+
 def rules_for(settings: EngineSettings, selector: str = "", shape: Shape | None = None
               ) -> tuple[list[RuleText], list[str]]:
     """The rules, and the figures left out with why (the app does not export what they need,
@@ -43,9 +51,12 @@ def rules_for(settings: EngineSettings, selector: str = "", shape: Shape | None 
         expr = figure_expr(figure, settings, selector, shape)
         if expr is None:
             exported = (shape or configured(settings.names)).describe()
-            why = ("no memory limit: set memory_limit_mb on the target"
-                   if figure == "memory_pct" and not settings.memory_limit_bytes
-                   else f"not exported by the app ({exported})")
+            if figure in _READ_DIRECTLY:
+                why = _READ_DIRECTLY[figure]
+            elif figure == "memory_pct" and not settings.memory_limit_bytes:
+                why = "no memory limit: set memory_limit_mb on the target"
+            else:
+                why = f"not exported by the app ({exported})"
             line = f"{figure}: {why}"
             if line not in skipped:
                 skipped.append(line)

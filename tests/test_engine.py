@@ -404,3 +404,19 @@ def test_a_figure_stale_for_longer_than_a_window_judges_nothing() -> None:
     assert f.value == pytest.approx(10.0) and f.level is Level.UNKNOWN
     assert f.reason is not None and f.reason.startswith("stale for 190 s")
     assert late.level is Level.UNKNOWN
+
+
+def test_a_quantile_past_the_highest_bucket_says_at_least_and_its_json_is_valid() -> None:
+    import json
+
+    from sbtop import check
+
+    e = engine()
+    e.observe(obs(0, PageText().histogram({}, {1.0: 0, 10.0: 0, INF: 0}).page()))
+    # 90 requests under 1 s, 10 slower than the highest bound (10 s).
+    a = e.observe(obs(10, PageText().histogram({}, {1.0: 90, 10.0: 90, INF: 100}).page()))
+    p99 = a.figures["latency_p99_ms"]
+    assert p99.value == 10_000 and p99.detail["bucket_ms"] == (10_000, None)
+    out = json.loads(check.as_json(a))  # no infinity in it: valid JSON
+    assert out["figures"]["latency_p99_ms"]["bucket_ms"] == [10_000, None]
+    assert "past the highest bucket: at least 10000 ms" in check.as_text(a)

@@ -144,8 +144,12 @@ def test_failures_make_figures_unknown_with_the_reason(
     f = nothing.figures["requests_per_s"]
     assert f.value is None and "Prometheus has no http_request_duration_seconds" in (
         f.reason or "")
-    # A selector Prometheus cannot parse: its own error, word for word.
-    broken, _ = asyncio.run(prom_figures(prom_target(prom.url, 'job="studybuddy')))
+    # A selector that is no list of matchers is refused before anything is asked ...
+    with pytest.raises(config.ConfigError, match="not label matchers"):
+        prom_target(prom.url, 'job="studybuddy')
+    # ... and one Prometheus cannot run (a regex that does not compile) brings its own
+    # error, word for word.
+    broken, _ = asyncio.run(prom_figures(prom_target(prom.url, 'job=~"("')))
     f = broken.figures["latency_p95_ms"]
     assert f.value is None and "bad_data" in (f.reason or "")
     down, snap = asyncio.run(prom_figures(prom_target(

@@ -129,6 +129,27 @@ def test_targets_or_alerts_that_cannot_be_read_are_said_not_hidden(
     a, _snap = observe(server.url)
     assert any("Prometheus targets unavailable (HTTP 403, not JSON" in n for n in a.notes)
     assert any("Prometheus alerts unavailable (x: busy)" in n for n in a.notes)
+    # An alert may be firing where sbtop cannot see: never ok, and said so.
+    assert a.level.value == "unknown" and a.external_alerts_error == "x: busy"
+    from sbtop import check
+
+    text = check.as_text(a)
+    assert "Prometheus alerts: unknown (x: busy)" in text
+    assert "none pending or firing" not in text
+
+
+def test_figures_come_even_where_the_labels_and_metadata_apis_are_missing(
+        server: LoopbackServer) -> None:
+    # An older or trimmed-down Prometheus: /api/v1/labels and the metadata answer 404. Every
+    # query gets this one answer (detection finds the histogram's _count in job x; its rate
+    # is 5/s of 200s): the labels only serve rules and history, never the figures.
+    answer = {"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"__name__": "http_request_duration_seconds_count", "job": "x",
+                    "status_code": "200"}, "value": [1, "5"]}]}}
+    server.routes.update(answers(Answer(200, json.dumps(answer).encode(), JSON)))
+    a, _snap = observe(server.url)
+    assert a.sources["prometheus"].up
+    assert a.figures["requests_per_s"].value == pytest.approx(5.0)
 
 
 def test_the_selector_picks_targets_as_promql_matchers_do() -> None:

@@ -115,3 +115,64 @@ def test_prometheus_alerts_count_by_severity_for_their_own_target() -> None:
     assert a.level is Level.CRITICAL
     assert [(x.scope, x.counted) for x in a.external_alerts] == [("target", True),
                                                                  ("unlabelled", False)]
+
+
+def test_names_present_with_no_rate_in_the_window_are_unknown_not_zero() -> None:
+    # The window holds fewer than two scrapes: rate() gives nothing for series that exist.
+    present = PRESENT | {"websocket_messages_total"}
+    got = figures(snap({"buckets": [], "hist_count": [], "counter": [],
+                        "messages:websocket_messages_total": []}, present=present))
+    for key in ("requests_per_s", "error_rate_5xx_pct", "latency_p95_ms",
+                "socket_messages_per_s"):
+        assert "fewer than two samples" in str(got[key]), (key, got[key])
+
+
+def test_an_infinite_message_rate_is_unknown_saying_so() -> None:
+    present = PRESENT | {"websocket_messages_total"}
+    got = figures(snap({"buckets": LATENCY, "counter": [({"status": "200"}, 10.0)],
+                        "messages:websocket_messages_total": [({}, math.inf)]},
+                       present=present))
+    assert "rate is inf" in str(got["socket_messages_per_s"])
+
+
+def test_instances_exporting_differently_are_each_read_as_they_export() -> None:
+    # One instance has the counter and active_websocket_connections; the other (an
+    # express-prom-bundle app) has neither: the histogram's _count serves for both, and each
+    # instance's sockets and messages are read under its own names.
+    present = frozenset({H + "_bucket", H + "_count", "http_requests_total",
+                         "active_websocket_connections", "socket_io_connected",
+                         "websocket_messages_total", "socket_io_events_received_total"})
+    got = figures(snap({
+        "buckets": (buckets({0.1: 9.0, 0.5: 10.0, math.inf: 10.0}, instance="a:1")
+                    + buckets({0.1: 9.0, 0.5: 10.0, math.inf: 10.0}, instance="b:1")),
+        "hist_count": [({"instance": "a:1", "status_code": "200"}, 10.0),
+                       ({"instance": "b:1", "status_code": "500"}, 10.0)],
+        "counter": [({"instance": "a:1", "status": "200"}, 10.0)],
+        "messages:websocket_messages_total": [({"instance": "a:1"}, 3.0)],
+        "messages:socket_io_events_received_total": [({"instance": "b:1"}, 4.0)],
+        "gauges": [({"__name__": "active_websocket_connections", "instance": "a:1"}, 7.0),
+                   ({"__name__": "socket_io_connected", "instance": "b:1"}, 12.0)]},
+        present=present))
+    assert got["requests_per_s"] == pytest.approx(20.0)
+    assert got["error_rate_5xx_pct"] == pytest.approx(50.0)
+    assert got["socket_connections"] == 19
+    assert got["socket_messages_per_s"] == pytest.approx(7.0)
+
+
+def test_selectors_are_read_in_every_quote_form_and_refused_when_not_matchers() -> None:
+    from sbtop.engine.promql import SelectorError, selector_matchers
+
+    for selector in ('job="sb"', "job='sb'", "job=`sb`", '{job="sb"}', ' job = "sb" , '):
+        (m,) = selector_matchers(selector)
+        assert (m.name, m.op, m.value) == ("job", "=", "sb"), selector
+    for bad in ("job=sb", 'job="sb" env', "sum(x)"):
+        with pytest.raises(SelectorError):
+            selector_matchers(bad)
+
+
+def test_an_alert_lacking_one_of_the_selectors_labels_is_still_the_targets() -> None:
+    selector = 'job="sb",instance=~".+"'
+    assert alert_scope(ExternalAlert("A", "firing", labels={"job": "sb"}), selector) == "target"
+    assert alert_scope(ExternalAlert("A", "firing", labels={"job": "x"}), selector) == "other"
+    assert alert_scope(ExternalAlert("A", "firing", labels={"job": "sb", "instance": ""}),
+                       selector) == "other"

@@ -248,6 +248,43 @@ def test_rules_fire_on_what_each_app_exports(stack: Stack, tmp_path: Path) -> No
     assert all(labelled for _v, _f, labelled in fired.values())  # the alerts say whose
 
 
+def test_rules_without_a_selector_over_several_jobs_are_refused(stack: Stack,
+                                                                 tmp_path: Path) -> None:
+    r = run_sbtop("rules", "--prometheus-url", stack.prom.url,
+                  env={"XDG_CONFIG_HOME": str(tmp_path)})
+    assert r.returncode == 3 and not r.stdout
+    assert "3 jobs (bundle, handcode, studybuddy)" in r.stderr and "--selector" in r.stderr
+
+
+def test_jobs_exporting_differently_are_each_read_as_they_export(stack: Stack) -> None:
+    from sbtop.sources.prometheus import PrometheusSource, PromSettings
+
+    selector = 'job=~"studybuddy|bundle"'
+    (a,) = run_checks(via_prometheus(stack.prom.url, selector))
+    at = evaluated_at(a)
+    # bundle has no request counter: every instance is read from the histogram's _count.
+    assert value(a, "requests_per_s") == pytest.approx(stack.prom.value(
+        f"sum(rate(http_request_duration_seconds_count{{{selector}}}[10s]))", at), rel=1e-9)
+    assert value(a, "error_rate_5xx_pct") == pytest.approx(100 * stack.prom.value(
+        f'sum(rate(http_request_duration_seconds_count{{{selector},status_code=~"5.."}}[10s]))'
+        f" / sum(rate(http_request_duration_seconds_count{{{selector}}}[10s]))", at), rel=1e-9)
+    # Sockets: active_websocket_connections on sb (7) and socket_io_connected on bundle (12).
+    assert value(a, "socket_connections") == 19
+    assert value(a, "socket_messages_per_s") == pytest.approx(14 + 12, rel=0.2)
+    # prom-client's buckets and express-prom-bundle's: no quantile, now or in the history.
+    assert "histogram buckets differ" in (a.figures["latency_p95_ms"].reason or "")
+    target = via_prometheus(stack.prom.url, selector)
+
+    async def history() -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+        async with PrometheusSource(PromSettings(stack.prom.url, selector),
+                                    target.engine) as source:
+            return (await source.history("latency_p95_ms", 30, 1),
+                    await source.history("requests_per_s", 30, 1))
+
+    p95, rate = asyncio.run(history())
+    assert p95 == [] and len(rate) > 5
+
+
 def test_the_window_asked_for_is_the_one_prometheus_is_asked_for(stack: Stack) -> None:
     (a,) = run_checks(via_prometheus(stack.prom.url, 'job="handcode"'), window=7.0)
     assert a.window_s == 7.0
@@ -274,6 +311,10 @@ def test_prometheus_alerts_count_by_severity_for_their_own_target_only(stack: St
     assert code.figures["error_rate_5xx_pct"].level.value == "warning"
     # studybuddy: handcode's alert is not its own; the alert with no job is shown, not counted.
     assert "HandcodeErrors" not in [x.name for x in sb.external_alerts]
+    # The same selector in single quotes, as PromQL also writes it, scopes the same way.
+    (quoted,) = run_checks(via_prometheus(stack.prom.url, "job='studybuddy'"), window=5.0)
+    assert "HandcodeErrors" not in [x.name for x in quoted.external_alerts]
+    assert {i.name for i in quoted.instances} == {stack.sb.hostport, stack.sb2.hostport}
     elsewhere = next(x for x in sb.external_alerts if x.name == "SomewhereElse")
     assert not elsewhere.counted
     assert sb.level.value == "ok"

@@ -40,7 +40,7 @@ def test_a_target_with_selector_memory_limit_and_histogram_counts(tmp_path: Path
     cfg = tmp_path / "c.toml"
     cfg.write_text('[metrics]\nrequests_counter = ""\n'
                    '[targets.p]\nbase_url = "http://h"\nmemory_limit_mb = 512\n')
-    r = run_sbtop("rules", "--config", str(cfg), "--selector", 'job="studybuddy"')
+    r = run_sbtop("rules", "--config", str(cfg), "--selector", 'job="studybuddy"', "--no-detect")
     check(r.stdout, tmp_path)
     assert 'http_request_duration_seconds_count{job=\\"studybuddy\\",status_code=~\\"5..\\"}' in (
         r.stdout)
@@ -49,6 +49,7 @@ def test_a_target_with_selector_memory_limit_and_histogram_counts(tmp_path: Path
 
 
 def test_the_example_config_gives_valid_rules(tmp_path: Path) -> None:
-    r = run_sbtop("rules", "--config", str(EXAMPLE), "--target", "production")
+    # The example's backend is not reachable from here: the rules for its configured names.
+    r = run_sbtop("rules", "--config", str(EXAMPLE), "--target", "production", "--no-detect")
     assert r.returncode == 0
     check(r.stdout, tmp_path)

@@ -43,6 +43,8 @@ class Assessment:
     db: DbSnapshot | None = None  # the latest good poll, for the sessions table
     instances: tuple[InstanceStatus, ...] = ()  # per instance, when Prometheus is read
     external_alerts: tuple[ExternalAlert, ...] = ()  # Prometheus's own alerts
+    # Why Prometheus's alerts could not be read (then the level cannot be ok: one may fire).
+    external_alerts_error: str | None = None
 
 
 def iso(wall: float | None) -> str | None:
@@ -76,8 +78,16 @@ def figure_dict(f: Figure) -> dict[str, Any]:
         out["stale_s"] = round(f.stale_s, 1)
     for k, v in f.detail.items():
         if k not in out and v is not None:
-            out[k] = _num(v) if isinstance(v, float) else v
+            out[k] = _detail_value(v)
     return out
+
+
+def _detail_value(v: Any) -> Any:
+    if isinstance(v, float):
+        return _num(v)
+    if isinstance(v, tuple | list):
+        return [_num(x) if isinstance(x, float) else x for x in v]
+    return v
 
 
 def route_dict(r: RouteStat) -> dict[str, Any]:
@@ -145,5 +155,6 @@ def to_dict(a: Assessment) -> dict[str, Any]:
         **({"instances": [{"instance": i.name, "up": i.up, "error": i.error,
                            "p95_ms": _num(i.p95_ms)} for i in a.instances]}
            if a.instances else {}),
+        **({"alerts_error": a.external_alerts_error} if a.external_alerts_error else {}),
         "notes": list(a.notes),
     }

@@ -139,6 +139,9 @@ class Engine:
         levels += [a.level() for a in alerts]
         # Prometheus's own firing alerts about this target count like sbtop's, by severity.
         levels += [alert_level(x) for x in external if x.counted]
+        alerts_error = self._prom_ok.alerts_error if self._prom_ok is not None else None
+        if alerts_error:
+            levels.append(Level.UNKNOWN)  # a critical alert may be firing there, unseen
         returning = self._fleet_round.returning if self._fleet_round and not self._prom else False
         if down or returning:
             # An instance that does not answer, or whose traffic the window missed, is news.
@@ -167,6 +170,9 @@ class Engine:
         if self._prom is not None:
             if self._prom.scope_note:
                 notes.append(self._prom.scope_note)
+            if alerts_error:
+                notes.append(f"Prometheus alerts unavailable ({alerts_error}): one may be "
+                             "firing unseen, so the level cannot be ok")
             notes.extend(self._prom.problems)
         end = self._end
         skew = end.page_clock_skew_s if end is not None else None
@@ -196,6 +202,7 @@ class Engine:
             db=self._db_ok if self._db is not None and self._db.error is None else None,
             instances=instances,
             external_alerts=external,
+            external_alerts_error=alerts_error,
         )
 
     def _external_alerts(self) -> tuple[ExternalAlert, ...]:
@@ -206,9 +213,8 @@ class Engine:
             return ()
         out = []
         for x in snap.alerts:
-            scope = alert_scope(x, snap.selector)
-            if snap.refusal is not None:
-                scope = "unlabelled"  # no target chosen: nothing is this target's for sure
+            # With no target chosen (several jobs, no selector), no alert is surely its own.
+            scope = "unchosen" if snap.refusal is not None else alert_scope(x, snap.selector)
             if scope != "other":
                 out.append(dataclasses.replace(x, scope=scope))
         return tuple(out)

@@ -200,7 +200,8 @@ def figures_over(d: Deltas, end: Rollup, health: HealthProbe | None, settings: E
         if end.message_counter is None:
             figures["socket_messages_per_s"] = unknown(
                 "socket_messages_per_s",
-                f"no message counter on the page (looked for {', '.join(names.message_counters)})",
+                f"no message counter {end.found_in} "
+                f"(looked for {', '.join(names.message_counters)})",
                 settings,
             )
         elif MESSAGES in end.problems:
@@ -221,7 +222,7 @@ def _latency(end: Rollup, d: Deltas, window: str, settings: EngineSettings
     reason: str | None = None
     total = d.buckets.get(INF)
     if not end.histogram_present:
-        reason = f"histogram {h} is not on the page"
+        reason = f"histogram {h} is not {end.found_in}"
     elif end.latency_problem:
         reason = end.latency_problem
     elif BUCKET in end.problems:
@@ -239,8 +240,9 @@ def _latency(end: Rollup, d: Deltas, window: str, settings: EngineSettings
         seconds, low, high = quantile_in_bucket(q, d.buckets.items())
         detail: dict[str, Any] = {"requests": total}
         if low is not None and high is not None:
-            # Interpolated inside this bucket: the true quantile is somewhere in it.
-            detail["bucket_ms"] = (low * 1000.0, high * 1000.0)
+            # Interpolated inside this bucket: the true quantile is somewhere in it. Past the
+            # highest finite bound (None) it is only known to be at least that.
+            detail["bucket_ms"] = (low * 1000.0, high * 1000.0 if math.isfinite(high) else None)
         out[key] = judge(key, seconds * 1000.0, settings,
                          reason="histogram gives no quantile", detail=detail)
     return out
@@ -265,7 +267,8 @@ def _traffic(end: Rollup, d: Deltas, window: str, settings: EngineSettings
     if source is None:
         out["requests_per_s"] = unknown(
             "requests_per_s",
-            f"neither {names.requests_counter} nor {names.latency_histogram}_count is on the page",
+            f"neither {names.requests_counter} nor {names.latency_histogram}_count is "
+            f"{end.found_in}",
             settings,
         )
     elif source[0] in end.problems:
@@ -312,23 +315,23 @@ def gauge_figures(end: Rollup, health: HealthProbe | None, settings: EngineSetti
         out["socket_connections"] = judge(
             "socket_connections", sockets, settings,
             reason=end.problems.get("sockets") or
-            f"no socket gauge on the page (looked for {', '.join(names.socket_gauges)})",
+            f"no socket gauge {end.found_in} (looked for {', '.join(names.socket_gauges)})",
             detail={"metric": end.socket_gauge},
         )
     out["memory_pct"] = memory_figure(end.gauges.get("rss"), health, settings,
-                                      end.problems.get("rss"))
+                                      end.problems.get("rss"), end.found_in)
     if names.event_loop_lag:
         lag = end.gauges.get("event_loop_lag")
         out["event_loop_lag_ms"] = judge(
             "event_loop_lag_ms", None if lag is None else lag * 1000.0, settings,
             reason=(end.problems.get("event_loop_lag")
-                    or f"{names.event_loop_lag} is not on the page"),
+                    or f"{names.event_loop_lag} is not {end.found_in}"),
         )
     return out
 
 
 def memory_figure(rss: float | None, health: HealthProbe | None, settings: EngineSettings,
-                  problem: str | None = None) -> Figure:
+                  problem: str | None = None, found_in: str = "on the page") -> Figure:
     fields = settings.health_fields
     body = health.body if health is not None and health.status is not None else None
     rss_source = settings.names.memory_rss
@@ -342,8 +345,8 @@ def memory_figure(rss: float | None, health: HealthProbe | None, settings: Engin
         limit_source = f"health {fields.memory_limit}"
     if rss is None:
         return unknown("memory_pct", f"no resident memory: {problem}" if problem else
-                       f"no resident memory: {settings.names.memory_rss} is not on "
-                       f"the page and the health JSON has no {fields.rss}", settings)
+                       f"no resident memory: {settings.names.memory_rss} is not {found_in} "
+                       f"and the health JSON has no {fields.rss}", settings)
     if not limit or limit <= 0:
         return judge("memory_pct", None, settings,
                      reason="no memory limit: set memory_limit_mb on the target",
@@ -374,7 +377,7 @@ def _routes(end: Rollup, d: Deltas, settings: EngineSettings) -> Routes:
     if not d.route_buckets:
         names = settings.names
         if not end.histogram_present:
-            return Routes(reason=f"histogram {names.latency_histogram} is not on the page")
+            return Routes(reason=f"histogram {names.latency_histogram} is not {end.found_in}")
         return Routes(reason=f"no route label ({', '.join(names.route_labels)}) on "
                              f"{names.latency_histogram}")
     source = _count_source(end, settings, need_status=True)

@@ -134,7 +134,13 @@ class Fleet:
         return InstanceStatus(name, True, None, _p95_ms(m.window, self.settings))
 
 
-MESSAGES_KEY = "messages"  # the instances' message counters, whatever each one calls it
+def _message_counter(rollups: Sequence[Rollup]) -> str | None:
+    """The instances' message counters, each under its own name: their names (one, mostly),
+    or None when some instance has none (then no total can be told)."""
+    names = [r.message_counter for r in rollups]
+    if not names or any(x is None for x in names):
+        return None
+    return " and ".join(dict.fromkeys(x for x in names if x))
 
 
 def merge(kept: Sequence[tuple[str, Rollup]], fresh: Sequence[tuple[str, Rollup]], t: float,
@@ -174,7 +180,7 @@ def merge(kept: Sequence[tuple[str, Rollup]], fresh: Sequence[tuple[str, Rollup]
         status_labels={k: v for r in reversed(rollups) for k, v in r.status_labels.items()},
         gauges=gauges,
         socket_gauge=next((r.socket_gauge for r in rollups if r.socket_gauge), None),
-        message_counter=(MESSAGES_KEY if all(r.message_counter for r in rollups) else None),
+        message_counter=_message_counter(rollups),
         ignored=sum(r.ignored for r in rollups),
         latency_problem=_latency_problem(kept, fresh),
         problems=problems,

@@ -107,8 +107,9 @@ class ExternalAlert:
     severity: str | None = None
     summary: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
-    # Whose it is, by the target's selector: "target", or "unlabelled" when it carries none
-    # of the selector's labels (shown, not counted: it may be another target's).
+    # Whose it is, by the target's selector: "target"; "unlabelled" when it carries none of
+    # the selector's labels, "unchosen" when no target could be chosen (both shown, not
+    # counted: it may be another target's).
     scope: str = "target"
 
     @property
@@ -138,6 +139,7 @@ class PromSnapshot:
     failures: Mapping[str, str] = field(default_factory=dict)
     instances: tuple[InstanceStatus, ...] = ()
     alerts: tuple[ExternalAlert, ...] = ()
+    alerts_error: str | None = None  # why Prometheus's alerts could not be read
     elapsed_ms: float = 0.0
     queries: int = 0  # HTTP requests this round sent
     # What could not be read beside the figures (the targets, the alerts), in words.

@@ -39,6 +39,7 @@ from sbtop.engine.settings import EngineSettings
 from sbtop.engine.shape import Shape, configured
 
 RATE = "5m"  # the rate window of generated alerting rules
+RATE_S = 300.0
 DETECT_EVERY_S = 30.0
 # The figures Prometheus gives (the console prefills their history).
 PROM_FIGURES = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "requests_per_s",
@@ -96,6 +97,7 @@ class Scope:
     note: str | None = None
     refusal: str | None = None
     jobs: tuple[str, ...] = ()  # the jobs exporting the app's metrics, when several
+    job: str = ""  # the job sbtop chose, when no selector was given
 
     def covers(self, labels: Mapping[str, str]) -> bool:
         """Whether a target with these labels is one of this scope's instances."""
@@ -110,7 +112,8 @@ def choose_scope(settings: EngineSettings, configured_selector: str,
     Several such jobs are several applications (or one app and its copy): their buckets and
     counts must not be added up, so sbtop says which jobs it found and how to choose."""
     n = settings.names
-    wanted = {n.latency_histogram + "_bucket", *counter_names(n.requests_counter)}
+    wanted = {n.latency_histogram + "_bucket", n.latency_histogram + "_count",
+              *counter_names(n.requests_counter)}
     jobs = sorted(j for j, names in by_job.items() if names & wanted)
     what = " or ".join(x for x in (n.latency_histogram, n.requests_counter) if x)
     if configured_selector:
@@ -123,7 +126,8 @@ def choose_scope(settings: EngineSettings, configured_selector: str,
     if len(jobs) == 1:
         job = jobs[0]
         return Scope(f"job={label_value(job)}",
-                     f"Prometheus: job {label_value(job)} chosen, the only job exporting {what}")
+                     f"Prometheus: job {label_value(job)} chosen, the only job exporting {what}",
+                     job=job)
     shown = ", ".join(jobs)
     return Scope("", None, (
         f"Prometheus has {what} from {len(jobs)} jobs ({shown}): sbtop adds up one "
@@ -149,9 +153,10 @@ def round_queries(settings: EngineSettings, selector: str, present: Collection[s
     counter = next((c for c in counter_names(n.requests_counter) if c in present), None)
     if counter:
         out["counter"] = f"rate({counter}{sel}[{w}])"
-    message = _first_present(n.message_counters, present)
-    if message:
-        out["messages"] = f"sum(rate({message}{sel}[{w}]))"
+    # Every message counter spelling that has series, by instance: instances need not all
+    # call it the same (a rolling deploy may rename it); each counts under its first one.
+    for name in message_names(settings, present):
+        out[f"messages:{name}"] = f"sum by (instance) (rate({name}{sel}[{w}]))"
     gauges = [g for g in (*n.socket_gauges, n.memory_rss, n.event_loop_lag) if g in present]
     if gauges:
         alternatives = "|".join(re.escape(g) for g in gauges)
@@ -159,51 +164,108 @@ def round_queries(settings: EngineSettings, selector: str, present: Collection[s
     return out
 
 
-def _first_present(candidates: Iterable[str], present: Collection[str]) -> str | None:
-    for c in candidates:
-        hit = next((x for x in counter_names(c) if x in present), None)
-        if hit:
-            return hit
-    return None
+def message_names(settings: EngineSettings, present: Collection[str]) -> list[str]:
+    """The message counters' spellings that are present, in the configured order."""
+    return [x for c in settings.names.message_counters for x in counter_names(c) if x in present]
 
 
 # --- answers into a window --------------------------------------------------------------------
 
+Rows = Iterable[tuple[Mapping[str, str], float]]
+
+
 @dataclass(frozen=True, slots=True)
 class PromWindow:
-    deltas: Deltas | None
+    deltas: Deltas
     end: Rollup
     p95_by_instance: dict[str, float] = field(default_factory=dict)
 
 
 def prom_window(snap: PromSnapshot, settings: EngineSettings) -> PromWindow:
-    """One round's vectors as a window: increases are rate x window, as increase() gives them."""
+    """One round's vectors as a window: increases are rate x window, as increase() gives them.
+
+    As for several instances scraped directly, a figure counts an instance only when every
+    instance gives it: the request counter serves when every instance with the histogram has
+    it (with a status label, for the ratios), else the histogram's _count; each instance's
+    sockets and messages are read under whichever of the candidate names it has."""
     n = settings.names
     w = snap.window_s
     v = snap.vectors
+    present = snap.present
     problems: dict[str, str] = {}
     for key, why in snap.failures.items():
-        for fed in _FEEDS.get(key, ()):
+        for fed in _FEEDS.get(key.split(":", 1)[0], ()):
             problems.setdefault(fed, f"Prometheus: {why}")
     d = Deltas(w)
-    present = snap.present
     h = n.latency_histogram
-    latency_problem = None
-    layouts: dict[frozenset[float], set[str]] = {}
+    latency_problem, by_instance = _buckets(v.get("buckets", ()), d, settings, problems)
+    if latency_problem is None and h + "_bucket" in present and not v.get("buckets") and (
+            "buckets" not in snap.failures):
+        latency_problem = _thin(h + "_bucket", w)
+    counter = next((c for c in counter_names(n.requests_counter) if c in present), None)
+    status_on: dict[str, dict[str, str]] = {}  # count tag -> instance -> its status label
+    seen: dict[str, set[str]] = {}  # count tag -> instances with any series of it
+    for key, tag, route_tag, name in (("hist_count", HIST_COUNT, ROUTE_HIST_COUNT, h + "_count"),
+                                      ("counter", COUNTER, ROUTE_COUNTER, counter or "")):
+        if key in v and not v[key] and key not in snap.failures:
+            problems.setdefault(tag, _thin(name, w))
+        status_on[tag], seen[tag] = _counts(v.get(key, ()), tag, route_tag, d, settings,
+                                            problems)
+    everyone = seen[HIST_COUNT] or seen[COUNTER]
+    counter_everywhere = counter is not None and seen[COUNTER] >= everyone
+    names_msgs = message_names(settings, present)
+    message = names_msgs[0] if names_msgs else next(
+        (x for c in n.message_counters for x in counter_names(c) if x in snap.declared), None)
+    if names_msgs:
+        d.per_s[MESSAGES] = _messages(v, names_msgs, problems)
+        sent = [f"messages:{x}" for x in names_msgs]
+        if not any(v.get(k) for k in sent) and not any(k in snap.failures for k in sent):
+            problems.setdefault(MESSAGES, _thin(names_msgs[0], w))
+    gauges, socket_gauge = _gauges(v.get("gauges", ()), settings, problems)
+    end = Rollup(
+        t=snap.t, wall=snap.wall, sums={}, scrape=0,
+        histogram_present=h + "_bucket" in present or h + "_count" in present,
+        counter_present=counter_everywhere or COUNTER in problems,
+        counter_has_status=((counter_everywhere and set(status_on[COUNTER]) >= everyone)
+                            or COUNTER in problems),
+        hist_count_has_status=((bool(seen[HIST_COUNT])
+                               and set(status_on[HIST_COUNT]) >= seen[HIST_COUNT])
+                               or HIST_COUNT in problems),
+        status_labels={tag: next(iter(on.values())) for tag, on in status_on.items() if on},
+        gauges=gauges, socket_gauge=socket_gauge, message_counter=message,
+        latency_problem=latency_problem, problems=problems, found_in="in Prometheus")
+    p95 = {}
+    for instance, b in by_instance.items():
+        requests = b.get(INF)
+        if requests is not None and requests >= settings.min_requests:
+            q = histogram_quantile(0.95, b.items())
+            if math.isfinite(q):
+                p95[instance] = q * 1000.0
+    return PromWindow(d, end, p95)
+
+
+def _thin(name: str, w: float) -> str:
+    return (f"Prometheus holds fewer than two samples of {name} in the last {window_text(w)}: "
+            "the window is shorter than two scrapes, or the target stopped answering")
+
+
+def _buckets(vector: Rows, d: Deltas, settings: EngineSettings, problems: dict[str, str]
+             ) -> tuple[str | None, dict[str, dict[float, float]]]:
+    """The buckets' increases into `d` (in total and by route); each instance's own; and why
+    no quantile may come from them (the instances' bucket bounds differ)."""
+    w = d.span
     by_instance: dict[str, dict[float, float]] = {}
-    buckets = v.get("buckets", ())
-    for labels, rate in buckets:
+    for labels, rate in vector:
         try:
             le = float(labels.get("le", "x"))
         except ValueError:
             continue
         if not math.isfinite(rate) or rate < 0:
-            problems.setdefault(BUCKET, f"Prometheus: {h}_bucket rate is {rate:g}")
+            problems.setdefault(BUCKET, f"Prometheus: a bucket's rate is {rate:g}")
             continue
         inc = rate * w
         d.buckets[le] = d.buckets.get(le, 0.0) + inc
-        instance = labels.get("instance", "")
-        mine = by_instance.setdefault(instance, {})
+        mine = by_instance.setdefault(labels.get("instance", ""), {})
         mine[le] = mine.get(le, 0.0) + inc
         rk = _route(labels, settings)
         if rk is not None:
@@ -211,73 +273,91 @@ def prom_window(snap: PromSnapshot, settings: EngineSettings) -> PromWindow:
             route[le] = route.get(le, 0.0) + inc
             if le == INF:
                 d.route_per_s[rk] = d.route_per_s.get(rk, 0.0) + rate
+    layouts: dict[frozenset[float], set[str]] = {}
     for instance, b in by_instance.items():
         layouts.setdefault(frozenset(b), set()).add(instance)
-    if len(layouts) > 1:
-        shown = "; ".join(f"{', '.join(sorted(names))}: "
-                          + " ".join(f"{x:g}" for x in sorted(b) if x != INF)
-                          for b, names in sorted(layouts.items(), key=lambda x: sorted(x[1])))
-        latency_problem = f"the instances' histogram buckets differ ({shown})"
-    elif h + "_bucket" in present and not buckets and "buckets" not in snap.failures:
-        latency_problem = (f"Prometheus has no {h}_bucket samples over the last "
-                           f"{window_text(w)}")
-    has_status: dict[str, str] = {}  # count tag -> the label the status was under
-    for key, tag, route_tag in (("hist_count", HIST_COUNT, ROUTE_HIST_COUNT),
-                                ("counter", COUNTER, ROUTE_COUNTER)):
-        classes = d.counts.setdefault(tag, {})
-        routes = d.route_counts.setdefault(route_tag, {})
-        total = 0.0
-        for labels, rate in v.get(key, ()):
-            if not math.isfinite(rate) or rate < 0:
-                problems.setdefault(tag, f"Prometheus: a {key} rate is {rate:g}")
+    if len(layouts) < 2:
+        return None, by_instance
+    shown = "; ".join(f"{', '.join(sorted(names))}: "
+                      + " ".join(f"{x:g}" for x in sorted(b) if x != INF)
+                      for b, names in sorted(layouts.items(), key=lambda x: sorted(x[1])))
+    return f"the instances' histogram buckets differ ({shown})", by_instance
+
+
+def _counts(vector: Rows, tag: str, route_tag: str, d: Deltas, settings: EngineSettings,
+            problems: dict[str, str]) -> tuple[dict[str, str], set[str]]:
+    """Request counts by status class (and by route) into `d`. Returns each instance's status
+    label (for those with one) and every instance seen."""
+    n = settings.names
+    w = d.span
+    classes = d.counts.setdefault(tag, {})
+    routes = d.route_counts.setdefault(route_tag, {})
+    total = 0.0
+    status_on: dict[str, str] = {}
+    seen: set[str] = set()
+    for labels, rate in vector:
+        instance = labels.get("instance", "")
+        seen.add(instance)
+        if not math.isfinite(rate) or rate < 0:
+            problems.setdefault(tag, f"Prometheus: a request rate is {rate:g}")
+            continue
+        label = next((x for x in n.status_labels if x in labels), None)
+        if label is not None:
+            status_on.setdefault(instance, label)
+        cls = status_class(labels[label]) if label is not None else "?"
+        classes[cls] = classes.get(cls, 0.0) + rate * w
+        total += rate
+        rk = _route(labels, settings)
+        if rk is not None:
+            per = routes.setdefault(rk, {})
+            per[cls] = per.get(cls, 0.0) + rate * w
+    d.per_s[tag] = total
+    return status_on, seen
+
+
+def _messages(v: Mapping[str, tuple[tuple[Mapping[str, str], float], ...]], names: list[str],
+              problems: dict[str, str]) -> float:
+    """Messages a second, each instance under the first of the names it has."""
+    per_instance: dict[str, float] = {}
+    for name in names:
+        for labels, rate in v.get(f"messages:{name}", ()):
+            instance = labels.get("instance", "")
+            if instance in per_instance:
                 continue
-            label = next((x for x in n.status_labels if x in labels), None)
-            status = labels[label] if label is not None else None
-            if label is not None:
-                has_status.setdefault(tag, label)
-            cls = status_class(status) if status is not None else "?"
-            classes[cls] = classes.get(cls, 0.0) + rate * w
-            total += rate
-            rk = _route(labels, settings)
-            if rk is not None:
-                per = routes.setdefault(rk, {})
-                per[cls] = per.get(cls, 0.0) + rate * w
-        d.per_s[tag] = total
-    message = _first_present(n.message_counters, present | snap.declared)
-    if "messages" in v:
-        d.per_s[MESSAGES] = sum(rate for _l, rate in v["messages"])
+            if not math.isfinite(rate) or rate < 0:
+                problems.setdefault(MESSAGES, f"Prometheus: {name}'s rate is {rate:g}")
+                continue
+            per_instance[instance] = rate
+    return sum(per_instance.values())
+
+
+def _gauges(rows: Rows, settings: EngineSettings, problems: dict[str, str]
+            ) -> tuple[dict[str, float], str | None]:
+    """Sockets added up over instances (each under the first candidate name it has), memory and
+    event-loop lag the worst instance's."""
+    n = settings.names
+    by_name: dict[str, dict[str, float]] = {}
+    for labels, x in rows:
+        mine = by_name.setdefault(labels.get("__name__", ""), {})
+        instance = labels.get("instance", "")
+        mine[instance] = mine.get(instance, 0.0) + x
     gauges: dict[str, float] = {}
-    socket_gauge = None
-    rows = v.get("gauges", ())
+    sockets: dict[str, float] = {}
+    first = None
     for g in n.socket_gauges:
-        values = [x for labels, x in rows if labels.get("__name__") == g]
-        if values:
-            socket_gauge, gauges["sockets"] = g, sum(values)
-            break
+        for instance, x in by_name.get(g, {}).items():
+            if instance not in sockets:
+                sockets[instance] = x
+                first = first or g
+    if sockets:
+        gauges["sockets"] = sum(sockets.values())
     for key, name in (("rss", n.memory_rss), ("event_loop_lag", n.event_loop_lag)):
-        values = [x for labels, x in rows if labels.get("__name__") == name]
+        values = by_name.get(name, {}).values()
         if values:
             gauges[key] = max(values)  # the worst instance
     for key in [k for k, x in gauges.items() if not math.isfinite(x)]:
         problems.setdefault(key, f"Prometheus: {key} is {gauges.pop(key):g}")
-    counter = next((c for c in counter_names(n.requests_counter) if c in present), None)
-    end = Rollup(
-        t=snap.t, wall=snap.wall, sums={}, scrape=0,
-        histogram_present=h + "_bucket" in present,
-        counter_present=counter is not None,
-        counter_has_status=COUNTER in has_status or COUNTER in problems,
-        hist_count_has_status=HIST_COUNT in has_status or HIST_COUNT in problems,
-        status_labels=has_status,
-        gauges=gauges, socket_gauge=socket_gauge, message_counter=message,
-        latency_problem=latency_problem, problems=problems)
-    p95 = {}
-    for instance, b in by_instance.items():
-        seen = b.get(INF)
-        if seen is not None and seen >= settings.min_requests:
-            q = histogram_quantile(0.95, b.items())
-            if math.isfinite(q):
-                p95[instance] = q * 1000.0
-    return PromWindow(d, end, p95)
+    return gauges, first
 
 
 # Which figures each query feeds, for the reason when it fails.
@@ -307,7 +387,6 @@ def prom_figures(snap: PromSnapshot, health: HealthProbe | None, settings: Engin
         figures = {k: unknown(k, reason, settings) for k in PROM_FIGURES}
         return figures, Routes(reason=reason), {}
     win = prom_window(snap, settings)
-    assert win.deltas is not None
     figures, routes = figures_over(win.deltas, win.end, health, settings)
     for k, f in figures.items():
         figures[k] = Figure(f.key, f.value, f.level, f.unit, f.threshold, f.reason,
@@ -317,7 +396,11 @@ def prom_figures(snap: PromSnapshot, health: HealthProbe | None, settings: Engin
 
 # --- alerts -----------------------------------------------------------------------------------
 
-_MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*,?')
+# A label matcher as PromQL writes it: the value in double or single quotes (with escapes) or
+# in backquotes (raw).
+_MATCHER = re.compile(
+    r"""\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"""
+    r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)\s*(,|$)""")
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,22 +425,42 @@ class Matcher:
 
 
 def selector_matchers(selector: str) -> list[Matcher]:
-    """The selector's label matchers (=, !=, =~, !~)."""
-    return [Matcher(name, op, re.sub(r"\\(.)", r"\1", raw))
-            for name, op, raw in _MATCHER.findall(selector)]
+    """The selector's label matchers (=, !=, =~, !~); SelectorError when it is not a list of
+    them (a selector sbtop cannot read could not scope alerts and instances)."""
+    text = selector.strip()
+    if text.startswith("{") and text.endswith("}"):
+        text = text[1:-1]
+    out: list[Matcher] = []
+    pos = 0
+    while pos < len(text) and text[pos:].strip():
+        m = _MATCHER.match(text, pos)
+        if m is None:
+            raise SelectorError(f"not label matchers like job=\"studybuddy\": {selector!r}")
+        name, op, quoted = m.group(1), m.group(2), m.group(3)
+        value = quoted[1:-1]
+        if quoted[0] != "`":
+            value = re.sub(r"\\(.)", r"\1", value)
+        out.append(Matcher(name, op, value))
+        pos = m.end()
+    return out
+
+
+class SelectorError(ValueError):
+    pass
 
 
 def alert_scope(alert: ExternalAlert, selector: str) -> str:
-    """'target' when the alert's labels satisfy the selector, 'other' when they contradict it
-    (another job's alert), 'unlabelled' when it carries none of the selector's labels (an
-    aggregate rule without them: it may be anyone's)."""
-    matchers = selector_matchers(selector)
-    if not matchers:
-        return "target"
+    """'target' when the selector's labels the alert carries all match, 'other' when one of
+    them does not (another job's alert), 'unlabelled' when it carries none of them (an
+    aggregate rule that dropped them: it may be anyone's). A label the alert lacks decides
+    nothing: `job="sb",instance=~".+"` still owns an alert labelled job="sb" alone."""
     labels = alert.labels
-    if not any(m.name in labels for m in matchers):
+    carried = [m for m in selector_matchers(selector) if m.name in labels]
+    if not selector_matchers(selector):
+        return "target"
+    if not carried:
         return "unlabelled"
-    return "target" if all(m(labels) for m in matchers) else "other"
+    return "target" if all(m(labels) for m in carried) else "other"
 
 
 _SEVERITY = {"critical": Level.CRITICAL, "page": Level.CRITICAL, "error": Level.CRITICAL,

@@ -107,6 +107,8 @@ class Rollup:
     # when they are off by more than SKEW_NOTED_S. They are never used: rates are taken over
     # the scrape times, as Prometheus does for pages it scrapes.
     page_clock_skew_s: float | None = None
+    # Where the families were looked for, in words for the reasons ("on the page").
+    found_in: str = "on the page"
 
 
 class _Series:

@@ -30,7 +30,6 @@ class Shape:
     message_counter: str | None
     memory_rss: bool = True
     event_loop_lag: bool = True
-    found_in: str = "the configuration"  # where it was read: "the page", "Prometheus"
 
     def describe(self) -> str:
         """How requests and their statuses are read, in words."""
@@ -59,8 +58,8 @@ def configured(names: MetricNames) -> Shape:
                  bool(names.memory_rss), bool(names.event_loop_lag))
 
 
-def choose(names: MetricNames, present: Iterable[str], labels: Mapping[str, Iterable[str]],
-           found_in: str) -> Shape:
+def choose(names: MetricNames, present: Iterable[str], labels: Mapping[str, Iterable[str]]
+           ) -> Shape:
     """The shape from what was found: `present` metric (sample) names, and for the counter
     spellings and the histogram's _count, the label names their series carry.
 
@@ -90,7 +89,7 @@ def choose(names: MetricNames, present: Iterable[str], labels: Mapping[str, Iter
     return Shape(requests, status, bool(h) and h + "_bucket" in have,
                  next((g for g in names.socket_gauges if g in have), None), message,
                  bool(names.memory_rss) and names.memory_rss in have,
-                 bool(names.event_loop_lag) and names.event_loop_lag in have, found_in)
+                 bool(names.event_loop_lag) and names.event_loop_lag in have)
 
 
 def from_page(page: Page, names: MetricNames) -> Shape:
@@ -105,4 +104,4 @@ def from_page(page: Page, names: MetricNames) -> Shape:
                 seen.update(k for k, _ in labels_key(text))
             except ParseError:
                 continue
-    return choose(names, present, labels, "the page")
+    return choose(names, present, labels)

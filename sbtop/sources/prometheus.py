@@ -26,13 +26,14 @@ from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.observations import ExternalAlert, InstanceStatus, PromSnapshot
 from sbtop.engine.promql import (
     DETECT_EVERY_S,
+    RATE_S,
     Scope,
     choose_scope,
     detect_query,
     figure_expr,
+    message_names,
     present_by_job,
     round_queries,
-    selector_matchers,
     window_text,
 )
 from sbtop.engine.series import counter_names
@@ -97,36 +98,45 @@ class PrometheusSource:
         vector = await self._vector(detect_query(self.engine, self.s.selector), at)
         by_job = present_by_job(vector)
         scope = choose_scope(self.engine, self.s.selector, by_job)
-        present: set[str] = set()
-        for job, names in by_job.items():
-            if all(m({"job": job}) for m in selector_matchers(scope.selector)
-                   if m.name == "job"):
-                present |= names
+        present = by_job[scope.job] if scope.job else set().union(*by_job.values())
         declared: set[str] = set()
         labels: dict[str, list[str]] = {}
         if scope.refusal is None:
-            with contextlib.suppress(PromError):
-                declared = await self._declared(scope.selector)
             n = self.engine.names
-            for name in (*counter_names(n.requests_counter), n.latency_histogram + "_count"):
-                if name in present:
-                    labels[name] = await self._label_names(name, scope.selector)
-        shape = choose(self.engine.names, present | declared, labels, "Prometheus")
+            asked = [x for x in (*counter_names(n.requests_counter), n.latency_histogram + "_count")
+                     if x in present]
+            found = await asyncio.gather(*(self._label_names(x, scope.selector, at)
+                                           for x in asked))
+            labels = {x: got for x, got in zip(asked, found, strict=True) if got is not None}
+            if not message_names(self.engine, present):
+                # A labelled counter with no sample yet has no series, only its TYPE line:
+                # the targets' metadata knows it (then it counts 0).
+                declared = await self._declared(scope.selector)
+        shape = choose(self.engine.names, present | declared, labels)
         self._detected = _Detected(now, scope, present, declared, shape)
         return self._detected
 
-    async def _label_names(self, name: str, selector: str) -> list[str]:
+    async def _label_names(self, name: str, selector: str, at: float) -> list[str] | None:
+        """The label names on `name`'s series over the last RATE (a label renamed by an older
+        deploy is not the app's any more); None when Prometheus cannot say."""
         match = name + ("{" + selector + "}" if selector else "")
-        data = await self._get("/api/v1/labels", {"match[]": match}, want=list)
-        with _shape("labels"):
-            return [str(x) for x in data]
+        try:
+            data = await self._get("/api/v1/labels", {
+                "match[]": match, "start": f"{at - RATE_S:.3f}", "end": f"{at:.3f}"}, want=list)
+            with _shape("labels"):
+                return [str(x) for x in data]
+        except PromError:
+            return None  # the configured label order serves (rules and history only)
 
     async def _declared(self, selector: str) -> set[str]:
-        data = await self._get("/api/v1/targets/metadata",
-                               {"match_target": "{" + selector + "}" if selector else "{}",
-                                "limit": "50"}, want=list)
-        with _shape("metadata"):
-            return {str(item.get("metric")) for item in data if isinstance(item, dict)}
+        """The message counters the chosen targets declare; empty when Prometheus cannot say."""
+        names = [x for c in self.engine.names.message_counters for x in counter_names(c)]
+        match = "{" + selector + "}" if selector else "{}"
+        found = await asyncio.gather(*(self._get(
+            "/api/v1/targets/metadata", {"match_target": match, "metric": x, "limit": "20"},
+            want=list) for x in names), return_exceptions=True)
+        return {x for x, got in zip(names, found, strict=True)
+                if isinstance(got, list) and got}
 
     async def observe(self) -> PromSnapshot:
         t, wall = self.clock.now()
@@ -168,17 +178,19 @@ class PrometheusSource:
         except Exception as e:  # the figures may still be good: no instance list, said so
             instances = ()
             problems.append(f"Prometheus targets unavailable ({_why(e)}): instances unknown")
+        alerts_error = None
         try:
             external = alerts.result()
         except Exception as e:
             external = ()
-            problems.append(f"Prometheus alerts unavailable ({_why(e)})")
+            alerts_error = _why(e)
         return PromSnapshot(
             t, wall, error=error, window_s=window, at=at, selector=scope.selector,
             scope_note=scope.note, refusal=scope.refusal,
             present=frozenset(detected.present if detected else ()),
             declared=frozenset(detected.declared if detected else ()),
             vectors=vectors, failures=failures, instances=instances, alerts=external,
+            alerts_error=alerts_error,
             elapsed_ms=(time.perf_counter() - started) * 1000.0, queries=self._sent,
             problems=() if error else tuple(problems))
 
@@ -203,6 +215,8 @@ class PrometheusSource:
                            window_text(self.engine.window_s))
         if expr is None:
             return []
+        if key.startswith("latency_") and await self._layouts(d.scope.selector) > 1:
+            return []  # a quantile over two bucket layouts would be wrong at every point
         end = self.clock.now()[1]
         data = await self._get("/api/v1/query_range", {
             "query": expr, "start": f"{end - seconds:.3f}", "end": f"{end:.3f}",
@@ -212,6 +226,17 @@ class PrometheusSource:
             if not series:
                 return []
             return [(float(stamp), _float(value)) for stamp, value in series[0].get("values", [])]
+
+    async def _layouts(self, selector: str) -> int:
+        """How many bucket layouts the instances' latency histograms have now."""
+        h = self.engine.names.latency_histogram
+        sel = "{" + selector + "}" if selector else ""
+        at = round(self.clock.now()[1], 3)
+        rows = await self._vector(f"group by (instance, le) ({h}_bucket{sel})", at)
+        bounds: dict[str, set[str]] = {}
+        for labels, _v in rows:
+            bounds.setdefault(labels.get("instance", ""), set()).add(labels.get("le", ""))
+        return len({frozenset(b) for b in bounds.values()})
 
     async def _vector(self, expr: str, at: float
                       ) -> tuple[tuple[Mapping[str, str], float], ...]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from textual.app import ComposeResult
 
 from sbtop import format
@@ -35,7 +37,7 @@ class AlertsPanel(Panel):
         for x in a.external_alerts:
             if x.state in ("firing", "pending"):
                 style = "b reverse $error" if x.state == "firing" else "b $warning"
-                origin = "Prometheus" if x.counted else "Prometheus, not this target's labels"
+                origin = format.external_origin(x)
                 rows.append(f"[{style}]{x.state.upper()}[/] {esc(x.name)} "
                             f"[$text-muted]({origin}) {esc(x.summary or '')}[/]")
         down = [i for i in a.instances if not i.up]
@@ -54,13 +56,16 @@ class AlertsPanel(Panel):
                                        "(sbtop check lists all)[/]"]
         for i in range(ROWS):
             self.query_one(f"#al-{i}", Line).set(rows[i] if i < len(rows) else "")
-        # Prometheus's alerts about this target count as sbtop's own do.
-        levels = [al.level() for al in a.alerts] + [alert_level(x) for x in a.external_alerts
-                                                     if x.counted]
+        # Prometheus's alerts about this target count as sbtop's own do (an `info` one is
+        # shown and counts for nothing).
+        counted = [x for x in a.external_alerts
+                   if x.counted and alert_level(dataclasses.replace(x, state="firing"))
+                   is not Level.OK]
+        levels = [al.level() for al in a.alerts] + [alert_level(x) for x in counted]
         firing = sum(al.state is AlertState.FIRING for al in a.alerts) + sum(
-            x.state == "firing" for x in a.external_alerts if x.counted)
+            x.state == "firing" for x in counted)
         pending = sum(al.state is AlertState.PENDING for al in a.alerts) + sum(
-            x.state == "pending" for x in a.external_alerts if x.counted)
+            x.state == "pending" for x in counted)
         if Level.CRITICAL in levels:
             self.set_state("-critical", f"{firing} firing")
         elif firing or pending:
