@@ -330,27 +330,25 @@ def permission_warning(path: Path, config: Config) -> str | None:
     if any(credentials.carries_secret(t.actions.http.url) for t in config.targets.values()):
         return (f"warning: {path} is readable by other users and holds a webhook URL with a "
                 f"key in it: chmod 600 {path}, or keep the URL in the environment (url_env)")
-    if _names_secrets(config):
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if _names_secrets(raw):
         return (f"warning: {path} is readable by other users; it names secret environment "
                 f"variables (chmod 600 {path})")
     return None
 
 
-def _names_secrets(obj: Any) -> bool:
-    """Whether any `*_env` key naming a secret is set to something other than its default."""
-    if isinstance(obj, dict):
-        return any(_names_secrets(v) for v in obj.values())
-    if isinstance(obj, list):
-        return any(_names_secrets(v) for v in obj)
-    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
-        return False
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if f.metadata.get("env"):
-            if value and value != f.default:
-                return True
-        elif _names_secrets(value):
-            return True
+def _names_secrets(table: Any) -> bool:
+    """Whether the file names a secret's variable: any `*_env` key it sets (the Render key,
+    a header, a cookie, a password, a DSN, a webhook URL), or `${VAR}` in a probe's body."""
+    if isinstance(table, dict):
+        return any((k.endswith("_env") and isinstance(v, str) and v)
+                   or (k == "body" and isinstance(v, str) and "${" in v)
+                   or _names_secrets(v) for k, v in table.items())
+    if isinstance(table, list):
+        return any(_names_secrets(v) for v in table)
     return False
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.children import with_parent
+
 PROMETHEUS = shutil.which("prometheus")
 
 
@@ -47,10 +49,10 @@ class PromServer:
         (self.dir / "prometheus.yml").write_text(
             f"global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n"
             f"{rule_files}scrape_configs:\n{scrapes}")
-        self.proc = subprocess.Popen(
-            [PROMETHEUS, f"--config.file={self.dir / 'prometheus.yml'}",
+        self.proc = subprocess.Popen(with_parent([
+            PROMETHEUS, f"--config.file={self.dir / 'prometheus.yml'}",
              f"--storage.tsdb.path={self.dir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=error"],
+             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=error"]),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self._wait_ready()
 

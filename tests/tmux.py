@@ -19,12 +19,13 @@ if shutil.which("tmux") is None:  # pragma: no cover - the project's machines ha
 
 class Pane:
     def __init__(self, command: str, size: tuple[int, int] = (80, 24),
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, conf: Path | None = None) -> None:
         self.socket = f"sbtop-test-{uuid.uuid4().hex[:8]}"
         # COLUMNS and LINES (pytest-xdist sets them) would pin the size the app reads.
         clean = {k: v for k, v in os.environ.items()
                  if not k.startswith(("SBTOP_", "TMUX")) and k not in ("COLUMNS", "LINES")}
-        subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d",
+        subprocess.run(["tmux", "-L", self.socket, "-f", str(conf or "/dev/null"),
+                        "new-session", "-d",
                         "-s", "sbtop", "-x", str(size[0]), "-y", str(size[1]), command],
                        check=True, env={**clean, "TERM": "xterm-256color", **(env or {})})
         self.socket_path = self.tmux("display", "-p", "#{socket_path}").stdout.strip()

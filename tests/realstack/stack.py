@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 
+from tests.children import with_parent
+
 HERE = Path(__file__).parent
 NODE = shutil.which("node")
 NPM = shutil.which("npm")
@@ -65,9 +67,9 @@ class NodeApp:
         ensure_installed()
         assert NODE is not None
         self.shape = shape
-        self.proc = subprocess.Popen([NODE, str(HERE / "app.js"), shape, "0"], cwd=HERE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True)
+        self.proc = subprocess.Popen(with_parent([NODE, str(HERE / "app.js"), shape, "0"]),
+                                     cwd=HERE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
         self.port = int(_read_line(self.proc, "listening", 30).split()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         self.hostport = f"127.0.0.1:{self.port}"
@@ -123,8 +125,9 @@ class Load:
         assert NODE is not None
         self.dir = Path(tempfile.mkdtemp(prefix="sbtop-load-"))
         self.log = self.dir / "requests.jsonl"
-        self.proc = subprocess.Popen([NODE, str(HERE / "load.js"), json.dumps(plan),
-                                      str(self.log)], cwd=HERE, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(with_parent([NODE, str(HERE / "load.js"), json.dumps(plan),
+                                                  str(self.log)]),
+                                     cwd=HERE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True)
         _read_line(self.proc, "ready", 30)
 
