@@ -138,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "each figure's worst value.")
     timeline.add_argument("file", help="a recording")
     timeline.add_argument("-o", "--output", metavar="FILE",
-                          help="write to FILE instead of standard output")
+                          help="write to FILE instead of standard output (a new file)")
+    timeline.add_argument("--force", action="store_true", help="replace an existing FILE "
+                          "(never a recording, never through a symbolic link)")
 
     for name, helptext in (("canary", "the canary: status, next, set N, abort"),
                            ("restart", "restart the service"),
@@ -386,7 +388,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _baseline(args: argparse.Namespace, target: str) -> Any:
     """What the metric items compare with: the flags, else the canary's baseline in the state
     directory (taken before the first step), else None (then the thresholds judge)."""
-    from sbtop.actions.state import StateStore, default_state_dir
+    from sbtop.actions.state import StateDirError, StateStore, default_state_dir
     from sbtop.engine.assessment import iso
     from sbtop.verify import Baseline
 
@@ -396,7 +398,10 @@ def _baseline(args: argparse.Namespace, target: str) -> Any:
     if args.demo:
         return None
     store = StateStore(default_state_dir(getattr(args, "state_dir", None)), target)
-    canary = store.load().canary
+    try:
+        canary = store.load().canary
+    except StateDirError as e:
+        raise UsageError(str(e)) from None
     if store.problem:
         print(f"sbtop: warning: {store.problem}", file=sys.stderr)
     if not canary.baseline:
@@ -409,22 +414,27 @@ def _cmd_record(args: argparse.Namespace) -> int:
     import asyncio
 
     from sbtop import record
-    from sbtop.actions.state import default_state_dir
+    from sbtop.actions.state import StateDirError, StateStore, default_state_dir
     from sbtop.recording.writer import RecordingError
 
     with _target_for(args) as (target, demo):
         refresh = args.refresh or (1.0 if demo else _ui(args).refresh_s)
         path = Path(args.file)
+        # The canary is recorded only where there is one: a target with a provider. A state
+        # directory others can write in is refused before the recording is begun.
+        state_dir = default_state_dir(args.state_dir) if not demo and target.actions_kind else None
+        try:
+            if state_dir is not None:
+                StateStore(state_dir, target.name).check()
+        except StateDirError as e:
+            raise UsageError(str(e)) from None
         print(f"sbtop: recording {target.name} every {refresh:g}s to {path}"
               + (f" for {args.for_s:g}s" if args.for_s else " until Ctrl-C"), file=sys.stderr)
         try:
             summary = asyncio.run(record.run(
                 target, path, for_s=args.for_s, refresh_s=refresh,
-                max_bytes=int(args.max_mb * 1024 * 1024),
-                # The canary is recorded only where there is one: a target with a provider.
-                state_dir=(default_state_dir(args.state_dir)
-                           if not demo and target.actions_kind else None)))
-        except RecordingError as e:
+                max_bytes=int(args.max_mb * 1024 * 1024), state_dir=state_dir))
+        except (RecordingError, StateDirError) as e:
             raise UsageError(str(e)) from None
     print(summary.text(path))
     return 0
@@ -445,13 +455,14 @@ def _open_recording(name: str) -> Any:
 
 def _cmd_timeline(args: argparse.Namespace) -> int:
     from sbtop.recording.timeline import markdown
+    from sbtop.recording.writer import RecordingError, write_output
 
     text = markdown(_open_recording(args.file))
     if args.output:
         try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as e:
-            raise UsageError(f"{args.output}: cannot write: {e.strerror}") from None
+            write_output(Path(args.output), text, force=args.force)
+        except RecordingError as e:
+            raise UsageError(str(e)) from None
     else:
         print(text, end="")
     return 0

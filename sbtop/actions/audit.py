@@ -1,9 +1,11 @@
 """The audit log: one JSON line per action, dry run or refusal, appended, flushed and fsynced,
 never rewritten. A line is written whole with one write(2) on a file opened O_APPEND, so a
-crash mid-action leaves complete lines only (at worst the 'started' line without its result)."""
+crash mid-action leaves complete lines only (at worst the 'started' line without its result).
+It lives in the state directory, checked and opened as the state is (sbtop.actions.state)."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -11,6 +13,8 @@ import socket
 import time
 from pathlib import Path
 from typing import Any
+
+from sbtop.actions.state import StateDirError, open_file, prepare_dir, shared_group
 
 
 def _user() -> str:
@@ -23,6 +27,27 @@ def _user() -> str:
 class AuditLog:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._file_mode: int | None = None
+
+    def _open(self, flags: int) -> int:
+        if self._file_mode is None:
+            self._file_mode = prepare_dir(self.path.parent, shared_group())
+        return open_file(self.path, flags, self._file_mode)
+
+    def _append_fd(self, create: bool = True) -> int:
+        try:
+            return self._open(os.O_WRONLY | os.O_APPEND | (os.O_CREAT if create else 0))
+        except FileNotFoundError:
+            raise
+        except OSError as e:
+            raise StateDirError(f"{self.path}: cannot append to the audit log: {e.strerror}"
+                                ) from None
+
+    def check(self) -> None:
+        """Before anything is planned: the log can be appended to (no link where it goes, no
+        directory others can write in); StateDirError says why not."""
+        with contextlib.suppress(FileNotFoundError):
+            os.close(self._append_fd(create=False))
 
     def append(self, record: dict[str, Any]) -> dict[str, Any]:
         entry = {
@@ -32,8 +57,7 @@ class AuditLog:
             **record,
         }
         line = (json.dumps(entry, sort_keys=False, default=str) + "\n").encode()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = self._append_fd()
         try:
             os.write(fd, line)
             os.fsync(fd)
@@ -43,10 +67,13 @@ class AuditLog:
 
     def read(self) -> list[dict[str, Any]]:
         """Every complete entry (a torn last line, if any, is skipped)."""
-        if not self.path.exists():
+        try:
+            with os.fdopen(self._open(os.O_RDONLY), "rb") as f:
+                text = f.read().decode("utf-8", errors="replace")
+        except FileNotFoundError:
             return []
         out = []
-        for raw in self.path.read_text(encoding="utf-8").splitlines():
+        for raw in text.splitlines():
             try:
                 out.append(json.loads(raw))
             except ValueError:

@@ -17,6 +17,7 @@ from sbtop import check, format
 from sbtop.actions.controller import Controller, Plan
 from sbtop.actions.factory import make_controller
 from sbtop.actions.providers import ActionError
+from sbtop.actions.state import StateDirError
 from sbtop.config import Target
 from sbtop.engine.figures import Figure
 
@@ -32,8 +33,11 @@ def run_action(target: Target, request: str, *, state_dir: Path, percent: int | 
                window_s: float = 10.0, ask: Callable[[str], str] = input,
                out: Callable[[str], None] = print) -> int:
     controller = _controller(target, state_dir)
-    return asyncio.run(_run(controller, target, request, percent, yes, dry_run, force,
-                            window_s, ask, out))
+    try:
+        return asyncio.run(_run(controller, target, request, percent, yes, dry_run, force,
+                                window_s, ask, out))
+    except StateDirError as e:  # a link planted after the check: one line, not a traceback
+        raise CommandError(str(e)) from None
 
 
 async def _run(c: Controller, target: Target, request: str, percent: int | None, yes: bool,

@@ -8,7 +8,7 @@ from sbtop.actions.audit import AuditLog
 from sbtop.actions.controller import Controller
 from sbtop.actions.providers import CommandProvider, HttpProvider, Provider, RenderProvider
 from sbtop.actions.render import RenderSettings
-from sbtop.actions.state import StateStore
+from sbtop.actions.state import StateDirError, StateStore
 from sbtop.clock import SYSTEM, Clock
 from sbtop.config import Target, duration_seconds
 from sbtop.engine.gate import GateSettings
@@ -66,6 +66,13 @@ def make_controller(target: Target, state_dir: Path, clock: Clock = SYSTEM
     provider, reason = make_provider(target)
     if provider is None:
         return None, reason
-    return Controller(target.name, target.production, provider,
-                      StateStore(state_dir, target.name), AuditLog(state_dir / "audit.jsonl"),
+    store, audit = StateStore(state_dir, target.name), AuditLog(state_dir / "audit.jsonl")
+    try:
+        # Before anything is read or planned: a state directory others can write in, or a
+        # link where the state, the lock or the audit log goes, means no actions at all.
+        store.check()
+        audit.check()
+    except StateDirError as e:
+        return None, str(e)
+    return Controller(target.name, target.production, provider, store, audit,
                       gate_settings(target), target.canary.flag, clock), ""

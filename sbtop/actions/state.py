@@ -1,14 +1,24 @@
 """What must survive an SSH drop: the canary step, when it began, the baseline, the action in
 flight. One JSON file per target in the state directory, replaced atomically (write, fsync,
-rename); a lock file beside it keeps two sbtops from acting on one target at once."""
+rename); a lock file beside it keeps two sbtops from acting on one target at once.
+
+The state directory is checked before any file in it is opened: it must be the user's alone,
+or a team's shared one ($SBTOP_STATE_GROUP names the group; the directory is that group's,
+setgid, not writable by others). Files in it are opened without following symbolic links and
+must be regular files; temporary files get unguessable names, created O_EXCL."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import grp
 import json
 import os
+import pwd
 import socket
+import stat
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -24,6 +34,125 @@ def default_state_dir(explicit: str | None = None) -> Path:
         return Path(env)
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "sbtop"
+
+
+SHARED_GROUP_ENV = "SBTOP_STATE_GROUP"
+PRIVATE_FILES, SHARED_FILES = 0o600, 0o660  # the mode of sbtop's files in the directory
+_REMEDY = ("the state directory must be yours alone (chmod 700) or a team's "
+           f"(${SHARED_GROUP_ENV} names the group; chmod 2770)")
+
+
+class StateDirError(Exception):
+    """The state directory, or a file in it, is not safe to use: one line saying why."""
+
+
+def shared_group() -> str | None:
+    """The team's group when the state directory is shared ($SBTOP_STATE_GROUP), else None."""
+    return os.environ.get(SHARED_GROUP_ENV) or None
+
+
+def prepare_dir(directory: Path, group: str | None = None) -> int:
+    """Create the state directory (0700; 2770 and the group's when `group` is given) or check
+    the one there, before any file in it is opened; the mode for sbtop's files in it.
+
+    Anyone who can write in the directory can plant links or replace the lock and the state:
+    so it must be the user's and writable by no one else, or, shared, belong to `group` (whose
+    members are trusted alike) with the setgid bit, so that every file in it stays the group's
+    and each engineer can open the others' lock, state and audit log."""
+    gid = _gid(group) if group else None
+    try:
+        directory.mkdir(parents=True, mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError as e:
+        raise StateDirError(f"{directory}: cannot make the state directory: {e.strerror}"
+                            ) from None
+    else:
+        if gid is not None:
+            try:
+                os.chown(directory, -1, gid)
+                os.chmod(directory, 0o2770)
+            except OSError as e:  # removed: a private one would be used where shared was asked
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
+                raise StateDirError(f"{directory}: cannot give the state directory to group "
+                                    f"{group}: {e.strerror}") from None
+    return _check_dir(directory, gid)
+
+
+def _check_dir(directory: Path, gid: int | None) -> int:
+    try:
+        link, st = os.lstat(directory), os.stat(directory)
+    except OSError as e:
+        raise StateDirError(f"{directory}: {e.strerror}") from None
+    me = os.geteuid()
+    # A link to it (in /tmp, say) is trusted only when it is the user's or an admin's: whoever
+    # owns a link can replace it.
+    if stat.S_ISLNK(link.st_mode) and link.st_uid not in (me, 0):
+        raise StateDirError(f"{directory}: a symbolic link of {_user_name(link.st_uid)}'s; "
+                            "sbtop follows a link to its state directory only when it is yours")
+    if not stat.S_ISDIR(st.st_mode):
+        raise StateDirError(f"{directory}: not a directory")
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & stat.S_IWOTH:
+        raise StateDirError(f"{directory}: writable by every user (mode {mode:04o}); {_REMEDY}")
+    if gid is not None and st.st_gid == gid and mode & stat.S_ISGID:
+        return SHARED_FILES
+    if st.st_uid == me and not mode & stat.S_IWGRP:
+        return PRIVATE_FILES
+    if gid is not None and st.st_gid == gid:
+        raise StateDirError(f"{directory}: group {_group_name(gid)} but no setgid bit (mode "
+                            f"{mode:04o}); a shared state directory is mode 2770, so that every "
+                            f"file in it stays the group's (chmod 2770 {directory})")
+    if st.st_uid != me:
+        raise StateDirError(f"{directory}: owned by {_user_name(st.st_uid)}, not by you; "
+                            f"{_REMEDY}")
+    raise StateDirError(f"{directory}: writable by group {_group_name(st.st_gid)} (mode "
+                        f"{mode:04o}); {_REMEDY}")
+
+
+def _gid(group: str) -> int:
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        if group.isdigit():
+            return int(group)
+        raise StateDirError(f"${SHARED_GROUP_ENV}: no group named {group!r}") from None
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return f"gid {gid}"
+
+
+def open_file(path: Path, flags: int, mode: int) -> int:
+    """A descriptor on a regular file in the state directory: never through a symbolic link
+    (O_NOFOLLOW), never a FIFO or device left there (O_NONBLOCK: opening one cannot hang).
+    A file of the user's gets `mode` whatever the umask, so a team's members can all open it.
+    Other failures (FileNotFoundError, permission) are the caller's to word."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise StateDirError(f"{path}: a symbolic link; sbtop never follows links in its "
+                                "state directory (remove it)") from None
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise StateDirError(f"{path}: not a regular file (remove it)")
+    if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) != mode:
+        os.fchmod(fd, mode)
+    return fd
 
 
 @dataclass
@@ -55,13 +184,34 @@ class StateStore:
         self.path = directory / f"state-{_safe(target)}.json"
         self.lock_path = directory / f"lock-{_safe(target)}"
         self.problem = ""
+        self._file_mode: int | None = None
+
+    def _ready(self) -> int:
+        """The directory made or checked, once: the mode for the files in it."""
+        if self._file_mode is None:
+            self._file_mode = prepare_dir(self.dir, shared_group())
+        return self._file_mode
+
+    def check(self) -> None:
+        """Before anything is planned: the directory is safe, and where the state and the lock
+        go there is no link, nothing but a regular file (StateDirError says which)."""
+        mode = self._ready()
+        for path in (self.path, self.lock_path):
+            try:
+                os.close(open_file(path, os.O_RDONLY, mode))
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                raise StateDirError(f"{path}: cannot open: {e.strerror}") from None
 
     def load(self) -> TargetState:
         """The saved state; a field of the wrong type (a hand edit, a torn write) reads as
         unknown rather than stopping sbtop, and `problem` says what was dropped."""
         self.problem = ""
+        mode = self._ready()
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            with os.fdopen(open_file(self.path, os.O_RDONLY, mode), "rb") as f:
+                data = json.loads(f.read().decode("utf-8"))
         except FileNotFoundError:
             return TargetState()
         except (OSError, ValueError) as e:
@@ -102,20 +252,31 @@ class StateStore:
         return TargetState(canary=canary, in_flight=in_flight, rollback_skip=skip)
 
     def save(self, state: TargetState) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(asdict(state), f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        mode = self._ready()
+        # An unguessable name created O_EXCL beside the file: nothing planted in the directory
+        # is written through, and the rename replaces a link rather than following it.
+        fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.dir)
+        try:
+            os.fchmod(fd, mode)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(asdict(state), f, indent=2)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
     @contextlib.contextmanager
     def locked(self, action: str) -> Iterator[None]:
         """Hold the target's lock for one action; LockedError names who holds it."""
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        mode = self._ready()
+        try:
+            fd = open_file(self.lock_path, os.O_RDWR | os.O_CREAT, mode)
+        except OSError as e:
+            raise StateDirError(f"{self.lock_path}: cannot open the lock: {e.strerror}"
+                                ) from None
         held = False
         try:
             try:

@@ -30,7 +30,7 @@ from textual.widgets import Footer, Input
 from sbtop import format, verify
 from sbtop.actions.controller import Controller, Plan
 from sbtop.actions.providers import ActionError
-from sbtop.actions.state import CanaryState, default_state_dir
+from sbtop.actions.state import CanaryState, StateDirError, default_state_dir
 from sbtop.clock import SYSTEM, Clock, next_due
 from sbtop.config import Target
 from sbtop.console import terminal
@@ -725,8 +725,12 @@ class SbtopApp(App[None]):
         if self.controller is None:
             self.notify(f"no action log: {self.controller_reason}", severity="warning")
             return
-        self.push_screen(ActionLogScreen(self.controller.audit.read(),
-                                         str(self.controller.audit.path)))
+        try:
+            entries = self.controller.audit.read()
+        except StateDirError as e:  # a link left where the log goes since sbtop started
+            self.notify(f"no action log: {e}", severity="error", timeout=10)
+            return
+        self.push_screen(ActionLogScreen(entries, str(self.controller.audit.path)))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.read_only and action in _DEPLOY_ACTIONS:

@@ -9,9 +9,11 @@ seconds, and a reader takes what is there. The file is never overwritten, and re
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
 import os
+import stat
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -27,8 +29,56 @@ FLUSH_EVERY_S = 5.0
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 
 
+GZIP_MAGIC = b"\x1f\x8b"  # how every recording begins
+_NEW = os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
 class RecordingError(Exception):
     """A recording that cannot be written or read, in words."""
+
+
+def write_output(path: Path, text: str, force: bool = False) -> None:
+    """Write what was made from a recording (the timeline) to a new file; an existing one only
+    with `force`, and never a recording (gzip data: perhaps an incident's only copy, or the
+    very file being read), anything but a regular file, or through a symbolic link."""
+    try:
+        fd = os.open(path, _NEW | os.O_WRONLY, 0o666)
+    except FileExistsError:
+        if not force:
+            raise RecordingError(f"{path} exists; not overwriting it (--force replaces it)"
+                                 ) from None
+        fd = _reuse(path)
+    except OSError as e:
+        raise RecordingError(f"{path}: cannot write: {e.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(text.encode("utf-8"))
+    except OSError as e:  # a full disk
+        raise RecordingError(f"{path}: cannot write: {e.strerror}") from None
+
+
+def _reuse(path: Path) -> int:
+    """An existing file to write over, checked and emptied through one descriptor: what was
+    checked is what is written."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise RecordingError(f"{path}: a symbolic link; not writing through it") from None
+        raise RecordingError(f"{path}: cannot write: {e.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise RecordingError(f"{path}: not a regular file; not writing over it")
+        if os.pread(fd, len(GZIP_MAGIC), 0) == GZIP_MAGIC:
+            raise RecordingError(f"{path}: a recording (gzip data); never written over, even "
+                                 "with --force")
+        os.ftruncate(fd, 0)
+    except BaseException as e:
+        os.close(fd)
+        if isinstance(e, OSError):
+            raise RecordingError(f"{path}: cannot write: {e.strerror}") from None
+        raise
+    return fd
 
 
 class Recorder:
@@ -45,13 +95,15 @@ class Recorder:
         self._last_flush = time.monotonic()
         self._size = 0
         try:
-            # 'x': never over an earlier recording, which may be an incident's only copy.
-            self._raw: IO[bytes] = open(path, "xb")  # noqa: SIM115 - closed in close()
+            # O_EXCL: never over an earlier recording, which may be an incident's only copy,
+            # nor through a link (one, even dangling, counts as existing).
+            fd = os.open(path, _NEW | os.O_WRONLY, 0o600)
         except FileExistsError:
             raise RecordingError(f"{path} exists; not overwriting it") from None
         except OSError as e:
             raise RecordingError(f"{path}: cannot write: {e.strerror}") from None
-        os.chmod(path, 0o600)
+        os.fchmod(fd, 0o600)  # whatever the umask; by descriptor, so never another file
+        self._raw: IO[bytes] = os.fdopen(fd, "wb")
         self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=6)
         self._write({"sbtop_recording": FORMAT, "sbtop": __version__, **header})
 
