@@ -398,3 +398,29 @@ def test_a_readable_config_naming_any_secret_variable_is_warned_about(tmp_path: 
         assert "chmod 600" in (config.permission_warning(path, config.load(path)) or ""), table
         path.chmod(0o600)
         assert config.permission_warning(path, config.load(path)) is None
+
+
+def test_verify_shows_the_apps_answers_as_escapes(tmp_path: Path) -> None:
+    with LoopbackServer({
+            "/api/health": Answer(200, json.dumps({"status": f"down{OSC52}{FORGED}"}).encode(),
+                                  "application/json"),
+            # A header carries no control character past h11, but UTF-8 bytes, yes: U+202E.
+            "/api/login": Answer(302, b"", headers={
+                "Location": f"/login{BIDI}".encode().decode("latin-1")}),
+            }) as app:
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(f"""
+[targets.t]
+base_url = "{app.url}"
+[[verify]]
+name = "health"
+path = "/api/health"
+expect_json = {{ status = "ok" }}
+[[verify]]
+name = "login"
+path = "/api/login"
+""")
+        r = run_sbtop("verify", "--config", str(cfg), "--window", "1", env=no_env(tmp_path))
+    assert "status is" in r.stdout and "(to /login" in r.stdout, r.stdout
+    assert_clean(r.stdout + r.stderr, "verify")
+    assert sum(x.startswith("sbtop check:") for x in r.stdout.splitlines()) == 0
