@@ -61,6 +61,9 @@ class AuditLog:
         try:
             os.write(fd, line)
             os.fsync(fd)
+        except OSError as e:  # a full disk: the action is not to go unrecorded, nor crash
+            raise StateDirError(f"{self.path}: cannot write the audit log: {e.strerror}"
+                                ) from None
         finally:
             os.close(fd)
         return entry

@@ -9,9 +9,12 @@ running action, no confirmation), 2 the action failed, 3 usage or configuration.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sbtop import check, format
 from sbtop.actions.controller import Controller, Plan
@@ -22,6 +25,7 @@ from sbtop.config import Target
 from sbtop.engine.figures import Figure
 
 EXIT_DONE, EXIT_REFUSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2, 3
+T = TypeVar("T")
 
 
 class CommandError(Exception):
@@ -32,56 +36,106 @@ def run_action(target: Target, request: str, *, state_dir: Path, percent: int | 
                yes: bool = False, dry_run: bool = False, force: bool = False,
                window_s: float = 10.0, ask: Callable[[str], str] = input,
                out: Callable[[str], None] = print) -> int:
+    """Plan, confirm, act. The confirmation is asked with no event loop running, so Ctrl-C at
+    the prompt stops sbtop at once (nothing sent, nothing written, exit 130); while an action
+    runs, SIGTERM and SIGHUP stop it as the console's quitting does (its command's process
+    group stopped, the audit saying interrupted, exit 143 / 129)."""
     controller = _controller(target, state_dir)
     try:
-        return asyncio.run(_run(controller, target, request, percent, yes, dry_run, force,
-                                window_s, ask, out))
+        planned = _in_loop(_plan(controller, target, request, percent, force, window_s, out))
+        if isinstance(planned, int):
+            return planned
+        plan, figures = planned
+        if not dry_run and not yes:
+            try:
+                confirmed = _confirmed(plan, ask, out)
+            except KeyboardInterrupt:
+                out("\ncancelled: nothing was sent")
+                return EXIT_INTERRUPTED
+            if not confirmed:
+                out("cancelled: nothing was sent")
+                controller.audit.append({
+                    "target": target.name, "action": plan.request, "params": plan.params,
+                    "result": "cancelled at the confirmation", "dry_run": False})
+                return EXIT_REFUSED
+        return _in_loop(_act(controller, plan, figures, dry_run, out))
     except StateDirError as e:  # a link planted after the check: one line, not a traceback
         raise CommandError(str(e)) from None
-
-
-async def _run(c: Controller, target: Target, request: str, percent: int | None, yes: bool,
-               dry_run: bool, force: bool, window_s: float, ask: Callable[[str], str],
-               out: Callable[[str], None]) -> int:
-    try:
-        if c.store.problem:
-            out(f"warning: {c.store.problem}")
-        note = c.recover()
-        if note:
-            out(f"note: {note}")
-        await c.refresh()
-        figures: Mapping[str, Figure] = {}
-        if request in ("canary next", "canary set", "canary status"):
-            out(f"reading the figures for the gate ({window_s:g} s)...")
-            figures = (await check.run(target, window_s)).figures
-        if request == "canary status":
-            _status(c, figures, out)
-            return EXIT_DONE
-        try:
-            plan = await c.prepare(request, figures, percent)
-        except ActionError as e:
-            out(f"not done: {e}")
-            return EXIT_REFUSED
-        for line in plan.describe():
-            out(line)
-        if plan.needs_override and not force:
-            outcome = await c.execute(plan)
-            out(outcome.text.replace("override to step anyway", "use --force to step anyway"))
-            return EXIT_REFUSED
-        if not dry_run and not yes and not _confirmed(plan, ask, out):
-            out("cancelled: nothing was sent")
-            c.audit.append({"target": target.name, "action": plan.request,
-                            "params": plan.params, "result": "cancelled at the confirmation",
-                            "dry_run": False})
-            return EXIT_REFUSED
-        outcome = await c.execute(plan, dry_run=dry_run, override=plan.needs_override,
-                                  progress=lambda text: out(f"  ... {text}"), figures=figures)
-        out(outcome.text)
-        if outcome.refused:
-            return EXIT_REFUSED
-        return EXIT_DONE if outcome.ok else EXIT_FAILED
     finally:
-        await c.provider.close()
+        with contextlib.suppress(Exception):
+            asyncio.run(controller.provider.close())
+
+
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports it
+_STOPPING = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _in_loop(work: Coroutine[Any, Any, T]) -> T | int:
+    """Run `work`; SIGTERM or SIGHUP cancel it (whatever it runs stops and records that it
+    was interrupted) and give 128 + the signal's number, as a shell reports it."""
+    async def guarded() -> T | int:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        got: list[int] = []
+
+        def stop(sig: int) -> None:
+            got.append(sig)
+            task.cancel()
+
+        for sig in _STOPPING:
+            loop.add_signal_handler(sig, stop, sig)
+        try:
+            return await work
+        except asyncio.CancelledError:
+            if got:
+                return 128 + got[0]
+            raise
+        finally:
+            for sig in _STOPPING:
+                loop.remove_signal_handler(sig)
+
+    return asyncio.run(guarded())
+
+
+async def _plan(c: Controller, target: Target, request: str, percent: int | None, force: bool,
+                window_s: float, out: Callable[[str], None]
+                ) -> tuple[Plan, Mapping[str, Figure]] | int:
+    """The plan, shown; or the exit code when there is nothing to confirm."""
+    if c.store.problem:
+        out(f"warning: {c.store.problem}")
+    note = c.recover()
+    if note:
+        out(f"note: {note}")
+    await c.refresh()
+    figures: Mapping[str, Figure] = {}
+    if request in ("canary next", "canary set", "canary status"):
+        out(f"reading the figures for the gate ({window_s:g} s)...")
+        figures = (await check.run(target, window_s)).figures
+    if request == "canary status":
+        return _status(c, figures, out)
+    try:
+        plan = await c.prepare(request, figures, percent)
+    except ActionError as e:
+        out(f"not done: {e}")
+        return EXIT_REFUSED
+    for line in plan.describe():
+        out(line)
+    if plan.needs_override and not force:
+        outcome = await c.execute(plan)
+        out(outcome.text.replace("override to step anyway", "use --force to step anyway"))
+        return EXIT_REFUSED
+    return plan, figures
+
+
+async def _act(c: Controller, plan: Plan, figures: Mapping[str, Figure], dry_run: bool,
+               out: Callable[[str], None]) -> int:
+    outcome = await c.execute(plan, dry_run=dry_run, override=plan.needs_override,
+                              progress=lambda text: out(f"  ... {text}"), figures=figures)
+    out(outcome.text)
+    if outcome.refused:
+        return EXIT_REFUSED
+    return EXIT_DONE if outcome.ok else EXIT_FAILED
 
 
 def _confirmed(plan: Plan, ask: Callable[[str], str], out: Callable[[str], None]) -> bool:
@@ -97,9 +151,16 @@ def _confirmed(plan: Plan, ask: Callable[[str], str], out: Callable[[str], None]
         return False
 
 
-def _status(c: Controller, figures: Mapping[str, Figure], out: Callable[[str], None]) -> None:
+def _status(c: Controller, figures: Mapping[str, Figure], out: Callable[[str], None]) -> int:
+    """The step, its soak and the gate; exit 2 when the flag cannot be read (a status that
+    cannot say the step must not read as fine to a script)."""
     g = c.gate(figures)
     state = c.state.canary
+    if state.read_error:
+        out(f"canary flag {c.flag}: unknown: it cannot be read ({state.read_error})")
+        out("  next step: unknown until the flag can be read; an abort (sbtop canary abort) "
+            "still sets it to 0")
+        return EXIT_FAILED
     out(f"canary flag {c.flag}: {'unknown' if g.percent is None else f'{g.percent} %'}")
     if state.step_started_wall is not None:
         out(f"  at this step since {format.duration(c.clock.now()[1] - state.step_started_wall)}"
@@ -112,6 +173,7 @@ def _status(c: Controller, figures: Mapping[str, Figure], out: Callable[[str], N
         mark = "ok  " if cr.passed else "n/a " if cr.passed is None else "FAIL"
         out(f"  {mark} {cr.shown}")
     out(f"  gate: {'open' if g.open else 'shut'}")
+    return EXIT_DONE
 
 
 def _controller(target: Target, state_dir: Path) -> Controller:

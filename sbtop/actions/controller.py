@@ -40,11 +40,13 @@ class Plan:
     steps: list[str]
     gate: Gate | None = None  # for a canary step up: the verdict that the step is checked by
     needs_override: bool = False
+    # Every effect beside the calls themselves, in words (the flag a rollback brings back).
+    effects: tuple[str, ...] = ()
 
     def describe(self) -> list[str]:
         head = (f"{self.request} on {'PRODUCTION ' if self.production else ''}target "
                 f"{self.target} via {self.provider} ({self.service})")
-        lines = [head, *(f"  {s}" for s in self.steps)]
+        lines = [head, *(f"  {s}" for s in self.steps), *(f"  effect: {e}" for e in self.effects)]
         if self.gate is not None:
             lines.append("  gate: " + "; ".join(
                 ("ok " if c.passed else "n/a " if c.passed is None else "FAIL ") + c.shown
@@ -134,18 +136,49 @@ class Controller:
         return evaluate(percent, c.step_started_wall, self.clock.now()[1], base, figures,
                         self.gate_settings)
 
-    def capture_baseline(self, figures: Mapping[str, Figure]) -> str:
-        """Take the current p95 and 5xx rate as what later steps are judged against."""
+    def baseline_question(self, figures: Mapping[str, Figure]) -> tuple[str, list[str], bool]:
+        """What capturing the baseline again would do, to confirm: the question, the details
+        (the old baseline and the new), and whether it is an override (during a canary, the
+        canary's own figures would become what it is judged against)."""
+        c = self.state.canary
+        p95 = figures.get("latency_p95_ms")
+        new = ("p95 unknown right now" if p95 is None or p95.value is None
+               else f"p95 {p95.value:.0f} ms now")
+        old = c.baseline.get("latency_p95_ms") if c.baseline else None
+        details = ["the baseline now: " + (f"p95 {old:.0f} ms, captured "
+                                             f"{_clock(c.baseline_wall)}" if old is not None
+                                             else "none"),
+                   f"the new one: {new}"]
+        during = bool(c.percent) and not c.read_error
+        if during:
+            details.append(f"The canary is at {c.percent} %: its own figures would become the "
+                           "baseline, and the gate and the checklist would then pass the canary "
+                           "against itself. Going on is an override, recorded as one.")
+        return "Capture the canary baseline again?", details, during
+
+    def capture_baseline(self, figures: Mapping[str, Figure], *, override: bool = False) -> str:
+        """Take the current p95 and 5xx rate as what later steps are judged against. During a
+        canary that needs `override`: otherwise refused (and recorded)."""
+        old = self.state.canary.baseline.get("latency_p95_ms")
+        record = {"target": self.target, "action": "canary baseline", "dry_run": False,
+                  "params": {"previous_p95_ms": old}, "override": override}
         try:
             with self.store.locked("capture baseline"):
                 state = self.store.load()
+                if state.canary.percent and not override:
+                    text = (f"refused: the canary is at {state.canary.percent} %; its own "
+                            "figures would become the baseline (confirm the override to "
+                            "capture anyway)")
+                    self.audit.append({**record, "result": text, "refused": True})
+                    return text
                 if not self._capture(state, figures):
                     return "no baseline: p95 is not known right now"
                 self.store.save(state)
         except LockedError as e:
             return f"no baseline: another sbtop is acting on {self.target} ({e})"
         self.state = state
-        return f"baseline captured: p95 {state.canary.baseline['latency_p95_ms']:.0f} ms"
+        was = f" (was {old:.0f} ms)" if isinstance(old, int | float) else ""
+        return f"baseline captured: p95 {state.canary.baseline['latency_p95_ms']:.0f} ms{was}"
 
     # --- planning and acting ----------------------------------------------------------------
 
@@ -156,11 +189,18 @@ class Controller:
         params = dict(params or {})
         gate = None
         needs_override = False
+        effects: list[str] = []
         if action == "canary":
-            if self.state.canary.read_error:
-                raise ActionError(f"the flag could not be read ({self.state.canary.read_error})"
-                                  ": the step is unknown, so nothing is stepped")
-            current = self.state.canary.percent
+            unread = self.state.canary.read_error
+            if unread and request != "canary abort":
+                raise ActionError(f"the flag could not be read ({unread}): the step is "
+                                  "unknown, so nothing is stepped (an abort still works)")
+            # The brake needs nothing but the provider's write: unread, it is set to 0
+            # whatever it holds now.
+            current = None if unread else self.state.canary.percent
+            if unread:
+                effects.append(f"the flag cannot be read ({unread}): it is set to 0 whatever "
+                               "it holds now")
             if request == "canary next":
                 percent = next_step(current if current is not None else 0,
                                     self.gate_settings.steps)
@@ -173,23 +213,51 @@ class Controller:
             if percent == current:
                 raise ActionError(f"the flag is already at {percent} %")
             params.update({"flag": self.flag, "percent": percent, "from": current})
-            if current is None or percent > current:  # more exposure: the gate decides
+            if request != "canary abort" and (current is None or percent > current):
+                # More exposure: the gate decides. Less never needs it: a brake is a brake.
                 gate = self.gate(figures or {})
                 needs_override = not gate.open or gate.next_percent != percent
         if action == "rollback":
             params.setdefault("skip", sorted(self.state.rollback_skip))
+            effects += self._rollback_effects(params.get("target"))
         steps = self.provider.plan(action, params)
         return Plan(request, self.target, self.production, self.provider.kind,
-                    self.provider.service, params, steps, gate, needs_override)
+                    self.provider.service, params, steps, gate, needs_override,
+                    tuple(effects))
+
+    def _rollback_effects(self, target: Any) -> list[str]:
+        """What a rollback does to the canary: the deploy it goes back to brings back the flag
+        it ran with, and one from an abort's deploy undoes the abort."""
+        if not isinstance(target, dict) or not target.get("id"):
+            return []
+        out = []
+        flag = self.state.deploy_flags.get(str(target["id"]))
+        if flag is not None:
+            out.append(f"{self.flag} goes back to {flag} % with deploy {target['id']} (sbtop's "
+                       "canary step deployed it with that value)")
+        else:
+            out.append(f"{self.flag} becomes whatever deploy {target['id']} ran with, which "
+                       "sbtop does not know: check it after (sbtop canary status)")
+        abort = self.state.last_abort
+        if abort and abort.get("deploy") == target.get("_from"):
+            out.append(f"this undoes the canary abort of {_clock(abort.get('wall'))} (the flag "
+                       f"was {abort.get('from', '?')} % before it)")
+        return out
 
     async def prepare(self, request: str, figures: Mapping[str, Figure] | None = None,
                       percent: int | None = None) -> Plan:
         """A plan with what it needs looked up first (the deploy a rollback goes back to)."""
         params: dict[str, Any] = {}
-        if REQUESTS[request] == "rollback":
-            params["skip"] = sorted(self.state.rollback_skip)
-            await self.provider.prepare("rollback", params)
-        return self.plan(request, figures, percent, params)
+        try:
+            if REQUESTS[request] == "rollback":
+                params["skip"] = sorted(self.state.rollback_skip)
+                await self.provider.prepare("rollback", params)
+            return self.plan(request, figures, percent, params)
+        except ActionError as e:  # every refusal is recorded, this one too
+            self.audit.append({"target": self.target, "action": request,
+                               "params": {"percent": percent} if percent is not None else {},
+                               "result": f"refused: {e}", "refused": True, "dry_run": False})
+            raise
 
     async def execute(self, plan: Plan, *, dry_run: bool = False, override: bool = False,
                       progress: Progress | None = None,
@@ -248,6 +316,13 @@ class Controller:
                         state.canary.percent = int(plan.params["percent"])
                         state.canary.step_started_wall = self.clock.now()[1]
                         state.canary.read_error = None
+                        deployed = self.provider.last_deploy
+                        if deployed:
+                            state.deploy_flags[deployed] = int(plan.params["percent"])
+                        if plan.request == "canary abort" and deployed:
+                            state.last_abort = {"deploy": deployed,
+                                                "from": plan.params.get("from"),
+                                                "wall": self.clock.now()[1]}
                     if ok and REQUESTS[plan.request] == "rollback":
                         # Neither the deploy left nor the one returned to is a later
                         # rollback's target: the next goes further back.
@@ -265,6 +340,8 @@ class Controller:
 
     async def _recheck(self, plan: Plan, override: bool,
                        figures: Mapping[str, Figure] | None) -> str | None:
+        if plan.request == "canary abort":
+            return None  # the brake sets 0 whatever the flag holds, and asks nothing first
         try:
             now = await self.provider.read_percent(self.flag)
         except ActionError as e:
@@ -315,6 +392,12 @@ def _shown(params: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(out.get("target"), dict):
         out["target"] = out["target"].get("id")
     return out
+
+
+def _clock(wall: Any) -> str:
+    if not isinstance(wall, int | float):
+        return "earlier"
+    return time.strftime("%H:%M UTC", time.gmtime(wall))
 
 
 def _ago(clock: Clock, wall: Any) -> str:

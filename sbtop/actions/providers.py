@@ -35,6 +35,8 @@ class ActionError(untrusted.Message):
 class Provider(Protocol):
     kind: str
     service: str
+    # The deploy the last successful run made live, when the provider can tell (Render).
+    last_deploy: str | None
 
     def plan(self, action: str, params: Mapping[str, Any]) -> list[str]: ...
     async def prepare(self, action: str, params: dict[str, Any]) -> None: ...
@@ -50,6 +52,7 @@ class RenderProvider:
     def __init__(self, settings: RenderSettings) -> None:
         self.client = RenderClient(settings)
         self.service = settings.service_id
+        self.last_deploy: str | None = None
 
     def plan(self, action: str, params: Mapping[str, Any]) -> list[str]:
         if action == "canary":
@@ -82,6 +85,7 @@ class RenderProvider:
                 deploy = await self.client.set_flag(
                     str(params["flag"]), str(params["percent"]), progress,
                     previous=None if previous is None else str(previous))
+                self.last_deploy = str(deploy.get("id") or "") or None
                 return f"{params['flag']}={params['percent']}: deploy {deploy.get('id')} live"
             if action == "restart":
                 await self.client.restart()
@@ -108,6 +112,7 @@ class CommandProvider:
     timeout_s: float = 300.0
     read_flag: Sequence[str] = ()
     kind: str = "command"
+    last_deploy: str | None = None  # it says nothing sbtop can rely on
 
     def argv(self, action: str, params: Mapping[str, Any]) -> list[str]:
         template = self.commands.get(action)
@@ -214,6 +219,7 @@ class HttpProvider:
     service: str = ""
     timeout_s: float = 30.0
     kind: str = "http"
+    last_deploy: str | None = None  # it says nothing sbtop can rely on
 
     def render_body(self, action: str, params: Mapping[str, Any]) -> str:
         values = {"action": action, "percent": str(params.get("percent", "")),

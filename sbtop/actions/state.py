@@ -14,6 +14,7 @@ import errno
 import fcntl
 import grp
 import json
+import math
 import os
 import pwd
 import socket
@@ -24,6 +25,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sbtop import untrusted
 
 
 def default_state_dir(explicit: str | None = None) -> Path:
@@ -172,6 +175,22 @@ class TargetState:
     in_flight: dict[str, Any] | None = None
     # Deploys a rollback went back to: never a later rollback's target (it would go nowhere).
     rollback_skip: list[str] = field(default_factory=list)
+    # The flag's value each of sbtop's canary steps deployed with (deploy id -> percent): a
+    # rollback to one of them brings that value back, and its plan says so.
+    deploy_flags: dict[str, int] = field(default_factory=dict)
+    # The last canary abort: {"deploy", "from", "wall"}; a rollback from its deploy undoes it.
+    last_abort: dict[str, Any] | None = None
+
+
+KEEP_DEPLOY_FLAGS = 50  # the newest of them; a rollback goes back a few deploys, not fifty
+# Times in the state file are epoch seconds, finite and before the year 5000: a hand edit or
+# a torn write (NaN, Infinity, 1e300) reads as unknown, never as a soak of minus an eon.
+_LATEST_WALL = 1e11
+
+
+def _sane_wall(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and 0 <= value < _LATEST_WALL)
 
 
 def _safe(name: str) -> str:
@@ -230,12 +249,18 @@ class StateStore:
             value = raw.get(name)
             if value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, kinds):
+            wrong = isinstance(value, bool) or not isinstance(value, kinds)
+            if not wrong and name.endswith("_wall"):
+                wrong = not _sane_wall(value)
+            if not wrong and name == "percent":
+                wrong = not 0 <= int(value) <= 100
+            if wrong:
                 bad.append(name)
                 continue
             setattr(canary, name, value)
         if canary.baseline and not all(
-                v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+                v is None or (isinstance(v, int | float) and not isinstance(v, bool)
+                              and math.isfinite(v) and v >= 0)
                 for v in canary.baseline.values()):
             bad.append("baseline")
             canary.baseline = {}
@@ -247,15 +272,34 @@ class StateStore:
         if not isinstance(skip, list) or not all(isinstance(x, str) for x in skip):
             bad.append("rollback_skip")
             skip = []
+        flags = data.get("deploy_flags") or {}
+        if not isinstance(flags, dict) or not all(
+                isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+                and 0 <= v <= 100 for k, v in flags.items()):
+            bad.append("deploy_flags")
+            flags = {}
+        abort = data.get("last_abort")
+        if abort is not None and not (isinstance(abort, dict)
+                                      and isinstance(abort.get("deploy"), str)
+                                      and _sane_wall(abort.get("wall"))):
+            bad.append("last_abort")
+            abort = None
         if bad:
-            self.problem = f"{self.path}: ignored {', '.join(bad)} (wrong type)"
-        return TargetState(canary=canary, in_flight=in_flight, rollback_skip=skip)
+            self.problem = f"{self.path}: ignored {', '.join(bad)} (wrong type or value)"
+        return TargetState(canary=canary, in_flight=in_flight, rollback_skip=skip,
+                           deploy_flags=flags, last_abort=abort)
 
     def save(self, state: TargetState) -> None:
         mode = self._ready()
         # An unguessable name created O_EXCL beside the file: nothing planted in the directory
         # is written through, and the rename replaces a link rather than following it.
-        fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.dir)
+        if len(state.deploy_flags) > KEEP_DEPLOY_FLAGS:
+            state.deploy_flags = dict(list(state.deploy_flags.items())[-KEEP_DEPLOY_FLAGS:])
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp",
+                                       dir=self.dir)
+        except OSError as e:
+            raise StateDirError(f"{self.dir}: cannot save the state: {e.strerror}") from None
         try:
             os.fchmod(fd, mode)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -263,9 +307,12 @@ class StateStore:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
-        except BaseException:
+        except BaseException as e:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            if isinstance(e, OSError):  # a full disk, a read-only directory: one line
+                raise StateDirError(f"{self.path}: cannot save the state: {e.strerror}"
+                                    ) from None
             raise
 
     @contextlib.contextmanager
@@ -282,13 +329,17 @@ class StateStore:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                # Who holds it, as that sbtop wrote it: anyone who can write in a shared
+                # directory could have written it instead, so it is outside text.
                 holder = os.pread(fd, 4096, 0).decode(errors="replace").strip()
-                raise LockedError(holder or "another sbtop") from None
+                raise LockedError(untrusted.line(holder or "another sbtop", 300)) from None
             held = True
             info = json.dumps({"action": action, "pid": os.getpid(),
                                "host": socket.gethostname(), "since": time.time()})
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, info.encode(), 0)
+            # Who holds it only informs the next sbtop: a full disk must not stop the brake.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, info.encode(), 0)
             yield
         finally:
             if held:  # only the holder clears who holds it

@@ -678,14 +678,26 @@ class SbtopApp(App[None]):
         self._request("rollback")
 
     def action_baseline(self) -> None:
-        if self.controller is None or self.assessment is None:
+        """Capture the baseline again, confirmed: the question names the old baseline and the
+        new one, and during a canary it is an override (the canary's own figures would become
+        what it is judged against)."""
+        c, a = self.controller, self.assessment
+        if c is None or a is None:
             self.notify("no baseline: no provider or no figures yet", severity="warning")
             return
-        try:
-            self.notify(self.controller.capture_baseline(self.assessment.figures), timeout=4)
-        except Exception as e:
-            self.notify(f"baseline: {type(e).__name__}: {e}", severity="error")
-        self._show_canary()
+        question, details, override = c.baseline_question(a.figures)
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                self.notify("kept: the baseline is unchanged", timeout=3)
+                return
+            try:
+                self.notify(c.capture_baseline(a.figures, override=override), timeout=6)
+            except Exception as e:
+                self.notify(f"baseline: {type(e).__name__}: {e}", severity="error")
+            self._show_canary()
+
+        self.push_screen(ConfirmScreen(question, details), answered)
 
     async def action_quit(self) -> None:
         """Quitting in the middle of an action asks first: sbtop stops following it (the

@@ -49,6 +49,7 @@ class Failure:
     reset_s: float | None = None  # Ratelimit-Reset, for 429
     only: str = ""  # fail only a request whose path contains this (e.g. "/restart")
     hang_s: float = 0.0  # hold the answer this long first (a hanging API)
+    method: str = ""  # fail only this method (e.g. "GET": reads fail, writes go through)
 
 
 @dataclass
@@ -96,7 +97,8 @@ class RenderControlPlane:
             self._settle()
             if headers.get("authorization") != f"Bearer {self.api_key}":
                 return _json(401, {"id": "unauthorized", "message": "Unauthorized"}), 0.0
-            due = next((f for f in self._failures if f.only in path), None)
+            due = next((f for f in self._failures
+                        if f.only in path and f.method in ("", method)), None)
             if due is not None:
                 f = due
                 self._failures.remove(f)
