@@ -67,7 +67,7 @@ def test_abort_sets_the_flag_to_0_even_when_it_cannot_be_read(
     assert "set to 0 whatever it holds now" in r.stdout
     assert backend.render.env["PERF_OPTIMIZATIONS_ENABLED"] == "0"
     done = [e for e in audit(tmp_path) if e["action"] == "canary abort"]
-    assert [e["result"] for e in done][0] == "started" and done[-1]["ok"] is True
+    assert done[0]["result"] == "started" and done[-1]["ok"] is True
 
 
 def test_a_refusal_before_any_plan_is_recorded_too(tmp_path: Path,
@@ -178,8 +178,8 @@ def test_a_damaged_state_file_reads_as_unknown_not_a_traceback(
     state.mkdir(mode=0o700)
     for bad in ("NaN", "Infinity", "1e300", "-5"):
         (state / "state-demo.json").write_text(
-            '{"canary": {"percent": 25, "step_started_wall": %s, "baseline_wall": %s, '
-            '"baseline": {"latency_p95_ms": %s}}}' % (bad, bad, bad))
+            f'{{"canary": {{"percent": 25, "step_started_wall": {bad}, "baseline_wall": {bad}, '
+            f'"baseline": {{"latency_p95_ms": {bad}}}}}}}')
         r = run_sbtop("canary", "status", "--config", str(cfg), "--window", "1", env=env)
         assert "Traceback" not in r.stderr, r.stderr
         assert r.returncode == 0 and "ignored step_started_wall, baseline_wall" in r.stdout
