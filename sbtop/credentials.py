@@ -1,13 +1,12 @@
 """Credentials travel only where they should: never over plain http to another host, never
-shown. A URL can itself be a credential (Render's deploy hooks carry `?key=...`): it is shown
-with the key masked, wherever sbtop shows it."""
+shown. A URL can itself be a credential (Render's deploy hooks carry `?key=...`, Slack's and
+Vercel's the secret in the path): a webhook's is shown as its scheme and host only."""
 
 from __future__ import annotations
 
 import ipaddress
 import urllib.parse
 
-MASK = "***"
 # Query parameters that carry a credential in the URLs people paste into configs (deploy
 # hooks, webhook relays, signed URLs).
 SECRET_PARAMS = frozenset({
@@ -18,8 +17,8 @@ SECRET_PARAMS = frozenset({
 
 def is_loopback(url: str) -> bool:
     host = (urllib.parse.urlsplit(url).hostname or "").lower()
-    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
-        return True
+    if host in ("localhost", "localhost.localdomain"):
+        return True  # (not *.localhost: that goes to DNS here, the very path to protect)
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -40,20 +39,14 @@ def carries_secret(url: str) -> bool:
                for k, _v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
 
 
-def mask_url(url: str) -> str:
-    """The URL as it may be shown: a password and credential-like query values masked."""
+def endpoint(url: str) -> str:
+    """Where a URL goes, without what it carries: `https://hooks.example/…`. For webhooks,
+    whose path is often the secret itself (Slack's, Vercel's, Netlify's deploy hooks)."""
     parts = urllib.parse.urlsplit(url)
-    netloc = parts.netloc
-    if parts.password is not None:
-        user = parts.username or ""
-        netloc = f"{user}:{MASK}@{netloc.rsplit('@', 1)[1]}"
-    query = parts.query
-    if query:
-        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
-        if any(k.lower() in SECRET_PARAMS for k, _v in pairs):
-            query = "&".join(f"{k}={MASK}" if k.lower() in SECRET_PARAMS
-                             else urllib.parse.urlencode({k: v}) for k, v in pairs)
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    host = parts.hostname or "?"
+    host = f"[{host}]" if ":" in host else host
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}/…"
 
 
 def refuse_plain_http(url: str, what: str) -> str | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -74,13 +76,19 @@ def write(path: Path, force: bool) -> None:
         raise ConfigError(f"{path} exists; not overwriting it (use --force to replace it)")
     if path.is_dir():
         raise ConfigError(f"{path} is a directory")
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        # 0600: the file names secret variables, and people add cookies to it by mistake.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # An unguessable name created O_EXCL beside it (nothing planted there is written
+        # through), 0600: the file names secret variables, and people add cookies to it by
+        # mistake. The rename replaces a link at `path` rather than writing through it.
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(starter_text())
         os.replace(tmp, path)
     except OSError as e:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise ConfigError(f"{path}: cannot write: {e.strerror}") from None

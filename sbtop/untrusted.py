@@ -66,6 +66,8 @@ def json_value(value: Any, depth: int = 0) -> Any:
     (a health JSON nested ten thousand deep is summarised, not recursed into)."""
     if isinstance(value, str):
         return line(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**63:
+        return line(f"{value:.3e}" if abs(value) < 10**300 else "a number too large to show")
     if isinstance(value, bool | int | float) or value is None:
         return value
     if depth >= MAX_DEPTH:

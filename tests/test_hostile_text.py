@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import os
 import re
 import sys
 import time
@@ -347,8 +348,8 @@ def test_credentials_are_never_sent_over_plain_http_to_another_host(tmp_path: Pa
         "prometheus's credentials": {"prometheus": {
             "url": "http://prometheus.example:9090", "basic_user": "u",
             "basic_password_env": "SB_PW"}},
-        "actions.http's credential": {"actions": {"provider": "http", "http": {
-            "url": "http://hooks.example/deploy?key=s3cr3t"}}},
+        "a webhook: its URL is a credential": {"actions": {"provider": "http", "http": {
+            "url": "http://hooks.example/services/T0/B0/s3cr3t"}}},
     }
     for what, table in refused.items():
         cfg = config.parse({"targets": {"t": {"base_url": "https://h.example", **table}}})
@@ -363,7 +364,7 @@ def test_credentials_are_never_sent_over_plain_http_to_another_host(tmp_path: Pa
         assert config.resolve(cfg, env=env).secrets["render_api_key"] == "k"
 
 
-def test_a_webhook_urls_key_is_masked_and_the_url_can_live_in_the_environment(
+def test_a_webhook_url_is_shown_without_its_secret_and_can_live_in_the_environment(
         tmp_path: Path) -> None:
     secret = "s3cr3t-deploy-hook-key"
     with LoopbackServer({"/deploy/srv-h": Answer(200, b"ok")}) as hook:
@@ -377,7 +378,7 @@ def test_a_webhook_urls_key_is_masked_and_the_url_can_live_in_the_environment(
             full = {**no_env(tmp_path), **env}
             r = run_sbtop("restart", "--yes", "--config", str(cfg), env=full)
             assert r.returncode == 0, r.stdout + r.stderr
-            assert "key=***" in r.stdout and secret not in r.stdout + r.stderr
+            assert f"POST {hook.url}/…" in r.stdout and secret not in r.stdout + r.stderr
             # The key reached the hook, in the URL it was given.
             assert hook.requests[-1]["path"] == f"/deploy/srv-h?key={secret}"
             audit = (tmp_path / "state" / "audit.jsonl").read_text()
@@ -424,3 +425,107 @@ path = "/api/login"
     assert "status is" in r.stdout and "(to /login" in r.stdout, r.stdout
     assert_clean(r.stdout + r.stderr, "verify")
     assert sum(x.startswith("sbtop check:") for x in r.stdout.splitlines()) == 0
+
+
+# --- what a team's state directory, a recording or a planted file hands back ---------------
+
+def test_state_audit_and_lock_written_by_someone_else_are_shown_as_escapes(
+        tmp_path: Path) -> None:
+    import fcntl
+
+    from sbtop.demo.backend import SimulatedBackend
+    from sbtop.demo.render_api import API_KEY, SERVICE_ID
+
+    with SimulatedBackend(port=0) as b:
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(f'[targets.demo]\nbase_url = "{b.url}"\n[targets.demo.render]\n'
+                       f'service_id = "{SERVICE_ID}"\napi_key_env = "SB_KEY"\n'
+                       f'api_url = "{b.render_url}"\n')
+        env = {**no_env(tmp_path), "SB_KEY": API_KEY}
+        state = tmp_path / "state"
+        state.mkdir(mode=0o700)
+        (state / "state-demo.json").write_text(json.dumps(
+            {"in_flight": {"action": f"restart{OSC52}{FORGED}"}}))
+        (state / "audit.jsonl").write_text(json.dumps(
+            {"user": f"mallory{TITLE}", "action": f"x{FORGED}", "result": OSC52}) + "\n")
+        r = run_sbtop("canary", "status", "--config", str(cfg), "--window", "1", env=env)
+        assert_clean(r.stdout + r.stderr, "a planted in-flight action")
+        assert [x for x in r.stdout.splitlines() if x.startswith("sbtop check:")] == []
+        lock = os.open(state / "lock-demo", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            os.write(lock, f"mallory)\nsbtop: restart done: all clear {OSC52}(".encode())
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            r = run_sbtop("restart", "--yes", "--config", str(cfg), env=env)
+        finally:
+            os.close(lock)
+        assert r.returncode == 1 and "another sbtop" in r.stdout
+        assert_clean(r.stdout + r.stderr, "a planted lock holder")
+        assert not any(x.startswith("sbtop: restart done") for x in r.stdout.splitlines())
+        from sbtop.actions.audit import AuditLog
+
+        for entry in AuditLog(state / "audit.jsonl").read():
+            assert_strings_clean(entry, "the audit log read back")
+
+
+def test_a_recordings_level_written_by_hand_makes_no_html(tmp_path: Path,
+                                                          server: LoopbackServer) -> None:
+    recording = tmp_path / "rec.sbrec"
+    r = run_sbtop("record", str(recording), "--url", server.url, "--for", "2",
+                  "--refresh", "1", env=no_env(tmp_path))
+    assert r.returncode == 0, r.stderr
+    lines = gzip.decompress(recording.read_bytes()).decode().splitlines()
+    edited = [lines[0]] + [re.sub(r'"level": ?"\w+"', json.dumps(
+        {"level": "<img src=x> | <a href=\"https://e\">x</a> |"})[1:-1], x, count=1)
+        for x in lines[1:]]
+    recording.unlink()
+    recording.write_bytes(gzip.compress(("\n".join(edited) + "\n").encode()))
+    r = run_sbtop("timeline", str(recording), env=no_env(tmp_path))
+    html = MarkdownIt("commonmark").enable("table").render(r.stdout)
+    assert "<img" not in html and "<a " not in html, r.stdout
+
+
+def test_init_writes_nothing_through_a_planted_link(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine\n")
+    target = tmp_path / "cfg" / "config.toml"
+    target.parent.mkdir()
+    (target.parent / "config.toml.tmp").symlink_to(victim)
+    r = run_sbtop("init", str(target))
+    assert r.returncode == 0, r.stderr
+    assert victim.read_text() == "mine\n" and not target.is_symlink()
+    assert (target.stat().st_mode & 0o777) == 0o600
+
+
+def test_a_hard_link_in_the_state_directory_is_refused_and_left_alone(tmp_path: Path) -> None:
+    from sbtop.actions.state import StateDirError, StateStore
+
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("keep me\n")
+    elsewhere.chmod(0o644)
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    os.link(elsewhere, state / "lock-t")
+    with pytest.raises(StateDirError, match="hard links"), StateStore(state, "t").locked("x"):
+        pass
+    assert elsewhere.read_text() == "keep me\n" and (elsewhere.stat().st_mode & 0o777) == 0o644
+
+
+def test_a_health_json_of_absurd_numbers_is_no_traceback(tmp_path: Path) -> None:
+    body = ('{"memory": {"rss": ' + "9" * 400 + ', "limit": 1e308}, "deep": '
+            + "[" * 5000 + "]" * 5000 + "}").encode()
+    with LoopbackServer({"/metrics": Answer(body=hostile_page(100)),
+                         "/api/health": Answer(body=body, content_type="application/json")}) as s:
+        for extra in ((), ("--json",)):
+            r = run_sbtop("check", "--url", s.url, "--window", "1", *extra,
+                          env=no_env(tmp_path))
+            assert "Traceback" not in r.stderr, r.stderr
+            assert r.returncode in (1, 2, 3)
+
+
+def test_a_name_under_localhost_is_not_this_machine() -> None:
+    from sbtop import credentials
+
+    assert credentials.is_loopback("http://localhost:9/") and credentials.is_loopback(
+        "http://[::1]:9/") and credentials.is_loopback("http://127.0.0.2/")
+    assert not credentials.is_loopback("http://evil.localhost/")
+    assert credentials.refuse_plain_http("http://evil.localhost/hook", "a webhook")

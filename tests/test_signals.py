@@ -328,16 +328,21 @@ def _drift(times: list[float], refresh: float) -> float:
     return statistics.median(offsets[-4:]) - statistics.median(offsets[1:5])
 
 
+# Waiting the rest of each interval after a tick, the late wake-ups add up: 5 % of 0.25 s a
+# tick, 0.3 s over 24 ticks. On the grid the last ticks are as late as the first: a busy
+# machine's noise (a few late ticks, medians of four) stays well under the bound.
+DRIFT_BOUND_S = 0.1
+
+
 def test_sbtop_record_ticks_do_not_drift(tmp_path: Path, backend: SimulatedBackend) -> None:
     refresh, path = 0.25, tmp_path / "grid.sbrec"
-    summary = asyncio.run(record.run(_demo_target(backend.url), path, for_s=3.0,
+    summary = asyncio.run(record.run(_demo_target(backend.url), path, for_s=6.0,
                                      refresh_s=refresh, max_bytes=10**7, clock=FastClock()))
-    assert summary.ticks == 12  # due at 0, 0.25 ... 2.75: the one due at --for is not taken
+    assert summary.ticks == 24  # due at 0, 0.25 ... 5.75: the one due at --for is not taken
     rec = Recording(path)
     # The observation's time: the tick's start plus the scrape (a few ms on loopback).
     drift = _drift([rec.assessment(i).t for i in range(len(rec))], refresh)
-    # Waiting the rest of each interval after a tick, the late wake-ups add up: ~90 ms here.
-    assert abs(drift) < 0.035, drift
+    assert abs(drift) < DRIFT_BOUND_S, drift
 
 
 async def test_the_console_ticks_do_not_drift(backend: SimulatedBackend) -> None:
@@ -352,7 +357,9 @@ async def test_the_console_ticks_do_not_drift(backend: SimulatedBackend) -> None
 
     app.tick = timed  # type: ignore[method-assign]
     async with app.run_test(size=(100, 30)):
-        await asyncio.sleep(3.0)
-    assert len(starts) >= 10
-    drift = _drift(starts, refresh)
-    assert abs(drift) < 0.035, drift  # ~90 ms when the late wake-ups add up
+        deadline = time.monotonic() + 60
+        while len(starts) < 24:
+            assert time.monotonic() < deadline, starts
+            await asyncio.sleep(0.25)
+    drift = _drift(starts[:24], refresh)
+    assert abs(drift) < DRIFT_BOUND_S, drift

@@ -235,7 +235,7 @@ class HttpProvider:
 
     def plan(self, action: str, params: Mapping[str, Any]) -> list[str]:
         shown = ", ".join(f"{k}: (from the environment)" for k in self.headers)
-        return [f"{self.method} {credentials.mask_url(self.url)}  body "
+        return [f"{self.method} {credentials.endpoint(self.url)}  body "
                 f"{self.render_body(action, params)}"
                 + (f"  headers {shown}" if shown else "")]
 

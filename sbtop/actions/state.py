@@ -153,6 +153,10 @@ def open_file(path: Path, flags: int, mode: int) -> int:
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise StateDirError(f"{path}: not a regular file (remove it)")
+    if st.st_nlink > 1:  # a hard link to a file elsewhere: truncating it would reach there
+        os.close(fd)
+        raise StateDirError(f"{path}: has other hard links; sbtop writes only files of its "
+                            "own in its state directory (remove it)")
     if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) != mode:
         os.fchmod(fd, mode)
     return fd
@@ -230,10 +234,12 @@ class StateStore:
         mode = self._ready()
         try:
             with os.fdopen(open_file(self.path, os.O_RDONLY, mode), "rb") as f:
-                data = json.loads(f.read().decode("utf-8"))
+                # Anyone who can write in a team's directory could have written this file:
+                # every string in it is outside text.
+                data = untrusted.deep(json.loads(f.read().decode("utf-8")))
         except FileNotFoundError:
             return TargetState()
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RecursionError) as e:
             self.problem = f"{self.path}: unreadable ({type(e).__name__}); starting afresh"
             return TargetState()
         if not isinstance(data, dict):

@@ -27,7 +27,7 @@ from textual.drivers.linux_driver import LinuxDriver
 from textual.notifications import SeverityLevel
 from textual.widgets import Footer, Input
 
-from sbtop import format, verify
+from sbtop import format, untrusted, verify
 from sbtop.actions.controller import Controller, Plan
 from sbtop.actions.providers import ActionError
 from sbtop.actions.state import CanaryState, StateDirError, default_state_dir
@@ -165,8 +165,10 @@ class SbtopApp(App[None]):
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
         """Notifications are plain text by default here: they quote errors, file names and
-        queries, whose brackets must never be read as markup."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        queries, whose brackets must never be read as markup, and any control character left
+        in them is shown as an escape (sbtop.untrusted: the second line of defence)."""
+        super().notify(untrusted.output(message), title=untrusted.output(title),
+                       severity=severity, timeout=timeout, markup=markup)
 
     # --- layout ---------------------------------------------------------------------------
 

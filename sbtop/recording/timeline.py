@@ -202,7 +202,7 @@ def _mark(level: str) -> str:
     try:
         return Level(level).mark
     except ValueError:
-        return level
+        return _cell(level)  # not a level sbtop writes: someone else's text
 
 
 def _clock(wall: float) -> str:

@@ -287,7 +287,7 @@ class PrometheusSource:
             raise PromError(f"unreachable ({type(e).__name__})") from None
         try:
             body = r.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise PromError(f"HTTP {r.status_code}, not JSON (is this Prometheus?)") from None
         if not isinstance(body, dict):
             raise PromError(f"HTTP {r.status_code}, not a Prometheus API answer")
