@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -266,12 +268,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command is None:
             return _cmd_console(args)
-        return commands[args.command](args)
+        code = commands[args.command](args)
+        sys.stdout.flush()  # here, where a failure can still be said, not at exit
+        return code
     except KeyboardInterrupt:
         return 130
     except UsageError as e:
         print(f"sbtop: {e}", file=sys.stderr)
         return EXIT_UNKNOWN
+    except BrokenPipeError:  # `sbtop check --json | head -1`: the reader left; not an error
+        _stdout_to_devnull()
+        return EXIT_UNKNOWN
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EIO, errno.EPIPE):
+            raise
+        # The output could not be written (`> /dev/full`, a full disk): one line, and the
+        # monitoring-plugin "unknown", never a traceback or a reassuring 0.
+        _stdout_to_devnull()
+        print(f"sbtop: cannot write the output: {e.strerror}", file=sys.stderr)
+        return EXIT_UNKNOWN
+
+
+def _stdout_to_devnull() -> None:
+    """What is left in stdout's buffer goes nowhere: flushing it again at exit would fail
+    again, with Python's own 'Exception ignored' message."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 # Commands whose stdout is the console's terminal, written by Textual.

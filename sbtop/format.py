@@ -14,6 +14,8 @@ def number(value: float | None, unit: str) -> str:
         return "-"
     if not math.isfinite(value):
         return str(value)
+    if abs(value) >= 1e12:  # a figure that large is a bug upstream: not 300 digits of it
+        return f"{value:.3g}" + ("%" if unit == "%" else f" {unit}" if unit else "")
     # Precision where it matters (0.95% against a 1% threshold), no more: digits that flicker
     # on every tick are noise to read and bytes to send.
     if unit == "%":

@@ -221,3 +221,25 @@ def test_a_full_or_read_only_state_directory_is_one_line_and_exit_3(
         assert ("No space left" in lines[0]) == (disk == "full"), lines[0]
     # Nothing was sent: a restart that cannot be recorded does not happen.
     assert ("POST", f"/v1/services/{SERVICE_ID}/restart") not in backend.render.calls
+
+
+def test_output_that_cannot_be_written_is_one_line_and_unknown(
+        tmp_path: Path, backend: SimulatedBackend) -> None:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("SBTOP_")}
+    base = [sys.executable, "-m", "sbtop", "check", "--url", backend.url, "--window", "1"]
+    # A reader that has left before the first line (`| head -0`, a closed pipe).
+    reader = subprocess.Popen(["true"], stdin=subprocess.PIPE)
+    reader.wait(10)
+    assert reader.stdin is not None
+    r = subprocess.run([*base, "--json"], stdout=reader.stdin, stderr=subprocess.PIPE,
+                       text=True, env=full, check=False, timeout=60)
+    reader.stdin.close()
+    assert r.returncode == 3
+    assert "Traceback" not in r.stderr and "Exception" not in r.stderr, r.stderr
+    # A full device.
+    with open("/dev/full", "w") as devfull:
+        r = subprocess.run(base, stdout=devfull, stderr=subprocess.PIPE, text=True, env=full,
+                           check=False, timeout=60)
+    assert r.returncode == 3, r.stderr
+    assert r.stderr.strip().splitlines() == ["sbtop: cannot write the output: No space left "
+                                             "on device"], r.stderr

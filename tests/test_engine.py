@@ -420,3 +420,35 @@ def test_a_quantile_past_the_highest_bucket_says_at_least_and_its_json_is_valid(
     out = json.loads(check.as_json(a))  # no infinity in it: valid JSON
     assert out["figures"]["latency_p99_ms"]["bucket_ms"] == [10_000, None]
     assert "past the highest bucket: at least 10000 ms" in check.as_text(a)
+
+
+@pytest.mark.parametrize(("rss", "reason"), [
+    (-5, "is -5 bytes: impossible"),
+    ("123", "is not a number ('123')"),
+    (None, "is missing"),
+])
+def test_memory_that_cannot_be_true_is_unknown_saying_why(rss: object, reason: str) -> None:
+    memory: dict[str, object] = {"limit": 512 * 2**20}
+    if rss is not None:
+        memory["rss"] = rss
+    e = engine()
+    page = PageText().histogram({}, {1.0: 0, INF: 0}).page()
+    e.observe(obs(0, page, health=ok_health(0, {"memory": memory})))
+    f = e.observe(obs(10, page, health=ok_health(10, {"memory": memory}))).figures["memory_pct"]
+    assert f.value is None and f.level is Level.UNKNOWN and reason in (f.reason or ""), f.reason
+
+
+def test_a_negative_gauge_on_the_page_is_unknown_never_a_calm_figure() -> None:
+    e = engine()
+    page = (PageText().histogram({}, {1.0: 0, INF: 0})
+            .sample("process_resident_memory_bytes", {}, -5)
+            .sample("active_websocket_connections", {}, -3).page())
+    a = e.observe(obs(0, page, health=ok_health(0, {"memory": {"limit": 2**30}})))
+    for key in ("memory_pct", "socket_connections"):
+        assert a.figures[key].value is None and "is -" in (a.figures[key].reason or ""), key
+
+
+def test_an_absurd_value_prints_in_a_few_digits() -> None:
+    from sbtop import format
+
+    assert format.number(1e308, "ms") == "1e+308 ms" and format.number(5e14, "%") == "5e+14%"

@@ -91,6 +91,9 @@ def test_promql_figures_agree_with_the_direct_scrape_over_the_same_window(
 def test_all_instances_are_summed_and_each_one_is_listed(
         stack: tuple[PromServer, SimulatedBackend, SimulatedBackend]) -> None:
     prom, a, b = stack
+    # The series are as old as the stack: a rate over 20 s needs 20 s of them (rate() over
+    # a window longer than a series' life reads low).
+    wait_history(prom, 22)
     both, snap = asyncio.run(prom_figures(prom_target(prom.url, 'job="studybuddy"')))
     assert both.figures["requests_per_s"].value == pytest.approx(300, rel=0.10)
     names = {i.name for i in snap.instances}

@@ -335,21 +335,27 @@ def memory_figure(rss: float | None, health: HealthProbe | None, settings: Engin
     fields = settings.health_fields
     body = health.body if health is not None and health.status is not None else None
     rss_source = settings.names.memory_rss
+    why_not = ""
     if rss is None:
-        rss = _number_at(body, fields.rss)
+        rss, why_not = _number_at(body, fields.rss)
         rss_source = f"health {fields.rss}"
     limit = settings.memory_limit_bytes
     limit_source = "config memory_limit_mb"
+    limit_why = ""
     if limit is None:
-        limit = _number_at(body, fields.memory_limit)
+        limit, limit_why = _number_at(body, fields.memory_limit)
         limit_source = f"health {fields.memory_limit}"
     if rss is None:
         return unknown("memory_pct", f"no resident memory: {problem}" if problem else
                        f"no resident memory: {settings.names.memory_rss} is not {found_in} "
-                       f"and the health JSON has no {fields.rss}", settings)
+                       f"and the health JSON's {fields.rss} {why_not}", settings)
+    if rss < 0:  # no process holds less than nothing: a bug upstream, not a calm 0 %
+        return unknown("memory_pct", f"resident memory from {rss_source} is {rss:g} bytes: "
+                       "impossible", settings)
     if not limit or limit <= 0:
+        said = f" (the health JSON's {fields.memory_limit} {limit_why})" if limit_why else ""
         return judge("memory_pct", None, settings,
-                     reason="no memory limit: set memory_limit_mb on the target",
+                     reason=f"no memory limit: set memory_limit_mb on the target{said}",
                      detail={"rss_bytes": rss})
     return judge("memory_pct", 100.0 * rss / limit, settings,
                  detail={"rss_bytes": rss, "limit_bytes": limit, "rss_from": rss_source,
@@ -415,16 +421,21 @@ def ranked(stats: list[RouteStat] | tuple[RouteStat, ...], top: int) -> Routes:
     return Routes(tuple(slowest), tuple(failing), every)
 
 
-def _number_at(body: Any, path: str) -> float | None:
-    """The number at a dotted path in parsed JSON, or None."""
+def _number_at(body: Any, path: str) -> tuple[float | None, str]:
+    """The number at a dotted path in parsed JSON, or None and why not, in words."""
     if not path:
-        return None
+        return None, "is not configured"
     node = body
     for part in path.split("."):
         if not isinstance(node, dict) or part not in node:
-            return None
+            return None, "is missing"
         node = node[part]
     if isinstance(node, bool) or not isinstance(node, int | float):
-        return None
-    value = float(node)
-    return value if math.isfinite(value) else None
+        return None, f"is not a number ({str(node)[:40]!r})"
+    try:
+        value = float(node)
+    except OverflowError:
+        return None, "is a number too large to be true"
+    if not math.isfinite(value):
+        return None, f"is {value}"
+    return value, ""

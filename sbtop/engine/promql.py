@@ -355,7 +355,7 @@ def _gauges(rows: Rows, settings: EngineSettings, problems: dict[str, str]
         values = by_name.get(name, {}).values()
         if values:
             gauges[key] = max(values)  # the worst instance
-    for key in [k for k, x in gauges.items() if not math.isfinite(x)]:
+    for key in [k for k, x in gauges.items() if not math.isfinite(x) or x < 0]:
         problems.setdefault(key, f"Prometheus: {key} is {gauges.pop(key):g}")
     return gauges, first
 

@@ -396,12 +396,13 @@ def _gauges(page: Page, names: MetricNames, problems: dict[str, str]) -> dict[st
 
 def _finite(rows: list[RawSample] | None, name: str, key: str, problems: dict[str, str]
             ) -> list[float] | None:
-    """The gauge's values; None when it is absent or any of them is NaN or infinite (a sum
-    or a maximum over the rest would pass a partial figure off as whole)."""
+    """The gauge's values; None when it is absent or any of them is NaN, infinite or negative
+    (sbtop's gauges count sockets, bytes, seconds: less than nothing is a bug upstream, and a
+    sum or a maximum over the rest would pass a partial figure off as whole)."""
     if not rows:
         return None
     for text, v, _ts in rows:
-        if not math.isfinite(v):
+        if not math.isfinite(v) or v < 0:
             problems.setdefault(key, f"{name}{_braces(text)} is {_shown(v)} on the page")
             return None
     return [v for _t, v, _ts in rows]
