@@ -498,15 +498,14 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     rec = _open_recording(args.file)
     if not len(rec):
         raise UsageError(f"{args.file}: the recording holds no ticks")
-    theme = args.theme
-    if theme is None:
+    config_theme = None
+    if args.theme is None:
         from sbtop import config
 
-        try:
-            theme = config.load(config.find_config(args.config)).ui.theme
-        except config.ConfigError:
-            theme = None
-    return run_replay(rec, theme=theme, speed=args.speed)
+        with contextlib.suppress(config.ConfigError):
+            config_theme = config.load(config.find_config(args.config)).ui.theme
+    _console_ready(args, config_theme)
+    return run_replay(rec, theme=args.theme or config_theme, speed=args.speed)
 
 
 def _cmd_action(args: argparse.Namespace) -> int:
@@ -596,6 +595,26 @@ def _console(target: Target, args: argparse.Namespace, ui: Any,
                record=getattr(args, "record", None))
 
 
+def _console_ready(args: argparse.Namespace, config_theme: str | None) -> None:
+    """Refuse, in one line and before anything starts, a console that would start wrong: in a
+    theme that does not exist (it would open in another, with a notice gone in seconds), or
+    without a terminal (it would write escape codes into a file or a pipe for ever)."""
+    import os
+
+    given = getattr(args, "theme", None)
+    theme, where = (given, "--theme") if given else (config_theme, "ui.theme")
+    if theme is not None:
+        from sbtop.console.themes import theme_problem
+
+        problem = theme_problem(theme)
+        if problem:
+            raise UsageError(f"{where}: {problem}")
+    for fd, stream in ((1, "stdout"), (0, "stdin"), (2, "stderr")):
+        if not os.isatty(fd):
+            raise UsageError(f"the console needs a terminal, and its {stream} is not one (for "
+                             "text, use sbtop check; to collect unattended, sbtop record)")
+
+
 def _ui(args: argparse.Namespace) -> Any:
     from sbtop import config
 
@@ -607,12 +626,27 @@ def _ui(args: argparse.Namespace) -> Any:
 
 def _cmd_console(args: argparse.Namespace) -> int:
     target = _load_target(args)
-    return _console(target, args, _ui(args))
+    ui = _ui(args)
+    _console_ready(args, ui.theme)
+    return _console(target, args, ui)
+
+
+def _demo_ui(args: argparse.Namespace) -> Any:
+    from sbtop import config
+
+    try:
+        return config.load(config.find_config(getattr(args, "config", None))).ui
+    except config.ConfigError:
+        return config.UiConfig()  # the demo runs on defaults whatever the file says
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from sbtop.demo.backend import CONTROL_PATH, fleet
 
+    ui = None
+    if not args.serve:
+        ui = _demo_ui(args)
+        _console_ready(args, ui.theme)
     port = args.port if args.port is not None else (8099 if args.serve else 0)
     try:
         backends = fleet(args.instances, args.host, port)
@@ -624,13 +658,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     # Several instances: each scraped on its own and summed, as a listed-URLs target is.
     metrics_urls = [f"{b.url}/metrics" for b in backends] if len(backends) > 1 else None
     try:
-        if not args.serve:
-            from sbtop import config
-
-            try:
-                ui = config.load(config.find_config(getattr(args, "config", None))).ui
-            except config.ConfigError:
-                ui = config.UiConfig()  # the demo runs on defaults whatever the file says
+        if ui is not None:
             if args.scenario == "bad-canary":
                 for b in backends:  # the optimized routes regress from 25 %
                     b.set(canary_regresses_at=25)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,5 +43,86 @@ def test_sbtop_demo_in_a_real_terminal(pane: Pane) -> None:
     pane.keys("Escape")
     pane.wait_for("Routes by most 5xx")
     pane.wait_gone("Latency: latency_p50_ms")
+    pane.keys("C-c")  # does not quit: says which key does, in words, not in markup
+    screen = pane.wait_for("to quit the app")
+    assert "Press ctrl+q to quit the app" in screen and "[b]" not in screen
     pane.keys("q")
     assert "sbtop-exited-0" in pane.wait_for("sbtop-exited-")
+
+
+# --- refused before the console starts --------------------------------------------------------
+
+def run_in_terminal(tmp_path: Path, script: str, size: tuple[int, int] = (180, 50)) -> str:
+    """Runs a shell script in a real terminal, the user's config and themes out of the way;
+    the screen once it has said `all-done`."""
+    path = tmp_path / "script.sh"
+    path.write_text(script + "\necho all-done\n")
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_STATE_HOME": str(tmp_path)}
+    pane = Pane(f"sh {path}; sleep 60", size=size, env=env)
+    try:
+        return pane.wait_for("all-done", timeout=60)
+    finally:
+        pane.close()
+
+
+def test_without_a_terminal_to_draw_on_the_console_refuses_in_one_line(tmp_path: Path) -> None:
+    # It used to start anyway and write escape codes into the file or the pipe for ever.
+    from tests.test_recording import write_recording
+
+    rec = tmp_path / "shift.sbrec"
+    write_recording(rec, ticks=3, step=1.0)
+    out = tmp_path / "out"
+    out.mkdir()
+    consoles = {"console": f"{SBTOP} --url http://127.0.0.1:9", "demo": f"{SBTOP} demo",
+                "replay": f"{SBTOP} replay {rec}"}
+    lines = []
+    for name, command in consoles.items():
+        lines.append(f'{command} > {out}/{name}-file; echo "{name}-file-$?"')
+        lines.append(f'{{ {command}; echo "{name}-pipe-$?" >&2; }} | cat > {out}/{name}-pipe')
+    lines.append(f'{SBTOP} demo < /dev/null; echo "stdin-$?"')
+    lines.append(f'{SBTOP} demo 2> {out}/stderr; echo "stderr-$?"')
+    screen = run_in_terminal(tmp_path, "\n".join(lines))
+    for name in consoles:
+        for how in ("file", "pipe"):
+            assert f"{name}-{how}-3" in screen, screen
+            assert (out / f"{name}-{how}").read_bytes() == b""  # not one escape code
+    said = "sbtop: the console needs a terminal, and its stdout is not one (for text, use " \
+           "sbtop check; to collect unattended, sbtop record)"
+    assert screen.count(said) == 6, screen
+    assert "stdin-3" in screen and "its stdin is not one" in screen
+    assert "stderr-3" in screen
+    assert (out / "stderr").read_text() == said.replace("stdout", "stderr") + "\n"
+    assert "Traceback" not in screen
+
+
+def test_an_unknown_theme_is_refused_before_the_console_starts(tmp_path: Path) -> None:
+    # It used to start anyway, in another theme, with a notice gone in seconds.
+    from tests.test_recording import write_recording
+
+    rec = tmp_path / "shift.sbrec"
+    write_recording(rec, ticks=3, step=1.0)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[ui]\ntheme = "solarised"\n\n[targets.x]\nbase_url = "http://127.0.0.1:9"\n')
+    screen = run_in_terminal(tmp_path, "\n".join([
+        f'{SBTOP} --url http://127.0.0.1:9 --theme nosuch; echo "console-$?"',
+        f'{SBTOP} demo --theme nosuch; echo "demo-$?"',
+        f'{SBTOP} replay {rec} --theme nosuch; echo "replay-$?"',
+        f'{SBTOP} --config {cfg}; echo "config-$?"',
+    ]))
+    for name in ("console", "demo", "replay", "config"):
+        assert f"{name}-3" in screen, screen
+    said = "no theme named 'nosuch' (themes: dark, ansi, high-contrast, light)"
+    assert screen.count(f"sbtop: --theme: {said}") == 3, screen
+    assert f"sbtop: ui.theme: {said.replace('nosuch', 'solarised')}" in screen
+    assert "Traceback" not in screen
+
+
+def test_no_terminal_at_all_is_refused_at_once(tmp_path: Path) -> None:
+    # Run from cron or CI by mistake: one line, exit 3, nothing on stdout.
+    r = subprocess.run([sys.executable, "-m", "sbtop", "demo"], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=60, check=False,
+                       env={**{k: v for k, v in os.environ.items() if not k.startswith("SBTOP_")},
+                            "XDG_CONFIG_HOME": str(tmp_path)})
+    assert r.returncode == 3 and r.stdout == ""
+    assert r.stderr == ("sbtop: the console needs a terminal, and its stdout is not one (for "
+                        "text, use sbtop check; to collect unattended, sbtop record)\n")

@@ -30,6 +30,8 @@ from sbtop.clock import Clock
 from sbtop.console.app import SbtopApp
 from sbtop.demo.backend import SimulatedBackend
 from sbtop.recording.reader import Recording
+from tests import procs
+from tests.procs import alive, descendants
 from tests.test_config import run_sbtop
 from tests.tmux import Pane
 
@@ -69,32 +71,10 @@ def terminals() -> Iterator[list[Pane]]:
 
 # --- processes --------------------------------------------------------------------------------
 
-def _stat(pid: int) -> tuple[str, int] | None:
-    """(state, parent) of a process, None when there is none (a zombie counts as none)."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return None
-    fields = raw[raw.rfind(b")") + 2:].split()
-    state = fields[0].decode()
-    return None if state in ("Z", "X") else (state, int(fields[1]))
-
-
-def alive(pid: int) -> bool:
-    return _stat(pid) is not None
-
-
-def descendants(pid: int) -> set[int]:
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (st := _stat(int(entry.name))) is not None:
-            parents[int(entry.name)] = st[1]
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {p for p, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
+def state(pid: int) -> str:
+    """The process's state letter (T: stopped), "" when it is gone."""
+    p = procs.stat(pid)
+    return p.state if p is not None else ""
 
 
 def wait_until(condition: Any, timeout: float, what: str) -> float:
@@ -161,10 +141,10 @@ def test_resized_many_times_suspended_resumed_then_sigterm(terminals: list[Pane]
     assert "Traceback" not in screen
 
     os.kill(pid, signal.SIGTSTP)
-    wait_until(lambda: (_stat(pid) or ("", 0))[0] == "T", 15, "stopped by SIGTSTP")
+    wait_until(lambda: state(pid) == "T", 15, "stopped by SIGTSTP")
     time.sleep(1.5)  # long enough for the next tick to be overdue when it resumes
     os.kill(pid, signal.SIGCONT)
-    wait_until(lambda: (_stat(pid) or ("T", 0))[0] != "T", 15, "running again after SIGCONT")
+    wait_until(lambda: state(pid) not in ("T", ""), 15, "running again after SIGCONT")
     before = term.wait_for("q Quit")  # all of it repainted, the footer too
     assert "Latency" in before and "Routes by" in before
     wait_until(lambda: term.text() != before, 15, "the figures update after the resume")
@@ -203,6 +183,78 @@ def test_a_hang_up_ends_it_at_once_cleanly_and_leaves_nothing_behind(
     assert refused(port)  # the demo's backend stopped with it
     rec = Recording(recording)
     assert len(rec) >= 2 and rec.problem is None
+
+
+# --- a main thread caught in the middle -------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def wedgeable(tmp_path: Path, deadline_s: float = 2.0) -> tuple[Pane, int]:
+    """The console of tests/wedged_console.py in a terminal, drawn and collecting; its pid."""
+    pid_file = tmp_path / "pid"
+    term = Pane(in_shell(f"{sys.executable} -m tests.wedged_console {deadline_s}", pid_file),
+                size=(100, 30), env={"PYTHONPATH": str(ROOT)})
+    return term, read_pid(pid_file)
+
+
+def test_sigtstp_while_the_main_thread_holds_the_terminal_queue_suspends_and_resumes(
+        terminals: list[Pane], tmp_path: Path) -> None:
+    # Suspended inside the signal handler, the console wrote to the writer thread's queue
+    # while its own thread held the queue's lock: wedged for good, deaf even to SIGTERM.
+    term, pid = wedgeable(tmp_path)
+    terminals.append(term)
+    term.wait_for("health HTTP 200 OK")
+    term.keys("w")
+    wait_until(lambda: state(pid) == "T", 20, "stopped by the SIGTSTP sent under the lock")
+    os.kill(pid, signal.SIGCONT)
+    wait_until(lambda: state(pid) not in ("T", ""), 20, "running again after SIGCONT")
+    before = term.wait_for("q Quit")  # all of it repainted, the footer too
+    wait_until(lambda: term.text() != before, 20, "the figures update after the resume")
+    term.keys("q")
+    assert "sbtop-exited-0" in term.wait_for("sbtop-exited-")
+
+
+def test_sigterm_ends_a_console_whose_event_loop_is_wedged(terminals: list[Pane],
+                                                          tmp_path: Path) -> None:
+    # The orderly stop runs on the loop; the watchdog that ends the process should the stop
+    # hang is armed by the signal handler itself, so a loop that never runs again is no
+    # reason to stay (the deadline is 2 s here, 10 s in sbtop).
+    term, pid = wedgeable(tmp_path, deadline_s=2.0)
+    terminals.append(term)
+    term.wait_for("health HTTP 200 OK")
+    term.keys("h")
+    wait_until(lambda: state(pid) == "S" and "Latency" in term.text(), 20, "wedged")
+    os.kill(pid, signal.SIGTERM)
+    assert "sbtop-exited-143" in term.wait_for("sbtop-exited-", timeout=30)
+    wait_until(lambda: not alive(pid), 10, "the wedged console gone")
+
+
+STUBBORN = """
+trap '' HUP
+echo $$ >> "$1"
+setsid sh -c 'echo $$ >> "$0"; exec sleep 300' "$1" &
+sleep 300 &
+echo $! >> "$1"
+kill -STOP $!
+wait
+"""
+
+
+def test_closing_a_terminal_ends_everything_it_started(tmp_path: Path) -> None:
+    # What a test runs in a terminal must not outlive it, even when it ignores the hang-up,
+    # is stopped, or has left the terminal's session.
+    script, pids = tmp_path / "stubborn.sh", tmp_path / "pids"
+    script.write_text(STUBBORN)
+    term = Pane(f"sh {script} {pids}")
+    try:
+        wait_until(lambda: pids.exists() and len(pids.read_text().split()) == 3, 20,
+                   "three processes started")
+        started = [int(x) for x in pids.read_text().split()]
+        assert all(alive(p) for p in started)
+    finally:
+        term.close()
+    assert not [p for p in started if alive(p)]
 
 
 # --- an action in flight at a hang-up ---------------------------------------------------------

@@ -1,6 +1,7 @@
 """A real terminal for end-to-end tests: a tmux session on a tmux server of its own (so
 killing the session hangs up on the program, as a dropped SSH connection does), read as text,
-driven by keys, resized."""
+driven by keys, resized. Closing it ends everything it started, whatever state the test left
+it in: a program that ignores the hang-up or is wedged is killed, not left to spin."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+from tests import procs
 
 if shutil.which("tmux") is None:  # pragma: no cover - the project's machines have it
     pytest.fail("tmux is required for the end-to-end tests (apt-get install tmux)")
@@ -29,6 +32,14 @@ class Pane:
                         "-s", "sbtop", "-x", str(size[0]), "-y", str(size[1]), command],
                        check=True, env={**clean, "TERM": "xterm-256color", **(env or {})})
         self.socket_path = self.tmux("display", "-p", "#{socket_path}").stdout.strip()
+        # The server, and the pane's process: a session leader, so its session holds whatever
+        # the command ran, even after a parent in between has died.
+        self.server_pid = self._number("#{pid}")
+        self.pane_pid = self._number("#{pane_pid}")
+
+    def _number(self, field: str) -> int | None:
+        out = self.tmux("display", "-p", "-t", "sbtop", field).stdout.strip()
+        return int(out) if out.isdigit() else None  # the command has ended already
 
     def tmux(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True,
@@ -64,6 +75,13 @@ class Pane:
         self.tmux("kill-session", "-t", "sbtop")  # the last session: this server ends too
 
     def close(self) -> None:
+        """The session is killed (a hang-up: the program may end in order), then the server;
+        what the pane ran and still runs a few seconds later is killed outright."""
+        leaders = {pid for pid in (self.server_pid, self.pane_pid) if pid is not None}
+        started = procs.family(leaders)  # before the hang-up: the links are all still there
         self.hang_up()
-        if self.socket_path and self.tmux("has-session").returncode != 0:
-            Path(self.socket_path).unlink(missing_ok=True)  # the server is gone: its socket too
+        self.tmux("kill-server")
+        left = procs.kill_all(started, frozenset(leaders), grace=5.0)
+        if self.socket_path:
+            Path(self.socket_path).unlink(missing_ok=True)
+        assert not left, f"still running after SIGKILL: {sorted(p.pid for p in left)}"

@@ -14,8 +14,8 @@ import math
 import os
 import signal
 import sys
-import threading
 from pathlib import Path
+from types import FrameType
 from typing import Any, Protocol
 
 from textual import work
@@ -24,6 +24,7 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.driver import Driver
 from textual.drivers.linux_driver import LinuxDriver
+from textual.markup import escape
 from textual.notifications import SeverityLevel
 from textual.widgets import Footer, Input
 
@@ -42,6 +43,7 @@ from sbtop.console.screens.help import HelpScreen
 from sbtop.console.screens.sessions import SessionsScreen
 from sbtop.console.screens.verify import VerifyScreen
 from sbtop.console.themes import DEFAULT_THEME, load_themes
+from sbtop.console.watchdog import ExitWatchdog
 from sbtop.console.widgets.alerts import AlertsPanel
 from sbtop.console.widgets.canary import CanaryPanel
 from sbtop.console.widgets.database import DatabasePanel
@@ -70,8 +72,9 @@ _LETTER_ACTIONS = {"sort", "filter", "next_theme", "canary", "abort", "restart",
                    "baseline", "log", "pause", "quit", "verify"}
 # SIGHUP (the SSH session hung up) and SIGTERM end sbtop the way q does, without asking.
 STOP_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
-# The orderly stop after a signal takes well under a second; should something hang in it, the
-# process ends anyway after this long: a hang-up must never leave an sbtop behind.
+# The orderly stop after a signal takes well under a second; should something hang in it, or
+# the event loop be wedged and never start it, the process ends anyway this long after the
+# signal: a hang-up must never leave an sbtop behind.
 STOP_DEADLINE_S = 10.0
 
 
@@ -156,7 +159,9 @@ class SbtopApp(App[None]):
         # The signal (SIGHUP, SIGTERM) that is ending sbtop, if one is: it exits 128 + it.
         self.signalled: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._handled_signals: list[int] = []
+        # The stop signals handled, with the handlers they had before.
+        self._handled_signals: dict[int, Any] = {}
+        self._watchdog: ExitWatchdog | None = None
         self._themes, self._theme_problems = load_themes()
         for t in self._themes.values():
             self.register_theme(t)
@@ -216,15 +221,15 @@ class SbtopApp(App[None]):
     async def on_unmount(self) -> None:
         self._stopping = True
         self._close_recorder()
-        for sig in self._handled_signals:
+        for sig, before in self._handled_signals.items():
+            # Already on the way out: a second SIGHUP (the login shell passes one on, then the
+            # kernel sends its own as the shell exits) must not kill the rest of the stop (the
+            # demo's backend, its state directory).
             with contextlib.suppress(Exception):
-                asyncio.get_running_loop().remove_signal_handler(sig)
-                if self.signalled is not None:
-                    # Already on the way out: a second SIGHUP (the login shell passes one
-                    # on, then the kernel sends its own as the shell exits) must not kill
-                    # the rest of the stop (the demo's backend, its state directory).
-                    signal.signal(sig, signal.SIG_IGN)
+                signal.signal(sig, signal.SIG_IGN if self.signalled is not None else before)
         self._handled_signals.clear()
+        if self._watchdog is not None:
+            self._watchdog.close()  # armed, it keeps watching over the rest of the stop
         await self.source.__aexit__(None, None, None)
 
     # --- signals: hang-up, terminate, suspend -----------------------------------------------
@@ -232,17 +237,32 @@ class SbtopApp(App[None]):
     def _handle_signals(self) -> None:
         """SIGHUP and SIGTERM quit as q does, without asking; a SIGHUP ignored by whoever
         started sbtop (nohup) stays ignored. After SIGTSTP and SIGCONT, everything is drawn
-        again."""
-        loop = asyncio.get_running_loop()
+        again.
+
+        The stop signals get plain signal handlers, not the loop's: the handler arms the exit
+        watchdog itself, so the process ends even if the loop never gets to run the stop."""
+        self._watchdog = ExitWatchdog(STOP_DEADLINE_S)
         for sig in STOP_SIGNALS:
-            if signal.getsignal(sig) is signal.SIG_IGN:
+            before = signal.getsignal(sig)
+            if before is signal.SIG_IGN:
                 continue
             try:
-                loop.add_signal_handler(sig, self.stop_on_signal, sig)
-            except (NotImplementedError, RuntimeError, ValueError):
+                signal.signal(sig, self._on_stop_signal)
+            except (OSError, ValueError):
                 continue
-            self._handled_signals.append(sig)
+            self._handled_signals[sig] = before
         self.app_resume_signal.subscribe(self, self._resumed)
+
+    def _on_stop_signal(self, signum: int, _frame: FrameType | None) -> None:
+        """The signal handler: it runs wherever the main thread was interrupted, so it only
+        does what takes no lock: arm the watchdog (a byte down a pipe) and queue the orderly
+        stop on the loop (a deque append and a byte down the loop's own socket)."""
+        if self._watchdog is not None:
+            self._watchdog.arm(signum)
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: exiting already
+                loop.call_soon_threadsafe(self.stop_on_signal, signum)
 
     def _resumed(self, _app: object) -> None:
         """Back from a suspension (SIGTSTP, then SIGCONT): the terminal was given back to the
@@ -269,10 +289,8 @@ class SbtopApp(App[None]):
             return  # a second one (the shell's SIGHUP, then the kernel's): already stopping
         self.signalled = signum
         self._detach_dead_terminal()
-        if not self.is_headless:
-            watchdog = threading.Timer(STOP_DEADLINE_S, os._exit, (128 + signum,))
-            watchdog.daemon = True
-            watchdog.start()
+        if self._watchdog is not None:  # armed already when a signal handler called this
+            self._watchdog.arm(signum)
         self.run_worker(self._stop_for_signal(signum), group="signal", exit_on_error=False)
 
     def _detach_dead_terminal(self) -> None:
@@ -718,6 +736,15 @@ class SbtopApp(App[None]):
             ["The provider carries on; sbtop stops following it and records it as "
              "interrupted in the action log. Check the provider before acting again."]),
             answered)
+
+    def action_help_quit(self) -> None:
+        """Ctrl-C: Textual's own answer names the quit key in markup, which this app's notify
+        (plain text by default) would show as it is: `[b]ctrl+q[/b]`."""
+        for key, active in self.active_bindings.items():
+            if active.binding.action in ("quit", "app.quit"):
+                self.notify(f"Press [b]{escape(key)}[/b] to quit the app",
+                            title="Do you want to quit?", markup=True)
+                return
 
     def action_verify(self) -> None:
         self.push_screen(VerifyScreen(self._verify_report, self.target.name))

@@ -87,3 +87,15 @@ def theme_from_file(path: Path) -> Theme:
     except Exception as e:  # a bad colour name: Textual raises its own error types
         raise ValueError(f"bad colour: {e}") from None
     return theme
+
+
+def theme_problem(name: str, dirs: list[Path] | None = None) -> str | None:
+    """Why the console cannot start in the theme called name, in one line; None when it can.
+    The default theme is never a problem: without its file the console falls back to
+    Textual's own dark theme."""
+    themes, problems = load_themes(dirs)
+    if name in themes or name == DEFAULT_THEME:
+        return None
+    line = f"no theme named {name!r} (themes: {', '.join(themes) or 'none'})"
+    broken = [p for p in problems if p.startswith("theme ") and f"/{name}.toml: " in p]
+    return f"{line}; {broken[0]}" if broken else line
