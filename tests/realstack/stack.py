@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import math
 import os
@@ -32,14 +33,17 @@ def ensure_installed() -> None:
     README's test command gets it here). A file lock keeps pytest's workers from racing."""
     if NODE is None or NPM is None:
         raise RuntimeError("node and npm are required for the real-stack tests")
-    marker = HERE / "node_modules" / ".package-lock.json"
+    # What was installed is known by the lock file's content, not by dates (a fresh checkout
+    # or worktree dates every file anew).
+    wanted = hashlib.sha256((HERE / "package-lock.json").read_bytes()).hexdigest()
+    marker = HERE / "node_modules" / ".sbtop-installed"
     with open(HERE / ".install.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        lock_file = HERE / "package-lock.json"
-        if marker.exists() and marker.stat().st_mtime >= lock_file.stat().st_mtime:
+        if marker.exists() and marker.read_text().strip() == wanted:
             return
         subprocess.run([NPM, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE,
                        check=True, capture_output=True, timeout=600)
+        marker.write_text(wanted + "\n")
 
 
 def _read_line(proc: subprocess.Popen[str], want: str, timeout: float) -> str:
