@@ -46,8 +46,9 @@ class Collector:
                 headers[p.header] = str(target.secrets["prometheus_header"])
             basic = ((p.basic_user, str(target.secrets.get("prometheus_password") or ""))
                      if p.basic_user else None)
-            self.prom = PrometheusSource(PromSettings(p.url, p.selector, p.timeout_s, headers,
-                                                      basic), target.engine, clock)
+            self.prom = PrometheusSource(PromSettings(
+                p.url, p.selector, p.timeout_s, headers, basic,
+                max_answer_bytes=int(p.max_answer_mb * 1024 * 1024)), target.engine, clock)
         self.db: DatabaseSource | None = None
         if target.dsn:
             d = target.db

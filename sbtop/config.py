@@ -36,6 +36,7 @@ from sbtop.engine.settings import (
 )
 from sbtop.engine.verify import Probe, Tolerances
 from sbtop.sources.http import DEFAULT_MAX_BYTES, DEFAULT_MAX_SAMPLES, HttpSettings
+from sbtop.sources.prometheus import DEFAULT_MAX_ANSWER_BYTES
 
 # Defaults come from the engine's own types, so the file and the engine cannot disagree.
 _NAMES = MetricNames()
@@ -109,6 +110,7 @@ class PrometheusConfig:
     url: str = ""
     selector: str = ""  # label matchers added to every metric, e.g. job="studybuddy"
     timeout_s: float = 5.0
+    max_answer_mb: float = DEFAULT_MAX_ANSWER_BYTES / 1024 / 1024
     header: str = ""
     header_env: str = field(default="", metadata=ENV)
     basic_user: str = ""
@@ -662,6 +664,12 @@ def _validate(config: Config) -> None:
             raise ConfigError(f"{where}.health_interval_s: must not be negative")
         for key in ("timeout_s", "connect_timeout_s", "max_page_mb", "max_samples"):
             if getattr(target, key) <= 0:
+                raise ConfigError(f"{where}.{key}: must be greater than 0")
+        # Deadlines and caps of outside calls: 0 would refuse every answer.
+        for key, value in (("prometheus.timeout_s", target.prometheus.timeout_s),
+                           ("prometheus.max_answer_mb", target.prometheus.max_answer_mb),
+                           ("actions.http.timeout_s", target.actions.http.timeout_s)):
+            if value <= 0:
                 raise ConfigError(f"{where}.{key}: must be greater than 0")
         if target.memory_limit_mb < 0:
             raise ConfigError(f"{where}.memory_limit_mb: must not be negative")

@@ -27,7 +27,8 @@ async def shape(target: Target, selector: str) -> tuple[Shape, str, str]:
             headers[p.header] = str(target.secrets["prometheus_header"])
         basic = ((p.basic_user, str(target.secrets.get("prometheus_password") or ""))
                  if p.basic_user else None)
-        settings = PromSettings(p.url, selector, p.timeout_s, headers, basic)
+        settings = PromSettings(p.url, selector, p.timeout_s, headers, basic,
+                                max_answer_bytes=int(p.max_answer_mb * 1024 * 1024))
         async with PrometheusSource(settings, target.engine) as source:
             try:
                 found = await source.shape()

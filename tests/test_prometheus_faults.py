@@ -6,16 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from sbtop import config
+from sbtop.collector import Collector
 from sbtop.engine.assessment import Assessment, to_dict
 from sbtop.engine.engine import Engine
 from sbtop.engine.observations import Observation, PromSnapshot
 from sbtop.sources.prometheus import PrometheusSource, PromSettings
 from tests.servers import Answer, LoopbackServer
+from tests.test_chaos import PEAK
 
 JSON = "application/json"
 EMPTY_OK = Answer(200, json.dumps({"status": "success", "data": {
@@ -59,7 +66,7 @@ def observe(url: str, settings: PromSettings | None = None) -> tuple[Assessment,
      "malformed query answer"),
     (Answer(200, b'{"status":"success","data":{"resultType":"matrix","result":[]}}', JSON),
      "unexpected result type"),
-    (Answer(hang=True), "no answer within 1 s"),
+    (Answer(hang=True), "no complete answer within 1 s"),
 ])
 def test_each_failure_makes_every_figure_unknown_with_its_reason(
         server: LoopbackServer, answer: Answer, reason: str) -> None:
@@ -162,3 +169,83 @@ def test_the_selector_picks_targets_as_promql_matchers_do() -> None:
     assert picks('job="a,b"') and not picks('job="a"')
     assert picks('env=~"prod-.*", service!="web"') and not picks('env!~"prod.*"')
     assert picks('job="a,b",env=~"prod-(eu|us)"')
+
+
+# --- bounded in time and size (issue 14, item 5 and 6) --------------------------------------
+
+MB = 1024 * 1024
+
+
+def vector_of(size: int) -> bytes:
+    """A valid vector answer of about `size` bytes: what a query matching far too much sends
+    (one series repeated: parsing costs the same)."""
+    item = json.dumps({"metric": {"__name__": "http_requests_total", "job": "x",
+                                  "route": "/api/tasks/1", "status": "200"},
+                       "value": [1, "1"]}).encode()
+    head = b'{"status":"success","data":{"resultType":"vector","result":['
+    return head + b",".join([item] * (size // (len(item) + 1))) + b"]}}"
+
+
+def test_a_trickling_prometheus_is_cut_off_at_the_deadline_not_after_its_last_byte(
+        server: LoopbackServer) -> None:
+    # Every answer valid, a byte every 50 ms: 6 s each. httpx's timeout bounds each read
+    # (never reached); the deadline bounds the answer.
+    slow = EMPTY_OK.body.ljust(120)
+    server.routes.update({path: Answer(200, slow, JSON, trickle_s=0.05) for path in (
+        "/api/v1/query", "/api/v1/targets", "/api/v1/alerts")})
+    started = time.monotonic()
+    a, snap = observe(server.url)
+    took = time.monotonic() - started
+    assert snap.error == "no complete answer within 1 s"
+    assert not a.sources["prometheus"].up
+    assert a.figures["requests_per_s"].reason == (
+        "Prometheus unavailable: no complete answer within 1 s")
+    assert took < 3.0, f"the round took {took:.1f} s at a 1 s deadline"  # not 6 s
+
+
+@pytest.mark.parametrize("gzip", [False, True], ids=["its length declared", "gzip"])
+def test_a_huge_answer_is_refused_before_it_is_parsed(server: LoopbackServer,
+                                                      gzip: bool) -> None:
+    # Declared, it is refused on the head; gzip'd (100 KB on the wire), the cap counts what
+    # it decodes to, as it streams.
+    server.routes.update(answers(Answer(200, vector_of(12 * MB), JSON, gzip=gzip)))
+    a, snap = observe(server.url)
+    assert snap.error == "answer too large: over 8 MB (raise prometheus.max_answer_mb)"
+    assert a.figures["requests_per_s"].value is None
+
+
+def test_the_cap_is_what_the_settings_say(server: LoopbackServer) -> None:
+    server.routes.update(answers(Answer(200, vector_of(MB + MB // 2), JSON)))
+    for cap, error in ((MB, "answer too large: over 1 MB (raise prometheus.max_answer_mb)"),
+                       (2 * MB, None)):
+        _a, snap = observe(server.url, PromSettings(server.url, 'job="x"', timeout_s=5.0,
+                                                    max_answer_bytes=cap))
+        assert snap.error == error
+
+
+def test_max_answer_mb_reaches_the_source() -> None:
+    cfg = config.parse({"targets": {"p": {"prometheus": {"url": "http://127.0.0.1:9",
+                                                         "max_answer_mb": 2.5}}}})
+    collector = Collector(config.resolve(cfg))
+    assert collector.prom is not None and collector.prom.s.max_answer_bytes == int(2.5 * MB)
+    with pytest.raises(config.ConfigError, match=r"prometheus\.max_answer_mb: must be greater"):
+        config.parse({"targets": {"p": {"prometheus": {"max_answer_mb": 0}}}})
+
+
+def test_check_against_a_huge_answer_stays_small(server: LoopbackServer,
+                                                  tmp_path: Path) -> None:
+    # 40 MB of vector, gzip'd: once parsed it took over 2 GB (issue 14: 20 MB, 1.39 GB).
+    server.routes.update(answers(Answer(200, vector_of(40 * MB), JSON, gzip=True)))
+    cfg = tmp_path / "p.toml"
+    cfg.write_text(f'[targets.p]\nhealth_path = ""\n[targets.p.prometheus]\n'
+                   f'url = "{server.url}"\nselector = \'job="x"\'\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SBTOP_")}
+    rss = tmp_path / "rss"
+    p = subprocess.run([sys.executable, "-c", PEAK, str(rss), sys.executable, "-m", "sbtop",
+                        "check", "--config", str(cfg), "--window", "1"],
+                       check=False, capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 3 and "Traceback" not in p.stderr, p.stderr
+    assert ("source prometheus: DOWN: answer too large: over 8 MB (raise "
+            "prometheus.max_answer_mb)") in p.stdout, p.stdout
+    peak_mb = int(rss.read_text()) / 1024
+    assert peak_mb < 200, f"peak RSS {peak_mb:.0f} MB"

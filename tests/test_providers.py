@@ -120,5 +120,49 @@ def test_a_failing_or_hanging_webhook_is_reported() -> None:
                          "/hang": Answer(hang=True)}) as srv:
         with pytest.raises(ActionError, match="HTTP 500: nope"):
             run(HttpProvider(srv.url + "/bad").run("restart", {}))
-        with pytest.raises(ActionError, match=re.escape("no answer within 0.5 s")):
+        with pytest.raises(ActionError, match=re.escape(
+                "no complete answer within 0.5 s: it may still have been carried out")):
             run(HttpProvider(srv.url + "/hang", timeout_s=0.5).run("restart", {}))
+
+
+# --- bounded in time and size (issue 14, items 5 and 6) -------------------------------------
+
+def timed(coro: object) -> tuple[object, float]:
+    """What a call gives, or the error it raises, and how long the call itself took."""
+    started = time.monotonic()
+    try:
+        got: object = run(coro)
+    except ActionError as e:
+        got = e
+    return got, time.monotonic() - started
+
+
+def test_a_webhook_answering_slowly_is_cut_off_at_its_deadline_saying_what_is_known() -> None:
+    body = b'{"ok": true}'.ljust(200)  # a byte every 50 ms: 10 s of answer at timeout_s = 1
+    with LoopbackServer({"/ok": Answer(202, body, "application/json", trickle_s=0.05),
+                         "/bad": Answer(500, body, "application/json", trickle_s=0.05),
+                         "/late": Answer(202, b"{}", delay_s=5.0)}) as srv:
+        # The success status came first: that is the verdict, the rest is not waited for.
+        got, took = timed(HttpProvider(srv.url + "/ok", timeout_s=1).run("restart", {}))
+        assert got == ("webhook answered HTTP 202 (then no complete answer within 1 s: the rest "
+                       "not read)")
+        assert took < 3.0, f"took {took:.1f} s at a 1 s deadline"
+        got, took = timed(HttpProvider(srv.url + "/bad", timeout_s=1).run("restart", {}))
+        assert str(got) == "webhook answered HTTP 500, then no complete answer within 1 s"
+        assert took < 3.0, f"took {took:.1f} s at a 1 s deadline"
+        # Nothing came: the hook may have acted all the same.
+        got, took = timed(HttpProvider(srv.url + "/late", timeout_s=1).run("restart", {}))
+        assert str(got) == ("webhook: no complete answer within 1 s: it may still have been "
+                            "carried out; look before trying again")
+        assert took < 3.0, f"took {took:.1f} s at a 1 s deadline"
+
+
+def test_a_huge_webhook_answer_is_read_only_as_far_as_is_shown() -> None:
+    huge = b"no such service\n" + b"x" * (5 * 1024 * 1024)
+    with LoopbackServer({"/bad": Answer(404, huge), "/ok": Answer(200, huge)}) as srv:
+        with pytest.raises(ActionError) as e:
+            run(HttpProvider(srv.url + "/bad").run("restart", {}))
+        assert str(e.value).startswith("webhook answered HTTP 404: no such service\\nxxx")
+        assert str(e.value).endswith("(its answer is over 64 KB: cut there)")
+        assert run(HttpProvider(srv.url + "/ok").run("restart", {})) == (
+            "webhook answered HTTP 200 (its answer is over 64 KB: cut there)")

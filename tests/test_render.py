@@ -4,12 +4,14 @@ their answers and their errors (401, 404, 409, 429 with its reset, 500, 202 with
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from sbtop.actions.render import RenderClient, RenderError, RenderSettings
+from sbtop.actions.render import RenderClient, RenderError, RenderSettings, RenderTimeout
 from sbtop.demo.backend import SimulatedBackend
 from sbtop.demo.render_api import API_KEY, SERVICE_ID, Failure
 from tests.servers import Answer, LoopbackServer
@@ -206,7 +208,7 @@ def test_a_hanging_api_is_a_timeout_not_a_hang() -> None:
             finally:
                 await c.close()
 
-        with pytest.raises(RenderError, match=r"no answer within 0\.5 s"):
+        with pytest.raises(RenderError, match=r"no complete answer within 0\.5 s"):
             run(go())
 
 
@@ -223,3 +225,59 @@ def test_the_api_key_never_shows_in_a_repr_or_an_error(backend: SimulatedBackend
     with pytest.raises(RenderError) as e:
         run(go())
     assert "rnd_s3cret" not in str(e.value)
+
+
+# --- bounded in time and size (issue 14, items 5 and 6) -------------------------------------
+
+def trickled(body: bytes, status: int = 200) -> Answer:
+    """A valid answer sent a byte every 50 ms: each read is quick, the whole is not."""
+    return Answer(status, body.ljust(100), "application/json", trickle_s=0.05)
+
+
+def render_at(srv: LoopbackServer, **changes: Any) -> RenderClient:
+    return RenderClient(RenderSettings(**{
+        "api_url": srv.url + "/v1", "service_id": SERVICE_ID, "api_key": API_KEY,
+        "timeout_s": 0.5, **changes}))
+
+
+def test_a_trickling_answer_is_cut_off_at_the_deadline_and_a_write_may_have_been_done(
+        ) -> None:
+    with LoopbackServer({f"/v1/services/{SERVICE_ID}/restart": trickled(b"{}", 202)}) as srv:
+        started = time.monotonic()
+        with pytest.raises(RenderTimeout) as e:
+            run(render_at(srv).restart())  # 5 s of answer
+        took = time.monotonic() - started
+    assert str(e.value) == (f"Render API: no complete answer within 0.5 s (POST /services/"
+                            f"{SERVICE_ID}/restart; Render may have carried it out)")
+    assert e.value.unanswered
+    assert took < 1.5, f"took {took:.1f} s at a 0.5 s deadline"
+
+
+def test_each_poll_of_a_deploy_has_its_own_deadline() -> None:
+    # The deploy's own timeout (60 s) is not what bounds a poll that never finishes.
+    path = f"/v1/services/{SERVICE_ID}/deploys/dep-1"
+    with LoopbackServer({path: trickled(b'{"id": "dep-1", "status": "live"}')}) as srv:
+        c = render_at(srv, poll_every_s=0.05, deploy_timeout_s=60.0)
+        started = time.monotonic()
+        with pytest.raises(RenderTimeout, match=r"no complete answer within 0\.5 s \(GET "):
+            run(c.follow({"id": "dep-1", "status": "build_in_progress"}))
+        took = time.monotonic() - started
+    assert took < 1.5, f"took {took:.1f} s at a 0.5 s deadline"
+
+
+def test_a_huge_answer_is_refused_unread_and_a_write_may_have_been_done() -> None:
+    # One deploy whose commit message is 12 MB, gzip'd (12 KB on the wire): the cap counts
+    # what it decodes to, before any JSON is parsed.
+    huge = json.dumps([{"deploy": {"id": "dep-1", "status": "live",
+                                   "commit": {"message": "x" * (12 * 1024 * 1024)}}}])
+    big = Answer(200, huge.encode(), "application/json", gzip=True)
+    with LoopbackServer({f"/v1/services/{SERVICE_ID}/deploys": big,
+                         f"/v1/services/{SERVICE_ID}/restart": big}) as srv:
+        c = render_at(srv, timeout_s=5.0)
+        with pytest.raises(RenderError) as e:
+            run(c.rollback_target())
+        assert str(e.value) == ("Render API answer too large: over 4 MB (GET /services/"
+                                f"{SERVICE_ID}/deploys)")
+        assert not e.value.unanswered  # a GET changes nothing
+        with pytest.raises(RenderTimeout, match=r"too large: over 4 MB .*may have carried it"):
+            run(c.restart())

@@ -5,6 +5,7 @@ canary's baseline. Judging rules worked by hand first."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -213,3 +214,30 @@ def test_bad_checklist_config_is_one_line_and_exit_3(tmp_path: Path) -> None:
     r = run_sbtop("verify", "--config", str(cfg))
     assert r.returncode == 3 and "verify[0].path: must start with '/'" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_each_probe_is_bounded_in_time_and_size_by_its_own_settings() -> None:
+    # The probes share sbtop.bounded with every outside call: a trickling answer is cut off at
+    # the probe's deadline (not at its last byte, nor at the target's shorter read timeout);
+    # a large one is cut at MAX_BODY, said, and its JSON not read.
+    from sbtop.engine.verify import MAX_BODY
+    from sbtop.sources.http import HttpSettings
+    from sbtop.sources.probes import run_all
+    from tests.servers import Answer, LoopbackServer
+
+    routes = {"/slow": Answer(200, b"{}".ljust(100), "application/json", trickle_s=0.05),
+              "/big": Answer(200, b"[" + b"1," * MAX_BODY + b"1]", "application/json"),
+              "/login": Answer(302, headers={"Location": "/login"}),
+              "/thinks": Answer(200, b"{}", "application/json", delay_s=1.0)}
+    with LoopbackServer(routes) as srv:
+        slow, big, login, thinks = asyncio.run(run_all([
+            probe(url=srv.url + "/slow", timeout_s=1.0), probe(url=srv.url + "/big"),
+            probe(url=srv.url + "/login"), probe(url=srv.url + "/thinks", timeout_s=5.0)],
+            HttpSettings(timeout_s=0.5)))
+    assert thinks is not None and thinks.status == 200, thinks  # 1 s is within its own 5 s
+    assert slow is not None and slow.error == "timeout: no complete answer within 1 s"
+    assert 900 < slow.elapsed_ms < 3000
+    assert big is not None and big.truncated and len(big.body) == MAX_BODY
+    assert judge_probe(probe(expect_json={"a": "*"}), big).detail.endswith(
+        "the body is over 1024 KB: its JSON was not read")
+    assert login is not None and login.status == 302 and login.location == "/login"

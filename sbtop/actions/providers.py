@@ -20,11 +20,12 @@ from typing import Any, Protocol
 
 import httpx
 
-from sbtop import credentials, untrusted
+from sbtop import bounded, credentials, untrusted
 from sbtop.actions.render import Progress, RenderClient, RenderError, RenderSettings
 
 ACTIONS = ("canary", "restart", "rollback")
 OUTPUT_LIMIT = 64 * 1024  # of a command's output, the last part is kept
+WEBHOOK_ANSWER_LIMIT = 64 * 1024  # of a webhook's answer, the start is read (200 are shown)
 
 
 class ActionError(untrusted.Message):
@@ -251,19 +252,36 @@ class HttpProvider:
         try:
             async with httpx.AsyncClient(timeout=self.timeout_s, trust_env=False,
                                          follow_redirects=False) as client:
-                r = await client.request(self.method, self.url, content=body,
-                                         headers={"Content-Type": "application/json",
-                                                  **self.headers})
-        except httpx.TimeoutException:
-            raise ActionError(f"webhook: no answer within {self.timeout_s:g} s") from None
+                r = await bounded.request(client, self.method, self.url, content=body,
+                                          headers={"Content-Type": "application/json",
+                                                   **self.headers},
+                                          deadline_s=self.timeout_s,
+                                          max_bytes=WEBHOOK_ANSWER_LIMIT, cut=True)
+        except bounded.Unanswered as e:
+            return _unfinished(e)
         except httpx.HTTPError as e:
             raise ActionError(f"webhook unreachable: {type(e).__name__}") from None
-        if r.status_code >= 300:
-            raise ActionError(f"webhook answered HTTP {r.status_code}: {r.text[:200]}")
-        return f"webhook answered HTTP {r.status_code}"
+        # Only the status is the verdict; the body is shown when it is an error.
+        cut = f" (its answer is over {WEBHOOK_ANSWER_LIMIT // 1024} KB: cut there)" if r.cut else ""
+        if r.status >= 300:
+            text = r.body.decode(errors="replace")
+            raise ActionError(f"webhook answered HTTP {r.status}: {text[:200]}{cut}")
+        return f"webhook answered HTTP {r.status}{cut}"
 
     async def close(self) -> None:
         return None
+
+
+def _unfinished(e: bounded.Unanswered) -> str:
+    """A webhook cut off at its deadline: the request may have been carried out, unless an
+    error status came first. A success status that came first is the verdict (the body only
+    explains an error)."""
+    if e.status is None:
+        raise ActionError(f"webhook: {e}: it may still have been carried out; look before "
+                          "trying again")
+    if e.status >= 300:
+        raise ActionError(f"webhook answered HTTP {e.status}, then {e}")
+    return f"webhook answered HTTP {e.status} (then {e}: the rest not read)"
 
 
 def _percent(value: str | None) -> int | None:

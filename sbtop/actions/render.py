@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from sbtop import untrusted
+from sbtop import bounded, untrusted
 
 LIVE = "live"
 FAILED = {"build_failed", "update_failed", "pre_deploy_failed", "canceled"}
@@ -34,7 +34,8 @@ class RenderError(untrusted.Message):
     """An API call that failed, phrased for the person at the keyboard (quoting Render's
     message safely)."""
 
-    # True when no answer came in time: the call may still have been carried out.
+    # True when no usable answer came (none within the deadline, or one too large to read):
+    # the call may still have been carried out.
     unanswered = False
 
 
@@ -47,8 +48,10 @@ class RenderSettings:
     api_url: str
     service_id: str
     api_key: str
-    timeout_s: float = 15.0
+    timeout_s: float = 15.0  # each call's whole answer, connect to last byte
     deploy_timeout_s: float = 900.0
+    # Render's answers are a deploy, an env var, or a list of 50 deploys: a few tens of KB.
+    max_answer_bytes: int = 4 * 1024 * 1024
     poll_every_s: float = 5.0
     max_429_retries: int = 3
 
@@ -96,7 +99,7 @@ class RenderClient:
                              missing_ok=True)
         if r is None:
             return None
-        value = _object(r).get("value") if r.content else None
+        value = _object(r).get("value") if r.body else None
         return None if value is None else str(value)
 
     async def set_flag(self, flag: str, value: str, progress: Progress | None = None,
@@ -135,7 +138,7 @@ class RenderClient:
         await _say(progress, f"rolling back to {target['id']}")
         r = await self._call("POST", f"/services/{self.s.service_id}/rollback",
                              json={"deployId": target["id"]})
-        deploy = _deploy_of(_object(r) if r is not None and r.content else {})
+        deploy = _deploy_of(_object(r) if r is not None and r.body else {})
         return await self.follow(deploy, progress)
 
     async def rollback_target(self, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -182,7 +185,7 @@ class RenderClient:
 
     async def _trigger_deploy(self) -> dict[str, Any]:
         r = await self._call("POST", f"/services/{self.s.service_id}/deploys", json={})
-        if r is not None and r.status_code == 201 and r.content:
+        if r is not None and r.status == 201 and r.body:
             return _deploy_of(_object(r))
         # 202 without a body: the deploy is queued; the newest in the list is it.
         listing = await self._call("GET", f"/services/{self.s.service_id}/deploys",
@@ -193,7 +196,7 @@ class RenderClient:
         return _deploy_of(items[0])
 
     async def _call(self, method: str, path: str, *, missing_ok: bool = False,
-                    **kwargs: Any) -> httpx.Response | None:
+                    **kwargs: Any) -> bounded.Answer | None:
         for attempt in range(self.s.max_429_retries + 1):
             try:
                 async with httpx.AsyncClient(
@@ -202,38 +205,50 @@ class RenderClient:
                                  "Accept": "application/json", "User-Agent": "sbtop"},
                         timeout=httpx.Timeout(self.s.timeout_s), follow_redirects=False,
                         trust_env=False) as client:
-                    r = await client.request(method, path, **kwargs)
-            except httpx.TimeoutException:
-                raise RenderTimeout(f"Render API: no answer within {self.s.timeout_s:g} s "
-                                  f"({method} {path})") from None
+                    r = await bounded.request(client, method, path,
+                                              deadline_s=self.s.timeout_s,
+                                              max_bytes=self.s.max_answer_bytes, **kwargs)
+            except bounded.Unanswered as e:
+                raise RenderTimeout(f"Render API: {e} ({method} {path}{_maybe(method)})"
+                                    ) from None
+            except bounded.TooLarge as e:
+                what = f"Render API answer too large: {e} ({method} {path}"
+                if method == "GET":
+                    raise RenderError(what + ")") from None
+                raise RenderTimeout(what + _maybe(method) + ")") from None
             except httpx.HTTPError as e:
                 raise RenderError(f"Render API unreachable: {type(e).__name__}") from None
-            if r.status_code == 429 and attempt < self.s.max_429_retries:
+            if r.status == 429 and attempt < self.s.max_429_retries:
                 reset = _reset_seconds(r)
                 await self._sleep(reset + random.uniform(0.0, 1.0))
                 continue
-            if r.status_code == 404 and missing_ok:
+            if r.status == 404 and missing_ok:
                 return None
-            if r.status_code >= 400:
+            if r.status >= 400:
                 raise RenderError(_error(r, method, path, self.s.service_id))
             return r
         raise AssertionError("unreachable")
 
 
-def _reset_seconds(r: httpx.Response) -> float:
+def _maybe(method: str) -> str:
+    """A write cut off before its answer was read may still have been carried out."""
+    return "" if method == "GET" else "; Render may have carried it out"
+
+
+def _reset_seconds(r: bounded.Answer) -> float:
     try:
         return max(0.0, min(120.0, float(r.headers.get("Ratelimit-Reset", "5"))))
     except ValueError:
         return 5.0
 
 
-def _error(r: httpx.Response, method: str, path: str, service: str) -> str:
+def _error(r: bounded.Answer, method: str, path: str, service: str) -> str:
     try:
         message = str(_object(r).get("message") or "")
     except RenderError:
         message = ""
     detail = f": {message}" if message else ""
-    code = r.status_code
+    code = r.status
     if code == 401:
         return "Render refused the API key (401): check the variable api_key_env names"
     if code == 403:
@@ -257,22 +272,22 @@ def _deploy_of(item: Any) -> dict[str, Any]:
     return inner if isinstance(inner, dict) else item
 
 
-def _json(r: httpx.Response) -> Any:
+def _json(r: bounded.Answer) -> Any:
     """An answer's JSON with every string made safe to show: deploy ids, commit messages and
     error texts reach plans and results."""
     try:
         return untrusted.json_value(r.json())
     except (ValueError, RecursionError):
-        raise RenderError(f"Render answered HTTP {r.status_code} with something that is not "
+        raise RenderError(f"Render answered HTTP {r.status} with something that is not "
                           "JSON (is api_url Render's API?)") from None
 
 
-def _object(r: httpx.Response) -> dict[str, Any]:
+def _object(r: bounded.Answer) -> dict[str, Any]:
     got = _json(r)
     return got if isinstance(got, dict) else {}
 
 
-def _list(r: httpx.Response) -> list[Any]:
+def _list(r: bounded.Answer) -> list[Any]:
     got = _json(r)
     return got if isinstance(got, list) else []
 

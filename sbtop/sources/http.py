@@ -1,12 +1,12 @@
 """HTTP for the sources: one client per target, bounded in time and size, errors in words.
 
 Every failure becomes a `FetchError` whose message a person understands ("connection refused",
-"timeout: no answer within 5 s", "page too large: over 20 MB"), never an exception's repr.
+"timeout: no complete answer within 5 s", "page too large: over 20 MB"), never an exception's
+repr. The deadline and the size cap are sbtop.bounded's, shared with every other outside call.
 """
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import ssl
 import time
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from sbtop import untrusted
+from sbtop import bounded, untrusted
 from sbtop.clock import SYSTEM, Clock
 
 DEFAULT_MAX_SAMPLES = 50_000
@@ -91,11 +91,10 @@ async def fetch(client: httpx.AsyncClient, url: str, settings: HttpSettings, *,
     """GET `url`; raise FetchError with a plain reason on any failure, including a non-2xx
     status unless `any_status` (then the caller judges the status and may show the body)."""
     try:
-        return await asyncio.wait_for(_fetch(client, url, settings, accept, any_status, clock),
-                                      timeout=settings.timeout_s)
-    except TimeoutError:
-        raise FetchError(f"timeout: no complete answer within {settings.timeout_s:g} s",
-                         answered_or_timed_out=True) from None
+        return await bounded.within(settings.timeout_s, _fetch(client, url, settings, accept,
+                                                               any_status, clock))
+    except bounded.Unanswered as e:
+        raise FetchError(f"timeout: {e}", answered_or_timed_out=True) from None
 
 
 MAX_REDIRECTS = 5
@@ -145,18 +144,11 @@ async def _read(r: httpx.Response, settings: HttpSettings, any_status: bool, clo
     if not any_status and not 200 <= r.status_code < 300:
         raise FetchError(status_reason(r.status_code), answered_or_timed_out=True,
                          status=r.status_code)
-    declared = r.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > settings.max_bytes:
-        raise FetchError(_too_large(settings.max_bytes), answered_or_timed_out=True)
-    chunks = []
-    size = 0
-    # aiter_bytes decodes gzip: the limit applies to what we would hold in memory.
-    async for chunk in r.aiter_bytes():
-        size += len(chunk)
-        if size > settings.max_bytes:
-            raise FetchError(_too_large(settings.max_bytes), answered_or_timed_out=True)
-        chunks.append(chunk)
-    return Fetched(r.status_code, r.headers.get("Content-Type", ""), b"".join(chunks),
+    try:
+        body, _cut = await bounded.read_body(r, settings.max_bytes)
+    except bounded.TooLarge:
+        raise FetchError(_too_large(settings.max_bytes), answered_or_timed_out=True) from None
+    return Fetched(r.status_code, r.headers.get("Content-Type", ""), body,
                    t, wall, (time.monotonic() - started) * 1000.0)
 
 
@@ -173,7 +165,7 @@ def _root_cause(e: BaseException) -> BaseException:
 
 
 def _too_large(limit: int) -> str:
-    return f"page too large: over {limit / 1024 / 1024:g} MB (raise max_page_mb to allow it)"
+    return f"page too large: over {bounded.megabytes(limit)} MB (raise max_page_mb to allow it)"
 
 
 def status_reason(status: int) -> str:
@@ -191,7 +183,7 @@ def _translate(e: httpx.HTTPError, settings: HttpSettings) -> FetchError:
         return FetchError(f"connect timeout: no connection within {settings.connect_timeout_s:g} s",
                           answered_or_timed_out=True)
     if isinstance(e, httpx.TimeoutException):
-        return FetchError(f"timeout: no answer within {settings.timeout_s:g} s",
+        return FetchError(f"timeout: no complete answer within {settings.timeout_s:g} s",
                           answered_or_timed_out=True)
     if isinstance(e, httpx.LocalProtocolError):
         # Its text may quote a header value, and header values hold secrets.

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import httpx
 
-from sbtop import untrusted
+from sbtop import bounded, untrusted
 from sbtop.engine.verify import MAX_BODY, Probe, ProbeAnswer
 from sbtop.sources.http import HttpSettings, error_reason, make_client
 
@@ -27,31 +27,18 @@ async def _one(client: httpx.AsyncClient, probe: Probe, settings: HttpSettings
         return None
     started = time.monotonic()
     try:
-        return await asyncio.wait_for(_send(client, probe, started), probe.timeout_s)
-    except TimeoutError:
-        return ProbeAnswer(None, elapsed_ms=_ms(started),
-                           error=f"timeout: no complete answer within {probe.timeout_s:g} s")
+        # The answer's body is read for its JSON checks: past MAX_BODY it is cut, and said so.
+        got = await bounded.request(client, probe.method, probe.url, content=probe.body,
+                                    headers=dict(probe.headers), deadline_s=probe.timeout_s,
+                                    max_bytes=MAX_BODY, cut=True)
+    except bounded.Unanswered as e:
+        return ProbeAnswer(None, elapsed_ms=_ms(started), error=f"timeout: {e}")
     except httpx.HTTPError as e:
         return ProbeAnswer(None, elapsed_ms=_ms(started), error=error_reason(e, settings))
-
-
-async def _send(client: httpx.AsyncClient, probe: Probe, started: float) -> ProbeAnswer:
-    async with client.stream(probe.method, probe.url, content=probe.body,
-                             headers=dict(probe.headers)) as r:
-        chunks: list[bytes] = []
-        size = 0
-        truncated = False
-        async for chunk in r.aiter_bytes():
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > MAX_BODY:
-                truncated = True
-                break
-        location = r.headers.get("Location") if r.is_redirect else None
-        if location is not None:
-            location = untrusted.line(location, 200)  # the server's text, shown
-        return ProbeAnswer(r.status_code, b"".join(chunks)[:MAX_BODY], _ms(started), None,
-                           location, truncated)
+    location = got.headers.get("Location") if got.is_redirect else None
+    if location is not None:
+        location = untrusted.line(location, 200)  # the server's text, shown
+    return ProbeAnswer(got.status, got.body, _ms(started), None, location, got.cut)
 
 
 def _ms(started: float) -> float:

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from sbtop import untrusted
+from sbtop import bounded, untrusted
 from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.observations import ExternalAlert, InstanceStatus, PromSnapshot
 from sbtop.engine.promql import (
@@ -40,14 +40,20 @@ from sbtop.engine.series import counter_names
 from sbtop.engine.settings import EngineSettings
 from sbtop.engine.shape import Shape, choose
 
+DEFAULT_MAX_ANSWER_BYTES = 8 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class PromSettings:
     url: str
     selector: str = ""  # label matchers for every metric, e.g. job="studybuddy"
-    timeout_s: float = 5.0
+    timeout_s: float = 5.0  # each call's whole answer, connect to last byte
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     basic_auth: tuple[str, str] | None = field(default=None, repr=False)
+    # An answer larger is refused before it is parsed: JSON takes many times its size in
+    # memory. A round's vectors for a big app are well under a megabyte; the targets list of
+    # a Prometheus shared by thousands of targets is the largest answer sbtop asks for.
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
 
 
 class PromError(untrusted.Message):
@@ -280,19 +286,26 @@ class PrometheusSource:
         assert self._client is not None, "use PrometheusSource as an async context manager"
         self._sent += 1
         try:
-            r = await self._client.get(path, params=params)
-        except httpx.TimeoutException:
-            raise PromError(f"no answer within {self.s.timeout_s:g} s") from None
+            r = await bounded.request(self._client, "GET", path, params=params,
+                                      deadline_s=self.s.timeout_s,
+                                      max_bytes=self.s.max_answer_bytes)
+        except bounded.Unanswered as e:
+            raise PromError(str(e)) from None
+        except bounded.TooLarge as e:
+            raise PromError(f"answer too large: {e} (raise prometheus.max_answer_mb)"
+                            ) from None
+        except httpx.ConnectTimeout:
+            raise PromError(f"no connection within {self.s.timeout_s:g} s") from None
         except httpx.HTTPError as e:
             raise PromError(f"unreachable ({type(e).__name__})") from None
         try:
             body = r.json()
         except (ValueError, RecursionError):
-            raise PromError(f"HTTP {r.status_code}, not JSON (is this Prometheus?)") from None
+            raise PromError(f"HTTP {r.status}, not JSON (is this Prometheus?)") from None
         if not isinstance(body, dict):
-            raise PromError(f"HTTP {r.status_code}, not a Prometheus API answer")
-        if r.status_code >= 400 or body.get("status") != "success":
-            kind = body.get("errorType") or f"HTTP {r.status_code}"
+            raise PromError(f"HTTP {r.status}, not a Prometheus API answer")
+        if r.status >= 400 or body.get("status") != "success":
+            kind = body.get("errorType") or f"HTTP {r.status}"
             raise PromError(f"{kind}: {str(body.get('error') or '')[:200]}")
         data = body.get("data") or want()
         if not isinstance(data, want):
