@@ -213,3 +213,30 @@ async def test_an_unreadable_flag_is_said_and_no_next_step_is_promised(staging: 
         text = screen_text(app)
         assert "flag unknown" in text and "flag not read" in text and "503" in text
         assert "top of the ladder" not in text
+
+
+async def test_b_captures_the_baseline_again_only_when_confirmed_and_overrides_in_a_canary(
+        staging: Harness, tmp_path: Path) -> None:
+    app = staging.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(staging, pilot)
+        await staging.ticks(3, pilot)
+        await pilot.press("c", "y")  # the first step captures the baseline
+        await settle(staging, pilot)
+        await staging.ticks(1, pilot)
+        assert app.controller is not None
+        before = dict(app.controller.state.canary.baseline)
+        assert before
+        await pilot.press("B")
+        assert isinstance(app.screen, ConfirmScreen)
+        text = screen_text(app)
+        # What it replaces, and why it is an override at 5 %.
+        assert "the baseline now: p95" in text and "The canary is at 5 %" in text
+        await pilot.press("n")
+        await settle(staging, pilot)
+        assert app.controller.state.canary.baseline == before
+        await pilot.press("B", "y")
+        await settle(staging, pilot)
+        last = audit(tmp_path)[-1]
+        assert last["action"] == "canary baseline" and last["override"] is True
+        assert last["result"] == "captured"

@@ -171,7 +171,8 @@ class Controller:
                             "capture anyway)")
                     self.audit.append({**record, "result": text, "refused": True})
                     return text
-                if not self._capture(state, figures):
+                if not self._capture(state, figures, override=override,
+                                     previous_p95_ms=old):
                     return "no baseline: p95 is not known right now"
                 self.store.save(state)
         except LockedError as e:
@@ -357,7 +358,8 @@ class Controller:
                 return self._shut(gate) + " (it shut since the plan was shown)"
         return None
 
-    def _capture(self, state: TargetState, figures: Mapping[str, Figure]) -> bool:
+    def _capture(self, state: TargetState, figures: Mapping[str, Figure],
+                 **recorded: Any) -> bool:
         p95 = figures.get("latency_p95_ms")
         e5 = figures.get("error_rate_5xx_pct")
         if p95 is None or p95.value is None or p95.stale_s is not None:
@@ -367,7 +369,7 @@ class Controller:
         state.canary.baseline_wall = self.clock.now()[1]
         self.audit.append({"target": self.target, "action": "canary baseline",
                            "params": state.canary.baseline, "result": "captured",
-                           "dry_run": False})
+                           "dry_run": False, **recorded})
         return True
 
     @staticmethod
