@@ -1,23 +1,30 @@
 """Benchmark: what recording costs per tick and takes per hour, beside the obvious way (every
 tick's whole `check --json` object as a gzip-compressed JSON line), in the same run; then what
-opening and seeking the hour costs a replay.
+opening and seeking the hour costs a replay; then the peak memory of `sbtop timeline` and of a
+replay's reading (open, 200 seeks, 600 ticks played) on a long recording.
 
-    python bench/recording.py [--ticks 3600]
+    python bench/recording.py [--ticks 3600] [--hours 24] [--baseline DIR]
 
 An hour of real Assessments at 1 s ticks is made first: the simulated StudyBuddy backend
 (advanced a second at a time, traffic changing, an error spike and a restart) scraped over
 loopback by the real collector and judged by the engine. Then both writers take the same
-Assessments. Figures, not pass/fail.
+Assessments. The long recording is that hour written again and again by the same writer, its
+times moved on each time. Memory is each command's peak RSS, measured as a child process;
+`--baseline DIR` measures the sbtop in DIR too (`git archive COMMIT sbtop | tar -x -C DIR`).
+Figures, not pass/fail.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gzip
 import json
+import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -86,9 +93,89 @@ def ours(path: Path, ticks: list[Assessment]) -> list[float]:
     return costs
 
 
+def long_recording(path: Path, ticks: list[Assessment], hours: int) -> None:
+    """`hours` hours of 1 s ticks: the hour made, written again and again, moved on in time."""
+    target = config.resolve(config.Config(), url="http://127.0.0.1:9")
+    rec = Recorder(path, header(target, 1.0, ticks[0].wall), max_bytes=1 << 40)
+    span = float(len(ticks))  # the ticks made are 1 s apart
+    n = 0
+    while n < hours * 3600:
+        shift = span * (n // len(ticks))
+        a = ticks[n % len(ticks)]
+        rec.tick(dataclasses.replace(a, t=a.t + shift, wall=a.wall + shift),
+                 {"percent": 5, "step_started_wall": ticks[0].wall, "baseline_p95_ms": 210.0,
+                  "read_error": None})
+        n += 1
+    rec.close()
+
+
+# Run as a child: what a replay asks of the reader (open, seeks, playing forward).
+REPLAYING = """
+import random, sys
+from pathlib import Path
+from sbtop.recording.reader import Recording
+rec = Recording(Path(sys.argv[1]))
+rng = random.Random(1)
+for _ in range(200):
+    rec.assessment(rng.randrange(len(rec)))
+for i in range(len(rec) - 600, len(rec)):
+    rec.assessment(i)
+"""
+
+
+# Run as a parent of what is measured: its peak RSS (MB), CPU time (s: a busy machine
+# stretches wall time, not this) and exit code.
+PEAK = """
+import resource, subprocess, sys
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+use = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(use.ru_maxrss / 1024, use.ru_utime + use.ru_stime, code)
+"""
+
+
+def peak(argv: list[str], sbtop: Path) -> tuple[float, float, int]:
+    # Run in the tree measured: `python -m` and `-c` put the working directory first.
+    env = {**os.environ, "PYTHONPATH": str(sbtop)}
+    out = subprocess.run([sys.executable, "-c", PEAK, *argv], env=env, cwd=sbtop,
+                         capture_output=True, text=True, check=True).stdout.split()
+    return float(out[0]), float(out[1]), int(out[2])
+
+
+def long_figures(ticks: list[Assessment], hours: int, baseline: Path | None) -> None:
+    ours = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / f"{hours}h.sbrec"
+        print(f"\nwriting {hours} h of 1 s ticks…", file=sys.stderr)
+        long_recording(path, ticks, hours)
+        text = text_size(path)
+        print(f"\n{hours} h of 1 s ticks ({hours * 3600:,} ticks): "
+              f"{path.stat().st_size / 1e6:.1f} MB on disk, {text / 1e6:.0f} MB of text; "
+              "peak RSS and CPU time of each:")
+        runs = [("sbtop timeline", [sys.executable, "-m", "sbtop", "timeline", str(path)]),
+                ("replay's reading (open, 200 seeks, 600 ticks)",
+                 [sys.executable, "-c", REPLAYING, str(path)])]
+        for label, tree in [("this sbtop", ours)] + ([("baseline", baseline)] if baseline else []):
+            for name, argv in runs:
+                rss, took, code = peak(argv, tree)
+                failed = f" (exit {code})" if code else ""
+                print(f"  {label:<11} {name:<48} {rss:>6.0f} MB {took:>6.1f} s CPU{failed}")
+
+
+def text_size(path: Path) -> int:
+    """The recording's size uncompressed, read a MiB at a time."""
+    size = 0
+    with gzip.open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            size += len(chunk)
+    return size
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ticks", type=int, default=3600)
+    parser.add_argument("--hours", type=int, default=0,
+                        help="also a recording this long: peak memory of timeline and replay")
+    parser.add_argument("--baseline", type=Path, help="another sbtop tree to measure too")
     args = parser.parse_args()
     print(f"making {args.ticks} ticks of the simulated backend…", file=sys.stderr)
     ticks = an_hour(args.ticks)
@@ -124,6 +211,8 @@ def main() -> None:
         print(f"\nreplay: open and index {opened * 1e3:.0f} ms; seek to a random tick "
               f"{statistics.median(seeks) * 1e3:.2f} ms (p50); next tick "
               f"{statistics.median(step) * 1e3:.2f} ms (p50)")
+    if args.hours:
+        long_figures(ticks, args.hours, args.baseline)
 
 
 if __name__ == "__main__":

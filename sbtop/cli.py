@@ -464,7 +464,10 @@ def _cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_recording(name: str) -> Any:
+def _open_recording(name: str, *, whole: bool = False, ticks: bool = False) -> Any:
+    """The recording, or one line and exit 3. With `whole`, a line in it that sbtop did not
+    write that way refuses it too: a postmortem's timeline is not made from a damaged file.
+    With `ticks`, a recording with no tick to show."""
     from sbtop.recording.reader import Recording
     from sbtop.recording.writer import RecordingError
 
@@ -472,6 +475,14 @@ def _open_recording(name: str) -> Any:
         rec = Recording(Path(name))
     except RecordingError as e:
         raise UsageError(str(e)) from None
+    if whole and rec.malformed:
+        rec.close()
+        raise UsageError(f"{name}: {rec.malformed}: no timeline is made from a damaged "
+                         "recording (sbtop replay plays what is readable)")
+    if ticks and not len(rec):
+        rec.close()
+        raise UsageError(f"{name}: the recording holds no ticks"
+                         + (f" that can be read ({rec.problem})" if rec.problem else ""))
     if rec.problem:
         print(f"sbtop: note: {name}: {rec.problem}", file=sys.stderr)
     return rec
@@ -481,7 +492,11 @@ def _cmd_timeline(args: argparse.Namespace) -> int:
     from sbtop.recording.timeline import markdown
     from sbtop.recording.writer import RecordingError, write_output
 
-    text = markdown(_open_recording(args.file))
+    with _open_recording(args.file, whole=True) as rec:
+        try:
+            text = markdown(rec)
+        except RecordingError as e:  # the file changed while it was read
+            raise UsageError(str(e)) from None
     if args.output:
         try:
             write_output(Path(args.output), text, force=args.force)
@@ -495,9 +510,7 @@ def _cmd_timeline(args: argparse.Namespace) -> int:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from sbtop.console.replay import run_replay
 
-    rec = _open_recording(args.file)
-    if not len(rec):
-        raise UsageError(f"{args.file}: the recording holds no ticks")
+    rec = _open_recording(args.file, ticks=True)
     config_theme = None
     if args.theme is None:
         from sbtop import config

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
+from typing import Literal
 
 from textual.binding import Binding
 from textual.css.query import NoMatches
 
-from sbtop import format
+from sbtop import format, untrusted
 from sbtop.actions.state import CanaryState
 from sbtop.clock import ManualClock
 from sbtop.config import Target
@@ -30,6 +32,7 @@ from sbtop.engine.observations import Observation
 from sbtop.engine.settings import EngineSettings
 from sbtop.recording import meta
 from sbtop.recording.reader import Recording
+from sbtop.recording.writer import RecordingError
 from sbtop.sources.http import HttpSettings
 
 SPEEDS = (1, 10, 60)
@@ -85,6 +88,8 @@ class ReplayApp(SbtopApp):
         self.speed = speed if speed in SPEEDS else 1
         self.playing = True
         self._last_step = time.monotonic()
+        self._said: set[str] = set()  # what could not be shown, said once each
+        self.crashed: str | None = None  # an error that ended the replay (a bug of ours)
 
     # --- what the console asks of its data -------------------------------------------------
 
@@ -116,7 +121,7 @@ class ReplayApp(SbtopApp):
         self.set_interval(STEP_S, self._step)
         if self.rec.problem:
             self.notify(f"{self.rec.path.name}: {self.rec.problem}", severity="warning",
-                        timeout=10)
+                        timeout=10, markup=False)
 
     def _step(self) -> None:
         # The timer may fire while the app is closing, its widgets already gone: a frame
@@ -143,16 +148,39 @@ class ReplayApp(SbtopApp):
     def _go_to(self, i: int, *, rebuild: bool) -> None:
         """Show tick i. Forward from the tick shown, the history takes the ticks passed;
         otherwise it is built again from the recording."""
+        try:
+            a = self.rec.assessment(i)
+        except RecordingError as e:  # the file changed under the replay: nothing more is sure
+            self.playing = False
+            self._say(str(e), "error")
+            return
         if rebuild or self.index < 0:
             _fill(self.history, self.rec, 0, i, clear=True)
         else:
             _fill(self.history, self.rec, self.index + 1, i)
         self.index = i
         self.manual.set(self.rec.ts[i], self.rec.walls[i])
-        a = self.rec.assessment(i)
-        self._present(a)
+        try:
+            self._present(a)
+        except Exception as e:  # a value the panels cannot show (a file edited by hand):
+            # said, and the replay goes on, as the console goes on after a bug of ours.
+            self._say(f"tick {i + 1} is not fully shown ({type(e).__name__}: {e})", "warning")
         self._show_canary()
         self._show_position()
+
+    def _say(self, text: str, severity: Literal["warning", "error"]) -> None:
+        key = text.split(" (", 1)[-1]  # each kind of failure once, not once a tick
+        if key not in self._said:
+            self._said.add(key)
+            # Not markup: the text quotes the file ("[1, 2] is not an object").
+            self.notify(untrusted.line(text, 300), severity=severity, timeout=10, markup=False)
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Whatever still escapes ends the replay with one line and exit 3 (run_replay), not
+        # Textual's page of traceback and an exit 0 a script reads as success.
+        self.crashed = f"{type(error).__name__}: {error}"
+        super()._handle_exception(error)
+        self._exit_renderables.clear()
 
     def _show_position(self) -> None:
         rec = self.rec
@@ -226,4 +254,10 @@ def _fill(history: History, rec: Recording, start: int, end: int, *, clear: bool
 def run_replay(rec: Recording, *, theme: str | None, speed: int) -> int:
     app = ReplayApp(rec, theme=theme, speed=speed)
     app.run()
-    return 128 + app.signalled if app.signalled is not None else 0
+    if app.signalled is not None:
+        return 128 + app.signalled
+    if app.crashed is not None:
+        print(f"sbtop: the replay stopped on an internal error: {untrusted.line(app.crashed)}",
+              file=sys.stderr)
+        return 3
+    return 0

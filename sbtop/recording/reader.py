@@ -1,17 +1,29 @@
-"""Read a recording whole, index it for seeking, and rebuild any tick's Assessment.
+"""Read a recording once, index it for seeking, and rebuild any tick's Assessment.
 
-Opening keeps each tick's line as bytes (decoded on demand), every figure's value per tick in
-an array (what the sparklines and charts need after a seek), the canary's changes and the
-events. A file cut short (sbtop killed while recording) reads up to its last complete line,
-and says so; a file that is not a recording is refused in one line.
+Opening reads the file from start to end once, in bounded memory, and keeps: where each tick's
+line begins in the text (8 bytes a tick, not the line), every figure's value per tick in an
+array (what the sparklines and charts need after a seek), the canary's changes, the events,
+and copies of the decompressor's state every half MiB of text (stream.py). A tick is read
+again from the file when it is shown: from the nearest copy before its whole snapshot, a
+quarter of a MiB of text away on average (a few ms), or on from the tick read last.
+
+Every line is checked as it is read against what sbtop writes (codec.checker, the same type
+hints the codec decodes with; the header against meta.check_header): a line that is not is
+skipped, and so are the ticks that change what it held, up to the next whole snapshot; the
+recording says which line and why (`malformed`, `problem`). A file cut short (sbtop killed
+while recording) reads up to its last complete line, and says so; a file that is not a
+recording is refused in one line. Nothing in it can make the reader hold more than the limits
+below: one line over MAX_LINE is skipped unread, and the whole is read up to MAX_TEXT.
 """
 
 from __future__ import annotations
 
 import bisect
-import gzip
 import json
 import math
+import os
+import stat
+import weakref
 import zlib
 from array import array
 from dataclasses import dataclass
@@ -21,7 +33,30 @@ from typing import Any
 from sbtop import untrusted
 from sbtop.engine import codec
 from sbtop.engine.assessment import Assessment
+from sbtop.recording import meta
+from sbtop.recording.stream import (
+    MAX_CHECKPOINTS,
+    SPACING,
+    Checkpoint,
+    Inflater,
+    Lines,
+    TooLong,
+)
 from sbtop.recording.writer import FORMAT, RecordingError
+
+MiB = 1024 * 1024
+# One line: far above any tick sbtop writes (a whole snapshot with a large route table is a
+# few hundred KiB); a line longer is not a recording's, and is skipped without being held.
+MAX_LINE = 8 * MiB
+# The whole text: over 20 days of 1 s ticks; a gzip bomb stops here instead of at the disk's
+# or the patience's end.
+MAX_TEXT = 4 * 1024 * MiB
+# Text from a whole snapshot to the last change built on it (sbtop writes a snapshot every 60
+# ticks): what one seek reads at most, and what changes can pile onto one snapshot.
+MAX_SPAN = 16 * MiB
+MAX_TICKS = 1_000_000  # 11.5 days of 1 s ticks: bounds the per-tick arrays
+MAX_SERIES = 32  # figures with a per-tick array (sbtop makes about 15)
+MAX_EVENT_BYTES = 4 * MiB  # events kept in memory (an action is a few hundred bytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,122 +66,229 @@ class Event:
     data: dict[str, Any]
 
 
+class _Lost(Exception):
+    """A change whose whole snapshot was skipped: nothing to apply it to."""
+
+
 class Recording:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, max_text: int = MAX_TEXT) -> None:
         self.path = path
         self.header: dict[str, Any] = {}
         self.walls = array("d")
         self.ts = array("d")
-        self._lines: list[bytes] = []
+        self._offsets = array("q")  # where each tick's line begins in the text
+        self._crcs = array("L")  # and its CRC-32: a file changed since is noticed, not misread
         self._keys: list[int] = []  # indexes of the ticks holding a whole snapshot
+        self._checkpoints: list[Checkpoint] = []
+        self._cursor: Lines | None = None  # the last read, to go on from when playing forward
         self.events: list[Event] = []
         self.series: dict[str, array[float]] = {}  # figure -> value per tick (NaN: unknown)
         self._canary_at: list[int] = []  # tick indexes where the canary's state changed
         self._canary: list[dict[str, Any]] = []
-        self.problem: str | None = None  # why it ends early, when it does
+        self.malformed: str | None = None  # the first line that is not as sbtop writes it
+        self.problem: str | None = None  # what was not read, and why, when something was not
         self._cache: tuple[int, codec.Encoded] | None = None
-        self._read()
+        self._fd = _open(path)
+        # Closed with close() or the with block, else when the Recording is collected; once.
+        self._closer = weakref.finalize(self, os.close, self._fd)
+        try:
+            self._read(max_text)
+        except BaseException:
+            self.close()
+            raise
 
     def __len__(self) -> int:
-        return len(self._lines)
+        return len(self._offsets)
+
+    def __enter__(self) -> Recording:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._cursor = None
+        self._closer()
 
     # --- reading ---------------------------------------------------------------------------
 
-    def _read(self) -> None:
-        try:
-            with gzip.open(self.path, "rb") as f:
-                self._read_from(f)
-        except FileNotFoundError:
-            raise RecordingError(f"{self.path}: no such file") from None
-        except IsADirectoryError:
-            raise RecordingError(f"{self.path}: is a directory") from None
-        except PermissionError:
-            raise RecordingError(f"{self.path}: not readable (permission denied)") from None
+    def _read(self, max_text: int) -> None:
+        inflater = Inflater(self._fd)
+        self._checkpoints.append(Checkpoint(0, 0, zlib.decompressobj(31)))
+        lines = Lines(inflater, 0, MAX_LINE)
+        self.header = self._header(lines)
+        reading = _Reading()
+        spacing = SPACING
+        lineno = 1
+        while True:
+            if inflater.out - self._checkpoints[-1].out >= spacing:
+                cp = inflater.checkpoint()
+                if cp is not None:
+                    self._checkpoints.append(cp)
+                if len(self._checkpoints) > MAX_CHECKPOINTS:
+                    # Every other one kept, twice as far apart: memory stays, seeks slow a bit.
+                    self._checkpoints = self._checkpoints[::2]
+                    spacing *= 2
+            at = lines.offset
+            lineno += 1
+            try:
+                line = lines.next()
+            except TooLong:
+                reading.bad(lineno, f"longer than {MAX_LINE // MiB} MiB (no line sbtop "
+                                    "writes is)", tick=True)
+                continue
+            except (zlib.error, OSError) as e:
+                reading.notes.append(f"the compressed data is damaged after "
+                                     f"{at / MiB:.1f} MiB of text ({_reason(e)}): "
+                                     "read up to there")
+                break
+            if not line:
+                break
+            if at + len(line) > max_text:
+                reading.notes.append(f"larger than {max_text / MiB:,.0f} MiB uncompressed (the "
+                                     "limit for one recording): read up to there")
+                break
+            if not line.endswith(b"\n"):
+                reading.notes.append("the last line is incomplete (recording cut short)")
+                break
+            if len(self) >= MAX_TICKS:
+                reading.notes.append(f"more than {MAX_TICKS:,} ticks: read up to there")
+                break
+            self._line(line, at, lineno, reading)
+        if inflater.cut and not reading.notes:
+            reading.notes.append("cut short (sbtop stopped while recording): read up to its end")
+        if inflater.extra:
+            reading.notes.append("data after the end of the recording is not read")
+        self.malformed = reading.first
+        self.problem = "; ".join(reading.summary()) or None
 
-    def _read_from(self, f: Any) -> None:
+    def _header(self, lines: Lines) -> dict[str, Any]:
+        first, header = b"", None
         try:
-            first = f.readline()
-        except (OSError, EOFError, zlib.error) as e:
-            if isinstance(e, FileNotFoundError | PermissionError | IsADirectoryError):
-                raise
-            raise RecordingError(f"{self.path}: not an sbtop recording "
-                                 f"({type(e).__name__})") from None
-        try:
+            first = lines.next()
             header = _load(first)
-        except (ValueError, RecursionError):
-            header = None
+        except TooLong:
+            pass
+        except (ValueError, RecursionError) as e:
+            if b'"sbtop_recording"' in first:  # meant as a header: say what is wrong with it
+                raise RecordingError(f"{self.path}: not a recording sbtop wrote: the header is "
+                                     f"not JSON sbtop writes ({_reason(e)})") from None
+        except (zlib.error, OSError) as e:
+            raise RecordingError(f"{self.path}: not an sbtop recording ({_reason(e)})") from None
         if not isinstance(header, dict) or "sbtop_recording" not in header:
             raise RecordingError(f"{self.path}: not an sbtop recording")
         if header["sbtop_recording"] != FORMAT:
-            raise RecordingError(f"{self.path}: recording format {header['sbtop_recording']!r};"
-                                 f" this sbtop reads format {FORMAT}")
-        self.header = header
-        current: codec.Encoded | None = None
-        lineno = 1
+            shown = untrusted.line(repr(header["sbtop_recording"]), 40)
+            raise RecordingError(f"{self.path}: recording format {shown}; this sbtop reads "
+                                 f"format {FORMAT}")
         try:
-            for line in f:
-                lineno += 1
-                if not line.endswith(b"\n"):
-                    self.problem = "the last line is incomplete (recording cut short)"
-                    break
-                try:
-                    current = self._take(line, current)
-                except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
-                    self.problem = (f"line {lineno} is unreadable ({type(e).__name__}): "
-                                    "the recording is read up to there")
-                    break
-        except (EOFError, zlib.error, OSError):
-            self.problem = "cut short (sbtop stopped while recording): read up to its end"
+            meta.check_header(header)
+        except ValueError as e:
+            raise RecordingError(f"{self.path}: not a recording sbtop wrote: {e}") from None
+        return header
 
-    def _take(self, line: bytes, current: codec.Encoded | None) -> codec.Encoded | None:
-        """Index one line; raises (changing nothing) when it is not a line of a recording."""
-        obj = _load(line)
-        if "e" in obj:
-            self.events.append(Event(float(obj["w"]), str(obj["e"]), dict(obj.get("d") or {})))
-            return current
-        key = bool(obj.get("k"))
-        if not key and current is None:
-            raise ValueError("a change before any whole snapshot")
-        wall, t = float(obj["w"]), float(obj.get("t", obj["w"]))
-        current = obj["a"] if key else codec.apply(current, obj["a"])
-        values: dict[str, float] = {}
-        for name, fig in (current.get("figures") or {}).items():
-            value = fig.get("value")
-            fresh = fig.get("stale_s") is None and isinstance(value, int | float)
-            values[name] = float(value) if fresh else math.nan
-        canary = dict(obj["c"] or {}) if "c" in obj else None
+    def _line(self, line: bytes, at: int, lineno: int, reading: _Reading) -> None:
+        """One line into the index; a line that is not a recording's is skipped, saying why."""
+        event = False
+        try:
+            obj = _load(line)
+            if not isinstance(obj, dict):
+                raise codec.Malformed(f"{_shown(obj)} is not an object")
+            event = "e" in obj
+            if event:
+                self._event(obj, len(line), reading)
+            else:
+                reading.current = self._tick(obj, line, at, reading)
+        except _Lost:
+            reading.lost += 1
+        except codec.Malformed as e:
+            reading.bad(lineno, str(e), tick=not event)
+        except (ValueError, RecursionError) as e:
+            reading.bad(lineno, f"not JSON ({_reason(e)})", tick=True)
+        except (KeyError, TypeError, AttributeError) as e:  # a change of the wrong shape
+            reading.bad(lineno, f"a change sbtop cannot apply ({_reason(e)})", tick=True)
+
+    def _tick(self, obj: dict[str, Any], line: bytes, at: int,
+              reading: _Reading) -> codec.Encoded:
+        """Index one tick; raises (changing nothing) when it is not a tick of a recording."""
+        if "a" not in obj:
+            raise codec.Malformed("neither a tick nor an event")
+        wall, t = _time(obj.get("w"), "w"), _time(obj.get("t", obj.get("w")), "t")
+        key = obj.get("k", 0)
+        if key not in (0, 1):  # True and False are 1 and 0 here
+            raise codec.Malformed(f"k is {_shown(key)}, not 1 (a whole snapshot) or absent")
+        change = obj["a"]
+        if not isinstance(change, dict):
+            raise codec.Malformed(f"a is {_shown(change)}, not an object")
+        if key:
+            current = change
+            try:
+                codec.checker(Assessment)(current)
+            except codec.Malformed as e:
+                raise e.inside("a") from None
+        elif reading.current is None:
+            if reading.lost or reading.first:
+                raise _Lost
+            raise codec.Malformed("a change before any whole snapshot")
+        elif at + len(line) - reading.key_at > MAX_SPAN:
+            raise codec.Malformed(f"more than {MAX_SPAN // MiB} MiB of changes since the last "
+                                  "whole snapshot (sbtop writes one every 60 ticks)")
+        else:
+            try:
+                current = codec.apply(reading.current, change)
+                codec.check_change(current, change)
+            except codec.Malformed as e:
+                raise e.inside("a") from None
+        canary = _canary(obj["c"]) if "c" in obj else None
+        values = _values(current)
         # Everything read: now it is committed.
-        index = len(self._lines)
+        index = len(self)
         if key:
             self._keys.append(index)
-        self._lines.append(line)
+            reading.key_at = at
+        self._offsets.append(at)
+        self._crcs.append(zlib.crc32(line))
         self.walls.append(wall)
         self.ts.append(t)
-        if canary is not None:
+        if canary is not None and (not self._canary or self._canary[-1] != canary):
             self._canary_at.append(index)
             self._canary.append(canary)
         for name in values.keys() - self.series.keys():
-            self.series[name] = array("d", [math.nan] * index)
+            if len(self.series) >= MAX_SERIES:
+                reading.unseries.add(name)
+                continue
+            self.series[name] = array("d", [math.nan]) * index
         for name, ring in self.series.items():
             ring.append(values.get(name, math.nan))
         return current
+
+    def _event(self, obj: dict[str, Any], size: int, reading: _Reading) -> None:
+        wall, kind, data = _time(obj.get("w"), "w"), obj["e"], obj.get("d")
+        if not isinstance(kind, str):
+            raise codec.Malformed(f"e is {_shown(kind)}, not text")
+        if data is not None and not isinstance(data, dict):
+            raise codec.Malformed(f"d is {_shown(data)}, not an object")
+        if reading.event_bytes + size > MAX_EVENT_BYTES:
+            reading.events_dropped += 1
+            return
+        reading.event_bytes += size
+        self.events.append(Event(wall, kind, data or {}))
 
     # --- looking up ---------------------------------------------------------------------------
 
     def encoded(self, i: int) -> codec.Encoded:
         """Tick i's Assessment as encoded: from the whole snapshot at or before it, with the
         changes since (the tick just before is kept, so playing forward costs one change)."""
-        if not 0 <= i < len(self._lines):
+        if not 0 <= i < len(self):
             raise IndexError(i)
         if self._cache is not None and self._cache[0] == i:
             return self._cache[1]
         if self._cache is not None and self._cache[0] == i - 1:
             start, current = i, self._cache[1]
         else:
-            k = self._keys[bisect.bisect_right(self._keys, i) - 1]
-            start, current = k + 1, _load(self._lines[k])["a"]
+            start, current = self._keys[bisect.bisect_right(self._keys, i) - 1], {}
         for j in range(start, i + 1):
-            obj = _load(self._lines[j])
+            obj = self._again(j)
             current = obj["a"] if obj.get("k") else codec.apply(current, obj["a"])
         self._cache = (i, current)
         return current
@@ -166,8 +308,151 @@ class Recording:
     def events_between(self, start_wall: float, end_wall: float) -> list[Event]:
         return [e for e in self.events if start_wall <= e.wall <= end_wall]
 
+    def _again(self, i: int) -> dict[str, Any]:
+        """Tick i's line read again from the file, as it was when indexed."""
+        offset = self._offsets[i]
+        try:
+            line = self._line_at(offset)
+            if zlib.crc32(line) != self._crcs[i]:
+                raise ValueError("not the line indexed")
+            obj: dict[str, Any] = _load(line, again=True)
+        except (OSError, zlib.error, TooLong, ValueError, RecursionError) as e:
+            self._cursor = None
+            raise RecordingError(f"{self.path}: changed since it was opened (tick {i + 1} "
+                                 f"reads differently: {_reason(e)})") from None
+        return obj
 
-def _load(raw: bytes) -> Any:
+    def _line_at(self, offset: int) -> bytes:
+        """The line at `offset` in the text: going on from the last read when it is on the
+        way, else from the nearest copy of the decompressor's state before it."""
+        j = bisect.bisect_right(self._checkpoints, offset, key=lambda c: c.out) - 1
+        cp = self._checkpoints[j]
+        lines = self._cursor
+        if lines is None or not cp.out <= lines.offset <= offset:
+            lines = Lines(Inflater(self._fd, cp), offset, MAX_LINE)
+        lines.skip_to(offset)
+        self._cursor = lines
+        return lines.next()
+
+
+class _Reading:
+    """What opening a recording keeps track of along the way."""
+
+    def __init__(self) -> None:
+        self.current: codec.Encoded | None = None  # the Assessment the last tick built
+        self.key_at = 0  # where the last whole snapshot's line begins
+        self.first: str | None = None  # the first line skipped, and why
+        self.skipped = 0  # lines skipped
+        self.lost = 0  # ticks skipped because the snapshot they change was
+        self.notes: list[str] = []
+        self.unseries: set[str] = set()
+        self.event_bytes = 0
+        self.events_dropped = 0
+
+    def bad(self, lineno: int, why: str, *, tick: bool) -> None:
+        if self.first is None:
+            self.first = f"line {lineno} is not as sbtop writes a recording ({why})"
+        self.skipped += 1
+        if tick:
+            self.current = None  # the changes after it have nothing to apply to
+
+    def summary(self) -> list[str]:
+        out = []
+        if self.first is not None:
+            lines = "1 line" if self.skipped == 1 else f"{self.skipped:,} lines"
+            lost = (f", with the {self.lost:,} ticks after that change what it held"
+                    if self.lost else "")
+            out.append(f"{lines} skipped{lost}; the first: {self.first}")
+        out += self.notes
+        if self.unseries:
+            out.append(f"over {MAX_SERIES} figures: {len(self.unseries)} have no history")
+        if self.events_dropped:
+            out.append(f"over {MAX_EVENT_BYTES // MiB} MiB of events: the last "
+                       f"{self.events_dropped:,} are not shown")
+        return out
+
+
+def _open(path: Path) -> int:
+    try:
+        # Non-blocking: a FIFO named as a recording must not hold sbtop until a writer comes.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise RecordingError(f"{path}: no such file") from None
+    except PermissionError:
+        raise RecordingError(f"{path}: not readable (permission denied)") from None
+    except OSError as e:
+        raise RecordingError(f"{path}: cannot read: {e.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise RecordingError(f"{path}: is a directory" if stat.S_ISDIR(mode) else
+                             f"{path}: not a regular file (a recording is read from a file)")
+    return fd
+
+
+def _load(raw: bytes, *, again: bool = False) -> Any:
     """One line of the file, every string in it made safe to show: a recording is a file
-    anyone may have handed over, and its text reaches the console and the timeline."""
-    return untrusted.deep(json.loads(raw))
+    anyone may have handed over, and its text reaches the console and the timeline. NaN,
+    Infinity and numbers beyond a float's range are refused: sbtop never writes them (read
+    `again`, the line is the one indexed, its CRC says so: that was seen to then)."""
+    if again:
+        return untrusted.deep(json.loads(raw))
+    return untrusted.deep(json.loads(raw, parse_constant=_no_constant, parse_float=_finite))
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number sbtop writes")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is out of range")
+    return value
+
+
+def _time(value: Any, name: str) -> float:
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not 0 <= value <= codec.MAX_TIME):
+        raise codec.Malformed(f"{name} is {_shown(value)}, not a time a clock could show")
+    return float(value)
+
+
+def _canary(value: Any) -> dict[str, Any]:
+    """The canary's state as the console's --record writes it, checked; nothing else kept."""
+    if not isinstance(value, dict):
+        raise codec.Malformed(f"c is {_shown(value)}, not an object")
+    percent, since = value.get("percent"), value.get("step_started_wall")
+    base, error = value.get("baseline_p95_ms"), value.get("read_error")
+    if percent is not None and (isinstance(percent, bool) or not isinstance(percent, int)
+                                or not 0 <= percent <= 100):
+        raise codec.Malformed(f"c.percent is {_shown(percent)}, not a percentage")
+    if since is not None:
+        _time(since, "c.step_started_wall")
+    if base is not None and (isinstance(base, bool) or not isinstance(base, int | float)
+                             or base < 0):
+        raise codec.Malformed(f"c.baseline_p95_ms is {_shown(base)}, not a latency")
+    if error is not None and not isinstance(error, str):
+        raise codec.Malformed(f"c.read_error is {_shown(error)}, not text")
+    return {"percent": percent, "step_started_wall": since, "baseline_p95_ms": base,
+            "read_error": error}
+
+
+def _values(current: codec.Encoded) -> dict[str, float]:
+    """Each figure's value for the per-tick arrays: NaN where it is unknown or stale."""
+    values: dict[str, float] = {}
+    for name, fig in current["figures"].items():
+        value = fig.get("value")
+        fresh = fig.get("stale_s") is None and isinstance(value, int | float)
+        values[name] = float(value) if fresh else math.nan
+    return values
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e).split("\n", 1)[0]
+    return untrusted.line(f"{type(e).__name__}: {text}" if text else type(e).__name__, 90)

@@ -21,6 +21,9 @@ from sbtop.engine.levels import Level
 from sbtop.recording.reader import Recording
 
 SETTLE_TICKS = 3
+# Rows listed at most: a postmortem reads dozens; a recording that flaps for days would
+# otherwise make a timeline of gigabytes. The rows past it are counted, in a last row.
+MAX_ROWS = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +33,20 @@ class Row:
     value: str = ""
 
 
+class _Rows(list[Row]):
+    """The timeline's rows, up to MAX_ROWS; the rest only counted."""
+
+    left_out = 0
+
+    def append(self, row: Row) -> None:
+        if len(self) < MAX_ROWS:
+            super().append(row)
+        else:
+            self.left_out += 1
+
+
 def rows(rec: Recording) -> list[Row]:
-    out: list[Row] = []
+    out = _Rows()
     if not len(rec):
         return out
     pending: dict[str, tuple[str, int, float, str]] = {}  # figure -> (level, since i, wall, value)
@@ -107,6 +122,9 @@ def rows(rec: Recording) -> list[Row]:
     for ev in rec.events:
         out.append(Row(ev.wall, _event(ev.kind, ev.data)))
     out.sort(key=lambda r: r.wall)
+    if out.left_out:
+        return [*out, Row(rec.walls[-1], f"... {out.left_out:,} more rows not listed (a "
+                                         f"timeline lists at most {MAX_ROWS:,})")]
     return out
 
 
