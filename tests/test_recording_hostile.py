@@ -361,6 +361,9 @@ def headless(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[ReplayApp]]:
     monkeypatch.setattr(ReplayApp, "on_mount", on_mount)
     monkeypatch.setattr(ReplayApp, "run",
                         lambda self, **kw: App.run(self, headless=True, size=(120, 40)))
+    # No terminal here, and none needed: headless, nothing is drawn (the refusal of a
+    # console without one is tested in test_e2e_tmux.py).
+    monkeypatch.setattr(cli, "_console_ready", lambda args, theme: None)
     monkeypatch.setenv("SBTOP_CONFIG", "/dev/null")
     yield apps
 
