@@ -154,7 +154,7 @@ def test_resized_many_times_suspended_resumed_then_sigterm(terminals: list[Pane]
     screen = term.wait_for("sbtop-exited-")
     assert "sbtop-exited-143" in screen and "Traceback" not in screen
     assert "Latency" not in screen  # the terminal is given back: the shell's screen again
-    wait_until(lambda: not alive(pid), 5, "sbtop gone after SIGTERM")
+    wait_until(lambda: not alive(pid), 20, "sbtop gone after SIGTERM")
 
 
 @pytest.mark.parametrize("forward", ["yes", "no"], ids=["sighup", "dead-terminal-only"])
@@ -173,12 +173,13 @@ def test_a_hang_up_ends_it_at_once_cleanly_and_leaves_nothing_behind(
     family = descendants(pid)
 
     term.hang_up()
-    took = wait_until(status.exists, 5, "sbtop ended after the hang-up")
+    took = wait_until(status.exists, 20, "sbtop ended after the hang-up")
     # Passed on by the shell, SIGHUP ends it at once; without it, sbtop notices the dead
-    # terminal at its next redraw (within one refresh).
-    assert took < (4.0 if forward == "yes" else 5.0)  # seconds, with the suite running beside
+    # terminal at its next redraw (within one refresh). Either way it ends by itself, well
+    # before the exit watchdog's 10 s would end it (a busy machine stretches "at once").
+    assert took < 9.0
     assert status.read_text() == "129"  # exited 128 + SIGHUP, cleanly (not killed by it)
-    wait_until(lambda: not alive(pid), 5, "the sbtop process gone")
+    wait_until(lambda: not alive(pid), 20, "the sbtop process gone")
     assert not [p for p in family if alive(p)]
     assert refused(port)  # the demo's backend stopped with it
     rec = Recording(recording)
