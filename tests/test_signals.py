@@ -77,6 +77,10 @@ def state(pid: int) -> str:
     return p.state if p is not None else ""
 
 
+def state_of(pid: int) -> str:
+    return "alive" if alive(pid) else "gone"
+
+
 def wait_until(condition: Any, timeout: float, what: str) -> float:
     """Seconds it took for condition() to hold; fails after timeout."""
     start = time.monotonic()
@@ -327,8 +331,10 @@ timeout_s = 120.0
     screen = term.wait_for("sbtop-exited-", timeout=20)
     assert "sbtop-exited-129" in screen and "Traceback" not in screen
     wait_until(lambda: not alive(pid), 20, "sbtop gone")
+    audit_now = (state / "audit.jsonl").read_text()[-600:]
     wait_until(lambda: not alive(deploy_pid) and not alive(sleep_pid), 20,
-               "the command and its child stopped")
+               f"the command and its child stopped (deploy {state_of(deploy_pid)}, sleep "
+               f"{state_of(sleep_pid)}; the audit ends {audit_now!r})")
 
     raw = json.loads(store.path.read_text())  # whole, and still JSON
     assert raw["canary"]["percent"] == 5 and raw["in_flight"] is None

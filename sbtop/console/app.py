@@ -317,8 +317,10 @@ class SbtopApp(App[None]):
             for w in running:
                 w.cancel()  # the controller records the action as interrupted
             for w in running:
+                # Its command gets SIGTERM, then SIGKILL a second later, and the state and
+                # the audit are written: well within this (and the watchdog's 10 s).
                 with contextlib.suppress(Exception, asyncio.CancelledError):
-                    await asyncio.wait_for(w.wait(), timeout=2.0)
+                    await asyncio.wait_for(w.wait(), timeout=5.0)
         finally:
             self.exit(return_code=128 + signum)
 
