@@ -24,6 +24,20 @@ from sbtop.sources.http import make_client
 from sbtop.sources.prometheus import PrometheusSource, PromSettings
 
 
+def prom_settings(target: Target, selector: str | None = None) -> PromSettings:
+    """How to read the target's Prometheus: its URL, limits and credentials (from the
+    environment, as resolved), with `selector` instead of the configured one when given."""
+    p = target.prometheus
+    assert p is not None
+    headers = {}
+    if p.header and target.secrets.get("prometheus_header"):
+        headers[p.header] = str(target.secrets["prometheus_header"])
+    basic = ((p.basic_user, str(target.secrets.get("prometheus_password") or ""))
+             if p.basic_user else None)
+    return PromSettings(p.url, p.selector if selector is None else selector, p.timeout_s,
+                        headers, basic, max_answer_bytes=int(p.max_answer_mb * 1024 * 1024))
+
+
 class Collector:
     """Owns the target's HTTP client and database connection; an async context manager."""
 
@@ -40,15 +54,7 @@ class Collector:
         self._client: httpx.AsyncClient | None = None
         self.prom: PrometheusSource | None = None
         if target.prometheus is not None:
-            p = target.prometheus
-            headers = {}
-            if p.header and target.secrets.get("prometheus_header"):
-                headers[p.header] = str(target.secrets["prometheus_header"])
-            basic = ((p.basic_user, str(target.secrets.get("prometheus_password") or ""))
-                     if p.basic_user else None)
-            self.prom = PrometheusSource(PromSettings(
-                p.url, p.selector, p.timeout_s, headers, basic,
-                max_answer_bytes=int(p.max_answer_mb * 1024 * 1024)), target.engine, clock)
+            self.prom = PrometheusSource(prom_settings(target), target.engine, clock)
         self.db: DatabaseSource | None = None
         if target.dsn:
             d = target.db

@@ -5,12 +5,13 @@ HTTP client."""
 
 from __future__ import annotations
 
+from sbtop.collector import prom_settings
 from sbtop.config import Target
 from sbtop.engine.series import wanted_samples
 from sbtop.engine.shape import Shape, from_page
 from sbtop.sources import metrics
 from sbtop.sources.http import make_client
-from sbtop.sources.prometheus import PromError, PrometheusSource, PromSettings
+from sbtop.sources.prometheus import PromError, PrometheusSource
 
 
 class DetectError(Exception):
@@ -22,14 +23,7 @@ async def shape(target: Target, selector: str) -> tuple[Shape, str, str]:
     chose in Prometheus when none was given and only one job exports the app's metrics."""
     if target.prometheus is not None:
         p = target.prometheus
-        headers = {}
-        if p.header and target.secrets.get("prometheus_header"):
-            headers[p.header] = str(target.secrets["prometheus_header"])
-        basic = ((p.basic_user, str(target.secrets.get("prometheus_password") or ""))
-                 if p.basic_user else None)
-        settings = PromSettings(p.url, selector, p.timeout_s, headers, basic,
-                                max_answer_bytes=int(p.max_answer_mb * 1024 * 1024))
-        async with PrometheusSource(settings, target.engine) as source:
+        async with PrometheusSource(prom_settings(target, selector), target.engine) as source:
             try:
                 found = await source.shape()
             except PromError as e:

@@ -46,6 +46,15 @@ def ensure_installed() -> None:
         marker.write_text(wanted + "\n")
 
 
+def _end(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _read_line(proc: subprocess.Popen[str], want: str, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     assert proc.stdout is not None
@@ -91,12 +100,7 @@ class NodeApp:
         raise RuntimeError("no VmRSS")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        _end(self.proc)
 
 
 @dataclass(frozen=True)
@@ -155,12 +159,7 @@ class Load:
         return Truth(len(rows), end - start, statuses, tuple(float(r["ms"]) for r in rows))
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        _end(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
