@@ -341,16 +341,28 @@ def _demo_target(url: str, dsn: str | None = None,
         "STUDYBUDDY_SESSION_COOKIE": DEMO_SESSION})
 
 
-def _load_target(args: argparse.Namespace, *, selector: bool = True) -> Target:
+def _load_config(args: argparse.Namespace) -> Any:
+    """The config file the arguments name (or none), read once, its permissions warned about."""
     from sbtop import config
 
     try:
         path = config.find_config(getattr(args, "config", None))
         cfg = config.load(path)
-        if path is not None:
-            warning = config.permission_warning(path, cfg)
-            if warning:
-                print(f"sbtop: {warning}", file=sys.stderr)
+    except config.ConfigError as e:
+        raise UsageError(f"config error: {e}") from None
+    if path is not None:
+        warning = config.permission_warning(path, cfg)
+        if warning:
+            print(f"sbtop: {warning}", file=sys.stderr)
+    return cfg
+
+
+def _load_target(args: argparse.Namespace, *, selector: bool = True, cfg: Any = None) -> Target:
+    from sbtop import config
+
+    if cfg is None:
+        cfg = _load_config(args)
+    try:
         target = config.resolve(cfg, getattr(args, "target", None),
                                 url=getattr(args, "url", None),
                                 dsn=getattr(args, "dsn", None),
@@ -552,14 +564,11 @@ def _cmd_rules(args: argparse.Namespace) -> int:
     from sbtop.engine.promql import SelectorError, selector_matchers
 
     selector = getattr(args, "selector", None) or ""
+    cfg = _load_config(args)
+    given = any(getattr(args, k, None) for k in ("target", "url", "prometheus_url"))
+    target = _load_target(args, selector=False, cfg=cfg) if given or cfg.targets else None
     try:
-        path = config.find_config(getattr(args, "config", None))
-        cfg = config.load(path)
-        given = any(getattr(args, k, None) for k in ("target", "url", "prometheus_url"))
-        target = _load_target(args, selector=False) if given or cfg.targets else None
         selector_matchers(selector)
-    except config.ConfigError as e:
-        raise UsageError(f"config error: {e}") from None
     except SelectorError as e:
         raise UsageError(f"--selector: {e}") from None
     settings = target.engine if target is not None else config.engine_settings(cfg)

@@ -12,44 +12,31 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sbtop.demo.backend import SimulatedBackend
-from sbtop.demo.render_api import API_KEY, SERVICE_ID, Failure
+from sbtop.demo.render_api import SERVICE_ID, Failure
+from tests import control_plane
+from tests.control_plane import render_config, render_env, serving
 from tests.test_config import run_sbtop
 from tests.tmux import Pane
 
 
 @pytest.fixture
 def backend() -> Iterator[SimulatedBackend]:
-    b = SimulatedBackend(port=0).start()
-    b.set(rps=200)
-    b.render.build_s, b.render.update_s = 0.1, 0.1
-    try:
+    with serving() as b:
         yield b
-    finally:
-        b.stop()
 
 
 def render_setup(tmp_path: Path, b: SimulatedBackend) -> tuple[Path, dict[str, str]]:
-    cfg = tmp_path / "c.toml"
-    cfg.write_text(f"""
-[targets.demo]
-base_url = "{b.url}"
-memory_limit_mb = 512
-[targets.demo.render]
-service_id = "{SERVICE_ID}"
-api_key_env = "SB_RENDER_KEY"
-api_url = "{b.render_url}"
-""")
-    cfg.chmod(0o600)
-    return cfg, {"SB_RENDER_KEY": API_KEY, "SBTOP_STATE_DIR": str(tmp_path / "state")}
+    return (render_config(tmp_path / "c.toml", b, mode=0o600),
+            render_env(tmp_path / "state"))
 
 
-def audit(tmp_path: Path) -> list[dict[str, object]]:
-    path = tmp_path / "state" / "audit.jsonl"
-    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+def audit(tmp_path: Path) -> list[dict[str, Any]]:
+    return control_plane.audit(tmp_path / "state")
 
 
 def test_abort_sets_the_flag_to_0_even_when_it_cannot_be_read(

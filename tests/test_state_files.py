@@ -28,8 +28,9 @@ from sbtop.actions.state import (
 )
 from sbtop.cli import _demo_target
 from sbtop.demo.backend import SimulatedBackend
-from sbtop.demo.render_api import API_KEY, SERVICE_ID
+from sbtop.demo.render_api import API_KEY
 from sbtop.recording.writer import Recorder, RecordingError
+from tests.control_plane import render_config, render_env, serving
 from tests.test_config import run_sbtop
 from tests.test_recording import write_recording
 
@@ -41,33 +42,18 @@ OTHER, ALICE, BOB, TEAM = 4242, 4201, 4202, 4200  # uids and a gid no one else u
 
 @pytest.fixture
 def backend() -> Iterator[SimulatedBackend]:
-    b = SimulatedBackend(port=0).start()
-    b.set(rps=100)
-    b.render.build_s, b.render.update_s = 0.2, 0.1
-    try:
+    with serving(rps=100, build_s=0.2) as b:
         yield b
-    finally:
-        b.stop()
 
 
 def config_file(path: Path, b: SimulatedBackend) -> Path:
-    path.write_text(f"""
-[targets.demo]
-base_url = "{b.url}"
-
-[targets.demo.render]
-service_id = "{SERVICE_ID}"
-api_key_env = "SB_RENDER_KEY"
-api_url = "{b.render_url}"
-""")
-    path.chmod(0o644)
-    return path
+    # Readable by others: the team's test runs sbtop as other users.
+    return render_config(path, b, memory_limit_mb=None, mode=0o644)
 
 
 def setup(tmp_path: Path, b: SimulatedBackend) -> tuple[Path, dict[str, str], Path]:
     state = tmp_path / "state"
-    env = {"SB_RENDER_KEY": API_KEY, "SBTOP_STATE_DIR": str(state)}
-    return config_file(tmp_path / "c.toml", b), env, state
+    return config_file(tmp_path / "c.toml", b), render_env(state), state
 
 
 def refused(r: subprocess.CompletedProcess[str], *words: str) -> str:

@@ -315,8 +315,7 @@ def _counts(vector: Rows, tag: str, route_tag: str, d: Deltas, settings: EngineS
     return status_on, seen
 
 
-def _messages(v: Mapping[str, tuple[tuple[Mapping[str, str], float], ...]], names: list[str],
-              problems: dict[str, str]) -> float:
+def _messages(v: Mapping[str, Vector], names: list[str], problems: dict[str, str]) -> float:
     """Messages a second, each instance under the first of the names it has."""
     per_instance: dict[str, float] = {}
     for name in names:

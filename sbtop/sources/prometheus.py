@@ -348,7 +348,8 @@ def _float(text: Any) -> float:
 
 
 def _why(e: BaseException) -> str:
-    return str(e) if isinstance(e, PromError) else f"{type(e).__name__}: {e}"
+    # PromError's text is made safe when raised; any other may quote an answer too.
+    return str(e) if isinstance(e, PromError) else untrusted.line(f"{type(e).__name__}: {e}")
 
 
 def _text(value: Any) -> str | None:
