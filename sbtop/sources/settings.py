@@ -1,8 +1,9 @@
-"""What the HTTP sources are told: plain frozen settings and their defaults, no I/O.
+"""What the sources are told: plain frozen settings and their defaults, no I/O.
 
-Apart from sbtop.sources.http and .prometheus so that whoever builds them (the config) loads
-no HTTP client: `sbtop rules --no-detect` reads the config and must not import httpx. Those
-modules re-export these names, so `from sbtop.sources.http import HttpSettings` keeps working.
+Apart from the sources themselves so that whoever builds them (the config) loads no HTTP or
+database client: `sbtop rules --no-detect` reads the config and must not import httpx. The
+sources re-export these names, so `from sbtop.sources.http import HttpSettings` and
+`from sbtop.sources.database import DbSettings` keep working.
 """
 
 from __future__ import annotations
@@ -44,3 +45,14 @@ class PromSettings:
     # memory. A round's vectors for a big app are well under a megabyte; the targets list of
     # a Prometheus shared by thousands of targets is the largest answer sbtop asks for.
     max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class DbSettings:
+    connect_timeout_s: float = 3.0
+    statement_timeout_s: float = 2.0
+    # Count only the sessions of the DSN's database (a cluster shared by several apps); the
+    # capacity stays the server's.
+    only_database: bool = False
+    pool_user: str = ""  # count only this role's sessions against the pool; "" = all
+    max_backoff_s: float = 30.0
