@@ -35,8 +35,12 @@ from sbtop.engine.settings import (
     MetricNames,
 )
 from sbtop.engine.verify import Probe, Tolerances
-from sbtop.sources.http import DEFAULT_MAX_BYTES, DEFAULT_MAX_SAMPLES, HttpSettings
-from sbtop.sources.prometheus import DEFAULT_MAX_ANSWER_BYTES
+from sbtop.sources.settings import (
+    DEFAULT_MAX_ANSWER_BYTES,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_SAMPLES,
+    HttpSettings,
+)
 
 # Defaults come from the engine's own types, so the file and the engine cannot disagree.
 _NAMES = MetricNames()

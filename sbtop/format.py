@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 from sbtop.engine.figures import Figure
 from sbtop.engine.observations import ExternalAlert
+from sbtop.engine.words import duration, number
 
-
-def number(value: float | None, unit: str) -> str:
-    """A figure's value in its unit: '218 ms', '0.21%', '40.2/s', '1,300'."""
-    if value is None:
-        return "-"
-    if not math.isfinite(value):
-        return str(value)
-    if abs(value) >= 1e12:  # a figure that large is a bug upstream: not 300 digits of it
-        return f"{value:.3g}" + ("%" if unit == "%" else f" {unit}" if unit else "")
-    # Precision where it matters (0.95% against a 1% threshold), no more: digits that flicker
-    # on every tick are noise to read and bytes to send.
-    if unit == "%":
-        return f"{value:.2f}%" if abs(value) < 10 else f"{value:.1f}%"
-    if unit == "ms":
-        return f"{value:.0f} ms" if abs(value) >= 10 else f"{value:.1f} ms"
-    if unit == "/s":
-        return f"{value:.0f}/s" if abs(value) >= 100 else f"{value:.1f}/s"
-    return f"{value:,.0f}"
-
+# `number` and `duration` are the engine's (it writes them into its own sentences, and may not
+# import this module): one implementation, so a panel and a gate criterion say a figure alike.
+__all__ = ["LABELS", "duration", "external_origin", "figure_value", "number", "size"]
 
 # Short names for figures where space is tight (the alerts panel).
 LABELS = {
@@ -49,16 +32,6 @@ def figure_value(f: Figure) -> str:
     if f.key == "health":
         return "-" if f.value is None else f"HTTP {f.value:.0f}"
     return number(f.value, f.unit)
-
-
-def duration(seconds: float) -> str:
-    """Compact and coarse where precision does not help: '42s', '3m12s', '2h05m'."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
 def size(n: float) -> str:

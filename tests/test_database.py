@@ -14,12 +14,14 @@ from typing import Any
 import psycopg
 import pytest
 
+from sbtop.clock import ManualClock
 from sbtop.engine.database import db_figures
 from sbtop.engine.levels import Level
 from sbtop.engine.observations import DbSnapshot
 from sbtop.engine.settings import EngineSettings
 from sbtop.sources.database import DatabaseSource, DbSettings, crdb_snapshot
 from tests import pg
+from tests.servers import closed_port
 
 
 def poll(source: DatabaseSource) -> DbSnapshot:
@@ -520,3 +522,27 @@ def test_a_cockroachdb_style_retry_error_mid_poll_is_said_and_the_next_poll_work
         assert ok.error is None and ok.total is not None
     finally:
         asyncio.run(source.close())
+
+
+def test_reconnects_back_off_on_the_sources_clock() -> None:
+    """The backoff reads the injected clock: moved by hand, the retries come exactly when it
+    says, without a second of real time (the real clock would still be inside the backoff)."""
+    clock = ManualClock()
+    source = DatabaseSource(f"postgresql://postgres@127.0.0.1:{closed_port()}/postgres",
+                            DbSettings(connect_timeout_s=1, max_backoff_s=30), clock=clock)
+
+    def tried() -> bool:
+        """One poll: True when it tried to connect, False when it waited out the backoff."""
+        snap = poll(source)
+        assert snap.error is not None and snap.t == clock.t
+        return "retrying in" not in snap.error
+
+    assert tried() and tried()  # the first retry comes at once: a restart is often quick
+    for delay in (1, 2, 4, 8, 16, 30, 30):  # then 1, 2, 4 ... s, at most max_backoff_s
+        snap = poll(source)
+        assert snap.error is not None and f"(retrying in {delay} s)" in snap.error
+        assert "refused" in snap.error  # the last attempt's reason, still said
+        clock.advance(delay - 0.25)
+        assert not tried()
+        clock.advance(0.25)
+        assert tried()

@@ -7,7 +7,7 @@ import collections
 import dataclasses
 from typing import Any
 
-from sbtop import format
+from sbtop.engine import words
 from sbtop.engine.alerts import AlertEvaluator
 from sbtop.engine.assessment import Assessment, SourceStatus
 from sbtop.engine.database import db_figures
@@ -178,7 +178,7 @@ class Engine:
         skew = end.page_clock_skew_s if end is not None else None
         if skew is not None:
             side = "ahead of" if skew > 0 else "behind"
-            off = (format.duration(abs(skew)) if abs(skew) < 2 * 86400
+            off = (words.duration(abs(skew)) if abs(skew) < 2 * 86400
                    else f"{abs(skew) / 86400:,.0f} days")
             notes.append(f"the page's sample timestamps are {off} {side} "
                          "this machine's clock: ignored, rates use the scrape times")

@@ -24,9 +24,6 @@ from sbtop.engine.series import (
 from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
 
 _ROUTE_TAG = {COUNTER: ROUTE_COUNTER, HIST_COUNT: ROUTE_HIST_COUNT}
-# The route table changes every tick and is read row by row: the console redraws it this
-# often (cheaper on a slow link), and a recording keeps it as often, no more.
-ROUTES_REDRAW_S = 5.0
 QUANTILES = (("latency_p50_ms", 0.5), ("latency_p95_ms", 0.95), ("latency_p99_ms", 0.99))
 
 

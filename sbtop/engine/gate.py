@@ -9,7 +9,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sbtop import format
+from sbtop.engine import words
 from sbtop.engine.figures import Figure
 
 
@@ -72,8 +72,8 @@ def evaluate(percent: int | None, step_started_wall: float | None, now_wall: flo
             criteria.append(Criterion("soak", False, "soak: start of the step not known"))
         else:
             left = max(0.0, soak_total - (now_wall - step_started_wall))
-            criteria.append(Criterion("soak", left <= 0, f"soak {format.duration(soak_total)}: "
-                                      + ("done" if left <= 0 else f"{format.duration(left)} left")))
+            criteria.append(Criterion("soak", left <= 0, f"soak {words.duration(soak_total)}: "
+                                      + ("done" if left <= 0 else f"{words.duration(left)} left")))
     else:
         left = 0.0
     e5 = _fresh(figures.get("error_rate_5xx_pct"))
@@ -113,4 +113,4 @@ def _fresh(f: Figure | None) -> float | None:
 
 
 def _num(v: float | None, unit: str) -> str:
-    return "unknown" if v is None else format.number(v, unit.strip())
+    return "unknown" if v is None else words.number(v, unit.strip())

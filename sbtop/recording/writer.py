@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from sbtop import __version__
+from sbtop.cadence import ROUTES_REDRAW_S
 from sbtop.engine import codec
 from sbtop.engine.assessment import Assessment
-from sbtop.engine.figures import ROUTES_REDRAW_S
 
 FORMAT = 1
 KEYFRAME_EVERY = 60

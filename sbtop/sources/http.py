@@ -10,34 +10,17 @@ from __future__ import annotations
 import socket
 import ssl
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 
 from sbtop import bounded, untrusted
 from sbtop.clock import SYSTEM, Clock
 
-DEFAULT_MAX_SAMPLES = 50_000
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class HttpSettings:
-    connect_timeout_s: float = 3.0
-    # The whole request, from connecting to the last byte: a server that trickles a byte at a
-    # time must not hold a tick forever.
-    timeout_s: float = 5.0
-    verify_tls: bool = True
-    ca_bundle: str | None = None
-    max_bytes: int = DEFAULT_MAX_BYTES
-    # Samples kept from the families sbtop reads (Prometheus's sample_limit, counted after the
-    # unwanted families are dropped): a label explosion past it fails the scrape instead of
-    # making sbtop hold hundreds of thousands of series.
-    max_samples: int = DEFAULT_MAX_SAMPLES
-    gzip: bool = True
-    # Resolved from the environment by sbtop.config; never written to a file or shown.
-    headers: dict[str, str] = field(default_factory=dict, repr=False)
-    cookies: dict[str, str] = field(default_factory=dict, repr=False)
+# The settings live apart (no httpx there, for the config); importers name them from here too.
+from sbtop.sources.settings import DEFAULT_MAX_BYTES as DEFAULT_MAX_BYTES  # noqa: PLC0414
+from sbtop.sources.settings import DEFAULT_MAX_SAMPLES as DEFAULT_MAX_SAMPLES  # noqa: PLC0414
+from sbtop.sources.settings import HttpSettings as HttpSettings  # noqa: PLC0414
 
 
 class FetchError(Exception):

@@ -40,20 +40,9 @@ from sbtop.engine.series import counter_names
 from sbtop.engine.settings import EngineSettings
 from sbtop.engine.shape import Shape, choose
 
-DEFAULT_MAX_ANSWER_BYTES = 8 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class PromSettings:
-    url: str
-    selector: str = ""  # label matchers for every metric, e.g. job="studybuddy"
-    timeout_s: float = 5.0  # each call's whole answer, connect to last byte
-    headers: dict[str, str] = field(default_factory=dict, repr=False)
-    basic_auth: tuple[str, str] | None = field(default=None, repr=False)
-    # An answer larger is refused before it is parsed: JSON takes many times its size in
-    # memory. A round's vectors for a big app are well under a megabyte; the targets list of
-    # a Prometheus shared by thousands of targets is the largest answer sbtop asks for.
-    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
+# The settings live apart (no httpx there, for the config); importers name them from here too.
+from sbtop.sources.settings import DEFAULT_MAX_ANSWER_BYTES as DEFAULT_MAX_ANSWER_BYTES  # noqa: PLC0414
+from sbtop.sources.settings import PromSettings as PromSettings  # noqa: PLC0414
 
 
 class PromError(untrusted.Message):

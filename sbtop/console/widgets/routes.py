@@ -16,10 +16,11 @@ from textual.app import ComposeResult
 from textual.content import Content
 from textual.widgets import Input
 
+from sbtop.cadence import ROUTES_REDRAW_S
 from sbtop.console.marks import esc
 from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.assessment import Assessment
-from sbtop.engine.figures import ROUTES_REDRAW_S, RouteStat
+from sbtop.engine.figures import RouteStat
 from sbtop.engine.history import History
 
 # (label, sort key): every order puts the route that needs attention first.

@@ -1,0 +1,161 @@
+"""The database source: sbtop's own connection, one poll a tick, never an exception out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from sbtop import untrusted
+from sbtop.clock import SYSTEM, Clock
+from sbtop.engine.observations import DbSession, DbSnapshot
+from sbtop.sources.database import cockroach, postgres
+from sbtop.sources.database.backoff import Backoff
+from sbtop.sources.database.shown import connect_reason, first_line, secrets_of
+from sbtop.sources.settings import DbSettings
+
+
+class DatabaseSource:
+    """Use as an async context manager; `poll()` never raises."""
+
+    def __init__(self, dsn: str, settings: DbSettings | None = None,
+                 clock: Clock = SYSTEM) -> None:
+        self._dsn = dsn
+        self.settings = settings or DbSettings()
+        self.clock = clock
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self.kind = "postgresql"
+        self.version = ""
+        self._backoff = Backoff(clock, self.settings.max_backoff_s)
+        self._last_error: str | None = None
+        self._own_session = ""
+
+    def __repr__(self) -> str:  # the DSN may hold a password: never in a repr
+        return f"DatabaseSource(kind={self.kind!r})"
+
+    async def __aenter__(self) -> DatabaseSource:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            # Closing a broken connection can fail in its own way: nothing is left to save.
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def poll(self) -> DbSnapshot:
+        """One poll, bounded on this side too: statement_timeout is the server's to enforce,
+        and a server or network that stops answering must not hold a tick."""
+        limit = self.settings.connect_timeout_s + self.settings.statement_timeout_s + 1.0
+        try:
+            snap = await asyncio.wait_for(self._poll(), timeout=limit)
+        except TimeoutError:
+            await self.close()
+            t, wall = self.clock.now()
+            self._last_error = f"no answer within {limit:g} s (the connection is dropped)"
+            snap = DbSnapshot(t, wall, error=self._last_error, kind=self.kind)
+        if snap.error is not None:
+            # libpq's and the server's words: the password scrubbed, then made safe to show.
+            snap = dataclasses.replace(snap, error=untrusted.line(self._scrub(snap.error)))
+        return snap
+
+    def _scrub(self, text: str) -> str:
+        """Whatever libpq quotes of the DSN, the password is not shown."""
+        for secret in secrets_of(self._dsn):
+            text = text.replace(secret, "***")
+        return text
+
+    async def _poll(self) -> DbSnapshot:
+        t, wall = self.clock.now()
+        if self._conn is None or self._conn.closed:
+            wait = self._backoff.wait_s()
+            if wait > 0:
+                return DbSnapshot(t, wall, error=f"{self._last_error} (retrying in {wait:.0f} s)",
+                                  kind=self.kind)
+            error = await self._connect()
+            if error is not None:
+                return DbSnapshot(t, wall, error=error, kind=self.kind)
+        # The poll's own duration, as measured (shown as the database's round trip), not a
+        # schedule: the performance counter, whatever clock drives the ticks.
+        started = time.perf_counter()
+        try:
+            assert self._conn is not None
+            if self.kind == "cockroachdb":
+                snap = await cockroach.poll(self._conn, self._own_session,
+                                            self.settings.pool_user, t, wall)
+            else:
+                snap = await postgres.poll(self._conn, self.settings, t, wall)
+        except psycopg.errors.QueryCanceled:
+            return DbSnapshot(t, wall, kind=self.kind, error=(
+                f"the sessions query took longer than statement_timeout "
+                f"({self.settings.statement_timeout_s:g} s)"))
+        except psycopg.errors.InsufficientPrivilege as e:
+            return DbSnapshot(t, wall, kind=self.kind, error=f"not allowed: {first_line(e)}")
+        except (psycopg.OperationalError, psycopg.InterfaceError) as e:
+            # The connection broke (the server restarted, or killed us): reconnect next poll.
+            await self.close()
+            self._last_error = f"connection lost: {first_line(e)}"
+            return DbSnapshot(t, wall, kind=self.kind, error=self._last_error)
+        except psycopg.Error as e:
+            return DbSnapshot(t, wall, kind=self.kind, error=first_line(e))
+        poll_ms = (time.perf_counter() - started) * 1000.0
+        return dataclasses.replace(snap, poll_ms=poll_ms, version=self.version)
+
+    async def _connect(self) -> str | None:
+        s = self.settings
+        try:
+            conn = await asyncio.wait_for(psycopg.AsyncConnection.connect(
+                self._dsn, autocommit=True, application_name="sbtop",
+                connect_timeout=max(2, round(s.connect_timeout_s))),
+                timeout=s.connect_timeout_s + 1.0)
+        except TimeoutError:
+            return self._failed(f"connect timeout: no answer within {s.connect_timeout_s:g} s")
+        except psycopg.Error as e:
+            return self._failed(connect_reason(e))
+        except (OSError, ValueError) as e:
+            return self._failed(f"cannot connect: {e}")
+        try:
+            cur = await conn.execute("SELECT version()")
+            row = await cur.fetchone()
+            self.version = untrusted.line(row[0]) if row else ""
+            self.kind = "cockroachdb" if self.version.startswith("CockroachDB") else "postgresql"
+            ms = max(1, round(s.statement_timeout_s * 1000))
+            await conn.execute(sql.SQL("SET statement_timeout = {}").format(sql.Literal(ms)))
+            # sbtop only reads (a cancel is a function call, not a write).
+            await conn.execute("SET default_transaction_read_only = on")
+            if self.kind == "cockroachdb":
+                self._own_session = await cockroach.own_session(conn)
+        except psycopg.Error as e:
+            await conn.close()
+            return self._failed(first_line(e))
+        self._conn = conn
+        self._backoff.succeeded()
+        self._last_error = None
+        return None
+
+    def _failed(self, reason: str) -> str:
+        self._backoff.failed()
+        self._last_error = reason
+        return reason
+
+    async def cancel(self, session: DbSession) -> str:
+        """Cancel the session's running query, and only that one: the query must still be
+        the one shown (same session start, same query start, still active); returns what
+        happened, in words."""
+        if self._conn is None or self._conn.closed:
+            return "not cancelled: no database connection"
+        target = session.cancel_id or session.id
+        try:
+            if self.kind == "cockroachdb":
+                return await cockroach.cancel(self._conn, target)
+            return await postgres.cancel(self._conn, session, target)
+        except (psycopg.Error, ValueError) as e:
+            return self._scrub(f"not cancelled: {first_line(e)}")
