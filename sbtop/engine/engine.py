@@ -131,7 +131,8 @@ class Engine:
             # The figures from the instances' metrics cover only some of them: say so on
             # each, so no figure passes for the whole service's.
             part = f"{max(0, covered)} of {len(instances)} instances"
-            figures = {k: (dataclasses.replace(f, detail={**f.detail, "partial": part})
+            figures = {k: (dataclasses.replace(f, detail=dataclasses.replace(f.detail,
+                                                                             partial=part))
                            if k in METRIC_FIGURES and f.value is not None else f)
                        for k, f in figures.items()}
         external = self._external_alerts()

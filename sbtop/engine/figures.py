@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sbtop.engine.detail import Detail
 from sbtop.engine.levels import Level, Threshold
 from sbtop.engine.observations import HealthProbe
 from sbtop.engine.quantile import INF, histogram_quantile, quantile_in_bucket
@@ -40,7 +41,7 @@ class Figure:
     unit: str = ""
     threshold: Threshold | None = None
     reason: str | None = None
-    detail: Mapping[str, Any] = field(default_factory=dict)
+    detail: Detail = field(default_factory=Detail)
     # Only figures with a threshold (and health) decide the overall level; the rest inform.
     judged: bool = False
     # Seconds since the data behind a carried-over figure was read; None while fresh.
@@ -48,17 +49,17 @@ class Figure:
 
 
 def judge(key: str, value: float | None, settings: EngineSettings, *, reason: str | None = None,
-          detail: Mapping[str, Any] | None = None) -> Figure:
+          detail: Detail | None = None) -> Figure:
     threshold = settings.thresholds.get(key)
     judged = threshold is not None and (
         threshold.warning is not None or threshold.critical is not None
     )
     if value is None or math.isnan(value):
         return Figure(key, None, Level.UNKNOWN, FIGURE_UNITS.get(key, ""), threshold,
-                      reason or "no value", dict(detail or {}), judged)
+                      reason or "no value", detail or Detail(), judged)
     level = threshold.judge(value) if threshold is not None else Level.OK
     return Figure(key, value, level, FIGURE_UNITS.get(key, ""), threshold, None,
-                  dict(detail or {}), judged)
+                  detail or Detail(), judged)
 
 
 def unknown(key: str, reason: str, settings: EngineSettings) -> Figure:
@@ -210,7 +211,7 @@ def figures_over(d: Deltas, end: Rollup, health: HealthProbe | None, settings: E
         else:
             figures["socket_messages_per_s"] = judge(
                 "socket_messages_per_s", d.per_s.get(MESSAGES, 0.0), settings,
-                detail={"metric": end.message_counter},
+                detail=Detail(metric=end.message_counter),
             )
     figures.update(gauge_figures(end, health, settings))
     return figures, _routes(end, d, settings)
@@ -238,11 +239,12 @@ def _latency(end: Rollup, d: Deltas, window: str, settings: EngineSettings
             out[key] = unknown(key, reason, settings)
             continue
         seconds, low, high = quantile_in_bucket(q, d.buckets.items())
-        detail: dict[str, Any] = {"requests": total}
+        bucket: tuple[float, float | None] | None = None
         if low is not None and high is not None:
             # Interpolated inside this bucket: the true quantile is somewhere in it. Past the
             # highest finite bound (None) it is only known to be at least that.
-            detail["bucket_ms"] = (low * 1000.0, high * 1000.0 if math.isfinite(high) else None)
+            bucket = (low * 1000.0, high * 1000.0 if math.isfinite(high) else None)
+        detail = Detail(requests=total, bucket_ms=bucket)
         out[key] = judge(key, seconds * 1000.0, settings,
                          reason="histogram gives no quantile", detail=detail)
     return out
@@ -276,7 +278,7 @@ def _traffic(end: Rollup, d: Deltas, window: str, settings: EngineSettings
     else:
         total = sum(d.counts.get(source[0], {}).values())
         out["requests_per_s"] = judge("requests_per_s", d.per_s.get(source[0], 0.0), settings,
-                                      detail={"metric": source[1], "requests": total})
+                                      detail=Detail(metric=source[1], requests=total))
     source = _count_source(end, settings, need_status=True)
     reason: str | None = None
     classes: dict[str, float] = {}
@@ -298,10 +300,10 @@ def _traffic(end: Rollup, d: Deltas, window: str, settings: EngineSettings
         else:
             errors = classes.get(cls, 0.0)
             out[key] = judge(key, 100.0 * errors / total, settings,
-                             detail={"errors": errors, "requests": total,
-                                     "metric": source[1] if source else None,
-                                     "status_label": end.status_labels.get(source[0])
-                                     if source else None})
+                             detail=Detail(errors=errors, requests=total,
+                                           metric=source[1] if source else None,
+                                           status_label=end.status_labels.get(source[0])
+                                           if source else None))
     return out
 
 
@@ -316,7 +318,7 @@ def gauge_figures(end: Rollup, health: HealthProbe | None, settings: EngineSetti
             "socket_connections", sockets, settings,
             reason=end.problems.get("sockets") or
             f"no socket gauge {end.found_in} (looked for {', '.join(names.socket_gauges)})",
-            detail={"metric": end.socket_gauge},
+            detail=Detail(metric=end.socket_gauge),
         )
     out["memory_pct"] = memory_figure(end.gauges.get("rss"), health, settings,
                                       end.problems.get("rss"), end.found_in)
@@ -356,17 +358,17 @@ def memory_figure(rss: float | None, health: HealthProbe | None, settings: Engin
         said = f" (the health JSON's {fields.memory_limit} {limit_why})" if limit_why else ""
         return judge("memory_pct", None, settings,
                      reason=f"no memory limit: set memory_limit_mb on the target{said}",
-                     detail={"rss_bytes": rss})
+                     detail=Detail(rss_bytes=rss))
     return judge("memory_pct", 100.0 * rss / limit, settings,
-                 detail={"rss_bytes": rss, "limit_bytes": limit, "rss_from": rss_source,
-                         "limit_from": limit_source})
+                 detail=Detail(rss_bytes=rss, limit_bytes=limit, rss_from=rss_source,
+                               limit_from=limit_source))
 
 
 def health_figure(probe: HealthProbe | None, settings: EngineSettings) -> Figure | None:
     """2xx is ok; another status or a timeout is critical; no answer at all is unknown."""
     if probe is None:
         return None
-    detail: dict[str, Any] = {"elapsed_ms": round(probe.elapsed_ms, 1)}
+    detail = Detail(elapsed_ms=round(probe.elapsed_ms, 1))
     if probe.status is not None and 200 <= probe.status < 300:
         return Figure("health", float(probe.status), Level.OK, "", None, None, detail, True)
     if probe.status is not None:

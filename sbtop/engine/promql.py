@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sbtop.engine.figures import Deltas, Figure, Routes, figures_over, unknown
 from sbtop.engine.levels import Level
@@ -389,7 +389,8 @@ def prom_figures(snap: PromSnapshot, health: HealthProbe | None, settings: Engin
     figures, routes = figures_over(win.deltas, win.end, health, settings)
     for k, f in figures.items():
         figures[k] = Figure(f.key, f.value, f.level, f.unit, f.threshold, f.reason,
-                            {**f.detail, "source": "prometheus"}, f.judged, f.stale_s)
+                            replace(f.detail, source="prometheus"), f.judged,
+                            f.stale_s)
     return figures, routes, win.p95_by_instance
 
 
