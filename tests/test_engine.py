@@ -367,7 +367,7 @@ def test_after_a_restart_a_series_missing_from_that_page_counts_in_full_when_bac
     e.observe(obs(0, p(1000, 2, 50).page()))
     e.observe(obs(10, p(2000, None, 10).page()))
     a = e.observe(obs(20, p(2000, 5, 30).page()))
-    assert e.tracker.sums()["b"][0.003] == 5.0
+    assert e.tracker.sums().buckets[0.003] == 5.0
     assert a.figures["requests_per_s"].value == pytest.approx(30 / 20)
 
 

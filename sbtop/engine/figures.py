@@ -11,20 +11,11 @@ from sbtop.engine.detail import Detail
 from sbtop.engine.levels import Level, Threshold
 from sbtop.engine.observations import HealthProbe
 from sbtop.engine.quantile import INF, histogram_quantile, quantile_in_bucket
-from sbtop.engine.series import (
-    BUCKET,
-    COUNTER,
-    HIST_COUNT,
-    MESSAGES,
-    ROUTE_BUCKET,
-    ROUTE_COUNTER,
-    ROUTE_HIST_COUNT,
-    Rollup,
-    RouteKey,
-)
+from sbtop.engine.series import BUCKET, COUNTER, HIST_COUNT, MESSAGES, Feed, Rollup, RouteKey
 from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
 
-_ROUTE_TAG = {COUNTER: ROUTE_COUNTER, HIST_COUNT: ROUTE_HIST_COUNT}
+# The two counts of requests by status class: the request counter and the histogram's _count.
+COUNTS = (COUNTER, HIST_COUNT)
 # The route table changes every tick and is read row by row: the console redraws it this
 # often (cheaper on a slow link), and a recording keeps it as often, no more.
 ROUTES_REDRAW_S = 5.0
@@ -103,38 +94,36 @@ class Deltas:
     span: float
     buckets: dict[float, float] = field(default_factory=dict)
     route_buckets: dict[RouteKey, dict[float, float]] = field(default_factory=dict)
-    counts: dict[str, dict[str, float]] = field(default_factory=dict)  # tag -> class -> n
-    route_counts: dict[str, dict[RouteKey, dict[str, float]]] = field(default_factory=dict)
-    # Per second: each count tag's total and MESSAGES; and each route's requests.
-    per_s: dict[str, float] = field(default_factory=dict)
+    counts: dict[Feed, dict[str, float]] = field(default_factory=dict)  # COUNTS -> class -> n
+    route_counts: dict[Feed, dict[RouteKey, dict[str, float]]] = field(default_factory=dict)
+    # Per second: each of the COUNTS' total and MESSAGES; and each route's requests.
+    per_s: dict[Feed, float] = field(default_factory=dict)
     route_per_s: dict[RouteKey, float] = field(default_factory=dict)
 
 
 def deltas(start: Rollup, end: Rollup, span: float | None = None) -> Deltas:
     """The increases from `start` to `end`, as rates over `span` (their time apart unless
     given: an instance that stopped answering is averaged over the window up to now)."""
-    def inc(group: str) -> dict[Any, float]:
-        before = start.sums.get(group, {})
-        return {k: v - before.get(k, 0.0) for k, v in end.sums.get(group, {}).items()}
+    def inc(before: Mapping[Any, float], now: Mapping[Any, float]) -> dict[Any, float]:
+        return {k: v - before.get(k, 0.0) for k, v in now.items()}
 
-    def inc_by_route(group: str) -> dict[RouteKey, dict[Any, float]]:
-        before_all = start.sums.get(group, {})
-        out = {}
-        for rk, now in end.sums.get(group, {}).items():
-            before = before_all.get(rk, {})
-            out[rk] = {k: v - before.get(k, 0.0) for k, v in now.items()}
-        return out
+    def inc_by_route(before: Mapping[RouteKey, Mapping[Any, float]],
+                     now: Mapping[RouteKey, Mapping[Any, float]]
+                     ) -> dict[RouteKey, dict[Any, float]]:
+        return {rk: inc(before.get(rk, {}), sums) for rk, sums in now.items()}
 
+    a, b = start.sums, end.sums
     span = end.t - start.t if span is None else span
-    d = Deltas(span, buckets=inc(BUCKET), route_buckets=inc_by_route(ROUTE_BUCKET))
-    for group, route_group in _ROUTE_TAG.items():
-        d.counts[group] = inc(group)
-        d.route_counts[route_group] = inc_by_route(route_group)
+    d = Deltas(span, buckets=inc(a.buckets, b.buckets),
+               route_buckets=inc_by_route(a.route_buckets, b.route_buckets))
+    for feed in COUNTS:
+        d.counts[feed] = inc(a.counts(feed), b.counts(feed))
+        d.route_counts[feed] = inc_by_route(a.route_counts(feed), b.route_counts(feed))
     if span > 0:
-        for group in _ROUTE_TAG:
-            d.per_s[group] = sum(d.counts[group].values()) / span
+        for feed in COUNTS:
+            d.per_s[feed] = sum(d.counts[feed].values()) / span
         if end.message_counter is not None:
-            d.per_s[MESSAGES] = inc(MESSAGES).get(end.message_counter, 0.0) / span
+            d.per_s[MESSAGES] = inc(a.messages, b.messages).get(end.message_counter, 0.0) / span
         d.route_per_s = {rk: b.get(INF, 0.0) / span for rk, b in d.route_buckets.items()}
     return d
 
@@ -251,7 +240,7 @@ def _latency(end: Rollup, d: Deltas, window: str, settings: EngineSettings
 
 
 def _count_source(end: Rollup, settings: EngineSettings, *, need_status: bool
-                  ) -> tuple[str, str] | None:
+                  ) -> tuple[Feed, str] | None:
     """Which counts to use: the request counter when it serves, else the histogram's _count."""
     names = settings.names
     if end.counter_present and (end.counter_has_status or not need_status):
@@ -391,7 +380,7 @@ def _routes(end: Rollup, d: Deltas, settings: EngineSettings) -> Routes:
     source = _count_source(end, settings, need_status=True)
     route_counts = {}
     if source is not None:
-        route_counts = d.route_counts.get(_ROUTE_TAG[source[0]], {})
+        route_counts = d.route_counts.get(source[0], {})
     stats = []
     minimum = settings.min_route_requests
     for rk, buckets in d.route_buckets.items():
