@@ -28,7 +28,7 @@ def number(value: float | None, unit: str) -> str:
 
 
 # Short names for figures where space is tight (the alerts panel).
-LABELS = {
+LABELS: dict[str, str] = {
     "latency_p50_ms": "p50",
     "latency_p95_ms": "p95",
     "latency_p99_ms": "p99",

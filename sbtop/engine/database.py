@@ -17,7 +17,8 @@ def db_figures(snap: DbSnapshot, settings: EngineSettings) -> dict[str, Figure]:
     pool = settings.db_pool_size
     if snap.error is not None:
         reason = f"database unavailable: {snap.error}"
-        out = {k: unknown(k, reason, settings) for k in ("db_connections_pct", "db_sessions")}
+        out: dict[str, Figure] = {k: unknown(k, reason, settings)
+                                  for k in ("db_connections_pct", "db_sessions")}
         if pool:
             out["db_pool_pct"] = unknown("db_pool_pct", reason, settings)
         return out

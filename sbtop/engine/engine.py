@@ -326,7 +326,7 @@ class Engine:
 
 
 def _configured(settings: EngineSettings) -> set[str]:
-    keys = set(METRIC_FIGURES)
+    keys: set[str] = set(METRIC_FIGURES)
     if not settings.names.socket_gauges:
         keys.discard("socket_connections")
     if not settings.names.message_counters:

@@ -382,7 +382,7 @@ def prom_figures(snap: PromSnapshot, health: HealthProbe | None, settings: Engin
     elif snap.refusal is not None:
         reason = snap.refusal
     if reason is not None:
-        figures = {k: unknown(k, reason, settings) for k in PROM_FIGURES}
+        figures: dict[str, Figure] = {k: unknown(k, reason, settings) for k in PROM_FIGURES}
         return figures, Routes(reason=reason), {}
     win = prom_window(snap, settings)
     figures, routes = figures_over(win.deltas, win.end, health, settings)
@@ -486,7 +486,8 @@ def figure_expr(figure: str, settings: EngineSettings, selector: str = "",
     shape = shape or configured(n)
     sel = _sel(selector)
     h = n.latency_histogram
-    quantiles = {"latency_p50_ms": 0.5, "latency_p95_ms": 0.95, "latency_p99_ms": 0.99}
+    quantiles: dict[str, float] = {"latency_p50_ms": 0.5, "latency_p95_ms": 0.95,
+                                   "latency_p99_ms": 0.99}
     if figure in quantiles:
         if not shape.histogram:
             return None
