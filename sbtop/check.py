@@ -40,7 +40,7 @@ def wide_bucket(f: Figure) -> bool:
     """A quantile interpolated in a bucket three times as wide as its lower bound (or more),
     or past the highest bound, is only known to lie somewhere in it: worth saying beside the
     number. The first bucket (from 0) is left alone: 'under 100 ms' needs no footnote."""
-    bounds = f.detail.get("bucket_ms")
+    bounds = f.detail.bucket_ms
     if not bounds or f.value is None:
         return False
     low, high = bounds
@@ -52,15 +52,15 @@ def read_from(a: Assessment) -> str:
     parts = []
     errors = a.figures.get("error_rate_5xx_pct")
     requests = a.figures.get("requests_per_s")
-    if errors is not None and errors.detail.get("metric"):
-        label = errors.detail.get("status_label")
-        parts.append(f"requests {errors.detail['metric']}" + (f" by {label}" if label else ""))
-    elif requests is not None and requests.detail.get("metric"):
-        parts.append(f"requests {requests.detail['metric']}")
+    if errors is not None and errors.detail.metric:
+        label = errors.detail.status_label
+        parts.append(f"requests {errors.detail.metric}" + (f" by {label}" if label else ""))
+    elif requests is not None and requests.detail.metric:
+        parts.append(f"requests {requests.detail.metric}")
     for key, what in (("socket_connections", "sockets"), ("socket_messages_per_s", "messages")):
         f = a.figures.get(key)
-        if f is not None and f.detail.get("metric"):
-            parts.append(f"{what} {f.detail['metric']}")
+        if f is not None and f.detail.metric:
+            parts.append(f"{what} {f.detail.metric}")
     return ", ".join(parts)
 
 
@@ -89,18 +89,18 @@ def as_text(a: Assessment, base_url: str = "") -> str:
                 f"{f.level.mark:<4}{stale}")
         if f.reason and f.value is None:
             line += "  (see above)" if f.reason == shared else f"  {f.reason}"
-        elif f.detail.get("partial"):
-            line += f"  PARTIAL: {f.detail['partial']}"
-        elif wide_bucket(f):
-            low, high = f.detail["bucket_ms"]
+        elif f.detail.partial:
+            line += f"  PARTIAL: {f.detail.partial}"
+        elif wide_bucket(f) and f.detail.bucket_ms is not None:
+            low, high = f.detail.bucket_ms
             line += (f"  somewhere in the {low:g}-{high:g} ms bucket" if high is not None else
                      f"  past the highest bucket: at least {low:g} ms")
         elif key == "db_sessions":
             d = f.detail
-            line += (f"  active {d.get('active', 0)}, idle {d.get('idle', 0)}, idle in txn "
-                     f"{d.get('idle_in_transaction', 0)}, aborted "
-                     f"{d.get('idle_in_transaction_aborted', 0)}, waiting "
-                     f"{'-' if d.get('waiting') is None else d['waiting']}")
+            line += (f"  active {d.active or 0}, idle {d.idle or 0}, idle in txn "
+                     f"{d.idle_in_transaction or 0}, aborted "
+                     f"{d.idle_in_transaction_aborted or 0}, waiting "
+                     f"{'-' if d.waiting is None else d.waiting}")
         lines.append(line.rstrip())
     read = read_from(a)
     if read:

@@ -11,7 +11,7 @@ from sbtop.engine.words import duration, number
 __all__ = ["LABELS", "duration", "external_origin", "figure_value", "number", "size"]
 
 # Short names for figures where space is tight (the alerts panel).
-LABELS = {
+LABELS: dict[str, str] = {
     "latency_p50_ms": "p50",
     "latency_p95_ms": "p95",
     "latency_p99_ms": "p99",

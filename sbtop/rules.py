@@ -32,7 +32,7 @@ def _duration(seconds: float) -> str:
 
 
 # Figures sbtop reads itself, for which Prometheus holds no metric of the app's.
-_READ_DIRECTLY = {
+_READ_DIRECTLY: dict[str, str] = {
     "db_pool_pct": "sbtop counts the pool's sessions in the database itself",
     "db_sessions": "sbtop counts sessions in the database itself",
     "health": "sbtop probes the health path itself",

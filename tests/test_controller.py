@@ -14,6 +14,7 @@ from sbtop.actions.audit import AuditLog
 from sbtop.actions.controller import Controller
 from sbtop.actions.providers import ActionError, RenderProvider
 from sbtop.actions.render import RenderSettings
+from sbtop.actions.requests import Params
 from sbtop.actions.state import StateStore
 from sbtop.clock import ManualClock
 from sbtop.demo.backend import SimulatedBackend
@@ -57,7 +58,8 @@ def test_the_first_step_captures_the_baseline_then_steps_to_5(backend: Simulated
     run(c.refresh())
     assert c.state.canary.percent == 0
     plan = c.plan("canary next", figures())
-    assert plan.params == {"flag": "PERF_OPTIMIZATIONS_ENABLED", "percent": 5, "from": 0}
+    assert plan.params == Params(flag="PERF_OPTIMIZATIONS_ENABLED", percent=5, from_percent=0)
+    assert plan.params.shown() == {"flag": "PERF_OPTIMIZATIONS_ENABLED", "percent": 5, "from": 0}
     assert c.state.canary.baseline == {}  # planning changes nothing
     assert plan.gate is not None and plan.gate.open and not plan.needs_override
     text = "\n".join(plan.describe())
@@ -83,7 +85,7 @@ def test_an_unfinished_soak_refuses_the_next_step_and_sends_nothing(
     clock.advance(600)  # 10 of the 30 soak minutes
     calls = len(backend.render.calls)
     plan = c.plan("canary next", figures())
-    assert plan.needs_override and plan.params["percent"] == 25
+    assert plan.needs_override and plan.params.percent == 25
     outcome = run(c.execute(plan))
     assert outcome.refused and "soak 30m00s: 20m00s left" in outcome.text
     assert len(backend.render.calls) == calls  # nothing sent
@@ -234,12 +236,13 @@ def test_a_second_rollback_goes_further_back_not_forward_again(backend: Simulate
     run(c.execute(c.plan("canary set", figures(), percent=5), override=True))  # dep-0002
     run(c.execute(c.plan("canary set", figures(), percent=25), override=True))  # dep-0003
     first = run(c.prepare("rollback"))
-    assert first.params["target"]["id"] == "dep-0002"
+    assert first.params.target is not None and first.params.target.id == "dep-0002"
     assert "dep-0002" in "\n".join(first.describe())
     assert run(c.execute(first)).ok
     assert backend.knobs.canary_percent == 5
     second = run(c.prepare("rollback"))
-    assert second.params["target"]["id"] == "dep-0001"  # not dep-0003, the one just left
+    # Not dep-0003, the one just left.
+    assert second.params.target is not None and second.params.target.id == "dep-0001"
     assert run(c.execute(second)).ok
     assert backend.knobs.canary_percent == 0
 

@@ -16,6 +16,7 @@ import pytest
 
 from sbtop.clock import ManualClock
 from sbtop.engine.database import db_figures
+from sbtop.engine.detail import Detail
 from sbtop.engine.levels import Level
 from sbtop.engine.observations import DbSnapshot
 from sbtop.engine.settings import EngineSettings
@@ -118,8 +119,8 @@ def test_sessions_by_state_lock_waits_blocked_pairs_and_capacity(sessions: Sessi
     figures = db_figures(snap, EngineSettings())
     sessions_figure = figures["db_sessions"]
     assert sessions_figure.value == 6
-    assert sessions_figure.detail == {"active": 2, "idle": 1, "idle_in_transaction": 2,
-                                      "idle_in_transaction_aborted": 1, "waiting": 1}
+    assert sessions_figure.detail == Detail(active=2, idle=1, idle_in_transaction=2,
+                                            idle_in_transaction_aborted=1, waiting=1)
     pct = figures["db_connections_pct"]
     assert pct.value == pytest.approx(100 * snap.pressure / snap.capacity)  # type: ignore[operator]
     assert pct.level is Level.OK
@@ -459,7 +460,7 @@ def test_sessions_in_other_states_are_counted_not_lost() -> None:
                         "total": 3, "server_total": 3, "waiting": 0, "pool": 3,
                         "max_connections": 100, "superuser_reserved": 3}, 0.0, 0.0)
     assert sum(snap.states.values()) == snap.total == 3
-    assert db_figures(snap, EngineSettings())["db_sessions"].detail["other"] == 2
+    assert db_figures(snap, EngineSettings())["db_sessions"].detail.other == 2
 
 
 # --- faults the database throws (issue 8) -----------------------------------------------------

@@ -138,7 +138,7 @@ def test_without_a_counter_the_histograms_count_with_its_status_label_serves(lab
     a = e.observe(obs(10, p(990, 10).page()))
     f = a.figures["error_rate_5xx_pct"]
     assert f.value == pytest.approx(1.0) and f.level is Level.OK  # 1 % is not > 1 %
-    assert f.detail["metric"] == "http_request_duration_seconds_count"
+    assert f.detail.metric == "http_request_duration_seconds_count"
 
 
 def test_a_configured_status_label_is_used() -> None:
@@ -228,7 +228,7 @@ def test_memory_falls_back_to_the_health_json() -> None:
     a = e.observe(obs(0, PageText().sample("unrelated", {}, 1).page(), health=health))
     f = a.figures["memory_pct"]
     assert f.value == pytest.approx(100 * 500 / 510) and f.level is Level.CRITICAL
-    assert f.detail["rss_from"] == "health memory.rss"
+    assert f.detail.rss_from == "health memory.rss"
 
 
 def test_memory_without_any_limit_is_unknown_and_says_what_to_set() -> None:
@@ -244,7 +244,7 @@ def test_socket_messages_per_second_from_a_counter_without_the_total_suffix() ->
     e.observe(obs(0, p(10)))
     a = e.observe(obs(5, p(60)))
     assert a.figures["socket_messages_per_s"].value == pytest.approx(10.0)
-    assert a.figures["socket_messages_per_s"].detail["metric"] == "socket_io_events_received"
+    assert a.figures["socket_messages_per_s"].detail.metric == "socket_io_events_received"
 
 
 def test_routes_are_ranked_by_p95_and_by_5xx_ratio() -> None:
@@ -367,7 +367,7 @@ def test_after_a_restart_a_series_missing_from_that_page_counts_in_full_when_bac
     e.observe(obs(0, p(1000, 2, 50).page()))
     e.observe(obs(10, p(2000, None, 10).page()))
     a = e.observe(obs(20, p(2000, 5, 30).page()))
-    assert e.tracker.sums()["b"][0.003] == 5.0
+    assert e.tracker.sums().buckets[0.003] == 5.0
     assert a.figures["requests_per_s"].value == pytest.approx(30 / 20)
 
 
@@ -416,7 +416,7 @@ def test_a_quantile_past_the_highest_bucket_says_at_least_and_its_json_is_valid(
     # 90 requests under 1 s, 10 slower than the highest bound (10 s).
     a = e.observe(obs(10, PageText().histogram({}, {1.0: 90, 10.0: 90, INF: 100}).page()))
     p99 = a.figures["latency_p99_ms"]
-    assert p99.value == 10_000 and p99.detail["bucket_ms"] == (10_000, None)
+    assert p99.value == 10_000 and p99.detail.bucket_ms == (10_000, None)
     out = json.loads(check.as_json(a))  # no infinity in it: valid JSON
     assert out["figures"]["latency_p99_ms"]["bucket_ms"] == [10_000, None]
     assert "past the highest bucket: at least 10000 ms" in check.as_text(a)

@@ -150,9 +150,9 @@ def test_an_instance_that_missed_the_first_round_is_named_and_warned_about() -> 
     a = e.observe(round_of(10, a=page(100, 0), b=page(5000, 5000)))
     assert a.level is Level.WARNING
     assert any("b: answering, not in the figures" in n for n in a.notes)
-    assert a.figures["requests_per_s"].detail["partial"] == "1 of 2 instances"
+    assert a.figures["requests_per_s"].detail.partial == "1 of 2 instances"
     a = e.observe(round_of(20, a=page(200, 0), b=page(5100, 5000)))
-    assert "partial" not in a.figures["requests_per_s"].detail
+    assert a.figures["requests_per_s"].detail.partial is None
     # a: 200 in its 20 s; b: 100 in the 10 s since its first answer, each over its own span.
     assert a.figures["requests_per_s"].value == pytest.approx(10.0 + 10.0)
 
@@ -175,7 +175,7 @@ def test_a_counter_one_instance_lacks_falls_back_to_what_all_have() -> None:
     a = e.observe(round_of(10, a=with_counter(100, "websocket_messages", 100),
                            b=without_counter(900, "websocket_messages_total", 900)))
     rps = a.figures["requests_per_s"]
-    assert rps.value == pytest.approx(100.0) and rps.detail["metric"].endswith("_count")
+    assert rps.value == pytest.approx(100.0) and rps.detail.metric.endswith("_count")
     assert a.figures["socket_messages_per_s"].value == pytest.approx(100.0)
 
 
@@ -185,7 +185,7 @@ def test_a_down_instance_marks_every_figure_partial() -> None:
                                                                       rss=9.5e8)))
     a = e.observe(round_of(10, a=page(100, 0, sockets=100, rss=1e8), b="connection refused"))
     for key in ("socket_connections", "memory_pct", "requests_per_s"):
-        assert a.figures[key].detail["partial"] == "1 of 2 instances", key
+        assert a.figures[key].detail.partial == "1 of 2 instances", key
 
 
 def test_all_instances_down_does_not_claim_others_cover_them() -> None:

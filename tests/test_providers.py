@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sbtop.actions.providers import ActionError, CommandProvider, HttpProvider, _percent
+from sbtop.actions.requests import Params
 from tests.servers import Answer, LoopbackServer
 
 PY = sys.executable
@@ -26,8 +27,8 @@ def test_a_command_runs_without_a_shell_with_its_placeholders(tmp_path: Path) ->
     script = f"import sys; open({str(out)!r}, 'w').write(' '.join(sys.argv[1:])); print('ok')"
     p = CommandProvider({"canary": [PY, "-c", script, "{flag}", "{percent}", "{service}; rm"]},
                         service="srv-1", flag="PERF")
-    assert p.plan("canary", {"percent": 25})[0].startswith(f"run: {PY} -c")
-    result = run(p.run("canary", {"percent": 25}))
+    assert p.plan("canary", Params(percent=25))[0].startswith(f"run: {PY} -c")
+    result = run(p.run("canary", Params(percent=25)))
     assert "succeeded: ok" in str(result)
     assert out.read_text() == "PERF 25 srv-1; rm"  # '; rm' stayed an argument
 
@@ -35,7 +36,7 @@ def test_a_command_runs_without_a_shell_with_its_placeholders(tmp_path: Path) ->
 def test_a_failing_command_reports_its_exit_code_and_last_lines() -> None:
     p = CommandProvider({"restart": [PY, "-c", "print('step 1'); print('boom'); exit(3)"]})
     with pytest.raises(ActionError, match=re.escape("exited 3: step 1 | boom")):
-        run(p.run("restart", {}))
+        run(p.run("restart", Params()))
 
 
 def test_a_command_past_its_timeout_is_killed_with_its_children(tmp_path: Path) -> None:
@@ -46,7 +47,7 @@ def test_a_command_past_its_timeout_is_killed_with_its_children(tmp_path: Path) 
     p = CommandProvider({"rollback": [PY, "-c", script]}, timeout_s=1.0)
     started = time.monotonic()
     with pytest.raises(ActionError, match="timed out after 1 s and was killed"):
-        run(p.run("rollback", {}))
+        run(p.run("rollback", Params()))
     assert time.monotonic() - started < 5
     child = int(pidfile.read_text())
     time.sleep(0.2)
@@ -63,7 +64,7 @@ def test_a_command_cancelled_midway_is_stopped_with_its_children(tmp_path: Path)
     p = CommandProvider({"rollback": [PY, "-c", script]}, timeout_s=60.0)
 
     async def cancel_midway() -> None:
-        task = asyncio.create_task(p.run("rollback", {}))
+        task = asyncio.create_task(p.run("rollback", Params()))
         while not pidfile.exists() or not pidfile.read_text():
             await asyncio.sleep(0.05)
         task.cancel()
@@ -88,14 +89,14 @@ def _alive(pid: int) -> bool:
 
 def test_large_output_is_bounded_to_its_end() -> None:
     p = CommandProvider({"restart": [PY, "-c", "print('x' * 10_000_000); print('the end')"]})
-    assert str(run(p.run("restart", {}))).endswith("the end")
+    assert str(run(p.run("restart", Params()))).endswith("the end")
 
 
 def test_a_missing_program_or_command_is_one_line() -> None:
     with pytest.raises(ActionError, match="cannot run /nonexistent/deploy"):
-        run(CommandProvider({"restart": ["/nonexistent/deploy"]}).run("restart", {}))
+        run(CommandProvider({"restart": ["/nonexistent/deploy"]}).run("restart", Params()))
     with pytest.raises(ActionError, match="no command configured for rollback"):
-        CommandProvider({}).plan("rollback", {})
+        CommandProvider({}).plan("rollback", Params())
 
 
 def test_the_flag_is_read_as_the_app_reads_it() -> None:
@@ -107,9 +108,9 @@ def test_the_webhook_sends_its_body_and_the_header_from_the_environment() -> Non
     with LoopbackServer({"/hook": Answer(body=b"{}", status=202)}) as srv:
         p = HttpProvider(srv.url + "/hook", headers={"Authorization": "Bearer s3cret"},
                          service="srv-1")
-        plan = p.plan("canary", {"percent": 5})[0]
+        plan = p.plan("canary", Params(percent=5))[0]
         assert "s3cret" not in plan and "Authorization: (from the environment)" in plan
-        assert run(p.run("canary", {"percent": 5})) == "webhook answered HTTP 202"
+        assert run(p.run("canary", Params(percent=5))) == "webhook answered HTTP 202"
         sent = srv.requests[0]
     assert sent["method"] == "POST" and sent["headers"]["Authorization"] == "Bearer s3cret"
     assert json.loads(sent["body"]) == {"action": "canary", "percent": "5", "service": "srv-1"}
@@ -119,10 +120,10 @@ def test_a_failing_or_hanging_webhook_is_reported() -> None:
     with LoopbackServer({"/bad": Answer(status=500, body=b"nope"),
                          "/hang": Answer(hang=True)}) as srv:
         with pytest.raises(ActionError, match="HTTP 500: nope"):
-            run(HttpProvider(srv.url + "/bad").run("restart", {}))
+            run(HttpProvider(srv.url + "/bad").run("restart", Params()))
         with pytest.raises(ActionError, match=re.escape(
                 "no complete answer within 0.5 s: it may still have been carried out")):
-            run(HttpProvider(srv.url + "/hang", timeout_s=0.5).run("restart", {}))
+            run(HttpProvider(srv.url + "/hang", timeout_s=0.5).run("restart", Params()))
 
 
 # --- bounded in time and size (issue 14, items 5 and 6) -------------------------------------
@@ -143,15 +144,15 @@ def test_a_webhook_answering_slowly_is_cut_off_at_its_deadline_saying_what_is_kn
                          "/bad": Answer(500, body, "application/json", trickle_s=0.05),
                          "/late": Answer(202, b"{}", delay_s=5.0)}) as srv:
         # The success status came first: that is the verdict, the rest is not waited for.
-        got, took = timed(HttpProvider(srv.url + "/ok", timeout_s=1).run("restart", {}))
+        got, took = timed(HttpProvider(srv.url + "/ok", timeout_s=1).run("restart", Params()))
         assert got == ("webhook answered HTTP 202 (then no complete answer within 1 s: the rest "
                        "not read)")
         assert took < 3.0, f"took {took:.1f} s at a 1 s deadline"
-        got, took = timed(HttpProvider(srv.url + "/bad", timeout_s=1).run("restart", {}))
+        got, took = timed(HttpProvider(srv.url + "/bad", timeout_s=1).run("restart", Params()))
         assert str(got) == "webhook answered HTTP 500, then no complete answer within 1 s"
         assert took < 3.0, f"took {took:.1f} s at a 1 s deadline"
         # Nothing came: the hook may have acted all the same.
-        got, took = timed(HttpProvider(srv.url + "/late", timeout_s=1).run("restart", {}))
+        got, took = timed(HttpProvider(srv.url + "/late", timeout_s=1).run("restart", Params()))
         assert str(got) == ("webhook: no complete answer within 1 s: it may still have been "
                             "carried out; look before trying again")
         assert took < 3.0, f"took {took:.1f} s at a 1 s deadline"
@@ -161,8 +162,8 @@ def test_a_huge_webhook_answer_is_read_only_as_far_as_is_shown() -> None:
     huge = b"no such service\n" + b"x" * (5 * 1024 * 1024)
     with LoopbackServer({"/bad": Answer(404, huge), "/ok": Answer(200, huge)}) as srv:
         with pytest.raises(ActionError) as e:
-            run(HttpProvider(srv.url + "/bad").run("restart", {}))
+            run(HttpProvider(srv.url + "/bad").run("restart", Params()))
         assert str(e.value).startswith("webhook answered HTTP 404: no such service\\nxxx")
         assert str(e.value).endswith("(its answer is over 64 KB: cut there)")
-        assert run(HttpProvider(srv.url + "/ok").run("restart", {})) == (
+        assert run(HttpProvider(srv.url + "/ok").run("restart", Params())) == (
             "webhook answered HTTP 200 (its answer is over 64 KB: cut there)")

@@ -127,7 +127,7 @@ def value(a: Assessment, key: str) -> float:
 
 def assert_in_true_bucket(a: Assessment, key: str, truth_ms: float) -> None:
     """The quantile lies in the bucket that holds the true quantile."""
-    low, high = a.figures[key].detail["bucket_ms"]
+    low, high = a.figures[key].detail.bucket_ms
     assert low < truth_ms <= high, (key, truth_ms, low, high)
     assert low <= value(a, key) <= high
 
@@ -200,7 +200,7 @@ def test_status_code_counters_and_bundles_histogram_are_read_through_prometheus(
         'sum(rate(http_requests_total{job="handcode",status_code=~"5.."}[10s])) / '
         'sum(rate(http_requests_total{job="handcode"}[10s]))', at), rel=1e-9)
     assert value(code, "error_rate_5xx_pct") == pytest.approx(4.0, abs=0.5)
-    assert code.figures["error_rate_5xx_pct"].detail["metric"] == "http_requests_total"
+    assert code.figures["error_rate_5xx_pct"].detail.metric == "http_requests_total"
     # express-prom-bundle has no request counter: the histogram's _count by status_code.
     at = evaluated_at(bundle)
     assert value(bundle, "error_rate_5xx_pct") == pytest.approx(100 * stack.prom.value(
@@ -369,7 +369,7 @@ def test_several_urls_of_different_exporters_add_counts_and_refuse_to_mix_bucket
     truth = (stack.load.truth("code", started, a.wall).rate
              + stack.load.truth("bundle", started, a.wall).rate)
     assert value(a, "requests_per_s") == pytest.approx(truth, rel=0.05)
-    assert a.figures["requests_per_s"].detail["metric"] == "http_request_duration_seconds_count"
+    assert a.figures["requests_per_s"].detail.metric == "http_request_duration_seconds_count"
     assert value(a, "error_rate_5xx_pct") == pytest.approx(4.0, abs=0.5)
     assert value(a, "socket_connections") == 12  # 0 on code's gauge, 12 on bundle's
     worst = max(stack.code.rss_bytes(), stack.bundle.rss_bytes())

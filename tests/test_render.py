@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from sbtop.actions.render import RenderClient, RenderError, RenderSettings, RenderTimeout
+from sbtop.actions.requests import RollbackTarget
 from sbtop.demo.backend import SimulatedBackend
 from sbtop.demo.render_api import API_KEY, SERVICE_ID, Failure
 from tests.servers import Answer, LoopbackServer
@@ -92,7 +93,7 @@ def test_restart_resets_the_service(backend: SimulatedBackend) -> None:
 
 def test_rollback_goes_to_the_last_deploy_that_was_live_and_skips_failed_builds(
         backend: SimulatedBackend) -> None:
-    async def go() -> tuple[dict[str, Any], dict[str, Any]]:
+    async def go() -> tuple[RollbackTarget, dict[str, Any]]:
         c = client(backend)
         try:
             await c.set_flag("PERF_OPTIMIZATIONS_ENABLED", "25")
@@ -103,14 +104,14 @@ def test_rollback_goes_to_the_last_deploy_that_was_live_and_skips_failed_builds(
             await c.close()
 
     target, done = run(go())
-    assert target["id"] == "dep-0001"
+    assert target.id == "dep-0001"
     assert done["status"] == "live" and done["trigger"] == "rollback"
     assert backend.knobs.canary_percent == 0
     assert backend.render.env["PERF_OPTIMIZATIONS_ENABLED"] == "0"
 
 
 def test_a_failed_build_is_not_a_rollback_candidate(backend: SimulatedBackend) -> None:
-    async def go() -> dict[str, Any]:
+    async def go() -> RollbackTarget:
         c = client(backend)
         try:
             await c.set_flag("PERF_OPTIMIZATIONS_ENABLED", "5")  # dep-0002 live, 0001 deactivated
@@ -120,7 +121,7 @@ def test_a_failed_build_is_not_a_rollback_candidate(backend: SimulatedBackend) -
         finally:
             await c.close()
 
-    assert run(go())["id"] == "dep-0001"
+    assert run(go()).id == "dep-0001"
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from sbtop import check, format
 from sbtop.actions.controller import Controller, Plan
 from sbtop.actions.factory import make_controller
 from sbtop.actions.providers import ActionError
+from sbtop.actions.requests import Request
 from sbtop.actions.state import StateDirError
 from sbtop.config import Target
 from sbtop.engine.figures import Figure
@@ -55,7 +56,7 @@ def run_action(target: Target, request: str, *, state_dir: Path, percent: int | 
             if not confirmed:
                 out("cancelled: nothing was sent")
                 controller.audit.append({
-                    "target": target.name, "action": plan.request, "params": plan.params,
+                    "target": target.name, "action": plan.request, "params": plan.params.whole(),
                     "result": "cancelled at the confirmation", "dry_run": False})
                 return EXIT_REFUSED
         return _in_loop(_act(controller, plan, figures, dry_run, out))
@@ -115,7 +116,7 @@ async def _plan(c: Controller, target: Target, request: str, percent: int | None
     if request == "canary status":
         return _status(c, figures, out)
     try:
-        plan = await c.prepare(request, figures, percent)
+        plan = await c.prepare(Request(request), figures, percent)
     except ActionError as e:
         out(f"not done: {e}")
         return EXIT_REFUSED

@@ -13,30 +13,27 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sbtop.actions.audit import AuditLog
 from sbtop.actions.providers import ActionError, Provider
 from sbtop.actions.render import Progress
+from sbtop.actions.requests import Action, Params, Request, RollbackTarget
 from sbtop.actions.state import LockedError, StateStore, TargetState
 from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.figures import Figure
 from sbtop.engine.gate import Gate, GateSettings, evaluate, next_step
 
-# What a user asks for, and what the provider is asked to do.
-REQUESTS = {"canary next": "canary", "canary set": "canary", "canary abort": "canary",
-            "restart": "restart", "rollback": "rollback"}
-
 
 @dataclass(frozen=True)
 class Plan:
-    request: str  # "canary next", "canary set", "canary abort", "restart", "rollback"
+    request: Request
     target: str
     production: bool
     provider: str
     service: str
-    params: dict[str, Any]
+    params: Params
     steps: list[str]
     gate: Gate | None = None  # for a canary step up: the verdict that the step is checked by
     needs_override: bool = False
@@ -183,17 +180,18 @@ class Controller:
 
     # --- planning and acting ----------------------------------------------------------------
 
-    def plan(self, request: str, figures: Mapping[str, Figure] | None = None,
-             percent: int | None = None, params: dict[str, Any] | None = None) -> Plan:
+    def plan(self, request: Request, figures: Mapping[str, Figure] | None = None,
+             percent: int | None = None, params: Params | None = None) -> Plan:
         """What the request would do, checked against the gate. Changes nothing."""
-        action = REQUESTS[request]
-        params = dict(params or {})
+        request = Request(request)  # a word from a caller that is not typed: refused if unknown
+        action = request.action
+        params = params or Params()
         gate = None
         needs_override = False
         effects: list[str] = []
-        if action == "canary":
+        if action == Action.CANARY:
             unread = self.state.canary.read_error
-            if unread and request != "canary abort":
+            if unread and request != Request.CANARY_ABORT:
                 raise ActionError(f"the flag could not be read ({unread}): the step is "
                                   "unknown, so nothing is stepped (an abort still works)")
             # The brake needs nothing but the provider's write: unread, it is set to 0
@@ -202,57 +200,59 @@ class Controller:
             if unread:
                 effects.append(f"the flag cannot be read ({unread}): it is set to 0 whatever "
                                "it holds now")
-            if request == "canary next":
+            if request == Request.CANARY_NEXT:
                 percent = next_step(current if current is not None else 0,
                                     self.gate_settings.steps)
                 if percent is None:
                     raise ActionError(f"the canary is at the top step ({current} %)")
-            elif request == "canary abort":
+            elif request == Request.CANARY_ABORT:
                 percent = 0
             if percent is None or not 0 <= percent <= 100:
                 raise ActionError("a canary step is a percentage between 0 and 100")
             if percent == current:
                 raise ActionError(f"the flag is already at {percent} %")
-            params.update({"flag": self.flag, "percent": percent, "from": current})
-            if request != "canary abort" and (current is None or percent > current):
+            params = replace(params, flag=self.flag, percent=percent, from_percent=current)
+            if request != Request.CANARY_ABORT and (current is None or percent > current):
                 # More exposure: the gate decides. Less never needs it: a brake is a brake.
                 gate = self.gate(figures or {})
                 needs_override = not gate.open or gate.next_percent != percent
-        if action == "rollback":
-            params.setdefault("skip", sorted(self.state.rollback_skip))
-            effects += self._rollback_effects(params.get("target"))
+        if action == Action.ROLLBACK:
+            if params.skip is None:
+                params = replace(params, skip=tuple(sorted(self.state.rollback_skip)))
+            effects += self._rollback_effects(params.target)
         steps = self.provider.plan(action, params)
         return Plan(request, self.target, self.production, self.provider.kind,
                     self.provider.service, params, steps, gate, needs_override,
                     tuple(effects))
 
-    def _rollback_effects(self, target: Any) -> list[str]:
+    def _rollback_effects(self, target: RollbackTarget | None) -> list[str]:
         """What a rollback does to the canary: the deploy it goes back to brings back the flag
         it ran with, and one from an abort's deploy undoes the abort."""
-        if not isinstance(target, dict) or not target.get("id"):
+        if target is None or not target.id:
             return []
         out = []
-        flag = self.state.deploy_flags.get(str(target["id"]))
+        flag = self.state.deploy_flags.get(target.id)
         if flag is not None:
-            out.append(f"{self.flag} goes back to {flag} % with deploy {target['id']} (sbtop's "
+            out.append(f"{self.flag} goes back to {flag} % with deploy {target.id} (sbtop's "
                        "canary step deployed it with that value)")
         else:
-            out.append(f"{self.flag} becomes whatever deploy {target['id']} ran with, which "
+            out.append(f"{self.flag} becomes whatever deploy {target.id} ran with, which "
                        "sbtop does not know: check it after (sbtop canary status)")
         abort = self.state.last_abort
-        if abort and abort.get("deploy") == target.get("_from"):
+        if abort and abort.get("deploy") == target.leaves:
             out.append(f"this undoes the canary abort of {_clock(abort.get('wall'))} (the flag "
                        f"was {abort.get('from', '?')} % before it)")
         return out
 
-    async def prepare(self, request: str, figures: Mapping[str, Figure] | None = None,
+    async def prepare(self, request: Request, figures: Mapping[str, Figure] | None = None,
                       percent: int | None = None) -> Plan:
         """A plan with what it needs looked up first (the deploy a rollback goes back to)."""
-        params: dict[str, Any] = {}
+        request = Request(request)
+        params = Params()
         try:
-            if REQUESTS[request] == "rollback":
-                params["skip"] = sorted(self.state.rollback_skip)
-                await self.provider.prepare("rollback", params)
+            if request.action == Action.ROLLBACK:
+                params = await self.provider.prepare(Action.ROLLBACK, Params(
+                    skip=tuple(sorted(self.state.rollback_skip))))
             return self.plan(request, figures, percent, params)
         except ActionError as e:  # every refusal is recorded, this one too
             self.audit.append({"target": self.target, "action": request,
@@ -267,7 +267,7 @@ class Controller:
         judged again with the freshest figures: a plan made before another sbtop acted, or
         before the figures turned, is refused rather than sent."""
         record: dict[str, Any] = {"target": self.target, "action": plan.request,
-                                  "params": _shown(plan.params), "provider": plan.provider,
+                                  "params": plan.params.shown(), "provider": plan.provider,
                                   "dry_run": dry_run, "override": override}
         if self.busy is not None:
             return self._refuse(record, f"refused: {self.busy} is still running")
@@ -282,20 +282,20 @@ class Controller:
             with self.store.locked(plan.request):
                 state = self.store.load()
                 self.state = state
-                if REQUESTS[plan.request] == "canary":
+                if plan.request.action == Action.CANARY:
                     refusal = await self._recheck(plan, override, figures)
                     if refusal:
                         return self._refuse(record, refusal)
                     if not state.canary.percent and not state.canary.baseline and figures:
                         # Just before the first step: what 'no worse' is judged by from now.
                         self._capture(state, figures)
-                state.in_flight = {"action": plan.request, "params": _shown(plan.params),
+                state.in_flight = {"action": plan.request, "params": plan.params.shown(),
                                    "started_wall": self.clock.now()[1]}
                 self.store.save(state)
                 self.audit.append({**record, "result": "started"})
                 cancelled = False
                 try:
-                    text = await self.provider.run(REQUESTS[plan.request], plan.params,
+                    text = await self.provider.run(plan.request.action, plan.params,
                                                    progress)
                     ok = True
                 except ActionError as e:
@@ -313,22 +313,23 @@ class Controller:
                                            "following it before the result was known; check "
                                            "the provider", "ok": False,
                                            "duration_s": round(time.monotonic() - started, 3)})
-                    if ok and REQUESTS[plan.request] == "canary":
-                        state.canary.percent = int(plan.params["percent"])
+                    if ok and plan.request.action == Action.CANARY:
+                        percent = _step(plan.params)
+                        state.canary.percent = percent
                         state.canary.step_started_wall = self.clock.now()[1]
                         state.canary.read_error = None
                         deployed = self.provider.last_deploy
                         if deployed:
-                            state.deploy_flags[deployed] = int(plan.params["percent"])
-                        if plan.request == "canary abort" and deployed:
+                            state.deploy_flags[deployed] = percent
+                        if plan.request == Request.CANARY_ABORT and deployed:
                             state.last_abort = {"deploy": deployed,
-                                                "from": plan.params.get("from"),
+                                                "from": plan.params.from_percent,
                                                 "wall": self.clock.now()[1]}
-                    if ok and REQUESTS[plan.request] == "rollback":
+                    if ok and plan.request.action == Action.ROLLBACK:
                         # Neither the deploy left nor the one returned to is a later
                         # rollback's target: the next goes further back.
-                        target = plan.params.get("target") or {}
-                        done = {x for x in (target.get("id"), target.get("_from")) if x}
+                        target = plan.params.target
+                        done = {x for x in (target.id, target.leaves) if x} if target else set()
                         state.rollback_skip = sorted(set(state.rollback_skip) | done)
                     self.store.save(state)
                     self.state = state
@@ -341,17 +342,18 @@ class Controller:
 
     async def _recheck(self, plan: Plan, override: bool,
                        figures: Mapping[str, Figure] | None) -> str | None:
-        if plan.request == "canary abort":
+        if plan.request == Request.CANARY_ABORT:
             return None  # the brake sets 0 whatever the flag holds, and asks nothing first
         try:
             now = await self.provider.read_percent(self.flag)
         except ActionError as e:
             return f"refused: the flag cannot be read now ({e})"
-        if now is not None and now != plan.params.get("from"):
-            return (f"refused: the flag is at {now} % now, not {plan.params.get('from')} % as "
+        was = plan.params.from_percent
+        if now is not None and now != was:
+            return (f"refused: the flag is at {now} % now, not {was} % as "
                     "when this was planned (another sbtop or the dashboard?): plan again")
-        percent = int(plan.params["percent"])
-        stepping_up = plan.params.get("from") is None or percent > int(plan.params["from"])
+        percent = _step(plan.params)
+        stepping_up = was is None or percent > was
         if stepping_up and not override and figures is not None:
             gate = self.gate(figures)
             if not gate.open or gate.next_percent != percent:
@@ -388,12 +390,11 @@ class Controller:
         return Outcome(ok, text, audit=entry)
 
 
-def _shown(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Parameters as recorded: a rollback target by its id, not the whole deploy."""
-    out = dict(params)
-    if isinstance(out.get("target"), dict):
-        out["target"] = out["target"].get("id")
-    return out
+def _step(params: Params) -> int:
+    """The percentage a canary plan sets (every canary plan has one)."""
+    if params.percent is None:
+        raise ActionError("a canary step is a percentage between 0 and 100")
+    return params.percent
 
 
 def _clock(wall: Any) -> str:

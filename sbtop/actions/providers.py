@@ -15,15 +15,16 @@ import os
 import shlex
 import signal
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import httpx
 
 from sbtop import bounded, credentials, untrusted
 from sbtop.actions.render import Progress, RenderClient, RenderError, RenderSettings
+from sbtop.actions.requests import Action, Params
 
-ACTIONS = ("canary", "restart", "rollback")
+ACTIONS = tuple(Action)
 OUTPUT_LIMIT = 64 * 1024  # of a command's output, the last part is kept
 WEBHOOK_ANSWER_LIMIT = 64 * 1024  # of a webhook's answer, the start is read (200 are shown)
 
@@ -39,10 +40,11 @@ class Provider(Protocol):
     # The deploy the last successful run made live, when the provider can tell (Render).
     last_deploy: str | None
 
-    def plan(self, action: str, params: Mapping[str, Any]) -> list[str]: ...
-    async def prepare(self, action: str, params: dict[str, Any]) -> None: ...
+    def plan(self, action: Action, params: Params) -> list[str]: ...
+    # The params with what the plan must name looked up (the deploy a rollback goes back to).
+    async def prepare(self, action: Action, params: Params) -> Params: ...
     async def read_percent(self, flag: str) -> int | None: ...
-    async def run(self, action: str, params: Mapping[str, Any],
+    async def run(self, action: Action, params: Params,
                   progress: Progress | None = None) -> str: ...
     async def close(self) -> None: ...
 
@@ -55,21 +57,22 @@ class RenderProvider:
         self.service = settings.service_id
         self.last_deploy: str | None = None
 
-    def plan(self, action: str, params: Mapping[str, Any]) -> list[str]:
-        if action == "canary":
-            return self.client.plan_set_flag(str(params["flag"]), str(params["percent"]))
-        if action == "restart":
+    def plan(self, action: Action, params: Params) -> list[str]:
+        if action == Action.CANARY:
+            return self.client.plan_set_flag(str(params.flag), str(params.percent))
+        if action == Action.RESTART:
             return self.client.plan_restart()
-        return self.client.plan_rollback(params.get("target"))
+        return self.client.plan_rollback(params.target)
 
-    async def prepare(self, action: str, params: dict[str, Any]) -> None:
+    async def prepare(self, action: Action, params: Params) -> Params:
         """Look up what the plan must name: the deploy a rollback goes back to."""
-        if action == "rollback":
-            try:
-                params["target"] = await self.client.rollback_target(
-                    frozenset(params.get("skip", ())))
-            except RenderError as e:
-                raise ActionError(str(e)) from None
+        if action != Action.ROLLBACK:
+            return params
+        try:
+            target = await self.client.rollback_target(frozenset(params.skip or ()))
+        except RenderError as e:
+            raise ActionError(str(e)) from None
+        return replace(params, target=target)
 
     async def read_percent(self, flag: str) -> int | None:
         try:
@@ -78,22 +81,22 @@ class RenderProvider:
             raise ActionError(str(e)) from None
         return _percent(value)
 
-    async def run(self, action: str, params: Mapping[str, Any],
+    async def run(self, action: Action, params: Params,
                   progress: Progress | None = None) -> str:
         try:
-            if action == "canary":
-                previous = params.get("from")
+            if action == Action.CANARY:
+                previous = params.from_percent
                 deploy = await self.client.set_flag(
-                    str(params["flag"]), str(params["percent"]), progress,
+                    str(params.flag), str(params.percent), progress,
                     previous=None if previous is None else str(previous))
                 self.last_deploy = str(deploy.get("id") or "") or None
-                return f"{params['flag']}={params['percent']}: deploy {deploy.get('id')} live"
-            if action == "restart":
+                return f"{params.flag}={params.percent}: deploy {deploy.get('id')} live"
+            if action == Action.RESTART:
                 await self.client.restart()
                 return f"restart of {self.service} requested"
-            target = params.get("target") or {}
-            deploy = await self.client.rollback(progress, target.get("id"),
-                                                frozenset(params.get("skip", ())))
+            target_id = params.target.id if params.target is not None else None
+            deploy = await self.client.rollback(progress, target_id,
+                                                frozenset(params.skip or ()))
             return (f"rolled back: deploy {deploy.get('id')} live. Auto-deploy is still on: a "
                     "push to the branch will deploy again (turn it off in the dashboard)")
         except RenderError as e:
@@ -115,18 +118,18 @@ class CommandProvider:
     kind: str = "command"
     last_deploy: str | None = None  # it says nothing sbtop can rely on
 
-    def argv(self, action: str, params: Mapping[str, Any]) -> list[str]:
+    def argv(self, action: Action, params: Params) -> list[str]:
         template = self.commands.get(action)
         if not template:
             raise ActionError(f"no command configured for {action}")
-        values = {"percent": str(params.get("percent", "")), "service": self.service,
+        values = {"percent": _text(params.percent), "service": self.service,
                   "flag": self.flag}
         try:
             return [part.format(**values) for part in template]
         except (KeyError, IndexError, ValueError) as e:
             raise ActionError(f"bad placeholder in the {action} command: {e}") from None
 
-    def plan(self, action: str, params: Mapping[str, Any]) -> list[str]:
+    def plan(self, action: Action, params: Params) -> list[str]:
         return [f"run: {shlex.join(self.argv(action, params))}  (no shell, timeout "
                 f"{self.timeout_s:g} s)"]
 
@@ -136,7 +139,7 @@ class CommandProvider:
         out = await self._exec(list(self.read_flag), "read flag")
         return _percent(out.strip().splitlines()[-1] if out.strip() else None)
 
-    async def run(self, action: str, params: Mapping[str, Any],
+    async def run(self, action: Action, params: Params,
                   progress: Progress | None = None) -> str:
         argv = self.argv(action, params)
         out = await self._exec(argv, action)
@@ -186,8 +189,8 @@ class CommandProvider:
             raise ActionError(f"{what}: {argv[0]} exited {proc.returncode}: {tail or 'no output'}")
         return output
 
-    async def prepare(self, action: str, params: dict[str, Any]) -> None:
-        return None
+    async def prepare(self, action: Action, params: Params) -> Params:
+        return params
 
     async def close(self) -> None:
         return None
@@ -222,9 +225,9 @@ class HttpProvider:
     kind: str = "http"
     last_deploy: str | None = None  # it says nothing sbtop can rely on
 
-    def render_body(self, action: str, params: Mapping[str, Any]) -> str:
-        values = {"action": action, "percent": str(params.get("percent", "")),
-                  "service": self.service, "flag": str(params.get("flag", ""))}
+    def render_body(self, action: Action, params: Params) -> str:
+        values = {"action": str(action), "percent": _text(params.percent),
+                  "service": self.service, "flag": _text(params.flag)}
         text = self.body
         for key, value in values.items():
             text = text.replace("{" + key + "}", json.dumps(value)[1:-1])
@@ -234,7 +237,7 @@ class HttpProvider:
             raise ActionError(f"the webhook body is not JSON once filled in: {e}") from None
         return text
 
-    def plan(self, action: str, params: Mapping[str, Any]) -> list[str]:
+    def plan(self, action: Action, params: Params) -> list[str]:
         shown = ", ".join(f"{k}: (from the environment)" for k in self.headers)
         return [f"{self.method} {credentials.endpoint(self.url)}  body "
                 f"{self.render_body(action, params)}"
@@ -243,10 +246,10 @@ class HttpProvider:
     async def read_percent(self, flag: str) -> int | None:
         return None  # a webhook cannot be asked: the state file's last value is shown
 
-    async def prepare(self, action: str, params: dict[str, Any]) -> None:
-        return None
+    async def prepare(self, action: Action, params: Params) -> Params:
+        return params
 
-    async def run(self, action: str, params: Mapping[str, Any],
+    async def run(self, action: Action, params: Params,
                   progress: Progress | None = None) -> str:
         body = self.render_body(action, params)
         try:
@@ -282,6 +285,11 @@ def _unfinished(e: bounded.Unanswered) -> str:
     if e.status >= 300:
         raise ActionError(f"webhook answered HTTP {e.status}, then {e}")
     return f"webhook answered HTTP {e.status} (then {e}: the rest not read)"
+
+
+def _text(value: object) -> str:
+    """A parameter for a placeholder: empty when the action has none."""
+    return "" if value is None else str(value)
 
 
 def _percent(value: str | None) -> int | None:

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from sbtop import bounded, untrusted
+from sbtop.actions.requests import RollbackTarget
 
 LIVE = "live"
 FAILED = {"build_failed", "update_failed", "pre_deploy_failed", "canceled"}
@@ -81,13 +82,13 @@ class RenderClient:
     def plan_restart(self) -> list[str]:
         return [f"POST {self.s.api_url}/services/{self.s.service_id}/restart"]
 
-    def plan_rollback(self, target: dict[str, Any] | None = None) -> list[str]:
+    def plan_rollback(self, target: RollbackTarget | None = None) -> list[str]:
         svc = self.s.service_id
         if target is None:
             what = "<the last deploy that was live before the current one>"
         else:
-            commit = (target.get("commit") or {}).get("id") or "?"
-            what = f"{target.get('id')} (commit {commit}, from {target.get('createdAt')})"
+            commit = (target.deploy.get("commit") or {}).get("id") or "?"
+            what = f"{target.id} (commit {commit}, from {target.deploy.get('createdAt')})"
         return [f"POST {self.s.api_url}/services/{svc}/rollback  deployId {what}",
                 f"GET {self.s.api_url}/services/{svc}/deploys/<id>  until live or failed",
                 "note: a rollback through the API leaves auto-deploy on (the dashboard's turns "
@@ -132,16 +133,16 @@ class RenderClient:
     async def rollback(self, progress: Progress | None = None, target_id: str | None = None,
                        skip: frozenset[str] = frozenset()) -> dict[str, Any]:
         target = await self.rollback_target(skip)
-        if target_id is not None and target["id"] != target_id:
+        if target_id is not None and target.id != target_id:
             raise RenderError(f"the rollback target changed since it was shown ({target_id} "
-                              f"-> {target['id']}): plan again")
-        await _say(progress, f"rolling back to {target['id']}")
+                              f"-> {target.id}): plan again")
+        await _say(progress, f"rolling back to {target.id}")
         r = await self._call("POST", f"/services/{self.s.service_id}/rollback",
-                             json={"deployId": target["id"]})
+                             json={"deployId": target.id})
         deploy = _deploy_of(_object(r) if r is not None and r.body else {})
         return await self.follow(deploy, progress)
 
-    async def rollback_target(self, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    async def rollback_target(self, skip: frozenset[str] = frozenset()) -> RollbackTarget:
         """The most recent deploy that was live before the current one. `skip` names deploys
         an earlier rollback left or went back to, so a second rollback goes further back
         instead of forward again to the deploy the first one escaped."""
@@ -153,7 +154,8 @@ class RenderClient:
             raise RenderError("no live deploy found: nothing to roll back from")
         for d in deploys[current + 1:]:
             if d.get("status") in WAS_LIVE and d.get("id") not in skip:
-                return {**d, "_from": deploys[current].get("id")}
+                left = deploys[current].get("id")
+                return RollbackTarget(d, None if left is None else str(left))
         raise RenderError("no earlier deploy that was live: nothing to roll back to")
 
     async def follow(self, deploy: dict[str, Any], progress: Progress | None = None

@@ -31,6 +31,7 @@ from textual.widgets import Footer, Input
 from sbtop import format, untrusted, verify
 from sbtop.actions.controller import Controller, Plan
 from sbtop.actions.providers import ActionError
+from sbtop.actions.requests import Request
 from sbtop.actions.state import CanaryState, StateDirError, default_state_dir
 from sbtop.clock import SYSTEM, Clock, next_due
 from sbtop.config import Target
@@ -624,7 +625,7 @@ class SbtopApp(App[None]):
             with contextlib.suppress(Exception):
                 self.query_one(CanaryPanel).show(self.assessment, self.history)
 
-    def _request(self, request: str) -> None:
+    def _request(self, request: Request) -> None:
         c = self.controller
         if c is None:
             self.notify(f"{request}: not configured: {self.controller_reason}",
@@ -636,7 +637,7 @@ class SbtopApp(App[None]):
         self._plan(request)
 
     @work(group="plan", exclusive=True, exit_on_error=False)
-    async def _plan(self, request: str) -> None:
+    async def _plan(self, request: Request) -> None:
         """Look up what the plan must show (a rollback's target), then ask."""
         c = self.controller
         assert c is not None
@@ -656,7 +657,7 @@ class SbtopApp(App[None]):
                 self._execute(plan)
             else:
                 c.audit.append({"target": self.target.name, "action": plan.request,
-                                "params": {k: v for k, v in plan.params.items()
+                                "params": {k: v for k, v in plan.params.shown().items()
                                            if k != "target"},
                                 "result": "cancelled at the confirmation", "dry_run": False})
                 self.notify("cancelled: nothing was sent", timeout=3)
@@ -688,16 +689,16 @@ class SbtopApp(App[None]):
         self._show_canary()
 
     def action_canary(self) -> None:
-        self._request("canary next")
+        self._request(Request.CANARY_NEXT)
 
     def action_abort(self) -> None:
-        self._request("canary abort")
+        self._request(Request.CANARY_ABORT)
 
     def action_restart(self) -> None:
-        self._request("restart")
+        self._request(Request.RESTART)
 
     def action_rollback(self) -> None:
-        self._request("rollback")
+        self._request(Request.ROLLBACK)
 
     def action_baseline(self) -> None:
         """Capture the baseline again, confirmed: the question names the old baseline and the

@@ -49,7 +49,7 @@ def figure(f: Figure | None, *, label: str = "", mark: bool = True) -> str:
         return f"{text} [{STALE_STYLE}]STALE[/]"
     if mark and (f.judged or f.level is Level.UNKNOWN):
         text += " " + level(f.level)
-    if f.detail.get("partial"):
+    if f.detail.partial:
         text += f" [{STALE_STYLE}]PARTIAL[/]"  # some instances are not in it
     return text
 

@@ -77,7 +77,7 @@ def figure_dict(f: Figure) -> dict[str, Any]:
     if f.stale_s is not None:
         out["stale_s"] = round(f.stale_s, 1)
     for k, v in f.detail.items():
-        if k not in out and v is not None:
+        if k not in out:
             out[k] = _detail_value(v)
     return out
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sbtop.engine.assessment import Assessment
+from sbtop.engine.detail import Detail
 from sbtop.engine.figures import ranked
 
 Encoded = dict[str, Any]
@@ -50,6 +51,10 @@ def encode(obj: Any) -> Any:
         return obj
     if isinstance(obj, enum.Enum):
         return obj.value
+    if isinstance(obj, Detail):
+        # The fields set, in the order they have always been written (what is None is left
+        # out: it reads back as None).
+        return {k: encode(v) for k, v in obj.items()}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         cls = type(obj)
         defaults = _defaults(cls)

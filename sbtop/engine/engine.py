@@ -131,7 +131,8 @@ class Engine:
             # The figures from the instances' metrics cover only some of them: say so on
             # each, so no figure passes for the whole service's.
             part = f"{max(0, covered)} of {len(instances)} instances"
-            figures = {k: (dataclasses.replace(f, detail={**f.detail, "partial": part})
+            figures = {k: (dataclasses.replace(f, detail=dataclasses.replace(f.detail,
+                                                                             partial=part))
                            if k in METRIC_FIGURES and f.value is not None else f)
                        for k, f in figures.items()}
         external = self._external_alerts()
@@ -325,7 +326,7 @@ class Engine:
 
 
 def _configured(settings: EngineSettings) -> set[str]:
-    keys = set(METRIC_FIGURES)
+    keys: set[str] = set(METRIC_FIGURES)
     if not settings.names.socket_gauges:
         keys.discard("socket_connections")
     if not settings.names.message_counters:

@@ -7,23 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sbtop.engine.detail import Detail
 from sbtop.engine.levels import Level, Threshold
 from sbtop.engine.observations import HealthProbe
 from sbtop.engine.quantile import INF, histogram_quantile, quantile_in_bucket
-from sbtop.engine.series import (
-    BUCKET,
-    COUNTER,
-    HIST_COUNT,
-    MESSAGES,
-    ROUTE_BUCKET,
-    ROUTE_COUNTER,
-    ROUTE_HIST_COUNT,
-    Rollup,
-    RouteKey,
-)
+from sbtop.engine.series import BUCKET, COUNTER, HIST_COUNT, MESSAGES, Feed, Rollup, RouteKey
 from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
 
-_ROUTE_TAG = {COUNTER: ROUTE_COUNTER, HIST_COUNT: ROUTE_HIST_COUNT}
+# The two counts of requests by status class: the request counter and the histogram's _count.
+COUNTS = (COUNTER, HIST_COUNT)
 QUANTILES = (("latency_p50_ms", 0.5), ("latency_p95_ms", 0.95), ("latency_p99_ms", 0.99))
 
 
@@ -37,7 +29,7 @@ class Figure:
     unit: str = ""
     threshold: Threshold | None = None
     reason: str | None = None
-    detail: Mapping[str, Any] = field(default_factory=dict)
+    detail: Detail = field(default_factory=Detail)
     # Only figures with a threshold (and health) decide the overall level; the rest inform.
     judged: bool = False
     # Seconds since the data behind a carried-over figure was read; None while fresh.
@@ -45,17 +37,17 @@ class Figure:
 
 
 def judge(key: str, value: float | None, settings: EngineSettings, *, reason: str | None = None,
-          detail: Mapping[str, Any] | None = None) -> Figure:
+          detail: Detail | None = None) -> Figure:
     threshold = settings.thresholds.get(key)
     judged = threshold is not None and (
         threshold.warning is not None or threshold.critical is not None
     )
     if value is None or math.isnan(value):
         return Figure(key, None, Level.UNKNOWN, FIGURE_UNITS.get(key, ""), threshold,
-                      reason or "no value", dict(detail or {}), judged)
+                      reason or "no value", detail or Detail(), judged)
     level = threshold.judge(value) if threshold is not None else Level.OK
     return Figure(key, value, level, FIGURE_UNITS.get(key, ""), threshold, None,
-                  dict(detail or {}), judged)
+                  detail or Detail(), judged)
 
 
 def unknown(key: str, reason: str, settings: EngineSettings) -> Figure:
@@ -99,38 +91,36 @@ class Deltas:
     span: float
     buckets: dict[float, float] = field(default_factory=dict)
     route_buckets: dict[RouteKey, dict[float, float]] = field(default_factory=dict)
-    counts: dict[str, dict[str, float]] = field(default_factory=dict)  # tag -> class -> n
-    route_counts: dict[str, dict[RouteKey, dict[str, float]]] = field(default_factory=dict)
-    # Per second: each count tag's total and MESSAGES; and each route's requests.
-    per_s: dict[str, float] = field(default_factory=dict)
+    counts: dict[Feed, dict[str, float]] = field(default_factory=dict)  # COUNTS -> class -> n
+    route_counts: dict[Feed, dict[RouteKey, dict[str, float]]] = field(default_factory=dict)
+    # Per second: each of the COUNTS' total and MESSAGES; and each route's requests.
+    per_s: dict[Feed, float] = field(default_factory=dict)
     route_per_s: dict[RouteKey, float] = field(default_factory=dict)
 
 
 def deltas(start: Rollup, end: Rollup, span: float | None = None) -> Deltas:
     """The increases from `start` to `end`, as rates over `span` (their time apart unless
     given: an instance that stopped answering is averaged over the window up to now)."""
-    def inc(group: str) -> dict[Any, float]:
-        before = start.sums.get(group, {})
-        return {k: v - before.get(k, 0.0) for k, v in end.sums.get(group, {}).items()}
+    def inc(before: Mapping[Any, float], now: Mapping[Any, float]) -> dict[Any, float]:
+        return {k: v - before.get(k, 0.0) for k, v in now.items()}
 
-    def inc_by_route(group: str) -> dict[RouteKey, dict[Any, float]]:
-        before_all = start.sums.get(group, {})
-        out = {}
-        for rk, now in end.sums.get(group, {}).items():
-            before = before_all.get(rk, {})
-            out[rk] = {k: v - before.get(k, 0.0) for k, v in now.items()}
-        return out
+    def inc_by_route(before: Mapping[RouteKey, Mapping[Any, float]],
+                     now: Mapping[RouteKey, Mapping[Any, float]]
+                     ) -> dict[RouteKey, dict[Any, float]]:
+        return {rk: inc(before.get(rk, {}), sums) for rk, sums in now.items()}
 
+    a, b = start.sums, end.sums
     span = end.t - start.t if span is None else span
-    d = Deltas(span, buckets=inc(BUCKET), route_buckets=inc_by_route(ROUTE_BUCKET))
-    for group, route_group in _ROUTE_TAG.items():
-        d.counts[group] = inc(group)
-        d.route_counts[route_group] = inc_by_route(route_group)
+    d = Deltas(span, buckets=inc(a.buckets, b.buckets),
+               route_buckets=inc_by_route(a.route_buckets, b.route_buckets))
+    for feed in COUNTS:
+        d.counts[feed] = inc(a.counts(feed), b.counts(feed))
+        d.route_counts[feed] = inc_by_route(a.route_counts(feed), b.route_counts(feed))
     if span > 0:
-        for group in _ROUTE_TAG:
-            d.per_s[group] = sum(d.counts[group].values()) / span
+        for feed in COUNTS:
+            d.per_s[feed] = sum(d.counts[feed].values()) / span
         if end.message_counter is not None:
-            d.per_s[MESSAGES] = inc(MESSAGES).get(end.message_counter, 0.0) / span
+            d.per_s[MESSAGES] = inc(a.messages, b.messages).get(end.message_counter, 0.0) / span
         d.route_per_s = {rk: b.get(INF, 0.0) / span for rk, b in d.route_buckets.items()}
     return d
 
@@ -207,7 +197,7 @@ def figures_over(d: Deltas, end: Rollup, health: HealthProbe | None, settings: E
         else:
             figures["socket_messages_per_s"] = judge(
                 "socket_messages_per_s", d.per_s.get(MESSAGES, 0.0), settings,
-                detail={"metric": end.message_counter},
+                detail=Detail(metric=end.message_counter),
             )
     figures.update(gauge_figures(end, health, settings))
     return figures, _routes(end, d, settings)
@@ -235,18 +225,19 @@ def _latency(end: Rollup, d: Deltas, window: str, settings: EngineSettings
             out[key] = unknown(key, reason, settings)
             continue
         seconds, low, high = quantile_in_bucket(q, d.buckets.items())
-        detail: dict[str, Any] = {"requests": total}
+        bucket: tuple[float, float | None] | None = None
         if low is not None and high is not None:
             # Interpolated inside this bucket: the true quantile is somewhere in it. Past the
             # highest finite bound (None) it is only known to be at least that.
-            detail["bucket_ms"] = (low * 1000.0, high * 1000.0 if math.isfinite(high) else None)
+            bucket = (low * 1000.0, high * 1000.0 if math.isfinite(high) else None)
+        detail = Detail(requests=total, bucket_ms=bucket)
         out[key] = judge(key, seconds * 1000.0, settings,
                          reason="histogram gives no quantile", detail=detail)
     return out
 
 
 def _count_source(end: Rollup, settings: EngineSettings, *, need_status: bool
-                  ) -> tuple[str, str] | None:
+                  ) -> tuple[Feed, str] | None:
     """Which counts to use: the request counter when it serves, else the histogram's _count."""
     names = settings.names
     if end.counter_present and (end.counter_has_status or not need_status):
@@ -273,7 +264,7 @@ def _traffic(end: Rollup, d: Deltas, window: str, settings: EngineSettings
     else:
         total = sum(d.counts.get(source[0], {}).values())
         out["requests_per_s"] = judge("requests_per_s", d.per_s.get(source[0], 0.0), settings,
-                                      detail={"metric": source[1], "requests": total})
+                                      detail=Detail(metric=source[1], requests=total))
     source = _count_source(end, settings, need_status=True)
     reason: str | None = None
     classes: dict[str, float] = {}
@@ -295,10 +286,10 @@ def _traffic(end: Rollup, d: Deltas, window: str, settings: EngineSettings
         else:
             errors = classes.get(cls, 0.0)
             out[key] = judge(key, 100.0 * errors / total, settings,
-                             detail={"errors": errors, "requests": total,
-                                     "metric": source[1] if source else None,
-                                     "status_label": end.status_labels.get(source[0])
-                                     if source else None})
+                             detail=Detail(errors=errors, requests=total,
+                                           metric=source[1] if source else None,
+                                           status_label=end.status_labels.get(source[0])
+                                           if source else None))
     return out
 
 
@@ -313,7 +304,7 @@ def gauge_figures(end: Rollup, health: HealthProbe | None, settings: EngineSetti
             "socket_connections", sockets, settings,
             reason=end.problems.get("sockets") or
             f"no socket gauge {end.found_in} (looked for {', '.join(names.socket_gauges)})",
-            detail={"metric": end.socket_gauge},
+            detail=Detail(metric=end.socket_gauge),
         )
     out["memory_pct"] = memory_figure(end.gauges.get("rss"), health, settings,
                                       end.problems.get("rss"), end.found_in)
@@ -353,17 +344,17 @@ def memory_figure(rss: float | None, health: HealthProbe | None, settings: Engin
         said = f" (the health JSON's {fields.memory_limit} {limit_why})" if limit_why else ""
         return judge("memory_pct", None, settings,
                      reason=f"no memory limit: set memory_limit_mb on the target{said}",
-                     detail={"rss_bytes": rss})
+                     detail=Detail(rss_bytes=rss))
     return judge("memory_pct", 100.0 * rss / limit, settings,
-                 detail={"rss_bytes": rss, "limit_bytes": limit, "rss_from": rss_source,
-                         "limit_from": limit_source})
+                 detail=Detail(rss_bytes=rss, limit_bytes=limit, rss_from=rss_source,
+                               limit_from=limit_source))
 
 
 def health_figure(probe: HealthProbe | None, settings: EngineSettings) -> Figure | None:
     """2xx is ok; another status or a timeout is critical; no answer at all is unknown."""
     if probe is None:
         return None
-    detail: dict[str, Any] = {"elapsed_ms": round(probe.elapsed_ms, 1)}
+    detail = Detail(elapsed_ms=round(probe.elapsed_ms, 1))
     if probe.status is not None and 200 <= probe.status < 300:
         return Figure("health", float(probe.status), Level.OK, "", None, None, detail, True)
     if probe.status is not None:
@@ -386,7 +377,7 @@ def _routes(end: Rollup, d: Deltas, settings: EngineSettings) -> Routes:
     source = _count_source(end, settings, need_status=True)
     route_counts = {}
     if source is not None:
-        route_counts = d.route_counts.get(_ROUTE_TAG[source[0]], {})
+        route_counts = d.route_counts.get(source[0], {})
     stats = []
     minimum = settings.min_route_requests
     for rk, buckets in d.route_buckets.items():

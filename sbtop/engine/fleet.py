@@ -25,7 +25,7 @@ from sbtop.engine.exposition import ParseError
 from sbtop.engine.figures import Deltas, add_deltas, deltas
 from sbtop.engine.observations import InstanceStatus, MetricsScrape
 from sbtop.engine.quantile import INF, histogram_quantile
-from sbtop.engine.series import BUCKET, Rollup, SeriesTracker, slide, trim
+from sbtop.engine.series import Rollup, SeriesTracker, Sums, slide, trim
 from sbtop.engine.settings import EngineSettings
 
 
@@ -172,7 +172,7 @@ def merge(kept: Sequence[tuple[str, Rollup]], fresh: Sequence[tuple[str, Rollup]
     for key in problems.keys() & gauges.keys():
         del gauges[key]
     return Rollup(
-        t=t, wall=wall, sums={}, scrape=scrape, reset=reset,
+        t=t, wall=wall, sums=Sums(), scrape=scrape, reset=reset,
         histogram_present=any(r.histogram_present for r in rollups),
         counter_present=all(r.counter_present for r in rollups),
         counter_has_status=all(r.counter_has_status for r in rollups),
@@ -194,7 +194,7 @@ def _latency_problem(kept: Sequence[tuple[str, Rollup]],
         return f"the latency histogram is missing on {', '.join(sorted(without))}"
     layouts: dict[frozenset[float], list[str]] = {}
     for name, r in kept:
-        bounds = frozenset(r.sums.get(BUCKET, {}))
+        bounds = frozenset(r.sums.buckets)
         if bounds:
             layouts.setdefault(bounds, []).append(name)
     if len(layouts) > 1:
@@ -213,8 +213,8 @@ def _p95_ms(window: collections.deque[Rollup], settings: EngineSettings) -> floa
     """One instance's p95 over its window; None while it has too few requests to say."""
     if len(window) < 2:
         return None
-    before = window[0].sums.get(BUCKET, {})
-    buckets = {le: v - before.get(le, 0.0) for le, v in window[-1].sums.get(BUCKET, {}).items()}
+    before = window[0].sums.buckets
+    buckets = {le: v - before.get(le, 0.0) for le, v in window[-1].sums.buckets.items()}
     total = buckets.get(INF)
     if total is None or total < settings.min_requests:
         return None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sbtop.engine.figures import Deltas, Figure, Routes, figures_over, unknown
 from sbtop.engine.levels import Level
@@ -28,10 +28,10 @@ from sbtop.engine.series import (
     COUNTER,
     HIST_COUNT,
     MESSAGES,
-    ROUTE_COUNTER,
-    ROUTE_HIST_COUNT,
+    Feed,
     Rollup,
     RouteKey,
+    Sums,
     counter_names,
     status_class,
 )
@@ -203,14 +203,13 @@ def prom_window(snap: PromSnapshot, settings: EngineSettings) -> PromWindow:
             "buckets" not in snap.failures):
         latency_problem = _thin(h + "_bucket", w)
     counter = next((c for c in counter_names(n.requests_counter) if c in present), None)
-    status_on: dict[str, dict[str, str]] = {}  # count tag -> instance -> its status label
-    seen: dict[str, set[str]] = {}  # count tag -> instances with any series of it
-    for key, tag, route_tag, name in (("hist_count", HIST_COUNT, ROUTE_HIST_COUNT, h + "_count"),
-                                      ("counter", COUNTER, ROUTE_COUNTER, counter or "")):
+    status_on: dict[Feed, dict[str, str]] = {}  # count -> instance -> its status label
+    seen: dict[Feed, set[str]] = {}  # count -> instances with any series of it
+    for key, tag, name in (("hist_count", HIST_COUNT, h + "_count"),
+                           ("counter", COUNTER, counter or "")):
         if key in v and not v[key] and key not in snap.failures:
             problems.setdefault(tag, _thin(name, w))
-        status_on[tag], seen[tag] = _counts(v.get(key, ()), tag, route_tag, d, settings,
-                                            problems)
+        status_on[tag], seen[tag] = _counts(v.get(key, ()), tag, d, settings, problems)
     everyone = seen[HIST_COUNT] or seen[COUNTER]
     counter_everywhere = counter is not None and seen[COUNTER] >= everyone
     names_msgs = message_names(settings, present)
@@ -223,7 +222,7 @@ def prom_window(snap: PromSnapshot, settings: EngineSettings) -> PromWindow:
             problems.setdefault(MESSAGES, _thin(names_msgs[0], w))
     gauges, socket_gauge = _gauges(v.get("gauges", ()), settings, problems)
     end = Rollup(
-        t=snap.t, wall=snap.wall, sums={}, scrape=0,
+        t=snap.t, wall=snap.wall, sums=Sums(), scrape=0,
         histogram_present=h + "_bucket" in present or h + "_count" in present,
         counter_present=counter_everywhere or COUNTER in problems,
         counter_has_status=((counter_everywhere and set(status_on[COUNTER]) >= everyone)
@@ -284,14 +283,14 @@ def _buckets(vector: Rows, d: Deltas, settings: EngineSettings, problems: dict[s
     return f"the instances' histogram buckets differ ({shown})", by_instance
 
 
-def _counts(vector: Rows, tag: str, route_tag: str, d: Deltas, settings: EngineSettings,
+def _counts(vector: Rows, tag: Feed, d: Deltas, settings: EngineSettings,
             problems: dict[str, str]) -> tuple[dict[str, str], set[str]]:
     """Request counts by status class (and by route) into `d`. Returns each instance's status
     label (for those with one) and every instance seen."""
     n = settings.names
     w = d.span
     classes = d.counts.setdefault(tag, {})
-    routes = d.route_counts.setdefault(route_tag, {})
+    routes = d.route_counts.setdefault(tag, {})
     total = 0.0
     status_on: dict[str, str] = {}
     seen: set[str] = set()
@@ -383,13 +382,14 @@ def prom_figures(snap: PromSnapshot, health: HealthProbe | None, settings: Engin
     elif snap.refusal is not None:
         reason = snap.refusal
     if reason is not None:
-        figures = {k: unknown(k, reason, settings) for k in PROM_FIGURES}
+        figures: dict[str, Figure] = {k: unknown(k, reason, settings) for k in PROM_FIGURES}
         return figures, Routes(reason=reason), {}
     win = prom_window(snap, settings)
     figures, routes = figures_over(win.deltas, win.end, health, settings)
     for k, f in figures.items():
         figures[k] = Figure(f.key, f.value, f.level, f.unit, f.threshold, f.reason,
-                            {**f.detail, "source": "prometheus"}, f.judged, f.stale_s)
+                            replace(f.detail, source="prometheus"), f.judged,
+                            f.stale_s)
     return figures, routes, win.p95_by_instance
 
 
@@ -486,7 +486,8 @@ def figure_expr(figure: str, settings: EngineSettings, selector: str = "",
     shape = shape or configured(n)
     sel = _sel(selector)
     h = n.latency_histogram
-    quantiles = {"latency_p50_ms": 0.5, "latency_p95_ms": 0.95, "latency_p99_ms": 0.99}
+    quantiles: dict[str, float] = {"latency_p50_ms": 0.5, "latency_p95_ms": 0.95,
+                                   "latency_p99_ms": 0.99}
     if figure in quantiles:
         if not shape.histogram:
             return None

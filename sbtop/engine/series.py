@@ -11,6 +11,7 @@ resets happened in between. A snapshot (`Rollup`) is small: it holds sums, not s
 from __future__ import annotations
 
 import collections
+import enum
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,25 +23,46 @@ from sbtop.engine.settings import MetricNames
 
 RouteKey = tuple[str, str]  # (method, route)
 
-# The groups of sums, and the key of one sum inside each group.
-BUCKET = "b"  # le
-ROUTE_BUCKET = "rb"  # route key, then le
-COUNTER = "c"  # status class: the request counter
-ROUTE_COUNTER = "rc"  # route key, then status class
-HIST_COUNT = "h"  # status class: the histogram's _count
-ROUTE_HIST_COUNT = "rh"  # route key, then status class
-MESSAGES = "m"  # counter name
-FLAT_GROUPS = (BUCKET, COUNTER, HIST_COUNT, MESSAGES)
-# Per-route sums nest by route, so the figures read one route's buckets without regrouping.
-ROUTE_GROUPS = (ROUTE_BUCKET, ROUTE_COUNTER, ROUTE_HIST_COUNT)
+
+class Feed(enum.StrEnum):
+    """What a counted input feeds: one group of running sums. A problem with the input is filed
+    under it in `Rollup.problems`, beside the gauges' (by their keys: "sockets", "rss", ...)."""
+
+    BUCKET = "b"  # the histogram's buckets, by le
+    COUNTER = "c"  # the request counter, by status class
+    HIST_COUNT = "h"  # the histogram's _count, by status class
+    MESSAGES = "m"  # the message counter, by its name
+
+
+BUCKET, COUNTER, HIST_COUNT, MESSAGES = Feed.BUCKET, Feed.COUNTER, Feed.HIST_COUNT, Feed.MESSAGES
+# The feeds whose sums are also kept per route.
+ROUTED = (BUCKET, COUNTER, HIST_COUNT)
 
 NO_STATUS = "?"
 # `seen` of a series registered but not yet fed: its first value is a baseline, or all new.
 _NEW_BASELINE = -2
 _NEW_COUNTED = -1
 
-# group -> key -> sum; for the route groups, group -> route key -> le or class -> sum.
-Sums = dict[str, dict[Any, Any]]
+
+@dataclass(frozen=True, slots=True)
+class Sums:
+    """The running sums as of one scrape: each only grows (resets are made up for)."""
+
+    buckets: dict[float, float] = field(default_factory=dict)  # le -> requests
+    counter: dict[str, float] = field(default_factory=dict)  # status class -> requests
+    hist_count: dict[str, float] = field(default_factory=dict)  # status class -> requests
+    messages: dict[str, float] = field(default_factory=dict)  # counter name -> messages
+    # The same per route, nested by route so a route's buckets are read without regrouping.
+    route_buckets: dict[RouteKey, dict[float, float]] = field(default_factory=dict)
+    route_counter: dict[RouteKey, dict[str, float]] = field(default_factory=dict)
+    route_hist_count: dict[RouteKey, dict[str, float]] = field(default_factory=dict)
+
+    def counts(self, feed: Feed) -> dict[str, float]:
+        """The requests by status class as one of the counts (COUNTER or HIST_COUNT) has them."""
+        return self.counter if feed is COUNTER else self.hist_count
+
+    def route_counts(self, feed: Feed) -> dict[RouteKey, dict[str, float]]:
+        return self.route_counter if feed is COUNTER else self.route_hist_count
 
 
 def status_class(value: str) -> str:
@@ -88,8 +110,8 @@ class Rollup:
     # Whether any series of the counter / the histogram's _count carries a status label.
     counter_has_status: bool = False
     hist_count_has_status: bool = False
-    # The label the status was found under, by count tag (COUNTER, HIST_COUNT).
-    status_labels: Mapping[str, str] = field(default_factory=dict)
+    # The label the status was found under, by count (COUNTER, HIST_COUNT).
+    status_labels: Mapping[Feed, str] = field(default_factory=dict)
     gauges: dict[str, float] = field(default_factory=dict)
     # Which of the candidate gauges / counters the page had.
     socket_gauge: str | None = None
@@ -129,9 +151,9 @@ class SeriesTracker:
         self.names = names
         self.forget_after = forget_after_scrapes
         self.scrapes = 0
-        self._cells: dict[str, dict[Any, list[float]]] = {g: {} for g in FLAT_GROUPS}
-        self._route_cells: dict[str, dict[RouteKey, dict[Any, list[float]]]] = {
-            g: {} for g in ROUTE_GROUPS}
+        self._cells: dict[Feed, dict[Any, list[float]]] = {g: {} for g in Feed}
+        self._route_cells: dict[Feed, dict[RouteKey, dict[Any, list[float]]]] = {
+            g: {} for g in ROUTED}
         self._by_text: dict[str, dict[str, _Series]] = {}
         self._by_key: dict[tuple[str, object], _Series] = {}
         self._process_start: float | None = None
@@ -152,12 +174,15 @@ class SeriesTracker:
         self._rebase = True
 
     def sums(self) -> Sums:
-        out: Sums = {g: {k: cell[0] for k, cell in cells.items()}
-                     for g, cells in self._cells.items()}
-        for g, routes in self._route_cells.items():
-            out[g] = {rk: {k: cell[0] for k, cell in cells.items()}
-                      for rk, cells in routes.items()}
-        return out
+        def flat(feed: Feed) -> dict[Any, float]:
+            return {k: cell[0] for k, cell in self._cells[feed].items()}
+
+        def routed(feed: Feed) -> dict[RouteKey, dict[Any, float]]:
+            return {rk: {k: cell[0] for k, cell in cells.items()}
+                    for rk, cells in self._route_cells[feed].items()}
+
+        return Sums(flat(BUCKET), flat(COUNTER), flat(HIST_COUNT), flat(MESSAGES),
+                    routed(BUCKET), routed(COUNTER), routed(HIST_COUNT))
 
     def observe(self, page: Page, t: float, wall: float) -> Rollup:
         """Account for one successful scrape and return the snapshot after it.
@@ -175,13 +200,14 @@ class SeriesTracker:
                                  if n in page.samples or page.types.get(n) == "counter"), None)
             if message_name:
                 break
-        feeds = [(self._bucket_name, BUCKET), (self._count_name, HIST_COUNT)]
+        feeds: list[tuple[str, Feed]] = [(self._bucket_name, BUCKET),
+                                         (self._count_name, HIST_COUNT)]
         if counter_name:
             feeds.append((counter_name, COUNTER))
         if message_name:
             feeds.append((message_name, MESSAGES))
         # First every label text never seen before is checked; only then is anything counted.
-        fresh: list[tuple[str, str, list[str]]] = []
+        fresh: list[tuple[str, Feed, list[str]]] = []
         skew: float | None = None
         for name, kind in feeds:
             rows = page.samples.get(name)
@@ -257,7 +283,7 @@ class SeriesTracker:
         )
 
     def _feed(self, table: Mapping[str, _Series], rows: list[RawSample], reset_all: bool,
-              name: str, kind: str, problems: dict[str, str]) -> tuple[int, bool]:
+              name: str, kind: Feed, problems: dict[str, str]) -> tuple[int, bool]:
         scrape = self.scrapes
         ignored = 0
         reset = False
@@ -294,7 +320,7 @@ class SeriesTracker:
                     cell[0] += delta
         return ignored, reset
 
-    def _register(self, name: str, kind: str, text: str, first: bool) -> _Series | None:
+    def _register(self, name: str, kind: Feed, text: str, first: bool) -> _Series | None:
         key = labels_key(text)  # validated before anything was counted
         known = self._by_key.get((name, key))
         if known is not None:
@@ -308,7 +334,7 @@ class SeriesTracker:
             self._with_status.setdefault(name, status)
         # Every sum exists from its series' first sight, even at zero: an empty bucket is still
         # a bucket bound, and histogram_quantile needs all the bounds.
-        cells = tuple(self._cell(group, k) for group, k in slots)
+        cells = tuple(self._cell(feed, k, rk) for feed, k, rk in slots)
         # On the first scrape the counts were made at unknown times before sbtop looked: they
         # are the baseline. A series that appears later was created since the previous scrape
         # (clients create labelled series on first use), so all of its count is new, exactly
@@ -317,21 +343,21 @@ class SeriesTracker:
         self._by_key[(name, key)] = series
         return series
 
-    def _cell(self, group: str, key: Any) -> list[float]:
-        if group in self._route_cells:
-            rk, sub = key
-            return self._route_cells[group].setdefault(rk, {}).setdefault(sub, [0.0])
-        return self._cells[group].setdefault(key, [0.0])
+    def _cell(self, feed: Feed, key: Any, rk: RouteKey | None) -> list[float]:
+        if rk is not None:
+            return self._route_cells[feed].setdefault(rk, {}).setdefault(key, [0.0])
+        return self._cells[feed].setdefault(key, [0.0])
 
-    def _slots(self, kind: str, labels: dict[str, str], name: str
-               ) -> tuple[tuple[str, Any], ...] | None:
+    def _slots(self, kind: Feed, labels: dict[str, str], name: str
+               ) -> tuple[tuple[Feed, Any, RouteKey | None], ...] | None:
+        """The sums a series adds to: (feed, le / status class / name, route or None)."""
         names = self.names
         route = _first_label(labels, names.route_labels)
         method = _first_label(labels, names.method_labels) or ""
         rk: RouteKey | None = (method, route) if route is not None else None
-        if kind == MESSAGES:
-            return ((MESSAGES, name),)
-        if kind == BUCKET:
+        if kind is MESSAGES:
+            return ((MESSAGES, name, None),)
+        if kind is BUCKET:
             le_text = labels.get("le")
             if le_text is None:
                 return None
@@ -340,15 +366,13 @@ class SeriesTracker:
             except ValueError:
                 return None
             if rk is None:
-                return ((BUCKET, le),)
-            return ((BUCKET, le), (ROUTE_BUCKET, (rk, le)))
+                return ((BUCKET, le, None),)
+            return ((BUCKET, le, None), (BUCKET, le, rk))
         status = _first_label(labels, names.status_labels)
         cls = status_class(status) if status is not None else NO_STATUS
-        group, route_group = ((COUNTER, ROUTE_COUNTER) if kind == COUNTER
-                              else (HIST_COUNT, ROUTE_HIST_COUNT))
         if rk is None:
-            return ((group, cls),)
-        return ((group, cls), (route_group, (rk, cls)))
+            return ((kind, cls, None),)
+        return ((kind, cls, None), (kind, cls, rk))
 
     def known_texts(self, name: str) -> Mapping[str, object]:
         """The label texts of `name` already registered."""

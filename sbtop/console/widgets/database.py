@@ -11,6 +11,7 @@ from sbtop.console import marks
 from sbtop.console.marks import esc
 from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.assessment import Assessment
+from sbtop.engine.detail import Detail
 from sbtop.engine.history import History
 
 
@@ -42,10 +43,11 @@ class DatabasePanel(Panel):
             # Down says so first, whatever older values are kept below it.
             reason = esc(source.error or "")
             self.query_one("#db-conns", Line).set(f"[b $warning]DOWN[/] {reason}")
-            d = sessions.detail if sessions is not None and sessions.stale_s is not None else {}
+            d = sessions.detail if sessions is not None and sessions.stale_s is not None else None
             self.query_one("#db-states", Line).set(
-                f"[$text-muted]last seen: {d.get('active', 0)} active, {d.get('idle', 0)} idle"
-                f" ({format.duration(sessions.stale_s or 0)} ago)[/]" if d and sessions else
+                f"[$text-muted]last seen: {d.active} active, {d.idle or 0} idle"
+                f" ({format.duration(sessions.stale_s or 0)} ago)[/]"
+                if d is not None and d.active is not None and sessions else
                 "[$text-muted]retrying by itself[/]")
             self.query_one("#db-extra", Line).set("")
             self.set_state("-down", "DOWN")
@@ -56,19 +58,18 @@ class DatabasePanel(Panel):
         if pool is not None:
             first += "  " + marks.figure(pool, label="pool")
         elif sessions is not None and sessions.value is not None and conns is not None:
-            cap = conns.detail.get("capacity")
+            cap = conns.detail.capacity
             if cap:
-                first += f" [$text-muted]{conns.detail.get('sessions')}/{cap}[/]"
+                first += f" [$text-muted]{conns.detail.sessions}/{cap}[/]"
         if source is not None and source.elapsed_ms:
             # The poll's own cost, in sight: sbtop must not be the load it is watching.
             first += f"  [$text-muted]poll {source.elapsed_ms:.0f} ms[/]"
         self.query_one("#db-conns", Line).set(first)
-        d = sessions.detail if sessions is not None else {}
-        wait = d.get("waiting")
-        states = (f"[$text-muted]act[/] {d.get('active', '-')} [$text-muted]idle[/] "
-                  f"{d.get('idle', '-')} [$text-muted]txn[/] {d.get('idle_in_transaction', '-')}"
-                  f" [$text-muted]abort[/] {d.get('idle_in_transaction_aborted', '-')} "
-                  f"[$text-muted]wait[/] {'-' if wait is None else wait}")
+        d = sessions.detail if sessions is not None else Detail()
+        states = (f"[$text-muted]act[/] {_count(d.active)} [$text-muted]idle[/] "
+                  f"{_count(d.idle)} [$text-muted]txn[/] {_count(d.idle_in_transaction)}"
+                  f" [$text-muted]abort[/] {_count(d.idle_in_transaction_aborted)} "
+                  f"[$text-muted]wait[/] {_count(d.waiting)}")
         if sessions is not None and sessions.stale_s is not None:
             states += " [b $warning]STALE[/]"
         self.query_one("#db-states", Line).set(states)
@@ -101,3 +102,7 @@ class DatabasePanel(Panel):
             return (f"[$text-muted]oldest txn[/] {format.duration(o.duration_s or 0)} "
                     f"[$text-muted]pid[/] {esc(o.id)}")
         return "[$text-muted]no open transaction, no lock waits[/]"
+
+
+def _count(n: int | None) -> str:
+    return "-" if n is None else str(n)

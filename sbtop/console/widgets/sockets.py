@@ -33,7 +33,7 @@ class SocketsPanel(Panel):
         mem = f.get("memory_pct")
         line = marks.figure(mem, label="memory")
         if mem is not None and mem.value is not None:
-            rss, limit = mem.detail.get("rss_bytes"), mem.detail.get("limit_bytes")
+            rss, limit = mem.detail.rss_bytes, mem.detail.limit_bytes
             if rss and limit:
                 line += f"  [$text-muted]{format.size(rss)}/{format.size(limit)}[/]"
         elif mem is not None and mem.reason:
