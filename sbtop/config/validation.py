@@ -20,6 +20,7 @@ from sbtop.config.values import (
     same_endpoint,
 )
 from sbtop.engine.settings import FIGURE_UNITS
+from sbtop.units import CANARY_PERCENT, REFRESH_S
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
@@ -147,8 +148,9 @@ def validate(config: Config) -> None:
     if config.default_target and config.default_target not in config.targets:
         raise ConfigError(f"default_target: no target named {config.default_target!r}"
                           f"{did_you_mean(config.default_target, config.targets)}")
-    if config.ui.refresh_s < 0.5:
-        raise ConfigError("ui.refresh_s: must be at least 0.5")
+    refresh = REFRESH_S.problem(config.ui.refresh_s)
+    if refresh:
+        raise ConfigError(f"ui.refresh_s: {refresh}")
     if config.ui.history_s < 60:
         raise ConfigError("ui.history_s: must be at least 60")
     if config.engine.window_s <= 0:
@@ -187,6 +189,6 @@ def validate(config: Config) -> None:
                                               target.actions.command.rollback)):
             raise ConfigError(f"{where}.command: no command given")
     steps = config.canary.steps
-    if steps != sorted(steps) or any(not 0 <= s <= 100 for s in steps):
+    if steps != sorted(steps) or not all(CANARY_PERCENT.contains(s) for s in steps):
         raise ConfigError("canary.steps: expected rising percentages between 0 and 100")
 

@@ -13,8 +13,8 @@ import urllib.parse
 from typing import Any
 
 from sbtop.config.errors import ConfigError
+from sbtop.units import duration_text_seconds
 
-_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(ms|s|m|h|d))")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # ${NAME} in a checklist probe's body: any text between the braces (to refuse a bad name), and
 # the names that are replaced.
@@ -34,11 +34,9 @@ def duration(value: Any, path: str) -> float:
             raise ConfigError(f"{path}: must not be negative")
         return float(value)
     if isinstance(value, str):
-        text = value.strip()
-        parts = _DURATION.findall(text)
-        if parts and "".join(n + u for n, u in parts) == text:
-            scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-            return sum(float(n) * scale[u] for n, u in parts)
+        seconds = duration_text_seconds(value)
+        if seconds is not None:
+            return seconds
     raise ConfigError(f"{path}: expected a duration such as 300, \"30s\", \"5m\" or \"1h\", "
                       f"got {kind(value)}")
 
