@@ -30,10 +30,9 @@ def prom_settings(target: Target, selector: str | None = None) -> PromSettings:
     p = target.prometheus
     assert p is not None
     headers = {}
-    if p.header and target.secrets.get("prometheus_header"):
-        headers[p.header] = str(target.secrets["prometheus_header"])
-    basic = ((p.basic_user, str(target.secrets.get("prometheus_password") or ""))
-             if p.basic_user else None)
+    if p.header and target.secrets.prometheus_header:
+        headers[p.header] = target.secrets.prometheus_header
+    basic = (p.basic_user, target.secrets.prometheus_password or "") if p.basic_user else None
     return PromSettings(p.url, p.selector if selector is None else selector, p.timeout_s,
                         headers, basic, max_answer_bytes=int(p.max_answer_mb * 1024 * 1024))
 

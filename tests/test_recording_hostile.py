@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from textual.app import App
 
 from sbtop import cli
+from sbtop.commands import replay as commands_replay
 from sbtop.console.replay import ReplayApp
 from sbtop.engine import codec
 from sbtop.recording import reader, stream, timeline
@@ -363,7 +364,7 @@ def headless(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[ReplayApp]]:
                         lambda self, **kw: App.run(self, headless=True, size=(120, 40)))
     # No terminal here, and none needed: headless, nothing is drawn (the refusal of a
     # console without one is tested in test_e2e_tmux.py).
-    monkeypatch.setattr(cli, "_console_ready", lambda args, theme: None)
+    monkeypatch.setattr(commands_replay, "console_ready", lambda theme, config_theme: None)
     monkeypatch.setenv("SBTOP_CONFIG", "/dev/null")
     yield apps
 

@@ -157,3 +157,31 @@ def console_screens(cfg: Path, state: Path, rec: Path, env: dict[str, str]) -> s
     finally:
         pane.close()
     return "\n".join(screens)
+
+
+def test_a_targets_secrets_are_typed_and_their_repr_holds_no_value() -> None:
+    from sbtop import config
+
+    cfg = config.parse({"targets": {
+        "r": {"base_url": "http://127.0.0.1:9", "render": {
+            "service_id": "srv-1", "api_key_env": "SB_KEY"},
+            "prometheus": {"url": "http://127.0.0.1:9090", "header": "Authorization",
+                           "header_env": "SB_PROM", "basic_user": "u",
+                           "basic_password_env": "SB_PROM_PW"}},
+        "h": {"base_url": "http://127.0.0.1:9", "actions": {"provider": "http", "http": {
+            "url_env": "SB_HOOK", "header": "X-Key", "header_env": "SB_HOOK_KEY"}}}}})
+    env = {"SB_KEY": "rnd_k3y", "SB_PROM": "Bearer pr0m", "SB_PROM_PW": "pr0m-pw",
+           "SB_HOOK": "http://127.0.0.1:7/h00k", "SB_HOOK_KEY": "h00k-key"}
+    r = config.resolve(cfg, "r", env=env)
+    h = config.resolve(cfg, "h", env=env)
+    assert r.secrets == config.Secrets(render_api_key="rnd_k3y", prometheus_header="Bearer pr0m",
+                                       prometheus_password="pr0m-pw")
+    assert h.secrets == config.Secrets(http_header="h00k-key", http_url="http://127.0.0.1:7/h00k")
+    for target in (r, h):
+        for shown in (repr(target), repr(target.secrets), str(target.secrets)):
+            assert not any(value in shown for value in env.values()), shown
+    assert repr(r.secrets) == ("Secrets(render_api_key=<set>, prometheus_header=<set>, "
+                               "prometheus_password=<set>)")
+    # A variable that is not set: None, and the repr says nothing is set.
+    unset = config.resolve(cfg, "r", env={})
+    assert unset.secrets == config.Secrets() and repr(unset.secrets) == "Secrets()"

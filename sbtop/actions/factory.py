@@ -32,7 +32,7 @@ def make_provider(target: Target) -> tuple[Provider | None, str]:
                       "targets.NAME.actions.provider, or render.service_id)")
     service = target.render.service_id or target.name
     if kind == "render":
-        key = target.secrets.get("render_api_key")
+        key = target.secrets.render_api_key
         if not key:
             return None, (f"${target.render.api_key_env} is not set: the Render actions need "
                           "the API key in the environment")
@@ -47,14 +47,14 @@ def make_provider(target: Target) -> tuple[Provider | None, str]:
     http = target.actions.http
     headers = {}
     if http.header:
-        value = target.secrets.get("http_header")
+        value = target.secrets.http_header
         if not value:
             return None, (f"${http.header_env} is not set: the webhook needs its "
                           f"{http.header} header")
         headers[http.header] = value
     url = http.url
     if http.url_env:
-        url = target.secrets.get("http_url") or ""
+        url = target.secrets.http_url or ""
         if not url:
             return None, f"${http.url_env} is not set: the webhook's URL is kept there"
     return HttpProvider(url, http.method, http.body, headers, service=service,

@@ -1,0 +1,79 @@
+"""`sbtop demo`: the console on the built-in simulated StudyBuddy backend; with --serve, only
+the backend, until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from sbtop.commands import Command
+from sbtop.commands.console import ConsoleOptions, console_ready, start_console
+from sbtop.commands.loading import ConfigFile
+from sbtop.commands.targets import demo_target
+from sbtop.commands.usage import UsageError
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    console: ConsoleOptions
+    dsn: str | None  # a database to show in the Database panel
+    scenario: str  # "good" or "bad-canary"
+    instances: int
+    serve: bool  # only the backend, no console
+    host: str
+    port: int | None  # None: 8099 with --serve, a free one for the console
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> DemoOptions:
+        return cls(ConsoleOptions.from_args(args), args.dsn, args.scenario, args.instances,
+                   args.serve, args.host, args.port)
+
+
+def run(opts: DemoOptions, config: ConfigFile) -> int:
+    from sbtop.demo.backend import CONTROL_PATH, fleet
+
+    ui = None
+    if not opts.serve:
+        # The demo watches its own backend with the runbook's defaults: only the ui settings
+        # come from the config, and a broken file is said, then the defaults used.
+        ui = config.ui_or_defaults()
+        console_ready(opts.console.theme, ui.theme)
+    port = opts.port if opts.port is not None else (8099 if opts.serve else 0)
+    try:
+        backends = fleet(opts.instances, opts.host, port)
+    except OSError as e:
+        raise UsageError(str(e)) from None
+    for b in backends:
+        b.start()
+    first = backends[0]
+    # Several instances: each scraped on its own and summed, as a listed-URLs target is.
+    metrics_urls = [f"{b.url}/metrics" for b in backends] if len(backends) > 1 else None
+    try:
+        if ui is not None:
+            if opts.scenario == "bad-canary":
+                for b in backends:  # the optimized routes regress from 25 %
+                    b.set(canary_regresses_at=25)
+            import tempfile
+
+            # The demo's state and audit log are its own, gone with it.
+            with tempfile.TemporaryDirectory(prefix="sbtop-demo-") as state:
+                target = demo_target(first.url, opts.dsn, metrics_urls)
+                return start_console(target, opts.console, ui, Path(state))
+        for i, b in enumerate(backends):
+            which = f" (instance {i + 1} of {len(backends)})" if len(backends) > 1 else ""
+            print(f"simulated StudyBuddy backend on {b.url}{which}\n"
+                  f"  metrics  {b.url}/metrics\n"
+                  f"  health   {b.url}/api/health\n"
+                  f"  control  {b.url}{CONTROL_PATH}  (POST JSON knobs; POST .../restart)")
+        print("Ctrl-C stops it.", flush=True)
+        import threading
+
+        threading.Event().wait()
+    finally:
+        for b in backends:
+            b.stop()
+    return 0
+
+
+COMMAND = Command(DemoOptions.from_args, run)

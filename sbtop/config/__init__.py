@@ -1,0 +1,85 @@
+"""The configuration: TOML in, typed and validated objects out, the runbook's values as defaults.
+
+Every mistake is reported as one line naming the key path ("targets.prod.timeout_s: expected a
+number, got the string '5'"), never a traceback. Secrets never live in the file: it names the
+environment variables that hold them, and they are read only when a target is resolved.
+
+The package's modules, each for one thing: `schema` (the dataclasses), `binding` (TOML into
+them), `validation`, `files` (finding and reading the file), `settings` (the engine's settings
+from it), `secrets` (credentials from the environment), `resolve` (the Target), `probes` (the
+checklist as HTTP probes), `values` (the checks and words they share). The names below are the
+package's interface: `from sbtop import config; config.X`.
+"""
+
+from __future__ import annotations
+
+from sbtop.config.errors import ConfigError
+from sbtop.config.files import default_path, find_config, load, parse, permission_warning
+from sbtop.config.probes import probes
+from sbtop.config.resolve import Target, instance_names, resolve
+from sbtop.config.schema import (
+    ENV,
+    ActionsConfig,
+    AlertConfig,
+    AuthConfig,
+    CanaryConfig,
+    CanaryGateConfig,
+    CommandActionsConfig,
+    Config,
+    DbConfig,
+    EngineConfig,
+    HealthFieldsConfig,
+    HttpActionsConfig,
+    MetricsConfig,
+    PrometheusConfig,
+    RenderConfig,
+    TargetConfig,
+    ThresholdConfig,
+    UiConfig,
+    VerificationConfig,
+    VerifyConfig,
+    schema_paths,
+)
+from sbtop.config.secrets import Secrets
+from sbtop.config.settings import engine_settings, merged_thresholds
+from sbtop.config.validation import HTTP_METHODS
+from sbtop.config.values import duration_seconds
+
+__all__ = [
+    "ENV",
+    "HTTP_METHODS",
+    "ActionsConfig",
+    "AlertConfig",
+    "AuthConfig",
+    "CanaryConfig",
+    "CanaryGateConfig",
+    "CommandActionsConfig",
+    "Config",
+    "ConfigError",
+    "DbConfig",
+    "EngineConfig",
+    "HealthFieldsConfig",
+    "HttpActionsConfig",
+    "MetricsConfig",
+    "PrometheusConfig",
+    "RenderConfig",
+    "Secrets",
+    "Target",
+    "TargetConfig",
+    "ThresholdConfig",
+    "UiConfig",
+    "VerificationConfig",
+    "VerifyConfig",
+    "default_path",
+    "duration_seconds",
+    "engine_settings",
+    "find_config",
+    "instance_names",
+    "load",
+    "merged_thresholds",
+    "parse",
+    "permission_warning",
+    "probes",
+    "resolve",
+    "schema_paths",
+]

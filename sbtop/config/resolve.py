@@ -1,0 +1,184 @@
+"""Resolving a target: the config's [targets.NAME] (or a bare --url / --prometheus-url) with the
+command line's overrides applied, its credentials read from the environment, into the `Target`
+the rest of sbtop runs on."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import ssl
+import typing
+import urllib.parse
+from dataclasses import dataclass, field
+
+from sbtop.config.errors import ConfigError
+from sbtop.config.schema import (
+    ActionsConfig,
+    CanaryConfig,
+    Config,
+    DbConfig,
+    PrometheusConfig,
+    RenderConfig,
+    TargetConfig,
+    VerifyConfig,
+)
+from sbtop.config.secrets import Secrets, read_secrets, refuse_plain_http, target_auth
+from sbtop.config.settings import engine_settings
+from sbtop.config.values import check_url, did_you_mean
+from sbtop.engine.promql import SelectorError, selector_matchers
+from sbtop.engine.settings import EngineSettings
+from sbtop.engine.verify import Tolerances
+from sbtop.sources.settings import HttpSettings
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target ready to watch: URLs, HTTP settings with secrets, engine settings."""
+
+    name: str
+    base_url: str
+    metrics_url: str | None  # one instance's metrics (None when several are listed)
+    health_url: str | None
+    production: bool
+    http: HttpSettings
+    engine: EngineSettings
+    dsn: str | None = field(default=None, repr=False)
+    warnings: tuple[str, ...] = ()
+    health_interval_s: float = 5.0
+    db: DbConfig = field(default_factory=DbConfig)
+    # The deploy actions: which provider, its settings, and the canary plan.
+    actions_kind: str = ""  # "", "render", "command", "http"
+    render: RenderConfig = field(default_factory=RenderConfig)
+    actions: ActionsConfig = field(default_factory=ActionsConfig)
+    canary: CanaryConfig = field(default_factory=CanaryConfig)
+    # API key, Prometheus and webhook credentials, read from the environment.
+    secrets: Secrets = field(default_factory=Secrets, repr=False)
+    prometheus: PrometheusConfig | None = None  # set: figures come from Prometheus
+    # Several instances scraped directly: instance name -> metrics URL.
+    instances: dict[str, str] = field(default_factory=dict)
+    # The post-deployment checklist (probes are made from it when `verify` runs).
+    verify: tuple[VerifyConfig, ...] = ()
+    tolerances: Tolerances = field(default_factory=Tolerances)
+    # Variables the checklist reads, over the environment's (the demo's test account).
+    probe_env: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+def resolve(config: Config, target: str | None = None, *, url: str | None = None,
+            dsn: str | None = None, env: typing.Mapping[str, str] | None = None,
+            prometheus_url: str | None = None, selector: str | None = None) -> Target:
+    """The target to watch, with CLI overrides applied and secrets read from the environment."""
+    env = os.environ if env is None else env
+    name, tc = _chosen(config, target, url, prometheus_url)
+    if url:
+        check_url(url, "--url")
+        # The URL given is the one to watch: metrics from it, not from the listed instances.
+        tc = dataclasses.replace(tc, base_url=url, metrics_urls=[])
+    if prometheus_url:
+        check_url(prometheus_url, "--prometheus-url")
+        tc = dataclasses.replace(tc, prometheus=dataclasses.replace(tc.prometheus,
+                                                                     url=prometheus_url))
+    if selector:
+        if not tc.prometheus.url:
+            raise ConfigError("--selector picks series in Prometheus: give --prometheus-url "
+                              f"too (or set targets.{name}.prometheus.url)")
+        tc = dataclasses.replace(tc, prometheus=dataclasses.replace(tc.prometheus,
+                                                                     selector=selector))
+    try:
+        selector_matchers(tc.prometheus.selector)
+    except SelectorError as e:
+        where = "--selector" if selector else f"targets.{name}.prometheus.selector"
+        raise ConfigError(f"{where}: {e}") from None
+    if not tc.base_url and not tc.prometheus.url and not tc.metrics_urls:
+        raise ConfigError(f"targets.{name}.base_url: not set (or give --url)")
+    base = tc.base_url.rstrip("/")
+    auth = target_auth(name, tc, env)
+    kind = tc.actions.provider or ("render" if tc.render.service_id else "")
+    secrets = read_secrets(tc, kind, env)
+    refuse_plain_http(name, tc, kind, secrets, bool(auth.headers or auth.cookies))
+    if tc.ca_bundle:
+        try:
+            ssl.create_default_context(cafile=tc.ca_bundle)
+        except (OSError, ssl.SSLError) as e:
+            reason = getattr(e, "strerror", None) or "not a PEM bundle of certificates"
+            raise ConfigError(f"targets.{name}.ca_bundle: cannot load {tc.ca_bundle}: "
+                              f"{reason}") from None
+    metrics_url = base + tc.metrics_path if tc.metrics_path and base else None
+    instances: dict[str, str] = {}
+    if len(tc.metrics_urls) == 1:
+        metrics_url = tc.metrics_urls[0]
+    elif tc.metrics_urls:
+        metrics_url = None
+        instances = instance_names(tc.metrics_urls)
+    http = HttpSettings(
+        connect_timeout_s=tc.connect_timeout_s,
+        timeout_s=tc.timeout_s,
+        verify_tls=tc.verify_tls,
+        ca_bundle=tc.ca_bundle or None,
+        max_bytes=int(tc.max_page_mb * 1024 * 1024),
+        max_samples=tc.max_samples,
+        gzip=tc.gzip,
+        headers=auth.headers,
+        cookies=auth.cookies,
+    )
+    return Target(
+        name=name,
+        base_url=base,
+        metrics_url=metrics_url,
+        health_url=base + tc.health_path if tc.health_path and base else None,
+        production=tc.production,
+        http=http,
+        engine=engine_settings(config, tc),
+        dsn=dsn or (env.get(tc.dsn_env) if tc.dsn_env else None),
+        warnings=auth.warnings,
+        health_interval_s=tc.health_interval_s,
+        db=config.db,
+        actions_kind=kind,
+        render=tc.render,
+        actions=tc.actions,
+        canary=config.canary,
+        secrets=secrets,
+        prometheus=tc.prometheus if tc.prometheus.url else None,
+        instances=instances,
+        verify=tuple(config.verify),
+        tolerances=Tolerances(config.verification.p95_tolerance_pct,
+                              config.verification.error_rate_tolerance_pts),
+    )
+
+
+def _chosen(config: Config, target: str | None, url: str | None,
+            prometheus_url: str | None) -> tuple[str, TargetConfig]:
+    """The target's name and table: the one named (or the default), the only one, or a bare
+    one named for the URL given."""
+    name = target or config.default_target
+    if name:
+        if name not in config.targets:
+            known = ", ".join(config.targets) or "none defined"
+            raise ConfigError(f"no target named {name!r}{did_you_mean(name, config.targets)} "
+                              f"(targets: {known})")
+        return name, config.targets[name]
+    if len(config.targets) == 1 and not url and not prometheus_url:
+        return next(iter(config.targets.items()))
+    if url or prometheus_url:
+        return _host_of(url or prometheus_url or ""), TargetConfig()
+    if config.targets:
+        raise ConfigError(f"several targets ({', '.join(config.targets)}): choose one with "
+                          "--target NAME or set default_target")
+    raise ConfigError("no target: give --url BASE_URL, or define [targets.NAME] in a config "
+                      "file (sbtop init writes one)")
+
+
+def instance_names(urls: typing.Sequence[str]) -> dict[str, str]:
+    """Each URL named as Prometheus names an instance (host:port, [v6]:port); the whole URL
+    where two share a host and port."""
+    def host_port(u: str) -> str:
+        parts = urllib.parse.urlsplit(u)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        host = parts.hostname or "?"
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    short = [host_port(u) for u in urls]
+    return {(s if short.count(s) == 1 else u): u for s, u in zip(short, urls, strict=True)}
+
+
+def _host_of(url: str) -> str:
+    return url.split("//", 1)[-1].split("/", 1)[0] or "cli"
