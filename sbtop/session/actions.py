@@ -14,19 +14,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sbtop import format, verify
-from sbtop.actions.controller import Controller, Outcome, Plan
-from sbtop.actions.state import StateDirError
+from sbtop import format
+from sbtop.actions.state import StateDirError, default_state_dir
 from sbtop.collector import Collector
 from sbtop.config import Target
 from sbtop.engine.assessment import iso
 from sbtop.engine.figures import Figure
 from sbtop.engine.observations import DbSession
 from sbtop.session.snapshot import Cause, Notice
-from sbtop.verify import Report
 
 if TYPE_CHECKING:
+    # Types only: `sbtop check` (a live session) loads neither the controller nor the
+    # checklist, which itself runs a check.
+    from sbtop.actions.controller import Controller, Outcome, Plan
     from sbtop.session.live import LiveSession
+    from sbtop.verify import Report
 
 STOP_WAIT_S = 5.0  # on a signal: how long a running action gets to clean up
 
@@ -55,7 +57,7 @@ class Question:
 
 
 class LiveActions:
-    def __init__(self, session: LiveSession, target: Target, state_dir: Path,
+    def __init__(self, session: LiveSession, target: Target, state_dir: Path | None,
                  deploy: bool) -> None:
         self._session = session
         self.controller: Controller | None = None
@@ -63,7 +65,8 @@ class LiveActions:
         if deploy and not session.read_only:
             from sbtop.actions.factory import make_controller
 
-            self.controller, self.reason = make_controller(target, state_dir, session.clock)
+            self.controller, self.reason = make_controller(
+                target, state_dir or default_state_dir(), session.clock)
         self._running: set[asyncio.Task[Any]] = set()
         self._asked: Mapping[str, Figure] | None = None  # the figures a baseline question named
 
@@ -178,6 +181,8 @@ class LiveActions:
 
     async def verify_report(self) -> Report:
         """The checklist's probes now, and the metric items on the latest figures."""
+        from sbtop import verify
+
         probes = await verify.probe_checks(self.target)
         a = self._session.assessment
         baseline = None

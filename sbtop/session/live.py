@@ -10,9 +10,9 @@ import contextlib
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
-from sbtop.actions.state import CanaryState, StateStore, default_state_dir
+from sbtop.actions.state import CanaryState, StateStore
 from sbtop.clock import SYSTEM, Clock
 from sbtop.collector import Collector
 from sbtop.config import Target
@@ -21,8 +21,6 @@ from sbtop.engine.engine import Engine
 from sbtop.engine.gate import Gate
 from sbtop.engine.history import History, Ring
 from sbtop.engine.observations import Observation
-from sbtop.recording.meta import canary_record
-from sbtop.recording.writer import Recorder
 from sbtop.session.actions import ActionLog, LiveActions
 from sbtop.session.loop import TickLoop
 from sbtop.session.snapshot import (
@@ -36,6 +34,9 @@ from sbtop.session.snapshot import (
     judge_freshness,
 )
 from sbtop.sources.metrics import INLINE_BYTES
+
+if TYPE_CHECKING:
+    from sbtop.recording.writer import Recorder
 
 # How a tick's observation becomes an assessment (None: not judged yet); given when the tick
 # began. Normally the engine's; `sbtop check` judges once both its scrapes are in.
@@ -77,7 +78,7 @@ class LiveSession:
         self.read_only = read_only
         self.recorder = recorder
         self.stop_with_recorder = stop_with_recorder
-        self.actions = LiveActions(self, target, state_dir or default_state_dir(), deploy)
+        self.actions = LiveActions(self, target, state_dir, deploy)
         self.player = None  # a live session has no player
         self.canary_store = canary_store
         self._stored_canary: CanaryState | None = None
@@ -85,6 +86,7 @@ class LiveSession:
         self.assessment: Assessment | None = None
         self.ticks = 0
         self.internal_errors: list[str] = []
+        self.failure: Exception | None = None  # the latest tick's, for a face to re-raise
         self.freshness = Freshness()
         self.latest: Snapshot | None = None
         self._in_flight_since: float | None = None
@@ -198,6 +200,7 @@ class LiveSession:
             if a is not None:
                 self._accept(a, began)
         except Exception as e:
+            self.failure = e
             self.internal_errors.append(f"{type(e).__name__}: {e}")
             self.publish(Notice(f"sbtop internal error (collection continues): "
                                 f"{type(e).__name__}: {e}", "error", 10))
@@ -215,6 +218,8 @@ class LiveSession:
         self.publish_snapshot(Cause.TICK)
 
     def _record(self, a: Assessment, began: float) -> None:
+        from sbtop.recording.meta import canary_record
+
         assert self.recorder is not None
         c = self.canary_state(began)
         try:
