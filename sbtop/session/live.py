@@ -22,7 +22,7 @@ from sbtop.engine.gate import Gate
 from sbtop.engine.history import History, Ring
 from sbtop.engine.observations import Observation
 from sbtop.session.actions import ActionLog, LiveActions
-from sbtop.session.loop import TickLoop
+from sbtop.session.loop import TickLoop, Waiter
 from sbtop.session.snapshot import (
     Cause,
     Fresh,
@@ -63,11 +63,12 @@ class LiveSession:
                  state_dir: Path | None = None, recorder: Recorder | None = None,
                  source: Source | None = None, health_every_s: float | None = None,
                  judge: Judge | None = None, canary_store: StateStore | None = None,
-                 stop_with_recorder: bool = False) -> None:
+                 stop_with_recorder: bool = False, wait: Waiter | None = None) -> None:
         """`deploy`: the target's controller is made (unless read-only), for the deploy keys.
         `canary_store`: without a controller, the canary is read from the state file (the
         provider is never asked). `stop_with_recorder`: the session is the recording (`sbtop
-        record`): when the recorder stops, so does it."""
+        record`): when the recorder stops, so does it. `wait`: how the tick loop waits (tests
+        on a manual clock move the clock instead)."""
         self.target = target
         self.clock = clock
         self.source: Source = source or Collector(target, clock, health_every_s)
@@ -94,6 +95,7 @@ class LiveSession:
         self._listeners: list[Callable[[Notice], None]] = []
         self._loop: TickLoop | None = None
         self._stopping = False
+        self._wait = wait
 
     @property
     def info(self) -> SessionInfo:
@@ -158,7 +160,7 @@ class LiveSession:
             with contextlib.suppress(Exception):  # a nicety: never in the way of the figures
                 await asyncio.wait_for(self._prefill_history(prom), timeout=5.0)
         self._loop = TickLoop(self.tick, self._refresh_s, clock=self.clock,
-                              max_ticks=max_ticks, for_s=for_s)
+                              max_ticks=max_ticks, for_s=for_s, wait=self._wait)
         if self._stopping:
             self._loop.stop()
         side: list[asyncio.Task[None]] = []

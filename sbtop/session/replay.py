@@ -198,6 +198,7 @@ class ReplaySession:
         self.assessment = a
         try:
             self.publish(self._snapshot(Cause.TICK))
+            self.publish(self._snapshot(Cause.CANARY))  # the canary as recorded at this tick
         except Exception as e:  # a value the panels cannot show (a file edited by hand):
             # said, and the replay goes on, as the console goes on after a bug of ours.
             self._say(f"tick {i + 1} is not fully shown ({type(e).__name__}: {e})", "warning")
