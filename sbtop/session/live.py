@@ -178,11 +178,17 @@ class LiveSession:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
-    @staticmethod
-    async def _every(seconds: float, job: Callable[[], Any]) -> None:
+    async def _every(self, seconds: float, job: Callable[[], Any]) -> None:
+        """A side job of the loop, again and again: one that fails (a bug of ours) is said
+        and tried again next time, as a tick's failure is."""
         while True:
             await asyncio.sleep(seconds)
-            await job()
+            try:
+                await job()
+            except Exception as e:
+                self.internal_errors.append(f"{type(e).__name__}: {e}")
+                self.publish(Notice(f"sbtop internal error: {type(e).__name__}: {e}",
+                                    "error", 10))
 
     # --- a tick -----------------------------------------------------------------------------
 
