@@ -114,11 +114,11 @@ async def shift(args: argparse.Namespace) -> None:
     before = {"rss": status("VmRSS"), "fds": open_fds(), "threads": threading.active_count(),
               "os_threads": status("Threads")}
     h = Harness(history_s=args.history_s)
-    app = h.app
+    app, session = h.app, h.session
     if refresh != 1.0:  # the harness builds the console at 1 s: as `--refresh` would instead
-        app.refresh_s = refresh
-        app.history.capacity = math.ceil(args.history_s / min(refresh, 1.0))  # rings: lazily
-    capacity = app.history.capacity
+        session.set_refresh(refresh)
+        session.history.capacity = math.ceil(args.history_s / min(refresh, 1.0))  # lazily
+    capacity = session.history.capacity
     print(f"{args.hours:g} simulated hours at {refresh:g} s ticks = {ticks} ticks; history "
           f"{args.history_s:g} s = {capacity} points a figure; the screen painted every "
           f"{args.paint_every} ticks (and by Textual's own refresh timer in between); "
@@ -155,7 +155,7 @@ async def shift(args: argparse.Namespace) -> None:
                     hour.restarts += 1
             h.backend.advance(refresh)
             h.clock.advance(refresh)
-            a = await app.tick()
+            a = await session.tick()
             if (i + 1) % args.paint_every == 0:
                 await pilot.pause()
             if a is not None:
@@ -163,7 +163,7 @@ async def shift(args: argparse.Namespace) -> None:
                 now = {x.name for x in a.alerts if x.state is AlertState.FIRING}
                 hour.fired += len(now - firing)
                 firing = now
-            rings = app.history.rings.values()
+            rings = session.history.rings.values()
             max_len = max(max_len, max((len(r) for r in rings), default=0))
             done_s = (i + 1) * refresh
             if int(done_s) // SAMPLE_S != int(done_s - refresh) // SAMPLE_S:
@@ -183,15 +183,16 @@ async def shift(args: argparse.Namespace) -> None:
                 print(f"{done_s / HOUR:>4.4g} {sample.rss_kb / 1024:>7.1f} "
                       f"{(sample.rss_kb - prev) / 1024:>+6.2f} {sample.blocks:>8} {traced} "
                       f"{fds:>4} {thr:>3}/{os_thr:<3} {max_len:>5}/{capacity:<5} "
-                      f"{len(app.history.rings):>5} {len(app._notifications):>5} "
+                      f"{len(session.history.rings):>5} {len(app._notifications):>5} "
                       f"{hour_ticks / wall:>6.1f}  {levels}; {hour.fired} fired; "
                       f"{hour.restarts} restart{'s' if hour.restarts != 1 else ''}",
                       flush=True)
                 hour = Hour()
                 hour_started = time.perf_counter()
         elapsed = time.perf_counter() - started
-        errors = list(app.internal_errors)
-        rings_bytes = sum(r._t.itemsize * r.capacity * 2 for r in app.history.rings.values())
+        errors = list(session.internal_errors)
+        rings_bytes = sum(r._t.itemsize * r.capacity * 2
+                          for r in session.history.rings.values())
     h.close()
     gc.collect()
     after = {"fds": open_fds(), "threads": threading.active_count(),
@@ -200,7 +201,7 @@ async def shift(args: argparse.Namespace) -> None:
     print(f"\n{ticks} ticks in {elapsed:.0f} s of wall time ({ticks / elapsed:.1f} ticks/s); "
           f"internal errors: {len(errors)}{' ' + repr(errors[:3]) if errors else ''}")
     print(f"history: longest ring {max_len} of {capacity} (never more), "
-          f"{len(app.history.rings)} rings preallocating {rings_bytes / 1e6:.2f} MB")
+          f"{len(session.history.rings)} rings preallocating {rings_bytes / 1e6:.2f} MB")
     steady = [x for x in samples if x.s >= warmup_s]
     rss = slope_per_hour([(x.s, x.rss_kb / 1024) for x in steady])
     blocks = slope_per_hour([(x.s, x.blocks) for x in steady])

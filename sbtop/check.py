@@ -2,38 +2,56 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 
 from sbtop import format
 from sbtop.clock import SYSTEM, Clock
-from sbtop.collector import Collector
 from sbtop.config import Target
 from sbtop.engine.assessment import Assessment, iso, to_dict
 from sbtop.engine.engine import Engine
 from sbtop.engine.figures import Figure
+from sbtop.engine.observations import Observation
+from sbtop.session.live import LiveSession
+
+
+class _SpanJudge:
+    """Both scrapes judged together, once the second is in, over the window they really
+    span: a first scrape slower than the window (a big page, a slow target) still makes one,
+    which the output states."""
+
+    def __init__(self, target: Target, window_s: float, clock: Clock) -> None:
+        self.target, self.window_s, self.clock = target, window_s, clock
+        self.first: tuple[Observation, float] | None = None
+
+    def __call__(self, obs: Observation, began: float) -> Assessment | None:
+        if self.first is None:
+            self.first = (obs, began)
+            return None
+        first, started = self.first
+        span = max(self.window_s, self.clock.now()[0] - started)
+        t = self.target
+        engine = Engine(dataclasses.replace(t.engine, window_s=span), t.name, t.production)
+        engine.observe(first)
+        return engine.observe(obs)
 
 
 async def run(target: Target, window_s: float, clock: Clock = SYSTEM) -> Assessment:
-    """Scrape, wait until `window_s` after the first scrape began, scrape again, judge. With
-    Prometheus, one round of queries over the last `window_s` (Prometheus holds the window)."""
+    """A session of two ticks: scrape, then scrape again `window_s` after the first began (at
+    once if the first took longer), judge. With Prometheus, one tick: one round of queries
+    over the last `window_s` (Prometheus holds the window). Health is probed every tick."""
     target = dataclasses.replace(target, engine=dataclasses.replace(target.engine,
                                                                     window_s=window_s))
-    async with Collector(target, clock, health_every_s=0) as collector:
-        started = clock.now()[0]
-        first = await collector.observe()
-        if target.prometheus is not None:
-            return Engine(target.engine, target.name, target.production).observe(first)
-        await asyncio.sleep(max(0.0, started + window_s - clock.now()[0]))
-        second = await collector.observe()
-    # A first scrape slower than the window (a big page, a slow target) still makes a window:
-    # the one the two scrapes really span, which the output states.
-    span = max(window_s, clock.now()[0] - started)
-    engine = Engine(dataclasses.replace(target.engine, window_s=span), target.name,
-                    target.production)
-    engine.observe(first)
-    return engine.observe(second)
+    prom = target.prometheus is not None
+    session = LiveSession(target, clock=clock, refresh_s=window_s, history_s=window_s,
+                          read_only=True, health_every_s=0,
+                          judge=None if prom else _SpanJudge(target, window_s, clock))
+    async with session:
+        await session.run(max_ticks=1 if prom else 2)
+    if session.failure is not None:  # a bug of ours is raised, not taken for a verdict
+        raise session.failure
+    assert session.assessment is not None
+    return session.assessment
 
 
 def wide_bucket(f: Figure) -> bool:

@@ -1,5 +1,6 @@
 """Drive the console deterministically: a real simulated backend advanced by hand, a manual
-clock, ticks taken on demand. Same data every run, so screens can be compared byte for byte."""
+clock, the session's ticks taken on demand. Same data every run, so screens can be compared
+byte for byte."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sbtop.clock import ManualClock
 from sbtop.console.app import SbtopApp
 from sbtop.demo.backend import SimulatedBackend
 from sbtop.demo.render_api import API_KEY, SERVICE_ID
+from sbtop.session.live import LiveSession
 
 
 class Harness:
@@ -37,18 +39,26 @@ class Harness:
         resolved = config.resolve(config.Config(targets={"demo": tc}), env=env)
         # The header shows the base URL: a fixed one keeps screens the same from run to run.
         shown = dataclasses.replace(resolved, base_url="https://studybuddy.example")
-        self.app = SbtopApp(shown, clock=self.clock, theme=theme, collecting=False,
-                            history_s=history_s, state_dir=state_dir, read_only=read_only)
+        self.session = LiveSession(shown, clock=self.clock, history_s=history_s,
+                                   read_only=read_only, deploy=True, state_dir=state_dir)
+        self.app = SbtopApp(self.session, theme=theme, collecting=False)
 
     async def ticks(self, n: int, pilot: Any, seconds: float = 1.0) -> None:
         for _ in range(n):
             self.backend.advance(seconds)
             self.clock.advance(seconds)
-            await self.app.tick()
+            await self.session.tick()
         await pilot.pause()
 
     def close(self) -> None:
         self.backend.stop()
+
+
+def live_app(target: Any, *, theme: str | None = None, collecting: bool = True,
+             **session: Any) -> SbtopApp:
+    """The console on a live session of `target`, as `sbtop` makes it (the deploy keys on)."""
+    return SbtopApp(LiveSession(target, deploy=True, **session), theme=theme,
+                    collecting=collecting)
 
 
 def screen_text(app: SbtopApp, styles: bool = False) -> str:

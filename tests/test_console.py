@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -22,8 +22,11 @@ from sbtop.console.widgets.panel import Line, Panel
 from sbtop.console.widgets.routes import RoutesPanel
 from sbtop.demo.backend import SimulatedBackend
 from sbtop.engine.observations import Observation
-from tests.console_harness import Harness, screen_text
+from sbtop.session.live import LiveSession
+from sbtop.session.snapshot import stale_after
+from tests.console_harness import Harness, live_app, screen_text
 from tests.servers import Answer, LoopbackServer
+from tests.test_tick_loop import T0, Timers
 
 
 @pytest.fixture
@@ -80,9 +83,9 @@ async def test_pause_freezes_the_display_while_collection_goes_on(harness: Harne
         assert app.paused and "PAUSED" in app.query_one("#hd-paused", Line).text
         frozen = line(app, "#tr-values")
         harness.backend.set(rps=400)
-        ticks = app.ticks
+        ticks = harness.session.ticks
         await harness.ticks(3, pilot)
-        assert app.ticks == ticks + 3  # still collecting
+        assert harness.session.ticks == ticks + 3  # still collecting
         assert line(app, "#tr-values") == frozen
         await pilot.press("space")
         assert not app.paused and line(app, "#tr-values") != frozen
@@ -92,11 +95,11 @@ async def test_plus_and_minus_change_the_refresh_interval(harness: Harness) -> N
     app = harness.app
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("minus")
-        assert app.refresh_s == 2.0
+        assert harness.session.refresh_s == 2.0
         await pilot.press("plus", "plus")
-        assert app.refresh_s == 0.5
+        assert harness.session.refresh_s == 0.5
         await pilot.press("plus")
-        assert app.refresh_s == 0.5  # the fastest step
+        assert harness.session.refresh_s == 0.5  # the fastest step
         assert "0.5s" in app.query_one("#hd-refresh", Line).text
 
 
@@ -172,14 +175,14 @@ async def test_a_hung_target_turns_stale_then_down_and_keys_still_answer() -> No
         good.close()
         target = config.resolve(config.Config(targets={"hung": config.TargetConfig(
             base_url=s.url, timeout_s=5.0)}))
-        app = SbtopApp(target, refresh_s=0.5)
+        app = live_app(target, refresh_s=0.5)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause(0.3)
             # The first scrape is still waiting on the hung server (no tick has ended: it ends
             # at its 5 s deadline), and keys answer meanwhile.
             await pilot.press("question_mark")
             assert isinstance(app.screen, HelpScreen)
-            assert app.ticks == 0
+            assert app.session.ticks == 0  # type: ignore[attr-defined]
             await pilot.press("escape")
             header = app.query_one(HeaderBar)
             deadline = time.monotonic() + 20
@@ -197,8 +200,8 @@ async def test_a_target_that_stops_answering_goes_stale_within_one_refresh(
     app = harness.app
     async with app.run_test(size=(120, 40)) as pilot:
         await harness.ticks(3, pilot)
-        harness.clock.advance(app.stale_after() + 0.1)  # no tick came: the data ages
-        app._watch_staleness()
+        harness.clock.advance(stale_after(harness.session.refresh_s) + 0.1)  # no tick came
+        harness.session.check_freshness()  # what the session does every second
         await pilot.pause()
         assert "STALE" in app.query_one("#hd-age", Line).text
         assert app.query_one("#latency", Panel).has_class("-stale")
@@ -228,26 +231,80 @@ class FlakySource:
 
 
 async def test_an_error_in_a_tick_never_exits_the_app(harness: Harness) -> None:
-    app = harness.app
-    app.source = FlakySource(app.source)
+    app, session = harness.app, harness.session
+    session.source = FlakySource(session.source)
     async with app.run_test(size=(120, 40)) as pilot:
         await harness.ticks(3, pilot)
         assert app.is_running
-        assert app.internal_errors == ["RuntimeError: injected failure"]
-        assert app.ticks == 2
+        assert session.internal_errors == ["RuntimeError: injected failure"]
+        assert session.ticks == 2
+        assert any("injected failure" in str(n.message) for n in app._notifications)
+
+
+class HeldSource:
+    """A source whose scrape takes as long as the test says (an event): the real collector
+    behind it, the clock moved by the test."""
+
+    def __init__(self, inner: Collector) -> None:
+        self.inner = inner
+        self.release = asyncio.Event()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.starts: list[float] = []
+
+    async def __aenter__(self) -> HeldSource:
+        await self.inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.inner.__aexit__(*exc)
+
+    async def observe(self) -> Observation:
+        self.starts.append(self.inner.clock.now()[0] - T0)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await self.release.wait()
+            return await self.inner.observe()
+        finally:
+            self.in_flight -= 1
+
+
+async def until(done: Callable[[], bool], pilot: Any, within_s: float = 20.0) -> None:
+    """Let the app run until `done` (a scrape on loopback takes a few ms); a bound only for
+    failing, not a timing assertion."""
+    for _ in range(int(within_s / 0.02)):
+        if done():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("not reached")
 
 
 async def test_the_live_loop_never_overlaps_its_ticks() -> None:
-    with LoopbackServer({"/metrics": Answer(body=b"x 1\n", delay_s=0.4),
+    # The console's own loop (the session's), on a manual clock: the first scrape is held
+    # past the next tick's due time; no second scrape may start before it ends, and the ticks
+    # after it are on the grid. (A timer that does not wait for its tick fails this: see
+    # test_tick_loop.test_the_overlap_check_fails_on_a_naive_timer.)
+    with LoopbackServer({"/metrics": Answer(body=b"x 1\n"),
                          "/api/health": Answer(body=b"{}")}) as s:
         target = config.resolve(config.Config(targets={"slow": config.TargetConfig(
             base_url=s.url)}))
-        app = SbtopApp(target, refresh_s=0.5)
-        async with app.run_test(size=(80, 24)):
-            await asyncio.sleep(2.2)
-        starts = [r for r in s.requests if r["path"] == "/metrics"]
-        # Each scrape takes 0.4 s and the next waits for it: at most one in flight.
-        assert 2 <= len(starts) <= 5
+        clock = ManualClock(T0)
+        timers = Timers(clock)
+        source = HeldSource(Collector(target, clock))
+        app = live_app(target, clock=clock, refresh_s=1.0, source=source, wait=timers.wait)
+        async with app.run_test(size=(80, 24)) as pilot:
+            session = app.session
+            assert isinstance(session, LiveSession)
+            await until(lambda: bool(source.starts), pilot)
+            await timers.run_until(T0 + 1.8)  # the first scrape still held
+            assert source.starts == [0.0]
+            source.release.set()  # it ends at 1.8: the one due at 1 goes at once
+            await until(lambda: session.ticks == 2, pilot)
+            await timers.run_until(T0 + 3.0)
+            await until(lambda: session.ticks == 4, pilot)
+        assert source.most_in_flight == 1
+        assert source.starts[:4] == pytest.approx([0.0, 1.8, 2.0, 3.0])
 
 
 async def test_history_is_bounded() -> None:
@@ -255,15 +312,14 @@ async def test_history_is_bounded() -> None:
     try:
         async with h.app.run_test(size=(80, 24)) as pilot:
             await h.ticks(150, pilot)
-            ring = h.app.history.ring("requests_per_s")
+            ring = h.session.history.ring("requests_per_s")
             assert len(ring) == 60 == ring.capacity
     finally:
         h.close()
 
 
 async def test_read_only_removes_the_deploy_keys_entirely() -> None:
-    h = Harness()
-    h.app.read_only = True
+    h = Harness(read_only=True)
     try:
         async with h.app.run_test(size=(100, 40)) as pilot:
             assert "READ-ONLY" in screen_text(h.app)
@@ -298,10 +354,10 @@ async def test_the_database_panel_sessions_view_and_a_confirmed_cancel(pg_db: st
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     h = Harness()
-    app = h.app
-    app.target = dataclasses.replace(app.target, dsn=pg_db, db=config.DbConfig(
+    app, session = h.app, h.session
+    session.target = dataclasses.replace(session.target, dsn=pg_db, db=config.DbConfig(
         only_database=True, allow_cancel=False))
-    app.source = Collector(app.target, h.clock)
+    session.source = Collector(session.target, h.clock)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await h.ticks(2, pilot)
@@ -313,7 +369,7 @@ async def test_the_database_panel_sessions_view_and_a_confirmed_cancel(pg_db: st
             await pilot.press("x")  # off: db.allow_cancel is false
             await pilot.pause()
             assert any("allow_cancel" in str(n.message) for n in app._notifications)
-            app.target = dataclasses.replace(app.target, db=config.DbConfig(
+            session.target = dataclasses.replace(session.target, db=config.DbConfig(
                 only_database=True, allow_cancel=True))
             await pilot.press("x")
             assert isinstance(app.screen, ConfirmScreen)
@@ -353,18 +409,20 @@ async def test_markup_in_a_page_or_an_error_is_shown_not_parsed() -> None:
         target = config.resolve(config.Config(targets={"x": config.TargetConfig(
             base_url=s.url)}))
         clock = ManualClock()
-        app = SbtopApp(target, collecting=False, clock=clock)
+        app = live_app(target, collecting=False, clock=clock)
+        session = app.session
+        assert isinstance(session, LiveSession)
         async with app.run_test(size=(120, 40)) as pilot:
             for n in (0, 50, 100):
                 s.routes["/metrics"] = Answer(body=page(n))
                 clock.advance(5.0)
-                await app.tick()
+                await session.tick()
             await pilot.pause()
             assert "/api/[$error]x[/]" in screen_text(app)
             s.routes["/metrics"] = Answer(body=b"http_requests_total [/]\n")
-            await app.tick()
+            await session.tick()
             await pilot.pause()
-            assert app.internal_errors == []
+            assert session.internal_errors == []
             assert "unparsable page" in screen_text(app)
 
 
@@ -384,8 +442,8 @@ async def test_routes_are_marked_stale_and_panels_recover_while_paused(harness: 
     async with app.run_test(size=(120, 40)) as pilot:
         await harness.ticks(2, pilot)
         await pilot.press("space")
-        harness.clock.advance(app.stale_after() + 0.1)
-        app._watch_staleness()
+        harness.clock.advance(stale_after(harness.session.refresh_s) + 0.1)
+        harness.session.check_freshness()
         await pilot.pause()
         routes = app.query_one("#routes", Panel)
         assert routes.has_class("-stale")
@@ -399,14 +457,16 @@ async def test_a_faster_refresh_takes_effect_at_once() -> None:
     with LoopbackServer(routes) as s:
         target = config.resolve(config.Config(targets={"x": config.TargetConfig(
             base_url=s.url)}))
-        app = SbtopApp(target, refresh_s=30.0)
+        app = live_app(target, refresh_s=30.0)
+        session = app.session
+        assert isinstance(session, LiveSession)
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause(0.5)
-            first = app.ticks
+            first = session.ticks
             await pilot.press("plus", "plus", "plus", "plus", "plus")
-            assert app.refresh_s == 0.5
+            assert session.refresh_s == 0.5
             await pilot.pause(1.6)
-            assert app.ticks >= first + 2
+            assert session.ticks >= first + 2
 
 
 @pytest.mark.parametrize("size", [(40, 12), (60, 20)])
@@ -436,9 +496,9 @@ async def test_several_instances_are_listed_worst_first_and_one_stopped_shows_do
     h = Harness(production=False)
     fleet = [h.backend, *others]
     urls = [f"{b.url}/metrics" for b in fleet]
-    h.app.target = dataclasses.replace(h.app.target, metrics_url=None,
-                                       instances=config.instance_names(urls))
-    h.app.source = Collector(h.app.target, h.clock, health_every_s=0)
+    h.session.target = dataclasses.replace(h.session.target, metrics_url=None,
+                                           instances=config.instance_names(urls))
+    h.session.source = Collector(h.session.target, h.clock, health_every_s=0)
     for b, ms in zip(fleet, (40, 900, 60), strict=True):
         b.set(rps=100, fixed_latency_ms=ms, error_rate=0.0)
 
@@ -448,7 +508,7 @@ async def test_several_instances_are_listed_worst_first_and_one_stopped_shows_do
                 if b is not others[1]:
                     b.advance(1.0)
             h.clock.advance(1.0)
-            await h.app.tick()
+            await h.session.tick()
         await pilot.pause()
 
     try:
@@ -477,8 +537,8 @@ async def test_v_runs_the_checklist_and_r_runs_it_again(harness: Harness) -> Non
     from sbtop.demo.app_api import DEMO_EMAIL, DEMO_PASSWORD, DEMO_SESSION
 
     app = harness.app
-    app.target = dataclasses.replace(
-        app.target, base_url=harness.backend.url,  # the harness shows a fixed one
+    harness.session.target = dataclasses.replace(
+        harness.session.target, base_url=harness.backend.url,  # the harness shows a fixed one
         verify=tuple(config.parse({"verify": STUDYBUDDY}).verify),
         probe_env={"STUDYBUDDY_VERIFY_EMAIL": DEMO_EMAIL,
                    "STUDYBUDDY_VERIFY_PASSWORD": DEMO_PASSWORD,

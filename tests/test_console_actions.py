@@ -66,7 +66,7 @@ async def test_y_steps_the_canary_and_the_panel_and_header_follow(staging: Harne
         await staging.ticks(1, pilot)
         text = screen_text(app)
         assert "canary 5%" in text and "flag 5%" in text and "soak" in text
-        assert app.history.markers[-1].label == "canary next"
+        assert staging.session.history.markers[-1].label == "canary next"
         await pilot.press("a")
         assert isinstance(app.screen, ActionLogScreen)
         assert "canary next" in screen_text(app)
@@ -155,14 +155,15 @@ async def test_the_bad_canary_scenario_turns_the_gate_red_and_a_rollback_recover
             await pilot.press("c", "y")
             await settle(h, pilot)
             await h.ticks(13, pilot, seconds=5.0)
-            assert app.assessment is not None
-            assert app.gate(app.assessment).failing[0].name == "soak"  # 5 % is fine otherwise
+            session = h.session
+            gate = session.gate()
+            assert gate is not None and gate.failing[0].name == "soak"  # 5 % is fine otherwise
             await pilot.press("c", *"demo", "enter")  # step to 25 % as an override
             await settle(h, pilot)
             assert h.backend.knobs.canary_percent == 25
             await h.ticks(13, pilot, seconds=5.0)
-            gate = app.gate(app.assessment)
-            assert {"5xx", "p95"} <= {c.name for c in gate.failing}
+            gate = session.gate()
+            assert gate is not None and {"5xx", "p95"} <= {c.name for c in gate.failing}
             text = screen_text(app)
             assert "FAIL 5xx" in text and "FAIL p95" in text
             await pilot.press("b", "y")
@@ -170,7 +171,8 @@ async def test_the_bad_canary_scenario_turns_the_gate_red_and_a_rollback_recover
             # Back to the deploy that was live before: the 5 % one, which was healthy.
             assert h.backend.knobs.canary_percent == 5
             await h.ticks(13, pilot, seconds=5.0)
-            gate = app.gate(app.assessment)
+            gate = session.gate()
+            assert gate is not None
             failing = {c.name for c in gate.failing}
             assert "5xx" not in failing and "p95" not in failing
     finally:
@@ -196,7 +198,8 @@ async def test_q_while_an_action_runs_asks_and_quitting_records_it_as_interrupte
         await pilot.press("q", "y")
         await pilot.pause(0.5)
     assert audit(tmp_path)[-1]["result"].startswith("interrupted")
-    assert app.controller is not None and app.controller.store.load().in_flight is None
+    controller = staging.session.actions.controller
+    assert controller is not None and controller.store.load().in_flight is None
 
 
 async def test_an_unreadable_flag_is_said_and_no_next_step_is_promised(staging: Harness) -> None:
@@ -207,7 +210,7 @@ async def test_an_unreadable_flag_is_said_and_no_next_step_is_promised(staging: 
         await settle(staging, pilot)
         await staging.ticks(2, pilot)
         staging.backend.render.fail_next(Failure(503, "maintenance", only="/env-vars"))
-        app._read_flag()
+        app._read_flag()  # what the session does every 30 s
         await settle(staging, pilot)
         await staging.ticks(1, pilot)
         text = screen_text(app)
@@ -224,8 +227,9 @@ async def test_b_captures_the_baseline_again_only_when_confirmed_and_overrides_i
         await pilot.press("c", "y")  # the first step captures the baseline
         await settle(staging, pilot)
         await staging.ticks(1, pilot)
-        assert app.controller is not None
-        before = dict(app.controller.state.canary.baseline)
+        controller = staging.session.actions.controller
+        assert controller is not None
+        before = dict(controller.state.canary.baseline)
         assert before
         await pilot.press("B")
         assert isinstance(app.screen, ConfirmScreen)
@@ -234,7 +238,7 @@ async def test_b_captures_the_baseline_again_only_when_confirmed_and_overrides_i
         assert "the baseline now: p95" in text and "The canary is at 5 %" in text
         await pilot.press("n")
         await settle(staging, pilot)
-        assert app.controller.state.canary.baseline == before
+        assert controller.state.canary.baseline == before
         await pilot.press("B", "y")
         await settle(staging, pilot)
         last = audit(tmp_path)[-1]

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from sbtop.console.app import SbtopApp
 from sbtop.engine.alerts import AlertState
 from sbtop.engine.levels import Level
 from tests.console_harness import Harness
@@ -85,7 +84,7 @@ class Shift:
 
 
 async def run_ticks(h: Harness, pilot: Any, first: int, ticks: int, shift: Shift) -> None:
-    app: SbtopApp = h.app
+    session = h.session
     knobs: dict[str, Any] = {}
     for i in range(first, first + ticks):
         wanted = knobs_at(i)
@@ -97,12 +96,12 @@ async def run_ticks(h: Harness, pilot: Any, first: int, ticks: int, shift: Shift
             h.backend.restart()
         h.backend.advance(1.0)
         h.clock.advance(1.0)
-        a = await app.tick()
+        a = await session.tick()
         shift.ticks += 1
         if a is not None:
             shift.levels.add(a.level)
             shift.fired |= {x.name for x in a.alerts if x.state is AlertState.FIRING}
-        longest = max((len(r) for r in app.history.rings.values()), default=0)
+        longest = max((len(r) for r in session.history.rings.values()), default=0)
         shift.longest_ring = max(shift.longest_ring, longest)
         if (i + 1) % PAINT_EVERY == 0:
             await pilot.pause()
@@ -115,7 +114,7 @@ async def console_shift(shift: Shift) -> None:
     h = Harness(history_s=HISTORY_S)
     try:
         app = h.app
-        shift.capacity = app.history.capacity
+        shift.capacity = h.session.history.capacity
         async with app.run_test(size=(120, 40)) as pilot:
             await run_ticks(h, pilot, 0, WARMUP_CYCLES * CYCLE, shift)
             gc.collect()
@@ -124,8 +123,8 @@ async def console_shift(shift: Shift) -> None:
             await run_ticks(h, pilot, WARMUP_CYCLES * CYCLE, MEASURED_CYCLES * CYCLE, shift)
             gc.collect()
             shift.fds["end"], shift.threads["end"] = open_fds(), threading.active_count()
-            shift.internal_errors = list(app.internal_errors)
-            shift.ring_sizes = {n for r in app.history.rings.values()
+            shift.internal_errors = list(h.session.internal_errors)
+            shift.ring_sizes = {n for r in h.session.history.rings.values()
                                 for n in (len(r), len(r._t), len(r._v))}
     finally:
         h.close()

@@ -181,19 +181,19 @@ def test_history_for_the_sparklines_comes_from_query_range(
 
 async def test_the_console_reads_prometheus_and_opens_with_history(
         stack: tuple[PromServer, SimulatedBackend, SimulatedBackend]) -> None:
-    from sbtop.console.app import SbtopApp
-    from tests.console_harness import screen_text
+    from tests.console_harness import live_app, screen_text
 
     prom, _a, _b = stack
     wait_history(prom)
     target = prom_target(prom.url, 'job="studybuddy"', window_s=10)
-    app = SbtopApp(target, refresh_s=1.0, read_only=True)
+    app = live_app(target, refresh_s=1.0, read_only=True)
+    session: Any = app.session
     async with app.run_test(size=(120, 40)) as pilot:
         deadline = time.monotonic() + 20
-        while "(Prometheus)" not in screen_text(app) or app.ticks < 2:
+        while "(Prometheus)" not in screen_text(app) or session.ticks < 2:
             assert time.monotonic() < deadline, screen_text(app)
             await pilot.pause(0.5)
-        assert len(app.history.ring("requests_per_s")) > 5  # drawn before two ticks
+        assert len(session.history.ring("requests_per_s")) > 5  # drawn before two ticks
         assert "ErrorsNow" in screen_text(app)
 
 

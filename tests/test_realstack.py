@@ -385,12 +385,11 @@ def test_a_first_scrape_that_timed_out_is_said_not_hidden(stack: Stack) -> None:
 
 
 async def test_the_console_counts_prometheus_alerts_and_shows_routes(stack: Stack) -> None:
-    from sbtop.console.app import SbtopApp
     from sbtop.console.widgets.alerts import AlertsPanel
-    from tests.console_harness import screen_text
+    from tests.console_harness import live_app, screen_text
 
     target = via_prometheus(stack.prom.url, 'job="handcode"')
-    app = SbtopApp(target, refresh_s=1.0, read_only=True)
+    app = live_app(target, refresh_s=1.0, read_only=True)
     async with app.run_test(size=(120, 40)) as pilot:
         deadline = time.monotonic() + 30
         panel = app.query_one(AlertsPanel)

@@ -27,6 +27,7 @@ from sbtop.recording.meta import header
 from sbtop.recording.reader import Recording
 from sbtop.recording.timeline import markdown
 from sbtop.recording.writer import Recorder, RecordingError
+from sbtop.session.replay import ReplaySession
 from tests.console_harness import Harness, screen_text
 from tests.test_config import run_sbtop
 
@@ -39,7 +40,7 @@ def panels(text: str) -> list[str]:
 async def test_replay_shows_at_each_tick_what_the_console_showed(tmp_path: Path) -> None:
     path = tmp_path / "deploy.sbrec"
     h = Harness(production=False)
-    h.app.recorder = Recorder(path, header(h.app.target, 1.0, h.clock.wall))
+    h.session.recorder = Recorder(path, header(h.session.target, 1.0, h.clock.wall))
     h.backend.set(rps=120)
     shown: dict[int, list[str]] = {}
     try:
@@ -53,15 +54,16 @@ async def test_replay_shows_at_each_tick_what_the_console_showed(tmp_path: Path)
                 if tick in (3, 14, 22, 31, 40):
                     shown[tick] = panels(screen_text(h.app))
     finally:
-        h.app._close_recorder()
+        h.session.close_recorder()
         h.close()
     rec = Recording(path)
     assert len(rec) == 40 and rec.problem is None
-    app = ReplayApp(rec)
+    app = ReplayApp(ReplaySession(rec))
+    player = app.player
     async with app.run_test(size=(120, 40)) as pilot:
-        app.playing = False
+        player.playing = False
         for i in range(40):
-            app._go_to(i, rebuild=False)  # played tick by tick, as the console lived it
+            player.go_to(i, rebuild=False)  # played tick by tick, as the console lived it
             await pilot.pause()
             if i + 1 in shown:
                 assert panels(screen_text(app)) == shown[i + 1], f"tick {i + 1}"
@@ -73,24 +75,25 @@ async def test_seeking_rebuilds_the_charts_and_keys_move_the_position(tmp_path: 
     path = tmp_path / "r.sbrec"
     await asyncio.to_thread(write_recording, path, ticks=120, step=1.0)
     rec = Recording(path)
-    app = ReplayApp(rec, speed=10)
+    app = ReplayApp(ReplaySession(rec, speed=10))
+    player = app.player
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        app.playing = False
+        player.playing = False
         await pilot.press("end")
-        assert app.index == len(rec) - 1
-        ring = app.history.ring("requests_per_s")
+        assert player.index == len(rec) - 1
+        ring = player.history.ring("requests_per_s")
         assert len(ring) == len(rec)  # every tick back in the sparkline's history
         await pilot.press("left")
-        assert app.index == len(rec) - 11
+        assert player.index == len(rec) - 11
         await pilot.press("home")
-        assert app.index == 0 and len(app.history.ring("requests_per_s")) == 1
+        assert player.index == 0 and len(player.history.ring("requests_per_s")) == 1
         await pilot.press("3")
-        assert app.speed == 60
+        assert player.speed == 60
         await pilot.press("space")
-        assert app.playing
+        assert player.playing
         await pilot.pause(1.0)
-        assert app.index >= 20  # 60x: a second of wall time is a recorded minute (ticks 1 s)
+        assert player.index >= 20  # 60x: a second of wall time is a recorded minute (ticks 1 s)
         await pilot.press("r")  # deploy keys do not exist in a replay
         await pilot.press("v")
         assert app.screen is app.screen_stack[0]
@@ -200,7 +203,7 @@ def test_a_recording_is_never_overwritten_and_stops_at_its_size_limit(tmp_path: 
     h = Harness(production=False)
     try:
         h.backend.set(rps=100)
-        target = h.app.target
+        target = h.session.target
         clock = ManualClock()
 
         async def go() -> None:

@@ -404,7 +404,7 @@ def test_replay_says_when_a_value_cannot_be_shown_and_goes_on(
     _, err = capfd.readouterr()
     assert "Traceback" not in err
     app = headless[0]
-    assert getattr(app, "crashed", None) is None and app.index == 0
+    assert getattr(app, "crashed", None) is None and app.player.index == 0
     said = [n.message for n in app._notifications]
     assert any(m.startswith("r.sbrec: 1 line skipped") and
                "memory_pct.detail.rss_bytes: 'lots' is not a number" in m for m in said), said
@@ -414,7 +414,7 @@ def test_an_error_that_escapes_the_replay_is_one_line_and_exit_3(
         base: Lines, tmp_path: Path, headless: list[ReplayApp],
         monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
     # A bug of ours where no guard is: one line and exit 3, not a page of traceback and 0.
-    def broken(self: ReplayApp) -> None:
+    def broken(self: ReplayApp, _position: object) -> None:
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(ReplayApp, "_show_position", broken)

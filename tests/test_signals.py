@@ -26,10 +26,11 @@ import pytest
 from sbtop import record
 from sbtop.actions.state import StateStore
 from sbtop.cli import _demo_target
-from sbtop.clock import Clock
+from sbtop.clock import Clock, next_due
 from sbtop.console.app import SbtopApp
 from sbtop.demo.backend import SimulatedBackend
 from sbtop.recording.reader import Recording
+from sbtop.session.live import LiveSession
 from tests import procs
 from tests.procs import alive, descendants
 from tests.test_config import run_sbtop
@@ -353,17 +354,17 @@ def test_the_next_tick_stays_on_the_grid_over_an_eight_hour_shift() -> None:
     for _ in range(8 * 3600):
         now = max(now, due) + 0.001  # every timer fires a millisecond late
         ticks.append(now)
-        due = record.next_due(due, 1.0, now)
+        due = next_due(due, 1.0, now)
     # Waiting what is left of the interval after each tick drifts by the lateness every
     # time (28.8 s over the shift); on the grid, the last tick is as late as the first.
     assert abs(ticks[-1] - (len(ticks) - 1) - 0.001) < 1e-6
     # A suspension of 10 s: one tick on resuming, then a new grid from there, no burst.
     due, now = 100.0, 110.5
-    due = record.next_due(due, 1.0, now)
+    due = next_due(due, 1.0, now)
     assert due == now
-    assert record.next_due(due, 1.0, now + 0.01) == now + 1.0
+    assert next_due(due, 1.0, now + 0.01) == now + 1.0
     # A tick half an interval late is caught up once, and the grid kept.
-    assert record.next_due(100.0, 1.0, 101.5) == 101.0
+    assert next_due(100.0, 1.0, 101.5) == 101.0
 
 
 class FastClock(Clock):
@@ -407,15 +408,17 @@ def test_sbtop_record_ticks_do_not_drift(tmp_path: Path, backend: SimulatedBacke
 
 async def test_the_console_ticks_do_not_drift(backend: SimulatedBackend) -> None:
     refresh, clock = 0.25, FastClock()
-    app = SbtopApp(_demo_target(backend.url), clock=clock, refresh_s=refresh, read_only=True)
+    session = LiveSession(_demo_target(backend.url), clock=clock, refresh_s=refresh,
+                          read_only=True)
+    app = SbtopApp(session)
     starts: list[float] = []
-    tick = app.tick
+    tick = session.tick
 
     async def timed() -> Any:
         starts.append(clock.now()[0])
         return await tick()
 
-    app.tick = timed  # type: ignore[method-assign]
+    session.tick = timed  # type: ignore[method-assign]
     async with app.run_test(size=(100, 30)):
         deadline = time.monotonic() + 60
         while len(starts) < 24:

@@ -21,7 +21,9 @@ from textual.binding import Binding, BindingType
 
 from sbtop.cli import _demo_target
 from sbtop.console import app as console
+from sbtop.console import signals
 from sbtop.demo.backend import SimulatedBackend
+from sbtop.session.live import LiveSession
 
 
 class WedgeableApp(console.SbtopApp):
@@ -44,10 +46,10 @@ class WedgeableApp(console.SbtopApp):
 
 
 def main() -> int:
-    console.STOP_DEADLINE_S = float(sys.argv[1])
+    signals.STOP_DEADLINE_S = float(sys.argv[1])
     backend = SimulatedBackend(port=0).start()
     try:
-        app = WedgeableApp(_demo_target(backend.url), read_only=True)
+        app = WedgeableApp(LiveSession(_demo_target(backend.url), read_only=True))
         app.run()
     finally:
         backend.stop()

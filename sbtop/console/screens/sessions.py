@@ -9,6 +9,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from sbtop import format
+from sbtop.console.messages import CancelQuery
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.observations import DbSession
 
@@ -25,8 +26,9 @@ class SessionsScreen(Screen[None]):
         Binding("x", "cancel_query", "Cancel query"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, assessment: Assessment | None) -> None:
         super().__init__()
+        self._first = assessment  # shown at once; then each tick's, from the app
         self.rows: list[DbSession] = []
 
     def compose(self) -> ComposeResult:
@@ -38,7 +40,7 @@ class SessionsScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.refresh_rows(self.app.assessment)  # type: ignore[attr-defined]
+        self.refresh_rows(self._first)
 
     def refresh_rows(self, a: Assessment | None) -> None:
         head = self.query_one("#sessions-head", Static)
@@ -80,4 +82,4 @@ class SessionsScreen(Screen[None]):
         return self.rows[table.cursor_row]
 
     def action_cancel_query(self) -> None:
-        self.app.cancel_query(self.selected())  # type: ignore[attr-defined]
+        self.post_message(CancelQuery(self.selected()))

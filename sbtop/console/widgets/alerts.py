@@ -11,10 +11,10 @@ from sbtop.console.marks import esc
 from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.alerts import Alert, AlertState
 from sbtop.engine.assessment import Assessment
-from sbtop.engine.history import History
 from sbtop.engine.levels import Level
 from sbtop.engine.promql import alert_level
 from sbtop.engine.settings import FIGURE_UNITS
+from sbtop.session.snapshot import Snapshot
 
 ROWS = 3
 _STATE_STYLE = {
@@ -32,7 +32,7 @@ class AlertsPanel(Panel):
         for i in range(1, ROWS):
             yield Line(id=f"al-{i}", collapse_empty=True)
 
-    def show(self, a: Assessment, history: History) -> None:
+    def draw(self, a: Assessment, snap: Snapshot) -> None:
         rows = [self._alert(al, a) for al in _ordered(a.alerts)]
         for x in a.external_alerts:
             if x.state in ("firing", "pending"):

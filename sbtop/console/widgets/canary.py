@@ -9,8 +9,7 @@ from sbtop import format
 from sbtop.console.marks import esc
 from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.assessment import Assessment
-from sbtop.engine.gate import Gate
-from sbtop.engine.history import History
+from sbtop.session.snapshot import Snapshot
 
 
 class CanaryPanel(Panel):
@@ -20,21 +19,17 @@ class CanaryPanel(Panel):
         yield Line("[$text-muted]reading the flag from the provider…[/]", id="cn-step")
         yield Line(id="cn-gate")
 
-    def show(self, a: Assessment, history: History) -> None:
-        gate = getattr(self.app, "gate", None)
-        if callable(gate):
-            self.draw(gate(a))
-
-    def draw(self, g: Gate | None) -> None:
+    def draw(self, a: Assessment, s: Snapshot) -> None:
+        """The gate the session judged on the assessment, and the canary as last read."""
+        g = s.gate
         if g is None:
             return
         step = "unknown" if g.percent is None else f"{g.percent}%"
         parts = [f"[b]flag {step}[/]"]
-        state = getattr(self.app, "canary_state", lambda: None)()
+        state = s.canary
         since = state.step_started_wall if state is not None else None
         if since is not None and g.percent:
-            now = self.app.clock.now()[1]  # type: ignore[attr-defined]
-            parts.append(f"at this step {format.duration(now - since)}")
+            parts.append(f"at this step {format.duration(s.wall - since)}")
         if g.soak_total_s and g.soak_left_s is not None:
             parts.append("soak done" if g.soak_left_s <= 0 else
                          f"soak [b]{format.duration(g.soak_left_s)}[/] left of "

@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from sbtop import format
 from sbtop.console import marks
 from sbtop.console.marks import esc
+from sbtop.console.messages import SessionsRequested
 from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.detail import Detail
-from sbtop.engine.history import History
+from sbtop.session.snapshot import Snapshot
 
 
 class DatabasePanel(Panel):
@@ -31,7 +32,7 @@ class DatabasePanel(Panel):
             yield Line("no database configured")
             yield Line("[$text-muted]set dsn_env on the target, or --dsn[/]")
 
-    def show(self, a: Assessment, history: History) -> None:
+    def draw(self, a: Assessment, s: Snapshot) -> None:
         if not self._dsn_given:
             self.set_state("-unknown", None)
             return
@@ -81,7 +82,7 @@ class DatabasePanel(Panel):
 
     def action_chart(self) -> None:
         if self._dsn_given:
-            self.app.action_sessions()  # type: ignore[attr-defined]
+            self.post_message(SessionsRequested())
         else:
             self.app.notify("no database configured: give --dsn or set dsn_env")
 

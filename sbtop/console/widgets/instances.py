@@ -16,9 +16,9 @@ from sbtop.console import marks
 from sbtop.console.marks import esc
 from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.assessment import Assessment
-from sbtop.engine.history import History
 from sbtop.engine.levels import Level
 from sbtop.engine.observations import InstanceStatus
+from sbtop.session.snapshot import Snapshot
 
 ROWS = 2
 GAP = 3  # columns between two instances on a row
@@ -36,7 +36,7 @@ class InstancesPanel(Panel):
         for i in range(ROWS):
             yield Line(id=f"in-{i}", collapse_empty=i > 0)
 
-    def show(self, a: Assessment, history: History) -> None:
+    def draw(self, a: Assessment, s: Snapshot) -> None:
         wanted = bool(a.instances) and self.app.size.height >= MIN_SCREEN_ROWS
         if self.display != wanted:
             self.display = wanted

@@ -9,7 +9,7 @@ from sbtop.console.marks import esc
 from sbtop.console.widgets.panel import Line, Panel, Sparkline
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.figures import Figure
-from sbtop.engine.history import History
+from sbtop.session.snapshot import Snapshot
 
 
 class LatencyPanel(Panel):
@@ -21,7 +21,7 @@ class LatencyPanel(Panel):
         yield Sparkline("latency_p95_ms", "p95", id="lat-spark")
         yield Line(id="lat-thresholds")
 
-    def show(self, a: Assessment, history: History) -> None:
+    def draw(self, a: Assessment, s: Snapshot) -> None:
         f = a.figures
         p95 = f.get("latency_p95_ms")
         # p50 and p99 go without their unit: 36 columns must hold all three at 80x24.
@@ -29,7 +29,7 @@ class LatencyPanel(Panel):
             f"{marks.figure(p95, label='p95')}  "
             f"[$text-muted]p50[/] {_bare(f.get('latency_p50_ms'))}  "
             f"[$text-muted]p99[/] {_bare(f.get('latency_p99_ms'))}")
-        self.query_one(Sparkline).draw(history, p95.threshold if p95 else None)
+        self.query_one(Sparkline).draw(s.history, p95.threshold if p95 else None)
         reason = p95.reason if p95 is not None and p95.value is None else None
         self.query_one("#lat-thresholds", Line).set(
             f"[$text-muted]{esc(reason)}[/]" if reason else marks.threshold_note(p95))

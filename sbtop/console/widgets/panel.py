@@ -13,10 +13,12 @@ from textual.content import Content
 from textual.widgets import Static
 
 from sbtop.console import marks
+from sbtop.console.messages import ChartRequested
 from sbtop.console.sparkline import sparkline
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.history import History
 from sbtop.engine.levels import Level, Threshold, worst
+from sbtop.session.snapshot import Snapshot
 
 
 class Line(Static):
@@ -108,8 +110,14 @@ class Panel(Vertical, can_focus=True):
     def compose(self) -> ComposeResult:
         yield from ()
 
-    def show(self, a: Assessment, history: History) -> None:
-        """Draw the assessment; subclasses fill their lines."""
+    def show(self, s: Snapshot) -> None:
+        """Draw the snapshot (from its first assessment on)."""
+        if s.assessment is not None:
+            self.draw(s.assessment, s)
+
+    def draw(self, a: Assessment, s: Snapshot) -> None:
+        """Draw the assessment (the snapshot has the history and the canary); subclasses
+        fill their lines."""
 
     def judge(self, a: Assessment, keys: tuple[str, ...]) -> None:
         """Colour the border by the worst judged figure among `keys`."""
@@ -128,7 +136,7 @@ class Panel(Vertical, can_focus=True):
 
     def action_chart(self) -> None:
         if self.chart_figures:
-            self.app.action_chart(self.chart_figures, self.title)  # type: ignore[attr-defined]
+            self.post_message(ChartRequested(self.chart_figures, self.title))
         else:
             self.app.notify(f"{self.title}: no history chart for this panel")
 

@@ -21,7 +21,7 @@ from sbtop.console.marks import esc
 from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.figures import RouteStat
-from sbtop.engine.history import History
+from sbtop.session.snapshot import Snapshot
 
 # (label, sort key): every order puts the route that needs attention first.
 SORTS: tuple[tuple[str, str], ...] = (
@@ -86,7 +86,7 @@ class RoutesPanel(Panel):
     def on_resize(self) -> None:
         self._redraw()
 
-    def show(self, a: Assessment, history: History) -> None:
+    def draw(self, a: Assessment, s: Snapshot) -> None:
         self._routes = a.routes.every
         self._reason = a.routes.reason
         if self._drawn_at is None or a.t - self._drawn_at >= REDRAW_S or a.t < self._drawn_at:

@@ -10,7 +10,7 @@ from sbtop.console import marks
 from sbtop.console.marks import esc
 from sbtop.console.widgets.panel import Line, Panel, Sparkline
 from sbtop.engine.assessment import Assessment
-from sbtop.engine.history import History
+from sbtop.session.snapshot import Snapshot
 
 
 class SocketsPanel(Panel):
@@ -22,14 +22,14 @@ class SocketsPanel(Panel):
         yield Sparkline("socket_connections", "sockets", id="so-spark")
         yield Line(id="so-memory")
 
-    def show(self, a: Assessment, history: History) -> None:
+    def draw(self, a: Assessment, s: Snapshot) -> None:
         f = a.figures
         sockets = f.get("socket_connections")
         msgs = f.get("socket_messages_per_s")
         self.query_one("#so-values", Line).set(
             f"{marks.figure(sockets, label='sockets')}  "
             f"{marks.figure(msgs, label='msgs', mark=False)}")
-        self.query_one(Sparkline).draw(history, sockets.threshold if sockets else None)
+        self.query_one(Sparkline).draw(s.history, sockets.threshold if sockets else None)
         mem = f.get("memory_pct")
         line = marks.figure(mem, label="memory")
         if mem is not None and mem.value is not None:

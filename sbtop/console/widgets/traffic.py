@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from sbtop.console import marks
 from sbtop.console.widgets.panel import Line, Panel, Sparkline
 from sbtop.engine.assessment import Assessment
-from sbtop.engine.history import History
+from sbtop.session.snapshot import Snapshot
 
 
 class TrafficPanel(Panel):
@@ -19,7 +19,7 @@ class TrafficPanel(Panel):
         yield Line(id="tr-errors")
         yield Sparkline("requests_per_s", "req/s", agg="mean", id="tr-spark")
 
-    def show(self, a: Assessment, history: History) -> None:
+    def draw(self, a: Assessment, s: Snapshot) -> None:
         f = a.figures
         e5 = f.get("error_rate_5xx_pct")
         self.query_one("#tr-values", Line).set(
@@ -30,5 +30,5 @@ class TrafficPanel(Panel):
         if health is not None:
             parts.append(marks.figure(health, label="health"))
         self.query_one("#tr-errors", Line).set("  ".join(parts))
-        self.query_one(Sparkline).draw(history, None)
+        self.query_one(Sparkline).draw(s.history, None)
         self.judge(a, ("error_rate_5xx_pct", "health"))

@@ -1,0 +1,26 @@
+"""What every part of the console app shares: the session it shows, and notifications that
+are plain text (never markup)."""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.notifications import SeverityLevel
+
+from sbtop import untrusted
+from sbtop.session.protocol import Session
+from sbtop.session.snapshot import Notice
+
+
+class ConsoleBase(App[None]):
+    session: Session
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Notifications are plain text by default here: they quote errors, file names and
+        queries, whose brackets must never be read as markup, and any control character left
+        in them is shown as an escape (sbtop.untrusted: the second line of defence)."""
+        super().notify(untrusted.output(message), title=untrusted.output(title),
+                       severity=severity, timeout=timeout, markup=markup)
+
+    def say(self, notice: Notice) -> None:
+        self.notify(notice.text, severity=notice.severity, timeout=notice.timeout)

@@ -1,0 +1,167 @@
+"""The keys that ask before they act: the deploy actions (the plan shown, cancel by default),
+the baseline, quitting while an action runs, and cancelling a database query. The session
+plans, executes and refuses; this only asks, confirms and shows."""
+
+from __future__ import annotations
+
+from textual import work
+
+from sbtop.actions.controller import Plan
+from sbtop.actions.providers import ActionError
+from sbtop.actions.requests import Request
+from sbtop.console.base import ConsoleBase
+from sbtop.console.messages import CancelQuery
+from sbtop.console.screens.action import ActionScreen
+from sbtop.console.screens.confirm import ConfirmScreen
+from sbtop.engine.observations import DbSession
+from sbtop.session.actions import LiveActions, Refused
+
+
+class DeployKeys(ConsoleBase):
+    def _actions(self) -> LiveActions | None:
+        return self.session.actions
+
+    def _request(self, request: Request) -> None:
+        actions = self._actions()
+        if actions is None:
+            return
+        try:
+            actions.check(request)
+        except Refused as e:
+            self.say(e.notice)
+            return
+        self._plan(request)
+
+    @work(group="plan", exclusive=True, exit_on_error=False)
+    async def _plan(self, request: Request) -> None:
+        """Look up what the plan must show (a rollback's target), then ask."""
+        actions = self._actions()
+        assert actions is not None
+        try:
+            plan = await actions.prepare(request)
+        except Refused as e:
+            self.say(e.notice)
+            return
+        except ActionError as e:
+            self.notify(f"{request}: {e}", severity="warning", timeout=6)
+            return
+        except Exception as e:  # a bug of ours: shown, never fatal
+            self.notify(f"{request}: could not be planned: {type(e).__name__}: {e}",
+                        severity="error", timeout=10)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._execute(plan)
+            else:
+                actions.cancelled(plan)
+                self.notify("cancelled: nothing was sent", timeout=3)
+
+        self.push_screen(ActionScreen(plan), answered)
+
+    @work(group="action", exclusive=False, exit_on_error=False)
+    async def _execute(self, plan: Plan) -> None:
+        actions = self._actions()
+        assert actions is not None
+        self.notify(f"{plan.request}: started", timeout=3)
+
+        def progress(text: str) -> None:
+            self.notify(text, timeout=4)
+
+        try:
+            outcome = await actions.execute(plan, progress)
+        except Exception as e:  # the controller records and clears; this only reports
+            self.notify(f"{plan.request}: {type(e).__name__}: {e}", severity="error", timeout=10)
+            return
+        self.notify(outcome.text, severity="information" if outcome.ok else "error",
+                    timeout=10)
+        await actions.read_flag()
+
+    @work(group="flag", exclusive=True, exit_on_error=False)
+    async def _read_flag(self) -> None:
+        """The canary's step comes from the provider, not from what sbtop last sent."""
+        actions = self._actions()
+        if actions is not None:
+            await actions.read_flag()
+
+    def action_canary(self) -> None:
+        self._request(Request.CANARY_NEXT)
+
+    def action_abort(self) -> None:
+        self._request(Request.CANARY_ABORT)
+
+    def action_restart(self) -> None:
+        self._request(Request.RESTART)
+
+    def action_rollback(self) -> None:
+        self._request(Request.ROLLBACK)
+
+    def action_baseline(self) -> None:
+        """Capture the baseline again, confirmed: the question names the old baseline and the
+        new one, and during a canary it is an override (the canary's own figures would become
+        what it is judged against)."""
+        actions = self._actions()
+        if actions is None:
+            return
+        try:
+            question = actions.baseline_question()
+        except Refused as e:
+            self.say(e.notice)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                self.notify("kept: the baseline is unchanged", timeout=3)
+                return
+            try:
+                self.notify(actions.capture_baseline(question), timeout=6)
+            except Exception as e:
+                self.notify(f"baseline: {type(e).__name__}: {e}", severity="error")
+
+        self.push_screen(ConfirmScreen(question.text, question.details), answered)
+
+    async def action_quit(self) -> None:
+        """Quitting in the middle of an action asks first: sbtop stops following it (the
+        deploy goes on at the provider) and it will be recorded as interrupted."""
+        actions = self._actions()
+        busy = actions.busy if actions is not None else None
+        if not busy:
+            self.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(ConfirmScreen(
+            f"{busy} is still running. Quit anyway?",
+            ["The provider carries on; sbtop stops following it and records it as "
+             "interrupted in the action log. Check the provider before acting again."]),
+            answered)
+
+    def on_cancel_query(self, message: CancelQuery) -> None:
+        """Cancel one query, after a confirmation naming it. Off unless db.allow_cancel, and
+        always off read-only."""
+        actions, session = self._actions(), message.session
+        if actions is None:
+            return
+        try:
+            question = actions.cancel_question(session)
+        except Refused as e:
+            self.say(e.notice)
+            return
+        assert session is not None
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._cancel(session)
+            else:
+                self.notify("kept: nothing was cancelled", timeout=3)
+
+        self.push_screen(ConfirmScreen(question.text, question.details), answered)
+
+    @work(group="cancel", exclusive=True, exit_on_error=False)
+    async def _cancel(self, session: DbSession) -> None:
+        actions = self._actions()
+        assert actions is not None
+        self.say(await actions.cancel_query(session))

@@ -1,0 +1,319 @@
+"""LiveSession: a target collected on the grid, judged, kept in the history, recorded, and
+published to whoever subscribed (the console; nobody for `sbtop record` and `sbtop check`).
+
+A tick never raises: a bug of ours is published as a notice and collection goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+
+from sbtop.actions.state import CanaryState, StateStore
+from sbtop.clock import SYSTEM, Clock
+from sbtop.collector import Collector
+from sbtop.config import Target
+from sbtop.engine.assessment import Assessment
+from sbtop.engine.engine import Engine
+from sbtop.engine.gate import Gate
+from sbtop.engine.history import History, Ring
+from sbtop.engine.observations import Observation
+from sbtop.session.actions import ActionLog, LiveActions
+from sbtop.session.loop import TickLoop, Waiter
+from sbtop.session.snapshot import (
+    Cause,
+    Fresh,
+    Freshness,
+    Notice,
+    SessionInfo,
+    Snapshot,
+    Update,
+    judge_freshness,
+)
+from sbtop.sources.metrics import INLINE_BYTES
+
+if TYPE_CHECKING:
+    from sbtop.recording.writer import Recorder
+
+# How a tick's observation becomes an assessment (None: not judged yet); given when the tick
+# began. Normally the engine's; `sbtop check` judges once both its scrapes are in.
+Judge: TypeAlias = Callable[[Observation, float], Assessment | None]
+
+FRESHNESS_EVERY_S = 1.0  # between ticks, a hung target is marked STALE within a second
+FLAG_EVERY_S = 30.0  # the canary's flag is read from the provider this often
+STORE_CANARY_EVERY_S = 5.0  # without a provider (sbtop record): the state file, this often
+PREFILL_FIGURES = ("latency_p95_ms", "requests_per_s", "socket_connections",
+                   "error_rate_5xx_pct", "latency_p50_ms", "latency_p99_ms", "memory_pct")
+
+
+class Source(Protocol):
+    """What a session collects from: a Collector, or anything shaped like one."""
+
+    async def __aenter__(self) -> Any: ...
+    async def __aexit__(self, *exc: object) -> None: ...
+    async def observe(self) -> Observation: ...
+
+
+class LiveSession:
+    def __init__(self, target: Target, *, clock: Clock = SYSTEM, refresh_s: float = 1.0,
+                 history_s: float = 3600.0, read_only: bool = False, deploy: bool = False,
+                 state_dir: Path | None = None, recorder: Recorder | None = None,
+                 source: Source | None = None, health_every_s: float | None = None,
+                 judge: Judge | None = None, canary_store: StateStore | None = None,
+                 stop_with_recorder: bool = False, wait: Waiter | None = None) -> None:
+        """`deploy`: the target's controller is made (unless read-only), for the deploy keys.
+        `canary_store`: without a controller, the canary is read from the state file (the
+        provider is never asked). `stop_with_recorder`: the session is the recording (`sbtop
+        record`): when the recorder stops, so does it. `wait`: how the tick loop waits (tests
+        on a manual clock move the clock instead)."""
+        self.target = target
+        self.clock = clock
+        self.source: Source = source or Collector(target, clock, health_every_s)
+        self.engine = Engine(target.engine, target.name, target.production)
+        self._judge: Judge = judge or (lambda obs, _began: self.engine.observe(obs))
+        self.history = History(capacity=math.ceil(history_s / min(refresh_s, 1.0)))
+        self._refresh_s = refresh_s
+        self.read_only = read_only
+        self.recorder = recorder
+        self.stop_with_recorder = stop_with_recorder
+        self.actions = LiveActions(self, target, state_dir, deploy)
+        self.player = None  # a live session has no player
+        self.canary_store = canary_store
+        self._stored_canary: CanaryState | None = None
+        self._stored_due = -math.inf
+        self.assessment: Assessment | None = None
+        self.ticks = 0
+        self.internal_errors: list[str] = []
+        self.failure: Exception | None = None  # the latest tick's, for a face to re-raise
+        self.freshness = Freshness()
+        self.latest: Snapshot | None = None
+        self._in_flight_since: float | None = None
+        self._subscribers: list[Callable[[Update], None]] = []
+        self._listeners: list[Callable[[Notice], None]] = []
+        self._loop: TickLoop | None = None
+        self._stopping = False
+        self._wait = wait
+
+    @property
+    def info(self) -> SessionInfo:
+        t = self.target
+        return SessionInfo(t.name, t.production, t.base_url, self.read_only, bool(t.dsn),
+                           self.actions.controller is not None and not self.read_only,
+                           t.engine.thresholds)
+
+    # --- the protocol -----------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[Update], None]) -> None:
+        """Every snapshot and notice, synchronously, on the session's event loop."""
+        self._subscribers.append(callback)
+
+    def on_notice(self, callback: Callable[[Notice], None]) -> None:
+        """Only the notices (a face with no screen: `sbtop record` writes them to stderr)."""
+        self._listeners.append(callback)
+
+    @property
+    def refresh_s(self) -> float:
+        return self._refresh_s
+
+    def set_refresh(self, seconds: float) -> None:
+        self._refresh_s = seconds
+        if self._loop is not None:
+            self._loop.set_refresh(seconds)
+
+    async def start(self) -> None:
+        await self.source.__aenter__()
+        note = self.actions.recover()
+        if note:
+            self.publish(Notice(note, "warning", 15))
+
+    async def close(self) -> None:
+        self.stop()
+        self.close_recorder()
+        await self.source.__aexit__(None, None, None)
+
+    async def __aenter__(self) -> LiveSession:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._loop is not None:
+            self._loop.stop()
+
+    def action_log(self) -> ActionLog:
+        return self.actions.log()
+
+    async def run(self, *, max_ticks: int | None = None, for_s: float | None = None) -> int:
+        """Tick on the grid until stopped (or `max_ticks`, or `for_s`); meanwhile, judge the
+        data's freshness every second (when someone looks) and read the flag every 30 s (when
+        there is a provider). The number of ticks taken."""
+        if self._stopping:
+            return 0
+        prom = self.source.prom if isinstance(self.source, Collector) else None
+        if prom is not None and self._subscribers:
+            with contextlib.suppress(Exception):  # a nicety: never in the way of the figures
+                await asyncio.wait_for(self._prefill_history(prom), timeout=5.0)
+        self._loop = TickLoop(self.tick, self._refresh_s, clock=self.clock,
+                              max_ticks=max_ticks, for_s=for_s, wait=self._wait)
+        if self._stopping:
+            self._loop.stop()
+        side: list[asyncio.Task[None]] = []
+        if self._subscribers:
+            side.append(asyncio.create_task(self._every(FRESHNESS_EVERY_S,
+                                                        self._check_freshness_async)))
+        if self.actions.controller is not None and not self.read_only:
+            side.append(asyncio.create_task(self._every(FLAG_EVERY_S, self.actions.read_flag)))
+        try:
+            return await self._loop.run()
+        finally:
+            for task in side:
+                task.cancel()
+            for task in side:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _every(self, seconds: float, job: Callable[[], Any]) -> None:
+        """A side job of the loop, again and again: one that fails (a bug of ours) is said
+        and tried again next time, as a tick's failure is."""
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except Exception as e:
+                self.internal_errors.append(f"{type(e).__name__}: {e}")
+                self.publish(Notice(f"sbtop internal error: {type(e).__name__}: {e}",
+                                    "error", 10))
+
+    # --- a tick -----------------------------------------------------------------------------
+
+    async def tick(self) -> Assessment | None:
+        """Observe, judge, keep, record, publish. Never raises: a bug of ours must not take
+        the screen (or the recording) down in the middle of a deploy."""
+        if self._in_flight_since is not None:
+            return None  # a tick is still running: never two at once
+        began = self._in_flight_since = self.clock.now()[0]
+        a: Assessment | None = None
+        try:
+            obs = await self.source.observe()
+            if obs.metrics is not None and obs.metrics.size_bytes > INLINE_BYTES:
+                a = await asyncio.to_thread(self._judge, obs, began)  # parsing off the loop
+            else:
+                a = self._judge(obs, began)
+            if a is not None:
+                self._accept(a, began)
+        except Exception as e:
+            self.failure = e
+            self.internal_errors.append(f"{type(e).__name__}: {e}")
+            self.publish(Notice(f"sbtop internal error (collection continues): "
+                                f"{type(e).__name__}: {e}", "error", 10))
+        finally:
+            self._in_flight_since = None
+        return a
+
+    def _accept(self, a: Assessment, began: float) -> None:
+        self.history.add(a)
+        if self.recorder is not None:
+            self._record(a, began)
+        self.ticks += 1
+        self.assessment = a
+        self.freshness = self._judge_freshness()
+        self.publish_snapshot(Cause.TICK)
+
+    def _record(self, a: Assessment, began: float) -> None:
+        from sbtop.recording.meta import canary_record
+
+        assert self.recorder is not None
+        c = self.canary_state(began)
+        try:
+            self.recorder.tick(a, canary_record(c) if c is not None else None)
+        except (OSError, ValueError) as e:  # a full disk must not stop the console
+            self.publish(Notice(f"recording stopped: {e}", "error", 15))
+            self.close_recorder()
+            if self.stop_with_recorder:
+                self.stop()
+            return
+        if self.recorder.stopped:
+            if self.stop_with_recorder:
+                self.stop()  # said in the summary
+                return
+            self.publish(Notice(f"recording {self.recorder.stopped}", "warning", 15))
+            self.close_recorder()
+
+    def close_recorder(self) -> None:
+        if self.recorder is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.recorder.close()
+            if not self.stop_with_recorder:
+                self.recorder = None  # `sbtop record` reads its figures after the stop
+
+    # --- what is published ------------------------------------------------------------------
+
+    def canary_state(self, now_t: float | None = None) -> CanaryState | None:
+        """The canary's step, its start and the baseline, as last read (None: no canary)."""
+        c = self.actions.controller
+        if c is not None:
+            return c.state.canary
+        if self.canary_store is not None and now_t is not None and now_t >= self._stored_due:
+            self._stored_due = now_t + STORE_CANARY_EVERY_S
+            self._stored_canary = self.canary_store.load().canary
+        return self._stored_canary
+
+    def gate(self) -> Gate | None:
+        c = self.actions.controller
+        if c is None or self.assessment is None:
+            return None
+        return c.gate(self.assessment.figures)
+
+    def publish(self, update: Update) -> None:
+        for callback in self._subscribers:
+            callback(update)
+        if isinstance(update, Notice):
+            for listener in self._listeners:
+                listener(update)
+
+    def publish_snapshot(self, cause: Cause) -> None:
+        if not self._subscribers:
+            return  # nobody looks (record, check): nothing to build
+        t, wall = self.clock.now()
+        self.latest = Snapshot(cause, self.assessment, self.history, self.canary_state(),
+                               self.gate(), self.freshness, t, wall, self.ticks)
+        self.publish(self.latest)
+
+    def _judge_freshness(self) -> Freshness:
+        t, wall = self.clock.now()
+        return judge_freshness(self.assessment, t, wall, self._in_flight_since,
+                               self._refresh_s)
+
+    def check_freshness(self) -> None:
+        """Judge the data's age now (between ticks: a tick in flight waits on a hung target);
+        published when it changed, and every time while it is stale or down (it ages)."""
+        fresh = self._judge_freshness()
+        before = self.freshness
+        self.freshness = fresh
+        if fresh.state is not before.state or fresh.state in (Fresh.STALE, Fresh.DOWN):
+            self.publish_snapshot(Cause.FRESHNESS)
+
+    async def _check_freshness_async(self) -> None:
+        self.check_freshness()
+
+    async def _prefill_history(self, prom: Any) -> None:
+        """With Prometheus, the charts open with the last hour already drawn (before the
+        first tick, so the rings fill in time order)."""
+        seconds = min(3600.0, self.history.capacity * self._refresh_s)
+        for key in PREFILL_FIGURES:
+            try:
+                points = await prom.history(key, seconds, self._refresh_s)
+            except Exception:  # history is a nicety: the live figures come anyway
+                return
+            ring = self.history.rings.get(key)
+            if ring is None:
+                ring = self.history.rings[key] = Ring(self.history.capacity)
+            if len(ring) == 0:
+                for wall, value in points:
+                    ring.append(wall, value)
