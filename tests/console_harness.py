@@ -34,7 +34,7 @@ class Harness:
             env["SB_TEST_RENDER_KEY"] = API_KEY
         tc = config.TargetConfig(base_url=base_url or self.backend.url, production=production,
                                  gzip=False, **target)
-        resolved = config.resolve(config.Config(targets={"demo": tc}), env=env)
+        resolved = config.Target.of(config.resolve(config.Config(targets={"demo": tc}), env=env))
         # The header shows the base URL: a fixed one keeps screens the same from run to run.
         shown = dataclasses.replace(resolved, base_url="https://studybuddy.example")
         self.app = SbtopApp(shown, clock=self.clock, theme=theme, collecting=False,

@@ -132,7 +132,7 @@ def test_a_hung_target_answers_within_the_timeout_and_is_critical(tmp_path: Any)
 
 def test_a_restart_between_scrapes_gives_no_negative_rate_and_no_spike(
         backend: SimulatedBackend) -> None:
-    target = config.resolve(config.Config(), url=backend.url)
+    target = config.Target.of(config.resolve(config.Config(), url=backend.url))
     timer = threading.Timer(0.6, backend.restart)
     timer.start()
     a = asyncio.run(check.run(target, 1.2))

@@ -60,8 +60,8 @@ def test_without_a_file_the_runbooks_thresholds_and_alerts_apply() -> None:
     assert th["memory_pct"] == Threshold(80, 95)
     assert th["socket_connections"] == Threshold(1000, 2000)
     assert [a.name for a in t.engine.alerts] == ["HighLatency", "HighErrorRate"]
-    assert t.metrics_url == "http://127.0.0.1:9/metrics"
-    assert t.health_url == "http://127.0.0.1:9/api/health"
+    assert t.collector.metrics_url == "http://127.0.0.1:9/metrics"
+    assert t.collector.health_url == "http://127.0.0.1:9/api/health"
 
 
 def test_targets_url_override_and_per_target_metric_names() -> None:
@@ -88,9 +88,9 @@ def test_secrets_come_from_the_environment_and_a_missing_one_is_warned_about() -
         "cookie": "connect.sid", "cookie_env": "SB_COOKIE",
         "header": "Authorization", "header_env": "SB_TOKEN"}}}})
     t = config.resolve(cfg, env={"SB_COOKIE": "s3cr3t", "DATABASE_URL": "postgres://x"})
-    assert t.http.cookies == {"connect.sid": "s3cr3t"}
-    assert t.http.headers == {}
-    assert t.dsn == "postgres://x"
+    assert t.collector.http.cookies == {"connect.sid": "s3cr3t"}
+    assert t.collector.http.headers == {}
+    assert t.collector.dsn == "postgres://x"
     assert any("$SB_TOKEN" in w for w in t.warnings)
     assert "s3cr3t" not in repr(t) and "postgres://x" not in repr(t)
 

@@ -22,6 +22,7 @@ from sbtop.console.widgets.panel import Line, Panel
 from sbtop.console.widgets.routes import RoutesPanel
 from sbtop.demo.backend import SimulatedBackend
 from sbtop.engine.observations import Observation
+from sbtop.sources.settings import DbSettings
 from tests.console_harness import Harness, screen_text
 from tests.servers import Answer, LoopbackServer
 
@@ -39,6 +40,17 @@ async def harness() -> AsyncIterator[Harness]:
 def line(app: SbtopApp, selector: str) -> str:
     """A line's text as shown (markup resolved)."""
     return Content.from_markup(app.query_one(selector, Line).text).plain
+
+
+def _with_database(target: config.Target, dsn: str, *, allow_cancel: bool) -> config.Target:
+    """The console's target polling `dsn` (its own database's sessions only), cancelling
+    allowed or not."""
+    w = target.source
+    assert w is not None
+    return dataclasses.replace(target, source=dataclasses.replace(
+        w, collector=dataclasses.replace(w.collector, dsn=dsn,
+                                         db=DbSettings(only_database=True)),
+        console=dataclasses.replace(w.console, allow_cancel=allow_cancel)))
 
 
 async def test_figures_appear_and_levels_become_words_and_classes(harness: Harness) -> None:
@@ -170,8 +182,8 @@ async def test_a_hung_target_turns_stale_then_down_and_keys_still_answer() -> No
     with LoopbackServer({"/metrics": Answer(hang=True), "/api/health": Answer(hang=True)}) as s:
         good = Harness()
         good.close()
-        target = config.resolve(config.Config(targets={"hung": config.TargetConfig(
-            base_url=s.url, timeout_s=5.0)}))
+        target = config.Target.of(config.resolve(config.Config(targets={
+            "hung": config.TargetConfig(base_url=s.url, timeout_s=5.0)})))
         app = SbtopApp(target, refresh_s=0.5)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause(0.3)
@@ -240,8 +252,8 @@ async def test_an_error_in_a_tick_never_exits_the_app(harness: Harness) -> None:
 async def test_the_live_loop_never_overlaps_its_ticks() -> None:
     with LoopbackServer({"/metrics": Answer(body=b"x 1\n", delay_s=0.4),
                          "/api/health": Answer(body=b"{}")}) as s:
-        target = config.resolve(config.Config(targets={"slow": config.TargetConfig(
-            base_url=s.url)}))
+        target = config.Target.of(config.resolve(config.Config(targets={
+            "slow": config.TargetConfig(base_url=s.url)})))
         app = SbtopApp(target, refresh_s=0.5)
         async with app.run_test(size=(80, 24)):
             await asyncio.sleep(2.2)
@@ -299,8 +311,7 @@ async def test_the_database_panel_sessions_view_and_a_confirmed_cancel(pg_db: st
     thread.start()
     h = Harness()
     app = h.app
-    app.target = dataclasses.replace(app.target, dsn=pg_db, db=config.DbConfig(
-        only_database=True, allow_cancel=False))
+    app.target = _with_database(app.target, pg_db, allow_cancel=False)
     app.source = Collector(app.target, h.clock)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
@@ -313,8 +324,7 @@ async def test_the_database_panel_sessions_view_and_a_confirmed_cancel(pg_db: st
             await pilot.press("x")  # off: db.allow_cancel is false
             await pilot.pause()
             assert any("allow_cancel" in str(n.message) for n in app._notifications)
-            app.target = dataclasses.replace(app.target, db=config.DbConfig(
-                only_database=True, allow_cancel=True))
+            app.target = _with_database(app.target, pg_db, allow_cancel=True)
             await pilot.press("x")
             assert isinstance(app.screen, ConfirmScreen)
             assert "pg_sleep(60)" in screen_text(app)
@@ -350,8 +360,8 @@ async def test_markup_in_a_page_or_an_error_is_shown_not_parsed() -> None:
 
     with LoopbackServer({"/metrics": Answer(body=page(0)),
                          "/api/health": Answer(body=b"{}")}) as s:
-        target = config.resolve(config.Config(targets={"x": config.TargetConfig(
-            base_url=s.url)}))
+        target = config.Target.of(config.resolve(config.Config(targets={
+            "x": config.TargetConfig(base_url=s.url)})))
         clock = ManualClock()
         app = SbtopApp(target, collecting=False, clock=clock)
         async with app.run_test(size=(120, 40)) as pilot:
@@ -397,8 +407,8 @@ async def test_routes_are_marked_stale_and_panels_recover_while_paused(harness: 
 async def test_a_faster_refresh_takes_effect_at_once() -> None:
     routes = {"/metrics": Answer(body=b"x 1\n"), "/api/health": Answer(body=b"{}")}
     with LoopbackServer(routes) as s:
-        target = config.resolve(config.Config(targets={"x": config.TargetConfig(
-            base_url=s.url)}))
+        target = config.Target.of(config.resolve(config.Config(targets={
+            "x": config.TargetConfig(base_url=s.url)})))
         app = SbtopApp(target, refresh_s=30.0)
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause(0.5)
@@ -436,9 +446,10 @@ async def test_several_instances_are_listed_worst_first_and_one_stopped_shows_do
     h = Harness(production=False)
     fleet = [h.backend, *others]
     urls = [f"{b.url}/metrics" for b in fleet]
-    h.app.target = dataclasses.replace(h.app.target, metrics_url=None,
-                                       instances=config.instance_names(urls))
-    h.app.source = Collector(h.app.target, h.clock, health_every_s=0)
+    collector = h.app.target.wiring().collector
+    h.app.source = Collector(dataclasses.replace(collector, metrics_url=None,
+                                                 instances=config.instance_names(urls)),
+                             h.clock, health_every_s=0)
     for b, ms in zip(fleet, (40, 900, 60), strict=True):
         b.set(rps=100, fixed_latency_ms=ms, error_rate=0.0)
 
@@ -477,12 +488,16 @@ async def test_v_runs_the_checklist_and_r_runs_it_again(harness: Harness) -> Non
     from sbtop.demo.app_api import DEMO_EMAIL, DEMO_PASSWORD, DEMO_SESSION
 
     app = harness.app
-    app.target = dataclasses.replace(
-        app.target, base_url=harness.backend.url,  # the harness shows a fixed one
-        verify=tuple(config.parse({"verify": STUDYBUDDY}).verify),
+    checklist = config.resolve(
+        dataclasses.replace(config.parse({"verify": STUDYBUDDY}),
+                            targets={"demo": config.TargetConfig(base_url=harness.backend.url)}),
         probe_env={"STUDYBUDDY_VERIFY_EMAIL": DEMO_EMAIL,
                    "STUDYBUDDY_VERIFY_PASSWORD": DEMO_PASSWORD,
-                   "STUDYBUDDY_SESSION_COOKIE": DEMO_SESSION})
+                   "STUDYBUDDY_SESSION_COOKIE": DEMO_SESSION}).verify
+    assert app.target.source is not None
+    app.target = dataclasses.replace(
+        app.target, base_url=harness.backend.url,  # the harness shows a fixed one
+        source=dataclasses.replace(app.target.source, verify=checklist))
     async with app.run_test(size=(120, 40)) as pilot:
         await harness.ticks(12, pilot)
         await pilot.press("v")

@@ -53,15 +53,17 @@ def wait_history(prom: PromServer, seconds: int = 12) -> None:
         time.sleep(0.5)
 
 
-def prom_target(url: str, selector: str, window_s: float = 20.0) -> config.Target:
+def prom_target(url: str, selector: str, window_s: float = 20.0) -> config.Wiring:
     t = config.resolve(config.Config(targets={"p": config.TargetConfig(
         prometheus=config.PrometheusConfig(url=url, selector=selector))}))
-    return dataclasses.replace(t, engine=dataclasses.replace(t.engine, window_s=window_s))
+    engine = dataclasses.replace(t.engine, window_s=window_s)
+    return dataclasses.replace(t, collector=dataclasses.replace(t.collector, engine=engine))
 
 
-async def prom_figures(target: config.Target) -> Any:
-    assert target.prometheus is not None
-    async with PrometheusSource(PromSettings(target.prometheus.url, target.prometheus.selector),
+async def prom_figures(target: config.Wiring) -> Any:
+    prom = target.collector.prometheus
+    assert prom is not None
+    async with PrometheusSource(PromSettings(prom.url, prom.selector),
                                 target.engine) as source:
         snap = await source.observe()
     engine = Engine(target.engine, target.name)
@@ -71,7 +73,7 @@ async def prom_figures(target: config.Target) -> Any:
 def test_promql_figures_agree_with_the_direct_scrape_over_the_same_window(
         stack: tuple[PromServer, SimulatedBackend, SimulatedBackend]) -> None:
     prom, a, _b = stack
-    direct_target = config.resolve(config.Config(), url=a.url)
+    direct_target = config.Target.of(config.resolve(config.Config(), url=a.url))
     window = 20.0
     direct = asyncio.run(check.run(direct_target, window))
     viaprom, _snap = asyncio.run(prom_figures(prom_target(
@@ -106,8 +108,8 @@ def test_scraping_both_instances_directly_agrees_with_promql_over_them(
         stack: tuple[PromServer, SimulatedBackend, SimulatedBackend]) -> None:
     prom, a, b = stack
     window = 20.0
-    fleet_target = config.resolve(config.Config(targets={"f": config.TargetConfig(
-        metrics_urls=[f"{a.url}/metrics", f"{b.url}/metrics"])}))
+    fleet_target = config.Target.of(config.resolve(config.Config(targets={
+        "f": config.TargetConfig(metrics_urls=[f"{a.url}/metrics", f"{b.url}/metrics"])})))
     direct = asyncio.run(check.run(fleet_target, window))
     viaprom, snap = asyncio.run(prom_figures(prom_target(prom.url, 'job="studybuddy"',
                                                          window)))
@@ -169,7 +171,7 @@ def test_history_for_the_sparklines_comes_from_query_range(
     target = prom_target(prom.url, 'job="studybuddy"', window_s=5)
 
     async def go() -> list[tuple[float, float]]:
-        assert target.prometheus is not None
+        assert target.collector.prometheus is not None
         async with PrometheusSource(PromSettings(prom.url, 'job="studybuddy"'),
                                     target.engine) as source:
             return await source.history("requests_per_s", 30, 1)
@@ -187,7 +189,7 @@ async def test_the_console_reads_prometheus_and_opens_with_history(
     prom, _a, _b = stack
     wait_history(prom)
     target = prom_target(prom.url, 'job="studybuddy"', window_s=10)
-    app = SbtopApp(target, refresh_s=1.0, read_only=True)
+    app = SbtopApp(config.Target.of(target), refresh_s=1.0, read_only=True)
     async with app.run_test(size=(120, 40)) as pilot:
         deadline = time.monotonic() + 20
         while "(Prometheus)" not in screen_text(app) or app.ticks < 2:

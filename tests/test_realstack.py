@@ -97,13 +97,13 @@ def stack() -> Iterator[Stack]:
 
 
 def via_prometheus(url: str, selector: str, **target: Any) -> config.Target:
-    return config.resolve(config.Config(targets={"p": config.TargetConfig(
-        prometheus=config.PrometheusConfig(url=url, selector=selector), **target)}))
+    return config.Target.of(config.resolve(config.Config(targets={"p": config.TargetConfig(
+        prometheus=config.PrometheusConfig(url=url, selector=selector), **target)})))
 
 
 def direct(url: str, **target: Any) -> config.Target:
-    return config.resolve(config.Config(targets={"d": config.TargetConfig(
-        base_url=url, **target)}))
+    return config.Target.of(config.resolve(config.Config(targets={"d": config.TargetConfig(
+        base_url=url, **target)})))
 
 
 def run_checks(*targets: config.Target, window: float = WINDOW) -> list[Assessment]:
@@ -344,8 +344,8 @@ def test_without_a_selector_several_jobs_are_refused_and_a_lone_job_is_chosen(
 
 
 def test_several_urls_are_each_dated_by_their_own_scrape(stack: Stack) -> None:
-    target = config.resolve(config.Config(targets={"f": config.TargetConfig(
-        metrics_urls=[f"{stack.sb.url}/metrics", f"{stack.sb2.url}/metrics"])}))
+    target = config.Target.of(config.resolve(config.Config(targets={"f": config.TargetConfig(
+        metrics_urls=[f"{stack.sb.url}/metrics", f"{stack.sb2.url}/metrics"])})))
     stack.sb2.delay_metrics(3000, times=1)  # its first answer comes 3 s late
     started = time.time()
     (a,) = run_checks(target, window=8.0)
@@ -357,9 +357,9 @@ def test_several_urls_are_each_dated_by_their_own_scrape(stack: Stack) -> None:
 
 def test_several_urls_of_different_exporters_add_counts_and_refuse_to_mix_buckets(
         stack: Stack) -> None:
-    target = config.resolve(config.Config(targets={"f": config.TargetConfig(
+    target = config.Target.of(config.resolve(config.Config(targets={"f": config.TargetConfig(
         metrics_urls=[f"{stack.code.url}/metrics", f"{stack.bundle.url}/metrics"],
-        memory_limit_mb=1024.0)}))
+        memory_limit_mb=1024.0)})))
     started = time.time()
     (a,) = run_checks(target, window=5.0)
     p95 = a.figures["latency_p95_ms"]

@@ -104,11 +104,11 @@ def write_recording(path: Path, *, ticks: int, step: float, incident: bool = Fal
     backend.set(rps=100, error_rate=0.0)
     clock = ManualClock()
     target = config.resolve(config.Config(), url=backend.url)
-    recorder = Recorder(path, header(target, step, clock.wall))
+    recorder = Recorder(path, header(target.recording, step, clock.wall))
 
     async def go() -> None:
         engine = Engine(target.engine, target.name)
-        async with Collector(target, clock, health_every_s=0) as collector:
+        async with Collector(target.collector, clock, health_every_s=0) as collector:
             for i in range(ticks):
                 if incident and i == 20:
                     backend.set(error_rate=0.08)

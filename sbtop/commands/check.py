@@ -27,13 +27,15 @@ def run(opts: CheckOptions, config: ConfigFile) -> int:
     import asyncio
 
     from sbtop import check
+    from sbtop.wiring import Target
 
-    with target_for(config, opts.target, opts.demo) as (target, _demo):
-        assessment = asyncio.run(check.run(target, opts.window_s))
+    with target_for(config, opts.target, opts.demo) as (wiring, _demo):
+        # Target: transitional (issue 15), until check.run is given the Wiring.
+        assessment = asyncio.run(check.run(Target.of(wiring), opts.window_s))
     if opts.json:
         print(check.as_json(assessment))
     else:
-        print(check.as_text(assessment, target.base_url))
+        print(check.as_text(assessment, wiring.base_url))
     return assessment.level.exit_code
 
 
