@@ -52,7 +52,7 @@ def an_hour(ticks: int) -> list[Assessment]:
 
     async def go() -> None:
         engine = Engine(target.engine, target.name)
-        async with Collector(target, clock) as collector:
+        async with Collector(target.collector, clock) as collector:
             for i in range(ticks):
                 if i == ticks // 3:
                     backend.set(error_rate=0.04, latency_scale=2.5)
@@ -82,7 +82,7 @@ def naive(path: Path, ticks: list[Assessment]) -> list[float]:
 
 def ours(path: Path, ticks: list[Assessment]) -> list[float]:
     target = config.resolve(config.Config(), url="http://127.0.0.1:9")
-    rec = Recorder(path, header(target, 1.0, ticks[0].wall))
+    rec = Recorder(path, header(target.recording, 1.0, ticks[0].wall))
     costs = []
     for a in ticks:
         started = time.perf_counter()
@@ -96,7 +96,7 @@ def ours(path: Path, ticks: list[Assessment]) -> list[float]:
 def long_recording(path: Path, ticks: list[Assessment], hours: int) -> None:
     """`hours` hours of 1 s ticks: the hour made, written again and again, moved on in time."""
     target = config.resolve(config.Config(), url="http://127.0.0.1:9")
-    rec = Recorder(path, header(target, 1.0, ticks[0].wall), max_bytes=1 << 40)
+    rec = Recorder(path, header(target.recording, 1.0, ticks[0].wall), max_bytes=1 << 40)
     span = float(len(ticks))  # the ticks made are 1 s apart
     n = 0
     while n < hours * 3600:

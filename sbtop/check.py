@@ -7,12 +7,12 @@ import json
 
 from sbtop import format
 from sbtop.clock import SYSTEM, Clock
-from sbtop.config import Target
 from sbtop.engine.assessment import Assessment, iso, to_dict
 from sbtop.engine.engine import Engine
 from sbtop.engine.figures import Figure
 from sbtop.engine.observations import Observation
 from sbtop.session.live import LiveSession
+from sbtop.wiring import Wiring
 
 
 class _SpanJudge:
@@ -20,8 +20,8 @@ class _SpanJudge:
     span: a first scrape slower than the window (a big page, a slow target) still makes one,
     which the output states."""
 
-    def __init__(self, target: Target, window_s: float, clock: Clock) -> None:
-        self.target, self.window_s, self.clock = target, window_s, clock
+    def __init__(self, wiring: Wiring, window_s: float, clock: Clock) -> None:
+        self.wiring, self.window_s, self.clock = wiring, window_s, clock
         self.first: tuple[Observation, float] | None = None
 
     def __call__(self, obs: Observation, began: float) -> Assessment | None:
@@ -30,22 +30,21 @@ class _SpanJudge:
             return None
         first, started = self.first
         span = max(self.window_s, self.clock.now()[0] - started)
-        t = self.target
-        engine = Engine(dataclasses.replace(t.engine, window_s=span), t.name, t.production)
+        w = self.wiring
+        engine = Engine(dataclasses.replace(w.engine, window_s=span), w.name, w.production)
         engine.observe(first)
         return engine.observe(obs)
 
 
-async def run(target: Target, window_s: float, clock: Clock = SYSTEM) -> Assessment:
+async def run(wiring: Wiring, window_s: float, clock: Clock = SYSTEM) -> Assessment:
     """A session of two ticks: scrape, then scrape again `window_s` after the first began (at
     once if the first took longer), judge. With Prometheus, one tick: one round of queries
     over the last `window_s` (Prometheus holds the window). Health is probed every tick."""
-    target = dataclasses.replace(target, engine=dataclasses.replace(target.engine,
-                                                                    window_s=window_s))
-    prom = target.prometheus is not None
-    session = LiveSession(target, clock=clock, refresh_s=window_s, history_s=window_s,
+    wiring = wiring.with_engine(dataclasses.replace(wiring.engine, window_s=window_s))
+    prom = wiring.collector.prometheus is not None
+    session = LiveSession(wiring, clock=clock, refresh_s=window_s, history_s=window_s,
                           read_only=True, health_every_s=0,
-                          judge=None if prom else _SpanJudge(target, window_s, clock))
+                          judge=None if prom else _SpanJudge(wiring, window_s, clock))
     async with session:
         await session.run(max_ticks=1 if prom else 2)
     if session.failure is not None:  # a bug of ours is raised, not taken for a verdict

@@ -21,7 +21,6 @@ from sbtop.commands.usage import EXIT_UNKNOWN, UsageError
 
 if TYPE_CHECKING:
     from sbtop.commands import Command
-    from sbtop.config import Target
 
 __all__ = ["EXIT_UNKNOWN", "UsageError", "build_parser", "main"]
 
@@ -101,11 +100,3 @@ def _guard_streams(command: str | None) -> None:
     if command not in _CONSOLES and not isinstance(sys.stdout, TerminalGuard):
         sys.stdout = TerminalGuard(sys.stdout)
 
-
-def _demo_target(url: str, dsn: str | None = None,
-                 metrics_urls: list[str] | None = None) -> Target:
-    """The simulated backend as a target: sbtop.commands.targets.demo_target, under the name
-    tests have imported it by."""
-    from sbtop.commands.targets import demo_target
-
-    return demo_target(url, dsn, metrics_urls)

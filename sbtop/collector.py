@@ -1,4 +1,5 @@
-"""One tick of I/O for a target: scrape /metrics, probe health and poll the database at once."""
+"""One tick of I/O for a target: scrape /metrics, probe health and poll the database at once,
+as its CollectorSettings say (sbtop.sources.settings, built by the composition root)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 import httpx
 
 from sbtop.clock import SYSTEM, Clock
-from sbtop.config import Target
 from sbtop.engine.observations import (
     DbSnapshot,
     HealthProbe,
@@ -19,50 +19,36 @@ from sbtop.engine.observations import (
 )
 from sbtop.engine.series import wanted_samples
 from sbtop.sources import health, metrics
-from sbtop.sources.database import DatabaseSource, DbSettings
+from sbtop.sources.database import DatabaseSource
 from sbtop.sources.http import make_client
-from sbtop.sources.prometheus import PrometheusSource, PromSettings
-
-
-def prom_settings(target: Target, selector: str | None = None) -> PromSettings:
-    """How to read the target's Prometheus: its URL, limits and credentials (from the
-    environment, as resolved), with `selector` instead of the configured one when given."""
-    p = target.prometheus
-    assert p is not None
-    headers = {}
-    if p.header and target.secrets.prometheus_header:
-        headers[p.header] = target.secrets.prometheus_header
-    basic = (p.basic_user, target.secrets.prometheus_password or "") if p.basic_user else None
-    return PromSettings(p.url, p.selector if selector is None else selector, p.timeout_s,
-                        headers, basic, max_answer_bytes=int(p.max_answer_mb * 1024 * 1024))
+from sbtop.sources.prometheus import PrometheusSource
+from sbtop.sources.settings import CollectorSettings
 
 
 class Collector:
     """Owns the target's HTTP client and database connection; an async context manager."""
 
-    def __init__(self, target: Target, clock: Clock = SYSTEM,
+    def __init__(self, settings: CollectorSettings, clock: Clock = SYSTEM,
                  health_every_s: float | None = None) -> None:
-        self.target = target
+        self.settings = settings
         self.clock = clock
-        self.wanted = wanted_samples(target.engine.names)
+        self.wanted = wanted_samples(settings.engine.names)
         # The health path is probed at most this often (a console need not knock on it every
         # second); None means the target's health_interval_s, 0 means every tick.
-        self.health_every_s = (target.health_interval_s if health_every_s is None
+        self.health_every_s = (settings.health_interval_s if health_every_s is None
                                else health_every_s)
         self._health_due = -1e18
         self._client: httpx.AsyncClient | None = None
         self.prom: PrometheusSource | None = None
-        if target.prometheus is not None:
-            self.prom = PrometheusSource(prom_settings(target), target.engine, clock)
+        if settings.prometheus is not None:
+            self.prom = PrometheusSource(settings.prometheus, settings.engine, clock)
         self.db: DatabaseSource | None = None
-        if target.dsn:
-            d = target.db
-            self.db = DatabaseSource(target.dsn, DbSettings(
-                connect_timeout_s=d.connect_timeout_s, statement_timeout_s=d.statement_timeout_s,
-                only_database=d.only_database, pool_user=d.pool_user), clock)
+        if settings.dsn:
+            self.db = DatabaseSource(settings.dsn, settings.db, clock)
 
     async def __aenter__(self) -> Collector:
-        self._client = make_client(self.target.http, hosts=max(1, len(self.target.instances)))
+        self._client = make_client(self.settings.http,
+                                   hosts=max(1, len(self.settings.instances)))
         if self.prom is not None:
             await self.prom.__aenter__()
         return self
@@ -79,7 +65,7 @@ class Collector:
     async def observe(self) -> Observation:
         assert self._client is not None, "use Collector as an async context manager"
         now = self.clock.now()
-        t = self.target
+        t = self.settings
         jobs: dict[str, asyncio.Task[Any]] = {}
         if self.prom is not None:
             # Prometheus already aggregates every instance: no direct scrape of one of them.
@@ -109,8 +95,8 @@ class Collector:
     async def _scrape_fleet(self, now: tuple[float, float]) -> tuple[MetricsScrape, ...]:
         """Every instance at once: a slow one delays the tick by its own time, not the sum."""
         assert self._client is not None
-        names = list(self.target.instances)
+        names = list(self.settings.instances)
         got = await asyncio.gather(*(
-            metrics.scrape(self._client, self.target.instances[n], self.target.http,
+            metrics.scrape(self._client, self.settings.instances[n], self.settings.http,
                            self.wanted, now, self.clock) for n in names))
         return tuple(dataclasses.replace(s, instance=n) for n, s in zip(names, got, strict=True))

@@ -5,25 +5,27 @@ HTTP client."""
 
 from __future__ import annotations
 
-from sbtop.collector import prom_settings
-from sbtop.config import Target
+import dataclasses
+
+from sbtop.clock import SYSTEM
 from sbtop.engine.series import wanted_samples
 from sbtop.engine.shape import Shape, from_page
 from sbtop.sources import metrics
 from sbtop.sources.http import make_client
 from sbtop.sources.prometheus import PromError, PrometheusSource
+from sbtop.sources.settings import CollectorSettings
 
 
 class DetectError(Exception):
     pass
 
 
-async def shape(target: Target, selector: str) -> tuple[Shape, str, str]:
+async def shape(settings: CollectorSettings, selector: str) -> tuple[Shape, str, str]:
     """(shape, selector, where it was read). The selector is the one given, or the job sbtop
     chose in Prometheus when none was given and only one job exports the app's metrics."""
-    if target.prometheus is not None:
-        p = target.prometheus
-        async with PrometheusSource(prom_settings(target, selector), target.engine) as source:
+    if settings.prometheus is not None:
+        p = dataclasses.replace(settings.prometheus, selector=selector)
+        async with PrometheusSource(p, settings.engine) as source:
             try:
                 found = await source.shape()
             except PromError as e:
@@ -32,14 +34,12 @@ async def shape(target: Target, selector: str) -> tuple[Shape, str, str]:
             chosen = scope.selector if scope is not None else selector
             where = f"Prometheus at {p.url}" + (f"; {scope.note}" if scope and scope.note else "")
             return found, chosen, where
-    url = target.metrics_url or next(iter(target.instances.values()), None)
+    url = settings.metrics_url or next(iter(settings.instances.values()), None)
     if url is None:
         raise DetectError("the target has no metrics URL and no Prometheus")
-    wanted = wanted_samples(target.engine.names)
-    async with make_client(target.http) as client:
-        from sbtop.clock import SYSTEM
-
-        got = await metrics.scrape(client, url, target.http, wanted, SYSTEM.now())
+    wanted = wanted_samples(settings.engine.names)
+    async with make_client(settings.http) as client:
+        got = await metrics.scrape(client, url, settings.http, wanted, SYSTEM.now())
     if got.page is None:
         raise DetectError(f"{url}: {got.error}")
-    return from_page(got.page, target.engine.names), selector, url
+    return from_page(got.page, settings.engine.names), selector, url

@@ -14,11 +14,11 @@ from pathlib import Path
 from sbtop import format
 from sbtop.actions.state import StateStore
 from sbtop.clock import SYSTEM, Clock
-from sbtop.config import Target
 from sbtop.recording.meta import header
 from sbtop.recording.writer import Recorder
 from sbtop.session.live import STORE_CANARY_EVERY_S, LiveSession
 from sbtop.session.snapshot import Notice
+from sbtop.wiring import Wiring
 
 CANARY_EVERY_S = STORE_CANARY_EVERY_S  # the state file is read this often (never the provider)
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -44,16 +44,16 @@ def _say(notice: Notice) -> None:
         print(f"sbtop: {notice.text}", file=sys.stderr)
 
 
-async def run(target: Target, path: Path, *, for_s: float | None, refresh_s: float,
+async def run(wiring: Wiring, path: Path, *, for_s: float | None, refresh_s: float,
               max_bytes: int, state_dir: Path | None = None, clock: Clock = SYSTEM
               ) -> Summary:
     """A live session with a recorder and no face, until --for runs out, the size limit, or a
     signal (each stops it cleanly: the tick in flight ends and the file is closed)."""
     loop = asyncio.get_running_loop()
     started_t, started_wall = clock.now()
-    recorder = Recorder(path, header(target, refresh_s, started_wall), max_bytes)
-    store = StateStore(state_dir, target.name) if state_dir is not None else None
-    session = LiveSession(target, clock=clock, refresh_s=refresh_s, history_s=refresh_s,
+    recorder = Recorder(path, header(wiring.recording, refresh_s, started_wall), max_bytes)
+    store = StateStore(state_dir, wiring.name) if state_dir is not None else None
+    session = LiveSession(wiring, clock=clock, refresh_s=refresh_s, history_s=refresh_s,
                           recorder=recorder, canary_store=store, stop_with_recorder=True)
     session.on_notice(_say)
     for sig in _STOP_SIGNALS:

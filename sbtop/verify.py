@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sbtop import check, config
-from sbtop.clock import SYSTEM, Clock
-from sbtop.config import Target
 from sbtop.engine.assessment import Assessment, iso
 from sbtop.engine.figures import Figure
 from sbtop.engine.verify import (
@@ -24,6 +21,7 @@ from sbtop.engine.verify import (
     verdict,
 )
 from sbtop.sources.probes import run_all
+from sbtop.wiring import VerifySettings
 
 MARK = {PASS: "PASS", FAIL: "FAIL", UNKNOWN: "????"}
 
@@ -44,32 +42,33 @@ class Report:
     baseline: Baseline | None
 
 
-async def probe_checks(target: Target) -> list[Check]:
+async def probe_checks(settings: VerifySettings) -> list[Check]:
     """Every checklist probe, sent at once and judged."""
-    if not target.verify:
+    probes = settings.probes()
+    if not probes:
         return []
-    if not target.base_url:
-        return [Check(v.name, "probe", FAIL, "not sent: the target has no base_url",
-                      method=v.method, path=v.path) for v in target.verify]
-    probes = config.probes(target)
-    answers = await run_all(probes, target.http)
+    if not settings.base_url:
+        return [Check(p.name, "probe", FAIL, "not sent: the target has no base_url",
+                      method=p.method, path=p.path) for p in probes]
+    answers = await run_all(probes, settings.http)
     return [judge_probe(p, a) for p, a in zip(probes, answers, strict=True)]
 
 
-def judge(target: Target, probes: list[Check], figures: Mapping[str, Figure],
-          baseline: Baseline | None, wall: float) -> Report:
+def judge(settings: VerifySettings, probes: list[Check],
+          figures: Mapping[str, Figure], baseline: Baseline | None, wall: float) -> Report:
     checks = (*probes, *metric_checks(figures, baseline.values if baseline else None,
-                                      target.tolerances))
+                                      settings.tolerances))
     result, code = verdict(checks)
-    return Report(target.name, wall, checks, result, code, baseline)
+    return Report(settings.target, wall, checks, result, code, baseline)
 
 
-async def run(target: Target, window_s: float, baseline: Baseline | None,
-              clock: Clock = SYSTEM) -> Report:
-    figures: asyncio.Task[Assessment] = asyncio.create_task(check.run(target, window_s, clock))
-    probes = await probe_checks(target)
-    assessment = await figures
-    return judge(target, probes, assessment.figures, baseline, assessment.wall)
+async def run(settings: VerifySettings, figures: Coroutine[Any, Any, Assessment],
+              baseline: Baseline | None) -> Report:
+    """The probes, while `figures` (the metric window: check's) runs beside them."""
+    window: asyncio.Task[Assessment] = asyncio.create_task(figures)
+    probes = await probe_checks(settings)
+    assessment = await window
+    return judge(settings, probes, assessment.figures, baseline, assessment.wall)
 
 
 def as_json(r: Report) -> str:

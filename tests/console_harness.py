@@ -37,8 +37,10 @@ class Harness:
         tc = config.TargetConfig(base_url=base_url or self.backend.url, production=production,
                                  gzip=False, **target)
         resolved = config.resolve(config.Config(targets={"demo": tc}), env=env)
-        # The header shows the base URL: a fixed one keeps screens the same from run to run.
-        shown = dataclasses.replace(resolved, base_url="https://studybuddy.example")
+        # The header shows the base URL: a fixed one keeps screens the same from run to run
+        # (the checklist's probes still go to the backend).
+        shown = dataclasses.replace(resolved, identity=dataclasses.replace(
+            resolved.identity, base_url="https://studybuddy.example"))
         self.session = LiveSession(shown, clock=self.clock, history_s=history_s,
                                    read_only=read_only, deploy=True, state_dir=state_dir)
         self.app = SbtopApp(self.session, theme=theme, collecting=False)

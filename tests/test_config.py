@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 
 from sbtop import config, starter
+from sbtop.actions.settings import RenderSettings
 from sbtop.engine.levels import Level, Threshold
+from sbtop.sources.settings import DbSettings
+from sbtop.wiring import ConsoleSettings, TargetIdentity
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config.example.toml"
@@ -60,8 +63,8 @@ def test_without_a_file_the_runbooks_thresholds_and_alerts_apply() -> None:
     assert th["memory_pct"] == Threshold(80, 95)
     assert th["socket_connections"] == Threshold(1000, 2000)
     assert [a.name for a in t.engine.alerts] == ["HighLatency", "HighErrorRate"]
-    assert t.metrics_url == "http://127.0.0.1:9/metrics"
-    assert t.health_url == "http://127.0.0.1:9/api/health"
+    assert t.collector.metrics_url == "http://127.0.0.1:9/metrics"
+    assert t.collector.health_url == "http://127.0.0.1:9/api/health"
 
 
 def test_targets_url_override_and_per_target_metric_names() -> None:
@@ -88,9 +91,9 @@ def test_secrets_come_from_the_environment_and_a_missing_one_is_warned_about() -
         "cookie": "connect.sid", "cookie_env": "SB_COOKIE",
         "header": "Authorization", "header_env": "SB_TOKEN"}}}})
     t = config.resolve(cfg, env={"SB_COOKIE": "s3cr3t", "DATABASE_URL": "postgres://x"})
-    assert t.http.cookies == {"connect.sid": "s3cr3t"}
-    assert t.http.headers == {}
-    assert t.dsn == "postgres://x"
+    assert t.collector.http.cookies == {"connect.sid": "s3cr3t"}
+    assert t.collector.http.headers == {}
+    assert t.collector.dsn == "postgres://x"
     assert any("$SB_TOKEN" in w for w in t.warnings)
     assert "s3cr3t" not in repr(t) and "postgres://x" not in repr(t)
 
@@ -264,3 +267,57 @@ def test_a_secret_with_a_line_break_is_refused_without_echoing_it() -> None:
     with pytest.raises(config.ConfigError) as e:
         config.resolve(cfg, env={"TOK": "s3cret-token\n"})
     assert "$TOK" in str(e.value) and "s3cret" not in str(e.value)
+
+
+def test_only_the_composition_root_and_the_commands_read_the_config() -> None:
+    """The import-linter contract `config-read-once` (pyproject.toml): no subsystem or face
+    imports sbtop.config, directly or through another module; they are handed their settings
+    (sbtop.wiring). Run here too so the suite fails, not only the linter, when one does."""
+    r = subprocess.run([sys.executable, "-c",
+                        "from importlinter.cli import lint_imports_command as c; c()",
+                        "--contract", "config-read-once", "--no-cache", "--no-logo"],
+                       check=False, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "KEPT" in r.stdout and "BROKEN" not in r.stdout
+
+
+def test_each_subsystem_is_given_only_its_settings_and_no_secret_shows() -> None:
+    """The composition root maps the config once: the collector's Prometheus and database
+    settings, the provider's with its key, the recording header's and the console's, each
+    from its table; the DSN and every credential out of every repr."""
+    cfg = config.parse({
+        "ui": {"theme": "light", "refresh_s": 2.0, "read_only": True},
+        "db": {"statement_timeout_s": 1.5, "only_database": True, "pool_user": "app",
+               "allow_cancel": True},
+        "canary": {"flag": "FLAG", "steps": [0, 10, 100], "soak": {"10": "5m"}},
+        "verification": {"p95_tolerance_pct": 5.0},
+        "targets": {"p": {
+            "base_url": "http://127.0.0.1:9", "production": True, "dsn_env": "SB_DSN",
+            "render": {"service_id": "srv-1", "api_key_env": "SB_KEY",
+                       "api_url": "http://127.0.0.1:9/v1"},
+            "prometheus": {"url": "http://127.0.0.1:9090", "selector": 'job="x"',
+                           "header": "Authorization", "header_env": "SB_PROM"}}}})
+    env = {"SB_DSN": "postgres://u:pw@h/db", "SB_KEY": "rnd_k3y", "SB_PROM": "Bearer pr0m"}
+    w = config.resolve(cfg, env=env)
+    assert w.identity == TargetIdentity("p", True, "http://127.0.0.1:9")
+    c = w.collector
+    assert c.dsn == "postgres://u:pw@h/db" and c.engine is w.engine
+    assert c.db == DbSettings(statement_timeout_s=1.5, only_database=True, pool_user="app")
+    assert c.prometheus is not None and c.prometheus.selector == 'job="x"'
+    assert c.prometheus.headers == {"Authorization": "Bearer pr0m"}
+    assert w.actions is not None and w.actions.flag == "FLAG"
+    assert w.actions.provider == RenderSettings("http://127.0.0.1:9/v1", "srv-1", "rnd_k3y")
+    assert w.actions.gate.steps == (0, 10, 100) and w.actions.gate.soak_s == {10: 300.0}
+    assert w.recording.target == "p" and w.recording.gate == w.actions.gate
+    assert w.recording.flag == "FLAG" and w.recording.window_s == w.engine.window_s
+    assert w.console == ConsoleSettings("light", 2.0, 3600.0, True, allow_cancel=True)
+    assert w.verify.tolerances.p95_pct == 5.0 and w.verify.base_url == "http://127.0.0.1:9"
+    for shown in (repr(w), repr(w.collector), repr(w.actions), str(w)):
+        assert not any(secret in shown for secret in ("pw@", "rnd_k3y", "pr0m")), shown
+    # No provider configured: no actions settings, and the controller says why.
+    bare = config.resolve(config.Config(), url="http://127.0.0.1:9")
+    assert bare.actions is None
+    # A provider whose key is not set: kept, with the reason the console shows.
+    unset = config.resolve(cfg, env={})
+    assert unset.actions is not None and unset.actions.provider is None
+    assert "$SB_KEY is not set" in unset.actions.unavailable

@@ -24,6 +24,8 @@ from sbtop.demo.backend import SimulatedBackend
 from sbtop.engine.observations import Observation
 from sbtop.session.live import LiveSession
 from sbtop.session.snapshot import stale_after
+from sbtop.sources.settings import DbSettings
+from sbtop.wiring import Wiring
 from tests.console_harness import Harness, live_app, screen_text
 from tests.servers import Answer, LoopbackServer
 from tests.test_tick_loop import T0, Timers
@@ -42,6 +44,15 @@ async def harness() -> AsyncIterator[Harness]:
 def line(app: SbtopApp, selector: str) -> str:
     """A line's text as shown (markup resolved)."""
     return Content.from_markup(app.query_one(selector, Line).text).plain
+
+
+def _with_database(w: Wiring, dsn: str, *, allow_cancel: bool) -> Wiring:
+    """The console's target polling `dsn` (its own database's sessions only), cancelling
+    allowed or not."""
+    return dataclasses.replace(
+        w, collector=dataclasses.replace(w.collector, dsn=dsn,
+                                         db=DbSettings(only_database=True)),
+        console=dataclasses.replace(w.console, allow_cancel=allow_cancel))
 
 
 async def test_figures_appear_and_levels_become_words_and_classes(harness: Harness) -> None:
@@ -291,7 +302,7 @@ async def test_the_live_loop_never_overlaps_its_ticks() -> None:
             base_url=s.url)}))
         clock = ManualClock(T0)
         timers = Timers(clock)
-        source = HeldSource(Collector(target, clock))
+        source = HeldSource(Collector(target.collector, clock))
         app = live_app(target, clock=clock, refresh_s=1.0, source=source, wait=timers.wait)
         async with app.run_test(size=(80, 24)) as pilot:
             session = app.session
@@ -355,9 +366,8 @@ async def test_the_database_panel_sessions_view_and_a_confirmed_cancel(pg_db: st
     thread.start()
     h = Harness()
     app, session = h.app, h.session
-    session.target = dataclasses.replace(session.target, dsn=pg_db, db=config.DbConfig(
-        only_database=True, allow_cancel=False))
-    session.source = Collector(session.target, h.clock)
+    session.wiring = _with_database(session.wiring, pg_db, allow_cancel=False)
+    session.source = Collector(session.wiring.collector, h.clock)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await h.ticks(2, pilot)
@@ -369,8 +379,7 @@ async def test_the_database_panel_sessions_view_and_a_confirmed_cancel(pg_db: st
             await pilot.press("x")  # off: db.allow_cancel is false
             await pilot.pause()
             assert any("allow_cancel" in str(n.message) for n in app._notifications)
-            session.target = dataclasses.replace(session.target, db=config.DbConfig(
-                only_database=True, allow_cancel=True))
+            session.wiring = _with_database(session.wiring, pg_db, allow_cancel=True)
             await pilot.press("x")
             assert isinstance(app.screen, ConfirmScreen)
             assert "pg_sleep(60)" in screen_text(app)
@@ -496,9 +505,10 @@ async def test_several_instances_are_listed_worst_first_and_one_stopped_shows_do
     h = Harness(production=False)
     fleet = [h.backend, *others]
     urls = [f"{b.url}/metrics" for b in fleet]
-    h.session.target = dataclasses.replace(h.session.target, metrics_url=None,
-                                           instances=config.instance_names(urls))
-    h.session.source = Collector(h.session.target, h.clock, health_every_s=0)
+    w = h.session.wiring
+    h.session.wiring = dataclasses.replace(w, collector=dataclasses.replace(
+        w.collector, metrics_url=None, instances=config.instance_names(urls)))
+    h.session.source = Collector(h.session.wiring.collector, h.clock, health_every_s=0)
     for b, ms in zip(fleet, (40, 900, 60), strict=True):
         b.set(rps=100, fixed_latency_ms=ms, error_rate=0.0)
 
@@ -537,12 +547,13 @@ async def test_v_runs_the_checklist_and_r_runs_it_again(harness: Harness) -> Non
     from sbtop.demo.app_api import DEMO_EMAIL, DEMO_PASSWORD, DEMO_SESSION
 
     app = harness.app
-    harness.session.target = dataclasses.replace(
-        harness.session.target, base_url=harness.backend.url,  # the harness shows a fixed one
-        verify=tuple(config.parse({"verify": STUDYBUDDY}).verify),
+    checklist = config.resolve(
+        dataclasses.replace(config.parse({"verify": STUDYBUDDY}),
+                            targets={"demo": config.TargetConfig(base_url=harness.backend.url)}),
         probe_env={"STUDYBUDDY_VERIFY_EMAIL": DEMO_EMAIL,
                    "STUDYBUDDY_VERIFY_PASSWORD": DEMO_PASSWORD,
-                   "STUDYBUDDY_SESSION_COOKIE": DEMO_SESSION})
+                   "STUDYBUDDY_SESSION_COOKIE": DEMO_SESSION}).verify
+    harness.session.wiring = dataclasses.replace(harness.session.wiring, verify=checklist)
     async with app.run_test(size=(120, 40)) as pilot:
         await harness.ticks(12, pilot)
         await pilot.press("v")

@@ -17,6 +17,7 @@ from sbtop.demo.backend import SimulatedBackend
 from sbtop.engine.engine import Engine
 from sbtop.engine.observations import Observation
 from sbtop.sources.prometheus import PrometheusSource, PromSettings
+from sbtop.wiring import Wiring
 from tests.promserver import PromServer
 from tests.servers import closed_port
 
@@ -53,15 +54,16 @@ def wait_history(prom: PromServer, seconds: int = 12) -> None:
         time.sleep(0.5)
 
 
-def prom_target(url: str, selector: str, window_s: float = 20.0) -> config.Target:
+def prom_target(url: str, selector: str, window_s: float = 20.0) -> Wiring:
     t = config.resolve(config.Config(targets={"p": config.TargetConfig(
         prometheus=config.PrometheusConfig(url=url, selector=selector))}))
-    return dataclasses.replace(t, engine=dataclasses.replace(t.engine, window_s=window_s))
+    return t.with_engine(dataclasses.replace(t.engine, window_s=window_s))
 
 
-async def prom_figures(target: config.Target) -> Any:
-    assert target.prometheus is not None
-    async with PrometheusSource(PromSettings(target.prometheus.url, target.prometheus.selector),
+async def prom_figures(target: Wiring) -> Any:
+    prom = target.collector.prometheus
+    assert prom is not None
+    async with PrometheusSource(PromSettings(prom.url, prom.selector),
                                 target.engine) as source:
         snap = await source.observe()
     engine = Engine(target.engine, target.name)
@@ -169,7 +171,7 @@ def test_history_for_the_sparklines_comes_from_query_range(
     target = prom_target(prom.url, 'job="studybuddy"', window_s=5)
 
     async def go() -> list[tuple[float, float]]:
-        assert target.prometheus is not None
+        assert target.collector.prometheus is not None
         async with PrometheusSource(PromSettings(prom.url, 'job="studybuddy"'),
                                     target.engine) as source:
             return await source.history("requests_per_s", 30, 1)

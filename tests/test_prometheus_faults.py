@@ -226,7 +226,7 @@ def test_the_cap_is_what_the_settings_say(server: LoopbackServer) -> None:
 def test_max_answer_mb_reaches_the_source() -> None:
     cfg = config.parse({"targets": {"p": {"prometheus": {"url": "http://127.0.0.1:9",
                                                          "max_answer_mb": 2.5}}}})
-    collector = Collector(config.resolve(cfg))
+    collector = Collector(config.resolve(cfg).collector)
     assert collector.prom is not None and collector.prom.s.max_answer_bytes == int(2.5 * MB)
     with pytest.raises(config.ConfigError, match=r"prometheus\.max_answer_mb: must be greater"):
         config.parse({"targets": {"p": {"prometheus": {"max_answer_mb": 0}}}})

@@ -33,6 +33,7 @@ import pytest
 
 from sbtop import check, config
 from sbtop.engine.assessment import Assessment
+from sbtop.wiring import Wiring
 from tests.promserver import PromServer
 from tests.realstack.stack import Load, NodeApp, cycle, running
 from tests.test_config import run_sbtop
@@ -96,17 +97,17 @@ def stack() -> Iterator[Stack]:
             yield Stack(sb, sb2, code, bundle, load, prom, solo)
 
 
-def via_prometheus(url: str, selector: str, **target: Any) -> config.Target:
+def via_prometheus(url: str, selector: str, **target: Any) -> Wiring:
     return config.resolve(config.Config(targets={"p": config.TargetConfig(
         prometheus=config.PrometheusConfig(url=url, selector=selector), **target)}))
 
 
-def direct(url: str, **target: Any) -> config.Target:
+def direct(url: str, **target: Any) -> Wiring:
     return config.resolve(config.Config(targets={"d": config.TargetConfig(
         base_url=url, **target)}))
 
 
-def run_checks(*targets: config.Target, window: float = WINDOW) -> list[Assessment]:
+def run_checks(*targets: Wiring, window: float = WINDOW) -> list[Assessment]:
     """Several checks at once, so their windows overlap instead of adding up."""
     async def go() -> list[Assessment]:
         return list(await asyncio.gather(*(check.run(t, window) for t in targets)))

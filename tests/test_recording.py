@@ -40,7 +40,7 @@ def panels(text: str) -> list[str]:
 async def test_replay_shows_at_each_tick_what_the_console_showed(tmp_path: Path) -> None:
     path = tmp_path / "deploy.sbrec"
     h = Harness(production=False)
-    h.session.recorder = Recorder(path, header(h.session.target, 1.0, h.clock.wall))
+    h.session.recorder = Recorder(path, header(h.session.wiring.recording, 1.0, h.clock.wall))
     h.backend.set(rps=120)
     shown: dict[int, list[str]] = {}
     try:
@@ -107,11 +107,11 @@ def write_recording(path: Path, *, ticks: int, step: float, incident: bool = Fal
     backend.set(rps=100, error_rate=0.0)
     clock = ManualClock()
     target = config.resolve(config.Config(), url=backend.url)
-    recorder = Recorder(path, header(target, step, clock.wall))
+    recorder = Recorder(path, header(target.recording, step, clock.wall))
 
     async def go() -> None:
         engine = Engine(target.engine, target.name)
-        async with Collector(target, clock, health_every_s=0) as collector:
+        async with Collector(target.collector, clock, health_every_s=0) as collector:
             for i in range(ticks):
                 if incident and i == 20:
                     backend.set(error_rate=0.08)
@@ -203,12 +203,12 @@ def test_a_recording_is_never_overwritten_and_stops_at_its_size_limit(tmp_path: 
     h = Harness(production=False)
     try:
         h.backend.set(rps=100)
-        target = h.session.target
+        target = h.session.wiring
         clock = ManualClock()
 
         async def go() -> None:
             engine = Engine(target.engine, target.name)
-            async with Collector(target, clock, health_every_s=0) as c:
+            async with Collector(target.collector, clock, health_every_s=0) as c:
                 for _ in range(400):
                     h.backend.advance(1)
                     clock.advance(1)

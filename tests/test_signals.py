@@ -25,8 +25,8 @@ import pytest
 
 from sbtop import record
 from sbtop.actions.state import StateStore
-from sbtop.cli import _demo_target
 from sbtop.clock import Clock, next_due
+from sbtop.commands.targets import demo_target
 from sbtop.console.app import SbtopApp
 from sbtop.demo.backend import SimulatedBackend
 from sbtop.recording.reader import Recording
@@ -397,7 +397,7 @@ DRIFT_BOUND_S = 0.1
 
 def test_sbtop_record_ticks_do_not_drift(tmp_path: Path, backend: SimulatedBackend) -> None:
     refresh, path = 0.25, tmp_path / "grid.sbrec"
-    summary = asyncio.run(record.run(_demo_target(backend.url), path, for_s=6.0,
+    summary = asyncio.run(record.run(demo_target(backend.url), path, for_s=6.0,
                                      refresh_s=refresh, max_bytes=10**7, clock=FastClock()))
     assert summary.ticks == 24  # due at 0, 0.25 ... 5.75: the one due at --for is not taken
     rec = Recording(path)
@@ -408,7 +408,7 @@ def test_sbtop_record_ticks_do_not_drift(tmp_path: Path, backend: SimulatedBacke
 
 async def test_the_console_ticks_do_not_drift(backend: SimulatedBackend) -> None:
     refresh, clock = 0.25, FastClock()
-    session = LiveSession(_demo_target(backend.url), clock=clock, refresh_s=refresh,
+    session = LiveSession(demo_target(backend.url), clock=clock, refresh_s=refresh,
                           read_only=True)
     app = SbtopApp(session)
     starts: list[float] = []

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sbtop.actions.factory import make_controller
+from sbtop.actions.factory import build_controller
 from sbtop.actions.state import (
     CanaryState,
     StateDirError,
@@ -26,7 +26,7 @@ from sbtop.actions.state import (
     TargetState,
     prepare_dir,
 )
-from sbtop.cli import _demo_target
+from sbtop.commands.targets import demo_target
 from sbtop.demo.backend import SimulatedBackend
 from sbtop.demo.render_api import API_KEY
 from sbtop.recording.writer import Recorder, RecordingError
@@ -178,7 +178,8 @@ def test_the_console_offers_no_actions_on_an_unsafe_state_directory(tmp_path: Pa
     state = tmp_path / "state"
     state.mkdir()
     state.chmod(0o777)
-    controller, reason = make_controller(_demo_target("http://127.0.0.1:9"), state)
+    demo = demo_target("http://127.0.0.1:9")
+    controller, reason = build_controller(demo.actions, demo.identity, state)
     assert controller is None and "writable by every user" in reason
     assert list(state.iterdir()) == []
 

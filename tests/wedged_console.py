@@ -19,7 +19,7 @@ from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 
-from sbtop.cli import _demo_target
+from sbtop.commands.targets import demo_target
 from sbtop.console import app as console
 from sbtop.console import signals
 from sbtop.demo.backend import SimulatedBackend
@@ -49,7 +49,7 @@ def main() -> int:
     signals.STOP_DEADLINE_S = float(sys.argv[1])
     backend = SimulatedBackend(port=0).start()
     try:
-        app = WedgeableApp(LiveSession(_demo_target(backend.url), read_only=True))
+        app = WedgeableApp(LiveSession(demo_target(backend.url), read_only=True))
         app.run()
     finally:
         backend.stop()

@@ -12,28 +12,33 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sbtop import check, format
+from sbtop import format
 from sbtop.actions.controller import Controller, Plan
-from sbtop.actions.factory import make_controller
+from sbtop.actions.factory import build_controller
 from sbtop.actions.providers import ActionError
 from sbtop.actions.requests import Request
+from sbtop.actions.settings import ActionsSettings
 from sbtop.actions.state import StateDirError
-from sbtop.config import Target
 from sbtop.engine.figures import Figure
+from sbtop.wiring import TargetIdentity
 
 EXIT_DONE, EXIT_REFUSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2, 3
 T = TypeVar("T")
+# The figures the gate is judged on, over a window of so many seconds (the command reads them
+# as `sbtop check` does).
+Figures = Callable[[float], Awaitable[Mapping[str, Figure]]]
 
 
 class CommandError(Exception):
     """A usage or configuration problem: one line, exit 3."""
 
 
-def run_action(target: Target, request: str, *, state_dir: Path, percent: int | None = None,
+def run_action(actions: ActionsSettings | None, identity: TargetIdentity, request: str, *,
+               state_dir: Path, read_figures: Figures, percent: int | None = None,
                yes: bool = False, dry_run: bool = False, force: bool = False,
                window_s: float = 10.0, ask: Callable[[str], str] = input,
                out: Callable[[str], None] = print) -> int:
@@ -41,9 +46,9 @@ def run_action(target: Target, request: str, *, state_dir: Path, percent: int | 
     the prompt stops sbtop at once (nothing sent, nothing written, exit 130); while an action
     runs, SIGTERM and SIGHUP stop it as the console's quitting does (its command's process
     group stopped, the audit saying interrupted, exit 143 / 129)."""
-    controller = _controller(target, state_dir)
+    controller = _controller(actions, identity, state_dir)
     try:
-        planned = _in_loop(_plan(controller, target, request, percent, force, window_s, out))
+        planned = _in_loop(_plan(controller, read_figures, request, percent, force, window_s, out))
         if isinstance(planned, int):
             return planned
         plan, figures = planned
@@ -56,7 +61,7 @@ def run_action(target: Target, request: str, *, state_dir: Path, percent: int | 
             if not confirmed:
                 out("cancelled: nothing was sent")
                 controller.audit.append({
-                    "target": target.name, "action": plan.request, "params": plan.params.whole(),
+                    "target": identity.name, "action": plan.request, "params": plan.params.whole(),
                     "result": "cancelled at the confirmation", "dry_run": False})
                 return EXIT_REFUSED
         return _in_loop(_act(controller, plan, figures, dry_run, out))
@@ -99,7 +104,7 @@ def _in_loop(work: Coroutine[Any, Any, T]) -> T | int:
     return asyncio.run(guarded())
 
 
-async def _plan(c: Controller, target: Target, request: str, percent: int | None, force: bool,
+async def _plan(c: Controller, read: Figures, request: str, percent: int | None, force: bool,
                 window_s: float, out: Callable[[str], None]
                 ) -> tuple[Plan, Mapping[str, Figure]] | int:
     """The plan, shown; or the exit code when there is nothing to confirm."""
@@ -112,7 +117,7 @@ async def _plan(c: Controller, target: Target, request: str, percent: int | None
     figures: Mapping[str, Figure] = {}
     if request in ("canary next", "canary set", "canary status"):
         out(f"reading the figures for the gate ({window_s:g} s)...")
-        figures = (await check.run(target, window_s)).figures
+        figures = await read(window_s)
     if request == "canary status":
         return _status(c, figures, out)
     try:
@@ -177,8 +182,9 @@ def _status(c: Controller, figures: Mapping[str, Figure], out: Callable[[str], N
     return EXIT_DONE
 
 
-def _controller(target: Target, state_dir: Path) -> Controller:
-    controller, reason = make_controller(target, state_dir)
+def _controller(actions: ActionsSettings | None, identity: TargetIdentity,
+                state_dir: Path) -> Controller:
+    controller, reason = build_controller(actions, identity, state_dir)
     if controller is None:
         raise CommandError(reason)
     return controller

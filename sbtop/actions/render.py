@@ -15,13 +15,15 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from sbtop import bounded, untrusted
 from sbtop.actions.requests import RollbackTarget
+
+# Re-exported: the settings live apart so the config can build them without loading httpx.
+from sbtop.actions.settings import RenderSettings as RenderSettings  # noqa: PLC0414
 
 LIVE = "live"
 FAILED = {"build_failed", "update_failed", "pre_deploy_failed", "canceled"}
@@ -42,19 +44,6 @@ class RenderError(untrusted.Message):
 
 class RenderTimeout(RenderError):
     unanswered = True
-
-
-@dataclass(frozen=True)
-class RenderSettings:
-    api_url: str
-    service_id: str
-    api_key: str
-    timeout_s: float = 15.0  # each call's whole answer, connect to last byte
-    deploy_timeout_s: float = 900.0
-    # Render's answers are a deploy, an env var, or a list of 50 deploys: a few tens of KB.
-    max_answer_bytes: int = 4 * 1024 * 1024
-    poll_every_s: float = 5.0
-    max_429_retries: int = 3
 
 
 class RenderClient:

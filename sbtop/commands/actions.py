@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sbtop.commands import Command
 from sbtop.commands.loading import ConfigFile
 from sbtop.commands.targets import TargetOptions, resolve_target
 from sbtop.commands.usage import UsageError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from sbtop.engine.figures import Figure
 
 
 @dataclass(frozen=True)
@@ -45,10 +51,17 @@ def run(opts: ActionOptions, config: ConfigFile) -> int:
         raise UsageError("read-only: the actions are off (ui.read_only or --read-only)")
     if opts.request == "canary set" and opts.percent is None:
         raise UsageError("canary set needs a percentage, e.g. sbtop canary set 25")
-    target = resolve_target(config.load(), opts.target)
+    wiring = resolve_target(config.load(), opts.target)
+
+    async def figures(window_s: float) -> Mapping[str, Figure]:
+        from sbtop import check
+
+        return (await check.run(wiring, window_s)).figures
+
     try:
         return action_commands.run_action(
-            target, opts.request, state_dir=default_state_dir(opts.state_dir),
+            wiring.actions, wiring.identity, opts.request,
+            state_dir=default_state_dir(opts.state_dir), read_figures=figures,
             percent=opts.percent, yes=opts.yes, dry_run=opts.dry_run, force=opts.force,
             window_s=opts.window_s)
     except action_commands.CommandError as e:

@@ -28,12 +28,12 @@ def run(opts: CheckOptions, config: ConfigFile) -> int:
 
     from sbtop import check
 
-    with target_for(config, opts.target, opts.demo) as (target, _demo):
-        assessment = asyncio.run(check.run(target, opts.window_s))
+    with target_for(config, opts.target, opts.demo) as (wiring, _demo):
+        assessment = asyncio.run(check.run(wiring, opts.window_s))
     if opts.json:
         print(check.as_json(assessment))
     else:
-        print(check.as_text(assessment, target.base_url))
+        print(check.as_text(assessment, wiring.base_url))
     return assessment.level.exit_code
 
 

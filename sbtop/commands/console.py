@@ -14,7 +14,7 @@ from sbtop.commands.targets import TargetOptions, resolve_target
 from sbtop.commands.usage import UsageError
 
 if TYPE_CHECKING:
-    from sbtop.config import Target, UiConfig
+    from sbtop.wiring import Wiring
 
 
 @dataclass(frozen=True)
@@ -43,18 +43,18 @@ class ConsoleCommandOptions:
 
 
 def run(opts: ConsoleCommandOptions, config: ConfigFile) -> int:
-    cfg = config.load()
-    target = resolve_target(cfg, opts.target)
-    console_ready(opts.console.theme, cfg.ui.theme)
-    return start_console(target, opts.console, cfg.ui)
+    wiring = resolve_target(config.load(), opts.target)
+    console_ready(opts.console.theme, wiring.console.theme)
+    return start_console(wiring, opts.console)
 
 
-def start_console(target: Target, opts: ConsoleOptions, ui: UiConfig,
-                  state_dir: Path | None = None) -> int:
+def start_console(wiring: Wiring, opts: ConsoleOptions, state_dir: Path | None = None) -> int:
+    """The console on the target: the command line's options over the config's ui."""
     from sbtop.actions.state import default_state_dir
     from sbtop.console.app import run as run_console
 
-    return run_console(target, theme=opts.theme or ui.theme,
+    ui = wiring.console
+    return run_console(wiring, theme=opts.theme or ui.theme,
                        refresh_s=opts.refresh_s or ui.refresh_s,
                        history_s=ui.history_s,
                        read_only=opts.read_only or ui.read_only,

@@ -58,8 +58,8 @@ def run(opts: DemoOptions, config: ConfigFile) -> int:
 
             # The demo's state and audit log are its own, gone with it.
             with tempfile.TemporaryDirectory(prefix="sbtop-demo-") as state:
-                target = demo_target(first.url, opts.dsn, metrics_urls)
-                return start_console(target, opts.console, ui, Path(state))
+                wiring = demo_target(first.url, opts.dsn, metrics_urls, ui)
+                return start_console(wiring, opts.console, Path(state))
         for i, b in enumerate(backends):
             which = f" (instance {i + 1} of {len(backends)})" if len(backends) > 1 else ""
             print(f"simulated StudyBuddy backend on {b.url}{which}\n"

@@ -37,22 +37,23 @@ def run(opts: RecordOptions, config: ConfigFile) -> int:
     from sbtop.actions.state import StateDirError, StateStore, default_state_dir
     from sbtop.recording.writer import RecordingError
 
-    with target_for(config, opts.target, opts.demo) as (target, demo):
-        refresh = opts.refresh_s or (1.0 if demo else config.load().ui.refresh_s)
+    with target_for(config, opts.target, opts.demo) as (wiring, demo):
+        refresh = opts.refresh_s or (1.0 if demo else wiring.console.refresh_s)
         path = opts.file
         # The canary is recorded only where there is one: a target with a provider. A state
         # directory others can write in is refused before the recording is begun.
-        state_dir = default_state_dir(opts.state_dir) if not demo and target.actions_kind else None
+        state_dir = (default_state_dir(opts.state_dir)
+                     if not demo and wiring.actions is not None else None)
         try:
             if state_dir is not None:
-                StateStore(state_dir, target.name).check()
+                StateStore(state_dir, wiring.name).check()
         except StateDirError as e:
             raise UsageError(str(e)) from None
-        print(f"sbtop: recording {target.name} every {refresh:g}s to {path}"
+        print(f"sbtop: recording {wiring.name} every {refresh:g}s to {path}"
               + (f" for {opts.for_s:g}s" if opts.for_s else " until Ctrl-C"), file=sys.stderr)
         try:
             summary = asyncio.run(record.run(
-                target, path, for_s=opts.for_s, refresh_s=refresh,
+                wiring, path, for_s=opts.for_s, refresh_s=refresh,
                 max_bytes=int(opts.max_mb * 1024 * 1024), state_dir=state_dir))
         except (RecordingError, StateDirError) as e:
             raise UsageError(str(e)) from None

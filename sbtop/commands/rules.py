@@ -37,8 +37,8 @@ def run(opts: RulesOptions, config: ConfigFile) -> int:
     except SelectorError as e:
         raise UsageError(f"--selector: {e}") from None
     settings = target.engine if target is not None else config_module.engine_settings(cfg)
-    if target is not None and target.prometheus is not None and not selector:
-        selector = target.prometheus.selector
+    if target is not None and target.collector.prometheus is not None and not selector:
+        selector = target.collector.prometheus.selector
     shape, source = None, ""
     if target is not None and not opts.no_detect:
         import asyncio
@@ -46,7 +46,7 @@ def run(opts: RulesOptions, config: ConfigFile) -> int:
         from sbtop import detect
 
         try:
-            shape, selector, source = asyncio.run(detect.shape(target, selector))
+            shape, selector, source = asyncio.run(detect.shape(target.collector, selector))
         except detect.DetectError as e:
             # Rules for names the app may not export would never fire: say so, write none.
             raise UsageError(f"cannot tell what the app exports: {e} (--no-detect writes the "

@@ -14,7 +14,8 @@ from sbtop.commands.loading import ConfigFile
 from sbtop.commands.usage import UsageError
 
 if TYPE_CHECKING:
-    from sbtop.config import Config, Target
+    from sbtop.config import Config, UiConfig
+    from sbtop.wiring import Wiring
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class TargetOptions:
         return bool(self.target or self.url or self.prometheus_url)
 
 
-def resolve_target(cfg: Config, opts: TargetOptions, *, selector: bool = True) -> Target:
+def resolve_target(cfg: Config, opts: TargetOptions, *, selector: bool = True) -> Wiring:
     """The target, or one line and exit 3; its warnings (a credential's variable not set)
     said on stderr."""
     from sbtop import config
@@ -57,7 +58,7 @@ def resolve_target(cfg: Config, opts: TargetOptions, *, selector: bool = True) -
 
 @contextlib.contextmanager
 def target_for(config_file: ConfigFile, opts: TargetOptions,
-               demo: bool) -> Iterator[tuple[Target, bool]]:
+               demo: bool) -> Iterator[tuple[Wiring, bool]]:
     """The target the options name and whether it is the demo: with `demo`, a simulated
     backend started for as long as the command runs (and the config not read)."""
     if not demo:
@@ -72,11 +73,12 @@ def target_for(config_file: ConfigFile, opts: TargetOptions,
         backend.stop()
 
 
-def demo_target(url: str, dsn: str | None = None,
-                metrics_urls: list[str] | None = None) -> Target:
-    """The simulated backend with the runbook's defaults, whatever the user's config says.
-    Its database is only the one given with --dsn: never $DATABASE_URL from the shell, which
-    may well be production's. Its deploy actions go to the backend's own Render-shaped API."""
+def demo_target(url: str, dsn: str | None = None, metrics_urls: list[str] | None = None,
+                ui: UiConfig | None = None) -> Wiring:
+    """The simulated backend with the runbook's defaults, whatever the user's config says
+    (bar its `ui`, when given). Its database is only the one given with --dsn: never
+    $DATABASE_URL from the shell, which may well be production's. Its deploy actions go to
+    the backend's own Render-shaped API."""
     import dataclasses
     import os
 
@@ -93,7 +95,8 @@ def demo_target(url: str, dsn: str | None = None,
     env = {**os.environ, "SBTOP_DEMO_RENDER_KEY": API_KEY}
     # StudyBuddy's checklist, logged in as the simulation's test account.
     cfg = dataclasses.replace(config.parse({"verify": STUDYBUDDY}), targets={"demo": demo})
-    target = config.resolve(cfg, dsn=dsn, env=env)
-    return dataclasses.replace(target, probe_env={
+    if ui is not None:
+        cfg = dataclasses.replace(cfg, ui=ui)
+    return config.resolve(cfg, dsn=dsn, env=env, probe_env={
         "STUDYBUDDY_VERIFY_EMAIL": DEMO_EMAIL, "STUDYBUDDY_VERIFY_PASSWORD": DEMO_PASSWORD,
         "STUDYBUDDY_SESSION_COOKIE": DEMO_SESSION})

@@ -36,16 +36,17 @@ class VerifyOptions:
 def run(opts: VerifyOptions, config: ConfigFile) -> int:
     import asyncio
 
-    from sbtop import verify
+    from sbtop import check, verify
     from sbtop.config import ConfigError
 
-    with target_for(config, opts.target, opts.demo) as (target, _demo):
+    with target_for(config, opts.target, opts.demo) as (wiring, _demo):
         try:
-            baseline = _baseline(opts, target.name)
-            report = asyncio.run(verify.run(target, opts.window_s, baseline))
+            baseline = _baseline(opts, wiring.name)
+            window = check.run(wiring, opts.window_s)
+            report = asyncio.run(verify.run(wiring.verify, window, baseline))
         except ConfigError as e:  # a checklist variable holding what a header cannot carry
             raise UsageError(f"config error: {e}") from None
-    print(verify.as_json(report) if opts.json else verify.as_text(report, target.base_url))
+    print(verify.as_json(report) if opts.json else verify.as_text(report, wiring.base_url))
     return report.exit_code
 
 

@@ -6,17 +6,20 @@ environment variables that hold them, and they are read only when a target is re
 
 The package's modules, each for one thing: `schema` (the dataclasses), `binding` (TOML into
 them), `validation`, `files` (finding and reading the file), `settings` (the engine's settings
-from it), `secrets` (credentials from the environment), `resolve` (the Target), `probes` (the
-checklist as HTTP probes), `values` (the checks and words they share). The names below are the
-package's interface: `from sbtop import config; config.X`.
+from it), `secrets` (credentials from the environment), `resolve` (choosing the target and
+applying the command line), `compose` (the composition root: each subsystem's settings, as a
+sbtop.wiring.Wiring), `probes` (the checklist as HTTP probes), `values` (the checks and words
+they share). The names below are the package's interface: `from sbtop import config;
+config.X`. Outside sbtop.config only the commands import it (an import-linter contract).
 """
 
 from __future__ import annotations
 
+from sbtop.config.compose import gate_settings
 from sbtop.config.errors import ConfigError
 from sbtop.config.files import default_path, find_config, load, parse, permission_warning
 from sbtop.config.probes import probes
-from sbtop.config.resolve import Target, instance_names, resolve
+from sbtop.config.resolve import instance_names, resolve
 from sbtop.config.schema import (
     ENV,
     ActionsConfig,
@@ -40,10 +43,10 @@ from sbtop.config.schema import (
     VerifyConfig,
     schema_paths,
 )
-from sbtop.config.secrets import Secrets
 from sbtop.config.settings import engine_settings, merged_thresholds
 from sbtop.config.validation import HTTP_METHODS
 from sbtop.config.values import duration_seconds
+from sbtop.wiring import Secrets, Wiring
 
 __all__ = [
     "ENV",
@@ -64,16 +67,17 @@ __all__ = [
     "PrometheusConfig",
     "RenderConfig",
     "Secrets",
-    "Target",
     "TargetConfig",
     "ThresholdConfig",
     "UiConfig",
     "VerificationConfig",
     "VerifyConfig",
+    "Wiring",
     "default_path",
     "duration_seconds",
     "engine_settings",
     "find_config",
+    "gate_settings",
     "instance_names",
     "load",
     "merged_thresholds",

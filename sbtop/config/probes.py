@@ -1,5 +1,6 @@
-"""The post-deployment checklist ([[verify]]) as HTTP probes against a resolved target, their
-credentials read from the environment when `verify` runs."""
+"""The post-deployment checklist ([[verify]]) as HTTP probes against the target's base URL,
+their credentials read from the environment when `verify` runs (the composition root hands
+verify this as a function: sbtop.wiring.VerifySettings.checklist)."""
 
 from __future__ import annotations
 
@@ -9,24 +10,29 @@ import typing
 
 from sbtop import credentials
 from sbtop.config.errors import ConfigError
-from sbtop.config.resolve import Target
 from sbtop.config.schema import VerifyConfig
 from sbtop.config.values import BODY_VAR, BODY_VAR_SUB, header_safe
 from sbtop.engine.verify import Probe
 
 
-def probes(target: Target, env: typing.Mapping[str, str] | None = None) -> tuple[Probe, ...]:
-    """The target's checklist as probes against its base_url, credentials from the environment
-    (read now, not at start-up). A variable that is not set makes its probe fail as 'not sent',
-    naming the variable; one holding a line break is a ConfigError."""
-    env = {**(os.environ if env is None else env), **target.probe_env}
-    for v in target.verify:
+def probes(items: typing.Sequence[VerifyConfig], base_url: str,
+           probe_env: typing.Mapping[str, str] | None = None,
+           env: typing.Mapping[str, str] | None = None) -> tuple[Probe, ...]:
+    """The checklist as probes against `base_url`, credentials from the environment (read
+    now, not at start-up), `probe_env` over it. A variable that is not set makes its probe
+    fail as 'not sent', naming the variable; one holding a line break is a ConfigError.
+    Without a base URL nothing can be sent: the probes only name what was not (no
+    credential is read)."""
+    if not base_url:
+        return tuple(_probe(v, base_url, {}) for v in items)
+    env = {**(os.environ if env is None else env), **(probe_env or {})}
+    for v in items:
         if v.header or v.cookie or BODY_VAR.search(v.body or ""):
-            why = credentials.refuse_plain_http(target.base_url,
+            why = credentials.refuse_plain_http(base_url,
                                                 f"verify probe {v.name!r}'s credentials")
             if why:
                 raise ConfigError(why)
-    return tuple(_probe(v, target.base_url, env) for v in target.verify)
+    return tuple(_probe(v, base_url, env) for v in items)
 
 
 def _probe(v: VerifyConfig, base_url: str, env: typing.Mapping[str, str]) -> Probe:

@@ -1,6 +1,6 @@
 """Resolving a target: the config's [targets.NAME] (or a bare --url / --prometheus-url) with the
-command line's overrides applied, its credentials read from the environment, into the `Target`
-the rest of sbtop runs on."""
+command line's overrides applied and its credentials read from the environment, then handed to
+the composition root (compose.py) for the `Wiring` the rest of sbtop runs on."""
 
 from __future__ import annotations
 
@@ -9,64 +9,23 @@ import os
 import ssl
 import typing
 import urllib.parse
-from dataclasses import dataclass, field
 
+from sbtop.config.compose import Chosen, compose
 from sbtop.config.errors import ConfigError
-from sbtop.config.schema import (
-    ActionsConfig,
-    CanaryConfig,
-    Config,
-    DbConfig,
-    PrometheusConfig,
-    RenderConfig,
-    TargetConfig,
-    VerifyConfig,
-)
-from sbtop.config.secrets import Secrets, read_secrets, refuse_plain_http, target_auth
-from sbtop.config.settings import engine_settings
+from sbtop.config.schema import Config, TargetConfig
+from sbtop.config.secrets import read_secrets, refuse_plain_http, target_auth
 from sbtop.config.values import check_url, did_you_mean
 from sbtop.engine.promql import SelectorError, selector_matchers
-from sbtop.engine.settings import EngineSettings
-from sbtop.engine.verify import Tolerances
-from sbtop.sources.settings import HttpSettings
-
-
-@dataclass(frozen=True)
-class Target:
-    """One target ready to watch: URLs, HTTP settings with secrets, engine settings."""
-
-    name: str
-    base_url: str
-    metrics_url: str | None  # one instance's metrics (None when several are listed)
-    health_url: str | None
-    production: bool
-    http: HttpSettings
-    engine: EngineSettings
-    dsn: str | None = field(default=None, repr=False)
-    warnings: tuple[str, ...] = ()
-    health_interval_s: float = 5.0
-    db: DbConfig = field(default_factory=DbConfig)
-    # The deploy actions: which provider, its settings, and the canary plan.
-    actions_kind: str = ""  # "", "render", "command", "http"
-    render: RenderConfig = field(default_factory=RenderConfig)
-    actions: ActionsConfig = field(default_factory=ActionsConfig)
-    canary: CanaryConfig = field(default_factory=CanaryConfig)
-    # API key, Prometheus and webhook credentials, read from the environment.
-    secrets: Secrets = field(default_factory=Secrets, repr=False)
-    prometheus: PrometheusConfig | None = None  # set: figures come from Prometheus
-    # Several instances scraped directly: instance name -> metrics URL.
-    instances: dict[str, str] = field(default_factory=dict)
-    # The post-deployment checklist (probes are made from it when `verify` runs).
-    verify: tuple[VerifyConfig, ...] = ()
-    tolerances: Tolerances = field(default_factory=Tolerances)
-    # Variables the checklist reads, over the environment's (the demo's test account).
-    probe_env: dict[str, str] = field(default_factory=dict, repr=False)
+from sbtop.wiring import Wiring
 
 
 def resolve(config: Config, target: str | None = None, *, url: str | None = None,
             dsn: str | None = None, env: typing.Mapping[str, str] | None = None,
-            prometheus_url: str | None = None, selector: str | None = None) -> Target:
-    """The target to watch, with CLI overrides applied and secrets read from the environment."""
+            prometheus_url: str | None = None, selector: str | None = None,
+            probe_env: typing.Mapping[str, str] | None = None) -> Wiring:
+    """The target to watch, with CLI overrides applied and secrets read from the environment,
+    as each subsystem's settings. `probe_env`: variables the checklist reads, over the
+    environment's (the demo's test account)."""
     env = os.environ if env is None else env
     name, tc = _chosen(config, target, url, prometheus_url)
     if url:
@@ -90,7 +49,6 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
         raise ConfigError(f"{where}: {e}") from None
     if not tc.base_url and not tc.prometheus.url and not tc.metrics_urls:
         raise ConfigError(f"targets.{name}.base_url: not set (or give --url)")
-    base = tc.base_url.rstrip("/")
     auth = target_auth(name, tc, env)
     kind = tc.actions.provider or ("render" if tc.render.service_id else "")
     secrets = read_secrets(tc, kind, env)
@@ -102,47 +60,10 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
             reason = getattr(e, "strerror", None) or "not a PEM bundle of certificates"
             raise ConfigError(f"targets.{name}.ca_bundle: cannot load {tc.ca_bundle}: "
                               f"{reason}") from None
-    metrics_url = base + tc.metrics_path if tc.metrics_path and base else None
-    instances: dict[str, str] = {}
-    if len(tc.metrics_urls) == 1:
-        metrics_url = tc.metrics_urls[0]
-    elif tc.metrics_urls:
-        metrics_url = None
-        instances = instance_names(tc.metrics_urls)
-    http = HttpSettings(
-        connect_timeout_s=tc.connect_timeout_s,
-        timeout_s=tc.timeout_s,
-        verify_tls=tc.verify_tls,
-        ca_bundle=tc.ca_bundle or None,
-        max_bytes=int(tc.max_page_mb * 1024 * 1024),
-        max_samples=tc.max_samples,
-        gzip=tc.gzip,
-        headers=auth.headers,
-        cookies=auth.cookies,
-    )
-    return Target(
-        name=name,
-        base_url=base,
-        metrics_url=metrics_url,
-        health_url=base + tc.health_path if tc.health_path and base else None,
-        production=tc.production,
-        http=http,
-        engine=engine_settings(config, tc),
-        dsn=dsn or (env.get(tc.dsn_env) if tc.dsn_env else None),
-        warnings=auth.warnings,
-        health_interval_s=tc.health_interval_s,
-        db=config.db,
-        actions_kind=kind,
-        render=tc.render,
-        actions=tc.actions,
-        canary=config.canary,
-        secrets=secrets,
-        prometheus=tc.prometheus if tc.prometheus.url else None,
-        instances=instances,
-        verify=tuple(config.verify),
-        tolerances=Tolerances(config.verification.p95_tolerance_pct,
-                              config.verification.error_rate_tolerance_pts),
-    )
+    instances = instance_names(tc.metrics_urls) if len(tc.metrics_urls) > 1 else {}
+    chosen = Chosen(name, tc, kind, auth, secrets,
+                    dsn or (env.get(tc.dsn_env) if tc.dsn_env else None), instances)
+    return compose(config, chosen, probe_env)
 
 
 def _chosen(config: Config, target: str | None, url: str | None,

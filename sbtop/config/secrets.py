@@ -1,6 +1,7 @@
 """A target's credentials, read from the environment when it is resolved: the typed `Secrets`
-the actions and the Prometheus source are given, the auth header and cookie its HTTP client
-sends, and the refusal to send any of them over plain http to another host.
+(sbtop.wiring), of which the composition root hands each subsystem its part; the auth header
+and cookie its HTTP client sends; and the refusal to send any of them over plain http to
+another host.
 
 The file only names the variables that hold them; a value is never echoed, not even in a
 message saying it is wrong, nor in a repr."""
@@ -16,22 +17,8 @@ from sbtop.config.errors import ConfigError
 from sbtop.config.schema import TargetConfig
 from sbtop.config.values import check_url, header_safe
 
-
-@dataclass(frozen=True)
-class Secrets:
-    """What a target's outside calls carry; None where the variable named is not set (or the
-    setting is not in use)."""
-
-    render_api_key: str | None = None  # Render's API (the render provider)
-    prometheus_header: str | None = None  # the value of targets.NAME.prometheus.header
-    prometheus_password: str | None = None  # basic auth with prometheus.basic_user
-    http_header: str | None = None  # the value of the webhook's actions.http.header
-    http_url: str | None = None  # the webhook's URL, when kept in the environment (url_env)
-
-    def __repr__(self) -> str:
-        # Which are set, so a log or a test failure says enough; never a value.
-        held = [f"{f.name}=<set>" for f in dataclasses.fields(self) if getattr(self, f.name)]
-        return f"Secrets({', '.join(held)})"
+# The typed secrets live with the rest of what the composition root hands out.
+from sbtop.wiring import Secrets as Secrets  # noqa: PLC0414
 
 
 @dataclass(frozen=True)

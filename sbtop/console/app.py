@@ -23,7 +23,6 @@ from textual.widgets import Footer, Input
 
 from sbtop import format
 from sbtop.clock import SYSTEM
-from sbtop.config import Target
 from sbtop.console import terminal
 from sbtop.console.deploy import DeployKeys
 from sbtop.console.messages import ChartRequested, SessionsRequested
@@ -48,6 +47,7 @@ from sbtop.console.widgets.traffic import TrafficPanel
 from sbtop.session.actions import Refused
 from sbtop.session.live import LiveSession
 from sbtop.session.protocol import Session
+from sbtop.wiring import Wiring
 
 REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 _DEPLOY_ACTIONS = {"canary", "abort", "restart", "rollback", "baseline"}
@@ -252,7 +252,7 @@ class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
         return not (action in _LETTER_ACTIONS and isinstance(self.focused, Input))
 
 
-def run(target: Target, *, theme: str | None, refresh_s: float, history_s: float,
+def run(wiring: Wiring, *, theme: str | None, refresh_s: float, history_s: float,
         read_only: bool = False, state_dir: Path | None = None,
         record: str | None = None) -> int:
     recorder = None
@@ -261,11 +261,11 @@ def run(target: Target, *, theme: str | None, refresh_s: float, history_s: float
         from sbtop.recording.writer import Recorder, RecordingError
 
         try:
-            recorder = Recorder(Path(record), header(target, refresh_s, SYSTEM.now()[1]))
+            recorder = Recorder(Path(record), header(wiring.recording, refresh_s, SYSTEM.now()[1]))
         except RecordingError as e:
             print(f"sbtop: {e}", file=sys.stderr)
             return 3
-    session = LiveSession(target, refresh_s=refresh_s, history_s=history_s,
+    session = LiveSession(wiring, refresh_s=refresh_s, history_s=history_s,
                           read_only=read_only, deploy=True, state_dir=state_dir,
                           recorder=recorder)
     app = SbtopApp(session, theme=theme)

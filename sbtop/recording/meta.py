@@ -6,26 +6,26 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sbtop.actions.factory import gate_settings
 from sbtop.actions.state import CanaryState
-from sbtop.config import Target
 from sbtop.engine.codec import MAX_TIME
 from sbtop.engine.gate import GateSettings
 from sbtop.engine.levels import Threshold
+from sbtop.recording.settings import RecordingSettings
 
 
-def header(target: Target, refresh_s: float, started_wall: float) -> dict[str, Any]:
+def header(settings: RecordingSettings, refresh_s: float,
+           started_wall: float) -> dict[str, Any]:
     """No URL and no secret: a recording travels into incident reviews."""
-    g = gate_settings(target)
+    g = settings.gate
     return {
-        "target": target.name,
-        "production": target.production,
+        "target": settings.target,
+        "production": settings.production,
         "started": started_wall,
         "refresh_s": refresh_s,
-        "window_s": target.engine.window_s,
+        "window_s": settings.window_s,
         "thresholds": {k: [t.warning, t.critical, t.above]
-                       for k, t in target.engine.thresholds.items()},
-        "canary": {"flag": target.canary.flag, "steps": list(g.steps),
+                       for k, t in settings.thresholds.items()},
+        "canary": {"flag": settings.flag, "steps": list(g.steps),
                    "soak_s": {str(k): v for k, v in g.soak_s.items()},
                    "max_5xx_pct": g.max_5xx_pct,
                    "max_p95_regression_pct": g.max_p95_regression_pct,

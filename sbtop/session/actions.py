@@ -18,11 +18,11 @@ from sbtop import format
 from sbtop.actions.requests import Request
 from sbtop.actions.state import StateDirError, default_state_dir
 from sbtop.collector import Collector
-from sbtop.config import Target
 from sbtop.engine.assessment import iso
 from sbtop.engine.figures import Figure
 from sbtop.engine.observations import DbSession
 from sbtop.session.snapshot import Cause, Notice
+from sbtop.wiring import Wiring
 
 if TYPE_CHECKING:
     # Types only: `sbtop check` (a live session) loads neither the controller nor the
@@ -58,22 +58,23 @@ class Question:
 
 
 class LiveActions:
-    def __init__(self, session: LiveSession, target: Target, state_dir: Path | None,
+    def __init__(self, session: LiveSession, wiring: Wiring, state_dir: Path | None,
                  deploy: bool) -> None:
         self._session = session
         self.controller: Controller | None = None
         self.reason = ""  # why there is no controller
         if deploy and not session.read_only:
-            from sbtop.actions.factory import make_controller
+            from sbtop.actions.factory import build_controller
 
-            self.controller, self.reason = make_controller(
-                target, state_dir or default_state_dir(), session.clock)
+            self.controller, self.reason = build_controller(
+                wiring.actions, wiring.identity, state_dir or default_state_dir(),
+                session.clock)
         self._running: set[asyncio.Task[Any]] = set()
         self._asked: Mapping[str, Figure] | None = None  # the figures a baseline question named
 
     @property
-    def target(self) -> Target:
-        return self._session.target  # read each time: the session's is the one in use
+    def wiring(self) -> Wiring:
+        return self._session.wiring  # read each time: the session's is the one in use
 
     # --- deploy actions -----------------------------------------------------------------------
 
@@ -103,7 +104,7 @@ class LiveActions:
         """The confirmation was answered no: that goes in the audit too."""
         assert self.controller is not None
         self.controller.audit.append({
-            "target": self.target.name, "action": plan.request,
+            "target": self.wiring.name, "action": plan.request,
             "params": {k: v for k, v in plan.params.shown().items() if k != "target"},
             "result": "cancelled at the confirmation", "dry_run": False})
 
@@ -184,7 +185,7 @@ class LiveActions:
         """The checklist's probes now, and the metric items on the latest figures."""
         from sbtop import verify
 
-        probes = await verify.probe_checks(self.target)
+        probes = await verify.probe_checks(self.wiring.verify)
         a = self._session.assessment
         baseline = None
         if self.controller is not None:
@@ -192,7 +193,7 @@ class LiveActions:
             if canary.baseline:
                 baseline = verify.Baseline(dict(canary.baseline), "the canary's, taken "
                                            f"{iso(canary.baseline_wall) or 'earlier'}")
-        return verify.judge(self.target, probes, a.figures if a else {}, baseline,
+        return verify.judge(self.wiring.verify, probes, a.figures if a else {}, baseline,
                             self._session.clock.now()[1])
 
     def cancel_question(self, session: DbSession | None) -> Question:
@@ -200,7 +201,7 @@ class LiveActions:
         read-only)."""
         if self._session.read_only:
             raise Refused(Notice("read-only: sbtop cancels nothing", "warning"))
-        if not self.target.db.allow_cancel:
+        if not self.wiring.console.allow_cancel:
             raise Refused(Notice("cancelling queries is off: set allow_cancel = true in [db]",
                                  "warning", 5))
         source = self._session.source
@@ -210,8 +211,8 @@ class LiveActions:
                    f"{format.duration(session.duration_s or 0)}, user {session.user}, "
                    f"application {session.application}, client {session.client}",
                    f"query: {session.query or '?'}"]
-        if self.target.production:
-            details.insert(0, f"on PRODUCTION target {self.target.name}")
+        if self.wiring.production:
+            details.insert(0, f"on PRODUCTION target {self.wiring.name}")
         return Question(f"Cancel the query of session {session.id}?", details)
 
     async def cancel_query(self, session: DbSession) -> Notice:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 from sbtop.actions.state import CanaryState, StateStore
 from sbtop.clock import SYSTEM, Clock
 from sbtop.collector import Collector
-from sbtop.config import Target
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.engine import Engine
 from sbtop.engine.gate import Gate
@@ -34,6 +33,7 @@ from sbtop.session.snapshot import (
     judge_freshness,
 )
 from sbtop.sources.metrics import INLINE_BYTES
+from sbtop.wiring import Wiring
 
 if TYPE_CHECKING:
     from sbtop.recording.writer import Recorder
@@ -58,7 +58,7 @@ class Source(Protocol):
 
 
 class LiveSession:
-    def __init__(self, target: Target, *, clock: Clock = SYSTEM, refresh_s: float = 1.0,
+    def __init__(self, wiring: Wiring, *, clock: Clock = SYSTEM, refresh_s: float = 1.0,
                  history_s: float = 3600.0, read_only: bool = False, deploy: bool = False,
                  state_dir: Path | None = None, recorder: Recorder | None = None,
                  source: Source | None = None, health_every_s: float | None = None,
@@ -69,17 +69,17 @@ class LiveSession:
         provider is never asked). `stop_with_recorder`: the session is the recording (`sbtop
         record`): when the recorder stops, so does it. `wait`: how the tick loop waits (tests
         on a manual clock move the clock instead)."""
-        self.target = target
+        self.wiring = wiring
         self.clock = clock
-        self.source: Source = source or Collector(target, clock, health_every_s)
-        self.engine = Engine(target.engine, target.name, target.production)
+        self.source: Source = source or Collector(wiring.collector, clock, health_every_s)
+        self.engine = Engine(wiring.engine, wiring.name, wiring.production)
         self._judge: Judge = judge or (lambda obs, _began: self.engine.observe(obs))
         self.history = History(capacity=math.ceil(history_s / min(refresh_s, 1.0)))
         self._refresh_s = refresh_s
         self.read_only = read_only
         self.recorder = recorder
         self.stop_with_recorder = stop_with_recorder
-        self.actions = LiveActions(self, target, state_dir, deploy)
+        self.actions = LiveActions(self, wiring, state_dir, deploy)
         self.player = None  # a live session has no player
         self.canary_store = canary_store
         self._stored_canary: CanaryState | None = None
@@ -99,10 +99,11 @@ class LiveSession:
 
     @property
     def info(self) -> SessionInfo:
-        t = self.target
-        return SessionInfo(t.name, t.production, t.base_url, self.read_only, bool(t.dsn),
+        w = self.wiring
+        return SessionInfo(w.name, w.production, w.base_url, self.read_only,
+                           bool(w.collector.dsn),
                            self.actions.controller is not None and not self.read_only,
-                           t.engine.thresholds)
+                           w.engine.thresholds)
 
     # --- the protocol -----------------------------------------------------------------------
 

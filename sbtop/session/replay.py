@@ -14,7 +14,6 @@ from collections.abc import Callable
 from sbtop import untrusted
 from sbtop.actions.state import CanaryState
 from sbtop.clock import SYSTEM, Clock, ManualClock
-from sbtop.config import Target
 from sbtop.engine.assessment import Assessment, iso
 from sbtop.engine.gate import Gate, evaluate
 from sbtop.engine.history import History, Ring
@@ -35,26 +34,26 @@ from sbtop.session.snapshot import (
     Update,
     judge_freshness,
 )
-from sbtop.sources.http import HttpSettings
 
 SPEEDS = (1, 10, 60)
 STEP_S = 0.1  # the player's step: the position moves this often (a tick shows when passed)
 HISTORY_S = 3600.0  # as much history as the console keeps
 
 
-def replay_target(rec: Recording) -> Target:
+def replay_info(rec: Recording) -> SessionInfo:
+    """The header and panels of a replay: the recorded target, read-only, the recorded
+    thresholds for the charts' lines; a canary panel when the recording holds a canary."""
     h = rec.header
-    engine = EngineSettings(window_s=float(h.get("window_s") or 60.0),
-                            thresholds=meta.thresholds(h) or EngineSettings().thresholds)
-    return Target(name=str(h.get("target", "?")), base_url=f"replay of {rec.path.name}",
-                  metrics_url=None, health_url=None, production=bool(h.get("production")),
-                  http=HttpSettings(), engine=engine)
+    canary = any(rec.canary(i) is not None for i in (0, len(rec) - 1))
+    return SessionInfo(str(h.get("target", "?")), bool(h.get("production")),
+                       f"replay of {rec.path.name}", True, False, canary,
+                       meta.thresholds(h) or EngineSettings().thresholds)
 
 
 class ReplaySession:
     def __init__(self, rec: Recording, *, speed: int = 1, clock: Clock = SYSTEM) -> None:
         self.rec = rec
-        self.target = replay_target(rec)
+        self._info = replay_info(rec)
         self._refresh_s = float(rec.header.get("refresh_s") or 1.0)
         # The recording's time, set to each tick shown; `clock` (real time) moves the player.
         self.clock = ManualClock(rec.ts[0], rec.walls[0])
@@ -79,10 +78,7 @@ class ReplaySession:
 
     @property
     def info(self) -> SessionInfo:
-        t = self.target
-        shows_canary = any(self.rec.canary(i) is not None for i in (0, len(self.rec) - 1))
-        return SessionInfo(t.name, t.production, t.base_url, True, False, shows_canary,
-                           t.engine.thresholds)
+        return self._info
 
     # --- the protocol -----------------------------------------------------------------------
 

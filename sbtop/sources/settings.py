@@ -1,5 +1,9 @@
 """What the sources are told: plain frozen settings and their defaults, no I/O.
 
+`CollectorSettings` is all a Collector is told: where each source is and how to read it. The
+composition root (sbtop.config) builds it once from the config, the command line and the
+environment.
+
 Apart from the sources themselves so that whoever builds them (the config) loads no HTTP or
 database client: `sbtop rules --no-detect` reads the config and must not import httpx. The
 sources re-export these names, so `from sbtop.sources.http import HttpSettings` and
@@ -9,6 +13,8 @@ sources re-export these names, so `from sbtop.sources.http import HttpSettings` 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from sbtop.engine.settings import EngineSettings
 
 DEFAULT_MAX_SAMPLES = 50_000
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -56,3 +62,21 @@ class DbSettings:
     only_database: bool = False
     pool_user: str = ""  # count only this role's sessions against the pool; "" = all
     max_backoff_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class CollectorSettings:
+    """One target's sources. The engine's settings come along because the sources read by
+    them: the metric names decide which samples a scrape keeps, and with Prometheus the names
+    and the window are the queries."""
+
+    engine: EngineSettings
+    http: HttpSettings = field(default_factory=HttpSettings)
+    metrics_url: str | None = None  # one instance's metrics (None when several are listed)
+    # Several instances scraped directly: instance name -> metrics URL.
+    instances: dict[str, str] = field(default_factory=dict)
+    health_url: str | None = None
+    health_interval_s: float = 5.0
+    prometheus: PromSettings | None = None  # set: the figures come from Prometheus
+    db: DbSettings = field(default_factory=DbSettings)
+    dsn: str | None = field(default=None, repr=False)  # the database is polled when set
