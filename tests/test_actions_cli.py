@@ -12,8 +12,8 @@ import pytest
 
 from sbtop.demo.backend import SimulatedBackend
 from tests import control_plane
+from tests.cli import run_sbtop
 from tests.control_plane import render_config, render_env, serving
-from tests.test_config import run_sbtop
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import pytest
 
 from sbtop import check, config
 from sbtop.demo.backend import SimulatedBackend
+from tests.cli import run_sbtop
 from tests.servers import Answer, LoopbackServer, closed_port
-from tests.test_config import run_sbtop
 
 
 @pytest.fixture

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -14,17 +11,7 @@ import pytest
 
 from sbtop import config, starter
 from sbtop.engine.levels import Level, Threshold
-
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "config.example.toml"
-
-
-def run_sbtop(*args: str, env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SBTOP_")}
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "sbtop", *args], check=False, capture_output=True,
-                          text=True, env=full_env, cwd=cwd, timeout=60)
+from tests.cli import EXAMPLE, run_sbtop
 
 
 def _paths(table: Any, prefix: str = "") -> set[str]:

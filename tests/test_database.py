@@ -363,7 +363,7 @@ def test_closed_cockroachdb_sessions_are_not_counted() -> None:
 def test_check_reports_the_database_figures_and_its_source(pg_db: str) -> None:
     import json
 
-    from tests.test_config import run_sbtop
+    from tests.cli import run_sbtop
 
     r = run_sbtop("check", "--demo", "--window", "1", "--dsn", pg_db, "--json")
     out = json.loads(r.stdout)
@@ -382,7 +382,7 @@ def test_check_reports_the_database_figures_and_its_source(pg_db: str) -> None:
 
 
 def test_the_dsn_password_never_appears_in_output(pg_db: str) -> None:
-    from tests.test_config import run_sbtop
+    from tests.cli import run_sbtop
 
     secret = "hunter2-s3cret"
     dsn = psycopg.conninfo.make_conninfo(pg_db, password=secret, port=1)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sbtop.demo.backend import SimulatedBackend
-from tests.test_config import run_sbtop
+from tests.cli import run_sbtop
 
 
 @pytest.fixture

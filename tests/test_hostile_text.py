@@ -28,8 +28,8 @@ import psycopg
 import pytest
 from markdown_it import MarkdownIt
 
+from tests.cli import run_sbtop
 from tests.servers import Answer, LoopbackServer
-from tests.test_config import run_sbtop
 from tests.tmux import Pane
 
 # The checkout's sbtop, as `python -m sbtop` imports it from the working directory.

@@ -33,9 +33,9 @@ import pytest
 
 from sbtop import check, config
 from sbtop.engine.assessment import Assessment
+from tests.cli import run_sbtop
 from tests.promserver import PromServer
 from tests.realstack.stack import Load, NodeApp, cycle, running
-from tests.test_config import run_sbtop
 
 pytestmark = pytest.mark.xdist_group("realstack")
 PROMTOOL = shutil.which("promtool")

@@ -11,7 +11,6 @@ import copy
 import dataclasses
 import gzip
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -30,8 +29,8 @@ from sbtop.recording import reader, stream, timeline
 from sbtop.recording.reader import Recording
 from sbtop.recording.timeline import markdown
 from sbtop.recording.writer import Recorder, RecordingError
-from tests.test_chaos import PEAK
-from tests.test_recording import write_recording
+from tests.cli import peak_rss
+from tests.recordings import write_recording
 
 MB = 1024 * 1024
 # What reading may cost, whatever the file: Python and sbtop's modules take 20 to 50 MB, one
@@ -68,11 +67,7 @@ def edited(lines: Lines, i: int, change: Callable[[dict[str, Any]], object]) -> 
 
 def peak(argv: list[str], tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], float]:
     """Run `argv` as a child of a small Python that reports its peak RSS (MB)."""
-    rss = tmp_path / "rss"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SBTOP_")}
-    p = subprocess.run([sys.executable, "-c", PEAK, str(rss), *argv], capture_output=True,
-                       text=True, env=env, timeout=120, check=False)
-    return p, int(rss.read_text()) / 1024
+    return peak_rss(argv, tmp_path / "rss")
 
 
 # --- item 7: bounded memory --------------------------------------------------------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_config import EXAMPLE, run_sbtop
+from tests.cli import EXAMPLE, run_sbtop
 
 PROMTOOL = shutil.which("promtool")
 if PROMTOOL is None:  # pragma: no cover - .ci/run installs Debian's prometheus package

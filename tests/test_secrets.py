@@ -19,8 +19,7 @@ import pytest
 from sbtop.demo.app_api import DEMO_EMAIL, DEMO_PASSWORD, DEMO_SESSION
 from sbtop.demo.backend import SimulatedBackend
 from sbtop.demo.render_api import SERVICE_ID
-from tests.test_config import run_sbtop
-from tests.test_verify import EXAMPLE
+from tests.cli import EXAMPLE, run_sbtop
 from tests.tmux import Pane
 
 SBTOP = Path(sys.executable).with_name("sbtop")

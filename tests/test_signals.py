@@ -31,8 +31,8 @@ from sbtop.console.app import SbtopApp
 from sbtop.demo.backend import SimulatedBackend
 from sbtop.recording.reader import Recording
 from tests import procs
+from tests.cli import run_sbtop
 from tests.procs import alive, descendants
-from tests.test_config import run_sbtop
 from tests.tmux import Pane
 
 if shutil.which("tmux") is None:  # pragma: no cover - the project's machines have it

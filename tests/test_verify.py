@@ -30,7 +30,7 @@ from sbtop.engine.verify import (
     metric_checks,
     verdict,
 )
-from tests.test_config import EXAMPLE, run_sbtop
+from tests.cli import EXAMPLE, run_sbtop
 
 CREDS = {"STUDYBUDDY_VERIFY_EMAIL": DEMO_EMAIL, "STUDYBUDDY_VERIFY_PASSWORD": DEMO_PASSWORD,
          "STUDYBUDDY_SESSION_COOKIE": DEMO_SESSION}
