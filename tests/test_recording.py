@@ -7,11 +7,9 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,9 +23,12 @@ from sbtop.recording.meta import header
 from sbtop.recording.reader import Recording
 from sbtop.recording.timeline import markdown
 from sbtop.recording.writer import Recorder, RecordingError
-from tests.cli import run_sbtop
+from tests.cli import clean_env, run_sbtop
 from tests.console_harness import Harness, screen_text
+from tests.pagegen import PageText
 from tests.recordings import write_recording
+from tests.servers import Answer, LoopbackServer
+from tests.waiting import until
 
 
 def panels(text: str) -> list[str]:
@@ -195,18 +196,26 @@ def test_keyframes_and_changes_rebuild_every_tick_exactly(tmp_path: Path) -> Non
 
 
 def test_sbtop_record_stops_cleanly_on_sigterm_and_the_file_reads(tmp_path: Path) -> None:
-    path = tmp_path / "demo.sbrec"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SBTOP_")}
-    p = subprocess.Popen([sys.executable, "-m", "sbtop", "record", str(path), "--demo",
-                          "--refresh", "0.5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=env)
-    time.sleep(4)
-    p.send_signal(signal.SIGTERM)
-    out, err = p.communicate(timeout=20)
+    # A target whose scrapes the test sees: signalled once it has been scraped 5 times, sbtop
+    # has recorded at least 4 ticks, however long its start-up took.
+    path = tmp_path / "app.sbrec"
+    page = PageText().sample("http_requests_total", {"status": "200"}, 1).text().encode()
+    with LoopbackServer({"/metrics": Answer(body=page)}) as srv:
+        p = subprocess.Popen([sys.executable, "-m", "sbtop", "record", str(path), "--url",
+                              srv.url, "--refresh", "0.5"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=clean_env())
+        try:
+            until(lambda: sum(r["path"] == "/metrics" for r in srv.requests) >= 5, 60,
+                  "five scrapes")
+            p.send_signal(signal.SIGTERM)
+            out, err = p.communicate(timeout=20)
+        finally:
+            if p.poll() is None:
+                p.kill()
     assert p.returncode == 0, err
     assert "recorded" in out and "per hour" in out and "Traceback" not in err
     rec = Recording(path)
     assert len(rec) >= 4 and rec.problem is None
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     r = run_sbtop("timeline", str(path))
-    assert r.returncode == 0 and r.stdout.startswith("# Timeline: demo")
+    assert r.returncode == 0 and r.stdout.startswith(f"# Timeline: {rec.header['target']}")
