@@ -62,8 +62,8 @@ class LoopbackServer:
                 arrived = time.monotonic()
                 record: dict[str, Any] = {"path": self.path, "headers": dict(self.headers),
                                           "method": self.command, "body": body, "at": arrived,
-                                          "ended": None, "sent": 0, "complete": False,
-                                          "hung_up": False}
+                                          "replied": None, "ended": None, "sent": 0,
+                                          "complete": False, "hung_up": False}
                 server.requests.append(record)
                 answer = server.routes.get(self.path.split("?")[0], Answer(404, b"not found"))
                 server.respond(self, answer, record)
@@ -110,6 +110,7 @@ class LoopbackServer:
             return
         if a.delay_s and not self._held(h, a.delay_s, record):
             return
+        record["replied"] = time.monotonic()  # the answer starts: the client may go on
         if a.require_cookie and a.require_cookie not in (h.headers.get("Cookie") or ""):
             h.send_response(401)
             h.send_header("Content-Length", "0")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -238,16 +239,28 @@ async def test_an_error_in_a_tick_never_exits_the_app(harness: Harness) -> None:
 
 
 async def test_the_live_loop_never_overlaps_its_ticks() -> None:
-    with LoopbackServer({"/metrics": Answer(body=b"x 1\n", delay_s=0.4),
+    # Each scrape takes 1.2 s, over twice the refresh: a timer firing every 0.5 s would send
+    # the next while one is in flight. The server's log says when each came and when its
+    # answer began.
+    with LoopbackServer({"/metrics": Answer(body=b"x 1\n", delay_s=1.2),
                          "/api/health": Answer(body=b"{}")}) as s:
         target = config.resolve(config.Config(targets={"slow": config.TargetConfig(
             base_url=s.url)}))
         app = SbtopApp(target, refresh_s=0.5)
+
+        def scrapes() -> list[dict[str, Any]]:
+            return [r for r in s.requests if r["path"] == "/metrics"]
+
         async with app.run_test(size=(80, 24)):
-            await asyncio.sleep(2.2)
-        starts = [r for r in s.requests if r["path"] == "/metrics"]
-        # Each scrape takes 0.4 s and the next waits for it: at most one in flight.
-        assert 2 <= len(starts) <= 5
+            deadline = time.monotonic() + 30
+            while len([r for r in scrapes() if r["replied"] is not None]) < 3:
+                assert time.monotonic() < deadline, scrapes()
+                await asyncio.sleep(0.05)
+        starts = scrapes()
+        # At most one in flight: each scrape came after the one before was answered.
+        for before, after in itertools.pairwise(starts):
+            assert before["replied"] is not None and after["at"] >= before["replied"], (
+                [(r["at"], r["replied"]) for r in starts])
 
 
 async def test_history_is_bounded() -> None:

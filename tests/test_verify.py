@@ -234,9 +234,14 @@ def test_each_probe_is_bounded_in_time_and_size_by_its_own_settings() -> None:
             probe(url=srv.url + "/slow", timeout_s=1.0), probe(url=srv.url + "/big"),
             probe(url=srv.url + "/login"), probe(url=srv.url + "/thinks", timeout_s=5.0)],
             HttpSettings(timeout_s=0.5)))
+        slow_request = next(r for r in srv.settled() if r["path"] == "/slow")
     assert thinks is not None and thinks.status == 200, thinks  # 1 s is within its own 5 s
     assert slow is not None and slow.error == "timeout: no complete answer within 1 s"
-    assert 900 < slow.elapsed_ms < 3000
+    # Its own clock: not cut at the target's 0.5 s. The server's: left before the last byte
+    # (5 s of answer), about a second after it came.
+    assert slow.elapsed_ms > 900
+    assert slow_request["hung_up"] and not slow_request["complete"], slow_request
+    assert slow_request["ended"] - slow_request["at"] < 3.0
     assert big is not None and big.truncated and len(big.body) == MAX_BODY
     assert judge_probe(probe(expect_json={"a": "*"}), big).detail.endswith(
         "the body is over 1024 KB: its JSON was not read")
