@@ -23,7 +23,7 @@ from sbtop.console.widgets.panel import Line, Panel
 from sbtop.console.widgets.routes import RoutesPanel
 from sbtop.demo.backend import SimulatedBackend
 from sbtop.engine.observations import Observation
-from tests.console_harness import Harness, screen_text
+from tests.console_harness import Harness, notifications, screen_text
 from tests.servers import Answer, LoopbackServer
 
 
@@ -156,7 +156,7 @@ async def test_deploy_keys_say_the_action_is_not_configured(harness: Harness, ke
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press(key)
         await pilot.pause()
-        assert any("not configured" in str(n.message) for n in app._notifications)
+        assert any("not configured" in m for m in notifications(app))
 
 
 async def test_q_quits(harness: Harness) -> None:
@@ -282,7 +282,7 @@ async def test_read_only_removes_the_deploy_keys_entirely() -> None:
             assert "READ-ONLY" in screen_text(h.app)
             await pilot.press("c", "r", "b")
             await pilot.pause()
-            assert not any("not configured" in str(n.message) for n in h.app._notifications)
+            assert not any("not configured" in m for m in notifications(h.app))
             await pilot.press("question_mark")
             text = screen_text(h.app)
             assert "canary" not in text and "roll back" not in text
@@ -325,7 +325,7 @@ async def test_the_database_panel_sessions_view_and_a_confirmed_cancel(pg_db: st
             assert any(r.query == "SELECT pg_sleep(60)" for r in app.screen.rows)
             await pilot.press("x")  # off: db.allow_cancel is false
             await pilot.pause()
-            assert any("allow_cancel" in str(n.message) for n in app._notifications)
+            assert any("allow_cancel" in m for m in notifications(app))
             app.target = dataclasses.replace(app.target, db=config.DbConfig(
                 only_database=True, allow_cancel=True))
             await pilot.press("x")

@@ -30,6 +30,7 @@ from sbtop.recording.reader import Recording
 from sbtop.recording.timeline import markdown
 from sbtop.recording.writer import Recorder, RecordingError
 from tests.cli import peak_rss
+from tests.console_harness import notifications
 from tests.recordings import write_recording
 
 MB = 1024 * 1024
@@ -381,7 +382,7 @@ def test_replay_plays_what_is_readable_or_refuses_in_one_line(
         return
     assert code == 0 and headless and getattr(headless[0], "crashed", None) is None
     assert "skipped" in err  # said on the terminal, and on the screen
-    said = [n.message for n in headless[0]._notifications]
+    said = notifications(headless[0])
     assert any("skipped" in m for m in said), said
 
 
@@ -398,7 +399,7 @@ def test_replay_says_when_a_value_cannot_be_shown_and_goes_on(
     assert "Traceback" not in err
     app = headless[0]
     assert getattr(app, "crashed", None) is None and app.index == 0
-    said = [n.message for n in app._notifications]
+    said = notifications(app)
     assert any(m.startswith("tick 1 is not fully shown (TypeError") for m in said), said
 
 
