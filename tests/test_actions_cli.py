@@ -21,6 +21,9 @@ from tests.cli import clean_env, run_sbtop
 from tests.control_plane import render_config, render_env, serving
 from tests.waiting import until
 
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def backend() -> Iterator[SimulatedBackend]:

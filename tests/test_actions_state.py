@@ -34,6 +34,7 @@ def _hold(directory: str, ready: object, release: object) -> None:
         release.wait(10)  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 def test_a_second_sbtop_is_refused_and_told_who_holds_the_lock(tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("fork")
     ready, release = ctx.Event(), ctx.Event()
@@ -52,6 +53,7 @@ def test_a_second_sbtop_is_refused_and_told_who_holds_the_lock(tmp_path: Path) -
         pass  # free again once the holder is gone
 
 
+@pytest.mark.slow
 def test_a_killed_holder_releases_the_lock(tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("fork")
     ready, release = ctx.Event(), ctx.Event()
@@ -72,6 +74,7 @@ def _write_forever(path: str) -> None:
         i += 1
 
 
+@pytest.mark.slow
 def test_the_audit_log_holds_only_complete_lines_even_when_killed(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     ctx = multiprocessing.get_context("fork")

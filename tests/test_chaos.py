@@ -17,6 +17,9 @@ import pytest
 from tests.cli import peak_rss
 from tests.servers import Answer, LoopbackServer
 
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
+
 TIMEOUT_S = 1.0  # the target's timeout_s and connect_timeout_s in these tests
 # How long sbtop may hold any one request, on the server's clock from its arrival to its end
 # (Python's start-up is not in it): its deadline, with slack for a busy two-core machine. A

@@ -17,6 +17,9 @@ from sbtop.demo.backend import SimulatedBackend
 from tests.cli import run_sbtop
 from tests.servers import Answer, LoopbackServer, closed_port
 
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def backend() -> Iterator[SimulatedBackend]:

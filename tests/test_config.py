@@ -131,6 +131,7 @@ def test_choosing_a_missing_target_lists_the_known_ones() -> None:
         config.resolve(cfg, "prodution")
 
 
+@pytest.mark.slow
 def test_config_errors_exit_3_with_one_line_and_no_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[targets.p]\nbase_url = "http://h"\nmetrics_pth = "/m"\n')
@@ -142,6 +143,7 @@ def test_config_errors_exit_3_with_one_line_and_no_traceback(tmp_path: Path) -> 
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -157,6 +159,7 @@ def test_unreadable_files_exit_3_with_one_line(tmp_path: Path, content: bytes,
     assert r.returncode == 3 and message in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_a_missing_config_file_exits_3(tmp_path: Path) -> None:
     r = run_sbtop("check", "--config", str(tmp_path / "nope.toml"))
     assert r.returncode == 3 and "no such file" in r.stderr
@@ -175,6 +178,7 @@ def test_config_is_found_by_flag_then_environment_then_xdg(tmp_path: Path,
     assert config.find_config(str(tmp_path / "flag.toml")) == tmp_path / "flag.toml"
 
 
+@pytest.mark.slow
 def test_init_writes_a_commented_starter_that_loads_and_never_overwrites(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "config.toml"
     r = run_sbtop("init", str(path))
@@ -195,6 +199,7 @@ def test_init_writes_a_commented_starter_that_loads_and_never_overwrites(tmp_pat
     assert r.returncode == 0 and path.read_text() == starter.starter_text()
 
 
+@pytest.mark.slow
 def test_init_defaults_to_the_xdg_path(tmp_path: Path) -> None:
     r = run_sbtop("init", env={"XDG_CONFIG_HOME": str(tmp_path)})
     assert r.returncode == 0

@@ -26,6 +26,9 @@ from sbtop.engine.observations import Observation
 from tests.console_harness import Harness, notifications, screen_text
 from tests.servers import Answer, LoopbackServer
 
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 async def harness() -> AsyncIterator[Harness]:

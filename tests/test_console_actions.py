@@ -15,6 +15,9 @@ from sbtop.console.screens.confirm import ConfirmScreen
 from sbtop.console.widgets.canary import CanaryPanel
 from tests.console_harness import Harness, notifications, screen_text
 
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
+
 
 async def settle(h: Harness, pilot: object) -> None:
     await h.app.workers.wait_for_complete()

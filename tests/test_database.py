@@ -21,6 +21,9 @@ from sbtop.engine.settings import EngineSettings
 from sbtop.sources.database import DatabaseSource, DbSettings, crdb_snapshot
 from tests import pg
 
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
+
 
 def poll(source: DatabaseSource) -> DbSnapshot:
     return asyncio.run(source.poll())

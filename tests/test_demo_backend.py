@@ -16,6 +16,9 @@ from sbtop.demo.backend import CONTROL_PATH, SimulatedBackend
 from sbtop.demo.traffic import Knobs, TrafficModel
 from sbtop.engine.exposition import samples
 
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
+
 
 def totals(text: str) -> dict[str, float]:
     out: dict[str, float] = {}

@@ -12,6 +12,9 @@ import pytest
 
 from tests.tmux import Pane
 
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
+
 SBTOP = Path(sys.executable).with_name("sbtop")
 
 

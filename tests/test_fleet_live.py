@@ -13,6 +13,9 @@ import pytest
 from sbtop.demo.backend import SimulatedBackend
 from tests.cli import run_sbtop
 
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def three() -> Iterator[list[SimulatedBackend]]:

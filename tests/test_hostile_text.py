@@ -33,6 +33,9 @@ from tests.servers import Answer, LoopbackServer
 from tests.tmux import Pane
 from tests.waiting import until
 
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
+
 # The checkout's sbtop, as `python -m sbtop` imports it from the working directory.
 SBTOP = f"{sys.executable} -m sbtop"
 

@@ -21,6 +21,9 @@ from sbtop.sources.prometheus import PrometheusSource, PromSettings
 from tests.cli import peak_rss
 from tests.servers import Answer, LoopbackServer
 
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
+
 JSON = "application/json"
 EMPTY_OK = Answer(200, json.dumps({"status": "success", "data": {
     "resultType": "vector", "result": []}}).encode(), JSON)

@@ -22,6 +22,7 @@ def run(coro: object) -> object:
     return asyncio.run(coro)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_a_command_runs_without_a_shell_with_its_placeholders(tmp_path: Path) -> None:
     out = tmp_path / "args"
     script = f"import sys; open({str(out)!r}, 'w').write(' '.join(sys.argv[1:])); print('ok')"
@@ -33,12 +34,14 @@ def test_a_command_runs_without_a_shell_with_its_placeholders(tmp_path: Path) ->
     assert out.read_text() == "PERF 25 srv-1; rm"  # '; rm' stayed an argument
 
 
+@pytest.mark.slow
 def test_a_failing_command_reports_its_exit_code_and_last_lines() -> None:
     p = CommandProvider({"restart": [PY, "-c", "print('step 1'); print('boom'); exit(3)"]})
     with pytest.raises(ActionError, match=re.escape("exited 3: step 1 | boom")):
         run(p.run("restart", {}))
 
 
+@pytest.mark.slow
 def test_a_command_past_its_timeout_is_killed_with_its_children(tmp_path: Path) -> None:
     # A shell, not a Python: its start-up is no part of the 1 s the command is given.
     pidfile = tmp_path / "child"
@@ -52,6 +55,7 @@ def test_a_command_past_its_timeout_is_killed_with_its_children(tmp_path: Path) 
     assert gone(int(pidfile.read_text()))
 
 
+@pytest.mark.slow
 def test_a_command_cancelled_midway_is_stopped_with_its_children(tmp_path: Path) -> None:
     """Quitting or a hang-up cancels the action: the command must not outlive sbtop."""
     pidfile = tmp_path / "child"
@@ -79,11 +83,13 @@ def gone(pid: int) -> bool:
     return proc is None or not procs.wait_gone({proc}, 10.0)
 
 
+@pytest.mark.slow
 def test_large_output_is_bounded_to_its_end() -> None:
     p = CommandProvider({"restart": [PY, "-c", "print('x' * 10_000_000); print('the end')"]})
     assert str(run(p.run("restart", {}))).endswith("the end")
 
 
+@pytest.mark.slow
 def test_a_missing_program_or_command_is_one_line() -> None:
     with pytest.raises(ActionError, match="cannot run /nonexistent/deploy"):
         run(CommandProvider({"restart": ["/nonexistent/deploy"]}).run("restart", {}))
@@ -96,6 +102,7 @@ def test_the_flag_is_read_as_the_app_reads_it() -> None:
         0, 0, 25, 5, 25, 0, 100, 0]
 
 
+@pytest.mark.slow
 def test_the_webhook_sends_its_body_and_the_header_from_the_environment() -> None:
     with LoopbackServer({"/hook": Answer(body=b"{}", status=202)}) as srv:
         p = HttpProvider(srv.url + "/hook", headers={"Authorization": "Bearer s3cret"},
@@ -108,6 +115,7 @@ def test_the_webhook_sends_its_body_and_the_header_from_the_environment() -> Non
     assert json.loads(sent["body"]) == {"action": "canary", "percent": "5", "service": "srv-1"}
 
 
+@pytest.mark.slow
 def test_a_failing_or_hanging_webhook_is_reported() -> None:
     with LoopbackServer({"/bad": Answer(status=500, body=b"nope"),
                          "/hang": Answer(hang=True)}) as srv:
@@ -128,6 +136,7 @@ def outcome(coro: object) -> object:
         return e
 
 
+@pytest.mark.slow
 def test_a_webhook_answering_slowly_is_cut_off_at_its_deadline_saying_what_is_known() -> None:
     body = b'{"ok": true}'.ljust(200)  # a byte every 50 ms: 10 s of answer at timeout_s = 1
     with LoopbackServer({"/ok": Answer(202, body, "application/json", trickle_s=0.05),
@@ -148,6 +157,7 @@ def test_a_webhook_answering_slowly_is_cut_off_at_its_deadline_saying_what_is_kn
         srv.assert_cut_off(1.0)
 
 
+@pytest.mark.slow
 def test_a_huge_webhook_answer_is_read_only_as_far_as_is_shown() -> None:
     huge = b"no such service\n" + b"x" * (5 * 1024 * 1024)
     with LoopbackServer({"/bad": Answer(404, huge), "/ok": Answer(200, huge)}) as srv:

@@ -37,7 +37,7 @@ from tests.cli import run_sbtop
 from tests.promserver import PromServer
 from tests.realstack.stack import Load, NodeApp, cycle, running
 
-pytestmark = pytest.mark.xdist_group("realstack")
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("realstack")]
 PROMTOOL = shutil.which("promtool")
 WINDOW = 10.0
 

@@ -30,6 +30,9 @@ from tests.recordings import write_recording
 from tests.servers import Answer, LoopbackServer
 from tests.waiting import until
 
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
+
 
 def panels(text: str) -> list[str]:
     """The screen without its header and footer lines (a replay marks those as a replay)."""

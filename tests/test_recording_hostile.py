@@ -74,6 +74,7 @@ def peak(argv: list[str], tmp_path: Path) -> tuple[subprocess.CompletedProcess[s
 # --- item 7: bounded memory --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_one_huge_line_is_skipped_unread_in_bounded_memory(base: Lines, tmp_path: Path) -> None:
     # 200 MB of one line compress to 200 KB; the reader before held it whole (and what JSON
     # made of it): about 700 MB, and a MemoryError beyond.
@@ -133,6 +134,7 @@ print(len(rec))
 """
 
 
+@pytest.mark.slow
 def test_a_long_recording_is_read_and_replayed_in_bounded_memory(base: Lines,
                                                                  tmp_path: Path) -> None:
     # 3,000 ticks, 300 MB of text in 1 MB of gzip: the reader before kept every line.
@@ -297,6 +299,7 @@ def corpus_file(base: Lines, name: str, tmp_path: Path) -> Path:
     return write(tmp_path / "bad.sbrec", edited(lines, line, change))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CORPUS)
 def test_timeline_refuses_a_malformed_recording_in_one_line(
         name: str, base: Lines, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
@@ -311,6 +314,7 @@ def test_timeline_refuses_a_malformed_recording_in_one_line(
         assert "is not as sbtop writes a recording" in err and "no timeline" in err
 
 
+@pytest.mark.slow
 def test_timeline_of_a_malformed_recording_as_a_real_process(base: Lines,
                                                             tmp_path: Path) -> None:
     path = corpus_file(base, "tick time NaN", tmp_path)
@@ -369,6 +373,7 @@ REPLAYED = ["value text", "level a number", "tick time 1e308", "assessment wall 
             "header thresholds a list", "stale_s NaN", "source checked 1e308"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", REPLAYED)
 def test_replay_plays_what_is_readable_or_refuses_in_one_line(
         name: str, base: Lines, tmp_path: Path, headless: list[ReplayApp],
@@ -386,6 +391,7 @@ def test_replay_plays_what_is_readable_or_refuses_in_one_line(
     assert any("skipped" in m for m in said), said
 
 
+@pytest.mark.slow
 def test_replay_says_when_a_value_cannot_be_shown_and_goes_on(
         base: Lines, tmp_path: Path, headless: list[ReplayApp],
         capfd: pytest.CaptureFixture[str]) -> None:
@@ -403,6 +409,7 @@ def test_replay_says_when_a_value_cannot_be_shown_and_goes_on(
     assert any(m.startswith("tick 1 is not fully shown (TypeError") for m in said), said
 
 
+@pytest.mark.slow
 def test_an_error_that_escapes_the_replay_is_one_line_and_exit_3(
         base: Lines, tmp_path: Path, headless: list[ReplayApp],
         monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
@@ -442,6 +449,7 @@ def _set(obj: Any, path: tuple[Any, ...], value: Any) -> Any:
     return obj
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())

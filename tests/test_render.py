@@ -13,17 +13,17 @@ import pytest
 from sbtop.actions.render import RenderClient, RenderError, RenderSettings, RenderTimeout
 from sbtop.demo.backend import SimulatedBackend
 from sbtop.demo.render_api import API_KEY, SERVICE_ID, Failure
+from tests.control_plane import serving
 from tests.servers import Answer, LoopbackServer
+
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def backend() -> Iterator[SimulatedBackend]:
-    b = SimulatedBackend(port=0, background=False).start()
-    b.render.build_s, b.render.update_s = 0.15, 0.1
-    try:
+    with serving(None, 0.15, 0.1, background=False) as b:
         yield b
-    finally:
-        b.stop()
 
 
 def client(b: SimulatedBackend, **changes: Any) -> RenderClient:

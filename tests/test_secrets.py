@@ -19,21 +19,21 @@ from sbtop.demo.app_api import DEMO_EMAIL, DEMO_PASSWORD, DEMO_SESSION
 from sbtop.demo.backend import SimulatedBackend
 from sbtop.demo.render_api import SERVICE_ID
 from tests.cli import EXAMPLE, run_sbtop
+from tests.control_plane import serving
 from tests.tmux import Pane
 from tests.waiting import until
+
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
 
 SBTOP = Path(sys.executable).with_name("sbtop")
 
 
 @pytest.fixture
 def backend() -> Iterator[SimulatedBackend]:
-    b = SimulatedBackend(port=0).start()
-    b.set(rps=200, error_rate=0.0)
-    b.render.build_s, b.render.update_s = 0.1, 0.1
-    try:
+    with serving(200, 0.1, 0.1) as b:
+        b.set(error_rate=0.0)
         yield b
-    finally:
-        b.stop()
 
 
 class Secrets:

@@ -36,6 +36,9 @@ from tests.procs import alive, descendants
 from tests.tmux import Pane
 from tests.waiting import until
 
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
+
 if shutil.which("tmux") is None:  # pragma: no cover - the project's machines have it
     pytest.fail("tmux is required for the end-to-end tests (apt-get install tmux)")
 

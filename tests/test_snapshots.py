@@ -20,6 +20,9 @@ import pytest
 
 from tests.console_harness import Harness, svg_text
 
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
+
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 THEMES = ("dark", "light", "high-contrast", "ansi")

@@ -16,6 +16,9 @@ from sbtop.sources import health, metrics
 from sbtop.sources.http import HttpSettings, make_client
 from tests.servers import Answer, LoopbackServer, closed_port
 
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
+
 PAGES = Path(__file__).parent / "pages"
 WANTED = wanted_samples(MetricNames())
 PAGE = (b'# TYPE http_requests_total counter\n'

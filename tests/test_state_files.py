@@ -34,6 +34,9 @@ from tests.cli import run_sbtop
 from tests.control_plane import render_config, render_env, serving
 from tests.recordings import write_recording
 
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
+
 PRECIOUS = b"someone's file, not sbtop's\n"
 ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="needs root, to act as other users")

@@ -132,6 +132,7 @@ def config_file(tmp_path: Path, b: SimulatedBackend, extra: str = "") -> Path:
     return cfg
 
 
+@pytest.mark.slow
 def test_the_checklist_passes_against_a_healthy_backend(tmp_path: Path,
                                                          backend: SimulatedBackend) -> None:
     r = run_sbtop("verify", "--window", "2", "--config", str(config_file(tmp_path, backend)),
@@ -141,6 +142,7 @@ def test_the_checklist_passes_against_a_healthy_backend(tmp_path: Path,
     assert "no baseline: judged by the warning threshold" in r.stdout
 
 
+@pytest.mark.slow
 def test_failing_hanging_and_bad_body_probes_are_each_named_with_why(
         tmp_path: Path, backend: SimulatedBackend) -> None:
     backend.app.failing.add("/api/leaderboard")
@@ -169,6 +171,7 @@ def test_failing_hanging_and_bad_body_probes_are_each_named_with_why(
     assert "FAIL  leaderboard" in r.stdout and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_missing_or_wrong_credentials_fail_and_never_show_the_secrets(
         tmp_path: Path, backend: SimulatedBackend) -> None:
     cfg = config_file(tmp_path, backend)
@@ -185,6 +188,7 @@ def test_missing_or_wrong_credentials_fail_and_never_show_the_secrets(
     assert r.returncode == 2
 
 
+@pytest.mark.slow
 def test_the_metric_items_use_the_canarys_baseline_from_the_state_directory(
         tmp_path: Path, backend: SimulatedBackend) -> None:
     cfg = tmp_path / "c.toml"
@@ -207,6 +211,7 @@ def test_the_metric_items_use_the_canarys_baseline_from_the_state_directory(
     assert r.returncode == 0 and "given on the command line" in r.stdout
 
 
+@pytest.mark.slow
 def test_bad_checklist_config_is_one_line_and_exit_3(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text('[targets.a]\nbase_url = "http://127.0.0.1:9"\n[[verify]]\nname = "x"\n'
@@ -216,6 +221,7 @@ def test_bad_checklist_config_is_one_line_and_exit_3(tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_each_probe_is_bounded_in_time_and_size_by_its_own_settings() -> None:
     # The probes share sbtop.bounded with every outside call: a trickling answer is cut off at
     # the probe's deadline (not at its last byte, nor at the target's shorter read timeout);
