@@ -378,7 +378,7 @@ def test_check_reports_the_database_figures_and_its_source(pg_db: str) -> None:
     down = run_sbtop("check", "--demo", "--window", "0.5", "--json", "--dsn",
                      "postgresql://postgres@127.0.0.1:1/postgres")
     out = json.loads(down.stdout)
-    assert down.returncode == 3
+    assert down.returncode == 3, down.stdout  # the worst level decides: say which it was
     assert out["sources"]["db"]["up"] is False
     assert "refused" in out["sources"]["db"]["error"]
     assert out["figures"]["db_sessions"]["value"] is None
