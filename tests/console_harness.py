@@ -5,11 +5,14 @@ byte for byte."""
 from __future__ import annotations
 
 import dataclasses
-import io
+import html
+import re
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from rich.console import Console
+from rich.cells import cell_len
+from textual.app import App
 
 from sbtop import config
 from sbtop.clock import ManualClock
@@ -63,11 +66,50 @@ def live_app(target: Any, *, theme: str | None = None, collecting: bool = True,
                     collecting=collecting)
 
 
-def screen_text(app: SbtopApp, styles: bool = False) -> str:
-    """The screen as text (with ANSI styles when asked), as Textual composes it."""
+_TEXT = re.compile(r'<text class="[^"]*" x="([\d.]+)" y="[\d.]+" textLength="([\d.]+)" '
+                   r'clip-path="url\(#[^)]*-line-(\d+)\)">([^<]*)</text>')
+
+
+def screen_text(app: App[Any]) -> str:
+    """The screen as text, as Textual's own screenshot (its public export) shows it."""
     width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
-                      color_system="truecolor", record=True, legacy_windows=False)
-    console.print(app.screen._compositor.render_update(
-        full=True, screen_stack=app._background_screens))
-    return console.export_text(styles=styles)
+    return svg_text(app.export_screenshot(), width, height)
+
+
+def svg_text(svg: str, width: int, height: int) -> str:
+    """The text of a screenshot: each run of text sits in it at its column (its x over the
+    width of a cell), and a wide character takes two cells."""
+    rows: list[list[str]] = [[" "] * width for _ in range(height)]
+    for x, length, line, body in _TEXT.findall(svg):
+        text = html.unescape(body).replace("\xa0", " ")
+        cells = cell_len(text)
+        if not cells or int(line) >= height:
+            continue
+        row, col = rows[int(line)], round(float(x) / (float(length) / cells))
+        for ch in text:
+            if col >= width:
+                break
+            row[col] = ch
+            if cell_len(ch) == 2 and col + 1 < width:
+                row[col + 1] = ""
+            col += cell_len(ch)
+    return "\n".join("".join(row) for row in rows)
+
+
+# Every notification each app was given, as Textual was handed it (after sbtop's own escaping):
+# recorded by wrapping Textual's public App.notify, for every app of this process.
+_said: WeakKeyDictionary[App[Any], list[str]] = WeakKeyDictionary()
+_textual_notify = App.notify
+
+
+def _notify(self: App[Any], message: str, *args: Any, **kwargs: Any) -> None:
+    _said.setdefault(self, []).append(str(message))
+    _textual_notify(self, message, *args, **kwargs)
+
+
+App.notify = _notify  # type: ignore[method-assign]
+
+
+def notifications(app: App[Any]) -> list[str]:
+    """What app has notified so far."""
+    return list(_said.get(app, []))

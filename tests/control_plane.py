@@ -14,11 +14,13 @@ from sbtop.demo.render_api import API_KEY, SERVICE_ID
 
 
 @contextlib.contextmanager
-def serving(rps: float = 200, build_s: float = 0.1, update_s: float = 0.1
-            ) -> Iterator[SimulatedBackend]:
-    """The backend on loopback; its deploys take build_s + update_s to go live."""
-    b = SimulatedBackend(port=0).start()
-    b.set(rps=rps)
+def serving(rps: float | None = 200, build_s: float = 0.1, update_s: float = 0.1, *,
+            background: bool = True) -> Iterator[SimulatedBackend]:
+    """The backend on loopback; its deploys take build_s + update_s to go live. Without
+    background traffic, the test advances it by hand; rps None keeps the backend's own."""
+    b = SimulatedBackend(port=0, background=background).start()
+    if rps is not None:
+        b.set(rps=rps)
     b.render.build_s, b.render.update_s = build_s, update_s
     try:
         yield b

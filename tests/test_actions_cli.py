@@ -3,7 +3,12 @@ shaped control plane: the plan first, confirmation, the gate, refusals that send
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,8 +17,12 @@ import pytest
 
 from sbtop.demo.backend import SimulatedBackend
 from tests import control_plane
+from tests.cli import clean_env, run_sbtop
 from tests.control_plane import render_config, render_env, serving
-from tests.test_config import run_sbtop
+from tests.waiting import until
+
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -103,14 +112,9 @@ def test_a_render_error_fails_the_action_with_its_reason(
 
 def test_killed_in_the_middle_of_an_action_the_audit_holds_whole_lines_and_it_is_not_resent(
         tmp_path: Path) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    marker = tmp_path / "runs"
-    slow = (f"import time; open({str(marker)!r}, 'a').write('x'); time.sleep(30)")
+    marker = tmp_path / "runs"  # a line per run of the command: its pid
+    slow = (f"import os, time; open({str(marker)!r}, 'a').write(str(os.getpid()) + chr(10)); "
+            "time.sleep(30)")
     cfg = tmp_path / "c.toml"
     cfg.write_text(f"""
 [targets.svc]
@@ -120,15 +124,20 @@ provider = "command"
 [targets.svc.actions.command]
 restart = {json.dumps([sys.executable, "-c", slow])}
 """)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SBTOP_")}
-    env["SBTOP_STATE_DIR"] = str(tmp_path / "state")
+    env = {"SBTOP_STATE_DIR": str(tmp_path / "state")}
     proc = subprocess.Popen([sys.executable, "-m", "sbtop", "restart", "--yes", "--config",
-                             str(cfg)], env=env, stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(10)
+                             str(cfg)], env=clean_env(env), stdout=subprocess.PIPE, text=True)
+    try:
+        # Killed once its command runs: the action is then in flight.
+        until(lambda: marker.exists() and marker.read_text().endswith("\n"), 30,
+              "the restart command running")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        # The command outlives a SIGKILL'd sbtop (nothing could stop it): not the test.
+        for pid in marker.read_text().split() if marker.exists() else []:
+            with contextlib.suppress(OSError):
+                os.kill(int(pid), signal.SIGKILL)
     raw = (tmp_path / "state" / "audit.jsonl").read_text()
     assert raw.endswith("\n")
     entries = [json.loads(x) for x in raw.splitlines()]
@@ -137,7 +146,7 @@ restart = {json.dumps([sys.executable, "-c", slow])}
     assert state["in_flight"]["action"] == "restart"
     again = run_sbtop("restart", "--dry-run", "--config", str(cfg), env=env)
     assert "was interrupted" in again.stdout
-    assert marker.read_text() == "x"  # the interrupted restart was not run again
+    assert len(marker.read_text().split()) == 1  # the interrupted restart was not run again
     entries = audit(tmp_path)
     assert any(str(e["result"]).startswith("interrupted") for e in entries)
 

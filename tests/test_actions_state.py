@@ -7,13 +7,13 @@ import json
 import multiprocessing
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
 from sbtop.actions.audit import AuditLog
 from sbtop.actions.state import CanaryState, LockedError, StateStore, TargetState
+from tests.waiting import until
 
 
 def test_state_round_trips_and_a_damaged_file_reads_as_empty(tmp_path: Path) -> None:
@@ -34,6 +34,7 @@ def _hold(directory: str, ready: object, release: object) -> None:
         release.wait(10)  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 def test_a_second_sbtop_is_refused_and_told_who_holds_the_lock(tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("fork")
     ready, release = ctx.Event(), ctx.Event()
@@ -52,6 +53,7 @@ def test_a_second_sbtop_is_refused_and_told_who_holds_the_lock(tmp_path: Path) -
         pass  # free again once the holder is gone
 
 
+@pytest.mark.slow
 def test_a_killed_holder_releases_the_lock(tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("fork")
     ready, release = ctx.Event(), ctx.Event()
@@ -72,12 +74,14 @@ def _write_forever(path: str) -> None:
         i += 1
 
 
+@pytest.mark.slow
 def test_the_audit_log_holds_only_complete_lines_even_when_killed(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     ctx = multiprocessing.get_context("fork")
     writer = ctx.Process(target=_write_forever, args=(str(path),))
     writer.start()
-    time.sleep(0.5)
+    # Killed once it has written a good many lines, most likely in the middle of another.
+    until(lambda: path.exists() and path.read_bytes().count(b"\n") > 50, 30, "50 lines written")
     os.kill(writer.pid or 0, signal.SIGKILL)
     writer.join(10)
     lines = path.read_bytes().split(b"\n")

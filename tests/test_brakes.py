@@ -19,9 +19,13 @@ import pytest
 from sbtop.demo.backend import SimulatedBackend
 from sbtop.demo.render_api import SERVICE_ID, Failure
 from tests import control_plane
+from tests.cli import run_sbtop
 from tests.control_plane import render_config, render_env, serving
-from tests.test_config import run_sbtop
+from tests.procs import alive
 from tests.tmux import Pane
+
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -105,14 +109,6 @@ def _wait(predicate: object, what: str, timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_a_signal_during_an_action_stops_its_command_and_records_it(
         tmp_path: Path, backend: SimulatedBackend, sig: int, code: int) -> None:
@@ -131,7 +127,7 @@ def test_a_signal_during_an_action_stops_its_command_and_records_it(
             proc.kill()
     assert proc.returncode == code, out + err
     assert "Traceback" not in err
-    _wait(lambda: not _alive(command), "the command to be stopped", 10)
+    _wait(lambda: not alive(command), "the command to be stopped", 10)
     results = [e["result"] for e in audit(tmp_path) if e["action"] == "restart"]
     assert results[0] == "started" and str(results[-1]).startswith("interrupted")
     state = json.loads((tmp_path / "state" / "state-demo.json").read_text())

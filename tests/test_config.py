@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -17,17 +16,9 @@ from sbtop.actions.settings import RenderSettings
 from sbtop.engine.levels import Level, Threshold
 from sbtop.sources.settings import DbSettings
 from sbtop.wiring import ConsoleSettings, TargetIdentity
+from tests.cli import EXAMPLE, run_sbtop
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "config.example.toml"
-
-
-def run_sbtop(*args: str, env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SBTOP_")}
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "sbtop", *args], check=False, capture_output=True,
-                          text=True, env=full_env, cwd=cwd, timeout=60)
 
 
 def _paths(table: Any, prefix: str = "") -> set[str]:
@@ -147,6 +138,7 @@ def test_choosing_a_missing_target_lists_the_known_ones() -> None:
         config.resolve(cfg, "prodution")
 
 
+@pytest.mark.slow
 def test_config_errors_exit_3_with_one_line_and_no_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[targets.p]\nbase_url = "http://h"\nmetrics_pth = "/m"\n')
@@ -158,6 +150,7 @@ def test_config_errors_exit_3_with_one_line_and_no_traceback(tmp_path: Path) -> 
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -173,6 +166,7 @@ def test_unreadable_files_exit_3_with_one_line(tmp_path: Path, content: bytes,
     assert r.returncode == 3 and message in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_a_missing_config_file_exits_3(tmp_path: Path) -> None:
     r = run_sbtop("check", "--config", str(tmp_path / "nope.toml"))
     assert r.returncode == 3 and "no such file" in r.stderr
@@ -191,6 +185,7 @@ def test_config_is_found_by_flag_then_environment_then_xdg(tmp_path: Path,
     assert config.find_config(str(tmp_path / "flag.toml")) == tmp_path / "flag.toml"
 
 
+@pytest.mark.slow
 def test_init_writes_a_commented_starter_that_loads_and_never_overwrites(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "config.toml"
     r = run_sbtop("init", str(path))
@@ -211,6 +206,7 @@ def test_init_writes_a_commented_starter_that_loads_and_never_overwrites(tmp_pat
     assert r.returncode == 0 and path.read_text() == starter.starter_text()
 
 
+@pytest.mark.slow
 def test_init_defaults_to_the_xdg_path(tmp_path: Path) -> None:
     r = run_sbtop("init", env={"XDG_CONFIG_HOME": str(tmp_path)})
     assert r.returncode == 0

@@ -26,9 +26,12 @@ from sbtop.session.live import LiveSession
 from sbtop.session.snapshot import stale_after
 from sbtop.sources.settings import DbSettings
 from sbtop.wiring import Wiring
-from tests.console_harness import Harness, live_app, screen_text
+from tests.console_harness import Harness, live_app, notifications, screen_text
 from tests.servers import Answer, LoopbackServer
-from tests.test_tick_loop import T0, Timers
+from tests.timers import T0, Timers
+
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -169,7 +172,7 @@ async def test_deploy_keys_say_the_action_is_not_configured(harness: Harness, ke
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press(key)
         await pilot.pause()
-        assert any("not configured" in str(n.message) for n in app._notifications)
+        assert any("not configured" in m for m in notifications(app))
 
 
 async def test_q_quits(harness: Harness) -> None:
@@ -249,7 +252,7 @@ async def test_an_error_in_a_tick_never_exits_the_app(harness: Harness) -> None:
         assert app.is_running
         assert session.internal_errors == ["RuntimeError: injected failure"]
         assert session.ticks == 2
-        assert any("injected failure" in str(n.message) for n in app._notifications)
+        assert any("injected failure" in m for m in notifications(app))
 
 
 class HeldSource:
@@ -336,7 +339,7 @@ async def test_read_only_removes_the_deploy_keys_entirely() -> None:
             assert "READ-ONLY" in screen_text(h.app)
             await pilot.press("c", "r", "b")
             await pilot.pause()
-            assert not any("not configured" in str(n.message) for n in h.app._notifications)
+            assert not any("not configured" in m for m in notifications(h.app))
             await pilot.press("question_mark")
             text = screen_text(h.app)
             assert "canary" not in text and "roll back" not in text
@@ -378,7 +381,7 @@ async def test_the_database_panel_sessions_view_and_a_confirmed_cancel(pg_db: st
             assert any(r.query == "SELECT pg_sleep(60)" for r in app.screen.rows)
             await pilot.press("x")  # off: db.allow_cancel is false
             await pilot.pause()
-            assert any("allow_cancel" in str(n.message) for n in app._notifications)
+            assert any("allow_cancel" in m for m in notifications(app))
             session.wiring = _with_database(session.wiring, pg_db, allow_cancel=True)
             await pilot.press("x")
             assert isinstance(app.screen, ConfirmScreen)

@@ -13,7 +13,10 @@ from sbtop.console.screens.action import ActionScreen
 from sbtop.console.screens.actions_log import ActionLogScreen
 from sbtop.console.screens.confirm import ConfirmScreen
 from sbtop.console.widgets.canary import CanaryPanel
-from tests.console_harness import Harness, screen_text
+from tests.console_harness import Harness, notifications, screen_text
+
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
 
 
 async def settle(h: Harness, pilot: object) -> None:
@@ -124,8 +127,8 @@ async def test_a_second_action_while_one_runs_is_refused(staging: Harness) -> No
         await pilot.press("r")
         await pilot.pause()
         assert not isinstance(app.screen, ActionScreen)
-        assert any("canary next is still running" in str(n.message)
-                   for n in app._notifications)
+        assert any("canary next is still running" in m
+                   for m in notifications(app))
         await settle(staging, pilot)
         assert staging.backend.restarts == 0 and staging.backend.knobs.canary_percent == 5
 

@@ -22,6 +22,10 @@ from sbtop.demo.render_api import API_KEY, SERVICE_ID, Failure
 from sbtop.engine.figures import Figure
 from sbtop.engine.gate import GateSettings
 from sbtop.engine.levels import Level
+from tests.control_plane import serving
+
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
 
 
 def figures(e5: float = 0.2, p95: float = 200.0) -> dict[str, Figure]:
@@ -31,12 +35,8 @@ def figures(e5: float = 0.2, p95: float = 200.0) -> dict[str, Figure]:
 
 @pytest.fixture
 def backend() -> Iterator[SimulatedBackend]:
-    b = SimulatedBackend(port=0, background=False).start()
-    b.render.build_s, b.render.update_s = 0.05, 0.05
-    try:
+    with serving(None, 0.05, 0.05, background=False) as b:
         yield b
-    finally:
-        b.stop()
 
 
 def controller(b: SimulatedBackend, state_dir: Path, clock: ManualClock) -> Controller:

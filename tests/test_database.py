@@ -24,6 +24,9 @@ from sbtop.sources.database import DatabaseSource, DbSettings, crdb_snapshot
 from tests import pg
 from tests.servers import closed_port
 
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
+
 
 def poll(source: DatabaseSource) -> DbSnapshot:
     return asyncio.run(source.poll())
@@ -366,7 +369,7 @@ def test_closed_cockroachdb_sessions_are_not_counted() -> None:
 def test_check_reports_the_database_figures_and_its_source(pg_db: str) -> None:
     import json
 
-    from tests.test_config import run_sbtop
+    from tests.cli import run_sbtop
 
     r = run_sbtop("check", "--demo", "--window", "1", "--dsn", pg_db, "--json")
     out = json.loads(r.stdout)
@@ -378,14 +381,14 @@ def test_check_reports_the_database_figures_and_its_source(pg_db: str) -> None:
     down = run_sbtop("check", "--demo", "--window", "0.5", "--json", "--dsn",
                      "postgresql://postgres@127.0.0.1:1/postgres")
     out = json.loads(down.stdout)
-    assert down.returncode == 3
+    assert down.returncode == 3, down.stdout  # the worst level decides: say which it was
     assert out["sources"]["db"]["up"] is False
     assert "refused" in out["sources"]["db"]["error"]
     assert out["figures"]["db_sessions"]["value"] is None
 
 
 def test_the_dsn_password_never_appears_in_output(pg_db: str) -> None:
-    from tests.test_config import run_sbtop
+    from tests.cli import run_sbtop
 
     secret = "hunter2-s3cret"
     dsn = psycopg.conninfo.make_conninfo(pg_db, password=secret, port=1)

@@ -12,6 +12,9 @@ import pytest
 
 from tests.tmux import Pane
 
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
+
 SBTOP = Path(sys.executable).with_name("sbtop")
 
 
@@ -67,7 +70,7 @@ def run_in_terminal(tmp_path: Path, script: str, size: tuple[int, int] = (180, 5
 
 def test_without_a_terminal_to_draw_on_the_console_refuses_in_one_line(tmp_path: Path) -> None:
     # It used to start anyway and write escape codes into the file or the pipe for ever.
-    from tests.test_recording import write_recording
+    from tests.recordings import write_recording
 
     rec = tmp_path / "shift.sbrec"
     write_recording(rec, ticks=3, step=1.0)
@@ -97,7 +100,7 @@ def test_without_a_terminal_to_draw_on_the_console_refuses_in_one_line(tmp_path:
 
 def test_an_unknown_theme_is_refused_before_the_console_starts(tmp_path: Path) -> None:
     # It used to start anyway, in another theme, with a notice gone in seconds.
-    from tests.test_recording import write_recording
+    from tests.recordings import write_recording
 
     rec = tmp_path / "shift.sbrec"
     write_recording(rec, ticks=3, step=1.0)

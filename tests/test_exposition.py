@@ -207,12 +207,14 @@ def _pages(draw: st.DrawFn) -> str:
     return "\n".join(lines) + "\n"
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(_pages())
 def test_generated_pages_match_prometheus_client(text: str) -> None:
     assert ours(text, openmetrics=False) == reference(text, openmetrics=False)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(_pages(), st.data())
 def test_generated_pages_filtered_equal_the_full_parse(text: str, data: st.DataObject) -> None:
@@ -254,6 +256,7 @@ def _openmetrics_pages(draw: st.DrawFn) -> str:
     return "\n".join(lines) + "\n# EOF\n"
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(_openmetrics_pages())
 def test_generated_openmetrics_pages_match_prometheus_client(text: str) -> None:

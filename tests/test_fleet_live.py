@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from sbtop.demo.backend import SimulatedBackend
-from tests.test_config import run_sbtop
+from tests.cli import run_sbtop
+
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

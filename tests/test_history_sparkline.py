@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from sbtop.console.sparkline import BARS, GAP, sparkline
 from sbtop.demo.backend import SimulatedBackend
 from sbtop.demo.exposition import text_page
@@ -39,6 +41,7 @@ def test_sparkline_scales_to_the_warning_bound_and_marks_bars_beyond_it() -> Non
     assert "[$warning]" in line and "[$error]" in line
 
 
+@pytest.mark.slow
 def test_the_demo_page_writer_agrees_with_prometheus_client() -> None:
     from prometheus_client import generate_latest
 

@@ -28,9 +28,13 @@ import psycopg
 import pytest
 from markdown_it import MarkdownIt
 
+from tests.cli import run_sbtop
 from tests.servers import Answer, LoopbackServer
-from tests.test_config import run_sbtop
 from tests.tmux import Pane
+from tests.waiting import until
+
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
 
 # The checkout's sbtop, as `python -m sbtop` imports it from the working directory.
 SBTOP = f"{sys.executable} -m sbtop"
@@ -106,6 +110,10 @@ def hostile_server() -> LoopbackServer:
 def server() -> Iterator[LoopbackServer]:
     with hostile_server() as s:
         yield s
+
+
+def scrapes(server: LoopbackServer) -> int:
+    return sum(r["path"] == "/metrics" for r in server.requests)
 
 
 def no_env(tmp_path: Path) -> dict[str, str]:
@@ -290,8 +298,10 @@ def test_the_console_and_its_replay_leave_title_and_clipboard_alone(
         screen = pane.wait_for("\\x1b]52", timeout=30)  # a route, shown as an escape
         assert "GET /api/" in screen
         # Redraws (routes every 5 s) would each write the clipboard again; the recording
-        # keeps the routes as often.
-        time.sleep(6)
+        # keeps the routes as often. Seven more scrapes: six more ticks drawn, a redraw among
+        # them, however slowly the machine runs them.
+        scraped = scrapes(server)
+        until(lambda: scrapes(server) >= scraped + 7, 60, "six more ticks")
         assert_terminal_untouched(pane, title)
         pane.keys("q")
         pane.wait_gone("Routes by", timeout=15)

@@ -24,6 +24,9 @@ from sbtop.engine.alerts import AlertState
 from sbtop.engine.levels import Level
 from tests.console_harness import Harness
 
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
+
 HOUR = 3600.0
 CYCLE = 400  # ticks of 1 s: one round of every traffic change below
 WARMUP_CYCLES = 2  # first-time costs (caches, lazily built lines, connections) come here

@@ -15,7 +15,7 @@ from sbtop.engine.engine import Engine
 from sbtop.engine.observations import Observation
 from sbtop.engine.settings import EngineSettings
 from sbtop.recording.writer import Recorder
-from tests.test_config import run_sbtop
+from tests.cli import run_sbtop
 
 
 def refusal(capsys: pytest.CaptureFixture[str], *argv: str) -> str:

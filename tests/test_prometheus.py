@@ -21,6 +21,9 @@ from sbtop.wiring import Wiring
 from tests.promserver import PromServer
 from tests.servers import closed_port
 
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
+
 RULES = """groups:
   - name: test
     rules:

@@ -19,11 +19,13 @@ Tolerances, and why:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import re
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,11 +36,11 @@ import pytest
 from sbtop import check, config
 from sbtop.engine.assessment import Assessment
 from sbtop.wiring import Wiring
+from tests.cli import run_sbtop
 from tests.promserver import PromServer
 from tests.realstack.stack import Load, NodeApp, cycle, running
-from tests.test_config import run_sbtop
 
-pytestmark = pytest.mark.xdist_group("realstack")
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("realstack")]
 PROMTOOL = shutil.which("promtool")
 WINDOW = 10.0
 
@@ -120,6 +122,26 @@ def evaluated_at(a: Assessment) -> float:
     return at
 
 
+@contextlib.contextmanager
+def rss_sampled(app: NodeApp) -> Iterator[list[int]]:
+    """The app's resident memory as the kernel shows it, every 20 ms while the block runs."""
+    seen = [app.rss_bytes()]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            seen.append(app.rss_bytes())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        sampler.join(5)
+        seen.append(app.rss_bytes())
+
+
 def value(a: Assessment, key: str) -> float:
     v = a.figures[key].value
     assert v is not None, (key, a.figures[key].reason)
@@ -135,8 +157,10 @@ def assert_in_true_bucket(a: Assessment, key: str, truth_ms: float) -> None:
 
 def test_each_exporter_read_directly_agrees_with_the_truth(stack: Stack) -> None:
     limit = {"memory_limit_mb": 1024.0}
-    sb, code, bundle = run_checks(direct(stack.sb.url, **limit), direct(stack.code.url, **limit),
-                                  direct(stack.bundle.url, **limit), window=6.0)
+    with rss_sampled(stack.code) as rss:
+        sb, code, bundle = run_checks(direct(stack.sb.url, **limit),
+                                      direct(stack.code.url, **limit),
+                                      direct(stack.bundle.url, **limit), window=6.0)
     # A labelled counter that has counted nothing yet prints only its HELP and TYPE: zero.
     assert value(code, "socket_messages_per_s") == 0
     for a, name, p95_ms in ((sb, "sb", 300.0), (code, "code", 120.0), (bundle, "bundle", 700.0)):
@@ -155,9 +179,11 @@ def test_each_exporter_read_directly_agrees_with_the_truth(stack: Stack) -> None
     assert value(bundle, "socket_connections") == 12  # socket_io_connected
     assert value(sb, "socket_messages_per_s") == pytest.approx(14, rel=0.2)
     assert value(bundle, "socket_messages_per_s") == pytest.approx(12, rel=0.2)
-    # Resident memory over the configured limit, against what the kernel says of the process.
-    rss = stack.code.rss_bytes()
-    assert value(code, "memory_pct") == pytest.approx(100 * rss / 1024**3, rel=0.15)
+    # Resident memory over the configured limit, against what the kernel said of the process
+    # while it was read: Node's RSS moves by tens of MB within seconds (its collector), so the
+    # figure is within what the kernel showed over those seconds, not equal to a later reading.
+    low, high = 100 * min(rss) / 1024**3, 100 * max(rss) / 1024**3
+    assert low * 0.9 <= value(code, "memory_pct") <= high * 1.1, (low, high)
 
 
 def test_zero_5xx_is_zero_through_prometheus_as_it_is_directly(stack: Stack) -> None:

@@ -7,20 +7,16 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from sbtop import config
 from sbtop.clock import ManualClock
 from sbtop.collector import Collector
 from sbtop.console.replay import ReplayApp
-from sbtop.demo.backend import SimulatedBackend
 from sbtop.engine import codec
 from sbtop.engine.engine import Engine
 from sbtop.recording.meta import header
@@ -28,8 +24,15 @@ from sbtop.recording.reader import Recording
 from sbtop.recording.timeline import markdown
 from sbtop.recording.writer import Recorder, RecordingError
 from sbtop.session.replay import ReplaySession
+from tests.cli import clean_env, run_sbtop
 from tests.console_harness import Harness, screen_text
-from tests.test_config import run_sbtop
+from tests.pagegen import PageText
+from tests.recordings import write_recording
+from tests.servers import Answer, LoopbackServer
+from tests.waiting import until
+
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
 
 
 def panels(text: str) -> list[str]:
@@ -97,47 +100,6 @@ async def test_seeking_rebuilds_the_charts_and_keys_move_the_position(tmp_path: 
         await pilot.press("r")  # deploy keys do not exist in a replay
         await pilot.press("v")
         assert app.screen is app.screen_stack[0]
-
-
-def write_recording(path: Path, *, ticks: int, step: float, incident: bool = False,
-                    cut: bool = False) -> None:
-    """A recording of the simulated backend made with a fast clock: `ticks` ticks `step`
-    seconds apart; with `incident`, 5xx at 8 % from tick 20 to 110 and a rollback at 110."""
-    backend = SimulatedBackend(port=0, background=False).start()
-    backend.set(rps=100, error_rate=0.0)
-    clock = ManualClock()
-    target = config.resolve(config.Config(), url=backend.url)
-    recorder = Recorder(path, header(target.recording, step, clock.wall))
-
-    async def go() -> None:
-        engine = Engine(target.engine, target.name)
-        async with Collector(target.collector, clock, health_every_s=0) as collector:
-            for i in range(ticks):
-                if incident and i == 20:
-                    backend.set(error_rate=0.08)
-                if incident and i == 110:
-                    backend.set(error_rate=0.0)
-                    recorder.event(clock.wall, "action", {
-                        "action": "rollback", "ok": True, "override": False,
-                        "result": "rolled back: deploy dep-0004 live"})
-                backend.advance(step)
-                clock.advance(step)
-                recorder.tick(engine.observe(await collector.observe()),
-                              {"percent": 25, "step_started_wall": 0.0,
-                               "baseline_p95_ms": 200.0, "read_error": None})
-
-    try:
-        asyncio.run(go())
-    finally:
-        backend.stop()
-    if cut:
-        recorder.flush()
-        size = recorder.bytes_written
-        recorder._raw.close()  # killed: no gzip trailer, and the last part not flushed
-        with open(path, "r+b") as f:
-            f.truncate(size - 7)
-    else:
-        recorder.close()
 
 
 def test_the_timeline_lists_crossings_alerts_and_actions_with_times(tmp_path: Path) -> None:
@@ -240,18 +202,26 @@ def test_keyframes_and_changes_rebuild_every_tick_exactly(tmp_path: Path) -> Non
 
 
 def test_sbtop_record_stops_cleanly_on_sigterm_and_the_file_reads(tmp_path: Path) -> None:
-    path = tmp_path / "demo.sbrec"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SBTOP_")}
-    p = subprocess.Popen([sys.executable, "-m", "sbtop", "record", str(path), "--demo",
-                          "--refresh", "0.5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=env)
-    time.sleep(4)
-    p.send_signal(signal.SIGTERM)
-    out, err = p.communicate(timeout=20)
+    # A target whose scrapes the test sees: signalled once it has been scraped 5 times, sbtop
+    # has recorded at least 4 ticks, however long its start-up took.
+    path = tmp_path / "app.sbrec"
+    page = PageText().sample("http_requests_total", {"status": "200"}, 1).text().encode()
+    with LoopbackServer({"/metrics": Answer(body=page)}) as srv:
+        p = subprocess.Popen([sys.executable, "-m", "sbtop", "record", str(path), "--url",
+                              srv.url, "--refresh", "0.5"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=clean_env())
+        try:
+            until(lambda: sum(r["path"] == "/metrics" for r in srv.requests) >= 5, 60,
+                  "five scrapes")
+            p.send_signal(signal.SIGTERM)
+            out, err = p.communicate(timeout=20)
+        finally:
+            if p.poll() is None:
+                p.kill()
     assert p.returncode == 0, err
     assert "recorded" in out and "per hour" in out and "Traceback" not in err
     rec = Recording(path)
     assert len(rec) >= 4 and rec.problem is None
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     r = run_sbtop("timeline", str(path))
-    assert r.returncode == 0 and r.stdout.startswith("# Timeline: demo")
+    assert r.returncode == 0 and r.stdout.startswith(f"# Timeline: {rec.header['target']}")

@@ -11,7 +11,6 @@ import copy
 import dataclasses
 import gzip
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -31,8 +30,9 @@ from sbtop.recording import reader, stream, timeline
 from sbtop.recording.reader import Recording
 from sbtop.recording.timeline import markdown
 from sbtop.recording.writer import Recorder, RecordingError
-from tests.test_chaos import PEAK
-from tests.test_recording import write_recording
+from tests.cli import peak_rss
+from tests.console_harness import notifications
+from tests.recordings import write_recording
 
 MB = 1024 * 1024
 # What reading may cost, whatever the file: Python and sbtop's modules take 20 to 50 MB, one
@@ -69,16 +69,13 @@ def edited(lines: Lines, i: int, change: Callable[[dict[str, Any]], object]) -> 
 
 def peak(argv: list[str], tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], float]:
     """Run `argv` as a child of a small Python that reports its peak RSS (MB)."""
-    rss = tmp_path / "rss"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SBTOP_")}
-    p = subprocess.run([sys.executable, "-c", PEAK, str(rss), *argv], capture_output=True,
-                       text=True, env=env, timeout=120, check=False)
-    return p, int(rss.read_text()) / 1024
+    return peak_rss(argv, tmp_path / "rss")
 
 
 # --- item 7: bounded memory --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_one_huge_line_is_skipped_unread_in_bounded_memory(base: Lines, tmp_path: Path) -> None:
     # 200 MB of one line compress to 200 KB; the reader before held it whole (and what JSON
     # made of it): about 700 MB, and a MemoryError beyond.
@@ -138,6 +135,7 @@ print(len(rec))
 """
 
 
+@pytest.mark.slow
 def test_a_long_recording_is_read_and_replayed_in_bounded_memory(base: Lines,
                                                                  tmp_path: Path) -> None:
     # 3,000 ticks, 300 MB of text in 1 MB of gzip: the reader before kept every line.
@@ -302,6 +300,7 @@ def corpus_file(base: Lines, name: str, tmp_path: Path) -> Path:
     return write(tmp_path / "bad.sbrec", edited(lines, line, change))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CORPUS)
 def test_timeline_refuses_a_malformed_recording_in_one_line(
         name: str, base: Lines, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
@@ -316,6 +315,7 @@ def test_timeline_refuses_a_malformed_recording_in_one_line(
         assert "is not as sbtop writes a recording" in err and "no timeline" in err
 
 
+@pytest.mark.slow
 def test_timeline_of_a_malformed_recording_as_a_real_process(base: Lines,
                                                             tmp_path: Path) -> None:
     path = corpus_file(base, "tick time NaN", tmp_path)
@@ -374,6 +374,7 @@ REPLAYED = ["value text", "level a number", "tick time 1e308", "assessment wall 
             "header thresholds a list", "stale_s NaN", "source checked 1e308"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", REPLAYED)
 def test_replay_plays_what_is_readable_or_refuses_in_one_line(
         name: str, base: Lines, tmp_path: Path, headless: list[ReplayApp],
@@ -387,10 +388,11 @@ def test_replay_plays_what_is_readable_or_refuses_in_one_line(
         return
     assert code == 0 and headless and getattr(headless[0], "crashed", None) is None
     assert "skipped" in err  # said on the terminal, and on the screen
-    said = [n.message for n in headless[0]._notifications]
+    said = notifications(headless[0])
     assert any("skipped" in m for m in said), said
 
 
+@pytest.mark.slow
 def test_replay_says_when_a_value_cannot_be_shown_and_goes_on(
         base: Lines, tmp_path: Path, headless: list[ReplayApp],
         capfd: pytest.CaptureFixture[str]) -> None:
@@ -405,11 +407,12 @@ def test_replay_says_when_a_value_cannot_be_shown_and_goes_on(
     assert "Traceback" not in err
     app = headless[0]
     assert getattr(app, "crashed", None) is None and app.player.index == 0
-    said = [n.message for n in app._notifications]
+    said = notifications(app)
     assert any(m.startswith("r.sbrec: 1 line skipped") and
                "memory_pct.detail.rss_bytes: 'lots' is not a number" in m for m in said), said
 
 
+@pytest.mark.slow
 def test_an_error_that_escapes_the_replay_is_one_line_and_exit_3(
         base: Lines, tmp_path: Path, headless: list[ReplayApp],
         monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
@@ -449,6 +452,7 @@ def _set(obj: Any, path: tuple[Any, ...], value: Any) -> Any:
     return obj
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli import EXAMPLE, run_sbtop
 from tests.servers import Answer, LoopbackServer
-from tests.test_config import EXAMPLE, run_sbtop
 
 PROMTOOL = shutil.which("promtool")
 if PROMTOOL is None:  # pragma: no cover - .ci/run installs Debian's prometheus package
@@ -28,6 +28,7 @@ def check(text: str, tmp_path: Path) -> str:
     return r.stdout
 
 
+@pytest.mark.slow
 def test_the_default_rules_are_the_runbooks_and_promtool_accepts_them(tmp_path: Path) -> None:
     r = run_sbtop("rules", env={"XDG_CONFIG_HOME": str(tmp_path)})
     assert r.returncode == 0, r.stderr
@@ -40,6 +41,7 @@ def test_the_default_rules_are_the_runbooks_and_promtool_accepts_them(tmp_path: 
     assert "SbtopLatencyP95MsWarning" not in r.stdout
 
 
+@pytest.mark.slow
 def test_a_target_with_selector_memory_limit_and_histogram_counts(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text('[metrics]\nrequests_counter = ""\n'
@@ -52,6 +54,7 @@ def test_a_target_with_selector_memory_limit_and_histogram_counts(tmp_path: Path
         r.stdout)
 
 
+@pytest.mark.slow
 def test_the_example_config_gives_valid_rules(tmp_path: Path) -> None:
     # The example's backend is not reachable from here: the rules for its configured names.
     r = run_sbtop("rules", "--config", str(EXAMPLE), "--target", "production", "--no-detect")

@@ -9,7 +9,6 @@ import gzip
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,22 +18,22 @@ import pytest
 from sbtop.demo.app_api import DEMO_EMAIL, DEMO_PASSWORD, DEMO_SESSION
 from sbtop.demo.backend import SimulatedBackend
 from sbtop.demo.render_api import SERVICE_ID
-from tests.test_config import run_sbtop
-from tests.test_verify import EXAMPLE
+from tests.cli import EXAMPLE, run_sbtop
+from tests.control_plane import serving
 from tests.tmux import Pane
+from tests.waiting import until
+
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
 
 SBTOP = Path(sys.executable).with_name("sbtop")
 
 
 @pytest.fixture
 def backend() -> Iterator[SimulatedBackend]:
-    b = SimulatedBackend(port=0).start()
-    b.set(rps=200, error_rate=0.0)
-    b.render.build_s, b.render.update_s = 0.1, 0.1
-    try:
+    with serving(200, 0.1, 0.1) as b:
+        b.set(error_rate=0.0)
         yield b
-    finally:
-        b.stop()
 
 
 class Secrets:
@@ -139,21 +138,21 @@ def console_screens(cfg: Path, state: Path, rec: Path, env: dict[str, str]) -> s
                 f"--record {rec}; sleep 30", size=(120, 40))
     screens = []
     try:
-        screens.append(pane.wait_for("req/s"))
-        time.sleep(2)
+        first = pane.wait_for("req/s")
+        screens.append(first)
+        until(lambda: pane.text() != first, 20, "a later tick drawn")
         screens.append(pane.wait_for("req/s"))
         pane.keys("a")
         screens.append(pane.wait_for("Action log"))
         pane.keys("a")  # closes the log (escape would wait to be told from alt+key)
-        time.sleep(0.5)
+        pane.wait_gone("Action log")
         pane.keys("v")
         screens.append(pane.wait_for("Post-deployment checklist"))
-        time.sleep(3)
-        screens.append(pane.wait_for("passed"))
+        screens.append(pane.wait_for(" passed, "))  # the verdict: every probe has answered
         pane.keys("Escape")
-        time.sleep(0.5)
+        pane.wait_gone("Post-deployment checklist")
         pane.keys("q")
-        time.sleep(1)
+        pane.wait_gone("req/s")  # the recording closed, the shell's screen back
     finally:
         pane.close()
     return "\n".join(screens)

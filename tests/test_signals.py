@@ -32,9 +32,13 @@ from sbtop.demo.backend import SimulatedBackend
 from sbtop.recording.reader import Recording
 from sbtop.session.live import LiveSession
 from tests import procs
+from tests.cli import run_sbtop
 from tests.procs import alive, descendants
-from tests.test_config import run_sbtop
 from tests.tmux import Pane
+from tests.waiting import until
+
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
 
 if shutil.which("tmux") is None:  # pragma: no cover - the project's machines have it
     pytest.fail("tmux is required for the end-to-end tests (apt-get install tmux)")
@@ -82,18 +86,8 @@ def state_of(pid: int) -> str:
     return "alive" if alive(pid) else "gone"
 
 
-def wait_until(condition: Any, timeout: float, what: str) -> float:
-    """Seconds it took for condition() to hold; fails after timeout."""
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.05)
-    return time.monotonic() - start
-
-
 def read_pid(path: Path) -> int:
-    wait_until(lambda: path.exists() and path.read_text().strip(), 10, f"{path} written")
+    until(lambda: path.exists() and path.read_text().strip(), 10, f"{path} written")
     return int(path.read_text())
 
 
@@ -137,7 +131,7 @@ def test_resized_many_times_suspended_resumed_then_sigterm(terminals: list[Pane]
                 and any(len(line) == 100 and line.endswith("╮") for line in lines))
 
     try:
-        wait_until(drawn_for_100x30, 15, "redrawn for the last size")
+        until(drawn_for_100x30, 15, "redrawn for the last size")
     except AssertionError:
         raise AssertionError("not redrawn for 100x30; the screen was:\n" + term.text()) from None
     screen = term.text()
@@ -146,20 +140,20 @@ def test_resized_many_times_suspended_resumed_then_sigterm(terminals: list[Pane]
     assert "Traceback" not in screen
 
     os.kill(pid, signal.SIGTSTP)
-    wait_until(lambda: state(pid) == "T", 15, "stopped by SIGTSTP")
+    until(lambda: state(pid) == "T", 15, "stopped by SIGTSTP")
     time.sleep(1.5)  # long enough for the next tick to be overdue when it resumes
     os.kill(pid, signal.SIGCONT)
-    wait_until(lambda: state(pid) not in ("T", ""), 15, "running again after SIGCONT")
+    until(lambda: state(pid) not in ("T", ""), 15, "running again after SIGCONT")
     before = term.wait_for("q Quit")  # all of it repainted, the footer too
     assert "Latency" in before and "Routes by" in before
-    wait_until(lambda: term.text() != before, 15, "the figures update after the resume")
+    until(lambda: term.text() != before, 15, "the figures update after the resume")
     assert "Traceback" not in term.text()
 
     os.kill(pid, signal.SIGTERM)
     screen = term.wait_for("sbtop-exited-")
     assert "sbtop-exited-143" in screen and "Traceback" not in screen
     assert "Latency" not in screen  # the terminal is given back: the shell's screen again
-    wait_until(lambda: not alive(pid), 20, "sbtop gone after SIGTERM")
+    until(lambda: not alive(pid), 20, "sbtop gone after SIGTERM")
 
 
 @pytest.mark.parametrize("forward", ["yes", "no"], ids=["sighup", "dead-terminal-only"])
@@ -178,13 +172,13 @@ def test_a_hang_up_ends_it_at_once_cleanly_and_leaves_nothing_behind(
     family = descendants(pid)
 
     term.hang_up()
-    took = wait_until(status.exists, 20, "sbtop ended after the hang-up")
+    took = until(status.exists, 20, "sbtop ended after the hang-up")
     # Passed on by the shell, SIGHUP ends it at once; without it, sbtop notices the dead
     # terminal at its next redraw (within one refresh). Either way it ends by itself, well
     # before the exit watchdog's 10 s would end it (a busy machine stretches "at once").
     assert took < 9.0
     assert status.read_text() == "129"  # exited 128 + SIGHUP, cleanly (not killed by it)
-    wait_until(lambda: not alive(pid), 20, "the sbtop process gone")
+    until(lambda: not alive(pid), 20, "the sbtop process gone")
     assert not [p for p in family if alive(p)]
     assert refused(port)  # the demo's backend stopped with it
     rec = Recording(recording)
@@ -212,11 +206,11 @@ def test_sigtstp_while_the_main_thread_holds_the_terminal_queue_suspends_and_res
     terminals.append(term)
     term.wait_for("health HTTP 200 OK")
     term.keys("w")
-    wait_until(lambda: state(pid) == "T", 20, "stopped by the SIGTSTP sent under the lock")
+    until(lambda: state(pid) == "T", 20, "stopped by the SIGTSTP sent under the lock")
     os.kill(pid, signal.SIGCONT)
-    wait_until(lambda: state(pid) not in ("T", ""), 20, "running again after SIGCONT")
+    until(lambda: state(pid) not in ("T", ""), 20, "running again after SIGCONT")
     before = term.wait_for("q Quit")  # all of it repainted, the footer too
-    wait_until(lambda: term.text() != before, 20, "the figures update after the resume")
+    until(lambda: term.text() != before, 20, "the figures update after the resume")
     term.keys("q")
     assert "sbtop-exited-0" in term.wait_for("sbtop-exited-")
 
@@ -230,10 +224,10 @@ def test_sigterm_ends_a_console_whose_event_loop_is_wedged(terminals: list[Pane]
     terminals.append(term)
     term.wait_for("health HTTP 200 OK")
     term.keys("h")
-    wait_until(lambda: state(pid) == "S" and "Latency" in term.text(), 20, "wedged")
+    until(lambda: state(pid) == "S" and "Latency" in term.text(), 20, "wedged")
     os.kill(pid, signal.SIGTERM)
     assert "sbtop-exited-143" in term.wait_for("sbtop-exited-", timeout=30)
-    wait_until(lambda: not alive(pid), 10, "the wedged console gone")
+    until(lambda: not alive(pid), 10, "the wedged console gone")
 
 
 STUBBORN = """
@@ -254,7 +248,7 @@ def test_closing_a_terminal_ends_everything_it_started(tmp_path: Path) -> None:
     script.write_text(STUBBORN)
     term = Pane(f"sh {script} {pids}")
     try:
-        wait_until(lambda: pids.exists() and len(pids.read_text().split()) == 3, 20,
+        until(lambda: pids.exists() and len(pids.read_text().split()) == 3, 20,
                    "three processes started")
         started = [int(x) for x in pids.read_text().split()]
         assert all(alive(p) for p in started)
@@ -331,9 +325,9 @@ timeout_s = 120.0
     # Bounded by the 1 s grace the command gets; generous deadlines for a busy machine.
     screen = term.wait_for("sbtop-exited-", timeout=20)
     assert "sbtop-exited-129" in screen and "Traceback" not in screen
-    wait_until(lambda: not alive(pid), 20, "sbtop gone")
+    until(lambda: not alive(pid), 20, "sbtop gone")
     audit_now = (state / "audit.jsonl").read_text()[-600:]
-    wait_until(lambda: not alive(deploy_pid) and not alive(sleep_pid), 20,
+    until(lambda: not alive(deploy_pid) and not alive(sleep_pid), 20,
                f"the command and its child stopped (deploy {state_of(deploy_pid)}, sleep "
                f"{state_of(sleep_pid)}; the audit ends {audit_now!r})")
 

@@ -30,9 +30,12 @@ from sbtop.commands.targets import demo_target
 from sbtop.demo.backend import SimulatedBackend
 from sbtop.demo.render_api import API_KEY
 from sbtop.recording.writer import Recorder, RecordingError
+from tests.cli import run_sbtop
 from tests.control_plane import render_config, render_env, serving
-from tests.test_config import run_sbtop
-from tests.test_recording import write_recording
+from tests.recordings import write_recording
+
+# Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
+pytestmark = pytest.mark.slow
 
 PRECIOUS = b"someone's file, not sbtop's\n"
 ROOT = os.geteuid() == 0

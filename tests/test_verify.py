@@ -30,7 +30,7 @@ from sbtop.engine.verify import (
     metric_checks,
     verdict,
 )
-from tests.test_config import EXAMPLE, run_sbtop
+from tests.cli import EXAMPLE, run_sbtop
 
 CREDS = {"STUDYBUDDY_VERIFY_EMAIL": DEMO_EMAIL, "STUDYBUDDY_VERIFY_PASSWORD": DEMO_PASSWORD,
          "STUDYBUDDY_SESSION_COOKIE": DEMO_SESSION}
@@ -132,6 +132,7 @@ def config_file(tmp_path: Path, b: SimulatedBackend, extra: str = "") -> Path:
     return cfg
 
 
+@pytest.mark.slow
 def test_the_checklist_passes_against_a_healthy_backend(tmp_path: Path,
                                                          backend: SimulatedBackend) -> None:
     r = run_sbtop("verify", "--window", "2", "--config", str(config_file(tmp_path, backend)),
@@ -141,6 +142,7 @@ def test_the_checklist_passes_against_a_healthy_backend(tmp_path: Path,
     assert "no baseline: judged by the warning threshold" in r.stdout
 
 
+@pytest.mark.slow
 def test_failing_hanging_and_bad_body_probes_are_each_named_with_why(
         tmp_path: Path, backend: SimulatedBackend) -> None:
     backend.app.failing.add("/api/leaderboard")
@@ -169,6 +171,7 @@ def test_failing_hanging_and_bad_body_probes_are_each_named_with_why(
     assert "FAIL  leaderboard" in r.stdout and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_missing_or_wrong_credentials_fail_and_never_show_the_secrets(
         tmp_path: Path, backend: SimulatedBackend) -> None:
     cfg = config_file(tmp_path, backend)
@@ -185,6 +188,7 @@ def test_missing_or_wrong_credentials_fail_and_never_show_the_secrets(
     assert r.returncode == 2
 
 
+@pytest.mark.slow
 def test_the_metric_items_use_the_canarys_baseline_from_the_state_directory(
         tmp_path: Path, backend: SimulatedBackend) -> None:
     cfg = tmp_path / "c.toml"
@@ -207,6 +211,7 @@ def test_the_metric_items_use_the_canarys_baseline_from_the_state_directory(
     assert r.returncode == 0 and "given on the command line" in r.stdout
 
 
+@pytest.mark.slow
 def test_bad_checklist_config_is_one_line_and_exit_3(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text('[targets.a]\nbase_url = "http://127.0.0.1:9"\n[[verify]]\nname = "x"\n'
@@ -216,6 +221,7 @@ def test_bad_checklist_config_is_one_line_and_exit_3(tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_each_probe_is_bounded_in_time_and_size_by_its_own_settings() -> None:
     # The probes share sbtop.bounded with every outside call: a trickling answer is cut off at
     # the probe's deadline (not at its last byte, nor at the target's shorter read timeout);
@@ -234,9 +240,14 @@ def test_each_probe_is_bounded_in_time_and_size_by_its_own_settings() -> None:
             probe(url=srv.url + "/slow", timeout_s=1.0), probe(url=srv.url + "/big"),
             probe(url=srv.url + "/login"), probe(url=srv.url + "/thinks", timeout_s=5.0)],
             HttpSettings(timeout_s=0.5)))
+        slow_request = next(r for r in srv.settled() if r["path"] == "/slow")
     assert thinks is not None and thinks.status == 200, thinks  # 1 s is within its own 5 s
     assert slow is not None and slow.error == "timeout: no complete answer within 1 s"
-    assert 900 < slow.elapsed_ms < 3000
+    # Its own clock: not cut at the target's 0.5 s. The server's: left before the last byte
+    # (5 s of answer), about a second after it came.
+    assert slow.elapsed_ms > 900
+    assert slow_request["hung_up"] and not slow_request["complete"], slow_request
+    assert slow_request["ended"] - slow_request["at"] < 3.0
     assert big is not None and big.truncated and len(big.body) == MAX_BODY
     assert judge_probe(probe(expect_json={"a": "*"}), big).detail.endswith(
         "the body is over 1024 KB: its JSON was not read")

@@ -147,12 +147,20 @@ class CommandProvider:
         return f"{shlex.join(argv[:1])} succeeded: {untrusted.line(last, 200)}"
 
     async def _exec(self, argv: list[str], what: str) -> str:
+        # Shielded: cancelled while its pipes are still being connected, asyncio would kill
+        # the command alone and leave whatever it had started running; this way the whole
+        # group is stopped, as after any other cancel.
+        spawn = asyncio.ensure_future(asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True))
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+            proc = await asyncio.shield(spawn)
         except OSError as e:
             raise ActionError(f"cannot run {argv[0]}: {e.strerror}") from None
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await _stop_group(await spawn)
+            raise
         assert proc.stdout is not None
         chunks: list[bytes] = []
         size = 0
