@@ -10,6 +10,7 @@ from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.assessment import Assessment, iso, to_dict
 from sbtop.engine.engine import Engine
 from sbtop.engine.figures import Figure
+from sbtop.engine.keys import Fig
 from sbtop.engine.observations import Observation
 from sbtop.session.live import LiveSession
 from sbtop.wiring import Wiring
@@ -67,14 +68,14 @@ def wide_bucket(f: Figure) -> bool:
 def read_from(a: Assessment) -> str:
     """Which of the metrics it knows the app's figures were read from, in words."""
     parts = []
-    errors = a.figures.get("error_rate_5xx_pct")
-    requests = a.figures.get("requests_per_s")
+    errors = a.figures.get(Fig.ERROR_RATE_5XX_PCT)
+    requests = a.figures.get(Fig.REQUESTS_PER_S)
     if errors is not None and errors.detail.metric:
         label = errors.detail.status_label
         parts.append(f"requests {errors.detail.metric}" + (f" by {label}" if label else ""))
     elif requests is not None and requests.detail.metric:
         parts.append(f"requests {requests.detail.metric}")
-    for key, what in (("socket_connections", "sockets"), ("socket_messages_per_s", "messages")):
+    for key, what in ((Fig.SOCKET_CONNECTIONS, "sockets"), (Fig.SOCKET_MESSAGES_PER_S, "messages")):
         f = a.figures.get(key)
         if f is not None and f.detail.metric:
             parts.append(f"{what} {f.detail.metric}")
@@ -112,7 +113,7 @@ def as_text(a: Assessment, base_url: str = "") -> str:
             low, high = f.detail.bucket_ms
             line += (f"  somewhere in the {low:g}-{high:g} ms bucket" if high is not None else
                      f"  past the highest bucket: at least {low:g} ms")
-        elif key == "db_sessions":
+        elif key == Fig.DB_SESSIONS:
             d = f.detail
             line += (f"  active {d.active or 0}, idle {d.idle or 0}, idle in txn "
                      f"{d.idle_in_transaction or 0}, aborted "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sbtop.engine.figures import Figure
+from sbtop.engine.keys import Fig
 from sbtop.engine.observations import ExternalAlert
 from sbtop.engine.words import duration, number
 
@@ -12,24 +13,24 @@ __all__ = ["LABELS", "duration", "external_origin", "figure_value", "number", "s
 
 # Short names for figures where space is tight (the alerts panel).
 LABELS: dict[str, str] = {
-    "latency_p50_ms": "p50",
-    "latency_p95_ms": "p95",
-    "latency_p99_ms": "p99",
-    "requests_per_s": "req/s",
-    "error_rate_5xx_pct": "5xx",
-    "error_rate_4xx_pct": "4xx",
-    "socket_connections": "sockets",
-    "socket_messages_per_s": "msgs",
-    "memory_pct": "memory",
-    "event_loop_lag_ms": "loop lag",
-    "db_connections_pct": "db conns",
-    "db_sessions": "db sessions",
-    "health": "health",
+    Fig.LATENCY_P50_MS: "p50",
+    Fig.LATENCY_P95_MS: "p95",
+    Fig.LATENCY_P99_MS: "p99",
+    Fig.REQUESTS_PER_S: "req/s",
+    Fig.ERROR_RATE_5XX_PCT: "5xx",
+    Fig.ERROR_RATE_4XX_PCT: "4xx",
+    Fig.SOCKET_CONNECTIONS: "sockets",
+    Fig.SOCKET_MESSAGES_PER_S: "msgs",
+    Fig.MEMORY_PCT: "memory",
+    Fig.EVENT_LOOP_LAG_MS: "loop lag",
+    Fig.DB_CONNECTIONS_PCT: "db conns",
+    Fig.DB_SESSIONS: "db sessions",
+    Fig.HEALTH: "health",
 }
 
 
 def figure_value(f: Figure) -> str:
-    if f.key == "health":
+    if f.key == Fig.HEALTH:
         return "-" if f.value is None else f"HTTP {f.value:.0f}"
     return number(f.value, f.unit)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level
 from sbtop.engine.promql import figure_expr, selector_matchers
 from sbtop.engine.settings import AlertRule, EngineSettings
@@ -33,9 +34,9 @@ def _duration(seconds: float) -> str:
 
 # Figures sbtop reads itself, for which Prometheus holds no metric of the app's.
 _READ_DIRECTLY: dict[str, str] = {
-    "db_pool_pct": "sbtop counts the pool's sessions in the database itself",
-    "db_sessions": "sbtop counts sessions in the database itself",
-    "health": "sbtop probes the health path itself",
+    Fig.DB_POOL_PCT: "sbtop counts the pool's sessions in the database itself",
+    Fig.DB_SESSIONS: "sbtop counts sessions in the database itself",
+    Fig.HEALTH: "sbtop probes the health path itself",
 }
 
 
@@ -53,7 +54,7 @@ def rules_for(settings: EngineSettings, selector: str = "", shape: Shape | None 
             exported = (shape or configured(settings.names)).describe()
             if figure in _READ_DIRECTLY:
                 why = _READ_DIRECTLY[figure]
-            elif figure == "memory_pct" and not settings.memory_limit_bytes:
+            elif figure == Fig.MEMORY_PCT and not settings.memory_limit_bytes:
                 why = "no memory limit: set memory_limit_mb on the target"
             else:
                 why = f"not exported by the app ({exported})"

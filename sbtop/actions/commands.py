@@ -24,6 +24,7 @@ from sbtop.actions.requests import Request
 from sbtop.actions.settings import ActionsSettings
 from sbtop.actions.state import StateDirError
 from sbtop.engine.figures import Figure
+from sbtop.engine.keys import Fig
 from sbtop.wiring import TargetIdentity
 
 EXIT_DONE, EXIT_REFUSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2, 3
@@ -172,7 +173,7 @@ def _status(c: Controller, figures: Mapping[str, Figure], out: Callable[[str], N
         out(f"  at this step since {format.duration(c.clock.now()[1] - state.step_started_wall)}"
             " ago")
     if state.baseline:
-        base = state.baseline.get("latency_p95_ms")
+        base = state.baseline.get(Fig.LATENCY_P95_MS)
         out(f"  baseline p95: {'-' if base is None else f'{base:.0f} ms'}")
     out(f"  next step: {'none (top of the ladder)' if g.next_percent is None else g.next_percent}")
     for cr in g.criteria:

@@ -24,6 +24,7 @@ from sbtop.actions.state import LockedError, StateStore, TargetState
 from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.figures import Figure
 from sbtop.engine.gate import Gate, GateSettings, evaluate, next_step
+from sbtop.engine.keys import Fig
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class Controller:
 
     def gate(self, figures: Mapping[str, Figure]) -> Gate:
         c = self.state.canary
-        base = c.baseline.get("latency_p95_ms")
+        base = c.baseline.get(Fig.LATENCY_P95_MS)
         percent = None if c.read_error else c.percent
         return evaluate(percent, c.step_started_wall, self.clock.now()[1], base, figures,
                         self.gate_settings)
@@ -138,10 +139,10 @@ class Controller:
         (the old baseline and the new), and whether it is an override (during a canary, the
         canary's own figures would become what it is judged against)."""
         c = self.state.canary
-        p95 = figures.get("latency_p95_ms")
+        p95 = figures.get(Fig.LATENCY_P95_MS)
         new = ("p95 unknown right now" if p95 is None or p95.value is None
                else f"p95 {p95.value:.0f} ms now")
-        old = c.baseline.get("latency_p95_ms") if c.baseline else None
+        old = c.baseline.get(Fig.LATENCY_P95_MS) if c.baseline else None
         details = ["the baseline now: " + (f"p95 {old:.0f} ms, captured "
                                              f"{_clock(c.baseline_wall)}" if old is not None
                                              else "none"),
@@ -156,7 +157,7 @@ class Controller:
     def capture_baseline(self, figures: Mapping[str, Figure], *, override: bool = False) -> str:
         """Take the current p95 and 5xx rate as what later steps are judged against. During a
         canary that needs `override`: otherwise refused (and recorded)."""
-        old = self.state.canary.baseline.get("latency_p95_ms")
+        old = self.state.canary.baseline.get(Fig.LATENCY_P95_MS)
         record = {"target": self.target, "action": "canary baseline", "dry_run": False,
                   "params": {"previous_p95_ms": old}, "override": override}
         try:
@@ -176,7 +177,7 @@ class Controller:
             return f"no baseline: another sbtop is acting on {self.target} ({e})"
         self.state = state
         was = f" (was {old:.0f} ms)" if isinstance(old, int | float) else ""
-        return f"baseline captured: p95 {state.canary.baseline['latency_p95_ms']:.0f} ms{was}"
+        return f"baseline captured: p95 {state.canary.baseline[Fig.LATENCY_P95_MS]:.0f} ms{was}"
 
     # --- planning and acting ----------------------------------------------------------------
 
@@ -362,12 +363,12 @@ class Controller:
 
     def _capture(self, state: TargetState, figures: Mapping[str, Figure],
                  **recorded: Any) -> bool:
-        p95 = figures.get("latency_p95_ms")
-        e5 = figures.get("error_rate_5xx_pct")
+        p95 = figures.get(Fig.LATENCY_P95_MS)
+        e5 = figures.get(Fig.ERROR_RATE_5XX_PCT)
         if p95 is None or p95.value is None or p95.stale_s is not None:
             return False
-        state.canary.baseline = {"latency_p95_ms": p95.value,
-                                 "error_rate_5xx_pct": e5.value if e5 else None}
+        state.canary.baseline = {Fig.LATENCY_P95_MS: p95.value,
+                                 Fig.ERROR_RATE_5XX_PCT: e5.value if e5 else None}
         state.canary.baseline_wall = self.clock.now()[1]
         self.audit.append({"target": self.target, "action": "canary baseline",
                            "params": state.canary.baseline, "result": "captured",

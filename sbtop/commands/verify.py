@@ -12,6 +12,7 @@ from sbtop.commands import Command
 from sbtop.commands.loading import ConfigFile
 from sbtop.commands.targets import TargetOptions, target_for
 from sbtop.commands.usage import UsageError
+from sbtop.engine.keys import Fig
 
 if TYPE_CHECKING:
     from sbtop.verify import Baseline
@@ -58,8 +59,9 @@ def _baseline(opts: VerifyOptions, target: str) -> Baseline | None:
     from sbtop.verify import Baseline
 
     if opts.baseline_p95_ms is not None or opts.baseline_5xx_pct is not None:
-        return Baseline({"latency_p95_ms": opts.baseline_p95_ms,
-                         "error_rate_5xx_pct": opts.baseline_5xx_pct}, "given on the command line")
+        return Baseline({Fig.LATENCY_P95_MS: opts.baseline_p95_ms,
+                         Fig.ERROR_RATE_5XX_PCT: opts.baseline_5xx_pct},
+                        "given on the command line")
     if opts.demo:
         return None
     store = StateStore(default_state_dir(opts.state_dir), target)

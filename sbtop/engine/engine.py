@@ -23,6 +23,7 @@ from sbtop.engine.figures import (
     window_figures,
 )
 from sbtop.engine.fleet import Fleet, FleetRound
+from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level, worst
 from sbtop.engine.observations import (
     DbSnapshot,
@@ -39,9 +40,9 @@ from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
 
 # Figures that come from /metrics and are carried over (marked stale) when a scrape fails.
 METRIC_FIGURES = (
-    "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "requests_per_s",
-    "error_rate_5xx_pct", "error_rate_4xx_pct", "socket_connections", "socket_messages_per_s",
-    "memory_pct", "event_loop_lag_ms",
+    Fig.LATENCY_P50_MS, Fig.LATENCY_P95_MS, Fig.LATENCY_P99_MS, Fig.REQUESTS_PER_S,
+    Fig.ERROR_RATE_5XX_PCT, Fig.ERROR_RATE_4XX_PCT, Fig.SOCKET_CONNECTIONS,
+    Fig.SOCKET_MESSAGES_PER_S, Fig.MEMORY_PCT, Fig.EVENT_LOOP_LAG_MS,
 )
 
 
@@ -98,7 +99,7 @@ class Engine:
             figures.update(prom)
         hf = health_figure(self._health, self.settings)
         if hf is not None:
-            figures["health"] = hf
+            figures[Fig.HEALTH] = hf
         figures.update(self._current_db_figures(obs.wall))
         figures = {k: figures[k] for k in FIGURE_UNITS if k in figures}
         alerts = self.alerts.evaluate(figures, obs.t, obs.wall)
@@ -313,8 +314,8 @@ class Engine:
             figures = dict(self._metric_figures)
             # Memory may come from the health JSON, which can be newer than the last scrape.
             if self._end is not None:
-                figures["memory_pct"] = gauge_figures(self._end, self._health,
-                                                      self.settings)["memory_pct"]
+                figures[Fig.MEMORY_PCT] = gauge_figures(self._end, self._health,
+                                                      self.settings)[Fig.MEMORY_PCT]
             return figures
         if not self._metric_figures:
             reason = f"metrics unavailable: {status.error}"
@@ -328,11 +329,11 @@ class Engine:
 def _configured(settings: EngineSettings) -> set[str]:
     keys: set[str] = set(METRIC_FIGURES)
     if not settings.names.socket_gauges:
-        keys.discard("socket_connections")
+        keys.discard(Fig.SOCKET_CONNECTIONS)
     if not settings.names.message_counters:
-        keys.discard("socket_messages_per_s")
+        keys.discard(Fig.SOCKET_MESSAGES_PER_S)
     if not settings.names.event_loop_lag:
-        keys.discard("event_loop_lag_ms")
+        keys.discard(Fig.EVENT_LOOP_LAG_MS)
     return keys
 
 

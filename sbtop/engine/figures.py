@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sbtop.engine.detail import Detail
+from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level, Threshold
 from sbtop.engine.observations import HealthProbe
 from sbtop.engine.quantile import INF, histogram_quantile, quantile_in_bucket
@@ -16,7 +17,7 @@ from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
 
 # The two counts of requests by status class: the request counter and the histogram's _count.
 COUNTS = (COUNTER, HIST_COUNT)
-QUANTILES = (("latency_p50_ms", 0.5), ("latency_p95_ms", 0.95), ("latency_p99_ms", 0.99))
+QUANTILES = ((Fig.LATENCY_P50_MS, 0.5), (Fig.LATENCY_P95_MS, 0.95), (Fig.LATENCY_P99_MS, 0.99))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +156,10 @@ def waiting_figures(end: Rollup | None, health: HealthProbe | None, settings: En
     figures: dict[str, Figure] = {}
     for key, _q in QUANTILES:
         figures[key] = unknown(key, reason, settings)
-    for key in ("requests_per_s", "error_rate_5xx_pct", "error_rate_4xx_pct"):
+    for key in (Fig.REQUESTS_PER_S, Fig.ERROR_RATE_5XX_PCT, Fig.ERROR_RATE_4XX_PCT):
         figures[key] = unknown(key, reason, settings)
     if settings.names.message_counters:
-        figures["socket_messages_per_s"] = unknown("socket_messages_per_s", reason, settings)
+        figures[Fig.SOCKET_MESSAGES_PER_S] = unknown(Fig.SOCKET_MESSAGES_PER_S, reason, settings)
     if end is not None:
         figures.update(gauge_figures(end, health, settings))
     return figures, Routes(reason=reason)
@@ -185,18 +186,18 @@ def figures_over(d: Deltas, end: Rollup, health: HealthProbe | None, settings: E
     figures.update(_traffic(end, d, window, settings))
     if names.message_counters:
         if end.message_counter is None:
-            figures["socket_messages_per_s"] = unknown(
-                "socket_messages_per_s",
+            figures[Fig.SOCKET_MESSAGES_PER_S] = unknown(
+                Fig.SOCKET_MESSAGES_PER_S,
                 f"no message counter {end.found_in} "
                 f"(looked for {', '.join(names.message_counters)})",
                 settings,
             )
         elif MESSAGES in end.problems:
-            figures["socket_messages_per_s"] = unknown("socket_messages_per_s",
+            figures[Fig.SOCKET_MESSAGES_PER_S] = unknown(Fig.SOCKET_MESSAGES_PER_S,
                                                        end.problems[MESSAGES], settings)
         else:
-            figures["socket_messages_per_s"] = judge(
-                "socket_messages_per_s", d.per_s.get(MESSAGES, 0.0), settings,
+            figures[Fig.SOCKET_MESSAGES_PER_S] = judge(
+                Fig.SOCKET_MESSAGES_PER_S, d.per_s.get(MESSAGES, 0.0), settings,
                 detail=Detail(metric=end.message_counter),
             )
     figures.update(gauge_figures(end, health, settings))
@@ -253,17 +254,17 @@ def _traffic(end: Rollup, d: Deltas, window: str, settings: EngineSettings
     out: dict[str, Figure] = {}
     source = _count_source(end, settings, need_status=False)
     if source is None:
-        out["requests_per_s"] = unknown(
-            "requests_per_s",
+        out[Fig.REQUESTS_PER_S] = unknown(
+            Fig.REQUESTS_PER_S,
             f"neither {names.requests_counter} nor {names.latency_histogram}_count is "
             f"{end.found_in}",
             settings,
         )
     elif source[0] in end.problems:
-        out["requests_per_s"] = unknown("requests_per_s", end.problems[source[0]], settings)
+        out[Fig.REQUESTS_PER_S] = unknown(Fig.REQUESTS_PER_S, end.problems[source[0]], settings)
     else:
         total = sum(d.counts.get(source[0], {}).values())
-        out["requests_per_s"] = judge("requests_per_s", d.per_s.get(source[0], 0.0), settings,
+        out[Fig.REQUESTS_PER_S] = judge(Fig.REQUESTS_PER_S, d.per_s.get(source[0], 0.0), settings,
                                       detail=Detail(metric=source[1], requests=total))
     source = _count_source(end, settings, need_status=True)
     reason: str | None = None
@@ -280,7 +281,7 @@ def _traffic(end: Rollup, d: Deltas, window: str, settings: EngineSettings
         if total < settings.min_requests:
             reason = (f"too few requests: {total:.0f} in {window} "
                       f"(need {settings.min_requests})")
-    for key, cls in (("error_rate_5xx_pct", "5xx"), ("error_rate_4xx_pct", "4xx")):
+    for key, cls in ((Fig.ERROR_RATE_5XX_PCT, "5xx"), (Fig.ERROR_RATE_4XX_PCT, "4xx")):
         if reason is not None:
             out[key] = unknown(key, reason, settings)
         else:
@@ -300,18 +301,18 @@ def gauge_figures(end: Rollup, health: HealthProbe | None, settings: EngineSetti
     out: dict[str, Figure] = {}
     if names.socket_gauges:
         sockets = end.gauges.get("sockets")
-        out["socket_connections"] = judge(
-            "socket_connections", sockets, settings,
+        out[Fig.SOCKET_CONNECTIONS] = judge(
+            Fig.SOCKET_CONNECTIONS, sockets, settings,
             reason=end.problems.get("sockets") or
             f"no socket gauge {end.found_in} (looked for {', '.join(names.socket_gauges)})",
             detail=Detail(metric=end.socket_gauge),
         )
-    out["memory_pct"] = memory_figure(end.gauges.get("rss"), health, settings,
+    out[Fig.MEMORY_PCT] = memory_figure(end.gauges.get("rss"), health, settings,
                                       end.problems.get("rss"), end.found_in)
     if names.event_loop_lag:
         lag = end.gauges.get("event_loop_lag")
-        out["event_loop_lag_ms"] = judge(
-            "event_loop_lag_ms", None if lag is None else lag * 1000.0, settings,
+        out[Fig.EVENT_LOOP_LAG_MS] = judge(
+            Fig.EVENT_LOOP_LAG_MS, None if lag is None else lag * 1000.0, settings,
             reason=(end.problems.get("event_loop_lag")
                     or f"{names.event_loop_lag} is not {end.found_in}"),
         )
@@ -334,18 +335,18 @@ def memory_figure(rss: float | None, health: HealthProbe | None, settings: Engin
         limit, limit_why = _number_at(body, fields.memory_limit)
         limit_source = f"health {fields.memory_limit}"
     if rss is None:
-        return unknown("memory_pct", f"no resident memory: {problem}" if problem else
+        return unknown(Fig.MEMORY_PCT, f"no resident memory: {problem}" if problem else
                        f"no resident memory: {settings.names.memory_rss} is not {found_in} "
                        f"and the health JSON's {fields.rss} {why_not}", settings)
     if rss < 0:  # no process holds less than nothing: a bug upstream, not a calm 0 %
-        return unknown("memory_pct", f"resident memory from {rss_source} is {rss:g} bytes: "
+        return unknown(Fig.MEMORY_PCT, f"resident memory from {rss_source} is {rss:g} bytes: "
                        "impossible", settings)
     if not limit or limit <= 0:
         said = f" (the health JSON's {fields.memory_limit} {limit_why})" if limit_why else ""
-        return judge("memory_pct", None, settings,
+        return judge(Fig.MEMORY_PCT, None, settings,
                      reason=f"no memory limit: set memory_limit_mb on the target{said}",
                      detail=Detail(rss_bytes=rss))
-    return judge("memory_pct", 100.0 * rss / limit, settings,
+    return judge(Fig.MEMORY_PCT, 100.0 * rss / limit, settings,
                  detail=Detail(rss_bytes=rss, limit_bytes=limit, rss_from=rss_source,
                                limit_from=limit_source))
 
@@ -356,12 +357,12 @@ def health_figure(probe: HealthProbe | None, settings: EngineSettings) -> Figure
         return None
     detail = Detail(elapsed_ms=round(probe.elapsed_ms, 1))
     if probe.status is not None and 200 <= probe.status < 300:
-        return Figure("health", float(probe.status), Level.OK, "", None, None, detail, True)
+        return Figure(Fig.HEALTH, float(probe.status), Level.OK, "", None, None, detail, True)
     if probe.status is not None:
-        return Figure("health", float(probe.status), Level.CRITICAL, "", None,
+        return Figure(Fig.HEALTH, float(probe.status), Level.CRITICAL, "", None,
                       probe.error or f"HTTP {probe.status}", detail, True)
     level = Level.CRITICAL if probe.answered_or_timed_out else Level.UNKNOWN
-    return Figure("health", None, level, "", None, probe.error or "no answer", detail, True)
+    return Figure(Fig.HEALTH, None, level, "", None, probe.error or "no answer", detail, True)
 
 
 def _routes(end: Rollup, d: Deltas, settings: EngineSettings) -> Routes:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from sbtop.engine import words
 from sbtop.engine.figures import Figure
+from sbtop.engine.keys import Fig
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +77,11 @@ def evaluate(percent: int | None, step_started_wall: float | None, now_wall: flo
                                       + ("done" if left <= 0 else f"{words.duration(left)} left")))
     else:
         left = 0.0
-    e5 = _fresh(figures.get("error_rate_5xx_pct"))
+    e5 = _fresh(figures.get(Fig.ERROR_RATE_5XX_PCT))
     criteria.append(Criterion(
         "5xx", e5 is not None and e5 < settings.max_5xx_pct,
         f"5xx {_num(e5, '%')} < {settings.max_5xx_pct:g}%"))
-    p95 = _fresh(figures.get("latency_p95_ms"))
+    p95 = _fresh(figures.get(Fig.LATENCY_P95_MS))
     if baseline_p95_ms is None and not percent:
         # Before the first step there is nothing to compare with yet: the p95 of the moment
         # of stepping becomes the baseline.
@@ -93,7 +94,7 @@ def evaluate(percent: int | None, step_started_wall: float | None, now_wall: flo
             "p95", p95 is not None and p95 <= bound,
             f"p95 {_num(p95, 'ms')} <= {bound:.0f} ms (baseline {baseline_p95_ms:.0f} "
             f"+{settings.max_p95_regression_pct:g}%)"))
-    db = figures.get("db_connections_pct")
+    db = figures.get(Fig.DB_CONNECTIONS_PCT)
     if db is None or (db.value is None and not db.judged and db.stale_s is None
                       and "no connection limit" in (db.reason or "")):
         criteria.append(Criterion("db", None, "db connections: not measured (no database)"))

@@ -20,6 +20,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from sbtop.engine.figures import Deltas, Figure, Routes, figures_over, unknown
+from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level
 from sbtop.engine.observations import ExternalAlert, HealthProbe, PromSnapshot
 from sbtop.engine.quantile import INF, histogram_quantile
@@ -42,9 +43,9 @@ RATE = "5m"  # the rate window of generated alerting rules
 RATE_S = 300.0
 DETECT_EVERY_S = 30.0
 # The figures Prometheus gives (the console prefills their history).
-PROM_FIGURES = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "requests_per_s",
-                "error_rate_5xx_pct", "error_rate_4xx_pct", "socket_connections",
-                "socket_messages_per_s", "memory_pct", "event_loop_lag_ms")
+PROM_FIGURES = (Fig.LATENCY_P50_MS, Fig.LATENCY_P95_MS, Fig.LATENCY_P99_MS, Fig.REQUESTS_PER_S,
+                Fig.ERROR_RATE_5XX_PCT, Fig.ERROR_RATE_4XX_PCT, Fig.SOCKET_CONNECTIONS,
+                Fig.SOCKET_MESSAGES_PER_S, Fig.MEMORY_PCT, Fig.EVENT_LOOP_LAG_MS)
 Vector = tuple[tuple[Mapping[str, str], float], ...]
 
 
@@ -486,36 +487,36 @@ def figure_expr(figure: str, settings: EngineSettings, selector: str = "",
     shape = shape or configured(n)
     sel = _sel(selector)
     h = n.latency_histogram
-    quantiles: dict[str, float] = {"latency_p50_ms": 0.5, "latency_p95_ms": 0.95,
-                                   "latency_p99_ms": 0.99}
+    quantiles: dict[str, float] = {Fig.LATENCY_P50_MS: 0.5, Fig.LATENCY_P95_MS: 0.95,
+                                   Fig.LATENCY_P99_MS: 0.99}
     if figure in quantiles:
         if not shape.histogram:
             return None
         return (f"histogram_quantile({quantiles[figure]}, sum by (le) "
                 f"(rate({h}_bucket{sel}[{window}]))) * 1000")
     r = shape.requests
-    if figure == "requests_per_s":
+    if figure == Fig.REQUESTS_PER_S:
         return f"sum(rate({r}{sel}[{window}]))" if r else None
-    if figure in ("error_rate_5xx_pct", "error_rate_4xx_pct"):
+    if figure in (Fig.ERROR_RATE_5XX_PCT, Fig.ERROR_RATE_4XX_PCT):
         if r is None or shape.status_label is None:
             return None
-        cls = "5" if figure == "error_rate_5xx_pct" else "4"
+        cls = "5" if figure == Fig.ERROR_RATE_5XX_PCT else "4"
         errors = _sel(selector, f'{shape.status_label}=~"{cls}.."')
         # No 5xx yet is an empty vector, not 0: `or vector(0)` makes it 0, while no traffic
         # at all (an empty or zero denominator) still gives nothing.
         return (f"(sum(rate({r}{errors}[{window}])) or vector(0)) / "
                 f"sum(rate({r}{sel}[{window}])) * 100")
-    if figure == "socket_connections":
+    if figure == Fig.SOCKET_CONNECTIONS:
         return f"sum({shape.socket_gauge}{sel})" if shape.socket_gauge else None
-    if figure == "socket_messages_per_s":
+    if figure == Fig.SOCKET_MESSAGES_PER_S:
         m = shape.message_counter
         return f"sum(rate({m}{sel}[{window}]))" if m else None
-    if figure == "memory_pct" and n.memory_rss and shape.memory_rss and (
+    if figure == Fig.MEMORY_PCT and n.memory_rss and shape.memory_rss and (
             settings.memory_limit_bytes):
         return f"max({n.memory_rss}{sel}) / {settings.memory_limit_bytes:.0f} * 100"
-    if figure == "event_loop_lag_ms" and n.event_loop_lag and shape.event_loop_lag:
+    if figure == Fig.EVENT_LOOP_LAG_MS and n.event_loop_lag and shape.event_loop_lag:
         return f"max({n.event_loop_lag}{sel}) * 1000"
-    if figure == "db_connections_pct":
+    if figure == Fig.DB_CONNECTIONS_PCT:
         # postgres_exporter's names: client sessions over the server's limit.
         return ("sum(pg_stat_activity_count) / scalar(max(pg_settings_max_connections) - "
                 "max(pg_settings_superuser_reserved_connections)) * 100")

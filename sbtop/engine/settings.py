@@ -7,35 +7,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level, Threshold
 
 # Every figure sbtop can judge, in display order, with its unit.
 FIGURE_UNITS: dict[str, str] = {
-    "latency_p50_ms": "ms",
-    "latency_p95_ms": "ms",
-    "latency_p99_ms": "ms",
-    "requests_per_s": "/s",
-    "error_rate_5xx_pct": "%",
-    "error_rate_4xx_pct": "%",
-    "socket_connections": "",
-    "socket_messages_per_s": "/s",
-    "memory_pct": "%",
-    "event_loop_lag_ms": "ms",
-    "db_connections_pct": "%",
-    "db_pool_pct": "%",
-    "db_sessions": "",
-    "health": "",
+    Fig.LATENCY_P50_MS: "ms",
+    Fig.LATENCY_P95_MS: "ms",
+    Fig.LATENCY_P99_MS: "ms",
+    Fig.REQUESTS_PER_S: "/s",
+    Fig.ERROR_RATE_5XX_PCT: "%",
+    Fig.ERROR_RATE_4XX_PCT: "%",
+    Fig.SOCKET_CONNECTIONS: "",
+    Fig.SOCKET_MESSAGES_PER_S: "/s",
+    Fig.MEMORY_PCT: "%",
+    Fig.EVENT_LOOP_LAG_MS: "ms",
+    Fig.DB_CONNECTIONS_PCT: "%",
+    Fig.DB_POOL_PCT: "%",
+    Fig.DB_SESSIONS: "",
+    Fig.HEALTH: "",
 }
 
 # The runbook's table of key metrics to watch.
 RUNBOOK_THRESHOLDS: dict[str, Threshold] = {
-    "latency_p95_ms": Threshold(warning=500, critical=1000),
-    "error_rate_5xx_pct": Threshold(warning=1, critical=5),
-    "db_connections_pct": Threshold(warning=80, critical=95),
+    Fig.LATENCY_P95_MS: Threshold(warning=500, critical=1000),
+    Fig.ERROR_RATE_5XX_PCT: Threshold(warning=1, critical=5),
+    Fig.DB_CONNECTIONS_PCT: Threshold(warning=80, critical=95),
     # The runbook's "check database connection pool usage", judged like the connections.
-    "db_pool_pct": Threshold(warning=80, critical=95),
-    "memory_pct": Threshold(warning=80, critical=95),
-    "socket_connections": Threshold(warning=1000, critical=2000),
+    Fig.DB_POOL_PCT: Threshold(warning=80, critical=95),
+    Fig.MEMORY_PCT: Threshold(warning=80, critical=95),
+    Fig.SOCKET_CONNECTIONS: Threshold(warning=1000, critical=2000),
 }
 
 
@@ -94,9 +95,9 @@ class AlertRule:
 
 
 RUNBOOK_ALERTS: tuple[AlertRule, ...] = (
-    AlertRule("HighLatency", "latency_p95_ms", ">", 500, 300, Level.WARNING,
+    AlertRule("HighLatency", Fig.LATENCY_P95_MS, ">", 500, 300, Level.WARNING,
               "High p95 latency detected"),
-    AlertRule("HighErrorRate", "error_rate_5xx_pct", ">", 1, 300, Level.CRITICAL,
+    AlertRule("HighErrorRate", Fig.ERROR_RATE_5XX_PCT, ">", 1, 300, Level.CRITICAL,
               "Error rate above 1%"),
 )
 

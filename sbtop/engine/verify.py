@@ -17,6 +17,7 @@ from typing import Any
 
 from sbtop import untrusted
 from sbtop.engine.figures import Figure
+from sbtop.engine.keys import Fig
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 # "*" as an expected JSON value: the field must be there and not null.
@@ -147,10 +148,10 @@ def metric_checks(figures: Mapping[str, Figure], baseline: Mapping[str, float | 
     and said so."""
     base = baseline or {}
     return [
-        _not_worse(figures.get("error_rate_5xx_pct"), base.get("error_rate_5xx_pct"),
+        _not_worse(figures.get(Fig.ERROR_RATE_5XX_PCT), base.get(Fig.ERROR_RATE_5XX_PCT),
                    "no increase in error rate", "5xx", lambda b: b + tol.error_rate_pts,
                    f"+{tol.error_rate_pts:g} pts", "%"),
-        _not_worse(figures.get("latency_p95_ms"), base.get("latency_p95_ms"),
+        _not_worse(figures.get(Fig.LATENCY_P95_MS), base.get(Fig.LATENCY_P95_MS),
                    "latency improved or stable", "p95", lambda b: b * (1 + tol.p95_pct / 100),
                    f"+{tol.p95_pct:g} %", " ms"),
     ]

@@ -9,6 +9,7 @@ from typing import Any
 from sbtop.actions.state import CanaryState
 from sbtop.engine.codec import MAX_TIME
 from sbtop.engine.gate import GateSettings
+from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Threshold
 from sbtop.recording.settings import RecordingSettings
 
@@ -35,7 +36,7 @@ def header(settings: RecordingSettings, refresh_s: float,
 
 def canary_record(c: CanaryState) -> dict[str, Any]:
     return {"percent": c.percent, "step_started_wall": c.step_started_wall,
-            "baseline_p95_ms": c.baseline.get("latency_p95_ms"), "read_error": c.read_error}
+            "baseline_p95_ms": c.baseline.get(Fig.LATENCY_P95_MS), "read_error": c.read_error}
 
 
 def thresholds(head: dict[str, Any]) -> dict[str, Threshold]:

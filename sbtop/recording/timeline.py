@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sbtop import format, untrusted
+from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level
 from sbtop.recording.reader import Recording
 
@@ -164,7 +165,7 @@ def _worst(rec: Recording) -> list[str]:
     figures = rec.encoded(len(rec) - 1).get("figures") or {}
     for key, series in rec.series.items():
         e = figures.get(key) or {}
-        if not e.get("judged") or key == "health":
+        if not e.get("judged") or key == Fig.HEALTH:
             continue
         th = e.get("threshold") or {}
         below = th.get("above") is False
@@ -201,7 +202,7 @@ def _value(key: str, f: dict[str, Any]) -> str:
     v = f.get("value")
     if not isinstance(v, int | float):
         return ""
-    if key == "health":
+    if key == Fig.HEALTH:
         return f"HTTP {v:.0f}"
     return format.number(float(v), str(f.get("unit", "")))
 

@@ -19,6 +19,7 @@ from sbtop.engine.assessment import Assessment
 from sbtop.engine.engine import Engine
 from sbtop.engine.gate import Gate
 from sbtop.engine.history import History, Ring
+from sbtop.engine.keys import Fig
 from sbtop.engine.observations import Observation
 from sbtop.session.actions import ActionLog, LiveActions
 from sbtop.session.loop import TickLoop, Waiter
@@ -45,8 +46,8 @@ Judge: TypeAlias = Callable[[Observation, float], Assessment | None]
 FRESHNESS_EVERY_S = 1.0  # between ticks, a hung target is marked STALE within a second
 FLAG_EVERY_S = 30.0  # the canary's flag is read from the provider this often
 STORE_CANARY_EVERY_S = 5.0  # without a provider (sbtop record): the state file, this often
-PREFILL_FIGURES = ("latency_p95_ms", "requests_per_s", "socket_connections",
-                   "error_rate_5xx_pct", "latency_p50_ms", "latency_p99_ms", "memory_pct")
+PREFILL_FIGURES = (Fig.LATENCY_P95_MS, Fig.REQUESTS_PER_S, Fig.SOCKET_CONNECTIONS,
+                   Fig.ERROR_RATE_5XX_PCT, Fig.LATENCY_P50_MS, Fig.LATENCY_P99_MS, Fig.MEMORY_PCT)
 
 
 class Source(Protocol):

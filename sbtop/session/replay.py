@@ -17,6 +17,7 @@ from sbtop.clock import SYSTEM, Clock, ManualClock
 from sbtop.engine.assessment import Assessment, iso
 from sbtop.engine.gate import Gate, evaluate
 from sbtop.engine.history import History, Ring
+from sbtop.engine.keys import Fig
 from sbtop.engine.settings import EngineSettings
 from sbtop.recording import meta
 from sbtop.recording.reader import Recording
@@ -130,7 +131,7 @@ class ReplaySession:
             return None
         base = c.get("baseline_p95_ms")
         return CanaryState(percent=c.get("percent"), step_started_wall=c.get("step_started_wall"),
-                           baseline={"latency_p95_ms": base} if base is not None else {},
+                           baseline={Fig.LATENCY_P95_MS: base} if base is not None else {},
                            read_error=c.get("read_error"))
 
     def gate(self) -> Gate | None:
@@ -138,7 +139,7 @@ class ReplaySession:
         if c is None or a is None:
             return None
         percent = None if c.read_error else c.percent
-        return evaluate(percent, c.step_started_wall, a.wall, c.baseline.get("latency_p95_ms"),
+        return evaluate(percent, c.step_started_wall, a.wall, c.baseline.get(Fig.LATENCY_P95_MS),
                         a.figures, self._gate_settings)
 
     # --- playing ----------------------------------------------------------------------------

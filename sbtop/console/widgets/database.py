@@ -13,6 +13,7 @@ from sbtop.console.messages import SessionsRequested
 from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.detail import Detail
+from sbtop.engine.keys import Fig
 from sbtop.session.snapshot import Snapshot
 
 
@@ -37,8 +38,8 @@ class DatabasePanel(Panel):
             self.set_state("-unknown", None)
             return
         f = a.figures
-        conns = f.get("db_connections_pct")
-        sessions = f.get("db_sessions")
+        conns = f.get(Fig.DB_CONNECTIONS_PCT)
+        sessions = f.get(Fig.DB_SESSIONS)
         source = a.sources.get("db")
         if source is not None and not source.up:
             # Down says so first, whatever older values are kept below it.
@@ -53,7 +54,7 @@ class DatabasePanel(Panel):
             self.query_one("#db-extra", Line).set("")
             self.set_state("-down", "DOWN")
             return
-        pool = f.get("db_pool_pct")
+        pool = f.get(Fig.DB_POOL_PCT)
         first = marks.figure(conns, label="conns") if conns is not None and (
             conns.value is not None) else "[$text-muted]conns: no limit known[/]"
         if pool is not None:
@@ -78,7 +79,7 @@ class DatabasePanel(Panel):
         if sessions is not None and sessions.stale_s is not None:
             self.set_state("-stale", f"STALE: {source.error if source else ''}"[:40])
         else:
-            self.judge(a, ("db_connections_pct", "db_pool_pct"))
+            self.judge(a, (Fig.DB_CONNECTIONS_PCT, Fig.DB_POOL_PCT))
 
     def action_chart(self) -> None:
         if self._dsn_given:

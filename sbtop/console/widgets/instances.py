@@ -16,6 +16,7 @@ from sbtop.console import marks
 from sbtop.console.marks import esc
 from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.assessment import Assessment
+from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level
 from sbtop.engine.observations import InstanceStatus
 from sbtop.session.snapshot import Snapshot
@@ -67,7 +68,7 @@ class InstancesPanel(Panel):
             return f"{name} [b $warning]DOWN[/] [$text-muted]{why}[/]"
         if i.p95_ms is None:
             return f"{name} up   [$text-muted]p95 -[/]"
-        p95 = a.figures.get("latency_p95_ms")
+        p95 = a.figures.get(Fig.LATENCY_P95_MS)
         threshold = p95.threshold if p95 is not None else None
         lv = threshold.judge(i.p95_ms) if threshold is not None else Level.OK
         return f"{name} up   p95 {format.number(i.p95_ms, 'ms')} {marks.level(lv)}"

@@ -9,31 +9,32 @@ from sbtop.console.marks import esc
 from sbtop.console.widgets.panel import Line, Panel, Sparkline
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.figures import Figure
+from sbtop.engine.keys import Fig
 from sbtop.session.snapshot import Snapshot
 
 
 class LatencyPanel(Panel):
     title = "Latency"
-    chart_figures = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
+    chart_figures = (Fig.LATENCY_P50_MS, Fig.LATENCY_P95_MS, Fig.LATENCY_P99_MS)
 
     def compose(self) -> ComposeResult:
         yield Line("[$text-muted]waiting for the first scrape…[/]", id="lat-values")
-        yield Sparkline("latency_p95_ms", "p95", id="lat-spark")
+        yield Sparkline(Fig.LATENCY_P95_MS, "p95", id="lat-spark")
         yield Line(id="lat-thresholds")
 
     def draw(self, a: Assessment, s: Snapshot) -> None:
         f = a.figures
-        p95 = f.get("latency_p95_ms")
+        p95 = f.get(Fig.LATENCY_P95_MS)
         # p50 and p99 go without their unit: 36 columns must hold all three at 80x24.
         self.query_one("#lat-values", Line).set(
             f"{marks.figure(p95, label='p95')}  "
-            f"[$text-muted]p50[/] {_bare(f.get('latency_p50_ms'))}  "
-            f"[$text-muted]p99[/] {_bare(f.get('latency_p99_ms'))}")
+            f"[$text-muted]p50[/] {_bare(f.get(Fig.LATENCY_P50_MS))}  "
+            f"[$text-muted]p99[/] {_bare(f.get(Fig.LATENCY_P99_MS))}")
         self.query_one(Sparkline).draw(s.history, p95.threshold if p95 else None)
         reason = p95.reason if p95 is not None and p95.value is None else None
         self.query_one("#lat-thresholds", Line).set(
             f"[$text-muted]{esc(reason)}[/]" if reason else marks.threshold_note(p95))
-        self.judge(a, ("latency_p95_ms",))
+        self.judge(a, (Fig.LATENCY_P95_MS,))
 
 
 def _bare(f: Figure | None) -> str:

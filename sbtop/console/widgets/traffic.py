@@ -7,28 +7,29 @@ from textual.app import ComposeResult
 from sbtop.console import marks
 from sbtop.console.widgets.panel import Line, Panel, Sparkline
 from sbtop.engine.assessment import Assessment
+from sbtop.engine.keys import Fig
 from sbtop.session.snapshot import Snapshot
 
 
 class TrafficPanel(Panel):
     title = "Traffic & errors"
-    chart_figures = ("requests_per_s", "error_rate_5xx_pct", "error_rate_4xx_pct")
+    chart_figures = (Fig.REQUESTS_PER_S, Fig.ERROR_RATE_5XX_PCT, Fig.ERROR_RATE_4XX_PCT)
 
     def compose(self) -> ComposeResult:
         yield Line("[$text-muted]waiting for the first scrape…[/]", id="tr-values")
         yield Line(id="tr-errors")
-        yield Sparkline("requests_per_s", "req/s", agg="mean", id="tr-spark")
+        yield Sparkline(Fig.REQUESTS_PER_S, "req/s", agg="mean", id="tr-spark")
 
     def draw(self, a: Assessment, s: Snapshot) -> None:
         f = a.figures
-        e5 = f.get("error_rate_5xx_pct")
+        e5 = f.get(Fig.ERROR_RATE_5XX_PCT)
         self.query_one("#tr-values", Line).set(
-            f"{marks.figure(f.get('requests_per_s'), mark=False)} req  "
+            f"{marks.figure(f.get(Fig.REQUESTS_PER_S), mark=False)} req  "
             f"{marks.figure(e5, label='5xx')}")
-        health = f.get("health")
-        parts = [marks.figure(f.get("error_rate_4xx_pct"), label="4xx", mark=False)]
+        health = f.get(Fig.HEALTH)
+        parts = [marks.figure(f.get(Fig.ERROR_RATE_4XX_PCT), label="4xx", mark=False)]
         if health is not None:
             parts.append(marks.figure(health, label="health"))
         self.query_one("#tr-errors", Line).set("  ".join(parts))
         self.query_one(Sparkline).draw(s.history, None)
-        self.judge(a, ("error_rate_5xx_pct", "health"))
+        self.judge(a, (Fig.ERROR_RATE_5XX_PCT, Fig.HEALTH))
