@@ -28,3 +28,8 @@ class Fig(enum.StrEnum):
     DB_POOL_PCT = "db_pool_pct"
     DB_SESSIONS = "db_sessions"
     HEALTH = "health"
+
+    def __repr__(self) -> str:
+        # As its text: messages quote keys with !r ("did you mean 'latency_p95_ms'?") and
+        # must read as they did when the keys were plain strings.
+        return str.__repr__(self.value)
