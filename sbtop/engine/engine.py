@@ -35,7 +35,8 @@ from sbtop.engine.observations import (
     PromSnapshot,
 )
 from sbtop.engine.promql import alert_level, alert_scope, prom_figures
-from sbtop.engine.series import Rollup, SeriesTracker, slide
+from sbtop.engine.rollup import Rollup, slide
+from sbtop.engine.series import SeriesTracker
 from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
 
 # Figures that come from /metrics and are carried over (marked stale) when a scrape fails.

@@ -12,7 +12,7 @@ from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level, Threshold
 from sbtop.engine.observations import HealthProbe
 from sbtop.engine.quantile import INF, histogram_quantile, quantile_in_bucket
-from sbtop.engine.series import BUCKET, COUNTER, HIST_COUNT, MESSAGES, Feed, Rollup, RouteKey
+from sbtop.engine.rollup import BUCKET, COUNTER, HIST_COUNT, MESSAGES, Feed, Rollup, RouteKey
 from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
 
 # The two counts of requests by status class: the request counter and the histogram's _count.

@@ -22,20 +22,10 @@ from dataclasses import dataclass, field, replace
 from sbtop.engine.figures import Deltas, Figure, Routes, figures_over, unknown
 from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level
+from sbtop.engine.names import counter_names, status_class
 from sbtop.engine.observations import ExternalAlert, HealthProbe, PromSnapshot
 from sbtop.engine.quantile import INF, histogram_quantile
-from sbtop.engine.series import (
-    BUCKET,
-    COUNTER,
-    HIST_COUNT,
-    MESSAGES,
-    Feed,
-    Rollup,
-    RouteKey,
-    Sums,
-    counter_names,
-    status_class,
-)
+from sbtop.engine.rollup import BUCKET, COUNTER, HIST_COUNT, MESSAGES, Feed, Rollup, RouteKey, Sums
 from sbtop.engine.settings import EngineSettings
 from sbtop.engine.shape import Shape, configured
 
