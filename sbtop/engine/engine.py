@@ -14,7 +14,6 @@ from sbtop.engine.database import db_figures
 from sbtop.engine.exposition import ParseError
 from sbtop.engine.figures import (
     Figure,
-    Routes,
     figures_over,
     gauge_figures,
     health_figure,
@@ -36,6 +35,7 @@ from sbtop.engine.observations import (
 )
 from sbtop.engine.promql import alert_level, alert_scope, prom_figures
 from sbtop.engine.rollup import Rollup, slide
+from sbtop.engine.routes import Routes
 from sbtop.engine.series import SeriesTracker
 from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
 

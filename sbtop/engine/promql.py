@@ -1,5 +1,5 @@
 """Prometheus as a source of the same figures: the PromQL sbtop sends and how its answers
-become a window's increases and rates (figures.Deltas), so a direct scrape, several instances
+become a window's increases and rates (deltas.Deltas), so a direct scrape, several instances
 and Prometheus go through one computation of quantiles, ratios and routes.
 
 Each round asks for rate() vectors, not finished figures: the latency buckets summed over
@@ -19,13 +19,15 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from sbtop.engine.figures import Deltas, Figure, Routes, figures_over, unknown
+from sbtop.engine.deltas import Deltas
+from sbtop.engine.figures import Figure, figures_over, unknown
 from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level
 from sbtop.engine.names import counter_names, status_class
 from sbtop.engine.observations import ExternalAlert, HealthProbe, PromSnapshot
 from sbtop.engine.quantile import INF, histogram_quantile
 from sbtop.engine.rollup import BUCKET, COUNTER, HIST_COUNT, MESSAGES, Feed, Rollup, RouteKey, Sums
+from sbtop.engine.routes import Routes
 from sbtop.engine.settings import EngineSettings
 from sbtop.engine.shape import Shape, configured
 

@@ -1,5 +1,6 @@
-"""The running sums as of one scrape (`Rollup`, `Sums`), what feeds them (`Feed`), and the
-sliding window of rollups a figure's increases are measured over.
+"""The running sums as of one scrape (`Rollup`, `Sums`), what feeds them (`Feed`), which of its
+counts serves (`count_source`), and the sliding window of rollups a figure's increases are
+measured over.
 
 The sums only grow (the tracker in sbtop.engine.series makes up for counter resets), so the
 increase of any sum over a window is the difference of two rollups, whatever resets happened in
@@ -12,6 +13,8 @@ import collections
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from sbtop.engine.settings import MetricNames
 
 RouteKey = tuple[str, str]  # (method, route)
 
@@ -90,6 +93,16 @@ class Rollup:
     page_clock_skew_s: float | None = None
     # Where the families were looked for, in words for the reasons ("on the page").
     found_in: str = "on the page"
+
+
+def count_source(end: Rollup, names: MetricNames, *, need_status: bool
+                 ) -> tuple[Feed, str] | None:
+    """Which counts to use: the request counter when it serves, else the histogram's _count."""
+    if end.counter_present and (end.counter_has_status or not need_status):
+        return COUNTER, names.requests_counter
+    if end.histogram_present and (end.hist_count_has_status or not need_status):
+        return HIST_COUNT, names.latency_histogram + "_count"
+    return None
 
 
 def slide(window: collections.deque[Rollup], rollup: Rollup, window_s: float) -> None:
