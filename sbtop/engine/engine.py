@@ -33,7 +33,8 @@ from sbtop.engine.observations import (
     Observation,
     PromSnapshot,
 )
-from sbtop.engine.promql import alert_level, alert_scope, prom_figures
+from sbtop.engine.prom_alerts import alert_level, alert_scope
+from sbtop.engine.prom_window import prom_figures
 from sbtop.engine.rollup import Rollup, slide
 from sbtop.engine.routes import Routes
 from sbtop.engine.series import SeriesTracker
