@@ -29,7 +29,7 @@ from sbtop.demo.backend import SimulatedBackend
 from sbtop.demo.traffic import synthetic_routes
 from sbtop.engine.engine import Engine
 from sbtop.engine.exposition import scan
-from sbtop.engine.series import wanted_samples
+from sbtop.engine.names import wanted_samples
 
 SERVER = textwrap.dedent("""
     import sys, itertools

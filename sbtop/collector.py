@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from sbtop.clock import SYSTEM, Clock
+from sbtop.engine.names import wanted_samples
 from sbtop.engine.observations import (
     DbSnapshot,
     HealthProbe,
@@ -17,7 +18,6 @@ from sbtop.engine.observations import (
     Observation,
     PromSnapshot,
 )
-from sbtop.engine.series import wanted_samples
 from sbtop.sources import health, metrics
 from sbtop.sources.database import DatabaseSource
 from sbtop.sources.http import make_client

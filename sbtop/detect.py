@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from sbtop.clock import SYSTEM
-from sbtop.engine.series import wanted_samples
+from sbtop.engine.names import wanted_samples
 from sbtop.engine.shape import Shape, from_page
 from sbtop.sources import metrics
 from sbtop.sources.http import make_client

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level
-from sbtop.engine.promql import figure_expr, selector_matchers
+from sbtop.engine.promql import figure_expr
+from sbtop.engine.selector import selector_matchers
 from sbtop.engine.settings import AlertRule, EngineSettings
 from sbtop.engine.shape import Shape, configured
 

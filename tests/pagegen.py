@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sbtop.engine.exposition import Page, scan
+from sbtop.engine.names import wanted_samples
 from sbtop.engine.observations import HealthProbe, MetricsScrape, Observation
-from sbtop.engine.series import wanted_samples
 from sbtop.engine.settings import MetricNames
 
 H = "http_request_duration_seconds"

@@ -9,8 +9,9 @@ import json
 from sbtop.engine import codec
 from sbtop.engine.assessment import Assessment, figure_dict
 from sbtop.engine.detail import Detail
-from sbtop.engine.figures import Figure, Routes
+from sbtop.engine.figures import Figure
 from sbtop.engine.levels import Level
+from sbtop.engine.routes import Routes
 
 EVERY = Detail(errors=1.0, requests=100.5, metric="m", status_label="code",
                bucket_ms=(100.0, None), rss_bytes=3e8, limit_bytes=1e9, rss_from="page",

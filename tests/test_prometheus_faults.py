@@ -160,7 +160,7 @@ def test_figures_come_even_where_the_labels_and_metadata_apis_are_missing(
 
 
 def test_the_selector_picks_targets_as_promql_matchers_do() -> None:
-    from sbtop.engine.promql import selector_matchers
+    from sbtop.engine.selector import selector_matchers
 
     labels = {"job": "a,b", "env": "prod-eu", "service": "api"}
     def picks(selector: str) -> bool:

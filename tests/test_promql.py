@@ -11,7 +11,8 @@ import pytest
 from sbtop.engine.engine import Engine
 from sbtop.engine.levels import Level
 from sbtop.engine.observations import ExternalAlert, Observation, PromSnapshot
-from sbtop.engine.promql import alert_level, alert_scope, choose_scope, round_queries
+from sbtop.engine.prom_alerts import alert_level, alert_scope
+from sbtop.engine.promql import choose_scope, round_queries
 from sbtop.engine.settings import EngineSettings
 
 SETTINGS = EngineSettings(window_s=10, min_requests=10)
@@ -160,7 +161,7 @@ def test_instances_exporting_differently_are_each_read_as_they_export() -> None:
 
 
 def test_selectors_are_read_in_every_quote_form_and_refused_when_not_matchers() -> None:
-    from sbtop.engine.promql import SelectorError, selector_matchers
+    from sbtop.engine.selector import SelectorError, selector_matchers
 
     for selector in ('job="sb"', "job='sb'", "job=`sb`", '{job="sb"}', ' job = "sb" , '):
         (m,) = selector_matchers(selector)

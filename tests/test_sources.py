@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from sbtop.engine.names import wanted_samples
 from sbtop.engine.observations import HealthProbe, MetricsScrape
-from sbtop.engine.series import wanted_samples
 from sbtop.engine.settings import MetricNames
 from sbtop.sources import health, metrics
 from sbtop.sources.http import HttpSettings, make_client

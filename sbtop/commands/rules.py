@@ -26,7 +26,7 @@ class RulesOptions:
 def run(opts: RulesOptions, config: ConfigFile) -> int:
     from sbtop import config as config_module
     from sbtop import rules
-    from sbtop.engine.promql import SelectorError, selector_matchers
+    from sbtop.engine.selector import SelectorError, selector_matchers
 
     selector = opts.target.selector or ""
     cfg = config.load()

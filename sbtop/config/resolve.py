@@ -15,7 +15,7 @@ from sbtop.config.errors import ConfigError
 from sbtop.config.schema import Config, TargetConfig
 from sbtop.config.secrets import read_secrets, refuse_plain_http, target_auth
 from sbtop.config.values import check_url, did_you_mean
-from sbtop.engine.promql import SelectorError, selector_matchers
+from sbtop.engine.selector import SelectorError, selector_matchers
 from sbtop.wiring import Wiring
 
 

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sbtop.engine.alerts import Alert
-from sbtop.engine.figures import Figure, Routes, RouteStat
+from sbtop.engine.figures import Figure
 from sbtop.engine.levels import Level
 from sbtop.engine.observations import DbSnapshot, ExternalAlert, InstanceStatus
+from sbtop.engine.routes import Routes, RouteStat
 
 
 @dataclass(frozen=True, slots=True)

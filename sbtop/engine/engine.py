@@ -14,7 +14,6 @@ from sbtop.engine.database import db_figures
 from sbtop.engine.exposition import ParseError
 from sbtop.engine.figures import (
     Figure,
-    Routes,
     figures_over,
     gauge_figures,
     health_figure,
@@ -34,8 +33,11 @@ from sbtop.engine.observations import (
     Observation,
     PromSnapshot,
 )
-from sbtop.engine.promql import alert_level, alert_scope, prom_figures
-from sbtop.engine.series import Rollup, SeriesTracker, slide
+from sbtop.engine.prom_alerts import alert_level, alert_scope
+from sbtop.engine.prom_window import prom_figures
+from sbtop.engine.rollup import Rollup, slide
+from sbtop.engine.routes import Routes
+from sbtop.engine.series import SeriesTracker
 from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
 
 # Figures that come from /metrics and are carried over (marked stale) when a scrape fails.

@@ -1,22 +1,26 @@
-"""The figures of one window: two rollups in, judged figures and route tables out."""
+"""The judged figure (`Figure`, `judge`) and the figures of one window: two rollups in, judged
+figures and route tables out (the route table itself is sbtop.engine.routes')."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sbtop.engine.deltas import Deltas, deltas
 from sbtop.engine.detail import Detail
 from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level, Threshold
 from sbtop.engine.observations import HealthProbe
-from sbtop.engine.quantile import INF, histogram_quantile, quantile_in_bucket
-from sbtop.engine.series import BUCKET, COUNTER, HIST_COUNT, MESSAGES, Feed, Rollup, RouteKey
+from sbtop.engine.quantile import INF, quantile_in_bucket
+from sbtop.engine.rollup import BUCKET, MESSAGES, Rollup, count_source
+from sbtop.engine.routes import Routes, route_table
+
+# Transitional: sbtop.engine.codec still imports `ranked` from here; its new home is
+# sbtop.engine.routes, and this line goes when codec's import names it there.
+from sbtop.engine.routes import ranked as ranked  # noqa: PLC0414
 from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
 
-# The two counts of requests by status class: the request counter and the histogram's _count.
-COUNTS = (COUNTER, HIST_COUNT)
 QUANTILES = ((Fig.LATENCY_P50_MS, 0.5), (Fig.LATENCY_P95_MS, 0.95), (Fig.LATENCY_P99_MS, 0.99))
 
 
@@ -53,100 +57,6 @@ def judge(key: str, value: float | None, settings: EngineSettings, *, reason: st
 
 def unknown(key: str, reason: str, settings: EngineSettings) -> Figure:
     return judge(key, None, settings, reason=reason)
-
-
-@dataclass(frozen=True, slots=True)
-class RouteStat:
-    method: str
-    route: str
-    requests: float
-    requests_per_s: float
-    p95_ms: float | None  # None when the route had too few requests in the window
-    error_5xx_pct: float | None
-    error_4xx_pct: float | None
-
-    @property
-    def name(self) -> str:
-        return f"{self.method} {self.route}".strip()
-
-
-@dataclass(frozen=True, slots=True)
-class Routes:
-    slowest: tuple[RouteStat, ...] = ()
-    failing: tuple[RouteStat, ...] = ()
-    every: tuple[RouteStat, ...] = ()
-    reason: str | None = None  # why there is no route table
-
-
-@dataclass(slots=True)
-class Deltas:
-    """What a window's figures are made from: how much every sum grew over the window, and the
-    per-second rates of the counts shown as rates.
-
-    From one source the rates are the increases over the window's span. Several instances each
-    count over their own scrape times, so their rates are added, not their increases divided by
-    one span (an instance answering late would otherwise stretch or shrink everyone's window);
-    from Prometheus they are what rate() gave.
-    """
-
-    span: float
-    buckets: dict[float, float] = field(default_factory=dict)
-    route_buckets: dict[RouteKey, dict[float, float]] = field(default_factory=dict)
-    counts: dict[Feed, dict[str, float]] = field(default_factory=dict)  # COUNTS -> class -> n
-    route_counts: dict[Feed, dict[RouteKey, dict[str, float]]] = field(default_factory=dict)
-    # Per second: each of the COUNTS' total and MESSAGES; and each route's requests.
-    per_s: dict[Feed, float] = field(default_factory=dict)
-    route_per_s: dict[RouteKey, float] = field(default_factory=dict)
-
-
-def deltas(start: Rollup, end: Rollup, span: float | None = None) -> Deltas:
-    """The increases from `start` to `end`, as rates over `span` (their time apart unless
-    given: an instance that stopped answering is averaged over the window up to now)."""
-    def inc(before: Mapping[Any, float], now: Mapping[Any, float]) -> dict[Any, float]:
-        return {k: v - before.get(k, 0.0) for k, v in now.items()}
-
-    def inc_by_route(before: Mapping[RouteKey, Mapping[Any, float]],
-                     now: Mapping[RouteKey, Mapping[Any, float]]
-                     ) -> dict[RouteKey, dict[Any, float]]:
-        return {rk: inc(before.get(rk, {}), sums) for rk, sums in now.items()}
-
-    a, b = start.sums, end.sums
-    span = end.t - start.t if span is None else span
-    d = Deltas(span, buckets=inc(a.buckets, b.buckets),
-               route_buckets=inc_by_route(a.route_buckets, b.route_buckets))
-    for feed in COUNTS:
-        d.counts[feed] = inc(a.counts(feed), b.counts(feed))
-        d.route_counts[feed] = inc_by_route(a.route_counts(feed), b.route_counts(feed))
-    if span > 0:
-        for feed in COUNTS:
-            d.per_s[feed] = sum(d.counts[feed].values()) / span
-        if end.message_counter is not None:
-            d.per_s[MESSAGES] = inc(a.messages, b.messages).get(end.message_counter, 0.0) / span
-        d.route_per_s = {rk: b.get(INF, 0.0) / span for rk, b in d.route_buckets.items()}
-    return d
-
-
-def add_deltas(parts: list[Deltas]) -> Deltas:
-    """Several instances' windows as one: increases and rates added, the longest span kept."""
-    out = Deltas(max(p.span for p in parts))
-
-    def into(target: dict[Any, float], source: Mapping[Any, float]) -> None:
-        for k, v in source.items():
-            target[k] = target.get(k, 0.0) + v
-
-    for p in parts:
-        into(out.buckets, p.buckets)
-        into(out.per_s, p.per_s)
-        into(out.route_per_s, p.route_per_s)
-        for rk, b in p.route_buckets.items():
-            into(out.route_buckets.setdefault(rk, {}), b)
-        for tag, classes in p.counts.items():
-            into(out.counts.setdefault(tag, {}), classes)
-        for tag, routes in p.route_counts.items():
-            nested = out.route_counts.setdefault(tag, {})
-            for rk, classes in routes.items():
-                into(nested.setdefault(rk, {}), classes)
-    return out
 
 
 def waiting_figures(end: Rollup | None, health: HealthProbe | None, settings: EngineSettings,
@@ -201,7 +111,7 @@ def figures_over(d: Deltas, end: Rollup, health: HealthProbe | None, settings: E
                 detail=Detail(metric=end.message_counter),
             )
     figures.update(gauge_figures(end, health, settings))
-    return figures, _routes(end, d, settings)
+    return figures, route_table(end, d, settings)
 
 
 def _latency(end: Rollup, d: Deltas, window: str, settings: EngineSettings
@@ -237,22 +147,12 @@ def _latency(end: Rollup, d: Deltas, window: str, settings: EngineSettings
     return out
 
 
-def _count_source(end: Rollup, settings: EngineSettings, *, need_status: bool
-                  ) -> tuple[Feed, str] | None:
-    """Which counts to use: the request counter when it serves, else the histogram's _count."""
-    names = settings.names
-    if end.counter_present and (end.counter_has_status or not need_status):
-        return COUNTER, names.requests_counter
-    if end.histogram_present and (end.hist_count_has_status or not need_status):
-        return HIST_COUNT, names.latency_histogram + "_count"
-    return None
-
 
 def _traffic(end: Rollup, d: Deltas, window: str, settings: EngineSettings
              ) -> dict[str, Figure]:
     names = settings.names
     out: dict[str, Figure] = {}
-    source = _count_source(end, settings, need_status=False)
+    source = count_source(end, settings.names, need_status=False)
     if source is None:
         out[Fig.REQUESTS_PER_S] = unknown(
             Fig.REQUESTS_PER_S,
@@ -266,7 +166,7 @@ def _traffic(end: Rollup, d: Deltas, window: str, settings: EngineSettings
         total = sum(d.counts.get(source[0], {}).values())
         out[Fig.REQUESTS_PER_S] = judge(Fig.REQUESTS_PER_S, d.per_s.get(source[0], 0.0), settings,
                                       detail=Detail(metric=source[1], requests=total))
-    source = _count_source(end, settings, need_status=True)
+    source = count_source(end, settings.names, need_status=True)
     reason: str | None = None
     classes: dict[str, float] = {}
     total = 0.0
@@ -363,51 +263,6 @@ def health_figure(probe: HealthProbe | None, settings: EngineSettings) -> Figure
                       probe.error or f"HTTP {probe.status}", detail, True)
     level = Level.CRITICAL if probe.answered_or_timed_out else Level.UNKNOWN
     return Figure(Fig.HEALTH, None, level, "", None, probe.error or "no answer", detail, True)
-
-
-def _routes(end: Rollup, d: Deltas, settings: EngineSettings) -> Routes:
-    for group in (BUCKET, COUNTER, HIST_COUNT):
-        if group in end.problems:
-            return Routes(reason=end.problems[group])
-    if not d.route_buckets:
-        names = settings.names
-        if not end.histogram_present:
-            return Routes(reason=f"histogram {names.latency_histogram} is not {end.found_in}")
-        return Routes(reason=f"no route label ({', '.join(names.route_labels)}) on "
-                             f"{names.latency_histogram}")
-    source = _count_source(end, settings, need_status=True)
-    route_counts = {}
-    if source is not None:
-        route_counts = d.route_counts.get(source[0], {})
-    stats = []
-    minimum = settings.min_route_requests
-    for rk, buckets in d.route_buckets.items():
-        total = buckets.get(INF, 0.0)
-        if total <= 0:
-            continue  # no traffic on this route in the window
-        p95: float | None = None
-        if total >= minimum and not end.latency_problem:
-            q = histogram_quantile(0.95, buckets.items())
-            p95 = None if math.isnan(q) else q * 1000.0
-        e5 = e4 = None
-        classes = route_counts.get(rk)
-        if classes:
-            n = sum(classes.values())
-            if n >= minimum and n > 0:
-                e5 = 100.0 * classes.get("5xx", 0.0) / n
-                e4 = 100.0 * classes.get("4xx", 0.0) / n
-        stats.append(RouteStat(rk[0], rk[1], total, d.route_per_s.get(rk, 0.0), p95, e5, e4))
-    return ranked(stats, settings.top_routes)
-
-
-def ranked(stats: list[RouteStat] | tuple[RouteStat, ...], top: int) -> Routes:
-    """The route table: every route by name, and the `top` slowest and most failing."""
-    slowest = sorted((s for s in stats if s.p95_ms is not None),
-                     key=lambda s: (-(s.p95_ms or 0.0), s.name))[:top]
-    failing = sorted((s for s in stats if s.error_5xx_pct),
-                     key=lambda s: (-(s.error_5xx_pct or 0.0), -s.requests, s.name))[:top]
-    every = tuple(sorted(stats, key=lambda s: s.name))
-    return Routes(tuple(slowest), tuple(failing), every)
 
 
 def _number_at(body: Any, path: str) -> tuple[float | None, str]:

@@ -21,11 +21,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sbtop.engine.deltas import Deltas, add_deltas, deltas
 from sbtop.engine.exposition import ParseError
-from sbtop.engine.figures import Deltas, add_deltas, deltas
 from sbtop.engine.observations import InstanceStatus, MetricsScrape
 from sbtop.engine.quantile import INF, histogram_quantile
-from sbtop.engine.series import Rollup, SeriesTracker, Sums, slide, trim
+from sbtop.engine.rollup import Rollup, Sums, slide, trim
+from sbtop.engine.series import SeriesTracker
 from sbtop.engine.settings import EngineSettings
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sbtop.engine.exposition import Page, ParseError, labels_key
-from sbtop.engine.series import counter_names
+from sbtop.engine.names import counter_names
 from sbtop.engine.settings import MetricNames
 
 

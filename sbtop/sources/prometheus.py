@@ -23,6 +23,7 @@ import httpx
 
 from sbtop import bounded, untrusted
 from sbtop.clock import SYSTEM, Clock
+from sbtop.engine.names import counter_names
 from sbtop.engine.observations import ExternalAlert, InstanceStatus, PromSnapshot
 from sbtop.engine.promql import (
     DETECT_EVERY_S,
@@ -36,7 +37,6 @@ from sbtop.engine.promql import (
     round_queries,
     window_text,
 )
-from sbtop.engine.series import counter_names
 from sbtop.engine.settings import EngineSettings
 from sbtop.engine.shape import Shape, choose
 

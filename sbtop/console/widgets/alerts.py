@@ -12,7 +12,7 @@ from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.alerts import Alert, AlertState
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.levels import Level
-from sbtop.engine.promql import alert_level
+from sbtop.engine.prom_alerts import alert_level
 from sbtop.engine.settings import FIGURE_UNITS
 from sbtop.session.snapshot import Snapshot
 

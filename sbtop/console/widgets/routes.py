@@ -20,7 +20,7 @@ from sbtop.cadence import ROUTES_REDRAW_S
 from sbtop.console.marks import esc
 from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.assessment import Assessment
-from sbtop.engine.figures import RouteStat
+from sbtop.engine.routes import RouteStat
 from sbtop.session.snapshot import Snapshot
 
 # (label, sort key): every order puts the route that needs attention first.

@@ -1,0 +1,82 @@
+"""The route table of a window: each route's traffic, p95 and error ratios, ranked slowest and
+most failing."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sbtop.engine.deltas import Deltas
+from sbtop.engine.quantile import INF, histogram_quantile
+from sbtop.engine.rollup import BUCKET, COUNTER, HIST_COUNT, Rollup, count_source
+from sbtop.engine.settings import EngineSettings
+
+
+@dataclass(frozen=True, slots=True)
+class RouteStat:
+    method: str
+    route: str
+    requests: float
+    requests_per_s: float
+    p95_ms: float | None  # None when the route had too few requests in the window
+    error_5xx_pct: float | None
+    error_4xx_pct: float | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.method} {self.route}".strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Routes:
+    slowest: tuple[RouteStat, ...] = ()
+    failing: tuple[RouteStat, ...] = ()
+    every: tuple[RouteStat, ...] = ()
+    reason: str | None = None  # why there is no route table
+
+
+def route_table(end: Rollup, d: Deltas, settings: EngineSettings) -> Routes:
+    """Every route with traffic in the window; the reason instead when the page cannot give
+    them (a problem with the buckets or counts, no histogram, no route label)."""
+    for group in (BUCKET, COUNTER, HIST_COUNT):
+        if group in end.problems:
+            return Routes(reason=end.problems[group])
+    if not d.route_buckets:
+        names = settings.names
+        if not end.histogram_present:
+            return Routes(reason=f"histogram {names.latency_histogram} is not {end.found_in}")
+        return Routes(reason=f"no route label ({', '.join(names.route_labels)}) on "
+                             f"{names.latency_histogram}")
+    source = count_source(end, settings.names, need_status=True)
+    route_counts = {}
+    if source is not None:
+        route_counts = d.route_counts.get(source[0], {})
+    stats = []
+    minimum = settings.min_route_requests
+    for rk, buckets in d.route_buckets.items():
+        total = buckets.get(INF, 0.0)
+        if total <= 0:
+            continue  # no traffic on this route in the window
+        p95: float | None = None
+        if total >= minimum and not end.latency_problem:
+            q = histogram_quantile(0.95, buckets.items())
+            p95 = None if math.isnan(q) else q * 1000.0
+        e5 = e4 = None
+        classes = route_counts.get(rk)
+        if classes:
+            n = sum(classes.values())
+            if n >= minimum and n > 0:
+                e5 = 100.0 * classes.get("5xx", 0.0) / n
+                e4 = 100.0 * classes.get("4xx", 0.0) / n
+        stats.append(RouteStat(rk[0], rk[1], total, d.route_per_s.get(rk, 0.0), p95, e5, e4))
+    return ranked(stats, settings.top_routes)
+
+
+def ranked(stats: list[RouteStat] | tuple[RouteStat, ...], top: int) -> Routes:
+    """The route table: every route by name, and the `top` slowest and most failing."""
+    slowest = sorted((s for s in stats if s.p95_ms is not None),
+                     key=lambda s: (-(s.p95_ms or 0.0), s.name))[:top]
+    failing = sorted((s for s in stats if s.error_5xx_pct),
+                     key=lambda s: (-(s.error_5xx_pct or 0.0), -s.requests, s.name))[:top]
+    every = tuple(sorted(stats, key=lambda s: s.name))
+    return Routes(tuple(slowest), tuple(failing), every)
