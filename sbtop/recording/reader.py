@@ -7,7 +7,7 @@ and copies of the decompressor's state every half MiB of text (stream.py). A tic
 again from the file when it is shown: from the nearest copy before its whole snapshot, a
 quarter of a MiB of text away on average (a few ms), or on from the tick read last.
 
-Every line is checked as it is read against what sbtop writes (codec.checker, the same type
+Every line is checked as it is read against what sbtop writes (wellformed.checker, the same type
 hints the codec decodes with; the header against meta.check_header): a line that is not is
 skipped, and so are the ticks that change what it held, up to the next whole snapshot; the
 recording says which line and why (`malformed`, `problem`). A file cut short (sbtop killed
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from sbtop import untrusted
-from sbtop.engine import codec
+from sbtop.engine import changes, codec, wellformed
 from sbtop.engine.assessment import Assessment
 from sbtop.recording import meta
 from sbtop.recording.stream import (
@@ -193,7 +193,7 @@ class Recording:
         try:
             obj = _load(line)
             if not isinstance(obj, dict):
-                raise codec.Malformed(f"{_shown(obj)} is not an object")
+                raise wellformed.Malformed(f"{_shown(obj)} is not an object")
             event = "e" in obj
             if event:
                 self._event(obj, len(line), reading)
@@ -201,7 +201,7 @@ class Recording:
                 reading.current = self._tick(obj, line, at, reading)
         except _Lost:
             reading.lost += 1
-        except codec.Malformed as e:
+        except wellformed.Malformed as e:
             reading.bad(lineno, str(e), tick=not event)
         except (ValueError, RecursionError) as e:
             reading.bad(lineno, f"not JSON ({_reason(e)})", tick=True)
@@ -212,32 +212,32 @@ class Recording:
               reading: _Reading) -> codec.Encoded:
         """Index one tick; raises (changing nothing) when it is not a tick of a recording."""
         if "a" not in obj:
-            raise codec.Malformed("neither a tick nor an event")
+            raise wellformed.Malformed("neither a tick nor an event")
         wall, t = _time(obj.get("w"), "w"), _time(obj.get("t", obj.get("w")), "t")
         key = obj.get("k", 0)
         if key not in (0, 1):  # True and False are 1 and 0 here
-            raise codec.Malformed(f"k is {_shown(key)}, not 1 (a whole snapshot) or absent")
+            raise wellformed.Malformed(f"k is {_shown(key)}, not 1 (a whole snapshot) or absent")
         change = obj["a"]
         if not isinstance(change, dict):
-            raise codec.Malformed(f"a is {_shown(change)}, not an object")
+            raise wellformed.Malformed(f"a is {_shown(change)}, not an object")
         if key:
             current = change
             try:
-                codec.checker(Assessment)(current)
-            except codec.Malformed as e:
+                wellformed.checker(Assessment)(current)
+            except wellformed.Malformed as e:
                 raise e.inside("a") from None
         elif reading.current is None:
             if reading.lost or reading.first:
                 raise _Lost
-            raise codec.Malformed("a change before any whole snapshot")
+            raise wellformed.Malformed("a change before any whole snapshot")
         elif at + len(line) - reading.key_at > MAX_SPAN:
-            raise codec.Malformed(f"more than {MAX_SPAN // MiB} MiB of changes since the last "
-                                  "whole snapshot (sbtop writes one every 60 ticks)")
+            raise wellformed.Malformed(f"more than {MAX_SPAN // MiB} MiB of changes since the "
+                                       "last whole snapshot (sbtop writes one every 60 ticks)")
         else:
             try:
-                current = codec.apply(reading.current, change)
-                codec.check_change(current, change)
-            except codec.Malformed as e:
+                current = changes.apply(reading.current, change)
+                changes.check_change(current, change)
+            except wellformed.Malformed as e:
                 raise e.inside("a") from None
         canary = _canary(obj["c"]) if "c" in obj else None
         values = _values(current)
@@ -265,9 +265,9 @@ class Recording:
     def _event(self, obj: dict[str, Any], size: int, reading: _Reading) -> None:
         wall, kind, data = _time(obj.get("w"), "w"), obj["e"], obj.get("d")
         if not isinstance(kind, str):
-            raise codec.Malformed(f"e is {_shown(kind)}, not text")
+            raise wellformed.Malformed(f"e is {_shown(kind)}, not text")
         if data is not None and not isinstance(data, dict):
-            raise codec.Malformed(f"d is {_shown(data)}, not an object")
+            raise wellformed.Malformed(f"d is {_shown(data)}, not an object")
         if reading.event_bytes + size > MAX_EVENT_BYTES:
             reading.events_dropped += 1
             return
@@ -289,7 +289,7 @@ class Recording:
             start, current = self._keys[bisect.bisect_right(self._keys, i) - 1], {}
         for j in range(start, i + 1):
             obj = self._again(j)
-            current = obj["a"] if obj.get("k") else codec.apply(current, obj["a"])
+            current = obj["a"] if obj.get("k") else changes.apply(current, obj["a"])
         self._cache = (i, current)
         return current
 
@@ -413,27 +413,27 @@ def _finite(text: str) -> float:
 
 def _time(value: Any, name: str) -> float:
     if (isinstance(value, bool) or not isinstance(value, int | float)
-            or not 0 <= value <= codec.MAX_TIME):
-        raise codec.Malformed(f"{name} is {_shown(value)}, not a time a clock could show")
+            or not 0 <= value <= wellformed.MAX_TIME):
+        raise wellformed.Malformed(f"{name} is {_shown(value)}, not a time a clock could show")
     return float(value)
 
 
 def _canary(value: Any) -> dict[str, Any]:
     """The canary's state as the console's --record writes it, checked; nothing else kept."""
     if not isinstance(value, dict):
-        raise codec.Malformed(f"c is {_shown(value)}, not an object")
+        raise wellformed.Malformed(f"c is {_shown(value)}, not an object")
     percent, since = value.get("percent"), value.get("step_started_wall")
     base, error = value.get("baseline_p95_ms"), value.get("read_error")
     if percent is not None and (isinstance(percent, bool) or not isinstance(percent, int)
                                 or not 0 <= percent <= 100):
-        raise codec.Malformed(f"c.percent is {_shown(percent)}, not a percentage")
+        raise wellformed.Malformed(f"c.percent is {_shown(percent)}, not a percentage")
     if since is not None:
         _time(since, "c.step_started_wall")
     if base is not None and (isinstance(base, bool) or not isinstance(base, int | float)
                              or base < 0):
-        raise codec.Malformed(f"c.baseline_p95_ms is {_shown(base)}, not a latency")
+        raise wellformed.Malformed(f"c.baseline_p95_ms is {_shown(base)}, not a latency")
     if error is not None and not isinstance(error, str):
-        raise codec.Malformed(f"c.read_error is {_shown(error)}, not text")
+        raise wellformed.Malformed(f"c.read_error is {_shown(error)}, not text")
     return {"percent": percent, "step_started_wall": since, "baseline_p95_ms": base,
             "read_error": error}
 
