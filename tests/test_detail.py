@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from sbtop.engine import codec
+from sbtop.engine import codec, wellformed
 from sbtop.engine.assessment import Assessment, figure_dict
 from sbtop.engine.detail import Detail
 from sbtop.engine.figures import Figure
@@ -49,7 +49,7 @@ def test_every_detail_field_survives_a_recording() -> None:
     a = _assessment(latency_p95_ms=Figure("latency_p95_ms", 1.0, Level.OK, "ms", detail=EVERY),
                     memory_pct=Figure("memory_pct", None, Level.UNKNOWN, "%", reason="no"))
     line = json.loads(json.dumps(codec.encode_assessment(a), allow_nan=False))
-    codec.checker(Assessment)(line)
+    wellformed.checker(Assessment)(line)
     back = codec.decode_assessment(line)
     assert back.figures["latency_p95_ms"].detail == EVERY
     # Every field set, so none was forgotten by the codec.
@@ -63,7 +63,7 @@ def test_a_detail_recorded_as_a_dict_reads_back_typed() -> None:
     old = {"key": "db_sessions", "value": 6.0, "level": "ok", "judged": False,
            "detail": {"active": 2, "idle": 1, "idle_in_transaction": 2,
                       "idle_in_transaction_aborted": 1, "waiting": None}}
-    codec.checker(Figure)(old)
+    wellformed.checker(Figure)(old)
     f = codec.decode(Figure, old)
     assert f.detail == Detail(active=2, idle=1, idle_in_transaction=2,
                               idle_in_transaction_aborted=1)

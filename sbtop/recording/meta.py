@@ -7,10 +7,10 @@ import math
 from typing import Any
 
 from sbtop.actions.state import CanaryState
-from sbtop.engine.codec import MAX_TIME
 from sbtop.engine.gate import GateSettings
 from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Threshold
+from sbtop.engine.wellformed import MAX_TIME
 from sbtop.recording.settings import RecordingSettings
 
 

@@ -7,22 +7,21 @@ and copies of the decompressor's state every half MiB of text (stream.py). A tic
 again from the file when it is shown: from the nearest copy before its whole snapshot, a
 quarter of a MiB of text away on average (a few ms), or on from the tick read last.
 
-Every line is checked as it is read against what sbtop writes (codec.checker, the same type
+Every line is checked as it is read against what sbtop writes (wellformed.checker, the same type
 hints the codec decodes with; the header against meta.check_header): a line that is not is
 skipped, and so are the ticks that change what it held, up to the next whole snapshot; the
 recording says which line and why (`malformed`, `problem`). A file cut short (sbtop killed
 while recording) reads up to its last complete line, and says so; a file that is not a
-recording is refused in one line. Nothing in it can make the reader hold more than the limits
-below: one line over MAX_LINE is skipped unread, and the whole is read up to MAX_TEXT.
+recording is refused in one line (checks.py). Nothing in it can make the reader hold more than
+the limits (limits.py): one line over MAX_LINE is skipped unread, and the whole is read up to
+MAX_TEXT.
 """
 
 from __future__ import annotations
 
 import bisect
-import json
 import math
 import os
-import stat
 import weakref
 import zlib
 from array import array
@@ -31,9 +30,20 @@ from pathlib import Path
 from typing import Any
 
 from sbtop import untrusted
-from sbtop.engine import codec
+from sbtop.engine import changes, codec
 from sbtop.engine.assessment import Assessment
-from sbtop.recording import meta
+from sbtop.engine.wellformed import Malformed, checker
+from sbtop.recording import checks, meta
+from sbtop.recording.limits import (
+    MAX_EVENT_BYTES,
+    MAX_LINE,
+    MAX_SERIES,
+    MAX_SPAN,
+    MAX_TEXT,
+    MAX_TICKS,
+    MiB,
+)
+from sbtop.recording.reading import Reading
 from sbtop.recording.stream import (
     MAX_CHECKPOINTS,
     SPACING,
@@ -43,20 +53,6 @@ from sbtop.recording.stream import (
     TooLong,
 )
 from sbtop.recording.writer import FORMAT, RecordingError
-
-MiB = 1024 * 1024
-# One line: far above any tick sbtop writes (a whole snapshot with a large route table is a
-# few hundred KiB); a line longer is not a recording's, and is skipped without being held.
-MAX_LINE = 8 * MiB
-# The whole text: over 20 days of 1 s ticks; a gzip bomb stops here instead of at the disk's
-# or the patience's end.
-MAX_TEXT = 4 * 1024 * MiB
-# Text from a whole snapshot to the last change built on it (sbtop writes a snapshot every 60
-# ticks): what one seek reads at most, and what changes can pile onto one snapshot.
-MAX_SPAN = 16 * MiB
-MAX_TICKS = 1_000_000  # 11.5 days of 1 s ticks: bounds the per-tick arrays
-MAX_SERIES = 32  # figures with a per-tick array (sbtop makes about 15)
-MAX_EVENT_BYTES = 4 * MiB  # events kept in memory (an action is a few hundred bytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +84,7 @@ class Recording:
         self.malformed: str | None = None  # the first line that is not as sbtop writes it
         self.problem: str | None = None  # what was not read, and why, when something was not
         self._cache: tuple[int, codec.Encoded] | None = None
-        self._fd = _open(path)
+        self._fd = checks.open_file(path)
         # Closed with close() or the with block, else when the Recording is collected; once.
         self._closer = weakref.finalize(self, os.close, self._fd)
         try:
@@ -117,7 +113,7 @@ class Recording:
         self._checkpoints.append(Checkpoint(0, 0, zlib.decompressobj(31)))
         lines = Lines(inflater, 0, MAX_LINE)
         self.header = self._header(lines)
-        reading = _Reading()
+        reading = Reading()
         spacing = SPACING
         lineno = 1
         while True:
@@ -139,7 +135,7 @@ class Recording:
                 continue
             except (zlib.error, OSError) as e:
                 reading.notes.append(f"the compressed data is damaged after "
-                                     f"{at / MiB:.1f} MiB of text ({_reason(e)}): "
+                                     f"{at / MiB:.1f} MiB of text ({checks.reason(e)}): "
                                      "read up to there")
                 break
             if not line:
@@ -166,15 +162,16 @@ class Recording:
         first, header = b"", None
         try:
             first = lines.next()
-            header = _load(first)
+            header = checks.load(first)
         except TooLong:
             pass
         except (ValueError, RecursionError) as e:
             if b'"sbtop_recording"' in first:  # meant as a header: say what is wrong with it
                 raise RecordingError(f"{self.path}: not a recording sbtop wrote: the header is "
-                                     f"not JSON sbtop writes ({_reason(e)})") from None
+                                     f"not JSON sbtop writes ({checks.reason(e)})") from None
         except (zlib.error, OSError) as e:
-            raise RecordingError(f"{self.path}: not an sbtop recording ({_reason(e)})") from None
+            raise RecordingError(f"{self.path}: not an sbtop recording "
+                                 f"({checks.reason(e)})") from None
         if not isinstance(header, dict) or "sbtop_recording" not in header:
             raise RecordingError(f"{self.path}: not an sbtop recording")
         if header["sbtop_recording"] != FORMAT:
@@ -187,13 +184,13 @@ class Recording:
             raise RecordingError(f"{self.path}: not a recording sbtop wrote: {e}") from None
         return header
 
-    def _line(self, line: bytes, at: int, lineno: int, reading: _Reading) -> None:
+    def _line(self, line: bytes, at: int, lineno: int, reading: Reading) -> None:
         """One line into the index; a line that is not a recording's is skipped, saying why."""
         event = False
         try:
-            obj = _load(line)
+            obj = checks.load(line)
             if not isinstance(obj, dict):
-                raise codec.Malformed(f"{_shown(obj)} is not an object")
+                raise Malformed(f"{checks.shown(obj)} is not an object")
             event = "e" in obj
             if event:
                 self._event(obj, len(line), reading)
@@ -201,45 +198,45 @@ class Recording:
                 reading.current = self._tick(obj, line, at, reading)
         except _Lost:
             reading.lost += 1
-        except codec.Malformed as e:
+        except Malformed as e:
             reading.bad(lineno, str(e), tick=not event)
         except (ValueError, RecursionError) as e:
-            reading.bad(lineno, f"not JSON ({_reason(e)})", tick=True)
+            reading.bad(lineno, f"not JSON ({checks.reason(e)})", tick=True)
         except (KeyError, TypeError, AttributeError) as e:  # a change of the wrong shape
-            reading.bad(lineno, f"a change sbtop cannot apply ({_reason(e)})", tick=True)
+            reading.bad(lineno, f"a change sbtop cannot apply ({checks.reason(e)})", tick=True)
 
     def _tick(self, obj: dict[str, Any], line: bytes, at: int,
-              reading: _Reading) -> codec.Encoded:
+              reading: Reading) -> codec.Encoded:
         """Index one tick; raises (changing nothing) when it is not a tick of a recording."""
         if "a" not in obj:
-            raise codec.Malformed("neither a tick nor an event")
-        wall, t = _time(obj.get("w"), "w"), _time(obj.get("t", obj.get("w")), "t")
+            raise Malformed("neither a tick nor an event")
+        wall, t = checks.time(obj.get("w"), "w"), checks.time(obj.get("t", obj.get("w")), "t")
         key = obj.get("k", 0)
         if key not in (0, 1):  # True and False are 1 and 0 here
-            raise codec.Malformed(f"k is {_shown(key)}, not 1 (a whole snapshot) or absent")
+            raise Malformed(f"k is {checks.shown(key)}, not 1 (a whole snapshot) or absent")
         change = obj["a"]
         if not isinstance(change, dict):
-            raise codec.Malformed(f"a is {_shown(change)}, not an object")
+            raise Malformed(f"a is {checks.shown(change)}, not an object")
         if key:
             current = change
             try:
-                codec.checker(Assessment)(current)
-            except codec.Malformed as e:
+                checker(Assessment)(current)
+            except Malformed as e:
                 raise e.inside("a") from None
         elif reading.current is None:
             if reading.lost or reading.first:
                 raise _Lost
-            raise codec.Malformed("a change before any whole snapshot")
+            raise Malformed("a change before any whole snapshot")
         elif at + len(line) - reading.key_at > MAX_SPAN:
-            raise codec.Malformed(f"more than {MAX_SPAN // MiB} MiB of changes since the last "
-                                  "whole snapshot (sbtop writes one every 60 ticks)")
+            raise Malformed(f"more than {MAX_SPAN // MiB} MiB of changes since the last "
+                            "whole snapshot (sbtop writes one every 60 ticks)")
         else:
             try:
-                current = codec.apply(reading.current, change)
-                codec.check_change(current, change)
-            except codec.Malformed as e:
+                current = changes.apply(reading.current, change)
+                changes.check_change(current, change)
+            except Malformed as e:
                 raise e.inside("a") from None
-        canary = _canary(obj["c"]) if "c" in obj else None
+        canary = checks.canary(obj["c"]) if "c" in obj else None
         values = _values(current)
         # Everything read: now it is committed.
         index = len(self)
@@ -262,12 +259,12 @@ class Recording:
             ring.append(values.get(name, math.nan))
         return current
 
-    def _event(self, obj: dict[str, Any], size: int, reading: _Reading) -> None:
-        wall, kind, data = _time(obj.get("w"), "w"), obj["e"], obj.get("d")
+    def _event(self, obj: dict[str, Any], size: int, reading: Reading) -> None:
+        wall, kind, data = checks.time(obj.get("w"), "w"), obj["e"], obj.get("d")
         if not isinstance(kind, str):
-            raise codec.Malformed(f"e is {_shown(kind)}, not text")
+            raise Malformed(f"e is {checks.shown(kind)}, not text")
         if data is not None and not isinstance(data, dict):
-            raise codec.Malformed(f"d is {_shown(data)}, not an object")
+            raise Malformed(f"d is {checks.shown(data)}, not an object")
         if reading.event_bytes + size > MAX_EVENT_BYTES:
             reading.events_dropped += 1
             return
@@ -289,7 +286,7 @@ class Recording:
             start, current = self._keys[bisect.bisect_right(self._keys, i) - 1], {}
         for j in range(start, i + 1):
             obj = self._again(j)
-            current = obj["a"] if obj.get("k") else codec.apply(current, obj["a"])
+            current = obj["a"] if obj.get("k") else changes.apply(current, obj["a"])
         self._cache = (i, current)
         return current
 
@@ -315,11 +312,11 @@ class Recording:
             line = self._line_at(offset)
             if zlib.crc32(line) != self._crcs[i]:
                 raise ValueError("not the line indexed")
-            obj: dict[str, Any] = _load(line, again=True)
+            obj: dict[str, Any] = checks.load(line, again=True)
         except (OSError, zlib.error, TooLong, ValueError, RecursionError) as e:
             self._cursor = None
             raise RecordingError(f"{self.path}: changed since it was opened (tick {i + 1} "
-                                 f"reads differently: {_reason(e)})") from None
+                                 f"reads differently: {checks.reason(e)})") from None
         return obj
 
     def _line_at(self, offset: int) -> bytes:
@@ -335,109 +332,6 @@ class Recording:
         return lines.next()
 
 
-class _Reading:
-    """What opening a recording keeps track of along the way."""
-
-    def __init__(self) -> None:
-        self.current: codec.Encoded | None = None  # the Assessment the last tick built
-        self.key_at = 0  # where the last whole snapshot's line begins
-        self.first: str | None = None  # the first line skipped, and why
-        self.skipped = 0  # lines skipped
-        self.lost = 0  # ticks skipped because the snapshot they change was
-        self.notes: list[str] = []
-        self.unseries: set[str] = set()
-        self.event_bytes = 0
-        self.events_dropped = 0
-
-    def bad(self, lineno: int, why: str, *, tick: bool) -> None:
-        if self.first is None:
-            self.first = f"line {lineno} is not as sbtop writes a recording ({why})"
-        self.skipped += 1
-        if tick:
-            self.current = None  # the changes after it have nothing to apply to
-
-    def summary(self) -> list[str]:
-        out = []
-        if self.first is not None:
-            lines = "1 line" if self.skipped == 1 else f"{self.skipped:,} lines"
-            lost = (f", with the {self.lost:,} ticks after that change what it held"
-                    if self.lost else "")
-            out.append(f"{lines} skipped{lost}; the first: {self.first}")
-        out += self.notes
-        if self.unseries:
-            out.append(f"over {MAX_SERIES} figures: {len(self.unseries)} have no history")
-        if self.events_dropped:
-            out.append(f"over {MAX_EVENT_BYTES // MiB} MiB of events: the last "
-                       f"{self.events_dropped:,} are not shown")
-        return out
-
-
-def _open(path: Path) -> int:
-    try:
-        # Non-blocking: a FIFO named as a recording must not hold sbtop until a writer comes.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise RecordingError(f"{path}: no such file") from None
-    except PermissionError:
-        raise RecordingError(f"{path}: not readable (permission denied)") from None
-    except OSError as e:
-        raise RecordingError(f"{path}: cannot read: {e.strerror}") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise RecordingError(f"{path}: is a directory" if stat.S_ISDIR(mode) else
-                             f"{path}: not a regular file (a recording is read from a file)")
-    return fd
-
-
-def _load(raw: bytes, *, again: bool = False) -> Any:
-    """One line of the file, every string in it made safe to show: a recording is a file
-    anyone may have handed over, and its text reaches the console and the timeline. NaN,
-    Infinity and numbers beyond a float's range are refused: sbtop never writes them (read
-    `again`, the line is the one indexed, its CRC says so: that was seen to then)."""
-    if again:
-        return untrusted.deep(json.loads(raw))
-    return untrusted.deep(json.loads(raw, parse_constant=_no_constant, parse_float=_finite))
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number sbtop writes")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:40]} is out of range")
-    return value
-
-
-def _time(value: Any, name: str) -> float:
-    if (isinstance(value, bool) or not isinstance(value, int | float)
-            or not 0 <= value <= codec.MAX_TIME):
-        raise codec.Malformed(f"{name} is {_shown(value)}, not a time a clock could show")
-    return float(value)
-
-
-def _canary(value: Any) -> dict[str, Any]:
-    """The canary's state as the console's --record writes it, checked; nothing else kept."""
-    if not isinstance(value, dict):
-        raise codec.Malformed(f"c is {_shown(value)}, not an object")
-    percent, since = value.get("percent"), value.get("step_started_wall")
-    base, error = value.get("baseline_p95_ms"), value.get("read_error")
-    if percent is not None and (isinstance(percent, bool) or not isinstance(percent, int)
-                                or not 0 <= percent <= 100):
-        raise codec.Malformed(f"c.percent is {_shown(percent)}, not a percentage")
-    if since is not None:
-        _time(since, "c.step_started_wall")
-    if base is not None and (isinstance(base, bool) or not isinstance(base, int | float)
-                             or base < 0):
-        raise codec.Malformed(f"c.baseline_p95_ms is {_shown(base)}, not a latency")
-    if error is not None and not isinstance(error, str):
-        raise codec.Malformed(f"c.read_error is {_shown(error)}, not text")
-    return {"percent": percent, "step_started_wall": since, "baseline_p95_ms": base,
-            "read_error": error}
-
-
 def _values(current: codec.Encoded) -> dict[str, float]:
     """Each figure's value for the per-tick arrays: NaN where it is unknown or stale."""
     values: dict[str, float] = {}
@@ -446,13 +340,3 @@ def _values(current: codec.Encoded) -> dict[str, float]:
         fresh = fig.get("stale_s") is None and isinstance(value, int | float)
         values[name] = float(value) if fresh else math.nan
     return values
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:40] + "…"
-
-
-def _reason(e: BaseException) -> str:
-    text = str(e).split("\n", 1)[0]
-    return untrusted.line(f"{type(e).__name__}: {text}" if text else type(e).__name__, 90)

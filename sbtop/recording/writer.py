@@ -1,6 +1,6 @@
 """Write a recording: a header line, then one line a tick and one an event, gzip-compressed.
 
-Every tick is the difference from the one before (codec.delta), with a whole snapshot every
+Every tick is the difference from the one before (changes.delta), with a whole snapshot every
 KEYFRAME_EVERY ticks so a replay can seek without reading from the start. The stream is flushed
 every FLUSH_EVERY_S seconds: if sbtop is killed, the recording keeps all but the last few
 seconds, and a reader takes what is there. The file is never overwritten, and recording stops
@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from sbtop import __version__
 from sbtop.cadence import ROUTES_REDRAW_S
-from sbtop.engine import codec
+from sbtop.engine import changes, codec
 from sbtop.engine.assessment import Assessment
 
 FORMAT = 1
@@ -127,7 +127,7 @@ class Recorder:
         else:
             self._routes_t = a.t
         line: dict[str, Any] = {"w": a.wall, "t": a.t,
-                                "a": cur if key else codec.delta(self._prev, cur)}
+                                "a": cur if key else changes.delta(self._prev, cur)}
         if key:
             line["k"] = 1
         if canary is not None and (key or canary != self._canary):
