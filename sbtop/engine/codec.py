@@ -21,7 +21,7 @@ from typing import Any
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.detail import Detail
 from sbtop.engine.fields import defaults, hints, nullable
-from sbtop.engine.figures import ranked
+from sbtop.engine.routes import ranked
 
 Encoded = dict[str, Any]
 

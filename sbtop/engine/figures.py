@@ -15,10 +15,6 @@ from sbtop.engine.observations import HealthProbe
 from sbtop.engine.quantile import INF, quantile_in_bucket
 from sbtop.engine.rollup import BUCKET, MESSAGES, Rollup, count_source
 from sbtop.engine.routes import Routes, route_table
-
-# Transitional: sbtop.engine.codec still imports `ranked` from here; its new home is
-# sbtop.engine.routes, and this line goes when codec's import names it there.
-from sbtop.engine.routes import ranked as ranked  # noqa: PLC0414
 from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
 
 QUANTILES = ((Fig.LATENCY_P50_MS, 0.5), (Fig.LATENCY_P95_MS, 0.95), (Fig.LATENCY_P99_MS, 0.99))
