@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sbtop import untrusted
-from sbtop.engine.wellformed import MAX_TIME, Malformed
+from sbtop.engine.wellformed import MAX_TIME, Malformed, shown
 from sbtop.recording.writer import RecordingError
 
 
@@ -82,11 +82,6 @@ def canary(value: Any) -> dict[str, Any]:
         raise Malformed(f"c.read_error is {shown(error)}, not text")
     return {"percent": percent, "step_started_wall": since, "baseline_p95_ms": base,
             "read_error": error}
-
-
-def shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:40] + "…"
 
 
 def reason(e: BaseException) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 from sbtop import untrusted
 from sbtop.engine import changes, codec
 from sbtop.engine.assessment import Assessment
-from sbtop.engine.wellformed import Malformed, checker
+from sbtop.engine.wellformed import Malformed, checker, shown
 from sbtop.recording import checks, meta
 from sbtop.recording.limits import (
     MAX_EVENT_BYTES,
@@ -190,7 +190,7 @@ class Recording:
         try:
             obj = checks.load(line)
             if not isinstance(obj, dict):
-                raise Malformed(f"{checks.shown(obj)} is not an object")
+                raise Malformed(f"{shown(obj)} is not an object")
             event = "e" in obj
             if event:
                 self._event(obj, len(line), reading)
