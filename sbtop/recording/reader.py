@@ -213,10 +213,10 @@ class Recording:
         wall, t = checks.time(obj.get("w"), "w"), checks.time(obj.get("t", obj.get("w")), "t")
         key = obj.get("k", 0)
         if key not in (0, 1):  # True and False are 1 and 0 here
-            raise Malformed(f"k is {checks.shown(key)}, not 1 (a whole snapshot) or absent")
+            raise Malformed(f"k is {shown(key)}, not 1 (a whole snapshot) or absent")
         change = obj["a"]
         if not isinstance(change, dict):
-            raise Malformed(f"a is {checks.shown(change)}, not an object")
+            raise Malformed(f"a is {shown(change)}, not an object")
         if key:
             current = change
             try:
@@ -262,9 +262,9 @@ class Recording:
     def _event(self, obj: dict[str, Any], size: int, reading: Reading) -> None:
         wall, kind, data = checks.time(obj.get("w"), "w"), obj["e"], obj.get("d")
         if not isinstance(kind, str):
-            raise Malformed(f"e is {checks.shown(kind)}, not text")
+            raise Malformed(f"e is {shown(kind)}, not text")
         if data is not None and not isinstance(data, dict):
-            raise Malformed(f"d is {checks.shown(data)}, not an object")
+            raise Malformed(f"d is {shown(data)}, not an object")
         if reading.event_bytes + size > MAX_EVENT_BYTES:
             reading.events_dropped += 1
             return
