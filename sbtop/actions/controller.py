@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from sbtop.actions.audit import AuditLog
+from sbtop.actions.plan import Outcome, Plan
 from sbtop.actions.providers import ActionError, Provider
 from sbtop.actions.render import Progress
 from sbtop.actions.requests import Action, Params, Request, RollbackTarget
@@ -25,39 +26,6 @@ from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.figures import Figure
 from sbtop.engine.gate import Gate, GateSettings, evaluate, next_step
 from sbtop.engine.keys import Fig
-
-
-@dataclass(frozen=True)
-class Plan:
-    request: Request
-    target: str
-    production: bool
-    provider: str
-    service: str
-    params: Params
-    steps: list[str]
-    gate: Gate | None = None  # for a canary step up: the verdict that the step is checked by
-    needs_override: bool = False
-    # Every effect beside the calls themselves, in words (the flag a rollback brings back).
-    effects: tuple[str, ...] = ()
-
-    def describe(self) -> list[str]:
-        head = (f"{self.request} on {'PRODUCTION ' if self.production else ''}target "
-                f"{self.target} via {self.provider} ({self.service})")
-        lines = [head, *(f"  {s}" for s in self.steps), *(f"  effect: {e}" for e in self.effects)]
-        if self.gate is not None:
-            lines.append("  gate: " + "; ".join(
-                ("ok " if c.passed else "n/a " if c.passed is None else "FAIL ") + c.shown
-                for c in self.gate.criteria))
-        return lines
-
-
-@dataclass
-class Outcome:
-    ok: bool
-    text: str
-    refused: bool = False
-    audit: dict[str, Any] = field(default_factory=dict)
 
 
 class Controller:
