@@ -19,61 +19,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from sbtop.demo.app_api import StudyBuddyApi
 from sbtop.demo.exposition import text_page
+from sbtop.demo.instruments import GC_KINDS, HEAP_SPACES, Instruments
 from sbtop.demo.render_api import RenderControlPlane
 from sbtop.demo.server import Server, handler_for
-from sbtop.demo.traffic import BUCKETS, ROUTES, Knobs, Route, TrafficModel
-
-_GC_KINDS = ("minor", "major", "incremental", "weakcb")
-_HEAP_SPACES = ("read_only", "new", "old", "code", "map", "large_object", "code_large_object",
-                "new_large_object")
-
-
-class _Instruments:
-    """One process's worth of metrics: replaced wholesale on a restart, as a Node restart does."""
-
-    def __init__(self, started: float) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
-        self.duration = Histogram(
-            "http_request_duration_seconds", "Duration of HTTP requests in seconds",
-            ["method", "route", "status_code"], buckets=BUCKETS, registry=r,
-        )
-        self.requests = Counter(
-            "http_requests", "Total number of HTTP requests", ["method", "route", "status"],
-            registry=r,
-        )
-        self.sockets = Gauge("active_websocket_connections", "Connected Socket.IO clients",
-                             registry=r)
-        self.messages = Counter("websocket_messages", "Socket.IO messages received",
-                                ["event"], registry=r)
-        self.rss = Gauge("process_resident_memory_bytes", "Resident memory size in bytes",
-                         registry=r)
-        self.start = Gauge("process_start_time_seconds",
-                           "Start time of the process since unix epoch in seconds", registry=r)
-        self.start.set(int(started))
-        self.cpu = Counter("process_cpu_seconds", "Total user and system CPU time spent in "
-                           "seconds", registry=r)
-        self.lag = Gauge("nodejs_eventloop_lag_seconds", "Lag of event loop in seconds",
-                         registry=r)
-        self.heap_used = Gauge("nodejs_heap_size_used_bytes", "Process heap size used from "
-                               "Node.js in bytes", registry=r)
-        self.heap_total = Gauge("nodejs_heap_size_total_bytes", "Process heap size from Node.js "
-                                "in bytes", registry=r)
-        self.handles = Gauge("nodejs_active_handles_total", "Number of active libuv handles",
-                             registry=r)
-        self.gc = Histogram("nodejs_gc_duration_seconds", "Garbage collection duration by kind",
-                            ["kind"], buckets=(0.001, 0.01, 0.1, 1, 2, 5), registry=r)
-        self.heap_space = Gauge("nodejs_heap_space_size_used_bytes",
-                                "Process heap space size used from Node.js in bytes", ["space"],
-                                registry=r)
-        self.db_query = Histogram("prisma_query_duration_seconds", "Prisma query duration",
-                                  ["model", "action"], buckets=(0.001, 0.005, 0.01, 0.05, 0.1,
-                                                                0.5, 1), registry=r)
+from sbtop.demo.traffic import ROUTES, Knobs, Route, TrafficModel
 
 
 class SimulatedBackend:
@@ -89,7 +42,7 @@ class SimulatedBackend:
         self._lock = threading.Lock()
         self._model = TrafficModel(self.knobs, routes, seed)
         self._started = time.time()
-        self._inst = _Instruments(self._started)
+        self._inst = Instruments(self._started)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.connections: set[socket.socket] = set()  # open ones: shut on stop
@@ -152,7 +105,7 @@ class SimulatedBackend:
         with self._lock:
             self._catch_up()
             self._started = max(time.time(), self._started + 1.0)
-            self._inst = _Instruments(self._started)
+            self._inst = Instruments(self._started)
             self.restarts += 1
 
     def _apply_env(self, env: dict[str, str]) -> None:
@@ -202,8 +155,8 @@ class SimulatedBackend:
         inst.lag.set(max(0.0, k.event_loop_lag_ms * k.latency_scale / 1000.0))
         inst.cpu.inc(seconds * 0.05)
         inst.handles.set(12 + int(k.sockets))
-        inst.gc.labels(_GC_KINDS[int(time.monotonic()) % 4]).observe(0.002)
-        for space in _HEAP_SPACES:
+        inst.gc.labels(GC_KINDS[int(time.monotonic()) % 4]).observe(0.002)
+        for space in HEAP_SPACES:
             inst.heap_space.labels(space).set(rss * 0.05)
         inst.db_query.labels("Task", "findMany").observe(0.004 * k.latency_scale)
 
