@@ -12,7 +12,8 @@ import time
 import httpx
 import pytest
 
-from sbtop.demo.backend import CONTROL_PATH, SimulatedBackend
+from sbtop.demo.backend import SimulatedBackend
+from sbtop.demo.server import CONTROL_PATH
 from sbtop.demo.traffic import Knobs, TrafficModel
 from sbtop.engine.exposition import samples
 

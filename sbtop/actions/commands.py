@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sbtop import format
-from sbtop.actions.controller import Controller, Plan
+from sbtop.actions.controller import Controller
 from sbtop.actions.factory import build_controller
+from sbtop.actions.plan import Plan
 from sbtop.actions.providers import ActionError
 from sbtop.actions.requests import Request
 from sbtop.actions.settings import ActionsSettings

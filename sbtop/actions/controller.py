@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
+from sbtop.actions import baseline
 from sbtop.actions.audit import AuditLog
+from sbtop.actions.plan import Outcome, Plan
 from sbtop.actions.providers import ActionError, Provider
 from sbtop.actions.render import Progress
 from sbtop.actions.requests import Action, Params, Request, RollbackTarget
@@ -25,39 +27,6 @@ from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.figures import Figure
 from sbtop.engine.gate import Gate, GateSettings, evaluate, next_step
 from sbtop.engine.keys import Fig
-
-
-@dataclass(frozen=True)
-class Plan:
-    request: Request
-    target: str
-    production: bool
-    provider: str
-    service: str
-    params: Params
-    steps: list[str]
-    gate: Gate | None = None  # for a canary step up: the verdict that the step is checked by
-    needs_override: bool = False
-    # Every effect beside the calls themselves, in words (the flag a rollback brings back).
-    effects: tuple[str, ...] = ()
-
-    def describe(self) -> list[str]:
-        head = (f"{self.request} on {'PRODUCTION ' if self.production else ''}target "
-                f"{self.target} via {self.provider} ({self.service})")
-        lines = [head, *(f"  {s}" for s in self.steps), *(f"  effect: {e}" for e in self.effects)]
-        if self.gate is not None:
-            lines.append("  gate: " + "; ".join(
-                ("ok " if c.passed else "n/a " if c.passed is None else "FAIL ") + c.shown
-                for c in self.gate.criteria))
-        return lines
-
-
-@dataclass
-class Outcome:
-    ok: bool
-    text: str
-    refused: bool = False
-    audit: dict[str, Any] = field(default_factory=dict)
 
 
 class Controller:
@@ -135,24 +104,8 @@ class Controller:
                         self.gate_settings)
 
     def baseline_question(self, figures: Mapping[str, Figure]) -> tuple[str, list[str], bool]:
-        """What capturing the baseline again would do, to confirm: the question, the details
-        (the old baseline and the new), and whether it is an override (during a canary, the
-        canary's own figures would become what it is judged against)."""
-        c = self.state.canary
-        p95 = figures.get(Fig.LATENCY_P95_MS)
-        new = ("p95 unknown right now" if p95 is None or p95.value is None
-               else f"p95 {p95.value:.0f} ms now")
-        old = c.baseline.get(Fig.LATENCY_P95_MS) if c.baseline else None
-        details = ["the baseline now: " + (f"p95 {old:.0f} ms, captured "
-                                             f"{_clock(c.baseline_wall)}" if old is not None
-                                             else "none"),
-                   f"the new one: {new}"]
-        during = bool(c.percent) and not c.read_error
-        if during:
-            details.append(f"The canary is at {c.percent} %: its own figures would become the "
-                           "baseline, and the gate and the checklist would then pass the canary "
-                           "against itself. Going on is an override, recorded as one.")
-        return "Capture the canary baseline again?", details, during
+        """What capturing the baseline again would do, to confirm (see baseline.question)."""
+        return baseline.question(self.state.canary, figures)
 
     def capture_baseline(self, figures: Mapping[str, Figure], *, override: bool = False) -> str:
         """Take the current p95 and 5xx rate as what later steps are judged against. During a
@@ -241,7 +194,8 @@ class Controller:
                        "sbtop does not know: check it after (sbtop canary status)")
         abort = self.state.last_abort
         if abort and abort.get("deploy") == target.leaves:
-            out.append(f"this undoes the canary abort of {_clock(abort.get('wall'))} (the flag "
+            when = baseline.wall_clock(abort.get("wall"))
+            out.append(f"this undoes the canary abort of {when} (the flag "
                        f"was {abort.get('from', '?')} % before it)")
         return out
 
@@ -363,13 +317,8 @@ class Controller:
 
     def _capture(self, state: TargetState, figures: Mapping[str, Figure],
                  **recorded: Any) -> bool:
-        p95 = figures.get(Fig.LATENCY_P95_MS)
-        e5 = figures.get(Fig.ERROR_RATE_5XX_PCT)
-        if p95 is None or p95.value is None or p95.stale_s is not None:
+        if not baseline.capture(state.canary, figures, self.clock.now()[1]):
             return False
-        state.canary.baseline = {Fig.LATENCY_P95_MS: p95.value,
-                                 Fig.ERROR_RATE_5XX_PCT: e5.value if e5 else None}
-        state.canary.baseline_wall = self.clock.now()[1]
         self.audit.append({"target": self.target, "action": "canary baseline",
                            "params": state.canary.baseline, "result": "captured",
                            "dry_run": False, **recorded})
@@ -396,12 +345,6 @@ def _step(params: Params) -> int:
     if params.percent is None:
         raise ActionError("a canary step is a percentage between 0 and 100")
     return params.percent
-
-
-def _clock(wall: Any) -> str:
-    if not isinstance(wall, int | float):
-        return "earlier"
-    return time.strftime("%H:%M UTC", time.gmtime(wall))
 
 
 def _ago(clock: Clock, wall: Any) -> str:

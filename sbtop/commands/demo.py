@@ -31,7 +31,8 @@ class DemoOptions:
 
 
 def run(opts: DemoOptions, config: ConfigFile) -> int:
-    from sbtop.demo.backend import CONTROL_PATH, fleet
+    from sbtop.demo.backend import fleet
+    from sbtop.demo.server import CONTROL_PATH
 
     ui = None
     if not opts.serve:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from textual import work
 
-from sbtop.actions.controller import Plan
+from sbtop.actions.plan import Plan
 from sbtop.actions.providers import ActionError
 from sbtop.actions.requests import Request
 from sbtop.console.base import ConsoleBase

@@ -1,12 +1,8 @@
 """The simulated StudyBuddy backend: a real HTTP server on loopback.
 
-It serves `/metrics` (the classic text format, or OpenMetrics when asked for it, gzip when
-accepted) from a prometheus_client registry shaped like a prom-client Node service,
-`/api/health` with the JSON an Express health route gives, and a small control endpoint:
-
-    GET  /__sbtop/control           the knobs, as JSON
-    POST /__sbtop/control           set knobs from a JSON object ({"error_rate": 0.08})
-    POST /__sbtop/control/restart   counters reset, sockets drop, the start time moves
+It serves `/metrics` from a prometheus_client registry shaped like a prom-client Node service,
+`/api/health` with the JSON an Express health route gives, Render's API and StudyBuddy's own
+routes, and a small control endpoint for its knobs (the routes: server.py).
 
 Traffic is simulated lazily: each scrape (and each knob change) first catches up on the time
 that passed, so counters grow with real time without a thread waking up ten times a second.
@@ -16,74 +12,21 @@ Tests that want exact control pass `background=False` and call `advance()`.
 from __future__ import annotations
 
 import contextlib
-import gzip
-import json
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_TYPE
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from sbtop.demo.app_api import StudyBuddyApi
 from sbtop.demo.exposition import text_page
+from sbtop.demo.instruments import GC_KINDS, HEAP_SPACES, Instruments
 from sbtop.demo.render_api import RenderControlPlane
-from sbtop.demo.traffic import BUCKETS, ROUTES, Knobs, Route, TrafficModel
-
-TEXT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-CONTROL_PATH = "/__sbtop/control"
-_GC_KINDS = ("minor", "major", "incremental", "weakcb")
-_HEAP_SPACES = ("read_only", "new", "old", "code", "map", "large_object", "code_large_object",
-                "new_large_object")
-
-
-class _Instruments:
-    """One process's worth of metrics: replaced wholesale on a restart, as a Node restart does."""
-
-    def __init__(self, started: float) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
-        self.duration = Histogram(
-            "http_request_duration_seconds", "Duration of HTTP requests in seconds",
-            ["method", "route", "status_code"], buckets=BUCKETS, registry=r,
-        )
-        self.requests = Counter(
-            "http_requests", "Total number of HTTP requests", ["method", "route", "status"],
-            registry=r,
-        )
-        self.sockets = Gauge("active_websocket_connections", "Connected Socket.IO clients",
-                             registry=r)
-        self.messages = Counter("websocket_messages", "Socket.IO messages received",
-                                ["event"], registry=r)
-        self.rss = Gauge("process_resident_memory_bytes", "Resident memory size in bytes",
-                         registry=r)
-        self.start = Gauge("process_start_time_seconds",
-                           "Start time of the process since unix epoch in seconds", registry=r)
-        self.start.set(int(started))
-        self.cpu = Counter("process_cpu_seconds", "Total user and system CPU time spent in "
-                           "seconds", registry=r)
-        self.lag = Gauge("nodejs_eventloop_lag_seconds", "Lag of event loop in seconds",
-                         registry=r)
-        self.heap_used = Gauge("nodejs_heap_size_used_bytes", "Process heap size used from "
-                               "Node.js in bytes", registry=r)
-        self.heap_total = Gauge("nodejs_heap_size_total_bytes", "Process heap size from Node.js "
-                                "in bytes", registry=r)
-        self.handles = Gauge("nodejs_active_handles_total", "Number of active libuv handles",
-                             registry=r)
-        self.gc = Histogram("nodejs_gc_duration_seconds", "Garbage collection duration by kind",
-                            ["kind"], buckets=(0.001, 0.01, 0.1, 1, 2, 5), registry=r)
-        self.heap_space = Gauge("nodejs_heap_space_size_used_bytes",
-                                "Process heap space size used from Node.js in bytes", ["space"],
-                                registry=r)
-        self.db_query = Histogram("prisma_query_duration_seconds", "Prisma query duration",
-                                  ["model", "action"], buckets=(0.001, 0.005, 0.01, 0.05, 0.1,
-                                                                0.5, 1), registry=r)
+from sbtop.demo.server import Server, handler_for
+from sbtop.demo.traffic import ROUTES, Knobs, Route, TrafficModel
 
 
 class SimulatedBackend:
@@ -99,17 +42,17 @@ class SimulatedBackend:
         self._lock = threading.Lock()
         self._model = TrafficModel(self.knobs, routes, seed)
         self._started = time.time()
-        self._inst = _Instruments(self._started)
+        self._inst = Instruments(self._started)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._connections: set[socket.socket] = set()
+        self.connections: set[socket.socket] = set()  # open ones: shut on stop
         self.restarts = 0
         self.served = 0
         # StudyBuddy's own routes, for the post-deployment checklist.
         self.app = StudyBuddyApi()
         # Render's API, shaped as documented, acting on this simulation (under /v1).
         self.render = RenderControlPlane(apply_env=self._apply_env, restart_service=self.restart)
-        self._server = _Server((host, port), _handler_for(self))
+        self._server = Server((host, port), handler_for(self))
         self._server.daemon_threads = True
         address = self._server.server_address
         self.host: str = str(address[0])
@@ -136,7 +79,7 @@ class SimulatedBackend:
             self._server.shutdown()
         self._server.server_close()
         # Kept-alive connections would go on being answered: a stopped service answers none.
-        for conn in list(self._connections):
+        for conn in list(self.connections):
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
         for t in self._threads:
@@ -162,7 +105,7 @@ class SimulatedBackend:
         with self._lock:
             self._catch_up()
             self._started = max(time.time(), self._started + 1.0)
-            self._inst = _Instruments(self._started)
+            self._inst = Instruments(self._started)
             self.restarts += 1
 
     def _apply_env(self, env: dict[str, str]) -> None:
@@ -212,8 +155,8 @@ class SimulatedBackend:
         inst.lag.set(max(0.0, k.event_loop_lag_ms * k.latency_scale / 1000.0))
         inst.cpu.inc(seconds * 0.05)
         inst.handles.set(12 + int(k.sockets))
-        inst.gc.labels(_GC_KINDS[int(time.monotonic()) % 4]).observe(0.002)
-        for space in _HEAP_SPACES:
+        inst.gc.labels(GC_KINDS[int(time.monotonic()) % 4]).observe(0.002)
+        for space in HEAP_SPACES:
             inst.heap_space.labels(space).set(rss * 0.05)
         inst.db_query.labels("Task", "findMany").observe(0.004 * k.latency_scale)
 
@@ -242,149 +185,6 @@ class SimulatedBackend:
                 "database": "connected",
                 "sockets": int(k.sockets),
             }
-
-
-class _Server(ThreadingHTTPServer):
-    # The default backlog of 5 drops connections when a checklist's probes, a scrape and a
-    # health probe arrive at once; each dropped SYN costs a second's retransmit.
-    request_queue_size = 128
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gives up mid-answer (sbtop drops a 503's body unread) resets the
-        # connection; the standard handler prints a traceback, which in `sbtop demo` lands
-        # on the console's own screen.
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-
-def _handler_for(backend: SimulatedBackend) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "studybuddy-sim/1.0"
-        # Headers and body go out in separate writes: without this, Nagle and delayed ACKs
-        # add 40 ms to every loopback answer.
-        disable_nagle_algorithm = True
-
-        def setup(self) -> None:
-            super().setup()
-            backend._connections.add(self.connection)
-
-        def finish(self) -> None:
-            backend._connections.discard(self.connection)
-            super().finish()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # quiet: the console owns the terminal
-
-        def _render(self, method: str) -> bool:
-            if not self.path.startswith("/v1/"):
-                return False
-            raw = self._body()
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            self._reply(*backend.render.handle(method, self.path, headers, raw))
-            return True
-
-        def _app(self, method: str, raw: bytes = b"") -> bool:
-            """StudyBuddy's own routes (the checklist's probes)."""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            got = backend.app.handle(method, self.path.split("?", 1)[0], headers, raw)
-            if got is None:
-                return False
-            self._reply(*got)
-            return True
-
-        def _reply(self, status: int, extra: dict[str, str], body: bytes) -> None:
-            try:
-                self.send_response(status)
-                for k, v in extra.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout in a test): nothing to tell it
-
-        def _body(self) -> bytes:
-            length = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(length) if length else b""
-
-        def do_PUT(self) -> None:
-            if self._render("PUT"):
-                return
-            if not self._app("PUT", self._body()):
-                self._json(404, {"error": "not found"})
-
-        def do_DELETE(self) -> None:
-            if not self._app("DELETE", self._body()):
-                self._json(404, {"error": "not found"})
-
-        def do_GET(self) -> None:
-            if self._render("GET"):
-                return
-            path = self.path.split("?", 1)[0]
-            if path == "/metrics":
-                self._metrics()
-            elif path == "/api/health":
-                self._health()
-            elif path == CONTROL_PATH:
-                self._json(200, backend.knobs.as_dict())
-            elif not self._app("GET"):
-                self._json(404, {"error": "not found"})
-
-        def do_POST(self) -> None:
-            if self._render("POST"):
-                return
-            path = self.path.split("?", 1)[0]
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            if path == CONTROL_PATH + "/restart":
-                backend.restart()
-                self._json(200, {"restarted": True, "restarts": backend.restarts})
-            elif path == CONTROL_PATH:
-                try:
-                    values = json.loads(raw or b"{}")
-                    if not isinstance(values, dict):
-                        raise ValueError("expected a JSON object")
-                    backend.set(**values)
-                except ValueError as e:
-                    self._json(400, {"error": str(e)})
-                    return
-                self._json(200, backend.knobs.as_dict())
-            elif not self._app("POST", raw):
-                self._json(404, {"error": "not found"})
-
-        def _metrics(self) -> None:
-            k = backend.knobs
-            if k.metrics_delay_s:
-                time.sleep(k.metrics_delay_s)
-            if k.metrics_status != 200:
-                self._json(k.metrics_status, {"error": "metrics unavailable"})
-                return
-            # OpenMetrics only when it is the first choice, as a server weighing q-values would.
-            accept = self.headers.get("Accept", "").split(",")[0]
-            openmetrics = "application/openmetrics-text" in accept
-            body = backend.metrics_page(openmetrics)
-            ctype = OPENMETRICS_TYPE if openmetrics else TEXT_TYPE
-            self._send(200, body, ctype)
-
-        def _health(self) -> None:
-            k = backend.knobs
-            if k.health_delay_s:
-                time.sleep(k.health_delay_s)
-            self._json(k.health_status, backend.health())
-
-        def _json(self, status: int, obj: object) -> None:
-            self._send(status, json.dumps(obj).encode(), "application/json; charset=utf-8")
-
-        def _send(self, status: int, body: bytes, ctype: str) -> None:
-            headers = {"Content-Type": ctype}
-            if "gzip" in self.headers.get("Accept-Encoding", "") and len(body) > 1024:
-                body = gzip.compress(body, compresslevel=1)
-                headers["Content-Encoding"] = "gzip"
-            self._reply(status, headers, body)
-
-    return Handler
 
 
 @contextmanager

@@ -27,7 +27,8 @@ from sbtop.wiring import Wiring
 if TYPE_CHECKING:
     # Types only: `sbtop check` (a live session) loads neither the controller nor the
     # checklist, which itself runs a check.
-    from sbtop.actions.controller import Controller, Outcome, Plan
+    from sbtop.actions.controller import Controller
+    from sbtop.actions.plan import Outcome, Plan
     from sbtop.session.live import LiveSession
     from sbtop.verify import Report
 

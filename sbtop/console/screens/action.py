@@ -11,7 +11,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from sbtop.actions.controller import Plan
+from sbtop.actions.plan import Plan
 
 
 class ActionScreen(ModalScreen[bool]):
