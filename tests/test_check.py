@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -52,8 +53,10 @@ def test_a_healthy_backend_is_ok_with_every_figure_known(backend: SimulatedBacke
                                          **{k: out["sources"]["metrics"][k]
                                             for k in ("elapsed_ms", "bytes", "samples")}}
     assert out["alerts"] == []
-    # At least the window asked for; more when the first scrape was slow (a busy machine).
-    assert 0.9 < out["window_s"] < 10
+    # The span between the two scrapes' answers: about the window asked for (1 s); less by
+    # what the first answer's lateness exceeds the second's, more when the first scrape ran
+    # past the window (a busy machine).
+    assert 0.5 < out["window_s"] < 10
     assert out["health"]["status"] == "ok"
     assert out["routes"]["slowest"][0]["p95_ms"] > 0
 
@@ -153,9 +156,12 @@ def test_text_output_has_one_line_per_figure_with_threshold_and_level(
     lines = r.stdout.splitlines()
     assert "WARN" in lines[0]
     p95 = next(line for line in lines if line.strip().startswith("latency_p95_ms"))
-    # Exact, though the traffic is live: at a fixed latency every request lands in one bucket,
-    # and the interpolated p95 is 737.5 ms whatever their number.
-    assert "738 ms" in p95 and "warn > 500, crit > 1000" in p95 and p95.rstrip().endswith("WARN")
+    # The traffic is live: a request made just before the latency was fixed may fall in the
+    # window, so the p95 is not exact; it lies in the bucket that holds 700 ms, (500, 750]
+    # (737.5 ms when every request is there).
+    shown = re.search(r"(\d+) ms", p95)
+    assert shown is not None and 500 < int(shown.group(1)) <= 750, p95
+    assert "warn > 500, crit > 1000" in p95 and p95.rstrip().endswith("WARN")
 
 
 def test_check_demo_runs_the_built_in_backend() -> None:
