@@ -27,6 +27,52 @@ def test_state_round_trips_and_a_damaged_file_reads_as_empty(tmp_path: Path) -> 
     assert store.load() == TargetState()
 
 
+@pytest.mark.parametrize(
+    ("saved", "ignored"),
+    [
+        ({"canary": {"percent": True}}, "percent"),
+        ({"canary": {"percent": 25.0}}, "percent"),
+        ({"canary": {"percent": 101}}, "percent"),
+        ({"canary": {"step_started_wall": "1000"}}, "step_started_wall"),
+        ({"canary": {"step_started_wall": -1}}, "step_started_wall"),
+        ({"canary": {"baseline_wall": 1e300}}, "baseline_wall"),
+        ({"canary": {"baseline": {"latency_p95_ms": -3}}}, "baseline"),
+        ({"canary": {"baseline": {"latency_p95_ms": "210"}}}, "baseline"),
+        ({"canary": {"read_error": 5}}, "read_error"),
+        ({"in_flight": [1]}, "in_flight"),
+        ({"rollback_skip": ["dep-1", 2]}, "rollback_skip"),
+        ({"deploy_flags": {"dep-1": 150}}, "deploy_flags"),
+        ({"deploy_flags": {"dep-1": False}}, "deploy_flags"),
+        ({"last_abort": {"deploy": "dep-1"}}, "last_abort"),
+        ({"last_abort": {"deploy": "dep-1", "wall": float("nan")}}, "last_abort"),
+    ],
+)
+def test_one_wrong_field_is_ignored_with_a_note_and_the_rest_kept(
+        tmp_path: Path, saved: dict[str, object], ignored: str) -> None:
+    store = StateStore(tmp_path, "production")
+    good = {"canary": {"percent": 5, "step_started_wall": 1000, "baseline_wall": 900,
+                       "baseline": {"latency_p95_ms": 210.5, "error_rate_5xx_pct": None},
+                       "read_error": "timed out"},
+            "in_flight": {"action": "restart", "pid": 7}, "rollback_skip": ["dep-0"],
+            "deploy_flags": {"dep-0": 5},
+            "last_abort": {"deploy": "dep-0", "from": 25, "wall": 950.0}}
+    store.path.write_text(json.dumps(good))
+    whole = store.load()
+    assert store.problem == "" and whole.canary.percent == 5 and whole.last_abort is not None
+    data = {**good, **saved}
+    if "canary" in saved:
+        data["canary"] = {**good["canary"], **saved["canary"]}  # type: ignore[dict-item]
+    store.path.write_text(json.dumps(data))
+    loaded = store.load()
+    assert store.problem == f"{store.path}: ignored {ignored} (wrong type or value)"
+    default = TargetState()
+    for name in ("percent", "step_started_wall", "baseline_wall", "baseline", "read_error"):
+        expected = getattr(default.canary if name == ignored else whole.canary, name)
+        assert getattr(loaded.canary, name) == expected, name
+    for name in ("in_flight", "rollback_skip", "deploy_flags", "last_abort"):
+        assert getattr(loaded, name) == getattr(default if name == ignored else whole, name)
+
+
 def _hold(directory: str, ready: object, release: object) -> None:
     store = StateStore(Path(directory), "production")
     with store.locked("canary next"):

@@ -125,6 +125,57 @@ def test_mistakes_name_the_key_path_and_the_problem(data: dict[str, Any], messag
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        # A table's key msgspec does not name: the one whose value is wrong, not the first.
+        ({"targets": {"a": {}, "p": {"timeout_s": True}}},
+         "targets.p.timeout_s: expected a number, got true"),
+        ({"targets": {"p": {"max_samples": 1.5}}},
+         "targets.p.max_samples: expected a whole number, got the number 1.5"),
+        ({"targets": {"p": {"gzip": 1}}},
+         "targets.p.gzip: expected true or false, got the number 1"),
+        ({"targets": {"p": {"auth": {"heder": "x"}}}},
+         "targets.p.auth.heder: unknown key (did you mean 'header'?)"),
+        ({"targets": {"p": 5}}, "targets.p: expected a table, got the number 5"),
+        ({"targets": {"p": {"metrics_urls": ["http://a", 3]}}},
+         "targets.p.metrics_urls[1]: expected a string, got the number 3"),
+        ({"targets": {"p": {"metrics": {"route_labels": ["x", 1]}}}},
+         "targets.p.metrics.route_labels[1]: expected a string, got the number 1"),
+        ({"thresholds": {"memory_pct": {"warning": float("nan")}}},
+         "thresholds.memory_pct.warning: expected a finite number, got nan"),
+        ({"thresholds": {"memory_pct": {"warning": "x"}}},
+         "thresholds.memory_pct.warning: expected a number, got the string 'x'"),
+        ({"alerts": [{"name": "a"}, {"for": -5}]}, "alerts[1].for: must not be negative"),
+        ({"alerts": [{"name": "a"}, {"for_s": 5}]},
+         "alerts[1].for_s: unknown key (did you mean 'for'?)"),
+        ({"alerts": [5]}, "alerts[0]: expected a table, got the number 5"),
+        ({"canary": {"steps": [0, "5"]}},
+         "canary.steps[1]: expected a whole number, got the string '5'"),
+        ({"ui": []}, "ui: expected a table, got a list"),
+        ({"uii": {}}, "uii: unknown key (did you mean 'ui'?)"),
+    ],
+)
+def test_every_type_mistake_is_one_line_with_its_key_path(data: dict[str, Any],
+                                                          message: str) -> None:
+    """The binder's library (msgspec) checks the types; what it says is turned into these
+    lines: the dotted path, a table's key found, what was expected in words, what was there."""
+    with pytest.raises(config.ConfigError) as e:
+        config.parse(data)
+    assert str(e.value) == message
+
+
+def test_a_webhook_url_in_the_schema_never_shows_in_its_repr() -> None:
+    http = config.parse({"targets": {"p": {"actions": {"http": {
+        "url": "https://hooks.example/deploy?key=k3y"}}}}}).targets["p"].actions.http
+    assert "k3y" not in repr(http) and "url=<set>" in repr(http)
+
+
+def test_an_env_key_with_a_trailing_line_break_is_refused() -> None:
+    with pytest.raises(config.ConfigError, match="must name an environment variable"):
+        config.parse({"targets": {"p": {"auth": {"header": "X", "header_env": "TOKEN\n"}}}})
+
+
 def test_a_secret_pasted_into_an_env_key_is_not_echoed() -> None:
     with pytest.raises(config.ConfigError) as e:
         config.parse({"targets": {"p": {"dsn_env": "postgres://u:hunter2@h/db"}}})

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import msgspec
 import pytest
 from textual.content import Content
 
@@ -551,8 +552,8 @@ async def test_v_runs_the_checklist_and_r_runs_it_again(harness: Harness) -> Non
 
     app = harness.app
     checklist = config.resolve(
-        dataclasses.replace(config.parse({"verify": STUDYBUDDY}),
-                            targets={"demo": config.TargetConfig(base_url=harness.backend.url)}),
+        msgspec.structs.replace(config.parse({"verify": STUDYBUDDY}), targets={
+            "demo": config.TargetConfig(base_url=harness.backend.url)}),
         probe_env={"STUDYBUDDY_VERIFY_EMAIL": DEMO_EMAIL,
                    "STUDYBUDDY_VERIFY_PASSWORD": DEMO_PASSWORD,
                    "STUDYBUDDY_SESSION_COOKIE": DEMO_SESSION}).verify

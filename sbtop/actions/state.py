@@ -14,17 +14,19 @@ import errno
 import fcntl
 import grp
 import json
-import math
 import os
 import pwd
 import socket
 import stat
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
 
 from sbtop import untrusted
 
@@ -187,14 +189,51 @@ class TargetState:
 
 
 KEEP_DEPLOY_FLAGS = 50  # the newest of them; a rollback goes back a few deploys, not fifty
-# Times in the state file are epoch seconds, finite and before the year 5000: a hand edit or
-# a torn write (NaN, Infinity, 1e300) reads as unknown, never as a soak of minus an eon.
-_LATEST_WALL = 1e11
+
+# The state file's shape, field by field, as msgspec types: each field is checked alone, so a
+# hand edit or a torn write loses that field (read as unknown, and named in `problem`), never
+# the rest. Times are epoch seconds, finite and before the year 5000: NaN, Infinity or 1e300
+# read as unknown, never as a soak of minus an eon. (The text is read by the stdlib's json,
+# which takes NaN and Infinity as numbers: they reach these checks and are refused here.)
+_Wall = Annotated[float, msgspec.Meta(ge=0, lt=1e11)]
+_Percent = Annotated[int, msgspec.Meta(ge=0, le=100)]
+_Figure = Annotated[float, msgspec.Meta(ge=0, le=sys.float_info.max)]  # finite, not negative
+# In the order their problems are listed.
+_CANARY_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("percent", _Percent | None),
+    ("step_started_wall", _Wall | None),
+    ("baseline_wall", _Wall | None),
+    ("baseline", dict[str, _Figure | None] | None),
+    ("read_error", str | None),
+)
 
 
-def _sane_wall(value: Any) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value) and 0 <= value < _LATEST_WALL)
+class _Abort(msgspec.Struct):
+    """What a last abort must hold to be used (it is kept as the dict it is)."""
+
+    deploy: str
+    wall: _Wall
+
+
+_STATE_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("in_flight", dict[str, Any] | None),
+    ("rollback_skip", list[str] | None),
+    ("deploy_flags", dict[str, _Percent] | None),
+    ("last_abort", _Abort | None),
+)
+
+
+def _checked(table: dict[str, Any], shape: tuple[tuple[str, Any], ...],
+             bad: list[str]) -> dict[str, Any]:
+    """The fields of `table` that have their type; the names of those that do not go to
+    `bad`."""
+    out: dict[str, Any] = {}
+    for name, kind in shape:
+        try:
+            out[name] = msgspec.convert(table.get(name), kind)
+        except msgspec.ValidationError:
+            bad.append(name)
+    return out
 
 
 def _safe(name: str) -> str:
@@ -246,54 +285,20 @@ class StateStore:
             self.problem = f"{self.path}: not a JSON object; starting afresh"
             return TargetState()
         found = data.get("canary")
-        raw: dict[str, Any] = found if isinstance(found, dict) else {}
-        canary = CanaryState()
-        bad = []
-        for name, kinds in (("percent", (int,)), ("step_started_wall", (int, float)),
-                            ("baseline_wall", (int, float)), ("baseline", (dict,)),
-                            ("read_error", (str,))):
-            value = raw.get(name)
-            if value is None:
-                continue
-            wrong = isinstance(value, bool) or not isinstance(value, kinds)
-            if not wrong and name.endswith("_wall"):
-                wrong = not _sane_wall(value)
-            if not wrong and name == "percent":
-                wrong = not 0 <= int(value) <= 100
-            if wrong:
-                bad.append(name)
-                continue
-            setattr(canary, name, value)
-        if canary.baseline and not all(
-                v is None or (isinstance(v, int | float) and not isinstance(v, bool)
-                              and math.isfinite(v) and v >= 0)
-                for v in canary.baseline.values()):
-            bad.append("baseline")
-            canary.baseline = {}
-        in_flight = data.get("in_flight")
-        if in_flight is not None and not isinstance(in_flight, dict):
-            bad.append("in_flight")
-            in_flight = None
-        skip = data.get("rollback_skip") or []
-        if not isinstance(skip, list) or not all(isinstance(x, str) for x in skip):
-            bad.append("rollback_skip")
-            skip = []
-        flags = data.get("deploy_flags") or {}
-        if not isinstance(flags, dict) or not all(
-                isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
-                and 0 <= v <= 100 for k, v in flags.items()):
-            bad.append("deploy_flags")
-            flags = {}
-        abort = data.get("last_abort")
-        if abort is not None and not (isinstance(abort, dict)
-                                      and isinstance(abort.get("deploy"), str)
-                                      and _sane_wall(abort.get("wall"))):
-            bad.append("last_abort")
-            abort = None
+        bad: list[str] = []
+        canary = _checked(found if isinstance(found, dict) else {}, _CANARY_FIELDS, bad)
+        top = {"in_flight": data.get("in_flight"), "last_abort": data.get("last_abort"),
+               # Falsy is none: an empty list or table, or a hand edit's null or 0.
+               "rollback_skip": data.get("rollback_skip") or None,
+               "deploy_flags": data.get("deploy_flags") or None}
+        got = _checked(top, _STATE_FIELDS, bad)
         if bad:
             self.problem = f"{self.path}: ignored {', '.join(bad)} (wrong type or value)"
-        return TargetState(canary=canary, in_flight=in_flight, rollback_skip=skip,
-                           deploy_flags=flags, last_abort=abort)
+        return TargetState(
+            canary=CanaryState(**{k: v for k, v in canary.items() if v is not None}),
+            in_flight=got.get("in_flight"), rollback_skip=got.get("rollback_skip") or [],
+            deploy_flags=got.get("deploy_flags") or {},
+            last_abort=data.get("last_abort") if got.get("last_abort") else None)
 
     def save(self, state: TargetState) -> None:
         mode = self._ready()

@@ -79,8 +79,9 @@ def demo_target(url: str, dsn: str | None = None, metrics_urls: list[str] | None
     (bar its `ui`, when given). Its database is only the one given with --dsn: never
     $DATABASE_URL from the shell, which may well be production's. Its deploy actions go to
     the backend's own Render-shaped API."""
-    import dataclasses
     import os
+
+    import msgspec
 
     from sbtop import config
     from sbtop.checklist import STUDYBUDDY
@@ -94,9 +95,9 @@ def demo_target(url: str, dsn: str | None = None, metrics_urls: list[str] | None
                                    api_url=url + "/v1"))
     env = {**os.environ, "SBTOP_DEMO_RENDER_KEY": API_KEY}
     # StudyBuddy's checklist, logged in as the simulation's test account.
-    cfg = dataclasses.replace(config.parse({"verify": STUDYBUDDY}), targets={"demo": demo})
+    cfg = msgspec.structs.replace(config.parse({"verify": STUDYBUDDY}), targets={"demo": demo})
     if ui is not None:
-        cfg = dataclasses.replace(cfg, ui=ui)
+        cfg = msgspec.structs.replace(cfg, ui=ui)
     return config.resolve(cfg, dsn=dsn, env=env, probe_env={
         "STUDYBUDDY_VERIFY_EMAIL": DEMO_EMAIL, "STUDYBUDDY_VERIFY_PASSWORD": DEMO_PASSWORD,
         "STUDYBUDDY_SESSION_COOKIE": DEMO_SESSION})

@@ -4,13 +4,14 @@ Every mistake is reported as one line naming the key path ("targets.prod.timeout
 number, got the string '5'"), never a traceback. Secrets never live in the file: it names the
 environment variables that hold them, and they are read only when a target is resolved.
 
-The package's modules, each for one thing: `schema` (the dataclasses), `binding` (TOML into
-them), `validation`, `files` (finding and reading the file), `settings` (the engine's settings
-from it), `secrets` (credentials from the environment), `resolve` (choosing the target and
-applying the command line), `compose` (the composition root: each subsystem's settings, as a
-sbtop.wiring.Wiring), `probes` (the checklist as HTTP probes), `values` (the checks and words
-they share). The names below are the package's interface: `from sbtop import config;
-config.X`. Outside sbtop.config only the commands import it (an import-linter contract).
+The package's modules, each for one thing: `schema` (msgspec Structs), `binding` (TOML
+into them, by msgspec), `validation`, `files` (finding and reading the file), `settings` (the
+engine's settings from it), `secrets` (credentials from the environment), `resolve` (choosing
+the target and applying the command line), `compose` (the composition root: each subsystem's
+settings, as a sbtop.wiring.Wiring), `probes` (the checklist as HTTP probes), `values` (the
+checks and words they share). The names below are the package's interface: `from sbtop
+import config; config.X`. Outside sbtop.config only the commands import it (an import-linter
+contract).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from sbtop.config.files import default_path, find_config, load, parse, permissio
 from sbtop.config.probes import probes
 from sbtop.config.resolve import instance_names, resolve
 from sbtop.config.schema import (
-    ENV,
     ActionsConfig,
     AlertConfig,
     AuthConfig,
@@ -49,7 +49,6 @@ from sbtop.config.values import duration_seconds
 from sbtop.wiring import Secrets, Wiring
 
 __all__ = [
-    "ENV",
     "HTTP_METHODS",
     "ActionsConfig",
     "AlertConfig",

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sbtop import credentials
-from sbtop.config.binding import build
+from sbtop.config.binding import bind
 from sbtop.config.errors import ConfigError
 from sbtop.config.schema import Config
 from sbtop.config.validation import validate
@@ -53,12 +53,11 @@ def load(path: Path | None) -> Config:
         config = parse(data)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
-    config.source = str(path)
     return config
 
 
 def parse(data: dict[str, Any]) -> Config:
-    config: Config = build(Config, data, "")
+    config = bind(data)
     validate(config)
     return config
 

@@ -4,11 +4,12 @@ the composition root (compose.py) for the `Wiring` the rest of sbtop runs on."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import ssl
 import typing
 import urllib.parse
+
+import msgspec
 
 from sbtop.config.compose import Chosen, compose
 from sbtop.config.errors import ConfigError
@@ -31,16 +32,16 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
     if url:
         check_url(url, "--url")
         # The URL given is the one to watch: metrics from it, not from the listed instances.
-        tc = dataclasses.replace(tc, base_url=url, metrics_urls=[])
+        tc = msgspec.structs.replace(tc, base_url=url, metrics_urls=[])
     if prometheus_url:
         check_url(prometheus_url, "--prometheus-url")
-        tc = dataclasses.replace(tc, prometheus=dataclasses.replace(tc.prometheus,
+        tc = msgspec.structs.replace(tc, prometheus=msgspec.structs.replace(tc.prometheus,
                                                                      url=prometheus_url))
     if selector:
         if not tc.prometheus.url:
             raise ConfigError("--selector picks series in Prometheus: give --prometheus-url "
                               f"too (or set targets.{name}.prometheus.url)")
-        tc = dataclasses.replace(tc, prometheus=dataclasses.replace(tc.prometheus,
+        tc = msgspec.structs.replace(tc, prometheus=msgspec.structs.replace(tc.prometheus,
                                                                      selector=selector))
     try:
         selector_matchers(tc.prometheus.selector)

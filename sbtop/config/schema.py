@@ -1,17 +1,21 @@
-"""The configuration's schema: one dataclass per TOML table, the runbook's values as defaults.
+"""The configuration's schema: one msgspec Struct per TOML table, the runbook's values as
+defaults.
 
-These are the file's shape only; sbtop.config.binding fills them from TOML, validation checks
-them, and resolve turns one target into what the rest of sbtop runs on."""
+These are the file's shape only, and the types say what each key takes: sbtop.config.binding
+has msgspec fill them from TOML (strictly: "5" is not a number, true is not 1, an unknown key
+is refused), validation checks what types cannot say, and resolve turns one target into what
+the rest of sbtop runs on. They are plain mutable Structs: `msgspec.structs.replace` copies one
+with some keys changed."""
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from dataclasses import dataclass, field
-from typing import Any
+import sys
+from typing import Annotated, Any
 
-from sbtop.config.values import join
+import msgspec
+from msgspec import field
+
+from sbtop.config.values import ENV_NAME_PATTERN, join
 from sbtop.engine.settings import HealthFields, MetricNames
 from sbtop.sources.settings import (
     DEFAULT_MAX_ANSWER_BYTES,
@@ -23,76 +27,87 @@ from sbtop.sources.settings import (
 _NAMES = MetricNames()
 _FIELDS = HealthFields()
 
-# Field metadata: "env" marks a key that names an environment variable (checked to be a name,
-# not a pasted secret); "toml" a key spelt differently in the file; "duration" a value that may
-# be written "5m"; "partial" a table of overrides for some keys of another table.
-ENV = {"env": True}
+# A number the file may give: finite (TOML has inf and nan; a timeout of nan would never
+# fire). msgspec has no "finite" constraint, and NaN fails every comparison, so the widest
+# bounds a float has say it; binding words a breach as "expected a finite number".
+Number = Annotated[float, msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)]
+# A key that names an environment variable: empty or a name, never a pasted secret (binding
+# words a mismatch without echoing the value).
+EnvName = Annotated[str, msgspec.Meta(pattern=rf"^(?:{ENV_NAME_PATTERN})?\Z")]
 
 
-@dataclass
-class AuthConfig:
+class Duration(float):
+    """Seconds, which the file may also write as a Prometheus duration ("5m", "1h30m").
+    msgspec hands this type to binding's hook, the one check of the schema it cannot make."""
+
+
+class Table(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A TOML table: every key optional (the defaults are the runbook's), none unknown."""
+
+
+class AuthConfig(Table):
     """How to get past a protected /metrics (and health path)."""
 
     header: str = ""
-    header_env: str = field(default="", metadata=ENV)
+    header_env: EnvName = ""
     cookie: str = ""
-    cookie_env: str = field(default="", metadata=ENV)
+    cookie_env: EnvName = ""
 
 
-@dataclass
-class RenderConfig:
+class RenderConfig(Table):
     service_id: str = ""
-    api_key_env: str = field(default="RENDER_API_KEY", metadata=ENV)
+    api_key_env: EnvName = "RENDER_API_KEY"
     api_url: str = "https://api.render.com/v1"
 
 
-@dataclass
-class CommandActionsConfig:
+class CommandActionsConfig(Table):
     """argv lists (no shell) with {percent}, {service} and {flag} filled in."""
 
     canary: list[str] = field(default_factory=list)
     restart: list[str] = field(default_factory=list)
     rollback: list[str] = field(default_factory=list)
     read_flag: list[str] = field(default_factory=list)  # prints the flag's value
-    timeout_s: float = 300.0
+    timeout_s: Number = 300.0
 
 
-@dataclass
-class HttpActionsConfig:
-    url: str = field(default="", repr=False)  # may hold a key: never in a repr
+class HttpActionsConfig(Table):
+    url: str = ""  # may hold a key: never in a repr (below)
     # Or the URL from the environment: a deploy hook's URL is itself the credential.
-    url_env: str = field(default="", metadata=ENV)
+    url_env: EnvName = ""
     method: str = "POST"
     body: str = '{"action": "{action}", "percent": "{percent}", "service": "{service}"}'
     header: str = ""
-    header_env: str = field(default="", metadata=ENV)
-    timeout_s: float = 30.0
+    header_env: EnvName = ""
+    timeout_s: Number = 30.0
+
+    def __repr__(self) -> str:
+        # A Struct has no per-field repr switch; the URL is shown only as set or not.
+        shown = ", ".join(f"{k}={'<set>' if k == 'url' and v else repr(v)}"
+                          for k, v in msgspec.structs.asdict(self).items())
+        return f"HttpActionsConfig({shown})"
 
 
-@dataclass
-class ActionsConfig:
+class ActionsConfig(Table):
     # "render", "command", "http"; "" means: render when render.service_id is set, else none.
     provider: str = ""
     command: CommandActionsConfig = field(default_factory=CommandActionsConfig)
     http: HttpActionsConfig = field(default_factory=HttpActionsConfig)
 
 
-@dataclass
-class PrometheusConfig:
+class PrometheusConfig(Table):
     """Read the figures from Prometheus (all instances) instead of scraping one /metrics."""
 
     url: str = ""
     selector: str = ""  # label matchers added to every metric, e.g. job="studybuddy"
-    timeout_s: float = 5.0
-    max_answer_mb: float = DEFAULT_MAX_ANSWER_BYTES / 1024 / 1024
+    timeout_s: Number = 5.0
+    max_answer_mb: Number = DEFAULT_MAX_ANSWER_BYTES / 1024 / 1024
     header: str = ""
-    header_env: str = field(default="", metadata=ENV)
+    header_env: EnvName = ""
     basic_user: str = ""
-    basic_password_env: str = field(default="", metadata=ENV)
+    basic_password_env: EnvName = ""
 
 
-@dataclass
-class MetricsConfig:
+class MetricsConfig(Table):
     latency_histogram: str = _NAMES.latency_histogram
     requests_counter: str = _NAMES.requests_counter
     status_labels: list[str] = field(default_factory=lambda: list(_NAMES.status_labels))
@@ -106,92 +121,85 @@ class MetricsConfig:
     process_start: str = _NAMES.process_start
 
 
-@dataclass
-class HealthFieldsConfig:
+class HealthFieldsConfig(Table):
     rss: str = _FIELDS.rss
     memory_limit: str = _FIELDS.memory_limit
 
 
-@dataclass
-class TargetConfig:
+class TargetConfig(Table):
     base_url: str = ""
     metrics_path: str = "/metrics"
     # Several instances without Prometheus: each one's metrics URL, scraped concurrently and
     # summed (base_url then serves health only).
     metrics_urls: list[str] = field(default_factory=list)
     health_path: str = "/api/health"
-    health_interval_s: float = 5.0
+    health_interval_s: Number = 5.0
     production: bool = False
-    dsn_env: str = field(default="DATABASE_URL", metadata=ENV)
-    memory_limit_mb: float = 0.0
-    timeout_s: float = 5.0
-    connect_timeout_s: float = 3.0
+    dsn_env: EnvName = "DATABASE_URL"
+    memory_limit_mb: Number = 0.0
+    timeout_s: Number = 5.0
+    connect_timeout_s: Number = 3.0
     verify_tls: bool = True
     ca_bundle: str = ""
-    max_page_mb: float = DEFAULT_MAX_BYTES / 1024 / 1024
+    max_page_mb: Number = DEFAULT_MAX_BYTES / 1024 / 1024
     max_samples: int = DEFAULT_MAX_SAMPLES
     gzip: bool = True
     auth: AuthConfig = field(default_factory=AuthConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     actions: ActionsConfig = field(default_factory=ActionsConfig)
     prometheus: PrometheusConfig = field(default_factory=PrometheusConfig)
-    # Per-target overrides of [metrics]; only the keys given here change.
-    metrics: dict[str, Any] = field(default_factory=dict, metadata={"partial": MetricsConfig})
+
+    # Per-target overrides of [metrics]; only the keys given here change (binding checks them
+    # as keys of MetricsConfig, under this path).
+    metrics: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class UiConfig:
+class UiConfig(Table):
     theme: str = "dark"
-    refresh_s: float = 1.0
+    refresh_s: Number = 1.0
     read_only: bool = False
-    history_s: float = 3600.0
+    history_s: Number = 3600.0
 
 
-@dataclass
-class EngineConfig:
-    window_s: float = 60.0
+class EngineConfig(Table):
+    window_s: Number = 60.0
     min_requests: int = 10
     min_route_requests: int = 5
     top_routes: int = 5
 
 
-@dataclass
-class ThresholdConfig:
-    warning: float | None = None
-    critical: float | None = None
+class ThresholdConfig(Table):
+    warning: Number | None = None
+    critical: Number | None = None
     below: bool = False
 
 
-@dataclass
-class AlertConfig:
+class AlertConfig(Table):
     name: str = ""
     figure: str = ""
     op: str = ">"
-    value: float = 0.0
-    for_s: float = field(default=0.0, metadata={"toml": "for", "duration": True})
+    value: Number = 0.0
+    for_s: Duration = field(default=Duration(0.0), name="for")
     severity: str = "warning"
     summary: str = ""
 
 
-@dataclass
-class DbConfig:
-    connect_timeout_s: float = 3.0
-    statement_timeout_s: float = 2.0
+class DbConfig(Table):
+    connect_timeout_s: Number = 3.0
+    statement_timeout_s: Number = 2.0
     only_database: bool = False
     pool_size: int = 0
     pool_user: str = ""
     allow_cancel: bool = False
 
 
-@dataclass
-class CanaryGateConfig:
-    max_5xx_pct: float = 1.0
-    max_p95_regression_pct: float = 10.0
-    max_db_connections_pct: float = 80.0
+class CanaryGateConfig(Table):
+    max_5xx_pct: Number = 1.0
+    max_p95_regression_pct: Number = 10.0
+    max_db_connections_pct: Number = 80.0
 
 
-@dataclass
-class CanaryConfig:
+class CanaryConfig(Table):
     flag: str = "PERF_OPTIMIZATIONS_ENABLED"
     steps: list[int] = field(default_factory=lambda: [0, 5, 25, 100])
     # Soak per step, as durations keyed by the step's percent (the runbook's 30 min and 1 h).
@@ -199,8 +207,7 @@ class CanaryConfig:
     gate: CanaryGateConfig = field(default_factory=CanaryGateConfig)
 
 
-@dataclass
-class VerifyConfig:
+class VerifyConfig(Table):
     """One item of the post-deployment checklist, as an HTTP probe (`sbtop verify`)."""
 
     name: str = ""
@@ -211,26 +218,24 @@ class VerifyConfig:
     body: str = ""
     content_type: str = ""
     header: str = ""  # a header whose value is in header_env
-    header_env: str = field(default="", metadata=ENV)
+    header_env: EnvName = ""
     cookie: str = ""  # a cookie whose value is in cookie_env
-    cookie_env: str = field(default="", metadata=ENV)
+    cookie_env: EnvName = ""
     expect_status: int = 200
     # Dotted paths into the JSON answer and the value each must have ("*": present, not null).
     expect_json: dict[str, Any] = field(default_factory=dict)
-    timeout_s: float = 10.0
+    timeout_s: Number = 10.0
 
 
-@dataclass
-class VerificationConfig:
+class VerificationConfig(Table):
     """The checklist's two metric items: how much worse than the canary's baseline still
     counts as 'no increase in error rate' and 'latency improved or stable'."""
 
-    p95_tolerance_pct: float = 10.0
-    error_rate_tolerance_pts: float = 0.1
+    p95_tolerance_pct: Number = 10.0
+    error_rate_tolerance_pts: Number = 0.1
 
 
-@dataclass
-class Config:
+class Config(Table):
     default_target: str = ""
     ui: UiConfig = field(default_factory=UiConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
@@ -243,34 +248,22 @@ class Config:
     canary: CanaryConfig = field(default_factory=CanaryConfig)
     verify: list[VerifyConfig] = field(default_factory=list)
     verification: VerificationConfig = field(default_factory=VerificationConfig)
-    source: str = field(default="", metadata={"internal": True})
 
 
 
-def schema_paths(cls: Any = Config, prefix: str = "") -> list[str]:
+def schema_paths(cls: type[Table] = Config, prefix: str = "") -> list[str]:
     """Every key path the schema accepts ('targets.*.auth.header'), for documentation tests."""
-    out: list[str] = []
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        if f.metadata.get("internal"):
-            continue
-        key = f.metadata.get("toml", f.name)
-        path = join(prefix, key)
-        hint = hints[f.name]
-        origin = typing.get_origin(hint)
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        if origin in (types.UnionType, typing.Union):
-            hint = args[0]
-            origin = typing.get_origin(hint)
-            args = list(typing.get_args(hint))
-        if f.metadata.get("partial"):
-            out.append(path)
-        elif dataclasses.is_dataclass(hint):
-            out.extend(schema_paths(hint, path))
-        elif origin is dict and dataclasses.is_dataclass(args[1]):
-            out.extend(schema_paths(args[1], path + ".*"))
-        elif origin is list and dataclasses.is_dataclass(args[0]):
-            out.extend(schema_paths(args[0], path + "[]"))
-        else:
-            out.append(path)
-    return out
+    from msgspec import inspect  # only the tests ask: not loaded by every run
+
+    def walk(info: inspect.Type, path: str) -> list[str]:
+        if isinstance(info, inspect.UnionType):  # `X | None`: the X
+            info = next(t for t in info.types if not isinstance(t, inspect.NoneType))
+        if isinstance(info, inspect.StructType):
+            return [p for f in info.fields for p in walk(f.type, join(path, f.encode_name))]
+        if isinstance(info, inspect.DictType) and isinstance(info.value_type, inspect.StructType):
+            return walk(info.value_type, path + ".*")
+        if isinstance(info, inspect.ListType) and isinstance(info.item_type, inspect.StructType):
+            return walk(info.item_type, path + "[]")
+        return [path]
+
+    return walk(inspect.type_info(cls), prefix)

@@ -3,7 +3,7 @@ top, the metric names (a target's overrides applied), the alert rules and the wi
 
 from __future__ import annotations
 
-import dataclasses
+import msgspec
 
 from sbtop.config.schema import Config, TargetConfig
 from sbtop.engine.levels import Level, Threshold
@@ -33,7 +33,7 @@ def merged_thresholds(config: Config) -> dict[str, Threshold]:
 
 
 def engine_settings(config: Config, tc: TargetConfig | None = None) -> EngineSettings:
-    m = dataclasses.replace(config.metrics, **(tc.metrics if tc else {}))
+    m = msgspec.structs.replace(config.metrics, **(tc.metrics if tc else {}))
     names = MetricNames(
         latency_histogram=m.latency_histogram,
         requests_counter=m.requests_counter,
@@ -50,7 +50,7 @@ def engine_settings(config: Config, tc: TargetConfig | None = None) -> EngineSet
     alerts = RUNBOOK_ALERTS
     if config.alerts is not None:
         alerts = tuple(
-            AlertRule(a.name, a.figure, a.op, a.value, a.for_s, Level(a.severity), a.summary)
+            AlertRule(a.name, a.figure, a.op, a.value, float(a.for_s), Level(a.severity), a.summary)
             for a in config.alerts
         )
     e = config.engine

@@ -4,8 +4,9 @@ file is read, so a mistake is found before anything starts."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
+
+import msgspec
 
 from sbtop.config.errors import ConfigError
 from sbtop.config.schema import Config, MetricsConfig
@@ -142,7 +143,7 @@ def validate(config: Config) -> None:
             raise ConfigError(f"{where}.auth: cookie and cookie_env go together")
     _validate_names(config.metrics, "metrics")
     for name, target in config.targets.items():
-        _validate_names(dataclasses.replace(config.metrics, **target.metrics),
+        _validate_names(msgspec.structs.replace(config.metrics, **target.metrics),
                         f"targets.{name}.metrics")
     _validate_verify(config)
     if config.default_target and config.default_target not in config.targets:

@@ -15,7 +15,8 @@ from typing import Any
 from sbtop.config.errors import ConfigError
 from sbtop.units import duration_text_seconds
 
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+ENV_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
+ENV_NAME = re.compile(ENV_NAME_PATTERN + r"\Z")
 # ${NAME} in a checklist probe's body: any text between the braces (to refuse a bad name), and
 # the names that are replaced.
 BODY_VAR = re.compile(r"\$\{([^}]*)\}")
@@ -29,16 +30,25 @@ def duration_seconds(value: Any) -> float:
 
 def duration(value: Any, path: str) -> float:
     """Seconds from a number, or from a Prometheus duration such as "5m" or "1h30m"."""
+    try:
+        return duration_value(value)
+    except ValueError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def duration_value(value: Any) -> float:
+    """duration() without the path: ValueError says what is wrong (the binder's hook adds
+    where)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         if not math.isfinite(value) or value < 0:
-            raise ConfigError(f"{path}: must not be negative")
+            raise ValueError("must not be negative")
         return float(value)
     if isinstance(value, str):
         seconds = duration_text_seconds(value)
         if seconds is not None:
             return seconds
-    raise ConfigError(f"{path}: expected a duration such as 300, \"30s\", \"5m\" or \"1h\", "
-                      f"got {kind(value)}")
+    raise ValueError(f"expected a duration such as 300, \"30s\", \"5m\" or \"1h\", "
+                     f"got {kind(value)}")
 
 
 def check_url(url: str, where: str) -> None:
@@ -113,4 +123,5 @@ def did_you_mean(key: str, options: typing.Iterable[str]) -> str:
     if not close and len(key) >= 3:
         # An abbreviation ('prod' for 'production') is as likely as a typo.
         close = [c for c in candidates if c.startswith(key)][:1]
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    # str(): a figure key is a StrEnum member, whose repr is not its name in the file.
+    return f" (did you mean {str(close[0])!r}?)" if close else ""

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from pathlib import Path
 
+import msgspec
 from textual.color import Color
 from textual.theme import Theme
 
 DEFAULT_THEME = "dark"
 _FIELDS = {f.name for f in dataclasses.fields(Theme)}
-_STRINGS = _FIELDS - {"dark", "luminosity_spread", "text_alpha", "variables", "ansi"}
+_WORDS = {"dark": "true or false", "ansi": "true or false", "luminosity_spread": "a number",
+          "text_alpha": "a number"}
+_STRINGS = _FIELDS - {*_WORDS, "variables"}
 
 
 def theme_dirs() -> list[Path]:
@@ -53,27 +57,17 @@ def theme_from_file(path: Path) -> Theme:
         raise ValueError(f"cannot read: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"invalid TOML: {e}") from None
+    # msgspec checks each key's type against Textual's Theme (a dataclass, whose unknown keys
+    # it would pass over: those are refused first).
     unknown = sorted(set(data) - _FIELDS)
     if unknown:
         raise ValueError(f"unknown key {unknown[0]!r}")
     data.setdefault("name", path.stem)
-    for key in _STRINGS & set(data):
-        if not isinstance(data[key], str):
-            raise ValueError(f"{key}: expected a colour string")
-    if "primary" not in data:
-        raise ValueError("primary: required")
-    for key in ("dark", "ansi"):
-        if key in data and not isinstance(data[key], bool):
-            raise ValueError(f"{key}: expected true or false")
-    for key in ("luminosity_spread", "text_alpha"):
-        if key in data and (isinstance(data[key], bool)
-                            or not isinstance(data[key], int | float)):
-            raise ValueError(f"{key}: expected a number")
-    variables = data.get("variables", {})
-    if not isinstance(variables, dict) or not all(
-            isinstance(v, str) for v in variables.values()):
-        raise ValueError("variables: expected a table of strings")
-    for name, value in variables.items():
+    try:
+        theme = msgspec.convert(data, Theme)
+    except msgspec.ValidationError as e:
+        raise ValueError(_words(str(e))) from None
+    for name, value in theme.variables.items():
         # Style variables ('input-cursor-text-style') hold words; all others are colours.
         if name.endswith("-style"):
             continue
@@ -82,11 +76,25 @@ def theme_from_file(path: Path) -> Theme:
         except Exception:
             raise ValueError(f"variables.{name}: not a colour: {value!r}") from None
     try:
-        theme = Theme(**data)
         theme.to_color_system().generate()  # every colour parsed now, not when first shown
     except Exception as e:  # a bad colour name: Textual raises its own error types
         raise ValueError(f"bad colour: {e}") from None
     return theme
+
+
+def _words(message: str) -> str:
+    """msgspec's error ("Expected `bool`, got `str` - at `$.dark`") as the key and what it
+    takes."""
+    missing = re.match(r"Object missing required field `(\w+)`", message)
+    if missing:
+        return f"{missing[1]}: required"
+    at = re.search(r" - at `\$\.(\w+)", message)
+    key = at[1] if at else ""
+    if key == "variables":
+        return "variables: expected a table of strings"
+    if key in _STRINGS:
+        return f"{key}: expected a colour string"
+    return f"{key}: expected {_WORDS.get(key, 'a valid value')}"
 
 
 def theme_problem(name: str, dirs: list[Path] | None = None) -> str | None:

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
+
 from sbtop import __version__
 from sbtop.cadence import ROUTES_REDRAW_S
 from sbtop.engine import changes, codec
@@ -31,6 +33,25 @@ DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 
 GZIP_MAGIC = b"\x1f\x8b"  # how every recording begins
 _NEW = os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+# A line's JSON by msgspec: what the codec made (exact floats: the shortest text that reads
+# back as the same float, as the stdlib writes them) in a fraction of json.dumps's time, as
+# compact UTF-8. Anything else in a line (an event's data) that JSON has no type for is
+# written as its str(), as before.
+_ENCODER = msgspec.json.Encoder(enc_hook=str)
+
+
+def encode_line(obj: dict[str, Any]) -> bytes:
+    """One line of a recording, newline included."""
+    try:
+        return _ENCODER.encode(obj) + b"\n"
+    except (UnicodeEncodeError, TypeError, OverflowError):
+        # What msgspec refuses and the stdlib writes: a lone surrogate (escaped), a key that
+        # is not a string, an integer past 64 bits. None is expected (outside text is made
+        # safe before it gets here); a recording is never to stop for one.
+        return json.dumps(obj, separators=(",", ":"), allow_nan=False,
+                          default=str).encode() + b"\n"
 
 
 class RecordingError(Exception):
@@ -145,8 +166,7 @@ class Recorder:
         self._write({"w": wall, "e": kind, "d": data})
 
     def _write(self, obj: dict[str, Any]) -> None:
-        self._gz.write(json.dumps(obj, separators=(",", ":"), allow_nan=False,
-                                  default=str).encode() + b"\n")
+        self._gz.write(encode_line(obj))
         now = time.monotonic()
         if now - self._last_flush >= FLUSH_EVERY_S:
             self.flush()
