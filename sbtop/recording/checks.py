@@ -6,8 +6,6 @@ show, the canary's state as --record writes it. What fails is said in one short 
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import stat
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any
 
 from sbtop import untrusted
 from sbtop.engine.wellformed import MAX_TIME, Malformed, shown
+from sbtop.recording.stream import parse_line
 from sbtop.recording.writer import RecordingError
 
 
@@ -37,24 +36,9 @@ def open_file(path: Path) -> int:
 
 
 def load(raw: bytes, *, again: bool = False) -> Any:
-    """One line of the file, every string in it made safe to show: a recording is a file
-    anyone may have handed over, and its text reaches the console and the timeline. NaN,
-    Infinity and numbers beyond a float's range are refused: sbtop never writes them (read
-    `again`, the line is the one indexed, its CRC says so: that was seen to then)."""
-    if again:
-        return untrusted.deep(json.loads(raw))
-    return untrusted.deep(json.loads(raw, parse_constant=_no_constant, parse_float=_finite))
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number sbtop writes")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:40]} is out of range")
-    return value
+    """One line of the file (stream.parse_line: msgspec, the stdlib's strict reading for what
+    it refuses), every string in it made safe to show."""
+    return parse_line(raw, again=again)
 
 
 def time(value: Any, name: str) -> float:
