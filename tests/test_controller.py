@@ -4,6 +4,7 @@ the gate, overrides, single flight, the lock, dry runs, the audit log, resuming 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -330,7 +331,14 @@ def test_an_action_cancelled_midway_is_recorded_as_interrupted(backend: Simulate
         await c.refresh()
         task = asyncio.create_task(c.execute(c.plan("canary next", figures()),
                                              figures=figures()))
-        await asyncio.sleep(0.3)
+        # Cancelled once the action is under way (recorded in flight, the provider asked),
+        # not after a guess at how long getting there takes on a busy machine.
+        store = StateStore(tmp_path, "production")
+        deadline = time.monotonic() + 30
+        while store.load().in_flight is None:
+            assert not task.done(), f"ended before it began: {task.result()}"
+            assert time.monotonic() < deadline, "the action never started"
+            await asyncio.sleep(0.02)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
