@@ -88,7 +88,7 @@ async def ticks(url: str, n: int) -> tuple[list[float], list[float]]:
     target = config.resolve(config.Config(), url=url)
     engine = Engine(target.engine)
     walls, cpus = [], []
-    async with Collector(target) as collector:
+    async with Collector(target.collector) as collector:
         for _ in range(3):  # warm the connection, caches and series table
             engine.observe(await collector.observe())
         for _ in range(n):
