@@ -16,11 +16,10 @@ from sbtop.actions.state import StateStore
 from sbtop.clock import SYSTEM, Clock
 from sbtop.recording.meta import header
 from sbtop.recording.writer import Recorder
-from sbtop.session.live import STORE_CANARY_EVERY_S, LiveSession
+from sbtop.session.live import LiveSession
 from sbtop.session.snapshot import Notice
 from sbtop.wiring import Wiring
 
-CANARY_EVERY_S = STORE_CANARY_EVERY_S  # the state file is read this often (never the provider)
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 

@@ -14,6 +14,7 @@ from sbtop.console.screens.actions_log import ActionLogScreen
 from sbtop.console.screens.confirm import ConfirmScreen
 from sbtop.console.widgets.canary import CanaryPanel
 from tests.console_harness import Harness, notifications, screen_text
+from tests.waiting import app_until
 
 # Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
 pytestmark = pytest.mark.slow
@@ -123,7 +124,8 @@ async def test_a_second_action_while_one_runs_is_refused(staging: Harness) -> No
         await settle(staging, pilot)
         await staging.ticks(3, pilot)
         await pilot.press("c", "y")
-        await pilot.pause(0.3)
+        # The step under way (the controller holds it), not a guess at how long that takes.
+        await app_until(lambda: staging.session.actions.busy == "canary next", pilot)
         await pilot.press("r")
         await pilot.pause()
         assert not isinstance(app.screen, ActionScreen)
@@ -190,7 +192,8 @@ async def test_q_while_an_action_runs_asks_and_quitting_records_it_as_interrupte
         await settle(staging, pilot)
         await staging.ticks(3, pilot)
         await pilot.press("c", "y")
-        await pilot.pause(0.3)
+        # The step under way (the controller holds it), not a guess at how long that takes.
+        await app_until(lambda: staging.session.actions.busy == "canary next", pilot)
         await pilot.press("q")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)

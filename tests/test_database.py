@@ -406,6 +406,14 @@ def test_a_password_quoted_by_libpq_is_scrubbed_from_the_error() -> None:
         assert snap.error is not None and "Hunter2" not in snap.error
 
 
+def test_a_password_with_a_control_character_is_scrubbed_before_it_is_escaped() -> None:
+    # libpq quotes the bad port, which here is the password itself: escaped first (the tab
+    # shown as \t), the password would no longer match the scrub and would be shown.
+    dsn = "host=127.0.0.1 port='Hunter2\tpw' password='Hunter2\tpw' dbname=x"
+    snap = poll(DatabaseSource(dsn))
+    assert snap.error is not None and "Hunter2" not in snap.error and "***" in snap.error
+
+
 def test_a_database_that_never_answers_does_not_hold_the_poll() -> None:
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))

@@ -6,6 +6,7 @@ warned about by the faces that only take ui settings from it)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,14 +107,23 @@ def test_the_refresh_option_and_ui_refresh_s_share_one_range() -> None:
 # --- the config read once per run -------------------------------------------------------------
 
 def counting_loads(monkeypatch: pytest.MonkeyPatch) -> list[Path | None]:
+    """Every time the file's text is read, whatever reads it (loading it, or looking again
+    for the secrets it names)."""
     reads: list[Path | None] = []
-    real = config.load
+    read_bytes, read_text = Path.read_bytes, Path.read_text
 
-    def load(path: Path | None) -> config.Config:
-        reads.append(path)
-        return real(path)
+    def counted_bytes(self: Path) -> bytes:
+        if self.name == "c.toml":  # the tests' config file (not the theme files)
+            reads.append(self)
+        return read_bytes(self)
 
-    monkeypatch.setattr(config, "load", load)
+    def counted_text(self: Path, *args: Any, **kwargs: Any) -> str:
+        if self.name == "c.toml":  # the tests' config file (not the theme files)
+            reads.append(self)
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_bytes", counted_bytes)
+    monkeypatch.setattr(Path, "read_text", counted_text)
     return reads
 
 
@@ -140,12 +150,14 @@ def test_a_config_file_is_parsed_once_whatever_asks_for_it(tmp_path: Path,
         ["rules", "--no-detect"],
     ],
 )
+@pytest.mark.parametrize("mode", [0o600, 0o644])  # 0o644: the permission warning looks too
 def test_each_command_reads_the_config_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture[str],
-                                            argv: list[str]) -> None:
+                                            argv: list[str], mode: int) -> None:
     path = tmp_path / "c.toml"
-    path.write_text('[targets.p]\nbase_url = "http://127.0.0.1:9"\n')
-    path.chmod(0o600)
+    path.write_text('[targets.p]\nbase_url = "http://127.0.0.1:9"\n'
+                    '[targets.p.render]\napi_key_env = "SB_KEY"\n')
+    path.chmod(mode)
     reads = counting_loads(monkeypatch)
     code = cli.main([*argv, "--config", str(path)])
     assert reads == [path], capsys.readouterr()

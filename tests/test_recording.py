@@ -128,6 +128,18 @@ def test_the_timeline_lists_crossings_alerts_and_actions_with_times(tmp_path: Pa
     assert times == sorted(times)
 
 
+def test_a_timeline_past_its_row_cap_still_lists_the_actions(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "incident.sbrec"
+    write_recording(path, ticks=130, step=1.0, incident=True)
+    # A cap the ticks' own rows (the start, the crossings, the alert) reach before the
+    # rollback at tick 110: the action must be listed all the same.
+    monkeypatch.setattr("sbtop.recording.timeline.MAX_ROWS", 3)
+    text = markdown(Recording(path)).split("## Worst values")[0]
+    assert "action rollback (ok): rolled back" in text, text
+    assert "more rows not listed" in text
+
+
 def row_time(row: str) -> int:
     hh, mm, ss = row.split(" | ", maxsplit=1)[0].strip("| ").split(":")
     return int(hh) * 3600 + int(mm) * 60 + int(ss)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -168,7 +169,8 @@ def test_a_hang_up_ends_it_at_once_cleanly_and_leaves_nothing_behind(
     pid = read_pid(pid_file)
     screen = term.wait_for("health HTTP 200 OK")
     port = listening(screen)
-    time.sleep(1.5)  # a few ticks recorded
+    # Two ticks taken (and so recorded): a rate is on screen only once a second scrape is in.
+    until(lambda: re.search(r"\d+\.\d/s req", term.text()), 30, "a second tick shown")
     family = descendants(pid)
 
     term.hang_up()

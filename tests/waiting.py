@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
@@ -24,3 +25,13 @@ def until(predicate: Callable[[], object], timeout: float, what: str) -> float:
     if not wait_for(predicate, timeout):
         raise AssertionError(f"{what}: not within {timeout} s")
     return time.monotonic() - start
+
+
+async def app_until(done: Callable[[], bool], pilot: Any, within_s: float = 20.0) -> None:
+    """Let a Textual app run (its pilot pausing) until `done`; a bound only for failing, not a
+    timing assertion."""
+    for _ in range(int(within_s / 0.02)):
+        if done():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"not reached within {within_s} s")

@@ -28,6 +28,7 @@ class ConfigFile:
         self.reads = 0  # how often the file was parsed (at most once: tests hold us to it)
         self._path: Path | None = None
         self._config: Config | None = None
+        self._names_secrets = False
         self._error: str | None = None
         self._said = False  # the permission warning, or the broken file's, said already
 
@@ -41,7 +42,7 @@ class ConfigFile:
             raise UsageError(f"config error: {self._error}")
         if self._path is not None and not self._said:
             self._said = True
-            warning = config.permission_warning(self._path, cfg)
+            warning = config.permission_warning(self._path, cfg, self._names_secrets)
             if warning:
                 print(f"sbtop: {warning}", file=sys.stderr)
         return cfg
@@ -67,7 +68,7 @@ class ConfigFile:
             self.reads += 1
             self._path = config.find_config(self.option)
             try:
-                self._config = config.load(self._path)
+                self._config, self._names_secrets = config.read(self._path)
             except config.ConfigError as e:
                 self._error = str(e)
         return self._config

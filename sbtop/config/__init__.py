@@ -18,7 +18,14 @@ from __future__ import annotations
 
 from sbtop.config.compose import gate_settings
 from sbtop.config.errors import ConfigError
-from sbtop.config.files import default_path, find_config, load, parse, permission_warning
+from sbtop.config.files import (
+    default_path,
+    find_config,
+    load,
+    parse,
+    permission_warning,
+    read,
+)
 from sbtop.config.probes import probes
 from sbtop.config.resolve import instance_names, resolve
 from sbtop.config.schema import (
@@ -82,6 +89,7 @@ __all__ = [
     "merged_thresholds",
     "parse",
     "permission_warning",
+    "read",
     "probes",
     "resolve",
     "schema_paths",

@@ -33,8 +33,14 @@ def find_config(explicit: str | None) -> Path | None:
 
 
 def load(path: Path | None) -> Config:
+    return read(path)[0]
+
+
+def read(path: Path | None) -> tuple[Config, bool]:
+    """The config, and whether the file names secrets' variables (for the permission warning,
+    from the table already parsed: the file is read once)."""
     if path is None:
-        return Config()
+        return Config(), False
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -53,7 +59,7 @@ def load(path: Path | None) -> Config:
         config = parse(data)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
-    return config
+    return config, _names_secrets(data)
 
 
 def parse(data: dict[str, Any]) -> Config:
@@ -62,8 +68,10 @@ def parse(data: dict[str, Any]) -> Config:
     return config
 
 
-def permission_warning(path: Path, config: Config) -> str | None:
-    """A config that names secrets should not be readable by others."""
+def permission_warning(path: Path, config: Config,
+                       names_secrets: bool | None = None) -> str | None:
+    """A config that names secrets should not be readable by others. `names_secrets`: as
+    `read` found it (else the file is read again to find out)."""
     try:
         mode = path.stat().st_mode
     except OSError:
@@ -73,11 +81,12 @@ def permission_warning(path: Path, config: Config) -> str | None:
     if any(credentials.carries_secret(t.actions.http.url) for t in config.targets.values()):
         return (f"warning: {path} is readable by other users and holds a webhook URL with a "
                 f"key in it: chmod 600 {path}, or keep the URL in the environment (url_env)")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if _names_secrets(raw):
+    if names_secrets is None:
+        try:
+            names_secrets = _names_secrets(tomllib.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return None
+    if names_secrets:
         return (f"warning: {path} is readable by other users; it names secret environment "
                 f"variables (chmod 600 {path})")
     return None

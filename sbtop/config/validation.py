@@ -78,12 +78,13 @@ def _validate_names(m: MetricsConfig, where: str) -> None:
 
 
 def validate(config: Config) -> None:
+    thresholds = merged_thresholds(config)
     for key, th in config.thresholds.items():
         if key not in FIGURE_UNITS:
             raise ConfigError(f"thresholds.{key}: unknown figure"
                               f"{did_you_mean(key, FIGURE_UNITS)}; figures are "
                               f"{', '.join(FIGURE_UNITS)}")
-        merged = merged_thresholds(config)[key]
+        merged = thresholds[key]
         if merged.warning is not None and merged.critical is not None:
             wrong = (merged.warning < merged.critical if th.below
                      else merged.warning > merged.critical)

@@ -75,7 +75,6 @@ class DeployKeys(ConsoleBase):
             return
         self.notify(outcome.text, severity="information" if outcome.ok else "error",
                     timeout=10)
-        await actions.read_flag()
 
     @work(group="flag", exclusive=True, exit_on_error=False)
     async def _read_flag(self) -> None:

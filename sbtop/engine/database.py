@@ -9,8 +9,6 @@ from sbtop.engine.levels import Level
 from sbtop.engine.observations import DbSnapshot
 from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
 
-DB_FIGURES = (Fig.DB_CONNECTIONS_PCT, Fig.DB_POOL_PCT, Fig.DB_SESSIONS)
-
 
 def db_figures(snap: DbSnapshot, settings: EngineSettings) -> dict[str, Figure]:
     """db_sessions (with its breakdown), db_connections_pct, and db_pool_pct when a pool size

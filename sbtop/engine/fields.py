@@ -11,27 +11,20 @@ import functools
 import typing
 from typing import Any
 
-_HINTS: dict[type, dict[str, Any]] = {}
-_DEFAULTS: dict[type, dict[str, Any]] = {}
 
-
+@functools.cache
 def hints(cls: type) -> dict[str, Any]:
-    got = _HINTS.get(cls)
-    if got is None:
-        got = _HINTS[cls] = typing.get_type_hints(cls)
-    return got
+    return typing.get_type_hints(cls)
 
 
+@functools.cache
 def defaults(cls: type) -> dict[str, Any]:
-    got = _DEFAULTS.get(cls)
-    if got is None:
-        got = {}
-        for f in dataclasses.fields(cls):
-            if f.default is not dataclasses.MISSING:
-                got[f.name] = f.default
-            elif f.default_factory is not dataclasses.MISSING:
-                got[f.name] = f.default_factory()
-        _DEFAULTS[cls] = got
+    got: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            got[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            got[f.name] = f.default_factory()
     return got
 
 

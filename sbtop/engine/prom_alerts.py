@@ -14,8 +14,9 @@ def alert_scope(alert: ExternalAlert, selector: str) -> str:
     aggregate rule that dropped them: it may be anyone's). A label the alert lacks decides
     nothing: `job="sb",instance=~".+"` still owns an alert labelled job="sb" alone."""
     labels = alert.labels
-    carried = [m for m in selector_matchers(selector) if m.name in labels]
-    if not selector_matchers(selector):
+    matchers = selector_matchers(selector)  # parsed once per selector (cached)
+    carried = [m for m in matchers if m.name in labels]
+    if not matchers:
         return "target"
     if not carried:
         return "unlabelled"

@@ -4,6 +4,7 @@ selector with them."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ class Matcher:
         return hit if self.op == "=~" else not hit
 
 
-def selector_matchers(selector: str) -> list[Matcher]:
+@functools.lru_cache(maxsize=16)
+def selector_matchers(selector: str) -> tuple[Matcher, ...]:
     """The selector's label matchers (=, !=, =~, !~); SelectorError when it is not a list of
     them (a selector sbtop cannot read could not scope alerts and instances)."""
     text = selector.strip()
@@ -54,7 +56,7 @@ def selector_matchers(selector: str) -> list[Matcher]:
             value = re.sub(r"\\(.)", r"\1", value)
         out.append(Matcher(name, op, value))
         pos = m.end()
-    return out
+    return tuple(out)
 
 
 class SelectorError(ValueError):

@@ -22,7 +22,6 @@ import json
 import math
 import os
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,13 +167,7 @@ class Lines:
             end = self._buf.find(b"\n")
         self._pos = end + 1
 
-    def __iter__(self) -> Iterator[tuple[int, bytes]]:
-        while True:
-            at = self.offset
-            line = self.next()
-            if not line:
-                return
-            yield at, line
+
 
 
 # A line's JSON: msgspec first (four times the stdlib's speed, and strict by itself: NaN,

@@ -50,6 +50,10 @@ def rows(rec: Recording) -> list[Row]:
     out = _Rows()
     if not len(rec):
         return out
+    # The recorded actions first: whatever the cap leaves out, it is never the deploys and
+    # rollbacks a postmortem reads the timeline for (they are few; the ticks' rows are many).
+    for ev in rec.events:
+        out.append(Row(ev.wall, _event(ev.kind, ev.data)))
     pending: dict[str, tuple[str, int, float, str]] = {}  # figure -> (level, since i, wall, value)
     shown_level: dict[str, str] = {}
     alerts: dict[str, str] = {}
@@ -120,8 +124,6 @@ def rows(rec: Recording) -> list[Row]:
             if i > 0 or canary_percent is not None:
                 out.append(Row(wall, f"canary flag at {canary.get('percent')} %"))
             canary_percent = canary.get("percent")
-    for ev in rec.events:
-        out.append(Row(ev.wall, _event(ev.kind, ev.data)))
     out.sort(key=lambda r: r.wall)
     if out.left_out:
         return [*out, Row(rec.walls[-1], f"... {out.left_out:,} more rows not listed (a "

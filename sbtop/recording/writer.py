@@ -20,10 +20,11 @@ from typing import IO, Any
 
 import msgspec
 
-from sbtop import __version__
+from sbtop import __version__, bounded
 from sbtop.cadence import ROUTES_REDRAW_S
 from sbtop.engine import changes, codec
 from sbtop.engine.assessment import Assessment
+from sbtop.recording.stream import GZIP_MAGIC
 
 FORMAT = 1
 KEYFRAME_EVERY = 60
@@ -31,7 +32,6 @@ FLUSH_EVERY_S = 5.0
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 
 
-GZIP_MAGIC = b"\x1f\x8b"  # how every recording begins
 _NEW = os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -171,7 +171,7 @@ class Recorder:
         if now - self._last_flush >= FLUSH_EVERY_S:
             self.flush()
         if self._raw.tell() >= self.max_bytes:
-            self.stopped = (f"stopped at {self.max_bytes / 1024 / 1024:g} MB (the size limit; "
+            self.stopped = (f"stopped at {bounded.megabytes(self.max_bytes)} MB (the size limit; "
                             "--max-mb raises it)")
             self.close()
 

@@ -129,6 +129,7 @@ class LiveActions:
         if s.recorder is not None:
             with contextlib.suppress(OSError, ValueError):
                 s.recorder.event(wall, "action", dict(outcome.audit))
+        await self.read_flag()  # what the provider holds now, whoever asked for the action
         return outcome
 
     async def stop_running(self, timeout: float = STOP_WAIT_S) -> None:

@@ -251,8 +251,7 @@ class LiveSession:
         if self.recorder is not None:
             with contextlib.suppress(OSError, ValueError):
                 self.recorder.close()
-            if not self.stop_with_recorder:
-                self.recorder = None  # `sbtop record` reads its figures after the stop
+            self.recorder = None
 
     # --- what is published ------------------------------------------------------------------
 

@@ -158,4 +158,4 @@ class DatabaseSource:
                 return await cockroach.cancel(self._conn, target)
             return await postgres.cancel(self._conn, session, target)
         except (psycopg.Error, ValueError) as e:
-            return self._scrub(f"not cancelled: {first_line(e)}")
+            return untrusted.line(self._scrub(f"not cancelled: {first_line(e)}"))
