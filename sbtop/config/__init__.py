@@ -89,8 +89,8 @@ __all__ = [
     "merged_thresholds",
     "parse",
     "permission_warning",
-    "read",
     "probes",
+    "read",
     "resolve",
     "schema_paths",
 ]

@@ -8,6 +8,7 @@ data age and the canary's soak read as they did then."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 
@@ -158,7 +159,14 @@ class ReplaySession:
         return self.latest
 
     def _show_position(self) -> None:
-        self.publish(self._snapshot(Cause.POSITION))
+        # Only the player moved: the tick's snapshot as it is, with the new position (the
+        # canary and the gate of the tick shown have not changed).
+        if self.latest is None:
+            self.publish(self._snapshot(Cause.POSITION))
+            return
+        self.latest = dataclasses.replace(self.latest, cause=Cause.POSITION,
+                                          position=self.position_now())
+        self.publish(self.latest)
 
     async def _step(self) -> None:
         now = self.real.now()[0]
@@ -167,14 +175,16 @@ class ReplaySession:
             return
         self.position += elapsed * self.speed
         end = self.rec.walls[-1]
-        if self.position >= end:
+        ended = self.position >= end
+        if ended:
             self.position = end
             self.playing = False
             self.publish(Notice("end of the recording (home: back to the start)", timeout=5))
         i = self.rec.index_at(self.position)
         if i != self.index:
-            self.go_to(i, rebuild=i < self.index)
-        self._show_position()
+            self.go_to(i, rebuild=i < self.index)  # which shows the position too
+        elif ended:
+            self._show_position()  # between ticks, only the end changes what the header says
 
     def go_to(self, i: int, *, rebuild: bool) -> None:
         """Show tick i. Forward from the tick shown, the history takes the ticks passed;
