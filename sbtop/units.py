@@ -23,7 +23,6 @@ class Range:
     unit: str  # as said after the upper bound: "seconds", "ms", "MB", "percent", ""
     # The lower bound itself refused: a window of 0 s measures nothing.
     low_open: bool = False
-    whole: bool = False  # a whole number (a count, a port)
     # The upper bound as said to a person, where "2592000 seconds" would not be read.
     high_text: str = ""
 
@@ -64,11 +63,11 @@ RECORDING_MB = Range(0, 100 * 1024, "MB", low_open=True)
 LATENCY_MS = Range(0, 3_600_000, "ms", low_open=True, high_text="3600000 ms (an hour)")
 # A share of requests (verify --baseline-5xx), and a canary step (canary set N, canary.steps).
 PERCENT = Range(0, 100, "percent")
-CANARY_PERCENT = Range(0, 100, "percent", whole=True)
+CANARY_PERCENT = Range(0, 100, "percent")
 # How many simulated instances the demo runs (demo --instances).
-INSTANCES = Range(1, 8, "instances", whole=True)
+INSTANCES = Range(1, 8, "instances")
 # A TCP port to listen on; 0 asks the system for a free one (demo --port).
-PORT = Range(0, 65535, "", whole=True)
+PORT = Range(0, 65535, "")
 # Replay's playback speeds, times real time (replay --speed; the keys 1, 2 and 3).
 SPEEDS = (1, 10, 60)
 

@@ -13,7 +13,6 @@ from typing import Any
 
 from sbtop import untrusted
 from sbtop.engine.wellformed import MAX_TIME, Malformed, shown
-from sbtop.recording.stream import parse_line
 from sbtop.recording.writer import RecordingError
 
 
@@ -33,12 +32,6 @@ def open_file(path: Path) -> int:
         raise RecordingError(f"{path}: is a directory" if stat.S_ISDIR(mode) else
                              f"{path}: not a regular file (a recording is read from a file)")
     return fd
-
-
-def load(raw: bytes, *, again: bool = False) -> Any:
-    """One line of the file (stream.parse_line: msgspec, the stdlib's strict reading for what
-    it refuses), every string in it made safe to show."""
-    return parse_line(raw, again=again)
 
 
 def time(value: Any, name: str) -> float:

@@ -51,6 +51,7 @@ from sbtop.recording.stream import (
     Inflater,
     Lines,
     TooLong,
+    parse_line,
 )
 from sbtop.recording.writer import FORMAT, RecordingError
 
@@ -162,7 +163,7 @@ class Recording:
         first, header = b"", None
         try:
             first = lines.next()
-            header = checks.load(first)
+            header = parse_line(first)
         except TooLong:
             pass
         except (ValueError, RecursionError) as e:
@@ -188,7 +189,7 @@ class Recording:
         """One line into the index; a line that is not a recording's is skipped, saying why."""
         event = False
         try:
-            obj = checks.load(line)
+            obj = parse_line(line)
             if not isinstance(obj, dict):
                 raise Malformed(f"{shown(obj)} is not an object")
             event = "e" in obj
@@ -312,7 +313,7 @@ class Recording:
             line = self._line_at(offset)
             if zlib.crc32(line) != self._crcs[i]:
                 raise ValueError("not the line indexed")
-            obj: dict[str, Any] = checks.load(line, again=True)
+            obj: dict[str, Any] = parse_line(line, again=True)
         except (OSError, zlib.error, TooLong, ValueError, RecursionError) as e:
             self._cursor = None
             raise RecordingError(f"{self.path}: changed since it was opened (tick {i + 1} "
