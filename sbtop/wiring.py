@@ -101,7 +101,6 @@ class Wiring:
     verify: VerifySettings
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     actions: ActionsSettings | None = None  # None: no deploy provider configured
-    secrets: Secrets = field(default_factory=Secrets, repr=False)
     warnings: tuple[str, ...] = ()  # said once, on stderr, before anything runs
 
     @property

@@ -371,7 +371,8 @@ def test_credentials_are_never_sent_over_plain_http_to_another_host(tmp_path: Pa
                 "https://api.render.com/v1"):
         cfg = config.parse({"targets": {"t": {"base_url": "https://h.example", "render": {
             "service_id": "srv-h", "api_key_env": "SB_KEY", "api_url": url}}}})
-        assert config.resolve(cfg, env=env).secrets.render_api_key == "k"
+        actions = config.resolve(cfg, env=env).actions
+        assert actions is not None and getattr(actions.provider, "api_key", None) == "k"
 
 
 def test_a_webhook_url_is_shown_without_its_secret_and_can_live_in_the_environment(

@@ -105,9 +105,10 @@ def test_header_and_password_come_from_the_environment() -> None:
         url="http://127.0.0.1:9", header="Authorization", header_env="PROM_TOKEN",
         basic_user="me", basic_password_env="PROM_PW"))})
     t = config.resolve(cfg, env={"PROM_TOKEN": "Bearer abc", "PROM_PW": "pw"})
-    assert t.secrets.prometheus_header == "Bearer abc"
-    assert t.secrets.prometheus_password == "pw"
-    assert "abc" not in repr(t) and "abc" not in repr(t.secrets) and "pw" not in repr(t.secrets)
+    prom = t.collector.prometheus
+    assert prom is not None and prom.headers == {"Authorization": "Bearer abc"}
+    assert prom.basic_auth == ("me", "pw")
+    assert "abc" not in repr(t) and "pw" not in repr(t)
 
 
 def test_odd_field_types_in_targets_and_alerts_become_text(server: LoopbackServer) -> None:

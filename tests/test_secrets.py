@@ -173,14 +173,27 @@ def test_a_targets_secrets_are_typed_and_their_repr_holds_no_value() -> None:
            "SB_HOOK": "http://127.0.0.1:7/h00k", "SB_HOOK_KEY": "h00k-key"}
     r = config.resolve(cfg, "r", env=env)
     h = config.resolve(cfg, "h", env=env)
-    assert r.secrets == config.Secrets(render_api_key="rnd_k3y", prometheus_header="Bearer pr0m",
-                                       prometheus_password="pr0m-pw")
-    assert h.secrets == config.Secrets(http_header="h00k-key", http_url="http://127.0.0.1:7/h00k")
+    # Each credential is read once and handed to the one subsystem that sends it.
+    assert r.actions is not None and h.actions is not None
+    prom = r.collector.prometheus
+    assert prom is not None and prom.headers == {"Authorization": "Bearer pr0m"}
+    assert prom.basic_auth == ("u", "pr0m-pw")
+    assert getattr(r.actions.provider, "api_key", None) == "rnd_k3y"
+    hook = h.actions.provider
+    assert getattr(hook, "headers", None) == {"X-Key": "h00k-key"}
+    assert getattr(hook, "url", None) == "http://127.0.0.1:7/h00k"
     for target in (r, h):
-        for shown in (repr(target), repr(target.secrets), str(target.secrets)):
-            assert not any(value in shown for value in env.values()), shown
-    assert repr(r.secrets) == ("Secrets(render_api_key=<set>, prometheus_header=<set>, "
-                               "prometheus_password=<set>)")
-    # A variable that is not set: None, and the repr says nothing is set.
+        shown = repr(target)
+        assert not any(value in shown for value in env.values()), shown
+    # The typed holder the reading returns says which are set, never their values.
+    held = config.Secrets(render_api_key="rnd_k3y", prometheus_header="Bearer pr0m",
+                          prometheus_password="pr0m-pw")
+    assert repr(held) == ("Secrets(render_api_key=<set>, prometheus_header=<set>, "
+                          "prometheus_password=<set>)")
+    assert not any(value in str(held) for value in env.values())
+    # A variable that is not set: nothing sent, and the Render keys say why they do nothing.
     unset = config.resolve(cfg, "r", env={})
-    assert unset.secrets == config.Secrets() and repr(unset.secrets) == "Secrets()"
+    assert unset.collector.prometheus is not None and unset.collector.prometheus.headers == {}
+    assert unset.actions is not None and unset.actions.provider is None
+    assert "SB_KEY" in unset.actions.unavailable
+    assert repr(config.Secrets()) == "Secrets()"

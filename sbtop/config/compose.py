@@ -81,7 +81,6 @@ def compose(config: Config, chosen: Chosen,
         console=ConsoleSettings(config.ui.theme, config.ui.refresh_s, config.ui.history_s,
                                 config.ui.read_only, config.db.allow_cancel),
         actions=_actions(chosen, config.canary, gate),
-        secrets=chosen.secrets,
         warnings=chosen.auth.warnings,
     )
 
