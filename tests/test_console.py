@@ -78,15 +78,20 @@ async def test_figures_appear_and_levels_become_words_and_classes(harness: Harne
         assert "PRODUCTION" in text and "CRIT" in text and "WARN" in text
 
 
-async def test_help_lists_every_key_and_escape_closes_it(harness: Harness) -> None:
+async def test_help_lists_every_key_at_80x24_without_scrolling(harness: Harness) -> None:
+    from textual.containers import VerticalScroll
+
     app = harness.app
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
+        await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
-        for key in ("q", "?", "space", "+/-", "tab / shift+tab", "enter", "s", "/", "t", "c",
-                    "r", "b", "escape"):
+        for key in ("q", "?", "space", "+/-", "tab", "enter", "s", "/", "t", "c", "0", "r",
+                    "b", "B", "a", "v", "x / K", "escape"):
             assert f" {key} " in f" {text} ".replace("\n", " \n "), key
+        assert "STALE and DOWN" in text  # the last line, on the screen
+        assert app.screen.query_one(VerticalScroll).max_scroll_y == 0
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 
@@ -537,7 +542,8 @@ async def test_several_instances_are_listed_worst_first_and_one_stopped_shows_do
             b.stop()
 
 
-async def test_v_runs_the_checklist_and_r_runs_it_again(harness: Harness) -> None:
+async def test_v_runs_the_checklist_and_v_runs_it_again_and_r_does_not(
+        harness: Harness) -> None:
     from sbtop.checklist import STUDYBUDDY
     from sbtop.console.screens.verify import VerifyScreen
     from sbtop.demo.app_api import DEMO_EMAIL, DEMO_PASSWORD, DEMO_SESSION
@@ -559,7 +565,11 @@ async def test_v_runs_the_checklist_and_r_runs_it_again(harness: Harness) -> Non
         text = screen_text(app)
         assert "11 passed, 0 failed" in text and "PASS  login" in text
         harness.backend.app.failing.add("/api/leaderboard")
-        await pilot.press("r")
+        await pilot.press("r")  # restart, on the main screen only: nothing here
+        await pilot.pause()
+        assert isinstance(app.screen, VerifyScreen) and not app.screen.running
+        assert "FAIL  leaderboard" not in screen_text(app)
+        await pilot.press("v")
         await app.screen.workers.wait_for_complete()
         await pilot.pause()
         text = screen_text(app)

@@ -4,6 +4,8 @@ plans, executes and refuses; this only asks, confirms and shows."""
 
 from __future__ import annotations
 
+import time
+
 from textual import work
 
 from sbtop.actions.plan import Plan
@@ -13,11 +15,14 @@ from sbtop.console.base import ConsoleBase
 from sbtop.console.messages import CancelQuery
 from sbtop.console.screens.action import ActionScreen
 from sbtop.console.screens.confirm import ConfirmScreen
+from sbtop.console.widgets.header import HeaderBar
 from sbtop.engine.observations import DbSession
 from sbtop.session.actions import LiveActions, Refused
 
 
 class DeployKeys(ConsoleBase):
+    _quit_question: ConfirmScreen | None = None
+
     def _actions(self) -> LiveActions | None:
         return self.session.actions
 
@@ -64,6 +69,15 @@ class DeployKeys(ConsoleBase):
         actions = self._actions()
         assert actions is not None
         self.notify(f"{plan.request}: started", timeout=3)
+        header = self.query_one(HeaderBar)
+        began = time.monotonic()
+
+        def show_running() -> None:
+            header.set_action(plan.request, time.monotonic() - began)
+
+        # The header says what runs, counting up once a second, while it runs (only then).
+        show_running()
+        timer = self.set_interval(1.0, show_running)
 
         def progress(text: str) -> None:
             self.notify(text, timeout=4)
@@ -73,6 +87,9 @@ class DeployKeys(ConsoleBase):
         except Exception as e:  # the controller records and clears; this only reports
             self.notify(f"{plan.request}: {type(e).__name__}: {e}", severity="error", timeout=10)
             return
+        finally:
+            timer.stop()
+            header.set_action(None)
         self.notify(outcome.text, severity="information" if outcome.ok else "error",
                     timeout=10)
 
@@ -124,19 +141,21 @@ class DeployKeys(ConsoleBase):
         deploy goes on at the provider) and it will be recorded as interrupted."""
         actions = self._actions()
         busy = actions.busy if actions is not None else None
-        if not busy:
-            self.exit()
+        if not busy or self.screen is self._quit_question:
+            self.exit()  # nothing in flight, or a second Ctrl-C on the question: quit
             return
 
         def answered(yes: bool | None) -> None:
+            self._quit_question = None
             if yes:
                 self.exit()
 
-        self.push_screen(ConfirmScreen(
+        self._quit_question = ConfirmScreen(
             f"{busy} is still running. Quit anyway?",
             ["The provider carries on; sbtop stops following it and records it as "
-             "interrupted in the action log. Check the provider before acting again."]),
-            answered)
+             "interrupted in the action log. Check the provider before acting again.",
+             "Ctrl-C again quits too."])
+        self.push_screen(self._quit_question, answered)
 
     def on_cancel_query(self, message: CancelQuery) -> None:
         """Cancel one query, after a confirmation naming it. Off unless db.allow_cancel, and
