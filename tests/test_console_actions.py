@@ -361,7 +361,7 @@ async def test_at_80x24_the_override_dialog_is_whole_and_no_notification_covers_
     from textual.widgets._toast import Toast
 
     app = staging.app
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await settle(staging, pilot)
         await staging.ticks(3, pilot)
         await pilot.press("c", "y")
