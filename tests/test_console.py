@@ -51,13 +51,15 @@ def line(app: SbtopApp, selector: str) -> str:
     return Content.from_markup(app.query_one(selector, Line).text).plain
 
 
-def _with_database(w: Wiring, dsn: str, *, allow_cancel: bool) -> Wiring:
+def _with_database(w: Wiring, dsn: str, *, allow_cancel: bool,
+                   allow_terminate: bool = False) -> Wiring:
     """The console's target polling `dsn` (its own database's sessions only), cancelling
-    allowed or not."""
+    and ending sessions allowed or not."""
     return dataclasses.replace(
         w, collector=dataclasses.replace(w.collector, dsn=dsn,
                                          db=DbSettings(only_database=True)),
-        console=dataclasses.replace(w.console, allow_cancel=allow_cancel))
+        console=dataclasses.replace(w.console, allow_cancel=allow_cancel,
+                                    allow_terminate=allow_terminate))
 
 
 async def test_figures_appear_and_levels_become_words_and_classes(harness: Harness) -> None:
@@ -391,6 +393,96 @@ async def test_the_database_panel_sessions_view_and_a_confirmed_cancel(pg_db: st
             assert outcome == ["canceled"]
     finally:
         sleeper.close()
+        h.close()
+
+
+async def test_the_sessions_view_sorts_shows_idle_and_ends_a_session_when_allowed(
+        pg_db: str, tmp_path: Any) -> None:
+    import psycopg
+
+    from sbtop.actions.audit import AuditLog
+    from sbtop.console.screens.confirm import ConfirmScreen
+    from sbtop.console.screens.sessions import SessionsScreen
+
+    idler = psycopg.connect(pg_db, autocommit=True, application_name="idler")
+    idler.execute("SELECT 1")
+    idle_pid = str(idler.info.backend_pid)
+    busy = psycopg.connect(pg_db, autocommit=True, application_name="busy")
+    busy.execute("SELECT pg_sleep(0)")
+    with busy.cursor() as cur:  # a transaction left open: 'idle in transaction'
+        cur.execute("BEGIN; SELECT 1")
+    h = Harness(state_dir=tmp_path)
+    app, session = h.app, h.session
+    session.wiring = _with_database(session.wiring, pg_db, allow_cancel=False)
+    session.source = Collector(session.wiring.collector, h.clock)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await h.ticks(2, pilot)
+            app.query_one("#database", Panel).focus()
+            await pilot.press("enter")
+            view = app.screen
+            assert isinstance(view, SessionsScreen)
+            ids = [r.id for r in view.rows]
+            assert idle_pid not in ids and str(busy.info.backend_pid) in ids  # idle hidden
+            footer = screen_text(app).splitlines()[-1]
+            assert "Cancel" not in footer and "Terminate" not in footer and "Idle" in footer
+            await pilot.press("i")
+            assert idle_pid in [r.id for r in view.rows]
+            assert "idle shown" in screen_text(app)
+            await pilot.press("s")
+            assert "sorted by state" in screen_text(app)
+            assert [r.state for r in view.rows] == sorted(r.state or "" for r in view.rows)
+            await pilot.press("K")  # off: db.allow_terminate is false
+            await pilot.pause()
+            assert isinstance(app.screen, SessionsScreen)
+            assert any("allow_terminate" in m for m in notifications(app))
+            session.wiring = _with_database(session.wiring, pg_db, allow_cancel=False,
+                                            allow_terminate=True)
+            await h.ticks(1, pilot)
+            assert "K Terminate" in screen_text(app).splitlines()[-1]
+            view.query_one("#sessions").move_cursor(row=[r.id for r in view.rows].index(idle_pid))
+            await pilot.press("K")
+            assert isinstance(app.screen, ConfirmScreen)
+            assert f"Terminate session {idle_pid}?" in screen_text(app)
+            await pilot.press("n")  # the default answer: nothing happens
+            assert isinstance(app.screen, SessionsScreen)
+            idler.execute("SELECT 1")  # still alive
+            await pilot.press("K", "y")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert any(f"terminated session {idle_pid}" in m for m in notifications(app))
+            with pytest.raises(psycopg.OperationalError):
+                idler.execute("SELECT 1")
+            entry = AuditLog(tmp_path / "audit.jsonl").read()[-1]
+            assert entry["action"] == "db terminate" and entry["params"]["session"] == idle_pid
+            assert entry["result"] == f"terminated session {idle_pid}"
+    finally:
+        idler.close()
+        busy.close()
+        h.close()
+
+
+async def test_read_only_sessions_view_has_no_cancel_or_terminate(pg_db: str) -> None:
+    from sbtop.console.screens.sessions import SessionsScreen
+
+    h = Harness(read_only=True)
+    app, session = h.app, h.session
+    session.wiring = _with_database(session.wiring, pg_db, allow_cancel=True,
+                                    allow_terminate=True)
+    session.source = Collector(session.wiring.collector, h.clock)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await h.ticks(2, pilot)
+            app.query_one("#database", Panel).focus()
+            await pilot.press("enter")
+            assert isinstance(app.screen, SessionsScreen)
+            footer = screen_text(app).splitlines()[-1]
+            assert "Cancel" not in footer and "Terminate" not in footer
+            await pilot.press("x", "K")
+            await pilot.pause()
+            assert isinstance(app.screen, SessionsScreen)
+            assert sum("read-only" in m for m in notifications(app)) == 2
+    finally:
         h.close()
 
 

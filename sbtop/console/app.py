@@ -46,6 +46,7 @@ from sbtop.console.widgets.traffic import TrafficPanel
 from sbtop.session.actions import Refused
 from sbtop.session.live import LiveSession
 from sbtop.session.protocol import Session
+from sbtop.session.snapshot import Notice
 from sbtop.wiring import Wiring
 
 REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
@@ -235,7 +236,15 @@ class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
                                      self.info.thresholds))
 
     def on_sessions_requested(self, _m: SessionsRequested) -> None:
-        self.push_screen(SessionsScreen(self.snapshot.assessment if self.snapshot else None))
+        actions = self.session.actions
+
+        def refusal(kind: str) -> Notice | None:
+            if actions is None:
+                return Notice(f"{self.READ_ONLY_WORDS}", "warning")
+            return actions.db_refusal(kind)
+
+        self.push_screen(SessionsScreen(self.snapshot.assessment if self.snapshot else None,
+                                        refusal))
 
     def action_verify(self) -> None:
         actions = self.session.actions

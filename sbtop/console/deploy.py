@@ -1,6 +1,6 @@
 """The keys that ask before they act: the deploy actions (the plan shown, cancel by default),
-the baseline, quitting while an action runs, and cancelling a database query. The session
-plans, executes and refuses; this only asks, confirms and shows."""
+the baseline, quitting while an action runs, and cancelling a database query or ending a
+session. The session plans, executes and refuses; this only asks, confirms and shows."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sbtop.actions.plan import Plan
 from sbtop.actions.providers import ActionError
 from sbtop.actions.requests import Request
 from sbtop.console.base import ConsoleBase
-from sbtop.console.messages import CancelQuery
+from sbtop.console.messages import CancelQuery, TerminateSession
 from sbtop.console.screens.action import ActionScreen
 from sbtop.console.screens.confirm import ConfirmScreen
 from sbtop.console.widgets.header import HeaderBar
@@ -183,3 +183,30 @@ class DeployKeys(ConsoleBase):
         actions = self._actions()
         assert actions is not None
         self.say(await actions.cancel_query(session))
+
+    def on_terminate_session(self, message: TerminateSession) -> None:
+        """End one session, after a confirmation naming it: gated as cancelling is (off
+        unless db.allow_terminate, never read-only), and recorded in the audit log."""
+        actions, session = self._actions(), message.session
+        if actions is None:
+            return
+        try:
+            question = actions.terminate_question(session)
+        except Refused as e:
+            self.say(e.notice)
+            return
+        assert session is not None
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._terminate(session)
+            else:
+                self.notify("kept: nothing was ended", timeout=3)
+
+        self.push_screen(ConfirmScreen(question.text, question.details), answered)
+
+    @work(group="cancel", exclusive=True, exit_on_error=False)
+    async def _terminate(self, session: DbSession) -> None:
+        actions = self._actions()
+        assert actions is not None
+        self.say(await actions.terminate_session(session))
