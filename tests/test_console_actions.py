@@ -157,6 +157,13 @@ async def test_read_only_shows_the_canary_and_its_gate_and_the_deploy_keys_say_r
             said = [m for m in notifications(h.app) if "read-only: actions are off" in m]
             assert len(said) == 5
             assert h.backend.restarts == 0 and h.backend.render.calls == []
+            # The deploying sbtop's action log, read.
+            AuditLog(tmp_path / "audit.jsonl").append({
+                "target": "demo", "action": "restart", "params": {}, "result": "done by ann"})
+            await pilot.press("a")
+            await pilot.pause()
+            assert isinstance(h.app.screen, ActionLogScreen)
+            assert "done by ann" in screen_text(h.app)
     finally:
         h.close()
 

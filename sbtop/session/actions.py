@@ -176,13 +176,15 @@ class LiveActions:
             self._session.publish_snapshot(Cause.CANARY)
 
     def log(self) -> ActionLog:
-        if self.controller is None:
+        if self.controller is None and not self._session.read_only:
             raise Refused(Notice(f"no action log: {self.reason}", "warning"))
+        # Read-only, the deploying sbtop's log is read (reading it changes nothing).
+        audit = self._audit_log()
         try:
-            entries = self.controller.audit.read()
+            entries = audit.read()
         except StateDirError as e:  # a link left where the log goes since sbtop started
             raise Refused(Notice(f"no action log: {e}", "error", 10)) from None
-        return ActionLog(entries, str(self.controller.audit.path))
+        return ActionLog(entries, str(audit.path))
 
     # --- the checklist, the database --------------------------------------------------------
 

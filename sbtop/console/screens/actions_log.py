@@ -122,7 +122,8 @@ class ActionLogScreen(Screen[None]):
         self.rows = rows(entries)[-SHOWN:][::-1]
 
     def compose(self) -> ComposeResult:
-        head = f"Action log ({self.path}), newest first: {len(self.rows)} actions"
+        n = len(self.rows)
+        head = f"Action log ({self.path}), newest first: {n} action{'' if n == 1 else 's'}"
         if not self.rows:
             head = f"Action log ({self.path}): none"
         yield Static(Text(head), id="log-head")
