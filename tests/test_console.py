@@ -192,6 +192,19 @@ async def test_q_quits(harness: Harness) -> None:
         assert not app.is_running
 
 
+@pytest.mark.parametrize("key", ["ctrl+c", "ctrl+q"])
+async def test_ctrl_c_and_ctrl_q_quit_at_once_even_while_typing_a_filter(
+        harness: Harness, key: str) -> None:
+    app = harness.app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await harness.ticks(2, pilot)
+        await pilot.press("slash", "a")
+        await pilot.press(key)
+        await pilot.pause()
+        assert not app.is_running
+    assert not any("ctrl+q" in m for m in notifications(app))
+
+
 async def test_a_hung_target_turns_stale_then_down_and_keys_still_answer() -> None:
     with LoopbackServer({"/metrics": Answer(hang=True), "/api/health": Answer(hang=True)}) as s:
         good = Harness()

@@ -73,8 +73,9 @@ class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
     BINDINGS = [
         Binding("q", "quit", "Quit", tooltip="quit (asks first only while an action runs); "
                 "ctrl+c too"),
-        # Ctrl-C and Ctrl-Q quit too, as in htop and k9s, from any screen or dialog.
-        Binding("ctrl+c,ctrl+q", "quit", "Quit", show=False, priority=True),
+        # Ctrl-C and Ctrl-Q quit too, as in htop and k9s, from any screen or dialog, and
+        # while typing (where q is a letter).
+        Binding("ctrl+c,ctrl+q", "quit_key", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
         # The deploy keys are in the footer only where they can act (a provider, not
         # read-only); elsewhere the twin below answers the key with the reason.
@@ -240,7 +241,7 @@ class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
 
         def refusal(kind: str) -> Notice | None:
             if actions is None:
-                return Notice(f"{self.READ_ONLY_WORDS}", "warning")
+                return Notice(self.READ_ONLY_WORDS, "warning")
             return actions.db_refusal(kind)
 
         self.push_screen(SessionsScreen(self.snapshot.assessment if self.snapshot else None,

@@ -136,6 +136,10 @@ class DeployKeys(ConsoleBase):
 
         self.push_screen(ConfirmScreen(question.text, question.details), answered)
 
+    async def action_quit_key(self) -> None:
+        """Ctrl-C, Ctrl-Q: quit as q does (never a letter, even while typing)."""
+        await self.action_quit()
+
     async def action_quit(self) -> None:
         """Quitting in the middle of an action asks first: sbtop stops following it (the
         deploy goes on at the provider) and it will be recorded as interrupted."""
