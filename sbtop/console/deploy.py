@@ -69,7 +69,8 @@ class DeployKeys(ConsoleBase):
         actions = self._actions()
         assert actions is not None
         self.notify(f"{plan.request}: started", timeout=3)
-        header = self.query_one(HeaderBar)
+        # The main screen's header (the bottom of the stack), whatever view is open now.
+        header = self.screen_stack[0].query_one(HeaderBar)
         began = time.monotonic()
 
         def show_running() -> None:
