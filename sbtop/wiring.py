@@ -42,13 +42,14 @@ class TargetIdentity:
 
 @dataclass(frozen=True)
 class ConsoleSettings:
-    """The console's [ui] settings and the one [db] switch it alone acts on."""
+    """The console's [ui] settings and the two [db] switches it alone acts on."""
 
     theme: str = "dark"
     refresh_s: float = 1.0
     history_s: float = 3600.0
     read_only: bool = False
     allow_cancel: bool = False  # cancelling a query from the sessions view ([db])
+    allow_terminate: bool = False  # ending a session from the sessions view ([db])
 
 
 def _no_checklist(_base_url: str) -> tuple[Probe, ...]:

@@ -51,13 +51,15 @@ def line(app: SbtopApp, selector: str) -> str:
     return Content.from_markup(app.query_one(selector, Line).text).plain
 
 
-def _with_database(w: Wiring, dsn: str, *, allow_cancel: bool) -> Wiring:
+def _with_database(w: Wiring, dsn: str, *, allow_cancel: bool,
+                   allow_terminate: bool = False) -> Wiring:
     """The console's target polling `dsn` (its own database's sessions only), cancelling
-    allowed or not."""
+    and ending sessions allowed or not."""
     return dataclasses.replace(
         w, collector=dataclasses.replace(w.collector, dsn=dsn,
                                          db=DbSettings(only_database=True)),
-        console=dataclasses.replace(w.console, allow_cancel=allow_cancel))
+        console=dataclasses.replace(w.console, allow_cancel=allow_cancel,
+                                    allow_terminate=allow_terminate))
 
 
 async def test_figures_appear_and_levels_become_words_and_classes(harness: Harness) -> None:
@@ -78,15 +80,20 @@ async def test_figures_appear_and_levels_become_words_and_classes(harness: Harne
         assert "PRODUCTION" in text and "CRIT" in text and "WARN" in text
 
 
-async def test_help_lists_every_key_and_escape_closes_it(harness: Harness) -> None:
+async def test_help_lists_every_key_at_80x24_without_scrolling(harness: Harness) -> None:
+    from textual.containers import VerticalScroll
+
     app = harness.app
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
+        await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
-        for key in ("q", "?", "space", "+/-", "tab / shift+tab", "enter", "s", "/", "t", "c",
-                    "r", "b", "escape"):
+        for key in ("q", "?", "space", "+/-", "tab", "enter", "s", "/", "t", "c", "0", "r",
+                    "b", "B", "a", "v", "x / K", "escape"):
             assert f" {key} " in f" {text} ".replace("\n", " \n "), key
+        assert "STALE and DOWN" in text  # the last line, on the screen
+        assert app.screen.query_one(VerticalScroll).max_scroll_y == 0
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 
@@ -183,6 +190,19 @@ async def test_q_quits(harness: Harness) -> None:
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
+
+
+@pytest.mark.parametrize("key", ["ctrl+c", "ctrl+q"])
+async def test_ctrl_c_and_ctrl_q_quit_at_once_even_while_typing_a_filter(
+        harness: Harness, key: str) -> None:
+    app = harness.app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await harness.ticks(2, pilot)
+        await pilot.press("slash", "a")
+        await pilot.press(key)
+        await pilot.pause()
+        assert not app.is_running
+    assert not any("ctrl+q" in m for m in notifications(app))
 
 
 async def test_a_hung_target_turns_stale_then_down_and_keys_still_answer() -> None:
@@ -389,6 +409,96 @@ async def test_the_database_panel_sessions_view_and_a_confirmed_cancel(pg_db: st
         h.close()
 
 
+async def test_the_sessions_view_sorts_shows_idle_and_ends_a_session_when_allowed(
+        pg_db: str, tmp_path: Any) -> None:
+    import psycopg
+
+    from sbtop.actions.audit import AuditLog
+    from sbtop.console.screens.confirm import ConfirmScreen
+    from sbtop.console.screens.sessions import SessionsScreen
+
+    idler = psycopg.connect(pg_db, autocommit=True, application_name="idler")
+    idler.execute("SELECT 1")
+    idle_pid = str(idler.info.backend_pid)
+    busy = psycopg.connect(pg_db, autocommit=True, application_name="busy")
+    busy.execute("SELECT pg_sleep(0)")
+    with busy.cursor() as cur:  # a transaction left open: 'idle in transaction'
+        cur.execute("BEGIN; SELECT 1")
+    h = Harness(state_dir=tmp_path)
+    app, session = h.app, h.session
+    session.wiring = _with_database(session.wiring, pg_db, allow_cancel=False)
+    session.source = Collector(session.wiring.collector, h.clock)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await h.ticks(2, pilot)
+            app.query_one("#database", Panel).focus()
+            await pilot.press("enter")
+            view = app.screen
+            assert isinstance(view, SessionsScreen)
+            ids = [r.id for r in view.rows]
+            assert idle_pid not in ids and str(busy.info.backend_pid) in ids  # idle hidden
+            footer = screen_text(app).splitlines()[-1]
+            assert "Cancel" not in footer and "Terminate" not in footer and "Idle" in footer
+            await pilot.press("i")
+            assert idle_pid in [r.id for r in view.rows]
+            assert "idle shown" in screen_text(app)
+            await pilot.press("s")
+            assert "sorted by state" in screen_text(app)
+            assert [r.state for r in view.rows] == sorted(r.state or "" for r in view.rows)
+            await pilot.press("K")  # off: db.allow_terminate is false
+            await pilot.pause()
+            assert isinstance(app.screen, SessionsScreen)
+            assert any("allow_terminate" in m for m in notifications(app))
+            session.wiring = _with_database(session.wiring, pg_db, allow_cancel=False,
+                                            allow_terminate=True)
+            await h.ticks(1, pilot)
+            assert "K Terminate" in screen_text(app).splitlines()[-1]
+            view.query_one("#sessions").move_cursor(row=[r.id for r in view.rows].index(idle_pid))
+            await pilot.press("K")
+            assert isinstance(app.screen, ConfirmScreen)
+            assert f"Terminate session {idle_pid}?" in screen_text(app)
+            await pilot.press("n")  # the default answer: nothing happens
+            assert isinstance(app.screen, SessionsScreen)
+            idler.execute("SELECT 1")  # still alive
+            await pilot.press("K", "y")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert any(f"terminated session {idle_pid}" in m for m in notifications(app))
+            with pytest.raises(psycopg.OperationalError):
+                idler.execute("SELECT 1")
+            entry = AuditLog(tmp_path / "audit.jsonl").read()[-1]
+            assert entry["action"] == "db terminate" and entry["params"]["session"] == idle_pid
+            assert entry["result"] == f"terminated session {idle_pid}"
+    finally:
+        idler.close()
+        busy.close()
+        h.close()
+
+
+async def test_read_only_sessions_view_has_no_cancel_or_terminate(pg_db: str) -> None:
+    from sbtop.console.screens.sessions import SessionsScreen
+
+    h = Harness(read_only=True)
+    app, session = h.app, h.session
+    session.wiring = _with_database(session.wiring, pg_db, allow_cancel=True,
+                                    allow_terminate=True)
+    session.source = Collector(session.wiring.collector, h.clock)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await h.ticks(2, pilot)
+            app.query_one("#database", Panel).focus()
+            await pilot.press("enter")
+            assert isinstance(app.screen, SessionsScreen)
+            footer = screen_text(app).splitlines()[-1]
+            assert "Cancel" not in footer and "Terminate" not in footer
+            await pilot.press("x", "K")
+            await pilot.pause()
+            assert isinstance(app.screen, SessionsScreen)
+            assert sum("read-only" in m for m in notifications(app)) == 2
+    finally:
+        h.close()
+
+
 # --- regressions from a review: input from outside never breaks the screen -------------------
 
 
@@ -537,7 +647,8 @@ async def test_several_instances_are_listed_worst_first_and_one_stopped_shows_do
             b.stop()
 
 
-async def test_v_runs_the_checklist_and_r_runs_it_again(harness: Harness) -> None:
+async def test_v_runs_the_checklist_and_v_runs_it_again_and_r_does_not(
+        harness: Harness) -> None:
     from sbtop.checklist import STUDYBUDDY
     from sbtop.console.screens.verify import VerifyScreen
     from sbtop.demo.app_api import DEMO_EMAIL, DEMO_PASSWORD, DEMO_SESSION
@@ -559,7 +670,11 @@ async def test_v_runs_the_checklist_and_r_runs_it_again(harness: Harness) -> Non
         text = screen_text(app)
         assert "11 passed, 0 failed" in text and "PASS  login" in text
         harness.backend.app.failing.add("/api/leaderboard")
-        await pilot.press("r")
+        await pilot.press("r")  # restart, on the main screen only: nothing here
+        await pilot.pause()
+        assert isinstance(app.screen, VerifyScreen) and not app.screen.running
+        assert "FAIL  leaderboard" not in screen_text(app)
+        await pilot.press("v")
         await app.screen.workers.wait_for_complete()
         await pilot.pause()
         text = screen_text(app)

@@ -12,7 +12,6 @@ from sbtop.actions.audit import AuditLog
 from sbtop.console.screens.action import ActionScreen
 from sbtop.console.screens.actions_log import ActionLogScreen
 from sbtop.console.screens.confirm import ConfirmScreen
-from sbtop.console.widgets.canary import CanaryPanel
 from tests.console_harness import Harness, notifications, screen_text
 from tests.waiting import app_until
 
@@ -135,15 +134,36 @@ async def test_a_second_action_while_one_runs_is_refused(staging: Harness) -> No
         assert staging.backend.restarts == 0 and staging.backend.knobs.canary_percent == 5
 
 
-async def test_read_only_has_no_deploy_keys_and_no_canary_panel(tmp_path: Path) -> None:
+async def test_read_only_shows_the_canary_and_its_gate_and_the_deploy_keys_say_read_only(
+        tmp_path: Path) -> None:
+    from sbtop.actions.state import CanaryState, StateStore, TargetState
+
     h = Harness(production=False, state_dir=tmp_path, read_only=True)
+    # What the deploying sbtop keeps: the canary at 5 % for a minute, its baseline taken.
+    StateStore(tmp_path, "demo").save(TargetState(canary=CanaryState(
+        percent=5, step_started_wall=h.clock.now()[1] - 60, baseline={"latency_p95_ms": 200.0})))
+    h.backend.set(rps=100)
     try:
         async with h.app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("c", "r", "b", "0")
+            await h.ticks(3, pilot)
+            text = screen_text(h.app)
+            assert "flag 5%" in text and "gate SHUT" in text and "soak" in text
+            assert "read-only" in text  # the panel says where the step comes from
+            footer = text.splitlines()[-1]
+            assert "Canary" not in footer and "Restart" not in footer and "Help" in footer
+            await pilot.press("c", "r", "b", "0", "B")
             await pilot.pause()
-            assert not isinstance(h.app.screen, ActionScreen)
-            assert not h.app.query(CanaryPanel)
+            assert not isinstance(h.app.screen, (ActionScreen, ConfirmScreen))
+            said = [m for m in notifications(h.app) if "read-only: actions are off" in m]
+            assert len(said) == 5
             assert h.backend.restarts == 0 and h.backend.render.calls == []
+            # The deploying sbtop's action log, read.
+            AuditLog(tmp_path / "audit.jsonl").append({
+                "target": "demo", "action": "restart", "params": {}, "result": "done by ann"})
+            await pilot.press("a")
+            await pilot.pause()
+            assert isinstance(h.app.screen, ActionLogScreen)
+            assert "done by ann" in screen_text(h.app)
     finally:
         h.close()
 
@@ -250,3 +270,163 @@ async def test_b_captures_the_baseline_again_only_when_confirmed_and_overrides_i
         last = audit(tmp_path)[-1]
         assert last["action"] == "canary baseline" and last["override"] is True
         assert last["result"] == "captured"
+
+
+# --- keys and dialogs (issue 18) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["c", "B"])
+async def test_enter_on_a_dialog_answers_no_and_goes_no_further(staging: Harness,
+                                                                key: str) -> None:
+    from sbtop.console.screens.chart import ChartScreen
+
+    app = staging.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(staging, pilot)
+        await staging.ticks(3, pilot)
+        await pilot.press(key)
+        await settle(staging, pilot)
+        assert isinstance(app.screen, (ActionScreen, ConfirmScreen))
+        await pilot.press("enter")
+        await settle(staging, pilot)
+        # Answered (no), and the panel focused behind did not open its chart.
+        assert len(app.screen_stack) == 1 and not isinstance(app.screen, ChartScreen)
+        assert not any("no history chart" in m for m in notifications(app))
+        assert staging.backend.knobs.canary_percent == 0
+
+
+@pytest.mark.parametrize("key", ["question_mark", "a", "v"])
+async def test_keys_on_a_view_stay_in_it(staging: Harness, key: str) -> None:
+    app = staging.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(staging, pilot)
+        await staging.ticks(3, pilot)
+        await pilot.press(key)
+        await pilot.pause()
+        view = app.screen
+        theme = app.theme
+        calls = len(staging.backend.render.calls)
+        await pilot.press("enter", "c", "r", "b", "0", "B", "space", "s")
+        await settle(staging, pilot)
+        assert app.screen is view and len(app.screen_stack) == 2
+        assert not app.paused and app.theme == theme
+        assert len(staging.backend.render.calls) == calls and staging.backend.restarts == 0
+
+
+async def test_the_footer_shows_the_deploy_keys_that_can_act(staging: Harness) -> None:
+    app = staging.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(staging, pilot)
+        footer = screen_text(app).splitlines()[-1]
+        for item in ("q Quit", "? Help", "c Canary", "0 Abort", "r Restart", "b Rollback",
+                     "B Baseline", "a Log", "v Verify"):
+            assert item in footer, item
+
+
+async def test_ctrl_c_while_an_action_runs_asks_and_a_second_ctrl_c_quits(
+        staging: Harness, tmp_path: Path) -> None:
+    staging.backend.render.build_s = 5.0
+    app = staging.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(staging, pilot)
+        await staging.ticks(3, pilot)
+        await pilot.press("c", "y")
+        await app_until(lambda: staging.session.actions.busy == "canary next", pilot)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and app.is_running
+        assert "canary next is still running" in screen_text(app)
+        await pilot.press("ctrl+c")
+        await pilot.pause(0.5)
+    assert not app.is_running
+    assert audit(tmp_path)[-1]["result"].startswith("interrupted")
+
+
+async def test_the_header_says_which_action_runs_and_for_how_long(staging: Harness) -> None:
+    from sbtop.console.widgets.panel import Line
+
+    staging.backend.render.build_s = 1.5
+    app = staging.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(staging, pilot)
+        await staging.ticks(3, pilot)
+        assert "ACTION" not in screen_text(app)
+        await pilot.press("c", "y")
+        await app_until(lambda: staging.session.actions.busy == "canary next", pilot)
+        await pilot.pause()
+        assert "ACTION: canary next running" in screen_text(app).splitlines()[0]
+        await settle(staging, pilot)
+        assert staging.backend.knobs.canary_percent == 5
+        assert "ACTION" not in screen_text(app)
+        assert app.query_one("#hd-action", Line).text == ""
+
+
+async def test_at_80x24_the_override_dialog_is_whole_and_no_notification_covers_it(
+        staging: Harness) -> None:
+    from textual.containers import VerticalScroll
+    from textual.widgets import Input
+    from textual.widgets._toast import Toast
+
+    app = staging.app
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(staging, pilot)
+        await staging.ticks(3, pilot)
+        await pilot.press("c", "y")
+        await settle(staging, pilot)
+        await staging.ticks(1, pilot)
+        await pilot.press("c")
+        await settle(staging, pilot)
+        assert isinstance(app.screen, ActionScreen) and app.screen.typed
+        app.notify("a notice arriving while the question is open", timeout=30)
+        await pilot.pause()
+        text = screen_text(app)
+        # The whole plan on the screen, the gate line to its end, without scrolling.
+        assert app.screen.query_one(VerticalScroll).max_scroll_y == 0
+        assert "(no database)" in text and "Type the target's name" in text
+        prompt = app.screen.query_one(Input).region
+        shown = [t for t in app.screen.query(Toast) if t.display and t.region.overlaps(prompt)]
+        assert shown == []
+
+
+async def test_the_action_log_has_one_row_per_action_with_its_result(
+        staging: Harness) -> None:
+    app = staging.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(staging, pilot)
+        await staging.ticks(3, pilot)
+        await pilot.press("c", "y")
+        await settle(staging, pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, ActionLogScreen)
+        text = screen_text(app)
+        steps = [ln for ln in text.splitlines() if "canary next" in ln]
+        assert len(steps) == 1, steps  # 'started' and its result: one row
+        assert "0 → 5 %" in steps[0] and "live" in steps[0]
+        # The baseline taken before the first step, its figures rounded.
+        base = next(ln for ln in text.splitlines() if "canary baseline" in ln)
+        assert " ms" in base and ".25 ms" not in base and "p95 " in base
+
+
+def test_action_log_rows_fold_a_started_line_into_its_result() -> None:
+    from sbtop.console.screens.actions_log import rows
+
+    entries = [
+        {"time": "2026-12-06T22:23:01Z", "user": "ann", "target": "demo",
+         "action": "canary baseline", "result": "captured",
+         "params": {"latency_p95_ms": 231.25, "error_rate_5xx_pct": 0.0}},
+        {"time": "2026-12-06T22:23:01Z", "user": "ann", "target": "demo",
+         "action": "canary next", "params": {"flag": "F", "percent": 5, "from": 0},
+         "override": True, "result": "started"},
+        {"time": "2026-12-06T22:23:09Z", "user": "ann", "target": "demo",
+         "action": "canary next", "params": {"flag": "F", "percent": 5, "from": 0},
+         "override": True, "result": "F=5: deploy dep-2 live", "ok": True, "duration_s": 8.2},
+        {"time": "2026-12-06T22:30:00Z", "user": "bob", "target": "demo", "action": "restart",
+         "params": {}, "result": "started"},
+    ]
+    got = rows(entries)
+    assert [(r.time, r.action, r.params, r.took, r.result) for r in got] == [
+        ("12-06 22:23:01", "canary baseline", "p95 231 ms, 5xx 0.00 %", "", "captured"),
+        ("12-06 22:23:01", "canary next", "0 → 5 %", "8s", "OVERRIDE deploy dep-2 live"),
+        ("12-06 22:30:00", "restart", "", "", "started; no result recorded (sbtop stopped?)"),
+    ]

@@ -191,6 +191,7 @@ class DbConfig(Table):
     pool_size: int = 0
     pool_user: str = ""
     allow_cancel: bool = False
+    allow_terminate: bool = False
 
 
 class CanaryGateConfig(Table):

@@ -18,7 +18,6 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.driver import Driver
 from textual.drivers.linux_driver import LinuxDriver
-from textual.markup import escape
 from textual.widgets import Footer, Input
 
 from sbtop import format
@@ -47,48 +46,62 @@ from sbtop.console.widgets.traffic import TrafficPanel
 from sbtop.session.actions import Refused
 from sbtop.session.live import LiveSession
 from sbtop.session.protocol import Session
+from sbtop.session.snapshot import Notice
 from sbtop.wiring import Wiring
 
 REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 _DEPLOY_ACTIONS = {"canary", "abort", "restart", "rollback", "baseline"}
 _MAIN_SCREEN_ACTIONS = {"pause", "faster", "slower", "sort", "filter", "escape", "canary",
-                        "abort", "restart", "rollback", "baseline", "log", "verify"}
+                        "abort", "restart", "rollback", "baseline", "deploy_off", "log",
+                        "verify"}
 _LETTER_ACTIONS = {"sort", "filter", "next_theme", "canary", "abort", "restart", "rollback",
-                   "baseline", "log", "pause", "quit", "verify"}
+                   "baseline", "deploy_off", "log", "pause", "quit", "verify"}
 
 
 class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
     TITLE = "sbtop"
+    READ_ONLY_WORDS = "read-only: actions are off"
     ENABLE_COMMAND_PALETTE = False
     CSS = """
     Screen { layout: vertical; }
     #panels { grid-size: 2; grid-columns: 1fr 1fr; grid-rows: auto; height: auto; }
     #alerts { height: auto; }
     """
+    # In the order of the footer (which shows those that can act now) and of the help: what
+    # a night on call needs first. The tooltips are the help's lines (one line each at 80
+    # columns: 67 characters at most).
     BINDINGS = [
-        Binding("q", "quit", "Quit", tooltip="quit sbtop"),
+        Binding("q", "quit", "Quit", tooltip="quit (asks first only while an action runs); "
+                "ctrl+c too"),
+        # Ctrl-C and Ctrl-Q quit too, as in htop and k9s, from any screen or dialog, and
+        # while typing (where q is a letter).
+        Binding("ctrl+c,ctrl+q", "quit_key", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
-        Binding("space", "pause", "Pause", tooltip="pause / resume the display (collection "
-                "goes on)"),
-        Binding("plus,equals", "faster", "Refresh", key_display="+/-",
-                tooltip="refresh more often (+) or less often (-)"),
-        Binding("minus", "slower", "Slower", show=False),
+        # The deploy keys are in the footer only where they can act (a provider, not
+        # read-only); elsewhere the twin below answers the key with the reason.
+        Binding("c", "canary", "Canary",
+                tooltip="canary: the next step (the plan first; the gate decides)"),
+        Binding("0", "abort", "Abort", tooltip="canary abort: the flag back to 0, and a deploy"),
+        Binding("r", "restart", "Restart", tooltip="restart the service"),
+        Binding("b", "rollback", "Rollback",
+                tooltip="roll back to the last deploy that was live"),
+        Binding("B", "baseline", "Baseline",
+                tooltip="capture the canary baseline (p95) again, now"),
+        Binding("c,0,r,b,B", "deploy_off", show=False),
+        Binding("a", "log", "Log", tooltip="the action log: one row per action, its result"),
+        Binding("v", "verify", "Verify",
+                tooltip="the post-deployment checklist (in it, v runs it again)"),
+        Binding("space", "pause", "Pause",
+                tooltip="pause / resume the display (collection goes on)"),
         Binding("s", "sort", "Sort", tooltip="sort routes: slowest p95, most 5xx, busiest, name"),
         Binding("slash", "filter", "Filter", key_display="/",
                 tooltip="filter routes by name (enter keeps it, escape clears it)"),
-        Binding("t", "next_theme", "Theme", tooltip="next theme (files in themes/)"),
-        Binding("c", "canary", "Canary", show=False,
-                tooltip="canary: the next step (plan shown first; the gate decides)"),
-        Binding("0", "abort", "Abort", show=False,
-                tooltip="canary abort: the flag back to 0 and a deploy"),
-        Binding("r", "restart", "Restart", show=False, tooltip="restart the service"),
-        Binding("b", "rollback", "Rollback", show=False,
-                tooltip="roll back to the last deploy that was live"),
-        Binding("B", "baseline", "Baseline", show=False,
-                tooltip="capture the canary baseline (p95) again, now"),
-        Binding("a", "log", "Actions", show=False, tooltip="the action log"),
-        Binding("v", "verify", "Verify", show=False,
-                tooltip="the post-deployment checklist (probes and metric items), re-runnable"),
+        # Rarely needed in a night: in the help, not the footer (which has room for the rest
+        # at 120 columns).
+        Binding("plus,equals", "faster", "Refresh", key_display="+/-", show=False,
+                tooltip="refresh more often (+) or less often (-)"),
+        Binding("minus", "slower", "Slower", show=False),
+        Binding("t", "next_theme", "Theme", show=False, tooltip="next theme (files in themes/)"),
         Binding("escape", "escape", "Clear", show=False, tooltip="clear the route filter"),
     ]
 
@@ -97,7 +110,7 @@ class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
         """`collecting`: the app runs the session's loop (tests tick it by hand instead)."""
         super().__init__()
         self.session = session
-        # Read-only: the deploy keys do not exist at all, not even greyed out.
+        # Read-only: the deploy keys are not in the footer or the help; pressed, they say so.
         self.read_only = session.read_only
         self.collecting = collecting
         self._themes, self._theme_problems = load_themes()
@@ -117,11 +130,11 @@ class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
             yield SocketsPanel(id="sockets")
             yield DatabasePanel(dsn_given=i.database, id="database")
         if i.canary:
-            yield CanaryPanel(id="canary")
+            yield CanaryPanel(id="canary", read_only=i.read_only and self.session.player is None)
         yield AlertsPanel(id="alerts")
         yield InstancesPanel(id="instances")
         yield RoutesPanel(id="routes")
-        yield Footer()
+        yield Footer(compact=True)
 
     def get_driver_class(self) -> type[Driver]:
         driver = super().get_driver_class()
@@ -157,15 +170,20 @@ class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
 
     # --- keys -------------------------------------------------------------------------------
 
-    def action_help(self) -> None:
-        bindings = [b for b in self.BINDINGS if isinstance(b, Binding) and b.tooltip
-                    and not (self.read_only and b.action in _DEPLOY_ACTIONS)]
-        bindings.insert(5, Binding("enter", "", "Chart", tooltip="the focused panel full "
-                                   "screen: history chart; on Database, the sessions"))
+    def help_rows(self) -> list[tuple[str, str]]:
+        """The help's lines, (key, what it does), from the bindings themselves."""
+        rows = [(b.key_display or b.key, b.tooltip) for b in self.BINDINGS
+                if isinstance(b, Binding) and b.tooltip and b.action != "escape"
+                and not (self.read_only and b.action in _DEPLOY_ACTIONS)]
+        rows[2:2] = [("tab", "move between panels (shift+tab: back)"),
+                     ("enter", "the focused panel full screen (on Database: the sessions)"),
+                     ("escape", "close a chart, a view or this help; clear the filter")]
         if not self.read_only:
-            bindings.insert(6, Binding("x", "", "Cancel", tooltip="in the sessions view: "
-                                       "cancel the selected query (needs db.allow_cancel)"))
-        self.push_screen(HelpScreen(bindings, [
+            rows.append(("x / K", "sessions view: cancel the query / end the session"))
+        return rows
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.help_rows(), [
             "Levels are words: OK WARN CRIT UNKN; STALE and DOWN mark old data.",
         ]))
 
@@ -219,16 +237,15 @@ class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
                                      self.info.thresholds))
 
     def on_sessions_requested(self, _m: SessionsRequested) -> None:
-        self.push_screen(SessionsScreen(self.snapshot.assessment if self.snapshot else None))
+        actions = self.session.actions
 
-    def action_help_quit(self) -> None:
-        """Ctrl-C: Textual's own answer names the quit key in markup, which this app's notify
-        (plain text by default) would show as it is: `[b]ctrl+q[/b]`."""
-        for key, active in self.active_bindings.items():
-            if active.binding.action in ("quit", "app.quit"):
-                self.notify(f"Press [b]{escape(key)}[/b] to quit the app",
-                            title="Do you want to quit?", markup=True)
-                return
+        def refusal(kind: str) -> Notice | None:
+            if actions is None:
+                return Notice(self.READ_ONLY_WORDS, "warning")
+            return actions.db_refusal(kind)
+
+        self.push_screen(SessionsScreen(self.snapshot.assessment if self.snapshot else None,
+                                        refusal))
 
     def action_verify(self) -> None:
         actions = self.session.actions
@@ -243,8 +260,23 @@ class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
             return
         self.push_screen(ActionLogScreen(log.entries, log.where))
 
+    def action_deploy_off(self) -> None:
+        """A deploy key where no action can be taken: say why, rather than nothing."""
+        if self.read_only:
+            self.notify(self.READ_ONLY_WORDS, severity="warning", timeout=4)
+            return
+        actions = self.session.actions
+        reason = actions.reason if actions is not None else ""
+        self.notify(f"deploy actions: not configured: {reason}", severity="warning", timeout=6)
+
+    def _can_deploy(self) -> bool:
+        actions = self.session.actions
+        return not self.read_only and actions is not None and actions.controller is not None
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if self.read_only and action in _DEPLOY_ACTIONS:
+        if action in _DEPLOY_ACTIONS and not self._can_deploy():
+            return False  # not in the footer; the key goes on to deploy_off, which says why
+        if action == "deploy_off" and self._can_deploy():
             return False
         if action in _MAIN_SCREEN_ACTIONS and len(self.screen_stack) > 1:
             return False  # a chart or the sessions view is open: these act on the main screen

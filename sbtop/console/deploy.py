@@ -1,8 +1,10 @@
 """The keys that ask before they act: the deploy actions (the plan shown, cancel by default),
-the baseline, quitting while an action runs, and cancelling a database query. The session
-plans, executes and refuses; this only asks, confirms and shows."""
+the baseline, quitting while an action runs, and cancelling a database query or ending a
+session. The session plans, executes and refuses; this only asks, confirms and shows."""
 
 from __future__ import annotations
+
+import time
 
 from textual import work
 
@@ -10,14 +12,17 @@ from sbtop.actions.plan import Plan
 from sbtop.actions.providers import ActionError
 from sbtop.actions.requests import Request
 from sbtop.console.base import ConsoleBase
-from sbtop.console.messages import CancelQuery
+from sbtop.console.messages import CancelQuery, TerminateSession
 from sbtop.console.screens.action import ActionScreen
 from sbtop.console.screens.confirm import ConfirmScreen
+from sbtop.console.widgets.header import HeaderBar
 from sbtop.engine.observations import DbSession
 from sbtop.session.actions import LiveActions, Refused
 
 
 class DeployKeys(ConsoleBase):
+    _quit_question: ConfirmScreen | None = None
+
     def _actions(self) -> LiveActions | None:
         return self.session.actions
 
@@ -64,6 +69,16 @@ class DeployKeys(ConsoleBase):
         actions = self._actions()
         assert actions is not None
         self.notify(f"{plan.request}: started", timeout=3)
+        # The main screen's header (the bottom of the stack), whatever view is open now.
+        header = self.screen_stack[0].query_one(HeaderBar)
+        began = time.monotonic()
+
+        def show_running() -> None:
+            header.set_action(plan.request, time.monotonic() - began)
+
+        # The header says what runs, counting up once a second, while it runs (only then).
+        show_running()
+        timer = self.set_interval(1.0, show_running)
 
         def progress(text: str) -> None:
             self.notify(text, timeout=4)
@@ -73,6 +88,9 @@ class DeployKeys(ConsoleBase):
         except Exception as e:  # the controller records and clears; this only reports
             self.notify(f"{plan.request}: {type(e).__name__}: {e}", severity="error", timeout=10)
             return
+        finally:
+            timer.stop()
+            header.set_action(None)
         self.notify(outcome.text, severity="information" if outcome.ok else "error",
                     timeout=10)
 
@@ -119,24 +137,30 @@ class DeployKeys(ConsoleBase):
 
         self.push_screen(ConfirmScreen(question.text, question.details), answered)
 
+    async def action_quit_key(self) -> None:
+        """Ctrl-C, Ctrl-Q: quit as q does (never a letter, even while typing)."""
+        await self.action_quit()
+
     async def action_quit(self) -> None:
         """Quitting in the middle of an action asks first: sbtop stops following it (the
         deploy goes on at the provider) and it will be recorded as interrupted."""
         actions = self._actions()
         busy = actions.busy if actions is not None else None
-        if not busy:
-            self.exit()
+        if not busy or self.screen is self._quit_question:
+            self.exit()  # nothing in flight, or a second Ctrl-C on the question: quit
             return
 
         def answered(yes: bool | None) -> None:
+            self._quit_question = None
             if yes:
                 self.exit()
 
-        self.push_screen(ConfirmScreen(
+        self._quit_question = ConfirmScreen(
             f"{busy} is still running. Quit anyway?",
             ["The provider carries on; sbtop stops following it and records it as "
-             "interrupted in the action log. Check the provider before acting again."]),
-            answered)
+             "interrupted in the action log. Check the provider before acting again.",
+             "Ctrl-C again quits too."])
+        self.push_screen(self._quit_question, answered)
 
     def on_cancel_query(self, message: CancelQuery) -> None:
         """Cancel one query, after a confirmation naming it. Off unless db.allow_cancel, and
@@ -164,3 +188,30 @@ class DeployKeys(ConsoleBase):
         actions = self._actions()
         assert actions is not None
         self.say(await actions.cancel_query(session))
+
+    def on_terminate_session(self, message: TerminateSession) -> None:
+        """End one session, after a confirmation naming it: gated as cancelling is (off
+        unless db.allow_terminate, never read-only), and recorded in the audit log."""
+        actions, session = self._actions(), message.session
+        if actions is None:
+            return
+        try:
+            question = actions.terminate_question(session)
+        except Refused as e:
+            self.say(e.notice)
+            return
+        assert session is not None
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._terminate(session)
+            else:
+                self.notify("kept: nothing was ended", timeout=3)
+
+        self.push_screen(ConfirmScreen(question.text, question.details), answered)
+
+    @work(group="cancel", exclusive=True, exit_on_error=False)
+    async def _terminate(self, session: DbSession) -> None:
+        actions = self._actions()
+        assert actions is not None
+        self.say(await actions.terminate_session(session))

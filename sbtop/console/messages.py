@@ -27,3 +27,11 @@ class CancelQuery(Message):
     def __init__(self, session: DbSession | None) -> None:
         super().__init__()
         self.session = session
+
+
+class TerminateSession(Message):
+    """K in the sessions view: end this session (after a confirmation)."""
+
+    def __init__(self, session: DbSession | None) -> None:
+        super().__init__()
+        self.session = session

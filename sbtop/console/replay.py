@@ -17,6 +17,7 @@ from sbtop.session.replay import ReplaySession
 
 
 class ReplayApp(SbtopApp):
+    READ_ONLY_WORDS = "a replay: actions are off (nothing is sent from a recording)"
     BINDINGS = [
         *SbtopApp.BINDINGS,
         Binding("left", "seek(-10)", "-10s", tooltip="replay: back 10 s"),
@@ -41,6 +42,15 @@ class ReplayApp(SbtopApp):
         self.crashed = f"{type(error).__name__}: {error}"
         super()._handle_exception(error)
         self._exit_renderables.clear()
+
+    def help_rows(self) -> list[tuple[str, str]]:
+        """The player's keys on two lines (the help fits 80x24); nothing is collected or
+        sent in a replay, so no refresh and no checklist."""
+        rows = [r for r in super().help_rows()
+                if not r[1].startswith("replay:") and r[0] not in ("+/-", "v")]
+        rows[3:3] = [("left/right", "replay: back / forward 10 s (pgup/pgdn 5 min, home/end)"),
+                     ("1 2 3", "replay: speed 1x, 10x, 60x")]
+        return rows
 
     def action_pause(self) -> None:
         """space: play or pause the replay."""

@@ -1,6 +1,6 @@
 """What the console may ask of a live session besides its figures: the deploy actions (plan,
 execute, the cancelled confirmation in the audit, the baseline), the action log, the canary's
-flag, the post-deployment checklist, and cancelling a database query.
+flag, the post-deployment checklist, and cancelling a database query or ending a session.
 
 Every answer is typed data or a refusal (Refused, carrying the notice to show): the console
 only asks, confirms and shows."""
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sbtop import format
+from sbtop.actions.audit import AuditLog
 from sbtop.actions.requests import Request
 from sbtop.actions.state import StateDirError, default_state_dir
 from sbtop.collector import Collector
@@ -71,6 +72,8 @@ class LiveActions:
                 wiring.actions, wiring.identity, state_dir or default_state_dir(),
                 session.clock)
         self._running: set[asyncio.Task[Any]] = set()
+        self._state_dir = state_dir or default_state_dir()
+        self._db_audit: AuditLog | None = None
         self._asked: Mapping[str, Figure] | None = None  # the figures a baseline question named
 
     @property
@@ -173,13 +176,15 @@ class LiveActions:
             self._session.publish_snapshot(Cause.CANARY)
 
     def log(self) -> ActionLog:
-        if self.controller is None:
+        if self.controller is None and not self._session.read_only:
             raise Refused(Notice(f"no action log: {self.reason}", "warning"))
+        # Read-only, the deploying sbtop's log is read (reading it changes nothing).
+        audit = self._audit_log()
         try:
-            entries = self.controller.audit.read()
+            entries = audit.read()
         except StateDirError as e:  # a link left where the log goes since sbtop started
             raise Refused(Notice(f"no action log: {e}", "error", 10)) from None
-        return ActionLog(entries, str(self.controller.audit.path))
+        return ActionLog(entries, str(audit.path))
 
     # --- the checklist, the database --------------------------------------------------------
 
@@ -198,27 +203,86 @@ class LiveActions:
         return verify.judge(self.wiring.verify, probes, a.figures if a else {}, baseline,
                             self._session.clock.now()[1])
 
-    def cancel_question(self, session: DbSession | None) -> Question:
-        """The confirmation naming the query; refused unless db.allow_cancel (and never
-        read-only)."""
+    def db_refusal(self, kind: str) -> Notice | None:
+        """Why the sessions view may not `kind` ("cancel" a query, "terminate" a session)
+        now, or None: never read-only, and each off unless its [db] switch is on."""
         if self._session.read_only:
-            raise Refused(Notice("read-only: sbtop cancels nothing", "warning"))
-        if not self.wiring.console.allow_cancel:
-            raise Refused(Notice("cancelling queries is off: set allow_cancel = true in [db]",
-                                 "warning", 5))
+            return Notice(f"read-only: sbtop {'cancels' if kind == 'cancel' else 'ends'} "
+                          "nothing", "warning")
+        if kind == "cancel" and not self.wiring.console.allow_cancel:
+            return Notice("cancelling queries is off: set allow_cancel = true in [db]",
+                          "warning", 5)
+        if kind == "terminate" and not self.wiring.console.allow_terminate:
+            return Notice("ending sessions is off: set allow_terminate = true in [db]",
+                          "warning", 5)
+        return None
+
+    def _db_question(self, kind: str, session: DbSession | None) -> DbSession:
+        refusal = self.db_refusal(kind)
+        if refusal is not None:
+            raise Refused(refusal)
         source = self._session.source
         if session is None or not isinstance(source, Collector) or source.db is None:
-            raise Refused(Notice("no query selected", "warning"))
+            raise Refused(Notice("no session selected", "warning"))
+        return session
+
+    def _db_details(self, session: DbSession) -> list[str]:
         details = [f"{session.state or ''} for "
                    f"{format.duration(session.duration_s or 0)}, user {session.user}, "
                    f"application {session.application}, client {session.client}",
                    f"query: {session.query or '?'}"]
         if self.wiring.production:
             details.insert(0, f"on PRODUCTION target {self.wiring.name}")
-        return Question(f"Cancel the query of session {session.id}?", details)
+        return details
+
+    def cancel_question(self, session: DbSession | None) -> Question:
+        """The confirmation naming the query; refused unless db.allow_cancel (and never
+        read-only)."""
+        session = self._db_question("cancel", session)
+        return Question(f"Cancel the query of session {session.id}?", self._db_details(session))
+
+    def terminate_question(self, session: DbSession | None) -> Question:
+        """The confirmation naming the session; refused unless db.allow_terminate (and never
+        read-only)."""
+        session = self._db_question("terminate", session)
+        return Question(f"Terminate session {session.id}?", [
+            *self._db_details(session),
+            "Its connection is closed: the client sees an error, and an open transaction is "
+            "rolled back."])
 
     async def cancel_query(self, session: DbSession) -> Notice:
         source = self._session.source
         assert isinstance(source, Collector) and source.db is not None
         result = await source.db.cancel(session)
+        self._audit_db("db cancel", session, result)
         return Notice(result, "information" if result.startswith("cancel") else "warning", 6)
+
+    async def terminate_session(self, session: DbSession) -> Notice:
+        source = self._session.source
+        assert isinstance(source, Collector) and source.db is not None
+        try:
+            self._audit_log().check()  # no audit, no terminate
+        except StateDirError as e:
+            return Notice(f"not terminated: {e}", "error", 10)
+        result = await source.db.terminate(session)
+        self._audit_db("db terminate", session, result)
+        return Notice(result, "information" if result.startswith("terminated") else "warning",
+                      6)
+
+    def _audit_log(self) -> AuditLog:
+        """The controller's audit log, or the same file without one (no deploy provider)."""
+        if self.controller is not None:
+            return self.controller.audit
+        if self._db_audit is None:
+            self._db_audit = AuditLog(self._state_dir / "audit.jsonl")
+        return self._db_audit
+
+    def _audit_db(self, action: str, session: DbSession, result: str) -> None:
+        """A cancel or a terminate, in the audit log beside the deploy actions."""
+        with contextlib.suppress(StateDirError, OSError):
+            self._audit_log().append({
+                "target": self.wiring.name, "action": action,
+                "params": {"session": session.id, "user": session.user,
+                           "application": session.application,
+                           "query": (session.query or "")[:120]},
+                "result": result, "dry_run": False})

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
-from sbtop.actions.state import CanaryState, StateStore
+from sbtop.actions.state import CanaryState, StateDirError, StateStore, default_state_dir
 from sbtop.clock import SYSTEM, Clock
 from sbtop.collector import Collector
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.engine import Engine
-from sbtop.engine.gate import Gate
+from sbtop.engine.gate import Gate, evaluate
 from sbtop.engine.history import History, Ring
 from sbtop.engine.keys import Fig
 from sbtop.engine.observations import Observation
@@ -82,6 +82,10 @@ class LiveSession:
         self.stop_with_recorder = stop_with_recorder
         self.actions = LiveActions(self, wiring, state_dir, deploy)
         self.player = None  # a live session has no player
+        if canary_store is None and deploy and read_only and wiring.actions is not None:
+            # Read-only, the provider is never asked: the canary's step and the gate come
+            # from the state file the deploying sbtop keeps (no credential needed).
+            canary_store = StateStore(state_dir or default_state_dir(), wiring.name)
         self.canary_store = canary_store
         self._stored_canary: CanaryState | None = None
         self._stored_due = -math.inf
@@ -103,7 +107,8 @@ class LiveSession:
         w = self.wiring
         return SessionInfo(w.name, w.production, w.base_url, self.read_only,
                            bool(w.collector.dsn),
-                           self.actions.controller is not None and not self.read_only,
+                           (self.actions.controller is not None and not self.read_only)
+                           or (self.read_only and self.canary_store is not None),
                            w.engine.thresholds)
 
     # --- the protocol -----------------------------------------------------------------------
@@ -219,6 +224,8 @@ class LiveSession:
         return a
 
     def _accept(self, a: Assessment, began: float) -> None:
+        if self.canary_store is not None:
+            self.canary_state(began)  # the state file read again (every few seconds)
         self.history.add(a)
         if self.recorder is not None:
             self._record(a, began)
@@ -262,14 +269,25 @@ class LiveSession:
             return c.state.canary
         if self.canary_store is not None and now_t is not None and now_t >= self._stored_due:
             self._stored_due = now_t + STORE_CANARY_EVERY_S
-            self._stored_canary = self.canary_store.load().canary
+            try:
+                self._stored_canary = self.canary_store.load().canary
+            except StateDirError:  # a directory others may write in: nothing read from it
+                self._stored_canary = None
         return self._stored_canary
 
     def gate(self) -> Gate | None:
-        c = self.actions.controller
-        if c is None or self.assessment is None:
+        c, a = self.actions.controller, self.assessment
+        if a is None:
             return None
-        return c.gate(self.assessment.figures)
+        if c is not None:
+            return c.gate(a.figures)
+        stored, actions = self._stored_canary, self.wiring.actions
+        if not self.read_only or stored is None or actions is None:
+            return None
+        # Read-only: the gate judged as the controller would, on the step the file holds.
+        return evaluate(None if stored.read_error else stored.percent,
+                        stored.step_started_wall, self.clock.now()[1],
+                        stored.baseline.get(Fig.LATENCY_P95_MS), a.figures, actions.gate)
 
     def publish(self, update: Update) -> None:
         for callback in self._subscribers:

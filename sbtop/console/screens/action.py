@@ -3,7 +3,7 @@ default. A production target, or a step past a shut gate, needs the target's nam
 
 from __future__ import annotations
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -20,11 +20,14 @@ class ActionScreen(ModalScreen[bool]):
     DEFAULT_CSS = """
     ActionScreen { align: center middle; }
     ActionScreen > VerticalScroll {
-        width: 90%; max-width: 110; height: auto; max-height: 90%;
+        width: 100%; max-width: 110; height: auto; max-height: 100%;
         border: heavy $warning; background: $surface; padding: 0 1;
     }
     ActionScreen Static { width: 1fr; height: auto; }
     ActionScreen Input { width: 1fr; }
+    /* No notification over a question: on a small screen one covers the prompt or the
+       plan. Those still due show again when the question is answered. */
+    ActionScreen Toast { display: none; }
     """
     BINDINGS = [Binding("escape", "answer(False)", "Cancel", show=False)]
 
@@ -53,14 +56,15 @@ class ActionScreen(ModalScreen[bool]):
         if self.typed:
             self.query_one("#confirm-name", Input).focus()
 
-    def on_key(self, event: object) -> None:
-        key = getattr(event, "key", "")
+    def on_key(self, event: events.Key) -> None:
         if self.typed:
             return
-        if key == "y":
-            self.dismiss(True)
-        elif key in ("n", "enter"):
-            self.dismiss(False)
+        if event.key in ("y", "n", "enter"):
+            # Answered here, the key goes no further: dismissed, the screen behind would
+            # otherwise take it too (enter opening the focused panel's chart).
+            event.stop()
+            event.prevent_default()
+            self.dismiss(event.key == "y")
 
     @on(Input.Submitted, "#confirm-name")
     def _typed(self, event: Input.Submitted) -> None:

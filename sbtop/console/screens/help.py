@@ -1,4 +1,5 @@
-"""`?`: every key, from the bindings themselves (one place per key)."""
+"""`?`: every key, from the bindings themselves (one place per key), one line each: it fits
+80x24 without scrolling."""
 
 from __future__ import annotations
 
@@ -10,34 +11,29 @@ from textual.widgets import Static
 
 from sbtop.console.marks import esc
 
-# Keys Textual provides itself, described here once.
-BUILT_IN = (("tab / shift+tab", "move between panels"),
-            ("escape / q", "close a chart, the sessions view or this help"))
-
 
 class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 90%; max-width: 100; height: auto; max-height: 90%;
+        width: 100%; max-width: 100; height: auto; max-height: 100%;
         border: round $accent; background: $surface; padding: 0 1;
     }
     HelpScreen Static { width: 1fr; height: auto; }
     """
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", show=False)]
 
-    def __init__(self, bindings: list[Binding], notes: list[str]) -> None:
+    def __init__(self, rows: list[tuple[str, str]], notes: list[str]) -> None:
         super().__init__()
-        self._keys = bindings
+        self._rows = rows
         self._notes = notes
 
     def compose(self) -> ComposeResult:
-        rows = [(b.key_display or b.key, b.tooltip) for b in self._keys]
-        rows[2:2] = list(BUILT_IN)
-        width = max(len(k) for k, _ in rows)
+        # One line a key, no blank lines: the whole help fits 80x24 without scrolling.
+        width = max(len(k) for k, _ in self._rows)
         with VerticalScroll():
-            yield Static("[b]sbtop keys[/] [$text-muted](escape closes this help)[/]\n")
-            for k, d in rows:
-                # One Static a key, so a long description wraps under itself.
+            yield Static("[b]sbtop keys[/] [$text-muted](escape closes this help)[/]")
+            for k, d in self._rows:
+                # One Static a key, so a description too long for the screen wraps under it.
                 yield Static(f"[b $accent]{esc(k):<{width}}[/]  {esc(d)}")
-            yield Static("\n" + "\n".join(f"[$text-muted]{esc(n)}[/]" for n in self._notes))
+            yield Static("\n".join(f"[$text-muted]{esc(n)}[/]" for n in self._notes))

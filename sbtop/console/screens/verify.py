@@ -1,6 +1,7 @@
 """`v`: the post-deployment checklist, run from the console: every probe at once, then the
 error-rate and p95 items against the canary's baseline using the console's live figures.
-`r` runs it again; each run is a fresh set of requests."""
+`v` runs it again (the key that opened it: `r` is restart, on the main screen only); each
+run is a fresh set of requests."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ class VerifyScreen(Screen[None]):
     VerifyScreen .vf-row { height: auto; }
     """
     BINDINGS = [
-        Binding("r", "rerun", "Run again"),
-        Binding("escape,q,v", "app.pop_screen", "Back"),
+        Binding("v", "rerun", "Run again"),
+        Binding("escape,q", "app.pop_screen", "Back"),
     ]
 
     def __init__(self, run: Callable[[], Awaitable[Report]], title: str) -> None:
@@ -79,7 +80,7 @@ class VerifyScreen(Screen[None]):
                 "no baseline (B takes one): the metric items are judged by the thresholds")
         self.query_one("#vf-head", Static).update(
             f"[b]Post-deployment checklist[/] {esc(self._title)}  {verdict}  "
-            f"{passed} passed, {failed} failed, {unknown} unknown  [$text-muted]r runs it "
+            f"{passed} passed, {failed} failed, {unknown} unknown  [$text-muted]v runs it "
             f"again[/]\n[$text-muted]{esc(base)}[/]")
         rows = self.query_one("#vf-rows", VerticalScroll)
         await rows.remove_children()

@@ -1,5 +1,6 @@
 """The canary: the flag's step, time at the step, the soak counting down, each gate criterion
-with its live value, and what the next step is. Shown when the target has a deploy provider."""
+with its live value, and what the next step is. Shown when the target has a deploy provider,
+and read-only too (from the state file)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ from sbtop.session.snapshot import Snapshot
 
 class CanaryPanel(Panel):
     title = "Canary"
+
+    def __init__(self, *, id: str | None = None, read_only: bool = False) -> None:
+        super().__init__(id=id)
+        # Read-only, the step is the state file's (the deploying sbtop keeps it), and the
+        # panel says so: a watcher sees the step and the gate, and acts on neither.
+        self._note = "read-only: the step as the state file holds it" if read_only else None
 
     def compose(self) -> ComposeResult:
         yield Line("[$text-muted]reading the flag from the provider…[/]", id="cn-step")
@@ -54,6 +61,7 @@ class CanaryPanel(Panel):
             crit.append(f"{word} {esc(c.shown)}")
         self.query_one("#cn-gate", Line).set("  ".join(crit))
         if g.next_percent is None or g.open:
-            self.set_state("-ok", None)
+            self.set_state("-ok", self._note)
         else:
-            self.set_state("-warning", "gate shut: stepping needs an override")
+            self.set_state("-warning", "gate shut: stepping needs an override"
+                           if self._note is None else f"gate shut; {self._note}")

@@ -1,4 +1,5 @@
-"""The header line: target (PRODUCTION unmistakable), overall level, refresh, PAUSED, data age.
+"""The header line: target (PRODUCTION unmistakable), overall level, the action running,
+refresh, PAUSED, data age.
 
 Each part is its own widget, so the one that changes (say, the age of stale data) repaints
 alone. There is no clock: a clock would repaint every second for nothing.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 
+from sbtop import format
 from sbtop.console import marks
 from sbtop.console.marks import esc
 from sbtop.console.widgets.panel import Line
@@ -39,6 +41,7 @@ class HeaderBar(Horizontal):
         yield Line(f" [b]sbtop[/] {prod}[b]{esc(self._target)}[/]", id="hd-target", fixed=False)
         yield Line(f"{marks.level(Level.UNKNOWN)}", id="hd-level", fixed=False)
         yield Line(id="hd-canary", fixed=False, collapse_empty=True)
+        yield Line(id="hd-action", fixed=False, collapse_empty=True)
         yield Line(id="hd-instances", fixed=False, collapse_empty=True)
         yield Line(id="hd-replay", fixed=False, collapse_empty=True)
         yield Line(id="hd-age", fixed=False, collapse_empty=True)
@@ -54,6 +57,13 @@ class HeaderBar(Horizontal):
     def set_canary(self, percent: int | None) -> None:
         self.query_one("#hd-canary", Line).set(
             "" if percent is None else f"[$text-muted]canary[/] [b]{percent}%[/]")
+
+    def set_action(self, request: str | None, seconds: float = 0.0) -> None:
+        """While an action runs: which, and for how long (nothing when none runs)."""
+        self.query_one("#hd-action", Line).set(
+            "" if request is None else
+            f"[b reverse $warning] ACTION: {esc(request)} running "
+            f"{format.duration(seconds)} [/]")
 
     def set_instances(self, up: int, total: int) -> None:
         """'instances 3/3'; fewer up is a warning. Nothing for a single instance."""

@@ -52,6 +52,12 @@ async def cancel(conn: psycopg.AsyncConnection[Any], target: str) -> str:
     return f"cancelled query {target}"
 
 
+async def terminate(conn: psycopg.AsyncConnection[Any], session_id: str) -> str:
+    """End one session by its id (raises psycopg.Error for the caller to say)."""
+    await conn.execute(sql.SQL("CANCEL SESSION {}").format(sql.Literal(session_id)))
+    return f"terminated session {session_id}"
+
+
 def crdb_snapshot(session_cols: Sequence[str], sessions: Sequence[Sequence[Any]],
                   query_cols: Sequence[str], queries: Sequence[Sequence[Any]],
                   own_session: str, max_per_gateway: int | None, t: float, wall: float, *,

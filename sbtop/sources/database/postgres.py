@@ -1,5 +1,6 @@
-"""PostgreSQL: one query a poll over pg_stat_activity, its JSON answer as a snapshot, and a
-cancel that stops only the query that was shown."""
+"""PostgreSQL: one query a poll over pg_stat_activity, its JSON answer as a snapshot, a
+cancel that stops only the query that was shown, and a terminate that ends only the session
+shown."""
 
 from __future__ import annotations
 
@@ -50,8 +51,8 @@ SELECT json_build_object(
              CASE WHEN wait_event IS NULL THEN NULL
                   ELSE wait_event_type || ':' || wait_event END AS wait, query,
              backend_start_text, query_start_text
-        FROM a WHERE state IS NOT NULL AND state <> 'idle'
-       ORDER BY query_start NULLS LAST LIMIT %(longest)s) t),
+        FROM a WHERE state IS NOT NULL
+       ORDER BY state = 'idle', query_start NULLS LAST LIMIT %(longest)s) t),
   'oldest_xact', (SELECT row_to_json(t) FROM (
       SELECT pid, usename, application_name, client, state,
              extract(epoch FROM now() - xact_start) AS duration_s, query
@@ -92,6 +93,21 @@ async def cancel(conn: psycopg.AsyncConnection[Any], session: DbSession, target:
     if row[0]:
         return f"cancel sent to pid {target}"
     return f"not cancelled: this role may not signal pid {target}"
+
+
+async def terminate(conn: psycopg.AsyncConnection[Any], session: DbSession, target: str) -> str:
+    """End the session (its connection closed, an open transaction rolled back) if the pid
+    still belongs to the session shown (same session start); what happened, in words.
+    Raises psycopg.Error or ValueError for the caller to say."""
+    cur = await conn.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = %s "
+        "AND backend_start::text = %s", (int(target), session.backend_start))
+    row = await cur.fetchone()
+    if row is None:
+        return (f"not terminated: pid {target} is gone or now belongs to another session")
+    if row[0]:
+        return f"terminated session {target}"
+    return f"not terminated: this role may not signal pid {target}"
 
 
 def pg_snapshot(data: Mapping[str, Any], t: float, wall: float) -> DbSnapshot:

@@ -159,3 +159,15 @@ class DatabaseSource:
             return await postgres.cancel(self._conn, session, target)
         except (psycopg.Error, ValueError) as e:
             return untrusted.line(self._scrub(f"not cancelled: {first_line(e)}"))
+
+    async def terminate(self, session: DbSession) -> str:
+        """End the session shown, and only that one (PostgreSQL: the same pid and session
+        start); returns what happened, in words."""
+        if self._conn is None or self._conn.closed:
+            return "not terminated: no database connection"
+        try:
+            if self.kind == "cockroachdb":
+                return await cockroach.terminate(self._conn, session.id)
+            return await postgres.terminate(self._conn, session, session.cancel_id or session.id)
+        except (psycopg.Error, ValueError) as e:
+            return untrusted.line(self._scrub(f"not terminated: {first_line(e)}"))
