@@ -275,6 +275,9 @@ CORPUS: dict[str, tuple[int, Callable[[dict[str, Any]], object]]] = {
     "source checked 1e308": (1, lambda o: o["a"]["sources"]["metrics"].update(
         checked_wall=1e308)),
     "routes text": (1, lambda o: o["a"].update(routes="x")),
+    "routes top 1e308": (1, lambda o: o["a"]["routes"].update(top=1e308)),
+    "routes top negative": (1, lambda o: o["a"]["routes"].update(top=-1)),
+    "routes top by a change": (2, lambda o: o["a"].update(routes={"~": {"top": 1e308}})),
     "tick number text": (1, lambda o: o["a"].update(tick="x")),
     "required field gone": (1, lambda o: o["a"].pop("level")),
     "change of figures text": (2, lambda o: o["a"].update(figures="x")),

@@ -22,6 +22,7 @@ from sbtop.engine.assessment import Assessment
 from sbtop.engine.detail import Detail
 from sbtop.engine.fields import defaults, hints, nullable
 from sbtop.engine.routes import ranked
+from sbtop.engine.wellformed import Malformed, shown
 
 Encoded = dict[str, Any]
 
@@ -106,6 +107,20 @@ def encode_assessment(a: Assessment) -> Encoded:
         if top:
             routes["top"] = top
     return out
+
+
+# The most routes a table ranks (the config caps top_routes far below this).
+MAX_TOP = 10_000
+
+
+def check_top(data: Encoded) -> None:
+    """`routes.top` is the codec's own field (no type hint checks it): a count of routes."""
+    routes = data.get("routes")
+    if isinstance(routes, dict) and "top" in routes:
+        top = routes["top"]
+        if type(top) is not int or not 0 <= top <= MAX_TOP:
+            raise Malformed(f"{shown(top)} is not a count of routes (0 to {MAX_TOP})",
+                            ("routes", "top"))
 
 
 def decode_assessment(data: Encoded) -> Assessment:

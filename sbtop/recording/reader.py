@@ -222,6 +222,7 @@ class Recording:
             current = change
             try:
                 checker(Assessment)(current)
+                codec.check_top(current)
             except Malformed as e:
                 raise e.inside("a") from None
         elif reading.current is None:
@@ -235,6 +236,7 @@ class Recording:
             try:
                 current = changes.apply(reading.current, change)
                 changes.check_change(current, change)
+                codec.check_top(current)
             except Malformed as e:
                 raise e.inside("a") from None
         canary = checks.canary(obj["c"]) if "c" in obj else None
