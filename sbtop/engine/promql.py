@@ -28,6 +28,10 @@ from sbtop.engine.shape import Shape, configured
 RATE = "5m"  # the rate window of generated alerting rules
 RATE_S = 300.0
 DETECT_EVERY_S = 30.0
+# The targets' health changes at a scrape and the alerts at a rule evaluation (15 s to 1 min
+# on most servers): read every few seconds, not every round, each dated by its read.
+TARGETS_EVERY_S = 5.0
+ALERTS_EVERY_S = 5.0
 Vector = tuple[tuple[Mapping[str, str], float], ...]
 
 
