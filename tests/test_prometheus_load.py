@@ -208,3 +208,22 @@ def test_a_round_prometheus_does_not_answer_keeps_nothing_from_earlier_reads(
     assert back.error is None and back.targets_read_at == back.wall
     assert back.alerts_read_at == back.wall and back.instances
     assert {path for path, _q in sent} >= {"/api/v1/targets", "/api/v1/alerts"}
+
+
+def test_the_history_asks_the_bucket_layouts_once_for_the_three_quantiles(
+        prom: PromServer) -> None:
+    # The console's start-up fills p50, p95 and p99 from query_range; whether the instances'
+    # bucket layouts agree is asked once a detection, not once a quantile.
+    with CountingProxy(prom.url) as proxy:
+        async def go() -> list[list[tuple[float, float]]]:
+            async with PrometheusSource(PromSettings(proxy.url, SELECTOR),
+                                        engine_settings()) as source:
+                return [await source.history(k, 60.0, 1.0) for k in (
+                    "latency_p50_ms", "latency_p95_ms", "latency_p99_ms")]
+
+        drawn = asyncio.run(go())
+    assert all(drawn)
+    layouts = [q for path, q in proxy.log if path == "/api/v1/query"
+               and q["query"].startswith("group by (instance, le)")]
+    assert len(layouts) == 1
+    assert [path for path, _q in proxy.log].count("/api/v1/query_range") == 3

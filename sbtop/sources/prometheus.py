@@ -72,6 +72,9 @@ class _Detected:
     present: set[str]
     declared: set[str]
     shape: Shape
+    # How many bucket layouts the instances' histograms have (for the history), asked once
+    # a detection: the console's start-up asks three quantiles' history at once.
+    layouts: int | None = None
 
 
 class PrometheusSource:
@@ -269,8 +272,11 @@ class PrometheusSource:
                            window_text(self.engine.window_s))
         if expr is None:
             return []
-        if key.startswith("latency_") and await self._layouts(d.scope.selector) > 1:
-            return []  # a quantile over two bucket layouts would be wrong at every point
+        if key.startswith("latency_"):
+            if d.layouts is None:
+                d.layouts = await self._layouts(d.scope.selector)
+            if d.layouts > 1:
+                return []  # a quantile over two bucket layouts would be wrong at every point
         end = self.clock.now()[1]
         data = await self._get("/api/v1/query_range", {
             "query": expr, "start": f"{end - seconds:.3f}", "end": f"{end:.3f}",
