@@ -121,6 +121,9 @@ class CountingProxy:
         self.log: list[tuple[str, dict[str, str]]] = []
         self.refuse = refuse
         self.unavailable = False
+        # A look-alike server that drops labels starting with "__" (other than __name__)
+        # from its query answers.
+        self.drop_underscored = False
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -145,6 +148,8 @@ class CountingProxy:
                     r = httpx.get(upstream + self.path, timeout=10)
                     status, kind, body = (r.status_code, r.headers.get("content-type", ""),
                                           r.content)
+                    if proxy.drop_underscored and split.path == "/api/v1/query":
+                        body = _drop_underscored(body)
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
@@ -163,3 +168,11 @@ class CountingProxy:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def _drop_underscored(body: bytes) -> bytes:
+    answer = json.loads(body)
+    for item in answer.get("data", {}).get("result", []):
+        item["metric"] = {k: v for k, v in item["metric"].items()
+                          if k == "__name__" or not k.startswith("__")}
+    return json.dumps(answer).encode()

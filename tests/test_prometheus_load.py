@@ -227,3 +227,21 @@ def test_the_history_asks_the_bucket_layouts_once_for_the_three_quantiles(
                and q["query"].startswith("group by (instance, le)")]
     assert len(layouts) == 1
     assert [path for path, _q in proxy.log].count("/api/v1/query_range") == 3
+
+
+def test_a_server_dropping_the_parts_tag_is_asked_part_by_part_with_the_same_figures(
+        prom: PromServer) -> None:
+    # A look-alike of Prometheus that drops labels starting with "__" from its answers:
+    # the one query's series come back untagged, so each part is asked alone at the same
+    # instant (the figures as before batching), and from then on directly.
+    with CountingProxy(prom.url) as proxy:
+        proxy.drop_underscored = True
+        done = rounds(proxy.url, 2, proxy)
+    (first, sent), (second, then) = done
+    assert first.error is None and not first.failures and second.error is None
+    queries = [q["query"] for path, q in sent if path == "/api/v1/query"]
+    assert len(queries) == 1 + 1 + 5  # detection, the one query, its five parts alone
+    assert [path for path, _q in then] == ["/api/v1/query"] * 5
+    a = Engine(engine_settings(), "p").observe(Observation(first.t, first.wall, prom=first))
+    assert a.figures["requests_per_s"].value == pytest.approx(300, rel=0.15)
+    assert a.figures["latency_p95_ms"].value is not None

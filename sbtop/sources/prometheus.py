@@ -88,6 +88,7 @@ class PrometheusSource:
         self._targets_read: _Read[list[_Target]] | None = None
         self._alerts_read: _Read[tuple[ExternalAlert, ...]] | None = None
         self._sent = 0
+        self._untagged = False  # the server drops the parts' tag: ask each part alone
 
     async def __aenter__(self) -> PrometheusSource:
         self._client = httpx.AsyncClient(
@@ -224,21 +225,24 @@ class PrometheusSource:
         """The round's vectors from one query (sbtop.engine.prom_batch), split into its parts.
         When Prometheus refuses that query (a part it cannot evaluate: too many samples, a
         bad expression), each part is asked on its own at the same instant, so only what the
-        failing part feeds is unknown, with its reason. A batch unanswered (a timeout, a
+        failing part feeds is unknown, with its reason; so too when the answer's series lack
+        the tag (a look-alike server), and then every round after. A batch unanswered (a timeout, a
         connection refused, 503) is not asked again in pieces: that would only add load."""
         if not queries:
             return {}, {}
-        try:
-            rows = await self._vector(batch_query(queries), at)
+        if not self._untagged:
             try:
+                rows = await self._vector(batch_query(queries), at)
                 return split_batch(rows, queries), {}
-            except StrayRows as e:
-                raise PromError(f"malformed query answer ({e})") from None
-        except PromError as e:
-            if not e.refused or len(queries) == 1:
+            except StrayRows:
+                # A server that speaks the API but drops the tag (labels starting with `__`)
+                # from its answers: from now on, each part on its own, as before batching.
+                self._untagged = True
+            except PromError as e:
+                if not e.refused or len(queries) == 1:
+                    return {}, dict.fromkeys(queries, _why(e))
+            except Exception as e:
                 return {}, dict.fromkeys(queries, _why(e))
-        except Exception as e:
-            return {}, dict.fromkeys(queries, _why(e))
         jobs = {key: asyncio.create_task(self._vector(expr, at))
                 for key, expr in queries.items()}
         await asyncio.gather(*jobs.values(), return_exceptions=True)
