@@ -5,9 +5,10 @@ one figure as an expression.
 Each round asks for rate() vectors, not finished figures: the latency buckets summed over
 everything but the status (so routes, instances and the bucket layouts stay visible), the
 request counts by every label (so the status label is read wherever it is, and an empty 5xx
-class is 0, not an empty answer), the message counter's rate and the gauges as they are. Which
-metric names exist, and in which job, is asked every DETECT_EVERY_S. The answers become a
-window's figures in sbtop.engine.prom_window.
+class is 0, not an empty answer), the message counter's rate and the gauges as they are, all
+sent as one query (sbtop.engine.prom_batch). Which metric names exist, and in which job, is
+asked every DETECT_EVERY_S. The answers become a window's figures in
+sbtop.engine.prom_window.
 
 `figure_expr` writes one figure as a PromQL expression (for `sbtop rules` and the sparklines'
 history), from the detected shape.

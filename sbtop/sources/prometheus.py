@@ -1,8 +1,10 @@
 """Figures from Prometheus, for a backend that runs several instances: each round asks for the
-rate() vectors the engine makes figures from (sbtop.engine.promql), all evaluated at one
-instant; instances come from /api/v1/targets, alerts from /api/v1/alerts, and the sparklines'
-history from /api/v1/query_range. Which metric names exist, and in which job, is asked again
-every DETECT_EVERY_S.
+rate() vectors the engine makes figures from (sbtop.engine.promql) as one instant query
+(sbtop.engine.prom_batch), so they are evaluated at one instant for one request; instances
+come from /api/v1/targets and alerts from /api/v1/alerts, every TARGETS_EVERY_S and
+ALERTS_EVERY_S (each dated by its read), and the sparklines' history from
+/api/v1/query_range. Which metric names exist, and in which job, is asked again every
+DETECT_EVERY_S.
 
 A query that fails (a bad query, 422, 503, a timeout) makes the figures it feeds unknown with
 the reason; nothing becomes 0 that was not counted as 0.
