@@ -3,12 +3,18 @@ a temporary storage directory, scraping the given targets every second."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
+import urllib.parse
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -102,3 +108,71 @@ class PromServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class CountingProxy:
+    """A real HTTP proxy in front of a Prometheus that logs every request sbtop sends (path and
+    parameters, in order) and can refuse some queries as Prometheus refuses one it cannot
+    evaluate (422, errorType execution), or answer everything 503 while `unavailable`,
+    passing the rest through untouched."""
+
+    def __init__(self, upstream: str,
+                 refuse: Callable[[str], bool] | None = None) -> None:
+        self.log: list[tuple[str, dict[str, str]]] = []
+        self.refuse = refuse
+        self.unavailable = False
+        # A look-alike server that drops labels starting with "__" (other than __name__)
+        # from its query answers.
+        self.drop_underscored = False
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                split = urllib.parse.urlsplit(self.path)
+                params = dict(urllib.parse.parse_qsl(split.query))
+                proxy.log.append((split.path, params))
+                if proxy.unavailable:
+                    status, kind, body = 503, "application/json", json.dumps({
+                        "status": "error", "errorType": "unavailable",
+                        "error": "shutting down"}).encode()
+                elif proxy.refuse is not None and proxy.refuse(params.get("query", "")):
+                    status, kind, body = 422, "application/json", json.dumps({
+                        "status": "error", "errorType": "execution",
+                        "error": "query processing would load too many samples"}).encode()
+                else:
+                    r = httpx.get(upstream + self.path, timeout=10)
+                    status, kind, body = (r.status_code, r.headers.get("content-type", ""),
+                                          r.content)
+                    if proxy.drop_underscored and split.path == "/api/v1/query":
+                        body = _drop_underscored(body)
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> CountingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _drop_underscored(body: bytes) -> bytes:
+    answer = json.loads(body)
+    for item in answer.get("data", {}).get("result", []):
+        item["metric"] = {k: v for k, v in item["metric"].items()
+                          if k == "__name__" or not k.startswith("__")}
+    return json.dumps(answer).encode()

@@ -149,11 +149,12 @@ def test_targets_or_alerts_that_cannot_be_read_are_said_not_hidden(
 def test_figures_come_even_where_the_labels_and_metadata_apis_are_missing(
         server: LoopbackServer) -> None:
     # An older or trimmed-down Prometheus: /api/v1/labels and the metadata answer 404. Every
-    # query gets this one answer (detection finds the histogram's _count in job x; its rate
-    # is 5/s of 200s): the labels only serve rules and history, never the figures.
+    # query gets this one answer (detection finds the histogram's _count in job x; the round's
+    # one query finds its rate, 5/s of 200s, tagged as that part): the labels only serve
+    # rules and history, never the figures.
     answer = {"status": "success", "data": {"resultType": "vector", "result": [
         {"metric": {"__name__": "http_request_duration_seconds_count", "job": "x",
-                    "status_code": "200"}, "value": [1, "5"]}]}}
+                    "status_code": "200", "__sbtop": "hist_count"}, "value": [1, "5"]}]}}
     server.routes.update(answers(Answer(200, json.dumps(answer).encode(), JSON)))
     a, _snap = observe(server.url)
     assert a.sources["prometheus"].up
@@ -179,9 +180,11 @@ MB = 1024 * 1024
 
 def vector_of(size: int) -> bytes:
     """A valid vector answer of about `size` bytes: what a query matching far too much sends
-    (one series repeated: parsing costs the same)."""
+    (one series repeated: parsing costs the same), tagged as the round's query tags the
+    request counter's part."""
     item = json.dumps({"metric": {"__name__": "http_requests_total", "job": "x",
-                                  "route": "/api/tasks/1", "status": "200"},
+                                  "route": "/api/tasks/1", "status": "200",
+                                  "__sbtop": "counter"},
                        "value": [1, "1"]}).encode()
     head = b'{"status":"success","data":{"resultType":"vector","result":['
     return head + b",".join([item] * (size // (len(item) + 1))) + b"]}}"

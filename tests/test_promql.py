@@ -12,6 +12,7 @@ from sbtop.engine.engine import Engine
 from sbtop.engine.levels import Level
 from sbtop.engine.observations import ExternalAlert, Observation, PromSnapshot
 from sbtop.engine.prom_alerts import alert_level, alert_scope
+from sbtop.engine.prom_batch import TAG, StrayRows, batch_query, split_batch
 from sbtop.engine.promql import choose_scope, round_queries
 from sbtop.engine.settings import EngineSettings
 
@@ -177,3 +178,60 @@ def test_an_alert_lacking_one_of_the_selectors_labels_is_still_the_targets() -> 
     assert alert_scope(ExternalAlert("A", "firing", labels={"job": "x"}), selector) == "other"
     assert alert_scope(ExternalAlert("A", "firing", labels={"job": "sb", "instance": ""}),
                        selector) == "other"
+
+
+# --- one query a round: the parts tagged, joined, and split back --------------------------------
+
+def tagged(part: str, rows: list[tuple[dict[str, str], float]]
+           ) -> list[tuple[dict[str, str], float]]:
+    """Rows as the round's one query answers them: each series carries its part's tag."""
+    return [({**labels, TAG: part}, v) for labels, v in rows]
+
+
+def test_the_round_is_one_query_with_each_part_tagged() -> None:
+    q = batch_query({"buckets": "sum(rate(a[10s]))", "messages:m_total": 'm{job="x"}'})
+    assert q == ('label_replace(sum(rate(a[10s])), "__sbtop", "buckets", "", "") or '
+                 'label_replace(m{job="x"}, "__sbtop", "messages:m_total", "", "")')
+
+
+def test_the_split_gives_each_part_what_its_own_query_would_have() -> None:
+    counter = [({"route": "/api/tasks", "method": "GET", "status": "200"}, 9.0),
+               ({"route": "/api/tasks", "method": "GET", "status": "404"}, 1.0)]
+    rows = tagged("buckets", LATENCY) + tagged("counter", counter)
+    parts = split_batch(rows, ["buckets", "counter"])
+    assert parts == {"buckets": tuple(LATENCY), "counter": tuple(counter)}
+    assert figures(snap(dict(parts))) == figures(snap({"buckets": LATENCY, "counter": counter}))
+    # No 5xx series is 0 % through the split as through the counter's own query: 0 is true.
+    assert figures(snap(dict(parts)))["error_rate_5xx_pct"] == 0.0
+
+
+def test_a_part_with_no_series_in_the_answer_is_unknown_with_why_not_zero() -> None:
+    # The counter and the gauges were asked, but the answer holds only the buckets: those
+    # parts are empty vectors (their own queries would have answered []), never 0.
+    present = PRESENT | {"process_resident_memory_bytes"}
+    parts = split_batch(tagged("buckets", LATENCY), ["buckets", "counter", "gauges"])
+    assert parts["counter"] == () and parts["gauges"] == ()
+    got = figures(snap(dict(parts), present=present))
+    assert "fewer than two samples of http_requests_total" in str(got["requests_per_s"])
+    assert got["latency_p95_ms"] == pytest.approx(300.0)
+
+
+def test_an_instance_missing_from_one_part_is_read_as_its_own_query_would_be() -> None:
+    # Instance b has no series in the counter part (not yet scraped): the figures count
+    # each instance only where every instance gives it, as with separate queries.
+    counter = [({"instance": "a:1", "status": "200"}, 10.0)]
+    hist = [({"instance": "a:1", "status_code": "200"}, 10.0),
+            ({"instance": "b:1", "status_code": "500"}, 10.0)]
+    parts = split_batch(tagged("counter", counter) + tagged("hist_count", hist)
+                        + tagged("buckets", LATENCY), ["buckets", "hist_count", "counter"])
+    separate = figures(snap({"buckets": LATENCY, "hist_count": hist, "counter": counter}))
+    assert figures(snap(dict(parts))) == separate
+    assert separate["requests_per_s"] == pytest.approx(20.0)  # the _count serves: both
+    assert separate["error_rate_5xx_pct"] == pytest.approx(50.0)
+
+
+def test_a_series_of_no_part_asked_makes_the_answer_malformed() -> None:
+    with pytest.raises(StrayRows):
+        split_batch([({"le": "1"}, 1.0)], ["buckets"])
+    with pytest.raises(StrayRows):
+        split_batch(tagged("gauges", [({}, 1.0)]), ["buckets"])

@@ -121,7 +121,9 @@ class Engine:
                  "instances": len(p.instances), "selector": p.selector or None,
                  # Every query of the round was evaluated at this instant: ask Prometheus
                  # for it (time=) to see what sbtop saw.
-                 "evaluated_at": p.at, "queries": p.queries})
+                 "evaluated_at": p.at, "queries": p.queries,
+                 # Read every few seconds, not every round: when, so their age shows.
+                 "targets_read_at": p.targets_read_at, "alerts_read_at": p.alerts_read_at})
         if self._prom is not None:
             instances = tuple(dataclasses.replace(i, p95_ms=prom_p95.get(i.name))
                               for i in self._prom.instances)

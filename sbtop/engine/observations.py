@@ -144,6 +144,10 @@ class PromSnapshot:
     queries: int = 0  # HTTP requests this round sent
     # What could not be read beside the figures (the targets, the alerts), in words.
     problems: tuple[str, ...] = ()
+    # When the instances and the alerts were read (wall): they are read every few seconds,
+    # not every round, so each says its own age. None: not read for this round.
+    targets_read_at: float | None = None
+    alerts_read_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,10 @@ one figure as an expression.
 Each round asks for rate() vectors, not finished figures: the latency buckets summed over
 everything but the status (so routes, instances and the bucket layouts stay visible), the
 request counts by every label (so the status label is read wherever it is, and an empty 5xx
-class is 0, not an empty answer), the message counter's rate and the gauges as they are. Which
-metric names exist, and in which job, is asked every DETECT_EVERY_S. The answers become a
-window's figures in sbtop.engine.prom_window.
+class is 0, not an empty answer), the message counter's rate and the gauges as they are, all
+sent as one query (sbtop.engine.prom_batch). Which metric names exist, and in which job, is
+asked every DETECT_EVERY_S. The answers become a window's figures in
+sbtop.engine.prom_window.
 
 `figure_expr` writes one figure as a PromQL expression (for `sbtop rules` and the sparklines'
 history), from the detected shape.
@@ -28,6 +29,10 @@ from sbtop.engine.shape import Shape, configured
 RATE = "5m"  # the rate window of generated alerting rules
 RATE_S = 300.0
 DETECT_EVERY_S = 30.0
+# The targets' health changes at a scrape and the alerts at a rule evaluation (15 s to 1 min
+# on most servers): read every few seconds, not every round, each dated by its read.
+TARGETS_EVERY_S = 5.0
+ALERTS_EVERY_S = 5.0
 Vector = tuple[tuple[Mapping[str, str], float], ...]
 
 

@@ -1,8 +1,10 @@
 """Figures from Prometheus, for a backend that runs several instances: each round asks for the
-rate() vectors the engine makes figures from (sbtop.engine.promql), all evaluated at one
-instant; instances come from /api/v1/targets, alerts from /api/v1/alerts, and the sparklines'
-history from /api/v1/query_range. Which metric names exist, and in which job, is asked again
-every DETECT_EVERY_S.
+rate() vectors the engine makes figures from (sbtop.engine.promql) as one instant query
+(sbtop.engine.prom_batch), so they are evaluated at one instant for one request; instances
+come from /api/v1/targets and alerts from /api/v1/alerts, every TARGETS_EVERY_S and
+ALERTS_EVERY_S (each dated by its read), and the sparklines' history from
+/api/v1/query_range. Which metric names exist, and in which job, is asked again every
+DETECT_EVERY_S.
 
 A query that fails (a bad query, 422, 503, a timeout) makes the figures it feeds unknown with
 the reason; nothing becomes 0 that was not counted as 0.
@@ -17,7 +19,7 @@ import math
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -25,10 +27,14 @@ from sbtop import bounded, untrusted
 from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.names import counter_names
 from sbtop.engine.observations import ExternalAlert, InstanceStatus, PromSnapshot
+from sbtop.engine.prom_batch import StrayRows, batch_query, split_batch
 from sbtop.engine.promql import (
+    ALERTS_EVERY_S,
     DETECT_EVERY_S,
     RATE_S,
+    TARGETS_EVERY_S,
     Scope,
+    Vector,
     choose_scope,
     detect_query,
     figure_expr,
@@ -44,9 +50,18 @@ from sbtop.engine.shape import Shape, choose
 from sbtop.sources.settings import DEFAULT_MAX_ANSWER_BYTES as DEFAULT_MAX_ANSWER_BYTES  # noqa: PLC0414
 from sbtop.sources.settings import PromSettings as PromSettings  # noqa: PLC0414
 
+T = TypeVar("T")
+
 
 class PromError(untrusted.Message):
-    """Prometheus could not be read; the message may quote its error, made safe."""
+    """Prometheus could not be read; the message may quote its error, made safe. `refused`:
+    Prometheus answered, refusing the query itself (bad_data, execution: HTTP 400 or 422)."""
+
+    refused = False
+
+
+class PromRefused(PromError):
+    refused = True
 
 
 @dataclass
@@ -59,6 +74,9 @@ class _Detected:
     present: set[str]
     declared: set[str]
     shape: Shape
+    # How many bucket layouts the instances' histograms have (for the history), asked once
+    # a detection: the console's start-up asks three quantiles' history at once.
+    layouts: int | None = None
 
 
 class PrometheusSource:
@@ -69,7 +87,10 @@ class PrometheusSource:
         self.clock = clock
         self._client: httpx.AsyncClient | None = None
         self._detected: _Detected | None = None
+        self._targets_read: _Read[list[_Target]] | None = None
+        self._alerts_read: _Read[tuple[ExternalAlert, ...]] | None = None
         self._sent = 0
+        self._untagged = False  # the server drops the parts' tag: ask each part alone
 
     async def __aenter__(self) -> PrometheusSource:
         self._client = httpx.AsyncClient(
@@ -141,9 +162,13 @@ class PrometheusSource:
         # Every query of a round is evaluated at one instant, so the figures agree with each
         # other and with anyone who asks Prometheus for that instant.
         at = round(wall, 3)
-        targets = asyncio.create_task(self._targets())
-        alerts = asyncio.create_task(self._alerts())
-        vectors: dict[str, tuple[tuple[Mapping[str, str], float], ...]] = {}
+        # The targets and the alerts change at Prometheus's own pace (a scrape, a rule
+        # evaluation): read every TARGETS_EVERY_S / ALERTS_EVERY_S, each dated by its read.
+        targets = (asyncio.create_task(self._targets())
+                   if _due(self._targets_read, t, TARGETS_EVERY_S) else None)
+        alerts = (asyncio.create_task(self._alerts())
+                  if _due(self._alerts_read, t, ALERTS_EVERY_S) else None)
+        vectors: dict[str, Vector] = {}
         failures: dict[str, str] = {}
         error = None
         detected: _Detected | None = None
@@ -154,31 +179,37 @@ class PrometheusSource:
         if detected is not None and detected.scope.refusal is None:
             queries = round_queries(self.engine, detected.scope.selector, detected.present,
                                     window)
-            jobs = {key: asyncio.create_task(self._vector(expr, at))
-                    for key, expr in queries.items()}
-            await asyncio.gather(*jobs.values(), return_exceptions=True)
-            for key, job in jobs.items():
-                try:
-                    vectors[key] = job.result()
-                except Exception as e:
-                    failures[key] = _why(e)
-            if jobs and len(failures) == len(jobs):
+            vectors, failures = await self._round(queries, at)
+            if queries and len(failures) == len(queries):
                 error = next(iter(failures.values()))
-        await asyncio.gather(targets, alerts, return_exceptions=True)
+        await asyncio.gather(*(x for x in (targets, alerts) if x is not None),
+                             return_exceptions=True)
+        if targets is not None:
+            self._targets_read = _read(targets, t, wall)
+        if alerts is not None:
+            self._alerts_read = _read(alerts, t, wall)
+        tread, aread = self._targets_read, self._alerts_read
+        if error is not None:
+            # Prometheus could not be read: nothing kept from earlier rounds stands for
+            # this one, and the next round reads everything again.
+            self._targets_read = self._alerts_read = None
+            tread = tread if targets is not None else None
+            aread = aread if alerts is not None else None
         problems = []
         scope = detected.scope if detected is not None else Scope(self.s.selector)
-        try:
-            instances = tuple(InstanceStatus(i.name, i.up, i.error) for i in targets.result()
+        instances: tuple[InstanceStatus, ...] = ()
+        if tread is not None and tread.error is None:
+            instances = tuple(InstanceStatus(i.name, i.up, i.error) for i in tread.value
                               if scope.covers(i.labels))
-        except Exception as e:  # the figures may still be good: no instance list, said so
-            instances = ()
-            problems.append(f"Prometheus targets unavailable ({_why(e)}): instances unknown")
+        elif tread is not None:  # the figures may still be good: no instance list, said so
+            problems.append(f"Prometheus targets unavailable ({tread.error}): instances "
+                            "unknown")
+        external: tuple[ExternalAlert, ...] = ()
         alerts_error = None
-        try:
-            external = alerts.result()
-        except Exception as e:
-            external = ()
-            alerts_error = _why(e)
+        if aread is not None and aread.error is None:
+            external = aread.value
+        elif aread is not None:
+            alerts_error = aread.error
         return PromSnapshot(
             t, wall, error=error, window_s=window, at=at, selector=scope.selector,
             scope_note=scope.note, refusal=scope.refusal,
@@ -187,7 +218,44 @@ class PrometheusSource:
             vectors=vectors, failures=failures, instances=instances, alerts=external,
             alerts_error=alerts_error,
             elapsed_ms=(time.perf_counter() - started) * 1000.0, queries=self._sent,
-            problems=() if error else tuple(problems))
+            problems=() if error else tuple(problems),
+            targets_read_at=tread.wall if tread is not None else None,
+            alerts_read_at=aread.wall if aread is not None else None)
+
+    async def _round(self, queries: Mapping[str, str], at: float
+                     ) -> tuple[dict[str, Vector], dict[str, str]]:
+        """The round's vectors from one query (sbtop.engine.prom_batch), split into its parts.
+        When Prometheus refuses that query (a part it cannot evaluate: too many samples, a
+        bad expression), each part is asked on its own at the same instant, so only what the
+        failing part feeds is unknown, with its reason; so too when the answer's series lack
+        the tag (a look-alike server), and then every round after. A batch unanswered (a timeout, a
+        connection refused, 503) is not asked again in pieces: that would only add load."""
+        if not queries:
+            return {}, {}
+        if not self._untagged:
+            try:
+                rows = await self._vector(batch_query(queries), at)
+                return split_batch(rows, queries), {}
+            except StrayRows:
+                # A server that speaks the API but drops the tag (labels starting with `__`)
+                # from its answers: from now on, each part on its own, as before batching.
+                self._untagged = True
+            except PromError as e:
+                if not e.refused or len(queries) == 1:
+                    return {}, dict.fromkeys(queries, _why(e))
+            except Exception as e:
+                return {}, dict.fromkeys(queries, _why(e))
+        jobs = {key: asyncio.create_task(self._vector(expr, at))
+                for key, expr in queries.items()}
+        await asyncio.gather(*jobs.values(), return_exceptions=True)
+        vectors: dict[str, Vector] = {}
+        failures: dict[str, str] = {}
+        for key, job in jobs.items():
+            try:
+                vectors[key] = job.result()
+            except Exception as e:
+                failures[key] = _why(e)
+        return vectors, failures
 
     async def shape(self) -> Shape:
         """What the app exports, as Prometheus holds it now (for `sbtop rules`)."""
@@ -210,8 +278,11 @@ class PrometheusSource:
                            window_text(self.engine.window_s))
         if expr is None:
             return []
-        if key.startswith("latency_") and await self._layouts(d.scope.selector) > 1:
-            return []  # a quantile over two bucket layouts would be wrong at every point
+        if key.startswith("latency_"):
+            if d.layouts is None:
+                d.layouts = await self._layouts(d.scope.selector)
+            if d.layouts > 1:
+                return []  # a quantile over two bucket layouts would be wrong at every point
         end = self.clock.now()[1]
         data = await self._get("/api/v1/query_range", {
             "query": expr, "start": f"{end - seconds:.3f}", "end": f"{end:.3f}",
@@ -233,8 +304,7 @@ class PrometheusSource:
             bounds.setdefault(labels.get("instance", ""), set()).add(labels.get("le", ""))
         return len({frozenset(b) for b in bounds.values()})
 
-    async def _vector(self, expr: str, at: float
-                      ) -> tuple[tuple[Mapping[str, str], float], ...]:
+    async def _vector(self, expr: str, at: float) -> Vector:
         data = await self._get("/api/v1/query", {"query": expr, "time": f"{at:.3f}"})
         with _shape("query"):
             if data.get("resultType") not in ("vector", "scalar"):
@@ -295,7 +365,9 @@ class PrometheusSource:
             raise PromError(f"HTTP {r.status}, not a Prometheus API answer")
         if r.status >= 400 or body.get("status") != "success":
             kind = body.get("errorType") or f"HTTP {r.status}"
-            raise PromError(f"{kind}: {str(body.get('error') or '')[:200]}")
+            refused = r.status in (400, 422) or kind in ("bad_data", "execution")
+            raise (PromRefused if refused else PromError)(
+                f"{kind}: {str(body.get('error') or '')[:200]}")
         data = body.get("data") or want()
         if not isinstance(data, want):
             kind = "an object" if want is dict else "a list"
@@ -310,6 +382,28 @@ def _shape(what: str) -> Iterator[None]:
         yield
     except (KeyError, IndexError, TypeError, AttributeError, ValueError) as e:
         raise PromError(f"malformed {what} answer ({type(e).__name__})") from None
+
+
+@dataclass(frozen=True)
+class _Read(Generic[T]):
+    """One read of a slow-moving answer: when (monotonic, for the cadence; wall, for the age
+    shown) and what came back, or why nothing did."""
+
+    t: float
+    wall: float
+    value: T
+    error: str | None
+
+
+def _read(job: asyncio.Task[T], t: float, wall: float) -> _Read[Any]:
+    try:
+        return _Read(t, wall, job.result(), None)
+    except Exception as e:
+        return _Read(t, wall, None, _why(e))
+
+
+def _due(last: _Read[Any] | None, t: float, every_s: float) -> bool:
+    return last is None or t - last.t >= every_s
 
 
 @dataclass(frozen=True)
