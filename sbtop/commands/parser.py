@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="one judged snapshot; exit 0 ok, 1 warning, "
                            "2 critical, 3 unknown",
                            description="Scrape the target twice, --window seconds apart, and "
-                           "judge every figure. Exit 0 ok, 1 warning, 2 critical, 3 unknown.")
+                           "judge every figure that has a threshold (the others are shown). "
+                           "Exit 0 ok, 1 warning, 2 critical, 3 unknown.")
     _common(check, suppress=True)
     check.add_argument("--window", type=argtypes.window, default=10.0, metavar="SECONDS",
                        help="seconds between the two scrapes (default 10)")
