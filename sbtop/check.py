@@ -8,7 +8,7 @@ import textwrap
 
 from sbtop import format
 from sbtop.clock import SYSTEM, Clock
-from sbtop.engine.assessment import SHOWN, Assessment, iso, to_dict
+from sbtop.engine.assessment import SHOWN, Assessment, figure_level, iso, to_dict
 from sbtop.engine.engine import Engine
 from sbtop.engine.figures import Figure
 from sbtop.engine.keys import Fig
@@ -116,7 +116,7 @@ def as_text(a: Assessment, base_url: str = "") -> str:
         # A figure without a threshold is shown, not judged: "OK" beside it would be a verdict
         # nobody made (and it does not count in the overall level).
         line = (f"  {key:<{width}}  {format.figure_value(f):>12}  {threshold:<26}  "
-                f"{f.level.mark if f.judged or f.value is None else SHOWN:<5}"
+                f"{SHOWN if figure_level(f) == SHOWN else f.level.mark:<5}"
                 f"{stale}")
         if f.reason and f.value is None:
             line += f"  {f.reason}"

@@ -44,6 +44,14 @@ def test_gate_criteria_say_the_value_then_the_rule_it_must_meet() -> None:
     assert shown["p95"] == "p95 300 ms, must be <= 220 ms (baseline 200 +10%)"
     assert shown["db"] == "db conns 85.0%, must be < 80%"
     assert {c.name for c in g.failing} == {"5xx", "p95", "db"}
+    # Not blocking, and said for what it is: no database, or one without a connection limit.
+    none = evaluate(25, 0.0, 7200.0, 200.0, figs(0.2, 210.0), GateSettings())
+    assert none.criteria[-1].shown == "db: no database"
+    unlimited = {**figs(0.2, 210.0), "db_connections_pct": Figure(
+        "db_connections_pct", None, Level.UNKNOWN, "%", reason="no connection limit known")}
+    g2 = evaluate(25, 0.0, 7200.0, 200.0, unlimited, GateSettings())
+    assert g2.criteria[-1].shown == "db conns: no connection limit"
+    assert g2.criteria[-1].passed is None
     # The confirmation dialog's gate line is made of the same words.
     plan = Plan(Request.CANARY_NEXT, "demo", False, "render", "srv", Params(), [], gate=g)
     gate_line = plan.describe()[-1]

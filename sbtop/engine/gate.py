@@ -99,7 +99,9 @@ def evaluate(percent: int | None, step_started_wall: float | None, now_wall: flo
     db = figures.get(Fig.DB_CONNECTIONS_PCT)
     if db is None or (db.value is None and not db.judged and db.stale_s is None
                       and "no connection limit" in (db.reason or "")):
-        criteria.append(Criterion("db", None, "db: no database"))
+        # Not blocking: no database watched, or one without a connection limit (CockroachDB).
+        criteria.append(Criterion("db", None, "db: no database" if db is None
+                                  else "db conns: no connection limit"))
     else:
         value = _fresh(db)
         criteria.append(Criterion(
