@@ -104,7 +104,9 @@ def as_text(a: Assessment, base_url: str = "") -> str:
         lines = [head]
     else:
         together = [k for k, f in a.figures.items() if f.value is None and f.reason == shared]
-        lines = [f"{head}: {shared}" if a.level is Level.UNKNOWN else
+        # Every figure but health unknown for it: it is why the verdict is unknown.
+        everything = set(together) >= set(a.figures) - {Fig.HEALTH}
+        lines = [f"{head}: {shared}" if everything and a.level is Level.UNKNOWN else
                  f"{head}; {len(together)} figures unknown: {shared}"]
         lines += textwrap.wrap("unknown: " + ", ".join(together), width=100,
                                initial_indent="  ", subsequent_indent="    ")
