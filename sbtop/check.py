@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import textwrap
 
 from sbtop import format
 from sbtop.clock import SYSTEM, Clock
-from sbtop.engine.assessment import Assessment, iso, to_dict
+from sbtop.engine.assessment import SHOWN, Assessment, figure_level, iso, to_dict
 from sbtop.engine.engine import Engine
 from sbtop.engine.figures import Figure
 from sbtop.engine.keys import Fig
+from sbtop.engine.levels import Level
 from sbtop.engine.observations import Observation
 from sbtop.session.live import LiveSession
 from sbtop.wiring import Wiring
@@ -89,24 +91,37 @@ def as_json(a: Assessment) -> str:
 def as_text(a: Assessment, base_url: str = "") -> str:
     window = f"window {a.window_s:.1f} s" if a.window_s is not None else "no window"
     prod = "  PRODUCTION" if a.production else ""
-    lines = [f"sbtop check: {a.target}{prod} {base_url}  {window}  -> {a.level.mark} "
-             f"({a.level.value})".replace("  ", " ", 1)]
+    head = (f"sbtop check: {a.target}{prod} {base_url}  {window}  -> {a.level.mark} "
+            f"({a.level.value})".replace("  ", " ", 1))
     width = max((len(k) for k in a.figures), default=10)
     # A reason most figures share (a target down, a Prometheus that holds nothing to read) is
-    # said once, under the headline, not on every line.
+    # said once, in the headline, and the figures it leaves unknown are named on one line:
+    # not ten identical rows of "-" and "UNKN".
     reasons = [f.reason for f in a.figures.values() if f.reason and f.value is None]
     shared = max(set(reasons), key=reasons.count) if reasons else None
-    if shared is not None and reasons.count(shared) >= 3:
-        lines.append(f"  unknown: {shared}")
-    else:
+    if shared is None or reasons.count(shared) < 3:
         shared = None
+        lines = [head]
+    else:
+        together = [k for k, f in a.figures.items() if f.value is None and f.reason == shared]
+        # Every figure but health unknown for it: it is why the verdict is unknown.
+        everything = set(together) >= set(a.figures) - {Fig.HEALTH}
+        lines = [f"{head}: {shared}" if everything and a.level is Level.UNKNOWN else
+                 f"{head}; {len(together)} figures unknown: {shared}"]
+        lines += textwrap.wrap("unknown: " + ", ".join(together), width=100,
+                               initial_indent="  ", subsequent_indent="    ")
     for key, f in a.figures.items():
+        if shared is not None and f.value is None and f.reason == shared:
+            continue
         threshold = f.threshold.describe() if f.threshold is not None else ""
         stale = f"  STALE {f.stale_s:.0f}s" if f.stale_s is not None else ""
+        # A figure without a threshold is shown, not judged: "OK" beside it would be a verdict
+        # nobody made (and it does not count in the overall level).
         line = (f"  {key:<{width}}  {format.figure_value(f):>12}  {threshold:<26}  "
-                f"{f.level.mark:<4}{stale}")
+                f"{SHOWN if figure_level(f) == SHOWN else f.level.mark:<5}"
+                f"{stale}")
         if f.reason and f.value is None:
-            line += "  (see above)" if f.reason == shared else f"  {f.reason}"
+            line += f"  {f.reason}"
         elif f.detail.partial:
             line += f"  PARTIAL: {f.detail.partial}"
         elif wide_bucket(f) and f.detail.bucket_ms is not None:

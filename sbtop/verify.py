@@ -11,6 +11,7 @@ from typing import Any
 
 from sbtop.engine.assessment import Assessment, iso
 from sbtop.engine.figures import Figure
+from sbtop.engine.levels import Level
 from sbtop.engine.verify import (
     FAIL,
     PASS,
@@ -23,7 +24,8 @@ from sbtop.engine.verify import (
 from sbtop.sources.probes import run_all
 from sbtop.wiring import VerifySettings
 
-MARK = {PASS: "PASS", FAIL: "FAIL", UNKNOWN: "????"}
+# An item that could not be judged says UNKN, the word check and the console use for unknown.
+MARK = {PASS: "PASS", FAIL: "FAIL", UNKNOWN: Level.UNKNOWN.mark}
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ without a traceback; a target that cannot be read exits 3."""
 
 from __future__ import annotations
 
+import itertools
+import re
 import ssl
 import subprocess
 import sys
@@ -152,14 +154,17 @@ def test_a_certificate_that_does_not_verify_is_down_saying_so(
 
 
 def line(run: Run, key: str) -> str:
-    """A figure's line, with the reason it shares with others (said once, under the
-    headline) put back where it says "(see above)"."""
+    """A figure's line; a figure named on the "unknown:" line with others that share its
+    reason (said once, in the headline) reads as UNKN and the headline."""
     lines = run.out.splitlines()
-    found = next(x for x in lines if x.strip().startswith(key))
-    shared = next((x for x in lines if x.startswith("  unknown: ")), None)
-    if "(see above)" in found and shared is not None:
-        found = found.replace("(see above)", shared.removeprefix("  unknown: "))
-    return found
+    found = next((x for x in lines if x.strip().startswith(key)), None)
+    if found is not None:
+        return found
+    start = next(i for i, x in enumerate(lines) if x.startswith("  unknown: "))
+    listed = [lines[start].removeprefix("  unknown: ")]
+    listed += [x for x in itertools.takewhile(lambda x: x.startswith("    "), lines[start + 1:])]
+    assert key in re.split(r"[,\s]+", " ".join(listed)), run.out
+    return f"  {key}  UNKN  {lines[0]}"
 
 
 FIGURE_FAULTS = [
@@ -205,7 +210,7 @@ def test_timestamps_far_off_are_ignored_and_said(ts: str, tmp_path: Path) -> Non
     with serve(Answer(bodies=[page(1000, ts=ts), page(2000, ts=ts)])) as srv:
         run = check(srv, tmp_path=tmp_path)
     assert_sane(run)
-    assert "OK" in line(run, "requests_per_s")  # the scrape times make the rate
+    assert "shown" in line(run, "requests_per_s")  # the scrape times make the rate
     assert "sample timestamps are" in run.out and "rates use the scrape times" in run.out
 
 

@@ -31,11 +31,11 @@ def test_check_json_keeps_each_figures_order_of_keys() -> None:
     memory = Figure("memory_pct", 30.0, Level.OK, "%",
                     detail=Detail(limit_from="config memory_limit_mb", rss_bytes=3e8,
                                   limit_bytes=1e9, rss_from="process_resident_memory_bytes"))
-    assert list(figure_dict(rate)) == ["value", "level", "unit", "metric", "requests"]
-    assert list(figure_dict(errors)) == ["value", "level", "unit", "errors", "requests",
+    assert list(figure_dict(rate)) == ["value", "level", "judged", "unit", "metric", "requests"]
+    assert list(figure_dict(errors)) == ["value", "level", "judged", "unit", "errors", "requests",
                                          "metric", "status_label", "partial"]
-    assert list(figure_dict(memory)) == ["value", "level", "unit", "rss_bytes", "limit_bytes",
-                                         "rss_from", "limit_from"]
+    assert list(figure_dict(memory)) == ["value", "level", "judged", "unit", "rss_bytes",
+                                         "limit_bytes", "rss_from", "limit_from"]
     # A field left None is not written at all, as a None in the old dict was not.
     assert "status_label" not in figure_dict(dataclasses.replace(
         errors, detail=dataclasses.replace(errors.detail, status_label=None)))

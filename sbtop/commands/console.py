@@ -48,8 +48,10 @@ def run(opts: ConsoleCommandOptions, config: ConfigFile) -> int:
     return start_console(wiring, opts.console)
 
 
-def start_console(wiring: Wiring, opts: ConsoleOptions, state_dir: Path | None = None) -> int:
-    """The console on the target: the command line's options over the config's ui."""
+def start_console(wiring: Wiring, opts: ConsoleOptions, state_dir: Path | None = None,
+                  notes: tuple[str, ...] = ()) -> int:
+    """The console on the target: the command line's options over the config's ui; `notes`
+    are said once at start."""
     from sbtop.actions.state import default_state_dir
     from sbtop.console.app import run as run_console
 
@@ -59,7 +61,7 @@ def start_console(wiring: Wiring, opts: ConsoleOptions, state_dir: Path | None =
                        history_s=ui.history_s,
                        read_only=opts.read_only or ui.read_only,
                        state_dir=state_dir or default_state_dir(opts.state_dir),
-                       record=opts.record)
+                       record=opts.record, notes=notes)
 
 
 def console_ready(theme_option: str | None, config_theme: str | None) -> None:

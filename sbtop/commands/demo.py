@@ -10,7 +10,7 @@ from pathlib import Path
 from sbtop.commands import Command
 from sbtop.commands.console import ConsoleOptions, console_ready, start_console
 from sbtop.commands.loading import ConfigFile
-from sbtop.commands.targets import demo_target
+from sbtop.commands.targets import DEMO_SOAK_NOTE, demo_target
 from sbtop.commands.usage import UsageError
 
 
@@ -32,6 +32,7 @@ class DemoOptions:
 
 def run(opts: DemoOptions, config: ConfigFile) -> int:
     from sbtop.demo.backend import fleet
+    from sbtop.demo.render_api import API_KEY, SERVICE_ID
     from sbtop.demo.server import CONTROL_PATH
 
     ui = None
@@ -51,22 +52,26 @@ def run(opts: DemoOptions, config: ConfigFile) -> int:
     # Several instances: each scraped on its own and summed, as a listed-URLs target is.
     metrics_urls = [f"{b.url}/metrics" for b in backends] if len(backends) > 1 else None
     try:
+        if opts.scenario == "bad-canary":
+            for b in backends:  # the optimized routes regress from 25 % (served alone too)
+                b.set(canary_regresses_at=25)
         if ui is not None:
-            if opts.scenario == "bad-canary":
-                for b in backends:  # the optimized routes regress from 25 %
-                    b.set(canary_regresses_at=25)
             import tempfile
 
-            # The demo's state and audit log are its own, gone with it.
+            # The demo's state and audit log are its own, gone with it, unless --state-dir
+            # names a directory (to share it with `sbtop canary` run against the demo).
             with tempfile.TemporaryDirectory(prefix="sbtop-demo-") as state:
                 wiring = demo_target(first.url, opts.dsn, metrics_urls, ui)
-                return start_console(wiring, opts.console, Path(state))
+                where = Path(opts.console.state_dir) if opts.console.state_dir else Path(state)
+                return start_console(wiring, opts.console, where, notes=(DEMO_SOAK_NOTE,))
         for i, b in enumerate(backends):
             which = f" (instance {i + 1} of {len(backends)})" if len(backends) > 1 else ""
             print(f"simulated StudyBuddy backend on {b.url}{which}\n"
                   f"  metrics  {b.url}/metrics\n"
                   f"  health   {b.url}/api/health\n"
-                  f"  control  {b.url}{CONTROL_PATH}  (POST JSON knobs; POST .../restart)")
+                  f"  control  {b.url}{CONTROL_PATH}  (POST JSON knobs; POST .../restart)\n"
+                  f"  render   {b.url}/v1  (Render's API: service {SERVICE_ID}, "
+                  f"API key {API_KEY})")
         print("Ctrl-C stops it.", flush=True)
         import threading
 

@@ -4,6 +4,8 @@ argtypes). Standard library only, so `sbtop check --help` answers at once on a s
 from __future__ import annotations
 
 import argparse
+import difflib
+import sys
 from typing import Any, NoReturn
 
 from sbtop import __version__
@@ -12,10 +14,60 @@ from sbtop.commands.usage import EXIT_UNKNOWN
 
 
 class _Parser(argparse.ArgumentParser):
-    """Usage mistakes exit 3 (the monitoring-plugin 'unknown'), with one line, no traceback."""
+    """Usage mistakes exit 3 (the monitoring-plugin 'unknown'), with one line, no traceback.
+    A mistyped option is named as such: argparse would blame what follows it (`sbtop --thme
+    dark` reads "dark" as the command) or list it among "unrecognized arguments"."""
+
+    _argv: list[str] | None = None
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        # Each parser (a subcommand's too) keeps the words it was given, for error() to read.
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:
+            # Left over after parsing: said by the subcommand's parser, which knows its options.
+            which = self._subcommand(getattr(ns, "command", None)) or self
+            which.error(which._unknown(extras) or f"unrecognized arguments: {' '.join(extras)}")
+        return ns
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_UNKNOWN, f"sbtop: {message} (see {self.prog} --help)\n")
+        unknown = self._unknown(self._argv or [])
+        if unknown is not None:
+            message = unknown
+        see = "" if "did you mean" in message else f" (see {self.prog} --help)"
+        self.exit(EXIT_UNKNOWN, f"sbtop: {message}{see}\n")
+
+    def _subcommand(self, name: str | None) -> _Parser | None:
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+                chosen = action.choices[name]
+                return chosen if isinstance(chosen, _Parser) else None
+        return None
+
+    def _unknown(self, words: list[str]) -> str | None:
+        """'unknown option --thme (did you mean --theme?)' for the first option in words that
+        this parser does not know (not even as an abbreviation); None when there is none. Words
+        from a subcommand's name on are that subcommand's to judge."""
+        known = list(self._option_string_actions)
+        commands = {name for a in self._actions if isinstance(a, argparse._SubParsersAction)
+                    for name in a.choices}
+        for word in words:
+            if word == "--" or word in commands:
+                return None
+            if not word.startswith("--") or len(word) < 3:
+                continue
+            name = word.split("=", 1)[0]
+            if any(option.startswith(name) for option in known):
+                continue
+            # Close enough to be the same option mistyped (--thme, --windw), not --help.
+            close = difflib.get_close_matches(
+                name, [k for k in known if k.startswith("--") and k != "--help"], n=1,
+                cutoff=0.75)
+            return f"unknown option {name}" + (f" (did you mean {close[0]}?)" if close else "")
+        return None
 
 
 def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -63,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="one judged snapshot; exit 0 ok, 1 warning, "
                            "2 critical, 3 unknown",
                            description="Scrape the target twice, --window seconds apart, and "
-                           "judge every figure. Exit 0 ok, 1 warning, 2 critical, 3 unknown.")
+                           "judge every figure that has a threshold (the others are shown). "
+                           "Exit 0 ok, 1 warning, 2 critical, 3 unknown.")
     _common(check, suppress=True)
     check.add_argument("--window", type=argtypes.window, default=10.0, metavar="SECONDS",
                        help="seconds between the two scrapes (default 10)")

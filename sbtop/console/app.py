@@ -106,9 +106,11 @@ class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
     ]
 
     def __init__(self, session: Session, *, theme: str | None = None,
-                 collecting: bool = True) -> None:
-        """`collecting`: the app runs the session's loop (tests tick it by hand instead)."""
+                 collecting: bool = True, notes: tuple[str, ...] = ()) -> None:
+        """`collecting`: the app runs the session's loop (tests tick it by hand instead);
+        `notes`: said once at start (the demo's short soak)."""
         super().__init__()
+        self._notes = notes
         self.session = session
         # Read-only: the deploy keys are not in the footer or the help; pressed, they say so.
         self.read_only = session.read_only
@@ -147,6 +149,8 @@ class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
         self._apply_theme(self._wanted_theme)
         for problem in self._theme_problems:
             self.notify(problem, severity="warning", timeout=10)
+        for note in self._notes:
+            self.notify(note, timeout=20)
         self.query_one(HeaderBar).set_refresh(self.session.refresh_s)
         self.query_one("#latency", Panel).focus()
         await self.session.start()
@@ -286,7 +290,7 @@ class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
 
 def run(wiring: Wiring, *, theme: str | None, refresh_s: float, history_s: float,
         read_only: bool = False, state_dir: Path | None = None,
-        record: str | None = None) -> int:
+        record: str | None = None, notes: tuple[str, ...] = ()) -> int:
     recorder = None
     if record:
         from sbtop.recording.meta import header
@@ -300,7 +304,7 @@ def run(wiring: Wiring, *, theme: str | None, refresh_s: float, history_s: float
     session = LiveSession(wiring, refresh_s=refresh_s, history_s=history_s,
                           read_only=read_only, deploy=True, state_dir=state_dir,
                           recorder=recorder)
-    app = SbtopApp(session, theme=theme)
+    app = SbtopApp(session, theme=theme, notes=notes)
     try:
         app.run()
     finally:

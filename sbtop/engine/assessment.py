@@ -62,8 +62,21 @@ def _num(x: float | None) -> float | int | None:
     return round(x, 3)
 
 
+# The level of a figure that is known but has no threshold (p50, requests/s, 4xx, lag): it is
+# shown, not judged, and does not count in the overall level. Saying "ok" of it would be a
+# verdict nobody made.
+SHOWN = "shown"
+
+
+def figure_level(f: Figure) -> str:
+    """A figure's level as check prints it: its judged level, "unknown" without a value (judged
+    or not), else "shown"."""
+    return f.level.value if f.judged or f.value is None else SHOWN
+
+
 def figure_dict(f: Figure) -> dict[str, Any]:
-    out: dict[str, Any] = {"value": _num(f.value), "level": f.level.value}
+    out: dict[str, Any] = {"value": _num(f.value), "level": figure_level(f),
+                           "judged": f.judged}
     if f.threshold is not None:
         if f.threshold.warning is not None:
             out["warning"] = _num(f.threshold.warning)

@@ -28,7 +28,9 @@ class GateSettings:
 class Criterion:
     name: str
     passed: bool | None  # None: not measured here (no database), so not blocking
-    shown: str  # the live value and the bound, as the console shows it
+    # The live value, then the rule it must meet ("5xx 1.98%, must be < 1%"): read beside a
+    # FAIL mark, "5xx 1.98% < 1%" would state something false.
+    shown: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +82,7 @@ def evaluate(percent: int | None, step_started_wall: float | None, now_wall: flo
     e5 = _fresh(figures.get(Fig.ERROR_RATE_5XX_PCT))
     criteria.append(Criterion(
         "5xx", e5 is not None and e5 < settings.max_5xx_pct,
-        f"5xx {_num(e5, '%')} < {settings.max_5xx_pct:g}%"))
+        f"5xx {_num(e5, '%')}, must be < {settings.max_5xx_pct:g}%"))
     p95 = _fresh(figures.get(Fig.LATENCY_P95_MS))
     if baseline_p95_ms is None and not percent:
         # Before the first step there is nothing to compare with yet: the p95 of the moment
@@ -92,17 +94,19 @@ def evaluate(percent: int | None, step_started_wall: float | None, now_wall: flo
         bound = baseline_p95_ms * (1 + settings.max_p95_regression_pct / 100)
         criteria.append(Criterion(
             "p95", p95 is not None and p95 <= bound,
-            f"p95 {_num(p95, 'ms')} <= {bound:.0f} ms (baseline {baseline_p95_ms:.0f} "
+            f"p95 {_num(p95, 'ms')}, must be <= {bound:.0f} ms (baseline {baseline_p95_ms:.0f} "
             f"+{settings.max_p95_regression_pct:g}%)"))
     db = figures.get(Fig.DB_CONNECTIONS_PCT)
     if db is None or (db.value is None and not db.judged and db.stale_s is None
                       and "no connection limit" in (db.reason or "")):
-        criteria.append(Criterion("db", None, "db connections: not measured (no database)"))
+        # Not blocking: no database watched, or one without a connection limit (CockroachDB).
+        criteria.append(Criterion("db", None, "db: no database" if db is None
+                                  else "db conns: no connection limit"))
     else:
         value = _fresh(db)
         criteria.append(Criterion(
             "db", value is not None and value < settings.max_db_connections_pct,
-            f"db conns {_num(value, '%')} < {settings.max_db_connections_pct:g}%"))
+            f"db conns {_num(value, '%')}, must be < {settings.max_db_connections_pct:g}%"))
     return Gate(percent, nxt, soak_total, left, tuple(criteria))
 
 
