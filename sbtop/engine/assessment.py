@@ -75,7 +75,9 @@ def figure_level(f: Figure) -> str:
 
 
 def figure_dict(f: Figure) -> dict[str, Any]:
-    out: dict[str, Any] = {"value": _num(f.value), "level": figure_level(f),
+    # "level" keeps the contract's four words (scripts map them); "judged" says whether a
+    # threshold made it (false: shown, not judged, and not counted in the overall level).
+    out: dict[str, Any] = {"value": _num(f.value), "level": f.level.value,
                            "judged": f.judged}
     if f.threshold is not None:
         if f.threshold.warning is not None:
