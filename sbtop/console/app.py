@@ -22,12 +22,13 @@ from textual.markup import escape
 from textual.widgets import Footer, Input
 
 from sbtop import format
+from sbtop.cadence import ROUTES_REDRAW_S
 from sbtop.clock import SYSTEM
 from sbtop.console import terminal
 from sbtop.console.deploy import DeployKeys
-from sbtop.console.messages import ChartRequested, SessionsRequested
+from sbtop.console.messages import ChartRequested, RouteChartRequested, SessionsRequested
 from sbtop.console.screens.actions_log import ActionLogScreen
-from sbtop.console.screens.chart import ChartScreen
+from sbtop.console.screens.chart import ChartScreen, RouteChartScreen
 from sbtop.console.screens.help import HelpScreen
 from sbtop.console.screens.sessions import SessionsScreen
 from sbtop.console.screens.verify import VerifyScreen
@@ -217,6 +218,11 @@ class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
     def on_chart_requested(self, m: ChartRequested) -> None:
         self.push_screen(ChartScreen(m.title, m.keys, self.session.history,
                                      self.info.thresholds))
+
+    def on_route_chart_requested(self, m: RouteChartRequested) -> None:
+        self.push_screen(RouteChartScreen(m.route, self.session.route_track(m.route),
+                                          self.session.history, self.info.thresholds,
+                                          ROUTES_REDRAW_S))
 
     def on_sessions_requested(self, _m: SessionsRequested) -> None:
         self.push_screen(SessionsScreen(self.snapshot.assessment if self.snapshot else None))

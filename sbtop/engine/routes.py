@@ -21,6 +21,10 @@ class RouteStat:
     p95_ms: float | None  # None when the route had too few requests in the window
     error_5xx_pct: float | None
     error_4xx_pct: float | None
+    # The route's own median and p99, for its drill-down chart (None as p95; a recording
+    # made before they were kept reads them as None).
+    p50_ms: float | None = None
+    p99_ms: float | None = None
 
     @property
     def name(self) -> str:
@@ -57,10 +61,10 @@ def route_table(end: Rollup, d: Deltas, settings: EngineSettings) -> Routes:
         total = buckets.get(INF, 0.0)
         if total <= 0:
             continue  # no traffic on this route in the window
-        p95: float | None = None
+        p50 = p95 = p99 = None
         if total >= minimum and not end.latency_problem:
-            q = histogram_quantile(0.95, buckets.items())
-            p95 = None if math.isnan(q) else q * 1000.0
+            p50, p95, p99 = (_ms(histogram_quantile(q, buckets.items()))
+                             for q in (0.5, 0.95, 0.99))
         e5 = e4 = None
         classes = route_counts.get(rk)
         if classes:
@@ -68,8 +72,13 @@ def route_table(end: Rollup, d: Deltas, settings: EngineSettings) -> Routes:
             if n >= minimum and n > 0:
                 e5 = 100.0 * classes.get("5xx", 0.0) / n
                 e4 = 100.0 * classes.get("4xx", 0.0) / n
-        stats.append(RouteStat(rk[0], rk[1], total, d.route_per_s.get(rk, 0.0), p95, e5, e4))
+        stats.append(RouteStat(rk[0], rk[1], total, d.route_per_s.get(rk, 0.0), p95, e5, e4,
+                               p50, p99))
     return ranked(stats, settings.top_routes)
+
+
+def _ms(q: float) -> float | None:
+    return None if math.isnan(q) else q * 1000.0
 
 
 def ranked(stats: list[RouteStat] | tuple[RouteStat, ...], top: int) -> Routes:
