@@ -46,7 +46,9 @@ ORDERS: dict[str, str] = {
 }
 # The column header's mark on the sorted column.
 SORTED_COLUMN = {"p95": "p95 ms", "5xx": "5xx %", "rps": "req/s"}
-CURSOR = "> "  # ASCII: the cursor row reads without colour (it is also reversed)
+# ASCII: the cursor row reads without colour (it is also reversed). Its column is there only
+# while the panel has the focus (the only time the cursor moves).
+CURSOR = "> "
 MAX_ROWS = 60
 NUMBERS = (("req/s", 7), ("p95 ms", 8), ("5xx %", 7), ("4xx %", 7))
 
@@ -174,12 +176,14 @@ class RoutesPanel(Panel):
 
     def _redraw(self) -> None:
         width = max(30, self.content_size.width or 76)
-        name_width = width - sum(w for _l, w in NUMBERS) - len(CURSOR)
+        focused = self.has_focus
+        gutter = len(CURSOR) if focused else 0
+        name_width = width - sum(w for _l, w in NUMBERS) - gutter
         mode = SORTS[self.sort_index][1]
         column = "route" + (" \u25b2" if mode == "name" else "")
         labels = [(label + "\u25bc" if SORTED_COLUMN.get(mode) == label else label, w)
                   for label, w in NUMBERS]
-        head = " " * len(CURSOR) + f"{column:<{name_width}}" + "".join(
+        head = " " * gutter + f"{column:<{name_width}}" + "".join(
             f"{label:>{w}}" for label, w in labels)
         self.query_one("#rt-head", Line).set(f"[b]{head}[/]")
         needle = self.filter_text.lower()
@@ -196,13 +200,12 @@ class RoutesPanel(Panel):
         self.shown = [r.name for r in shown]
         if self.cursor not in self.shown:
             self.cursor = self.shown[0] if self.shown else None
-        focused = self.has_focus
         for r in shown:
             row = self._row(r, name_width)
             if focused and r.name == self.cursor:
                 lines.append(f"[reverse]{CURSOR}{row}[/reverse]")
             else:
-                lines.append(" " * len(CURSOR) + row)
+                lines.append(" " * gutter + row)
         if len(shown) < len(rows):
             lines.append(f"[$text-muted]+{len(rows) - len(shown)} more routes (/ filters)[/]")
         for i in range(MAX_ROWS):

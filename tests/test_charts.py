@@ -1,0 +1,257 @@
+"""The full-screen charts and the route drill-down: one unit per axis, words in the legends,
+labelled thresholds and markers, readable without colour; a route cursor, each route's own
+chart from the history the session keeps (live and replay)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from sbtop.console import chart
+from sbtop.console.replay import ReplayApp
+from sbtop.console.screens.chart import ChartScreen, RouteChartScreen
+from sbtop.console.widgets.routes import RoutesPanel
+from sbtop.engine import codec
+from sbtop.engine.route_history import RouteHistory
+from sbtop.engine.routes import Routes, RouteStat
+from sbtop.recording.reader import Recording
+from sbtop.session.replay import ReplaySession
+from tests.console_harness import Harness, notifications, screen_text
+from tests.recordings import write_recording
+
+pytestmark = pytest.mark.slow
+
+TIME = re.compile(r"\d\d:\d\d:\d\d")
+
+
+@pytest.fixture
+async def harness() -> AsyncIterator[Harness]:
+    h = Harness()
+    h.backend.set(rps=100, error_rate=0.02)
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+def plain(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+async def test_traffic_chart_puts_the_rate_and_the_error_percentages_on_axes_of_their_own(
+        harness: Harness) -> None:
+    app = harness.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await harness.ticks(20, pilot)
+        await pilot.press("tab", "enter")
+        screen = app.screen
+        assert isinstance(screen, ChartScreen)
+        panes = screen.panes()
+        assert [p.title for p in panes] == ["per second", "percent"]
+        assert [s.label for s in panes[0].series] == ["requests (per s)"]
+        assert [s.label for s in panes[1].series] == ["5xx errors (%)", "4xx errors (%)"]
+        text = screen_text(app)
+        assert "requests (per s)" in text and "5xx errors (%)" in text
+        assert "error_rate_5xx_pct" not in text and "requests_per_s" not in text  # no keys
+
+
+async def test_sockets_and_memory_are_charted_apart_and_far_thresholds_named_in_the_title(
+        harness: Harness) -> None:
+    app = harness.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await harness.ticks(20, pilot)
+        await pilot.press("tab", "tab", "enter")
+        screen = app.screen
+        assert isinstance(screen, ChartScreen)
+        assert [p.title for p in screen.panes()] == ["count", "percent"]
+        text = screen_text(app)
+        # Sockets near 150 are not flattened under a line at 2,000: the lines are named.
+        assert "count (above the top: WARN 1000, CRIT 2000)" in text
+        assert "memory WARN 80 %" in text and "memory CRIT 95 %" in text
+
+
+async def test_threshold_lines_and_action_markers_carry_their_labels(harness: Harness) -> None:
+    app = harness.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await harness.ticks(30, pilot)
+        a = harness.session.assessment
+        assert a is not None
+        harness.session.history.mark(a.wall - 10, "restart")
+        await pilot.press("enter")
+        text = screen_text(app)
+        assert "p95 latency WARN 500 ms" in text and "p95 latency CRIT 1000 ms" in text
+        assert f"restart {time.strftime('%H:%M', time.localtime(a.wall - 10))}" in text
+
+
+def test_each_series_has_its_own_marker_shape_in_the_chart_and_its_legend() -> None:
+    walls = [1000.0 + i for i in range(30)]
+    series = [chart.Series(f"s{i} (ms)", walls, [10.0 * (i + 1) + math.sin(t) for t in walls],
+                           "default") for i in range(3)]
+    text = plain(chart.build([chart.Pane("milliseconds", series)], [], 80, 20))
+    # Without colour the legend still tells them apart: braille, half blocks, bullets.
+    legend = [line for line in text.splitlines() if " s0 (ms)" in line or " s1 (ms)" in line
+              or " s2 (ms)" in line]
+    assert len(legend) == 3
+    glyphs = {re.search(r"(\S\S) s\d \(ms\)", line)[1] for line in legend}  # type: ignore[index]
+    assert len(glyphs) == 3, glyphs
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_the_route_chart_fits_the_screen_and_uses_its_height(
+        harness: Harness, size: tuple[int, int]) -> None:
+    app = harness.app
+    async with app.run_test(size=size) as pilot:
+        await harness.ticks(30, pilot, seconds=5.0)
+        app.query_one(RoutesPanel).focus()
+        await pilot.press("enter")
+        assert isinstance(app.screen, RouteChartScreen)
+        rows = screen_text(app).splitlines()
+        # The time axis (the chart's last row) is on screen, just above the footer.
+        axis = [i for i, row in enumerate(rows) if len(TIME.findall(row)) >= 3]
+        assert axis, "\n".join(rows)
+        assert size[1] - 4 <= axis[-1] <= size[1] - 2
+        for words in ("p50 latency (ms)", "p95 latency (ms)", "p99 latency (ms)",
+                      "requests (per s)", "5xx errors (%)"):
+            assert words in "\n".join(rows)
+
+
+async def test_the_route_cursor_moves_with_j_k_and_the_arrows_and_enter_opens_that_route(
+        harness: Harness) -> None:
+    app = harness.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await harness.ticks(40, pilot, seconds=5.0)
+        routes = app.query_one(RoutesPanel)
+        routes.focus()
+        await pilot.pause()
+        assert routes.cursor == routes.shown[0]
+        await pilot.press("j", "down", "k")
+        assert routes.cursor == routes.shown[1]
+        assert any(line.startswith("> " + routes.shown[1]) for line in
+                   (row.strip("│ ").rstrip() for row in screen_text(app).splitlines())
+                   if line.startswith(">"))
+        await pilot.press("up", "up")  # stops at the first
+        assert routes.cursor == routes.shown[0]
+        await pilot.press("down", "enter")
+        screen = app.screen
+        assert isinstance(screen, RouteChartScreen)
+        name = routes.shown[1]
+        assert screen.route == name and name in screen_text(app)
+        # The route's own figures, as the route table had them at each sample.
+        track = harness.session.route_track(name)
+        assert track is not None and len(track) >= 10
+        a = harness.session.assessment
+        assert a is not None
+        stat = next(r for r in a.routes.every if r.name == name)
+        walls, p95 = track.points("p95_ms")
+        _w, p50 = track.points("p50_ms")
+        _w, p99 = track.points("p99_ms")
+        assert p50[-1] <= p95[-1] <= p99[-1]
+        # Sampled every 5 s of the session's clock, as the table is redrawn.
+        assert all(b - a == pytest.approx(5.0) for a, b in zip(walls, walls[1:], strict=False))
+        if walls[-1] == a.wall:
+            assert p95[-1] == stat.p95_ms
+        await pilot.press("escape")
+        assert app.screen is app.screen_stack[0]
+
+
+async def test_enter_on_the_routes_panel_before_any_route_says_so(harness: Harness) -> None:
+    app = harness.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one(RoutesPanel).focus()
+        await pilot.press("enter")
+        assert not isinstance(app.screen, ChartScreen)
+        assert "Routes: no route to chart yet" in notifications(app)
+
+
+async def test_the_routes_title_and_header_show_the_sort_order_and_its_direction(
+        harness: Harness) -> None:
+    app = harness.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await harness.ticks(10, pilot)
+        routes = app.query_one(RoutesPanel)
+        titles = [str(routes.border_title)]
+        heads = []
+        for _ in range(3):
+            heads.append(screen_text(app))
+            await pilot.press("s")
+            titles.append(str(routes.border_title))
+        assert titles == ["Routes by p95 \u25bc (slowest first)",
+                          "Routes by 5xx % \u25bc (most first)",
+                          "Routes by req/s \u25bc (busiest first)",
+                          "Routes by name \u25b2 (A to Z)"]
+        assert "p95 ms\u25bc" in heads[0] and "5xx %\u25bc" in heads[1]
+
+
+def test_route_history_is_bounded_per_route_and_in_routes_and_keeps_gaps_as_gaps() -> None:
+    h = RouteHistory(capacity=4, every_s=5.0, max_routes=2)
+
+    def stat(route: str, p95: float | None) -> RouteStat:
+        return RouteStat("GET", route, 10.0, 1.0, p95, 0.0, 0.0, p95, p95)
+
+    h.add(0.0, 100.0, [stat("/a", 10.0), stat("/b", 20.0)])
+    h.add(2.0, 102.0, [stat("/a", 99.0)])  # not due: within 5 s of the last sample
+    h.add(5.0, 105.0, [stat("/a", 11.0)])  # /b had no traffic: a gap, not 0
+    track_b = h.track("GET /b")
+    assert track_b is not None
+    _w, values = track_b.points("p95_ms")
+    assert values[0] == 20.0 and math.isnan(values[1])
+    h.add(10.0, 110.0, [stat("/a", 12.0), stat("/c", 30.0)])  # /b, seen longest ago, goes
+    assert set(h.tracks) == {"GET /a", "GET /c"} and h.dropped == 1
+    for t in range(15, 60, 5):
+        h.add(float(t), 100.0 + t, [stat("/a", float(t))])
+    track_a = h.track("GET /a")
+    assert track_a is not None
+    walls, values = track_a.points("p95_ms")
+    assert len(walls) == 4 and values == [40.0, 45.0, 50.0, 55.0]
+
+
+def test_a_recorded_route_without_p50_and_p99_reads_them_as_unknown() -> None:
+    old = {"every": [{"method": "GET", "route": "/a", "requests": 5.0, "requests_per_s": 1.0,
+                      "p95_ms": 120.0, "error_5xx_pct": 0.0, "error_4xx_pct": 0.0}]}
+    routes = codec.decode(Routes, old)
+    assert routes.every[0].p95_ms == 120.0
+    assert routes.every[0].p50_ms is None and routes.every[0].p99_ms is None
+
+
+async def test_the_route_chart_works_in_a_replay_from_the_recordings_route_tables(
+        tmp_path: Path) -> None:
+    path = tmp_path / "r.sbrec"
+    await asyncio.to_thread(write_recording, path, ticks=120, step=1.0)
+    rec = Recording(path)
+    app = ReplayApp(ReplaySession(rec, speed=10))
+    player = app.player
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        player.playing = False
+        await pilot.press("end")
+        routes = app.query_one(RoutesPanel)
+        routes.focus()
+        await pilot.pause()
+        assert routes.shown
+        name = routes.shown[0]
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, RouteChartScreen) and screen.track is not None
+        walls, p95 = screen.track.points("p95_ms")
+        # A sample every 5 s of recorded time, over the whole recording (120 s).
+        assert 20 <= len(walls) <= 25
+        assert walls[-1] <= rec.walls[-1]
+        table = rec.assessment(rec.index_at(walls[-1])).routes.every
+        assert p95[-1] == next(r.p95_ms for r in table if r.name == name)
+        assert "p99 latency (ms)" in screen_text(app)
+        await pilot.press("escape")
+        # Played on from an earlier tick, the route history follows tick by tick (not built
+        # again): a sample every 5 ticks.
+        player.go_to(10, rebuild=True)
+        first = player.route_track(name)
+        assert first is not None
+        n = len(first)
+        for i in range(11, 41):
+            player.go_to(i, rebuild=False)
+        assert player.route_track(name) is first and len(first) == n + 6
