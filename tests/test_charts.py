@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,13 +18,15 @@ from sbtop.console import chart
 from sbtop.console.replay import ReplayApp
 from sbtop.console.screens.chart import ChartScreen, RouteChartScreen
 from sbtop.console.widgets.routes import RoutesPanel
+from sbtop.demo.backend import SimulatedBackend
 from sbtop.engine import codec
 from sbtop.engine.route_history import RouteHistory
 from sbtop.engine.routes import Routes, RouteStat
 from sbtop.recording.reader import Recording
 from sbtop.session.replay import ReplaySession
-from tests.console_harness import Harness, notifications, screen_text
+from tests.console_harness import Harness, live_app, notifications, screen_text
 from tests.recordings import write_recording
+from tests.waiting import app_until as until
 
 pytestmark = pytest.mark.slow
 
@@ -255,3 +258,37 @@ async def test_the_route_chart_works_in_a_replay_from_the_recordings_route_table
         for i in range(11, 41):
             player.go_to(i, rebuild=False)
         assert player.route_track(name) is first and len(first) == n + 6
+
+
+async def test_the_route_chart_works_on_prometheus_from_the_tables_the_session_kept() -> None:
+    from tests.promserver import PromServer
+    from tests.test_prometheus import prom_target, wait_history
+
+    backend = SimulatedBackend(port=0).start()
+    backend.set(rps=150, error_rate=0.05)
+    prom = PromServer([f"127.0.0.1:{backend.port}"])
+    try:
+        prom.wait_for('sum(rate(http_requests_total{job="studybuddy"}[10s])) > 0')
+        wait_history(prom)
+        app = live_app(prom_target(prom.url, 'job="studybuddy"', window_s=10), refresh_s=1.0,
+                       read_only=True)
+        session: Any = app.session
+        async with app.run_test(size=(120, 40)) as pilot:
+            routes = app.query_one(RoutesPanel)
+
+            def two_samples() -> bool:
+                track = session.route_track(routes.shown[0]) if routes.shown else None
+                return track is not None and len(track) >= 2
+
+            await until(two_samples, pilot, within_s=60)
+            routes.focus()
+            await pilot.press("enter")
+            screen = app.screen
+            assert isinstance(screen, RouteChartScreen) and screen.track is not None
+            _w, p50 = screen.track.points("p50_ms")
+            _w, p95 = screen.track.points("p95_ms")
+            _w, p99 = screen.track.points("p99_ms")
+            assert not math.isnan(p95[-1]) and p50[-1] <= p95[-1] <= p99[-1]
+    finally:
+        prom.stop()
+        backend.stop()
