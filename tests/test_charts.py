@@ -77,11 +77,12 @@ async def test_sockets_and_memory_are_charted_apart_and_far_thresholds_named_in_
         text = screen_text(app)
         # Sockets near 150 are not flattened under a line at 2,000: the lines are named.
         assert "count (above the top: WARN 1000, CRIT 2000)" in text
-        assert "memory WARN 80 %" in text and "memory CRIT 95 %" in text
+        assert "socket connections (count)" in text and "memory (%)" in text
 
 
 async def test_threshold_lines_and_action_markers_carry_their_labels(harness: Harness) -> None:
     app = harness.app
+    harness.backend.set(fixed_latency_ms=450)  # both lines near enough the data to be drawn
     async with app.run_test(size=(120, 40)) as pilot:
         await harness.ticks(30, pilot)
         a = harness.session.assessment
@@ -91,6 +92,18 @@ async def test_threshold_lines_and_action_markers_carry_their_labels(harness: Ha
         text = screen_text(app)
         assert "p95 latency WARN 500 ms" in text and "p95 latency CRIT 1000 ms" in text
         assert f"restart {time.strftime('%H:%M', time.localtime(a.wall - 10))}" in text
+
+
+def test_a_threshold_line_far_above_the_data_is_named_in_the_title_not_drawn() -> None:
+    walls = [1000.0 + i for i in range(30)]
+    series = [chart.Series("socket connections (count)", walls, [150.0] * 30, "default")]
+    lines = [chart.HLine(240.0, "default", "socket connections WARN 240", "WARN 240"),
+             chart.HLine(2000.0, "default", "socket connections CRIT 2000", "CRIT 2000")]
+    text = plain(chart.build([chart.Pane("count", series, lines)], [], 100, 20))
+    assert "count (above the top: CRIT 2000)" in text
+    assert "socket connections WARN 240" in text and "socket connections CRIT" not in text
+    # The axis ends just above the nearer line, not at 2,000: the data is not flattened.
+    assert re.search(r"^\s*2\d\d┤", text, re.M) and "2000" not in text.split("\n", 2)[-1]
 
 
 def test_each_series_has_its_own_marker_shape_in_the_chart_and_its_legend() -> None:

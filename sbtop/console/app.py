@@ -220,7 +220,8 @@ class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
                                      self.info.thresholds))
 
     def on_route_chart_requested(self, m: RouteChartRequested) -> None:
-        self.push_screen(RouteChartScreen(m.route, self.session.route_track(m.route),
+        route = m.route
+        self.push_screen(RouteChartScreen(route, lambda: self.session.route_track(route),
                                           self.session.history, self.info.thresholds,
                                           ROUTES_REDRAW_S))
 

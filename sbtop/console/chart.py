@@ -148,10 +148,10 @@ def _range(pane: Pane) -> tuple[float, float, list[str]]:
     if not values:
         return 0.0, 1.0, []
     low, high = min(values), max(values)
-    top = high * 1.15 if high > 0 else 1.0
+    top = data_top = high * 1.15 if high > 0 else 1.0
     off: list[str] = []
     for h in pane.hlines:
-        if h.value <= max(top * 2, 0):
+        if h.value <= data_top * 2:
             top = max(top, h.value * 1.08)
         else:
             off.append(h.short or h.label)

@@ -3,12 +3,15 @@ thresholds and action markers; `enter` on a route: that route's own figures."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from sbtop.cadence import ROUTES_REDRAW_S
 from sbtop.console import chart
 from sbtop.engine.history import History
 from sbtop.engine.keys import Fig
@@ -74,7 +77,7 @@ class ChartScreen(Screen[None]):
         self.thresholds = thresholds
 
     def compose(self) -> ComposeResult:
-        yield Static(self.heading(), id="chart-title", markup=False)
+        yield Static(Text(self.heading()), id="chart-title")  # a route's name is not markup
         yield Static(id="chart")
         yield Footer()
 
@@ -83,6 +86,9 @@ class ChartScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.redraw()
+        # The chart moves on with the data, at the pace the route table is redrawn: a chart
+        # costs a whole screen of text, so not once a tick.
+        self.set_interval(ROUTES_REDRAW_S, self.redraw)
 
     def on_resize(self) -> None:
         self.redraw()
@@ -132,6 +138,7 @@ class ChartScreen(Screen[None]):
         text = chart.build(self.panes(), self.markers(), width, height,
                            self.colour("accent"))
         box.update(Text.from_ansi(text, no_wrap=True))
+        self.query_one("#chart-title", Static).update(Text(self.heading()))
 
 
 class RouteChartScreen(ChartScreen):
@@ -142,11 +149,14 @@ class RouteChartScreen(ChartScreen):
     LATENCY = (("p50_ms", Fig.LATENCY_P50_MS), ("p95_ms", Fig.LATENCY_P95_MS),
                ("p99_ms", Fig.LATENCY_P99_MS))
 
-    def __init__(self, route: str, track: RouteTrack | None, history: History,
+    def __init__(self, route: str, track: Callable[[], RouteTrack | None], history: History,
                  thresholds: dict[str, Threshold], every_s: float) -> None:
+        """`track`: the route's track as the session keeps it now (asked again each redraw:
+        the route may appear later)."""
         super().__init__(f"Route {route}", (), history, thresholds)
         self.route = route
-        self.track = track
+        self._track = track
+        self.track = track()
         self.every_s = every_s
 
     def heading(self) -> str:
@@ -161,6 +171,7 @@ class RouteChartScreen(ChartScreen):
                             self.colour(PALETTE[i % len(PALETTE)]))
 
     def panes(self) -> list[chart.Pane]:
+        self.track = self._track()
         latency = [self._series(name, key, i) for i, (name, key) in enumerate(self.LATENCY)]
         return [
             chart.Pane("milliseconds", latency, self.hlines(Fig.LATENCY_P95_MS), weight=2),
