@@ -143,7 +143,8 @@ class ChartScreen(Screen[None]):
 
 class RouteChartScreen(ChartScreen):
     """One route's p50, p95 and p99, its request rate and its 5xx share, as the session kept
-    them (a sample each time the route table is redrawn), beside the service's thresholds."""
+    them (a sample each time the route table is redrawn), beside the service's thresholds
+    (there are no thresholds of a route's own)."""
 
     # (series on the track, the figure it is the route's own of)
     LATENCY = (("p50_ms", Fig.LATENCY_P50_MS), ("p95_ms", Fig.LATENCY_P95_MS),
@@ -162,8 +163,7 @@ class RouteChartScreen(ChartScreen):
     def heading(self) -> str:
         if self.track is None:
             return f"{self.chart_title}: no history kept for this route yet"
-        return (f"{self.chart_title} (a sample every {self.every_s:g} s; the service's "
-                "thresholds)")
+        return f"{self.chart_title}, a sample every {self.every_s:g} s"
 
     def _series(self, name: str, key: str, i: int) -> chart.Series:
         walls, values = self.track.points(name) if self.track is not None else ([], [])
