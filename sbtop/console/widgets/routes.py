@@ -79,7 +79,7 @@ class RoutesPanel(Panel):
     RoutesPanel.-filtering Input { display: block; }
     """
     BINDINGS = [
-        Binding("j,down", "cursor(1)", "Next route", show=False),
+        Binding("j,down", "cursor(1)", "Move", key_display="j/k"),
         Binding("k,up", "cursor(-1)", "Previous route", show=False),
         Binding("enter", "chart", "Route chart"),
     ]
@@ -197,19 +197,26 @@ class RoutesPanel(Panel):
             lines.append("[$text-muted]no route matches the filter[/]" if needle
                          else "[$text-muted]no traffic on any route in the window[/]")
         shown = rows if len(rows) <= room - len(lines) else rows[: max(0, room - len(lines) - 1)]
-        self.shown = [r.name for r in shown]
-        if self.cursor not in self.shown:
-            self.cursor = self.shown[0] if self.shown else None
         for r in shown:
-            row = self._row(r, name_width)
-            if focused and r.name == self.cursor:
-                lines.append(f"[reverse]{CURSOR}{row}[/reverse]")
-            else:
-                lines.append(" " * gutter + row)
+            lines.append(self._row(r, name_width))
         if len(shown) < len(rows):
             lines.append(f"[$text-muted]+{len(rows) - len(shown)} more routes (/ filters)[/]")
+        self.shown = [r.name for r in shown]
+        self._place_cursor(lines, len(lines) - len(shown) - (len(shown) < len(rows)), gutter)
         for i in range(MAX_ROWS):
             self.query_one(f"#rt-{i}", Line).set(lines[i] if i < len(lines) else "")
+
+    def _place_cursor(self, lines: list[str], first: int, gutter: int) -> None:
+        """The route rows (from `first` on) behind the cursor's column, the cursor's row
+        marked; the cursor kept on its route, else on the first."""
+        if self.cursor not in self.shown:
+            self.cursor = self.shown[0] if self.shown else None
+        for i, name in enumerate(self.shown):
+            row = lines[first + i]
+            if gutter and name == self.cursor:
+                lines[first + i] = f"[reverse]{CURSOR}{row}[/reverse]"
+            else:
+                lines[first + i] = " " * gutter + row
 
     @staticmethod
     def _row(r: RouteStat, name_width: int) -> str:
