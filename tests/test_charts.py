@@ -305,3 +305,26 @@ async def test_the_route_chart_works_on_prometheus_from_the_tables_the_session_k
     finally:
         prom.stop()
         backend.stop()
+
+
+def test_several_quantiles_at_once_answer_as_one_histogram_quantile_each() -> None:
+    import random
+
+    from sbtop.engine.quantile import INF, histogram_quantile, histogram_quantiles
+
+    rng = random.Random(7)
+    qs = (0.5, 0.95, 0.99)
+    for _ in range(5000):
+        bounds = rng.sample([-1.0, 0.0, 0.005, 0.01, 0.05, 0.1, 0.3, 0.5, 1.0, 2.5, 10.0],
+                            k=rng.randint(0, 11))
+        bounds = sorted(bounds) if rng.random() < 0.9 else bounds  # some out of order
+        if rng.random() < 0.9:
+            bounds.append(INF)
+        count, items = 0.0, []
+        for b in bounds:  # increasing, flat, float noise and the odd decrease
+            count += rng.choice([0.0, 1.0, 3.5, 10.0, 1e-13, -2.0])
+            items.append((b, count))
+        one = [histogram_quantile(q, items) for q in qs]
+        both = histogram_quantiles(qs, items)
+        assert all(x == y or (math.isnan(x) and math.isnan(y))
+                   for x, y in zip(one, both, strict=True)), items

@@ -7,9 +7,11 @@ import math
 from dataclasses import dataclass
 
 from sbtop.engine.deltas import Deltas
-from sbtop.engine.quantile import INF, histogram_quantile
+from sbtop.engine.quantile import INF, histogram_quantiles
 from sbtop.engine.rollup import BUCKET, COUNTER, HIST_COUNT, Rollup, count_source
 from sbtop.engine.settings import EngineSettings
+
+QUANTILES = (0.5, 0.95, 0.99)  # each route's p50, p95 and p99
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +65,7 @@ def route_table(end: Rollup, d: Deltas, settings: EngineSettings) -> Routes:
             continue  # no traffic on this route in the window
         p50 = p95 = p99 = None
         if total >= minimum and not end.latency_problem:
-            p50, p95, p99 = (_ms(histogram_quantile(q, buckets.items()))
-                             for q in (0.5, 0.95, 0.99))
+            p50, p95, p99 = (_ms(q) for q in histogram_quantiles(QUANTILES, buckets.items()))
         e5 = e4 = None
         classes = route_counts.get(rk)
         if classes:
