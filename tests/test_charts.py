@@ -322,7 +322,7 @@ def test_several_quantiles_at_once_answer_as_one_histogram_quantile_each() -> No
             bounds.append(INF)
         count, items = 0.0, []
         for b in bounds:  # increasing, flat, float noise and the odd decrease
-            count += rng.choice([0.0, 1.0, 3.5, 10.0, 1e-13, -2.0])
+            count += rng.choice([0.0, 1.0, 3.5, 10.0, 1e-13, -2.0, math.nan, math.inf])
             items.append((b, count))
         one = [histogram_quantile(q, items) for q in qs]
         both = histogram_quantiles(qs, items)

@@ -120,10 +120,15 @@ def histogram_quantiles(qs: tuple[float, ...], buckets: Iterable[tuple[float, fl
     if observations == 0:
         return [math.nan for _q in qs]
     out = []
+    last = len(bounds) - 1
     for q in qs:
         rank = q * observations
-        b = next((i for i in range(len(bounds) - 1) if counts[i] >= rank), len(bounds) - 1)
-        if b == len(bounds) - 1:
+        b = last
+        for i in range(last):  # not a binary search: a NaN count compares false both ways
+            if counts[i] >= rank:
+                b = i
+                break
+        if b == last:
             out.append(bounds[-2])
         elif b == 0 and bounds[0] <= 0:
             out.append(bounds[0])
