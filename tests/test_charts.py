@@ -328,3 +328,31 @@ def test_several_quantiles_at_once_answer_as_one_histogram_quantile_each() -> No
         both = histogram_quantiles(qs, items)
         assert all(x == y or (math.isnan(x) and math.isnan(y))
                    for x, y in zip(one, both, strict=True)), items
+
+
+def test_the_route_drill_down_in_a_real_terminal_without_colour() -> None:
+    import sys
+
+    from tests.tmux import Pane
+
+    sbtop = Path(sys.executable).with_name("sbtop")
+    pane = Pane(f"{sbtop} demo; echo sbtop-exited-$?; sleep 30", size=(80, 24),
+                env={"NO_COLOR": "1"})
+    try:
+        pane.wait_for("Routes by p95")
+        pane.wait_for("GET /api")  # the table is drawn
+        pane.keys("BTab")  # the routes panel: the last one
+        screen = pane.wait_for("\u2502 > ")  # the cursor, on the first route
+        cursor = next(line for line in screen.splitlines() if line.startswith("\u2502 > "))
+        route = cursor[4:].split("  ")[0].strip()
+        pane.keys("Enter")
+        screen = pane.wait_for(f"Route {route}")
+        for words in ("milliseconds", "p95 latency (ms)", "requests (per s)", "per second",
+                      "5xx errors (%)"):
+            assert words in screen
+        pane.keys("Escape")
+        pane.wait_gone(f"Route {route}")
+        pane.keys("q")
+        assert "sbtop-exited-0" in pane.wait_for("sbtop-exited-")
+    finally:
+        pane.close()
