@@ -123,10 +123,7 @@ class RoutesPanel(Panel):
         self._redraw()
 
     def action_chart(self) -> None:
-        if self.cursor in self.shown:
-            self.post_message(RouteChartRequested(self.cursor))
-        elif self.shown:
-            self.cursor = self.shown[0]
+        if self.cursor is not None and self.cursor in self.shown:  # it is, once rows are
             self.post_message(RouteChartRequested(self.cursor))
         else:
             self.app.notify("Routes: no route to chart yet")
