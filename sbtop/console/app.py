@@ -21,12 +21,13 @@ from textual.drivers.linux_driver import LinuxDriver
 from textual.widgets import Footer, Input
 
 from sbtop import format
+from sbtop.cadence import ROUTES_REDRAW_S
 from sbtop.clock import SYSTEM
 from sbtop.console import terminal
 from sbtop.console.deploy import DeployKeys
-from sbtop.console.messages import ChartRequested, SessionsRequested
+from sbtop.console.messages import ChartRequested, RouteChartRequested, SessionsRequested
 from sbtop.console.screens.actions_log import ActionLogScreen
-from sbtop.console.screens.chart import ChartScreen
+from sbtop.console.screens.chart import ChartScreen, RouteChartScreen
 from sbtop.console.screens.help import HelpScreen
 from sbtop.console.screens.sessions import SessionsScreen
 from sbtop.console.screens.verify import VerifyScreen
@@ -239,6 +240,12 @@ class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
     def on_chart_requested(self, m: ChartRequested) -> None:
         self.push_screen(ChartScreen(m.title, m.keys, self.session.history,
                                      self.info.thresholds))
+
+    def on_route_chart_requested(self, m: RouteChartRequested) -> None:
+        route = m.route
+        self.push_screen(RouteChartScreen(route, lambda: self.session.route_track(route),
+                                          self.session.history, self.info.thresholds,
+                                          ROUTES_REDRAW_S))
 
     def on_sessions_requested(self, _m: SessionsRequested) -> None:
         actions = self.session.actions

@@ -17,6 +17,14 @@ class ChartRequested(Message):
         self.title = title
 
 
+class RouteChartRequested(Message):
+    """enter on a route: its own figures' history, full screen."""
+
+    def __init__(self, route: str) -> None:
+        super().__init__()
+        self.route = route
+
+
 class SessionsRequested(Message):
     """enter on the Database panel: the sessions view."""
 

@@ -101,3 +101,39 @@ def _make_monotonic(counts: list[float]) -> None:
             highest = counts[i]
         elif counts[i] < highest:
             counts[i] = highest
+
+
+def histogram_quantiles(qs: tuple[float, ...], buckets: Iterable[tuple[float, float]]
+                        ) -> list[float]:
+    """histogram_quantile at each of `qs` (each between 0 and 1), the buckets made ready once:
+    a route's p50, p95 and p99 for the price of one clean-up, not three. Same answers."""
+    items = list(buckets)
+    bounds = [b for b, _c in items]
+    counts = [c for _b, c in items]
+    if any(bounds[i] >= bounds[i + 1] for i in range(len(bounds) - 1)):
+        bounds, counts = _coalesce(sorted(items, key=lambda b: b[0]))
+    if len(bounds) < 2 or bounds[-1] != INF:
+        return [math.nan for _q in qs]
+    _correct_precision(counts)
+    _make_monotonic(counts)
+    observations = counts[-1]
+    if observations == 0:
+        return [math.nan for _q in qs]
+    out = []
+    last = len(bounds) - 1
+    for q in qs:
+        rank = q * observations
+        b = last
+        for i in range(last):  # not a binary search: a NaN count compares false both ways
+            if counts[i] >= rank:
+                b = i
+                break
+        if b == last:
+            out.append(bounds[-2])
+        elif b == 0 and bounds[0] <= 0:
+            out.append(bounds[0])
+        else:
+            start = bounds[b - 1] if b > 0 else 0.0
+            below = counts[b - 1] if b > 0 else 0.0
+            out.append(start + (bounds[b] - start) * ((rank - below) / (counts[b] - below)))
+    return out

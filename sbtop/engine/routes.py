@@ -7,9 +7,11 @@ import math
 from dataclasses import dataclass
 
 from sbtop.engine.deltas import Deltas
-from sbtop.engine.quantile import INF, histogram_quantile
+from sbtop.engine.quantile import INF, histogram_quantiles
 from sbtop.engine.rollup import BUCKET, COUNTER, HIST_COUNT, Rollup, count_source
 from sbtop.engine.settings import EngineSettings
+
+QUANTILES = (0.5, 0.95, 0.99)  # each route's p50, p95 and p99
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +23,10 @@ class RouteStat:
     p95_ms: float | None  # None when the route had too few requests in the window
     error_5xx_pct: float | None
     error_4xx_pct: float | None
+    # The route's own median and p99, for its drill-down chart (None as p95; a recording
+    # made before they were kept reads them as None).
+    p50_ms: float | None = None
+    p99_ms: float | None = None
 
     @property
     def name(self) -> str:
@@ -57,10 +63,9 @@ def route_table(end: Rollup, d: Deltas, settings: EngineSettings) -> Routes:
         total = buckets.get(INF, 0.0)
         if total <= 0:
             continue  # no traffic on this route in the window
-        p95: float | None = None
+        p50 = p95 = p99 = None
         if total >= minimum and not end.latency_problem:
-            q = histogram_quantile(0.95, buckets.items())
-            p95 = None if math.isnan(q) else q * 1000.0
+            p50, p95, p99 = (_ms(q) for q in histogram_quantiles(QUANTILES, buckets.items()))
         e5 = e4 = None
         classes = route_counts.get(rk)
         if classes:
@@ -68,8 +73,13 @@ def route_table(end: Rollup, d: Deltas, settings: EngineSettings) -> Routes:
             if n >= minimum and n > 0:
                 e5 = 100.0 * classes.get("5xx", 0.0) / n
                 e4 = 100.0 * classes.get("4xx", 0.0) / n
-        stats.append(RouteStat(rk[0], rk[1], total, d.route_per_s.get(rk, 0.0), p95, e5, e4))
+        stats.append(RouteStat(rk[0], rk[1], total, d.route_per_s.get(rk, 0.0), p95, e5, e4,
+                               p50, p99))
     return ranked(stats, settings.top_routes)
+
+
+def _ms(q: float) -> float | None:
+    return None if math.isnan(q) else q * 1000.0
 
 
 def ranked(stats: list[RouteStat] | tuple[RouteStat, ...], top: int) -> Routes:

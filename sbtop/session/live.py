@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from sbtop.actions.state import CanaryState, StateDirError, StateStore, default_state_dir
+from sbtop.cadence import ROUTES_REDRAW_S
 from sbtop.clock import SYSTEM, Clock
 from sbtop.collector import Collector
 from sbtop.engine.assessment import Assessment
@@ -21,6 +22,7 @@ from sbtop.engine.gate import Gate, evaluate
 from sbtop.engine.history import History, Ring
 from sbtop.engine.keys import Fig
 from sbtop.engine.observations import Observation
+from sbtop.engine.route_history import RouteHistory, RouteTrack
 from sbtop.session.actions import ActionLog, LiveActions
 from sbtop.session.loop import TickLoop, Waiter
 from sbtop.session.snapshot import (
@@ -76,6 +78,9 @@ class LiveSession:
         self.engine = Engine(wiring.engine, wiring.name, wiring.production)
         self._judge: Judge = judge or (lambda obs, _began: self.engine.observe(obs))
         self.history = History(capacity=math.ceil(history_s / min(refresh_s, 1.0)))
+        # Each route's figures, for the route drill-down: sampled as often as the route table
+        # is redrawn (and recorded), over the same span as the history.
+        self.routes = RouteHistory(math.ceil(history_s / ROUTES_REDRAW_S), ROUTES_REDRAW_S)
         self._refresh_s = refresh_s
         self.read_only = read_only
         self.recorder = recorder
@@ -227,6 +232,8 @@ class LiveSession:
         if self.canary_store is not None:
             self.canary_state(began)  # the state file read again (every few seconds)
         self.history.add(a)
+        if self._subscribers:  # nobody looks (record, check): no route drill-down to keep
+            self.routes.add(a.t, a.wall, a.routes.every)
         if self.recorder is not None:
             self._record(a, began)
         self.ticks += 1
@@ -259,6 +266,11 @@ class LiveSession:
             with contextlib.suppress(OSError, ValueError):
                 self.recorder.close()
             self.recorder = None
+
+    def route_track(self, name: str) -> RouteTrack | None:
+        """The route's figures as kept since the session began (with Prometheus too: its
+        route table each tick, no range query of its own)."""
+        return self.routes.track(name)
 
     # --- what is published ------------------------------------------------------------------
 

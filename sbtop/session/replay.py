@@ -14,11 +14,15 @@ from collections.abc import Callable
 
 from sbtop import untrusted
 from sbtop.actions.state import CanaryState
+from sbtop.cadence import ROUTES_REDRAW_S
 from sbtop.clock import SYSTEM, Clock, ManualClock
+from sbtop.engine import codec
 from sbtop.engine.assessment import Assessment, iso
 from sbtop.engine.gate import Gate, evaluate
 from sbtop.engine.history import History, Ring
 from sbtop.engine.keys import Fig
+from sbtop.engine.route_history import RouteHistory, RouteTrack
+from sbtop.engine.routes import Routes
 from sbtop.engine.settings import EngineSettings
 from sbtop.recording import meta
 from sbtop.recording.reader import Recording
@@ -61,6 +65,11 @@ class ReplaySession:
         self.clock = ManualClock(rec.ts[0], rec.walls[0])
         self.real = clock
         self.history = History(capacity=math.ceil(HISTORY_S / min(self._refresh_s, 1.0)))
+        # Each route's figures from the recording's route tables, as live: kept up while
+        # playing forward; after a seek, built again only when a route's chart is opened
+        # (that decodes the ticks of the span, which a seek must not wait for).
+        self.routes = RouteHistory(math.ceil(HISTORY_S / ROUTES_REDRAW_S), ROUTES_REDRAW_S)
+        self._routes_at: int | None = None  # the tick the route history is current to
         self.read_only = True
         self.actions = None  # nothing is sent from a replay
         self.player = self
@@ -190,6 +199,10 @@ class ReplaySession:
         """Show tick i. Forward from the tick shown, the history takes the ticks passed;
         otherwise it is built again from the recording."""
         try:
+            if not rebuild and self.index >= 0 and self._routes_at == self.index:
+                self._feed_routes(self.index + 1, i)
+            else:
+                self._routes_at = None
             a = self.rec.assessment(i)
         except RecordingError as e:  # the file changed under the replay: nothing more is sure
             self.playing = False
@@ -210,6 +223,31 @@ class ReplaySession:
             # said, and the replay goes on, as the console goes on after a bug of ours.
             self._say(f"tick {i + 1} is not fully shown ({type(e).__name__}: {e})", "warning")
         self._show_position()
+
+    def route_track(self, name: str) -> RouteTrack | None:
+        """The route's figures from the recording, up to the tick shown."""
+        if self.index >= 0 and self._routes_at != self.index:
+            self.routes.clear()
+            try:
+                self._feed_routes(max(0, self.index - self.history.capacity + 1), self.index)
+            except RecordingError as e:
+                self._say(str(e), "error")
+                return None
+        return self.routes.track(name)
+
+    def _feed_routes(self, start: int, end: int) -> None:
+        """Ticks start..end's route tables into the route history. Every tick is read in
+        turn (each is a change from the one before), the table decoded only when due."""
+        self._routes_at = None  # until done: a failure part way leaves it to be built again
+        rec = self.rec
+        for j in range(start, end + 1):
+            encoded = rec.encoded(j)
+            t = rec.ts[j]
+            if self.routes.due(t):
+                table = encoded.get("routes")
+                routes = codec.decode(Routes, table) if isinstance(table, dict) else Routes()
+                self.routes.add(t, rec.walls[j], routes.every)
+        self._routes_at = end
 
     def _say(self, text: str, severity: Severity) -> None:
         key = text.split(" (", 1)[-1]  # each kind of failure once, not once a tick

@@ -1,4 +1,5 @@
-"""Routes: the slowest and most failing routes, sortable (s) and filterable (/).
+"""Routes: the slowest and most failing routes, sortable (s) and filterable (/); a cursor
+(j/k, the arrows) picks a route and enter opens its own chart.
 
 Rows are plain lines, not a DataTable: a row repaints only when its text changes, and nothing
 repaints the empty rows below. (A DataTable re-rendered the whole table on each redraw, which
@@ -13,11 +14,13 @@ from collections.abc import Callable
 from rich.cells import cell_len, set_cell_size
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.content import Content
 from textual.widgets import Input
 
 from sbtop.cadence import ROUTES_REDRAW_S
 from sbtop.console.marks import esc
+from sbtop.console.messages import RouteChartRequested
 from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.routes import RouteStat
@@ -33,6 +36,19 @@ SORTS: tuple[tuple[str, str], ...] = (
 # The figures cover the whole window, so they drift slowly: redrawing every few seconds keeps
 # the table current for triage without resending it every tick.
 REDRAW_S = ROUTES_REDRAW_S
+# The order in the title: the column, its direction as an arrow and again in words (the words
+# carry it on a terminal without the arrows, or read aloud).
+ORDERS: dict[str, str] = {
+    "p95": "p95 \u25bc (slowest first)",
+    "5xx": "5xx % \u25bc (most first)",
+    "rps": "req/s \u25bc (busiest first)",
+    "name": "name \u25b2 (A to Z)",
+}
+# The column header's mark on the sorted column.
+SORTED_COLUMN = {"p95": "p95 ms", "5xx": "5xx %", "rps": "req/s"}
+# ASCII: the cursor row reads without colour (it is also reversed). Its column is there only
+# while the panel has the focus (the only time the cursor moves).
+CURSOR = "> "
 MAX_ROWS = 60
 NUMBERS = (("req/s", 7), ("p95 ms", 8), ("5xx %", 7), ("4xx %", 7))
 
@@ -62,6 +78,11 @@ class RoutesPanel(Panel):
     RoutesPanel Input { display: none; height: 1; border: none; padding: 0; }
     RoutesPanel.-filtering Input { display: block; }
     """
+    BINDINGS = [
+        Binding("j,down", "cursor(1)", "Move", key_display="j/k"),
+        Binding("k,up", "cursor(-1)", "Previous route", show=False),
+        Binding("enter", "chart", "Route chart"),
+    ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -71,6 +92,7 @@ class RoutesPanel(Panel):
         self._reason: str | None = "waiting for the first scrape…"
         self._drawn_at: float | None = None
         self.shown: list[str] = []  # route names on screen, in order
+        self.cursor: str | None = None  # the route under the cursor (it follows re-sorting)
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter routes (enter keeps, escape clears)", id="rt-filter",
@@ -85,6 +107,26 @@ class RoutesPanel(Panel):
 
     def on_resize(self) -> None:
         self._redraw()
+
+    def on_focus(self) -> None:
+        self._redraw()  # the cursor shows while the panel has the focus
+
+    def on_blur(self) -> None:
+        self._redraw()
+
+    def action_cursor(self, step: int) -> None:
+        if not self.shown:
+            return
+        i = self.shown.index(self.cursor) if self.cursor in self.shown else -1
+        i = 0 if i < 0 else max(0, min(len(self.shown) - 1, i + step))
+        self.cursor = self.shown[i]
+        self._redraw()
+
+    def action_chart(self) -> None:
+        if self.cursor is not None and self.cursor in self.shown:  # it is, once rows are
+            self.post_message(RouteChartRequested(self.cursor))
+        else:
+            self.app.notify("Routes: no route to chart yet")
 
     def draw(self, a: Assessment, s: Snapshot) -> None:
         self._routes = a.routes.every
@@ -125,14 +167,21 @@ class RoutesPanel(Panel):
         self.focus()
 
     def _retitle(self) -> None:
-        label = SORTS[self.sort_index][0]
+        order = ORDERS[SORTS[self.sort_index][1]]
         filt = f", filter: {self.filter_text}" if self.filter_text else ""
-        self.border_title = Content(f"Routes by {label}{filt}")  # the filter is typed text
+        self.border_title = Content(f"Routes by {order}{filt}")  # the filter is typed text
 
     def _redraw(self) -> None:
         width = max(30, self.content_size.width or 76)
-        name_width = width - sum(w for _l, w in NUMBERS)
-        head = f"{'route':<{name_width}}" + "".join(f"{label:>{w}}" for label, w in NUMBERS)
+        focused = self.has_focus
+        gutter = len(CURSOR) if focused else 0
+        name_width = width - sum(w for _l, w in NUMBERS) - gutter
+        mode = SORTS[self.sort_index][1]
+        column = "route" + (" \u25b2" if mode == "name" else "")
+        labels = [(label + "\u25bc" if SORTED_COLUMN.get(mode) == label else label, w)
+                  for label, w in NUMBERS]
+        head = " " * gutter + f"{column:<{name_width}}" + "".join(
+            f"{label:>{w}}" for label, w in labels)
         self.query_one("#rt-head", Line).set(f"[b]{head}[/]")
         needle = self.filter_text.lower()
         rows = sorted((r for r in self._routes if needle in r.name.lower()),
@@ -150,8 +199,21 @@ class RoutesPanel(Panel):
         if len(shown) < len(rows):
             lines.append(f"[$text-muted]+{len(rows) - len(shown)} more routes (/ filters)[/]")
         self.shown = [r.name for r in shown]
+        self._place_cursor(lines, len(lines) - len(shown) - (len(shown) < len(rows)), gutter)
         for i in range(MAX_ROWS):
             self.query_one(f"#rt-{i}", Line).set(lines[i] if i < len(lines) else "")
+
+    def _place_cursor(self, lines: list[str], first: int, gutter: int) -> None:
+        """The route rows (from `first` on) behind the cursor's column, the cursor's row
+        marked; the cursor kept on its route, else on the first."""
+        if self.cursor not in self.shown:
+            self.cursor = self.shown[0] if self.shown else None
+        for i, name in enumerate(self.shown):
+            row = lines[first + i]
+            if gutter and name == self.cursor:
+                lines[first + i] = f"[reverse]{CURSOR}{row}[/reverse]"
+            else:
+                lines[first + i] = " " * gutter + row
 
     @staticmethod
     def _row(r: RouteStat, name_width: int) -> str:
