@@ -367,9 +367,8 @@ class SeriesTracker:
                                                   map(before.get, texts))))
         ignored, reset = self._feed(table, moved, False, name, kind, problems)
         scrape = self.scrapes
-        for series in map(table.get, texts):
-            if series is not None:
-                series.seen = scrape
+        for series in filter(None, map(table.get, texts)):
+            series.seen = scrape
         return ignored, reset
 
     def _identify(self, name: str, kind: Feed, text: str) -> _Ident:
