@@ -69,7 +69,7 @@ SERVER = textwrap.dedent("""
 """)
 
 # Extra synthetic routes for a page of about this many samples (StudyBuddy's own routes make
-# about 1,100; each extra route about 64). -1: a single route.
+# about 900; each extra route about 64). -1: a single route.
 PAGES = {"1k": 0, "3k": 28, "10k": 140, "22k": 320, "50k": 770}
 
 
@@ -161,6 +161,8 @@ async def worker(urls: list[str], ticks: int, reference: bool) -> dict[str, Any]
             cpus.append(time.process_time() - c)
     out.update(wall_p50=statistics.median(walls), wall_p90=pct(walls, 0.9),
                cpu_p50=statistics.median(cpus))
+    # Peak RSS of sbtop's own work: taken before the reference parser runs in this process.
+    out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     wanted = wanted_samples(target.engine.names)
     prefixes = tuple(sorted(wanted))
     async with httpx.AsyncClient() as client:
@@ -181,7 +183,6 @@ async def worker(urls: list[str], ticks: int, reference: bool) -> dict[str, Any]
     if reference:
         out["ref_parse_cpu"] = cpu_median(
             lambda: sum(len(f.samples) for f in text_string_to_metric_families(text)), 3)
-    out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
 
@@ -221,6 +222,7 @@ def main() -> None:
     ap.add_argument("--no-reference", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("urls", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    from sbtop.demo.traffic import ROUTES
     if args.worker:
         print(json.dumps(asyncio.run(worker(args.urls, args.ticks, not args.no_reference))))
         return
@@ -242,13 +244,14 @@ def main() -> None:
         print(f"\nsbtop check --window 1, CPU: large page {ms(big)}, 1-route page {ms(one)}, "
               f"difference {ms(big - one)}")
     if args.scaling:
-        print("\n| pages | instances | samples a page | tick CPU | tick p50 wall | floor "
+        print("\n| routes | instances | samples a page | tick CPU | tick p50 wall | floor "
               "| first tick CPU | peak RSS | prometheus_client parse, all pages |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         rows = [(p, 1) for p in PAGES] + [("3k", 3), ("3k", 8)]
         for page, instances in rows:
             r = measure(PAGES[page], instances, max(10, args.ticks // 2))
-            print(f"| {page} | {instances} | {r['samples']:,} | {ms(r['cpu_p50'])} "
+            routes = len(ROUTES) + PAGES[page]
+            print(f"| {routes} | {instances} | {r['samples']:,} | {ms(r['cpu_p50'])} "
                   f"| {ms(r['wall_p50'])} | {ms(r['floor_cpu'])} | {ms(r['cold_cpu'])} "
                   f"| {r['maxrss_mb']:.0f} MB | {ms(r['ref_parse_cpu'] * instances)} |",
                   flush=True)

@@ -163,7 +163,7 @@ def scan(text: str, wanted: Collection[str] | None = None, *, openmetrics: bool 
 # tracker's lookups by label text then cost no hashing. Only heads with a valid metric name
 # are kept (a head holding a timestamp changes every scrape). Bounded: emptied when full.
 _HEADS: dict[str, tuple[str, str]] = {}
-_HEADS_MAX = 1 << 18
+_HEADS_MAX = 1 << 17  # two pages of the largest sbtop reads by default (50,000 samples)
 _NAMES: dict[str, str] = {}  # valid metric names seen in heads, each as one object
 
 
