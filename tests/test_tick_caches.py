@@ -107,7 +107,7 @@ def page_plans(draw: st.DrawFn) -> list[object]:
                 key = (route, status, "")
                 values[key] = values.get(key, 0.0) + draw(st.sampled_from([0, 0, 1, 3]))
         oddity = draw(st.sampled_from([None] * 5 + ["nan", "negative", "back", "twice",
-                                                    "reordered", "twice-same"]))
+                                                    "reordered", "twice-same", "alias"]))
         steps.append(("page", dict(values), start, oddity, draw(st.integers(0, 99))))
     return steps
 
@@ -138,6 +138,10 @@ def _page_text(values: dict[tuple[str, str, str], float], start: float, oddity: 
             if key == odd and oddity in ("twice", "twice-same") and i == 0:
                 twice = v + 1 if oddity == "twice" else v * (i + 1) / len(_LES)
                 lines.append(f"{H}_bucket{{{labels}}} {twice!r}")
+            if key == odd and oddity == "alias" and i == 0:
+                # The same series again, its labels in another order, another value.
+                lines.append(f'{H}_bucket{{le="{le}",status_code="{status}",route="{route}",'
+                             f'method="GET"}} {v + 1!r}')
         lines.append(f'{H}_count{{method="GET",route="{route}",status_code="{status}"}} '
                      f"{shown(key, v)}")
         lines.append(f'http_requests_total{{method="GET",route="{route}",status_code='

@@ -159,6 +159,8 @@ class SeriesTracker:
         # By sample name: (scrape, value by label text) of the latest scrape, when every row of
         # it was fed cleanly (no duplicate, no unusable value): the next scrape's short cut.
         self._fed: dict[str, tuple[int, dict[str, float]]] = {}
+        # Sample names with a series known under two label texts: never cut short.
+        self._aliased: set[str] = set()
         self._process_start: float | None = None
         # Sample names with at least one series carrying a status label, and which label:
         # learnt when series register, so a scrape costs nothing extra.
@@ -285,7 +287,8 @@ class SeriesTracker:
             rows = page.samples[name]
             values = dict(zip(texts, map(_VALUE, rows), strict=True))
             fed = self._fed.pop(name, None)
-            if fed is not None and fed[0] == self.scrapes - 1 and len(values) == len(rows):
+            if (fed is not None and fed[0] == self.scrapes - 1 and len(values) == len(rows)
+                    and name not in self._aliased):
                 ignored_here, reset_here = self._feed_moved(table, rows, texts, fed[1], name,
                                                             kind, problems)
             else:
@@ -359,10 +362,11 @@ class SeriesTracker:
                     before: dict[str, float], name: str, kind: Feed, problems: dict[str, str]
                     ) -> tuple[int, bool]:
         """`_feed`, cut short: the previous scrape fed every row of this family cleanly
-        (`before`: its values by label text), this page has no row twice, and no process reset
-        or rebaseline happened since (they clear the short cuts). A row whose value has not
-        moved since would add nothing (its series' last value is that value): it is only marked
-        seen. The rest (moved values, new series, NaN, resets) take `_feed`'s full rule."""
+        (`before`: its values by label text), this page has no row twice (no text twice, and no
+        series known under two texts), and no process reset or rebaseline happened since (they
+        clear the short cuts). A row whose value has not moved since would add nothing (its
+        series' last value is that value): it is only marked seen. The rest (moved values, new
+        series, NaN, resets) take `_feed`'s full rule, in page order."""
         moved = list(itertools.compress(rows, map(operator.ne, map(_VALUE, rows),
                                                   map(before.get, texts))))
         ignored, reset = self._feed(table, moved, False, name, kind, problems)
@@ -434,7 +438,10 @@ class SeriesTracker:
         key, slots, status = ident  # validated before anything was counted
         known = self._by_key.get((name, key))
         if known is not None:
-            return known  # the same series, its labels written in another order
+            # The same series, its labels written in another order: two texts, one series,
+            # so a page's texts being distinct no longer means its series are.
+            self._aliased.add(name)
+            return known
         if slots is None:
             return None
         if status is not None:
