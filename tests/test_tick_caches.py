@@ -10,8 +10,10 @@ rebaselines, failed scrapes in between.
 
 from __future__ import annotations
 
+import gc
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -217,17 +219,39 @@ def test_a_page_scanned_again_from_the_head_cache_gives_the_same_samples() -> No
                                                                 ("", 4.0, None)]}
 
 
-def test_the_head_cache_never_outgrows_its_bound(monkeypatch: object) -> None:
-    import pytest
-
-    mp = pytest.MonkeyPatch()
+def test_the_head_cache_never_outgrows_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(exposition, "_HEADS_MAX", 8)
+    exposition._HEADS.clear()
     try:
-        mp.setattr(exposition, "_HEADS_MAX", 8)
-        exposition._HEADS.clear()
         text = "".join(f'm{{i="{i}"}} {i}\n' for i in range(50))
         page = scan(text, None)
         assert len(exposition._HEADS) <= 8
         assert [v for _t, v, _ts in page.samples["m"]] == [float(i) for i in range(50)]
     finally:
-        mp.undo()
         exposition._HEADS.clear()
+
+
+# -- the garbage collector's pause ---------------------------------------------------------
+
+def _many_series(count: int, bad: bool = False) -> str:
+    lines = [f'{H}_count{{route="/r{i}",status_code="200"}} {i}' for i in range(count)]
+    if bad:
+        lines.append(f'{H}_count{{route="/r",status_code="200",}} 1')
+        lines.append(f'{H}_count{{route="/r" status_code="200"}} 1')
+    return "\n".join(lines) + "\n"
+
+
+def test_the_garbage_collector_is_back_on_after_many_series_register_even_on_a_bad_page(
+) -> None:
+    assert gc.isenabled()
+    SeriesTracker(NAMES).observe(scan(_many_series(3000), WANTED), 0.0, 1e9)
+    assert gc.isenabled()
+    with pytest.raises(ParseError):
+        SeriesTracker(NAMES).observe(scan(_many_series(3000, bad=True), WANTED), 0.0, 1e9)
+    assert gc.isenabled()
+    gc.disable()
+    try:  # an application that runs without it keeps it off
+        SeriesTracker(NAMES).observe(scan(_many_series(3000), WANTED), 0.0, 1e9)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
