@@ -3,16 +3,17 @@
     python bench/tick.py [--ticks 40] [--scaling] [--check]
 
 Pages come from the simulated backend (StudyBuddy's routes, plus synthetic ones for larger
-pages), served by separate processes that advance their traffic a second at every scrape, so
-counters move as they do live and the server's work is not charged to sbtop. Every measure runs
-in a fresh child process (its first tick is a true cold start: nothing cached), which reports:
+pages), served by separate processes. Before each tick, outside the timed part, every server is
+asked for its next page (a second of traffic later), so counters move as they do live and the
+server's work is not charged to sbtop. Every measure runs in a fresh child process (its first
+tick is a true cold start: nothing of sbtop's cached), which reports:
 
 - the first observation (every series new), CPU and wall time;
 - the steady tick: median and 90th percentile wall time, and median CPU time (process time);
-- the floor: what a tick would cost if it only fetched the page, split it into lines and added
-  up the numbers of the wanted lines (same client, same page), CPU;
+- the floor: what a tick would cost if it only fetched the pages (httpx), split them into lines
+  and added up the numbers of the wanted lines, CPU;
 - the parsers on the same bytes: prometheus_client's, sbtop's, CPU;
-- the child's peak RSS.
+- the child's peak RSS, taken before the reference parser runs.
 
 `--scaling` adds the table of cost against page size, instance count and route count;
 `--check` the `sbtop check --window 1` row (CPU of the whole command, a large page against a
