@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -210,3 +211,29 @@ def test_a_redirect_within_the_target_is_followed() -> None:
         r = scrape(s.url + "/metrics", HttpSettings(cookies={"sid": "c00kie"}))
         assert s.requests[1]["headers"].get("Cookie") == "sid=c00kie"
     assert r.ok
+
+
+class _Lookups:
+    """A finder that only counts the searches for one module name (and finds nothing)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.count = 0
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
+        if fullname == self.name:
+            self.count += 1
+
+
+def test_a_missing_sniffio_is_looked_for_once_not_on_every_request() -> None:
+    # httpcore runs `import sniffio` as it sets up each request's locks; a module found
+    # missing must not be searched for on sys.path again at every scrape.
+    lookups = _Lookups("sniffio")
+    sys.meta_path.insert(0, lookups)
+    try:
+        with LoopbackServer({"/metrics": Answer(body=PAGE)}) as srv:
+            for _ in range(3):
+                assert scrape(srv.url + "/metrics").ok
+    finally:
+        sys.meta_path.remove(lookups)
+    assert lookups.count == 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
@@ -85,16 +86,21 @@ def scan(text: str, wanted: Collection[str] | None = None, *, openmetrics: bool 
     # str.startswith with a tuple runs in C: the cheap test that lets unwanted lines go by.
     prefixes = tuple(sorted(wanted_set)) if wanted_set is not None else ("",)
     samples = page.samples
+    heads_get = _HEADS.get
+    label_text: str | None
     eof_at = 0
     last_name = ""
     last_rows: list[RawSample] = []
+    # With every name wanted, a line must also be told from a comment by its first character;
+    # with names given, a line that starts with one of them starts with a letter.
+    every = wanted_set is None
     for lineno, raw in enumerate(lines, 1):
         line = raw
         if eof_at:
             if line:
                 raise ParseError(f"line {lineno}: text after '# EOF' (line {eof_at})")
             continue
-        if not line.startswith(prefixes) or line[:1] in _NOT_SAMPLE_START:
+        if not line.startswith(prefixes) or (every and line[:1] in _NOT_SAMPLE_START):
             # Most lines end here: unwanted samples, comments and blank lines.
             first = line[:1]
             if first not in _NOT_SAMPLE_START:
@@ -112,34 +118,33 @@ def scan(text: str, wanted: Collection[str] | None = None, *, openmetrics: bool 
         # The common line, `name{labels} value`, is split without a regular expression;
         # timestamps, tabs, exemplars and anything odd take the exact path below.
         head, _sep, value_text = line.rpartition(" ")
-        if head[-1:] == "}":
-            brace = head.find("{")
-            name = head[:brace]
-            labels: str | None = head[brace + 1 : -1]
-        else:
-            name = head
-            labels = ""
-        known = name in wanted_set if wanted_set is not None else _METRIC_NAME.match(name)
-        fast = known and "_" not in value_text and not (openmetrics and "#" in line)
-        if fast:
+        split = heads_get(head)
+        if split is None:
+            split = _split_head(head)
+            if split[0]:
+                if len(_HEADS) >= _HEADS_MAX:
+                    _HEADS.clear()
+                _HEADS[head] = split
+        name, labels = split
+        row: RawSample | None = None
+        if ((name in wanted_set if wanted_set is not None else name) and "_" not in value_text
+                and not (openmetrics and "#" in line)):
             try:
-                value = float(value_text)
+                row = (labels, float(value_text), None)
             except ValueError:
-                fast = False
-        if not fast:
+                row = None  # the exact path says why
+        if row is None:
             m = _SAMPLE.match(line)
             if m is None or (openmetrics and " # " in line):
-                name, labels, value, ts = _careful_sample(line, lineno, openmetrics)
+                name, label_text, value, ts = _careful_sample(line, lineno, openmetrics)
             else:
-                name, labels, value_text, ts_text = m.groups()
+                name, label_text, value_text, ts_text = m.groups()
                 value = _value(value_text, lineno)
                 ts = _timestamp(ts_text, lineno, openmetrics) if ts_text is not None else None
             if wanted_set is not None and name not in wanted_set:
                 continue  # a longer name that merely begins like a wanted one
-        else:
-            ts = None
-        row = ("" if labels is None else labels, value, ts)
-        if name == last_name:
+            row = ("" if label_text is None else label_text, value, ts)
+        if name is last_name:
             last_rows.append(row)  # samples of a family come together: skip the lookup
             continue
         rows = samples.get(name)
@@ -150,6 +155,38 @@ def scan(text: str, wanted: Collection[str] | None = None, *, openmetrics: bool 
     if openmetrics and not eof_at:
         raise ParseError("truncated OpenMetrics page: no '# EOF' at the end")
     return page
+
+
+# What the head of a line (all before its last space) splits into, by head: a page's heads
+# are the same from one scrape to the next (only the values move), so each is split once, and
+# every scrape hands on the same label text object, whose hash Python keeps: the series
+# tracker's lookups by label text then cost no hashing. Only heads with a valid metric name
+# are kept (a head holding a timestamp changes every scrape). Bounded: emptied when full.
+_HEADS: dict[str, tuple[str, str]] = {}
+_HEADS_MAX = 1 << 17  # two pages of the largest sbtop reads by default (50,000 samples)
+_NAMES: dict[str, str] = {}  # valid metric names seen in heads, each as one object
+
+
+def _split_head(head: str) -> tuple[str, str]:
+    """`name{labels}` -> (name, label text), `name` -> (name, ""); name "" when it is not a
+    valid metric name (the line then takes the exact path)."""
+    if head[-1:] == "}":
+        brace = head.find("{")
+        name = head[:brace]
+        labels = head[brace + 1 : -1]
+    else:
+        name = head
+        labels = ""
+    # One object per name (so the scan's "same family as the line before" test is an
+    # identity), and a name's validity checked once.
+    known = _NAMES.get(name)
+    if known is None:
+        if not _METRIC_NAME.match(name):
+            return "", labels
+        known = sys.intern(name)
+        if len(_NAMES) < 65536:
+            _NAMES[name] = known
+    return known, labels
 
 
 def _comment(line: str, lineno: int, page: Page) -> bool:

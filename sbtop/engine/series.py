@@ -11,12 +11,17 @@ sums, not series.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import itertools
 import math
-from collections.abc import Mapping
+import operator
+import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sbtop import untrusted
-from sbtop.engine.exposition import Page, ParseError, RawSample, labels_key
+from sbtop.engine.exposition import LabelsKey, Page, ParseError, RawSample, labels_key
 from sbtop.engine.names import counter_names, status_class
 from sbtop.engine.rollup import (
     BUCKET,
@@ -33,6 +38,8 @@ from sbtop.engine.rollup import (
 from sbtop.engine.settings import MetricNames
 
 NO_STATUS = "?"
+_TEXT = operator.itemgetter(0)  # of a RawSample: its label text
+_VALUE = operator.itemgetter(1)  # its value
 # `seen` of a series registered but not yet fed: its first value is a baseline, or all new.
 _NEW_BASELINE = -2
 _NEW_COUNTED = -1
@@ -49,6 +56,85 @@ class _Series:
         self.seen = seen
 
 
+# The sums a series feeds: (feed, le / status class / name, route or None) each.
+_Slots = tuple[tuple[Feed, Any, RouteKey | None], ...]
+# A new label text, read: (its labels as a key, its slots or None, its status label or None).
+_Ident = tuple[LabelsKey, _Slots | None, str | None]
+_GROUPS_MAX = 1 << 16
+
+
+class _Group:
+    """The labels before the last one, shared by many label texts (see `_identify`)."""
+
+    __slots__ = ("key", "names", "rk", "slots", "status")
+
+    def __init__(self, key: LabelsKey, names: frozenset[str], rk: RouteKey | None,
+                 slots: _Slots | None, status: str | None) -> None:
+        self.key = key
+        self.names = names  # the label names (and __name__): a last label may not repeat one
+        self.rk = rk
+        self.slots = slots  # when the last label changes nothing
+        self.status = status
+
+
+def _last_label(text: str) -> tuple[str, str, str] | None:
+    """`a="1",b="2",le="0.5"` -> ('a="1",b="2"', "le", "0.5"), when the last label is plainly
+    written (a valid name, `="`, a value with no quote, no backslash anywhere in the text:
+    then every `",` ends a label). None for anything else: the text is read whole."""
+    if "\\" in text or text[-1:] != '"':
+        return None
+    cut = text.rfind('",')
+    if cut < 0:
+        prefix, tail = "", text
+    else:
+        prefix, tail = text[: cut + 1], text[cut + 2 :]
+    name, eq, value = tail.partition('="')
+    if not eq or '"' in value[:-1]:
+        return None
+    if name not in _LABEL_NAMES:
+        if not _LABEL_NAME.match(name):
+            return None
+        if len(_LABEL_NAMES) < 4096:
+            _LABEL_NAMES.add(name)
+    return prefix, name, value[:-1]
+
+
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
+_LABEL_NAMES: set[str] = set()  # names found valid: a page uses a handful, again and again
+_LE: dict[str, float | None] = {}
+
+
+def _le(text: str) -> float | None:
+    """A bucket bound's value; None when it is no number (cached: a page has few bounds)."""
+    try:
+        return _LE[text]
+    except KeyError:
+        pass
+    try:
+        le: float | None = float(text)
+    except ValueError:
+        le = None
+    if len(_LE) < 4096:
+        _LE[text] = le
+    return le
+
+
+_MANY_NEW = 1000
+
+
+@contextlib.contextmanager
+def _collector_paused(pause: bool) -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block, when `pause` and it was on."""
+    if not pause or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 class SeriesTracker:
     """Feeds each scrape's counters into running sums. Keeps no history of its own."""
 
@@ -61,6 +147,20 @@ class SeriesTracker:
             g: {} for g in ROUTED}
         self._by_text: dict[str, dict[str, _Series]] = {}
         self._by_key: dict[tuple[str, object], _Series] = {}
+        self._groups: dict[str, dict[str, _Group]] = {}  # by sample name, by prefix
+        # The cells of each set of sums: many series feed the same ones (every status of a
+        # route feeds its buckets).
+        self._cells_of: dict[_Slots, tuple[list[float], ...]] = {}
+        # Labels that decide a series' sums: a last label among them needs a closer look.
+        self._candidates = frozenset(names.route_labels) | frozenset(names.method_labels)
+        self._statuses = frozenset(names.status_labels)
+        self._slot_labels = self._candidates | self._statuses | {"le"}
+        self._le_plain = "le" not in self._candidates | self._statuses
+        # By sample name: (scrape, value by label text) of the latest scrape, when every row of
+        # it was fed cleanly (no duplicate, no unusable value): the next scrape's short cut.
+        self._fed: dict[str, tuple[int, dict[str, float]]] = {}
+        # Sample names with a series known under two label texts: never cut short.
+        self._aliased: set[str] = set()
         self._process_start: float | None = None
         # Sample names with at least one series carrying a status label, and which label:
         # learnt when series register, so a scrape costs nothing extra.
@@ -96,6 +196,17 @@ class SeriesTracker:
         a partly read histogram would give wrong quantiles, so the page is refused whole, as
         Prometheus refuses it.
         """
+        # Thousands of new series are tens of thousands of small objects that live on: the
+        # garbage collector would walk them again and again while they are made, finding
+        # nothing (a third of a cold start's time on a 20,000-series page).
+        rows = sum(len(r) for r in page.samples.values())
+        known = sum(len(table) for table in self._by_text.values())
+        with _collector_paused(rows - known > _MANY_NEW):
+            return self._observe(page, t, wall)
+
+    def _observe(self, page: Page, t: float, wall: float) -> Rollup:
+        """observe(): first every new label text is read (a malformed one refuses the page
+        before anything changed), then `_count`."""
         counter_name = next((n for n in self._counters if n in page.samples), None)
         message_name = None
         for spellings in self._messages:
@@ -112,7 +223,7 @@ class SeriesTracker:
         if message_name:
             feeds.append((message_name, MESSAGES))
         # First every label text never seen before is checked; only then is anything counted.
-        fresh: list[tuple[str, Feed, list[str]]] = []
+        fresh: list[tuple[str, Feed, list[tuple[str, _Ident]], list[str]]] = []
         skew: float | None = None
         for name, kind in feeds:
             rows = page.samples.get(name)
@@ -120,15 +231,24 @@ class SeriesTracker:
                 off = rows[0][2] - wall
                 skew = off if abs(off) > SKEW_NOTED_S else None
             if rows:
-                table = self._by_text.get(name, {})
-                new = [text for text, _v, _ts in rows if text not in table]
+                texts = list(map(_TEXT, rows))
+                new = list(itertools.filterfalse(self._by_text.get(name, {}).__contains__,
+                                                 texts))
+                idents = []
                 for text in new:
                     try:
-                        labels_key(text)
+                        idents.append(self._identify(name, kind, text))
                     except ParseError as e:
                         raise ParseError(f"{name}: {e}") from None
-                fresh.append((name, kind, new))
+                fresh.append((name, kind, list(zip(new, idents, strict=True)), texts))
 
+        return self._count(page, t, wall, fresh, counter_name, message_name, skew)
+
+    def _count(self, page: Page, t: float, wall: float,
+               fresh: list[tuple[str, Feed, list[tuple[str, _Ident]], list[str]]],
+               counter_name: str | None, message_name: str | None, skew: float | None
+               ) -> Rollup:
+        """observe(), once every new label text was read: register, feed, snapshot."""
         first = self.scrapes == 0 or self._rebase
         self.scrapes += 1
         problems: dict[str, str] = {}
@@ -137,6 +257,9 @@ class SeriesTracker:
         reset_all = (
             start is not None and self._process_start is not None and start != self._process_start
         )
+        if self._rebase or reset_all:
+            # Every series' state is about to change at once: no short cut at this scrape.
+            self._fed.clear()
         if self._rebase:
             self._rebase = reset_all = False
             for known in self._by_text.values():
@@ -152,17 +275,27 @@ class SeriesTracker:
             for known in self._by_text.values():
                 for old in known.values():
                     old.seen = _NEW_COUNTED
-        for name, kind, new in fresh:
+        for name, kind, new, texts in fresh:
             table = self._by_text.setdefault(name, {})
-            for text in new:
+            for text, ident in new:
                 if text not in table:  # the same new text may appear twice on a page
-                    series = self._register(name, kind, text, first)
+                    series = self._register(name, ident, first)
                     if series is None:
                         ignored += 1
                     else:
                         table[text] = series
-            ignored_here, reset_here = self._feed(table, page.samples[name], reset_all,
-                                                  name, kind, problems)
+            rows = page.samples[name]
+            values = dict(zip(texts, map(_VALUE, rows), strict=True))
+            fed = self._fed.pop(name, None)
+            if (fed is not None and fed[0] == self.scrapes - 1 and len(values) == len(rows)
+                    and name not in self._aliased):
+                ignored_here, reset_here = self._feed_moved(table, rows, texts, fed[1], name,
+                                                            kind, problems)
+            else:
+                ignored_here, reset_here = self._feed(table, rows, reset_all, name, kind,
+                                                      problems)
+            if not ignored_here:  # every row fed as it stands: the next scrape may cut short
+                self._fed[name] = (self.scrapes, values)
             ignored += ignored_here
             saw_reset = saw_reset or reset_here
         self._forget()
@@ -225,21 +358,100 @@ class SeriesTracker:
                     cell[0] += delta
         return ignored, reset
 
-    def _register(self, name: str, kind: Feed, text: str, first: bool) -> _Series | None:
-        key = labels_key(text)  # validated before anything was counted
+    def _feed_moved(self, table: Mapping[str, _Series], rows: list[RawSample], texts: list[str],
+                    before: dict[str, float], name: str, kind: Feed, problems: dict[str, str]
+                    ) -> tuple[int, bool]:
+        """`_feed`, cut short: the previous scrape fed every row of this family cleanly
+        (`before`: its values by label text), this page has no row twice (no text twice, and no
+        series known under two texts), and no process reset or rebaseline happened since (they
+        clear the short cuts). A row whose value has not moved since would add nothing (its
+        series' last value is that value): it is only marked seen. The rest (moved values, new
+        series, NaN, resets) take `_feed`'s full rule, in page order."""
+        moved = list(itertools.compress(rows, map(operator.ne, map(_VALUE, rows),
+                                                  map(before.get, texts))))
+        ignored, reset = self._feed(table, moved, False, name, kind, problems)
+        scrape = self.scrapes
+        for series in filter(None, map(table.get, texts)):
+            series.seen = scrape
+        return ignored, reset
+
+    def _identify(self, name: str, kind: Feed, text: str) -> _Ident:
+        """What a new label text is: (its labels as a key, the sums it feeds or None when it
+        has no usable `le`, the status label it carries). Raises ParseError on malformed text.
+        Changes nothing but caches, so that a page can be refused whole.
+
+        A page's label texts mostly differ only in their last label (`le` of a bucket, the
+        status of a count), so the text before the last label is read once for all of them
+        (a "group"); a text whose last label is not plain, or that would change the route, the
+        method or the status the group gave, is read whole."""
+        split = _last_label(text)
+        if split is not None:
+            prefix, tail, value = split
+            group = self._groups.setdefault(name, {}).get(prefix)
+            if group is None:
+                group = self._group(name, kind, prefix)
+            if group is not None and tail not in group.names:
+                key = tuple(sorted((*group.key, (tail, value))))
+                if tail not in self._slot_labels:
+                    return key, group.slots, group.status
+                if tail == "le" and kind is BUCKET and self._le_plain:
+                    le = _le(value)
+                    if le is None:
+                        return key, None, group.status
+                    if group.rk is None:
+                        return key, ((BUCKET, le, None),), group.status
+                    return key, ((BUCKET, le, None), (BUCKET, le, group.rk)), group.status
+                if ((kind is COUNTER or kind is HIST_COUNT) and group.status is None
+                        and tail in self._statuses and tail not in self._candidates):
+                    cls = status_class(untrusted.line(value, 200))
+                    if group.rk is None:
+                        return key, ((kind, cls, None),), tail
+                    return key, ((kind, cls, None), (kind, cls, group.rk)), tail
+        key = labels_key(text)
+        labels = dict(key)
+        status = next((s for s in self.names.status_labels if s in labels), None)
+        return key, self._slots(kind, labels, name), status
+
+    def _group(self, name: str, kind: Feed, prefix: str) -> _Group | None:
+        """The labels before the last one, read once for every text that shares them; None
+        when they are malformed (the whole text is then read, and refused with its reason)."""
+        try:
+            key = labels_key(prefix)
+        except ParseError:
+            return None
+        labels = dict(key)
+        if "__name__" in labels:
+            return None
+        route = _first_label(labels, self.names.route_labels)
+        method = _first_label(labels, self.names.method_labels) or ""
+        status = next((s for s in self.names.status_labels if s in labels), None)
+        group = _Group(key, frozenset(labels) | {"__name__"},
+                       (method, route) if route is not None else None,
+                       self._slots(kind, labels, name), status)
+        groups = self._groups[name]
+        if len(groups) >= _GROUPS_MAX:
+            groups.clear()
+        groups[prefix] = group
+        return group
+
+    def _register(self, name: str, ident: _Ident, first: bool) -> _Series | None:
+        key, slots, status = ident  # validated before anything was counted
         known = self._by_key.get((name, key))
         if known is not None:
-            return known  # the same series, its labels written in another order
-        labels = dict(key)
-        slots = self._slots(kind, labels, name)
+            # The same series, its labels written in another order: two texts, one series,
+            # so a page's texts being distinct no longer means its series are.
+            self._aliased.add(name)
+            return known
         if slots is None:
             return None
-        status = next((s for s in self.names.status_labels if s in labels), None)
         if status is not None:
             self._with_status.setdefault(name, status)
         # Every sum exists from its series' first sight, even at zero: an empty bucket is still
         # a bucket bound, and histogram_quantile needs all the bounds.
-        cells = tuple(self._cell(feed, k, rk) for feed, k, rk in slots)
+        cells = self._cells_of.get(slots)
+        if cells is None:
+            cells = self._cells_of[slots] = tuple(self._cell(feed, k, rk)
+                                                  for feed, k, rk in slots)
         # On the first scrape the counts were made at unknown times before sbtop looked: they
         # are the baseline. A series that appears later was created since the previous scrape
         # (clients create labelled series on first use), so all of its count is new, exactly
@@ -253,8 +465,7 @@ class SeriesTracker:
             return self._route_cells[feed].setdefault(rk, {}).setdefault(key, [0.0])
         return self._cells[feed].setdefault(key, [0.0])
 
-    def _slots(self, kind: Feed, labels: dict[str, str], name: str
-               ) -> tuple[tuple[Feed, Any, RouteKey | None], ...] | None:
+    def _slots(self, kind: Feed, labels: dict[str, str], name: str) -> _Slots | None:
         """The sums a series adds to: (feed, le / status class / name, route or None)."""
         names = self.names
         route = _first_label(labels, names.route_labels)

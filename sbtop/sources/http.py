@@ -7,8 +7,10 @@ repr. The deadline and the size cap are sbtop.bounded's, shared with every other
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import ssl
+import sys
 import time
 from dataclasses import dataclass
 
@@ -21,6 +23,14 @@ from sbtop.clock import SYSTEM, Clock
 from sbtop.sources.settings import DEFAULT_MAX_BYTES as DEFAULT_MAX_BYTES  # noqa: PLC0414
 from sbtop.sources.settings import DEFAULT_MAX_SAMPLES as DEFAULT_MAX_SAMPLES  # noqa: PLC0414
 from sbtop.sources.settings import HttpSettings as HttpSettings  # noqa: PLC0414
+
+# httpcore runs `import sniffio` each time it sets up a lock: four times a request. When the
+# package is missing, every attempt searches sys.path again and fails (85 us each here, a third
+# of a millisecond a tick), and httpcore then assumes asyncio, which sbtop runs on. sniffio is
+# a dependency for that reason; where it is absent all the same, its absence is recorded once
+# (None in sys.modules makes an import fail at once) instead of being found again and again.
+if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+    sys.modules["sniffio"] = None  # type: ignore[assignment]  # None: known absent
 
 
 class FetchError(Exception):
