@@ -382,7 +382,7 @@ async def test_at_80x24_the_override_dialog_is_whole_and_no_notification_covers_
         text = screen_text(app)
         # The whole plan on the screen, the gate line to its end, without scrolling.
         assert app.screen.query_one(VerticalScroll).max_scroll_y == 0
-        assert "(no database)" in text and "Type the target's name" in text
+        assert "db: no database" in text and "Type the target's name" in text
         prompt = app.screen.query_one(Input).region
         shown = [t for t in app.screen.query(Toast) if t.display and t.region.overlaps(prompt)]
         assert shown == []
