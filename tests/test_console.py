@@ -82,15 +82,21 @@ async def test_figures_appear_and_levels_become_words_and_classes(harness: Harne
 
 async def test_help_lists_every_key_at_80x24_without_scrolling(harness: Harness) -> None:
     from textual.containers import VerticalScroll
+    from textual.widgets._toast import Toast
 
     app = harness.app
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
+        # A notice arriving while the help is open does not cover its last keys.
+        app.notify("a notice arriving while the help is open", timeout=30)
+        await pilot.pause()
+        assert [t for t in app.screen.query(Toast) if t.display] == []
         text = screen_text(app)
-        for key in ("q", "?", "space", "+/-", "tab", "enter", "s", "/", "t", "c", "0", "r",
-                    "b", "B", "a", "v", "x / K", "escape"):
+        assert "a notice arriving" not in text
+        for key in ("q", "?", "space", "+/-", "tab", "enter", "j / k", "s", "/", "t", "c",
+                    "0", "r", "b", "B", "a", "v", "x / K", "escape"):
             assert f" {key} " in f" {text} ".replace("\n", " \n "), key
         assert "STALE and DOWN" in text  # the last line, on the screen
         assert app.screen.query_one(VerticalScroll).max_scroll_y == 0

@@ -181,7 +181,8 @@ class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
                 if isinstance(b, Binding) and b.tooltip and b.action != "escape"
                 and not (self.read_only and b.action in _DEPLOY_ACTIONS)]
         rows[2:2] = [("tab", "move between panels (shift+tab: back)"),
-                     ("enter", "the focused panel full screen (on Database: the sessions)"),
+                     ("enter", "full screen: the focused panel (Routes: the cursor's route)"),
+                     ("j / k", "Routes: move the route cursor (also down / up)"),
                      ("escape", "close a chart, a view or this help; clear the filter")]
         if not self.read_only:
             rows.append(("x / K", "sessions view: cancel the query / end the session"))

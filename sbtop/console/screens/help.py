@@ -20,6 +20,9 @@ class HelpScreen(ModalScreen[None]):
         border: round $accent; background: $surface; padding: 0 1;
     }
     HelpScreen Static { width: 1fr; height: auto; }
+    /* At 80x24 the help fills the screen: a notification would hide its last keys. Those
+       still due show again when it closes. */
+    HelpScreen Toast { display: none; }
     """
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", show=False)]
 
