@@ -60,14 +60,14 @@ def one_run(command: list[str], size: str, full: Probe, figures: Probe) -> tuple
         stamp = Path(tmp) / "t0"
         inner = (f"date +%s.%N > {shlex.quote(str(stamp))}; "
                  f"exec env TERM=xterm-256color {shlex.join(command)}")
-        subprocess.run(tmux + ["new-session", "-d", "-s", "m", "-x", cols, "-y", rows,
-                               "sh -c " + shlex.quote(inner)], check=True)
+        subprocess.run([*tmux, "new-session", "-d", "-s", "m", "-x", cols, "-y", rows,
+                        "sh -c " + shlex.quote(inner)], check=True)
         try:
             t_full = t_fig = None
             deadline = time.time() + TIMEOUT_S
             while time.time() < deadline and (t_full is None or t_fig is None):
-                screen = subprocess.run(tmux + ["capture-pane", "-p", "-t", "m"],
-                                        capture_output=True, text=True).stdout
+                screen = subprocess.run([*tmux, "capture-pane", "-p", "-t", "m"],
+                                        capture_output=True, text=True, check=False).stdout
                 now = time.time()
                 if t_full is None and full(screen):
                     t_full = now
@@ -80,7 +80,7 @@ def one_run(command: list[str], size: str, full: Probe, figures: Probe) -> tuple
             t0 = float(stamp.read_text())
             return t_full - t0, t_fig - t0
         finally:
-            subprocess.run(tmux + ["kill-server"], capture_output=True)
+            subprocess.run([*tmux, "kill-server"], capture_output=True, check=False)
 
 
 def free_port() -> int:

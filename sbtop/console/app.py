@@ -136,11 +136,21 @@ class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
             self.notify(problem, severity="warning", timeout=10)
         self.query_one(HeaderBar).set_refresh(self.session.refresh_s)
         self.query_one("#latency", Panel).focus()
+        if self.collecting:
+            # The screen first: the session's start (HTTP client, TLS certificates, state
+            # file) and its first tick come right after the first frame, not before it.
+            self.call_after_refresh(lambda: self.run_worker(self._collect(), group="collect"))
+        else:
+            await self._start_session()
+
+    async def _start_session(self) -> None:
         await self.session.start()
         if self.session.actions is not None and not self.read_only:
             self._read_flag()
-        if self.collecting:
-            self.run_worker(self.session.run(), group="collect")
+
+    async def _collect(self) -> None:
+        await self._start_session()
+        await self.session.run()
 
     async def on_unmount(self) -> None:
         self.session.stop()

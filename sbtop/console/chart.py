@@ -11,8 +11,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import plotext as plt
-
 Colour = str | tuple[int, int, int]
 
 
@@ -51,6 +49,8 @@ def plot_colour(theme_value: str | None, fallback: str = "default") -> Colour:
 def build(series: Sequence[Series], hlines: Sequence[HLine], markers: Sequence[tuple[float, str]],
           width: int, height: int, title: str, unit: str, marker_colour: Colour = "default"
           ) -> str:
+    import plotext as plt  # here, not at start-up: ~25 ms and ~3 MB until a chart is opened
+
     plt.clf()
     plt.theme("clear")
     plt.plotsize(max(20, width), max(6, height))
