@@ -4,14 +4,20 @@ uses is never imported."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
+
+import httpx
+import pytest
 
 from sbtop import config
 from sbtop.collector import Collector
 from sbtop.console.app import SbtopApp
 from sbtop.session.live import LiveSession
+from sbtop.sources.http import tls_context
 from tests.console_harness import screen_text
 from tests.servers import Answer, LoopbackServer
 from tests.waiting import app_until as until
@@ -73,3 +79,30 @@ def test_the_console_imports_no_database_driver_chart_library_or_http_cli_until_
             "import sbtop.console.chart, sbtop.sources.database\n"
             "assert 'plotext' not in sys.modules  # until a chart is drawn\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_trusted_cas_are_loaded_at_the_first_tls_handshake_and_still_refuse_a_stranger(
+        tmp_path: Path) -> None:
+    """An http:// target never loads the CA store (1.7 MB); the first https connection does,
+    and a certificate no CA vouches for is refused as before, never let through unverified."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    ctx = tls_context()
+    assert ctx.cert_store_stats()["x509_ca"] == 0
+
+    async def get(url: str) -> None:
+        async with httpx.AsyncClient(verify=ctx) as client:
+            await client.get(url)
+
+    with LoopbackServer({"/metrics": Answer(body=b"x 1\n")}) as plain:
+        asyncio.run(get(plain.url + "/metrics"))
+    assert ctx.cert_store_stats()["x509_ca"] == 0  # plain HTTP: nothing loaded
+    with (LoopbackServer({"/metrics": Answer(body=b"x 1\n")}, tls=server_ctx) as srv,
+          pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED")):
+        asyncio.run(get(srv.url + "/metrics"))
+    assert ctx.cert_store_stats()["x509_ca"] > 10  # certifi's CAs, at the handshake
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
