@@ -9,7 +9,9 @@ references: a Textual app showing one static line (bench/static_line.py, the flo
 Textual program), htop (1 s refresh, as sbtop's) and the naive Textual dashboard in
 bench/naive_dashboard.py. Prints CPU (% of one core), bytes written to the terminal per second
 and peak RSS of the process tree. Figures, not pass/fail; the goal for `sbtop --url`: at most
-3x the floor's CPU (about 1 %), 1.5 KB/s and 50 MB.
+3x the floor's CPU (about 1 %), 1.5 KB/s and 50 MB. `--baseline DIR` adds a `sbtop --url` row
+run with the sbtop package found in DIR (say, an older commit's: `git archive COMMIT sbtop | tar
+-x -C DIR`).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ def wait_listening(port: int, backend: subprocess.Popen[bytes]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=30)
+    ap.add_argument("--baseline", help="a directory holding another sbtop package, run beside")
     args = ap.parse_args()
     if not TUI_COST.exists():
         sys.exit(f"tui-cost not found at {TUI_COST} (set TUI_COST)")
@@ -81,6 +84,11 @@ def main() -> None:
              [sys.executable, str(ROOT / "bench" / "naive_dashboard.py")],
              "120x40"),
         ]
+        if args.baseline:
+            compileall.compile_dir(str(Path(args.baseline) / "sbtop"), quiet=1)
+            runs.insert(1, ("sbtop --url, baseline",
+                            ["env", f"PYTHONPATH={Path(args.baseline).resolve()}", sbtop,
+                             "--url", f"http://127.0.0.1:{port}"], "120x40"))
         htop = shutil.which("htop")
         if htop:
             runs.insert(2, ("htop (1 s refresh)", [htop, "-d", "10"], "120x40"))

@@ -11,6 +11,9 @@ process), and `sbtop --url` against the simulated backend started beforehand in 
 process (`sbtop demo --serve`). Medians of the runs; figures, not pass/fail. The goal: a full
 screen within 0.5 s.
 
+`--baseline DIR` adds both sbtop rows again with the sbtop package found in DIR (say, an older
+commit's: `git archive COMMIT sbtop | tar -x -C DIR`), interleaved in the same run.
+
 The sources are compiled to bytecode first (as an installed package is), so the figures do
 not count Python compiling sbtop's modules on every start.
 """
@@ -93,8 +96,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--size", default="120x40")
+    ap.add_argument("--baseline", help="a directory holding another sbtop package, run beside")
     args = ap.parse_args()
     compileall.compile_dir(str(ROOT / "sbtop"), quiet=1)
+    if args.baseline:
+        compileall.compile_dir(str(Path(args.baseline) / "sbtop"), quiet=1)
     sbtop = str(Path(sys.executable).with_name("sbtop"))
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -117,6 +123,13 @@ def main() -> None:
             ("sbtop --url (backend apart)", [sbtop, "--url", f"http://127.0.0.1:{port}"],
              sbtop_full, sbtop_figures),
         ]
+        if args.baseline:
+            before = ["env", f"PYTHONPATH={Path(args.baseline).resolve()}"]
+            programs += [
+                ("sbtop demo, baseline", [*before, sbtop, "demo"], sbtop_full, sbtop_figures),
+                ("sbtop --url, baseline", [*before, sbtop, "--url", f"http://127.0.0.1:{port}"],
+                 sbtop_full, sbtop_figures),
+            ]
         results: dict[str, list[tuple[float, float]]] = {label: [] for label, *_ in programs}
         for _ in range(args.runs):  # interleaved: a busy moment falls on every program alike
             for label, command, full, figures in programs:
