@@ -136,12 +136,15 @@ class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
             self.notify(problem, severity="warning", timeout=10)
         self.query_one(HeaderBar).set_refresh(self.session.refresh_s)
         self.query_one("#latency", Panel).focus()
-        if self.collecting:
-            # The screen first: the session's start (HTTP client, TLS certificates, state
-            # file) and its first tick come right after the first frame, not before it.
+        if self.collecting and self.session.player is None:
+            # Live, the screen first: the session's start (HTTP client, state file) and its
+            # first tick come right after the first frame, not before it. A replay starts at
+            # once: its first recorded tick, history and all, is its first frame.
             self.call_after_refresh(lambda: self.run_worker(self._collect(), group="collect"))
-        else:
-            await self._start_session()
+            return
+        await self._start_session()
+        if self.collecting:
+            self.run_worker(self.session.run(), group="collect")
 
     async def _start_session(self) -> None:
         await self.session.start()
