@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -19,10 +19,12 @@ from sbtop.engine.observations import (
     PromSnapshot,
 )
 from sbtop.sources import health, metrics
-from sbtop.sources.database import DatabaseSource
 from sbtop.sources.http import make_client
 from sbtop.sources.prometheus import PrometheusSource
 from sbtop.sources.settings import CollectorSettings
+
+if TYPE_CHECKING:
+    from sbtop.sources.database import DatabaseSource
 
 
 class Collector:
@@ -44,6 +46,9 @@ class Collector:
             self.prom = PrometheusSource(settings.prometheus, settings.engine, clock)
         self.db: DatabaseSource | None = None
         if settings.dsn:
+            # psycopg only with a database: a tenth of a second of start-up and ~10 MB spared.
+            from sbtop.sources.database import DatabaseSource
+
             self.db = DatabaseSource(settings.dsn, settings.db, clock)
 
     async def __aenter__(self) -> Collector:

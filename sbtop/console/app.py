@@ -154,11 +154,24 @@ class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
             self.notify(note, timeout=20)
         self.query_one(HeaderBar).set_refresh(self.session.refresh_s)
         self.query_one("#latency", Panel).focus()
+        if self.collecting and self.session.player is None:
+            # Live, the screen first: the session's start (HTTP client, state file) and its
+            # first tick come right after the first frame, not before it. A replay starts at
+            # once: its first recorded tick, history and all, is its first frame.
+            self.call_after_refresh(lambda: self.run_worker(self._collect(), group="collect"))
+            return
+        await self._start_session()
+        if self.collecting:
+            self.run_worker(self.session.run(), group="collect")
+
+    async def _start_session(self) -> None:
         await self.session.start()
         if self.session.actions is not None and not self.read_only:
             self._read_flag()
-        if self.collecting:
-            self.run_worker(self.session.run(), group="collect")
+
+    async def _collect(self) -> None:
+        await self._start_session()
+        await self.session.run()
 
     async def on_unmount(self) -> None:
         self.session.stop()

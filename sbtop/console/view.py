@@ -25,6 +25,8 @@ class SnapshotView(ConsoleBase):
     snapshot: Snapshot | None = None  # the latest
     _shown: Snapshot | None = None  # what the panels show (older while paused)
     _age_text = ""
+    _panels_of: object = None
+    _panel_list: tuple[Panel, ...] = ()
 
     @property
     def info(self) -> SessionInfo:
@@ -66,10 +68,17 @@ class SnapshotView(ConsoleBase):
             header = self.query_one(HeaderBar)
             header.set_level(a.level)
             header.set_instances(sum(i.up for i in a.instances), len(a.instances))
-            for panel in self.query(Panel):
+            for panel in self._panels():
                 panel.show(s)
             if self._age_text:
                 self._mark_stale_panels()
+
+    def _panels(self) -> tuple[Panel, ...]:
+        """The screen's panels, looked up once per screen: walking the whole DOM for them on
+        every tick cost more than drawing them."""
+        if self._panels_of is not self.screen:
+            self._panels_of, self._panel_list = self.screen, tuple(self.query(Panel))
+        return self._panel_list
 
     def _show_freshness(self, s: Snapshot) -> None:
         text = age_markup(s.freshness)
