@@ -25,6 +25,7 @@ from sbtop import format
 from sbtop.clock import SYSTEM
 from sbtop.console import terminal
 from sbtop.console.deploy import DeployKeys
+from sbtop.console.layout import LAYOUT_CSS, LayoutView
 from sbtop.console.messages import ChartRequested, SessionsRequested
 from sbtop.console.screens.actions_log import ActionLogScreen
 from sbtop.console.screens.chart import ChartScreen
@@ -33,7 +34,6 @@ from sbtop.console.screens.sessions import SessionsScreen
 from sbtop.console.screens.verify import VerifyScreen
 from sbtop.console.signals import SignalHandling
 from sbtop.console.themes import DEFAULT_THEME, load_themes
-from sbtop.console.view import SnapshotView
 from sbtop.console.widgets.alerts import AlertsPanel
 from sbtop.console.widgets.canary import CanaryPanel
 from sbtop.console.widgets.database import DatabasePanel
@@ -57,14 +57,14 @@ _LETTER_ACTIONS = {"sort", "filter", "next_theme", "canary", "abort", "restart",
                    "baseline", "log", "pause", "quit", "verify"}
 
 
-class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
+class SbtopApp(LayoutView, DeployKeys, SignalHandling):
     TITLE = "sbtop"
     ENABLE_COMMAND_PALETTE = False
     CSS = """
     Screen { layout: vertical; }
     #panels { grid-size: 2; grid-columns: 1fr 1fr; grid-rows: auto; height: auto; }
     #alerts { height: auto; }
-    """
+    """ + LAYOUT_CSS
     BINDINGS = [
         Binding("q", "quit", "Quit", tooltip="quit sbtop"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),

@@ -146,7 +146,7 @@ class RoutesPanel(Panel):
                          else "[$text-muted]no traffic on any route in the window[/]")
         shown = rows if len(rows) <= room - len(lines) else rows[: max(0, room - len(lines) - 1)]
         for r in shown:
-            lines.append(self._row(r, name_width))
+            lines.append(self._row(r, name_width, self.app.no_color))
         if len(shown) < len(rows):
             lines.append(f"[$text-muted]+{len(rows) - len(shown)} more routes (/ filters)[/]")
         self.shown = [r.name for r in shown]
@@ -154,7 +154,7 @@ class RoutesPanel(Panel):
             self.query_one(f"#rt-{i}", Line).set(lines[i] if i < len(lines) else "")
 
     @staticmethod
-    def _row(r: RouteStat, name_width: int) -> str:
+    def _row(r: RouteStat, name_width: int, no_color: bool = False) -> str:
         # Widths in terminal cells, not characters: a CJK route name is twice as wide.
         name = r.name if cell_len(r.name) <= name_width - 1 else (
             set_cell_size(r.name, name_width - 2) + "…")
@@ -165,5 +165,9 @@ class RoutesPanel(Panel):
         # Route names come from the page: escaped, so markup in them is never parsed.
         text = esc(name) + cells
         if r.error_5xx_pct:
-            return f"[$warning]{text}[/]" if r.error_5xx_pct <= 5 else f"[b $error]{text}[/]"
+            # Bold, and reversed past 5 %: a failing row stands out in every theme and without
+            # colour (a grey of the warning colour alone reads dimmer than healthy rows).
+            warn = "b" if no_color else "b $warning"
+            return (f"[{warn}]{text}[/]" if r.error_5xx_pct <= 5
+                    else f"[b reverse $error]{text}[/]")
         return text

@@ -1,0 +1,139 @@
+"""Which layout for which terminal size, and what goes first.
+
+The rules (the README's console section says them to the user):
+- compact, fewer than 30 rows (80x24): the metric panels keep their figures, levels and
+  thresholds but drop their sparklines, and the Canary panel its gate line while no canary is
+  under way; while one is, Sockets & memory and Database step aside unless they warn (the
+  header's level and the alerts still speak for them). The rows go to the routes.
+- standard: the four metric panels two by two, as many routes as there are (or as fit).
+- wide, 160 columns or more: the four metric panels side by side in one row.
+- At any size but compact, the rows the routes do not need go to the metric panels: with three
+  rows or more to give each, the sparklines become history charts that high (threshold lines,
+  a scale).
+- While a canary is under way (the flag read, above 0 %, below the top of the ladder), the
+  Canary panel comes first, right under the header, so its step, gate and the routes it moves
+  are what is seen; otherwise latency and errors come first and the Canary panel follows the
+  metric panels.
+
+Arranging costs nothing per tick when nothing changes: each step compares before it sets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+
+from textual.containers import Grid
+from textual.css.query import NoMatches
+from textual.events import Resize
+
+from sbtop.console.view import SnapshotView
+from sbtop.console.widgets.canary import CanaryPanel
+from sbtop.console.widgets.panel import CHART_MIN_ROWS, Sparkline
+from sbtop.console.widgets.routes import MAX_ROWS, RoutesPanel
+from sbtop.engine.gate import Gate
+from sbtop.session.snapshot import Snapshot
+
+COMPACT_BELOW_ROWS = 30
+WIDE_FROM_COLUMNS = 160
+CHART_MAX_ROWS = 16
+
+LAYOUT_CSS = """
+Screen.-compact Sparkline { display: none; }
+Screen.-compact.-calm #cn-gate { display: none; }
+Screen.-compact.-canary #sockets, Screen.-compact.-canary #database { display: none; }
+Screen.-compact.-canary #sockets.-warning, Screen.-compact.-canary #sockets.-critical,
+Screen.-compact.-canary #sockets.-stale, Screen.-compact.-canary #sockets.-down,
+Screen.-compact.-canary #database.-warning, Screen.-compact.-canary #database.-critical,
+Screen.-compact.-canary #database.-stale, Screen.-compact.-canary #database.-down {
+    display: block;
+}
+Screen.-wide #panels { grid-size: 4; grid-columns: 1fr 1fr 1fr 1fr; }
+"""
+
+
+class Size(enum.Enum):
+    COMPACT = "compact"
+    STANDARD = "standard"
+    WIDE = "wide"
+
+
+def size_of(width: int, height: int) -> Size:
+    if height < COMPACT_BELOW_ROWS:
+        return Size.COMPACT
+    if width >= WIDE_FROM_COLUMNS:
+        return Size.WIDE
+    return Size.STANDARD
+
+
+def canary_under_way(gate: Gate | None) -> bool:
+    """A canary is under way between its first step and the top of the ladder."""
+    return (gate is not None and gate.percent is not None and gate.percent > 0
+            and gate.next_percent is not None)
+
+
+def chart_rows(spare: int, panel_rows: int) -> int:
+    """How high each metric panel's chart is, given the rows the routes leave spare and how
+    many rows of metric panels share them (a chart of one row is the sparkline)."""
+    rows = 1 + max(0, spare) // max(1, panel_rows)
+    return min(CHART_MAX_ROWS, rows) if rows >= CHART_MIN_ROWS else 1
+
+
+class LayoutView(SnapshotView):
+    """Arranges the main screen by its size and by the moment (a canary under way or not)."""
+
+    _layout_size: Size | None = None
+    _canary_first = False
+
+    def on_resize(self, _event: Resize) -> None:
+        self.call_after_refresh(self._arrange)
+
+    def _show(self, s: Snapshot) -> None:
+        super()._show(s)
+        self._arrange()
+
+    def _show_canary(self, s: Snapshot) -> None:
+        super()._show_canary(s)
+        self._arrange()
+
+    def _arrange(self) -> None:
+        screen = self.screen_stack[0] if self.screen_stack else None
+        if screen is None or not screen.is_mounted:
+            return
+        size = size_of(self.size.width, self.size.height)
+        if size is not self._layout_size:
+            self._layout_size = size
+            for s in Size:
+                screen.set_class(s is size, f"-{s.value}")
+        gate = self.snapshot.gate if self.snapshot is not None else None
+        first = canary_under_way(gate)
+        screen.set_class(first, "-canary")
+        screen.set_class(not first, "-calm")
+        with contextlib.suppress(NoMatches):
+            if first != self._canary_first:
+                self._canary_first = first
+                canary = screen.query_one(CanaryPanel)
+                if first:
+                    screen.move_child(canary, before=screen.query_one("#panels", Grid))
+                else:
+                    screen.move_child(canary, after=screen.query_one("#panels", Grid))
+            self._fit_charts(size)
+
+    def _fit_charts(self, size: Size) -> None:
+        """Give the metric panels' charts the rows the routes do not need."""
+        sparks = list(self.screen_stack[0].query(Sparkline))
+        if not sparks:
+            return
+        rows = 1
+        routes = self.screen_stack[0].query_one(RoutesPanel)
+        room = routes.content_size.height
+        if size is not Size.COMPACT and room > 0:
+            panel_rows = 1 if size is Size.WIDE else 2
+            # The room the routes would have with one-row sparklines.
+            base = room + panel_rows * (sparks[0].rows - 1)
+            a = self.snapshot.assessment if self.snapshot is not None else None
+            listed = min(MAX_ROWS, len(a.routes.every)) if a is not None else MAX_ROWS
+            need = 1 + max(1, listed) + (1 if routes.has_class("-filtering") else 0)
+            rows = chart_rows(base - need, panel_rows)
+        for sp in sparks:
+            sp.set_rows(rows)
