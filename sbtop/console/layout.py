@@ -29,14 +29,13 @@ from textual.events import Resize
 
 from sbtop.console.view import SnapshotView
 from sbtop.console.widgets.canary import CanaryPanel
-from sbtop.console.widgets.panel import CHART_MIN_ROWS, Sparkline
+from sbtop.console.widgets.panel import CHART_MAX_ROWS, CHART_MIN_ROWS, Sparkline
 from sbtop.console.widgets.routes import MAX_ROWS, RoutesPanel
 from sbtop.engine.gate import Gate
 from sbtop.session.snapshot import Snapshot
 
 COMPACT_BELOW_ROWS = 30
 WIDE_FROM_COLUMNS = 160
-CHART_MAX_ROWS = 16
 
 LAYOUT_CSS = """
 Screen.-compact Sparkline { display: none; }
@@ -84,6 +83,7 @@ class LayoutView(SnapshotView):
 
     _layout_size: Size | None = None
     _canary_first = False
+    _charted: tuple[list[Sparkline], RoutesPanel] | None = None
 
     def on_resize(self, _event: Resize) -> None:
         self.call_after_refresh(self._arrange)
@@ -121,11 +121,13 @@ class LayoutView(SnapshotView):
 
     def _fit_charts(self, size: Size) -> None:
         """Give the metric panels' charts the rows the routes do not need."""
-        sparks = list(self.screen_stack[0].query(Sparkline))
+        if self._charted is None:  # looked up once: the panels stay for the app's life
+            screen = self.screen_stack[0]
+            self._charted = (list(screen.query(Sparkline)), screen.query_one(RoutesPanel))
+        sparks, routes = self._charted
         if not sparks:
             return
         rows = 1
-        routes = self.screen_stack[0].query_one(RoutesPanel)
         room = routes.content_size.height
         if size is not Size.COMPACT and room > 0:
             panel_rows = 1 if size is Size.WIDE else 2

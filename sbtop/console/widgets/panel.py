@@ -23,6 +23,7 @@ from sbtop.session.snapshot import Snapshot
 # A history chart of at least this many rows replaces the sparkline, in bars of this many
 # seconds: three times a sparkline's, so a chart three rows high sends what a sparkline does.
 CHART_MIN_ROWS = 3
+CHART_MAX_ROWS = 16
 CHART_STEP_S = 15.0
 
 
@@ -54,10 +55,16 @@ class Line(Static):
         return self._markup
 
 
-class Sparkline(Line):
-    """A Line holding a sparkline of one figure, in bars of `step` seconds: it changes once a
+class Sparkline(Vertical):
+    """A line holding a sparkline of one figure, in bars of `step` seconds: it changes once a
     bar, not once a tick, which keeps it cheap to send. Given rows to spare (the layout's
-    `rows`), it becomes a history chart that many rows high, in bars of `CHART_STEP_S`."""
+    `rows`), it becomes a history chart that many rows high, in bars of `CHART_STEP_S`: a
+    line per row, each repainted only when its own text changes (the rows above the bars,
+    the threshold lines and rows of full bars mostly stay as they are)."""
+
+    DEFAULT_CSS = """
+    Sparkline { height: auto; width: 1fr; }
+    """
 
     def __init__(self, key: str, label: str, *, step: float = 5.0, agg: str = "max",
                  unit: str = "", id: str | None = None) -> None:
@@ -68,14 +75,27 @@ class Sparkline(Line):
         self.step = step
         self.agg = max if agg == "max" else _mean
         self.rows = 1
+        self._lines = [Line() for _ in range(CHART_MAX_ROWS)]
+        for extra in self._lines[1:]:
+            extra.display = False
         self._drawn: tuple[float, int, int] | None = None
         self._source: tuple[History, Threshold | None] | None = None
 
+    def compose(self) -> ComposeResult:
+        yield from self._lines
+
+    @property
+    def text(self) -> str:
+        """The markup shown, a line per row."""
+        return "\n".join(line.text for line in self._lines[: self.rows])
+
     def set_rows(self, rows: int) -> None:
         """The rows the layout gives this chart (1: a sparkline)."""
+        rows = max(1, min(CHART_MAX_ROWS, rows))
         if rows != self.rows:
             self.rows = rows
-            self.styles.height = rows
+            for i, line in enumerate(self._lines):
+                line.display = i < rows
             self.redraw()
 
     def on_resize(self) -> None:
@@ -92,7 +112,6 @@ class Sparkline(Line):
         tall = self.rows >= CHART_MIN_ROWS
         step = CHART_STEP_S if tall else self.step
         full = self.size.width or 30
-        suffix = f" [$text-muted]{self.label}·{step:g}s[/]"
         width = full if tall else max(4, full - len(self.label) - len(f"{step:g}") - 3)
         drawn = (0.0 if last is None else float(int(last // step)), width, self.rows)
         if drawn == self._drawn:
@@ -100,10 +119,13 @@ class Sparkline(Line):
         self._drawn = drawn
         values = ring.buckets(step, width, self.agg)
         if tall:
-            self.set("\n".join(chart(values, width, self.rows, threshold,
-                                       f"{self.label}·{step:g}s", self.unit)))
+            rows = chart(values, width, self.rows, threshold, f"{self.label}·{step:g}s",
+                         self.unit)
         else:
-            self.set(sparkline(values, width, threshold) + suffix)
+            rows = [sparkline(values, width, threshold)
+                    + f" [$text-muted]{self.label}·{step:g}s[/]"]
+        for line, markup in zip(self._lines, rows, strict=False):
+            line.set(markup)
 
 
 def _mean(values: list[float]) -> float:
