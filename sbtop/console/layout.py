@@ -109,15 +109,16 @@ class LayoutView(SnapshotView):
         first = canary_under_way(gate)
         screen.set_class(first, "-canary")
         screen.set_class(not first, "-calm")
-        with contextlib.suppress(NoMatches):
-            if first != self._canary_first:
-                self._canary_first = first
+        if first != self._canary_first:
+            self._canary_first = first
+            with contextlib.suppress(NoMatches):  # no Canary panel (no deploy provider)
                 canary = screen.query_one(CanaryPanel)
+                panels = screen.query_one("#panels", Grid)
                 if first:
-                    screen.move_child(canary, before=screen.query_one("#panels", Grid))
+                    screen.move_child(canary, before=panels)
                 else:
-                    screen.move_child(canary, after=screen.query_one("#panels", Grid))
-            self._fit_charts(size)
+                    screen.move_child(canary, after=panels)
+        self._fit_charts(size)
 
     def _fit_charts(self, size: Size) -> None:
         """Give the metric panels' charts the rows the routes do not need."""

@@ -10,6 +10,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
+from textual.geometry import Region
+from textual.widget import Widget
 from textual.widgets import Static
 
 from sbtop.console import marks
@@ -55,15 +57,15 @@ class Line(Static):
         return self._markup
 
 
-class Sparkline(Vertical):
+class Sparkline(Widget):
     """A line holding a sparkline of one figure, in bars of `step` seconds: it changes once a
     bar, not once a tick, which keeps it cheap to send. Given rows to spare (the layout's
-    `rows`), it becomes a history chart that many rows high, in bars of `CHART_STEP_S`: a
-    line per row, each repainted only when its own text changes (the rows above the bars,
-    the threshold lines and rows of full bars mostly stay as they are)."""
+    `rows`), it becomes a history chart that many rows high, in bars of `CHART_STEP_S`. One
+    widget whatever its height, repainting only the rows whose text changed: the rows above
+    the bars, the threshold lines and rows of full bars mostly stay as they were."""
 
     DEFAULT_CSS = """
-    Sparkline { height: auto; width: 1fr; }
+    Sparkline { height: 1; width: 1fr; text-wrap: nowrap; text-overflow: clip; }
     """
 
     def __init__(self, key: str, label: str, *, step: float = 5.0, agg: str = "max",
@@ -75,27 +77,25 @@ class Sparkline(Vertical):
         self.step = step
         self.agg = max if agg == "max" else _mean
         self.rows = 1
-        self._lines = [Line() for _ in range(CHART_MAX_ROWS)]
-        for extra in self._lines[1:]:
-            extra.display = False
+        self._shown: list[str] = [""]
+        self._content = Content("")
         self._drawn: tuple[float, int, int] | None = None
         self._source: tuple[History, Threshold | None] | None = None
 
-    def compose(self) -> ComposeResult:
-        yield from self._lines
+    def render(self) -> Content:
+        return self._content
 
     @property
     def text(self) -> str:
         """The markup shown, a line per row."""
-        return "\n".join(line.text for line in self._lines[: self.rows])
+        return "\n".join(self._shown)
 
     def set_rows(self, rows: int) -> None:
         """The rows the layout gives this chart (1: a sparkline)."""
         rows = max(1, min(CHART_MAX_ROWS, rows))
         if rows != self.rows:
             self.rows = rows
-            for i, line in enumerate(self._lines):
-                line.display = i < rows
+            self.styles.height = rows
             self.redraw()
 
     def on_resize(self) -> None:
@@ -119,13 +119,23 @@ class Sparkline(Vertical):
         self._drawn = drawn
         values = ring.buckets(step, width, self.agg)
         if tall:
-            rows = chart(values, width, self.rows, threshold, f"{self.label}·{step:g}s",
-                         self.unit)
+            self._show_rows(chart(values, width, self.rows, threshold,
+                                  f"{self.label}·{step:g}s", self.unit))
         else:
-            rows = [sparkline(values, width, threshold)
-                    + f" [$text-muted]{self.label}·{step:g}s[/]"]
-        for line, markup in zip(self._lines, rows, strict=False):
-            line.set(markup)
+            self._show_rows([sparkline(values, width, threshold)
+                             + f" [$text-muted]{self.label}·{step:g}s[/]"])
+
+    def _show_rows(self, rows: list[str]) -> None:
+        old, self._shown = self._shown, rows
+        if rows == old:
+            return
+        self._content = Content.from_markup("\n".join(rows))
+        width = self.size.width
+        if len(rows) != len(old) or not width:
+            self.refresh()
+            return
+        self.refresh(*(Region(0, y, width, 1)
+                       for y, (was, now) in enumerate(zip(old, rows, strict=True)) if was != now))
 
 
 def _mean(values: list[float]) -> float:
