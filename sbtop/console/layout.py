@@ -9,7 +9,8 @@ The rules (the README's console section says them to the user):
 - wide, 160 columns or more: the four metric panels side by side in one row.
 - At any size but compact, the rows the routes do not need go to the metric panels: with three
   rows or more to give each, the sparklines become history charts that high (threshold lines,
-  a scale).
+  a scale), once the number of routes has held for a minute (so the screen does not fold and
+  unfold while routes seldom called come into the window).
 - While a canary is under way (the flag read, above 0 %, below the top of the ladder), the
   Canary panel comes first, right under the header, so its step, gate and the routes it moves
   are what is seen; otherwise latency and errors come first and the Canary panel follows the
@@ -36,6 +37,10 @@ from sbtop.session.snapshot import Snapshot
 
 COMPACT_BELOW_ROWS = 30
 WIDE_FROM_COLUMNS = 160
+# Routes are figures over a 60 s window: once their number has held for that long, the routes
+# a target serves are all in sight, and rows left over can go to charts without the layout
+# folding them again a few seconds later.
+ROUTES_SETTLE_S = 60.0
 
 LAYOUT_CSS = """
 Screen.-compact Sparkline { display: none; }
@@ -84,6 +89,8 @@ class LayoutView(SnapshotView):
     _layout_size: Size | None = None
     _canary_first = False
     _charted: tuple[list[Sparkline], RoutesPanel] | None = None
+    _most_routes = 0
+    _routes_grew_t = 0.0
 
     def on_resize(self, _event: Resize) -> None:
         self.call_after_refresh(self._arrange)
@@ -135,8 +142,17 @@ class LayoutView(SnapshotView):
             # The room the routes would have with one-row sparklines.
             base = room + panel_rows * (sparks[0].rows - 1)
             a = self.snapshot.assessment if self.snapshot is not None else None
-            listed = min(MAX_ROWS, len(a.routes.every)) if a is not None else MAX_ROWS
-            need = 1 + max(1, listed) + (1 if routes.has_class("-filtering") else 0)
+            if a is None or self.snapshot is None or self.snapshot.ticks < 2:
+                return  # no rates (and no routes) before a second scrape
+            # The most routes seen so far: a route seldom called that comes and goes from the
+            # window must not fold the charts and unfold them again (a repaint of the screen).
+            listed = min(MAX_ROWS, len(a.routes.every))
+            if listed > self._most_routes:
+                self._most_routes = listed
+                self._routes_grew_t = self.snapshot.t
+            need = 1 + max(1, self._most_routes) + (1 if routes.has_class("-filtering") else 0)
             rows = chart_rows(base - need, panel_rows)
+            if rows > sparks[0].rows and self.snapshot.t - self._routes_grew_t < ROUTES_SETTLE_S:
+                rows = sparks[0].rows  # charts grow once the routes held still a whole window
         for sp in sparks:
             sp.set_rows(rows)
