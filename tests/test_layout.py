@@ -15,8 +15,10 @@ from sbtop.console.layout import (
     size_of,
 )
 from sbtop.console.sparkline import RULE, chart, nice_top
+from sbtop.console.widgets.routes import RoutesPanel
 from sbtop.engine.gate import Gate
 from sbtop.engine.levels import Threshold
+from sbtop.engine.routes import RouteStat
 
 
 def _plain(markup: str) -> str:
@@ -86,3 +88,17 @@ def test_a_tall_chart_leaves_no_bar_where_no_value_was_known() -> None:
     lines = [_plain(x) for x in chart([math.nan, 10.0, math.nan], 20, 3, None, "req/s·15s")]
     bottom = lines[-1]
     assert bottom.count("█") == 1  # the one known bar; gaps stay empty, never a low bar
+
+
+def _route(pct: float | None) -> RouteStat:
+    return RouteStat(method="GET", route="/api/tasks", requests=100.0, requests_per_s=1.7,
+                     p95_ms=90.0, error_5xx_pct=pct, error_4xx_pct=0.0)
+
+
+def test_route_rows_stand_out_above_1_percent_5xx_and_are_reversed_above_5() -> None:
+    row = RoutesPanel._row
+    for calm in (0.5, 0.0, None):
+        assert not row(_route(calm), 40).startswith("[")  # plain: no style at all
+    assert row(_route(2.0), 40).startswith("[b $warning]")
+    assert row(_route(2.0), 40, no_color=True).startswith("[b]")  # bold, not a dim grey
+    assert row(_route(7.0), 40).startswith("[b reverse $error]")

@@ -90,7 +90,7 @@ class LayoutView(SnapshotView):
     _canary_first = False
     _charted: tuple[list[Sparkline], RoutesPanel] | None = None
     _most_routes = 0
-    _routes_grew_t = 0.0
+    _routes_grew_t: float | None = None  # when the routes first showed or last grew
 
     def on_resize(self, _event: Resize) -> None:
         self.call_after_refresh(self._arrange)
@@ -139,20 +139,24 @@ class LayoutView(SnapshotView):
         room = routes.content_size.height
         if size is not Size.COMPACT and room > 0:
             panel_rows = 1 if size is Size.WIDE else 2
-            # The room the routes would have with one-row sparklines.
-            base = room + panel_rows * (sparks[0].rows - 1)
+            # The room the routes would have with one-row sparklines (less what overflows the
+            # screen: the routes panel keeps a minimum height, then the screen scrolls).
+            screen = self.screen_stack[0]
+            overflow = max(0, screen.virtual_size.height - screen.size.height)
+            base = room + panel_rows * (sparks[0].rows - 1) - overflow
             a = self.snapshot.assessment if self.snapshot is not None else None
             if a is None or self.snapshot is None or self.snapshot.ticks < 2:
                 return  # no rates (and no routes) before a second scrape
             # The most routes seen so far: a route seldom called that comes and goes from the
             # window must not fold the charts and unfold them again (a repaint of the screen).
             listed = min(MAX_ROWS, len(a.routes.every))
-            if listed > self._most_routes:
+            if self._routes_grew_t is None or listed > self._most_routes:
                 self._most_routes = listed
                 self._routes_grew_t = self.snapshot.t
             need = 1 + max(1, self._most_routes) + (1 if routes.has_class("-filtering") else 0)
             rows = chart_rows(base - need, panel_rows)
-            if rows > sparks[0].rows and self.snapshot.t - self._routes_grew_t < ROUTES_SETTLE_S:
+            settled = self.snapshot.t - self._routes_grew_t >= ROUTES_SETTLE_S
+            if rows > sparks[0].rows and not settled:
                 rows = sparks[0].rows  # charts grow once the routes held still a whole window
         for sp in sparks:
             sp.set_rows(rows)

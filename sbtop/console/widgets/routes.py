@@ -164,10 +164,10 @@ class RoutesPanel(Panel):
         cells = "".join(f"{v:>{w}}" for v, (_l, w) in zip(numbers, NUMBERS, strict=True))
         # Route names come from the page: escaped, so markup in them is never parsed.
         text = esc(name) + cells
-        if r.error_5xx_pct:
-            # Bold, and reversed past 5 %: a failing row stands out in every theme and without
-            # colour (a grey of the warning colour alone reads dimmer than healthy rows).
-            warn = "b" if no_color else "b $warning"
-            return (f"[{warn}]{text}[/]" if r.error_5xx_pct <= 5
-                    else f"[b reverse $error]{text}[/]")
+        # 5xx above 1 % bold, above 5 % reversed: a failing row stands out in every theme and
+        # without colour (a grey of the warning colour alone reads dimmer than healthy rows).
+        if r.error_5xx_pct is not None and r.error_5xx_pct > 5:
+            return f"[b reverse $error]{text}[/]"
+        if r.error_5xx_pct is not None and r.error_5xx_pct > 1:
+            return f"[b]{text}[/]" if no_color else f"[b $warning]{text}[/]"
         return text
