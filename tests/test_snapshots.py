@@ -1,5 +1,6 @@
-"""The whole screen, byte for byte, at 80x24 and 120x40, in every theme and with NO_COLOR: the
-screenshot Textual exports (an SVG: every character, colour and style, where it is).
+"""The whole screen, byte for byte, at 80x24 (compact), 120x40 (standard) and 200x50 (wide), in
+every theme and with NO_COLOR: the screenshot Textual exports (an SVG: every character, colour
+and style, where it is).
 
 The data is deterministic (the simulated backend advanced by hand, a manual clock), so a change
 in these files is a change in what people see. To accept a deliberate change:
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.slow
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 THEMES = ("dark", "light", "high-contrast", "ansi")
-SIZES = ((80, 24), (120, 40))
+SIZES = ((80, 24), (120, 40), (200, 50))
 # The colours of the screen (not of the window drawn around it): its text's classes, and the
 # cells' backgrounds.
 _COLOURS = re.compile(r"-r\d+ \{ fill: #([0-9a-f]{6})|<rect fill=\"#([0-9a-f]{6})\"[^>]*"
@@ -80,15 +81,17 @@ async def test_screen_matches_its_snapshot(theme: str, size: tuple[int, int]) ->
         (DOCS / f"sbtop-{size[0]}x{size[1]}.txt").write_text(text, encoding="utf-8")
 
 
-async def test_no_color_reads_the_same_state_in_words(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_no_color_reads_the_same_state_in_words(monkeypatch: pytest.MonkeyPatch,
+                                                      size: tuple[int, int]) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
-    svg = await _screen("dark", (80, 24))
-    _compare("no-color-80x24", svg, (80, 24))
+    svg = await _screen("dark", size)
+    _compare(f"no-color-{size[0]}x{size[1]}", svg, size)
     colours = {a or b for a, b in _COLOURS.findall(svg)}
     assert colours  # found: the pattern still matches the screenshot's markup
     # Monochrome: every colour Textual emits is a grey (r == g == b). Text it gives no colour
     # at all is drawn in the screenshot's own default foreground.
     for colour in colours - {DEFAULT_FOREGROUND}:
         assert colour[0:2] == colour[2:4] == colour[4:6], colour
-    text = svg_text(svg, 80, 24)
+    text = svg_text(svg, *size)
     assert "WARN" in text and "PENDING" in text and "PRODUCTION" in text

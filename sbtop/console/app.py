@@ -25,6 +25,7 @@ from sbtop.cadence import ROUTES_REDRAW_S
 from sbtop.clock import SYSTEM
 from sbtop.console import terminal
 from sbtop.console.deploy import DeployKeys
+from sbtop.console.layout import LAYOUT_CSS, LayoutView
 from sbtop.console.messages import ChartRequested, RouteChartRequested, SessionsRequested
 from sbtop.console.screens.actions_log import ActionLogScreen
 from sbtop.console.screens.chart import ChartScreen, RouteChartScreen
@@ -33,7 +34,6 @@ from sbtop.console.screens.sessions import SessionsScreen
 from sbtop.console.screens.verify import VerifyScreen
 from sbtop.console.signals import SignalHandling
 from sbtop.console.themes import DEFAULT_THEME, load_themes
-from sbtop.console.view import SnapshotView
 from sbtop.console.widgets.alerts import AlertsPanel
 from sbtop.console.widgets.canary import CanaryPanel
 from sbtop.console.widgets.database import DatabasePanel
@@ -59,7 +59,7 @@ _LETTER_ACTIONS = {"sort", "filter", "next_theme", "canary", "abort", "restart",
                    "baseline", "deploy_off", "log", "pause", "quit", "verify"}
 
 
-class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
+class SbtopApp(LayoutView, DeployKeys, SignalHandling):
     TITLE = "sbtop"
     READ_ONLY_WORDS = "read-only: actions are off"
     ENABLE_COMMAND_PALETTE = False
@@ -67,7 +67,7 @@ class SbtopApp(SnapshotView, DeployKeys, SignalHandling):
     Screen { layout: vertical; }
     #panels { grid-size: 2; grid-columns: 1fr 1fr; grid-rows: auto; height: auto; }
     #alerts { height: auto; }
-    """
+    """ + LAYOUT_CSS
     # In the order of the footer (which shows those that can act now) and of the help: what
     # a night on call needs first. The tooltips are the help's lines (one line each at 80
     # columns: 67 characters at most).

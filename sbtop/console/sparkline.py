@@ -56,3 +56,85 @@ def _style(v: float, threshold: Threshold | None) -> str:
     if level.name == "WARNING":
         return "$warning"
     return ""
+
+
+# A tall chart's cells, by eighths filled from the bottom: an empty cell is a space.
+_EIGHTHS = " ▁▂▃▄▅▆▇█"
+RULE = "╌"  # a threshold line, drawn in the cells the bars leave empty
+
+
+def nice_top(value: float) -> float:
+    """The smallest 1, 2 or 5 times a power of ten at or above `value`: a scale that reads
+    at a glance and stays put while the figure moves a little (a new top repaints it all)."""
+    if value <= 0 or math.isnan(value) or math.isinf(value):
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    for m in (1.0, 2.0, 5.0, 10.0):
+        if m * power >= value * (1 - 1e-9):
+            return m * power
+    return 10.0 * power
+
+
+def chart(values: list[float], width: int, rows: int, threshold: Threshold | None,
+          name: str, unit: str = "") -> list[str]:
+    """A history chart `rows` high as markup lines, top first: bars in eighths of a row, the
+    warning and critical bounds as labelled dashed lines (readable without colour), the
+    scale's top and the figure's name in a label column on the right."""
+    bounds: list[tuple[str, float]] = []
+    if threshold is not None and threshold.above:
+        bounds = [(word, v) for word, v in (("warn", threshold.warning),
+                                             ("crit", threshold.critical)) if v is not None]
+    finite = [v for v in values[-width:] if not math.isnan(v)]
+    top = max(finite, default=0.0) * 1.25
+    if bounds:
+        top = max(top, bounds[0][1] * 1.25)
+    top = nice_top(top)
+    labels = [""] * rows
+    labels[0] = f"{_short(top)}{unit}"
+    labels[-1] = name
+    rule_rows: dict[int, str] = {}
+    for word, v in bounds:
+        if v >= top:
+            continue
+        r = rows - 1 - min(rows - 1, int(v / top * rows))
+        rule_rows[r] = word
+        labels[r] = f"{word} {_short(v)}"
+    label_w = max(len(t) for t in labels) + 1
+    bars = max(1, width - label_w)
+    shown = values[-bars:]
+    shown = [math.nan] * (bars - len(shown)) + shown
+    heights = [-1 if math.isnan(v) else max(0, min(rows * 8, round(v / top * rows * 8)))
+               for v in shown]
+    styles = [("" if math.isnan(v) else _style(v, threshold)) for v in shown]
+    lines = []
+    for r in range(rows):
+        base = (rows - 1 - r) * 8
+        rule = r in rule_rows
+        rule_style = "$error" if rule_rows.get(r) == "crit" else "$warning"
+        out: list[str] = []
+        style = ""
+        for h, st in zip(heights, styles, strict=True):
+            fill = 0 if h < 0 else max(0, min(8, h - base))
+            if fill == 0 and rule:
+                ch, want = RULE, rule_style
+            else:
+                ch, want = _EIGHTHS[fill], st if fill else ""
+            if want != style:
+                if style:
+                    out.append("[/]")
+                if want:
+                    out.append(f"[{want}]")
+                style = want
+            out.append(ch)
+        if style:
+            out.append("[/]")
+        out.append(f" [$text-muted]{labels[r]:<{label_w - 1}}[/]")
+        lines.append("".join(out))
+    return lines
+
+
+def _short(v: float) -> str:
+    """A scale label: 2000 reads 2k, 1.5 reads 1.5."""
+    if v >= 10_000:
+        return f"{v / 1000:g}k"
+    return f"{v:g}"

@@ -19,7 +19,7 @@ class LatencyPanel(Panel):
 
     def compose(self) -> ComposeResult:
         yield Line("[$text-muted]waiting for the first scrape…[/]", id="lat-values")
-        yield Sparkline(Fig.LATENCY_P95_MS, "p95", id="lat-spark")
+        yield Sparkline(Fig.LATENCY_P95_MS, "p95", unit=" ms", id="lat-spark")
         yield Line(id="lat-thresholds")
 
     def draw(self, a: Assessment, s: Snapshot) -> None:

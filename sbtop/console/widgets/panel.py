@@ -10,15 +10,23 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
+from textual.geometry import Region
+from textual.widget import Widget
 from textual.widgets import Static
 
 from sbtop.console import marks
 from sbtop.console.messages import ChartRequested
-from sbtop.console.sparkline import sparkline
+from sbtop.console.sparkline import chart, sparkline
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.history import History
 from sbtop.engine.levels import Level, Threshold, worst
 from sbtop.session.snapshot import Snapshot
+
+# A history chart of at least this many rows replaces the sparkline, in bars of this many
+# seconds: three times a sparkline's, so a chart three rows high sends what a sparkline does.
+CHART_MIN_ROWS = 3
+CHART_MAX_ROWS = 16
+CHART_STEP_S = 15.0
 
 
 class Line(Static):
@@ -49,30 +57,85 @@ class Line(Static):
         return self._markup
 
 
-class Sparkline(Line):
-    """A Line holding a sparkline of one figure, in bars of `step` seconds: it changes once a
-    bar, not once a tick, which keeps it cheap to send."""
+class Sparkline(Widget):
+    """A line holding a sparkline of one figure, in bars of `step` seconds: it changes once a
+    bar, not once a tick, which keeps it cheap to send. Given rows to spare (the layout's
+    `rows`), it becomes a history chart that many rows high, in bars of `CHART_STEP_S`. One
+    widget whatever its height, repainting only the rows whose text changed: the rows above
+    the bars, the threshold lines and rows of full bars mostly stay as they were."""
+
+    DEFAULT_CSS = """
+    Sparkline { height: 1; width: 1fr; text-wrap: nowrap; text-overflow: clip; }
+    """
 
     def __init__(self, key: str, label: str, *, step: float = 5.0, agg: str = "max",
-                 id: str | None = None) -> None:
+                 unit: str = "", id: str | None = None) -> None:
         super().__init__(id=id)
         self.key = key
         self.label = label
+        self.unit = unit
         self.step = step
         self.agg = max if agg == "max" else _mean
-        self._drawn: tuple[float, int] | None = None
+        self.rows = 1
+        self._shown: list[str] = [""]
+        self._content = Content("")
+        self._drawn: tuple[float, int, int] | None = None
+        self._source: tuple[History, Threshold | None] | None = None
+
+    def render(self) -> Content:
+        return self._content
+
+    @property
+    def text(self) -> str:
+        """The markup shown, a line per row."""
+        return "\n".join(self._shown)
+
+    def set_rows(self, rows: int) -> None:
+        """The rows the layout gives this chart (1: a sparkline)."""
+        rows = max(1, min(CHART_MAX_ROWS, rows))
+        if rows != self.rows:
+            self.rows = rows
+            self.styles.height = rows
+            self.redraw()
+
+    def on_resize(self) -> None:
+        self.redraw()  # as wide as the panel now, not at the next bar
+
+    def redraw(self) -> None:
+        if self._source is not None:
+            self.draw(*self._source)
 
     def draw(self, history: History, threshold: Threshold | None) -> None:
+        self._source = (history, threshold)
         ring = history.ring(self.key)
         last = ring.latest_wall()
-        suffix = f" [$text-muted]{self.label}·{self.step:g}s[/]"
-        width = max(4, (self.size.width or 30) - len(self.label) - len(f"{self.step:g}") - 3)
-        drawn = (0.0 if last is None else float(int(last // self.step)), width)
+        tall = self.rows >= CHART_MIN_ROWS
+        step = CHART_STEP_S if tall else self.step
+        full = self.size.width or 30
+        width = full if tall else max(4, full - len(self.label) - len(f"{step:g}") - 3)
+        drawn = (0.0 if last is None else float(int(last // step)), width, self.rows)
         if drawn == self._drawn:
             return
         self._drawn = drawn
-        values = ring.buckets(self.step, width, self.agg)
-        self.set(sparkline(values, width, threshold) + suffix)
+        values = ring.buckets(step, width, self.agg)
+        if tall:
+            self._show_rows(chart(values, width, self.rows, threshold,
+                                  f"{self.label}·{step:g}s", self.unit))
+        else:
+            self._show_rows([sparkline(values, width, threshold)
+                             + f" [$text-muted]{self.label}·{step:g}s[/]"])
+
+    def _show_rows(self, rows: list[str]) -> None:
+        old, self._shown = self._shown, rows
+        if rows == old:
+            return
+        self._content = Content.from_markup("\n".join(rows))
+        width = self.size.width
+        if len(rows) != len(old) or not width:
+            self.refresh()
+            return
+        self.refresh(*(Region(0, y, width, 1)
+                       for y, (was, now) in enumerate(zip(old, rows, strict=True)) if was != now))
 
 
 def _mean(values: list[float]) -> float:
@@ -90,11 +153,14 @@ class Panel(Vertical, can_focus=True):
         border-subtitle-color: $text-muted;
         padding: 0 1;
     }
-    Panel:focus { border: round $border; }
     Panel.-warning { border: round $warning; }
     Panel.-critical { border: heavy $error; }
     Panel.-stale, Panel.-down { border: dashed $warning; }
-    Panel.-warning:focus, Panel.-critical:focus { border-title-style: reverse; }
+    /* Focus is a double line and a reversed title whatever the level: without colour it
+       still differs from every unfocused border (round, heavy, dashed). */
+    Panel:focus { border: double $border; border-title-style: reverse; }
+    Panel.-warning:focus, Panel.-stale:focus, Panel.-down:focus { border: double $warning; }
+    Panel.-critical:focus { border: double $error; }
     """
     BINDINGS = [Binding("enter", "chart", "Chart")]
 

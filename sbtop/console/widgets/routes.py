@@ -195,7 +195,7 @@ class RoutesPanel(Panel):
                          else "[$text-muted]no traffic on any route in the window[/]")
         shown = rows if len(rows) <= room - len(lines) else rows[: max(0, room - len(lines) - 1)]
         for r in shown:
-            lines.append(self._row(r, name_width))
+            lines.append(self._row(r, name_width, self.app.no_color))
         if len(shown) < len(rows):
             lines.append(f"[$text-muted]+{len(rows) - len(shown)} more routes (/ filters)[/]")
         self.shown = [r.name for r in shown]
@@ -216,7 +216,7 @@ class RoutesPanel(Panel):
                 lines[first + i] = " " * gutter + row
 
     @staticmethod
-    def _row(r: RouteStat, name_width: int) -> str:
+    def _row(r: RouteStat, name_width: int, no_color: bool = False) -> str:
         # Widths in terminal cells, not characters: a CJK route name is twice as wide.
         name = r.name if cell_len(r.name) <= name_width - 1 else (
             set_cell_size(r.name, name_width - 2) + "…")
@@ -226,6 +226,10 @@ class RoutesPanel(Panel):
         cells = "".join(f"{v:>{w}}" for v, (_l, w) in zip(numbers, NUMBERS, strict=True))
         # Route names come from the page: escaped, so markup in them is never parsed.
         text = esc(name) + cells
-        if r.error_5xx_pct:
-            return f"[$warning]{text}[/]" if r.error_5xx_pct <= 5 else f"[b $error]{text}[/]"
+        # 5xx above 1 % bold, above 5 % reversed: a failing row stands out in every theme and
+        # without colour (a grey of the warning colour alone reads dimmer than healthy rows).
+        if r.error_5xx_pct is not None and r.error_5xx_pct > 5:
+            return f"[b reverse $error]{text}[/]"
+        if r.error_5xx_pct is not None and r.error_5xx_pct > 1:
+            return f"[b]{text}[/]" if no_color else f"[b $warning]{text}[/]"
         return text
