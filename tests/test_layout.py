@@ -84,6 +84,19 @@ def test_a_tall_chart_draws_labelled_threshold_lines_readable_without_colour() -
     assert bars[-1].startswith(" ")  # nothing known that long ago
 
 
+def test_a_bound_far_above_the_data_is_named_not_allowed_to_flatten_the_bars() -> None:
+    # 152 sockets against a warning at 1,000: a scale to 1,250 drew them as one low row.
+    t = Threshold(warning=1000.0, critical=2000.0)
+    lines = [_plain(x) for x in chart([150.0, 152.0, 151.0], 30, 4, t, "sockets·15s")]
+    assert lines[0].rstrip().endswith("200")  # the scale fits the data
+    assert "warn 1000 \u2191" in lines[1] and not any(RULE in x for x in lines)
+    assert any("█" in x for x in lines[1:3])  # the bars rise well off the floor
+    # Near the data (p95 200 ms, warning 500), the bound sets the scale and is drawn.
+    near = [_plain(x) for x in chart([200.0] * 3, 30, 4, Threshold(500.0, 1000.0),
+                                      "p95·15s", " ms")]
+    assert any("warn 500" in x and RULE in x for x in near)
+
+
 def test_a_tall_chart_leaves_no_bar_where_no_value_was_known() -> None:
     lines = [_plain(x) for x in chart([math.nan, 10.0, math.nan], 20, 3, None, "req/s·15s")]
     bottom = lines[-1]

@@ -85,8 +85,13 @@ def chart(values: list[float], width: int, rows: int, threshold: Threshold | Non
         bounds = [(word, v) for word, v in (("warn", threshold.warning),
                                              ("crit", threshold.critical)) if v is not None]
     finite = [v for v in values[-width:] if not math.isnan(v)]
-    top = max(finite, default=0.0) * 1.25
-    if bounds:
+    high = max(finite, default=0.0)
+    top = high * 1.25
+    # The warning bound sets the scale when it is near the data (how far from it reads at a
+    # glance); one more than four times above it (152 sockets against 1,000) would flatten the
+    # bars to a line, so it is named above the scale instead, as the full-screen charts do.
+    far = bool(bounds) and high > 0 and bounds[0][1] > 4 * high
+    if bounds and not far:
         top = max(top, bounds[0][1] * 1.25)
     top = nice_top(top)
     labels = [""] * rows
@@ -95,6 +100,8 @@ def chart(values: list[float], width: int, rows: int, threshold: Threshold | Non
     rule_rows: dict[int, str] = {}
     for word, v in bounds:
         if v >= top:
+            if far and word == "warn" and rows >= 3:
+                labels[1] = f"{word} {_short(v)} \u2191"  # above the top of the scale
             continue
         r = rows - 1 - min(rows - 1, int(v / top * rows))
         rule_rows[r] = word
