@@ -150,7 +150,7 @@ async def test_the_route_cursor_moves_with_j_k_and_the_arrows_and_enter_opens_th
         await pilot.press("j", "down", "k")
         assert routes.cursor == routes.shown[1]
         assert any(line.startswith("> " + routes.shown[1]) for line in
-                   (row.strip("│ ").rstrip() for row in screen_text(app).splitlines())
+                   (row.strip("│║ ").rstrip() for row in screen_text(app).splitlines())
                    if line.startswith(">"))
         await pilot.press("up", "up")  # stops at the first
         assert routes.cursor == routes.shown[0]
@@ -342,8 +342,9 @@ def test_the_route_drill_down_in_a_real_terminal_without_colour() -> None:
         pane.wait_for("Routes by p95")
         pane.wait_for("GET /api")  # the table is drawn
         pane.keys("BTab")  # the routes panel: the last one
-        screen = pane.wait_for("\u2502 > ")  # the cursor, on the first route
-        cursor = next(line for line in screen.splitlines() if line.startswith("\u2502 > "))
+        # The cursor, on the first route (the focused panel's border is double: \u2551).
+        screen = pane.wait_for("\u2551 > ")
+        cursor = next(line for line in screen.splitlines() if line.startswith("\u2551 > "))
         route = cursor[4:].split("  ")[0].strip()
         pane.keys("Enter")
         screen = pane.wait_for(f"Route {route}")
