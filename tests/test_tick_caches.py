@@ -10,6 +10,7 @@ rebaselines, failed scrapes in between.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import math
 
@@ -18,10 +19,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sbtop.engine import exposition
+from sbtop.engine.assessment import Assessment
+from sbtop.engine.codec import encode
+from sbtop.engine.deltas import deltas
+from sbtop.engine.engine import Engine
 from sbtop.engine.exposition import ParseError, labels_key, scan
+from sbtop.engine.figures import figures_over
 from sbtop.engine.rollup import BUCKET, COUNTER, HIST_COUNT, MESSAGES, Feed, Rollup
+from sbtop.engine.routes import LazyRoutes, Routes, eager
 from sbtop.engine.series import SeriesTracker
-from sbtop.engine.settings import MetricNames
+from sbtop.engine.settings import EngineSettings, MetricNames
+from tests.pagegen import obs
 
 NAMES = MetricNames()
 H = NAMES.latency_histogram
@@ -255,3 +263,78 @@ def test_the_garbage_collector_is_back_on_after_many_series_register_even_on_a_b
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+# -- the route table, made when it is read ----------------------------------------------------
+
+def test_a_route_table_made_when_read_is_the_one_made_at_once_even_read_ticks_later(
+) -> None:
+    """The engine hands out each tick's route table unmade (LazyRoutes); reading it any time
+    later, after more scrapes, restarts and failures, gives what making it at once gave."""
+    check_lazy_routes()
+
+
+@settings(max_examples=150, deadline=None)
+@given(plan=page_plans(), read_now=st.lists(st.booleans(), min_size=10, max_size=10))
+def test_route_tables_made_when_read_equal_those_made_at_once_on_random_pages(
+        plan: list[object], read_now: list[bool]) -> None:
+    check_lazy_routes(plan, read_now)
+
+
+def check_lazy_routes(plan: list[object] | None = None, read_now: list[bool] | None = None
+                      ) -> None:
+    engine = Engine(dataclasses.replace(EngineSettings(), min_route_requests=1))
+    if plan is None:  # a plain run: every route busy, one restart, one failed scrape
+        values = {(r, s, ""): 0.0 for r in _ROUTES for s in ("200", "500")}
+        plan = []
+        for i in range(8):
+            values = {k: v + 1 + i % 3 + (k[1] == "500") for k, v in values.items()}
+            plan.append(("page", dict(values), 1000.0 + (i >= 5), None, 0))
+            if i == 3:
+                plan.append("failed")
+    read_now = read_now or [False]
+    made: list[tuple[Assessment, object]] = []
+    reference: object = encode(Routes(reason="no successful scrape yet"))
+    lazy = 0
+    for i, step in enumerate(plan):
+        t = float(i + 1)
+        if step == "rebaseline":
+            engine.tracker.rebaseline()
+            continue
+        if step == "failed":
+            a = engine.observe(obs(t, None, error="connection refused"))
+        else:
+            assert isinstance(step, tuple)
+            _, values, start, oddity, pick = step
+            a = engine.observe(obs(t, scan(_page_text(values, start, oddity, pick), WANTED)))
+            w = engine.window
+            if len(w) >= 2 and w[-1].t > w[0].t:
+                # What the engine made every tick before: every figure and the table at once.
+                figures, routes = figures_over(deltas(w[0], w[-1]), w[-1], None,
+                                               engine.settings)
+                reference = encode(routes)
+                lazy += isinstance(a.routes, LazyRoutes)
+                assert {k: encode(a.figures[k]) for k in figures} == {
+                    k: encode(f) for k, f in figures.items()}
+            else:
+                reference = encode(eager(a.routes))
+        if read_now[i % len(read_now)]:
+            assert encode(a.routes) == reference
+        made.append((a, reference))
+    for a, want in made:  # read after every later scrape
+        assert encode(a.routes) == want
+        assert encode(eager(a.routes)) == want
+        assert a.routes == eager(a.routes) and eager(a.routes) == a.routes
+    if plan and read_now == [False]:
+        assert lazy >= 5  # the plain run did make its tables lazily
+
+
+def test_a_route_table_not_read_is_not_made() -> None:
+    engine = Engine(EngineSettings())
+    for i in range(3):
+        v = 10.0 * (i + 1)
+        page = _page_text({("/a", "200", ""): v}, 1000.0, None, 0)
+        a = engine.observe(obs(float(i + 1), scan(page, WANTED)))
+    assert isinstance(a.routes, LazyRoutes) and a.routes._made is None
+    assert [r.route for r in a.routes.every] == ["/a"]
+    assert a.routes._made is not None and a.routes._make is None  # made once, kept
