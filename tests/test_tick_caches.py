@@ -117,7 +117,8 @@ def page_plans(draw: st.DrawFn) -> list[object]:
                 key = (route, status, "")
                 values[key] = values.get(key, 0.0) + draw(st.sampled_from([0, 0, 1, 3]))
         oddity = draw(st.sampled_from([None] * 5 + ["nan", "negative", "back", "twice",
-                                                    "reordered", "twice-same", "alias"]))
+                                                    "reordered", "twice-same", "alias",
+                                                    "twice-last", "twice-last-same"]))
         steps.append(("page", dict(values), start, oddity, draw(st.integers(0, 99))))
     return steps
 
@@ -156,6 +157,13 @@ def _page_text(values: dict[tuple[str, str, str], float], start: float, oddity: 
                      f"{shown(key, v)}")
         lines.append(f'http_requests_total{{method="GET",route="{route}",status_code='
                      f'"{status}"}} {shown(key, v)}')
+    if odd is not None and oddity in ("twice-last", "twice-last-same"):
+        # A row of the page written again after all the others, where a series new since the
+        # previous page would be: the same series twice, not a new one.
+        route, status, _ = odd
+        v = values[odd] * (1 if oddity == "twice-last-same" else 2) + (oddity == "twice-last")
+        lines.append(f'{H}_bucket{{method="GET",route="{route}",status_code="{status}",'
+                     f'le="+Inf"}} {v!r}')
     lines.append(f"process_start_time_seconds {start}")
     return "\n".join(lines) + "\n"
 
