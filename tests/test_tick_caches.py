@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -29,6 +30,7 @@ from sbtop.engine.rollup import BUCKET, COUNTER, HIST_COUNT, MESSAGES, Feed, Rol
 from sbtop.engine.routes import LazyRoutes, Routes, eager
 from sbtop.engine.series import SeriesTracker
 from sbtop.engine.settings import EngineSettings, MetricNames
+from sbtop.recording.writer import Recorder
 from tests.pagegen import obs
 
 NAMES = MetricNames()
@@ -346,3 +348,21 @@ def test_a_route_table_not_read_is_not_made() -> None:
     assert isinstance(a.routes, LazyRoutes) and a.routes._made is None
     assert [r.route for r in a.routes.every] == ["/a"]
     assert a.routes._made is not None and a.routes._make is None  # made once, kept
+
+
+def test_a_recording_makes_the_route_table_only_when_it_keeps_it(tmp_path: Path) -> None:
+    """Between the route table's redraws (every 5 s) the recording writes the table it kept
+    last: the tick's own table is not made for it."""
+    engine = Engine(EngineSettings())
+    recorder = Recorder(tmp_path / "r.jsonl.gz", {"target": "x"})
+    tables = []
+    for i in range(8):
+        page = _page_text({("/a", "200", ""): 10.0 * (i + 1)}, 1000.0, None, 0)
+        a = engine.observe(obs(float(i + 1), scan(page, WANTED)))
+        recorder.tick(a)
+        tables.append(a.routes)
+    recorder.close()
+    made = [isinstance(r, LazyRoutes) and r._made is not None for r in tables]
+    # Kept at 1 s (the first tick's table, waiting for a second scrape, is no lazy one), then
+    # at 6 s: only that lazy table was made.
+    assert made == [False, False, False, False, False, True, False, False]
