@@ -10,18 +10,28 @@ rebaselines, failed scrapes in between.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sbtop.engine import exposition
+from sbtop.engine.assessment import Assessment
+from sbtop.engine.codec import encode
+from sbtop.engine.deltas import deltas
+from sbtop.engine.engine import Engine
 from sbtop.engine.exposition import ParseError, labels_key, scan
+from sbtop.engine.figures import figures_over
 from sbtop.engine.rollup import BUCKET, COUNTER, HIST_COUNT, MESSAGES, Feed, Rollup
+from sbtop.engine.routes import LazyRoutes, Routes, eager
 from sbtop.engine.series import SeriesTracker
-from sbtop.engine.settings import MetricNames
+from sbtop.engine.settings import EngineSettings, MetricNames
+from sbtop.recording.writer import Recorder
+from tests.pagegen import obs
 
 NAMES = MetricNames()
 H = NAMES.latency_histogram
@@ -109,7 +119,8 @@ def page_plans(draw: st.DrawFn) -> list[object]:
                 key = (route, status, "")
                 values[key] = values.get(key, 0.0) + draw(st.sampled_from([0, 0, 1, 3]))
         oddity = draw(st.sampled_from([None] * 5 + ["nan", "negative", "back", "twice",
-                                                    "reordered", "twice-same", "alias"]))
+                                                    "reordered", "twice-same", "alias",
+                                                    "twice-last", "twice-last-same"]))
         steps.append(("page", dict(values), start, oddity, draw(st.integers(0, 99))))
     return steps
 
@@ -148,6 +159,13 @@ def _page_text(values: dict[tuple[str, str, str], float], start: float, oddity: 
                      f"{shown(key, v)}")
         lines.append(f'http_requests_total{{method="GET",route="{route}",status_code='
                      f'"{status}"}} {shown(key, v)}')
+    if odd is not None and oddity in ("twice-last", "twice-last-same"):
+        # A row of the page written again after all the others, where a series new since the
+        # previous page would be: the same series twice, not a new one.
+        route, status, _ = odd
+        v = values[odd] * (1 if oddity == "twice-last-same" else 2) + (oddity == "twice-last")
+        lines.append(f'{H}_bucket{{method="GET",route="{route}",status_code="{status}",'
+                     f'le="+Inf"}} {v!r}')
     lines.append(f"process_start_time_seconds {start}")
     return "\n".join(lines) + "\n"
 
@@ -255,3 +273,96 @@ def test_the_garbage_collector_is_back_on_after_many_series_register_even_on_a_b
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+# -- the route table, made when it is read ----------------------------------------------------
+
+def test_a_route_table_made_when_read_is_the_one_made_at_once_even_read_ticks_later(
+) -> None:
+    """The engine hands out each tick's route table unmade (LazyRoutes); reading it any time
+    later, after more scrapes, restarts and failures, gives what making it at once gave."""
+    check_lazy_routes()
+
+
+@settings(max_examples=150, deadline=None)
+@given(plan=page_plans(), read_now=st.lists(st.booleans(), min_size=10, max_size=10))
+def test_route_tables_made_when_read_equal_those_made_at_once_on_random_pages(
+        plan: list[object], read_now: list[bool]) -> None:
+    check_lazy_routes(plan, read_now)
+
+
+def check_lazy_routes(plan: list[object] | None = None, read_now: list[bool] | None = None
+                      ) -> None:
+    engine = Engine(dataclasses.replace(EngineSettings(), min_route_requests=1))
+    if plan is None:  # a plain run: every route busy, one restart, one failed scrape
+        values = {(r, s, ""): 0.0 for r in _ROUTES for s in ("200", "500")}
+        plan = []
+        for i in range(8):
+            values = {k: v + 1 + i % 3 + (k[1] == "500") for k, v in values.items()}
+            plan.append(("page", dict(values), 1000.0 + (i >= 5), None, 0))
+            if i == 3:
+                plan.append("failed")
+    read_now = read_now or [False]
+    made: list[tuple[Assessment, object]] = []
+    reference: object = encode(Routes(reason="no successful scrape yet"))
+    lazy = 0
+    for i, step in enumerate(plan):
+        t = float(i + 1)
+        if step == "rebaseline":
+            engine.tracker.rebaseline()
+            continue
+        if step == "failed":
+            a = engine.observe(obs(t, None, error="connection refused"))
+        else:
+            assert isinstance(step, tuple)
+            _, values, start, oddity, pick = step
+            a = engine.observe(obs(t, scan(_page_text(values, start, oddity, pick), WANTED)))
+            w = engine.window
+            if len(w) >= 2 and w[-1].t > w[0].t:
+                # What the engine made every tick before: every figure and the table at once.
+                figures, routes = figures_over(deltas(w[0], w[-1]), w[-1], None,
+                                               engine.settings)
+                reference = encode(routes)
+                lazy += isinstance(a.routes, LazyRoutes)
+                assert {k: encode(a.figures[k]) for k in figures} == {
+                    k: encode(f) for k, f in figures.items()}
+            else:
+                reference = encode(eager(a.routes))
+        if read_now[i % len(read_now)]:
+            assert encode(a.routes) == reference
+        made.append((a, reference))
+    for a, want in made:  # read after every later scrape
+        assert encode(a.routes) == want
+        assert encode(eager(a.routes)) == want
+        assert a.routes == eager(a.routes) and eager(a.routes) == a.routes
+    if plan and read_now == [False]:
+        assert lazy >= 5  # the plain run did make its tables lazily
+
+
+def test_a_route_table_not_read_is_not_made() -> None:
+    engine = Engine(EngineSettings())
+    for i in range(3):
+        v = 10.0 * (i + 1)
+        page = _page_text({("/a", "200", ""): v}, 1000.0, None, 0)
+        a = engine.observe(obs(float(i + 1), scan(page, WANTED)))
+    assert isinstance(a.routes, LazyRoutes) and a.routes._made is None
+    assert [r.route for r in a.routes.every] == ["/a"]
+    assert a.routes._made is not None and a.routes._make is None  # made once, kept
+
+
+def test_a_recording_makes_the_route_table_only_when_it_keeps_it(tmp_path: Path) -> None:
+    """Between the route table's redraws (every 5 s) the recording writes the table it kept
+    last: the tick's own table is not made for it."""
+    engine = Engine(EngineSettings())
+    recorder = Recorder(tmp_path / "r.jsonl.gz", {"target": "x"})
+    tables = []
+    for i in range(8):
+        page = _page_text({("/a", "200", ""): 10.0 * (i + 1)}, 1000.0, None, 0)
+        a = engine.observe(obs(float(i + 1), scan(page, WANTED)))
+        recorder.tick(a)
+        tables.append(a.routes)
+    recorder.close()
+    made = [isinstance(r, LazyRoutes) and r._made is not None for r in tables]
+    # Kept at 1 s (the first tick's table, waiting for a second scrape, is no lazy one), then
+    # at 6 s: only that lazy table was made.
+    assert made == [False, False, False, False, False, True, False, False]

@@ -21,7 +21,7 @@ from typing import Any
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.detail import Detail
 from sbtop.engine.fields import defaults, hints, nullable
-from sbtop.engine.routes import ranked
+from sbtop.engine.routes import LazyRoutes, Routes, ranked
 from sbtop.engine.wellformed import Malformed, shown
 
 Encoded = dict[str, Any]
@@ -42,6 +42,8 @@ def encode(obj: Any) -> Any:
         # The fields set, in the order they have always been written (what is None is left
         # out: it reads back as None).
         return {k: encode(v) for k, v in obj.items()}
+    if isinstance(obj, LazyRoutes):
+        obj = obj.made()  # written as the table it is
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         cls = type(obj)
         cls_defaults = defaults(cls)
@@ -96,8 +98,14 @@ def decode(hint: Any, data: Any) -> Any:
     return data
 
 
-def encode_assessment(a: Assessment) -> Encoded:
+def encode_assessment(a: Assessment, *, with_routes: bool = True) -> Encoded:
+    """`a` as a recording writes it; without `with_routes`, its route table is left out (not even
+    made: the writer keeps the one it wrote last between the console's redraws)."""
+    if not with_routes:
+        a = dataclasses.replace(a, routes=Routes())
     out: Encoded = encode(a)
+    if not with_routes:
+        out.pop("routes", None)
     routes = out.get("routes")
     if isinstance(routes, dict):
         # The slowest and most failing are every route ranked again: kept once, not thrice.

@@ -35,9 +35,13 @@ class Deltas:
     route_per_s: dict[RouteKey, float] = field(default_factory=dict)
 
 
-def deltas(start: Rollup, end: Rollup, span: float | None = None) -> Deltas:
+def deltas(start: Rollup, end: Rollup, span: float | None = None, *, routes: bool = True
+           ) -> Deltas:
     """The increases from `start` to `end`, as rates over `span` (their time apart unless
-    given: an instance that stopped answering is averaged over the window up to now)."""
+    given: an instance that stopped answering is averaged over the window up to now).
+    Without `routes`, the per-route increases are left empty: the figures need none of them,
+    and on a page with hundreds of routes they are most of the work (the route table makes
+    them when it is read)."""
     def inc(before: Mapping[Any, float], now: Mapping[Any, float]) -> dict[Any, float]:
         return {k: v - before.get(k, 0.0) for k, v in now.items()}
 
@@ -48,11 +52,13 @@ def deltas(start: Rollup, end: Rollup, span: float | None = None) -> Deltas:
 
     a, b = start.sums, end.sums
     span = end.t - start.t if span is None else span
-    d = Deltas(span, buckets=inc(a.buckets, b.buckets),
-               route_buckets=inc_by_route(a.route_buckets, b.route_buckets))
+    d = Deltas(span, buckets=inc(a.buckets, b.buckets))
+    if routes:
+        d.route_buckets = inc_by_route(a.route_buckets, b.route_buckets)
     for feed in COUNTS:
         d.counts[feed] = inc(a.counts(feed), b.counts(feed))
-        d.route_counts[feed] = inc_by_route(a.route_counts(feed), b.route_counts(feed))
+        if routes:
+            d.route_counts[feed] = inc_by_route(a.route_counts(feed), b.route_counts(feed))
     if span > 0:
         for feed in COUNTS:
             d.per_s[feed] = sum(d.counts[feed].values()) / span

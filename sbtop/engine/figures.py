@@ -14,7 +14,7 @@ from sbtop.engine.levels import Level, Threshold
 from sbtop.engine.observations import HealthProbe
 from sbtop.engine.quantile import INF, quantile_in_bucket
 from sbtop.engine.rollup import BUCKET, MESSAGES, Rollup, count_source
-from sbtop.engine.routes import Routes, route_table
+from sbtop.engine.routes import LazyRoutes, Routes, route_table
 from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
 
 QUANTILES = ((Fig.LATENCY_P50_MS, 0.5), (Fig.LATENCY_P95_MS, 0.95), (Fig.LATENCY_P99_MS, 0.99))
@@ -78,11 +78,20 @@ def window_figures(
     """Every metrics figure over the window from `start` to `end` (two successful scrapes)."""
     if start is end or end.t - start.t <= 0:
         return waiting_figures(end, health, settings, waiting)
-    return figures_over(deltas(start, end), end, health, settings)
+    # The route table is made when it is read (LazyRoutes): from the same two rollups, which
+    # never change once made, so it is the table an eager tick would have made.
+    return (metric_figures(deltas(start, end, routes=False), end, health, settings),
+            LazyRoutes(lambda: route_table(end, deltas(start, end), settings)))
 
 
 def figures_over(d: Deltas, end: Rollup, health: HealthProbe | None, settings: EngineSettings
                  ) -> tuple[dict[str, Figure], Routes]:
+    """Every metrics figure from a window's increases, and its route table."""
+    return metric_figures(d, end, health, settings), route_table(end, d, settings)
+
+
+def metric_figures(d: Deltas, end: Rollup, health: HealthProbe | None,
+                   settings: EngineSettings) -> dict[str, Figure]:
     """Every metrics figure from a window's increases; `end` says what the page held (the
     families present, their problems, the gauges as last read)."""
     names = settings.names
@@ -107,7 +116,7 @@ def figures_over(d: Deltas, end: Rollup, health: HealthProbe | None, settings: E
                 detail=Detail(metric=end.message_counter),
             )
     figures.update(gauge_figures(end, health, settings))
-    return figures, route_table(end, d, settings)
+    return figures
 
 
 def _latency(end: Rollup, d: Deltas, window: str, settings: EngineSettings

@@ -4,7 +4,9 @@ most failing."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sbtop.engine.deltas import Deltas
 from sbtop.engine.quantile import INF, histogram_quantiles
@@ -39,6 +41,69 @@ class Routes:
     failing: tuple[RouteStat, ...] = ()
     every: tuple[RouteStat, ...] = ()
     reason: str | None = None  # why there is no route table
+
+
+class LazyRoutes(Routes):
+    """A route table made the first time one of its fields is read, then kept.
+
+    Every tick makes one, but the table is read far less often (the console redraws it and a
+    recording keeps it every few seconds, `check` once): on a page with hundreds of routes it
+    is most of a tick's figures (each route's increases and three quantiles). It reads as the
+    `Routes` it makes: same fields, equal to it, encoded as it. `make` must depend only on
+    what does not change afterwards (two rollups, the settings)."""
+
+    __slots__ = ("_made", "_make")
+    _made: Routes | None
+    _make: Callable[[], Routes] | None
+
+    def __init__(self, make: Callable[[], Routes]) -> None:
+        object.__setattr__(self, "_make", make)
+        object.__setattr__(self, "_made", None)
+
+    def made(self) -> Routes:
+        """The table, made now if it was not yet (two threads may both make it: the same)."""
+        made = self._made
+        if made is None:
+            assert self._make is not None  # dropped only once the table is made
+            made = self._make()
+            object.__setattr__(self, "_made", made)
+            object.__setattr__(self, "_make", None)  # its inputs may go
+        return made
+
+    @property
+    def slowest(self) -> tuple[RouteStat, ...]:
+        return self.made().slowest
+
+    @property
+    def failing(self) -> tuple[RouteStat, ...]:
+        return self.made().failing
+
+    @property
+    def every(self) -> tuple[RouteStat, ...]:
+        return self.made().every
+
+    @property
+    def reason(self) -> str | None:
+        return self.made().reason
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LazyRoutes):
+            other = other.made()
+        return isinstance(other, Routes) and self.made() == other
+
+    def __hash__(self) -> int:
+        return hash(self.made())
+
+    def __repr__(self) -> str:
+        return f"Lazy{self.made()!r}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Routes, (self.slowest, self.failing, self.every, self.reason))
+
+
+def eager(routes: Routes) -> Routes:
+    """A plain `Routes`: a lazy table made."""
+    return routes.made() if isinstance(routes, LazyRoutes) else routes
 
 
 def route_table(end: Rollup, d: Deltas, settings: EngineSettings) -> Routes:

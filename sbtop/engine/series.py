@@ -18,7 +18,7 @@ import math
 import operator
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from sbtop import untrusted
 from sbtop.engine.exposition import LabelsKey, Page, ParseError, RawSample, labels_key
@@ -61,6 +61,15 @@ _Slots = tuple[tuple[Feed, Any, RouteKey | None], ...]
 # A new label text, read: (its labels as a key, its slots or None, its status label or None).
 _Ident = tuple[LabelsKey, _Slots | None, str | None]
 _GROUPS_MAX = 1 << 16
+
+
+class _Fed(NamedTuple):
+    """A family's rows at a scrape where every one of them was fed cleanly."""
+
+    scrape: int
+    texts: list[str]  # its label texts, in page order (none twice)
+    values: list[float]  # their values
+    registered: bool  # every text was registered (none was ignored as unusable)
 
 
 class _Group:
@@ -156,9 +165,9 @@ class SeriesTracker:
         self._statuses = frozenset(names.status_labels)
         self._slot_labels = self._candidates | self._statuses | {"le"}
         self._le_plain = "le" not in self._candidates | self._statuses
-        # By sample name: (scrape, value by label text) of the latest scrape, when every row of
-        # it was fed cleanly (no duplicate, no unusable value): the next scrape's short cut.
-        self._fed: dict[str, tuple[int, dict[str, float]]] = {}
+        # By sample name: the latest scrape's rows, when every one of them was fed cleanly (no
+        # duplicate, no unusable value): the next scrape's short cut.
+        self._fed: dict[str, _Fed] = {}
         # Sample names with a series known under two label texts: never cut short.
         self._aliased: set[str] = set()
         self._process_start: float | None = None
@@ -232,8 +241,17 @@ class SeriesTracker:
                 skew = off if abs(off) > SKEW_NOTED_S else None
             if rows:
                 texts = list(map(_TEXT, rows))
-                new = list(itertools.filterfalse(self._by_text.get(name, {}).__contains__,
-                                                 texts))
+                fed = self._fed.get(name)
+                n = len(fed.texts) if fed is not None else 0
+                if (fed is not None and fed.scrape == self.scrapes and fed.registered
+                        and _starts_with(texts, fed.texts)):
+                    # The previous page's texts come first, every one registered then: only
+                    # those after them (series new since, usually) may be new.
+                    new = list(itertools.filterfalse(self._by_text[name].__contains__,
+                                                     texts[n:]))
+                else:
+                    new = list(itertools.filterfalse(self._by_text.get(name, {}).__contains__,
+                                                     texts))
                 idents = []
                 for text in new:
                     try:
@@ -277,25 +295,42 @@ class SeriesTracker:
                     old.seen = _NEW_COUNTED
         for name, kind, new, texts in fresh:
             table = self._by_text.setdefault(name, {})
+            unregistered = 0
             for text, ident in new:
                 if text not in table:  # the same new text may appear twice on a page
                     series = self._register(name, ident, first)
                     if series is None:
-                        ignored += 1
+                        unregistered += 1
                     else:
                         table[text] = series
+            ignored += unregistered
             rows = page.samples[name]
-            values = dict(zip(texts, map(_VALUE, rows), strict=True))
+            values = list(map(_VALUE, rows))
             fed = self._fed.pop(name, None)
-            if (fed is not None and fed[0] == self.scrapes - 1 and len(values) == len(rows)
-                    and name not in self._aliased):
-                ignored_here, reset_here = self._feed_moved(table, rows, texts, fed[1], name,
-                                                            kind, problems)
+            if fed is not None and (fed.scrape != self.scrapes - 1 or name in self._aliased):
+                fed = None
+            if fed is not None and _starts_with(texts, fed.texts):
+                # The previous page's texts (none twice) first, in the same order: its rows
+                # compare by place; those after them (usually series new since) are fed whole.
+                n = len(fed.texts)
+                ignored_here, reset_here = self._feed_moved(
+                    table, rows[:n], texts[:n], map(operator.ne, values, fed.values), name,
+                    kind, problems)
+                if n < len(rows):
+                    tail_ignored, tail_reset = self._feed(table, rows[n:], False, name, kind,
+                                                          problems)
+                    ignored_here += tail_ignored
+                    reset_here = reset_here or tail_reset
+            elif fed is not None and len(set(texts)) == len(texts):
+                before = dict(zip(fed.texts, fed.values, strict=True)).get
+                ignored_here, reset_here = self._feed_moved(
+                    table, rows, texts, map(operator.ne, values, map(before, texts)), name,
+                    kind, problems)
             else:
                 ignored_here, reset_here = self._feed(table, rows, reset_all, name, kind,
                                                       problems)
             if not ignored_here:  # every row fed as it stands: the next scrape may cut short
-                self._fed[name] = (self.scrapes, values)
+                self._fed[name] = _Fed(self.scrapes, texts, values, not unregistered)
             ignored += ignored_here
             saw_reset = saw_reset or reset_here
         self._forget()
@@ -359,16 +394,16 @@ class SeriesTracker:
         return ignored, reset
 
     def _feed_moved(self, table: Mapping[str, _Series], rows: list[RawSample], texts: list[str],
-                    before: dict[str, float], name: str, kind: Feed, problems: dict[str, str]
+                    changed: Iterator[bool], name: str, kind: Feed, problems: dict[str, str]
                     ) -> tuple[int, bool]:
-        """`_feed`, cut short: the previous scrape fed every row of this family cleanly
-        (`before`: its values by label text), this page has no row twice (no text twice, and no
-        series known under two texts), and no process reset or rebaseline happened since (they
-        clear the short cuts). A row whose value has not moved since would add nothing (its
-        series' last value is that value): it is only marked seen. The rest (moved values, new
-        series, NaN, resets) take `_feed`'s full rule, in page order."""
-        moved = list(itertools.compress(rows, map(operator.ne, map(_VALUE, rows),
-                                                  map(before.get, texts))))
+        """`_feed`, cut short: the previous scrape fed every row of this family cleanly, this
+        page has no row twice (no text twice, and no series known under two texts), and no
+        process reset or rebaseline happened since (they clear the short cuts). `changed` says,
+        row by row, whether its value differs from its text's at the previous scrape (a text
+        new since is changed). A row whose value has not moved would add nothing (its series'
+        last value is that value): it is only marked seen. The rest (moved values, new series,
+        NaN, resets) take `_feed`'s full rule, in page order."""
+        moved = list(itertools.compress(rows, changed))
         ignored, reset = self._feed(table, moved, False, name, kind, problems)
         scrape = self.scrapes
         for series in filter(None, map(table.get, texts)):
@@ -507,6 +542,13 @@ class SeriesTracker:
                 self._by_key = {
                     k: s for k, s in self._by_key.items() if k[0] != name or s.seen >= horizon
                 }
+
+
+def _starts_with(texts: list[str], first: list[str]) -> bool:
+    """Whether `texts` begins with `first` (label texts of two pages: mostly the same
+    objects, compared by identity before their characters)."""
+    n = len(first)
+    return len(texts) >= n and (texts == first if len(texts) == n else texts[:n] == first)
 
 
 def _first_label(labels: dict[str, str], candidates: tuple[str, ...]) -> str | None:

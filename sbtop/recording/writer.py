@@ -136,16 +136,18 @@ class Recorder:
     def tick(self, a: Assessment, canary: dict[str, Any] | None = None) -> None:
         if self.stopped:
             return
-        cur = codec.encode_assessment(a)
         key = self.ticks % KEYFRAME_EVERY == 0
         if self._prev is not None and (self._routes_t is not None
                                        and 0 <= a.t - self._routes_t < ROUTES_REDRAW_S):
             # Between the console's redraws of the route table it shows the last one drawn:
-            # so does the recording (the table is most of a tick's bytes).
+            # so does the recording (the table is most of a tick's bytes, and not even made
+            # here: the engine makes it when it is read).
+            cur = codec.encode_assessment(a, with_routes=False)
             cur["routes"] = self._prev.get("routes")
             if cur["routes"] is None:
                 del cur["routes"]
         else:
+            cur = codec.encode_assessment(a)
             self._routes_t = a.t
         line: dict[str, Any] = {"w": a.wall, "t": a.t,
                                 "a": cur if key else changes.delta(self._prev, cur)}

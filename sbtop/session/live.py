@@ -232,7 +232,9 @@ class LiveSession:
         if self.canary_store is not None:
             self.canary_state(began)  # the state file read again (every few seconds)
         self.history.add(a)
-        if self._subscribers:  # nobody looks (record, check): no route drill-down to keep
+        # Nobody looks (record, check): no route drill-down to keep. Asked only when a sample
+        # is due, as the route table is made when it is read (every few seconds, not each tick).
+        if self._subscribers and self.routes.due(a.t):
             self.routes.add(a.t, a.wall, a.routes.every)
         if self.recorder is not None:
             self._record(a, began)

@@ -23,7 +23,7 @@ from sbtop.console.marks import esc
 from sbtop.console.messages import RouteChartRequested
 from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.assessment import Assessment
-from sbtop.engine.routes import RouteStat
+from sbtop.engine.routes import Routes, RouteStat
 from sbtop.session.snapshot import Snapshot
 
 # (label, sort key): every order puts the route that needs attention first.
@@ -88,8 +88,9 @@ class RoutesPanel(Panel):
         super().__init__(id=id)
         self.sort_index = 0
         self.filter_text = ""
-        self._routes: tuple[RouteStat, ...] = ()
-        self._reason: str | None = "waiting for the first scrape…"
+        # The latest route table, read only when redrawn (made then, when the engine made
+        # it lazily: the panel redraws every few seconds, not every tick).
+        self._table: Routes = Routes(reason="waiting for the first scrape…")
         self._drawn_at: float | None = None
         self.shown: list[str] = []  # route names on screen, in order
         self.cursor: str | None = None  # the route under the cursor (it follows re-sorting)
@@ -129,8 +130,7 @@ class RoutesPanel(Panel):
             self.app.notify("Routes: no route to chart yet")
 
     def draw(self, a: Assessment, s: Snapshot) -> None:
-        self._routes = a.routes.every
-        self._reason = a.routes.reason
+        self._table = a.routes
         if self._drawn_at is None or a.t - self._drawn_at >= REDRAW_S or a.t < self._drawn_at:
             self._drawn_at = a.t
             self._redraw()
@@ -184,12 +184,12 @@ class RoutesPanel(Panel):
             f"{label:>{w}}" for label, w in labels)
         self.query_one("#rt-head", Line).set(f"[b]{head}[/]")
         needle = self.filter_text.lower()
-        rows = sorted((r for r in self._routes if needle in r.name.lower()),
+        rows = sorted((r for r in self._table.every if needle in r.name.lower()),
                       key=sort_key(SORTS[self.sort_index][1]))
         room = max(1, (self.content_size.height or 10) - 1 - (1 if self.filter_text else 0))
         lines: list[str] = []
-        if self._reason:
-            lines.append(f"[$text-muted]{esc(self._reason)}[/]")
+        if self._table.reason:
+            lines.append(f"[$text-muted]{esc(self._table.reason)}[/]")
         elif not rows:
             lines.append("[$text-muted]no route matches the filter[/]" if needle
                          else "[$text-muted]no traffic on any route in the window[/]")
