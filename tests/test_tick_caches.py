@@ -366,3 +366,19 @@ def test_a_recording_makes_the_route_table_only_when_it_keeps_it(tmp_path: Path)
     # Kept at 1 s (the first tick's table, waiting for a second scrape, is no lazy one), then
     # at 6 s: only that lazy table was made.
     assert made == [False, False, False, False, False, True, False, False]
+
+
+def test_an_empty_metric_name_lets_no_comment_through_the_parser() -> None:
+    # "" among the wanted names matched every line as a prefix: '# HELP' was read as a sample
+    # and every page refused. The names exclude it, and the config refuses it in a list.
+    from sbtop import config
+    from sbtop.engine.names import wanted_samples
+
+    page = ("# HELP socket_io_connected Connected sockets\n# TYPE socket_io_connected gauge\n"
+            "socket_io_connected 152\n")
+    wanted = wanted_samples(MetricNames(socket_gauges=("", "socket_io_connected")))
+    assert "" not in wanted
+    parsed = scan(page, wanted)
+    assert parsed.count() == 1 and parsed.types == {"socket_io_connected": "gauge"}
+    with pytest.raises(config.ConfigError, match="socket_gauges: '' is not a metric name"):
+        config.parse({"metrics": {"socket_gauges": [""]}})

@@ -67,8 +67,10 @@ def _validate_names(m: MetricsConfig, where: str) -> None:
     for key in ("latency_histogram", "requests_counter", "memory_rss", "event_loop_lag",
                 "process_start", "socket_gauges", "message_counters"):
         value = getattr(m, key)
+        # An empty string turns a single name off; in a list it names nothing (and read as a
+        # prefix it would match every line of a page), so it is refused there.
         for name in value if isinstance(value, list) else [value]:
-            if name and not _METRIC_NAME.fullmatch(name):
+            if (name or isinstance(value, list)) and not _METRIC_NAME.fullmatch(name):
                 raise ConfigError(f"{where}.{key}: {name!r} is not a metric name "
                                   "(letters, digits, _ and :, not starting with a digit)")
     for key in ("status_labels", "route_labels", "method_labels"):

@@ -31,4 +31,7 @@ def wanted_samples(names: MetricNames) -> frozenset[str]:
         wanted.update(counter_names(c))
     wanted.update(names.socket_gauges)
     wanted.update(n for n in (names.memory_rss, names.event_loop_lag, names.process_start) if n)
+    # No empty name: the parser matches wanted names as prefixes, and "" would let every line
+    # through, comments included.
+    wanted.discard("")
     return frozenset(wanted)
