@@ -430,3 +430,21 @@ def test_action_log_rows_fold_a_started_line_into_its_result() -> None:
         ("12-06 22:23:01", "canary next", "0 → 5 %", "8s", "OVERRIDE deploy dep-2 live"),
         ("12-06 22:30:00", "restart", "", "", "started; no result recorded (sbtop stopped?)"),
     ]
+
+
+async def test_at_80x24_the_canary_panel_shows_every_gate_criterion_whole(
+        staging: Harness) -> None:
+    # The gate's line was cut at 80 columns ("(baseline 222 +"): what does not fit goes on a
+    # second line, each criterion whole.
+    app = staging.app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(staging, pilot)
+        await staging.ticks(3, pilot)
+        await pilot.press("c", "y")
+        await settle(staging, pilot)
+        await staging.ticks(2, pilot)
+        text = screen_text(app)
+        rows = [r.strip("│║ ") for r in text.splitlines()]
+        shown = " ".join(rows)
+        assert "must be <=" in shown and "(baseline" in shown, text
+        assert "+10%)" in shown, text  # the p95 criterion to its end

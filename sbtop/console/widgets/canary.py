@@ -14,6 +14,9 @@ from sbtop.session.snapshot import Snapshot
 
 
 class CanaryPanel(Panel):
+    DEFAULT_CSS = """
+    CanaryPanel #cn-gate2.-empty { display: none; }
+    """
     title = "Canary"
 
     def __init__(self, *, id: str | None = None, read_only: bool = False) -> None:
@@ -25,6 +28,10 @@ class CanaryPanel(Panel):
     def compose(self) -> ComposeResult:
         yield Line("[$text-muted]reading the flag from the provider…[/]", id="cn-step")
         yield Line(id="cn-gate")
+        # A narrow screen cuts the gate's criteria: those that do not fit go on a second line.
+        second = Line(id="cn-gate2")
+        second.add_class("-empty")
+        yield second
 
     def draw(self, a: Assessment, s: Snapshot) -> None:
         """The gate the session judged on the assessment, and the canary as last read."""
@@ -52,14 +59,25 @@ class CanaryPanel(Panel):
             verdict = "[b $success]OPEN[/]" if g.open else "[b $warning]SHUT[/]"
             parts.append(f"next {g.next_percent}%: gate {verdict}")
         self.query_one("#cn-step", Line).set("  ".join(parts))
-        crit = []
+        first = self.query_one("#cn-gate", Line)
+        width = first.size.width or 10_000  # not laid out yet: one line
+        lines: list[list[str]] = [[], []]
+        used = 0
         for c in g.criteria:
             if c.name == "soak":
                 continue
-            word = ("[$success]ok[/]" if c.passed else "[$text-muted]n/a[/]" if c.passed is None
-                    else "[b $warning]FAIL[/]")
-            crit.append(f"{word} {esc(c.shown)}")
-        self.query_one("#cn-gate", Line).set("  ".join(crit))
+            word, plain = (("[$success]ok[/]", "ok") if c.passed else
+                           ("[$text-muted]n/a[/]", "n/a") if c.passed is None else
+                           ("[b $warning]FAIL[/]", "FAIL"))
+            size = len(plain) + 1 + len(c.shown) + (2 if used else 0)
+            row = 0 if not lines[1] and (used == 0 or used + size <= width) else 1
+            if row == 0:
+                used += size
+            lines[row].append(f"{word} {esc(c.shown)}")
+        first.set("  ".join(lines[0]))
+        second = self.query_one("#cn-gate2", Line)
+        second.set("  ".join(lines[1]))
+        second.set_class(not lines[1], "-empty")
         if g.next_percent is None or g.open:
             self.set_state("-ok", self._note)
         else:
