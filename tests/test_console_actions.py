@@ -168,6 +168,24 @@ async def test_read_only_shows_the_canary_and_its_gate_and_the_deploy_keys_say_r
         h.close()
 
 
+async def test_read_only_without_a_state_file_says_so_and_makes_no_directory(
+        tmp_path: Path) -> None:
+    # Read-only never asks the provider: "reading the flag from the provider" (or "until the
+    # flag is read") promised what would never happen; and a look made the directory.
+    state_dir = tmp_path / "nobody-deployed-yet"
+    h = Harness(production=False, state_dir=state_dir, read_only=True)
+    h.backend.set(rps=100)
+    try:
+        async with h.app.run_test(size=(120, 40)) as pilot:
+            await h.ticks(3, pilot)
+            text = screen_text(h.app)
+            assert "no state file from a deploying sbtop" in text, text
+            assert "from the provider" not in text and "until the flag is read" not in text
+            assert not state_dir.exists()
+    finally:
+        h.close()
+
+
 async def test_the_bad_canary_scenario_turns_the_gate_red_and_a_rollback_recovers(
         tmp_path: Path) -> None:
     h = Harness(production=False, state_dir=tmp_path)

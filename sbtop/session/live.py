@@ -283,10 +283,18 @@ class LiveSession:
             return c.state.canary
         if self.canary_store is not None and now_t is not None and now_t >= self._stored_due:
             self._stored_due = now_t + STORE_CANARY_EVERY_S
-            try:
-                self._stored_canary = self.canary_store.load().canary
-            except StateDirError:  # a directory others may write in: nothing read from it
-                self._stored_canary = None
+            store = self.canary_store
+            # Read-only never asks the provider: the panel says why the step is unknown (and
+            # a watcher's look makes no directory where none is).
+            if not store.path.exists():
+                self._stored_canary = CanaryState(read_error=(
+                    f"read-only: no state file from a deploying sbtop at {store.path}"))
+            else:
+                try:
+                    self._stored_canary = store.load().canary
+                except StateDirError as e:  # a directory others may write in: nothing read
+                    self._stored_canary = CanaryState(
+                        read_error=f"read-only: state file not read: {e}")
         return self._stored_canary
 
     def gate(self) -> Gate | None:

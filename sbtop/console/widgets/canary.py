@@ -26,7 +26,9 @@ class CanaryPanel(Panel):
         self._note = "read-only: the step as the state file holds it" if read_only else None
 
     def compose(self) -> ComposeResult:
-        yield Line("[$text-muted]reading the flag from the provider…[/]", id="cn-step")
+        first = ("reading the state file a deploying sbtop keeps…" if self._note else
+                 "reading the flag from the provider…")
+        yield Line(f"[$text-muted]{first}[/]", id="cn-step")
         yield Line(id="cn-gate")
         # A narrow screen cuts the gate's criteria: those that do not fit go on a second line.
         second = Line(id="cn-gate2")
