@@ -299,6 +299,7 @@ class PrometheusSource:
         return False
 
     def _unbatched_under(self, detected: _Detected) -> bool:
+        """Whether the one query failed since this detection (then each part is asked alone)."""
         return self._unbatched is not None and self._unbatched[0] is detected
 
     def _part_by_part(self, detected: _Detected | None) -> str | None:
@@ -306,7 +307,7 @@ class PrometheusSource:
         if self._untagged:
             return "the server drops the parts' tag from its answers"
         if detected is not None and self._unbatched is not None \
-                and self._unbatched[0] is detected:
+                and self._unbatched_under(detected):
             return (f"the one query failed ({self._unbatched[1]}); each part asked alone "
                     f"until the next detection (every {DETECT_EVERY_S:g} s)")
         return None
@@ -403,7 +404,9 @@ class PrometheusSource:
                                       deadline_s=self.s.timeout_s,
                                       max_bytes=self.s.max_answer_bytes)
         except bounded.Unanswered as e:
-            raise PromUnanswered(str(e), answering=e.status is not None) from None
+            # A head without its body: Prometheus evaluated the query (not a gateway's 5xx).
+            answering = e.status is not None and e.status < 500
+            raise PromUnanswered(str(e), answering=answering) from None
         except bounded.TooLarge as e:
             raise PromTooLarge(f"answer too large: {e} (raise prometheus.max_answer_mb)"
                             ) from None
