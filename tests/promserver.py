@@ -113,8 +113,9 @@ class PromServer:
 class CountingProxy:
     """A real HTTP proxy in front of a Prometheus that logs every request sbtop sends (path and
     parameters, in order) and can refuse some queries as Prometheus refuses one it cannot
-    evaluate (422, errorType execution), or answer everything 503 while `unavailable`,
-    passing the rest through untouched."""
+    evaluate (422, errorType execution), or answer everything 503 while `unavailable`, or
+    hold the queries `hold` picks unanswered until the proxy closes (a query too slow for
+    sbtop's timeout), passing the rest through untouched."""
 
     def __init__(self, upstream: str,
                  refuse: Callable[[str], bool] | None = None) -> None:
@@ -124,6 +125,8 @@ class CountingProxy:
         # A look-alike server that drops labels starting with "__" (other than __name__)
         # from its query answers.
         self.drop_underscored = False
+        self.hold: Callable[[str], bool] | None = None
+        self._released = threading.Event()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -136,6 +139,10 @@ class CountingProxy:
                 split = urllib.parse.urlsplit(self.path)
                 params = dict(urllib.parse.parse_qsl(split.query))
                 proxy.log.append((split.path, params))
+                if proxy.hold is not None and proxy.hold(params.get("query", "")):
+                    proxy._released.wait(60)
+                    self.close_connection = True
+                    return
                 if proxy.unavailable:
                     status, kind, body = 503, "application/json", json.dumps({
                         "status": "error", "errorType": "unavailable",
@@ -166,6 +173,7 @@ class CountingProxy:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._released.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

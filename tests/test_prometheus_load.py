@@ -2,7 +2,9 @@
 behind a proxy that logs every request. A steady round is one instant query (the parts joined
 and tagged, sbtop.engine.prom_batch); the targets and alerts are read every few seconds, each
 dated by its read; detection every 30 s. The one query's parts equal what each part answers
-alone at the same instant, and a part Prometheus refuses makes only its own figures unknown."""
+alone at the same instant, and a part Prometheus refuses makes only its own figures unknown;
+so too a part whose answer is too large, and the one query too large or too slow is asked part
+by part (until the next detection), while a Prometheus that does not answer is not."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import httpx
 import pytest
 
 from sbtop import config
@@ -21,6 +24,7 @@ from sbtop.clock import ManualClock
 from sbtop.demo.backend import SimulatedBackend
 from sbtop.engine.engine import Engine
 from sbtop.engine.observations import Observation, PromSnapshot
+from sbtop.engine.prom_batch import batch_query
 from sbtop.engine.promql import ALERTS_EVERY_S, DETECT_EVERY_S, TARGETS_EVERY_S, round_queries
 from sbtop.engine.settings import EngineSettings
 from sbtop.sources.prometheus import PrometheusSource, PromSettings
@@ -64,15 +68,16 @@ def engine_settings() -> EngineSettings:
 
 
 def rounds(url: str, seconds: int, proxy: CountingProxy,
-           between: Mapping[int, Any] | None = None) -> list[tuple[PromSnapshot, Sent]]:
+           between: Mapping[int, Any] | None = None, **settings: Any
+           ) -> list[tuple[PromSnapshot, Sent]]:
     """A console at 1 Hz for `seconds` rounds: the cadences run on a clock moved a second a
     round (no waiting), each round evaluated at the real time now. `between[i]` runs before
-    round i. Each round's snapshot with the requests it sent."""
+    round i; `settings` are PromSettings'. Each round's snapshot with the requests it sent."""
     clock = ManualClock(1000.0, time.time())
     out = []
 
     async def go() -> None:
-        async with PrometheusSource(PromSettings(url, SELECTOR), engine_settings(),
+        async with PrometheusSource(PromSettings(url, SELECTOR, **settings), engine_settings(),
                                     clock) as source:
             for i in range(seconds):
                 if between and i in between:
@@ -131,26 +136,28 @@ def same(x: float | None, y: float | None) -> bool:
     return (math.isnan(x) and math.isnan(y)) or math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12)
 
 
-def test_the_one_query_splits_into_what_each_part_answers_alone_at_the_same_instant(
-        prom: PromServer) -> None:
-    with CountingProxy(prom.url) as proxy:
-        ((snap, _sent),) = rounds(proxy.url, 1, proxy)
-    settings = engine_settings()
-    queries = round_queries(settings, snap.selector, snap.present, snap.window_s)
+def alone_at(prom: PromServer, snap: PromSnapshot) -> dict[str, Any]:
+    """Each part of the round asked alone of Prometheus at the round's instant."""
+    queries = round_queries(engine_settings(), snap.selector, snap.present, snap.window_s)
     assert set(queries) == {"buckets", "hist_count", "counter", "gauges",
                             "messages:websocket_messages_total"}
-    assert set(snap.vectors) == set(queries)
     alone = {}
     for key, expr in queries.items():
-        answer = prom.query(expr, snap.at)
         alone[key] = tuple((item["metric"], float(item["value"][1]))  # type: ignore[index]
-                           for item in answer)
+                           for item in prom.query(expr, snap.at))
         assert alone[key], key
-        got, want = values(snap.vectors[key]), values(alone[key])
+    return alone
+
+
+def assert_figures_as_alone(snap: PromSnapshot, alone: Mapping[str, Any]) -> None:
+    """The round's vectors, figures, route table and each instance's p95 equal those from
+    the parts asked one by one at that instant."""
+    settings = engine_settings()
+    assert set(snap.vectors) == set(alone)
+    for key, rows in alone.items():
+        got, want = values(snap.vectors[key]), values(rows)
         assert [labels for labels, _v in got] == [labels for labels, _v in want], key
         assert all(same(g, w) for (_l, g), (_m, w) in zip(got, want, strict=True)), key
-    # The figures, the route table and each instance's p95 from the one query equal those
-    # from the parts asked one by one at that instant, as the rounds were asked before.
     batched = Engine(settings, "p").observe(Observation(snap.t, snap.wall, prom=snap))
     parts = Engine(settings, "p").observe(Observation(
         snap.t, snap.wall, prom=dataclasses.replace(snap, vectors=alone)))
@@ -171,12 +178,21 @@ def test_the_one_query_splits_into_what_each_part_answers_alone_at_the_same_inst
         assert i.name == j.name and same(i.p95_ms, j.p95_ms)
 
 
+def test_the_one_query_splits_into_what_each_part_answers_alone_at_the_same_instant(
+        prom: PromServer) -> None:
+    with CountingProxy(prom.url) as proxy:
+        ((snap, _sent),) = rounds(proxy.url, 1, proxy)
+    assert snap.part_by_part is None
+    assert_figures_as_alone(snap, alone_at(prom, snap))
+
+
 def test_a_part_prometheus_refuses_makes_only_its_own_figures_unknown(
         prom: PromServer) -> None:
     # Prometheus refuses the buckets (too many samples): the one query holding them, then
     # the buckets alone. The other parts, asked alone at the same instant, still serve.
     with CountingProxy(prom.url, refuse=lambda q: "_bucket{" in q) as proxy:
-        ((snap, sent),) = rounds(proxy.url, 1, proxy)
+        done = rounds(proxy.url, int(DETECT_EVERY_S) + 1, proxy)
+    snap, sent = done[0]
     refused = "execution: query processing would load too many samples"
     assert snap.error is None and snap.failures == {"buckets": refused}
     queries = [q["query"] for path, q in sent if path == "/api/v1/query"]
@@ -187,6 +203,108 @@ def test_a_part_prometheus_refuses_makes_only_its_own_figures_unknown(
     assert p95.value is None and p95.reason is not None and refused in p95.reason
     assert (a.figures["requests_per_s"].value or 0.0) > 0
     assert a.figures["socket_connections"].value is not None
+    # Refused every round: until the next detection the parts are asked directly (five
+    # requests a round, not the one query first and then five), and the source says so.
+    part_by_part = a.sources["prometheus"].detail["part_by_part"]
+    assert refused in part_by_part and "until the next detection" in part_by_part
+    for i, (later, then) in enumerate(done[1:int(DETECT_EVERY_S)], 1):
+        asked = [q for path, q in then if path == "/api/v1/query"]
+        assert len(asked) == 5 and not any("__sbtop" in q["query"] for q in asked), i
+        assert {q["time"] for q in asked} == {f"{later.at:.3f}"}, i
+        assert later.failures == {"buckets": refused} and later.part_by_part == part_by_part
+    # The next detection tries the one query again (the refusal may have been passing).
+    again = [q["query"] for path, q in done[int(DETECT_EVERY_S)][1] if path == "/api/v1/query"]
+    assert len(again) == 1 + 1 + 5 and "__sbtop" in again[1]
+
+
+def answer_sizes(prom: PromServer, snap: PromSnapshot) -> tuple[dict[str, int], int]:
+    """The size of each part's answer alone at the round's instant, and of the one query's."""
+    queries = round_queries(engine_settings(), snap.selector, snap.present, snap.window_s)
+
+    def size(expr: str) -> int:
+        return len(httpx.get(prom.url + "/api/v1/query", timeout=10, params={
+            "query": expr, "time": f"{snap.at:.3f}"}).content)
+
+    return {k: size(q) for k, q in queries.items()}, size(batch_query(queries))
+
+
+def test_an_answer_too_large_only_as_one_query_is_asked_part_by_part_with_the_same_figures(
+        prom: PromServer) -> None:
+    # The cap (prometheus.max_answer_mb) above each part's answer but below their sum: the
+    # one query's answer is refused, each part alone fits, and every figure is known, equal
+    # to the parts' asked one by one.
+    with CountingProxy(prom.url) as proxy:
+        ((first, _sent),) = rounds(proxy.url, 1, proxy)
+    parts, whole = answer_sizes(prom, first)
+    cap = int(max(parts.values()) * 1.25)
+    assert whole > cap * 1.25, (parts, whole)  # the premise: room either side of the cap
+    with CountingProxy(prom.url) as proxy:
+        (snap, sent), (later, then) = rounds(proxy.url, 2, proxy, max_answer_bytes=cap)
+    assert snap.error is None and not snap.failures, (snap.error, snap.failures)
+    asked = [q for path, q in sent if path == "/api/v1/query"]
+    assert len(asked) == 1 + 1 + 5  # detection, the one query, its five parts alone
+    assert {q["time"] for q in asked} == {f"{snap.at:.3f}"}
+    assert snap.part_by_part is not None and "answer too large" in snap.part_by_part
+    assert_figures_as_alone(snap, alone_at(prom, snap))
+    assert later.error is None and not later.failures
+    assert [path for path, _q in then] == ["/api/v1/query"] * 5
+
+
+def test_a_part_too_large_alone_makes_only_its_own_figures_unknown(prom: PromServer) -> None:
+    # The cap below the buckets' answer, above every other part's: latency is unknown,
+    # saying the answer was too large; requests, errors and the gauges still serve.
+    with CountingProxy(prom.url) as proxy:
+        ((first, _sent),) = rounds(proxy.url, 1, proxy)
+    parts, _whole = answer_sizes(prom, first)
+    others = max(v for k, v in parts.items() if k != "buckets")
+    assert parts["buckets"] > others * 1.5, parts  # the premise: room either side of the cap
+    cap = int((parts["buckets"] * others) ** 0.5)
+    with CountingProxy(prom.url) as proxy:
+        ((snap, sent),) = rounds(proxy.url, 1, proxy, max_answer_bytes=cap)
+    assert snap.error is None and set(snap.failures) == {"buckets"}, snap.failures
+    assert "answer too large" in snap.failures["buckets"]
+    assert {q["time"] for path, q in sent if path == "/api/v1/query"} == {f"{snap.at:.3f}"}
+    a = Engine(engine_settings(), "p").observe(Observation(snap.t, snap.wall, prom=snap))
+    for key in ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms"):
+        f = a.figures[key]
+        assert f.value is None and f.reason is not None and "too large" in f.reason, key
+    for key in ("requests_per_s", "error_rate_5xx_pct"):
+        assert (a.figures[key].value or 0.0) > 0, (key, a.figures[key].reason)
+    assert a.figures["socket_connections"].value is not None
+    assert a.sources["prometheus"].up
+
+
+def test_the_one_query_timing_out_while_prometheus_answers_is_asked_part_by_part(
+        prom: PromServer) -> None:
+    # The one query never answers (too slow to evaluate), Prometheus answers a trivial query:
+    # each part alone, at the same instant, serves every figure; then part by part.
+    with CountingProxy(prom.url) as proxy:
+        proxy.hold = lambda q: "__sbtop" in q
+        (snap, sent), (later, then) = rounds(proxy.url, 2, proxy, timeout_s=2.0)
+    assert snap.error is None and not snap.failures, (snap.error, snap.failures)
+    asked = [q for path, q in sent if path == "/api/v1/query"]
+    # Detection, the one query, whether Prometheus answers at all, the five parts alone.
+    assert len(asked) == 1 + 1 + 1 + 5 and asked[2]["query"] == "vector(1)"
+    assert {q["time"] for q in asked} == {f"{snap.at:.3f}"}
+    assert snap.part_by_part is not None and "no complete answer within 2 s" in snap.part_by_part
+    assert_figures_as_alone(snap, alone_at(prom, snap))
+    assert later.error is None and not later.failures
+    assert [path for path, _q in then] == ["/api/v1/query"] * 5
+
+
+def test_a_prometheus_not_answering_is_not_asked_part_by_part(prom: PromServer) -> None:
+    # Round 1: nothing answers, not even a trivial query. The parts are not asked (N more
+    # requests to a server that is not answering): every figure unknown, the source down.
+    with CountingProxy(prom.url) as proxy:
+        def hang() -> None:
+            proxy.hold = lambda q: True
+
+        done = rounds(proxy.url, 2, proxy, {1: hang}, timeout_s=1.0)
+    failed, sent = done[1]
+    assert failed.error == "no complete answer within 1 s"
+    asked = [q["query"] for path, q in sent if path == "/api/v1/query"]
+    assert len(asked) == 2 and "__sbtop" in asked[0] and asked[1] == "vector(1)"
+    assert failed.part_by_part is None
 
 
 def test_a_round_prometheus_does_not_answer_keeps_nothing_from_earlier_reads(

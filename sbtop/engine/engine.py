@@ -122,6 +122,8 @@ class Engine:
                  # Every query of the round was evaluated at this instant: ask Prometheus
                  # for it (time=) to see what sbtop saw.
                  "evaluated_at": p.at, "queries": p.queries,
+                 # The parts asked one by one (the one query failed, or loses its tags): why.
+                 "part_by_part": p.part_by_part,
                  # Read every few seconds, not every round: when, so their age shows.
                  "targets_read_at": p.targets_read_at, "alerts_read_at": p.alerts_read_at})
         if self._prom is not None:

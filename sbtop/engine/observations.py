@@ -140,6 +140,8 @@ class PromSnapshot:
     instances: tuple[InstanceStatus, ...] = ()
     alerts: tuple[ExternalAlert, ...] = ()
     alerts_error: str | None = None  # why Prometheus's alerts could not be read
+    # Why the round's parts were asked one by one, not as one query; None: one query.
+    part_by_part: str | None = None
     elapsed_ms: float = 0.0
     queries: int = 0  # HTTP requests this round sent
     # What could not be read beside the figures (the targets, the alerts), in words.

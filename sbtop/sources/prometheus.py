@@ -7,7 +7,9 @@ ALERTS_EVERY_S (each dated by its read), and the sparklines' history from
 DETECT_EVERY_S.
 
 A query that fails (a bad query, 422, 503, a timeout) makes the figures it feeds unknown with
-the reason; nothing becomes 0 that was not counted as 0.
+the reason; nothing becomes 0 that was not counted as 0. When the one query fails where its
+parts alone may not (refused, too large, too slow while Prometheus answers), each part is
+asked on its own at the same instant, and part by part until the next detection.
 """
 
 from __future__ import annotations
@@ -64,6 +66,19 @@ class PromRefused(PromError):
     refused = True
 
 
+class PromTooLarge(PromError):
+    """The answer was over prometheus.max_answer_bytes: Prometheus answered, sbtop refused it."""
+
+
+class PromUnanswered(PromError):
+    """No complete answer within timeout_s, the request sent. `answering`: the answer's head
+    came (Prometheus had evaluated the query; its body was too slow)."""
+
+    def __init__(self, message: str, answering: bool) -> None:
+        super().__init__(message)
+        self.answering = answering
+
+
 @dataclass
 class _Detected:
     """What the last detection found: the scope, the names with series, the names declared,
@@ -91,6 +106,10 @@ class PrometheusSource:
         self._alerts_read: _Read[tuple[ExternalAlert, ...]] | None = None
         self._sent = 0
         self._untagged = False  # the server drops the parts' tag: ask each part alone
+        # The one query failed where its parts alone might not (refused, too large, too slow):
+        # the detection it failed under, and why. Until the next detection, each part is asked
+        # alone, not the one query again first (1 + N requests a round, every round).
+        self._unbatched: tuple[_Detected, str] | None = None
 
     async def __aenter__(self) -> PrometheusSource:
         self._client = httpx.AsyncClient(
@@ -179,7 +198,7 @@ class PrometheusSource:
         if detected is not None and detected.scope.refusal is None:
             queries = round_queries(self.engine, detected.scope.selector, detected.present,
                                     window)
-            vectors, failures = await self._round(queries, at)
+            vectors, failures = await self._round(queries, at, detected)
             if queries and len(failures) == len(queries):
                 error = next(iter(failures.values()))
         await asyncio.gather(*(x for x in (targets, alerts) if x is not None),
@@ -216,23 +235,28 @@ class PrometheusSource:
             present=frozenset(detected.present if detected else ()),
             declared=frozenset(detected.declared if detected else ()),
             vectors=vectors, failures=failures, instances=instances, alerts=external,
-            alerts_error=alerts_error,
+            alerts_error=alerts_error, part_by_part=self._part_by_part(detected),
             elapsed_ms=(time.perf_counter() - started) * 1000.0, queries=self._sent,
             problems=() if error else tuple(problems),
             targets_read_at=tread.wall if tread is not None else None,
             alerts_read_at=aread.wall if aread is not None else None)
 
-    async def _round(self, queries: Mapping[str, str], at: float
+    async def _round(self, queries: Mapping[str, str], at: float, detected: _Detected
                      ) -> tuple[dict[str, Vector], dict[str, str]]:
         """The round's vectors from one query (sbtop.engine.prom_batch), split into its parts.
-        When Prometheus refuses that query (a part it cannot evaluate: too many samples, a
-        bad expression), each part is asked on its own at the same instant, so only what the
-        failing part feeds is unknown, with its reason; so too when the answer's series lack
-        the tag (a look-alike server), and then every round after. A batch unanswered (a timeout, a
-        connection refused, 503) is not asked again in pieces: that would only add load."""
+        When that query fails where its parts alone may not, each part is asked on its own at
+        the same instant, so only what a part failing alone feeds is unknown, with its own
+        reason: Prometheus refuses it (a part it cannot evaluate: too many samples, a bad
+        expression), its answer is over max_answer_bytes (the parts' sum is; each may not be),
+        or it times out while Prometheus answers (the parts run side by side, each with its
+        own timeout_s). Then part by part until the next detection, so a part that fails every
+        round costs N requests a round, not 1 + N. So too, for good, when the answer's series
+        lack the tag (a look-alike server). A batch unanswered because Prometheus is not
+        answering (a connection refused, 503, a timeout and a trivial query timing out too) is
+        not asked again in pieces: that would only add load."""
         if not queries:
             return {}, {}
-        if not self._untagged:
+        if not self._untagged and not self._unbatched_under(detected):
             try:
                 rows = await self._vector(batch_query(queries), at)
                 return split_batch(rows, queries), {}
@@ -241,8 +265,9 @@ class PrometheusSource:
                 # from its answers: from now on, each part on its own, as before batching.
                 self._untagged = True
             except PromError as e:
-                if not e.refused or len(queries) == 1:
+                if len(queries) == 1 or not await self._parts_may_serve(e, at):
                     return {}, dict.fromkeys(queries, _why(e))
+                self._unbatched = (detected, _why(e))
             except Exception as e:
                 return {}, dict.fromkeys(queries, _why(e))
         jobs = {key: asyncio.create_task(self._vector(expr, at))
@@ -256,6 +281,36 @@ class PrometheusSource:
             except Exception as e:
                 failures[key] = _why(e)
         return vectors, failures
+
+    async def _parts_may_serve(self, e: PromError, at: float) -> bool:
+        """Whether the parts asked alone may answer where their one query did not."""
+        if e.refused or isinstance(e, PromTooLarge):
+            return True
+        if isinstance(e, PromUnanswered):
+            if e.answering:
+                return True
+            # Slow to evaluate, or not answering at all? A trivial query at the same instant
+            # tells them apart for one request, not N to a Prometheus that is down.
+            try:
+                await self._vector("vector(1)", at)
+            except Exception:
+                return False
+            return True
+        return False
+
+    def _unbatched_under(self, detected: _Detected) -> bool:
+        """Whether the one query failed since this detection (then each part is asked alone)."""
+        return self._unbatched is not None and self._unbatched[0] is detected
+
+    def _part_by_part(self, detected: _Detected | None) -> str | None:
+        """Why this round's parts are asked one by one, not as one query (None: one query)."""
+        if self._untagged:
+            return "the server drops the parts' tag from its answers"
+        if detected is not None and self._unbatched is not None \
+                and self._unbatched_under(detected):
+            return (f"the one query failed ({self._unbatched[1]}); each part asked alone "
+                    f"until the next detection (every {DETECT_EVERY_S:g} s)")
+        return None
 
     async def shape(self) -> Shape:
         """What the app exports, as Prometheus holds it now (for `sbtop rules`)."""
@@ -349,9 +404,11 @@ class PrometheusSource:
                                       deadline_s=self.s.timeout_s,
                                       max_bytes=self.s.max_answer_bytes)
         except bounded.Unanswered as e:
-            raise PromError(str(e)) from None
+            # A head without its body: Prometheus evaluated the query (not a gateway's 5xx).
+            answering = e.status is not None and e.status < 500
+            raise PromUnanswered(str(e), answering=answering) from None
         except bounded.TooLarge as e:
-            raise PromError(f"answer too large: {e} (raise prometheus.max_answer_mb)"
+            raise PromTooLarge(f"answer too large: {e} (raise prometheus.max_answer_mb)"
                             ) from None
         except httpx.ConnectTimeout:
             raise PromError(f"no connection within {self.s.timeout_s:g} s") from None
