@@ -331,14 +331,23 @@ async def test_keys_on_a_view_stay_in_it(staging: Harness, key: str) -> None:
         assert len(staging.backend.render.calls) == calls and staging.backend.restarts == 0
 
 
-async def test_the_footer_shows_the_deploy_keys_that_can_act(staging: Harness) -> None:
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_the_footer_shows_the_deploy_keys_that_can_act(
+        staging: Harness, size: tuple[int, int]) -> None:
+    # Whole at 80 columns too (it was cut at "v V"), with the routes panel focused as well.
+    from sbtop.console.widgets.routes import RoutesPanel
+
     app = staging.app
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(staging, pilot)
-        footer = screen_text(app).splitlines()[-1]
-        for item in ("q Quit", "? Help", "c Canary", "0 Abort", "r Restart", "b Rollback",
-                     "B Baseline", "a Log", "v Verify"):
-            assert item in footer, item
+        for focus in (False, True):
+            if focus:
+                app.query_one(RoutesPanel).focus()
+                await pilot.pause()
+            footer = screen_text(app).splitlines()[-1]
+            for item in ("q Quit", "? Help", "c Canary", "0 Abort", "r Restart", "b Rollback",
+                         "B Baseline", "v Verify"):
+                assert item in footer, (item, footer)
 
 
 async def test_ctrl_c_while_an_action_runs_asks_and_a_second_ctrl_c_quits(
@@ -358,6 +367,25 @@ async def test_ctrl_c_while_an_action_runs_asks_and_a_second_ctrl_c_quits(
         await pilot.pause(0.5)
     assert not app.is_running
     assert audit(tmp_path)[-1]["result"].startswith("interrupted")
+
+
+async def test_the_quit_question_goes_away_when_the_action_it_was_about_ends(
+        staging: Harness) -> None:
+    # It said "restart is still running ... recorded as interrupted" long after the action
+    # had finished.
+    staging.backend.render.build_s = 1.0
+    app = staging.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(staging, pilot)
+        await staging.ticks(3, pilot)
+        await pilot.press("c", "y")
+        await app_until(lambda: staging.session.actions.busy == "canary next", pilot)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await settle(staging, pilot)  # the step ends
+        await app_until(lambda: not isinstance(app.screen, ConfirmScreen), pilot)
+        assert app.is_running and "still running" not in screen_text(app)
 
 
 async def test_the_header_says_which_action_runs_and_for_how_long(staging: Harness) -> None:

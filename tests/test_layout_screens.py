@@ -141,9 +141,11 @@ async def test_without_colour_focus_and_failing_routes_stand_out(
             await h.ticks(70, pilot)
             text = screen_text(h.app).splitlines()
             assert h.app.query_one("#traffic", Panel).has_class("-warning")
-            # The focused panel (Latency) has a double line; the warning one (Traffic) not.
+            # The focused panel (Latency) has a double line; the warning one (Traffic) a
+            # square one, not the round one of a panel that is OK (Sockets & memory).
             assert text[1].startswith("╔═ Latency")
-            assert "╭─ Traffic & errors" in text[1]
+            assert "┌─ Traffic & errors" in text[1]
+            assert any("╭─ Sockets & memory" in line for line in text)
             svg = h.app.export_screenshot()
             failing = [r for r in h.app.snapshot.assessment.routes.every  # type: ignore[union-attr]
                        if r.error_5xx_pct and 1 < r.error_5xx_pct <= 5]

@@ -89,13 +89,16 @@ class SbtopApp(LayoutView, DeployKeys, SignalHandling):
         Binding("B", "baseline", "Baseline",
                 tooltip="capture the canary baseline (p95) again, now"),
         Binding("c,0,r,b,B", "deploy_off", show=False),
-        Binding("a", "log", "Log", tooltip="the action log: one row per action, its result"),
+        # The footer holds what fits 80 columns: quit, help and the keys that act; the views
+        # and the routes' own keys are in the help (the routes panel names its filter key).
+        Binding("a", "log", "Log", show=False,
+                tooltip="the action log: one row per action, its result"),
         Binding("v", "verify", "Verify",
                 tooltip="the post-deployment checklist (in it, v runs it again)"),
-        Binding("space", "pause", "Pause",
+        Binding("space", "pause", "Pause", show=False,
                 tooltip="pause / resume the display (collection goes on)"),
-        Binding("s", "sort", "Sort", tooltip="sort routes: slowest p95, most 5xx, busiest, name"),
-        Binding("slash", "filter", "Filter", key_display="/",
+        Binding("s", "sort", "Sort", show=False, tooltip="sort routes: slowest p95, most 5xx, busiest, name"),
+        Binding("slash", "filter", "Filter", key_display="/", show=False,
                 tooltip="filter routes by name (enter keeps it, escape clears it)"),
         # Rarely needed in a night: in the help, not the footer (which has room for the rest
         # at 120 columns).

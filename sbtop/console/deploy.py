@@ -91,6 +91,11 @@ class DeployKeys(ConsoleBase):
         finally:
             timer.stop()
             header.set_action(None)
+            # The quit question was about this action: it has ended, so the question is moot
+            # (it said "still running" and "recorded as interrupted").
+            if self._quit_question is not None and self.screen is self._quit_question:
+                self._quit_question.dismiss(None)
+            self._quit_question = None
         self.notify(outcome.text, severity="information" if outcome.ok else "error",
                     timeout=10)
 

@@ -153,11 +153,13 @@ class Panel(Vertical, can_focus=True):
         border-subtitle-color: $text-muted;
         padding: 0 1;
     }
-    Panel.-warning { border: round $warning; }
+    /* The level shows in the border's shape too, for screens without colour: OK round,
+       warning square, critical heavy, stale or down dashed. */
+    Panel.-warning { border: solid $warning; }
     Panel.-critical { border: heavy $error; }
     Panel.-stale, Panel.-down { border: dashed $warning; }
     /* Focus is a double line and a reversed title whatever the level: without colour it
-       still differs from every unfocused border (round, heavy, dashed). */
+       still differs from every unfocused border (round, square, heavy, dashed). */
     Panel:focus { border: double $border; border-title-style: reverse; }
     Panel.-warning:focus, Panel.-stale:focus, Panel.-down:focus { border: double $warning; }
     Panel.-critical:focus { border: double $error; }

@@ -79,9 +79,9 @@ class RoutesPanel(Panel):
     RoutesPanel.-filtering Input { display: block; }
     """
     BINDINGS = [
-        Binding("j,down", "cursor(1)", "Move", key_display="j/k"),
+        Binding("j,down", "cursor(1)", "Move", key_display="j/k", show=False),
         Binding("k,up", "cursor(-1)", "Previous route", show=False),
-        Binding("enter", "chart", "Route chart"),
+        Binding("enter", "chart", "Chart"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
