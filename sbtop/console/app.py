@@ -97,7 +97,8 @@ class SbtopApp(LayoutView, DeployKeys, SignalHandling):
                 tooltip="the post-deployment checklist (in it, v runs it again)"),
         Binding("space", "pause", "Pause", show=False,
                 tooltip="pause / resume the display (collection goes on)"),
-        Binding("s", "sort", "Sort", show=False, tooltip="sort routes: slowest p95, most 5xx, busiest, name"),
+        Binding("s", "sort", "Sort", show=False,
+                tooltip="sort routes: slowest p95, most 5xx, busiest, name"),
         Binding("slash", "filter", "Filter", key_display="/", show=False,
                 tooltip="filter routes by name (enter keeps it, escape clears it)"),
         # Rarely needed in a night: in the help, not the footer (which has room for the rest
