@@ -170,38 +170,22 @@ class DeployKeys(ConsoleBase):
     def on_cancel_query(self, message: CancelQuery) -> None:
         """Cancel one query, after a confirmation naming it. Off unless db.allow_cancel, and
         always off read-only."""
-        actions, session = self._actions(), message.session
-        if actions is None:
-            return
-        try:
-            question = actions.cancel_question(session)
-        except Refused as e:
-            self.say(e.notice)
-            return
-        assert session is not None
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._cancel(session)
-            else:
-                self.notify("kept: nothing was cancelled", timeout=3)
-
-        self.push_screen(ConfirmScreen(question.text, question.details), answered)
-
-    @work(group="cancel", exclusive=True, exit_on_error=False)
-    async def _cancel(self, session: DbSession) -> None:
-        actions = self._actions()
-        assert actions is not None
-        self.say(await actions.cancel_query(session))
+        self._ask_about_session(message.session, "cancel", "kept: nothing was cancelled")
 
     def on_terminate_session(self, message: TerminateSession) -> None:
         """End one session, after a confirmation naming it: gated as cancelling is (off
         unless db.allow_terminate, never read-only), and recorded in the audit log."""
-        actions, session = self._actions(), message.session
+        self._ask_about_session(message.session, "terminate", "kept: nothing was ended")
+
+    def _ask_about_session(self, session: DbSession | None, what: str, kept: str) -> None:
+        """The session's question (or the refusal's reason), then the act if the answer is
+        yes: the same path for cancelling a query and ending a session."""
+        actions = self._actions()
         if actions is None:
             return
         try:
-            question = actions.terminate_question(session)
+            question = (actions.cancel_question(session) if what == "cancel"
+                        else actions.terminate_question(session))
         except Refused as e:
             self.say(e.notice)
             return
@@ -209,14 +193,15 @@ class DeployKeys(ConsoleBase):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._terminate(session)
+                self._act_on_session(session, what)
             else:
-                self.notify("kept: nothing was ended", timeout=3)
+                self.notify(kept, timeout=3)
 
         self.push_screen(ConfirmScreen(question.text, question.details), answered)
 
     @work(group="cancel", exclusive=True, exit_on_error=False)
-    async def _terminate(self, session: DbSession) -> None:
+    async def _act_on_session(self, session: DbSession, what: str) -> None:
         actions = self._actions()
         assert actions is not None
-        self.say(await actions.terminate_session(session))
+        self.say(await (actions.cancel_query(session) if what == "cancel"
+                        else actions.terminate_session(session)))
