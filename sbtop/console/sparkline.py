@@ -25,15 +25,23 @@ def sparkline(values: list[float], width: int, threshold: Threshold | None = Non
     top = max(finite, default=0.0) * 1.25
     if threshold is not None and threshold.above and threshold.warning is not None:
         top = max(top, threshold.warning)
-    out: list[str] = []
-    style = ""
+    cells: list[tuple[str, str]] = []
     for v in shown:
         if math.isnan(v):
-            ch, want = GAP, ""
+            cells.append((GAP, ""))
         else:
             i = 0 if top <= 0 else min(len(BARS) - 1, int(v / top * (len(BARS) - 1) + 0.5))
-            ch = BARS[max(0, i)]
-            want = _style(v, threshold)
+            cells.append((BARS[max(0, i)], _style(v, threshold)))
+    pad = width - len(shown)
+    return GAP * pad + _styled(cells)
+
+
+def _styled(cells: list[tuple[str, str]]) -> str:
+    """Characters with their styles as markup, one tag per run of the same style (a tag per
+    character would make every frame longer to send)."""
+    out: list[str] = []
+    style = ""
+    for ch, want in cells:
         if want != style:
             if style:
                 out.append("[/]")
@@ -43,8 +51,7 @@ def sparkline(values: list[float], width: int, threshold: Threshold | None = Non
         out.append(ch)
     if style:
         out.append("[/]")
-    pad = width - len(shown)
-    return GAP * pad + "".join(out)
+    return "".join(out)
 
 
 def _style(v: float, threshold: Threshold | None) -> str:
@@ -118,25 +125,12 @@ def chart(values: list[float], width: int, rows: int, threshold: Threshold | Non
         base = (rows - 1 - r) * 8
         rule = r in rule_rows
         rule_style = "$error" if rule_rows.get(r) == "crit" else "$warning"
-        out: list[str] = []
-        style = ""
+        cells: list[tuple[str, str]] = []
         for h, st in zip(heights, styles, strict=True):
             fill = 0 if h < 0 else max(0, min(8, h - base))
-            if fill == 0 and rule:
-                ch, want = RULE, rule_style
-            else:
-                ch, want = _EIGHTHS[fill], st if fill else ""
-            if want != style:
-                if style:
-                    out.append("[/]")
-                if want:
-                    out.append(f"[{want}]")
-                style = want
-            out.append(ch)
-        if style:
-            out.append("[/]")
-        out.append(f" [$text-muted]{labels[r]:<{label_w - 1}}[/]")
-        lines.append("".join(out))
+            cells.append((RULE, rule_style) if fill == 0 and rule else
+                         (_EIGHTHS[fill], st if fill else ""))
+        lines.append(_styled(cells) + f" [$text-muted]{labels[r]:<{label_w - 1}}[/]")
     return lines
 
 
