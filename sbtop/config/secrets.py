@@ -36,20 +36,18 @@ def target_auth(name: str, tc: TargetConfig, env: typing.Mapping[str, str]) -> T
     headers: dict[str, str] = {}
     cookies: dict[str, str] = {}
     auth = tc.auth
-    if auth.header:
-        value = env.get(auth.header_env)
+    # A header and a cookie are read alike: the value from the environment, or a warning
+    # that requests go without it.
+    for name_of, env_var, kind, sent in ((auth.header, auth.header_env, "header", headers),
+                                         (auth.cookie, auth.cookie_env, "cookie", cookies)):
+        if not name_of:
+            continue
+        value = env.get(env_var)
         if value:
-            headers[auth.header] = header_safe(value, f"${auth.header_env}")
+            sent[name_of] = header_safe(value, f"${env_var}")
         else:
-            warnings.append(f"warning: ${auth.header_env} (targets.{name}.auth.header_env) is "
-                            f"not set: requests go without the {auth.header} header")
-    if auth.cookie:
-        value = env.get(auth.cookie_env)
-        if value:
-            cookies[auth.cookie] = header_safe(value, f"${auth.cookie_env}")
-        else:
-            warnings.append(f"warning: ${auth.cookie_env} (targets.{name}.auth.cookie_env) is "
-                            f"not set: requests go without the {auth.cookie} cookie")
+            warnings.append(f"warning: ${env_var} (targets.{name}.auth.{kind}_env) is "
+                            f"not set: requests go without the {name_of} {kind}")
     return TargetAuth(headers, cookies, tuple(warnings))
 
 
