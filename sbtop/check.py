@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import textwrap
@@ -14,7 +15,9 @@ from sbtop.engine.figures import Figure
 from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level
 from sbtop.engine.observations import Observation
+from sbtop.engine.status_pages import PageView, view, view_dict, view_line
 from sbtop.session.live import LiveSession
+from sbtop.sources.status_pages import StatusPoller
 from sbtop.wiring import Wiring
 
 
@@ -84,11 +87,37 @@ def read_from(a: Assessment) -> str:
     return ", ".join(parts)
 
 
-def as_json(a: Assessment) -> str:
-    return json.dumps(to_dict(a), indent=2, sort_keys=False, allow_nan=False)
+async def run_with_status_pages(wiring: Wiring, window_s: float, clock: Clock = SYSTEM
+                                ) -> tuple[Assessment, tuple[PageView, ...]]:
+    """The check, and the providers' status pages polled once meanwhile (each bounded by its
+    own timeout: a hung page delays the answer by that at most, never more)."""
+    poller = StatusPoller(wiring.status_pages, clock)
+    async with poller:
+        polled = asyncio.create_task(poller.poll_all())
+        try:
+            a = await run(wiring, window_s, clock)
+            pages = await polled
+        finally:
+            polled.cancel()
+    now = clock.now()[1]
+    return a, tuple(view(p, now) for p in pages)
 
 
-def as_text(a: Assessment, base_url: str = "") -> str:
+STATUS_PAGES_NOTE = ("status pages are context, not a verdict: a provider's incident does "
+                     "not change the level or the exit code")
+
+
+def as_json(a: Assessment, pages: tuple[PageView, ...] | None = None) -> str:
+    d = to_dict(a)
+    if pages is not None:
+        d["status_pages"] = [view_dict(v) for v in pages]
+        if pages:
+            d["notes"] = [*d["notes"], STATUS_PAGES_NOTE]
+    return json.dumps(d, indent=2, sort_keys=False, allow_nan=False)
+
+
+def as_text(a: Assessment, base_url: str = "",
+            pages: tuple[PageView, ...] = ()) -> str:
     window = f"window {a.window_s:.1f} s" if a.window_s is not None else "no window"
     prod = "  PRODUCTION" if a.production else ""
     head = (f"sbtop check: {a.target}{prod} {base_url}  {window}  -> {a.level.mark} "
@@ -167,6 +196,10 @@ def as_text(a: Assessment, base_url: str = "") -> str:
         state = "up" if s.up else f"DOWN: {s.error}"
         took = f" ({s.elapsed_ms:.0f} ms)" if s.elapsed_ms and s.up else ""
         lines.append(f"  source {name}: {state}{took}")
+    for v in pages:
+        lines.append(f"  status page {view_line(v)}")
     for note in a.notes:
         lines.append(f"  note: {note}")
+    if pages:
+        lines.append(f"  note: {STATUS_PAGES_NOTE}")
     return "\n".join(lines)

@@ -12,9 +12,10 @@ import tomli_w
 
 from sbtop.checklist import STUDYBUDDY
 from sbtop.config import ConfigError
+from sbtop.config.status_pages import RUNBOOK_PAGES
 
 # (comment, table) pairs: tomli-w writes the tables, the comments go above them.
-_SECTIONS: list[tuple[str, dict[str, Any]]] = [
+_SECTIONS: list[tuple[str, dict[str, Any] | str]] = [
     ("sbtop configuration (sbtop init). Every key is described in config.example.toml.\n"
      "Secrets never go in this file: it names the environment variables that hold them.",
      {"default_target": "production"}),
@@ -50,6 +51,12 @@ _SECTIONS: list[tuple[str, dict[str, Any]]] = [
      "login probe's body reads $STUDYBUDDY_VERIFY_EMAIL and $STUDYBUDDY_VERIFY_PASSWORD (a test\n"
      "account); the others send the session cookie in $STUDYBUDDY_SESSION_COOKIE.",
      {"verify": STUDYBUDDY}),
+    ("Is it us or them: the runbook's providers' status pages, shown in the header and in\n"
+     "`sbtop check`. Delete them on a box with no way out to the internet.",
+     # As [[status_pages]] tables: tomli-w writes short ones as an inline array, which after
+     # the [[verify]] tables above would belong to the last of them.
+     "\n\n".join("[[status_pages]]\n" + tomli_w.dumps({"name": n, "url": u}).rstrip("\n")
+                 for n, u in RUNBOOK_PAGES)),
 ]
 
 _AUTH_EXAMPLE = """\
@@ -63,7 +70,9 @@ def starter_text() -> str:
     parts = []
     for comment, table in _SECTIONS:
         parts.append("\n".join(f"# {line}" if line else "#" for line in comment.split("\n")))
-        if table:
+        if isinstance(table, str):
+            parts.append(table)
+        elif table:
             parts.append(tomli_w.dumps(table).rstrip("\n"))
         else:
             parts.append(_AUTH_EXAMPLE.rstrip("\n"))

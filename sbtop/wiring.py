@@ -29,6 +29,7 @@ from sbtop.engine.settings import EngineSettings
 from sbtop.engine.verify import Probe, Tolerances
 from sbtop.recording.settings import RecordingSettings
 from sbtop.sources.settings import CollectorSettings, HttpSettings
+from sbtop.sources.status_settings import StatusPagesSettings
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,8 @@ class Wiring:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     actions: ActionsSettings | None = None  # None: no deploy provider configured
     warnings: tuple[str, ...] = ()  # said once, on stderr, before anything runs
+    # Providers' status pages ("is it us or them"); none configured, none polled.
+    status_pages: StatusPagesSettings = field(default_factory=StatusPagesSettings)
 
     @property
     def engine(self) -> EngineSettings:

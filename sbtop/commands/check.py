@@ -29,11 +29,11 @@ def run(opts: CheckOptions, config: ConfigFile) -> int:
     from sbtop import check
 
     with target_for(config, opts.target, opts.demo) as (wiring, _demo):
-        assessment = asyncio.run(check.run(wiring, opts.window_s))
+        assessment, pages = asyncio.run(check.run_with_status_pages(wiring, opts.window_s))
     if opts.json:
-        print(check.as_json(assessment))
+        print(check.as_json(assessment, pages))
     else:
-        print(check.as_text(assessment, wiring.base_url))
+        print(check.as_text(assessment, wiring.base_url, pages))
     return assessment.level.exit_code
 
 

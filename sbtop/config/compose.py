@@ -22,6 +22,7 @@ from sbtop.config.probes import probes
 from sbtop.config.schema import CanaryConfig, Config, TargetConfig, VerifyConfig
 from sbtop.config.secrets import TargetAuth
 from sbtop.config.settings import engine_settings
+from sbtop.config.status_pages import status_pages_settings
 from sbtop.config.values import duration_seconds
 from sbtop.engine.gate import GateSettings
 from sbtop.engine.settings import EngineSettings
@@ -83,6 +84,7 @@ def compose(config: Config, chosen: Chosen,
                                 config.db.allow_terminate),
         actions=_actions(chosen, config.canary, gate),
         warnings=chosen.auth.warnings,
+        status_pages=status_pages_settings(config.status_pages),
     )
 
 

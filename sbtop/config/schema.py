@@ -236,6 +236,17 @@ class VerificationConfig(Table):
     error_rate_tolerance_pts: Number = 0.1
 
 
+class StatusPageConfig(Table):
+    """A provider's public status page ("is it us or them"): polled beside the figures."""
+
+    name: str = ""
+    url: str = ""  # the page, e.g. https://status.render.com (or its JSON's URL)
+    kind: str = "statuspage"  # Atlassian Statuspage: /api/v2/summary.json
+    interval_s: Number = 120.0
+    timeout_s: Number = 5.0
+    max_kb: Number = 512.0
+
+
 class Config(Table):
     default_target: str = ""
     ui: UiConfig = field(default_factory=UiConfig)
@@ -249,6 +260,8 @@ class Config(Table):
     canary: CanaryConfig = field(default_factory=CanaryConfig)
     verify: list[VerifyConfig] = field(default_factory=list)
     verification: VerificationConfig = field(default_factory=VerificationConfig)
+    # Empty polls nothing: a jump box may have no way out; a page is asked only when named.
+    status_pages: list[StatusPageConfig] = field(default_factory=list)
 
 
 

@@ -11,6 +11,7 @@ import msgspec
 from sbtop.config.errors import ConfigError
 from sbtop.config.schema import Config, MetricsConfig
 from sbtop.config.settings import merged_thresholds
+from sbtop.config.status_pages import validate_status_pages
 from sbtop.config.values import (
     BODY_VAR,
     ENV_NAME,
@@ -192,6 +193,7 @@ def validate(config: Config) -> None:
                                               target.actions.command.restart,
                                               target.actions.command.rollback)):
             raise ConfigError(f"{where}.command: no command given")
+    validate_status_pages(config)
     steps = config.canary.steps
     if steps != sorted(steps) or not all(CANARY_PERCENT.contains(s) for s in steps):
         raise ConfigError("canary.steps: expected rising percentages between 0 and 100")

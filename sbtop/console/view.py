@@ -13,6 +13,7 @@ from sbtop.console.base import ConsoleBase
 from sbtop.console.freshness import METRIC_PANELS, age_markup, panel_state
 from sbtop.console.screens.chart import ChartScreen
 from sbtop.console.screens.sessions import SessionsScreen
+from sbtop.console.them import them_markup
 from sbtop.console.widgets.canary import CanaryPanel
 from sbtop.console.widgets.header import HeaderBar
 from sbtop.console.widgets.panel import Panel
@@ -37,6 +38,9 @@ class SnapshotView(ConsoleBase):
             self.say(u)
             return
         self.snapshot = u
+        if u.status_pages:
+            with contextlib.suppress(NoMatches):  # the app closing: nothing to draw on
+                self.query_one(HeaderBar).set_them(them_markup(u.status_pages, u.wall))
         if u.cause is Cause.TICK:
             self._present(u)
         elif u.cause is Cause.FRESHNESS:

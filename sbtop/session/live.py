@@ -36,6 +36,7 @@ from sbtop.session.snapshot import (
     judge_freshness,
 )
 from sbtop.sources.metrics import INLINE_BYTES
+from sbtop.sources.status_pages import StatusPoller
 from sbtop.wiring import Wiring
 
 if TYPE_CHECKING:
@@ -106,6 +107,7 @@ class LiveSession:
         self._loop: TickLoop | None = None
         self._stopping = False
         self._wait = wait
+        self.status_pages = StatusPoller(wiring.status_pages, clock)
 
     @property
     def info(self) -> SessionInfo:
@@ -137,6 +139,7 @@ class LiveSession:
 
     async def start(self) -> None:
         await self.source.__aenter__()
+        await self.status_pages.__aenter__()
         note = self.actions.recover()
         if note:
             self.publish(Notice(note, "warning", 15))
@@ -145,6 +148,7 @@ class LiveSession:
         self.stop()
         self.close_recorder()
         await self.source.__aexit__(None, None, None)
+        await self.status_pages.__aexit__(None, None, None)
 
     async def __aenter__(self) -> LiveSession:
         await self.start()
@@ -181,6 +185,10 @@ class LiveSession:
                                                         self._check_freshness_async)))
         if self.actions.controller is not None and not self.read_only:
             side.append(asyncio.create_task(self._every(FLAG_EVERY_S, self.actions.read_flag)))
+        if self._subscribers and self.wiring.status_pages.pages:
+            # Beside the ticks, never in them: a provider's page that hangs holds its own poll.
+            side.append(asyncio.create_task(self.status_pages.run(
+                lambda: self.publish_snapshot(Cause.STATUS_PAGES))))
         try:
             return await self._loop.run()
         finally:
@@ -323,7 +331,8 @@ class LiveSession:
             return  # nobody looks (record, check): nothing to build
         t, wall = self.clock.now()
         self.latest = Snapshot(cause, self.assessment, self.history, self.canary_state(),
-                               self.gate(), self.freshness, t, wall, self.ticks)
+                               self.gate(), self.freshness, t, wall, self.ticks,
+                               status_pages=self.status_pages.statuses())
         self.publish(self.latest)
 
     def _judge_freshness(self) -> Freshness:

@@ -25,6 +25,8 @@ class HeaderBar(Horizontal):
     HeaderBar { height: 1; background: $panel; }
     HeaderBar Line { width: auto; padding: 0 1 0 0; }
     HeaderBar #hd-url { width: 1fr; text-overflow: ellipsis; padding: 0 1; }
+    /* A provider's incident title can be long: cut, so the level and age keep their room. */
+    HeaderBar #hd-them { max-width: 40%; text-overflow: ellipsis; }
     """
 
     def __init__(self, target: str, production: bool, base_url: str,
@@ -43,6 +45,7 @@ class HeaderBar(Horizontal):
         yield Line(id="hd-canary", fixed=False, collapse_empty=True)
         yield Line(id="hd-action", fixed=False, collapse_empty=True)
         yield Line(id="hd-instances", fixed=False, collapse_empty=True)
+        yield Line(id="hd-them", fixed=False, collapse_empty=True)
         yield Line(id="hd-replay", fixed=False, collapse_empty=True)
         yield Line(id="hd-age", fixed=False, collapse_empty=True)
         yield Line(id="hd-paused", fixed=False, collapse_empty=True)
@@ -85,6 +88,10 @@ class HeaderBar(Horizontal):
     def set_paused(self, paused: bool) -> None:
         self.query_one("#hd-paused", Line).set("[b reverse $warning] PAUSED [/]" if paused
                                                else "")
+
+    def set_them(self, markup: str) -> None:
+        """The providers' status pages (sbtop.console.them); nothing when none is watched."""
+        self.query_one("#hd-them", Line).set(markup)
 
     def set_age(self, text: str) -> None:
         self.query_one("#hd-age", Line).set(text)
