@@ -440,3 +440,31 @@ async def test_check_reports_each_page_and_a_providers_outage_leaves_the_exit_co
     text = check.as_text(a, s.url, pages)
     assert "  status page Render: outage (critical) — Deploys failing https://stspg.io/x1" in text
     assert "  status page Vercel: unknown: HTTP 500" in text
+
+
+# --- another kind of page: Instatus ---------------------------------------------------------
+
+def instatus_doc(status: str, incidents: list[dict[str, Any]] | None = None,
+                 maintenances: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"page": {"name": "Acme", "url": "https://acme.instatus.com", "status": status},
+            "activeIncidents": incidents or [], "activeMaintenances": maintenances or []}
+
+
+def test_an_instatus_page_is_read_by_its_own_adapter() -> None:
+    from sbtop.engine.status_pages import read
+
+    assert read("instatus", instatus_doc("UP")).state is PageState.OPERATIONAL
+    minor = {"name": "Slow API", "started": "2026-12-07T00:00:00Z", "status": "INVESTIGATING",
+             "impact": "PARTIALOUTAGE", "url": "https://acme.instatus.com/i/1"}
+    major = dict(minor, name="API down", impact="MAJOROUTAGE", started="2026-12-07T00:30:00Z")
+    r = read("instatus", instatus_doc("HASISSUES", [minor, major]))
+    assert (r.state, r.incident, r.incident_url) == (PageState.OUTAGE, "API down",
+                                                     "https://acme.instatus.com/i/1")
+    assert read("instatus", instatus_doc("HASISSUES", [minor])).state is PageState.DEGRADED
+    work = {"name": "DB upgrade", "start": "2026-12-07T00:00:00Z", "status": "INPROGRESS"}
+    r = read("instatus", instatus_doc("UNDERMAINTENANCE", maintenances=[work]))
+    assert (r.state, r.incident) == (PageState.MAINTENANCE, "DB upgrade")
+    with pytest.raises(Malformed, match=r"no page\.status"):
+        read("instatus", summary_doc())  # a Statuspage answer given to the wrong kind
+    assert StatusPage("Acme", "https://acme.instatus.com", "instatus").json_url == \
+        "https://acme.instatus.com/summary.json"

@@ -4,7 +4,9 @@ answer in, a judged reading out; a page's last answer and its latest attempt in,
 A page is read by an adapter named by its `kind`. Atlassian Statuspage sites (Render's,
 CockroachDB Cloud's and Vercel's among them) serve `/api/v2/summary.json`: `status.indicator`
 (none, minor, major, critical, maintenance), `components[]`, the unresolved `incidents[]` and
-`scheduled_maintenances[]`. Another kind of page is one more function in `ADAPTERS`.
+`scheduled_maintenances[]`. Instatus pages serve `/summary.json` in a shape of their own.
+Another kind of page is one more function in `ADAPTERS` (and its path in
+sbtop.sources.status_settings.JSON_PATHS).
 
 Everything read from a page is outside text: it goes through sbtop.untrusted here, once, so
 every face shows the same safe words.
@@ -86,7 +88,7 @@ def _listed(doc: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
 
 def _when(item: Mapping[str, Any]) -> float:
     """An incident's start as a number to sort on; unknown dates sort first (oldest)."""
-    for key in ("created_at", "started_at", "scheduled_for", "updated_at"):
+    for key in ("created_at", "started_at", "scheduled_for", "started", "start", "updated_at"):
         value = item.get(key)
         if isinstance(value, str):
             try:
@@ -139,7 +141,42 @@ def read_statuspage(doc: Any) -> PageReading:
     )
 
 
-ADAPTERS: dict[str, Adapter] = {"statuspage": read_statuspage}
+# Instatus's page status and incident impacts (its public `/summary.json`).
+_INSTATUS_PAGE = {"UP": PageState.OPERATIONAL, "HASISSUES": PageState.DEGRADED,
+                  "UNDERMAINTENANCE": PageState.MAINTENANCE}
+_INSTATUS_IMPACT = {"MAJOROUTAGE": PageState.OUTAGE, "PARTIALOUTAGE": PageState.DEGRADED,
+                    "MINOROUTAGE": PageState.DEGRADED, "DEGRADEDPERFORMANCE": PageState.DEGRADED}
+
+
+def read_instatus(doc: Any) -> PageReading:
+    """An Instatus page's `summary.json`: `page.status` (UP, HASISSUES, UNDERMAINTENANCE),
+    `activeIncidents[]` (name, started, status, impact, url), `activeMaintenances[]`."""
+    if not isinstance(doc, Mapping):
+        raise Malformed("not an Instatus summary: the answer is not a JSON object")
+    page = doc.get("page")
+    if not isinstance(page, Mapping) or not isinstance(page.get("status"), str):
+        raise Malformed("not an Instatus summary: no page.status")
+    word = page["status"]
+    state = _INSTATUS_PAGE.get(word)
+    if state is None:
+        raise Malformed(f"unknown page.status {untrusted.line(word, 40)!r}")
+    incidents = [i for i in _listed(doc, "activeIncidents") if i.get("status") != "RESOLVED"]
+    maintenances = [m for m in _listed(doc, "activeMaintenances")
+                    if m.get("status") == "INPROGRESS"]
+    if state is PageState.DEGRADED:  # "has issues": as bad as its worst incident says
+        impacts = [_INSTATUS_IMPACT.get(str(i.get("impact")), PageState.DEGRADED)
+                   for i in incidents]
+        state = max(impacts, key=lambda s: s.rank, default=PageState.DEGRADED)
+    shown = _newest(incidents) or (_newest(maintenances) if maintenances else None)
+    return PageReading(
+        state=state,
+        indicator=untrusted.line(word, 40),
+        incident=_text(shown.get("name"), TITLE_LIMIT) if shown is not None else None,
+        incident_url=(_text(shown.get("url"), 200) or None) if shown is not None else None,
+    )
+
+
+ADAPTERS: dict[str, Adapter] = {"statuspage": read_statuspage, "instatus": read_instatus}
 
 
 def read(kind: str, doc: Any) -> PageReading:

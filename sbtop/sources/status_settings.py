@@ -29,7 +29,7 @@ class StatusPage:
         return base + JSON_PATHS.get(self.kind, "")
 
 
-JSON_PATHS = {"statuspage": "/api/v2/summary.json"}
+JSON_PATHS = {"statuspage": "/api/v2/summary.json", "instatus": "/summary.json"}
 
 
 @dataclass(frozen=True, slots=True)
