@@ -468,3 +468,22 @@ def test_an_instatus_page_is_read_by_its_own_adapter() -> None:
         read("instatus", summary_doc())  # a Statuspage answer given to the wrong kind
     assert StatusPage("Acme", "https://acme.instatus.com", "instatus").json_url == \
         "https://acme.instatus.com/summary.json"
+
+
+def test_odd_but_valid_json_never_breaks_the_reader() -> None:
+    """Dates a clock cannot place, items of the wrong types, thousands of incidents: read,
+    or refused in words, never an exception other than Malformed."""
+    odd: list[Any] = [
+        summary_doc("minor", incidents=[
+            {"name": "year one", "created_at": "0001-01-01T00:00:00"},
+            {"name": ["not", "text"], "created_at": 5}, "a string", None,
+            {"name": "far", "created_at": "9999-12-31T23:59:59+14:00", "status": {"x": 1}}]),
+        summary_doc("none", components=[{"name": 7, "status": ["x"]}, 3, {"group": True}]),
+        summary_doc("major", incidents=[incident(f"n{i}", "2026-12-07T00:00:00Z")
+                                        for i in range(5000)]),
+        {"status": {"indicator": "none", "description": {"nested": True}}},
+    ]
+    for doc in odd:
+        r = read_statuspage(doc)
+        assert isinstance(r.state, PageState)
+    assert read_statuspage(odd[0]).incident == "far"

@@ -93,7 +93,7 @@ def _when(item: Mapping[str, Any]) -> float:
         if isinstance(value, str):
             try:
                 return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-            except (ValueError, OverflowError):
+            except (ValueError, OverflowError, OSError):  # OSError: a year the OS cannot place
                 continue
     return float("-inf")
 

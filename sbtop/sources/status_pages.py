@@ -74,6 +74,9 @@ class StatusPoller:
             after = before.failed(str(e), self.clock.now()[1])
         except Malformed as e:
             after = before.failed(f"unexpected answer: {e}", self.clock.now()[1])
+        except Exception as e:  # a bug of ours on an answer nobody foresaw: said, not fatal
+            after = before.failed(f"sbtop internal error reading the answer: "
+                                  f"{type(e).__name__}: {e}", self.clock.now()[1])
         else:
             after = before.answered(reading, self.clock.now()[1])
         self._status[page.name] = after
