@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import textwrap
+from collections.abc import Mapping
 
 from sbtop import format
 from sbtop.clock import SYSTEM, Clock
+from sbtop.engine.advice import RUNBOOK_ADVICE, Advice, standing
 from sbtop.engine.assessment import SHOWN, Assessment, figure_level, iso, to_dict
 from sbtop.engine.engine import Engine
 from sbtop.engine.figures import Figure
@@ -84,11 +86,17 @@ def read_from(a: Assessment) -> str:
     return ", ".join(parts)
 
 
-def as_json(a: Assessment) -> str:
-    return json.dumps(to_dict(a), indent=2, sort_keys=False, allow_nan=False)
+def as_json(a: Assessment, advice: Mapping[str, Advice] | None = None) -> str:
+    out = to_dict(a)
+    # What to do now: the breached figure's object says it as "action" (its words).
+    for key, adv in standing(a.figures, RUNBOOK_ADVICE if advice is None else advice).items():
+        out["figures"][key]["action"] = adv.words
+    return json.dumps(out, indent=2, sort_keys=False, allow_nan=False)
 
 
-def as_text(a: Assessment, base_url: str = "") -> str:
+def as_text(a: Assessment, base_url: str = "",
+            advice: Mapping[str, Advice] | None = None) -> str:
+    now = standing(a.figures, RUNBOOK_ADVICE if advice is None else advice)
     window = f"window {a.window_s:.1f} s" if a.window_s is not None else "no window"
     prod = "  PRODUCTION" if a.production else ""
     head = (f"sbtop check: {a.target}{prod} {base_url}  {window}  -> {a.level.mark} "
@@ -134,6 +142,8 @@ def as_text(a: Assessment, base_url: str = "") -> str:
                      f"{d.idle_in_transaction or 0}, aborted "
                      f"{d.idle_in_transaction_aborted or 0}, waiting "
                      f"{'-' if d.waiting is None else d.waiting}")
+        if key in now:
+            line += f"  now: {now[key].words}"
         lines.append(line.rstrip())
     read = read_from(a)
     if read:

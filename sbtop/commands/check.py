@@ -31,9 +31,9 @@ def run(opts: CheckOptions, config: ConfigFile) -> int:
     with target_for(config, opts.target, opts.demo) as (wiring, _demo):
         assessment = asyncio.run(check.run(wiring, opts.window_s))
     if opts.json:
-        print(check.as_json(assessment))
+        print(check.as_json(assessment, wiring.advice))
     else:
-        print(check.as_text(assessment, wiring.base_url))
+        print(check.as_text(assessment, wiring.base_url, wiring.advice))
     return assessment.level.exit_code
 
 

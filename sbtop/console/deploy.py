@@ -17,6 +17,7 @@ from sbtop.console.screens.action import ActionScreen
 from sbtop.console.screens.confirm import ConfirmScreen
 from sbtop.console.widgets.header import HeaderBar
 from sbtop.engine.observations import DbSession
+from sbtop.engine.transitions import action_finished
 from sbtop.session.actions import LiveActions, Refused
 
 
@@ -98,6 +99,8 @@ class DeployKeys(ConsoleBase):
             self._quit_question = None
         self.notify(outcome.text, severity="information" if outcome.ok else "error",
                     timeout=10)
+        self.announce(action_finished(str(plan.request), outcome.ok, outcome.text,
+                                      self.session.info.name))
 
     @work(group="flag", exclusive=True, exit_on_error=False)
     async def _read_flag(self) -> None:
