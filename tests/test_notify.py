@@ -58,10 +58,10 @@ def firing(rule: Any = HIGH_ERRORS, state: AlertState = AlertState.FIRING) -> Al
     return Alert(rule, state, 0.0, 0.0, 7.0)
 
 
-def gate(*failing: str) -> Gate:
+def gate(*failing: str, percent: int = 5) -> Gate:
     crit = tuple(Criterion(n, False, f"{n} bad") for n in failing) or (
         Criterion("5xx", True, "5xx 0.1%"),)
-    return Gate(5, 25, 1800.0, 10.0, crit)
+    return Gate(percent, 25, 1800.0, 10.0, crit)
 
 
 # --- what to do now ------------------------------------------------------------------------
@@ -149,8 +149,11 @@ def test_prometheus_alerts_about_this_target_are_told_by_their_labels() -> None:
 def test_the_gate_turning_red_is_told_once_with_what_fails() -> None:
     green, red = seen(assessment(), gate()), seen(assessment(), gate("5xx", "p95"))
     (e,) = transitions(green, red)
-    assert e.kind is EventKind.GATE_RED and e.body == "5xx: 5xx bad; p95: p95 bad"
+    assert e.kind is EventKind.GATE_RED and e.body == "5xx bad; p95 bad"
     assert transitions(red, red) == ()
+    # The soak still running is not red; nor is a shut gate before the first step.
+    assert transitions(green, seen(assessment(), gate("soak"))) == ()
+    assert transitions(green, seen(assessment(), gate("5xx", percent=0))) == ()
     assert transitions(seen(assessment(), None), red)[0].kind is EventKind.GATE_RED
 
 

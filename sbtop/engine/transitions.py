@@ -68,8 +68,16 @@ def seen(a: Assessment, gate: Gate | None, book: Mapping[str, Advice] | None = N
             labels = ",".join(f"{k}={v}" for k, v in sorted(x.labels.items()))
             firing[f"prometheus/{x.name}/{labels}"] = Firing(
                 x.name, alert_level(x), untrusted.line(x.summary or "from Prometheus", 200))
-    failing = tuple(f"{c.name}: {c.shown}" for c in gate.failing) if gate is not None else ()
-    return Seen(a.target, firing, failing)
+    return Seen(a.target, firing, red(gate))
+
+
+def red(gate: Gate | None) -> tuple[str, ...]:
+    """What turns the gate red: the canary's health failing while a canary runs. The soak
+    still running is time, not health, and before the first step or at the top of the ladder
+    there is no canary to stop."""
+    if gate is None or not gate.percent or gate.next_percent is None:
+        return ()
+    return tuple(c.shown for c in gate.failing if c.name != "soak")
 
 
 def transitions(before: Seen | None, now: Seen) -> tuple[Event, ...]:

@@ -1,0 +1,156 @@
+"""What to do now and who knows, in the console: the advice in a breached panel's border with
+its key only where the key can act, the notification of an alert firing and of an action
+finishing, the mute key, the contacts in the help; and the bell and OSC bytes as the real
+console writes them into a real terminal (tmux, inside which they go through passthrough)."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sbtop.console.app import SbtopApp
+from sbtop.console.screens.help import HelpScreen
+from sbtop.console.widgets.panel import Panel
+from sbtop.engine.transitions import EventKind
+from sbtop.notify.settings import Contacts
+from sbtop.session.live import LiveSession
+from tests.console_harness import Harness, notifications, screen_text
+from tests.tmux import Pane
+
+pytestmark = pytest.mark.slow
+
+SBTOP = Path(sys.executable).with_name("sbtop")
+
+
+def subtitle(app: SbtopApp, panel: str) -> str:
+    return str(app.query_one(f"#{panel}", Panel).border_subtitle)
+
+
+async def test_a_breached_panel_says_what_to_do_now_and_offers_the_key(tmp_path: Path) -> None:
+    h = Harness(production=False, state_dir=tmp_path)  # a provider: the deploy keys act
+    h.backend.set(rps=100, error_rate=0.2, fixed_latency_ms=1500.0)
+    try:
+        async with h.app.run_test(size=(80, 24)) as pilot:
+            await h.ticks(3, pilot)
+            assert subtitle(h.app, "traffic") == "now: rollback immediately (b)"
+            # No database polled here: the sessions key would do nothing, so words only.
+            assert subtitle(h.app, "latency") == "now: check slow query logs"
+            text = screen_text(h.app)
+            assert "now: rollback immediately (b)" in text  # at 80x24 too
+            h.backend.set(error_rate=0.002, fixed_latency_ms=None)
+            await h.ticks(14, pilot, seconds=5.0)  # the window forgets the bad minute
+            assert "now:" not in subtitle(h.app, "traffic")
+    finally:
+        h.close()
+
+
+async def test_read_only_the_advice_is_words_only() -> None:
+    h = Harness(read_only=True)
+    h.backend.set(rps=100, error_rate=0.2)
+    try:
+        async with h.app.run_test(size=(120, 40)) as pilot:
+            await h.ticks(3, pilot)
+            assert subtitle(h.app, "traffic") == "now: rollback immediately"
+    finally:
+        h.close()
+
+
+async def test_an_alert_firing_rings_through_the_notifier_and_m_mutes_it(tmp_path: Path) -> None:
+    h = Harness(production=False, state_dir=tmp_path)
+    h.backend.set(rps=100)
+    written: list[str] = []
+    try:
+        async with h.app.run_test(size=(120, 40), notifications=True) as pilot:
+            notifier = h.app.notifier
+            assert notifier is not None
+            notifier._write = written.append  # headless, the driver writes nowhere
+            await h.ticks(2, pilot, seconds=30.0)
+            assert written == []  # nothing changed yet
+            h.backend.set(error_rate=0.2)
+            await h.ticks(12, pilot, seconds=30.0)  # HighErrorRate holds for 5 m: fires
+            fired = [e for e in notifier.recent if e.kind is EventKind.ALERT_FIRING]
+            assert [e.title for e in fired] == ["HighErrorRate firing on demo"]
+            assert "now: rollback immediately" in fired[0].body
+            assert len(written) == 1 and written[0].startswith(
+                "\x07\x1b]777;notify;HighErrorRate firing on demo;")
+            await pilot.press("m")
+            assert notifier.muted and "muted" in notifications(h.app)[-1]
+            h.backend.set(error_rate=0.002)
+            await h.ticks(14, pilot, seconds=30.0)
+            assert any(e.kind is EventKind.ALERT_RESOLVED for e in notifier.recent)
+            assert len(written) == 1  # muted: told, but not rung
+    finally:
+        h.close()
+
+
+async def test_an_action_finishing_is_told(tmp_path: Path) -> None:
+    h = Harness(production=False, state_dir=tmp_path)
+    h.backend.set(rps=100)
+    try:
+        async with h.app.run_test(size=(120, 40)) as pilot:
+            await h.ticks(2, pilot)
+            await pilot.press("r", "y")
+            await h.app.workers.wait_for_complete()
+            await pilot.pause()
+            assert h.backend.restarts == 1
+            notifier = h.app.notifier
+            assert notifier is not None
+            done = [e for e in notifier.recent if e.kind is EventKind.ACTION_FINISHED]
+            assert [e.title for e in done] == ["restart done on demo"]
+    finally:
+        h.close()
+
+
+async def test_the_help_names_the_contacts_from_the_config() -> None:
+    h = Harness()
+    wiring = dataclasses.replace(h.session.wiring, contacts=Contacts(
+        primary="Ada", secondary="Bo", escalation="Tech Lead",
+        slack_channel="#studybuddy-alerts", status_page="status.studybuddy.com"))
+    app = SbtopApp(LiveSession(wiring, clock=h.clock), collecting=False)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            text = screen_text(app)
+            assert "On call: primary Ada, secondary Bo, escalation Tech Lead" in text
+            assert "Tell: Slack #studybuddy-alerts, status page status.studybuddy.com" in text
+            assert "d / m" in text
+    finally:
+        h.close()
+
+
+def test_the_real_console_writes_the_bell_and_osc_777_9_through_tmux_passthrough(
+        tmp_path: Path) -> None:
+    """`sbtop demo` in tmux, a restart confirmed: what the console wrote into the pane (tmux's
+    pipe-pane, the bytes before tmux reads them) holds the bell and both notifications, each
+    wrapped for tmux (the pane has $TMUX set, as any program inside tmux does)."""
+    out = tmp_path / "pane.bytes"
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_STATE_HOME": str(tmp_path)}
+    pane = Pane(f"{SBTOP} demo; sleep 30", size=(120, 40), env=env)
+    try:
+        pane.tmux("pipe-pane", "-o", "-t", "sbtop", f"cat >> {out}")
+        pane.wait_for("health HTTP 200 OK")
+        pane.wait_for("r Restart")
+        pane.keys("r")
+        screen = pane.wait_for("Restart")
+        if "type" in screen.lower() and "demo" in screen:
+            pane.keys("d", "e", "m", "o", "Enter")
+        else:
+            pane.keys("y")
+        deadline = time.monotonic() + 60
+        want = b"\x1bPtmux;\x1b\x1b]777;notify;restart done on demo;"
+        while time.monotonic() < deadline:
+            data = out.read_bytes() if out.exists() else b""
+            if want in data:
+                break
+            time.sleep(0.2)
+        assert want in data, data[-2000:]
+        assert b"\x07\x1bPtmux;\x1b\x1b]777;notify;restart done" in data  # the bell first
+        assert b"\x1bPtmux;\x1b\x1b]9;restart done on demo: " in data
+        pane.keys("q")
+    finally:
+        pane.close()
