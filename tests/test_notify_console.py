@@ -15,7 +15,7 @@ import pytest
 from sbtop.console.app import SbtopApp
 from sbtop.console.screens.help import HelpScreen
 from sbtop.console.widgets.panel import Panel
-from sbtop.engine.transitions import EventKind
+from sbtop.engine.transitions import EventKind, watch_ended
 from sbtop.notify.settings import Contacts
 from sbtop.session.live import LiveSession
 from tests.console_harness import Harness, notifications, screen_text
@@ -101,6 +101,27 @@ async def test_an_action_finishing_is_told(tmp_path: Path) -> None:
             assert notifier is not None
             done = [e for e in notifier.recent if e.kind is EventKind.ACTION_FINISHED]
             assert [e.title for e in done] == ["restart done on demo"]
+    finally:
+        h.close()
+
+
+async def test_a_watch_period_ending_is_told_through_the_sessions_hook() -> None:
+    h = Harness()
+    written: list[str] = []
+    try:
+        async with h.app.run_test(size=(120, 40)) as pilot:
+            notifier = h.app.notifier
+            assert notifier is not None
+            notifier._write = written.append
+            # What the plan calls when a phase's watch period is over.
+            h.session.announce(watch_ended("2. Prisma singleton", "5xx held under 1 %", "demo",
+                                           ok=True))
+            await pilot.pause()
+            (e,) = notifier.recent
+            assert e.kind is EventKind.WATCH_ENDED
+            assert written == ["\x07\x1b]777;notify;watch over: 2. Prisma singleton on demo;"
+                               "5xx held under 1 %\x07\x1b]9;watch over: 2. Prisma singleton on "
+                               "demo: 5xx held under 1 %\x07"]
     finally:
         h.close()
 

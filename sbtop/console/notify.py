@@ -16,8 +16,8 @@ from sbtop.engine.advice import RUNBOOK_ADVICE, Advice, Offer, advice_for
 from sbtop.engine.figures import Figure
 from sbtop.notify.notifier import Notifier
 from sbtop.notify.settings import Contacts, NotifySettings
+from sbtop.session.live import LiveSession
 from sbtop.session.snapshot import Cause, Snapshot, Update
-from sbtop.wiring import Wiring
 
 ADVICE_MAX = 40  # the words in a panel's border: half of 80 columns
 
@@ -30,16 +30,17 @@ class NotifyKeys(ConsoleBase):
     def _take_notify_settings(self) -> None:
         """From the live session's wiring; a replay keeps the runbook's advice and tells no
         one (what it shows happened long ago)."""
-        wiring = getattr(self.session, "wiring", None)
-        if isinstance(wiring, Wiring):
+        if isinstance(self.session, LiveSession):
+            wiring = self.session.wiring
             self.advice, self.contacts = wiring.advice, wiring.contacts
             self.notify_settings = wiring.notify
         self.session.subscribe(self._notify_on)
+        if isinstance(self.session, LiveSession):
+            self.session.on_event(self.announce)  # the session's hook (a plan's watch ended)
 
     def _start_notifier(self) -> None:
         """Live only, once the driver is there to write through."""
-        if self.session.player is not None or not isinstance(
-                getattr(self.session, "wiring", None), Wiring):
+        if not isinstance(self.session, LiveSession):
             return
         self.notifier = Notifier(
             self.notify_settings, write=self._terminal_write,
