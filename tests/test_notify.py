@@ -251,6 +251,9 @@ def test_channels_switched_off_write_nothing_to_the_terminal() -> None:
     n.toggle_mute()
     n.event(Event(EventKind.ALERT_FIRING, "x"))
     assert written and written[0].startswith("\x07\x1b]777;notify;x;")
+    # The bell is an alarm: good news goes to the desktop only.
+    n.event(Event(EventKind.ALERT_RESOLVED, "x resolved", level=Level.OK))
+    assert written[1].startswith("\x1b]777;notify;x resolved;")
 
 
 # --- the webhook against loopback servers -----------------------------------------------------

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from sbtop.engine.advice import Advice
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.gate import Gate
+from sbtop.engine.levels import Level
 from sbtop.engine.transitions import Event, Seen, seen, transitions
 from sbtop.notify import terminal
 from sbtop.notify.settings import NotifySettings
@@ -48,7 +49,9 @@ class Notifier:
         self.recent.append(e)
         s = self.settings
         if self._write is not None and not self.muted and (s.bell or s.desktop):
-            data = terminal.sequences(e, bell=s.bell, desktop=s.desktop, tmux=self._tmux)
+            # The bell is an alarm: good news (resolved, done, held) goes to the desktop only.
+            data = terminal.sequences(e, bell=s.bell and e.level is not Level.OK,
+                                      desktop=s.desktop, tmux=self._tmux)
             with contextlib.suppress(Exception):  # a terminal gone is the console's to notice
                 self._write(data)
         if self.webhook is not None:
