@@ -8,13 +8,15 @@ import dataclasses
 import typing
 import urllib.parse
 
-from sbtop import credentials
+from sbtop import credentials, untrusted
 from sbtop.config.errors import ConfigError
 from sbtop.config.schema import Config
 from sbtop.engine.advice import RUNBOOK_ADVICE, Advice, Offer
 from sbtop.engine.levels import Level
 from sbtop.notify.settings import Contacts, NotifySettings
 from sbtop.wiring import Wiring
+
+ACTION_MAX = 80
 
 
 def advice_book(config: Config) -> dict[str, Advice]:
@@ -26,7 +28,9 @@ def advice_book(config: Config) -> dict[str, Advice]:
             continue
         base = book.get(key, Advice("", Offer.NONE, Level.WARNING))
         book[key] = Advice(
-            th.action.strip() if th.action is not None else base.words,
+            # Printed by check and drawn in a border: one line, control characters shown.
+            untrusted.line(th.action.strip(), ACTION_MAX) if th.action is not None
+            else base.words,
             Offer(th.console_action) if th.console_action is not None else base.offer,
             Level(th.action_at) if th.action_at is not None else base.at,
         )
