@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
-from sbtop import check, config
+from sbtop import check, config, record
+from sbtop.commands.targets import demo_target
 from sbtop.config.errors import ConfigError
 from sbtop.config.schema import ContactsConfig, NotifyConfig
+from sbtop.demo.backend import running
 from sbtop.engine.advice import RUNBOOK_ADVICE, Advice, Offer, advice_for, standing
 from sbtop.engine.alerts import Alert, AlertState
 from sbtop.engine.assessment import Assessment
@@ -23,7 +25,7 @@ from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level
 from sbtop.engine.observations import ExternalAlert
 from sbtop.engine.routes import Routes
-from sbtop.engine.settings import RUNBOOK_ALERTS, EngineSettings
+from sbtop.engine.settings import RUNBOOK_ALERTS, AlertRule, EngineSettings
 from sbtop.engine.transitions import (
     Event,
     EventKind,
@@ -336,3 +338,21 @@ def test_a_refused_webhook_never_blocks_and_recovers_when_it_answers() -> None:
     asyncio.run(go())
     assert "unreachable (ConnectError)" in said[0] and "SECRET" not in said[0]
     assert said[1].endswith("delivering again")
+
+
+@pytest.mark.slow
+def test_sbtop_record_tells_the_webhook_what_fired(tmp_path: Any) -> None:
+    """Headless through a window (`sbtop record` on the jump box): the webhook hears the
+    alert; nothing is written for a terminal."""
+    rule = AlertRule("TrafficSeen", Fig.REQUESTS_PER_S, ">", 0.0, 0.0, Level.WARNING,
+                     "requests are arriving")
+    with running(port=0) as backend, LoopbackServer(
+            {SECRET_PATH: Answer(200, b"ok")}) as server:
+        w = demo_target(backend.url)
+        w = dataclasses.replace(w.with_engine(dataclasses.replace(w.engine, alerts=(rule,))),
+                                notify=NotifySettings(webhook_url=server.url + SECRET_PATH))
+        summary = asyncio.run(record.run(w, tmp_path / "r.sbrec", for_s=1.0, refresh_s=0.25,
+                                         max_bytes=10**7))
+        assert summary.ticks >= 2
+        bodies = [json.loads(r["body"])["text"] for r in server.settled()]
+    assert bodies == ["[WARN] TrafficSeen firing on demo\nrequests are arriving"]

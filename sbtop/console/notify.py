@@ -6,7 +6,6 @@ mute key, and the contacts in the help."""
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping
 
 from sbtop import untrusted
@@ -40,12 +39,13 @@ class NotifyKeys(ConsoleBase):
 
     def _start_notifier(self) -> None:
         """Live only, once the driver is there to write through."""
-        if not isinstance(self.session, LiveSession):
+        session = self.session
+        if not isinstance(session, LiveSession):
             return
         self.notifier = Notifier(
             self.notify_settings, write=self._terminal_write,
             say=lambda text: self.notify(text, severity="warning", timeout=8),
-            now=time.monotonic, tmux=bool(os.environ.get("TMUX")), book=self.advice)
+            now=lambda: session.clock.now()[0], tmux=bool(os.environ.get("TMUX")), book=self.advice)
 
     def _terminal_write(self, data: str) -> None:
         # Through Textual's driver, in order with its frames (its writer thread): a raw
