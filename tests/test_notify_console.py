@@ -15,6 +15,7 @@ import pytest
 from sbtop.console.app import SbtopApp
 from sbtop.console.screens.help import HelpScreen
 from sbtop.console.widgets.panel import Panel
+from sbtop.demo.render_api import Failure
 from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level
 from sbtop.engine.settings import AlertRule
@@ -112,6 +113,13 @@ async def test_an_action_finishing_is_told(tmp_path: Path) -> None:
             assert notifier is not None
             done = [e for e in notifier.recent if e.kind is EventKind.ACTION_FINISHED]
             assert [e.title for e in done] == ["restart done on demo"]
+            h.backend.render.fail_next(Failure(500, "render is down", only="/restart"))
+            await pilot.press("r", "y")
+            await h.app.workers.wait_for_complete()
+            await pilot.pause()
+            failed = [e for e in notifier.recent if e.kind is EventKind.ACTION_FINISHED][-1]
+            assert failed.title == "restart FAILED on demo" and failed.level is Level.CRITICAL
+            assert "render is down" in failed.body
     finally:
         h.close()
 

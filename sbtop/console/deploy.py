@@ -88,6 +88,8 @@ class DeployKeys(ConsoleBase):
             outcome = await actions.execute(plan, progress)
         except Exception as e:  # the controller records and clears; this only reports
             self.notify(f"{plan.request}: {type(e).__name__}: {e}", severity="error", timeout=10)
+            self.announce(action_finished(str(plan.request), False, f"{type(e).__name__}: {e}",
+                                          self.session.info.name))
             return
         finally:
             timer.stop()
