@@ -14,6 +14,7 @@ import pytest
 
 from sbtop.console.app import SbtopApp
 from sbtop.console.screens.help import HelpScreen
+from sbtop.console.screens.sessions import SessionsScreen
 from sbtop.console.widgets.panel import Panel
 from sbtop.demo.render_api import Failure
 from sbtop.engine.keys import Fig
@@ -22,6 +23,7 @@ from sbtop.engine.settings import AlertRule
 from sbtop.engine.transitions import EventKind, watch_ended
 from sbtop.notify.settings import Contacts
 from sbtop.session.live import LiveSession
+from sbtop.sources.settings import DbSettings
 from tests.console_harness import Harness, notifications, screen_text
 from tests.servers import closed_port
 from tests.tmux import Pane
@@ -49,6 +51,27 @@ async def test_a_breached_panel_says_what_to_do_now_and_offers_the_key(tmp_path:
             h.backend.set(error_rate=0.002, fixed_latency_ms=None)
             await h.ticks(2, pilot, seconds=61.0)  # the window forgets the bad minute
             assert "now:" not in subtitle(h.app, "traffic")
+    finally:
+        h.close()
+
+
+async def test_with_a_database_the_p95_advice_offers_d_which_opens_the_longest_sessions(
+        pg_db: str) -> None:
+    h = Harness()
+    h.backend.set(rps=20, fixed_latency_ms=1500.0)
+    w = h.session.wiring
+    wiring = dataclasses.replace(w, collector=dataclasses.replace(
+        w.collector, dsn=pg_db, db=DbSettings(only_database=True)))
+    app = SbtopApp(LiveSession(wiring, clock=h.clock), collecting=False)
+    h.session = app.session  # the ticks go to this one
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await h.ticks(3, pilot)
+            assert subtitle(app, "latency") == "now: check slow query logs (d)"
+            await pilot.press("d")
+            await pilot.pause()
+            assert isinstance(app.screen, SessionsScreen)
+            assert "sorted by longest running" in screen_text(app)
     finally:
         h.close()
 
