@@ -29,12 +29,11 @@ class NotifyKeys(ConsoleBase):
     def _take_notify_settings(self) -> None:
         """From the live session's wiring; a replay keeps the runbook's advice and tells no
         one (what it shows happened long ago)."""
+        self.session.subscribe(self._notify_on)
         if isinstance(self.session, LiveSession):
             wiring = self.session.wiring
             self.advice, self.contacts = wiring.advice, wiring.contacts
             self.notify_settings = wiring.notify
-        self.session.subscribe(self._notify_on)
-        if isinstance(self.session, LiveSession):
             self.session.on_event(self.announce)  # the session's hook (a plan's watch ended)
 
     def _start_notifier(self) -> None:
@@ -45,7 +44,8 @@ class NotifyKeys(ConsoleBase):
         self.notifier = Notifier(
             self.notify_settings, write=self._terminal_write,
             say=lambda text: self.notify(text, severity="warning", timeout=8),
-            now=lambda: session.clock.now()[0], tmux=bool(os.environ.get("TMUX")), book=self.advice)
+            now=lambda: session.clock.now()[0], tmux=bool(os.environ.get("TMUX")),
+            book=self.advice)
 
     def _terminal_write(self, data: str) -> None:
         # Through Textual's driver, in order with its frames (its writer thread): a raw
