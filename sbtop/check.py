@@ -6,9 +6,11 @@ import asyncio
 import dataclasses
 import json
 import textwrap
+from collections.abc import Mapping
 
 from sbtop import format
 from sbtop.clock import SYSTEM, Clock
+from sbtop.engine.advice import RUNBOOK_ADVICE, Advice, standing
 from sbtop.engine.assessment import SHOWN, Assessment, figure_level, iso, to_dict
 from sbtop.engine.engine import Engine
 from sbtop.engine.figures import Figure
@@ -107,8 +109,12 @@ STATUS_PAGES_NOTE = ("status pages are context, not a verdict: a provider's inci
                      "not change the level or the exit code")
 
 
-def as_json(a: Assessment, pages: tuple[PageView, ...] | None = None) -> str:
+def as_json(a: Assessment, pages: tuple[PageView, ...] | None = None,
+            advice: Mapping[str, Advice] | None = None) -> str:
     d = to_dict(a)
+    # What to do now: the breached figure's object says it as "action" (its words).
+    for key, adv in standing(a.figures, RUNBOOK_ADVICE if advice is None else advice).items():
+        d["figures"][key]["action"] = adv.words
     if pages is not None:
         d["status_pages"] = [view_dict(v) for v in pages]
         if pages:
@@ -116,8 +122,9 @@ def as_json(a: Assessment, pages: tuple[PageView, ...] | None = None) -> str:
     return json.dumps(d, indent=2, sort_keys=False, allow_nan=False)
 
 
-def as_text(a: Assessment, base_url: str = "",
-            pages: tuple[PageView, ...] = ()) -> str:
+def as_text(a: Assessment, base_url: str = "", pages: tuple[PageView, ...] = (),
+            advice: Mapping[str, Advice] | None = None) -> str:
+    now = standing(a.figures, RUNBOOK_ADVICE if advice is None else advice)
     window = f"window {a.window_s:.1f} s" if a.window_s is not None else "no window"
     prod = "  PRODUCTION" if a.production else ""
     head = (f"sbtop check: {a.target}{prod} {base_url}  {window}  -> {a.level.mark} "
@@ -163,6 +170,8 @@ def as_text(a: Assessment, base_url: str = "",
                      f"{d.idle_in_transaction or 0}, aborted "
                      f"{d.idle_in_transaction_aborted or 0}, waiting "
                      f"{'-' if d.waiting is None else d.waiting}")
+        if key in now:
+            line += f"  now: {now[key].words}"
         lines.append(line.rstrip())
     read = read_from(a)
     if read:

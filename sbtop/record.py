@@ -14,6 +14,7 @@ from pathlib import Path
 from sbtop import format
 from sbtop.actions.state import StateStore
 from sbtop.clock import SYSTEM, Clock
+from sbtop.notify import headless
 from sbtop.recording.meta import header
 from sbtop.recording.writer import Recorder
 from sbtop.session.live import LiveSession
@@ -55,6 +56,8 @@ async def run(wiring: Wiring, path: Path, *, for_s: float | None, refresh_s: flo
     session = LiveSession(wiring, clock=clock, refresh_s=refresh_s, history_s=refresh_s,
                           recorder=recorder, canary_store=store, stop_with_recorder=True)
     session.on_notice(_say)
+    # The webhook, when configured: the window's alerts reach #studybuddy-alerts from here too.
+    notifier = headless.attach(session, lambda text: _say(Notice(text)))
     for sig in _STOP_SIGNALS:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, session.stop)
@@ -63,6 +66,8 @@ async def run(wiring: Wiring, path: Path, *, for_s: float | None, refresh_s: flo
             await session.run(for_s=for_s)
     finally:
         recorder.close()
+        if notifier is not None:
+            await notifier.close()
         for sig in _STOP_SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)

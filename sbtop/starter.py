@@ -47,6 +47,15 @@ _SECTIONS: list[tuple[str, dict[str, Any] | str]] = [
      }}),
     ("The canary plan: the feature flag and its steps.",
      {"canary": {"flag": "PERF_OPTIMIZATIONS_ENABLED", "steps": [0, 5, 25, 100]}}),
+    ("Who knows: the bell and a desktop notification (OSC 777/9, over SSH too) when an alert\n"
+     "fires or resolves, the canary gate turns red or an action finishes; key m mutes them.\n"
+     "For #studybuddy-alerts: webhook_url_env = \"SLACK_WEBHOOK_URL\", that variable holding\n"
+     "a Slack incoming webhook's URL (a secret: never in this file).",
+     {"notify": {"bell": True, "desktop": True, "webhook_url_env": ""}}),
+    ("The runbook's contacts and escalation (section 9), shown in the console's help (?).",
+     {"contacts": {"primary": "[Your Name]", "secondary": "[Team Member]",
+                   "escalation": "[Tech Lead]", "slack_channel": "#studybuddy-alerts",
+                   "status_page": "status.studybuddy.com"}}),
     ("The runbook's post-deployment checklist (`sbtop verify`, key v in the console). The\n"
      "login probe's body reads $STUDYBUDDY_VERIFY_EMAIL and $STUDYBUDDY_VERIFY_PASSWORD (a test\n"
      "account); the others send the session cookie in $STUDYBUDDY_SESSION_COOKIE.",

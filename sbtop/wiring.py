@@ -21,12 +21,14 @@ console and of verify, whose modules load Textual or an HTTP client, live here.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sbtop.actions.settings import ActionsSettings
+from sbtop.engine.advice import RUNBOOK_ADVICE, Advice
 from sbtop.engine.settings import EngineSettings
 from sbtop.engine.verify import Probe, Tolerances
+from sbtop.notify.settings import Contacts, NotifySettings
 from sbtop.recording.settings import RecordingSettings
 from sbtop.sources.settings import CollectorSettings, HttpSettings
 from sbtop.sources.status_settings import StatusPagesSettings
@@ -106,6 +108,10 @@ class Wiring:
     warnings: tuple[str, ...] = ()  # said once, on stderr, before anything runs
     # Providers' status pages ("is it us or them"); none configured, none polled.
     status_pages: StatusPagesSettings = field(default_factory=StatusPagesSettings)
+    # What to do now per breached figure; who is told, and how; who to call.
+    advice: Mapping[str, Advice] = field(default_factory=lambda: dict(RUNBOOK_ADVICE))
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    contacts: Contacts = field(default_factory=Contacts)
 
     @property
     def engine(self) -> EngineSettings:

@@ -31,9 +31,9 @@ def run(opts: CheckOptions, config: ConfigFile) -> int:
     with target_for(config, opts.target, opts.demo) as (wiring, _demo):
         assessment, pages = asyncio.run(check.run_with_status_pages(wiring, opts.window_s))
     if opts.json:
-        print(check.as_json(assessment, pages))
+        print(check.as_json(assessment, pages, wiring.advice))
     else:
-        print(check.as_text(assessment, wiring.base_url, pages))
+        print(check.as_text(assessment, wiring.base_url, pages, wiring.advice))
     return assessment.level.exit_code
 
 

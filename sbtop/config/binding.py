@@ -87,6 +87,10 @@ def _words(message: str, cls: type[Table], table: Any, path: str) -> str:
                    if isinstance(bare, inspect.StructType) else [])
         key = unknown[1]
         return f"{join(where, key)}: unknown key{did_you_mean(key, options)}"
+    bare = _bare(info)
+    if what.startswith("Invalid enum value") and isinstance(bare, inspect.LiteralType):
+        # A key that takes one of a few words (a threshold's console_action).
+        return f"{where}: expected one of {', '.join(map(str, bare.values))}, got {kind(value)}"
     expected = _EXPECTED.match(what)
     if expected:
         if expected["rest"].startswith(" matching regex"):

@@ -13,6 +13,7 @@ import msgspec
 
 from sbtop.config.compose import Chosen, compose
 from sbtop.config.errors import ConfigError
+from sbtop.config.notify import with_notify
 from sbtop.config.schema import Config, TargetConfig
 from sbtop.config.secrets import read_secrets, refuse_plain_http, target_auth
 from sbtop.config.values import check_url, did_you_mean
@@ -64,7 +65,7 @@ def resolve(config: Config, target: str | None = None, *, url: str | None = None
     instances = instance_names(tc.metrics_urls) if len(tc.metrics_urls) > 1 else {}
     chosen = Chosen(name, tc, kind, auth, secrets,
                     dsn or (env.get(tc.dsn_env) if tc.dsn_env else None), instances)
-    return compose(config, chosen, probe_env)
+    return with_notify(compose(config, chosen, probe_env), config, env)
 
 
 def _chosen(config: Config, target: str | None, url: str | None,

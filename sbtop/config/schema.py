@@ -10,7 +10,7 @@ with some keys changed."""
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import field
@@ -172,6 +172,11 @@ class ThresholdConfig(Table):
     warning: Number | None = None
     critical: Number | None = None
     below: bool = False
+    # What to do now (the runbook's Action column): words beside the breach, the console
+    # action offered with them, and from which level. Unset: the runbook's (engine/advice.py).
+    action: str | None = None
+    console_action: Literal["none", "sessions", "rollback", "restart"] | None = None
+    action_at: Literal["warning", "critical"] | None = None
 
 
 class AlertConfig(Table):
@@ -247,6 +252,27 @@ class StatusPageConfig(Table):
     max_kb: Number = 512.0
 
 
+class NotifyConfig(Table):
+    """Who knows: the terminal's bell, its desktop notification, a Slack-shaped webhook."""
+
+    bell: bool = True
+    desktop: bool = True  # OSC 777 and OSC 9 (over SSH too; tmux: allow-passthrough on)
+    desktop_sequences: list[Literal["777", "9"]] = field(default_factory=lambda: ["777", "9"])
+    webhook_url_env: EnvName = ""  # the variable holding the incoming webhook's URL
+    webhook_timeout_s: Number = 5.0
+    webhook_every_s: Number = 60.0  # at most one message per kind of event in this time
+
+
+class ContactsConfig(Table):
+    """The runbook's contact and escalation list, shown in the console's help."""
+
+    primary: str = ""
+    secondary: str = ""
+    escalation: str = ""
+    slack_channel: str = ""
+    status_page: str = ""
+
+
 class Config(Table):
     default_target: str = ""
     ui: UiConfig = field(default_factory=UiConfig)
@@ -262,6 +288,8 @@ class Config(Table):
     verification: VerificationConfig = field(default_factory=VerificationConfig)
     # Empty polls nothing: a jump box may have no way out; a page is asked only when named.
     status_pages: list[StatusPageConfig] = field(default_factory=list)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    contacts: ContactsConfig = field(default_factory=ContactsConfig)
 
 
 

@@ -27,6 +27,7 @@ from sbtop.console import terminal
 from sbtop.console.deploy import DeployKeys
 from sbtop.console.layout import LAYOUT_CSS, LayoutView
 from sbtop.console.messages import ChartRequested, RouteChartRequested, SessionsRequested
+from sbtop.console.notify import NotifyKeys
 from sbtop.console.screens.actions_log import ActionLogScreen
 from sbtop.console.screens.chart import ChartScreen, RouteChartScreen
 from sbtop.console.screens.help import HelpScreen
@@ -54,12 +55,13 @@ REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 _DEPLOY_ACTIONS = {"canary", "abort", "restart", "rollback", "baseline"}
 _MAIN_SCREEN_ACTIONS = {"pause", "faster", "slower", "sort", "filter", "escape", "canary",
                         "abort", "restart", "rollback", "baseline", "deploy_off", "log",
-                        "verify"}
+                        "verify", "sessions", "mute"}
 _LETTER_ACTIONS = {"sort", "filter", "next_theme", "canary", "abort", "restart", "rollback",
-                   "baseline", "deploy_off", "log", "pause", "quit", "verify"}
+                   "baseline", "deploy_off", "log", "pause", "quit", "verify", "sessions",
+                   "mute"}
 
 
-class SbtopApp(LayoutView, DeployKeys, SignalHandling):
+class SbtopApp(LayoutView, DeployKeys, NotifyKeys, SignalHandling):
     TITLE = "sbtop"
     READ_ONLY_WORDS = "read-only: actions are off"
     ENABLE_COMMAND_PALETTE = False
@@ -107,6 +109,11 @@ class SbtopApp(LayoutView, DeployKeys, SignalHandling):
                 tooltip="refresh more often (+) or less often (-)"),
         Binding("minus", "slower", "Slower", show=False),
         Binding("t", "next_theme", "Theme", show=False, tooltip="next theme (files in themes/)"),
+        # What to do now and who knows (sbtop/console/notify.py).
+        # One line of the help for both: it fits 80x24.
+        Binding("d", "sessions", "Sessions", show=False, key_display="d / m",
+                tooltip="db sessions, longest first / mute the bell and desktop alerts"),
+        Binding("m", "mute", "Mute", show=False),
         Binding("escape", "escape", "Clear", show=False, tooltip="clear the route filter"),
     ]
 
@@ -125,6 +132,7 @@ class SbtopApp(LayoutView, DeployKeys, SignalHandling):
             self.register_theme(t)
         self._wanted_theme = theme
         session.subscribe(self._on_session)
+        self._take_notify_settings()
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -157,6 +165,9 @@ class SbtopApp(LayoutView, DeployKeys, SignalHandling):
         for note in self._notes:
             self.notify(note, timeout=20)
         self.query_one(HeaderBar).set_refresh(self.session.refresh_s)
+        self._start_notifier()
+        for panel in self.query(Panel):
+            panel.advise = self.advise
         self.query_one("#latency", Panel).focus()
         if self.collecting and self.session.player is None:
             # Live, the screen first: the session's start (HTTP client, state file) and its
@@ -180,6 +191,7 @@ class SbtopApp(LayoutView, DeployKeys, SignalHandling):
     async def on_unmount(self) -> None:
         self.session.stop()
         self._release_signals()
+        await self._close_notifier()
         await self.session.close()
 
     def _apply_theme(self, wanted: str | None) -> None:
@@ -208,6 +220,7 @@ class SbtopApp(LayoutView, DeployKeys, SignalHandling):
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_rows(), [
             "Levels are words: OK WARN CRIT UNKN; STALE and DOWN mark old data.",
+            *self.notify_notes(),
         ]))
 
     def action_pause(self) -> None:

@@ -7,12 +7,21 @@ from textual.app import App
 from textual.notifications import SeverityLevel
 
 from sbtop import untrusted
+from sbtop.engine.transitions import Event
+from sbtop.notify.notifier import Notifier
 from sbtop.session.protocol import Session
 from sbtop.session.snapshot import Notice
 
 
 class ConsoleBase(App[None]):
     session: Session
+    notifier: Notifier | None = None  # who is told of what changed (live only)
+
+    def announce(self, event: Event) -> None:
+        """The one hook for a moment worth telling (an action finished, a watch period
+        ended): the bell, the desktop notification and the webhook, as configured."""
+        if self.notifier is not None:
+            self.notifier.event(event)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:

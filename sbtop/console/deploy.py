@@ -17,6 +17,7 @@ from sbtop.console.screens.action import ActionScreen
 from sbtop.console.screens.confirm import ConfirmScreen
 from sbtop.console.widgets.header import HeaderBar
 from sbtop.engine.observations import DbSession
+from sbtop.engine.transitions import action_finished
 from sbtop.session.actions import LiveActions, Refused
 
 
@@ -87,6 +88,8 @@ class DeployKeys(ConsoleBase):
             outcome = await actions.execute(plan, progress)
         except Exception as e:  # the controller records and clears; this only reports
             self.notify(f"{plan.request}: {type(e).__name__}: {e}", severity="error", timeout=10)
+            self.announce(action_finished(str(plan.request), False, f"{type(e).__name__}: {e}",
+                                          self.session.info.name))
             return
         finally:
             timer.stop()
@@ -98,6 +101,8 @@ class DeployKeys(ConsoleBase):
             self._quit_question = None
         self.notify(outcome.text, severity="information" if outcome.ok else "error",
                     timeout=10)
+        self.announce(action_finished(str(plan.request), outcome.ok, outcome.text,
+                                      self.session.info.name))
 
     @work(group="flag", exclusive=True, exit_on_error=False)
     async def _read_flag(self) -> None:

@@ -23,6 +23,7 @@ from sbtop.engine.history import History, Ring
 from sbtop.engine.keys import Fig
 from sbtop.engine.observations import Observation
 from sbtop.engine.route_history import RouteHistory, RouteTrack
+from sbtop.engine.transitions import Event
 from sbtop.session.actions import ActionLog, LiveActions
 from sbtop.session.loop import TickLoop, Waiter
 from sbtop.session.snapshot import (
@@ -104,6 +105,7 @@ class LiveSession:
         self._in_flight_since: float | None = None
         self._subscribers: list[Callable[[Update], None]] = []
         self._listeners: list[Callable[[Notice], None]] = []
+        self._tellers: list[Callable[[Event], None]] = []
         self._loop: TickLoop | None = None
         self._stopping = False
         self._wait = wait
@@ -127,6 +129,16 @@ class LiveSession:
     def on_notice(self, callback: Callable[[Notice], None]) -> None:
         """Only the notices (a face with no screen: `sbtop record` writes them to stderr)."""
         self._listeners.append(callback)
+
+    def on_event(self, callback: Callable[[Event], None]) -> None:
+        """Moments worth telling someone (the console's notifier listens)."""
+        self._tellers.append(callback)
+
+    def announce(self, event: Event) -> None:
+        """The hook for a moment no assessment shows (a plan's watch period ended, made by
+        sbtop.engine.transitions.watch_ended): told on every channel of whoever listens."""
+        for teller in self._tellers:
+            teller(event)
 
     @property
     def refresh_s(self) -> float:

@@ -6,6 +6,8 @@ whose text changed, and nothing at all when the numbers hold still.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -18,6 +20,7 @@ from sbtop.console import marks
 from sbtop.console.messages import ChartRequested
 from sbtop.console.sparkline import chart, sparkline
 from sbtop.engine.assessment import Assessment
+from sbtop.engine.figures import Figure
 from sbtop.engine.history import History
 from sbtop.engine.levels import Level, Threshold, worst
 from sbtop.session.snapshot import Snapshot
@@ -169,6 +172,8 @@ class Panel(Vertical, can_focus=True):
     title: str = ""
     # The figures drawn in the panel's full-screen chart (enter).
     chart_figures: tuple[str, ...] = ()
+    # A breached figure's "what to do now" as the border's subtitle (the app sets it).
+    advise: Callable[[Figure], str | None] | None = None
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -189,8 +194,15 @@ class Panel(Vertical, can_focus=True):
 
     def judge(self, a: Assessment, keys: tuple[str, ...]) -> None:
         """Colour the border by the worst judged figure among `keys`."""
-        levels = [f.level for k in keys if (f := a.figures.get(k)) is not None and f.judged]
-        self.set_state(marks.CLASS[worst(levels)] if levels else "-ok", None)
+        judged = [f for k in keys if (f := a.figures.get(k)) is not None and f.judged]
+        levels = [f.level for f in judged]
+        # What to do now, in the border beside the breach: the worst breach's advice.
+        now = None
+        if self.advise is not None:
+            for f in sorted(judged, key=lambda f: -f.level.severity):
+                if (now := self.advise(f)) is not None:
+                    break
+        self.set_state(marks.CLASS[worst(levels)] if levels else "-ok", now)
 
     def set_state(self, css_class: str, subtitle: str | None) -> None:
         state = f"{css_class}|{subtitle}"

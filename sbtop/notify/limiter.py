@@ -1,0 +1,70 @@
+"""At most one webhook message per kind of event a minute: a flapping alert must not flood
+#studybuddy-alerts. What comes in between is held and sent as one summary once the minute is
+up. Pure (time is handed in), so the tests drive it on a number line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sbtop.engine.transitions import Event, EventKind
+
+# How a summary names the kind of what it sums.
+KIND_WORDS = {
+    EventKind.ALERT_FIRING: "alerts fired",
+    EventKind.ALERT_RESOLVED: "alerts resolved",
+    EventKind.GATE_RED: "canary gate turned red",
+    EventKind.WATCH_ENDED: "watch periods ended",
+    EventKind.ACTION_FINISHED: "actions finished",
+}
+NAMED_IN_SUMMARY = 5
+
+
+def slack_escape(text: str) -> str:
+    """Slack reads `<...>` as links and mentions (`<!channel>` would page everyone) and `&` as
+    the start of an entity: its own rule is to escape these three and nothing else."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def message(event: Event) -> str:
+    body = f"\n{slack_escape(event.body)}" if event.body else ""
+    return f"[{event.level.mark}] {slack_escape(event.title)}{body}"
+
+
+@dataclass
+class Limiter:
+    every_s: float = 60.0
+    _last: dict[EventKind, float] = field(default_factory=dict)
+    _held: dict[EventKind, list[Event]] = field(default_factory=dict)
+
+    def offer(self, event: Event, now: float) -> list[str]:
+        """The messages to send now for `event`: itself, or nothing while its kind's minute
+        runs (held for the summary)."""
+        last = self._last.get(event.kind)
+        if last is not None and now - last < self.every_s:
+            self._held.setdefault(event.kind, []).append(event)
+            return []
+        self._last[event.kind] = now
+        return [message(event)]
+
+    def due(self, now: float) -> list[str]:
+        """The summaries whose minute is up."""
+        out = []
+        for kind, held in list(self._held.items()):
+            if now - self._last.get(kind, -self.every_s) >= self.every_s:
+                del self._held[kind]
+                self._last[kind] = now
+                out.append(summary(kind, held, self.every_s))
+        return out
+
+    @property
+    def held(self) -> int:
+        return sum(len(v) for v in self._held.values())
+
+
+def summary(kind: EventKind, held: list[Event], every_s: float) -> str:
+    if len(held) == 1:
+        return message(held[0])
+    names = "; ".join(slack_escape(e.title) for e in held[:NAMED_IN_SUMMARY])
+    more = f"; and {len(held) - NAMED_IN_SUMMARY} more" if len(held) > NAMED_IN_SUMMARY else ""
+    return (f"{len(held)} {KIND_WORDS[kind]} within {every_s:g} s (held to keep the channel "
+            f"readable): {names}{more}")

@@ -1,0 +1,77 @@
+"""The one hook every notification goes through: `Notifier.event(event)`. It is handed
+assessments to compare (`observe`), and any other moment worth telling (an action finished, a
+watch period ended) as an event made by sbtop.engine.transitions.
+
+The terminal channels write through `write`, which the face provides: the console's is
+Textual's driver (never a raw print while Textual owns the terminal)."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+from collections.abc import Callable, Mapping
+
+from sbtop.engine.advice import Advice
+from sbtop.engine.assessment import Assessment
+from sbtop.engine.gate import Gate
+from sbtop.engine.levels import Level
+from sbtop.engine.transitions import Event, Seen, seen, transitions
+from sbtop.notify import terminal
+from sbtop.notify.settings import NotifySettings
+from sbtop.notify.webhook import Webhook
+
+RECENT = 20
+
+
+class Notifier:
+    def __init__(self, settings: NotifySettings, *, write: Callable[[str], None] | None,
+                 say: Callable[[str], None], now: Callable[[], float], tmux: bool = False,
+                 book: Mapping[str, Advice] | None = None) -> None:
+        self.settings = settings
+        self._write = write
+        self._say = say
+        self._tmux = tmux
+        self._book = book or {}
+        self._seen: Seen | None = None
+        # The terminal's channels only: the team's channel does not go quiet because one
+        # engineer's laptop did.
+        self.muted = False
+        self.recent: collections.deque[Event] = collections.deque(maxlen=RECENT)
+        self.webhook = (Webhook(settings.webhook_url, timeout_s=settings.webhook_timeout_s,
+                                every_s=settings.webhook_every_s, env=settings.webhook_env,
+                                now=now, say=say)
+                        if settings.webhook_url else None)
+        if settings.problem:
+            say(settings.problem)
+
+    def event(self, e: Event) -> None:
+        """Tell of `e` on every channel switched on (the hook other parts call)."""
+        self.recent.append(e)
+        s = self.settings
+        if self._write is not None and not self.muted and (s.bell or s.desktop):
+            # The bell is an alarm: good news (resolved, done, held) goes to the desktop only.
+            data = terminal.sequences(e, bell=s.bell and e.level is not Level.OK,
+                                      desktop=s.desktop, tmux=self._tmux)
+            with contextlib.suppress(Exception):  # a terminal gone is the console's to notice
+                self._write(data)
+        if self.webhook is not None:
+            self.webhook.offer(e)
+
+    def observe(self, a: Assessment, gate: Gate | None) -> tuple[Event, ...]:
+        """Compare with the look before; tell of what changed."""
+        now = seen(a, gate, self._book)
+        events = transitions(self._seen, now)
+        self._seen = now
+        for e in events:
+            self.event(e)
+        if self.webhook is not None:
+            self.webhook.flush_due()
+        return events
+
+    def toggle_mute(self) -> bool:
+        self.muted = not self.muted
+        return self.muted
+
+    async def close(self) -> None:
+        if self.webhook is not None:
+            await self.webhook.close()
