@@ -14,6 +14,7 @@ from sbtop.engine.figures import Figure
 from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level
 from sbtop.engine.observations import Observation
+from sbtop.engine.statements import statement_lines
 from sbtop.session.live import LiveSession
 from sbtop.wiring import Wiring
 
@@ -44,6 +45,9 @@ async def run(wiring: Wiring, window_s: float, clock: Clock = SYSTEM) -> Assessm
     once if the first took longer), judge. With Prometheus, one tick: one round of queries
     over the last `window_s` (Prometheus holds the window). Health is probed every tick."""
     wiring = wiring.with_engine(dataclasses.replace(wiring.engine, window_s=window_s))
+    # Two polls, window_s apart: both read the statement statistics, whatever their cadence.
+    wiring = dataclasses.replace(wiring, collector=dataclasses.replace(
+        wiring.collector, db=dataclasses.replace(wiring.collector.db, statements_every_s=0.0)))
     prom = wiring.collector.prometheus is not None
     session = LiveSession(wiring, clock=clock, refresh_s=window_s, history_s=window_s,
                           read_only=True, health_every_s=0,
@@ -167,6 +171,8 @@ def as_text(a: Assessment, base_url: str = "") -> str:
         state = "up" if s.up else f"DOWN: {s.error}"
         took = f" ({s.elapsed_ms:.0f} ms)" if s.elapsed_ms and s.up else ""
         lines.append(f"  source {name}: {state}{took}")
+    if a.statements is not None:
+        lines += [f"  {line}" for line in statement_lines(a.statements)]
     for note in a.notes:
         lines.append(f"  note: {note}")
     return "\n".join(lines)
