@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -16,35 +15,12 @@ import pytest
 from sbtop.clock import ManualClock
 from sbtop.engine.statements import StatementsPoll, StatementsTracker
 from sbtop.sources.database import DatabaseSource, DbSettings
-from tests import pg
 
 pytestmark = pytest.mark.slow
 
 ITEM = "SELECT v FROM items WHERE id = %s"
 REQUESTS = 20
 PER_REQUEST = 50
-
-
-@pytest.fixture(scope="session")
-def pgss_server() -> Iterator[str]:
-    """A cluster of its own with shared_preload_libraries = 'pg_stat_statements' (started
-    once; as an unprivileged user when the tests run as root)."""
-    cluster = pg.Cluster(preload="pg_stat_statements")
-    try:
-        yield cluster.dsn
-    finally:
-        cluster.stop()
-
-
-@pytest.fixture
-def pgss_db(pgss_server: str) -> Iterator[str]:
-    """A database of its own with the extension created and a small table."""
-    with pg.fresh_database(pgss_server) as dsn:
-        with psycopg.connect(dsn, autocommit=True) as c:
-            c.execute("CREATE EXTENSION pg_stat_statements")
-            c.execute("CREATE TABLE items (id int PRIMARY KEY, v text)")
-            c.execute("INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 100) g")
-        yield dsn
 
 
 def statements(source: DatabaseSource) -> StatementsPoll:

@@ -31,6 +31,7 @@ from sbtop.console.screens.actions_log import ActionLogScreen
 from sbtop.console.screens.chart import ChartScreen, RouteChartScreen
 from sbtop.console.screens.help import HelpScreen
 from sbtop.console.screens.sessions import SessionsScreen
+from sbtop.console.screens.statements import StatementsScreen
 from sbtop.console.screens.verify import VerifyScreen
 from sbtop.console.signals import SignalHandling
 from sbtop.console.themes import DEFAULT_THEME, load_themes
@@ -54,9 +55,9 @@ REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 _DEPLOY_ACTIONS = {"canary", "abort", "restart", "rollback", "baseline"}
 _MAIN_SCREEN_ACTIONS = {"pause", "faster", "slower", "sort", "filter", "escape", "canary",
                         "abort", "restart", "rollback", "baseline", "deploy_off", "log",
-                        "verify"}
+                        "verify", "statements"}
 _LETTER_ACTIONS = {"sort", "filter", "next_theme", "canary", "abort", "restart", "rollback",
-                   "baseline", "deploy_off", "log", "pause", "quit", "verify"}
+                   "baseline", "deploy_off", "log", "pause", "quit", "verify", "statements"}
 
 
 class SbtopApp(LayoutView, DeployKeys, SignalHandling):
@@ -95,6 +96,8 @@ class SbtopApp(LayoutView, DeployKeys, SignalHandling):
                 tooltip="the action log: one row per action, its result"),
         Binding("v", "verify", "Verify",
                 tooltip="the post-deployment checklist (in it, v runs it again)"),
+        Binding("S", "statements", "Statements", show=False,
+                tooltip="statements: the database's own view of latency"),
         Binding("space", "pause", "Pause", show=False,
                 tooltip="pause / resume the display (collection goes on)"),
         Binding("s", "sort", "Sort", show=False,
@@ -275,6 +278,12 @@ class SbtopApp(LayoutView, DeployKeys, SignalHandling):
 
         self.push_screen(SessionsScreen(self.snapshot.assessment if self.snapshot else None,
                                         refusal))
+
+    def action_statements(self) -> None:
+        if not self.info.database:
+            self.notify("no database configured: give --dsn or set dsn_env")
+            return
+        self.push_screen(StatementsScreen(self.snapshot.assessment if self.snapshot else None))
 
     def action_verify(self) -> None:
         actions = self.session.actions

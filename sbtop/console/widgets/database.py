@@ -14,6 +14,7 @@ from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.detail import Detail
 from sbtop.engine.keys import Fig
+from sbtop.engine.statements import StatementsView
 from sbtop.session.snapshot import Snapshot
 
 
@@ -29,6 +30,8 @@ class DatabasePanel(Panel):
             yield Line("[$text-muted]connecting…[/]", id="db-conns")
             yield Line(id="db-states")
             yield Line(id="db-extra")
+            # The top statement, or the N+1 hint (not at 80x24: key S shows them there).
+            yield Line(id="db-statements", collapse_empty=True)
         else:
             yield Line("no database configured")
             yield Line("[$text-muted]set dsn_env on the target, or --dsn[/]")
@@ -52,6 +55,7 @@ class DatabasePanel(Panel):
                 if d is not None and d.active is not None and sessions else
                 "[$text-muted]retrying by itself[/]")
             self.query_one("#db-extra", Line).set("")
+            self.query_one("#db-statements", Line).set("")
             self.set_state("-down", "DOWN")
             return
         pool = f.get(Fig.DB_POOL_PCT)
@@ -76,6 +80,7 @@ class DatabasePanel(Panel):
             states += " [b $warning]STALE[/]"
         self.query_one("#db-states", Line).set(states)
         self.query_one("#db-extra", Line).set(self._extra(a))
+        self.query_one("#db-statements", Line).set(statements_line(a.statements))
         if sessions is not None and sessions.stale_s is not None:
             self.set_state("-stale", f"STALE: {source.error if source else ''}"[:40])
         else:
@@ -104,6 +109,24 @@ class DatabasePanel(Panel):
             return (f"[$text-muted]oldest txn[/] {format.duration(o.duration_s or 0)} "
                     f"[$text-muted]pid[/] {esc(o.id)}")
         return "[$text-muted]no open transaction, no lock waits[/]"
+
+
+def statements_line(v: StatementsView | None) -> str:
+    """The N+1 hint when there is one, else the statement with the most time, else why none."""
+    if v is None:
+        return ""
+    if v.reason is not None:
+        return f"[$text-muted]stmts: {esc(v.reason)}[/]"
+    if v.hint is not None:
+        suspect = next((s for s in v.by_calls if s.id == v.hint_id), None)
+        text = suspect.text if suspect is not None and suspect.text else v.hint_id or ""
+        return f"[b]{esc(v.hint)}[/] {esc(text)}"
+    if not v.by_total:
+        return "[$text-muted]stmts: none ran in the window[/]"
+    top = v.by_total[0]
+    mean = "-" if top.mean_ms is None else f"{top.mean_ms:.1f}"
+    return (f"[$text-muted]top[/] {top.total_ms_per_s:.0f} ms/s [$text-muted]mean[/] {mean} "
+            f"{esc(top.text or top.id)}")
 
 
 def _count(n: int | None) -> str:
