@@ -196,3 +196,37 @@ def test_statement_text_from_the_database_is_made_safe_to_show() -> None:
     rows = [_agg_row(b"\x01", "app", 1, 0.1, "SELECT '\x1b[31mred\x1b[0m'\nFROM t")]
     (r,) = crdb_aggregated_poll(AGG_COLS, rows, 0, 0).rows
     assert r.text is not None and "\x1b" not in r.text and "\n" not in r.text
+
+
+def _two_reads() -> Engine:
+    engine = Engine(EngineSettings(window_s=60))
+    engine.observe(Observation(0, 0, statements=poll(0, {"a": (0, 0.0), "b": (0, 0.0)})))
+    return engine
+
+
+def test_a_recording_keeps_the_statements_as_the_console_showed_them() -> None:
+    from sbtop.engine import codec
+
+    a = _two_reads().observe(Observation(10, 10, statements=poll(
+        10, {"a": (600, 1200.0), "b": (3, 3000.0)})))
+    back = codec.decode_assessment(json.loads(json.dumps(codec.encode_assessment(a))))
+    assert back.statements == a.statements
+
+
+def test_check_text_names_the_top_statement_the_slowest_and_the_hint() -> None:
+    from sbtop.engine.statements import statement_lines
+
+    tr = StatementsTracker(60)
+    tr.observe(poll(0, {"a": (0, 0.0), "b": (0, 0.0)}))
+    # 6 requests/s; a: 60 calls/s (10 per request), 1200 ms; b: 0.6 calls/s, 3000 ms.
+    tr.observe(poll(10, {"a": (600, 1200.0), "b": (6, 3000.0)}))
+    assert statement_lines(tr.view(6.0, 5.0)) == [
+        "statements: most time 0.6/s, mean 500.0 ms, 300 ms/s, 0.1/request: SELECT b",
+        "statements: 10.0 calls per request: N+1? SELECT a",
+    ]  # b is both the most time and the highest mean: said once
+    # Over 20 s: a 1200 calls, 4000 ms; b nothing more.
+    tr.observe(poll(20, {"a": (1200, 4000.0), "b": (6, 3000.0)}))
+    assert statement_lines(tr.view(None, 5.0))[:2] == [
+        "statements: most time 60.0/s, mean 3.3 ms, 200 ms/s: SELECT a",
+        "statements: highest mean 0.3/s, mean 500.0 ms, 150 ms/s: SELECT b",
+    ]

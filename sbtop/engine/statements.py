@@ -17,6 +17,7 @@ the database's main client; with no request rate there is no hint, and the view 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -96,6 +97,10 @@ class _Step:
     deltas: Mapping[str, tuple[int, float]]
 
 
+_Ranked = tuple[float, tuple[StatementStat, ...], tuple[StatementStat, ...],
+                tuple[StatementStat, ...], int]
+
+
 class StatementsTracker:
     """Polls in, differences kept over the window; `view()` ranks them."""
 
@@ -107,6 +112,8 @@ class StatementsTracker:
         self._texts: dict[str, str] = {}
         self._latest: StatementsPoll | None = None
         self._reset_wall: float | None = None  # the latest reset seen between polls
+        self._ranked_for: StatementsPoll | None = None
+        self._ranking: _Ranked | None = None
 
     @property
     def latest(self) -> StatementsPoll | None:
@@ -177,6 +184,31 @@ class StatementsTracker:
             return StatementsView(source=poll.source, polled_wall=poll.wall, notes=tuple(notes),
                                   reason="first read of the statement statistics: rates "
                                   "need a second one")
+        span, by_total, by_mean, by_calls, count = self._ranked(poll)
+        rate = requests_per_s if requests_per_s is not None and math.isfinite(
+            requests_per_s) and requests_per_s > 0 else None
+        hint = hint_id = hint_reason = None
+        if rate is None:
+            hint_reason = f"{requests_reason or 'request rate unknown'}: no N+1 hint"
+        else:
+            by_total, by_mean, by_calls = (tuple(_per_request(s, rate) for s in ranked)
+                                           for ranked in (by_total, by_mean, by_calls))
+            # The most calls is the most calls per request: the one request rate divides all.
+            worst = by_calls[0] if by_calls else None
+            if (worst is not None and worst.calls >= HINT_MIN_CALLS
+                    and (worst.calls_per_request or 0.0) >= calls_per_request_hint):
+                hint = f"{worst.calls_per_request:.1f} calls per request: N+1?"
+                hint_id = worst.id
+        return StatementsView(source=poll.source, window_s=span, by_total=by_total,
+                              by_mean=by_mean, by_calls=by_calls, hint=hint, hint_id=hint_id,
+                              hint_reason=hint_reason, notes=tuple(notes),
+                              polled_wall=poll.wall, statements=count)
+
+    def _ranked(self, poll: StatementsPoll) -> _Ranked:
+        """The window's sums, ranked: once per read (the console asks every tick, and a
+        server may list thousands of statements)."""
+        if self._ranked_for is poll and self._ranking is not None:
+            return self._ranking
         span = self._steps[-1].t1 - self._steps[0].t0
         sums: dict[str, list[float]] = {}
         for step in self._steps:
@@ -184,38 +216,29 @@ class StatementsTracker:
                 acc = sums.setdefault(key, [0, 0.0])
                 acc[0] += calls
                 acc[1] += total
-        rate = requests_per_s if requests_per_s is not None and math.isfinite(
-            requests_per_s) and requests_per_s > 0 else None
-        stats = [_stat(key, int(c), tot, span, self._texts.get(key), rate)
+        stats = [_stat(key, int(c), tot, span, self._texts.get(key))
                  for key, (c, tot) in sums.items()]
-        by_total = tuple(sorted(stats, key=lambda s: (-s.total_ms, s.id))[:TOP])
-        by_mean = tuple(sorted([s for s in stats if s.mean_ms is not None],
-                               key=lambda s: (-(s.mean_ms or 0.0), s.id))[:TOP])
-        by_calls = tuple(sorted(stats, key=lambda s: (-s.calls, s.id))[:TOP])
-        hint = hint_id = hint_reason = None
-        if rate is None:
-            hint_reason = f"{requests_reason or 'request rate unknown'}: no N+1 hint"
-        else:
-            suspects = [s for s in stats if s.calls >= HINT_MIN_CALLS
-                        and (s.calls_per_request or 0.0) >= calls_per_request_hint]
-            if suspects:
-                worst = max(suspects, key=lambda s: (s.calls_per_request or 0.0, s.id))
-                hint = f"{worst.calls_per_request:.1f} calls per request: N+1?"
-                hint_id = worst.id
-        return StatementsView(source=poll.source, window_s=span, by_total=by_total,
-                              by_mean=by_mean, by_calls=by_calls, hint=hint, hint_id=hint_id,
-                              hint_reason=hint_reason, notes=tuple(notes),
-                              polled_wall=poll.wall, statements=len(stats))
+        self._ranking = (
+            span,
+            tuple(sorted(stats, key=lambda s: (-s.total_ms, s.id))[:TOP]),
+            tuple(sorted([s for s in stats if s.mean_ms is not None],
+                         key=lambda s: (-(s.mean_ms or 0.0), s.id))[:TOP]),
+            tuple(sorted(stats, key=lambda s: (-s.calls, s.id))[:TOP]),
+            len(stats))
+        self._ranked_for = poll
+        return self._ranking
 
 
-def _stat(key: str, calls: int, total: float, span: float, text: str | None,
-          requests_per_s: float | None) -> StatementStat:
+def _stat(key: str, calls: int, total: float, span: float, text: str | None) -> StatementStat:
     per_s = calls / span if span > 0 else 0.0
     return StatementStat(
         id=key, text=text, calls=calls, total_ms=total, calls_per_s=per_s,
         total_ms_per_s=total / span if span > 0 else 0.0,
-        mean_ms=total / calls if calls else None,
-        calls_per_request=per_s / requests_per_s if requests_per_s else None)
+        mean_ms=total / calls if calls else None, calls_per_request=None)
+
+
+def _per_request(s: StatementStat, requests_per_s: float) -> StatementStat:
+    return dataclasses.replace(s, calls_per_request=s.calls_per_s / requests_per_s)
 
 
 def _num(x: float | None, digits: int = 3) -> float | None:
