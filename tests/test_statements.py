@@ -150,23 +150,45 @@ AGG_COLS = ["aggregated_ts", "fingerprint_id", "transaction_fingerprint_id", "pl
             "app_name", "node_id", "agg_interval", "metadata", "statistics", "sampled_plan"]
 
 
-def _agg_row(fp: bytes, app: str, cnt: int, mean_s: float, query: str) -> list[object]:
-    return [None, fp, b"\x00", b"\x01", app, 1, None,
+def _agg_row(fp: bytes, app: str, cnt: int, mean_s: float, query: str,
+             hour: str = "2026-12-07 01:00:00") -> list[object]:
+    return [hour, fp, b"\x00", b"\x01", app, 1, None,
             {"query": query, "db": "app"},
             {"statistics": {"cnt": cnt, "svcLat": {"mean": mean_s, "sqDiff": 0.0}}}, None]
 
 
-def test_cockroachdb_aggregated_statistics_sum_per_fingerprint_by_column_name() -> None:
+def _by_id(p: StatementsPoll) -> dict[str, tuple[int, float]]:
+    out: dict[str, tuple[int, float]] = {}
+    for r in p.rows:
+        c, ms = out.get(r.id, (0, 0.0))
+        out[r.id] = (c + r.calls, ms + r.total_ms)
+    return out
+
+
+def test_cockroachdb_aggregated_statistics_are_read_by_column_name_per_fingerprint() -> None:
     rows = [_agg_row(b"\xab\xcd", "app", 10, 0.002, "SELECT * FROM t WHERE id = $1"),
-            _agg_row(b"\xab\xcd", "app", 30, 0.004, "SELECT * FROM t WHERE id = $1"),
+            _agg_row(b"\xab\xcd", "app", 30, 0.004, "SELECT * FROM t WHERE id = $1",
+                     hour="2026-12-07 02:00:00"),
             _agg_row(b"\x01\x02", "$ internal-stats", 99, 1.0, "SELECT internal")]
     p = crdb_aggregated_poll(AGG_COLS, rows, 1.0, 2.0)
     assert p.source == "crdb_internal.statement_statistics"
-    assert len(p.rows) == 1
-    r = p.rows[0]
-    # 10 x 2 ms + 30 x 4 ms = 140 ms over 40 calls.
-    assert (r.id, r.calls, r.text) == ("abcd", 40, "SELECT * FROM t WHERE id = $1")
-    assert r.total_ms == pytest.approx(140.0)
+    # 10 x 2 ms + 30 x 4 ms = 140 ms over 40 calls; the internal statement left out.
+    assert _by_id(p) == {"abcd": (40, pytest.approx(140.0))}
+    assert {r.text for r in p.rows} == {"SELECT * FROM t WHERE id = $1"}
+
+
+def test_cockroachdb_an_hour_aging_out_takes_nothing_away() -> None:
+    q = "SELECT * FROM t WHERE id = $1"
+    tr = StatementsTracker(60)
+    tr.observe(crdb_aggregated_poll(AGG_COLS, [
+        _agg_row(b"\x01", "app", 1000, 0.002, q, hour="00:00"),
+        _agg_row(b"\x01", "app", 10, 0.002, q, hour="01:00")], 0, 0))
+    # The 00:00 row is gone (aged out), 01:00 grew by 50 calls: 50 calls in the window,
+    # not a reset counted from zero, nor a negative rate.
+    tr.observe(crdb_aggregated_poll(AGG_COLS, [
+        _agg_row(b"\x01", "app", 60, 0.002, q, hour="01:00")], 10, 10))
+    (s,) = tr.view(None, 5.0).by_total
+    assert s.calls == 50 and s.mean_ms == pytest.approx(2.0)
 
 
 def test_cockroachdb_aggregated_statistics_as_json_text_are_read_too() -> None:
@@ -187,9 +209,8 @@ def test_cockroachdb_node_statistics_before_22_1_are_read_by_column_name() -> No
             [1, "$ internal-x", "", "s2", "SELECT 2", None, 5, 5, 0, 1.0, 9.0, 0.0, True, "x"]]
     p = crdb_node_poll(NODE_COLS, rows, 0, 0)
     assert p.source == "crdb_internal.node_statement_statistics"
-    (r,) = p.rows
-    assert (r.id, r.calls, r.text) == ("s1", 100, "SELECT 1")
-    assert r.total_ms == pytest.approx(200.0)
+    assert _by_id(p) == {"s1": (100, pytest.approx(200.0))}
+    assert {r.text for r in p.rows} == {"SELECT 1"}
 
 
 def test_statement_text_from_the_database_is_made_safe_to_show() -> None:
@@ -230,3 +251,13 @@ def test_check_text_names_the_top_statement_the_slowest_and_the_hint() -> None:
         "statements: most time 60.0/s, mean 3.3 ms, 200 ms/s: SELECT a",
         "statements: highest mean 0.3/s, mean 500.0 ms, 150 ms/s: SELECT b",
     ]
+
+
+def test_while_the_database_is_away_the_statements_say_so_not_the_last_figures() -> None:
+    from sbtop.engine.observations import DbSnapshot
+
+    engine = _two_reads()
+    a = engine.observe(Observation(10, 10, db=DbSnapshot(10, 10, error="connection refused"),
+                                   statements=None))
+    assert a.statements is not None and a.statements.by_total == ()
+    assert a.statements.reason == "database unavailable: connection refused"

@@ -212,3 +212,21 @@ def test_check_json_says_why_there_are_no_statements(pg_db: str) -> None:
     out = json.loads(r.stdout)
     assert out["statements"]["reason"].startswith("pg_stat_statements is not installed")
     assert out["sources"]["db"]["up"] is True  # not an error of the database
+
+
+def test_statement_text_with_control_characters_is_shown_escaped(pgss_db: str) -> None:
+    clock = ManualClock()
+    source = source_for(pgss_db, clock)
+    tracker = StatementsTracker(60)
+    tracker.observe(statements(source))
+    with psycopg.connect(pgss_db, autocommit=True) as c:
+        for i in range(3):
+            # A comment is kept in the normalised text: a terminal title sequence in it.
+            c.execute("SELECT v /* \x1b]0;owned\x07 [b]x[/b] */ FROM items WHERE id = %s",
+                      (i + 1,))
+    clock.advance(10)
+    tracker.observe(statements(source))
+    asyncio.run(source.close())
+    (s,) = [s for s in tracker.view(None, 5.0).by_total if s.text and "owned" in s.text]
+    assert "\x1b" not in s.text and "\x07" not in s.text
+    assert s.calls == 3

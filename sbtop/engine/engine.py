@@ -222,6 +222,10 @@ class Engine:
         """The statements over the window, their calls set against the target's requests."""
         if self._statements.latest is None:
             return None
+        if self._db is not None and self._db.error is not None:
+            # Not read while the database is away: the last figures would pass for fresh.
+            return StatementsView(source=self._statements.latest.source,
+                                  reason=f"database unavailable: {self._db.error}")
         rate = figures.get(Fig.REQUESTS_PER_S)
         reason = ("no request rate (no metrics read)" if rate is None else
                   f"request rate unknown ({rate.reason})" if rate.value is None else

@@ -38,6 +38,10 @@ class StatementCounters:
     text: str | None  # the normalised text, made safe to show; None: not read this poll
     calls: int
     total_ms: float  # execution time, summed over the calls
+    # Which of the statement's counters this is, when the server keeps several (per role on
+    # PostgreSQL; per hour, plan, app and node on CockroachDB): each grows on its own, so
+    # each is compared with itself, and a part that ages out takes nothing away.
+    part: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,7 @@ class StatementsView:
     notes: tuple[str, ...] = ()
     polled_wall: float | None = None
     statements: int = 0  # statements that ran in the window
+    read_ms: float | None = None  # what the latest read cost the database and sbtop
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +112,7 @@ class StatementsTracker:
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s
         self._prev: StatementsPoll | None = None
-        self._prev_rows: dict[str, StatementCounters] = {}
+        self._prev_rows: dict[tuple[str, str], StatementCounters] = {}
         self._steps: collections.deque[_Step] = collections.deque()
         self._texts: dict[str, str] = {}
         self._latest: StatementsPoll | None = None
@@ -126,12 +131,13 @@ class StatementsTracker:
             self._prev, self._prev_rows = None, {}
             self._steps.clear()
             return
-        rows = {r.id: r for r in poll.rows}
+        rows = {(r.id, r.part): r for r in poll.rows}
         for r in poll.rows:
             if r.text:
                 self._texts[r.id] = r.text
         # Texts of statements no longer listed are dropped: bounded by the server's own limit.
-        for gone in [k for k in self._texts if k not in rows]:
+        listed = {r.id for r in poll.rows}
+        for gone in [k for k in self._texts if k not in listed]:
             del self._texts[gone]
         prev = self._prev
         if prev is not None and poll.t > prev.t:
@@ -153,7 +159,8 @@ class StatementsTracker:
                 else:
                     calls, total = r.calls - before.calls, r.total_ms - before.total_ms
                 if calls > 0 or total > 0:
-                    deltas[key] = (calls, total)
+                    had = deltas.get(r.id, (0, 0.0))
+                    deltas[r.id] = (had[0] + calls, had[1] + total)
             self._steps.append(_Step(prev.t, poll.t, deltas))
         elif prev is not None:
             return  # the same instant again (a replayed poll): nothing new
@@ -202,7 +209,8 @@ class StatementsTracker:
         return StatementsView(source=poll.source, window_s=span, by_total=by_total,
                               by_mean=by_mean, by_calls=by_calls, hint=hint, hint_id=hint_id,
                               hint_reason=hint_reason, notes=tuple(notes),
-                              polled_wall=poll.wall, statements=count)
+                              polled_wall=poll.wall, statements=count,
+                              read_ms=poll.elapsed_ms)
 
     def _ranked(self, poll: StatementsPoll) -> _Ranked:
         """The window's sums, ranked: once per read (the console asks every tick, and a
@@ -263,6 +271,7 @@ def statements_dict(v: StatementsView) -> dict[str, Any]:
         "hint_id": v.hint_id,
         **({"hint_reason": v.hint_reason} if v.hint_reason else {}),
         "notes": list(v.notes),
+        "read_ms": _num(v.read_ms, 1),
     }
 
 

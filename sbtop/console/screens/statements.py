@@ -4,6 +4,7 @@ there are none and how to have them."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from rich.text import Text
@@ -23,6 +24,11 @@ SORTS: tuple[tuple[str, Callable[[StatementStat], tuple[float, str]]], ...] = (
     ("mean time", lambda s: (-(s.mean_ms if s.mean_ms is not None else -1.0), s.id)),
     ("calls", lambda s: (-float(s.calls), s.id)),
 )
+
+
+def clock_time(wall: float) -> str:
+    """HH:MM:SS, local time, as the charts show it."""
+    return time.strftime("%H:%M:%S", time.localtime(wall))
 
 
 def _num(x: float | None, digits: int = 1) -> str:
@@ -88,8 +94,9 @@ class StatementsScreen(Screen[None]):
         if view.reason is not None:
             return [f"Statements ({view.source}): {view.reason}"]
         name = SORTS[self.sort][0]
-        lines = [f"Statements ({view.source}) over the last {view.window_s or 0:.0f} s: "
-                 f"{view.statements} ran; sorted by {name} (s)"]
+        read = "" if view.polled_wall is None else f", read at {clock_time(view.polled_wall)}"
+        lines = [f"Statements ({view.source}) over the last {view.window_s or 0:.0f} s"
+                 f"{read}: {view.statements} ran; sorted by {name} (s)"]
         if view.hint is not None:
             lines.append(f"{view.hint} (the /req column: calls per HTTP request)")
         elif view.hint_reason is not None:

@@ -55,14 +55,14 @@ class PgStatements:
         total = "total_exec_time" if "total_exec_time" in cols else "total_time"
         view = sql.SQL("{}.pg_stat_statements").format(sql.Identifier(schema))
         try:
-            # Grouped by queryid: one statement run by several roles (or nested and top
-            # level) is one line. The current database only: the app's.
+            # One counter per statement and role (nested and top level summed): the
+            # engine adds the roles' up. The current database only: the app's.
             cur = await conn.execute(sql.SQL(
                 OWN + " SELECT queryid::text, sum(calls)::bigint, sum({total})::float8, "
-                "count(*)::int "
+                "count(*)::int, userid::text "
                 "FROM {view}(false) "
                 "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-                "GROUP BY queryid ORDER BY 3 DESC LIMIT {limit}").format(
+                "GROUP BY queryid, userid ORDER BY 3 DESC LIMIT {limit}").format(
                     total=sql.Identifier(total), view=view, limit=sql.Literal(ROW_LIMIT)))
             counted = await cur.fetchall()
         except psycopg.errors.ObjectNotInPrerequisiteState:
@@ -72,7 +72,7 @@ class PgStatements:
         # Other roles' statements without pg_read_all_stats: queryid NULL, one group.
         hidden = sum(int(r[3]) for r in counted if r[0] is None)
         rows = [r for r in counted if r[0] is not None]
-        new = [str(r[0]) for r in rows if str(r[0]) not in self.texts]
+        new = list({str(r[0]) for r in rows if str(r[0]) not in self.texts})
         if new:
             # Read once: a statement whose text does not come back is not asked again.
             self.texts.update(dict.fromkeys(new, ""))
@@ -92,7 +92,8 @@ class PgStatements:
         rows = [r for r in rows if str(r[0]) not in self.own]
         return StatementsPoll(
             t, wall, rows=tuple(StatementCounters(str(r[0]), self.texts.get(str(r[0])) or None,
-                                                  int(r[1] or 0), float(r[2] or 0.0))
+                                                  int(r[1] or 0), float(r[2] or 0.0),
+                                                  part=str(r[4]))
                                 for r in rows),
             reset_mark=reset, hidden=hidden,
             capped=ROW_LIMIT if len(counted) >= ROW_LIMIT else None)
@@ -186,9 +187,9 @@ def crdb_aggregated_poll(cols: Sequence[str], rows: Sequence[Sequence[Any]], t: 
                          wall: float, *, limit: int | None = None) -> StatementsPoll:
     """crdb_internal.statement_statistics (22.1+): one row per statement fingerprint, hour,
     transaction, plan, app and node; `statistics.statistics.cnt` calls and `svcLat.mean`
-    seconds (service latency) in its JSON. Summed per fingerprint: the counts only grow
-    until the hour's rows age out, which reads as a reset (counted from zero)."""
-    acc: dict[str, list[Any]] = {}
+    seconds (service latency) in its JSON. Each row is a counter of its own (a part of the
+    statement): it grows through its hour, and when the hour ages out it takes nothing away."""
+    acc: dict[tuple[str, str], list[Any]] = {}
     for raw in rows:
         r = dict(zip(cols, raw, strict=False))
         if str(r.get("app_name") or "").startswith("$ internal"):
@@ -199,21 +200,19 @@ def crdb_aggregated_poll(cols: Sequence[str], rows: Sequence[Sequence[Any]], t: 
         count = int(_float(stats.get("cnt")))
         lat = stats.get("svcLat")
         mean_s = _float(lat.get("mean")) if isinstance(lat, Mapping) else 0.0
-        meta = _json(r.get("metadata"))
-        key = _key(r.get("fingerprint_id"))
-        entry = acc.setdefault(key, [0, 0.0, None])
-        entry[0] += count
-        entry[1] += count * mean_s * 1000.0
-        entry[2] = entry[2] or meta.get("query")
+        part = "|".join(_key(r.get(k)) for k in (
+            "aggregated_ts", "transaction_fingerprint_id", "plan_hash", "app_name", "node_id"))
+        _add(acc, _key(r.get("fingerprint_id")), part, count, count * mean_s * 1000.0,
+             _json(r.get("metadata")).get("query"))
     return _crdb_poll(acc, CRDB_AGGREGATED, t, wall, len(rows), limit)
 
 
 def crdb_node_poll(cols: Sequence[str], rows: Sequence[Sequence[Any]], t: float, wall: float,
                    *, limit: int | None = None) -> StatementsPoll:
     """crdb_internal.node_statement_statistics (before 22.1): this node's statements since
-    their periodic reset, `count` and `service_lat_avg` (seconds), keyed by the fingerprint
-    text `key`, per application."""
-    acc: dict[str, list[Any]] = {}
+    their periodic reset, `count` and `service_lat_avg` (seconds), keyed by the statement id
+    (else the fingerprint text `key`), one counter per node, application and flags."""
+    acc: dict[tuple[str, str], list[Any]] = {}
     for raw in rows:
         r = dict(zip(cols, raw, strict=False))
         if str(r.get("application_name") or "").startswith("$ internal"):
@@ -222,18 +221,24 @@ def crdb_node_poll(cols: Sequence[str], rows: Sequence[Sequence[Any]], t: float,
         if text is None:
             continue
         count = int(_float(r.get("count")))
-        key = str(r.get("statement_id") or text)
-        entry = acc.setdefault(key, [0, 0.0, None])
-        entry[0] += count
-        entry[1] += count * _float(r.get("service_lat_avg")) * 1000.0
-        entry[2] = entry[2] or text
+        part = "|".join(_key(r.get(k)) for k in ("node_id", "application_name", "flags"))
+        _add(acc, str(r.get("statement_id") or text), part, count,
+             count * _float(r.get("service_lat_avg")) * 1000.0, text)
     return _crdb_poll(acc, CRDB_NODE, t, wall, len(rows), limit)
 
 
-def _crdb_poll(acc: Mapping[str, list[Any]], source: str, t: float, wall: float, read: int,
-               limit: int | None) -> StatementsPoll:
+def _add(acc: dict[tuple[str, str], list[Any]], key: str, part: str, calls: int,
+         total_ms: float, text: Any) -> None:
+    entry = acc.setdefault((key, part), [0, 0.0, None])
+    entry[0] += calls
+    entry[1] += total_ms
+    entry[2] = entry[2] or text
+
+
+def _crdb_poll(acc: Mapping[tuple[str, str], list[Any]], source: str, t: float, wall: float,
+               read: int, limit: int | None) -> StatementsPoll:
     return StatementsPoll(
         t, wall, source=source,
-        rows=tuple(StatementCounters(k, one_line(v[2]), int(v[0]), float(v[1]))
-                   for k, v in acc.items()),
+        rows=tuple(StatementCounters(k, one_line(v[2]), int(v[0]), float(v[1]), part=part)
+                   for (k, part), v in acc.items()),
         capped=limit if limit is not None and read >= limit else None)
