@@ -242,14 +242,15 @@ def test_check_text_names_the_top_statement_the_slowest_and_the_hint() -> None:
     # 6 requests/s; a: 60 calls/s (10 per request), 1200 ms; b: 0.6 calls/s, 3000 ms.
     tr.observe(poll(10, {"a": (600, 1200.0), "b": (6, 3000.0)}))
     assert statement_lines(tr.view(6.0, 5.0)) == [
-        "statements: most time 0.6/s, mean 500.0 ms, 300 ms/s, 0.1/request: SELECT b",
+        "statements: most time 300 ms/s, 0.6 calls/s, mean 500.0 ms, 0.1 per request: "
+        "SELECT b",
         "statements: 10.0 calls per request: N+1? SELECT a",
     ]  # b is both the most time and the highest mean: said once
     # Over 20 s: a 1200 calls, 4000 ms; b nothing more.
     tr.observe(poll(20, {"a": (1200, 4000.0), "b": (6, 3000.0)}))
     assert statement_lines(tr.view(None, 5.0))[:2] == [
-        "statements: most time 60.0/s, mean 3.3 ms, 200 ms/s: SELECT a",
-        "statements: highest mean 0.3/s, mean 500.0 ms, 150 ms/s: SELECT b",
+        "statements: most time 200 ms/s, 60.0 calls/s, mean 3.3 ms: SELECT a",
+        "statements: highest mean 150 ms/s, 0.3 calls/s, mean 500.0 ms: SELECT b",
     ]
 
 

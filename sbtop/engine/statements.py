@@ -276,11 +276,11 @@ def statements_dict(v: StatementsView) -> dict[str, Any]:
 
 
 def brief(s: StatementStat) -> str:
-    """One statement's figures in words: '12.0/s, mean 3.4 ms, 41 ms/s'."""
+    """One statement's figures in words: '41 ms/s, 12.0 calls/s, mean 3.4 ms'."""
     mean = "-" if s.mean_ms is None else f"{s.mean_ms:.1f} ms"
     per_request = ("" if s.calls_per_request is None
-                   else f", {s.calls_per_request:.1f}/request")
-    return f"{s.calls_per_s:.1f}/s, mean {mean}, {s.total_ms_per_s:.0f} ms/s{per_request}"
+                   else f", {s.calls_per_request:.1f} per request")
+    return f"{s.total_ms_per_s:.0f} ms/s, {s.calls_per_s:.1f} calls/s, mean {mean}{per_request}"
 
 
 def statement_lines(v: StatementsView) -> list[str]:
