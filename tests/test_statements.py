@@ -262,3 +262,12 @@ def test_while_the_database_is_away_the_statements_say_so_not_the_last_figures()
                                    statements=None))
     assert a.statements is not None and a.statements.by_total == ()
     assert a.statements.reason == "database unavailable: connection refused"
+
+
+def test_between_reads_the_view_is_kept_as_made_so_a_recording_holds_it_once() -> None:
+    engine = _two_reads()
+    a = engine.observe(Observation(10, 10, statements=poll(10, {"a": (60, 60.0)})))
+    b = engine.observe(Observation(11, 11))  # a tick without a read
+    assert b.statements is a.statements
+    c = engine.observe(Observation(20, 20, statements=poll(20, {"a": (90, 90.0)})))
+    assert c.statements is not None and c.statements.by_total[0].calls == 90
