@@ -15,6 +15,7 @@ import pytest
 from sbtop.clock import ManualClock
 from sbtop.engine.statements import StatementsPoll, StatementsTracker
 from sbtop.sources.database import DatabaseSource, DbSettings
+from tests import pg
 
 pytestmark = pytest.mark.slow
 
@@ -230,3 +231,31 @@ def test_statement_text_with_control_characters_is_shown_escaped(pgss_db: str) -
     (s,) = [s for s in tracker.view(None, 5.0).by_total if s.text and "owned" in s.text]
     assert "\x1b" not in s.text and "\x07" not in s.text
     assert s.calls == 3
+
+
+def test_the_extension_before_postgresql_13_is_read_by_its_own_column_names(
+        pgss_server: str) -> None:
+    # Version 1.7 (PostgreSQL 12's): total_time, mean_time; no pg_stat_statements_info.
+    with pg.fresh_database(pgss_server) as dsn:
+        with psycopg.connect(dsn, autocommit=True) as c:
+            c.execute("CREATE EXTENSION pg_stat_statements VERSION '1.7'")
+            cols = {r[0] for r in c.execute(
+                "SELECT attname FROM pg_attribute WHERE attrelid = "
+                "'pg_stat_statements'::regclass").fetchall()}
+            assert "total_time" in cols and "total_exec_time" not in cols
+            c.execute("CREATE TABLE items (id int PRIMARY KEY, v text)")
+        clock = ManualClock()
+        source = source_for(dsn, clock)
+        tracker = StatementsTracker(60)
+        first = statements(source)
+        assert first.unavailable is None and first.reset_mark is None
+        tracker.observe(first)
+        with psycopg.connect(dsn, autocommit=True) as c:
+            for i in range(12):
+                c.execute(ITEM, (i,))
+        clock.advance(10)
+        tracker.observe(statements(source))
+        asyncio.run(source.close())
+        item = next(s for s in tracker.view(None, 5.0).by_calls
+                    if s.text and "FROM items WHERE id" in s.text)
+        assert item.calls == 12 and item.mean_ms is not None and item.mean_ms > 0
