@@ -20,10 +20,10 @@ from tests.console_harness import Harness, notifications, screen_text
 pytestmark = pytest.mark.slow
 
 
-def _watching(h: Harness, dsn: str) -> None:
+def _watching(h: Harness, dsn: str, statements: bool = True) -> None:
     h.session.wiring = dataclasses.replace(h.session.wiring, collector=dataclasses.replace(
         h.session.wiring.collector, dsn=dsn,
-        db=DbSettings(only_database=True, statements_every_s=1.0)))
+        db=DbSettings(only_database=True, statements=statements, statements_every_s=1.0)))
     h.session.source = Collector(h.session.wiring.collector, h.clock)
 
 
@@ -46,8 +46,10 @@ async def test_the_panel_line_and_the_statements_view_sorted_three_ways(pgss_db:
             # One tick's worth of requests, each asking 40 times: calls per request ~40.
             _n_plus_one(pgss_db, round(rate))
             await h.ticks(1, pilot)
-            shown = h.app.query_one("#db-statements", Line).content.plain
+            statements = h.app.query_one("#db-statements", Line)
+            shown = statements.content.plain
             assert "calls per request: N+1?" in shown and "FROM items" in shown
+            assert statements.display
             await pilot.press("S")
             assert isinstance(h.app.screen, StatementsScreen)
             text = screen_text(h.app)
@@ -70,6 +72,8 @@ async def test_the_view_fits_80x24_and_says_why_when_the_extension_is_missing(
     try:
         async with h.app.run_test(size=(80, 24)) as pilot:
             await h.ticks(2, pilot)
+            # At 80x24 the panel keeps its three lines: the statements are behind S.
+            assert not h.app.query_one("#db-statements", Line).display
             await pilot.press("S")
             assert isinstance(h.app.screen, StatementsScreen)
             text = screen_text(h.app)
@@ -79,6 +83,20 @@ async def test_the_view_fits_80x24_and_says_why_when_the_extension_is_missing(
             await pilot.press("escape")
             # The rest of the database panel is unaffected.
             assert "act" in h.app.query_one("#db-states", Line).content.plain
+    finally:
+        h.close()
+
+
+async def test_statements_off_take_no_line_in_the_panel(pgss_db: str) -> None:
+    h = Harness()
+    _watching(h, pgss_db, statements=False)
+    try:
+        async with h.app.run_test(size=(120, 40)) as pilot:
+            await h.ticks(2, pilot)
+            assert "act" in h.app.query_one("#db-states", Line).content.plain
+            assert not h.app.query_one("#db-statements", Line).display
+            assert h.session.assessment is not None
+            assert h.session.assessment.statements is None
     finally:
         h.close()
 

@@ -24,14 +24,16 @@ class DatabasePanel(Panel):
     def __init__(self, *, dsn_given: bool, id: str | None = None) -> None:
         super().__init__(id=id)
         self._dsn_given = dsn_given
+        self.add_class("-no-statements")
 
     def compose(self) -> ComposeResult:
         if self._dsn_given:
             yield Line("[$text-muted]connecting…[/]", id="db-conns")
             yield Line(id="db-states")
             yield Line(id="db-extra")
-            # The top statement, or the N+1 hint (not at 80x24: key S shows them there).
-            yield Line(id="db-statements", collapse_empty=True)
+            # The top statement, or the N+1 hint (not at 80x24: key S shows them there);
+            # no room taken while there are none (not read, or no database).
+            yield Line(id="db-statements")
         else:
             yield Line("no database configured")
             yield Line("[$text-muted]set dsn_env on the target, or --dsn[/]")
@@ -56,6 +58,7 @@ class DatabasePanel(Panel):
                 "[$text-muted]retrying by itself[/]")
             self.query_one("#db-extra", Line).set("")
             self.query_one("#db-statements", Line).set("")
+            self.set_class(True, "-no-statements")
             self.set_state("-down", "DOWN")
             return
         pool = f.get(Fig.DB_POOL_PCT)
@@ -81,6 +84,7 @@ class DatabasePanel(Panel):
         self.query_one("#db-states", Line).set(states)
         self.query_one("#db-extra", Line).set(self._extra(a))
         self.query_one("#db-statements", Line).set(statements_line(a.statements))
+        self.set_class(a.statements is None, "-no-statements")
         if sessions is not None and sessions.stale_s is not None:
             self.set_state("-stale", f"STALE: {source.error if source else ''}"[:40])
         else:
