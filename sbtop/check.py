@@ -17,6 +17,7 @@ from sbtop.engine.figures import Figure
 from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level
 from sbtop.engine.observations import Observation
+from sbtop.engine.statements import statement_lines
 from sbtop.engine.status_pages import PageView, view, view_dict, view_line
 from sbtop.session.live import LiveSession
 from sbtop.sources.status_pages import StatusPoller
@@ -49,6 +50,9 @@ async def run(wiring: Wiring, window_s: float, clock: Clock = SYSTEM) -> Assessm
     once if the first took longer), judge. With Prometheus, one tick: one round of queries
     over the last `window_s` (Prometheus holds the window). Health is probed every tick."""
     wiring = wiring.with_engine(dataclasses.replace(wiring.engine, window_s=window_s))
+    # Two polls, window_s apart: both read the statement statistics, whatever their cadence.
+    wiring = dataclasses.replace(wiring, collector=dataclasses.replace(
+        wiring.collector, db=dataclasses.replace(wiring.collector.db, statements_every_s=0.0)))
     prom = wiring.collector.prometheus is not None
     session = LiveSession(wiring, clock=clock, refresh_s=window_s, history_s=window_s,
                           read_only=True, health_every_s=0,
@@ -207,6 +211,8 @@ def as_text(a: Assessment, base_url: str = "", pages: tuple[PageView, ...] = (),
         lines.append(f"  source {name}: {state}{took}")
     for v in pages:
         lines.append(f"  status page {view_line(v)}")
+    if a.statements is not None:
+        lines += [f"  {line}" for line in statement_lines(a.statements)]
     for note in a.notes:
         lines.append(f"  note: {note}")
     if pages:

@@ -18,6 +18,7 @@ from sbtop.engine.observations import (
     Observation,
     PromSnapshot,
 )
+from sbtop.engine.statements import StatementsPoll
 from sbtop.sources import health, metrics
 from sbtop.sources.http import make_client
 from sbtop.sources.prometheus import PrometheusSource
@@ -85,17 +86,23 @@ class Collector:
             jobs["health"] = asyncio.create_task(
                 health.probe(self._client, t.health_url, t.http, now, self.clock))
         if self.db is not None:
-            jobs["db"] = asyncio.create_task(self.db.poll())
+            jobs["db"] = asyncio.create_task(self._poll_db(self.db))
         if jobs:
             await asyncio.gather(*jobs.values())
         done = self.clock.now()
         scrape: MetricsScrape | None = jobs["metrics"].result() if "metrics" in jobs else None
         probe: HealthProbe | None = jobs["health"].result() if "health" in jobs else None
-        db: DbSnapshot | None = jobs["db"].result() if "db" in jobs else None
+        db, statements = jobs["db"].result() if "db" in jobs else (None, None)
         prom: PromSnapshot | None = jobs["prom"].result() if "prom" in jobs else None
         fleet: tuple[MetricsScrape, ...] = jobs["fleet"].result() if "fleet" in jobs else ()
         return Observation(t=done[0], wall=done[1], metrics=scrape, health=probe, db=db,
-                           prom=prom, fleet=fleet)
+                           prom=prom, fleet=fleet, statements=statements)
+
+    @staticmethod
+    async def _poll_db(db: DatabaseSource) -> tuple[DbSnapshot, StatementsPoll | None]:
+        """Sessions, then the statement statistics when due: one connection, one at a time."""
+        snap = await db.poll()
+        return snap, (await db.poll_statements() if snap.error is None else None)
 
     async def _scrape_fleet(self, now: tuple[float, float]) -> tuple[MetricsScrape, ...]:
         """Every instance at once: a slow one delays the tick by its own time, not the sum."""

@@ -47,7 +47,9 @@ def _free_port() -> int:
 class Cluster:
     """A throwaway PostgreSQL cluster in a temporary directory."""
 
-    def __init__(self, max_connections: int = 100) -> None:
+    def __init__(self, max_connections: int = 100, preload: str = "") -> None:
+        """`preload`: shared_preload_libraries (e.g. 'pg_stat_statements', which the machine's
+        own server does not load)."""
         initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
         if not initdb or not pg_ctl:
             raise RuntimeError("no PostgreSQL server binaries: apt-get install postgresql")
@@ -63,6 +65,8 @@ class Cluster:
         self._run([initdb, "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync"])
         opts = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories="
                 f"{self.dir} -c max_connections={max_connections} -c fsync=off")
+        if preload:
+            opts += f" -c shared_preload_libraries={preload}"
         self._run([pg_ctl, "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"),
                    "-w", "-t", "30", "start"])
         self.pg_ctl = pg_ctl

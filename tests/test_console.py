@@ -96,7 +96,7 @@ async def test_help_lists_every_key_at_80x24_without_scrolling(harness: Harness)
         text = screen_text(app)
         assert "a notice arriving" not in text
         for key in ("q", "?", "space", "+/-", "tab", "enter", "j / k", "s", "/", "t", "c",
-                    "0", "r", "b", "B", "a", "v", "x / K", "escape"):
+                    "0", "r", "b", "B", "a", "v", "x / K", "escape", "d / S", "t / m"):
             assert f" {key} " in f" {text} ".replace("\n", " \n "), key
         assert "STALE and DOWN" in text  # the last line, on the screen
         assert app.screen.query_one(VerticalScroll).max_scroll_y == 0

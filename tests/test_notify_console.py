@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from textual.containers import VerticalScroll
 
 from sbtop.console.app import SbtopApp
 from sbtop.console.screens.help import HelpScreen
@@ -175,13 +176,15 @@ async def test_the_help_names_the_contacts_from_the_config() -> None:
         slack_channel="#studybuddy-alerts", status_page="status.studybuddy.com"))
     app = SbtopApp(LiveSession(wiring, clock=h.clock), collecting=False)
     try:
-        async with app.run_test(size=(120, 40)) as pilot:
+        async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("question_mark")
             assert isinstance(app.screen, HelpScreen)
             text = screen_text(app)
             assert "On call: primary Ada, secondary Bo, escalation Tech Lead" in text
             assert "Tell: Slack #studybuddy-alerts, status page status.studybuddy.com" in text
-            assert "d / m" in text
+            assert "t / m" in text
+            # With the contacts under them, the keys still fit 80x24 without scrolling.
+            assert app.screen.query_one(VerticalScroll).max_scroll_y == 0
     finally:
         h.close()
 

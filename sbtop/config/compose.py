@@ -117,7 +117,8 @@ def _collector(config: Config, chosen: Chosen, base: str, http: HttpSettings,
         prometheus=_prometheus(tc, chosen.secrets),
         db=DbSettings(connect_timeout_s=d.connect_timeout_s,
                       statement_timeout_s=d.statement_timeout_s,
-                      only_database=d.only_database, pool_user=d.pool_user),
+                      only_database=d.only_database, pool_user=d.pool_user,
+                      statements=d.statements, statements_every_s=d.statements_every_s),
         dsn=chosen.dsn,
     )
 

@@ -197,6 +197,9 @@ class DbConfig(Table):
     pool_user: str = ""
     allow_cancel: bool = False
     allow_terminate: bool = False
+    statements: bool = True
+    statements_every_s: Number = 10.0
+    n_plus_one_calls_per_request: Number = 5.0
 
 
 class CanaryGateConfig(Table):

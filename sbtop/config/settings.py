@@ -66,4 +66,5 @@ def engine_settings(config: Config, tc: TargetConfig | None = None) -> EngineSet
         health_fields=HealthFields(config.health_fields.rss, config.health_fields.memory_limit),
         thresholds=thresholds,
         alerts=alerts,
+        n_plus_one_calls_per_request=config.db.n_plus_one_calls_per_request,
     )

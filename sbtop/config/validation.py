@@ -163,7 +163,8 @@ def validate(config: Config) -> None:
     for key in ("min_requests", "min_route_requests", "top_routes"):
         if getattr(config.engine, key) < 1:
             raise ConfigError(f"engine.{key}: must be at least 1")
-    for key in ("connect_timeout_s", "statement_timeout_s"):
+    for key in ("connect_timeout_s", "statement_timeout_s", "statements_every_s",
+                "n_plus_one_calls_per_request"):
         if getattr(config.db, key) <= 0:
             raise ConfigError(f"db.{key}: must be greater than 0")
     if config.db.pool_size < 0:

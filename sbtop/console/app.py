@@ -32,6 +32,7 @@ from sbtop.console.screens.actions_log import ActionLogScreen
 from sbtop.console.screens.chart import ChartScreen, RouteChartScreen
 from sbtop.console.screens.help import HelpScreen
 from sbtop.console.screens.sessions import SessionsScreen
+from sbtop.console.screens.statements import StatementsScreen
 from sbtop.console.screens.verify import VerifyScreen
 from sbtop.console.signals import SignalHandling
 from sbtop.console.themes import DEFAULT_THEME, load_themes
@@ -55,10 +56,10 @@ REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 _DEPLOY_ACTIONS = {"canary", "abort", "restart", "rollback", "baseline"}
 _MAIN_SCREEN_ACTIONS = {"pause", "faster", "slower", "sort", "filter", "escape", "canary",
                         "abort", "restart", "rollback", "baseline", "deploy_off", "log",
-                        "verify", "sessions", "mute"}
+                        "verify", "sessions", "mute", "statements"}
 _LETTER_ACTIONS = {"sort", "filter", "next_theme", "canary", "abort", "restart", "rollback",
                    "baseline", "deploy_off", "log", "pause", "quit", "verify", "sessions",
-                   "mute"}
+                   "mute", "statements"}
 
 
 class SbtopApp(LayoutView, DeployKeys, NotifyKeys, SignalHandling):
@@ -97,22 +98,22 @@ class SbtopApp(LayoutView, DeployKeys, NotifyKeys, SignalHandling):
                 tooltip="the action log: one row per action, its result"),
         Binding("v", "verify", "Verify",
                 tooltip="the post-deployment checklist (in it, v runs it again)"),
-        Binding("space", "pause", "Pause", show=False,
-                tooltip="pause / resume the display (collection goes on)"),
-        Binding("s", "sort", "Sort", show=False,
-                tooltip="sort routes: slowest p95, most 5xx, busiest, name"),
-        Binding("slash", "filter", "Filter", key_display="/", show=False,
-                tooltip="filter routes by name (enter keeps it, escape clears it)"),
+        # Keys not in the footer share a line of the help two by two (key_display names both,
+        # the second has no tooltip): the whole help fits 80x24 with the contacts under it.
+        Binding("d", "sessions", "Sessions", show=False, key_display="d / S",
+                tooltip="database: its sessions, longest first / its statements"),
+        Binding("S", "statements", "Statements", show=False),
+        Binding("space", "pause", "Pause", show=False, key_display="space +/-",
+                tooltip="pause / resume the display; refresh more (+) or less (-) often"),
+        Binding("s", "sort", "Sort", show=False, key_display="s / /",
+                tooltip="routes: sort (slowest p95, most 5xx, busiest) / filter by name"),
+        Binding("slash", "filter", "Filter", key_display="/", show=False),
         # Rarely needed in a night: in the help, not the footer (which has room for the rest
         # at 120 columns).
-        Binding("plus,equals", "faster", "Refresh", key_display="+/-", show=False,
-                tooltip="refresh more often (+) or less often (-)"),
+        Binding("plus,equals", "faster", "Refresh", key_display="+/-", show=False),
         Binding("minus", "slower", "Slower", show=False),
-        Binding("t", "next_theme", "Theme", show=False, tooltip="next theme (files in themes/)"),
-        # What to do now and who knows (sbtop/console/notify.py).
-        # One line of the help for both: it fits 80x24.
-        Binding("d", "sessions", "Sessions", show=False, key_display="d / m",
-                tooltip="db sessions, longest first / mute the bell and desktop alerts"),
+        Binding("t", "next_theme", "Theme", show=False, key_display="t / m",
+                tooltip="next theme (files in themes/) / mute the bell and desktop alerts"),
         Binding("m", "mute", "Mute", show=False),
         Binding("escape", "escape", "Clear", show=False, tooltip="clear the route filter"),
     ]
@@ -288,6 +289,12 @@ class SbtopApp(LayoutView, DeployKeys, NotifyKeys, SignalHandling):
 
         self.push_screen(SessionsScreen(self.snapshot.assessment if self.snapshot else None,
                                         refusal))
+
+    def action_statements(self) -> None:
+        if not self.info.database:
+            self.notify("no database configured: give --dsn or set dsn_env")
+            return
+        self.push_screen(StatementsScreen(self.snapshot.assessment if self.snapshot else None))
 
     def action_verify(self) -> None:
         actions = self.session.actions

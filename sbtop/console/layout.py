@@ -44,6 +44,7 @@ ROUTES_SETTLE_S = 60.0
 
 LAYOUT_CSS = """
 Screen.-compact Sparkline { display: none; }
+Screen.-compact #db-statements, #database.-no-statements #db-statements { display: none; }
 Screen.-compact.-calm #cn-gate, Screen.-compact.-calm #cn-gate2 { display: none; }
 Screen.-compact.-canary #sockets, Screen.-compact.-canary #database { display: none; }
 Screen.-compact.-canary #sockets.-warning, Screen.-compact.-canary #sockets.-critical,

@@ -46,8 +46,8 @@ class ReplayApp(SbtopApp):
     def help_rows(self) -> list[tuple[str, str]]:
         """The player's keys on two lines (the help fits 80x24); nothing is collected or
         sent in a replay, so no refresh and no checklist."""
-        rows = [r for r in super().help_rows()
-                if not r[1].startswith("replay:") and r[0] not in ("+/-", "v")]
+        rows = [("space", "replay: play / pause") if k == "space +/-" else (k, d)
+                for k, d in super().help_rows() if not d.startswith("replay:") and k != "v"]
         rows[3:3] = [("left/right", "replay: back / forward 10 s (pgup/pgdn 5 min, home/end)"),
                      ("1 2 3", "replay: speed 1x, 10x, 60x")]
         return rows

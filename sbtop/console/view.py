@@ -13,6 +13,7 @@ from sbtop.console.base import ConsoleBase
 from sbtop.console.freshness import METRIC_PANELS, age_markup, panel_state
 from sbtop.console.screens.chart import ChartScreen
 from sbtop.console.screens.sessions import SessionsScreen
+from sbtop.console.screens.statements import StatementsScreen
 from sbtop.console.them import them_markup
 from sbtop.console.widgets.canary import CanaryPanel
 from sbtop.console.widgets.header import HeaderBar
@@ -60,7 +61,7 @@ class SnapshotView(ConsoleBase):
             self._show(s)
         if isinstance(self.screen, ChartScreen):
             self.screen.redraw()
-        elif isinstance(self.screen, SessionsScreen):
+        elif isinstance(self.screen, SessionsScreen | StatementsScreen):
             self.screen.refresh_rows(s.assessment)
 
     def _show(self, s: Snapshot) -> None:

@@ -13,6 +13,7 @@ from sbtop.engine.figures import Figure
 from sbtop.engine.levels import Level
 from sbtop.engine.observations import DbSnapshot, ExternalAlert, InstanceStatus
 from sbtop.engine.routes import Routes, RouteStat
+from sbtop.engine.statements import StatementsView, statements_dict
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,8 @@ class Assessment:
     external_alerts: tuple[ExternalAlert, ...] = ()  # Prometheus's own alerts
     # Why Prometheus's alerts could not be read (then the level cannot be ok: one may fire).
     external_alerts_error: str | None = None
+    # The database's statement statistics over the window (None: not read, no database).
+    statements: StatementsView | None = None
 
 
 def iso(wall: float | None) -> str | None:
@@ -172,5 +175,6 @@ def to_dict(a: Assessment) -> dict[str, Any]:
                            "p95_ms": _num(i.p95_ms)} for i in a.instances]}
            if a.instances else {}),
         **({"alerts_error": a.external_alerts_error} if a.external_alerts_error else {}),
+        **({"statements": statements_dict(a.statements)} if a.statements is not None else {}),
         "notes": list(a.notes),
     }

@@ -39,6 +39,7 @@ from sbtop.engine.rollup import Rollup, slide
 from sbtop.engine.routes import Routes
 from sbtop.engine.series import SeriesTracker
 from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
+from sbtop.engine.statements import StatementsPoll, StatementsTracker, StatementsView
 
 # Figures that come from /metrics and are carried over (marked stale) when a scrape fails.
 METRIC_FIGURES = (
@@ -70,6 +71,8 @@ class Engine:
         self._prom_ok: PromSnapshot | None = None
         self._db: DbSnapshot | None = None  # the latest poll
         self._db_ok: DbSnapshot | None = None  # the latest poll that worked
+        self._statements = StatementsTracker(settings.window_s)
+        self._statements_shown: tuple[StatementsPoll | None, StatementsView] | None = None
         self._end: Rollup | None = None  # what the latest page (or pages) held
         self._window_s: float | None = None  # the span the rate figures cover
         self._reset_t: float | None = None  # when counters last restarted
@@ -94,6 +97,8 @@ class Engine:
             self._db = obs.db
             if obs.db.error is None:
                 self._db_ok = obs.db
+        if obs.statements is not None:
+            self._statements.observe(obs.statements)
         figures = self._current_metric_figures(obs.wall)
         prom_p95: dict[str, float] = {}
         if self._prom is not None:
@@ -211,7 +216,30 @@ class Engine:
             instances=instances,
             external_alerts=external,
             external_alerts_error=alerts_error,
+            statements=self._statements_view(figures),
         )
+
+    def _statements_view(self, figures: dict[str, Figure]) -> StatementsView | None:
+        """The statements over the window, their calls set against the target's requests."""
+        if self._statements.latest is None:
+            return None
+        if self._db is not None and self._db.error is not None:
+            # Not read while the database is away: the last figures would pass for fresh.
+            return StatementsView(source=self._statements.latest.source,
+                                  reason=f"database unavailable: {self._db.error}")
+        latest = self._statements.latest
+        if self._statements_shown is not None and self._statements_shown[0] is latest:
+            # Between reads the view stays as it was made: the request rate of the tick the
+            # read came in (the same moment), and a recording keeps it once, not every tick.
+            return self._statements_shown[1]
+        rate = figures.get(Fig.REQUESTS_PER_S)
+        reason = ("no request rate (no metrics read)" if rate is None else
+                  f"request rate unknown ({rate.reason})" if rate.value is None else
+                  "no requests in the window" if rate.value <= 0 else None)
+        view = self._statements.view(rate.value if rate is not None else None,
+                                     self.settings.n_plus_one_calls_per_request, reason)
+        self._statements_shown = (latest, view)
+        return view
 
     def _external_alerts(self) -> tuple[ExternalAlert, ...]:
         """Prometheus's alerts about this target: another job's are left out; one without

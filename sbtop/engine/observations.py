@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sbtop.engine.exposition import Page
+from sbtop.engine.statements import StatementsPoll
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,3 +164,5 @@ class Observation:
     # One scrape per instance, when the target lists several metrics URLs (then `metrics`
     # is None): summed into the target's figures, each instance also shown on its own.
     fleet: tuple[MetricsScrape, ...] = ()
+    # The database's statement statistics, when read this tick (less often than sessions).
+    statements: StatementsPoll | None = None

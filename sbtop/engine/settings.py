@@ -119,3 +119,5 @@ class EngineSettings:
     alerts: tuple[AlertRule, ...] = RUNBOOK_ALERTS
     # Series missing from this many consecutive scrapes are forgotten (bounded memory).
     forget_after_scrapes: int = 600
+    # A statement called this many times per HTTP request (or more) is hinted as N+1.
+    n_plus_one_calls_per_request: float = 5.0

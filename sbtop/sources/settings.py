@@ -62,6 +62,10 @@ class DbSettings:
     only_database: bool = False
     pool_user: str = ""  # count only this role's sessions against the pool; "" = all
     max_backoff_s: float = 30.0
+    # Statement statistics (pg_stat_statements, CockroachDB's): read at most this often,
+    # sessions every tick; off: never read.
+    statements: bool = True
+    statements_every_s: float = 10.0
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,10 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         # One line a key, no blank lines: the whole help fits 80x24 without scrolling.
         width = max(len(k) for k, _ in self._rows)
-        with VerticalScroll():
-            yield Static("[b]sbtop keys[/] [$text-muted](escape closes this help)[/]")
+        scroll = VerticalScroll()
+        # The heading in the border: every line inside is a key or a note (80x24 has 22).
+        scroll.border_title = "sbtop keys (escape closes this help)"
+        with scroll:
             for k, d in self._rows:
                 # One Static a key, so a description too long for the screen wraps under it.
                 yield Static(f"[b $accent]{esc(k):<{width}}[/]  {esc(d)}")

@@ -14,6 +14,7 @@ from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.detail import Detail
 from sbtop.engine.keys import Fig
+from sbtop.engine.statements import StatementsView
 from sbtop.session.snapshot import Snapshot
 
 
@@ -23,12 +24,16 @@ class DatabasePanel(Panel):
     def __init__(self, *, dsn_given: bool, id: str | None = None) -> None:
         super().__init__(id=id)
         self._dsn_given = dsn_given
+        self.add_class("-no-statements")
 
     def compose(self) -> ComposeResult:
         if self._dsn_given:
             yield Line("[$text-muted]connecting…[/]", id="db-conns")
             yield Line(id="db-states")
             yield Line(id="db-extra")
+            # The top statement, or the N+1 hint (not at 80x24: key S shows them there);
+            # no room taken while there are none (not read, or no database).
+            yield Line(id="db-statements")
         else:
             yield Line("no database configured")
             yield Line("[$text-muted]set dsn_env on the target, or --dsn[/]")
@@ -52,6 +57,8 @@ class DatabasePanel(Panel):
                 if d is not None and d.active is not None and sessions else
                 "[$text-muted]retrying by itself[/]")
             self.query_one("#db-extra", Line).set("")
+            self.query_one("#db-statements", Line).set("")
+            self.set_class(True, "-no-statements")
             self.set_state("-down", "DOWN")
             return
         pool = f.get(Fig.DB_POOL_PCT)
@@ -76,6 +83,8 @@ class DatabasePanel(Panel):
             states += " [b $warning]STALE[/]"
         self.query_one("#db-states", Line).set(states)
         self.query_one("#db-extra", Line).set(self._extra(a))
+        self.query_one("#db-statements", Line).set(statements_line(a.statements))
+        self.set_class(a.statements is None, "-no-statements")
         if sessions is not None and sessions.stale_s is not None:
             self.set_state("-stale", f"STALE: {source.error if source else ''}"[:40])
         else:
@@ -104,6 +113,24 @@ class DatabasePanel(Panel):
             return (f"[$text-muted]oldest txn[/] {format.duration(o.duration_s or 0)} "
                     f"[$text-muted]pid[/] {esc(o.id)}")
         return "[$text-muted]no open transaction, no lock waits[/]"
+
+
+def statements_line(v: StatementsView | None) -> str:
+    """The N+1 hint when there is one, else the statement with the most time, else why none."""
+    if v is None:
+        return ""
+    if v.reason is not None:
+        return f"[$text-muted]stmts: {esc(v.reason)}[/]"
+    if v.hint is not None:
+        suspect = next((s for s in v.by_calls if s.id == v.hint_id), None)
+        text = suspect.text if suspect is not None and suspect.text else v.hint_id or ""
+        return f"[b]{esc(v.hint)}[/] {esc(text)}"
+    if not v.by_total:
+        return "[$text-muted]stmts: none ran in the window[/]"
+    top = v.by_total[0]
+    mean = "-" if top.mean_ms is None else f"{top.mean_ms:.1f}"
+    return (f"[$text-muted]top[/] {top.total_ms_per_s:.0f} ms/s [$text-muted]mean[/] {mean} "
+            f"{esc(top.text or top.id)}")
 
 
 def _count(n: int | None) -> str:

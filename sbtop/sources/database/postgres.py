@@ -21,8 +21,9 @@ from sbtop.sources.settings import DbSettings
 HIDDEN_CLIENT = "(s.backend_type IS NULL AND s.usename IS NOT NULL AND s.datname IS NOT NULL)"
 
 # One round trip, one snapshot of pg_stat_activity (the CTE is materialized: it is read
-# several times), so the counts and the tables agree with each other.
-PG_POLL = """
+# several times), so the counts and the tables agree with each other. The leading comment
+# marks it as sbtop's own in pg_stat_statements (left out of the statements listed).
+PG_POLL = """/* sbtop */
 WITH me AS (SELECT pg_backend_pid() AS pid, current_database() AS db),
 a AS MATERIALIZED (
   SELECT s.pid, s.usename, s.application_name, s.client_addr::text AS client, s.state,

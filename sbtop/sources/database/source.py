@@ -14,9 +14,11 @@ from psycopg import sql
 from sbtop import untrusted
 from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.observations import DbSession, DbSnapshot
+from sbtop.engine.statements import StatementsPoll
 from sbtop.sources.database import cockroach, postgres
 from sbtop.sources.database.backoff import Backoff
 from sbtop.sources.database.shown import connect_reason, first_line, secrets_of
+from sbtop.sources.database.statements import PgStatements, crdb_read
 from sbtop.sources.settings import DbSettings
 
 
@@ -34,6 +36,8 @@ class DatabaseSource:
         self._backoff = Backoff(clock, self.settings.max_backoff_s)
         self._last_error: str | None = None
         self._own_session = ""
+        self._statements = PgStatements()
+        self._statements_due = -1e18
 
     def __repr__(self) -> str:  # the DSN may hold a password: never in a repr
         return f"DatabaseSource(kind={self.kind!r})"
@@ -66,6 +70,10 @@ class DatabaseSource:
             # libpq's and the server's words: the password scrubbed, then made safe to show.
             snap = dataclasses.replace(snap, error=untrusted.line(self._scrub(snap.error)))
         return snap
+
+    def _shown(self, e: BaseException) -> str:
+        """The server's words about a failure: the password scrubbed, then made safe."""
+        return untrusted.line(self._scrub(first_line(e)))
 
     def _scrub(self, text: str) -> str:
         """Whatever libpq quotes of the DSN, the password is not shown."""
@@ -109,6 +117,44 @@ class DatabaseSource:
         poll_ms = (time.perf_counter() - started) * 1000.0
         return dataclasses.replace(snap, poll_ms=poll_ms, version=self.version)
 
+    async def poll_statements(self) -> StatementsPoll | None:
+        """The statement statistics when due (every `statements_every_s`, first at once),
+        else None; never raises. A failure is said in the poll's `unavailable`, apart from
+        the sessions: a missing extension hides nothing else of the database."""
+        s = self.settings
+        if not s.statements or self._conn is None or self._conn.closed:
+            return None
+        t, wall = self.clock.now()
+        if t < self._statements_due:
+            return None
+        self._statements_due = t + s.statements_every_s
+        started = time.perf_counter()
+        limit = 2 * s.statement_timeout_s + 1.0  # two or three queries, each under the timeout
+        try:
+            if self.kind == "cockroachdb":
+                got = await asyncio.wait_for(crdb_read(self._conn, t, wall), timeout=limit)
+            else:
+                got = await asyncio.wait_for(self._statements.read(self._conn, t, wall),
+                                             timeout=limit)
+        except TimeoutError:
+            await self.close()
+            got = StatementsPoll(t, wall, unavailable=(
+                f"statement statistics: no answer within {limit:g} s (the connection is "
+                "dropped)"))
+        except psycopg.errors.QueryCanceled:
+            got = StatementsPoll(t, wall, unavailable=(
+                "statement statistics took longer than statement_timeout "
+                f"({s.statement_timeout_s:g} s)"))
+        except psycopg.errors.InsufficientPrivilege as e:
+            got = StatementsPoll(t, wall, unavailable=(
+                f"statement statistics not allowed: {self._shown(e)} (grant "
+                "pg_read_all_stats; on CockroachDB VIEWACTIVITY)"))
+        except psycopg.Error as e:
+            got = StatementsPoll(t, wall, unavailable=f"statement statistics: {self._shown(e)}")
+        if self.kind == "cockroachdb" and got.source == "pg_stat_statements":
+            got = dataclasses.replace(got, source="crdb_internal")
+        return dataclasses.replace(got, elapsed_ms=(time.perf_counter() - started) * 1000.0)
+
     async def _connect(self) -> str | None:
         s = self.settings
         try:
@@ -123,14 +169,15 @@ class DatabaseSource:
         except (OSError, ValueError) as e:
             return self._failed(f"cannot connect: {e}")
         try:
-            cur = await conn.execute("SELECT version()")
+            cur = await conn.execute("/* sbtop */ SELECT version()")
             row = await cur.fetchone()
             self.version = untrusted.line(row[0]) if row else ""
             self.kind = "cockroachdb" if self.version.startswith("CockroachDB") else "postgresql"
             ms = max(1, round(s.statement_timeout_s * 1000))
-            await conn.execute(sql.SQL("SET statement_timeout = {}").format(sql.Literal(ms)))
+            await conn.execute(sql.SQL("/* sbtop */ SET statement_timeout = {}").format(
+                sql.Literal(ms)))
             # sbtop only reads (a cancel is a function call, not a write).
-            await conn.execute("SET default_transaction_read_only = on")
+            await conn.execute("/* sbtop */ SET default_transaction_read_only = on")
             if self.kind == "cockroachdb":
                 self._own_session = await cockroach.own_session(conn)
         except psycopg.Error as e:
