@@ -119,6 +119,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_the_pages_polled_beside_the_ticks_are_recorded_and_read_back(recorded: Path) -> None:
     with Recording(recorded) as rec:
         assert len(rec) == 24 and rec.problem is None
@@ -135,6 +136,7 @@ def test_the_pages_polled_beside_the_ticks_are_recorded_and_read_back(recorded: 
         assert degraded.url == "" and len(rec.status_page_changes()) == 4
 
 
+@pytest.mark.slow
 def test_the_timeline_lists_each_change_of_a_page_with_its_title(recorded: Path) -> None:
     with Recording(recorded) as rec:
         rows = page_rows(rec)
@@ -153,6 +155,7 @@ def test_the_timeline_lists_each_change_of_a_page_with_its_title(recorded: Path)
     assert "\x1b" not in text
 
 
+@pytest.mark.slow
 async def test_replay_shows_the_pages_as_they_were_at_the_tick_shown(recorded: Path) -> None:
     rec = Recording(recorded)
     session = ReplaySession(rec)
@@ -183,6 +186,7 @@ async def test_replay_shows_the_pages_as_they_were_at_the_tick_shown(recorded: P
     rec.close()
 
 
+@pytest.mark.slow
 def test_a_recording_from_before_status_pages_reads_and_shows_none(tmp_path: Path) -> None:
     path = tmp_path / "old.sbrec"
     write_recording(path, ticks=5, step=1.0)  # ticks as sbtop wrote them before: no "p"
@@ -207,6 +211,7 @@ def test_a_recording_from_before_status_pages_reads_and_shows_none(tmp_path: Pat
     ([{"name": "R", "reading": {"state": "outage"}}],
      "p[0] has a reading but no time it was answered"),
 ])
+@pytest.mark.slow
 def test_pages_not_as_sbtop_writes_them_skip_the_tick_saying_why(
         recorded: Path, tmp_path: Path, pages: Any, said: str) -> None:
     with Recording(recorded) as good:
@@ -231,6 +236,7 @@ def test_a_page_round_trips_through_a_line_exactly() -> None:
 
 # --- the event a notifier acts on -------------------------------------------------------------
 
+@pytest.mark.slow
 async def test_the_poll_that_changes_a_page_publishes_the_change() -> None:
     routes = {"/metrics": Answer(body=b"x 1\n"), "/api/health": Answer(body=b"{}"),
               PATH: Answer(body=body(summary_doc()))}
@@ -253,6 +259,7 @@ async def test_the_poll_that_changes_a_page_publishes_the_change() -> None:
         (), ("Render outage — API outage (was operational)",), ()]
 
 
+@pytest.mark.slow
 async def test_sbtop_record_polls_the_pages_with_nobody_looking(tmp_path: Path) -> None:
     """`sbtop record` has no face subscribed: the pages are polled all the same, beside the
     ticks, and the ticks after the answer carry it."""
