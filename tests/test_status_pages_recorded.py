@@ -61,7 +61,8 @@ def test_a_page_going_degraded_is_one_change_with_its_title_and_what_it_was() ->
     (c,) = watch.update([_page(PageState.DEGRADED, 40.0, incident_title="DB slow")], 40.0)
     assert c.text == "Render still degraded — new incident: DB slow"
     (c,) = watch.update([_page(PageState.OPERATIONAL, 50.0)], 50.0)
-    assert not c.trouble and c.text == "Render operational again (was degraded)"
+    assert not c.trouble and c.recovered
+    assert c.text == "Render operational again (was degraded)"
 
 
 def test_a_failed_poll_is_a_change_once_not_once_per_reason() -> None:
@@ -69,6 +70,7 @@ def test_a_failed_poll_is_a_change_once_not_once_per_reason() -> None:
     watch.update([_page(PageState.OPERATIONAL, 10.0)], 10.0)
     (c,) = watch.update([_page(PageState.OPERATIONAL, 10.0, error="HTTP 500")], 20.0)
     assert c.after is PageState.UNKNOWN and c.text == "Render unknown: HTTP 500 (was operational)"
+    assert not c.trouble and not c.recovered
     assert watch.update([_page(PageState.OPERATIONAL, 10.0, error="timeout")], 30.0) == ()
 
 

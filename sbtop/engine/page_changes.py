@@ -38,6 +38,12 @@ class PageChange:
         return self.after in TROUBLE
 
     @property
+    def recovered(self) -> bool:
+        """The provider's trouble is over: operational after degraded, outage or maintenance
+        (after unknown it is not: what came between is not known)."""
+        return self.before in TROUBLE and self.after is PageState.OPERATIONAL
+
+    @property
     def text(self) -> str:
         """"Render degraded — Elevated latency (was operational)", in one line."""
         was = f" (was {self.before.value})" if self.before is not None else ""
