@@ -50,7 +50,9 @@ def _backend() -> SimulatedBackend:
 
 async def _console(b: SimulatedBackend, state_dir: Path) -> str:
     clock = ManualClock()
-    wiring = demo_target(b.url, ui=config.UiConfig())
+    # Without the providers' status pages: nothing polls them here (the ticks are taken by
+    # hand), and the README's console capture shows the panels.
+    wiring = demo_target(b.url, ui=config.UiConfig(), status_pages=False)
     wiring = dataclasses.replace(wiring, identity=dataclasses.replace(
         wiring.identity, base_url=SHOWN_URL))
     session = LiveSession(wiring, clock=clock, deploy=True, state_dir=state_dir)

@@ -1,5 +1,5 @@
-"""`sbtop demo`: the console on the built-in simulated StudyBuddy backend; with --serve, only
-the backend, until Ctrl-C."""
+"""`sbtop demo`: the console on the built-in simulated StudyBuddy backend (and its providers'
+status pages); with --serve, only the backend, until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ def run(opts: DemoOptions, config: ConfigFile) -> int:
     from sbtop.demo.backend import fleet
     from sbtop.demo.render_api import API_KEY, SERVICE_ID
     from sbtop.demo.server import CONTROL_PATH
+    from sbtop.demo.status_pages import page_url
 
     ui = None
     if not opts.serve:
@@ -55,6 +56,10 @@ def run(opts: DemoOptions, config: ConfigFile) -> int:
         if opts.scenario == "bad-canary":
             for b in backends:  # the optimized routes regress from 25 % (served alone too)
                 b.set(canary_regresses_at=25)
+        elif opts.scenario == "render-incident":
+            # Them, not us: Render's page says degraded, and the service is slower for it.
+            for b in backends:
+                b.set(render_incident=1, latency_scale=1.6)
         if ui is not None:
             import tempfile
 
@@ -71,7 +76,9 @@ def run(opts: DemoOptions, config: ConfigFile) -> int:
                   f"  health   {b.url}/api/health\n"
                   f"  control  {b.url}{CONTROL_PATH}  (POST JSON knobs; POST .../restart)\n"
                   f"  render   {b.url}/v1  (Render's API: service {SERVICE_ID}, "
-                  f"API key {API_KEY})")
+                  f"API key {API_KEY})\n"
+                  f"  status   {page_url(b.url, 'render')}  (Render's status page; "
+                  f"vercel too)")
         print("Ctrl-C stops it.", flush=True)
         import threading
 

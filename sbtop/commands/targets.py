@@ -80,19 +80,22 @@ DEMO_SOAK_NOTE = ("demo: each canary step soaks 1 minute here (the runbook's pla
 
 
 def demo_target(url: str, dsn: str | None = None, metrics_urls: list[str] | None = None,
-                ui: UiConfig | None = None) -> Wiring:
+                ui: UiConfig | None = None, *, status_pages: bool = True) -> Wiring:
     """The simulated backend with the runbook's defaults, whatever the user's config says
     (bar its `ui`, when given). Its database is only the one given with --dsn: never
     $DATABASE_URL from the shell, which may well be production's. Its deploy actions go to
-    the backend's own Render-shaped API."""
+    the backend's own Render-shaped API; its status pages (`status_pages`) are the backend's
+    own Render and Vercel, polled as often as a config may ask."""
     import os
 
     import msgspec
 
     from sbtop import config
     from sbtop.checklist import STUDYBUDDY
+    from sbtop.config.status_pages import MIN_INTERVAL_S
     from sbtop.demo.app_api import DEMO_EMAIL, DEMO_PASSWORD, DEMO_SESSION
     from sbtop.demo.render_api import API_KEY, SERVICE_ID
+    from sbtop.demo.status_pages import PAGES, page_url
 
     # Loopback: compressing the page would cost both ends CPU and save nothing.
     demo = config.TargetConfig(
@@ -102,8 +105,11 @@ def demo_target(url: str, dsn: str | None = None, metrics_urls: list[str] | None
     env = {**os.environ, "SBTOP_DEMO_RENDER_KEY": API_KEY}
     # StudyBuddy's checklist, logged in as the simulation's test account; a short soak, so the
     # whole canary story (5 %, 25 %, the gate, a rollback) plays in minutes, not 1.5 hours.
+    pages = [{"name": name, "url": page_url(url, page), "interval_s": MIN_INTERVAL_S}
+             for page, (name, _components) in PAGES.items()] if status_pages else []
     cfg = msgspec.structs.replace(
-        config.parse({"verify": STUDYBUDDY, "canary": {"soak": DEMO_SOAK}}),
+        config.parse({"verify": STUDYBUDDY, "canary": {"soak": DEMO_SOAK},
+                      "status_pages": pages}),
         targets={"demo": demo})
     if ui is not None:
         cfg = msgspec.structs.replace(cfg, ui=ui)

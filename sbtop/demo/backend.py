@@ -2,7 +2,8 @@
 
 It serves `/metrics` from a prometheus_client registry shaped like a prom-client Node service,
 `/api/health` with the JSON an Express health route gives, Render's API and StudyBuddy's own
-routes, and a small control endpoint for its knobs (the routes: server.py).
+routes, the providers' status pages (Statuspage's summary.json), and a small control endpoint
+for its knobs (the routes: server.py).
 
 Traffic is simulated lazily: each scrape (and each knob change) first catches up on the time
 that passed, so counters grow with real time without a thread waking up ten times a second.
@@ -21,6 +22,7 @@ from typing import Any
 
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
+from sbtop.demo import status_pages
 from sbtop.demo.app_api import StudyBuddyApi
 from sbtop.demo.exposition import text_page
 from sbtop.demo.instruments import GC_KINDS, HEAP_SPACES, Instruments
@@ -42,6 +44,7 @@ class SimulatedBackend:
         self._lock = threading.Lock()
         self._model = TrafficModel(self.knobs, routes, seed)
         self._started = time.time()
+        self.created_wall = self._started  # the providers' incidents are dated from it
         self._inst = Instruments(self._started)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -115,6 +118,10 @@ class SimulatedBackend:
         except ValueError:
             percent = 0.0  # the app's parseInt would give NaN: the flag is off
         self.set(canary_percent=max(0.0, min(100.0, percent)))
+
+    def status_page(self, path: str) -> bytes | None:
+        """A provider's Statuspage summary.json at `path` (None: not a demo page's path)."""
+        return status_pages.answer(path, self.knobs.render_incident, self.created_wall)
 
     @property
     def render_url(self) -> str:

@@ -7,6 +7,9 @@
     POST /__sbtop/control           set knobs from a JSON object ({"error_rate": 0.08})
     POST /__sbtop/control/restart   counters reset, sockets drop, the start time moves
          /v1/...                    Render's API (render_api.py)
+    GET  /__sbtop/status/<page>/api/v2/summary.json
+                                    a provider's status page, Statuspage-shaped
+                                    (status_pages.py: render, vercel)
          anything else              StudyBuddy's own routes (app_api.py), else 404
 
 The handler only routes and encodes: what is answered comes from the SimulatedBackend."""
@@ -114,6 +117,8 @@ def handler_for(backend: SimulatedBackend) -> type[BaseHTTPRequestHandler]:
                 self._health()
             elif path == CONTROL_PATH:
                 self._json(200, backend.knobs.as_dict())
+            elif (page := backend.status_page(path)) is not None:
+                self._send(200, page, "application/json; charset=utf-8")
             elif not self._app("GET"):
                 self._json(404, {"error": "not found"})
 

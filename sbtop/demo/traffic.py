@@ -70,6 +70,9 @@ class Knobs:
     # optimized path, and the step from which that path regresses (0: it never does).
     canary_percent: float = 0.0
     canary_regresses_at: float = 0.0
+    # Render's status page (demo/status_pages.py): 0 operational, 1 degraded with an
+    # incident, 2 a major outage. Only the page says so: the traffic is its own knobs'.
+    render_incident: int = 0
 
     def update(self, values: dict[str, object]) -> list[str]:
         """Set knobs from a JSON object; returns the names it did not know or could not set."""

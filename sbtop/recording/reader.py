@@ -2,10 +2,11 @@
 
 Opening reads the file from start to end once, in bounded memory, and keeps: where each tick's
 line begins in the text (8 bytes a tick, not the line), every figure's value per tick in an
-array (what the sparklines and charts need after a seek), the canary's changes, the events,
-and copies of the decompressor's state every half MiB of text (stream.py). A tick is read
-again from the file when it is shown: from the nearest copy before its whole snapshot, a
-quarter of a MiB of text away on average (a few ms), or on from the tick read last.
+array (what the sparklines and charts need after a seek), the canary's changes, the status
+pages' changes, the events, and copies of the decompressor's state every half MiB of text
+(stream.py). A tick is read again from the file when it is shown: from the nearest copy before
+its whole snapshot, a quarter of a MiB of text away on average (a few ms), or on from the tick
+read last.
 
 Every line is checked as it is read against what sbtop writes (wellformed.checker, the same type
 hints the codec decodes with; the header against meta.check_header): a line that is not is
@@ -32,8 +33,10 @@ from typing import Any
 from sbtop import untrusted
 from sbtop.engine import changes, codec
 from sbtop.engine.assessment import Assessment
+from sbtop.engine.status_pages import PageStatus
 from sbtop.engine.wellformed import Malformed, checker, shown
 from sbtop.recording import checks, meta
+from sbtop.recording import status_pages as page_lines
 from sbtop.recording.limits import (
     MAX_EVENT_BYTES,
     MAX_LINE,
@@ -82,6 +85,9 @@ class Recording:
         self.series: dict[str, array[float]] = {}  # figure -> value per tick (NaN: unknown)
         self._canary_at: list[int] = []  # tick indexes where the canary's state changed
         self._canary: list[dict[str, Any]] = []
+        # The providers' status pages where they changed (recordings before them have none).
+        self._pages_at: list[int] = []
+        self._pages: list[tuple[PageStatus, ...]] = []
         self.malformed: str | None = None  # the first line that is not as sbtop writes it
         self.problem: str | None = None  # what was not read, and why, when something was not
         self._cache: tuple[int, codec.Encoded] | None = None
@@ -240,6 +246,7 @@ class Recording:
             except Malformed as e:
                 raise e.inside("a") from None
         canary = checks.canary(obj["c"]) if "c" in obj else None
+        pages = page_lines.decode(obj["p"]) if "p" in obj else None
         values = _values(current)
         # Everything read: now it is committed.
         index = len(self)
@@ -253,6 +260,9 @@ class Recording:
         if canary is not None and (not self._canary or self._canary[-1] != canary):
             self._canary_at.append(index)
             self._canary.append(canary)
+        if pages is not None and (not self._pages or self._pages[-1] != pages):
+            self._pages_at.append(index)
+            self._pages.append(pages)
         for name in values.keys() - self.series.keys():
             if len(self.series) >= MAX_SERIES:
                 reading.unseries.add(name)
@@ -300,6 +310,15 @@ class Recording:
         """The canary's state as recorded at tick i (None: the recording has none)."""
         j = bisect.bisect_right(self._canary_at, i) - 1
         return self._canary[j] if j >= 0 else None
+
+    def status_pages(self, i: int) -> tuple[PageStatus, ...]:
+        """The providers' status pages as recorded at tick i (none: the recording has none)."""
+        j = bisect.bisect_right(self._pages_at, i) - 1
+        return self._pages[j] if j >= 0 else ()
+
+    def status_page_changes(self) -> list[tuple[int, tuple[PageStatus, ...]]]:
+        """Each tick where the recorded status pages changed, with the pages then."""
+        return list(zip(self._pages_at, self._pages, strict=True))
 
     def index_at(self, wall: float) -> int:
         """The last tick at or before `wall` (the first one when `wall` is earlier)."""

@@ -1,7 +1,8 @@
 """`sbtop timeline FILE`: a Markdown incident timeline from a recording, ready to paste into a
 postmortem: threshold crossings, the overall level, alert state changes, sources going down
-and coming back, canary steps and actions, each with its time, the time since the recording
-began and the value; then the worst value of each judged figure and when it was seen.
+and coming back, canary steps and actions, providers' status pages changing state, each with
+its time, the time since the recording began and the value; then the worst value of each
+judged figure and when it was seen.
 
 A figure's level change is written when the new level has held for SETTLE_TICKS ticks (a
 figure that flickers across a threshold for one tick is noise in a postmortem), stamped with
@@ -19,6 +20,7 @@ from typing import Any
 from sbtop import format, untrusted
 from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level
+from sbtop.engine.page_changes import PageWatch
 from sbtop.recording.reader import Recording
 
 SETTLE_TICKS = 3
@@ -54,6 +56,8 @@ def rows(rec: Recording) -> list[Row]:
     # rollbacks a postmortem reads the timeline for (they are few; the ticks' rows are many).
     for ev in rec.events:
         out.append(Row(ev.wall, _event(ev.kind, ev.data)))
+    for row in page_rows(rec):  # few too: a page changes state a few times a day at most
+        out.append(row)
     pending: dict[str, tuple[str, int, float, str]] = {}  # figure -> (level, since i, wall, value)
     shown_level: dict[str, str] = {}
     alerts: dict[str, str] = {}
@@ -129,6 +133,16 @@ def rows(rec: Recording) -> list[Row]:
         return [*out, Row(rec.walls[-1], f"... {out.left_out:,} more rows not listed (a "
                                          f"timeline lists at most {MAX_ROWS:,})")]
     return out
+
+
+def page_rows(rec: Recording) -> list[Row]:
+    """When a provider's status page changed state, with the incident's title: "is it us or
+    them", for the postmortem. Stamped with the poll that saw it."""
+    watch = PageWatch()
+    # A poll answered just before the first tick is stamped at the start, not before it.
+    return [Row(max(c.wall, rec.walls[0]), f"status page {c.text}")
+            for i, pages in rec.status_page_changes()
+            for c in watch.update(pages, rec.walls[i])]
 
 
 def markdown(rec: Recording) -> str:

@@ -112,6 +112,7 @@ class Recorder:
         self.stopped: str | None = None  # why it stopped early (the size limit)
         self._prev: codec.Encoded | None = None
         self._canary: dict[str, Any] | None = None
+        self._pages: list[dict[str, Any]] | None = None
         self._routes_t: float | None = None  # when the route table was last kept
         self._last_flush = time.monotonic()
         self._size = 0
@@ -133,7 +134,10 @@ class Recorder:
         """Compressed bytes on disk so far (up to the last flush)."""
         return self._size if self._raw.closed else self._raw.tell()
 
-    def tick(self, a: Assessment, canary: dict[str, Any] | None = None) -> None:
+    def tick(self, a: Assessment, canary: dict[str, Any] | None = None,
+             pages: list[dict[str, Any]] | None = None) -> None:
+        """`pages`: the providers' status pages as last polled (recording.status_pages),
+        written when they changed and with every whole snapshot, as the canary is."""
         if self.stopped:
             return
         key = self.ticks % KEYFRAME_EVERY == 0
@@ -156,6 +160,9 @@ class Recorder:
         if canary is not None and (key or canary != self._canary):
             line["c"] = canary
             self._canary = canary
+        if pages is not None and (key or pages != self._pages):
+            line["p"] = pages
+            self._pages = pages
         self._prev = cur
         self.ticks += 1
         self._write(line)

@@ -22,6 +22,7 @@ from sbtop.engine.gate import Gate, evaluate
 from sbtop.engine.history import History, Ring
 from sbtop.engine.keys import Fig
 from sbtop.engine.observations import Observation
+from sbtop.engine.page_changes import PageChange, PageWatch
 from sbtop.engine.route_history import RouteHistory, RouteTrack
 from sbtop.engine.transitions import Event
 from sbtop.session.actions import ActionLog, LiveActions
@@ -110,6 +111,7 @@ class LiveSession:
         self._stopping = False
         self._wait = wait
         self.status_pages = StatusPoller(wiring.status_pages, clock)
+        self.page_watch = PageWatch()  # what each poll changed, for the snapshot's event
 
     @property
     def info(self) -> SessionInfo:
@@ -197,10 +199,11 @@ class LiveSession:
                                                         self._check_freshness_async)))
         if self.actions.controller is not None and not self.read_only:
             side.append(asyncio.create_task(self._every(FLAG_EVERY_S, self.actions.read_flag)))
-        if self._subscribers and self.wiring.status_pages.pages:
+        if (self._subscribers or self.recorder is not None) and self.wiring.status_pages.pages:
             # Beside the ticks, never in them: a provider's page that hangs holds its own poll.
-            side.append(asyncio.create_task(self.status_pages.run(
-                lambda: self.publish_snapshot(Cause.STATUS_PAGES))))
+            # Recorded too (`sbtop record`, nobody looking): each tick line carries what
+            # the latest polls said.
+            side.append(asyncio.create_task(self.status_pages.run(self.pages_polled)))
         try:
             return await self._loop.run()
         finally:
@@ -269,7 +272,8 @@ class LiveSession:
         assert self.recorder is not None
         c = self.canary_state(began)
         try:
-            self.recorder.tick(a, canary_record(c) if c is not None else None)
+            self.recorder.tick(a, canary_record(c) if c is not None else None,
+                               self._page_lines())
         except (OSError, ValueError) as e:  # a full disk must not stop the console
             self.publish(Notice(f"recording stopped: {e}", "error", 15))
             self.close_recorder()
@@ -282,6 +286,20 @@ class LiveSession:
                 return
             self.publish(Notice(f"recording {self.recorder.stopped}", "warning", 15))
             self.close_recorder()
+
+    def _page_lines(self) -> list[dict[str, Any]] | None:
+        """The status pages for the recording (None: none configured, none written)."""
+        from sbtop.recording.status_pages import encode
+
+        return encode(self.status_pages.statuses()) if self.wiring.status_pages.pages else None
+
+    def pages_polled(self) -> None:
+        """A page was polled: published, with the changes it brought ("Render went
+        degraded") as the snapshot's `page_changes`, for whoever acts on them."""
+        if not self._subscribers:
+            return
+        changed = self.page_watch.update(self.status_pages.statuses(), self.clock.now()[1])
+        self.publish_snapshot(Cause.STATUS_PAGES, changed)
 
     def close_recorder(self) -> None:
         if self.recorder is not None:
@@ -338,13 +356,15 @@ class LiveSession:
             for listener in self._listeners:
                 listener(update)
 
-    def publish_snapshot(self, cause: Cause) -> None:
+    def publish_snapshot(self, cause: Cause,
+                         page_changes: tuple[PageChange, ...] = ()) -> None:
         if not self._subscribers:
             return  # nobody looks (record, check): nothing to build
         t, wall = self.clock.now()
         self.latest = Snapshot(cause, self.assessment, self.history, self.canary_state(),
                                self.gate(), self.freshness, t, wall, self.ticks,
-                               status_pages=self.status_pages.statuses())
+                               status_pages=self.status_pages.statuses(),
+                               page_changes=page_changes)
         self.publish(self.latest)
 
     def _judge_freshness(self) -> Freshness:

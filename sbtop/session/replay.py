@@ -163,8 +163,11 @@ class ReplaySession:
         t, wall = self.clock.now()
         a = self.assessment
         fresh = judge_freshness(a, t, wall, None, self._refresh_s) if a else Freshness()
+        # The status pages as recorded at the tick shown, judged at its time (view()): an
+        # answer that was old then reads old, never as now.
         self.latest = Snapshot(cause, a, self.history, self.canary_state(), self.gate(), fresh,
-                               t, wall, self.ticks, self.position_now())
+                               t, wall, self.ticks, self.position_now(),
+                               status_pages=self.rec.status_pages(max(0, self.index)))
         return self.latest
 
     def _show_position(self) -> None:

@@ -12,6 +12,7 @@ from sbtop.engine.assessment import Assessment
 from sbtop.engine.gate import Gate
 from sbtop.engine.history import History
 from sbtop.engine.levels import Threshold
+from sbtop.engine.page_changes import PageChange
 from sbtop.engine.status_pages import PageStatus
 
 
@@ -63,7 +64,10 @@ class Snapshot:
     wall: float
     ticks: int  # assessments published so far (a tick that failed is a Notice instead)
     position: Position | None = None  # replay only
-    status_pages: tuple[PageStatus, ...] = ()  # providers' pages as last polled (live only)
+    status_pages: tuple[PageStatus, ...] = ()  # providers' pages as last polled (or recorded)
+    # What the poll behind a STATUS_PAGES snapshot changed ("Render went degraded"): the
+    # event a notifier acts on. Empty otherwise, and in a replay (nothing happens now).
+    page_changes: tuple[PageChange, ...] = ()
 
 
 Severity: TypeAlias = Literal["information", "warning", "error"]
