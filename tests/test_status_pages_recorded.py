@@ -292,3 +292,53 @@ async def test_sbtop_record_polls_the_pages_with_nobody_looking(tmp_path: Path) 
 async def _until(done: Any) -> None:
     while not done():
         await asyncio.sleep(0.01)
+
+
+def test_a_provider_going_into_trouble_and_out_of_it_is_news_its_first_answer_is_not() -> None:
+    from sbtop.engine.transitions import EventKind, page_events
+
+    def change(before: PageState | None, after: PageState) -> PageChange:
+        return PageChange("Render", 0.0, before, after, incident="Deploys delayed")
+
+    first = change(None, PageState.DEGRADED)  # on the screen already: a baseline
+    lost = change(PageState.OPERATIONAL, PageState.UNKNOWN)  # our network's news
+    (down,) = page_events([first, lost, change(PageState.OPERATIONAL, PageState.DEGRADED)],
+                          "production")
+    assert down.kind is EventKind.STATUS_PAGE and down.level.value == "warning"
+    assert down.title == "status page: Render degraded (watching production)"
+    assert down.body == "Render degraded — Deploys delayed (was operational)"
+    (up,) = page_events([change(PageState.DEGRADED, PageState.OPERATIONAL)])
+    assert up.level.value == "ok" and up.body == "Render operational again (was degraded)"
+
+
+@pytest.mark.slow
+async def test_the_webhook_hears_a_provider_go_down_from_a_headless_session() -> None:
+    """`sbtop record` on the jump box: "Render went down" reaches #studybuddy-alerts."""
+    import dataclasses
+
+    from sbtop.notify import headless
+    from sbtop.notify.settings import NotifySettings
+
+    hook = "/hooks/T000/B000/secret"
+    routes = {"/metrics": Answer(body=b"x 1\n"), "/api/health": Answer(body=b"{}"),
+              PATH: Answer(body=body(summary_doc())), hook: Answer(200, b"ok")}
+    with LoopbackServer(routes) as s:
+        wiring = config.resolve(config.parse({
+            "targets": {"x": {"base_url": s.url}},
+            "status_pages": [{"name": "Render", "url": s.url + "/render"}]}))
+        wiring = dataclasses.replace(wiring, notify=NotifySettings(webhook_url=s.url + hook))
+        session = LiveSession(wiring)
+        said: list[str] = []
+        notifier = headless.attach(session, said.append)
+        assert notifier is not None
+        async with session:
+            outage = summary_doc("major", incidents=[
+                incident("API outage", "2026-12-07T00:00:00Z")])
+            for doc in (summary_doc(), outage):
+                s.routes[PATH] = Answer(body=body(doc))
+                await session.status_pages.poll_all()
+                session.pages_polled()
+            await notifier.close()
+        texts = [json.loads(r["body"])["text"] for r in s.settled() if r["path"] == hook]
+    assert texts == ["[WARN] status page: Render outage (watching x)\n"
+                     "Render outage — API outage (was operational)"], said

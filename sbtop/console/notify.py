@@ -58,6 +58,8 @@ class NotifyKeys(ConsoleBase):
         if (self.notifier is not None and isinstance(u, Snapshot) and u.assessment is not None
                 and u.cause in (Cause.TICK, Cause.CANARY)):
             self.notifier.observe(u.assessment, u.gate)
+        elif self.notifier is not None and isinstance(u, Snapshot) and u.page_changes:
+            self.notifier.pages_changed(u.page_changes, self.session.info.name)
 
     async def _close_notifier(self) -> None:
         if self.notifier is not None:

@@ -8,7 +8,7 @@ moment hands the event to the same notifier."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sbtop import untrusted
@@ -17,6 +17,7 @@ from sbtop.engine.alerts import AlertState
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.gate import Gate
 from sbtop.engine.levels import Level
+from sbtop.engine.page_changes import PageChange
 from sbtop.engine.prom_alerts import alert_level
 
 
@@ -26,6 +27,7 @@ class EventKind(enum.StrEnum):
     GATE_RED = "gate_red"
     WATCH_ENDED = "watch_ended"
     ACTION_FINISHED = "action_finished"
+    STATUS_PAGE = "status_page"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +111,14 @@ def watch_ended(phase: str, verdict: str = "", target: str = "", *,
     where = f" on {target}" if target else ""
     level = Level.UNKNOWN if ok is None else Level.OK if ok else Level.CRITICAL
     return Event(EventKind.WATCH_ENDED, f"watch over: {phase}{where}", verdict, level)
+
+
+def page_events(changes: Iterable[PageChange], target: str = "") -> tuple[Event, ...]:
+    """A provider's page going into trouble or out of it, as news. A page's first answer is
+    a baseline like the first look at the alerts (it is on the screen already), and a page
+    turning unknown is our own network's news, not the provider's: neither is told."""
+    where = f" (watching {target})" if target else ""
+    return tuple(
+        Event(EventKind.STATUS_PAGE, f"status page: {c.name} {c.after.value}{where}", c.text,
+              Level.OK if c.recovered else Level.WARNING)
+        for c in changes if c.before is not None and (c.trouble or c.recovered))

@@ -25,6 +25,8 @@ def attach(session: LiveSession, say: Callable[[str], None]) -> Notifier | None:
         if isinstance(u, Snapshot) and u.assessment is not None and u.cause in (
                 Cause.TICK, Cause.CANARY):
             notifier.observe(u.assessment, u.gate)
+        elif isinstance(u, Snapshot) and u.page_changes:
+            notifier.pages_changed(u.page_changes, w.name)
 
     session.subscribe(on_update)
     session.on_event(notifier.event)

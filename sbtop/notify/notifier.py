@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import collections
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from sbtop.engine.advice import Advice
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.gate import Gate
 from sbtop.engine.levels import Level
-from sbtop.engine.transitions import Event, Seen, seen, transitions
+from sbtop.engine.page_changes import PageChange
+from sbtop.engine.transitions import Event, Seen, page_events, seen, transitions
 from sbtop.notify import terminal
 from sbtop.notify.settings import NotifySettings
 from sbtop.notify.webhook import Webhook
@@ -67,6 +68,11 @@ class Notifier:
         if self.webhook is not None:
             self.webhook.flush_due()
         return events
+
+    def pages_changed(self, changes: Iterable[PageChange], target: str = "") -> None:
+        """A poll of the providers' status pages changed something: tell of the trouble."""
+        for e in page_events(changes, target):
+            self.event(e)
 
     def toggle_mute(self) -> bool:
         self.muted = not self.muted
