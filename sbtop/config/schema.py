@@ -236,6 +236,17 @@ class VerificationConfig(Table):
     error_rate_tolerance_pts: Number = 0.1
 
 
+class SloConfig(Table):
+    """Error-budget SLOs, in per cent (0: not watched): availability from the 5xx ratio,
+    latency from the share of requests slower than latency_threshold_ms (0: the p95 warning
+    threshold), each budget spent over `period`."""
+
+    availability: Number = 0.0
+    latency: Number = 0.0
+    latency_threshold_ms: Number = 0.0
+    period: Duration = Duration(30 * 86400.0)
+
+
 class Config(Table):
     default_target: str = ""
     ui: UiConfig = field(default_factory=UiConfig)
@@ -249,6 +260,7 @@ class Config(Table):
     canary: CanaryConfig = field(default_factory=CanaryConfig)
     verify: list[VerifyConfig] = field(default_factory=list)
     verification: VerificationConfig = field(default_factory=VerificationConfig)
+    slo: SloConfig = field(default_factory=SloConfig)
 
 
 

@@ -28,6 +28,16 @@ class Fig(enum.StrEnum):
     DB_POOL_PCT = "db_pool_pct"
     DB_SESSIONS = "db_sessions"
     HEALTH = "health"
+    # Error-budget burn rates (sbtop.engine.slo): the 5xx ratio's, and the share of requests
+    # slower than the latency SLO's bound, each over its window, in multiples of the budget.
+    BURN_RATE_5M = "burn_rate_5m"
+    BURN_RATE_30M = "burn_rate_30m"
+    BURN_RATE_1H = "burn_rate_1h"
+    BURN_RATE_6H = "burn_rate_6h"
+    LATENCY_BURN_RATE_5M = "latency_burn_rate_5m"
+    LATENCY_BURN_RATE_30M = "latency_burn_rate_30m"
+    LATENCY_BURN_RATE_1H = "latency_burn_rate_1h"
+    LATENCY_BURN_RATE_6H = "latency_burn_rate_6h"
 
     def __repr__(self) -> str:
         # As its text: messages quote keys with !r ("did you mean 'latency_p95_ms'?") and

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level, Threshold
+from sbtop.engine.slo import SloSettings
 
 # Every figure sbtop can judge, in display order, with its unit.
 FIGURE_UNITS: dict[str, str] = {
@@ -26,6 +27,9 @@ FIGURE_UNITS: dict[str, str] = {
     Fig.DB_POOL_PCT: "%",
     Fig.DB_SESSIONS: "",
     Fig.HEALTH: "",
+    **{k: "x" for k in (Fig.BURN_RATE_5M, Fig.BURN_RATE_30M, Fig.BURN_RATE_1H, Fig.BURN_RATE_6H,
+                        Fig.LATENCY_BURN_RATE_5M, Fig.LATENCY_BURN_RATE_30M,
+                        Fig.LATENCY_BURN_RATE_1H, Fig.LATENCY_BURN_RATE_6H)},
 }
 
 # The runbook's table of key metrics to watch.
@@ -119,3 +123,5 @@ class EngineSettings:
     alerts: tuple[AlertRule, ...] = RUNBOOK_ALERTS
     # Series missing from this many consecutive scrapes are forgotten (bounded memory).
     forget_after_scrapes: int = 600
+    # The error-budget SLOs ([slo]); none watched by default.
+    slo: SloSettings = field(default_factory=SloSettings)
