@@ -35,6 +35,7 @@ from sbtop.engine.slo import (
     LATENCY,
     WINDOW_S,
     alert_name,
+    page_at,
 )
 
 HISTORY_STEP_S = 10.0
@@ -77,7 +78,8 @@ def _figure(key: str, c: Counts, objective: float, min_requests: int,
         reason = f"too few requests: {c.total:.0f} in {window} (need {min_requests})"
     d = Detail(errors=c.bad, requests=c.total, objective_pct=round(objective * 100, 6),
                span_s=None if c.span_s is None else round(c.span_s, 1),
-               bound_ms=None if c.bound_s is None else c.bound_s * 1000.0)
+               bound_ms=None if c.bound_s is None else c.bound_s * 1000.0,
+               page_at=page_at(window, settings.slo.period_s))
     d = replace(d, **detail)  # type: ignore[arg-type]
     if reason is not None or c.bad is None or c.total is None:
         return judge(key, None, settings, reason=reason or "no value", detail=d)

@@ -83,6 +83,12 @@ class SloSettings:
         return out
 
 
+def page_at(window: str, period_s: float) -> float | None:
+    """The factor the engine's pair holding `window` pages at."""
+    pair = next((p for p in ENGINE_PAIRS if window in (p.long, p.short)), None)
+    return None if pair is None else round(pair.factor(period_s), 6)
+
+
 def alert_name(slo: str, pair: BurnPair) -> str:
     return f"Sbtop{'Error' if slo == AVAILABILITY else 'Latency'}BudgetBurn{pair.name}"
 
