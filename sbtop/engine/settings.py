@@ -16,9 +16,18 @@ FIGURE_UNITS: dict[str, str] = {
     Fig.LATENCY_P50_MS: "ms",
     Fig.LATENCY_P95_MS: "ms",
     Fig.LATENCY_P99_MS: "ms",
+    # Burn rates, in multiples of the error budget (shown only with an [slo]).
+    Fig.LATENCY_BURN_RATE_5M: "x",
+    Fig.LATENCY_BURN_RATE_30M: "x",
+    Fig.LATENCY_BURN_RATE_1H: "x",
+    Fig.LATENCY_BURN_RATE_6H: "x",
     Fig.REQUESTS_PER_S: "/s",
     Fig.ERROR_RATE_5XX_PCT: "%",
     Fig.ERROR_RATE_4XX_PCT: "%",
+    Fig.BURN_RATE_5M: "x",
+    Fig.BURN_RATE_30M: "x",
+    Fig.BURN_RATE_1H: "x",
+    Fig.BURN_RATE_6H: "x",
     Fig.SOCKET_CONNECTIONS: "",
     Fig.SOCKET_MESSAGES_PER_S: "/s",
     Fig.MEMORY_PCT: "%",
@@ -27,9 +36,6 @@ FIGURE_UNITS: dict[str, str] = {
     Fig.DB_POOL_PCT: "%",
     Fig.DB_SESSIONS: "",
     Fig.HEALTH: "",
-    **{k: "x" for k in (Fig.BURN_RATE_5M, Fig.BURN_RATE_30M, Fig.BURN_RATE_1H, Fig.BURN_RATE_6H,
-                        Fig.LATENCY_BURN_RATE_5M, Fig.LATENCY_BURN_RATE_30M,
-                        Fig.LATENCY_BURN_RATE_1H, Fig.LATENCY_BURN_RATE_6H)},
 }
 
 # The runbook's table of key metrics to watch.
