@@ -265,10 +265,12 @@ def _covered(snap: PromSnapshot, window: str) -> str | None:
         return "Prometheus holds none of the app's series over the last 6h"
     have = at - rows[0][1]
     w = WINDOW_S[window]
-    # The oldest sample is found on a 1-minute grid: up to 1.5 minutes short still covers.
-    if have < w - 90.0:
-        return (f"needs {window} of history, Prometheus holds {words.duration(max(0.0, have))} "
-                "of the app's series")
+    # A sample at or before the window's start: the window is all there (the history may be
+    # understated for its first minute, never overstated: sbtop.engine.burn_promql).
+    if have < w:
+        # Under a minute, the 1-minute grid may not have found the first sample yet.
+        held = "under a minute" if have < 60 else words.duration(have)
+        return f"needs {window} of history, Prometheus holds {held} of the app's series"
     return None
 
 

@@ -9,9 +9,12 @@ from sbtop.engine.settings import EngineSettings
 from sbtop.engine.shape import Shape
 from sbtop.engine.slo import AVAILABILITY, FIGURE_WINDOWS, LATENCY, WINDOW_S
 
-# How far back the oldest sample is looked for (the longest window the engine figures), on a
-# 1-minute grid: a subquery of a few hundred steps, asked every BURN_EVERY_S.
-SINCE = "6h:1m"
+# How far back the oldest sample is looked for: the longest window the engine figures and a
+# step more, on a 1-minute grid (a subquery of a few hundred steps, asked every BURN_EVERY_S).
+# At each step timestamp() gives the sample's own time, so the first step after the first
+# sample finds that sample's time exactly; younger than the last step, only the newest
+# sample's time is found, which understates the history (never overstates it).
+SINCE = "6h1m:1m"
 
 
 def _sel(*parts: str) -> str:
@@ -39,7 +42,8 @@ def burn_parts(settings: EngineSettings, selector: str, shape: Shape) -> dict[st
             out[f"burn_buckets:{w}"] = f"sum by (le) (increase({h}_bucket{sel}[{w}]))"
     probe = shape.requests or (f"{h}_bucket" if shape.histogram else None)
     if out and probe:
-        out["burn_since"] = f"min(min_over_time(timestamp({probe}{sel})[{SINCE}]))"
+        out["burn_since"] = (f"min(min_over_time(timestamp({probe}{sel})[{SINCE}])) or "
+                             f"min(timestamp({probe}{sel}))")
     return out
 
 
