@@ -192,3 +192,25 @@ def test_slo_mistakes_are_one_line_naming_the_key(slo: dict[str, object], messag
     with pytest.raises(config.ConfigError) as e:
         config.resolve(config.parse({"slo": slo, "targets": {"x": {"base_url": "http://h"}}}))
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_window_whose_start_sbtop_did_not_read_is_unknown_not_stretched() -> None:
+    e = Engine(SETTINGS)
+    for m in (*range(6), *range(20, 23)):  # sbtop read nothing from minute 6 to 19
+        a = e.observe(obs(60.0 * m, page(m).page()))
+    # At 22 the 5m window starts at 17: the nearest earlier point is minute 5.
+    assert a.figures[Fig.BURN_RATE_5M].reason == (
+        "nothing read for 15m00s around the start of the 5m window: it cannot be measured")
+    for m in range(23, 28):
+        a = e.observe(obs(60.0 * m, page(m).page()))
+    assert a.figures[Fig.BURN_RATE_5M].value == 0.0  # read again for 5 minutes: no 5xx yet
+
+
+def test_the_history_holds_six_hours_whatever_the_sessions_length() -> None:
+    e = Engine(SETTINGS)
+    for m in range(0, 8 * 60 + 1, 2):
+        a = e.observe(obs(60.0 * m, page(m).page()))
+    # 8 hours watched every 2 minutes: the 6h window known, 6 hours of points kept.
+    assert a.figures[Fig.BURN_RATE_6H].value is not None
+    assert a.figures[Fig.BURN_RATE_6H].detail.span_s == 6 * 3600
+    assert len(e._burn.history.points) == 6 * 30 + 1

@@ -12,6 +12,7 @@ window Prometheus does not cover is unknown there too.
 
 from __future__ import annotations
 
+import bisect
 import collections
 import math
 from collections.abc import Iterable, Mapping
@@ -34,6 +35,7 @@ from sbtop.engine.slo import (
     FIGURE_WINDOWS,
     LATENCY,
     WINDOW_S,
+    BurnPair,
     alert_name,
     page_at,
 )
@@ -112,6 +114,7 @@ class BurnHistory:
         self.step_s = step_s
         self.keep_s = max(WINDOW_S[w] for w in FIGURE_WINDOWS)
         self.points: collections.deque[_Point] = collections.deque()
+        self.times: collections.deque[float] = collections.deque()  # the points' t, to bisect
         self.latest: _Point | None = None
 
     def add(self, r: Rollup) -> None:
@@ -119,11 +122,15 @@ class BurnHistory:
         self.latest = p
         if not self.points or p.t - self.points[-1].t >= self.step_s or p.t < self.points[-1].t:
             if self.points and p.t < self.points[-1].t:
-                self.points.clear()  # a clock that went back: nothing before it compares
+                # A clock that went back: nothing before it compares.
+                self.points.clear()
+                self.times.clear()
             self.points.append(p)
+            self.times.append(p.t)
         horizon = p.t - self.keep_s
         while len(self.points) >= 2 and self.points[1].t <= horizon:
             self.points.popleft()
+            self.times.popleft()
 
     def _point(self, r: Rollup) -> _Point:
         n = self.settings.names
@@ -169,13 +176,14 @@ class BurnHistory:
             return Counts(reason=why)
         w = WINDOW_S[window]
         horizon = end.t - w
-        start = next((p for p in reversed(self.points) if p.t <= horizon), None)
+        i = bisect.bisect_right(self.times, horizon) - 1  # the newest point at or before it
+        start = self.points[i] if i >= 0 else None
         if start is None:
             have = end.t - self.points[0].t if self.points else 0.0
             return Counts(reason=f"needs {_span(w)} of history, have {words.duration(have)}")
         allowance = max(3 * self.step_s, 0.1 * w)
         if start.t < horizon - allowance:
-            gap = next((p.t for p in self.points if p.t > start.t), end.t) - start.t
+            gap = (self.times[i + 1] if i + 1 < len(self.times) else end.t) - start.t
             return Counts(reason=f"nothing read for {words.duration(gap)} around the start of "
                           f"the {window} window: it cannot be measured")
         span = end.t - start.t
@@ -286,11 +294,16 @@ class BurnWatch:
         self._prom: tuple[dict[str, Figure], float] | None = None  # figures, evaluated at
         self._prom_error: str | None = None
         rules = []
+        # Each pair's rule names its long window's figure (the alerts panel shows its unit);
+        # the value it is judged on is the slower of the pair's two windows.
+        self._pairs: dict[str, tuple[str, BurnPair]] = {}
         for slo in settings.slo.objectives():
             for pair in ENGINE_PAIRS:
                 f = pair.factor(settings.slo.period_s)
+                name = alert_name(slo, pair)
+                self._pairs[name] = (slo, pair)
                 rules.append(AlertRule(
-                    alert_name(slo, pair), alert_name(slo, pair), ">", f, 0.0, pair.severity,
+                    name, BURN_FIGURES[(slo, pair.long)], ">", f, 0.0, pair.severity,
                     f"{slo} error budget burning over {f:g}x over {pair.long} and {pair.short}"))
         self.rules = tuple(rules)
         self.evaluator = AlertEvaluator(self.rules)
@@ -347,8 +360,7 @@ class BurnWatch:
         be over the factor), unknown when either is."""
         synthetic: dict[str, Figure] = {}
         for rule in self.rules:
-            slo = AVAILABILITY if "Error" in rule.name else LATENCY
-            pair = next(p for p in ENGINE_PAIRS if rule.name.endswith(p.name))
+            slo, pair = self._pairs[rule.name]
             long = figures.get(BURN_FIGURES[(slo, pair.long)])
             short = figures.get(BURN_FIGURES[(slo, pair.short)])
             value = None
@@ -356,7 +368,7 @@ class BurnWatch:
                     and short.value is not None and long.stale_s is None
                     and short.stale_s is None):
                 value = min(long.value, short.value)
-            synthetic[rule.name] = Figure(rule.name, value, Level.OK)
+            synthetic[rule.figure] = Figure(rule.figure, value, Level.OK)
         return self.evaluator.evaluate(synthetic, t, wall)
 
     def notes(self) -> tuple[str, ...]:
