@@ -1,4 +1,4 @@
-"""`sbtop rules`' error-budget part: one recording rule per SLO and window (the share of bad
+"""`sbtop rules`' error-budget part, one group: a recording rule per SLO and window (the share of bad
 requests, Sloth's and Pyrra's shape: `sbtop:slo_errors_ratio:rate5m{slo="availability"}`), the
 objective as a recording rule, and the SRE workbook's multi-window alerts (two pages and a
 ticket) on the recorded ratios. The windows and factors are sbtop.engine.slo's, so Prometheus
@@ -67,6 +67,7 @@ def slo_rules_lines(settings: EngineSettings, selector_labels: list[tuple[str, s
             ]
     if not records:
         return lines
-    return [*lines,
-            '  - name: "sbtop-slo-recordings"', "    rules:", *records,
-            '  - name: "sbtop-slo-alerts"', "    rules:", *alerts]
+    # One group, the recordings first: a group's rules run in order at each evaluation, so
+    # the alerts read the ratios of the same evaluation. In groups of their own (Sloth's)
+    # the alerts may read the previous evaluation's: a page one interval late, or early.
+    return [*lines, '  - name: "sbtop-slo"', "    rules:", *records, *alerts]
