@@ -1,8 +1,8 @@
-"""`sbtop rules`' error-budget part, one group: a recording rule per SLO and window (the share of bad
-requests, Sloth's and Pyrra's shape: `sbtop:slo_errors_ratio:rate5m{slo="availability"}`), the
-objective as a recording rule, and the SRE workbook's multi-window alerts (two pages and a
-ticket) on the recorded ratios. The windows and factors are sbtop.engine.slo's, so Prometheus
-pages when the console's pairs would."""
+"""`sbtop rules`' error-budget part, one group: a recording rule per SLO and window (the
+share of bad requests, Sloth's and Pyrra's shape:
+`sbtop:slo_errors_ratio:rate5m{slo="availability"}`), the objective as a recording rule, and the
+SRE workbook's multi-window alerts (two pages and a ticket) on the recorded ratios. The windows
+and factors are sbtop.engine.slo's, so Prometheus pages when the console's pairs would."""
 
 from __future__ import annotations
 
