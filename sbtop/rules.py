@@ -124,6 +124,6 @@ def rules_yaml(settings: EngineSettings, group: str = "sbtop", selector: str = "
             "        annotations:",
             f"          summary: {json.dumps(r.summary)}",
         ]
-    # The error-budget SLOs' recording and alerting rules, as groups of their own.
+    # The error-budget SLOs' recording and alerting rules, as a group of its own.
     lines += slo_rules_lines(settings, scope, selector, shown)
     return "\n".join(lines) + "\n"

@@ -214,3 +214,16 @@ def test_the_history_holds_six_hours_whatever_the_sessions_length() -> None:
     assert a.figures[Fig.BURN_RATE_6H].value is not None
     assert a.figures[Fig.BURN_RATE_6H].detail.span_s == 6 * 3600
     assert len(e._burn.history.points) == 6 * 30 + 1
+
+
+def test_several_metrics_urls_scraped_directly_give_no_burn_rate_and_say_why() -> None:
+    from sbtop.engine.observations import MetricsScrape, Observation
+
+    e = Engine(SETTINGS)
+    for m in range(3):
+        t = 60.0 * m
+        scrapes = tuple(MetricsScrape(t, 1.8e9 + t, page(m).page(), instance=name)
+                        for name in ("a", "b"))
+        a = e.observe(Observation(t, 1.8e9 + t, fleet=scrapes))
+    assert a.figures[Fig.BURN_RATE_5M].reason == ("several metrics URLs scraped directly: burn "
+                                                  "rates need Prometheus (or one URL)")
