@@ -74,15 +74,14 @@ def slow_bound(bounds: Iterable[float], threshold_s: float) -> float | None:
 
 
 def _figure(key: str, c: Counts, objective: float, min_requests: int,
-            settings: EngineSettings, window: str, **detail: object) -> Figure:
+            settings: EngineSettings, window: str, source: str | None = None) -> Figure:
     reason = c.reason
     if reason is None and c.total is not None and c.total < min_requests:
         reason = f"too few requests: {c.total:.0f} in {window} (need {min_requests})"
     d = Detail(errors=c.bad, requests=c.total, objective_pct=round(objective * 100, 6),
                span_s=None if c.span_s is None else round(c.span_s, 1),
                bound_ms=None if c.bound_s is None else c.bound_s * 1000.0,
-               page_at=page_at(window, settings.slo.period_s))
-    d = replace(d, **detail)  # type: ignore[arg-type]
+               page_at=page_at(window, settings.slo.period_s), source=source)
     if reason is not None or c.bad is None or c.total is None:
         return judge(key, None, settings, reason=reason or "no value", detail=d)
     return judge(key, burn_rate(c.bad, c.total, objective), settings, detail=d)
