@@ -153,7 +153,12 @@ def test_prometheus_increases_give_the_same_burn_rates() -> None:
     later = w.prometheus(PromSnapshot(t=30.0, wall=1e9 + 40), wall=1e9 + 40)
     assert later[Fig.BURN_RATE_5M].value == pytest.approx(40.0)
     assert later[Fig.BURN_RATE_5M].detail.age_s == 40.0
-    # ...until reads stop working: then it judges nothing.
+    # ...marked stale while Prometheus fails...
+    failing = w.prometheus(PromSnapshot(t=45.0, wall=1e9 + 45, error="unreachable"),
+                           wall=1e9 + 45)
+    assert failing[Fig.BURN_RATE_5M].stale_s == 45.0
+    assert failing[Fig.BURN_RATE_5M].value == pytest.approx(40.0)
+    # ...and past 90 s it judges nothing.
     old = w.prometheus(PromSnapshot(t=200.0, wall=1e9 + 200, error="unreachable"),
                        wall=1e9 + 200)
     assert old[Fig.BURN_RATE_5M].level is Level.UNKNOWN and old[Fig.BURN_RATE_5M].stale_s

@@ -347,9 +347,13 @@ class BurnWatch:
         out: dict[str, Figure] = {}
         for k, read in figures.items():
             f = replace(read, detail=replace(read.detail, age_s=round(age, 1)))
-            if age > STALE_AFTER_S and f.value is not None:
-                f = replace(f, stale_s=age, level=Level.UNKNOWN,
-                            reason=f"stale for {age:.0f} s: {why or 'not read again'}")
+            if f.value is not None and (snap.error is not None or age > STALE_AFTER_S):
+                # Prometheus failing: the last read, marked stale (as the rates are); past
+                # STALE_AFTER_S it judges nothing, so an old burn does not pass for today's.
+                f = replace(f, stale_s=age, reason=f"stale: {why or 'not read again'}")
+                if age > STALE_AFTER_S:
+                    f = replace(f, level=Level.UNKNOWN, reason=f"stale for {age:.0f} s: "
+                                f"{why or 'not read again'}")
             out[k] = f
         return out
 
