@@ -154,6 +154,8 @@ def as_text(a: Assessment, base_url: str = "", pages: tuple[PageView, ...] = (),
         if shared is not None and f.value is None and f.reason == shared:
             continue
         threshold = f.threshold.describe() if f.threshold is not None else ""
+        if f.detail.page_at is not None:  # a burn rate: its pair pages when both are over
+            threshold = f"pair pages > {f.detail.page_at:g}x"
         stale = f"  STALE {f.stale_s:.0f}s" if f.stale_s is not None else ""
         # A figure without a threshold is shown, not judged: "OK" beside it would be a verdict
         # nobody made (and it does not count in the overall level).

@@ -26,6 +26,11 @@ LABELS: dict[str, str] = {
     Fig.DB_CONNECTIONS_PCT: "db conns",
     Fig.DB_SESSIONS: "db sessions",
     Fig.HEALTH: "health",
+    # A burn-rate pair's alert names its long window; its value is the slower of the two.
+    Fig.BURN_RATE_1H: "burn 1h+5m",
+    Fig.BURN_RATE_6H: "burn 6h+30m",
+    Fig.LATENCY_BURN_RATE_1H: "slow burn 1h+5m",
+    Fig.LATENCY_BURN_RATE_6H: "slow burn 6h+30m",
 }
 
 

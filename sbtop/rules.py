@@ -13,6 +13,7 @@ from sbtop.engine.promql import figure_expr
 from sbtop.engine.selector import selector_matchers
 from sbtop.engine.settings import AlertRule, EngineSettings
 from sbtop.engine.shape import Shape, configured
+from sbtop.slo_rules import slo_rules_lines
 
 
 @dataclass(frozen=True)
@@ -123,4 +124,6 @@ def rules_yaml(settings: EngineSettings, group: str = "sbtop", selector: str = "
             "        annotations:",
             f"          summary: {json.dumps(r.summary)}",
         ]
+    # The error-budget SLOs' recording and alerting rules, as a group of its own.
+    lines += slo_rules_lines(settings, scope, selector, shown)
     return "\n".join(lines) + "\n"

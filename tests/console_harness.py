@@ -16,6 +16,7 @@ from textual.app import App
 
 from sbtop import config
 from sbtop.clock import ManualClock
+from sbtop.config.schema import SloConfig
 from sbtop.console.app import SbtopApp
 from sbtop.demo.backend import SimulatedBackend
 from sbtop.demo.render_api import API_KEY, SERVICE_ID
@@ -26,7 +27,7 @@ class Harness:
     def __init__(self, *, theme: str = "dark", production: bool = True,
                  base_url: str | None = None, history_s: float = 3600.0,
                  state_dir: Path | None = None, read_only: bool = False,
-                 **target: Any) -> None:
+                 slo: SloConfig | None = None, **target: Any) -> None:
         self.backend = SimulatedBackend(port=0, background=False).start()
         self.clock = ManualClock()
         env: dict[str, str] = {}
@@ -39,7 +40,8 @@ class Harness:
             env["SB_TEST_RENDER_KEY"] = API_KEY
         tc = config.TargetConfig(base_url=base_url or self.backend.url, production=production,
                                  gzip=False, **target)
-        resolved = config.resolve(config.Config(targets={"demo": tc}), env=env)
+        resolved = config.resolve(config.Config(targets={"demo": tc},
+                                                slo=slo or SloConfig()), env=env)
         # The header shows the base URL: a fixed one keeps screens the same from run to run
         # (the checklist's probes still go to the backend).
         shown = dataclasses.replace(resolved, identity=dataclasses.replace(

@@ -276,6 +276,17 @@ class ContactsConfig(Table):
     status_page: str = ""
 
 
+class SloConfig(Table):
+    """Error-budget SLOs, in per cent (0: not watched): availability from the 5xx ratio,
+    latency from the share of requests slower than latency_threshold_ms (0: the p95 warning
+    threshold), each budget spent over `period`."""
+
+    availability: Number = 0.0
+    latency: Number = 0.0
+    latency_threshold_ms: Number = 0.0
+    period: Duration = Duration(30 * 86400.0)
+
+
 class Config(Table):
     default_target: str = ""
     ui: UiConfig = field(default_factory=UiConfig)
@@ -293,6 +304,7 @@ class Config(Table):
     status_pages: list[StatusPageConfig] = field(default_factory=list)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     contacts: ContactsConfig = field(default_factory=ContactsConfig)
+    slo: SloConfig = field(default_factory=SloConfig)
 
 
 

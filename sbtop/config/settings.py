@@ -6,6 +6,7 @@ from __future__ import annotations
 import msgspec
 
 from sbtop.config.schema import Config, TargetConfig
+from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level, Threshold
 from sbtop.engine.settings import (
     RUNBOOK_ALERTS,
@@ -15,6 +16,7 @@ from sbtop.engine.settings import (
     HealthFields,
     MetricNames,
 )
+from sbtop.engine.slo import SloSettings
 
 
 def merged_thresholds(config: Config) -> dict[str, Threshold]:
@@ -54,6 +56,15 @@ def engine_settings(config: Config, tc: TargetConfig | None = None) -> EngineSet
             for a in config.alerts
         )
     e = config.engine
+    slo = config.slo
+    p95 = thresholds.get(Fig.LATENCY_P95_MS)
+    slo_settings = SloSettings(
+        availability_pct=slo.availability or None,
+        latency_pct=slo.latency or None,
+        # The runbook's p95 warning bound is the latency a request should beat.
+        latency_threshold_ms=slo.latency_threshold_ms or (
+            p95.warning if p95 is not None and p95.warning is not None else 500.0),
+        period_s=float(slo.period))
     limit = tc.memory_limit_mb if tc else 0.0
     return EngineSettings(
         window_s=e.window_s,
@@ -67,4 +78,5 @@ def engine_settings(config: Config, tc: TargetConfig | None = None) -> EngineSet
         thresholds=thresholds,
         alerts=alerts,
         n_plus_one_calls_per_request=config.db.n_plus_one_calls_per_request,
+        slo=slo_settings,
     )

@@ -22,6 +22,7 @@ from sbtop.config.values import (
     same_endpoint,
 )
 from sbtop.engine.settings import FIGURE_UNITS
+from sbtop.engine.slo import PAGE_FAST
 from sbtop.units import CANARY_PERCENT, REFRESH_S
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -80,6 +81,25 @@ def _validate_names(m: MetricsConfig, where: str) -> None:
                 raise ConfigError(f"{where}.{key}: {name!r} is not a label name")
 
 
+def _validate_slo(config: Config) -> None:
+    s = config.slo
+    for key in ("availability", "latency"):
+        pct = getattr(s, key)
+        if pct and not 0 < pct < 100:
+            raise ConfigError(f"slo.{key}: expected a per cent between 0 and 100 (e.g. 99.5), "
+                              f"got {pct:g}")
+        # The fast page needs an error ratio of factor x budget: over 100 % it can never fire.
+        factor = PAGE_FAST.factor(float(s.period))
+        if pct and factor * (1 - pct / 100) >= 1:
+            raise ConfigError(f"slo.{key}: {pct:g}% leaves a budget of {100 - pct:g}%, and the "
+                              f"fast page's {factor:g}x burn would need over 100 % of requests "
+                              "bad: it could never fire (aim higher, or shorten slo.period)")
+    if s.latency_threshold_ms < 0:
+        raise ConfigError("slo.latency_threshold_ms: must not be negative")
+    if float(s.period) < 86400:
+        raise ConfigError("slo.period: at least 1d (the burn windows reach 6h and 3d)")
+
+
 def validate(config: Config) -> None:
     thresholds = merged_thresholds(config)
     for key, th in config.thresholds.items():
@@ -106,6 +126,7 @@ def validate(config: Config) -> None:
         if alert.severity not in ("warning", "critical"):
             raise ConfigError(f"{where}.severity: expected warning or critical, "
                               f"got {alert.severity!r}")
+    _validate_slo(config)
     for name, target in config.targets.items():
         where = f"targets.{name}"
         if target.base_url:

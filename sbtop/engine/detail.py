@@ -50,6 +50,14 @@ class Detail:
     capacity: int | None = None
     capacity_from: str | None = None
     pool_size: int | None = None
+    # Burn rates: the SLO's objective (%), the span the ratio really covers (s), the bucket
+    # bound read for the latency SLO (ms), and how old Prometheus's evaluation is (s).
+    objective_pct: float | None = None
+    span_s: float | None = None
+    bound_ms: float | None = None
+    age_s: float | None = None
+    # ...and the burn its window's pair pages at (both windows over it: 14.4x for 1h and 5m).
+    page_at: float | None = None
     # "prometheus" when the figure came from PromQL rather than a scrape.
     source: str | None = None
     # Set when the figure covers only some of the instances ("1 of 2 instances").

@@ -10,6 +10,7 @@ from typing import Any
 from sbtop.engine import words
 from sbtop.engine.alerts import AlertEvaluator
 from sbtop.engine.assessment import Assessment, SourceStatus
+from sbtop.engine.burn import BurnWatch
 from sbtop.engine.database import db_figures
 from sbtop.engine.exposition import ParseError
 from sbtop.engine.figures import (
@@ -78,6 +79,7 @@ class Engine:
         self._reset_t: float | None = None  # when counters last restarted
         # Why the scrape before the only good one failed: said while there is one scrape.
         self._failed_before: str | None = None
+        self._burn = BurnWatch(settings)  # error-budget burn rates, when an SLO is set
 
     def observe(self, obs: Observation) -> Assessment:
         self.tick += 1
@@ -108,8 +110,12 @@ class Engine:
         if hf is not None:
             figures[Fig.HEALTH] = hf
         figures.update(self._current_db_figures(obs.wall))
+        if self._burn.on:
+            figures.update(self._burn_figures(obs.wall))
         figures = {k: figures[k] for k in FIGURE_UNITS if k in figures}
         alerts = self.alerts.evaluate(figures, obs.t, obs.wall)
+        if self._burn.on:
+            alerts += self._burn.alerts(figures, obs.t, obs.wall)
         sources: dict[str, SourceStatus] = {}
         if self._metrics_status is not None:
             sources["metrics"] = self._metrics_status
@@ -187,6 +193,7 @@ class Engine:
                 notes.append(f"Prometheus alerts unavailable ({alerts_error}): one may be "
                              "firing unseen, so the level cannot be ok")
             notes.extend(self._prom.problems)
+        notes.extend(self._burn.notes())
         end = self._end
         skew = end.page_clock_skew_s if end is not None else None
         if skew is not None:
@@ -266,6 +273,18 @@ class Engine:
         return ({k: _stale(f, age, latest.error, self.settings) for k, f in figures.items()},
                 routes, p95)
 
+    def _burn_figures(self, wall: float) -> dict[str, Figure]:
+        if self._prom is not None:
+            return self._burn.prometheus(self._prom, wall)
+        figures = self._burn.direct(fleet=self._fleet is not None)
+        status = self._metrics_status
+        if status is not None and not status.up:
+            # The history ends at the last good scrape: its figures, marked with their age.
+            age = wall - (status.last_ok_wall or wall)
+            figures = {k: _stale(f, age, status.error, self.settings)
+                       for k, f in figures.items()}
+        return figures
+
     def _current_db_figures(self, wall: float) -> dict[str, Figure]:
         latest = self._db
         if latest is None:
@@ -298,6 +317,8 @@ class Engine:
         self._metrics_status = SourceStatus("metrics", True, None, scrape.wall, scrape.wall,
                                             scrape.elapsed_ms, detail)
         slide(self.window, rollup, self.settings.window_s)
+        if self._burn.on:
+            self._burn.history.add(rollup)
         if len(self.window) >= 2:
             self._failed_before = None
         waiting = "waiting for a second scrape"

@@ -17,9 +17,20 @@ class Fig(enum.StrEnum):
     LATENCY_P50_MS = "latency_p50_ms"
     LATENCY_P95_MS = "latency_p95_ms"
     LATENCY_P99_MS = "latency_p99_ms"
+    # The latency SLO's error-budget burn rates (sbtop.engine.slo): the share of requests
+    # slower than its bound over each window, in multiples of the budget; beside latency.
+    LATENCY_BURN_RATE_5M = "latency_burn_rate_5m"
+    LATENCY_BURN_RATE_30M = "latency_burn_rate_30m"
+    LATENCY_BURN_RATE_1H = "latency_burn_rate_1h"
+    LATENCY_BURN_RATE_6H = "latency_burn_rate_6h"
     REQUESTS_PER_S = "requests_per_s"
     ERROR_RATE_5XX_PCT = "error_rate_5xx_pct"
     ERROR_RATE_4XX_PCT = "error_rate_4xx_pct"
+    # The availability SLO's burn rates (the 5xx share's), beside the error rates.
+    BURN_RATE_5M = "burn_rate_5m"
+    BURN_RATE_30M = "burn_rate_30m"
+    BURN_RATE_1H = "burn_rate_1h"
+    BURN_RATE_6H = "burn_rate_6h"
     SOCKET_CONNECTIONS = "socket_connections"
     SOCKET_MESSAGES_PER_S = "socket_messages_per_s"
     MEMORY_PCT = "memory_pct"

@@ -151,6 +151,9 @@ class PromSnapshot:
     # not every round, so each says its own age. None: not read for this round.
     targets_read_at: float | None = None
     alerts_read_at: float | None = None
+    # When the error-budget burn parts were evaluated (they are asked every few rounds, not
+    # every round); None: not asked this round.
+    burn_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

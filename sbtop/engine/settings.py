@@ -9,15 +9,25 @@ from dataclasses import dataclass, field
 
 from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level, Threshold
+from sbtop.engine.slo import SloSettings
 
 # Every figure sbtop can judge, in display order, with its unit.
 FIGURE_UNITS: dict[str, str] = {
     Fig.LATENCY_P50_MS: "ms",
     Fig.LATENCY_P95_MS: "ms",
     Fig.LATENCY_P99_MS: "ms",
+    # Burn rates, in multiples of the error budget (shown only with an [slo]).
+    Fig.LATENCY_BURN_RATE_5M: "x",
+    Fig.LATENCY_BURN_RATE_30M: "x",
+    Fig.LATENCY_BURN_RATE_1H: "x",
+    Fig.LATENCY_BURN_RATE_6H: "x",
     Fig.REQUESTS_PER_S: "/s",
     Fig.ERROR_RATE_5XX_PCT: "%",
     Fig.ERROR_RATE_4XX_PCT: "%",
+    Fig.BURN_RATE_5M: "x",
+    Fig.BURN_RATE_30M: "x",
+    Fig.BURN_RATE_1H: "x",
+    Fig.BURN_RATE_6H: "x",
     Fig.SOCKET_CONNECTIONS: "",
     Fig.SOCKET_MESSAGES_PER_S: "/s",
     Fig.MEMORY_PCT: "%",
@@ -121,3 +131,5 @@ class EngineSettings:
     forget_after_scrapes: int = 600
     # A statement called this many times per HTTP request (or more) is hinted as N+1.
     n_plus_one_calls_per_request: float = 5.0
+    # The error-budget SLOs ([slo]); none watched by default.
+    slo: SloSettings = field(default_factory=SloSettings)

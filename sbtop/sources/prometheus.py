@@ -27,6 +27,8 @@ import httpx
 
 from sbtop import bounded, untrusted
 from sbtop.clock import SYSTEM, Clock
+from sbtop.engine.burn import BURN_EVERY_S
+from sbtop.engine.burn_promql import burn_parts
 from sbtop.engine.names import counter_names
 from sbtop.engine.observations import ExternalAlert, InstanceStatus, PromSnapshot
 from sbtop.engine.prom_batch import StrayRows, batch_query, split_batch
@@ -110,6 +112,7 @@ class PrometheusSource:
         # the detection it failed under, and why. Until the next detection, each part is asked
         # alone, not the one query again first (1 + N requests a round, every round).
         self._unbatched: tuple[_Detected, str] | None = None
+        self._burn_t: float | None = None  # when the burn parts were last asked (monotonic)
 
     async def __aenter__(self) -> PrometheusSource:
         self._client = httpx.AsyncClient(
@@ -195,9 +198,15 @@ class PrometheusSource:
             detected = await self._detect(at)
         except Exception as e:  # PromError, or anything else: nothing can be read
             error = _why(e)
+        burn_at = None
         if detected is not None and detected.scope.refusal is None:
             queries = round_queries(self.engine, detected.scope.selector, detected.present,
                                     window)
+            # The burn rates' ranges reach 6 h: in the same one query, every BURN_EVERY_S.
+            burn = burn_parts(self.engine, detected.scope.selector, detected.shape)
+            if burn and (self._burn_t is None or t - self._burn_t >= BURN_EVERY_S):
+                queries = {**queries, **burn}
+                burn_at, self._burn_t = at, t
             vectors, failures = await self._round(queries, at, detected)
             if queries and len(failures) == len(queries):
                 error = next(iter(failures.values()))
@@ -239,7 +248,7 @@ class PrometheusSource:
             elapsed_ms=(time.perf_counter() - started) * 1000.0, queries=self._sent,
             problems=() if error else tuple(problems),
             targets_read_at=tread.wall if tread is not None else None,
-            alerts_read_at=aread.wall if aread is not None else None)
+            alerts_read_at=aread.wall if aread is not None else None, burn_at=burn_at)
 
     async def _round(self, queries: Mapping[str, str], at: float, detected: _Detected
                      ) -> tuple[dict[str, Vector], dict[str, str]]:

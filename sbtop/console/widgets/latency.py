@@ -5,11 +5,13 @@ from __future__ import annotations
 from textual.app import ComposeResult
 
 from sbtop.console import marks
+from sbtop.console.burn_line import burn_line
 from sbtop.console.marks import esc
 from sbtop.console.widgets.panel import Line, Panel, Sparkline
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.figures import Figure
 from sbtop.engine.keys import Fig
+from sbtop.engine.slo import LATENCY
 from sbtop.session.snapshot import Snapshot
 
 
@@ -21,6 +23,7 @@ class LatencyPanel(Panel):
         yield Line("[$text-muted]waiting for the first scrape…[/]", id="lat-values")
         yield Sparkline(Fig.LATENCY_P95_MS, "p95", unit=" ms", id="lat-spark")
         yield Line(id="lat-thresholds")
+        yield Line(id="lat-burn", collapse_empty=True)  # with a latency SLO only
 
     def draw(self, a: Assessment, s: Snapshot) -> None:
         f = a.figures
@@ -34,6 +37,7 @@ class LatencyPanel(Panel):
         reason = p95.reason if p95 is not None and p95.value is None else None
         self.query_one("#lat-thresholds", Line).set(
             f"[$text-muted]{esc(reason)}[/]" if reason else marks.threshold_note(p95))
+        self.query_one("#lat-burn", Line).set(burn_line(a, LATENCY))
         self.judge(a, (Fig.LATENCY_P95_MS,))
 
 

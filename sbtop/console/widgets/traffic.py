@@ -5,9 +5,11 @@ from __future__ import annotations
 from textual.app import ComposeResult
 
 from sbtop.console import marks
+from sbtop.console.burn_line import burn_line
 from sbtop.console.widgets.panel import Line, Panel, Sparkline
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.keys import Fig
+from sbtop.engine.slo import AVAILABILITY
 from sbtop.session.snapshot import Snapshot
 
 
@@ -18,6 +20,7 @@ class TrafficPanel(Panel):
     def compose(self) -> ComposeResult:
         yield Line("[$text-muted]waiting for the first scrape…[/]", id="tr-values")
         yield Line(id="tr-errors")
+        yield Line(id="tr-burn", collapse_empty=True)  # with an availability SLO only
         yield Sparkline(Fig.REQUESTS_PER_S, "req/s", agg="mean", id="tr-spark")
 
     def draw(self, a: Assessment, s: Snapshot) -> None:
@@ -31,5 +34,6 @@ class TrafficPanel(Panel):
         if health is not None:
             parts.append(marks.figure(health, label="health"))
         self.query_one("#tr-errors", Line).set("  ".join(parts))
+        self.query_one("#tr-burn", Line).set(burn_line(a, AVAILABILITY))
         self.query_one(Sparkline).draw(s.history, None)
         self.judge(a, (Fig.ERROR_RATE_5XX_PCT, Fig.HEALTH))

@@ -1,0 +1,73 @@
+"""`sbtop rules`' error-budget part, one group: a recording rule per SLO and window (the
+share of bad requests, Sloth's and Pyrra's shape:
+`sbtop:slo_errors_ratio:rate5m{slo="availability"}`), the objective as a recording rule, and the
+SRE workbook's multi-window alerts (two pages and a ticket) on the recorded ratios. The windows
+and factors are sbtop.engine.slo's, so Prometheus pages when the console's pairs would."""
+
+from __future__ import annotations
+
+import json
+
+from sbtop.engine.burn_promql import OBJECTIVE_RECORD, RULE_WINDOWS, ratio_expr, record_name
+from sbtop.engine.settings import EngineSettings
+from sbtop.engine.shape import Shape
+from sbtop.engine.slo import PAIRS, alert_name, describe
+
+
+def _labels(pairs: list[tuple[str, str]], indent: str) -> list[str]:
+    return [f"{indent}{name}: {json.dumps(value)}" for name, value in pairs]
+
+
+def slo_rules_lines(settings: EngineSettings, selector_labels: list[tuple[str, str]],
+                    selector: str, shape: Shape) -> list[str]:
+    """The rule groups' YAML lines (indented as list items under `groups:`), and comments
+    for what is left out; [] without an SLO."""
+    s = settings.slo
+    slos = s.objectives()
+    if not slos:
+        return []
+    lines: list[str] = []
+    records: list[str] = []
+    alerts: list[str] = []
+    for slo, objective in slos.items():
+        labels = [("slo", slo), *selector_labels]
+        exprs = {w: ratio_expr(slo, w, settings, selector, shape) for w in RULE_WINDOWS}
+        if any(e is None for e in exprs.values()):
+            lines.append(f"# Left out: the {slo} SLO: not exported by the app "
+                         f"({shape.describe()})")
+            continue
+        lines.append(f"# SLO {slo}: {describe(slo, s)}")
+        if slo == "latency":
+            lines.append(f"# (read at the bucket le=\"{s.latency_threshold_ms / 1000:g}\": the "
+                         "latency SLO's threshold must be one of the histogram's bounds here)")
+        for w, expr in exprs.items():
+            records += [f"      - record: {record_name(w)}",
+                        f"        expr: {json.dumps(expr)}",
+                        "        labels:", *_labels(labels, "          ")]
+        records += [f"      - record: {OBJECTIVE_RECORD}",
+                    f"        expr: {json.dumps(f'vector({objective:.10g})')}",
+                    "        labels:", *_labels(labels, "          ")]
+        match = ", ".join(f"{k}={json.dumps(v)}" for k, v in labels)
+        budget = f"{1 - objective:.10g}"
+        for pair in PAIRS:
+            factor = f"{pair.factor(s.period_s):.10g}"
+            cond = " and ".join(
+                f"{record_name(w)}{{{match}}} > ({factor} * {budget})"
+                for w in (pair.long, pair.short))
+            severity = "critical" if pair.severity.value == "critical" else "warning"
+            alerts += [
+                f"      - alert: {alert_name(slo, pair)}",
+                f"        expr: {json.dumps(cond)}",
+                "        labels:",
+                f"          severity: {json.dumps(severity)}",
+                *_labels([("sbtop_burn", "page" if severity == "critical" else "ticket"),
+                          *labels], "          "),
+                "        annotations:",
+                f"          summary: {json.dumps(f'{slo} error budget burning over {factor}x over {pair.long} and {pair.short}')}",  # noqa: E501
+            ]
+    if not records:
+        return lines
+    # One group, the recordings first: a group's rules run in order at each evaluation, so
+    # the alerts read the ratios of the same evaluation. In groups of their own (Sloth's)
+    # the alerts may read the previous evaluation's: a page one interval late, or early.
+    return [*lines, '  - name: "sbtop-slo"', "    rules:", *records, *alerts]
