@@ -18,7 +18,8 @@ EVERY = Detail(errors=1.0, requests=100.5, metric="m", status_label="code",
                limit_from="config", elapsed_ms=7.3, active=1, idle=2, idle_in_transaction=3,
                idle_in_transaction_aborted=4, waiting=5, other=6, hidden=7, sessions=8,
                capacity=100, capacity_from="max_connections", pool_size=20,
-               source="prometheus", partial="1 of 2 instances")
+               source="prometheus", partial="1 of 2 instances", stable_requests=2000.0,
+               verdict="fail", p_value=1e-9, test="mann-whitney", said="canary p95 +48 %")
 
 
 def test_check_json_keeps_each_figures_order_of_keys() -> None:

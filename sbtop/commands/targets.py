@@ -75,6 +75,8 @@ def target_for(config_file: ConfigFile, opts: TargetOptions,
 
 # The demo's soak at each step: the runbook's 30 min at 5 % and 1 h at 25 % are for real deploys.
 DEMO_SOAK = {"5": "1m", "25": "1m"}
+# The simulated backend labels every request with the flag's draw, as the README's snippet does.
+DEMO_COHORTS = {"label": "variant", "canary": "optimized", "stable": "baseline"}
 DEMO_SOAK_NOTE = ("demo: each canary step soaks 1 minute here (the runbook's plan: 30 min at "
                   "5 %, 1 h at 25 %)")
 
@@ -103,7 +105,8 @@ def demo_target(url: str, dsn: str | None = None, metrics_urls: list[str] | None
     # StudyBuddy's checklist, logged in as the simulation's test account; a short soak, so the
     # whole canary story (5 %, 25 %, the gate, a rollback) plays in minutes, not 1.5 hours.
     cfg = msgspec.structs.replace(
-        config.parse({"verify": STUDYBUDDY, "canary": {"soak": DEMO_SOAK}}),
+        config.parse({"verify": STUDYBUDDY, "canary": {"soak": DEMO_SOAK,
+                                                        "cohorts": DEMO_COHORTS}}),
         targets={"demo": demo})
     if ui is not None:
         cfg = msgspec.structs.replace(cfg, ui=ui)

@@ -11,6 +11,7 @@ from sbtop.engine.settings import (
     RUNBOOK_ALERTS,
     RUNBOOK_THRESHOLDS,
     AlertRule,
+    CohortSettings,
     EngineSettings,
     HealthFields,
     MetricNames,
@@ -66,4 +67,14 @@ def engine_settings(config: Config, tc: TargetConfig | None = None) -> EngineSet
         health_fields=HealthFields(config.health_fields.rss, config.health_fields.memory_limit),
         thresholds=thresholds,
         alerts=alerts,
+        cohorts=cohort_settings(config),
     )
+
+
+def cohort_settings(config: Config) -> CohortSettings | None:
+    """[canary.cohorts]: None (off) while no label is named."""
+    c = config.canary.cohorts
+    if not c.label:
+        return None
+    return CohortSettings(c.label, c.canary, c.stable, c.min_canary_requests, float(c.alpha),
+                          float(c.max_p95_over_stable_pct), float(c.max_5xx_over_stable_pts))

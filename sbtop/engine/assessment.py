@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sbtop.engine.alerts import Alert
+from sbtop.engine.cohorts import Cohorts, cohorts_dict
 from sbtop.engine.figures import Figure
 from sbtop.engine.levels import Level
 from sbtop.engine.observations import DbSnapshot, ExternalAlert, InstanceStatus
@@ -46,6 +47,8 @@ class Assessment:
     external_alerts: tuple[ExternalAlert, ...] = ()  # Prometheus's own alerts
     # Why Prometheus's alerts could not be read (then the level cannot be ok: one may fire).
     external_alerts_error: str | None = None
+    # The canary cohort against the stable one; None: no cohort label configured.
+    cohorts: Cohorts | None = None
 
 
 def iso(wall: float | None) -> str | None:
@@ -172,5 +175,6 @@ def to_dict(a: Assessment) -> dict[str, Any]:
                            "p95_ms": _num(i.p95_ms)} for i in a.instances]}
            if a.instances else {}),
         **({"alerts_error": a.external_alerts_error} if a.external_alerts_error else {}),
+        **({"cohorts": cohorts_dict(a.cohorts)} if a.cohorts is not None else {}),
         "notes": list(a.notes),
     }
