@@ -272,3 +272,17 @@ def test_the_cohorts_survive_a_recording() -> None:
     back = codec.decode_assessment(line)
     assert back.cohorts == a.cohorts
     assert back.figures[Fig.CANARY_P95_VS_STABLE_PCT] == a.figures[Fig.CANARY_P95_VS_STABLE_PCT]
+
+
+def test_the_canary_panels_cohort_line_fits_an_80_column_panel() -> None:
+    from sbtop.console.cohorts import cohort_line
+
+    canary = {0.1: 100, 0.25: 200, 0.5: 200, 1.0: 200, INF: 200}
+    stable = {0.1: 22000, 0.25: 22900, 0.5: 22900, 1.0: 22900, INF: 22900}
+    a = run([cohort_page(ZERO, ZERO), cohort_page(canary, stable, canary_5xx=4)])
+    wide = cohort_line(a.cohorts, 200)
+    assert wide == ("canary p95/p99 235/247 ms 5xx 2.00% 20.0/s (200 req) | "
+                    "stable p95/p99 99/212 ms 5xx 0.00% 2290/s (22,900 req)")
+    narrow = cohort_line(a.cohorts, 76)
+    assert len(narrow) <= 76 and narrow.startswith("canary p95 235 ms 5xx 2.00% (200)")
+    assert cohort_line(None, 76) == ""

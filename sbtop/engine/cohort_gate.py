@@ -32,7 +32,9 @@ def cohort_criteria(percent: int | None, figures: Mapping[str, Figure]) -> list[
     out: list[Judged] = []
     for name, f in found:
         assert f is not None
-        said = f.detail.said or f.reason or "unknown"
+        # The verdict's words without their last word: the gate marks each criterion itself.
+        said = (f.detail.said or f.reason or "unknown").removesuffix(": FAIL").removesuffix(
+            ": pass")
         if f.stale_s is not None:
             out.append((name, False, f"{name}: stale for {f.stale_s:.0f} s ({said})"))
         else:
