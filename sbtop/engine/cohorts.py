@@ -235,7 +235,7 @@ def cohort_figures(view: Cohorts) -> dict[str, Figure]:
         behind = ((canary.latency_requests, stable.latency_requests)
                   if key == Fig.CANARY_P95_VS_STABLE_PCT else (canary.requests, stable.requests))
         detail = Detail(requests=behind[0], stable_requests=behind[1], verdict=verdict.state,
-                        p_value=verdict.p, test=verdict.test, said=verdict.said)
+                        test=verdict.test, said=verdict.said)
         if verdict.state in (PASS, FAIL) and verdict.difference is not None:
             level = Level.CRITICAL if verdict.state == FAIL else Level.OK
             out[key] = Figure(key, verdict.difference, level, unit, None, None, detail)
@@ -287,3 +287,23 @@ def cohorts_dict(view: Cohorts) -> dict[str, Any]:
         },
         **({"reason": view.reason} if view.reason else {}),
     }
+
+
+def _side_text(name: str, f: CohortFigures) -> str:
+    def ms(v: float | None) -> str:
+        return "-" if v is None else f"{v:.0f}"
+
+    five = "-" if f.error_rate_5xx_pct is None else f"{f.error_rate_5xx_pct:.2f}%"
+    rate = "-" if f.requests_per_s is None else f"{f.requests_per_s:.1f}/s"
+    return (f"{name} p95 {ms(f.p95_ms)} ms, p99 {ms(f.p99_ms)} ms, 5xx {five}, {rate}, "
+            f"{f.requests:,.0f} requests")
+
+
+def summary_lines(view: Cohorts) -> list[str]:
+    """`sbtop check`'s words for the cohorts: each side, then each verdict."""
+    if view.canary is None or view.stable is None or view.comparison is None:
+        return [f"cohorts ({view.label}): {view.reason or 'none yet'}"]
+    return [f"cohorts ({view.label}): {_side_text('canary', view.canary)}",
+            f"{' ' * (len(view.label) + 12)}{_side_text('stable', view.stable)}",
+            f"  {view.comparison.latency.said}",
+            f"  {view.comparison.errors.said}"]

@@ -56,10 +56,9 @@ class Detail:
     partial: str | None = None
     # The canary-vs-stable figures: the stable cohort's requests (`requests` holds the
     # canary's), the verdict (pass, fail, waiting, unknown, no cohort label), the one-sided
-    # test's p-value and name, and the verdict in words.
+    # test's name, and the verdict in words with its p-value ("cohorts" has it unrounded).
     stable_requests: float | None = None
     verdict: str | None = None
-    p_value: float | None = None
     test: str | None = None
     said: str | None = None
 

@@ -25,6 +25,8 @@ def number(value: float | None, unit: str) -> str:
         return f"{value:.2f}%" if abs(value) < 10 else f"{value:.1f}%"
     if unit == "ms":
         return f"{value:.0f} ms" if abs(value) >= 10 else f"{value:.1f} ms"
+    if unit == "pts":  # percentage points: a difference, signed
+        return f"{value:+.2f} pts"
     if unit == "/s":
         return f"{value:.0f}/s" if abs(value) >= 100 else f"{value:.1f}/s"
     return f"{value:,.0f}"
