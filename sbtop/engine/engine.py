@@ -10,6 +10,7 @@ from typing import Any
 from sbtop.engine import words
 from sbtop.engine.alerts import AlertEvaluator
 from sbtop.engine.assessment import Assessment, SourceStatus
+from sbtop.engine.cohort_window import CohortWindow
 from sbtop.engine.cohorts import Cohorts, cohort_figures, cohort_settings, cohorts_over
 from sbtop.engine.database import db_figures
 from sbtop.engine.exposition import ParseError
@@ -78,10 +79,10 @@ class Engine:
         self._failed_before: str | None = None
         # The canary and stable cohorts: the same pages read again with the cohort label in
         # the place of the route (sbtop.engine.cohorts), when a cohort label is configured.
-        self._cohort_fleet: Fleet | None = None
+        self._cohort_window: CohortWindow | None = None
         self._cohorts: Cohorts | None = None
         if settings.cohorts is not None:
-            self._cohort_fleet = Fleet(cohort_settings(settings))
+            self._cohort_window = CohortWindow(settings)
 
     def observe(self, obs: Observation) -> Assessment:
         self.tick += 1
@@ -244,13 +245,16 @@ class Engine:
     def _take_cohorts(self, scrapes: tuple[MetricsScrape, ...], t: float, wall: float,
                       error: str | None) -> None:
         c = self.settings.cohorts
-        if c is None or self._cohort_fleet is None:
+        w = self._cohort_window
+        if c is None or w is None:
             return
-        r = self._cohort_fleet.observe(scrapes, t, wall)
+        # Several instances go through a Fleet of trackers, one target through one tracker.
+        d = w.observe_fleet(scrapes, t, wall) if self._fleet is not None else w.observe(
+            scrapes[0])
         if error is not None:
             self._cohorts = Cohorts(c.label, reason=f"metrics unavailable: {error}")
         else:
-            self._cohorts = cohorts_over(r.deltas, self.settings, "waiting for a second scrape")
+            self._cohorts = cohorts_over(d, self.settings, "waiting for a second scrape")
 
     def _external_alerts(self) -> tuple[ExternalAlert, ...]:
         """Prometheus's alerts about this target: another job's are left out; one without
