@@ -286,3 +286,14 @@ def test_the_canary_panels_cohort_line_fits_an_80_column_panel() -> None:
     narrow = cohort_line(a.cohorts, 76)
     assert len(narrow) <= 76 and narrow.startswith("canary p95 235 ms 5xx 2.00% (200)")
     assert cohort_line(None, 76) == ""
+
+
+def test_the_gate_states_the_verdict_in_words_that_fit_the_panel() -> None:
+    canary = {0.1: 100, 0.25: 200, 0.5: 200, 1.0: 200, INF: 200}
+    stable = {0.1: 22000, 0.25: 22900, 0.5: 22900, 1.0: 22900, INF: 22900}
+    a = run([cohort_page(ZERO, ZERO), cohort_page(canary, stable)])
+    gate = evaluate(5, 0.0, 1e12, 100.0, a.figures, GateSettings())
+    failing = gate.failing[0]
+    assert failing.name == "cohort p95"
+    assert failing.shown == "canary p95 +138 % vs stable, significant (p<0.001), 200 vs 22,900 req"
+    assert len("FAIL " + failing.shown) <= 76

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sbtop.engine.cohorts import NO_LABEL, PASS
+from sbtop.engine.cohorts import FAIL, NO_LABEL, PASS
 from sbtop.engine.figures import Figure
 from sbtop.engine.keys import Fig
 
@@ -32,9 +32,12 @@ def cohort_criteria(percent: int | None, figures: Mapping[str, Figure]) -> list[
     out: list[Judged] = []
     for name, f in found:
         assert f is not None
-        # The verdict's words without their last word: the gate marks each criterion itself.
-        said = (f.detail.said or f.reason or "unknown").removesuffix(": FAIL").removesuffix(
-            ": pass")
+        # The verdict's words without their last word (the gate marks each criterion itself),
+        # "requests" shortened: the criterion fits one line of an 80-column Canary panel.
+        said = f.reason or "unknown"
+        if f.detail.said and f.detail.verdict in (PASS, FAIL):
+            said = f.detail.said.removesuffix(": FAIL").removesuffix(": pass").replace(
+                " requests", " req")
         if f.stale_s is not None:
             out.append((name, False, f"{name}: stale for {f.stale_s:.0f} s ({said})"))
         else:
