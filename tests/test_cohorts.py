@@ -297,3 +297,13 @@ def test_the_gate_states_the_verdict_in_words_that_fit_the_panel() -> None:
     assert failing.name == "cohort p95"
     assert failing.shown == "canary p95 +138 % vs stable, significant (p<0.001), 200 vs 22,900 req"
     assert len("FAIL " + failing.shown) <= 76
+
+
+def test_prometheus_unavailable_makes_the_cohorts_unknown_with_the_reason() -> None:
+    snap = PromSnapshot(t=0, wall=1_800_000_000.0, error="connection refused")
+    a = Engine(SETTINGS).observe(Observation(0, 1_800_000_000.0, prom=snap))
+    assert a.cohorts is not None and a.cohorts.comparison is None
+    assert a.cohorts.reason == "Prometheus unavailable: connection refused"
+    f = a.figures[Fig.CANARY_P95_VS_STABLE_PCT]
+    assert f.value is None and f.level is Level.UNKNOWN
+    assert not evaluate(5, 0.0, 1e12, 100.0, a.figures, GateSettings()).open
