@@ -247,6 +247,7 @@ def test_the_config_turns_cohorts_on_with_a_label_and_off_without() -> None:
 
 @pytest.mark.parametrize(("cohorts", "message"), [
     ({"label": "vari ant"}, "canary.cohorts.label: 'vari ant' is not a label name"),
+    ({"label": "status"}, "canary.cohorts.label: 'status' is the bucket bound or a status label"),
     ({"label": "variant", "canary": "x", "stable": "x"},
      "canary.cohorts: canary and stable must be two different label values"),
     ({"label": "variant", "alpha": 1.5}, "canary.cohorts.alpha: must be between 0 and 1"),

@@ -5,7 +5,12 @@ optimized routes, and the cohort gate catches it."""
 
 from __future__ import annotations
 
-from sbtop.demo.backend import SimulatedBackend
+from pathlib import Path
+
+import pytest
+
+from sbtop.demo.backend import SimulatedBackend, running
+from sbtop.demo.render_api import API_KEY, SERVICE_ID
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.engine import Engine
 from sbtop.engine.exposition import scan
@@ -14,6 +19,7 @@ from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level
 from sbtop.engine.names import wanted_samples
 from sbtop.engine.settings import CohortSettings, EngineSettings
+from tests.cli import run_sbtop
 from tests.pagegen import obs
 
 SETTINGS = EngineSettings(cohorts=CohortSettings())  # the demo's: variant, optimized/baseline
@@ -66,3 +72,36 @@ def test_the_good_canary_passes_the_cohort_gate() -> None:
     a = watch(5, bad=False)  # the fix works: the optimized path is faster
     gate = evaluate(5, 0.0, 1e12, 1000.0, a.figures, GateSettings())
     assert gate.open, [c.shown for c in gate.criteria]
+
+
+@pytest.mark.slow
+def test_sbtop_canary_next_is_refused_by_the_cohort_gate_at_5_pct(tmp_path: Path) -> None:
+    """Headless, as `sbtop canary next` runs in a script: the slow canary cohort shuts the
+    gate, the refusal names it, exit 1 (refused) and nothing is sent."""
+    with running(port=0) as b:
+        b.render.build_s, b.render.update_s = 0.05, 0.05
+        b.set(rps=400, canary_regresses_at=25, canary_slowdown=4.0)
+        cfg = tmp_path / "sbtop.toml"
+        cfg.write_text(f"""
+[targets.demo]
+base_url = "{b.url}"
+[targets.demo.render]
+service_id = "{SERVICE_ID}"
+api_key_env = "SB_TEST_RENDER_KEY"
+api_url = "{b.render_url}"
+[canary]
+soak = {{ "5" = "1s", "25" = "1s" }}
+[canary.cohorts]
+label = "variant"
+""")
+        cfg.chmod(0o600)
+        env = {"SB_TEST_RENDER_KEY": API_KEY, "SBTOP_STATE_DIR": str(tmp_path / "state")}
+        r = run_sbtop("canary", "next", "--yes", "--window", "2", "--config", str(cfg), env=env)
+        assert r.returncode == 0 and b.knobs.canary_percent == 5, r.stdout + r.stderr
+        # 400 requests/s at 5 %: some 100 canary requests in 5 s.
+        r = run_sbtop("canary", "next", "--yes", "--window", "6", "--config", str(cfg), env=env)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "FAIL canary p95 +" in r.stdout and "significant" in r.stdout, r.stdout
+        # The soak is done and the whole service's 5xx is fine: the cohort alone shut it.
+        assert "refused: the gate is shut (canary p95 +" in r.stdout, r.stdout
+        assert b.knobs.canary_percent == 5

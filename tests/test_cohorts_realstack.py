@@ -1,7 +1,8 @@
 """The cohort path against a real prom-client app (tests/realstack/app.js with the runbook's
 flag on: every request labelled `variant`, the optimized path four times as slow) read
-directly and through a real Prometheus: each cohort's requests match what the load generator
-sent, and the slow canary is caught by the cohort comparison in one query a round."""
+directly, over several metrics URLs and through a real Prometheus: each cohort holds its share
+of the requests, and the slow canary is caught by the cohort comparison (in one query a round
+through Prometheus)."""
 
 from __future__ import annotations
 

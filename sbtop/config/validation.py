@@ -204,6 +204,10 @@ def _validate_cohorts(config: Config) -> None:
     where = "canary.cohorts"
     if c.label and not _LABEL_NAME.fullmatch(c.label):
         raise ConfigError(f"{where}.label: {c.label!r} is not a label name")
+    reserved = {"le", *config.metrics.status_labels}
+    if c.label in reserved:
+        raise ConfigError(f"{where}.label: {c.label!r} is the bucket bound or a status label, "
+                          "not a cohort")
     if c.label and (not c.canary or not c.stable or c.canary == c.stable):
         raise ConfigError(f"{where}: canary and stable must be two different label values")
     if c.min_canary_requests < 1:
