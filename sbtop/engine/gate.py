@@ -1,7 +1,9 @@
 """The canary ladder and its gate, from the runbook: step the flag 0 -> 5 -> 25 -> 100 %, soak
 each step (30 min at 5 %, 1 h at 25 %), and go on only while the 5xx rate stays under 1 %, p95
 stays within 10 % of the baseline taken before the first step, and DB connections stay under
-80 %. Pure: figures and times in, a verdict out."""
+80 %. With a cohort label configured and seen, the p95 rule is replaced by the canary cohort
+judged against the stable one in the same window (sbtop.engine.cohort_gate). Pure: figures and
+times in, a verdict out."""
 
 from __future__ import annotations
 
