@@ -12,6 +12,7 @@ from sbtop import format
 from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.advice import RUNBOOK_ADVICE, Advice, standing
 from sbtop.engine.assessment import SHOWN, Assessment, figure_level, iso, to_dict
+from sbtop.engine.cohorts import summary_lines
 from sbtop.engine.engine import Engine
 from sbtop.engine.figures import Figure
 from sbtop.engine.keys import Fig
@@ -182,6 +183,8 @@ def as_text(a: Assessment, base_url: str = "", pages: tuple[PageView, ...] = (),
     read = read_from(a)
     if read:
         lines.append(f"  read from: {read}")
+    if a.cohorts is not None:
+        lines += [f"  {x}" for x in summary_lines(a.cohorts)]
     for al in a.alerts:
         nodata = " (no data)" if al.no_data else ""
         lines.append(f"  alert {al.name}: {al.state.value} since {iso(al.since_wall)} "

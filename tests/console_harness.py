@@ -27,7 +27,8 @@ class Harness:
     def __init__(self, *, theme: str = "dark", production: bool = True,
                  base_url: str | None = None, history_s: float = 3600.0,
                  state_dir: Path | None = None, read_only: bool = False,
-                 slo: SloConfig | None = None, **target: Any) -> None:
+                 slo: SloConfig | None = None, canary: config.CanaryConfig | None = None,
+                 **target: Any) -> None:
         self.backend = SimulatedBackend(port=0, background=False).start()
         self.clock = ManualClock()
         env: dict[str, str] = {}
@@ -40,8 +41,10 @@ class Harness:
             env["SB_TEST_RENDER_KEY"] = API_KEY
         tc = config.TargetConfig(base_url=base_url or self.backend.url, production=production,
                                  gzip=False, **target)
-        resolved = config.resolve(config.Config(targets={"demo": tc},
-                                                slo=slo or SloConfig()), env=env)
+        cfg = config.Config(targets={"demo": tc}, slo=slo or SloConfig())
+        if canary is not None:  # e.g. with [canary.cohorts]
+            cfg = config.Config(targets={"demo": tc}, slo=slo or SloConfig(), canary=canary)
+        resolved = config.resolve(cfg, env=env)
         # The header shows the base URL: a fixed one keeps screens the same from run to run
         # (the checklist's probes still go to the backend).
         shown = dataclasses.replace(resolved, identity=dataclasses.replace(

@@ -19,7 +19,8 @@ EVERY = Detail(errors=1.0, requests=100.5, metric="m", status_label="code",
                idle_in_transaction_aborted=4, waiting=5, other=6, hidden=7, sessions=8,
                capacity=100, capacity_from="max_connections", pool_size=20,
                objective_pct=99.5, span_s=300.0, bound_ms=500.0, age_s=3.0, page_at=14.4,
-               source="prometheus", partial="1 of 2 instances")
+               source="prometheus", partial="1 of 2 instances", stable_requests=2000.0,
+               verdict="fail", test="mann-whitney", said="canary p95 +48 %")
 
 
 def test_check_json_keeps_each_figures_order_of_keys() -> None:

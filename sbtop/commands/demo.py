@@ -54,8 +54,11 @@ def run(opts: DemoOptions, config: ConfigFile) -> int:
     metrics_urls = [f"{b.url}/metrics" for b in backends] if len(backends) > 1 else None
     try:
         if opts.scenario == "bad-canary":
-            for b in backends:  # the optimized routes regress from 25 % (served alone too)
-                b.set(canary_regresses_at=25)
+            # The optimized routes regress from 25 % (served alone too), and are four times
+            # as slow before: a slow canary cohort that hardly moves the whole service at 5 %,
+            # which the cohort gate catches.
+            for b in backends:
+                b.set(canary_regresses_at=25, canary_slowdown=4.0)
         elif opts.scenario == "render-incident":
             # Them, not us: Render's page says degraded, and the service is slower for it.
             for b in backends:

@@ -235,9 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a database to show in the Database panel")
     demo.add_argument("--scenario", choices=["good", "bad-canary", "render-incident"],
                       default="good",
-                      help="bad-canary: the optimized routes regress from the 25 %% step; "
-                      "render-incident: Render's status page says degraded and the service "
-                      "is slower (them, not us)")
+                      help="bad-canary: the optimized routes are 4x slower from the first "
+                      "step (the canary cohort shows it at 5 %%) and regress from the 25 %% "
+                      "step; render-incident: Render's status page says degraded and the "
+                      "service is slower (them, not us)")
     demo.add_argument("--instances", type=argtypes.instances, default=1, metavar="N",
                       help="run N instances (1 to 8), scraped at once and summed, each shown "
                       "on its own")

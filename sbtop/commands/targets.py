@@ -75,6 +75,8 @@ def target_for(config_file: ConfigFile, opts: TargetOptions,
 
 # The demo's soak at each step: the runbook's 30 min at 5 % and 1 h at 25 % are for real deploys.
 DEMO_SOAK = {"5": "1m", "25": "1m"}
+# The simulated backend labels every request with the flag's draw, as the README's snippet does.
+DEMO_COHORTS = {"label": "variant", "canary": "optimized", "stable": "baseline"}
 DEMO_SOAK_NOTE = ("demo: each canary step soaks 1 minute here (the runbook's plan: 30 min at "
                   "5 %, 1 h at 25 %)")
 
@@ -108,7 +110,8 @@ def demo_target(url: str, dsn: str | None = None, metrics_urls: list[str] | None
     pages = [{"name": name, "url": page_url(url, page), "interval_s": MIN_INTERVAL_S}
              for page, (name, _components) in PAGES.items()] if status_pages else []
     cfg = msgspec.structs.replace(
-        config.parse({"verify": STUDYBUDDY, "canary": {"soak": DEMO_SOAK},
+        config.parse({"verify": STUDYBUDDY, "canary": {"soak": DEMO_SOAK,
+                                                        "cohorts": DEMO_COHORTS},
                       "status_pages": pages}),
         targets={"demo": demo})
     if ui is not None:

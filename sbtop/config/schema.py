@@ -208,12 +208,26 @@ class CanaryGateConfig(Table):
     max_db_connections_pct: Number = 80.0
 
 
+class CanaryCohortsConfig(Table):
+    """The cohort label on the latency histogram and the request counter: off while `label`
+    is empty."""
+
+    label: str = ""
+    canary: str = "optimized"
+    stable: str = "baseline"
+    min_canary_requests: int = 100
+    alpha: Number = 0.01
+    max_p95_over_stable_pct: Number = 10.0
+    max_5xx_over_stable_pts: Number = 0.5
+
+
 class CanaryConfig(Table):
     flag: str = "PERF_OPTIMIZATIONS_ENABLED"
     steps: list[int] = field(default_factory=lambda: [0, 5, 25, 100])
     # Soak per step, as durations keyed by the step's percent (the runbook's 30 min and 1 h).
     soak: dict[str, Any] = field(default_factory=lambda: {"5": "30m", "25": "1h"})
     gate: CanaryGateConfig = field(default_factory=CanaryGateConfig)
+    cohorts: CanaryCohortsConfig = field(default_factory=CanaryCohortsConfig)
 
 
 class VerifyConfig(Table):

@@ -12,6 +12,7 @@ from sbtop.engine.settings import (
     RUNBOOK_ALERTS,
     RUNBOOK_THRESHOLDS,
     AlertRule,
+    CohortSettings,
     EngineSettings,
     HealthFields,
     MetricNames,
@@ -79,4 +80,14 @@ def engine_settings(config: Config, tc: TargetConfig | None = None) -> EngineSet
         alerts=alerts,
         n_plus_one_calls_per_request=config.db.n_plus_one_calls_per_request,
         slo=slo_settings,
+        cohorts=cohort_settings(config),
     )
+
+
+def cohort_settings(config: Config) -> CohortSettings | None:
+    """[canary.cohorts]: None (off) while no label is named."""
+    c = config.canary.cohorts
+    if not c.label:
+        return None
+    return CohortSettings(c.label, c.canary, c.stable, c.min_canary_requests, float(c.alpha),
+                          float(c.max_p95_over_stable_pct), float(c.max_5xx_over_stable_pts))

@@ -216,7 +216,28 @@ def validate(config: Config) -> None:
                                               target.actions.command.rollback)):
             raise ConfigError(f"{where}.command: no command given")
     validate_status_pages(config)
+    _validate_cohorts(config)
     steps = config.canary.steps
     if steps != sorted(steps) or not all(CANARY_PERCENT.contains(s) for s in steps):
         raise ConfigError("canary.steps: expected rising percentages between 0 and 100")
 
+
+
+def _validate_cohorts(config: Config) -> None:
+    c = config.canary.cohorts
+    where = "canary.cohorts"
+    if c.label and not _LABEL_NAME.fullmatch(c.label):
+        raise ConfigError(f"{where}.label: {c.label!r} is not a label name")
+    reserved = {"le", *config.metrics.status_labels}
+    if c.label in reserved:
+        raise ConfigError(f"{where}.label: {c.label!r} is the bucket bound or a status label, "
+                          "not a cohort")
+    if c.label and (not c.canary or not c.stable or c.canary == c.stable):
+        raise ConfigError(f"{where}: canary and stable must be two different label values")
+    if c.min_canary_requests < 1:
+        raise ConfigError(f"{where}.min_canary_requests: must be at least 1")
+    if not 0 < c.alpha < 1:
+        raise ConfigError(f"{where}.alpha: must be between 0 and 1 (e.g. 0.01)")
+    for key in ("max_p95_over_stable_pct", "max_5xx_over_stable_pts"):
+        if getattr(c, key) < 0:
+            raise ConfigError(f"{where}.{key}: must not be negative")

@@ -144,8 +144,9 @@ class SimulatedBackend:
         inst = self._inst
         k = self.knobs
         for req in self._model.advance(seconds):
-            inst.duration.labels(req.method, req.route, req.status).observe(req.seconds)
-            inst.requests.labels(req.method, req.route, req.status).inc()
+            inst.duration.labels(req.method, req.route, req.status, req.variant).observe(
+                req.seconds)
+            inst.requests.labels(req.method, req.route, req.status, req.variant).inc()
             self.served += 1
         # Sockets and memory wander a little around their knobs, as live ones do; after a
         # restart the clients reconnect over ten seconds.

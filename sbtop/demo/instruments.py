@@ -23,11 +23,12 @@ class Instruments:
         r = self.registry
         self.duration = Histogram(
             "http_request_duration_seconds", "Duration of HTTP requests in seconds",
-            ["method", "route", "status_code"], buckets=BUCKETS, registry=r,
+            ["method", "route", "status_code", "variant"], buckets=BUCKETS, registry=r,
         )
+        # `variant`: the cohort the runbook's flag put the request in (optimized / baseline).
         self.requests = Counter(
-            "http_requests", "Total number of HTTP requests", ["method", "route", "status"],
-            registry=r,
+            "http_requests", "Total number of HTTP requests",
+            ["method", "route", "status", "variant"], registry=r,
         )
         self.sockets = Gauge("active_websocket_connections", "Connected Socket.IO clients",
                              registry=r)

@@ -73,6 +73,10 @@ class Knobs:
     # Render's status page (demo/status_pages.py): 0 operational, 1 degraded with an
     # incident, 2 a major outage. Only the page says so: the traffic is its own knobs'.
     render_incident: int = 0
+    # How much slower the optimized path is at every step below `canary_regresses_at`
+    # (0: it is faster, the fix works). The bad canary's slow cohort: at 5 % the whole
+    # service hardly moves, the canary cohort against the stable one shows it.
+    canary_slowdown: float = 0.0
 
     def update(self, values: dict[str, object]) -> list[str]:
         """Set knobs from a JSON object; returns the names it did not know or could not set."""
@@ -102,6 +106,8 @@ class Request:
     route: str
     status: str
     seconds: float
+    # The runbook's flag, decided per request and put on the metrics as the cohort label.
+    variant: str = "baseline"
 
 
 @dataclass
@@ -116,9 +122,13 @@ class TrafficModel:
     _error_due: float = field(default=0.0, init=False)
     _client_due: dict[str, float] = field(default_factory=dict, init=False)
     _weights: list[float] = field(init=False)
+    # The flag's draw for requests off the optimized routes: its own generator, so the main
+    # one draws exactly what it always did (the demo's figures stay as they were).
+    _variant_rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
+        self._variant_rng = random.Random(self.seed + 1)
         self._weights = [r.weight for r in self.routes]
         # Start every error accumulator at a seeded phase, so a fresh backend does not wait
         # hundreds of requests for its first error, yet shares stay exact over time.
@@ -142,13 +152,20 @@ class TrafficModel:
         status = route.ok_status
         scale = k.latency_scale
         fails = False
+        variant = "baseline"
         if route.optimized and k.canary_percent > 0 and (
                 self._rng.random() * 100 < k.canary_percent):
+            variant = "optimized"
             if k.canary_regresses_at and k.canary_percent >= k.canary_regresses_at:
                 scale *= 4.0  # the bad canary: the new code path is slower and fails
                 fails = self._rng.random() < 0.25
+            elif k.canary_slowdown > 0:
+                scale *= k.canary_slowdown
             else:
                 scale *= 0.55  # the fix works: fewer queries, faster answers
+        elif not route.optimized and k.canary_percent > 0 and (
+                self._variant_rng.random() * 100 < k.canary_percent):
+            variant = "optimized"  # the flag is drawn per request; this route has one path
         self._error_due += k.error_rate
         if fails:
             status = "500"
@@ -169,7 +186,7 @@ class TrafficModel:
         else:
             ms = route.median_ms * math.exp(self._rng.gauss(0.0, route.sigma)) * scale
             seconds = ms / 1000.0
-        return Request(route.method, route.path, status, seconds)
+        return Request(route.method, route.path, status, seconds, variant)
 
 
 def synthetic_routes(count: int) -> tuple[Route, ...]:

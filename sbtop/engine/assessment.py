@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sbtop.engine.alerts import Alert
+from sbtop.engine.cohorts import Cohorts, cohorts_dict
 from sbtop.engine.figures import Figure
 from sbtop.engine.levels import Level
 from sbtop.engine.observations import DbSnapshot, ExternalAlert, InstanceStatus
@@ -49,6 +50,8 @@ class Assessment:
     external_alerts_error: str | None = None
     # The database's statement statistics over the window (None: not read, no database).
     statements: StatementsView | None = None
+    # The canary cohort against the stable one; None: no cohort label configured.
+    cohorts: Cohorts | None = None
 
 
 def iso(wall: float | None) -> str | None:
@@ -176,5 +179,6 @@ def to_dict(a: Assessment) -> dict[str, Any]:
            if a.instances else {}),
         **({"alerts_error": a.external_alerts_error} if a.external_alerts_error else {}),
         **({"statements": statements_dict(a.statements)} if a.statements is not None else {}),
+        **({"cohorts": cohorts_dict(a.cohorts)} if a.cohorts is not None else {}),
         "notes": list(a.notes),
     }

@@ -62,6 +62,13 @@ class Detail:
     source: str | None = None
     # Set when the figure covers only some of the instances ("1 of 2 instances").
     partial: str | None = None
+    # The canary-vs-stable figures: the stable cohort's requests (`requests` holds the
+    # canary's), the verdict (pass, fail, waiting, unknown, no cohort label), the one-sided
+    # test's name, and the verdict in words with its p-value ("cohorts" has it unrounded).
+    stable_requests: float | None = None
+    verdict: str | None = None
+    test: str | None = None
+    said: str | None = None
 
     def items(self) -> Iterator[tuple[str, Any]]:
         """The fields set, in the order `check --json` has always written them."""

@@ -11,6 +11,8 @@ from sbtop.engine import words
 from sbtop.engine.alerts import AlertEvaluator
 from sbtop.engine.assessment import Assessment, SourceStatus
 from sbtop.engine.burn import BurnWatch
+from sbtop.engine.cohort_window import CohortWindow
+from sbtop.engine.cohorts import Cohorts, cohort_figures, cohort_settings, cohorts_over
 from sbtop.engine.database import db_figures
 from sbtop.engine.exposition import ParseError
 from sbtop.engine.figures import (
@@ -35,7 +37,7 @@ from sbtop.engine.observations import (
     PromSnapshot,
 )
 from sbtop.engine.prom_alerts import alert_level, alert_scope
-from sbtop.engine.prom_window import prom_figures
+from sbtop.engine.prom_window import prom_figures, prom_window
 from sbtop.engine.rollup import Rollup, slide
 from sbtop.engine.routes import Routes
 from sbtop.engine.series import SeriesTracker
@@ -80,6 +82,12 @@ class Engine:
         # Why the scrape before the only good one failed: said while there is one scrape.
         self._failed_before: str | None = None
         self._burn = BurnWatch(settings)  # error-budget burn rates, when an SLO is set
+        # The canary and stable cohorts: the same pages read again with the cohort label in
+        # the place of the route (sbtop.engine.cohorts), when a cohort label is configured.
+        self._cohort_window: CohortWindow | None = None
+        self._cohorts: Cohorts | None = None
+        if settings.cohorts is not None:
+            self._cohort_window = CohortWindow(settings)
 
     def observe(self, obs: Observation) -> Assessment:
         self.tick += 1
@@ -112,6 +120,9 @@ class Engine:
         figures.update(self._current_db_figures(obs.wall))
         if self._burn.on:
             figures.update(self._burn_figures(obs.wall))
+        cohorts = self._current_cohorts()
+        if cohorts is not None:
+            figures.update(cohort_figures(cohorts))
         figures = {k: figures[k] for k in FIGURE_UNITS if k in figures}
         alerts = self.alerts.evaluate(figures, obs.t, obs.wall)
         if self._burn.on:
@@ -224,6 +235,7 @@ class Engine:
             external_alerts=external,
             external_alerts_error=alerts_error,
             statements=self._statements_view(figures),
+            cohorts=cohorts,
         )
 
     def _statements_view(self, figures: dict[str, Figure]) -> StatementsView | None:
@@ -247,6 +259,37 @@ class Engine:
                                      self.settings.n_plus_one_calls_per_request, reason)
         self._statements_shown = (latest, view)
         return view
+
+    def _current_cohorts(self) -> Cohorts | None:
+        """The cohorts of this tick: from the latest scrape(s), or from Prometheus's round;
+        unknown with the reason when the source failed (never the last ones passed off as
+        fresh)."""
+        c = self.settings.cohorts
+        if c is None:
+            return None
+        if self._prom is None:
+            return self._cohorts
+        p = self._prom
+        reason = (f"Prometheus unavailable: {p.error}" if p.error is not None
+                  else p.refusal)
+        if reason is not None:
+            return Cohorts(c.label, reason=reason)
+        win = prom_window(p, cohort_settings(self.settings))
+        return cohorts_over(win.deltas, self.settings, "waiting for Prometheus")
+
+    def _take_cohorts(self, scrapes: tuple[MetricsScrape, ...], t: float, wall: float,
+                      error: str | None) -> None:
+        c = self.settings.cohorts
+        w = self._cohort_window
+        if c is None or w is None:
+            return
+        # Several instances go through a Fleet of trackers, one target through one tracker.
+        d = w.observe_fleet(scrapes, t, wall) if self._fleet is not None else w.observe(
+            scrapes[0])
+        if error is not None:
+            self._cohorts = Cohorts(c.label, reason=f"metrics unavailable: {error}")
+        else:
+            self._cohorts = cohorts_over(d, self.settings, "waiting for a second scrape")
 
     def _external_alerts(self) -> tuple[ExternalAlert, ...]:
         """Prometheus's alerts about this target: another job's are left out; one without
@@ -305,6 +348,8 @@ class Engine:
             except ParseError as e:
                 error = f"unparsable page: {e}"
         detail: dict[str, Any] = {"bytes": scrape.size_bytes}
+        self._take_cohorts((scrape,), scrape.t, scrape.wall,
+                           None if rollup is not None else (error or "no page"))
         if rollup is None:
             self._metrics_status = SourceStatus(
                 "metrics", False, error or "no page", self._metrics_ok_wall, scrape.wall,
@@ -334,6 +379,7 @@ class Engine:
             self._fleet = Fleet(self.settings)
         r = self._fleet.observe(scrapes, t, wall)
         self._fleet_round = r
+        self._take_cohorts(scrapes, t, wall, None if r.answered else "no instance answered")
         self._fleet_instances = r.instances
         detail: dict[str, Any] = {"bytes": r.size_bytes, "instances_up": r.answered,
                                   "instances": len(r.instances)}

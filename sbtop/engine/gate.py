@@ -1,7 +1,9 @@
 """The canary ladder and its gate, from the runbook: step the flag 0 -> 5 -> 25 -> 100 %, soak
 each step (30 min at 5 %, 1 h at 25 %), and go on only while the 5xx rate stays under 1 %, p95
 stays within 10 % of the baseline taken before the first step, and DB connections stay under
-80 %. Pure: figures and times in, a verdict out."""
+80 %. With a cohort label configured and seen, the p95 rule is replaced by the canary cohort
+judged against the stable one in the same window (sbtop.engine.cohort_gate). Pure: figures and
+times in, a verdict out."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sbtop.engine import words
+from sbtop.engine.cohort_gate import cohort_criteria, fallback_note
 from sbtop.engine.figures import Figure
 from sbtop.engine.keys import Fig
 
@@ -84,7 +87,12 @@ def evaluate(percent: int | None, step_started_wall: float | None, now_wall: flo
         "5xx", e5 is not None and e5 < settings.max_5xx_pct,
         f"5xx {_num(e5, '%')}, must be < {settings.max_5xx_pct:g}%"))
     p95 = _fresh(figures.get(Fig.LATENCY_P95_MS))
-    if baseline_p95_ms is None and not percent:
+    compared = cohort_criteria(percent, figures)
+    if compared:
+        # The canary cohort against the stable one, in the same window: the comparison the
+        # baseline stands in for when the app labels no cohort.
+        criteria.extend(Criterion(*c) for c in compared)
+    elif baseline_p95_ms is None and not percent:
         # Before the first step there is nothing to compare with yet: the p95 of the moment
         # of stepping becomes the baseline.
         criteria.append(Criterion("p95", None, f"p95 {_num(p95, 'ms')} becomes the baseline"))
@@ -95,7 +103,7 @@ def evaluate(percent: int | None, step_started_wall: float | None, now_wall: flo
         criteria.append(Criterion(
             "p95", p95 is not None and p95 <= bound,
             f"p95 {_num(p95, 'ms')}, must be <= {bound:.0f} ms (baseline {baseline_p95_ms:.0f} "
-            f"+{settings.max_p95_regression_pct:g}%)"))
+            f"+{settings.max_p95_regression_pct:g}%)" + fallback_note(figures)))
     db = figures.get(Fig.DB_CONNECTIONS_PCT)
     if db is None or (db.value is None and not db.judged and db.stale_s is None
                       and "no connection limit" in (db.reason or "")):

@@ -39,6 +39,9 @@ class Fig(enum.StrEnum):
     DB_POOL_PCT = "db_pool_pct"
     DB_SESSIONS = "db_sessions"
     HEALTH = "health"
+    # The canary cohort against the stable one (only when a cohort label is configured).
+    CANARY_P95_VS_STABLE_PCT = "canary_p95_vs_stable_pct"
+    CANARY_5XX_VS_STABLE_PTS = "canary_5xx_vs_stable_pts"
 
     def __repr__(self) -> str:
         # As its text: messages quote keys with !r ("did you mean 'latency_p95_ms'?") and

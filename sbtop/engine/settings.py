@@ -36,6 +36,8 @@ FIGURE_UNITS: dict[str, str] = {
     Fig.DB_POOL_PCT: "%",
     Fig.DB_SESSIONS: "",
     Fig.HEALTH: "",
+    Fig.CANARY_P95_VS_STABLE_PCT: "%",
+    Fig.CANARY_5XX_VS_STABLE_PTS: "pts",
 }
 
 # The runbook's table of key metrics to watch.
@@ -113,6 +115,24 @@ RUNBOOK_ALERTS: tuple[AlertRule, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
+class CohortSettings:
+    """The cohort label the app puts on its histogram and counter, and how the canary cohort
+    is judged against the stable one (sbtop.engine.cohorts)."""
+
+    label: str = "variant"
+    canary: str = "optimized"
+    stable: str = "baseline"
+    # Fewer canary (or stable) requests in the window than this: "waiting", never a pass.
+    min_canary_requests: int = 100
+    # A one-sided test under this p-value is a significant difference.
+    alpha: float = 0.01
+    # The effect a significant difference must exceed to fail: a tiny slowdown that huge
+    # traffic makes significant does not block a step.
+    max_p95_over_stable_pct: float = 10.0
+    max_5xx_over_stable_pts: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
 class EngineSettings:
     window_s: float = 60.0
     # Fewer requests than this in the window make latency and error figures unknown.
@@ -133,3 +153,5 @@ class EngineSettings:
     n_plus_one_calls_per_request: float = 5.0
     # The error-budget SLOs ([slo]); none watched by default.
     slo: SloSettings = field(default_factory=SloSettings)
+    # The canary cohort against the stable one; None: no cohort label configured.
+    cohorts: CohortSettings | None = None

@@ -27,6 +27,8 @@ def number(value: float | None, unit: str) -> str:
         return f"{value:.0f} ms" if abs(value) >= 10 else f"{value:.1f} ms"
     if unit == "x":  # a burn rate: a multiple of the error budget
         return f"{value:.2f}x" if abs(value) < 10 else f"{value:.1f}x"
+    if unit == "pts":  # percentage points: a difference, signed
+        return f"{value:+.2f} pts"
     if unit == "/s":
         return f"{value:.0f}/s" if abs(value) >= 100 else f"{value:.1f}/s"
     return f"{value:,.0f}"

@@ -13,6 +13,11 @@
 // Every shape calls collectDefaultMetrics (process_resident_memory_bytes,
 // nodejs_eventloop_lag_seconds, process_start_time_seconds, ...).
 //
+// Cohorts (hand shapes only, off unless PERF_OPTIMIZATIONS_ENABLED is set): the runbook's flag
+// drawn per request, `variant` = "optimized" for that share and "baseline" for the rest, put on
+// the histogram and the counter as a label; the optimized path's /api/work takes
+// SBTOP_TEST_OPTIMIZED_SLOWDOWN times as long (default 1), a slow canary on demand.
+//
 // GET /api/work?ms=N&status=S answers S after N ms. GET /api/health answers Express-style JSON
 // without a memory limit. Anything else is a 404 whose route label is the raw path, as
 // unmatched routes are in many apps. Prints "listening PORT" once it listens.
@@ -69,24 +74,34 @@ if (shape === "bundle") {
 } else {
   client.collectDefaultMetrics();
   const statusLabel = shape === "hand-status" ? "status" : "status_code";
+  const flag = process.env.PERF_OPTIMIZATIONS_ENABLED;
+  const cohorts = flag !== undefined && flag !== "";
+  const extra = cohorts ? ["variant"] : [];
   const duration = new client.Histogram({
     name: "http_request_duration_seconds",
     help: "Duration of HTTP requests in seconds",
-    labelNames: ["method", "route", "status_code"],
+    labelNames: ["method", "route", "status_code", ...extra],
   });
   const requests = new client.Counter({
     name: "http_requests_total",
     help: "Total number of HTTP requests",
-    labelNames: ["method", "route", statusLabel],
+    labelNames: ["method", "route", statusLabel, ...extra],
   });
   app.use((req, res, next) => {
     // Scrapes are not traffic (express-prom-bundle leaves its own route out too).
     if (req.path === "/metrics") return next();
     const end = duration.startTimer();
+    const labels = {};
+    if (cohorts) {
+      // The runbook's flag, drawn once per request; the handlers read res.locals.variant.
+      const variant = Math.random() * 100 < parseInt(flag, 10) ? "optimized" : "baseline";
+      res.locals.variant = variant;
+      labels.variant = variant;
+    }
     res.on("finish", () => {
       const route = req.route ? req.baseUrl + req.route.path : req.path;
-      end({ method: req.method, route, status_code: res.statusCode });
-      requests.inc({ method: req.method, route, [statusLabel]: res.statusCode });
+      end({ method: req.method, route, status_code: res.statusCode, ...labels });
+      requests.inc({ method: req.method, route, [statusLabel]: res.statusCode, ...labels });
     });
     next();
   });
@@ -105,7 +120,9 @@ if (shape === "bundle") {
 }
 
 app.get("/api/work", (req, res) => {
-  const ms = Math.max(0, Number(req.query.ms || 0));
+  const slowdown = res.locals.variant === "optimized"
+    ? Number(process.env.SBTOP_TEST_OPTIMIZED_SLOWDOWN || 1) : 1;
+  const ms = Math.max(0, Number(req.query.ms || 0)) * slowdown;
   const status = Number(req.query.status || 200);
   setTimeout(() => res.status(status).json({ ok: status < 400, ms }), ms);
 });

@@ -76,13 +76,16 @@ def _read_line(proc: subprocess.Popen[str], want: str, timeout: float) -> str:
 class NodeApp:
     """One instance of app.js in one shape: hand-status, hand-status-code or bundle."""
 
-    def __init__(self, shape: str) -> None:
+    def __init__(self, shape: str, env: dict[str, str] | None = None) -> None:
+        """`env`: added to the app's environment (PERF_OPTIMIZATIONS_ENABLED turns the
+        cohort label on, see app.js)."""
         ensure_installed()
         assert NODE is not None
         self.shape = shape
         self.proc = subprocess.Popen(with_parent([NODE, str(HERE / "app.js"), shape, "0"]),
                                      cwd=HERE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True)
+                                     stderr=subprocess.DEVNULL, text=True,
+                                     env={**os.environ, **env} if env else None)
         self.port = int(_read_line(self.proc, "listening", 30).split()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         self.hostport = f"127.0.0.1:{self.port}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 
 from sbtop import format
+from sbtop.console.cohorts import cohort_line
 from sbtop.console.marks import esc
 from sbtop.console.widgets.panel import Line, Panel
 from sbtop.engine.assessment import Assessment
@@ -29,6 +30,8 @@ class CanaryPanel(Panel):
         first = ("reading the state file a deploying sbtop keeps…" if self._note else
                  "reading the flag from the provider…")
         yield Line(f"[$text-muted]{first}[/]", id="cn-step")
+        # The canary and stable cohorts side by side, when a cohort label is configured.
+        yield Line(id="cn-cohorts", collapse_empty=True, fixed=False)
         yield Line(id="cn-gate")
         # A narrow screen cuts the gate's criteria: those that do not fit go on a second line.
         second = Line(id="cn-gate2")
@@ -63,6 +66,7 @@ class CanaryPanel(Panel):
         self.query_one("#cn-step", Line).set("  ".join(parts))
         first = self.query_one("#cn-gate", Line)
         width = first.size.width or 10_000  # not laid out yet: one line
+        self.query_one("#cn-cohorts", Line).set(cohort_line(a.cohorts, width))
         lines: list[list[str]] = [[], []]
         used = 0
         for c in g.criteria:

@@ -1,0 +1,137 @@
+"""The statistical tests of the cohort gate, computed from the counts the histograms give.
+
+Latency: the Mann-Whitney U test, one-sided ("the canary is slower"), on the two cohorts'
+histogram bucket counts in the window. A histogram does not keep each request's duration, only
+which bucket it fell in, so the buckets are ordered categories: every request in a bucket shares
+the bucket's mid-rank (ties), and the normal approximation uses the tie-corrected variance
+(Lehmann, "Nonparametrics", 1975, ch. 1). With thousands of requests and a dozen buckets
+nearly every request is tied with others, which is exactly what the correction is for; the
+exact distribution is not needed at the sizes the gate judges (it waits for a minimum number of
+canary requests first).
+
+Errors: the 5xx share of each cohort, one-sided ("the canary fails more"): Fisher's exact test
+(the hypergeometric tail) while an expected cell count is small, the pooled two-proportion z-test
+otherwise. Pure arithmetic, no I/O, no third-party library: every result is checked by hand in
+tests/test_cohort_stats.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Fisher's exact test is summed term by term: with more errors than this the z-test is used
+# whatever the expected counts (it is then accurate, and the sum would be long).
+FISHER_MAX_ERRORS = 5000
+# Below this many expected requests in a cell of the 2x2 table, the z-test's normal
+# approximation is poor (the usual rule of five).
+SMALL_EXPECTED = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Significance:
+    """A one-sided test's outcome: `p` is None when the test cannot be made (no requests)."""
+
+    p: float | None
+    statistic: float | None  # U of the canary, or the z of the two proportions
+    z: float | None  # the standard score (None for Fisher's exact test, or no variance)
+    method: str  # "mann-whitney", "z-test", "fisher", or "none" with the reason in `why`
+    why: str | None = None
+
+
+def upper_tail(z: float) -> float:
+    """P(Z >= z) for a standard normal Z."""
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def bucket_counts(cumulative: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Cumulative histogram buckets (upper bound, count up to it) as the count in each bucket,
+    in order of the bound. A bucket that seems to hold fewer than the one below (float noise of
+    Prometheus's rates, or a scrape caught mid-update) counts as empty rather than negative."""
+    out = []
+    below = 0.0
+    for le, c in sorted(cumulative):
+        out.append((le, max(0.0, c - below)))
+        below = max(below, c)
+    return out
+
+
+def mann_whitney_greater(canary: Sequence[tuple[float, float]],
+                         stable: Sequence[tuple[float, float]]) -> Significance:
+    """One-sided Mann-Whitney U: is a canary request's duration stochastically larger than a
+    stable one's? Both cohorts as cumulative buckets (upper bound, count), the same bounds.
+
+    U counts the (canary, stable) pairs in which the canary request was slower, a tie counting
+    half. Under "no difference" its mean is n1 n2 / 2 and its variance
+    n1 n2 / 12 x ((N + 1) - sum(t^3 - t) / (N (N - 1))), t the requests of each bucket. The
+    z-score takes a continuity correction of 1/2."""
+    a = dict(bucket_counts(canary))
+    b = dict(bucket_counts(stable))
+    bounds = sorted(set(a) | set(b))
+    n1 = sum(a.values())
+    n2 = sum(b.values())
+    if n1 <= 0 or n2 <= 0:
+        return Significance(None, None, None, "none", "no requests in one of the cohorts")
+    n = n1 + n2
+    rank_sum = 0.0
+    ties = 0.0
+    before = 0.0
+    for le in bounds:
+        c, s = a.get(le, 0.0), b.get(le, 0.0)
+        t = c + s
+        if t <= 0:
+            continue
+        mid = before + (t + 1.0) / 2.0  # the mid-rank shared by every request in the bucket
+        rank_sum += c * mid
+        ties += t ** 3 - t
+        before += t
+    u = rank_sum - n1 * (n1 + 1.0) / 2.0
+    mean = n1 * n2 / 2.0
+    var = n1 * n2 / 12.0 * ((n + 1.0) - ties / (n * (n - 1.0))) if n > 1 else 0.0
+    if var <= 0:
+        # Every request in one bucket: the histogram cannot tell the cohorts apart.
+        return Significance(1.0, u, None, "mann-whitney",
+                          "every request in the same bucket: no difference can be seen")
+    z = (u - mean - 0.5) / math.sqrt(var)
+    return Significance(upper_tail(z), u, z, "mann-whitney")
+
+
+def fisher_greater(x1: int, n1: int, x2: int, n2: int) -> float:
+    """Fisher's exact test, one-sided: P(the canary has x1 or more of the x1 + x2 errors) when
+    the errors fall on the n1 + n2 requests at random (the hypergeometric upper tail)."""
+    k = x1 + x2
+    n = n1 + n2
+
+    def log_comb(a: int, b: int) -> float:
+        return math.lgamma(a + 1) - math.lgamma(b + 1) - math.lgamma(a - b + 1)
+
+    denominator = log_comb(n, k)
+    top = min(k, n1)
+    total = 0.0
+    for x in range(x1, top + 1):
+        if k - x > n2:
+            continue
+        total += math.exp(log_comb(n1, x) + log_comb(n2, k - x) - denominator)
+    return min(1.0, total)
+
+
+def proportions_greater(x1: float, n1: float, x2: float, n2: float) -> Significance:
+    """One-sided: is the canary's error share x1/n1 larger than the stable's x2/n2? Counts
+    from Prometheus are rates times the window, so not whole: they are rounded first."""
+    x1i, n1i, x2i, n2i = (round(v) for v in (x1, n1, x2, n2))
+    if n1i <= 0 or n2i <= 0:
+        return Significance(None, None, None, "none", "no requests in one of the cohorts")
+    x1i, x2i = min(x1i, n1i), min(x2i, n2i)
+    k = x1i + x2i
+    if k == 0:
+        return Significance(1.0, 0.0, None, "z-test", "no 5xx in either cohort")
+    pooled = k / (n1i + n2i)
+    expected = min(n1i * pooled, n2i * pooled, n1i * (1 - pooled), n2i * (1 - pooled))
+    if expected < SMALL_EXPECTED and k <= FISHER_MAX_ERRORS:
+        return Significance(fisher_greater(x1i, n1i, x2i, n2i), float(x1i), None, "fisher")
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1i + 1 / n2i))
+    if se <= 0:
+        return Significance(1.0, 0.0, None, "z-test", "every request failed in both cohorts")
+    z = (x1i / n1i - x2i / n2i) / se
+    return Significance(upper_tail(z), z, z, "z-test")

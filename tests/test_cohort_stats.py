@@ -1,0 +1,127 @@
+"""The cohort gate's statistical tests, worked by hand: Mann-Whitney U on histogram buckets
+(ranks with ties, the tie-corrected variance, one-sided), Fisher's exact test and the
+two-proportion z-test. Every expected number below is derived in the comment beside it."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sbtop.engine.cohort_stats import (
+    bucket_counts,
+    fisher_greater,
+    mann_whitney_greater,
+    proportions_greater,
+    upper_tail,
+)
+
+INF = math.inf
+
+
+def test_upper_tail_is_the_standard_normal_tail() -> None:
+    assert upper_tail(0.0) == pytest.approx(0.5)
+    assert upper_tail(1.959964) == pytest.approx(0.025, abs=1e-6)
+    assert upper_tail(-1.959964) == pytest.approx(0.975, abs=1e-6)
+
+
+def test_cumulative_buckets_become_counts_per_bucket_and_a_dip_counts_as_empty() -> None:
+    assert bucket_counts([(0.5, 5.0), (0.1, 2.0), (INF, 6.0)]) == [
+        (0.1, 2.0), (0.5, 3.0), (INF, 1.0)]
+    # Prometheus's rates can dip a hair between neighbouring buckets: empty, not negative.
+    assert bucket_counts([(0.1, 2.0), (0.5, 1.9999), (INF, 3.0)]) == [
+        (0.1, 2.0), (0.5, 0.0), (INF, 1.0)]
+
+
+def test_mann_whitney_with_ties_worked_by_hand() -> None:
+    # Canary: one request in (0, 0.1], one in (0.1, 0.5]. Stable: both in (0, 0.1].
+    # Bucket 1 holds 3 requests sharing ranks 1-3: mid-rank 2; bucket 2 holds 1: rank 4.
+    # R1 = 1x2 + 1x4 = 6, U1 = 6 - 2x3/2 = 3 (by pairs: the tied canary counts 1/2 against
+    # each stable request, the slower one 1 against each: 1 + 2 = 3).
+    # Mean n1 n2 / 2 = 2; ties: (27 - 3) + (1 - 1) = 24; variance 4/12 x (5 - 24/12) = 1.
+    # z = (3 - 2 - 0.5) / 1 = 0.5, p = P(Z >= 0.5) = 0.308538.
+    r = mann_whitney_greater([(0.1, 1), (0.5, 2), (INF, 2)], [(0.1, 2), (0.5, 2), (INF, 2)])
+    assert r.statistic == 3.0
+    assert r.z == pytest.approx(0.5)
+    assert r.p == pytest.approx(0.308538, abs=1e-6)
+    assert r.method == "mann-whitney"
+
+
+def test_mann_whitney_every_canary_request_slower() -> None:
+    # Three canary requests in the upper bucket, three stable in the lower: U1 = 3 x 3 = 9.
+    # Mean 4.5; ties 2 x (27 - 3) = 48; variance 9/12 x (7 - 48/30) = 0.75 x 5.4 = 4.05.
+    # z = (9 - 4.5 - 0.5) / sqrt(4.05) = 1.987616, p = 0.023428.
+    r = mann_whitney_greater([(0.1, 0), (0.5, 3), (INF, 3)], [(0.1, 3), (0.5, 3), (INF, 3)])
+    assert r.statistic == 9.0
+    assert r.z == pytest.approx(4 / math.sqrt(4.05))
+    assert r.p == pytest.approx(0.023428, abs=1e-6)
+
+
+def test_mann_whitney_is_one_sided_a_faster_canary_is_not_slower() -> None:
+    # The same cohorts swapped: U1 = 0, z = (0 - 4.5 - 0.5) / sqrt(4.05) = -2.4845.
+    r = mann_whitney_greater([(0.1, 3), (0.5, 3), (INF, 3)], [(0.1, 0), (0.5, 3), (INF, 3)])
+    assert r.statistic == 0.0
+    assert r.p is not None and r.p > 0.99
+
+
+def test_mann_whitney_counts_the_inf_bucket_as_the_slowest_category() -> None:
+    # Canary: both requests past the highest finite bound (only in +Inf); stable: both in
+    # (0, 0.1]. U1 = 4; ties 2 x (8 - 2) = 12; variance 4/12 x (5 - 12/12) = 4/3;
+    # z = (4 - 2 - 0.5) / sqrt(4/3) = 1.299038.
+    r = mann_whitney_greater([(0.1, 0), (INF, 2)], [(0.1, 2), (INF, 2)])
+    assert r.statistic == 4.0
+    assert r.z == pytest.approx(1.5 / math.sqrt(4 / 3))
+
+
+def test_mann_whitney_all_in_one_bucket_sees_no_difference() -> None:
+    r = mann_whitney_greater([(0.1, 50), (INF, 50)], [(0.1, 900), (INF, 900)])
+    assert r.p == 1.0 and r.z is None
+    assert r.why is not None and "same bucket" in r.why
+
+
+def test_mann_whitney_without_requests_cannot_be_made() -> None:
+    r = mann_whitney_greater([(0.1, 0), (INF, 0)], [(0.1, 5), (INF, 9)])
+    assert r.p is None and r.method == "none"
+    assert mann_whitney_greater([], []).p is None
+
+
+def test_mann_whitney_same_distribution_is_not_significant() -> None:
+    # Identical shapes, 20x the traffic on stable: U1 is exactly its mean, z = -0.5/sd < 0.
+    canary = [(0.05, 10), (0.1, 40), (0.5, 90), (INF, 100)]
+    stable = [(le, c * 20) for le, c in canary]
+    r = mann_whitney_greater(canary, stable)
+    assert r.statistic == pytest.approx(100 * 2000 / 2)
+    assert r.p is not None and r.p > 0.5
+
+
+def test_fisher_exact_worked_by_hand() -> None:
+    # 3 errors among 6 requests, all 3 on the canary's 3: C(3,3) C(3,0) / C(6,3) = 1/20.
+    assert fisher_greater(3, 3, 0, 3) == pytest.approx(0.05)
+    # 1 error among 4 requests, on the canary's 2: P(X >= 1) = C(2,1) C(2,0) / C(4,1) = 1/2.
+    assert fisher_greater(1, 2, 0, 2) == pytest.approx(0.5)
+    # The canary has none: P(X >= 0) = 1.
+    assert fisher_greater(0, 10, 4, 10) == pytest.approx(1.0)
+
+
+def test_small_counts_take_fishers_exact_test() -> None:
+    r = proportions_greater(3, 3, 0, 3)
+    assert r.method == "fisher" and r.p == pytest.approx(0.05)
+
+
+def test_two_proportion_z_test_worked_by_hand() -> None:
+    # 30/100 against 20/100: pooled 0.25, se = sqrt(0.25 x 0.75 x 0.02) = 0.0612372,
+    # z = 0.1 / 0.0612372 = 1.632993, p = 0.051235. Expected cells >= 25: the z-test.
+    r = proportions_greater(30, 100, 20, 100)
+    assert r.method == "z-test"
+    assert r.z == pytest.approx(1.632993, abs=1e-6)
+    assert r.p == pytest.approx(0.051235, abs=1e-6)
+
+
+def test_no_errors_anywhere_is_no_difference_and_no_requests_no_test() -> None:
+    assert proportions_greater(0, 500, 0, 9000).p == 1.0
+    assert proportions_greater(0, 0, 3, 100).p is None
+
+
+def test_counts_from_rates_are_rounded_before_the_exact_test() -> None:
+    # Prometheus's counts are rates x the window: 2.9999 errors of 3.0001 requests are 3 of 3.
+    assert proportions_greater(2.9999, 3.0001, 0.0, 3.0).p == pytest.approx(0.05)

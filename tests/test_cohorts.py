@@ -1,0 +1,310 @@
+"""The canary cohort against the stable cohort: the cohort label read from the pages (one
+target, several instances, Prometheus's answers), each cohort's figures with the requests behind
+them, the comparison's verdict, and the canary gate that reads it. Worked by hand."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from sbtop.engine.assessment import to_dict
+from sbtop.engine.cohorts import FAIL, NO_LABEL, PASS, WAITING
+from sbtop.engine.engine import Engine
+from sbtop.engine.gate import GateSettings, evaluate
+from sbtop.engine.keys import Fig
+from sbtop.engine.levels import Level
+from sbtop.engine.observations import MetricsScrape, Observation, PromSnapshot
+from sbtop.engine.settings import CohortSettings, EngineSettings
+from tests.pagegen import PageText, obs
+
+INF = float("inf")
+COHORTS = CohortSettings(min_canary_requests=100)
+SETTINGS = EngineSettings(window_s=60, min_requests=10, cohorts=COHORTS)
+
+
+def cohort_page(canary: dict[float, float], stable: dict[float, float],
+                canary_5xx: float = 0, stable_5xx: float = 0, started: float = 1000,
+                label: str = "variant") -> PageText:
+    """Two cohorts of one route: their buckets, and their requests by status on the counter
+    (5xx out of the +Inf count)."""
+    page = PageText()
+    for value, buckets, bad in (("optimized", canary, canary_5xx),
+                                ("baseline", stable, stable_5xx)):
+        labels = {"method": "GET", "route": "/api/friends/list", "status_code": "200"}
+        if label:
+            labels[label] = value
+        page.histogram(labels, buckets)
+        counter = {"method": "GET", "route": "/api/friends/list"}
+        if label:
+            counter[label] = value
+        page.sample("http_requests_total", {**counter, "status": "200"},
+                    buckets.get(INF, 0) - bad)
+        page.sample("http_requests_total", {**counter, "status": "500"}, bad)
+    page.sample("process_start_time_seconds", {}, started)
+    return page
+
+
+ZERO = {0.1: 0, 0.25: 0, 0.5: 0, 1.0: 0, INF: 0}
+
+
+def run(pages: list[PageText], settings: EngineSettings = SETTINGS):  # type: ignore[no-untyped-def]
+    e = Engine(settings)
+    a = None
+    for i, p in enumerate(pages):
+        a = e.observe(obs(10.0 * i, p.page()))
+    assert a is not None
+    return a
+
+
+def test_each_cohort_gets_its_figures_and_the_requests_behind_them() -> None:
+    # In the window: canary 200 requests, 100 <= 0.1 s, 100 in (0.1, 0.25]; stable 2,000, all
+    # <= 0.1 s. Canary p95: rank 190 in bucket 2 (100 below, 100 inside): 0.1 + 0.15 x 90/100
+    # = 0.235 s. Stable p95: 0.1 x 0.95 = 0.095 s. 4 canary 5xx of 200: 2 %.
+    a = run([cohort_page(ZERO, ZERO),
+             cohort_page({0.1: 100, 0.25: 200, 0.5: 200, 1.0: 200, INF: 200},
+                         {0.1: 2000, 0.25: 2000, 0.5: 2000, 1.0: 2000, INF: 2000},
+                         canary_5xx=4, stable_5xx=2)])
+    c = a.cohorts
+    assert c is not None and c.canary is not None and c.stable is not None
+    assert c.canary.requests == 200 and c.stable.requests == 2000
+    assert c.canary.p95_ms == pytest.approx(235.0)
+    assert c.stable.p95_ms == pytest.approx(95.0)
+    assert c.canary.error_rate_5xx_pct == pytest.approx(2.0)
+    assert c.stable.error_rate_5xx_pct == pytest.approx(0.1)
+    assert c.canary.requests_per_s == pytest.approx(20.0)
+    assert c.comparison is not None
+    assert c.comparison.p95_diff_pct == pytest.approx((235 - 95) / 95 * 100)
+    assert c.comparison.latency.state == FAIL
+    assert c.comparison.latency.said == (
+        "canary p95 +147 % vs stable, significant (p<0.001), 200 vs 2,000 requests: FAIL")
+    f = a.figures[Fig.CANARY_P95_VS_STABLE_PCT]
+    assert f.level is Level.CRITICAL and f.detail.verdict == FAIL and not f.judged
+    out = json.loads(json.dumps(to_dict(a)))["cohorts"]
+    assert out["canary"]["requests"] == 200 and out["stable"]["requests"] == 2000
+    assert out["comparison"]["latency"]["verdict"] == "fail"
+    assert out["canary"]["latency_p95_ms"] == 235
+
+
+def test_too_few_canary_requests_is_waiting_and_shuts_the_gate() -> None:
+    a = run([cohort_page(ZERO, ZERO),
+             cohort_page({0.1: 62, 0.25: 62, 0.5: 62, 1.0: 62, INF: 62},
+                         {0.1: 2000, 0.25: 2000, 0.5: 2000, 1.0: 2000, INF: 2000})])
+    f = a.figures[Fig.CANARY_P95_VS_STABLE_PCT]
+    assert f.value is None and f.level is Level.UNKNOWN and f.detail.verdict == WAITING
+    assert f.reason == "waiting for 38 more canary requests (62 of 100)"
+    gate = evaluate(5, 0.0, 1e12, 95.0, a.figures, GateSettings())
+    cohort = [c for c in gate.criteria if c.name == "cohort p95"]
+    assert cohort and cohort[0].passed is False  # never a pass
+    assert cohort[0].shown == "waiting for 38 more canary requests (62 of 100)"
+    assert not gate.open
+
+
+def test_a_significant_but_small_difference_passes_within_the_tolerance() -> None:
+    # Huge traffic, the canary a little slower: significant, but its p95 only ~5 % over.
+    canary = {0.1: 40000, 0.25: 100000, 0.5: 100000, 1.0: 100000, INF: 100000}
+    stable = {0.1: 45000, 0.25: 100000, 0.5: 100000, 1.0: 100000, INF: 100000}
+    a = run([cohort_page(ZERO, ZERO), cohort_page(canary, stable)])
+    c = a.cohorts
+    assert c is not None and c.comparison is not None
+    v = c.comparison.latency
+    assert v.p is not None and v.p < 0.001
+    assert v.difference is not None and 0 < v.difference < 10
+    assert v.state == PASS and "within +10%" in v.said
+
+
+def test_the_same_distribution_on_both_cohorts_passes() -> None:
+    canary = {0.1: 100, 0.25: 190, 0.5: 200, 1.0: 200, INF: 200}
+    stable = {k: v * 10 for k, v in canary.items()}
+    a = run([cohort_page(ZERO, ZERO), cohort_page(canary, stable)])
+    gate = evaluate(5, 0.0, 1e12, 10.0, a.figures, GateSettings())
+    names = [c.name for c in gate.criteria]
+    assert "cohort p95" in names and "cohort 5xx" in names
+    # The baseline (10 ms, far below) is not what judges the step: the stable cohort is.
+    assert "p95" not in names
+    assert gate.open
+
+
+def test_canary_errors_are_compared_with_the_stable_cohorts() -> None:
+    # 12 of 300 canary requests fail, 30 of 3,000 stable: 4 % against 1 %, +3 points.
+    same = {0.1: 300, 0.25: 300, 0.5: 300, 1.0: 300, INF: 300}
+    a = run([cohort_page(ZERO, ZERO),
+             cohort_page(same, {k: v * 10 for k, v in same.items()}, canary_5xx=12,
+                         stable_5xx=30)])
+    c = a.cohorts
+    assert c is not None and c.comparison is not None
+    assert c.comparison.error_diff_pts == pytest.approx(3.0)
+    assert c.comparison.errors.state == FAIL
+    gate = evaluate(5, 0.0, 1e12, 100.0, a.figures, GateSettings())
+    assert [x.name for x in gate.failing] == ["5xx", "cohort 5xx"]
+
+
+def test_without_the_cohort_label_the_gate_falls_back_to_the_baseline_and_says_so() -> None:
+    same = {0.1: 300, 0.25: 300, 0.5: 300, 1.0: 300, INF: 300}
+    a = run([cohort_page(ZERO, ZERO, label=""), cohort_page(same, same, label="")])
+    assert a.cohorts is not None and a.cohorts.comparison is None
+    assert a.cohorts.reason is not None and a.cohorts.reason.startswith("no variant label")
+    f = a.figures[Fig.CANARY_P95_VS_STABLE_PCT]
+    assert f.value is None and f.detail.verdict == NO_LABEL
+    gate = evaluate(5, 0.0, 1e12, 100.0, a.figures, GateSettings())
+    p95 = [c for c in gate.criteria if c.name == "p95"]
+    assert p95 and p95[0].shown.endswith("no cohort label seen: compared with the baseline")
+    assert "cohorts" in to_dict(a) and to_dict(a)["cohorts"]["comparison"] is None
+
+
+def test_without_a_cohort_label_configured_nothing_changes() -> None:
+    same = {0.1: 300, 0.25: 300, 0.5: 300, 1.0: 300, INF: 300}
+    a = run([cohort_page(ZERO, ZERO), cohort_page(same, same)],
+            dataclasses.replace(SETTINGS, cohorts=None))
+    assert a.cohorts is None
+    assert Fig.CANARY_P95_VS_STABLE_PCT not in a.figures and "cohorts" not in to_dict(a)
+
+
+def test_before_the_first_step_the_baseline_decides_not_the_cohorts() -> None:
+    same = {0.1: 300, 0.25: 300, 0.5: 300, 1.0: 300, INF: 300}
+    a = run([cohort_page(ZERO, ZERO), cohort_page(same, same)])
+    gate = evaluate(0, None, 1e12, None, a.figures, GateSettings())
+    assert "cohort p95" not in [c.name for c in gate.criteria]
+
+
+def test_a_counter_reset_in_the_window_counts_from_the_restart_not_negative() -> None:
+    # Restarted between the 2nd and 3rd scrapes: the canary counts begin again from 0; the
+    # window's increases are the 100 before the restart plus the 150 after.
+    before = cohort_page(ZERO, ZERO)
+    mid = cohort_page({0.1: 100, 0.25: 100, 0.5: 100, 1.0: 100, INF: 100},
+                      {0.1: 1000, 0.25: 1000, 0.5: 1000, 1.0: 1000, INF: 1000})
+    after = cohort_page({0.1: 150, 0.25: 150, 0.5: 150, 1.0: 150, INF: 150},
+                        {0.1: 900, 0.25: 900, 0.5: 900, 1.0: 900, INF: 900}, started=2000)
+    a = run([before, mid, after])
+    c = a.cohorts
+    assert c is not None and c.canary is not None and c.stable is not None
+    assert c.canary.requests == 250 and c.stable.requests == 1900
+
+
+def test_a_failed_scrape_makes_the_cohorts_unknown_not_stale_passed_as_fresh() -> None:
+    e = Engine(SETTINGS)
+    same = {0.1: 300, 0.25: 300, 0.5: 300, 1.0: 300, INF: 300}
+    e.observe(obs(0, cohort_page(ZERO, ZERO).page()))
+    e.observe(obs(10, cohort_page(same, same).page()))
+    a = e.observe(obs(20, None, error="connection refused"))
+    assert a.cohorts is not None and a.cohorts.comparison is None
+    assert a.cohorts.reason == "metrics unavailable: connection refused"
+    assert a.figures[Fig.CANARY_P95_VS_STABLE_PCT].value is None
+    gate = evaluate(5, 0.0, 1e12, 100.0, a.figures, GateSettings())
+    assert not gate.open
+
+
+def test_several_instances_are_added_up_per_cohort() -> None:
+    e = Engine(SETTINGS)
+    half = {0.1: 100, 0.25: 150, 0.5: 150, 1.0: 150, INF: 150}
+    stable = {0.1: 1000, 0.25: 1000, 0.5: 1000, 1.0: 1000, INF: 1000}
+
+    def scrapes(t: float, canary: dict[float, float], st: dict[float, float]
+                ) -> tuple[MetricsScrape, ...]:
+        wall = 1_800_000_000.0 + t
+        return tuple(MetricsScrape(t, wall, cohort_page(canary, st).page(), instance=name)
+                     for name in ("a", "b"))
+
+    e.observe(Observation(0, 1_800_000_000.0, fleet=scrapes(0, ZERO, ZERO)))
+    a = e.observe(Observation(10, 1_800_000_010.0, fleet=scrapes(10, half, stable)))
+    c = a.cohorts
+    assert c is not None and c.canary is not None and c.stable is not None
+    assert c.canary.requests == 300 and c.stable.requests == 2000
+
+
+def test_prometheus_answers_are_split_by_the_cohort_label() -> None:
+    # rate() x the 60 s window: canary 5/s = 300 requests, stable 50/s = 3,000.
+    def rows(value: str, rates: dict[str, float]) -> list[tuple[dict[str, str], float]]:
+        return [({"le": le, "variant": value, "route": "/x", "instance": "i:1"}, r)
+                for le, r in rates.items()]
+
+    buckets = (rows("optimized", {"0.1": 1.0, "0.25": 5.0, "+Inf": 5.0})
+               + rows("baseline", {"0.1": 49.0, "0.25": 50.0, "+Inf": 50.0}))
+    counter = [({"variant": "optimized", "status": "200", "instance": "i:1"}, 5.0),
+               ({"variant": "baseline", "status": "200", "instance": "i:1"}, 50.0)]
+    snap = PromSnapshot(
+        t=0, wall=1_800_000_000.0, window_s=60.0, selector='job="app"',
+        present=frozenset({"http_request_duration_seconds_bucket", "http_requests_total"}),
+        vectors={"buckets": tuple(buckets), "counter": tuple(counter)})
+    a = Engine(SETTINGS).observe(Observation(0, 1_800_000_000.0, prom=snap))
+    c = a.cohorts
+    assert c is not None and c.canary is not None and c.stable is not None
+    assert c.canary.requests == pytest.approx(300) and c.stable.requests == pytest.approx(3000)
+    assert c.canary.requests_per_s == pytest.approx(5.0)
+    assert c.comparison is not None and c.comparison.latency.state == FAIL
+
+
+def test_the_config_turns_cohorts_on_with_a_label_and_off_without() -> None:
+    from sbtop import config
+    from sbtop.config.settings import engine_settings
+
+    assert engine_settings(config.parse({})).cohorts is None
+    on = engine_settings(config.parse({"canary": {"cohorts": {
+        "label": "variant", "min_canary_requests": 500, "alpha": 0.001}}}))
+    assert on.cohorts == CohortSettings("variant", "optimized", "baseline", 500, 0.001)
+
+
+@pytest.mark.parametrize(("cohorts", "message"), [
+    ({"label": "vari ant"}, "canary.cohorts.label: 'vari ant' is not a label name"),
+    ({"label": "status"}, "canary.cohorts.label: 'status' is the bucket bound or a status label"),
+    ({"label": "variant", "canary": "x", "stable": "x"},
+     "canary.cohorts: canary and stable must be two different label values"),
+    ({"label": "variant", "alpha": 1.5}, "canary.cohorts.alpha: must be between 0 and 1"),
+    ({"label": "variant", "min_canary_requests": 0},
+     "canary.cohorts.min_canary_requests: must be at least 1"),
+])
+def test_bad_cohort_settings_are_one_clear_line(cohorts: dict[str, object], message: str) -> None:
+    from sbtop import config
+
+    with pytest.raises(config.ConfigError) as e:
+        config.parse({"canary": {"cohorts": cohorts}})
+    assert str(e.value).startswith(message) and "\n" not in str(e.value)
+
+
+def test_the_cohorts_survive_a_recording() -> None:
+    from sbtop.engine import codec, wellformed
+    from sbtop.engine.assessment import Assessment
+
+    same = {0.1: 300, 0.25: 300, 0.5: 300, 1.0: 300, INF: 300}
+    a = run([cohort_page(ZERO, ZERO), cohort_page(same, {k: v * 9 for k, v in same.items()})])
+    line = json.loads(json.dumps(codec.encode_assessment(a), allow_nan=False))
+    wellformed.checker(Assessment)(line)
+    back = codec.decode_assessment(line)
+    assert back.cohorts == a.cohorts
+    assert back.figures[Fig.CANARY_P95_VS_STABLE_PCT] == a.figures[Fig.CANARY_P95_VS_STABLE_PCT]
+
+
+def test_the_canary_panels_cohort_line_fits_an_80_column_panel() -> None:
+    from sbtop.console.cohorts import cohort_line
+
+    canary = {0.1: 100, 0.25: 200, 0.5: 200, 1.0: 200, INF: 200}
+    stable = {0.1: 22000, 0.25: 22900, 0.5: 22900, 1.0: 22900, INF: 22900}
+    a = run([cohort_page(ZERO, ZERO), cohort_page(canary, stable, canary_5xx=4)])
+    wide = cohort_line(a.cohorts, 200)
+    assert wide == ("canary p95/p99 235/247 ms 5xx 2.00% 20.0/s (200 req) | "
+                    "stable p95/p99 99/212 ms 5xx 0.00% 2290/s (22,900 req)")
+    narrow = cohort_line(a.cohorts, 76)
+    assert len(narrow) <= 76 and narrow.startswith("canary p95 235 ms 5xx 2.00% (200)")
+    assert cohort_line(None, 76) == ""
+
+
+def test_the_gate_states_the_verdict_in_words_that_fit_the_panel() -> None:
+    canary = {0.1: 100, 0.25: 200, 0.5: 200, 1.0: 200, INF: 200}
+    stable = {0.1: 22000, 0.25: 22900, 0.5: 22900, 1.0: 22900, INF: 22900}
+    a = run([cohort_page(ZERO, ZERO), cohort_page(canary, stable)])
+    gate = evaluate(5, 0.0, 1e12, 100.0, a.figures, GateSettings())
+    failing = gate.failing[0]
+    assert failing.name == "cohort p95"
+    assert failing.shown == "canary p95 +138 % vs stable, significant (p<0.001), 200 vs 22,900 req"
+    assert len("FAIL " + failing.shown) <= 76
+
+
+def test_prometheus_unavailable_makes_the_cohorts_unknown_with_the_reason() -> None:
+    snap = PromSnapshot(t=0, wall=1_800_000_000.0, error="connection refused")
+    a = Engine(SETTINGS).observe(Observation(0, 1_800_000_000.0, prom=snap))
+    assert a.cohorts is not None and a.cohorts.comparison is None
+    assert a.cohorts.reason == "Prometheus unavailable: connection refused"
+    f = a.figures[Fig.CANARY_P95_VS_STABLE_PCT]
+    assert f.value is None and f.level is Level.UNKNOWN
+    assert not evaluate(5, 0.0, 1e12, 100.0, a.figures, GateSettings()).open
