@@ -12,6 +12,7 @@ import tomli_w
 
 from sbtop.checklist import STUDYBUDDY
 from sbtop.config import ConfigError
+from sbtop.deploy_plan import runbook_plan
 
 # (comment, table) pairs: tomli-w writes the tables, the comments go above them.
 _SECTIONS: list[tuple[str, dict[str, Any]]] = [
@@ -50,6 +51,10 @@ _SECTIONS: list[tuple[str, dict[str, Any]]] = [
      "login probe's body reads $STUDYBUDDY_VERIFY_EMAIL and $STUDYBUDDY_VERIFY_PASSWORD (a test\n"
      "account); the others send the session cookie in $STUDYBUDDY_SESSION_COOKIE.",
      {"verify": STUDYBUDDY}),
+    ("The deploy window as a plan (the runbook's pre-deployment checklist, its five phases and\n"
+     "escalation contacts): sbtop plan status | preflight | confirm ITEM | start | pass |\n"
+     "rollback PHASE. Every key is described in config.example.toml.",
+     {"plan": runbook_plan()}),
 ]
 
 _AUTH_EXAMPLE = """\

@@ -16,6 +16,7 @@ console and of verify, whose modules load Textual or an HTTP client, live here.
         .recording  RecordingSettings                  recording.meta.header(...)
         .console    ConsoleSettings                    the console's theme, cadence, switches
         .verify     VerifySettings                     verify.probe_checks / judge
+        .plan       PlanSettings | None                build_plan_controller(plan, ...)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from sbtop.actions.settings import ActionsSettings
 from sbtop.engine.settings import EngineSettings
 from sbtop.engine.verify import Probe, Tolerances
+from sbtop.engine.window import PlanSettings
 from sbtop.recording.settings import RecordingSettings
 from sbtop.sources.settings import CollectorSettings, HttpSettings
 
@@ -103,6 +105,7 @@ class Wiring:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     actions: ActionsSettings | None = None  # None: no deploy provider configured
     warnings: tuple[str, ...] = ()  # said once, on stderr, before anything runs
+    plan: PlanSettings | None = None  # the deploy window's phases and pre-flight ([plan])
 
     @property
     def engine(self) -> EngineSettings:

@@ -93,6 +93,7 @@ def demo_target(url: str, dsn: str | None = None, metrics_urls: list[str] | None
     from sbtop.checklist import STUDYBUDDY
     from sbtop.demo.app_api import DEMO_EMAIL, DEMO_PASSWORD, DEMO_SESSION
     from sbtop.demo.render_api import API_KEY, SERVICE_ID
+    from sbtop.deploy_plan import demo_plan
 
     # Loopback: compressing the page would cost both ends CPU and save nothing.
     demo = config.TargetConfig(
@@ -103,7 +104,8 @@ def demo_target(url: str, dsn: str | None = None, metrics_urls: list[str] | None
     # StudyBuddy's checklist, logged in as the simulation's test account; a short soak, so the
     # whole canary story (5 %, 25 %, the gate, a rollback) plays in minutes, not 1.5 hours.
     cfg = msgspec.structs.replace(
-        config.parse({"verify": STUDYBUDDY, "canary": {"soak": DEMO_SOAK}}),
+        config.parse({"verify": STUDYBUDDY, "canary": {"soak": DEMO_SOAK},
+                      "plan": demo_plan()}),
         targets={"demo": demo})
     if ui is not None:
         cfg = msgspec.structs.replace(cfg, ui=ui)

@@ -18,6 +18,7 @@ from sbtop.actions.settings import (
     RenderSettings,
     WebhookSettings,
 )
+from sbtop.config.plan import plan_settings
 from sbtop.config.probes import probes
 from sbtop.config.schema import CanaryConfig, Config, TargetConfig, VerifyConfig
 from sbtop.config.secrets import TargetAuth
@@ -83,6 +84,7 @@ def compose(config: Config, chosen: Chosen,
                                 config.db.allow_terminate),
         actions=_actions(chosen, config.canary, gate),
         warnings=chosen.auth.warnings,
+        plan=plan_settings(config.plan),
     )
 
 

@@ -236,6 +236,51 @@ class VerificationConfig(Table):
     error_rate_tolerance_pts: Number = 0.1
 
 
+class PlanCriterionConfig(Table):
+    """A phase's extra criterion: `figure op value`, judged during the watch or at its end."""
+
+    figure: str = ""
+    op: str = "<"
+    value: Number = 0.0
+    judged: str = "end"  # "during": at every look of the watch; "end": when it is over
+
+
+class PlanPhaseConfig(Table):
+    """One phase of the deploy window (the runbook's section 2)."""
+
+    name: str = ""
+    risk: str = "low"  # low, medium, high
+    # The expected duration: one duration ("2m") or [min, max] (["5m", "10m"]).
+    duration: Any = None
+    watch: Duration = Duration(0.0)  # "monitor for 10 minutes"
+    figures: list[str] = field(default_factory=list)  # watched: never critical
+    criteria: list[PlanCriterionConfig] = field(default_factory=list)
+    run: list[str] = field(default_factory=list)  # argv, no shell
+    rollback: list[str] = field(default_factory=list)  # argv, no shell
+    rollback_note: str = ""
+    canary: bool = False  # its sub-plan is the canary ladder
+    note: str = ""
+
+
+class PlanPreflightConfig(Table):
+    """One pre-deployment checklist item: checked live, or confirmed by a person."""
+
+    name: str = ""
+    # confirm (a person), target, figures, baseline, database, sql, command
+    check: str = "confirm"
+    sql: str = ""  # with check = "sql": the first column of its first row must be true
+    command: list[str] = field(default_factory=list)  # with check = "command": exits 0
+    timeout_s: Number = 30.0
+    note: str = ""
+
+
+class PlanConfig(Table):
+    timeout_s: Number = 600.0  # a phase's run or rollback command
+    contacts: list[str] = field(default_factory=list)  # escalation, shown with the plan
+    phases: list[PlanPhaseConfig] = field(default_factory=list)
+    preflight: list[PlanPreflightConfig] = field(default_factory=list)
+
+
 class Config(Table):
     default_target: str = ""
     ui: UiConfig = field(default_factory=UiConfig)
@@ -249,6 +294,7 @@ class Config(Table):
     canary: CanaryConfig = field(default_factory=CanaryConfig)
     verify: list[VerifyConfig] = field(default_factory=list)
     verification: VerificationConfig = field(default_factory=VerificationConfig)
+    plan: PlanConfig = field(default_factory=PlanConfig)
 
 
 

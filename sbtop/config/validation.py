@@ -9,6 +9,7 @@ import re
 import msgspec
 
 from sbtop.config.errors import ConfigError
+from sbtop.config.plan import validate_plan
 from sbtop.config.schema import Config, MetricsConfig
 from sbtop.config.settings import merged_thresholds
 from sbtop.config.values import (
@@ -192,6 +193,7 @@ def validate(config: Config) -> None:
                                               target.actions.command.restart,
                                               target.actions.command.rollback)):
             raise ConfigError(f"{where}.command: no command given")
+    validate_plan(config.plan)
     steps = config.canary.steps
     if steps != sorted(steps) or not all(CANARY_PERCENT.contains(s) for s in steps):
         raise ConfigError("canary.steps: expected rising percentages between 0 and 100")

@@ -12,6 +12,7 @@ from sbtop.engine.assessment import Assessment
 from sbtop.engine.gate import Gate
 from sbtop.engine.history import History
 from sbtop.engine.levels import Threshold
+from sbtop.engine.window import Window
 
 
 class Cause(enum.Enum):
@@ -21,6 +22,7 @@ class Cause(enum.Enum):
     FRESHNESS = "freshness"  # the data aged (STALE, DOWN) or is fresh again, between ticks
     CANARY = "canary"  # the flag was read, an action ended, a baseline was taken
     POSITION = "position"  # replay: playing, paused, the speed, the place in the recording
+    PLAN = "plan"  # the deploy window: a phase acted on, a pre-flight item checked
 
 
 class Fresh(enum.Enum):
@@ -61,6 +63,8 @@ class Snapshot:
     wall: float
     ticks: int  # assessments published so far (a tick that failed is a Notice instead)
     position: Position | None = None  # replay only
+    # The deploy window judged now (None: no [plan]); see sbtop.session.plan for the API.
+    plan: Window | None = None
 
 
 Severity: TypeAlias = Literal["information", "warning", "error"]
