@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import textwrap
+from collections.abc import Mapping
+from typing import Any
 
 from sbtop import format
 from sbtop.clock import SYSTEM, Clock
@@ -84,8 +86,10 @@ def read_from(a: Assessment) -> str:
     return ", ".join(parts)
 
 
-def as_json(a: Assessment) -> str:
-    return json.dumps(to_dict(a), indent=2, sort_keys=False, allow_nan=False)
+def as_json(a: Assessment, extra: Mapping[str, Any] | None = None) -> str:
+    """The contract's object; `extra`: keys other parts add beside it (the deploy plan)."""
+    return json.dumps({**to_dict(a), **(extra or {})}, indent=2, sort_keys=False,
+                      allow_nan=False)
 
 
 def as_text(a: Assessment, base_url: str = "") -> str:

@@ -102,7 +102,7 @@ class PhasePlan:
         if self.argv:
             lines.append(f"  run: {shlex.join(self.argv)}  (no shell, timeout "
                          f"{self.timeout_s:g} s)")
-        else:
+        elif self.request is not PhaseRequest.PASS:
             lines.append("  no command: recorded only (done by hand)")
         lines += [f"  note: {n}" for n in self.notes]
         lines += [f"  needs an override: {w}" for w in self.why_override]
@@ -155,6 +155,7 @@ class PlanController:
                         rec.status, rec.result = Status.FAILED, (
                             "interrupted: sbtop stopped before its command finished; check "
                             "what it did")
+                        rec.logged(self.clock.now()[1])
                         self.audit.append(self._record(f"plan {name}", name, result=rec.result,
                                                        ok=False))
                 self.store.save(state)
@@ -295,12 +296,18 @@ class PlanController:
             rec.status, rec.ended_wall, rec.by, rec.result = Status.PASSED, now, who(), None
             if override:
                 rec.override = override
+            rec.logged(now)
             self.store.save(state)
             self.state = state
             return self._done(record, True, f"phase {plan.number} {name} passed")
         if plan.request is PhaseRequest.START:
             rec.started_wall, rec.ended_wall, rec.by = now, None, who()
             rec.override, rec.breaches, rec.result = override, {}, None
+            if override:  # the open pre-flight items it went past stand overridden
+                window = judge_window(self.settings, state, {}, now)
+                for item in window.preflight_open:
+                    held = state.preflight.setdefault(item.name, ItemRecord())
+                    held.overridden = f"{who()}: {override}"
         if not plan.argv:
             if plan.request is PhaseRequest.START:
                 rec.status, rec.watch_from_wall = Status.WATCHING, now
@@ -311,11 +318,13 @@ class PlanController:
                 rec.status, rec.ended_wall, rec.by = Status.ROLLED_BACK, now, who()
                 text = f"phase {plan.number} {name} recorded as rolled back (by hand)"
             rec.result = text
+            rec.logged(now)
             self.store.save(state)
             self.state = state
             return self._done(record, True, text)
         before = rec.status
         rec.status = Status.RUNNING
+        rec.logged(now)
         self.store.save(state)
         self.audit.append({**record, "result": "started"})
         ok, text, cancelled = False, "", False
@@ -350,6 +359,7 @@ class PlanController:
             else:
                 rec.status = Status.FAILED
             rec.result = text
+            rec.logged(end)
             self.store.save(state)
             self.state = state
             if cancelled:

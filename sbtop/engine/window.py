@@ -147,6 +147,21 @@ class Breach:
 
 
 @dataclass
+class Transition:
+    """One change of a phase's status, as it happened (the recording's events come from
+    these, so a rollback and a new start between two reads are both seen)."""
+
+    status: Status
+    wall: float
+    by: str | None = None
+    override: str | None = None
+    result: str | None = None
+
+
+KEEP_TRANSITIONS = 50  # per phase, the newest
+
+
+@dataclass
 class PhaseRecord:
     status: Status = Status.PENDING
     started_wall: float | None = None  # when a person started it
@@ -157,6 +172,14 @@ class PhaseRecord:
     result: str | None = None  # the last command's result, in words
     # 'during' criteria broken while watching: criterion name -> the first breach.
     breaches: dict[str, Breach] = field(default_factory=dict)
+    log: list[Transition] = field(default_factory=list)
+
+    def logged(self, wall: float) -> None:
+        """Its status now, in the log (once: the same status at the same time is kept once)."""
+        last = self.log[-1] if self.log else None
+        if last is None or (last.status, last.wall) != (self.status, wall):
+            self.log.append(Transition(self.status, wall, self.by, self.override, self.result))
+            del self.log[:-KEEP_TRANSITIONS]
 
 
 @dataclass
@@ -165,6 +188,9 @@ class ItemRecord:
     detail: str = ""
     wall: float | None = None
     by: str | None = None
+    # Left open or failed, and a phase started anyway: "who: the typed reason". It stands
+    # until the item is checked or confirmed again (a check that fails again needs a new one).
+    overridden: str | None = None
 
 
 @dataclass
@@ -196,9 +222,15 @@ class ItemView:
     name: str
     kind: ItemKind
     ok: bool | None  # None: not checked / not confirmed
-    shown: str  # "ok: 6 indexes", "FAILED: exit 1", "confirmed by ana 14:02", "not confirmed"
+    shown: str  # "first column: True", "false exited 1", "confirmed by ana", "not confirmed"
     wall: float | None = None
     by: str | None = None
+    overridden: str | None = None  # "who: reason" when a phase was started without it
+
+    @property
+    def blocks(self) -> bool:
+        """A phase cannot start without an override while this is so."""
+        return self.ok is not True and self.overridden is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +294,7 @@ class Window:
     @property
     def preflight_open(self) -> tuple[ItemView, ...]:
         """Items failed, not checked or not confirmed: each needs an override to start."""
-        return tuple(i for i in self.preflight if i.ok is not True)
+        return tuple(i for i in self.preflight if i.blocks)
 
     @property
     def done(self) -> bool:
@@ -359,10 +391,14 @@ def _phase(number: int, p: PhaseSettings, rec: PhaseRecord, figures: Mapping[str
                                        False if value is None else c.holds(value), now))
     if gate is not None and live:
         at_top = gate.percent is not None and gate.next_percent is None
-        views.append(CriterionView(
-            "canary at the top step", When.END, at_top,
-            f"canary at {'unknown' if gate.percent is None else f'{gate.percent} %'}"
-            + ("" if at_top else f", next step {gate.next_percent} % (sbtop canary next)")))
+        if gate.percent is None:
+            shown = "canary step unknown (the flag has not been read: sbtop canary status)"
+        elif at_top:
+            shown = f"canary at {gate.percent} %, the top step"
+        else:
+            shown = (f"canary at {gate.percent} %, next step {gate.next_percent} % "
+                     "(sbtop canary next)")
+        views.append(CriterionView("canary at the top step", When.END, at_top, shown))
     return PhaseView(number, p, rec.status, rec.started_wall, rec.ended_wall, left,
                      tuple(views), rec.by, rec.override, rec.result, gate)
 
@@ -398,10 +434,10 @@ def _item(s: PreflightSettings, rec: ItemRecord) -> ItemView:
     elif s.kind is ItemKind.CONFIRM:
         shown = f"confirmed by {rec.by or '?'}" if rec.ok else f"not done: {rec.detail}"
     else:
-        shown = ("ok" if rec.ok else "FAILED") + (f": {rec.detail}" if rec.detail else "")
-    if rec.ok is not None and rec.detail.startswith("overridden"):
-        shown = rec.detail
-    return ItemView(s.name, s.kind, rec.ok, shown, rec.wall, rec.by)
+        shown = rec.detail or ("ok" if rec.ok else "failed")
+    if rec.overridden:
+        shown += f"; overridden by {rec.overridden}"
+    return ItemView(s.name, s.kind, rec.ok, shown, rec.wall, rec.by, rec.overridden)
 
 
 def _stands(phases: tuple[PhaseView, ...], items: tuple[ItemView, ...],
@@ -418,7 +454,7 @@ def _stands(phases: tuple[PhaseView, ...], items: tuple[ItemView, ...],
     if upcoming is None:
         return lead + "no phases" if not phases else lead + "nothing left to start"
     if upcoming.number == 1 and not rolled:
-        open_items = [i for i in items if i.ok is not True]
+        open_items = [i for i in items if i.blocks]
         pre = (f"pre-flight: {len(open_items)} of {len(items)} items open; " if open_items
                else "pre-flight done; " if items else "")
         return f"{pre}next: phase 1/{total} {upcoming.name}"
@@ -453,7 +489,8 @@ def to_dict(w: Window) -> dict[str, Any]:
         "next": None if w.next is None else w.next.name,
         "done": w.done,
         "preflight": [{"name": i.name, "kind": str(i.kind), "ok": i.ok, "shown": i.shown,
-                       "at": iso(i.wall), "by": i.by} for i in w.preflight],
+                       "at": iso(i.wall), "by": i.by, "overridden": i.overridden}
+                      for i in w.preflight],
         "phases": [phase(p) for p in w.phases],
         "contacts": list(w.contacts),
     }

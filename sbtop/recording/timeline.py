@@ -1,7 +1,8 @@
 """`sbtop timeline FILE`: a Markdown incident timeline from a recording, ready to paste into a
 postmortem: threshold crossings, the overall level, alert state changes, sources going down
-and coming back, canary steps and actions, each with its time, the time since the recording
-began and the value; then the worst value of each judged figure and when it was seen.
+and coming back, canary steps and actions, the deploy window's phases, each with its time,
+the time since the recording began and the value; then the worst value of each judged figure
+and when it was seen, and per phase of the deploy window what the figures did.
 
 A figure's level change is written when the new level has held for SETTLE_TICKS ticks (a
 figure that flickers across a threshold for one tick is noise in a postmortem), stamped with
@@ -19,6 +20,7 @@ from typing import Any
 from sbtop import format, untrusted
 from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level
+from sbtop.recording import plan_events
 from sbtop.recording.reader import Recording
 
 SETTLE_TICKS = 3
@@ -53,7 +55,8 @@ def rows(rec: Recording) -> list[Row]:
     # The recorded actions first: whatever the cap leaves out, it is never the deploys and
     # rollbacks a postmortem reads the timeline for (they are few; the ticks' rows are many).
     for ev in rec.events:
-        out.append(Row(ev.wall, _event(ev.kind, ev.data)))
+        out.append(Row(ev.wall, _event(ev.kind, ev.data),
+                       plan_events.value(ev.data) if ev.kind == "plan" else ""))
     pending: dict[str, tuple[str, int, float, str]] = {}  # figure -> (level, since i, wall, value)
     shown_level: dict[str, str] = {}
     alerts: dict[str, str] = {}
@@ -159,6 +162,7 @@ def markdown(rec: Recording) -> str:
     lines += ["", "## Worst values", "", "| figure | worst | at (UTC) | threshold |",
               "| --- | --- | --- | --- |"]
     lines += _worst(rec)
+    lines += plan_events.section(rec, _cell, _clock)
     return "\n".join(lines) + "\n"
 
 
@@ -216,6 +220,8 @@ def _event(kind: str, d: dict[str, Any]) -> str:
         return f"action {d.get('action', '?')} ({verdict}{override}): {d.get('result', '')}"
     if kind == "note":
         return str(d.get("text", ""))
+    if kind == "plan":
+        return plan_events.text(d)
     return f"{kind}: {d}"
 
 

@@ -341,8 +341,9 @@ class LiveSession:
         marked on the charts and written to the recording."""
         if self.plan_watch is None:
             return
-        wall = self.clock.now()[1]
+        now_wall = self.clock.now()[1]
         for event in self.plan_watch.look(figures, now_t, force):
+            wall = event.pop("wall", None) or now_wall  # when it happened, when known
             if "status" in event:
                 self.history.mark(wall, f"plan {event['phase']}: {event['status']}")
             if self.recorder is not None:

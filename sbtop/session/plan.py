@@ -124,17 +124,22 @@ def changes(before: PlanState, after: PlanState,
     out: list[dict[str, Any]] = []
     for name, rec in after.phases.items():
         old = before.phase(name)
-        if rec.status != old.status:
-            out.append({"phase": name, "status": str(rec.status), "was": str(old.status),
-                        "by": rec.by, "override": rec.override, "result": rec.result,
-                        "figures": seen})
+        known = {(t.status, t.wall) for t in old.log}
+        was = old.log[-1].status if old.log else old.status
+        for t in rec.log:
+            if (t.status, t.wall) in known:
+                continue
+            out.append({"phase": name, "status": str(t.status), "was": str(was),
+                        "wall": t.wall, "by": t.by, "override": t.override,
+                        "result": t.result, "figures": seen})
+            was = t.status
         for crit, breach in rec.breaches.items():
             if crit not in old.breaches:
                 out.append({"phase": name, "breach": crit, "value": breach.value,
-                            "figures": seen})
+                            "wall": breach.wall, "figures": seen})
     for name, item in after.preflight.items():
-        was = before.item(name)
-        if (item.ok, item.wall) != (was.ok, was.wall):
+        held = before.item(name)
+        if (item.ok, item.wall) != (held.ok, held.wall):
             out.append({"item": name, "ok": item.ok, "detail": item.detail, "by": item.by})
     return out
 

@@ -300,3 +300,5 @@ def fill(history: History, rec: Recording, start: int, end: int, *, clear: bool 
     for e in rec.events_between(lo, hi):
         if e.kind == "action":
             history.mark(e.wall, str(e.data.get("action", "action")))
+        elif e.kind == "plan" and "status" in e.data:  # the deploy window's phases
+            history.mark(e.wall, f"plan {e.data.get('phase', '?')}: {e.data['status']}")
