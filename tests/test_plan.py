@@ -316,3 +316,49 @@ def test_the_example_config_init_and_the_demo_carry_the_runbooks_window() -> Non
     assert all(p.run[:1] in ((), ("echo",)) and p.rollback[:1] in ((), ("echo",))
                for p in demo.phases)
     assert all(i.command[:1] in ((), ("echo",)) and not i.sql for i in demo.preflight)
+
+
+def test_a_phase_left_running_by_a_dead_sbtop_is_recorded_as_interrupted(
+        tmp_path: Path) -> None:
+    clock = ManualClock()
+    c = controller(tmp_path, clock, PlanSettings((INDEXES,)))
+    state = PlanState({INDEXES.name: PhaseRecord(Status.RUNNING, clock.wall)})
+    c.store.save(state)
+    note = controller(tmp_path, clock, PlanSettings((INDEXES,))).recover()
+    assert note is not None and "interrupted" in note
+    rec = c.reload().phase(INDEXES.name)
+    assert rec.status is Status.FAILED and rec.result is not None
+    assert "interrupted" in rec.result
+    assert audit(tmp_path)[-1]["ok"] is False
+    assert controller(tmp_path, clock, PlanSettings((INDEXES,))).recover() is None
+
+
+def test_breaches_are_written_once_by_the_deploying_sbtop(tmp_path: Path) -> None:
+    clock = ManualClock()
+    c = controller(tmp_path, clock, PlanSettings((INDEXES,)))
+    asyncio.run(c.execute(c.plan("start", "1")))
+    clock.advance(30)
+    assert c.record_breaches(figs(e5=2.5))
+    assert not c.record_breaches(figs(e5=3.0))  # nothing new: nothing written
+    kept = c.reload().phase(INDEXES.name).breaches
+    assert {k: v.value for k, v in kept.items()} == {
+        "error_rate_5xx_pct < 1 (during)": 2.5}
+
+
+def test_a_rollback_and_a_new_start_between_two_reads_are_both_events(tmp_path: Path) -> None:
+    from sbtop.session.plan import changes
+
+    clock = ManualClock()
+    phase = PhaseSettings("Singleton", watch_s=60.0, rollback=("true",))
+    c = controller(tmp_path, clock, PlanSettings((phase,)))
+    asyncio.run(c.execute(c.plan("start", "1")))
+    before = c.reload()
+    clock.advance(10)
+    asyncio.run(c.execute(c.plan("rollback", "1")))
+    clock.advance(1)
+    asyncio.run(c.execute(c.plan("start", "1")))
+    events = changes(before, c.reload(), figs())
+    assert [(e["status"], e["was"]) for e in events] == [
+        ("running", "watching"), ("rolled back", "running"), ("watching", "rolled back")]
+    assert events[1]["wall"] == ManualClock().wall + 10
+    assert events[1]["figures"] == {"latency_p95_ms": 200.0, "error_rate_5xx_pct": 0.1}

@@ -416,6 +416,8 @@ def _unit(f: Figure | None) -> str:
 
 def _shown(c: CriterionSettings, f: Figure | None, value: float | None) -> str:
     what = c.figure
+    if f is None:
+        return f"{what}: not measured here"
     if value is None:
         why = f.reason if f is not None and f.reason else "no value"
         now = f"{what} unknown ({why})"
