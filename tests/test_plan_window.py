@@ -94,8 +94,8 @@ async def test_a_whole_window_headless(tmp_path: Path) -> None:
         await ticks(15)
         # Pre-flight: the command item fails; the person's item is confirmed.
         assert await plan("preflight") == 2
-        assert any("FAIL Migration file present: pre-flight Migration file present: false "
-                   "exited 1" in s for s in said), said
+        assert any("FAIL Migration file present: the command: false exited 1" in s
+                   for s in said), said
         assert await plan("confirm", "Database backup completed") == 0
         assert await plan("start", "1") == 1
         assert any("needs an override: pre-flight Migration file present" in s for s in said)
@@ -167,5 +167,7 @@ async def test_a_whole_window_headless(tmp_path: Path) -> None:
         assert "override: file checked by hand on the deploy box" in text
         assert "## The deploy window" in text
         assert "| Prisma singleton |" in text and "rolled back" in text
+        assert "plan phase Prisma singleton running by root: rollback: touch " in text
+        assert "pre-flight Migration file present FAILED" in text
     finally:
         backend.stop()

@@ -323,7 +323,7 @@ class PlanController:
             self.state = state
             return self._done(record, True, text)
         before = rec.status
-        rec.status = Status.RUNNING
+        rec.status, rec.result = Status.RUNNING, f"{plan.request}: {shlex.join(plan.argv)}"
         rec.logged(now)
         self.store.save(state)
         self.audit.append({**record, "result": "started"})

@@ -75,7 +75,7 @@ async def _check(item: PreflightSettings, ctx: PreflightContext) -> tuple[bool, 
 
         try:
             text = await PhaseCommands({}, timeout_s=item.timeout_s).run_argv(
-                item.command, f"pre-flight {item.name}")
+                item.command, "the command")
         except ActionError as e:
             return False, str(e)
         return True, text

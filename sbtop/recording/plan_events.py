@@ -26,7 +26,8 @@ def text(d: dict[str, Any]) -> str:
         how = "ok" if ok else "open" if ok is None else "FAILED"
         by = f" by {d['by']}" if d.get("by") else ""
         detail = f": {d['detail']}" if d.get("detail") else ""
-        return f"pre-flight {d.get('item', '?')} {how}{by}{detail}"
+        over = f" (overridden by {d['overridden']})" if d.get("overridden") else ""
+        return f"pre-flight {d.get('item', '?')} {how}{by}{detail}{over}"
     phase = d.get("phase", "?")
     if "breach" in d:
         return f"plan phase {phase}: {d.get('breach')} broke during the watch"

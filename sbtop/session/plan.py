@@ -88,10 +88,10 @@ class PlanWatch:
              force: bool = False) -> list[dict[str, Any]]:
         """One tick's look: the breaches recorded (a deploying session), the record read
         again when due; the changes since the last read, as events."""
-        if self.controller is not None and self.state is not None:
-            self.controller.state = self.state
-            if self.controller.record_breaches(figures):
-                force = True
+        # The controller's record is the freshest this process has (its own actions write
+        # it): the breaches are judged against it.
+        if self.controller is not None and self.controller.record_breaches(figures):
+            force = True
         if not force and now_t < self._due:
             return []
         self._due = now_t + PLAN_EVERY_S
@@ -139,8 +139,11 @@ def changes(before: PlanState, after: PlanState,
                             "wall": breach.wall, "figures": seen})
     for name, item in after.preflight.items():
         held = before.item(name)
-        if (item.ok, item.wall) != (held.ok, held.wall):
-            out.append({"item": name, "ok": item.ok, "detail": item.detail, "by": item.by})
+        if (item.ok, item.wall, item.overridden) != (held.ok, held.wall, held.overridden):
+            checked = (item.ok, item.wall) != (held.ok, held.wall)
+            out.append({"item": name, "ok": item.ok, "detail": item.detail, "by": item.by,
+                        "overridden": item.overridden,
+                        "wall": item.wall if checked else None})  # None: when it was read
     return out
 
 
