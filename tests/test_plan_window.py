@@ -26,6 +26,7 @@ from sbtop.recording.reader import Recording
 from sbtop.recording.timeline import markdown
 from sbtop.recording.writer import Recorder
 from sbtop.session.live import LiveSession
+from sbtop.session.replay import ReplaySession
 from tests.cli import run_sbtop
 
 pytestmark = pytest.mark.slow
@@ -63,9 +64,10 @@ async def test_a_whole_window_headless(tmp_path: Path) -> None:
         wiring = demo_target(backend.url)
         assert wiring.actions is not None and wiring.actions.provider is not None
         fast = dataclasses.replace(wiring.actions.provider, poll_every_s=0.05)
+        plan_set = plan_settings(config.parse({"plan": table}).plan)
         wiring = dataclasses.replace(
-            wiring, plan=plan_settings(config.parse({"plan": table}).plan),
-            actions=dataclasses.replace(wiring.actions, provider=fast))
+            wiring, plan=plan_set, actions=dataclasses.replace(wiring.actions, provider=fast),
+            recording=dataclasses.replace(wiring.recording, plan=plan_set))
         rec_path = tmp_path / "window.sbrec"
         recorder = Recorder(rec_path, header(wiring.recording, 1.0, clock.now()[1]), 10**8)
         session = LiveSession(wiring, clock=clock, deploy=True, state_dir=state,
@@ -169,5 +171,22 @@ async def test_a_whole_window_headless(tmp_path: Path) -> None:
         assert "| Prisma singleton |" in text and "rolled back" in text
         assert "plan phase Prisma singleton running by root: rollback: touch " in text
         assert "pre-flight Migration file present FAILED" in text
+
+        # Replay judges the window again at the tick shown, on the recorded figures.
+        with Recording(rec_path) as rec:
+            started = next(e.wall for e in rec.events if e.data.get("status") == "watching")
+            replay = ReplaySession(rec)
+            replay.subscribe(lambda _u: None)
+            replay.go_to(next(i for i, w in enumerate(rec.walls) if w >= started + 60),
+                         rebuild=True)
+            shown = replay.latest
+            assert shown is not None and shown.plan is not None
+            assert shown.plan.current is not None
+            assert shown.plan.current.name == "Database indexes"
+            assert shown.plan.current.watch_left_s is not None
+            assert 200 <= shown.plan.current.watch_left_s <= 240
+            replay.go_to(len(rec) - 1, rebuild=True)
+            assert replay.latest is not None and replay.latest.plan is not None
+            assert replay.latest.plan.done
     finally:
         backend.stop()
