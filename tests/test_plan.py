@@ -362,3 +362,10 @@ def test_a_rollback_and_a_new_start_between_two_reads_are_both_events(tmp_path: 
         ("running", "watching"), ("rolled back", "running"), ("watching", "rolled back")]
     assert events[1]["wall"] == ManualClock().wall + 10
     assert events[1]["figures"] == {"latency_p95_ms": 200.0, "error_rate_5xx_pct": 0.1}
+
+
+def test_a_commands_output_is_shown_as_escapes(tmp_path: Path) -> None:
+    phase = PhaseSettings("Indexes", run=("printf", "done\x1b]52;c;aGk=\x07"))
+    c = controller(tmp_path, ManualClock(), PlanSettings((phase,)))
+    out = asyncio.run(c.execute(c.plan("start", "1")))
+    assert out.ok and "\x1b" not in out.text and "\\x1b]52" in out.text

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sbtop import untrusted
 from sbtop.actions.audit import AuditLog
 from sbtop.actions.plan import Outcome
 from sbtop.actions.plan_state import PlanStore
@@ -116,7 +117,7 @@ class PhaseCommands(CommandProvider):
     async def run_argv(self, argv: Sequence[str], what: str) -> str:
         out = await self._exec(list(argv), what)
         last = out.strip().splitlines()[-1] if out.strip() else "no output"
-        return f"{argv[0]} succeeded: {last[:200]}"
+        return f"{argv[0]} succeeded: {untrusted.line(last, 200)}"  # its output: outside text
 
 
 class PlanController:
