@@ -369,3 +369,11 @@ def test_a_commands_output_is_shown_as_escapes(tmp_path: Path) -> None:
     c = controller(tmp_path, ManualClock(), PlanSettings((phase,)))
     out = asyncio.run(c.execute(c.plan("start", "1")))
     assert out.ok and "\x1b" not in out.text and "\\x1b]52" in out.text
+
+
+def test_pre_flight_results_are_not_recorded_while_another_sbtop_acts(tmp_path: Path) -> None:
+    c = controller(tmp_path, ManualClock())
+    with PlanStore(tmp_path, "staging").locked("canary next"), \
+            pytest.raises(PlanError, match="not recorded: another sbtop is acting"):
+        c.record_checks({"Target answers": (True, "")})
+    assert c.reload().item("Target answers").ok is None

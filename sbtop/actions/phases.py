@@ -408,12 +408,16 @@ class PlanController:
         """The live items' results (sbtop.actions.preflight), kept with their time, and each
         in the audit log."""
         now = self.clock.now()[1]
-        with self.store.locked("plan preflight"):
-            state = self.store.load()
-            for name, (ok, detail) in results.items():
-                state.preflight[name] = ItemRecord(ok, detail, now, who())
-            self.store.save(state)
-            self.state = state
+        try:
+            with self.store.locked("plan preflight"):
+                state = self.store.load()
+                for name, (ok, detail) in results.items():
+                    state.preflight[name] = ItemRecord(ok, detail, now, who())
+                self.store.save(state)
+                self.state = state
+        except LockedError as e:
+            raise PlanError(f"the results were not recorded: another sbtop is acting on "
+                            f"{self.target} ({e}); run the pre-flight again after") from None
         for name, (ok, detail) in results.items():
             self.audit.append(self._record(f"plan check {name}", None, item=name,
                                            result=("ok" if ok else "FAILED")
