@@ -205,6 +205,7 @@ def test_another_phase_in_hand_refuses_a_start_and_a_rollback_by_hand_is_recorde
     with pytest.raises(PlanError, match="is watching: pass it or roll it back first"):
         c.plan("start", "2")
     asyncio.run(c.execute(c.plan("pass", "1", figs()), override="the watch was fine here"))
+    assert c.reload().phase(INDEXES.name).override == "pass: the watch was fine here"
     asyncio.run(c.execute(c.plan("start", "2")))
     plan = c.plan("rollback", "Prisma singleton")
     assert plan.argv == () and plan.notes == ("roll it back by hand: revert the commit",)

@@ -295,8 +295,8 @@ class PlanController:
         rec = state.phases.setdefault(name, PhaseRecord())
         if plan.request is PhaseRequest.PASS:
             rec.status, rec.ended_wall, rec.by, rec.result = Status.PASSED, now, who(), None
-            if override:
-                rec.override = override
+            if override:  # beside the start's, if it had one: both stay on the record
+                rec.override = "; ".join(x for x in (rec.override, f"pass: {override}") if x)
             rec.logged(now)
             self.store.save(state)
             self.state = state
