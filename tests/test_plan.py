@@ -378,3 +378,40 @@ def test_pre_flight_results_are_not_recorded_while_another_sbtop_acts(tmp_path: 
             pytest.raises(PlanError, match="not recorded: another sbtop is acting"):
         c.record_checks({"Target answers": (True, "")})
     assert c.reload().item("Target answers").ok is None
+
+
+def test_on_production_the_command_line_asks_for_the_targets_name(tmp_path: Path) -> None:
+    from sbtop.actions.plan_commands import plan_main
+    from sbtop.config import resolve
+    from sbtop.engine.assessment import Assessment
+
+    cfg = parse({"targets": {"prod": {"base_url": "http://127.0.0.1:9", "production": True}},
+                 "plan": {"phases": [{"name": "Indexes", "rollback": ["true"]}]}})
+    wiring = resolve(cfg)
+    assert wiring.production and wiring.plan is not None
+    store = PlanStore(tmp_path, "prod")
+    store.save(PlanState({"Indexes": PhaseRecord(Status.WATCHING, 1.0, 1.0)}))
+
+    async def no_figures(_s: float) -> Assessment:
+        raise AssertionError("a rollback reads no figures")
+
+    said: list[str] = []
+
+    def rollback(answer: str) -> int:
+        asked: list[str] = []
+
+        def ask(prompt: str) -> str:
+            asked.append(prompt)
+            return answer
+
+        code = asyncio.run(plan_main(wiring, "rollback", "Indexes", state_dir=tmp_path,
+                                     assess=no_figures, ask=ask, out=said.append))
+        assert asked == ["PRODUCTION: type the target's name (prod) to go ahead: "]
+        return code
+
+    assert rollback("y") == 1 and said[-1] == "cancelled: nothing was run"
+    assert store.load().phase("Indexes").status is Status.WATCHING
+    assert AuditLog(tmp_path / "audit.jsonl").read()[-1]["result"] == (
+        "cancelled at the confirmation")
+    assert rollback("prod") == 0
+    assert store.load().phase("Indexes").status is Status.ROLLED_BACK
