@@ -415,3 +415,13 @@ def test_on_production_the_command_line_asks_for_the_targets_name(tmp_path: Path
         "cancelled at the confirmation")
     assert rollback("prod") == 0
     assert store.load().phase("Indexes").status is Status.ROLLED_BACK
+
+
+def test_the_command_lines_demo_config_has_the_demos_plan() -> None:
+    import tomllib
+
+    from sbtop.deploy_plan import demo_plan
+
+    docs = tomllib.loads((Path(__file__).parent.parent / "docs" / "demo.toml").read_text())
+    assert (plan_settings(parse({"plan": docs["plan"]}).plan)
+            == plan_settings(parse({"plan": demo_plan()}).plan))
