@@ -425,3 +425,26 @@ def test_the_command_lines_demo_config_has_the_demos_plan() -> None:
     docs = tomllib.loads((Path(__file__).parent.parent / "docs" / "demo.toml").read_text())
     assert (plan_settings(parse({"plan": docs["plan"]}).plan)
             == plan_settings(parse({"plan": demo_plan()}).plan))
+
+
+def test_replay_rebuilds_the_record_from_the_events_up_to_the_tick_shown() -> None:
+    from sbtop.recording.plan_events import spans, state_at
+    from sbtop.recording.reader import Event
+
+    def ev(wall: float, status: str, was: str, result: str | None = None) -> Event:
+        return Event(wall, "plan", {"phase": "Indexes", "status": status, "was": was,
+                                    "by": "ana", "result": result})
+
+    events = [ev(10, "running", "pending", "start: true"), ev(12, "watching", "running"),
+              ev(40, "running", "watching", "rollback: drop"),
+              ev(41, "rolled back", "running"), ev(50, "running", "rolled back", "start: true"),
+              ev(51, "failed", "running", "true exited 1"),
+              ev(55, "running", "failed", "rollback: drop"),
+              ev(56, "failed", "running", "rollback failed: drop exited 1"),
+              ev(60, "running", "failed", "start: true"), ev(61, "watching", "running")]
+    at = state_at(events, 45).phase("Indexes")
+    assert (at.status, at.started_wall, at.ended_wall) == (Status.ROLLED_BACK, 10, 41)
+    again = state_at(events, 70).phase("Indexes")
+    assert (again.status, again.started_wall, again.watch_from_wall) == (Status.WATCHING, 60, 61)
+    assert [(s.how, s.started, s.ended) for s in spans(events)] == [
+        ("rolled back", 10, 41), ("failed", 50, 51), ("open", 60, None)]

@@ -81,9 +81,12 @@ def spans(events: list[Event]) -> list[PhaseSpan]:
             continue
         name, status = str(e.data.get("phase", "?")), str(e.data.get("status"))
         by, override = str(e.data.get("by") or ""), str(e.data.get("override") or "")
-        if status in ("running", "watching") and e.data.get("was") not in ("running",
-                                                                             "watching"):
+        rolling_back = str(e.data.get("result") or "").startswith("rollback:")
+        if (status in ("running", "watching") and not rolling_back
+                and e.data.get("was") not in ("running", "watching")):
             open_[name] = (e.wall, by, override)
+        elif str(e.data.get("result") or "").startswith("rollback failed"):
+            continue  # the phase is where it was: its span goes on
         elif status in ("passed", "rolled back", "failed"):
             start = open_.pop(name, None)
             out.append(PhaseSpan(name, start[0] if start else None, e.wall, status, by,
