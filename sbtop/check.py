@@ -7,6 +7,7 @@ import dataclasses
 import json
 import textwrap
 from collections.abc import Mapping
+from typing import Any
 
 from sbtop import format
 from sbtop.clock import SYSTEM, Clock
@@ -115,8 +116,10 @@ STATUS_PAGES_NOTE = ("status pages are context, not a verdict: a provider's inci
 
 
 def as_json(a: Assessment, pages: tuple[PageView, ...] | None = None,
-            advice: Mapping[str, Advice] | None = None) -> str:
-    d = to_dict(a)
+            advice: Mapping[str, Advice] | None = None,
+            extra: Mapping[str, Any] | None = None) -> str:
+    """The contract's object; `extra`: keys other parts add beside it (the deploy plan)."""
+    d = {**to_dict(a), **(extra or {})}
     # What to do now: the breached figure's object says it as "action" (its words).
     for key, adv in standing(a.figures, RUNBOOK_ADVICE if advice is None else advice).items():
         d["figures"][key]["action"] = adv.words

@@ -35,6 +35,7 @@ _MODULES: dict[str | None, str] = {
     "canary": "actions",
     "restart": "actions",
     "rollback": "actions",
+    "plan": "plan",
     "rules": "rules",
     "init": "init",
     "demo": "demo",

@@ -54,7 +54,8 @@ async def run(wiring: Wiring, path: Path, *, for_s: float | None, refresh_s: flo
     recorder = Recorder(path, header(wiring.recording, refresh_s, started_wall), max_bytes)
     store = StateStore(state_dir, wiring.name) if state_dir is not None else None
     session = LiveSession(wiring, clock=clock, refresh_s=refresh_s, history_s=refresh_s,
-                          recorder=recorder, canary_store=store, stop_with_recorder=True)
+                          recorder=recorder, canary_store=store, stop_with_recorder=True,
+                          state_dir=state_dir)  # the deploy plan's record is read there too
     session.on_notice(_say)
     # The webhook, when configured: the window's alerts reach #studybuddy-alerts from here too.
     notifier = headless.attach(session, lambda text: _say(Notice(text)))

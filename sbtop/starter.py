@@ -13,6 +13,7 @@ import tomli_w
 from sbtop.checklist import STUDYBUDDY
 from sbtop.config import ConfigError
 from sbtop.config.status_pages import RUNBOOK_PAGES
+from sbtop.deploy_plan import CONTACTS, runbook_plan
 
 # (comment, table) pairs: tomli-w writes the tables, the comments go above them.
 _SECTIONS: list[tuple[str, dict[str, Any] | str]] = [
@@ -53,9 +54,7 @@ _SECTIONS: list[tuple[str, dict[str, Any] | str]] = [
      "a Slack incoming webhook's URL (a secret: never in this file).",
      {"notify": {"bell": True, "desktop": True, "webhook_url_env": ""}}),
     ("The runbook's contacts and escalation (section 9), shown in the console's help (?).",
-     {"contacts": {"primary": "[Your Name]", "secondary": "[Team Member]",
-                   "escalation": "[Tech Lead]", "slack_channel": "#studybuddy-alerts",
-                   "status_page": "status.studybuddy.com"}}),
+     {"contacts": dict(CONTACTS)}),
     ("The runbook's post-deployment checklist (`sbtop verify`, key v in the console). The\n"
      "login probe's body reads $STUDYBUDDY_VERIFY_EMAIL and $STUDYBUDDY_VERIFY_PASSWORD (a test\n"
      "account); the others send the session cookie in $STUDYBUDDY_SESSION_COOKIE.",
@@ -66,6 +65,10 @@ _SECTIONS: list[tuple[str, dict[str, Any] | str]] = [
      # the [[verify]] tables above would belong to the last of them.
      "\n\n".join("[[status_pages]]\n" + tomli_w.dumps({"name": n, "url": u}).rstrip("\n")
                  for n, u in RUNBOOK_PAGES)),
+    ("The deploy window as a plan (the runbook's pre-deployment checklist and its five phases;\n"
+     "the contacts above are shown with it): sbtop plan status | preflight | confirm ITEM |\n"
+     "start | pass | rollback PHASE. Every key is described in config.example.toml.",
+     {"plan": runbook_plan()}),
 ]
 
 _AUTH_EXAMPLE = """\

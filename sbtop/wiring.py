@@ -16,6 +16,7 @@ console and of verify, whose modules load Textual or an HTTP client, live here.
         .recording  RecordingSettings                  recording.meta.header(...)
         .console    ConsoleSettings                    the console's theme, cadence, switches
         .verify     VerifySettings                     verify.probe_checks / judge
+        .plan       PlanSettings | None                build_plan_controller(plan, ...)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sbtop.actions.settings import ActionsSettings
 from sbtop.engine.advice import RUNBOOK_ADVICE, Advice
 from sbtop.engine.settings import EngineSettings
 from sbtop.engine.verify import Probe, Tolerances
+from sbtop.engine.window import PlanSettings
 from sbtop.notify.settings import Contacts, NotifySettings
 from sbtop.recording.settings import RecordingSettings
 from sbtop.sources.settings import CollectorSettings, HttpSettings
@@ -112,6 +114,7 @@ class Wiring:
     advice: Mapping[str, Advice] = field(default_factory=lambda: dict(RUNBOOK_ADVICE))
     notify: NotifySettings = field(default_factory=NotifySettings)
     contacts: Contacts = field(default_factory=Contacts)
+    plan: PlanSettings | None = None  # the deploy window's phases and pre-flight ([plan])
 
     @property
     def engine(self) -> EngineSettings:

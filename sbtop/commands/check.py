@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sbtop.commands import Command
 from sbtop.commands.loading import ConfigFile
 from sbtop.commands.targets import TargetOptions, target_for
+
+if TYPE_CHECKING:
+    from sbtop.actions.plan_commands import PlanReport
+    from sbtop.engine.assessment import Assessment
+    from sbtop.wiring import Wiring
 
 
 @dataclass(frozen=True)
@@ -30,11 +36,22 @@ def run(opts: CheckOptions, config: ConfigFile) -> int:
 
     with target_for(config, opts.target, opts.demo) as (wiring, _demo):
         assessment, pages = asyncio.run(check.run_with_status_pages(wiring, opts.window_s))
+    plan = _plan(wiring, assessment)  # the deploy window, when [plan] has phases
     if opts.json:
-        print(check.as_json(assessment, pages, wiring.advice))
+        print(check.as_json(assessment, pages, wiring.advice,
+                            {"plan": plan.json} if plan else None))
     else:
         print(check.as_text(assessment, wiring.base_url, pages, wiring.advice))
+        if plan:
+            print(f"  plan: {plan.stands}")
     return assessment.level.exit_code
+
+
+def _plan(wiring: Wiring, a: Assessment) -> PlanReport | None:
+    from sbtop.actions.plan_commands import plan_report
+    from sbtop.actions.state import default_state_dir
+
+    return plan_report(wiring, a, default_state_dir())
 
 
 COMMAND = Command(CheckOptions.from_args, run)

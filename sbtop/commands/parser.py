@@ -104,6 +104,39 @@ def _console_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                    "recording (see sbtop replay, sbtop timeline)", **d)
 
 
+def _plan_parser(sub: Any) -> None:
+    plan = sub.add_parser(
+        "plan", help="the deploy window: status, preflight, confirm ITEM, start / pass / "
+        "rollback PHASE", description="The deploy window as a plan ([plan] in the config): "
+        "status prints where it stands (exit 2 when the phase in hand is failing); preflight "
+        "runs the live pre-flight checks (exit 2 when one fails); confirm ITEM records a "
+        "person's item; start, pass and rollback PHASE (its name or number) show the plan "
+        "first, run the phase's command if it has one, and need the target's name typed on "
+        "production. What needs an override (an open pre-flight item, an earlier phase not "
+        "passed, a watch not over, a criterion failing) is refused unless --override gives "
+        "the reason. Exit 0 done, 1 refused, 2 failed, 3 usage or configuration.")
+    _common(plan, suppress=True)
+    plan.add_argument("verb", choices=["status", "preflight", "confirm", "start", "pass",
+                                       "rollback"], help="what to do")
+    plan.add_argument("name", nargs="?", help="the phase (name or number), or with confirm "
+                      "the pre-flight item")
+    plan.add_argument("--override", metavar="REASON", help="go ahead though the plan needs "
+                      "an override; the reason is recorded in the audit log")
+    plan.add_argument("--undo", action="store_true", help="with confirm: take it back")
+    plan.add_argument("--window", type=argtypes.window, default=10.0, metavar="SECONDS",
+                      help="seconds of figures the criteria are judged on (default 10)")
+    plan.add_argument("--json", action="store_true", help="with status: one JSON object")
+    plan.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    plan.add_argument("--dry-run", action="store_true", help="show and record the plan, run "
+                      "nothing")
+    plan.add_argument("--state-dir", metavar="DIR", help="state and audit directory (default "
+                      "$SBTOP_STATE_DIR, then $XDG_STATE_HOME/sbtop)")
+    plan.add_argument("--demo", action="store_true", help="the built-in simulated StudyBuddy "
+                      "backend and its plan")
+    plan.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
+                      help=argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sbtop", description="htop for a web backend mid-rollout: latency, "
                      "errors, database, sockets and memory against the runbook's thresholds.")
@@ -209,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default $SBTOP_STATE_DIR, then $XDG_STATE_HOME/sbtop)")
         act.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
                          help=argparse.SUPPRESS)
+
+    _plan_parser(sub)
 
     rules = sub.add_parser("rules", help="Prometheus alerting rules from the thresholds",
                            description="Print a Prometheus alerting-rules file generated from "

@@ -98,6 +98,7 @@ def demo_target(url: str, dsn: str | None = None, metrics_urls: list[str] | None
     from sbtop.demo.app_api import DEMO_EMAIL, DEMO_PASSWORD, DEMO_SESSION
     from sbtop.demo.render_api import API_KEY, SERVICE_ID
     from sbtop.demo.status_pages import PAGES, page_url
+    from sbtop.deploy_plan import CONTACTS, demo_plan
 
     # Loopback: compressing the page would cost both ends CPU and save nothing.
     demo = config.TargetConfig(
@@ -112,7 +113,7 @@ def demo_target(url: str, dsn: str | None = None, metrics_urls: list[str] | None
     cfg = msgspec.structs.replace(
         config.parse({"verify": STUDYBUDDY, "canary": {"soak": DEMO_SOAK,
                                                         "cohorts": DEMO_COHORTS},
-                      "status_pages": pages}),
+                      "status_pages": pages, "plan": demo_plan(), "contacts": CONTACTS}),
         targets={"demo": demo})
     if ui is not None:
         cfg = msgspec.structs.replace(cfg, ui=ui)

@@ -18,6 +18,8 @@ from sbtop.actions.settings import (
     RenderSettings,
     WebhookSettings,
 )
+from sbtop.config.notify import contacts
+from sbtop.config.plan import plan_settings
 from sbtop.config.probes import probes
 from sbtop.config.schema import CanaryConfig, Config, TargetConfig, VerifyConfig
 from sbtop.config.secrets import TargetAuth
@@ -70,11 +72,12 @@ def compose(config: Config, chosen: Chosen,
     )
     engine = engine_settings(config, tc)
     gate = gate_settings(config.canary)
+    plan = plan_settings(config.plan, tuple(contacts(config).lines()))
     return Wiring(
         identity=identity,
         collector=_collector(config, chosen, base, http, engine),
         recording=RecordingSettings(chosen.name, tc.production, engine.window_s,
-                                    engine.thresholds, config.canary.flag, gate),
+                                    engine.thresholds, config.canary.flag, gate, plan),
         verify=VerifySettings(chosen.name, base, http,
                               Tolerances(config.verification.p95_tolerance_pct,
                                          config.verification.error_rate_tolerance_pts),
@@ -85,6 +88,7 @@ def compose(config: Config, chosen: Chosen,
         actions=_actions(chosen, config.canary, gate),
         warnings=chosen.auth.warnings,
         status_pages=status_pages_settings(config.status_pages),
+        plan=plan,
     )
 
 

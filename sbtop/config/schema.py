@@ -301,6 +301,50 @@ class SloConfig(Table):
     period: Duration = Duration(30 * 86400.0)
 
 
+class PlanCriterionConfig(Table):
+    """A phase's extra criterion: `figure op value`, judged during the watch or at its end."""
+
+    figure: str = ""
+    op: str = "<"
+    value: Number = 0.0
+    judged: str = "end"  # "during": at every look of the watch; "end": when it is over
+
+
+class PlanPhaseConfig(Table):
+    """One phase of the deploy window (the runbook's section 2)."""
+
+    name: str = ""
+    risk: str = "low"  # low, medium, high
+    # The expected duration: one duration ("2m") or [min, max] (["5m", "10m"]).
+    duration: Any = None
+    watch: Duration = Duration(0.0)  # "monitor for 10 minutes"
+    figures: list[str] = field(default_factory=list)  # watched: never critical
+    criteria: list[PlanCriterionConfig] = field(default_factory=list)
+    run: list[str] = field(default_factory=list)  # argv, no shell
+    rollback: list[str] = field(default_factory=list)  # argv, no shell
+    rollback_note: str = ""
+    canary: bool = False  # its sub-plan is the canary ladder
+    note: str = ""
+
+
+class PlanPreflightConfig(Table):
+    """One pre-deployment checklist item: checked live, or confirmed by a person."""
+
+    name: str = ""
+    # confirm (a person), target, figures, baseline, database, sql, command
+    check: str = "confirm"
+    sql: str = ""  # with check = "sql": the first column of its first row must be true
+    command: list[str] = field(default_factory=list)  # with check = "command": exits 0
+    timeout_s: Number = 30.0
+    note: str = ""
+
+
+class PlanConfig(Table):
+    timeout_s: Number = 600.0  # a phase's run or rollback command
+    phases: list[PlanPhaseConfig] = field(default_factory=list)
+    preflight: list[PlanPreflightConfig] = field(default_factory=list)
+
+
 class Config(Table):
     default_target: str = ""
     ui: UiConfig = field(default_factory=UiConfig)
@@ -319,6 +363,7 @@ class Config(Table):
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     contacts: ContactsConfig = field(default_factory=ContactsConfig)
     slo: SloConfig = field(default_factory=SloConfig)
+    plan: PlanConfig = field(default_factory=PlanConfig)
 
 
 

@@ -9,6 +9,7 @@ import re
 import msgspec
 
 from sbtop.config.errors import ConfigError
+from sbtop.config.plan import validate_plan
 from sbtop.config.schema import Config, MetricsConfig
 from sbtop.config.settings import merged_thresholds
 from sbtop.config.status_pages import validate_status_pages
@@ -217,6 +218,7 @@ def validate(config: Config) -> None:
             raise ConfigError(f"{where}.command: no command given")
     validate_status_pages(config)
     _validate_cohorts(config)
+    validate_plan(config.plan)
     steps = config.canary.steps
     if steps != sorted(steps) or not all(CANARY_PERCENT.contains(s) for s in steps):
         raise ConfigError("canary.steps: expected rising percentages between 0 and 100")

@@ -1,8 +1,9 @@
 """`sbtop timeline FILE`: a Markdown incident timeline from a recording, ready to paste into a
 postmortem: threshold crossings, the overall level, alert state changes, sources going down
-and coming back, canary steps and actions, providers' status pages changing state, each with
-its time, the time since the recording began and the value; then the worst value of each
-judged figure and when it was seen.
+and coming back, canary steps and actions, the deploy window's phases, providers' status pages
+changing state, each with its time, the time since the recording began and the value; then
+the worst value of each judged figure and when it was seen, and per phase of the deploy window
+what the figures did.
 
 A figure's level change is written when the new level has held for SETTLE_TICKS ticks (a
 figure that flickers across a threshold for one tick is noise in a postmortem), stamped with
@@ -21,6 +22,7 @@ from sbtop import format, untrusted
 from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level
 from sbtop.engine.page_changes import PageWatch
+from sbtop.recording import plan_events
 from sbtop.recording.reader import Recording
 
 SETTLE_TICKS = 3
@@ -55,7 +57,8 @@ def rows(rec: Recording) -> list[Row]:
     # The recorded actions first: whatever the cap leaves out, it is never the deploys and
     # rollbacks a postmortem reads the timeline for (they are few; the ticks' rows are many).
     for ev in rec.events:
-        out.append(Row(ev.wall, _event(ev.kind, ev.data)))
+        out.append(Row(ev.wall, _event(ev.kind, ev.data),
+                       plan_events.value(ev.data) if ev.kind == "plan" else ""))
     for row in page_rows(rec):  # few too: a page changes state a few times a day at most
         out.append(row)
     pending: dict[str, tuple[str, int, float, str]] = {}  # figure -> (level, since i, wall, value)
@@ -173,6 +176,7 @@ def markdown(rec: Recording) -> str:
     lines += ["", "## Worst values", "", "| figure | worst | at (UTC) | threshold |",
               "| --- | --- | --- | --- |"]
     lines += _worst(rec)
+    lines += plan_events.section(rec, _cell, _clock)
     return "\n".join(lines) + "\n"
 
 
@@ -230,6 +234,8 @@ def _event(kind: str, d: dict[str, Any]) -> str:
         return f"action {d.get('action', '?')} ({verdict}{override}): {d.get('result', '')}"
     if kind == "note":
         return str(d.get("text", ""))
+    if kind == "plan":
+        return plan_events.text(d)
     return f"{kind}: {d}"
 
 

@@ -22,6 +22,7 @@ from sbtop.collector import Collector
 from sbtop.engine.assessment import iso
 from sbtop.engine.figures import Figure
 from sbtop.engine.observations import DbSession
+from sbtop.session.plan_actions import PlanActions
 from sbtop.session.snapshot import Cause, Notice
 from sbtop.wiring import Wiring
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     # Types only: `sbtop check` (a live session) loads neither the controller nor the
     # checklist, which itself runs a check.
     from sbtop.actions.controller import Controller
+    from sbtop.actions.phases import PlanController
     from sbtop.actions.plan import Outcome, Plan
     from sbtop.session.live import LiveSession
     from sbtop.verify import Report
@@ -59,7 +61,7 @@ class Question:
     override: bool = False
 
 
-class LiveActions:
+class LiveActions(PlanActions):
     def __init__(self, session: LiveSession, wiring: Wiring, state_dir: Path | None,
                  deploy: bool) -> None:
         self._session = session
@@ -72,6 +74,15 @@ class LiveActions:
                 wiring.actions, wiring.identity, state_dir or default_state_dir(),
                 session.clock)
         self._running: set[asyncio.Task[Any]] = set()
+        # The deploy window's actions (sbtop.session.plan_actions): a controller of its own.
+        self.plan: PlanController | None = None
+        self.plan_reason = "no deploy plan configured ([[plan.phases]])"
+        if deploy and not session.read_only and wiring.plan is not None:
+            from sbtop.actions.phases import build_plan_controller
+
+            self.plan, self.plan_reason = build_plan_controller(
+                wiring.plan, wiring.name, wiring.production, state_dir or default_state_dir(),
+                session.clock)
         self._state_dir = state_dir or default_state_dir()
         self._db_audit: AuditLog | None = None
         self._asked: Mapping[str, Figure] | None = None  # the figures a baseline question named

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
@@ -18,6 +18,7 @@ from sbtop.clock import SYSTEM, Clock
 from sbtop.collector import Collector
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.engine import Engine
+from sbtop.engine.figures import Figure
 from sbtop.engine.gate import Gate, evaluate
 from sbtop.engine.history import History, Ring
 from sbtop.engine.keys import Fig
@@ -25,8 +26,10 @@ from sbtop.engine.observations import Observation
 from sbtop.engine.page_changes import PageChange, PageWatch
 from sbtop.engine.route_history import RouteHistory, RouteTrack
 from sbtop.engine.transitions import Event
+from sbtop.engine.window import Window
 from sbtop.session.actions import ActionLog, LiveActions
 from sbtop.session.loop import TickLoop, Waiter
+from sbtop.session.plan import make_watch
 from sbtop.session.snapshot import (
     Cause,
     Fresh,
@@ -89,6 +92,7 @@ class LiveSession:
         self.recorder = recorder
         self.stop_with_recorder = stop_with_recorder
         self.actions = LiveActions(self, wiring, state_dir, deploy)
+        self.plan_watch = make_watch(wiring, state_dir, self.actions.plan)
         self.player = None  # a live session has no player
         if canary_store is None and deploy and read_only and wiring.actions is not None:
             # Read-only, the provider is never asked: the canary's step and the gate come
@@ -154,9 +158,9 @@ class LiveSession:
     async def start(self) -> None:
         await self.source.__aenter__()
         await self.status_pages.__aenter__()
-        note = self.actions.recover()
-        if note:
-            self.publish(Notice(note, "warning", 15))
+        for note in (self.actions.recover(), self.actions.plan_recover()):
+            if note:
+                self.publish(Notice(note, "warning", 15))
 
     async def close(self) -> None:
         self.stop()
@@ -255,6 +259,7 @@ class LiveSession:
         if self.canary_store is not None:
             self.canary_state(began)  # the state file read again (every few seconds)
         self.history.add(a)
+        self.look_at_plan(a.figures, began)
         # Nobody looks (record, check): no route drill-down to keep. Asked only when a sample
         # is due, as the route table is made when it is read (every few seconds, not each tick).
         if self._subscribers and self.routes.due(a.t):
@@ -361,11 +366,37 @@ class LiveSession:
         if not self._subscribers:
             return  # nobody looks (record, check): nothing to build
         t, wall = self.clock.now()
+        gate = self.gate()
         self.latest = Snapshot(cause, self.assessment, self.history, self.canary_state(),
-                               self.gate(), self.freshness, t, wall, self.ticks,
+                               gate, self.freshness, t, wall, self.ticks,
                                status_pages=self.status_pages.statuses(),
-                               page_changes=page_changes)
+                               page_changes=page_changes, plan=self.plan_window(gate))
         self.publish(self.latest)
+
+    # --- the deploy window ------------------------------------------------------------------
+
+    def look_at_plan(self, figures: Mapping[str, Figure], now_t: float,
+                     force: bool = False) -> None:
+        """The plan's record read again when due (breaches recorded first); each change
+        marked on the charts and written to the recording."""
+        if self.plan_watch is None:
+            return
+        now_wall = self.clock.now()[1]
+        for event in self.plan_watch.look(figures, now_t, force):
+            wall = event.pop("wall", None) or now_wall  # when it happened, when known
+            if "status" in event:
+                self.history.mark(wall, f"plan {event['phase']}: {event['status']}")
+            if self.recorder is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    self.recorder.event(wall, "plan", event)
+
+    def plan_window(self, gate: Gate | None = None) -> Window | None:
+        """The deploy window judged on the latest figures (None: no [plan])."""
+        if self.plan_watch is None:
+            return None
+        a = self.assessment
+        return self.plan_watch.window(a.figures if a is not None else {},
+                                      self.clock.now()[1], gate)
 
     def _judge_freshness(self) -> Freshness:
         t, wall = self.clock.now()

@@ -14,6 +14,7 @@ from sbtop.engine.history import History
 from sbtop.engine.levels import Threshold
 from sbtop.engine.page_changes import PageChange
 from sbtop.engine.status_pages import PageStatus
+from sbtop.engine.window import Window
 
 
 class Cause(enum.Enum):
@@ -24,6 +25,7 @@ class Cause(enum.Enum):
     CANARY = "canary"  # the flag was read, an action ended, a baseline was taken
     POSITION = "position"  # replay: playing, paused, the speed, the place in the recording
     STATUS_PAGES = "status_pages"  # a provider's status page was polled
+    PLAN = "plan"  # the deploy window: a phase acted on, a pre-flight item checked
 
 
 class Fresh(enum.Enum):
@@ -68,6 +70,8 @@ class Snapshot:
     # What the poll behind a STATUS_PAGES snapshot changed ("Render went degraded"): the
     # event a notifier acts on. Empty otherwise, and in a replay (nothing happens now).
     page_changes: tuple[PageChange, ...] = ()
+    # The deploy window judged now (None: no [plan]); see sbtop.session.plan for the API.
+    plan: Window | None = None
 
 
 Severity: TypeAlias = Literal["information", "warning", "error"]

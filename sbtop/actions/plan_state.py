@@ -1,0 +1,127 @@
+"""The deploy window's record (sbtop.engine.window.PlanState), kept beside the canary's state:
+one JSON file per target in the state directory (plan-TARGET.json), checked, opened and
+replaced exactly as the canary's (sbtop.actions.state: no links followed, written to an
+unguessable temporary file, fsynced, renamed), and changed only under the target's one lock,
+the same lock the canary, restart and rollback take. So `sbtop plan` on the command line and
+the console agree, two sbtops never act at once, and a dropped SSH link loses nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from sbtop import untrusted
+from sbtop.actions.state import (
+    StateDirError,
+    StateStore,
+    open_file,
+    prepare_dir,
+    shared_group,
+)
+from sbtop.engine.window import ItemRecord, PhaseRecord, PlanState
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+class PlanStore:
+    def __init__(self, directory: Path, target: str) -> None:
+        self.dir = directory
+        self.path = directory / f"plan-{_safe(target)}.json"
+        self.lock = StateStore(directory, target)  # the target's one lock
+        self.problem = ""
+        self._file_mode: int | None = None
+
+    def _ready(self) -> int:
+        if self._file_mode is None:
+            self._file_mode = prepare_dir(self.dir, shared_group())
+        return self._file_mode
+
+    def check(self) -> None:
+        """The directory is safe, and where the plan's file goes is no link (StateDirError)."""
+        mode = self._ready()
+        try:
+            os.close(open_file(self.path, os.O_RDONLY, mode))
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise StateDirError(f"{self.path}: cannot open: {e.strerror}") from None
+        self.lock.check()
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def load(self) -> PlanState:
+        """The saved record. A phase or item of the wrong shape (a hand edit, a team mate's
+        older sbtop) is dropped alone, read as never done, and named in `problem`."""
+        self.problem = ""
+        mode = self._ready()
+        try:
+            with os.fdopen(open_file(self.path, os.O_RDONLY, mode), "rb") as f:
+                data = untrusted.deep(json.loads(f.read().decode("utf-8")))
+        except FileNotFoundError:
+            return PlanState()
+        except (OSError, ValueError, RecursionError) as e:
+            self.problem = f"{self.path}: unreadable ({type(e).__name__}); starting afresh"
+            return PlanState()
+        if not isinstance(data, dict):
+            self.problem = f"{self.path}: not a JSON object; starting afresh"
+            return PlanState()
+        bad: list[str] = []
+        phases = _each(data.get("phases"), PhaseRecord, "phases", bad)
+        items = _each(data.get("preflight"), ItemRecord, "preflight", bad)
+        if bad:
+            self.problem = f"{self.path}: ignored {', '.join(bad)} (wrong type or value)"
+        return PlanState(phases, items)
+
+    def save(self, state: PlanState) -> None:
+        mode = self._ready()
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp",
+                                       dir=self.dir)
+        except OSError as e:
+            raise StateDirError(f"{self.dir}: cannot save the plan: {e.strerror}") from None
+        try:
+            os.fchmod(fd, mode)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(asdict(state), f, indent=2, allow_nan=False)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException as e:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            if isinstance(e, OSError):
+                raise StateDirError(f"{self.path}: cannot save the plan: {e.strerror}"
+                                    ) from None
+            raise
+
+    @contextlib.contextmanager
+    def locked(self, action: str) -> Iterator[None]:
+        """The target's lock (LockedError names who holds it)."""
+        with self.lock.locked(action):
+            yield
+
+
+def _each(found: Any, kind: type[Any], where: str, bad: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if found is None:
+        return out
+    if not isinstance(found, dict):
+        bad.append(where)
+        return out
+    for name, raw in found.items():
+        try:
+            out[str(name)] = msgspec.convert(raw, kind)
+        except msgspec.ValidationError:
+            bad.append(f"{where}.{name}")
+    return out

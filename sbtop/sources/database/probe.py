@@ -1,0 +1,58 @@
+"""A pre-flight SQL probe ("these indexes exist"): one query in a read-only transaction under a
+statement timeout, on a connection of its own that is closed after. Passes when the first
+column of the first row is true (a true boolean, a non-zero number, a non-empty string)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import psycopg
+from psycopg import sql
+
+from sbtop import untrusted
+from sbtop.sources.database.shown import connect_reason, first_line, secrets_of
+
+
+async def sql_probe(dsn: str, query: str, *, connect_timeout_s: float = 3.0,
+                    statement_timeout_s: float = 10.0) -> tuple[bool, str]:
+    """(passed, what it found or why it failed), in one safe line with no password."""
+    ok, text = await _probe(dsn, query, connect_timeout_s, statement_timeout_s)
+    for secret in secrets_of(dsn):
+        text = text.replace(secret, "***")
+    return ok, untrusted.line(text, 300)
+
+
+async def _probe(dsn: str, query: str, connect_s: float, statement_s: float
+                 ) -> tuple[bool, str]:
+    try:
+        conn = await asyncio.wait_for(psycopg.AsyncConnection.connect(
+            dsn, autocommit=False, application_name="sbtop preflight",
+            connect_timeout=max(2, round(connect_s))), timeout=connect_s + 1.0)
+    except TimeoutError:
+        return False, f"connect timeout: no answer within {connect_s:g} s"
+    except psycopg.Error as e:
+        return False, connect_reason(e)
+    except (OSError, ValueError) as e:
+        return False, f"cannot connect: {e}"
+    try:
+        async with conn:
+            ms = max(1, round(statement_s * 1000))
+            await conn.set_read_only(True)  # psycopg opens the transaction READ ONLY
+            await conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(
+                sql.Literal(ms)))
+            # The query is the config's own text, run as it is written (never built from
+            # outside input); the read-only transaction keeps a mistake in it from writing.
+            cur = await asyncio.wait_for(conn.execute(query.encode()),
+                                         timeout=statement_s + 2.0)
+            row = await cur.fetchone() if cur.description else None
+            await conn.rollback()
+    except TimeoutError:
+        return False, f"no answer within {statement_s:g} s"
+    except psycopg.errors.QueryCanceled:
+        return False, f"cancelled by the statement timeout ({statement_s:g} s)"
+    except psycopg.Error as e:
+        return False, f"query failed: {first_line(e)}"
+    if row is None or not row:
+        return False, "no row returned"
+    value = row[0]
+    return bool(value), f"first column: {untrusted.line(str(value), 80)}"

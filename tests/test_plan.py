@@ -1,0 +1,450 @@
+"""The deploy window as a plan: the pure judgement (watch countdown, during/end criteria,
+where the window stands), the record in the state directory, the controller's start / pass /
+rollback / confirm with their overrides, locks and audit lines, and the config's words."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from sbtop.actions.audit import AuditLog
+from sbtop.actions.phases import PhaseRequest, PlanController, PlanError
+from sbtop.actions.plan_state import PlanStore
+from sbtop.clock import ManualClock
+from sbtop.config import ConfigError
+from sbtop.config.files import parse
+from sbtop.config.plan import plan_settings
+from sbtop.engine.figures import Figure, judge
+from sbtop.engine.keys import Fig
+from sbtop.engine.settings import EngineSettings
+from sbtop.engine.window import (
+    CriterionSettings,
+    ItemKind,
+    PhaseRecord,
+    PhaseSettings,
+    PlanSettings,
+    PlanState,
+    PreflightSettings,
+    Status,
+    When,
+    breaches,
+    judge_window,
+    to_dict,
+)
+
+SETTINGS = EngineSettings()
+
+
+def figs(p95: float | None = 200.0, e5: float | None = 0.1) -> dict[str, Figure]:
+    return {Fig.LATENCY_P95_MS: judge(Fig.LATENCY_P95_MS, p95, SETTINGS),
+            Fig.ERROR_RATE_5XX_PCT: judge(Fig.ERROR_RATE_5XX_PCT, e5, SETTINGS)}
+
+
+INDEXES = PhaseSettings(
+    "Database indexes", watch_s=600.0, figures=(Fig.ERROR_RATE_5XX_PCT,),
+    criteria=(CriterionSettings(Fig.LATENCY_P95_MS, "<", 500.0, When.END),
+              CriterionSettings(Fig.ERROR_RATE_5XX_PCT, "<", 1.0, When.DURING)),
+    run=("true",), rollback=("true",))
+SINGLETON = PhaseSettings("Prisma singleton", watch_s=120.0, rollback_note="revert the commit")
+PLAN = PlanSettings(
+    (INDEXES, SINGLETON),
+    (PreflightSettings("Database backup completed"),
+     PreflightSettings("Target answers", ItemKind.COMMAND, command=("true",))))
+
+
+def controller(tmp_path: Path, clock: ManualClock, settings: PlanSettings = PLAN
+               ) -> PlanController:
+    return PlanController("staging", False, settings, PlanStore(tmp_path, "staging"),
+                          AuditLog(tmp_path / "audit.jsonl"), clock)
+
+
+def audit(tmp_path: Path) -> list[dict[str, object]]:
+    return AuditLog(tmp_path / "audit.jsonl").read()
+
+
+# --- the pure judgement --------------------------------------------------------------------
+
+
+def test_a_fresh_window_stands_before_pre_flight_and_phase_one() -> None:
+    w = judge_window(PLAN, PlanState(), figs(), 0.0)
+    assert w.current is None and w.next is not None and w.next.number == 1
+    assert w.stands == "pre-flight: 2 of 2 items open; next: phase 1/2 Database indexes"
+    assert [i.shown for i in w.preflight] == ["not confirmed", "not checked"]
+
+
+def test_the_watch_counts_down_and_end_criteria_are_judged_only_when_it_is_over() -> None:
+    state = PlanState()
+    rec = state.phases.setdefault(INDEXES.name, PhaseRecord())
+    rec.status, rec.started_wall, rec.watch_from_wall = Status.WATCHING, 1000.0, 1000.0
+    during = judge_window(PLAN, state, figs(p95=700.0), 1000.0 + 240).current
+    assert during is not None and during.watch_left_s == 360.0
+    # p95 may rise while the index builds: not judged until the end.
+    end = [c for c in during.criteria if c.when is When.END]
+    assert [c.passed for c in end] == [None]
+    assert during.verdict == "watching: 6m00s left" and not during.ready
+    over = judge_window(PLAN, state, figs(p95=700.0), 1000.0 + 600).current
+    assert over is not None and over.watch_over and not over.ready
+    assert over.verdict.startswith("FAILING: latency_p95_ms 700 ms, must be < 500 ms")
+    back = judge_window(PLAN, state, figs(p95=300.0), 1000.0 + 601).current
+    assert back is not None and back.ready and back.verdict == "watch over: ready to pass"
+
+
+def test_a_during_breach_is_remembered_after_the_figure_recovers() -> None:
+    state = PlanState({INDEXES.name: PhaseRecord(Status.WATCHING, 0.0, 0.0)})
+    found = breaches(PLAN, state, figs(e5=2.0), 30.0)
+    assert set(found[INDEXES.name]) == {"error_rate_5xx_pct < 1 (during)"}
+    state.phases[INDEXES.name].breaches.update(found[INDEXES.name])
+    later = judge_window(PLAN, state, figs(e5=0.1), 700.0).current
+    assert later is not None and not later.ready
+    broke = [c for c in later.criteria if c.breach is not None]
+    assert broke[0].shown.endswith("broke during the watch (2.00%)")
+    assert breaches(PLAN, state, figs(e5=3.0), 40.0) == {}  # the first breach counts
+
+
+def test_an_unknown_figure_is_not_a_breach_but_fails_an_end_criterion() -> None:
+    state = PlanState({INDEXES.name: PhaseRecord(Status.WATCHING, 0.0, 0.0)})
+    assert breaches(PLAN, state, figs(p95=None, e5=None), 10.0) == {}
+    view = judge_window(PLAN, state, figs(p95=None), 601.0).current
+    assert view is not None
+    p95 = next(c for c in view.criteria if c.when is When.END)
+    assert p95.passed is False and "unknown" in p95.shown
+
+
+def test_the_plan_as_json_names_phases_states_and_the_countdown() -> None:
+    state = PlanState({INDEXES.name: PhaseRecord(Status.WATCHING, 1_800_000_000.0,
+                                                 1_800_000_000.0)})
+    d = to_dict(judge_window(PLAN, state, figs(), 1_800_000_060.0))
+    json.dumps(d, allow_nan=False)
+    assert d["current"] == "Database indexes"
+    assert d["phases"][0]["watch_left_s"] == 540.0
+    assert d["phases"][0]["started"] == "2027-01-15T08:00:00Z"
+    assert d["phases"][1]["status"] == "pending"
+
+
+# --- the record and the controller ---------------------------------------------------------
+
+
+def test_a_phase_cannot_start_with_open_pre_flight_items_without_a_typed_override(
+        tmp_path: Path) -> None:
+    clock = ManualClock()
+    c = controller(tmp_path, clock)
+    plan = c.plan(PhaseRequest.START, "1", figs())
+    assert plan.needs_override
+    assert any("Database backup completed" in w for w in plan.why_override)
+    refused = asyncio.run(c.execute(plan))
+    assert refused.refused and "typed override" in refused.text
+    short = asyncio.run(c.execute(plan, override="yes"))
+    assert short.refused and "at least" in short.text
+    done = asyncio.run(c.execute(plan, override="backup taken by the DBA at 01:00"))
+    assert done.ok, done.text
+    rec = c.reload().phase(INDEXES.name)
+    assert rec.status is Status.WATCHING and rec.override == "backup taken by the DBA at 01:00"
+    lines = audit(tmp_path)
+    assert [e.get("refused") for e in lines[:2]] == [True, True]
+    assert lines[-1]["override"] == "backup taken by the DBA at 01:00"
+    assert lines[-1]["phase"] == INDEXES.name and lines[-1]["ok"] is True
+
+
+def test_confirmed_items_and_a_passed_check_let_a_phase_start_without_override(
+        tmp_path: Path) -> None:
+    c = controller(tmp_path, ManualClock())
+    assert c.confirm("Database backup completed").ok
+    c.record_checks({"Target answers": (True, "true succeeded")})
+    plan = c.plan("start", "Database indexes", figs())
+    assert not plan.needs_override
+    refused = c.confirm("Target answers")
+    assert refused.refused and "checked by sbtop" in refused.text
+    state = c.reload()
+    assert state.item("Database backup completed").by  # who confirmed it
+    assert state.item("Database backup completed").wall == ManualClock().wall
+
+
+def test_the_record_survives_a_new_process_and_passes_after_the_watch(tmp_path: Path) -> None:
+    clock = ManualClock()
+    c = controller(tmp_path, clock)
+    c.confirm("1")
+    c.record_checks({"Target answers": (True, "")})
+    assert asyncio.run(c.execute(c.plan("start", "1", figs()))).ok
+    clock.advance(300)
+    early = c.plan("pass", "1", figs())
+    assert early.why_override == ("the watch is not over (5m00s left)",)
+    clock.advance(301)
+    again = controller(tmp_path, clock)  # a new sbtop after an SSH drop
+    assert again.window(figs()).current is not None
+    ready = again.plan("pass", "Database indexes", figs())
+    assert not ready.needs_override
+    assert asyncio.run(again.execute(ready)).ok
+    w = controller(tmp_path, clock).window(figs())
+    assert w.phases[0].status is Status.PASSED and w.next is not None
+    assert w.stands == "next: phase 2/2 Prisma singleton"
+
+
+def test_a_failing_run_command_fails_the_phase_and_its_rollback_command_runs(
+        tmp_path: Path) -> None:
+    marker = tmp_path / "rolled-back"
+    phase = PhaseSettings("Indexes", watch_s=60.0, run=("false",),
+                          rollback=("touch", str(marker)))
+    c = controller(tmp_path, ManualClock(), PlanSettings((phase,)))
+    out = asyncio.run(c.execute(c.plan("start", "1")))
+    assert not out.ok and "exited 1" in out.text
+    assert c.reload().phase("Indexes").status is Status.FAILED
+    back = asyncio.run(c.execute(c.plan("rollback", "Indexes")))
+    assert back.ok and marker.exists()
+    assert c.reload().phase("Indexes").status is Status.ROLLED_BACK
+    assert [e["result"] for e in audit(tmp_path) if e.get("action") ==
+            "plan rollback phase 1 Indexes"] == ["started", back.text]
+
+
+def test_another_phase_in_hand_refuses_a_start_and_a_rollback_by_hand_is_recorded(
+        tmp_path: Path) -> None:
+    c = controller(tmp_path, ManualClock(), PlanSettings((INDEXES, SINGLETON)))
+    asyncio.run(c.execute(c.plan("start", "1")))
+    with pytest.raises(PlanError, match="is watching: pass it or roll it back first"):
+        c.plan("start", "2")
+    asyncio.run(c.execute(c.plan("pass", "1", figs()), override="the watch was fine here"))
+    assert c.reload().phase(INDEXES.name).override == "pass: the watch was fine here"
+    asyncio.run(c.execute(c.plan("start", "2")))
+    plan = c.plan("rollback", "Prisma singleton")
+    assert plan.argv == () and plan.notes == ("roll it back by hand: revert the commit",)
+    out = asyncio.run(c.execute(plan))
+    assert out.ok and "rolled back (by hand)" in out.text
+    with pytest.raises(PlanError, match="nothing to roll back"):
+        c.plan("rollback", "2")
+
+
+def test_single_flight_a_second_sbtop_is_refused_while_one_acts(tmp_path: Path) -> None:
+    c = controller(tmp_path, ManualClock(), PlanSettings((INDEXES,)))
+    plan = c.plan("start", "1")
+    other = PlanStore(tmp_path, "staging")
+    with other.locked("canary next"):
+        out = asyncio.run(c.execute(plan))
+    assert out.refused and "another sbtop is acting on staging" in out.text
+    c.busy = "plan start phase 1"
+    assert asyncio.run(c.execute(plan)).text == "refused: plan start phase 1 is still running"
+
+
+def test_a_dry_run_changes_nothing_and_is_audited(tmp_path: Path) -> None:
+    c = controller(tmp_path, ManualClock(), PlanSettings((INDEXES,)))
+    out = asyncio.run(c.execute(c.plan("start", "1"), dry_run=True))
+    assert out.ok and out.text.startswith("dry run")
+    assert c.reload().phase(INDEXES.name).status is Status.PENDING
+    assert audit(tmp_path)[-1]["dry_run"] is True
+
+
+def test_a_damaged_phase_record_is_dropped_alone_with_a_note(tmp_path: Path) -> None:
+    store = PlanStore(tmp_path, "staging")
+    store.path.write_text(json.dumps({"phases": {
+        "A": {"status": "passed", "ended_wall": 5.0}, "B": {"status": "exploded"}}}))
+    state = store.load()
+    assert state.phase("A").status is Status.PASSED
+    assert state.phase("B").status is Status.PENDING
+    assert "phases.B" in store.problem
+
+
+# --- the config ----------------------------------------------------------------------------
+
+
+def test_the_config_builds_phases_with_durations_criteria_and_commands() -> None:
+    cfg = parse({"plan": {"phases": [
+        {"name": "Database indexes", "risk": "low", "duration": ["5m", "10m"],
+         "watch": "10m", "figures": ["latency_p95_ms"],
+         "criteria": [{"figure": "latency_p95_ms", "op": "<", "value": 500,
+                       "judged": "end"}],
+         "run": ["true"], "rollback": ["true"]},
+        {"name": "Prisma singleton", "duration": "2m", "canary": True}],
+        "preflight": [{"name": "backup"}, {"name": "indexes", "check": "sql",
+                                           "sql": "SELECT true"}]}})
+    s = plan_settings(cfg.plan)
+    assert s is not None
+    first = s.phases[0]
+    assert (first.duration_min_s, first.duration_max_s, first.watch_s) == (300, 600, 600)
+    assert first.criteria[0].when is When.END and s.phases[1].canary
+    assert s.preflight[1].kind is ItemKind.SQL
+
+
+@pytest.mark.parametrize(("plan", "message"), [
+    ({"phases": [{"name": ""}]}, "plan.phases[0].name: every phase needs a name"),
+    ({"phases": [{"name": "a"}, {"name": "A"}]}, "plan.phases[1].name: 'A' is used twice"),
+    ({"phases": [{"name": "a", "risk": "huge"}]}, "plan.phases[0].risk: expected low, medium, "
+     "high, got the string 'huge'"),
+    ({"phases": [{"name": "a", "duration": ["10m", "5m"]}]}, "the least is more than the most"),
+    ({"phases": [{"name": "a", "watch": "soon"}]}, "plan.phases[0].watch"),
+    ({"phases": [{"name": "a", "figures": ["latency_p59_ms"]}]},
+     "plan.phases[0].figures: unknown figure 'latency_p59_ms' (did you mean"),
+    ({"phases": [{"name": "a", "criteria": [{"figure": "latency_p95_ms", "op": "=="}]}]},
+     "plan.phases[0].criteria[0].op: expected one of >, >=, <, <="),
+    ({"phases": [{"name": "a", "criteria": [{"figure": "latency_p95_ms",
+                                             "judged": "after"}]}]},
+     "criteria[0].judged: expected during or end"),
+    ({"phases": [{"name": "a", "canary": True}, {"name": "b", "canary": True}]},
+     "only one phase can be the canary"),
+    ({"preflight": [{"name": "x", "check": "sq"}]}, "plan.preflight[0].check: expected one of"),
+    ({"preflight": [{"name": "x", "check": "sql"}]}, "plan.preflight[0].sql: check = \"sql\" "
+     "needs the query"),
+    ({"phases": [{"name": "a", "run": "npm run build"}]}, "plan.phases[0].run"),
+])
+def test_a_bad_plan_in_the_config_is_one_line_naming_the_key(
+        plan: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=None) as e:
+        parse({"plan": plan})
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_the_example_config_init_and_the_demo_carry_the_runbooks_window() -> None:
+    import tomllib
+
+    from sbtop import starter
+    from sbtop.deploy_plan import demo_plan, runbook_plan
+
+    example = tomllib.loads((Path(__file__).parent.parent / "config.example.toml").read_text())
+    assert (plan_settings(parse({"plan": example["plan"]}).plan)
+            == plan_settings(parse({"plan": runbook_plan()}).plan))
+    init = plan_settings(parse(tomllib.loads(starter.starter_text())).plan)
+    assert init is not None
+    assert [p.name for p in init.phases] == ["Database indexes", "Prisma singleton",
+                                             "Optimized routes", "Socket.IO handlers",
+                                             "Frontend"]
+    assert [p.watch_s for p in init.phases] == [600, 300, 900, 600, 300]
+    assert [p.risk for p in init.phases] == ["low", "low", "medium", "medium", "low"]
+    assert [p.canary for p in init.phases] == [False, False, True, False, False]
+    demo = plan_settings(parse({"plan": demo_plan()}).plan)
+    assert demo is not None
+    # The demo's commands are harmless: each only echoes what a real window would run.
+    assert all(p.run[:1] in ((), ("echo",)) and p.rollback[:1] in ((), ("echo",))
+               for p in demo.phases)
+    assert all(i.command[:1] in ((), ("echo",)) and not i.sql for i in demo.preflight)
+
+
+def test_a_phase_left_running_by_a_dead_sbtop_is_recorded_as_interrupted(
+        tmp_path: Path) -> None:
+    clock = ManualClock()
+    c = controller(tmp_path, clock, PlanSettings((INDEXES,)))
+    state = PlanState({INDEXES.name: PhaseRecord(Status.RUNNING, clock.wall)})
+    c.store.save(state)
+    note = controller(tmp_path, clock, PlanSettings((INDEXES,))).recover()
+    assert note is not None and "interrupted" in note
+    rec = c.reload().phase(INDEXES.name)
+    assert rec.status is Status.FAILED and rec.result is not None
+    assert "interrupted" in rec.result
+    assert audit(tmp_path)[-1]["ok"] is False
+    assert controller(tmp_path, clock, PlanSettings((INDEXES,))).recover() is None
+
+
+def test_breaches_are_written_once_by_the_deploying_sbtop(tmp_path: Path) -> None:
+    clock = ManualClock()
+    c = controller(tmp_path, clock, PlanSettings((INDEXES,)))
+    asyncio.run(c.execute(c.plan("start", "1")))
+    clock.advance(30)
+    assert c.record_breaches(figs(e5=2.5))
+    assert not c.record_breaches(figs(e5=3.0))  # nothing new: nothing written
+    kept = c.reload().phase(INDEXES.name).breaches
+    assert {k: v.value for k, v in kept.items()} == {
+        "error_rate_5xx_pct < 1 (during)": 2.5}
+
+
+def test_a_rollback_and_a_new_start_between_two_reads_are_both_events(tmp_path: Path) -> None:
+    from sbtop.session.plan import changes
+
+    clock = ManualClock()
+    phase = PhaseSettings("Singleton", watch_s=60.0, rollback=("true",))
+    c = controller(tmp_path, clock, PlanSettings((phase,)))
+    asyncio.run(c.execute(c.plan("start", "1")))
+    before = c.reload()
+    clock.advance(10)
+    asyncio.run(c.execute(c.plan("rollback", "1")))
+    clock.advance(1)
+    asyncio.run(c.execute(c.plan("start", "1")))
+    events = changes(before, c.reload(), figs())
+    assert [(e["status"], e["was"]) for e in events] == [
+        ("running", "watching"), ("rolled back", "running"), ("watching", "rolled back")]
+    assert events[1]["wall"] == ManualClock().wall + 10
+    assert events[1]["figures"] == {"latency_p95_ms": 200.0, "error_rate_5xx_pct": 0.1}
+
+
+def test_a_commands_output_is_shown_as_escapes(tmp_path: Path) -> None:
+    phase = PhaseSettings("Indexes", run=("printf", "done\x1b]52;c;aGk=\x07"))
+    c = controller(tmp_path, ManualClock(), PlanSettings((phase,)))
+    out = asyncio.run(c.execute(c.plan("start", "1")))
+    assert out.ok and "\x1b" not in out.text and "\\x1b]52" in out.text
+
+
+def test_pre_flight_results_are_not_recorded_while_another_sbtop_acts(tmp_path: Path) -> None:
+    c = controller(tmp_path, ManualClock())
+    with PlanStore(tmp_path, "staging").locked("canary next"), \
+            pytest.raises(PlanError, match="not recorded: another sbtop is acting"):
+        c.record_checks({"Target answers": (True, "")})
+    assert c.reload().item("Target answers").ok is None
+
+
+def test_on_production_the_command_line_asks_for_the_targets_name(tmp_path: Path) -> None:
+    from sbtop.actions.plan_commands import plan_main
+    from sbtop.config import resolve
+    from sbtop.engine.assessment import Assessment
+
+    cfg = parse({"targets": {"prod": {"base_url": "http://127.0.0.1:9", "production": True}},
+                 "plan": {"phases": [{"name": "Indexes", "rollback": ["true"]}]}})
+    wiring = resolve(cfg)
+    assert wiring.production and wiring.plan is not None
+    store = PlanStore(tmp_path, "prod")
+    store.save(PlanState({"Indexes": PhaseRecord(Status.WATCHING, 1.0, 1.0)}))
+
+    async def no_figures(_s: float) -> Assessment:
+        raise AssertionError("a rollback reads no figures")
+
+    said: list[str] = []
+
+    def rollback(answer: str) -> int:
+        asked: list[str] = []
+
+        def ask(prompt: str) -> str:
+            asked.append(prompt)
+            return answer
+
+        code = asyncio.run(plan_main(wiring, "rollback", "Indexes", state_dir=tmp_path,
+                                     assess=no_figures, ask=ask, out=said.append))
+        assert asked == ["PRODUCTION: type the target's name (prod) to go ahead: "]
+        return code
+
+    assert rollback("y") == 1 and said[-1] == "cancelled: nothing was run"
+    assert store.load().phase("Indexes").status is Status.WATCHING
+    assert AuditLog(tmp_path / "audit.jsonl").read()[-1]["result"] == (
+        "cancelled at the confirmation")
+    assert rollback("prod") == 0
+    assert store.load().phase("Indexes").status is Status.ROLLED_BACK
+
+
+def test_the_command_lines_demo_config_has_the_demos_plan() -> None:
+    import tomllib
+
+    from sbtop.deploy_plan import demo_plan
+
+    docs = tomllib.loads((Path(__file__).parent.parent / "docs" / "demo.toml").read_text())
+    assert (plan_settings(parse({"plan": docs["plan"]}).plan)
+            == plan_settings(parse({"plan": demo_plan()}).plan))
+
+
+def test_replay_rebuilds_the_record_from_the_events_up_to_the_tick_shown() -> None:
+    from sbtop.recording.plan_events import spans, state_at
+    from sbtop.recording.reader import Event
+
+    def ev(wall: float, status: str, was: str, result: str | None = None) -> Event:
+        return Event(wall, "plan", {"phase": "Indexes", "status": status, "was": was,
+                                    "by": "ana", "result": result})
+
+    events = [ev(10, "running", "pending", "start: true"), ev(12, "watching", "running"),
+              ev(40, "running", "watching", "rollback: drop"),
+              ev(41, "rolled back", "running"), ev(50, "running", "rolled back", "start: true"),
+              ev(51, "failed", "running", "true exited 1"),
+              ev(55, "running", "failed", "rollback: drop"),
+              ev(56, "failed", "running", "rollback failed: drop exited 1"),
+              ev(60, "running", "failed", "start: true"), ev(61, "watching", "running")]
+    at = state_at(events, 45).phase("Indexes")
+    assert (at.status, at.started_wall, at.ended_wall) == (Status.ROLLED_BACK, 10, 41)
+    again = state_at(events, 70).phase("Indexes")
+    assert (again.status, again.started_wall, again.watch_from_wall) == (Status.WATCHING, 60, 61)
+    assert [(s.how, s.started, s.ended) for s in spans(events)] == [
+        ("rolled back", 10, 41), ("failed", 50, 51), ("open", 60, None)]

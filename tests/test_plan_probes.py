@@ -1,0 +1,94 @@
+"""The pre-flight's live items against real components: the SQL probe on the real PostgreSQL
+(read-only, bounded by its statement timeout, never showing the password), a command, and the
+command line's one-line refusals."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from sbtop.actions.preflight import PreflightContext, run_checks
+from sbtop.engine.window import ItemKind, PreflightSettings
+from sbtop.sources.database.probe import sql_probe
+from tests.cli import run_sbtop
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_sql_probe_passes_on_a_true_first_column_and_fails_otherwise(pg_db: str) -> None:
+    with psycopg.connect(pg_db, autocommit=True) as conn:
+        conn.execute('CREATE TABLE "DirectMessage" (id int)')
+        conn.execute('CREATE INDEX idx_direct_message_conversation ON "DirectMessage" (id)')
+    exists = ("SELECT count(*) = 1 FROM pg_indexes "
+              "WHERE indexname = 'idx_direct_message_conversation'")
+    assert asyncio.run(sql_probe(pg_db, exists)) == (True, "first column: True")
+    ok, text = asyncio.run(sql_probe(pg_db, exists.replace("= 1", "= 2")))
+    assert not ok and text == "first column: False"
+    ok, text = asyncio.run(sql_probe(pg_db, "SELECT 1 WHERE false"))
+    assert not ok and text == "no row returned"
+
+
+def test_the_sql_probe_is_read_only_and_bounded(pg_db: str) -> None:
+    ok, text = asyncio.run(sql_probe(pg_db, "CREATE TABLE planted (id int)"))
+    assert not ok and "read-only transaction" in text
+    with psycopg.connect(pg_db) as conn:
+        assert conn.execute("SELECT to_regclass('planted')").fetchone() == (None,)
+    ok, text = asyncio.run(sql_probe(pg_db, "SELECT pg_sleep(5)", statement_timeout_s=0.2))
+    assert not ok and "statement timeout" in text
+
+
+def test_a_probe_that_cannot_connect_says_why_without_the_password() -> None:
+    dsn = "postgresql://sbtop:s3cret-pw@127.0.0.1:9/nodb"
+    ok, text = asyncio.run(sql_probe(dsn, "SELECT true", connect_timeout_s=1))
+    assert not ok and "s3cret-pw" not in text and text
+
+
+def test_the_live_items_run_together_and_a_command_item_needs_exit_0() -> None:
+    items = [PreflightSettings("ok", ItemKind.COMMAND, command=("true",)),
+             PreflightSettings("bad", ItemKind.COMMAND, command=("false",)),
+             PreflightSettings("person"),
+             PreflightSettings("figures", ItemKind.FIGURES),
+             PreflightSettings("db", ItemKind.SQL, sql="SELECT true")]
+    got = asyncio.run(run_checks(items, PreflightContext(None)))
+    assert got["ok"][0] and not got["bad"][0] and "exited 1" in got["bad"][1]
+    assert "person" not in got  # a person's item is confirmed, not run
+    assert got["figures"] == (False, "no figures yet")
+    assert got["db"] == (False, "no database configured (dsn_env, --dsn)")
+
+
+def test_the_command_line_refuses_in_one_line(tmp_path: Path) -> None:
+    env = {"SBTOP_STATE_DIR": str(tmp_path / "state")}
+    r = run_sbtop("plan", "start", "--demo", env=env)
+    assert r.returncode == 3 and r.stderr.strip().startswith("sbtop: plan start needs the "
+                                                             "phase")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[targets.x]\nbase_url = "http://127.0.0.1:9"\n'
+                   '[[plan.phases]]\nname = "a"\nrisk = "extreme"\n')
+    r = run_sbtop("--config", str(bad), "plan", "status", env=env)
+    assert r.returncode == 3 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"sbtop: config error: {bad}: plan.phases[0].risk: expected low, medium, high, got "
+        "the string 'extreme'"]
+    none = tmp_path / "none.toml"
+    none.write_text('[targets.x]\nbase_url = "http://127.0.0.1:9"\n')
+    r = run_sbtop("--config", str(none), "plan", "confirm", "x", env=env)
+    assert r.returncode == 3 and "no deploy plan configured" in r.stderr
+
+
+def test_check_json_carries_the_plan_and_its_text_a_line(tmp_path: Path) -> None:
+    import json
+
+    env = {"SBTOP_STATE_DIR": str(tmp_path / "state")}
+    r = run_sbtop("check", "--demo", "--json", "--window", "0.3", env=env)
+    assert r.returncode in (0, 1, 3), r.stderr
+    plan = json.loads(r.stdout)["plan"]
+    assert len(plan["phases"]) == 5 and plan["phases"][0]["name"] == "Database indexes"
+    assert plan["stands"].startswith("pre-flight: ") and plan["current"] is None
+    assert {"watch_left_s", "criteria", "status", "risk", "expected_s"} <= set(
+        plan["phases"][0])
+    assert not (tmp_path / "state").exists()  # check only reads: no directory made
+    r = run_sbtop("check", "--demo", "--window", "0.3", env=env)
+    assert "  plan: pre-flight: " in r.stdout
