@@ -85,3 +85,33 @@ async def test_the_snapshot_carries_the_plan_and_the_actions_move_it(tmp_path: P
         await session.close()
     finally:
         backend.stop()
+
+
+async def test_a_watch_period_over_is_told_once_to_whoever_listens(tmp_path: Path) -> None:
+    """The person decides what next (sbtop never moves on): the notifier hears that the
+    watch is over, once, with the verdict."""
+    from sbtop.engine.transitions import Event, EventKind
+
+    backend = SimulatedBackend(port=0, background=False).start()
+    try:
+        clock = ManualClock()
+        session = LiveSession(demo_target(backend.url), clock=clock, deploy=True,
+                              state_dir=tmp_path)
+        told: list[Event] = []
+        session.on_event(told.append)
+        session.subscribe(lambda _u: None)
+        await session.start()
+        await ticks(session, backend, clock, 3)
+        plan = session.actions.plan_prepare("start", "1")
+        assert (await session.actions.plan_execute(plan, override="test: items left open")).ok
+        await ticks(session, backend, clock, 50)
+        assert [e for e in told if e.kind is EventKind.WATCH_ENDED] == []
+        await ticks(session, backend, clock, 20)
+        (ended,) = [e for e in told if e.kind is EventKind.WATCH_ENDED]
+        assert ended.title == "watch over: 1. Database indexes on demo"
+        assert ended.body == "watch over: ready to pass" and ended.level.value == "ok"
+        await ticks(session, backend, clock, 10)
+        assert len([e for e in told if e.kind is EventKind.WATCH_ENDED]) == 1
+        await session.close()
+    finally:
+        backend.stop()

@@ -25,7 +25,7 @@ from sbtop.engine.keys import Fig
 from sbtop.engine.observations import Observation
 from sbtop.engine.page_changes import PageChange, PageWatch
 from sbtop.engine.route_history import RouteHistory, RouteTrack
-from sbtop.engine.transitions import Event
+from sbtop.engine.transitions import Event, watch_ended
 from sbtop.engine.window import Window
 from sbtop.session.actions import ActionLog, LiveActions
 from sbtop.session.loop import TickLoop, Waiter
@@ -389,6 +389,10 @@ class LiveSession:
             if self.recorder is not None:
                 with contextlib.suppress(OSError, ValueError):
                     self.recorder.event(wall, "plan", event)
+        if self._tellers:  # someone listens: a watch period over is told once
+            for p in self.plan_watch.watches_ended(self.plan_window()):
+                self.announce(watch_ended(f"{p.number}. {p.name}", p.verdict, self.wiring.name,
+                                          ok=not p.failing))
 
     def plan_window(self, gate: Gate | None = None) -> Window | None:
         """The deploy window judged on the latest figures (None: no [plan])."""

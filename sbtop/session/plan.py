@@ -54,7 +54,14 @@ from sbtop.actions.state import StateDirError, default_state_dir
 from sbtop.engine.figures import Figure
 from sbtop.engine.gate import Gate
 from sbtop.engine.keys import Fig
-from sbtop.engine.window import PlanSettings, PlanState, Window, judge_window
+from sbtop.engine.window import (
+    PhaseView,
+    PlanSettings,
+    PlanState,
+    Status,
+    Window,
+    judge_window,
+)
 from sbtop.wiring import Wiring
 
 if TYPE_CHECKING:
@@ -86,6 +93,7 @@ class PlanWatch:
         self.state: PlanState | None = None
         self.problem = ""
         self._due = -math.inf
+        self._told: set[tuple[str, float | None]] | None = None  # watches over, told
 
     def look(self, figures: Mapping[str, Figure], now_t: float,
              force: bool = False) -> list[dict[str, Any]]:
@@ -112,6 +120,19 @@ class PlanWatch:
         if self.controller is not None:
             self.controller.state = fresh
         return [] if before is None else changes(before, fresh, figures)
+
+    def watches_ended(self, w: Window | None) -> list[PhaseView]:
+        """The phases whose watch period is over since the last call: each told once (the
+        person decides what next). What is already over at the first call is on the screen,
+        not news, as the first look at the alerts is."""
+        over = {(p.name, p.started_wall): p for p in (w.phases if w is not None else ())
+                if p.status is Status.WATCHING and p.watch_over}
+        if self._told is None:
+            self._told = set(over)
+            return []
+        news = [p for key, p in over.items() if key not in self._told]
+        self._told |= set(over)
+        return news
 
     def window(self, figures: Mapping[str, Figure], now_wall: float,
                gate: Gate | None) -> Window | None:
