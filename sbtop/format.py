@@ -26,6 +26,8 @@ LABELS: dict[str, str] = {
     Fig.DB_CONNECTIONS_PCT: "db conns",
     Fig.DB_SESSIONS: "db sessions",
     Fig.HEALTH: "health",
+    Fig.MEMORY_GROWTH_MB_PER_H: "memory growth",
+    Fig.SOCKET_GROWTH_PER_H: "socket growth",
 }
 
 

@@ -18,7 +18,9 @@ EVERY = Detail(errors=1.0, requests=100.5, metric="m", status_label="code",
                limit_from="config", elapsed_ms=7.3, active=1, idle=2, idle_in_transaction=3,
                idle_in_transaction_aborted=4, waiting=5, other=6, hidden=7, sessions=8,
                capacity=100, capacity_from="max_connections", pool_size=20,
-               source="prometheus", partial="1 of 2 instances")
+               source="prometheus", partial="1 of 2 instances", span_s=600.0,
+               to_warning_s=7800.0, to_critical_s=10800.0, restart_at=1.8e9, surge=840.0,
+               surge_s=40.0)
 
 
 def test_check_json_keeps_each_figures_order_of_keys() -> None:

@@ -54,6 +54,17 @@ class Detail:
     source: str | None = None
     # Set when the figure covers only some of the instances ("1 of 2 instances").
     partial: str | None = None
+    # The trend figures: the span of readings the slope was fitted over, the time left to the
+    # warning and critical limits at that slope (None: flat, falling, no limit, or beyond a
+    # week; 0: already past), and the restart (wall time) the fit starts after.
+    span_s: float | None = None
+    to_warning_s: float | None = None
+    to_critical_s: float | None = None
+    restart_at: float | None = None
+    # socket_growth_per_h, after a restart: the reconnect surge (lowest to highest count) and
+    # the time from the restart to its peak.
+    surge: float | None = None
+    surge_s: float | None = None
 
     def items(self) -> Iterator[tuple[str, Any]]:
         """The fields set, in the order `check --json` has always written them."""

@@ -39,6 +39,7 @@ from sbtop.engine.rollup import Rollup, slide
 from sbtop.engine.routes import Routes
 from sbtop.engine.series import SeriesTracker
 from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
+from sbtop.engine.trends import Trends
 
 # Figures that come from /metrics and are carried over (marked stale) when a scrape fails.
 METRIC_FIGURES = (
@@ -75,6 +76,7 @@ class Engine:
         self._reset_t: float | None = None  # when counters last restarted
         # Why the scrape before the only good one failed: said while there is one scrape.
         self._failed_before: str | None = None
+        self.trends = Trends(settings)  # memory and socket growth, a restart's effects
 
     def observe(self, obs: Observation) -> Assessment:
         self.tick += 1
@@ -103,6 +105,10 @@ class Engine:
         if hf is not None:
             figures[Fig.HEALTH] = hf
         figures.update(self._current_db_figures(obs.wall))
+        start = self._end.gauges.get("process_start") if self._end is not None else None
+        trends, restart_note = self.trends.observe(obs.t, obs.wall, figures, self._reset_t,
+                                                   start)
+        figures.update(trends)
         figures = {k: figures[k] for k in FIGURE_UNITS if k in figures}
         alerts = self.alerts.evaluate(figures, obs.t, obs.wall)
         sources: dict[str, SourceStatus] = {}
@@ -160,7 +166,7 @@ class Engine:
         window_s = self._window_s
         if self._prom is not None:
             window_s = self._prom.window_s if self._prom_ok is not None else None
-        notes = []
+        notes = [restart_note] if restart_note else []
         if self._reset_t is not None and obs.t - self._reset_t <= self.settings.window_s:
             notes.append(f"counters reset {obs.t - self._reset_t:.0f} s ago (the process "
                          "restarted); rates count from the restart, as Prometheus does")

@@ -28,6 +28,9 @@ class Fig(enum.StrEnum):
     DB_POOL_PCT = "db_pool_pct"
     DB_SESSIONS = "db_sessions"
     HEALTH = "health"
+    # Trends (sbtop.engine.trends): how fast memory and the socket count grow.
+    MEMORY_GROWTH_MB_PER_H = "memory_growth_mb_per_h"
+    SOCKET_GROWTH_PER_H = "socket_growth_per_h"
 
     def __repr__(self) -> str:
         # As its text: messages quote keys with !r ("did you mean 'latency_p95_ms'?") and

@@ -26,6 +26,8 @@ FIGURE_UNITS: dict[str, str] = {
     Fig.DB_POOL_PCT: "%",
     Fig.DB_SESSIONS: "",
     Fig.HEALTH: "",
+    Fig.MEMORY_GROWTH_MB_PER_H: "MB/h",
+    Fig.SOCKET_GROWTH_PER_H: "/h",
 }
 
 # The runbook's table of key metrics to watch.
@@ -103,6 +105,22 @@ RUNBOOK_ALERTS: tuple[AlertRule, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
+class TrendSettings:
+    """The trend figures (sbtop.engine.trends): the span fitted, the least span before a
+    slope is said, and how long a restart's effects are watched and then said."""
+
+    window_s: float = 1800.0
+    min_span_s: float = 600.0
+    bucket_s: float = 60.0  # one median a bucket: the fit is made once a bucket
+    after_restart_s: float = 120.0  # the reconnect storm and pool spike are read this long
+    note_for_s: float = 600.0  # and said this long after the restart
+    # Resident memory falling by this share between two readings is a restart, when no
+    # process start time says so (Prometheus, a health JSON).
+    restart_drop: float = 0.3
+    horizon_s: float = 7 * 86400.0  # a limit further away than this is no warning
+
+
+@dataclass(frozen=True, slots=True)
 class EngineSettings:
     window_s: float = 60.0
     # Fewer requests than this in the window make latency and error figures unknown.
@@ -119,3 +137,4 @@ class EngineSettings:
     alerts: tuple[AlertRule, ...] = RUNBOOK_ALERTS
     # Series missing from this many consecutive scrapes are forgotten (bounded memory).
     forget_after_scrapes: int = 600
+    trends: TrendSettings = field(default_factory=TrendSettings)
