@@ -233,8 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     _console_options(demo, suppress=True)
     demo.add_argument("--dsn", metavar="DSN", default=argparse.SUPPRESS,
                       help="a database to show in the Database panel")
-    demo.add_argument("--scenario", choices=["good", "bad-canary"], default="good",
-                      help="bad-canary: the optimized routes regress from the 25 %% step")
+    demo.add_argument("--scenario", choices=["good", "bad-canary", "memory-leak"],
+                      default="good",
+                      help="bad-canary: the optimized routes regress from the 25 %% step; "
+                      "memory-leak: memory grows 600 MB/h until a restart (r)")
     demo.add_argument("--instances", type=argtypes.instances, default=1, metavar="N",
                       help="run N instances (1 to 8), scraped at once and summed, each shown "
                       "on its own")

@@ -14,6 +14,7 @@ from sbtop.engine.settings import (
     EngineSettings,
     HealthFields,
     MetricNames,
+    TrendSettings,
 )
 
 
@@ -66,4 +67,7 @@ def engine_settings(config: Config, tc: TargetConfig | None = None) -> EngineSet
         health_fields=HealthFields(config.health_fields.rss, config.health_fields.memory_limit),
         thresholds=thresholds,
         alerts=alerts,
+        trends=TrendSettings(window_s=float(config.trends.window),
+                             min_span_s=float(config.trends.min_span),
+                             after_restart_s=float(config.trends.after_restart)),
     )

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sbtop.engine.assessment import Assessment
+from sbtop.engine.keys import Fig
 
 
 class Ring:
@@ -98,8 +99,17 @@ class History:
         self.capacity = capacity
         self.rings: dict[str, Ring] = {}
         self.markers: deque[Marker] = deque(maxlen=500)
+        self._restart_at: float | None = None
 
     def add(self, a: Assessment) -> None:
+        # A process restart the trends detected (whoever caused it) is drawn on the charts
+        # like an action, at the moment the process started.
+        trend = a.figures.get(Fig.SOCKET_GROWTH_PER_H) or a.figures.get(
+            Fig.MEMORY_GROWTH_MB_PER_H)
+        restart = trend.detail.restart_at if trend is not None else None
+        if restart is not None and restart != self._restart_at:
+            self._restart_at = restart
+            self.mark(restart, "restart")
         for key, f in a.figures.items():
             ring = self.rings.get(key)
             if ring is None:

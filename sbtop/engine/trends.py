@@ -181,9 +181,9 @@ class Aftermath:
             return None
         return self.sockets_peak - self.sockets_low
 
-    def words(self) -> str:
-        """'after the restart at 12:03:10 UTC: sockets +840 in 40s (12 -> 852, 830 before);
-        db pool peak 96.0% 25s after (35.0% before)'."""
+    def effects(self) -> str:
+        """'sockets +840 in 40s (12 -> 852, 830 before); db pool peak 96.0% 25s after (35.0%
+        before)'."""
         parts = []
         surge = self.surge
         if surge is not None and self.surge_s is not None:
@@ -197,9 +197,15 @@ class Aftermath:
                       if self.pool_before is not None else "")
             parts.append(f"{self.pool_label} peak {words.number(self.pool_peak, '%')} "
                          f"{words.duration(self.pool_peak_s)} after{before}")
-        when = dt.datetime.fromtimestamp(self.restart_wall, dt.UTC).strftime("%H:%M:%S")
-        said = "; ".join(parts) if parts else "no sockets or pool figures after it"
-        return f"after the restart at {when} UTC: {said}"
+        return "; ".join(parts) if parts else "no sockets or pool figures after it"
+
+    def words(self) -> str:
+        """'after the restart at 12:03:10 UTC: ' and its effects."""
+        return f"after the restart at {clock(self.restart_wall)} UTC: {self.effects()}"
+
+
+def clock(wall: float) -> str:
+    return dt.datetime.fromtimestamp(wall, dt.UTC).strftime("%H:%M:%S")
 
 
 def pool_key(keys: Sequence[str] | Mapping[str, object]) -> str | None:
@@ -387,8 +393,7 @@ class Trends:
         have = words.duration(series.span_s)
         since = ""
         if self.restart_wall is not None:
-            when = dt.datetime.fromtimestamp(self.restart_wall, dt.UTC).strftime("%H:%M:%S")
-            since = f" since the restart at {when} UTC"
+            since = f" since the restart at {clock(self.restart_wall)} UTC"
         return f"needs {need} of {what}{since}, have {have}"
 
 
