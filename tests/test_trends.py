@@ -205,7 +205,8 @@ def test_a_restart_is_linked_to_the_reconnect_storm_and_the_pool_spike() -> None
     out, note = feed(tr, 300.0, figs(150, sockets=2000, pool=99), reset_t=60.0)
     assert note is not None and "+840 in 40s" in note
     out, note = feed(tr, 700.0, figs(150, sockets=840, pool=40), reset_t=60.0)
-    assert note is None
+    assert note is None and out[Fig.SOCKET_GROWTH_PER_H].detail.surge is None
+    assert out[Fig.SOCKET_GROWTH_PER_H].detail.restart_at == W0 + 58
 
 
 def test_aftermath_from_a_recording_reads_nan_as_unknown() -> None:

@@ -335,9 +335,9 @@ class Trends:
                 [s for _, s, _ in self._after], [p for _, _, p in self._after],
                 POOL_LABELS.get(self._pool_key or "", "db pool"), self.s.after_restart_s,
                 self._before.get(Fig.SOCKET_CONNECTIONS), self._before.get("pool"))
-        if since > self.s.note_for_s or self.latest is None:
-            return None
-        return self.latest.words()
+        if since > self.s.note_for_s:
+            self.latest = None  # old news: the timeline keeps it, the screen moves on
+        return self.latest.words() if self.latest is not None else None
 
     def _memory_figure(self, t: float, mem: Figure | None, figures: Mapping[str, Figure]
                        ) -> Figure:

@@ -187,10 +187,10 @@ class Panel(Vertical, can_focus=True):
         """Draw the assessment (the snapshot has the history and the canary); subclasses
         fill their lines."""
 
-    def judge(self, a: Assessment, keys: tuple[str, ...]) -> None:
+    def judge(self, a: Assessment, keys: tuple[str, ...], subtitle: str | None = None) -> None:
         """Colour the border by the worst judged figure among `keys`."""
         levels = [f.level for k in keys if (f := a.figures.get(k)) is not None and f.judged]
-        self.set_state(marks.CLASS[worst(levels)] if levels else "-ok", None)
+        self.set_state(marks.CLASS[worst(levels)] if levels else "-ok", subtitle)
 
     def set_state(self, css_class: str, subtitle: str | None) -> None:
         state = f"{css_class}|{subtitle}"

@@ -1,0 +1,62 @@
+"""The trend figures as a panel's few words: '+600MB/h warn~23m' beside memory, '↻14:03
+sockets +840 in 40s' on the border after a restart; and how a line keeps its most useful
+parts where the panel is narrow (80 columns)."""
+
+from __future__ import annotations
+
+import time
+
+from textual.content import Content
+
+from sbtop import format
+from sbtop.engine.figures import Figure
+
+
+def short(seconds: float) -> str:
+    """'23m', '2h10m', '<1m': a time left, as coarse as the slope it comes from."""
+    s = int(seconds)
+    if s < 60:
+        return "<1m"
+    if s < 3600:
+        return f"{s // 60}m"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def soon(f: Figure | None) -> bool:
+    """The trend reaches a limit not yet passed, at its pace: worth the room first."""
+    if f is None or f.value is None:
+        return False
+    return bool(f.detail.to_warning_s) or bool(f.detail.to_critical_s)
+
+
+def compact(f: Figure | None) -> str:
+    """'+600MB/h warn~23m' (the next limit it reaches), '+2/h' when none is in reach, ''
+    while unknown (its reason is in `check` and the help, not worth a line here)."""
+    if f is None or f.value is None:
+        return ""
+    pace = format.number(f.value, f.unit).replace(" ", "")
+    d = f.detail
+    if d.to_warning_s:
+        return f"{pace} [$warning]warn~{short(d.to_warning_s)}[/]"
+    if d.to_critical_s:
+        return f"{pace} [$error]crit~{short(d.to_critical_s)}[/]"
+    return f"[$text-muted]{pace}[/]"
+
+
+def restart_subtitle(f: Figure | None) -> str | None:
+    """'↻14:03 sockets +840 in 40s' while a restart's reconnect storm is news (the engine
+    keeps the surge on the socket trend for a few minutes after the restart)."""
+    if f is None or f.detail.restart_at is None or f.detail.surge is None:
+        return None
+    at = time.strftime("%H:%M", time.localtime(f.detail.restart_at))
+    took = f" in {format.duration(f.detail.surge_s)}" if f.detail.surge_s is not None else ""
+    return f"↻{at} sockets {f.detail.surge:+,.0f}{took}"
+
+
+def fit(width: int, first: str, *parts: str) -> str:
+    """`first`, then each of `parts` (in order of use) that still fits in `width` columns."""
+    line = first
+    for part in parts:
+        if part and len(Content.from_markup(f"{line}  {part}").plain) <= width:
+            line = f"{line}  {part}"
+    return line
