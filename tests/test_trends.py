@@ -218,3 +218,19 @@ def test_aftermath_from_a_recording_reads_nan_as_unknown() -> None:
     assert (a.pool_peak, a.pool_peak_s) == (70, 10)
     assert a.words() == ("after the restart at 00:01:40 UTC: sockets +45 in 10s (5 -> 50); "
                          "db conns peak 70.0% 10s after")
+
+
+def test_sbtops_restart_action_starts_the_fit_and_keeps_the_levels_from_before_it() -> None:
+    tr = Trends(S)
+    for k in range(11):
+        out, _ = feed(tr, 60.0 * k, figs(200 + k, sockets=830, pool=35))
+    assert out[Fig.MEMORY_GROWTH_MB_PER_H].value == 60.0
+    tr.restarted(605.0, W0 + 605.0)  # sbtop's restart succeeded
+    # The old process is going: its clients leave before the new one's start time is seen.
+    out, note = feed(tr, 610.0, figs(200, sockets=3, pool=5))
+    assert out[Fig.MEMORY_GROWTH_MB_PER_H].value is None
+    out, note = feed(tr, 620.0, figs(120, sockets=40, pool=90), reset_t=620.0,
+                     start=W0 + 618.0)
+    out, note = feed(tr, 640.0, figs(121, sockets=800, pool=60), reset_t=620.0)
+    assert note == ("after the restart at 08:10:18 UTC: sockets +760 in 22s (40 -> 800, "
+                    "830 before); db pool peak 90.0% 2s after (35.0% before)")

@@ -4,12 +4,14 @@ reconnect storm on its border, each line within the panel's width."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from textual.content import Content
 
 from sbtop.console.app import SbtopApp
 from sbtop.console.widgets.panel import Line, Panel
+from sbtop.engine.keys import Fig
 from tests.console_harness import Harness, screen_text
 
 # Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
@@ -55,3 +57,33 @@ async def test_the_panel_says_the_pace_and_the_nearest_limit_within_80_columns(
         assert str(panel.border_subtitle).startswith("↻")
         memory, _ = shown(app, "#so-memory")
         assert "MB/h" not in memory  # no slope across the restart
+
+
+async def test_sbtops_own_restart_starts_the_fit_again_and_owns_the_storm(
+        tmp_path: Path) -> None:
+    h = Harness(production=True, state_dir=tmp_path)
+    h.backend.set(memory_leak_mb_per_h=600.0)
+    try:
+        async with h.app.run_test(size=(80, 24)) as pilot:
+            await h.ticks(12, pilot, seconds=60.0)
+            memory, _ = shown(h.app, "#so-memory")
+            assert "MB/h" in memory
+            await pilot.press("r", *"demo", "enter")
+            await h.app.workers.wait_for_complete()
+            await pilot.pause()
+            assert h.backend.restarts == 1
+            trends = h.session.engine.trends
+            assert trends.restart_wall == h.clock.wall  # from the action, before any scrape
+            await h.ticks(15, pilot, seconds=1.0)
+            a = h.session.assessment
+            assert a is not None
+            assert a.figures[Fig.MEMORY_GROWTH_MB_PER_H].value is None
+            note = next(n for n in a.notes if n.startswith("after the restart at"))
+            # The sockets before are those before the action (about 150), not the new
+            # process's first count.
+            assert "sockets +1" in note and " before)" in note
+            before = float(note.split(", ")[1].split(" before")[0].replace(",", ""))
+            assert 140 <= before <= 160
+            assert "↻" in str(h.app.query_one("#sockets", Panel).border_subtitle)
+    finally:
+        h.close()

@@ -10,7 +10,9 @@ import pytest
 
 from sbtop import config
 from sbtop.clock import ManualClock
+from sbtop.collector import Collector
 from sbtop.demo.backend import SimulatedBackend
+from sbtop.engine.engine import Engine
 from sbtop.engine.keys import Fig
 from sbtop.recording.meta import header
 from sbtop.recording.reader import Recording
@@ -89,3 +91,37 @@ def test_the_leak_scenario_gives_its_growth_then_a_restart_its_storm(tmp_path: P
     row = next(line for line in text.splitlines() if "process restarted" in line)
     print(row)
     assert "sockets +1" in row and " before)" in row
+
+
+def test_the_timeline_gives_sbtops_restart_one_row_with_its_storm(tmp_path: Path) -> None:
+    backend = SimulatedBackend(port=0, background=False).start()
+    clock = ManualClock()
+    target = config.resolve(config.Config(), url=backend.url)
+    path = tmp_path / "restart.jsonl.gz"
+    recorder = Recorder(path, header(target.recording, 1.0, clock.wall))
+
+    async def go() -> None:
+        engine = Engine(target.engine, target.name)
+        async with Collector(target.collector, clock, health_every_s=0) as collector:
+            for i in range(40):
+                if i == 10:  # sbtop's restart action went through; the process follows
+                    t, wall = clock.now()
+                    recorder.event(wall, "action", {"action": "restart", "ok": True,
+                                                    "override": False, "result": "done"})
+                    engine.trends.restarted(t, wall)
+                if i == 13:
+                    backend.restart()
+                backend.advance(1.0)
+                clock.advance(1.0)
+                recorder.tick(engine.observe(await collector.observe()), None)
+
+    try:
+        asyncio.run(go())
+    finally:
+        backend.stop()
+        recorder.close()
+    with Recording(path) as rec:
+        text = markdown(rec)
+    rows = [line for line in text.splitlines() if "process restarted" in line]
+    assert len(rows) == 1, rows
+    assert "process restarted by sbtop's restart; sockets +1" in rows[0]

@@ -92,6 +92,10 @@ class Marker:
     label: str
 
 
+# A process start seen this soon after a restart marker is that restart.
+RESTART_SAME_S = 120.0
+
+
 class History:
     """One ring per figure, fed one Assessment per tick."""
 
@@ -109,7 +113,11 @@ class History:
         restart = trend.detail.restart_at if trend is not None else None
         if restart is not None and restart != self._restart_at:
             self._restart_at = restart
-            self.mark(restart, "restart")
+            # sbtop's own restart is marked already (as its action): the new process seen
+            # right after it is that restart, not another.
+            if not any(m.label == "restart" and 0 <= restart - m.wall <= RESTART_SAME_S
+                       for m in self.markers):
+                self.mark(restart, "restart")
         for key, f in a.figures.items():
             ring = self.rings.get(key)
             if ring is None:

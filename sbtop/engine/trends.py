@@ -271,6 +271,7 @@ class Trends:
         self._pool_key: str | None = None
         self._last_sockets: float | None = None  # the previous tick's, for "before"
         self._last_pool: float | None = None
+        self._by_action = False  # the latest restart is sbtop's action, not seen yet
         self.latest: Aftermath | None = None
 
     def observe(self, t: float, wall: float, figures: Mapping[str, Figure],
@@ -305,21 +306,34 @@ class Trends:
             out[Fig.SOCKET_GROWTH_PER_H] = self._socket_figure(t, figures)
         return out, note
 
+    def restarted(self, t: float, wall: float) -> None:
+        """sbtop restarted the service (its restart action succeeded): the fit starts again
+        and its effects are watched from now, before the new process is seen (a platform
+        restart takes a while, and without a start time only a fall of memory shows it)."""
+        self._restart(t, wall, {})
+        self._by_action = True
+
     def _restart(self, t: float, wall: float, figures: Mapping[str, Figure]) -> None:
         self.memory.reset()
         self.sockets.reset()
+        # The process seen restarting shortly after sbtop's action is that restart: the
+        # levels before are those before the action, not the ones it already brought down.
+        keep = (self._by_action and self._restart_t is not None
+                and t - self._restart_t <= self.s.after_restart_s)
+        self._by_action = False
         self.restart_wall, self._restart_t = wall, t
         self._pool_key = pool_key(figures)
-        # The figures of the tick that saw the restart may already be the new process's: the
-        # level before is the one last read by the series (sockets) or the last tick (pool).
-        self._before = {Fig.SOCKET_CONNECTIONS: self._last_sockets,
-                        "pool": self._last_pool}
+        if not keep:
+            # The figures of the tick that saw the restart may already be the new
+            # process's: the level before is the last tick's.
+            self._before = {Fig.SOCKET_CONNECTIONS: self._last_sockets,
+                            "pool": self._last_pool}
         self._after = []
         self.latest = None
 
     def _note(self, t: float, wall: float, figures: Mapping[str, Figure]) -> str | None:
         sock_f = _fresh(figures.get(Fig.SOCKET_CONNECTIONS))
-        key = self._pool_key or pool_key(figures)
+        key = self._pool_key = self._pool_key or pool_key(figures)
         pool_f = _fresh(figures.get(key)) if key else None
         sock = sock_f.value if sock_f is not None else None
         pool = pool_f.value if pool_f is not None else None

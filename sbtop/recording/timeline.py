@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sbtop import format, untrusted
+from sbtop.engine.history import RESTART_SAME_S
 from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level
 from sbtop.engine.settings import TrendSettings
@@ -72,8 +73,15 @@ def rows(rec: Recording) -> list[Row]:
         wall = rec.walls[i]
         restart = _restart_at(e)
         if restart is not None and restart != restart_at:
+            # The new process seen just after sbtop's restart is that restart: one row.
+            if restart_at is None or not 0 < restart - restart_at <= RESTART_SAME_S:
+                who = " by sbtop's restart" if any(
+                    ev.kind == "action" and ev.data.get("action") == "restart"
+                    and ev.data.get("ok") and abs(ev.wall - restart) <= 1.0
+                    for ev in rec.events) else ""
+                out.append(Row(restart, f"process restarted{who}; "
+                                        f"{_aftermath(rec, restart)}"))
             restart_at = restart
-            out.append(Row(restart, f"process restarted; {_aftermath(rec, restart)}"))
         level = str(e.get("level", "unknown"))
         if level != overall:
             # Unknown until the first window fills is the start, not news.
