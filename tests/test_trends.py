@@ -197,8 +197,8 @@ def test_a_restart_is_linked_to_the_reconnect_storm_and_the_pool_spike() -> None
     for t, sockets, pool in seq:
         out, note = feed(tr, t, figs(150, sockets=sockets, pool=pool), reset_t=60.0,
                          start=W0 + 58.0)
-    assert note == ("after the restart at 08:00:58 UTC: sockets +840 in 40s (12 -> 852, "
-                    "830 before); db pool peak 96.0% 25s after (35.0% before)")
+    assert note == ("restart at 08:00:58 UTC: sockets +840 in 40s, db pool peak 96.0% 25s "
+                    "after (sockets 12 -> 852, 830 before; db pool 35.0% before)")
     g = out[Fig.SOCKET_GROWTH_PER_H]
     assert g.detail.surge == 840 and g.detail.surge_s == 40 and g.detail.restart_at == W0 + 58
     # Past the watch (2 min) the peak holds; past the note's 10 min it is no longer said.
@@ -216,8 +216,8 @@ def test_aftermath_from_a_recording_reads_nan_as_unknown() -> None:
                   120.0)
     assert (a.sockets_low, a.sockets_peak, a.surge, a.surge_s) == (5, 50, 45, 10)
     assert (a.pool_peak, a.pool_peak_s) == (70, 10)
-    assert a.words() == ("after the restart at 00:01:40 UTC: sockets +45 in 10s (5 -> 50); "
-                         "db conns peak 70.0% 10s after")
+    assert a.words() == ("restart at 00:01:40 UTC: sockets +45 in 10s, db conns peak 70.0% "
+                         "10s after (sockets 5 -> 50)")
 
 
 def test_sbtops_restart_action_starts_the_fit_and_keeps_the_levels_from_before_it() -> None:
@@ -232,5 +232,5 @@ def test_sbtops_restart_action_starts_the_fit_and_keeps_the_levels_from_before_i
     out, note = feed(tr, 620.0, figs(120, sockets=40, pool=90), reset_t=620.0,
                      start=W0 + 618.0)
     out, note = feed(tr, 640.0, figs(121, sockets=800, pool=60), reset_t=620.0)
-    assert note == ("after the restart at 08:10:18 UTC: sockets +760 in 22s (40 -> 800, "
-                    "830 before); db pool peak 90.0% 2s after (35.0% before)")
+    assert note == ("restart at 08:10:18 UTC: sockets +760 in 22s, db pool peak 90.0% 2s "
+                    "after (sockets 40 -> 800, 830 before; db pool 35.0% before)")

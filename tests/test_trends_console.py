@@ -3,6 +3,7 @@ reconnect storm on its border, each line within the panel's width."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -78,11 +79,13 @@ async def test_sbtops_own_restart_starts_the_fit_again_and_owns_the_storm(
             a = h.session.assessment
             assert a is not None
             assert a.figures[Fig.MEMORY_GROWTH_MB_PER_H].value is None
-            note = next(n for n in a.notes if n.startswith("after the restart at"))
+            note = next(n for n in a.notes if n.startswith("restart at"))
             # The sockets before are those before the action (about 150), not the new
             # process's first count.
             assert "sockets +1" in note and " before)" in note
-            before = float(note.split(", ")[1].split(" before")[0].replace(",", ""))
+            found = re.search(r"-> [\d,]+, ([\d,]+) before", note)
+            assert found is not None, note
+            before = float(found.group(1).replace(",", ""))
             assert 140 <= before <= 160
             assert "↻" in str(h.app.query_one("#sockets", Panel).border_subtitle)
     finally:

@@ -78,7 +78,7 @@ def test_the_leak_scenario_gives_its_growth_then_a_restart_its_storm(tmp_path: P
             # About 15 a second after the restart, about 150 again 10 s later.
             assert s.detail.surge is not None and 120 <= s.detail.surge <= 150
             assert s.detail.surge_s is not None and 8 <= s.detail.surge_s <= 15
-            note = next(n for n in a.notes if n.startswith("after the restart at"))
+            note = next(n for n in a.notes if n.startswith("restart at"))
             assert "sockets +1" in note
             assert any(m.label == "restart" for m in session.history.markers)
 

@@ -182,26 +182,29 @@ class Aftermath:
         return self.sockets_peak - self.sockets_low
 
     def effects(self) -> str:
-        """'sockets +840 in 40s (12 -> 852, 830 before); db pool peak 96.0% 25s after (35.0%
-        before)'."""
-        parts = []
+        """'sockets +840 in 40s, db pool peak 96.0% 25s after (sockets 12 -> 852, 830
+        before; db pool 35.0% before)': what happened first (a line in an 80-column panel
+        keeps it), then the readings it comes from."""
+        said, basis = [], []
         surge = self.surge
         if surge is not None and self.surge_s is not None:
+            said.append(f"sockets {surge:+,.0f} in {words.duration(self.surge_s)}")
             before = (f", {words.number(self.sockets_before, '')} before"
                       if self.sockets_before is not None else "")
-            parts.append(f"sockets {surge:+,.0f} in {words.duration(self.surge_s)} "
-                         f"({words.number(self.sockets_low, '')} -> "
-                         f"{words.number(self.sockets_peak, '')}{before})")
+            basis.append(f"sockets {words.number(self.sockets_low, '')} -> "
+                         f"{words.number(self.sockets_peak, '')}{before}")
         if self.pool_peak is not None and self.pool_peak_s is not None:
-            before = (f" ({words.number(self.pool_before, '%')} before)"
-                      if self.pool_before is not None else "")
-            parts.append(f"{self.pool_label} peak {words.number(self.pool_peak, '%')} "
-                         f"{words.duration(self.pool_peak_s)} after{before}")
-        return "; ".join(parts) if parts else "no sockets or pool figures after it"
+            said.append(f"{self.pool_label} peak {words.number(self.pool_peak, '%')} "
+                        f"{words.duration(self.pool_peak_s)} after")
+            if self.pool_before is not None:
+                basis.append(f"{self.pool_label} {words.number(self.pool_before, '%')} before")
+        if not said:
+            return "no sockets or pool figures after it"
+        return ", ".join(said) + (f" ({'; '.join(basis)})" if basis else "")
 
     def words(self) -> str:
-        """'after the restart at 12:03:10 UTC: ' and its effects."""
-        return f"after the restart at {clock(self.restart_wall)} UTC: {self.effects()}"
+        """'restart at 12:03:10 UTC: ' and its effects."""
+        return f"restart at {clock(self.restart_wall)} UTC: {self.effects()}"
 
 
 def clock(wall: float) -> str:
