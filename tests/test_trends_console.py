@@ -90,3 +90,28 @@ async def test_sbtops_own_restart_starts_the_fit_again_and_owns_the_storm(
             assert "↻" in str(h.app.query_one("#sockets", Panel).border_subtitle)
     finally:
         h.close()
+
+
+def test_the_words_say_the_nearest_limit_and_drop_what_does_not_fit() -> None:
+    from sbtop.console import trend_words
+    from sbtop.engine.detail import Detail
+    from sbtop.engine.figures import judge
+    from sbtop.engine.settings import EngineSettings
+
+    s = EngineSettings()
+    leak = judge(Fig.MEMORY_GROWTH_MB_PER_H, 600.0, s,
+                 detail=Detail(to_warning_s=23 * 60, to_critical_s=31 * 60))
+    past = judge(Fig.MEMORY_GROWTH_MB_PER_H, 600.0, s,
+                 detail=Detail(to_warning_s=0, to_critical_s=8 * 60))
+    flat = judge(Fig.SOCKET_GROWTH_PER_H, 0.04, s)
+    plain = lambda m: Content.from_markup(m).plain  # noqa: E731
+    assert plain(trend_words.compact(leak)) == "+600MB/h warn~23m"
+    assert plain(trend_words.compact(past)) == "+600MB/h crit~8m"
+    assert plain(trend_words.compact(flat)) == "flat"
+    assert plain(trend_words.full(leak)) == (
+        "+600MB/h, warning in ~23m00s, critical in ~31m00s")
+    assert trend_words.compact(judge(Fig.SOCKET_GROWTH_PER_H, None, s)) == ""
+    line = trend_words.fit(36, "memory 60.8% OK",
+                           (trend_words.full(leak), trend_words.compact(leak)),
+                           "311 MB/512 MB")
+    assert plain(line) == "memory 60.8% OK  +600MB/h warn~23m"

@@ -10,6 +10,7 @@ from textual.content import Content
 
 from sbtop import format
 from sbtop.engine.figures import Figure
+from sbtop.engine.trends import time_left_words
 
 
 def short(seconds: float) -> str:
@@ -34,13 +35,29 @@ def compact(f: Figure | None) -> str:
     while unknown (its reason is in `check` and the help, not worth a line here)."""
     if f is None or f.value is None:
         return ""
-    pace = format.number(f.value, f.unit).replace(" ", "")
+    pace = _pace(f)
     d = f.detail
     if d.to_warning_s:
         return f"{pace} [$warning]warn~{short(d.to_warning_s)}[/]"
     if d.to_critical_s:
         return f"{pace} [$error]crit~{short(d.to_critical_s)}[/]"
     return f"[$text-muted]{pace}[/]"
+
+
+def full(f: Figure | None) -> str:
+    """'+600MB/h, warning in ~23m00s, critical in ~31m00s': where the panel is wide."""
+    if f is None or f.value is None or not soon(f):
+        return compact(f)
+    d = f.detail
+    said = time_left_words(d.to_warning_s, d.to_critical_s, f.value)
+    style = "$warning" if d.to_warning_s else "$error"
+    return f"{_pace(f)}, [{style}]{said}[/]"
+
+
+def _pace(f: Figure) -> str:
+    if f.value is not None and round(f.value, 1) == 0:
+        return "flat"
+    return format.number(f.value, f.unit).replace(" ", "")
 
 
 def restart_subtitle(f: Figure | None) -> str | None:
@@ -53,10 +70,13 @@ def restart_subtitle(f: Figure | None) -> str | None:
     return f"↻{at} sockets {f.detail.surge:+,.0f}{took}"
 
 
-def fit(width: int, first: str, *parts: str) -> str:
-    """`first`, then each of `parts` (in order of use) that still fits in `width` columns."""
+def fit(width: int, first: str, *parts: str | tuple[str, ...]) -> str:
+    """`first`, then each of `parts` (in order of use) that still fits in `width` columns; a
+    part given as alternatives (the longest first) takes the first that fits."""
     line = first
     for part in parts:
-        if part and len(Content.from_markup(f"{line}  {part}").plain) <= width:
-            line = f"{line}  {part}"
+        for choice in (part,) if isinstance(part, str) else part:
+            if choice and len(Content.from_markup(f"{line}  {choice}").plain) <= width:
+                line = f"{line}  {choice}"
+                break
     return line

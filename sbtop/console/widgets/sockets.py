@@ -36,7 +36,7 @@ class SocketsPanel(Panel):
         # (80 columns keep the figure and its nearest warning whole first).
         first = marks.figure(sockets, label="sockets")
         msgs_part = marks.figure(msgs, label="msgs", mark=False)
-        trend = trend_words.compact(sock_trend)
+        trend = (trend_words.full(sock_trend), trend_words.compact(sock_trend))
         values.set(trend_words.fit(width, first, trend, msgs_part)
                    if trend_words.soon(sock_trend)
                    else trend_words.fit(width, first, msgs_part, trend))
@@ -53,11 +53,12 @@ class SocketsPanel(Panel):
         lag = f.get(Fig.EVENT_LOOP_LAG_MS)
         lag_part = (f"[$text-muted]loop lag[/] {format.number(lag.value, 'ms')}"
                     if lag is not None and lag.value is not None else "")
-        trend = trend_words.compact(mem_trend)
+        mem_words = (trend_words.full(mem_trend), trend_words.compact(mem_trend))
         target = self.query_one("#so-memory", Line)
         width = target.size.width or 36
-        parts = ((trend, size, lag_part) if trend_words.soon(mem_trend)
-                 else (size, trend, lag_part))
+        parts: tuple[str | tuple[str, ...], ...] = (
+            (mem_words, size, lag_part) if trend_words.soon(mem_trend)
+            else (size, mem_words, lag_part))
         target.set(trend_words.fit(width, line, *parts))
         self.judge(a, (Fig.SOCKET_CONNECTIONS, Fig.MEMORY_PCT),
                    subtitle=trend_words.restart_subtitle(sock_trend))
