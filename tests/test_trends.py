@@ -234,3 +234,20 @@ def test_sbtops_restart_action_starts_the_fit_and_keeps_the_levels_from_before_i
     out, note = feed(tr, 640.0, figs(121, sockets=800, pool=60), reset_t=620.0)
     assert note == ("restart at 08:10:18 UTC: sockets +760 in 22s, db pool peak 90.0% 2s "
                     "after (sockets 40 -> 800, 830 before; db pool 35.0% before)")
+
+
+def test_a_figure_covering_some_instances_is_a_gap_not_a_fall() -> None:
+    tr = Trends(S)
+    for k in range(12):
+        f = figs(300 + k, sockets=600 + 10 * k)
+        if k in (5, 6):  # one of two instances down: the sum halves, the max may fall
+            f = {key: Figure(x.key, x.value / 2 if x.value else x.value, x.level, x.unit,
+                             x.threshold, x.reason, Detail(
+                                 rss_bytes=(x.detail.rss_bytes or 0) / 2 or None,
+                                 limit_bytes=x.detail.limit_bytes,
+                                 partial="1 of 2 instances"), x.judged)
+                 for key, x in f.items()}
+        out, _ = feed(tr, 60.0 * k, f)
+    assert tr.restart_wall is None
+    assert out[Fig.MEMORY_GROWTH_MB_PER_H].value == 60.0
+    assert out[Fig.SOCKET_GROWTH_PER_H].value == 600.0

@@ -105,12 +105,7 @@ class Engine:
         if hf is not None:
             figures[Fig.HEALTH] = hf
         figures.update(self._current_db_figures(obs.wall))
-        start = self._end.gauges.get("process_start") if self._end is not None else None
-        trends, restart_note = self.trends.observe(obs.t, obs.wall, figures, self._reset_t,
-                                                   start)
-        figures.update(trends)
         figures = {k: figures[k] for k in FIGURE_UNITS if k in figures}
-        alerts = self.alerts.evaluate(figures, obs.t, obs.wall)
         sources: dict[str, SourceStatus] = {}
         if self._metrics_status is not None:
             sources["metrics"] = self._metrics_status
@@ -148,6 +143,14 @@ class Engine:
                                                                              partial=part))
                            if k in METRIC_FIGURES and f.value is not None else f)
                        for k, f in figures.items()}
+        # The trends once a figure covering only some instances says so (not a reading of
+        # the whole service's), before the alerts (a rule may watch a trend).
+        start = self._end.gauges.get("process_start") if self._end is not None else None
+        trends, restart_note = self.trends.observe(obs.t, obs.wall, figures, self._reset_t,
+                                                   start)
+        figures.update(trends)
+        figures = {k: figures[k] for k in FIGURE_UNITS if k in figures}
+        alerts = self.alerts.evaluate(figures, obs.t, obs.wall)
         external = self._external_alerts()
         levels = [f.level for f in figures.values() if f.judged]
         levels += [a.level() for a in alerts]

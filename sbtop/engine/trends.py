@@ -415,8 +415,10 @@ class Trends:
 
 
 def _fresh(f: Figure | None) -> Figure | None:
-    """A figure read this tick: a stale one repeats an old reading (a gap, not a sample)."""
-    if f is None or f.stale_s is not None:
+    """A figure read this tick of the whole service: a stale one repeats an old reading, a
+    partial one covers only the instances that answered (with one down, the sockets' sum
+    falls and the memory's maximum may): gaps, not samples."""
+    if f is None or f.stale_s is not None or f.detail.partial:
         return None
     return f
 
