@@ -251,3 +251,24 @@ def test_a_figure_covering_some_instances_is_a_gap_not_a_fall() -> None:
     assert tr.restart_wall is None
     assert out[Fig.MEMORY_GROWTH_MB_PER_H].value == 60.0
     assert out[Fig.SOCKET_GROWTH_PER_H].value == 600.0
+
+
+def test_prometheus_history_seeds_the_fit_from_after_its_last_restart() -> None:
+    s = EngineSettings(memory_limit_bytes=LIMIT)
+    tr = Trends(s)
+    # 40 minutes a minute apart, as Prometheus's range answers: a leak of 1 MB/min, a restart
+    # at minute 15 (300 -> 150 MB, sockets 800 -> 100), then 2 MB and 5 sockets a minute.
+    walls = [W0 + 60.0 * k for k in range(40)]
+    rss = [300 + k if k < 15 else 150 + 2 * (k - 15) for k in range(40)]
+    pct = [(w, 100 * r * MB / LIMIT) for w, r in zip(walls, rss, strict=True)]
+    socks = [(w, 800.0 if k < 15 else 100.0 + 5 * (k - 15)) for k, w in enumerate(walls)]
+    tr.seed(pct, socks, 5000.0, walls[-1])
+    assert tr.restart_wall == W0 + 15 * 60
+    f = {Fig.MEMORY_PCT: judge(Fig.MEMORY_PCT, 100 * 200 * MB / LIMIT, s,
+                               detail=Detail(rss_bytes=200 * MB, limit_bytes=LIMIT)),
+         Fig.SOCKET_CONNECTIONS: judge(Fig.SOCKET_CONNECTIONS, 225.0, s)}
+    out, note = tr.observe(5060.0, walls[-1] + 60, f, None, None)
+    assert out[Fig.MEMORY_GROWTH_MB_PER_H].value == 120.0
+    assert out[Fig.SOCKET_GROWTH_PER_H].value == 300.0
+    assert out[Fig.MEMORY_GROWTH_MB_PER_H].detail.restart_at == W0 + 15 * 60
+    assert note is None  # a restart before the session: its storm was not watched

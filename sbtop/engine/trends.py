@@ -309,6 +309,26 @@ class Trends:
             out[Fig.SOCKET_GROWTH_PER_H] = self._socket_figure(t, figures)
         return out, note
 
+    def seed(self, memory_pct: Sequence[tuple[float, float]],
+             sockets: Sequence[tuple[float, float]], t: float, wall: float) -> None:
+        """Readings from before the session began, as (wall, value) (Prometheus's last hour,
+        when the console opens on it), so a slope is there at once. Without a start time in
+        them, a fall of memory is the restart the fit starts after, as live."""
+        limit = self.settings.memory_limit_bytes
+        for w, pct in memory_pct:
+            if w > wall or math.isnan(pct) or not limit:
+                continue
+            rss = pct * limit / 100.0
+            last = self.memory.last_v
+            if last is not None and rss < last * (1.0 - self.s.restart_drop):
+                self.memory.reset()
+                self.restart_wall = w
+            self.memory.add(t - (wall - w), rss)
+        since = self.restart_wall if self.restart_wall is not None else -math.inf
+        for w, n in sockets:
+            if since <= w <= wall and not math.isnan(n):
+                self.sockets.add(t - (wall - w), n)
+
     def restarted(self, t: float, wall: float) -> None:
         """sbtop restarted the service (its restart action succeeded): the fit starts again
         and its effects are watched from now, before the new process is seen (a platform
