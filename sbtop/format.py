@@ -31,6 +31,8 @@ LABELS: dict[str, str] = {
     Fig.BURN_RATE_6H: "burn 6h+30m",
     Fig.LATENCY_BURN_RATE_1H: "slow burn 1h+5m",
     Fig.LATENCY_BURN_RATE_6H: "slow burn 6h+30m",
+    Fig.MEMORY_GROWTH_MB_PER_H: "memory growth",
+    Fig.SOCKET_GROWTH_PER_H: "socket growth",
 }
 
 

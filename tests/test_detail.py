@@ -20,7 +20,9 @@ EVERY = Detail(errors=1.0, requests=100.5, metric="m", status_label="code",
                capacity=100, capacity_from="max_connections", pool_size=20,
                objective_pct=99.5, span_s=300.0, bound_ms=500.0, age_s=3.0, page_at=14.4,
                source="prometheus", partial="1 of 2 instances", stable_requests=2000.0,
-               verdict="fail", test="mann-whitney", said="canary p95 +48 %")
+               verdict="fail", test="mann-whitney", said="canary p95 +48 %",
+               to_warning_s=7800.0, to_critical_s=10800.0, restart_at=1.8e9, surge=840.0,
+               surge_s=40.0)
 
 
 def test_check_json_keeps_each_figures_order_of_keys() -> None:

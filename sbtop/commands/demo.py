@@ -13,12 +13,14 @@ from sbtop.commands.loading import ConfigFile
 from sbtop.commands.targets import DEMO_SOAK_NOTE, demo_target
 from sbtop.commands.usage import UsageError
 
+LEAK_MB_PER_H = 600.0  # the memory-leak scenario's
+
 
 @dataclass(frozen=True)
 class DemoOptions:
     console: ConsoleOptions
     dsn: str | None  # a database to show in the Database panel
-    scenario: str  # "good" or "bad-canary"
+    scenario: str  # "good", "bad-canary" or "memory-leak"
     instances: int
     serve: bool  # only the backend, no console
     host: str
@@ -63,6 +65,9 @@ def run(opts: DemoOptions, config: ConfigFile) -> int:
             # Them, not us: Render's page says degraded, and the service is slower for it.
             for b in backends:
                 b.set(render_incident=1, latency_scale=1.6)
+        elif opts.scenario == "memory-leak":
+            for b in backends:  # from 180 MB of 512: warning (80 %) in ~23 min, critical ~31
+                b.set(memory_leak_mb_per_h=LEAK_MB_PER_H)
         if ui is not None:
             import tempfile
 

@@ -268,12 +268,14 @@ def build_parser() -> argparse.ArgumentParser:
     _console_options(demo, suppress=True)
     demo.add_argument("--dsn", metavar="DSN", default=argparse.SUPPRESS,
                       help="a database to show in the Database panel")
-    demo.add_argument("--scenario", choices=["good", "bad-canary", "render-incident"],
+    demo.add_argument("--scenario",
+                      choices=["good", "bad-canary", "render-incident", "memory-leak"],
                       default="good",
                       help="bad-canary: the optimized routes are 4x slower from the first "
                       "step (the canary cohort shows it at 5 %%) and regress from the 25 %% "
                       "step; render-incident: Render's status page says degraded and the "
-                      "service is slower (them, not us)")
+                      "service is slower (them, not us); memory-leak: memory grows 600 MB/h "
+                      "until a restart (r)")
     demo.add_argument("--instances", type=argtypes.instances, default=1, metavar="N",
                       help="run N instances (1 to 8), scraped at once and summed, each shown "
                       "on its own")

@@ -168,6 +168,15 @@ class EngineConfig(Table):
     top_routes: int = 5
 
 
+class TrendsConfig(Table):
+    """The trend figures: how much history the slope is fitted over, the least before it is
+    said, and how long after a restart its effects (reconnects, pool) are watched."""
+
+    window: Duration = Duration(1800.0)
+    min_span: Duration = Duration(600.0)
+    after_restart: Duration = Duration(120.0)
+
+
 class ThresholdConfig(Table):
     warning: Number | None = None
     critical: Number | None = None
@@ -364,6 +373,7 @@ class Config(Table):
     contacts: ContactsConfig = field(default_factory=ContactsConfig)
     slo: SloConfig = field(default_factory=SloConfig)
     plan: PlanConfig = field(default_factory=PlanConfig)
+    trends: TrendsConfig = field(default_factory=TrendsConfig)
 
 
 

@@ -16,6 +16,7 @@ from sbtop.engine.settings import (
     EngineSettings,
     HealthFields,
     MetricNames,
+    TrendSettings,
 )
 from sbtop.engine.slo import SloSettings
 
@@ -81,6 +82,9 @@ def engine_settings(config: Config, tc: TargetConfig | None = None) -> EngineSet
         n_plus_one_calls_per_request=config.db.n_plus_one_calls_per_request,
         slo=slo_settings,
         cohorts=cohort_settings(config),
+        trends=TrendSettings(window_s=float(config.trends.window),
+                             min_span_s=float(config.trends.min_span),
+                             after_restart_s=float(config.trends.after_restart)),
     )
 
 

@@ -185,6 +185,12 @@ def validate(config: Config) -> None:
     for key in ("min_requests", "min_route_requests", "top_routes"):
         if getattr(config.engine, key) < 1:
             raise ConfigError(f"engine.{key}: must be at least 1")
+    tr = config.trends
+    if tr.min_span < 180 or tr.window < tr.min_span:
+        # Three one-minute medians at least; a window shorter than the span asked never fits.
+        raise ConfigError("trends: min_span must be at least 3m and window at least min_span")
+    if tr.after_restart <= 0:
+        raise ConfigError("trends.after_restart: must be greater than 0")
     for key in ("connect_timeout_s", "statement_timeout_s", "statements_every_s",
                 "n_plus_one_calls_per_request"):
         if getattr(config.db, key) <= 0:

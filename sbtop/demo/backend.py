@@ -51,6 +51,8 @@ class SimulatedBackend:
         self.connections: set[socket.socket] = set()  # open ones: shut on stop
         self.restarts = 0
         self.served = 0
+        self.leaked_mb = 0.0  # the leak so far (memory_leak_mb_per_h), gone at a restart
+        self._up_s = 0.0  # simulated time since the process started: the reconnect ramp
         # StudyBuddy's own routes, for the post-deployment checklist.
         self.app = StudyBuddyApi()
         # Render's API, shaped as documented, acting on this simulation (under /v1).
@@ -110,6 +112,8 @@ class SimulatedBackend:
             self._started = max(time.time(), self._started + 1.0)
             self._inst = Instruments(self._started)
             self.restarts += 1
+            self.leaked_mb = 0.0
+            self._up_s = 0.0
 
     def _apply_env(self, env: dict[str, str]) -> None:
         """A deploy went live: the service now runs with this environment."""
@@ -149,14 +153,17 @@ class SimulatedBackend:
             inst.requests.labels(req.method, req.route, req.status, req.variant).inc()
             self.served += 1
         # Sockets and memory wander a little around their knobs, as live ones do; after a
-        # restart the clients reconnect over ten seconds.
+        # restart the clients reconnect over ten seconds (of simulated time: a test that
+        # advances by hand sees the same reconnect storm as the demo).
         jitter = self._model._rng.uniform(-1.0, 1.0)
-        back = 1.0 if not self.restarts else min(1.0, (time.time() - self._started) / 10.0)
+        self._up_s += seconds
+        self.leaked_mb += k.memory_leak_mb_per_h * seconds / 3600.0
+        back = 1.0 if not self.restarts else min(1.0, self._up_s / 10.0)
         inst.sockets.set(max(0.0, round((k.sockets + jitter * max(1.0, k.sockets * 0.02))
                                         * back)))
         inst.messages.labels("chat:message").inc(max(0.0, k.sockets * k.messages_per_socket_s
                                                       * seconds))
-        rss = round((k.memory_mb + jitter * 2.0) * 1024 * 1024)
+        rss = round((k.memory_mb + self.leaked_mb + jitter * 2.0) * 1024 * 1024)
         inst.rss.set(rss)
         inst.heap_used.set(rss * 0.55)
         inst.heap_total.set(rss * 0.7)
@@ -179,7 +186,7 @@ class SimulatedBackend:
     def health(self) -> dict[str, Any]:
         with self._lock:
             k = self.knobs
-            rss = int(k.memory_mb * 1024 * 1024)
+            rss = int((k.memory_mb + self.leaked_mb) * 1024 * 1024)
             return {
                 "status": "ok" if 200 <= k.health_status < 300 else "error",
                 "uptime": round(time.time() - self._started, 1),

@@ -61,6 +61,9 @@ class Knobs:
     messages_per_socket_s: float = 0.2
     memory_mb: float = 180.0
     memory_limit_mb: float = 512.0
+    # A leak: resident memory grows this much an hour of traffic, from memory_mb, until the
+    # process restarts (the memory-leak scenario).
+    memory_leak_mb_per_h: float = 0.0
     event_loop_lag_ms: float = 3.0
     health_status: int = 200  # what /api/health answers
     health_delay_s: float = 0.0  # how long /api/health takes to answer

@@ -69,6 +69,16 @@ class Detail:
     verdict: str | None = None
     test: str | None = None
     said: str | None = None
+    # The trend figures: the time left to the warning and critical limits at their slope
+    # (None: flat, falling, no limit, or beyond a week; 0: already past), and the restart
+    # (wall time) the fit starts after; `span_s` (above) is the span of readings fitted.
+    to_warning_s: float | None = None
+    to_critical_s: float | None = None
+    restart_at: float | None = None
+    # socket_growth_per_h, after a restart: the reconnect surge (lowest to highest count) and
+    # the time from the restart to its peak.
+    surge: float | None = None
+    surge_s: float | None = None
 
     def items(self) -> Iterator[tuple[str, Any]]:
         """The fields set, in the order `check --json` has always written them."""

@@ -43,6 +43,7 @@ from sbtop.engine.routes import Routes
 from sbtop.engine.series import SeriesTracker
 from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
 from sbtop.engine.statements import StatementsPoll, StatementsTracker, StatementsView
+from sbtop.engine.trends import Trends
 
 # Figures that come from /metrics and are carried over (marked stale) when a scrape fails.
 METRIC_FIGURES = (
@@ -88,6 +89,7 @@ class Engine:
         self._cohorts: Cohorts | None = None
         if settings.cohorts is not None:
             self._cohort_window = CohortWindow(settings)
+        self.trends = Trends(settings)  # memory and socket growth, a restart's effects
 
     def observe(self, obs: Observation) -> Assessment:
         self.tick += 1
@@ -124,9 +126,6 @@ class Engine:
         if cohorts is not None:
             figures.update(cohort_figures(cohorts))
         figures = {k: figures[k] for k in FIGURE_UNITS if k in figures}
-        alerts = self.alerts.evaluate(figures, obs.t, obs.wall)
-        if self._burn.on:
-            alerts += self._burn.alerts(figures, obs.t, obs.wall)
         sources: dict[str, SourceStatus] = {}
         if self._metrics_status is not None:
             sources["metrics"] = self._metrics_status
@@ -164,6 +163,16 @@ class Engine:
                                                                              partial=part))
                            if k in METRIC_FIGURES and f.value is not None else f)
                        for k, f in figures.items()}
+        # The trends once a figure covering only some instances says so (not a reading of
+        # the whole service's), before the alerts (a rule may watch a trend).
+        start = self._end.gauges.get("process_start") if self._end is not None else None
+        trends, restart_note = self.trends.observe(obs.t, obs.wall, figures, self._reset_t,
+                                                   start)
+        figures.update(trends)
+        figures = {k: figures[k] for k in FIGURE_UNITS if k in figures}
+        alerts = self.alerts.evaluate(figures, obs.t, obs.wall)
+        if self._burn.on:
+            alerts += self._burn.alerts(figures, obs.t, obs.wall)
         external = self._external_alerts()
         levels = [f.level for f in figures.values() if f.judged]
         levels += [a.level() for a in alerts]
@@ -182,7 +191,7 @@ class Engine:
         window_s = self._window_s
         if self._prom is not None:
             window_s = self._prom.window_s if self._prom_ok is not None else None
-        notes = []
+        notes = [restart_note] if restart_note else []
         if self._reset_t is not None and obs.t - self._reset_t <= self.settings.window_s:
             notes.append(f"counters reset {obs.t - self._reset_t:.0f} s ago (the process "
                          "restarted); rates count from the restart, as Prometheus does")

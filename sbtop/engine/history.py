@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sbtop.engine.assessment import Assessment
+from sbtop.engine.keys import Fig
 
 
 class Ring:
@@ -91,6 +92,10 @@ class Marker:
     label: str
 
 
+# A process start seen this soon after a restart marker is that restart.
+RESTART_SAME_S = 120.0
+
+
 class History:
     """One ring per figure, fed one Assessment per tick."""
 
@@ -98,8 +103,21 @@ class History:
         self.capacity = capacity
         self.rings: dict[str, Ring] = {}
         self.markers: deque[Marker] = deque(maxlen=500)
+        self._restart_at: float | None = None
 
     def add(self, a: Assessment) -> None:
+        # A process restart the trends detected (whoever caused it) is drawn on the charts
+        # like an action, at the moment the process started.
+        trend = a.figures.get(Fig.SOCKET_GROWTH_PER_H) or a.figures.get(
+            Fig.MEMORY_GROWTH_MB_PER_H)
+        restart = trend.detail.restart_at if trend is not None else None
+        if restart is not None and restart != self._restart_at:
+            self._restart_at = restart
+            # sbtop's own restart is marked already (as its action): the new process seen
+            # right after it is that restart, not another.
+            if not any(m.label == "restart" and 0 <= restart - m.wall <= RESTART_SAME_S
+                       for m in self.markers):
+                self.mark(restart, "restart")
         for key, f in a.figures.items():
             ring = self.rings.get(key)
             if ring is None:

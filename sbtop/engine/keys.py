@@ -42,6 +42,9 @@ class Fig(enum.StrEnum):
     # The canary cohort against the stable one (only when a cohort label is configured).
     CANARY_P95_VS_STABLE_PCT = "canary_p95_vs_stable_pct"
     CANARY_5XX_VS_STABLE_PTS = "canary_5xx_vs_stable_pts"
+    # Trends (sbtop.engine.trends): how fast memory and the socket count grow.
+    MEMORY_GROWTH_MB_PER_H = "memory_growth_mb_per_h"
+    SOCKET_GROWTH_PER_H = "socket_growth_per_h"
 
     def __repr__(self) -> str:
         # As its text: messages quote keys with !r ("did you mean 'latency_p95_ms'?") and

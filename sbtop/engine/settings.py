@@ -38,6 +38,8 @@ FIGURE_UNITS: dict[str, str] = {
     Fig.HEALTH: "",
     Fig.CANARY_P95_VS_STABLE_PCT: "%",
     Fig.CANARY_5XX_VS_STABLE_PTS: "pts",
+    Fig.MEMORY_GROWTH_MB_PER_H: "MB/h",
+    Fig.SOCKET_GROWTH_PER_H: "/h",
 }
 
 # The runbook's table of key metrics to watch.
@@ -133,6 +135,22 @@ class CohortSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TrendSettings:
+    """The trend figures (sbtop.engine.trends): the span fitted, the least span before a
+    slope is said, and how long a restart's effects are watched and then said."""
+
+    window_s: float = 1800.0
+    min_span_s: float = 600.0
+    bucket_s: float = 60.0  # one median a bucket: the fit is made once a bucket
+    after_restart_s: float = 120.0  # the reconnect storm and pool spike are read this long
+    note_for_s: float = 600.0  # and said this long after the restart
+    # Resident memory falling by this share between two readings is a restart, when no
+    # process start time says so (Prometheus, a health JSON).
+    restart_drop: float = 0.3
+    horizon_s: float = 7 * 86400.0  # a limit further away than this is no warning
+
+
+@dataclass(frozen=True, slots=True)
 class EngineSettings:
     window_s: float = 60.0
     # Fewer requests than this in the window make latency and error figures unknown.
@@ -155,3 +173,4 @@ class EngineSettings:
     slo: SloSettings = field(default_factory=SloSettings)
     # The canary cohort against the stable one; None: no cohort label configured.
     cohorts: CohortSettings | None = None
+    trends: TrendSettings = field(default_factory=TrendSettings)

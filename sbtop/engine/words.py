@@ -29,6 +29,10 @@ def number(value: float | None, unit: str) -> str:
         return f"{value:.2f}x" if abs(value) < 10 else f"{value:.1f}x"
     if unit == "pts":  # percentage points: a difference, signed
         return f"{value:+.2f} pts"
+    if unit.endswith("/h"):  # a trend: its sign is the news ("+12.5 MB/h", "-3/h")
+        space = " " if unit[0].isalpha() else ""
+        digits = f"{value:+.1f}" if abs(value) < 10 else f"{value:+,.0f}"
+        return f"{digits}{space}{unit}"
     if unit == "/s":
         return f"{value:.0f}/s" if abs(value) >= 100 else f"{value:.1f}/s"
     return f"{value:,.0f}"

@@ -1,9 +1,10 @@
 """`sbtop timeline FILE`: a Markdown incident timeline from a recording, ready to paste into a
 postmortem: threshold crossings, the overall level, alert state changes, sources going down
 and coming back, canary steps and actions, the deploy window's phases, providers' status pages
-changing state, each with its time, the time since the recording began and the value; then
-the worst value of each judged figure and when it was seen, and per phase of the deploy window
-what the figures did.
+changing state, process restarts with what followed them (the reconnect storm, the pool's
+peak), each with its time, the time since the recording began and the value; then the worst
+value of each judged figure and when it was seen, and per phase of the deploy window what the
+figures did.
 
 A figure's level change is written when the new level has held for SETTLE_TICKS ticks (a
 figure that flickers across a threshold for one tick is noise in a postmortem), stamped with
@@ -12,6 +13,7 @@ the time it began. Alerts, sources, steps and actions are written as they happen
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 import re
@@ -19,9 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sbtop import format, untrusted
+from sbtop.engine.history import RESTART_SAME_S
 from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level
 from sbtop.engine.page_changes import PageWatch
+from sbtop.engine.settings import TrendSettings
+from sbtop.engine.trends import POOL_LABELS, aftermath, pool_key
 from sbtop.recording import plan_events
 from sbtop.recording.reader import Recording
 
@@ -69,9 +74,21 @@ def rows(rec: Recording) -> list[Row]:
     seen_known = False
     known: set[str] = set()  # figures that have had a known level
     canary_percent: Any = None
+    restart_at: Any = None
     for i in range(len(rec)):
         e = rec.encoded(i)
         wall = rec.walls[i]
+        restart = _restart_at(e)
+        if restart is not None and restart != restart_at:
+            # The new process seen just after sbtop's restart is that restart: one row.
+            if restart_at is None or not 0 < restart - restart_at <= RESTART_SAME_S:
+                who = " by sbtop's restart" if any(
+                    ev.kind == "action" and ev.data.get("action") == "restart"
+                    and ev.data.get("ok") and abs(ev.wall - restart) <= 1.0
+                    for ev in rec.events) else ""
+                out.append(Row(restart, f"process restarted{who}; "
+                                        f"{_aftermath(rec, restart)}"))
+            restart_at = restart
         level = str(e.get("level", "unknown"))
         if level != overall:
             # Unknown until the first window fills is the start, not news.
@@ -146,6 +163,36 @@ def page_rows(rec: Recording) -> list[Row]:
     return [Row(max(c.wall, rec.walls[0]), f"status page {c.text}")
             for i, pages in rec.status_page_changes()
             for c in watch.update(pages, rec.walls[i])]
+
+
+def _restart_at(e: dict[str, Any]) -> float | None:
+    """The restart the trend figures start after (a new process, whoever restarted it)."""
+    figures = e.get("figures") or {}
+    for key in (Fig.SOCKET_GROWTH_PER_H, Fig.MEMORY_GROWTH_MB_PER_H):
+        at = ((figures.get(key) or {}).get("detail") or {}).get("restart_at")
+        if isinstance(at, int | float) and math.isfinite(at):
+            return float(at)
+    return None
+
+
+def _aftermath(rec: Recording, restart: float) -> str:
+    """The restart's effects, read from the recorded figures as the console read them live:
+    the reconnect storm and the pool's peak over the watch after it."""
+    walls = list(rec.walls)
+    nan = [math.nan] * len(walls)
+    sockets = list(rec.series.get(Fig.SOCKET_CONNECTIONS, nan))
+    key = pool_key(rec.series) or ""
+    pool = list(rec.series.get(key, nan))
+    i = bisect.bisect_left(walls, restart)
+    before_s = _last_known(sockets[:i])
+    before_p = _last_known(pool[:i])
+    a = aftermath(restart, walls, sockets, pool, POOL_LABELS.get(key, "db pool"),
+                  TrendSettings().after_restart_s, before_s, before_p)
+    return a.effects()
+
+
+def _last_known(values: list[float]) -> float | None:
+    return next((v for v in reversed(values) if not math.isnan(v)), None)
 
 
 def markdown(rec: Recording) -> str:

@@ -138,8 +138,11 @@ class LiveActions(PlanActions):
         finally:
             if task is not None:
                 self._running.discard(task)
-        wall = s.clock.now()[1]
+        t, wall = s.clock.now()
         s.history.mark(wall, plan.request)
+        if plan.request is Request.RESTART and outcome.ok:
+            # The trends start again from here and link what follows to this restart.
+            s.engine.trends.restarted(t, wall)
         if s.recorder is not None:
             with contextlib.suppress(OSError, ValueError):
                 s.recorder.event(wall, "action", dict(outcome.audit))

@@ -423,14 +423,19 @@ class LiveSession:
         """With Prometheus, the charts open with the last hour already drawn (before the
         first tick, so the rings fill in time order)."""
         seconds = min(3600.0, self.history.capacity * self._refresh_s)
+        got: dict[str, list[tuple[float, float]]] = {}
         for key in PREFILL_FIGURES:
             try:
                 points = await prom.history(key, seconds, self._refresh_s)
             except Exception:  # history is a nicety: the live figures come anyway
                 return
+            got[key] = points
             ring = self.history.rings.get(key)
             if ring is None:
                 ring = self.history.rings[key] = Ring(self.history.capacity)
             if len(ring) == 0:
                 for wall, value in points:
                     ring.append(wall, value)
+            if key == Fig.MEMORY_PCT:  # the trends have their slope at once too
+                self.engine.trends.seed(got[key], got.get(Fig.SOCKET_CONNECTIONS, []),
+                                        *self.clock.now())

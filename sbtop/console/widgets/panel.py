@@ -192,17 +192,18 @@ class Panel(Vertical, can_focus=True):
         """Draw the assessment (the snapshot has the history and the canary); subclasses
         fill their lines."""
 
-    def judge(self, a: Assessment, keys: tuple[str, ...]) -> None:
+    def judge(self, a: Assessment, keys: tuple[str, ...], subtitle: str | None = None) -> None:
         """Colour the border by the worst judged figure among `keys`."""
         judged = [f for k in keys if (f := a.figures.get(k)) is not None and f.judged]
         levels = [f.level for f in judged]
-        # What to do now, in the border beside the breach: the worst breach's advice.
+        # What to do now, in the border beside the breach: the worst breach's advice; else
+        # what the panel's own subtitle says (a trend, a restart's effects).
         now = None
         if self.advise is not None:
             for f in sorted(judged, key=lambda f: -f.level.severity):
                 if (now := self.advise(f)) is not None:
                     break
-        self.set_state(marks.CLASS[worst(levels)] if levels else "-ok", now)
+        self.set_state(marks.CLASS[worst(levels)] if levels else "-ok", now or subtitle)
 
     def set_state(self, css_class: str, subtitle: str | None) -> None:
         state = f"{css_class}|{subtitle}"
