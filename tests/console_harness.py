@@ -26,7 +26,8 @@ class Harness:
     def __init__(self, *, theme: str = "dark", production: bool = True,
                  base_url: str | None = None, history_s: float = 3600.0,
                  state_dir: Path | None = None, read_only: bool = False,
-                 **target: Any) -> None:
+                 plan: dict[str, Any] | None = None, **target: Any) -> None:
+        """`plan`: a [plan] table (sbtop.deploy_plan's), the deploy window in the console."""
         self.backend = SimulatedBackend(port=0, background=False).start()
         self.clock = ManualClock()
         env: dict[str, str] = {}
@@ -39,7 +40,9 @@ class Harness:
             env["SB_TEST_RENDER_KEY"] = API_KEY
         tc = config.TargetConfig(base_url=base_url or self.backend.url, production=production,
                                  gzip=False, **target)
-        resolved = config.resolve(config.Config(targets={"demo": tc}), env=env)
+        planned = config.parse({"plan": plan}).plan if plan is not None else None
+        cfg = config.Config(targets={"demo": tc}, **({"plan": planned} if planned else {}))
+        resolved = config.resolve(cfg, env=env)
         # The header shows the base URL: a fixed one keeps screens the same from run to run
         # (the checklist's probes still go to the backend).
         shown = dataclasses.replace(resolved, identity=dataclasses.replace(

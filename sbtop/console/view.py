@@ -37,6 +37,8 @@ class SnapshotView(ConsoleBase):
             self.say(u)
             return
         self.snapshot = u
+        if u.cause in (Cause.TICK, Cause.PLAN):
+            self._show_plan(u)
         if u.cause is Cause.TICK:
             self._present(u)
         elif u.cause is Cause.FRESHNESS:

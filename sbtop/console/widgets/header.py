@@ -41,6 +41,7 @@ class HeaderBar(Horizontal):
         yield Line(f" [b]sbtop[/] {prod}[b]{esc(self._target)}[/]", id="hd-target", fixed=False)
         yield Line(f"{marks.level(Level.UNKNOWN)}", id="hd-level", fixed=False)
         yield Line(id="hd-canary", fixed=False, collapse_empty=True)
+        yield Line(id="hd-plan", fixed=False, collapse_empty=True)
         yield Line(id="hd-action", fixed=False, collapse_empty=True)
         yield Line(id="hd-instances", fixed=False, collapse_empty=True)
         yield Line(id="hd-replay", fixed=False, collapse_empty=True)
@@ -57,6 +58,10 @@ class HeaderBar(Horizontal):
     def set_canary(self, percent: int | None) -> None:
         self.query_one("#hd-canary", Line).set(
             "" if percent is None else f"[$text-muted]canary[/] [b]{percent}%[/]")
+
+    def set_plan(self, markup: str) -> None:
+        """The deploy window in one line (sbtop.console.plan_text.header_line)."""
+        self.query_one("#hd-plan", Line).set(markup)
 
     def set_action(self, request: str | None, seconds: float = 0.0) -> None:
         """While an action runs: which, and for how long (nothing when none runs)."""
