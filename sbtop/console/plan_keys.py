@@ -56,10 +56,11 @@ class PlanKeys(ConsoleBase):
     def _show_plan(self, s: Snapshot) -> None:
         if s.plan is None and not self.has_plan():
             return
-        self.screen_stack[0].query_one(HeaderBar).set_plan(header_line(s.plan))
-        for screen in self.screen_stack:  # under a confirmation too: it shows the result
-            if isinstance(screen, PlanScreen):
-                screen.draw(s)
+        view = next((v for v in self.screen_stack if isinstance(v, PlanScreen)), None)
+        if view is not None:
+            view.draw(s)  # under a confirmation too: it shows the result
+        else:  # (the header waits under the view, which says the same: see action_back)
+            self.screen_stack[0].query_one(HeaderBar).set_plan(header_line(s.plan))
 
     def action_plan(self) -> None:
         latest = self.session.latest

@@ -53,13 +53,13 @@ def header_line(w: Window | None) -> str:
     if w.done:
         return f"[b]PLAN[/] [$success]done {total}/{total}[/]"
     failing = [i for i in w.preflight if i.ok is False and i.overridden is None]
-    if w.next is not None and w.next.number == 1 and w.preflight_open:
+    rolled = [p for p in w.phases if p.status is Status.ROLLED_BACK]
+    if w.next is not None and w.next.number == 1 and w.preflight_open and not rolled:
         if failing:
             n = len(failing)
             return f"[b reverse $warning] PRE-FLIGHT {n} item{'' if n == 1 else 's'} failing [/]"
         n = len(w.preflight_open)
         return f"[b]PRE-FLIGHT[/] {n} of {len(w.preflight)} open"
-    rolled = [p for p in w.phases if p.status is Status.ROLLED_BACK]
     lead = f"[b $warning]{rolled[-1].number} rolled back[/] " if rolled else ""
     if w.next is None:
         return f"[b]PLAN[/] {lead}".rstrip()
@@ -208,9 +208,12 @@ def keys_for(p: PhaseView | None, w: Window) -> Keys:
                 p.status in (Status.WATCHING, Status.FAILED, Status.PASSED))
 
 
-def rollback_line(p: PhaseView) -> str:
-    """The rollback at hand: the key, and what it runs or what a person does."""
+def rollback_lines(p: PhaseView) -> list[str]:
+    """The rollback at hand: the key and what it runs; what a person does, on its own line
+    (a narrow screen cuts the note, not the command)."""
     s = p.settings
     how = (f"runs {esc(shlex.join(s.rollback))}" if s.rollback else "recorded only (by hand)")
-    note = f"; {esc(s.rollback_note)}" if s.rollback_note else ""
-    return f"    [b]b[/] rolls it back: {how}{note}"
+    lines = [f"    [b]b[/] rolls it back: {how}"]
+    if s.rollback_note:
+        lines.append(f"      [$text-muted]{esc(s.rollback_note)}[/]")
+    return lines

@@ -12,6 +12,7 @@ from sbtop import format
 from sbtop.console.base import ConsoleBase
 from sbtop.console.freshness import METRIC_PANELS, age_markup, panel_state
 from sbtop.console.screens.chart import ChartScreen
+from sbtop.console.screens.plan import PlanScreen
 from sbtop.console.screens.sessions import SessionsScreen
 from sbtop.console.widgets.canary import CanaryPanel
 from sbtop.console.widgets.header import HeaderBar
@@ -54,7 +55,9 @@ class SnapshotView(ConsoleBase):
     def _present(self, s: Snapshot) -> None:
         """A new assessment: panels, header, open screens."""
         self._show_freshness(s)
-        if not self.paused:
+        # The Plan view covers the whole screen: the panels behind it wait (their repaints
+        # would reach the terminal through it), and are drawn when it closes.
+        if not self.paused and not isinstance(self.screen, PlanScreen):
             self._show(s)
         if isinstance(self.screen, ChartScreen):
             self.screen.redraw()

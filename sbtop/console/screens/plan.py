@@ -36,13 +36,13 @@ Row = tuple[str, Any]
 
 class PlanScreen(Screen[None]):
     DEFAULT_CSS = """
-    PlanScreen #pl-head { height: auto; padding: 0 1; background: $panel; }
+    PlanScreen #pl-head { padding: 0 1; background: $panel; }
     PlanScreen #pl-rows { height: 1fr; padding: 0 1; }
     PlanScreen #pl-canary { height: auto; }
     PlanScreen #pl-canary.-off { display: none; }
     """
     BINDINGS = [
-        Binding("escape,q,p", "app.pop_screen", "Back"),
+        Binding("escape,q,p", "back", "Back"),
         Binding("j,down", "move(1)", "Down", show=False),
         Binding("k,up", "move(-1)", "Up", show=False),
         # In the footer only where they act; the twins (hidden) ask anyway, so the session
@@ -76,7 +76,7 @@ class PlanScreen(Screen[None]):
         self._scrolled_to: int | None = None
 
     def compose(self) -> ComposeResult:
-        yield Line(id="pl-head", fixed=False)
+        yield Line(id="pl-head")  # fixed: its countdown repaints the line, not the screen
         yield VerticalScroll(id="pl-rows")
         panel = CanaryPanel(id="pl-canary", read_only=self._keys.read_only)
         panel.can_focus = False  # the cursor's keys stay the view's
@@ -155,7 +155,8 @@ class PlanScreen(Screen[None]):
                 for c in p.criteria:
                     add(plan_text.criterion_line(c))
                 if p.status in (Status.WATCHING, Status.FAILED, Status.PASSED):
-                    add(plan_text.rollback_line(p))
+                    for line in plan_text.rollback_lines(p):
+                        add(line)
             if self.cursor == ("phase", p.number) and p.settings.note:
                 add(f"    [$text-muted]{esc(p.settings.note)}[/]")
         if not w.phases:
@@ -232,6 +233,14 @@ class PlanScreen(Screen[None]):
             p = self.selected_phase()
             return (p is not None and p.settings.canary and self._keys._can_deploy())
         return True
+
+    def action_back(self) -> None:
+        app = self._keys
+        app.pop_screen()
+        if app.snapshot is not None:
+            app._show_plan(app.snapshot)  # the header's line and the panels waited
+            if not app.paused:
+                app._show(app.snapshot)
 
     def action_move(self, step: int) -> None:
         if not self._rows:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.content import Content
+from textual.css.scalar import Scalar
 
 from sbtop import format
 from sbtop.console import marks
@@ -41,7 +43,9 @@ class HeaderBar(Horizontal):
         yield Line(f" [b]sbtop[/] {prod}[b]{esc(self._target)}[/]", id="hd-target", fixed=False)
         yield Line(f"{marks.level(Level.UNKNOWN)}", id="hd-level", fixed=False)
         yield Line(id="hd-canary", fixed=False, collapse_empty=True)
-        yield Line(id="hd-plan", fixed=False, collapse_empty=True)
+        # Sized by set_plan: its countdown changes each second, a layout pass only when the
+        # line's length does.
+        yield Line(id="hd-plan", collapse_empty=True)
         yield Line(id="hd-action", fixed=False, collapse_empty=True)
         yield Line(id="hd-instances", fixed=False, collapse_empty=True)
         yield Line(id="hd-replay", fixed=False, collapse_empty=True)
@@ -61,7 +65,11 @@ class HeaderBar(Horizontal):
 
     def set_plan(self, markup: str) -> None:
         """The deploy window in one line (sbtop.console.plan_text.header_line)."""
-        self.query_one("#hd-plan", Line).set(markup)
+        line = self.query_one("#hd-plan", Line)
+        width = Content.from_markup(markup).cell_length + 1  # its padding
+        if markup and line.styles.width != Scalar.parse(str(width)):
+            line.styles.width = width
+        line.set(markup)
 
     def set_action(self, request: str | None, seconds: float = 0.0) -> None:
         """While an action runs: which, and for how long (nothing when none runs)."""
