@@ -89,3 +89,11 @@ def test_outside_text_in_an_item_is_never_markup() -> None:
     item = window(items=hostile).preflight[1]
     line = plan_text.item_line(item, 20)
     assert "\\[b red]" in line and "\x1b" not in line and "\\x1b" in line
+
+
+def test_an_overridden_item_says_so_first() -> None:
+    items = {"Baseline captured": ItemRecord(False, "no baseline captured (a long why)", NOW,
+                                             overridden="ana: the first step takes it")}
+    line = plan_text.item_line(window(items=items).preflight[1], 20)
+    assert line.index("overridden") < line.index("no baseline captured")
+    assert line.count("overridden") == 1

@@ -112,11 +112,19 @@ def item_word(i: ItemView) -> str:
     return "[$text-muted]open[/]" if i.overridden is None else "[b $warning]open[/]"
 
 
+def item_shown(i: ItemView) -> str:
+    """What the item says, an override first (a long detail is cut at the screen's edge)."""
+    if i.overridden is None:
+        return esc(i.shown)
+    rest = i.shown.replace(f"; overridden by {i.overridden}", "")
+    return f"[b $warning]overridden[/] by {esc(i.overridden)}; {esc(rest)}"
+
+
 def item_line(i: ItemView, name_w: int) -> str:
     """' ok   Database backup completed   confirmed by ana' (the kind says who checks it)."""
     kind = "by hand" if i.kind is ItemKind.CONFIRM else f"sbtop: {i.kind}"
-    return (f"{item_word(i)} {esc(i.name.ljust(name_w))}  [$text-muted]{kind:<15}[/] "
-            f"{esc(i.shown)}")
+    return (f"{item_word(i)} {esc(i.name.ljust(name_w))}  [$text-muted]{kind:<16}[/]"
+            f"{item_shown(i)}")
 
 
 def preflight_summary(w: Window) -> str:

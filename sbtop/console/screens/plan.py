@@ -141,7 +141,7 @@ class PlanScreen(Screen[None]):
                 for i in w.preflight:
                     line = (plan_text.item_line(i, name_w) if wide else
                             f"{plan_text.item_word(i)} {esc(i.name.ljust(name_w))}  "
-                            f"{esc(i.shown)}")
+                            f"{plan_text.item_shown(i)}")
                     add(line, ("item", i.name))
             else:
                 add(f"[b]Pre-flight[/]  {plan_text.preflight_summary(w)}  "
