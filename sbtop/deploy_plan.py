@@ -29,7 +29,8 @@ PREFLIGHT: list[dict[str, Any]] = [
     {"name": "Database answers a read-only query", "check": "sql",
      "sql": "SELECT count(*) > 0 FROM information_schema.tables", "timeout_s": 10},
     {"name": "Index migration present", "check": "command",
-     "command": ["test", "-f", "infra/migrations/001_add_indexes.sql"], "timeout_s": 10},
+     "command": ["test", "-f", "infra/migrations/001_add_indexes.sql"], "timeout_s": 10,
+     "note": "a path relative to where sbtop runs: the app's repository"},
 ]
 
 PHASES: list[dict[str, Any]] = [

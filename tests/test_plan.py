@@ -205,6 +205,7 @@ def test_another_phase_in_hand_refuses_a_start_and_a_rollback_by_hand_is_recorde
     with pytest.raises(PlanError, match="is watching: pass it or roll it back first"):
         c.plan("start", "2")
     asyncio.run(c.execute(c.plan("pass", "1", figs()), override="the watch was fine here"))
+    assert c.reload().phase(INDEXES.name).override == "pass: the watch was fine here"
     asyncio.run(c.execute(c.plan("start", "2")))
     plan = c.plan("rollback", "Prisma singleton")
     assert plan.argv == () and plan.notes == ("roll it back by hand: revert the commit",)
@@ -362,3 +363,88 @@ def test_a_rollback_and_a_new_start_between_two_reads_are_both_events(tmp_path: 
         ("running", "watching"), ("rolled back", "running"), ("watching", "rolled back")]
     assert events[1]["wall"] == ManualClock().wall + 10
     assert events[1]["figures"] == {"latency_p95_ms": 200.0, "error_rate_5xx_pct": 0.1}
+
+
+def test_a_commands_output_is_shown_as_escapes(tmp_path: Path) -> None:
+    phase = PhaseSettings("Indexes", run=("printf", "done\x1b]52;c;aGk=\x07"))
+    c = controller(tmp_path, ManualClock(), PlanSettings((phase,)))
+    out = asyncio.run(c.execute(c.plan("start", "1")))
+    assert out.ok and "\x1b" not in out.text and "\\x1b]52" in out.text
+
+
+def test_pre_flight_results_are_not_recorded_while_another_sbtop_acts(tmp_path: Path) -> None:
+    c = controller(tmp_path, ManualClock())
+    with PlanStore(tmp_path, "staging").locked("canary next"), \
+            pytest.raises(PlanError, match="not recorded: another sbtop is acting"):
+        c.record_checks({"Target answers": (True, "")})
+    assert c.reload().item("Target answers").ok is None
+
+
+def test_on_production_the_command_line_asks_for_the_targets_name(tmp_path: Path) -> None:
+    from sbtop.actions.plan_commands import plan_main
+    from sbtop.config import resolve
+    from sbtop.engine.assessment import Assessment
+
+    cfg = parse({"targets": {"prod": {"base_url": "http://127.0.0.1:9", "production": True}},
+                 "plan": {"phases": [{"name": "Indexes", "rollback": ["true"]}]}})
+    wiring = resolve(cfg)
+    assert wiring.production and wiring.plan is not None
+    store = PlanStore(tmp_path, "prod")
+    store.save(PlanState({"Indexes": PhaseRecord(Status.WATCHING, 1.0, 1.0)}))
+
+    async def no_figures(_s: float) -> Assessment:
+        raise AssertionError("a rollback reads no figures")
+
+    said: list[str] = []
+
+    def rollback(answer: str) -> int:
+        asked: list[str] = []
+
+        def ask(prompt: str) -> str:
+            asked.append(prompt)
+            return answer
+
+        code = asyncio.run(plan_main(wiring, "rollback", "Indexes", state_dir=tmp_path,
+                                     assess=no_figures, ask=ask, out=said.append))
+        assert asked == ["PRODUCTION: type the target's name (prod) to go ahead: "]
+        return code
+
+    assert rollback("y") == 1 and said[-1] == "cancelled: nothing was run"
+    assert store.load().phase("Indexes").status is Status.WATCHING
+    assert AuditLog(tmp_path / "audit.jsonl").read()[-1]["result"] == (
+        "cancelled at the confirmation")
+    assert rollback("prod") == 0
+    assert store.load().phase("Indexes").status is Status.ROLLED_BACK
+
+
+def test_the_command_lines_demo_config_has_the_demos_plan() -> None:
+    import tomllib
+
+    from sbtop.deploy_plan import demo_plan
+
+    docs = tomllib.loads((Path(__file__).parent.parent / "docs" / "demo.toml").read_text())
+    assert (plan_settings(parse({"plan": docs["plan"]}).plan)
+            == plan_settings(parse({"plan": demo_plan()}).plan))
+
+
+def test_replay_rebuilds_the_record_from_the_events_up_to_the_tick_shown() -> None:
+    from sbtop.recording.plan_events import spans, state_at
+    from sbtop.recording.reader import Event
+
+    def ev(wall: float, status: str, was: str, result: str | None = None) -> Event:
+        return Event(wall, "plan", {"phase": "Indexes", "status": status, "was": was,
+                                    "by": "ana", "result": result})
+
+    events = [ev(10, "running", "pending", "start: true"), ev(12, "watching", "running"),
+              ev(40, "running", "watching", "rollback: drop"),
+              ev(41, "rolled back", "running"), ev(50, "running", "rolled back", "start: true"),
+              ev(51, "failed", "running", "true exited 1"),
+              ev(55, "running", "failed", "rollback: drop"),
+              ev(56, "failed", "running", "rollback failed: drop exited 1"),
+              ev(60, "running", "failed", "start: true"), ev(61, "watching", "running")]
+    at = state_at(events, 45).phase("Indexes")
+    assert (at.status, at.started_wall, at.ended_wall) == (Status.ROLLED_BACK, 10, 41)
+    again = state_at(events, 70).phase("Indexes")
+    assert (again.status, again.started_wall, again.watch_from_wall) == (Status.WATCHING, 60, 61)
+    assert [(s.how, s.started, s.ended) for s in spans(events)] == [
+        ("rolled back", 10, 41), ("failed", 50, 51), ("open", 60, None)]

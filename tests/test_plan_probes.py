@@ -76,3 +76,19 @@ def test_the_command_line_refuses_in_one_line(tmp_path: Path) -> None:
     none.write_text('[targets.x]\nbase_url = "http://127.0.0.1:9"\n')
     r = run_sbtop("--config", str(none), "plan", "confirm", "x", env=env)
     assert r.returncode == 3 and "no deploy plan configured" in r.stderr
+
+
+def test_check_json_carries_the_plan_and_its_text_a_line(tmp_path: Path) -> None:
+    import json
+
+    env = {"SBTOP_STATE_DIR": str(tmp_path / "state")}
+    r = run_sbtop("check", "--demo", "--json", "--window", "0.3", env=env)
+    assert r.returncode in (0, 1, 3), r.stderr
+    plan = json.loads(r.stdout)["plan"]
+    assert len(plan["phases"]) == 5 and plan["phases"][0]["name"] == "Database indexes"
+    assert plan["stands"].startswith("pre-flight: ") and plan["current"] is None
+    assert {"watch_left_s", "criteria", "status", "risk", "expected_s"} <= set(
+        plan["phases"][0])
+    assert not (tmp_path / "state").exists()  # check only reads: no directory made
+    r = run_sbtop("check", "--demo", "--window", "0.3", env=env)
+    assert "  plan: pre-flight: " in r.stdout

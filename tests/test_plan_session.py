@@ -42,6 +42,16 @@ async def test_the_snapshot_carries_the_plan_and_the_actions_move_it(tmp_path: P
         assert snap.plan.stands.startswith("pre-flight: ")
         assert [p.name for p in snap.plan.phases][:2] == ["Database indexes",
                                                           "Prisma singleton"]
+        checked = await session.actions.plan_preflight()
+        # The demo has no baseline before its first canary step: that item fails.
+        assert not checked.ok and "failed: Baseline captured" in checked.text
+        assert session.actions.plan_confirm("All tests passing locally").ok
+        after = session.latest
+        assert after is not None and after.cause is Cause.PLAN and after.plan is not None
+        items = {i.name: i for i in after.plan.preflight}
+        assert items["All tests passing locally"].ok is True
+        assert items["Figures OK now"].ok is True
+        assert items["Baseline captured"].ok is False
         with pytest.raises(Refused, match="no phase 'Nope'"):
             session.actions.plan_prepare("start", "Nope")
         plan = session.actions.plan_prepare("start", "1")

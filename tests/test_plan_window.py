@@ -26,6 +26,7 @@ from sbtop.recording.reader import Recording
 from sbtop.recording.timeline import markdown
 from sbtop.recording.writer import Recorder
 from sbtop.session.live import LiveSession
+from sbtop.session.replay import ReplaySession
 from tests.cli import run_sbtop
 
 pytestmark = pytest.mark.slow
@@ -47,7 +48,7 @@ def plan_table(marker: Path) -> dict[str, object]:
              "run": ["true"]},
             {"name": "Prisma singleton", "watch": "2m", "run": ["true"],
              "rollback": ["touch", str(marker)]},
-            {"name": "Optimized routes", "watch": "5m", "canary": True},
+            {"name": "Optimized routes", "watch": "2m", "canary": True},
         ]}
 
 
@@ -63,9 +64,10 @@ async def test_a_whole_window_headless(tmp_path: Path) -> None:
         wiring = demo_target(backend.url)
         assert wiring.actions is not None and wiring.actions.provider is not None
         fast = dataclasses.replace(wiring.actions.provider, poll_every_s=0.05)
+        plan_set = plan_settings(config.parse({"plan": table}).plan)
         wiring = dataclasses.replace(
-            wiring, plan=plan_settings(config.parse({"plan": table}).plan),
-            actions=dataclasses.replace(wiring.actions, provider=fast))
+            wiring, plan=plan_set, actions=dataclasses.replace(wiring.actions, provider=fast),
+            recording=dataclasses.replace(wiring.recording, plan=plan_set))
         rec_path = tmp_path / "window.sbrec"
         recorder = Recorder(rec_path, header(wiring.recording, 1.0, clock.now()[1]), 10**8)
         session = LiveSession(wiring, clock=clock, deploy=True, state_dir=state,
@@ -91,7 +93,7 @@ async def test_a_whole_window_headless(tmp_path: Path) -> None:
             return await plan_main(wiring, verb, name, state_dir=state, assess=assess,
                                    yes=True, override=override, clock=clock, out=said.append)
 
-        await ticks(15)
+        await ticks(3, 20.0)
         # Pre-flight: the command item fails; the person's item is confirmed.
         assert await plan("preflight") == 2
         assert any("FAIL Migration file present: the command: false exited 1" in s
@@ -120,7 +122,7 @@ async def test_a_whole_window_headless(tmp_path: Path) -> None:
 
         # Phase 3 is the canary: it passes once the ladder is at its top.
         assert await plan("start", "Optimized routes") == 0
-        await ticks(13, 25.0)
+        await ticks(5, 25.0)
         await session.actions.read_flag()  # the console reads it every 30 s
         assert await plan("pass", "3") == 1
         assert any("canary at 0 %, next step 5 % (sbtop canary next)" in s for s in said)
@@ -129,7 +131,6 @@ async def test_a_whole_window_headless(tmp_path: Path) -> None:
         figures = session.assessment.figures
         step = await c.prepare(Request.CANARY_SET, figures, 100)
         assert (await c.execute(step, override=True, figures=figures)).ok
-        await ticks(6, 1.0)  # the plan's record is read again every 5 s
         assert await plan("pass", "3") == 0
         assert await plan("status") == 0 and said[1].startswith(
             "deploy window on demo: done: all 3 phases passed")
@@ -138,7 +139,7 @@ async def test_a_whole_window_headless(tmp_path: Path) -> None:
         report = await session.actions.verify_report()
         assert report.exit_code == 0, report.result
 
-        await ticks(6, 1.0)
+        await ticks(2, 5.0)  # the session reads the plan's record again every 5 s
         window = session.plan_window()
         assert window is not None and window.done
         await session.close()
@@ -169,5 +170,22 @@ async def test_a_whole_window_headless(tmp_path: Path) -> None:
         assert "| Prisma singleton |" in text and "rolled back" in text
         assert "plan phase Prisma singleton running by root: rollback: touch " in text
         assert "pre-flight Migration file present FAILED" in text
+
+        # Replay judges the window again at the tick shown, on the recorded figures.
+        with Recording(rec_path) as rec:
+            started = next(e.wall for e in rec.events if e.data.get("status") == "watching")
+            replay = ReplaySession(rec)
+            replay.subscribe(lambda _u: None)
+            replay.go_to(next(i for i, w in enumerate(rec.walls) if w >= started + 60),
+                         rebuild=True)
+            shown = replay.latest
+            assert shown is not None and shown.plan is not None
+            assert shown.plan.current is not None
+            assert shown.plan.current.name == "Database indexes"
+            assert shown.plan.current.watch_left_s is not None
+            assert 200 <= shown.plan.current.watch_left_s <= 240
+            replay.go_to(len(rec) - 1, rebuild=True)
+            assert replay.latest is not None and replay.latest.plan is not None
+            assert replay.latest.plan.done
     finally:
         backend.stop()

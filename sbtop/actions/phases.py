@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sbtop import untrusted
 from sbtop.actions.audit import AuditLog
 from sbtop.actions.plan import Outcome
 from sbtop.actions.plan_state import PlanStore
@@ -116,7 +117,7 @@ class PhaseCommands(CommandProvider):
     async def run_argv(self, argv: Sequence[str], what: str) -> str:
         out = await self._exec(list(argv), what)
         last = out.strip().splitlines()[-1] if out.strip() else "no output"
-        return f"{argv[0]} succeeded: {last[:200]}"
+        return f"{argv[0]} succeeded: {untrusted.line(last, 200)}"  # its output: outside text
 
 
 class PlanController:
@@ -294,8 +295,8 @@ class PlanController:
         rec = state.phases.setdefault(name, PhaseRecord())
         if plan.request is PhaseRequest.PASS:
             rec.status, rec.ended_wall, rec.by, rec.result = Status.PASSED, now, who(), None
-            if override:
-                rec.override = override
+            if override:  # beside the start's, if it had one: both stay on the record
+                rec.override = "; ".join(x for x in (rec.override, f"pass: {override}") if x)
             rec.logged(now)
             self.store.save(state)
             self.state = state
@@ -407,12 +408,16 @@ class PlanController:
         """The live items' results (sbtop.actions.preflight), kept with their time, and each
         in the audit log."""
         now = self.clock.now()[1]
-        with self.store.locked("plan preflight"):
-            state = self.store.load()
-            for name, (ok, detail) in results.items():
-                state.preflight[name] = ItemRecord(ok, detail, now, who())
-            self.store.save(state)
-            self.state = state
+        try:
+            with self.store.locked("plan preflight"):
+                state = self.store.load()
+                for name, (ok, detail) in results.items():
+                    state.preflight[name] = ItemRecord(ok, detail, now, who())
+                self.store.save(state)
+                self.state = state
+        except LockedError as e:
+            raise PlanError(f"the results were not recorded: another sbtop is acting on "
+                            f"{self.target} ({e}); run the pre-flight again after") from None
         for name, (ok, detail) in results.items():
             self.audit.append(self._record(f"plan check {name}", None, item=name,
                                            result=("ok" if ok else "FAILED")

@@ -70,11 +70,12 @@ def compose(config: Config, chosen: Chosen,
     )
     engine = engine_settings(config, tc)
     gate = gate_settings(config.canary)
+    plan = plan_settings(config.plan)
     return Wiring(
         identity=identity,
         collector=_collector(config, chosen, base, http, engine),
         recording=RecordingSettings(chosen.name, tc.production, engine.window_s,
-                                    engine.thresholds, config.canary.flag, gate),
+                                    engine.thresholds, config.canary.flag, gate, plan),
         verify=VerifySettings(chosen.name, base, http,
                               Tolerances(config.verification.p95_tolerance_pct,
                                          config.verification.error_rate_tolerance_pts),
@@ -84,7 +85,7 @@ def compose(config: Config, chosen: Chosen,
                                 config.db.allow_terminate),
         actions=_actions(chosen, config.canary, gate),
         warnings=chosen.auth.warnings,
-        plan=plan_settings(config.plan),
+        plan=plan,
     )
 
 

@@ -226,6 +226,7 @@ class ItemView:
     wall: float | None = None
     by: str | None = None
     overridden: str | None = None  # "who: reason" when a phase was started without it
+    note: str = ""  # the item's note from the config
 
     @property
     def blocks(self) -> bool:
@@ -439,7 +440,7 @@ def _item(s: PreflightSettings, rec: ItemRecord) -> ItemView:
         shown = rec.detail or ("ok" if rec.ok else "failed")
     if rec.overridden:
         shown += f"; overridden by {rec.overridden}"
-    return ItemView(s.name, s.kind, rec.ok, shown, rec.wall, rec.by, rec.overridden)
+    return ItemView(s.name, s.kind, rec.ok, shown, rec.wall, rec.by, rec.overridden, s.note)
 
 
 def _stands(phases: tuple[PhaseView, ...], items: tuple[ItemView, ...],

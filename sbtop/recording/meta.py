@@ -11,6 +11,7 @@ from sbtop.engine.gate import GateSettings
 from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Threshold
 from sbtop.engine.wellformed import MAX_TIME
+from sbtop.recording import plan_events
 from sbtop.recording.settings import RecordingSettings
 
 
@@ -31,6 +32,7 @@ def header(settings: RecordingSettings, refresh_s: float,
                    "max_5xx_pct": g.max_5xx_pct,
                    "max_p95_regression_pct": g.max_p95_regression_pct,
                    "max_db_connections_pct": g.max_db_connections_pct},
+        **({"plan": plan_events.settings_record(settings.plan)} if settings.plan else {}),
     }
 
 

@@ -6,13 +6,26 @@ between its start and its end (the postmortem's question)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from sbtop import format
 from sbtop.engine.keys import Fig
-from sbtop.recording.reader import Event, Recording
+from sbtop.engine.window import (
+    Breach,
+    ItemRecord,
+    PhaseRecord,
+    PlanSettings,
+    PlanState,
+    Status,
+)
+
+if TYPE_CHECKING:  # the reader reads the header through sbtop.recording.meta, which uses this
+    from sbtop.recording.reader import Event, Recording
 
 # The figures a phase's row reports, worst first: (figure, unit, worst is the highest).
 PHASE_FIGURES = ((Fig.LATENCY_P95_MS, "ms"), (Fig.ERROR_RATE_5XX_PCT, "%"),
@@ -68,9 +81,12 @@ def spans(events: list[Event]) -> list[PhaseSpan]:
             continue
         name, status = str(e.data.get("phase", "?")), str(e.data.get("status"))
         by, override = str(e.data.get("by") or ""), str(e.data.get("override") or "")
-        if status in ("running", "watching") and e.data.get("was") not in ("running",
-                                                                             "watching"):
+        rolling_back = str(e.data.get("result") or "").startswith("rollback:")
+        if (status in ("running", "watching") and not rolling_back
+                and e.data.get("was") not in ("running", "watching")):
             open_[name] = (e.wall, by, override)
+        elif str(e.data.get("result") or "").startswith("rollback failed"):
+            continue  # the phase is where it was: its span goes on
         elif status in ("passed", "rolled back", "failed"):
             start = open_.pop(name, None)
             out.append(PhaseSpan(name, start[0] if start else None, e.wall, status, by,
@@ -113,3 +129,63 @@ def _worst(rec: Recording, key: str, unit: str, lo: float, hi: float) -> str:
         if not math.isnan(v) and (best is None or v > best[0]):
             best = (v, wall)
     return "-" if best is None else format.number(best[0], unit)
+
+
+# --- the plan in the header, and its record as of a moment (replay) ------------------------
+
+
+def settings_record(plan: PlanSettings) -> dict[str, Any]:
+    """The plan's settings for the header (no secret in them: argv and words)."""
+    return dataclasses.asdict(plan)
+
+
+def plan_settings(head: dict[str, Any]) -> PlanSettings | None:
+    """The recorded plan, or None (none recorded, or a header not as sbtop writes it)."""
+    found = head.get("plan")
+    if not isinstance(found, dict):
+        return None
+    try:
+        return msgspec.convert(found, PlanSettings)
+    except msgspec.ValidationError:
+        return None
+
+
+def state_at(events: list[Event], wall: float) -> PlanState:
+    """The plan's record as the events up to `wall` tell it: what replay judges the window
+    on (the watch's countdown and criteria on the recorded figures)."""
+    state = PlanState()
+    for e in sorted((e for e in events if e.kind == "plan" and e.wall <= wall),
+                    key=lambda e: e.wall):
+        d = e.data
+        if "item" in d:
+            ok = d.get("ok")
+            state.preflight[str(d["item"])] = ItemRecord(
+                ok if isinstance(ok, bool) else None, str(d.get("detail") or ""), e.wall,
+                _text(d.get("by")), _text(d.get("overridden")))
+            continue
+        rec = state.phases.setdefault(str(d.get("phase", "?")), PhaseRecord())
+        if "breach" in d:
+            value = d.get("value")
+            rec.breaches.setdefault(str(d["breach"]), Breach(
+                e.wall, float(value) if isinstance(value, int | float) else None))
+            continue
+        try:
+            status = Status(str(d.get("status")))
+        except ValueError:
+            continue  # not a status sbtop writes
+        was = rec.status
+        rolling_back = str(d.get("result") or "").startswith("rollback:")
+        if (status in (Status.RUNNING, Status.WATCHING) and not rolling_back
+                and was not in (Status.RUNNING, Status.WATCHING)):
+            rec.started_wall, rec.ended_wall, rec.breaches = e.wall, None, {}
+        if status is Status.WATCHING:
+            rec.watch_from_wall = e.wall
+        if status in (Status.PASSED, Status.ROLLED_BACK):
+            rec.ended_wall = e.wall
+        rec.status, rec.by = status, _text(d.get("by"))
+        rec.override, rec.result = _text(d.get("override")), _text(d.get("result"))
+    return state
+
+
+def _text(v: Any) -> str | None:
+    return None if v is None else str(v)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from sbtop.engine.gate import GateSettings
 from sbtop.engine.levels import Threshold
+from sbtop.engine.window import PlanSettings
 
 
 @dataclass(frozen=True)
@@ -19,3 +20,4 @@ class RecordingSettings:
     thresholds: Mapping[str, Threshold] = field(default_factory=dict)
     flag: str = "PERF_OPTIMIZATIONS_ENABLED"  # the canary's feature flag
     gate: GateSettings = field(default_factory=GateSettings)
+    plan: PlanSettings | None = None  # the deploy window (replay judges it again)

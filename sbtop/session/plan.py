@@ -5,9 +5,12 @@ judged Window published in every Snapshot.
 
 For a face (the console's Plan view) -- everything it needs, and nothing else to import:
 
-    Snapshot.plan: sbtop.engine.window.Window | None   (None: no [plan] configured)
+    Snapshot.plan: sbtop.engine.window.Window | None   (None: no [plan] configured; in a
+                   replay, the window as it stood at the tick shown, rebuilt from the
+                   recording's plan events, and session.actions is None there)
         .stands          where the window stands, one line (the header's compact line)
-        .preflight       ItemView per pre-flight item: name, kind, ok (None: open), shown
+        .preflight       ItemView per pre-flight item: name, kind, ok (None: open), shown,
+                         overridden, note; .blocks: a start needs an override while so
         .phases          PhaseView per phase: number, name, settings (risk, expected duration,
                          watch_s, run/rollback argv, rollback_note, canary), status, verdict,
                          watch_left_s (the countdown; None when not watching), criteria

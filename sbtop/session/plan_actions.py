@@ -97,8 +97,10 @@ class PlanActions:
 
     async def plan_preflight(self) -> Outcome:
         """The live pre-flight items checked now and recorded."""
+        from sbtop.actions.phases import PlanError
         from sbtop.actions.plan import Outcome
         from sbtop.actions.preflight import PreflightContext, run_checks
+        from sbtop.session.actions import Refused
 
         c = self._plan_controller("run the pre-flight")
         s = self._session
@@ -107,7 +109,10 @@ class PlanActions:
                                s.wiring.collector.dsn,
                                s.wiring.collector.db.connect_timeout_s)
         results = await run_checks(c.settings.preflight, ctx)
-        c.record_checks(results)
+        try:
+            c.record_checks(results)
+        except PlanError as e:
+            raise Refused(Notice(f"pre-flight: {e}", "warning", 8)) from None
         self._plan_changed()
         failed = [n for n, (ok, _) in results.items() if not ok]
         text = (f"pre-flight: {len(results) - len(failed)} of {len(results)} live items ok"

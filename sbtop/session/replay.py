@@ -24,7 +24,8 @@ from sbtop.engine.keys import Fig
 from sbtop.engine.route_history import RouteHistory, RouteTrack
 from sbtop.engine.routes import Routes
 from sbtop.engine.settings import EngineSettings
-from sbtop.recording import meta
+from sbtop.engine.window import PlanState, Window, judge_window
+from sbtop.recording import meta, plan_events
 from sbtop.recording.reader import Recording
 from sbtop.recording.writer import RecordingError
 from sbtop.session.actions import ActionLog
@@ -74,6 +75,8 @@ class ReplaySession:
         self.actions = None  # nothing is sent from a replay
         self.player = self
         self._gate_settings = meta.gate(rec.header)
+        self._plan_settings = plan_events.plan_settings(rec.header)  # None: no plan recorded
+        self._plan_at: tuple[float, PlanState] | None = None
         self.index = -1  # the tick shown
         self.position = rec.walls[0]  # the player's place in recorded time
         self.speed = speed if speed in SPEEDS else 1
@@ -163,9 +166,20 @@ class ReplaySession:
         t, wall = self.clock.now()
         a = self.assessment
         fresh = judge_freshness(a, t, wall, None, self._refresh_s) if a else Freshness()
-        self.latest = Snapshot(cause, a, self.history, self.canary_state(), self.gate(), fresh,
-                               t, wall, self.ticks, self.position_now())
+        gate = self.gate()
+        self.latest = Snapshot(cause, a, self.history, self.canary_state(), gate, fresh,
+                               t, wall, self.ticks, self.position_now(),
+                               plan=self.plan_window(gate))
         return self.latest
+
+    def plan_window(self, gate: Gate | None = None) -> Window | None:
+        """The deploy window as it stood at the tick shown, judged on its recorded figures."""
+        a, settings = self.assessment, self._plan_settings
+        if settings is None or a is None:
+            return None
+        if self._plan_at is None or self._plan_at[0] != a.wall:  # a tick is published thrice
+            self._plan_at = (a.wall, plan_events.state_at(self.rec.events, a.wall))
+        return judge_window(settings, self._plan_at[1], a.figures, a.wall, gate)
 
     def _show_position(self) -> None:
         # Only the player moved: the tick's snapshot as it is, with the new position (the
