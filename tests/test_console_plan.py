@@ -13,10 +13,19 @@ from typing import Any
 import pytest
 
 from sbtop.actions.audit import AuditLog
+from sbtop.clock import ManualClock
+from sbtop.commands.targets import demo_target
+from sbtop.console.replay import ReplayApp
 from sbtop.console.screens.action import ActionScreen
 from sbtop.console.screens.phase_action import PhaseActionScreen
 from sbtop.console.screens.plan import PlanScreen
+from sbtop.demo.backend import SimulatedBackend
 from sbtop.deploy_plan import demo_plan
+from sbtop.recording.meta import header
+from sbtop.recording.reader import Recording
+from sbtop.recording.writer import Recorder
+from sbtop.session.live import LiveSession
+from sbtop.session.replay import ReplaySession
 from tests.console_harness import Harness, notifications, screen_text
 from tests.tmux import Pane
 
@@ -240,3 +249,46 @@ def test_the_plan_view_in_a_real_terminal(tmp_path: Path) -> None:
         assert "sbtop-exited-0" in pane.wait_for("sbtop-exited-")
     finally:
         pane.close()
+
+
+async def test_a_replay_shows_the_window_as_recorded_and_acts_on_nothing(
+        tmp_path: Path) -> None:
+    backend = SimulatedBackend(port=0, background=False).start()
+    path = tmp_path / "window.sbrec"
+    try:
+        clock = ManualClock()
+        wiring = demo_target(backend.url)
+        recorder = Recorder(path, header(wiring.recording, 1.0, clock.now()[1]), 10**8)
+        live = LiveSession(wiring, clock=clock, deploy=True, state_dir=tmp_path,
+                           recorder=recorder)
+        live.subscribe(lambda _u: None)
+        await live.start()
+
+        async def ticks(n: int) -> None:
+            for _ in range(n):
+                backend.advance(1.0)
+                clock.advance(1.0)
+                await live.tick()
+
+        await ticks(3)
+        assert live.actions is not None
+        plan = live.actions.plan_prepare("start", "1")
+        assert (await live.actions.plan_execute(plan, override="replay test: items open")).ok
+        await ticks(10)
+        live.close_recorder()
+        await live.close()
+    finally:
+        backend.stop()
+    app = ReplayApp(ReplaySession(Recording(path)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.player.playing = False
+        app.player.go_to(len(app.player.rec) - 1, rebuild=True)
+        await pilot.pause()
+        await pilot.press("p")
+        assert isinstance(app.screen, PlanScreen)
+        text = screen_text(app)
+        assert "WATCHING" in text and "Database indexes" in text and "left of 1m" in text
+        assert "P Pass" not in text and "b Roll back" not in text  # nothing acts here
+        await pilot.press("P")
+        await pilot.pause()
+        assert any("nothing is acted on from a recording" in n for n in notifications(app))

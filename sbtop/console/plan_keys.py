@@ -20,8 +20,8 @@ from sbtop.session.actions import Refused
 from sbtop.session.live import LiveSession
 from sbtop.session.snapshot import Notice, Snapshot
 
-REPLAY_WORDS = "plan: a replay shows the window's phases as marks on the charts (and sbtop " \
-               "timeline lists them); the Plan view is live only"
+REPLAY_WORDS = "plan: a replay shows the window as it stood at the tick shown; nothing is " \
+               "acted on from a recording"
 
 
 class PlanKeys(ConsoleBase):
@@ -31,12 +31,15 @@ class PlanKeys(ConsoleBase):
 
     def has_plan(self) -> bool:
         s = self.session
-        return isinstance(s, LiveSession) and s.plan_watch is not None
+        if isinstance(s, LiveSession):
+            return s.plan_watch is not None
+        latest = s.latest  # a replay: the window as recorded, when the recording has one
+        return latest is not None and latest.plan is not None
 
     def plan_missing(self) -> str:
         actions = self.session.actions
         if actions is None:
-            return REPLAY_WORDS
+            return "plan: this recording has no deploy plan"
         return f"plan: {actions.plan_reason}"
 
     def plan_busy(self) -> str | None:

@@ -143,6 +143,8 @@ class PlanScreen(Screen[None]):
                             f"{plan_text.item_word(i)} {esc(i.name.ljust(name_w))}  "
                             f"{plan_text.item_shown(i)}")
                     add(line, ("item", i.name))
+                    if self.cursor == ("item", i.name) and i.note:
+                        add(f"       [$text-muted]{esc(i.note)}[/]")
             else:
                 add(f"[b]Pre-flight[/]  {plan_text.preflight_summary(w)}  "
                     "[$text-muted](i shows the items)[/]")
