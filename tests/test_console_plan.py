@@ -292,3 +292,25 @@ async def test_a_replay_shows_the_window_as_recorded_and_acts_on_nothing(
         await pilot.press("P")
         await pilot.pause()
         assert any("nothing is acted on from a recording" in n for n in notifications(app))
+
+
+async def test_production_needs_the_name_and_then_the_reason_typed(tmp_path: Path) -> None:
+    h = Harness(production=True, state_dir=tmp_path, plan=demo_plan())
+    try:
+        async with h.app.run_test(size=(80, 24)) as pilot:
+            await settle(h, pilot)
+            await h.ticks(2, pilot)
+            await pilot.press("p", *"j" * 8, "s")
+            assert isinstance(h.app.screen, PhaseActionScreen)
+            await pilot.press(*"wrong", "enter")  # not the name: no
+            await settle(h, pilot)
+            assert "PENDING" in screen_text(h.app) and "WATCHING" not in screen_text(h.app)
+            await pilot.press("s", *"demo", "enter", *"pre-flight by hand today", "enter")
+            await settle(h, pilot)
+            assert "WATCHING" in screen_text(h.app)
+            await pilot.press("escape")
+            # The header's line comes after the level (a narrow screen cuts it first).
+            top = screen_text(h.app).splitlines()[0]
+            assert top.index("OK") < top.index("PLAN 1/5")
+    finally:
+        h.close()

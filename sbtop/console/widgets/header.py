@@ -43,9 +43,6 @@ class HeaderBar(Horizontal):
         yield Line(f" [b]sbtop[/] {prod}[b]{esc(self._target)}[/]", id="hd-target", fixed=False)
         yield Line(f"{marks.level(Level.UNKNOWN)}", id="hd-level", fixed=False)
         yield Line(id="hd-canary", fixed=False, collapse_empty=True)
-        # Sized by set_plan: its countdown changes each second, a layout pass only when the
-        # line's length does.
-        yield Line(id="hd-plan", collapse_empty=True)
         yield Line(id="hd-action", fixed=False, collapse_empty=True)
         yield Line(id="hd-instances", fixed=False, collapse_empty=True)
         yield Line(id="hd-replay", fixed=False, collapse_empty=True)
@@ -53,6 +50,10 @@ class HeaderBar(Horizontal):
         yield Line(id="hd-paused", fixed=False, collapse_empty=True)
         if self._read_only:
             yield Line("[b $accent]READ-ONLY[/]", id="hd-readonly", fixed=False)
+        # The deploy window's line: after the level, staleness and PAUSED, so a narrow screen
+        # cuts it, not them. Sized by set_plan: its countdown changes each second, a layout
+        # pass only when the line's length does.
+        yield Line(id="hd-plan", collapse_empty=True)
         yield Line(id="hd-refresh", fixed=False)
         yield Line(f"[$text-muted]{esc(self._base_url)}[/]", id="hd-url")
 
