@@ -17,6 +17,7 @@ from sbtop.clock import ManualClock
 from sbtop.commands.targets import demo_target
 from sbtop.console.replay import ReplayApp
 from sbtop.console.screens.action import ActionScreen
+from sbtop.console.screens.confirm import ConfirmScreen
 from sbtop.console.screens.phase_action import PhaseActionScreen
 from sbtop.console.screens.plan import PlanScreen
 from sbtop.demo.backend import SimulatedBackend
@@ -28,6 +29,7 @@ from sbtop.session.live import LiveSession
 from sbtop.session.replay import ReplaySession
 from tests.console_harness import Harness, notifications, screen_text
 from tests.tmux import Pane
+from tests.waiting import app_until
 
 pytestmark = pytest.mark.slow
 
@@ -312,5 +314,32 @@ async def test_production_needs_the_name_and_then_the_reason_typed(tmp_path: Pat
             # The header's line comes after the level (a narrow screen cuts it first).
             top = screen_text(h.app).splitlines()[0]
             assert top.index("OK") < top.index("PLAN 1/5")
+    finally:
+        h.close()
+
+
+async def test_quitting_while_a_phase_command_runs_asks_first(tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    h = one_phase(tmp_path, run=[sys.executable, "-c",
+                                 f"import time; open({str(started)!r}, 'w').close(); "
+                                 "time.sleep(60)"])
+    app = h.app
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(h, pilot)
+            await pilot.press("p")
+            assert "reading its record" in screen_text(app)  # before the first figures
+            await h.ticks(2, pilot)
+            await pilot.press("s", "y")
+            await app_until(started.exists, pilot)
+            # The view's head says what runs (redrawn each second while it does).
+            await app_until(lambda: "RUNNING plan start phase 1 Prisma singleton"
+                            in screen_text(app), pilot)
+            await pilot.press("q")  # in the view, q goes back to the panels
+            await pilot.press("q")
+            assert isinstance(app.screen, ConfirmScreen)
+            assert "plan start phase 1 Prisma singleton is still running" in screen_text(app)
+            await pilot.press("n")
+            assert not isinstance(app.screen, ConfirmScreen)
     finally:
         h.close()

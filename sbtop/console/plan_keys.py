@@ -110,6 +110,9 @@ class PlanKeys(ConsoleBase):
 
         def show_running() -> None:
             header.set_action(plan.title, time.monotonic() - began)
+            for view in self.screen_stack:  # the view's head says what runs, too
+                if isinstance(view, PlanScreen):
+                    view.draw(None)
 
         def progress(text: str) -> None:
             self.notify(text, timeout=4)

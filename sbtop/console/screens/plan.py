@@ -97,12 +97,17 @@ class PlanScreen(Screen[None]):
         w = self.window
         head = self.query_one("#pl-head", Line)
         if w is None:
-            head.set("[b]Deploy window[/]: no plan")
-            self._set_lines([esc(self._keys.plan_missing())])
+            if self._keys.has_plan():  # configured: its record is read with the first figures
+                head.set("[b]Deploy window[/]  [$text-muted]reading its record…[/]")
+                self._set_lines([])
+            else:
+                head.set("[b]Deploy window[/]: no plan")
+                self._set_lines([esc(self._keys.plan_missing())])
             return
         busy = self._keys.plan_busy()
-        head.set(f"[b]Deploy window[/]  {esc(w.stands)}"
-                 + (f"  [b reverse $warning] {esc(busy)} running [/]" if busy else "")
+        head.set("[b]Deploy window[/]  "
+                 + (f"[b reverse $warning] RUNNING {esc(busy)} [/]  " if busy else "")
+                 + esc(w.stands)
                  + ("  [$text-muted]checking the pre-flight…[/]" if self.checking else ""))
         lines, rows = self._lines(w)
         self._rows = [r for r in rows if r is not None]
