@@ -55,9 +55,10 @@ class SnapshotView(ConsoleBase):
     def _present(self, s: Snapshot) -> None:
         """A new assessment: panels, header, open screens."""
         self._show_freshness(s)
-        # The Plan view covers the whole screen: the panels behind it wait (their repaints
-        # would reach the terminal through it), and are drawn when it closes.
-        if not self.paused and not isinstance(self.screen, PlanScreen):
+        # The Plan view covers the whole screen (a question may sit on it): the panels behind
+        # it wait (their repaints would reach the terminal through it), drawn when it closes.
+        covered = any(isinstance(v, PlanScreen) for v in self.screen_stack)
+        if not self.paused and not covered:
             self._show(s)
         if isinstance(self.screen, ChartScreen):
             self.screen.redraw()
