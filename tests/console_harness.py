@@ -28,7 +28,8 @@ class Harness:
                  base_url: str | None = None, history_s: float = 3600.0,
                  state_dir: Path | None = None, read_only: bool = False,
                  slo: SloConfig | None = None, canary: config.CanaryConfig | None = None,
-                 **target: Any) -> None:
+                 plan: dict[str, Any] | None = None, **target: Any) -> None:
+        """`plan`: a [plan] table (sbtop.deploy_plan's), the deploy window in the console."""
         self.backend = SimulatedBackend(port=0, background=False).start()
         self.clock = ManualClock()
         env: dict[str, str] = {}
@@ -41,9 +42,10 @@ class Harness:
             env["SB_TEST_RENDER_KEY"] = API_KEY
         tc = config.TargetConfig(base_url=base_url or self.backend.url, production=production,
                                  gzip=False, **target)
-        cfg = config.Config(targets={"demo": tc}, slo=slo or SloConfig())
-        if canary is not None:  # e.g. with [canary.cohorts]
-            cfg = config.Config(targets={"demo": tc}, slo=slo or SloConfig(), canary=canary)
+        planned = config.parse({"plan": plan}).plan if plan is not None else None
+        cfg = config.Config(targets={"demo": tc}, slo=slo or SloConfig(),
+                            **({"canary": canary} if canary is not None else {}),
+                            **({"plan": planned} if planned else {}))
         resolved = config.resolve(cfg, env=env)
         # The header shows the base URL: a fixed one keeps screens the same from run to run
         # (the checklist's probes still go to the backend).

@@ -28,6 +28,7 @@ from sbtop.console.deploy import DeployKeys
 from sbtop.console.layout import LAYOUT_CSS, LayoutView
 from sbtop.console.messages import ChartRequested, RouteChartRequested, SessionsRequested
 from sbtop.console.notify import NotifyKeys
+from sbtop.console.plan_keys import PlanKeys
 from sbtop.console.screens.actions_log import ActionLogScreen
 from sbtop.console.screens.chart import ChartScreen, RouteChartScreen
 from sbtop.console.screens.help import HelpScreen
@@ -56,13 +57,13 @@ REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 _DEPLOY_ACTIONS = {"canary", "abort", "restart", "rollback", "baseline"}
 _MAIN_SCREEN_ACTIONS = {"pause", "faster", "slower", "sort", "filter", "escape", "canary",
                         "abort", "restart", "rollback", "baseline", "deploy_off", "log",
-                        "verify", "sessions", "mute", "statements"}
+                        "verify", "sessions", "mute", "statements", "plan", "plan_off"}
 _LETTER_ACTIONS = {"sort", "filter", "next_theme", "canary", "abort", "restart", "rollback",
                    "baseline", "deploy_off", "log", "pause", "quit", "verify", "sessions",
-                   "mute", "statements"}
+                   "mute", "statements", "plan", "plan_off"}
 
 
-class SbtopApp(LayoutView, DeployKeys, NotifyKeys, SignalHandling):
+class SbtopApp(LayoutView, DeployKeys, NotifyKeys, PlanKeys, SignalHandling):
     TITLE = "sbtop"
     READ_ONLY_WORDS = "read-only: actions are off"
     ENABLE_COMMAND_PALETTE = False
@@ -92,6 +93,11 @@ class SbtopApp(LayoutView, DeployKeys, NotifyKeys, SignalHandling):
         Binding("B", "baseline", "Baseline",
                 tooltip="capture the canary baseline (p95) again, now"),
         Binding("c,0,r,b,B", "deploy_off", show=False),
+        # A view: in the help, not the footer (the header has the window's line); where no
+        # plan is configured, the twin says why.
+        Binding("p", "plan", "Plan", show=False,
+                tooltip="the deploy window: pre-flight, phases, watch, rollback"),
+        Binding("p", "plan_off", show=False),
         # The footer holds what fits 80 columns: quit, help and the keys that act; the views
         # and the routes' own keys are in the help (the routes panel names its filter key).
         Binding("a", "log", "Log", show=False,
@@ -326,6 +332,8 @@ class SbtopApp(LayoutView, DeployKeys, NotifyKeys, SignalHandling):
         if action in _DEPLOY_ACTIONS and not self._can_deploy():
             return False  # not in the footer; the key goes on to deploy_off, which says why
         if action == "deploy_off" and self._can_deploy():
+            return False
+        if action in ("plan", "plan_off") and (action == "plan") != self.has_plan():
             return False
         if action in _MAIN_SCREEN_ACTIONS and len(self.screen_stack) > 1:
             return False  # a chart or the sessions view is open: these act on the main screen

@@ -10,7 +10,7 @@ from sbtop import untrusted
 from sbtop.engine.transitions import Event
 from sbtop.notify.notifier import Notifier
 from sbtop.session.protocol import Session
-from sbtop.session.snapshot import Notice
+from sbtop.session.snapshot import Notice, Snapshot
 
 
 class ConsoleBase(App[None]):
@@ -33,3 +33,6 @@ class ConsoleBase(App[None]):
 
     def say(self, notice: Notice) -> None:
         self.notify(notice.text, severity=notice.severity, timeout=notice.timeout)
+
+    def _show_plan(self, s: Snapshot) -> None:
+        """The deploy window, when there is one (sbtop.console.plan_keys draws it)."""

@@ -156,6 +156,8 @@ class DeployKeys(ConsoleBase):
         deploy goes on at the provider) and it will be recorded as interrupted."""
         actions = self._actions()
         busy = actions.busy if actions is not None else None
+        if not busy and actions is not None and actions.plan is not None:
+            busy = actions.plan.busy  # a phase's command: the same question
         if not busy or self.screen is self._quit_question:
             self.exit()  # nothing in flight, or a second Ctrl-C on the question: quit
             return

@@ -12,6 +12,7 @@ from sbtop import format
 from sbtop.console.base import ConsoleBase
 from sbtop.console.freshness import METRIC_PANELS, age_markup, panel_state
 from sbtop.console.screens.chart import ChartScreen
+from sbtop.console.screens.plan import PlanScreen
 from sbtop.console.screens.sessions import SessionsScreen
 from sbtop.console.screens.statements import StatementsScreen
 from sbtop.console.them import them_markup
@@ -42,6 +43,8 @@ class SnapshotView(ConsoleBase):
         if u.status_pages:
             with contextlib.suppress(NoMatches):  # the app closing: nothing to draw on
                 self.query_one(HeaderBar).set_them(them_markup(u.status_pages, u.wall))
+        if u.cause in (Cause.TICK, Cause.PLAN):
+            self._show_plan(u)
         if u.cause is Cause.TICK:
             self._present(u)
         elif u.cause is Cause.FRESHNESS:
@@ -57,7 +60,10 @@ class SnapshotView(ConsoleBase):
     def _present(self, s: Snapshot) -> None:
         """A new assessment: panels, header, open screens."""
         self._show_freshness(s)
-        if not self.paused:
+        # The Plan view covers the whole screen (a question may sit on it): the panels behind
+        # it wait (their repaints would reach the terminal through it), drawn when it closes.
+        covered = any(isinstance(v, PlanScreen) for v in self.screen_stack)
+        if not self.paused and not covered:
             self._show(s)
         if isinstance(self.screen, ChartScreen):
             self.screen.redraw()

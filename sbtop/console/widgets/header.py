@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.content import Content
+from textual.css.scalar import Scalar
 
 from sbtop import format
 from sbtop.console import marks
@@ -51,6 +53,10 @@ class HeaderBar(Horizontal):
         yield Line(id="hd-paused", fixed=False, collapse_empty=True)
         if self._read_only:
             yield Line("[b $accent]READ-ONLY[/]", id="hd-readonly", fixed=False)
+        # The deploy window's line: after the level, staleness and PAUSED, so a narrow screen
+        # cuts it, not them. Sized by set_plan: its countdown changes each second, a layout
+        # pass only when the line's length does.
+        yield Line(id="hd-plan", collapse_empty=True)
         yield Line(id="hd-refresh", fixed=False)
         yield Line(f"[$text-muted]{esc(self._base_url)}[/]", id="hd-url")
 
@@ -60,6 +66,14 @@ class HeaderBar(Horizontal):
     def set_canary(self, percent: int | None) -> None:
         self.query_one("#hd-canary", Line).set(
             "" if percent is None else f"[$text-muted]canary[/] [b]{percent}%[/]")
+
+    def set_plan(self, markup: str) -> None:
+        """The deploy window in one line (sbtop.console.plan_text.header_line)."""
+        line = self.query_one("#hd-plan", Line)
+        width = Content.from_markup(markup).cell_length + 1  # its padding
+        if markup and line.styles.width != Scalar.parse(str(width)):
+            line.styles.width = width
+        line.set(markup)
 
     def set_action(self, request: str | None, seconds: float = 0.0) -> None:
         """While an action runs: which, and for how long (nothing when none runs)."""

@@ -1,0 +1,227 @@
+"""The deploy window in the console's words: the header's compact line and the Plan view's
+rows, as markup made from the judged Window (sbtop.engine.window). Pure: no widgets, so what
+each line says is tested without a screen.
+
+Every state is a word (PENDING, WATCHING, PASSED, ROLLED BACK, FAILED; ok, FAIL, open), so
+the view reads the same without colour; colour only repeats it."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from sbtop import format
+from sbtop.console.marks import esc
+from sbtop.engine.window import (
+    CriterionView,
+    ItemKind,
+    ItemView,
+    PhaseSettings,
+    PhaseView,
+    Status,
+    When,
+    Window,
+)
+
+HEADER_NAME = 18  # characters of a phase's name in the header (the view has it whole)
+
+_STATUS_STYLE = {
+    Status.PENDING: "$text-muted",
+    Status.RUNNING: "b $warning",
+    Status.WATCHING: "b $accent",
+    Status.FAILED: "b reverse $error",
+    Status.PASSED: "$success",
+    Status.ROLLED_BACK: "b $warning",
+}
+_RISK_STYLE = {"low": "$text-muted", "medium": "$warning", "high": "b $error"}
+
+
+def _cut(text: str, n: int) -> str:
+    return text if len(text) <= n else text[:n - 1] + "…"
+
+
+def header_line(w: Window | None) -> str:
+    """The header's one compact line: 'PLAN 2/5 Prisma singleton: watching 4m12s left',
+    'PRE-FLIGHT 1 item failing', 'PLAN next 1/5 Database indexes', 'PLAN done'."""
+    if w is None or not w.phases:
+        return ""
+    total = len(w.phases)
+    c = w.current
+    if c is not None:
+        return (f"[b]PLAN {c.number}/{total}[/] {esc(_cut(c.name, HEADER_NAME))}: "
+                f"{short_verdict(c)}")
+    if w.done:
+        return f"[b]PLAN[/] [$success]done {total}/{total}[/]"
+    failing = [i for i in w.preflight if i.ok is False and i.overridden is None]
+    rolled = [p for p in w.phases if p.status is Status.ROLLED_BACK]
+    if w.next is not None and w.next.number == 1 and w.preflight_open and not rolled:
+        if failing:
+            n = len(failing)
+            return f"[b reverse $warning] PRE-FLIGHT {n} item{'' if n == 1 else 's'} failing [/]"
+        n = len(w.preflight_open)
+        return f"[b]PRE-FLIGHT[/] {n} of {len(w.preflight)} open"
+    lead = f"[b $warning]{rolled[-1].number} rolled back[/] " if rolled else ""
+    if w.next is None:
+        return f"[b]PLAN[/] {lead}".rstrip()
+    return (f"[b]PLAN[/] {lead}next {w.next.number}/{total} "
+            f"{esc(_cut(w.next.name, HEADER_NAME))}")
+
+
+def short_verdict(p: PhaseView) -> str:
+    """The phase in hand's state in a few words, its countdown while it is watched."""
+    s = p.status
+    if s is Status.WATCHING:
+        if p.failing:
+            n = len(p.failing)
+            return f"[b reverse $error] FAILING {n} criteri{'on' if n == 1 else 'a'} [/]"
+        if p.watch_left_s is None:
+            return "[b]watching[/]"
+        if not p.watch_over:
+            return f"watching [b]{format.duration(p.watch_left_s)}[/] left"
+        return "[b $success]watch over: ready to pass[/]"
+    if s is Status.RUNNING:
+        return "[b $warning]running its command[/]"
+    if s is Status.FAILED:
+        return "[b reverse $error] FAILED [/]"
+    return f"[{_STATUS_STYLE[s]}]{esc(str(s))}[/]"
+
+
+def status_word(s: Status) -> str:
+    return f"[{_STATUS_STYLE[s]}]{str(s).upper()}[/]"
+
+
+def expected(p: PhaseSettings) -> str:
+    """The runbook's expected duration: '5m-10m', '2m', or '' when it gives none."""
+    lo, hi = p.duration_min_s, p.duration_max_s
+    if lo is None and hi is None:
+        return ""
+    if lo is None or hi is None or lo == hi:
+        return _minutes(lo if lo is not None else hi or 0.0)
+    return f"{_minutes(lo)}-{_minutes(hi)}"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:g}m" if seconds >= 60 else f"{seconds:g}s"
+
+
+def item_word(i: ItemView) -> str:
+    if i.ok is True:
+        return "[$success]ok  [/]"
+    if i.ok is False:
+        return "[b reverse $error]FAIL[/]" if i.overridden is None else "[b $warning]FAIL[/]"
+    return "[$text-muted]open[/]" if i.overridden is None else "[b $warning]open[/]"
+
+
+def item_shown(i: ItemView) -> str:
+    """What the item says, an override first (a long detail is cut at the screen's edge)."""
+    if i.overridden is None:
+        return esc(i.shown)
+    rest = i.shown.replace(f"; overridden by {i.overridden}", "")
+    return f"[b $warning]overridden[/] by {esc(i.overridden)}; {esc(rest)}"
+
+
+def item_line(i: ItemView, name_w: int) -> str:
+    """' ok   Database backup completed   confirmed by ana' (the kind says who checks it)."""
+    kind = "by hand" if i.kind is ItemKind.CONFIRM else f"sbtop: {i.kind}"
+    return (f"{item_word(i)} {esc(i.name.ljust(name_w))}  [$text-muted]{kind:<16}[/]"
+            f"{item_shown(i)}")
+
+
+def preflight_summary(w: Window) -> str:
+    ok = sum(i.ok is True for i in w.preflight)
+    failed = sum(i.ok is False for i in w.preflight)
+    over = sum(i.overridden is not None for i in w.preflight)
+    parts = [f"{ok} of {len(w.preflight)} ok"]
+    if failed:
+        parts.append(f"[b $warning]{failed} failed[/]")
+    if over:
+        parts.append(f"{over} overridden")
+    return ", ".join(parts)
+
+
+def phase_line(p: PhaseView, name_w: int) -> str:
+    """' 2 Prisma singleton  low     2m      watch 5m   WATCHING  watching: 4m12s left'."""
+    s = p.settings
+    risk = f"[{_RISK_STYLE.get(str(s.risk), '')}]{s.risk!s:<6}[/]"
+    watch = f"watch {_minutes(s.watch_s)}" if s.watch_s else "no watch"
+    extra = ""
+    if p.status is Status.WATCHING:
+        extra = countdown(p)
+    elif p.status is Status.FAILED:
+        extra = f"[b $error]{esc(p.result or 'its command failed')}[/]"
+    elif p.status is Status.RUNNING:
+        extra = esc(p.result or "")
+    elif p.status in (Status.PASSED, Status.ROLLED_BACK) and p.by:
+        extra = f"[$text-muted]by {esc(p.by)}[/]" + (
+            " [b $warning]OVERRIDE[/]" if p.override else "")
+    if s.canary and p.status is Status.PENDING:
+        extra = "[$text-muted]canary ladder[/]"
+    return (f"{p.number} {esc(p.name.ljust(name_w))} {risk} {expected(s):<7} {watch:<10} "
+            f"{status_word(p.status)}  {extra}").rstrip()
+
+
+def countdown(p: PhaseView) -> str:
+    """A watched phase: '4m12s left of 5m', 'FAILING 1 criterion', 'watch over: P passes'."""
+    if p.failing:
+        n = len(p.failing)
+        return f"[b reverse $error] FAILING {n} criteri{'on' if n == 1 else 'a'} [/]"
+    if p.watch_left_s is None:
+        return ""
+    if not p.watch_over:
+        return (f"[b]{format.duration(p.watch_left_s)}[/] left of "
+                f"{_minutes(p.settings.watch_s)}")
+    return "[b $success]ready to pass (P)[/]"
+
+
+def wrapped(label: str, parts: tuple[str, ...] | list[str], width: int) -> list[str]:
+    """'label  a, b, c' over as many lines as `width` needs (each part whole)."""
+    lines: list[str] = []
+    line = f"[b]{label}[/]  "
+    used = len(label) + 2
+    for i, part in enumerate(parts):
+        piece = part + ("," if i < len(parts) - 1 else "")
+        if used > len(label) + 2 and used + 1 + len(piece) > width:
+            lines.append(line.rstrip())
+            line, used = " " * (len(label) + 2), len(label) + 2
+        line += esc(piece) + " "
+        used += len(piece) + 1
+    lines.append(line.rstrip())
+    return lines
+
+
+def criterion_line(c: CriterionView) -> str:
+    word = ("[$success]ok  [/]" if c.passed else "[$text-muted]n/a [/]" if c.passed is None
+            else "[b reverse $error]FAIL[/]")
+    when = "end" if c.when is When.END else "now"
+    return f"    {word} [$text-muted]{when}[/] {esc(c.shown)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """What the view's keys would act on: the phase keys act on the selected phase."""
+
+    start: bool
+    passes: bool
+    rollback: bool
+
+
+def keys_for(p: PhaseView | None, w: Window) -> Keys:
+    """Which phase keys have something to do on `p`, judged on the window (the session
+    still refuses with its reason: read-only, not configured, another action running)."""
+    if p is None:
+        return Keys(False, False, False)
+    other = w.current is not None and w.current.number != p.number
+    start = p.status in (Status.PENDING, Status.ROLLED_BACK, Status.FAILED) and not other
+    return Keys(start, p.status is Status.WATCHING,
+                p.status in (Status.WATCHING, Status.FAILED, Status.PASSED))
+
+
+def rollback_lines(p: PhaseView) -> list[str]:
+    """The rollback at hand: the key and what it runs; what a person does, on its own line
+    (a narrow screen cuts the note, not the command)."""
+    s = p.settings
+    how = (f"runs {esc(shlex.join(s.rollback))}" if s.rollback else "recorded only (by hand)")
+    lines = [f"    [b]b[/] rolls it back: {how}"]
+    if s.rollback_note:
+        lines.append(f"      [$text-muted]{esc(s.rollback_note)}[/]")
+    return lines

@@ -1,0 +1,296 @@
+"""`p`: the deploy window. Where it stands, the pre-flight items with their live results, every
+phase with its risk, expected duration, watch and state; the phase in hand's countdown with its
+criteria judged live, and the rollback at hand. The canary phase shows the canary panel (the
+ladder, the gate, the soak) and takes its keys.
+
+The cursor (j/k) picks a row: the phase keys act on the selected phase (it follows the phase in
+hand until moved), enter confirms a person's item. Each key is in the footer only where it can
+act; pressed elsewhere, the session says why (read-only, no plan, a phase in hand). Acting
+goes through the app (PlanKeys): the confirmation, the typed override, the audit."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from sbtop.console import plan_text
+from sbtop.console.marks import esc
+from sbtop.console.widgets.canary import CanaryPanel
+from sbtop.console.widgets.panel import Line
+from sbtop.engine.window import ItemKind, PhaseView, Status, Window
+from sbtop.session.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from sbtop.console.app import SbtopApp
+
+WIDE = 100  # columns from which the pre-flight rows say who checks each item
+
+# A row the cursor can stand on: ("item", its name) or ("phase", its number).
+Row = tuple[str, Any]
+
+
+class PlanScreen(Screen[None]):
+    DEFAULT_CSS = """
+    PlanScreen #pl-head { padding: 0 1; background: $panel; }
+    PlanScreen #pl-rows { height: 1fr; padding: 0 1; }
+    PlanScreen #pl-canary { height: auto; }
+    PlanScreen #pl-canary.-off { display: none; }
+    """
+    BINDINGS = [
+        Binding("escape,q,p", "back", "Back"),
+        Binding("j,down", "move(1)", "Down", show=False),
+        Binding("k,up", "move(-1)", "Up", show=False),
+        # In the footer only where they act; the twins (hidden) ask anyway, so the session
+        # says why not (read-only, no plan, not the phase's state).
+        Binding("s", "phase('start')", "Start"),
+        Binding("P", "phase('pass')", "Pass"),
+        Binding("b", "phase('rollback')", "Roll back"),
+        Binding("s", "phase_off('start')", show=False),
+        Binding("P", "phase_off('pass')", show=False),
+        Binding("b", "phase_off('rollback')", show=False),
+        Binding("enter", "confirm", "Confirm"),
+        Binding("f", "preflight", "Check"),
+        Binding("f", "preflight_off", show=False),
+        Binding("c", "canary", "Canary"),
+        Binding("0", "abort", "Abort"),
+        Binding("i", "items", "Items", show=False),
+    ]
+
+    def __init__(self, keys: SbtopApp, snapshot: Snapshot | None, canary: bool) -> None:
+        super().__init__()
+        self._keys = keys
+        self._snapshot = snapshot
+        self._canary = canary  # the target has a deploy provider: the ladder can be shown
+        self.window: Window | None = snapshot.plan if snapshot is not None else None
+        self.cursor: Row | None = None
+        self._moved = False  # the cursor follows the phase in hand until a person moves it
+        self.show_items: bool | None = None  # None: the items while no phase has started
+        self.checking = False
+        self._rows: list[Row] = []
+        self._allowed: tuple[bool, ...] | None = None
+        self._scrolled_to: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Line(id="pl-head")  # fixed: its countdown repaints the line, not the screen
+        yield VerticalScroll(id="pl-rows")
+        panel = CanaryPanel(id="pl-canary", read_only=self._keys.read_only)
+        panel.can_focus = False  # the cursor's keys stay the view's
+        panel.add_class("-off")
+        yield panel
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.draw(self._snapshot)
+
+    # --- drawing ------------------------------------------------------------------------------
+
+    def draw(self, s: Snapshot | None) -> None:
+        """The window as the latest snapshot judged it (each tick, and after each action)."""
+        if s is not None:
+            self._snapshot = s
+            self.window = s.plan
+        w = self.window
+        head = self.query_one("#pl-head", Line)
+        if w is None:
+            if self._keys.has_plan():  # configured: its record is read with the first figures
+                head.set("[b]Deploy window[/]  [$text-muted]reading its record…[/]")
+                self._set_lines([])
+            else:
+                head.set("[b]Deploy window[/]: no plan")
+                self._set_lines([esc(self._keys.plan_missing())])
+            return
+        busy = self._keys.plan_busy()
+        head.set("[b]Deploy window[/]  "
+                 + (f"[b reverse $warning] RUNNING {esc(busy)} [/]  " if busy else "")
+                 + esc(w.stands)
+                 + ("  [$text-muted]checking the pre-flight…[/]" if self.checking else ""))
+        lines, rows = self._lines(w)
+        self._rows = [r for r in rows if r is not None]
+        if not self._moved or self.cursor not in self._rows:
+            self.cursor = self._default(w)
+        marked = [("[reverse]▶[/]" if r is not None and r == self.cursor else " ") + " " + line
+                  if r is not None else line for line, r in zip(lines, rows, strict=True)]
+        self._set_lines(marked, rows.index(self.cursor) if self.cursor in rows else None)
+        self._show_canary(w)
+        allowed = tuple(self.check_action(a, p) or False for a, p in (
+            ("phase", ("start",)), ("phase", ("pass",)), ("phase", ("rollback",)),
+            ("confirm", ()), ("preflight", ()), ("canary", ())))
+        if allowed != self._allowed:
+            self._allowed = allowed
+            self.refresh_bindings()
+
+    def _items_shown(self, w: Window) -> bool:
+        if self.show_items is not None:
+            return self.show_items
+        return all(p.status is Status.PENDING for p in w.phases)
+
+    def _lines(self, w: Window) -> tuple[list[str], list[Row | None]]:
+        lines: list[str] = []
+        rows: list[Row | None] = []
+
+        def add(line: str, row: Row | None = None) -> None:
+            lines.append(line if row is not None else "  " + line)
+            rows.append(row)
+
+        if w.preflight:
+            if self._items_shown(w):
+                add(f"[b]Pre-flight[/]  {plan_text.preflight_summary(w)}  [$text-muted]f checks, "
+                    "enter confirms, i hides[/]")
+                name_w = max(len(i.name) for i in w.preflight)
+                wide = self.app.size.width >= WIDE
+                for i in w.preflight:
+                    line = (plan_text.item_line(i, name_w) if wide else
+                            f"{plan_text.item_word(i)} {esc(i.name.ljust(name_w))}  "
+                            f"{plan_text.item_shown(i)}")
+                    add(line, ("item", i.name))
+                    if self.cursor == ("item", i.name) and i.note:
+                        add(f"       [$text-muted]{esc(i.note)}[/]")
+            else:
+                add(f"[b]Pre-flight[/]  {plan_text.preflight_summary(w)}  "
+                    "[$text-muted](i shows the items)[/]")
+        add("[b]Phases[/]  [$text-muted]the keys act on the selected phase (j/k)[/]")
+        name_w = max((len(p.name) for p in w.phases), default=10)
+        for p in w.phases:
+            add(plan_text.phase_line(p, name_w), ("phase", p.number))
+            if p is w.current or (self.cursor == ("phase", p.number)
+                                  and p.status is not Status.PENDING):
+                for c in p.criteria:
+                    add(plan_text.criterion_line(c))
+                if p.status in (Status.WATCHING, Status.FAILED, Status.PASSED):
+                    for line in plan_text.rollback_lines(p):
+                        add(line)
+            if self.cursor == ("phase", p.number) and p.settings.note:
+                add(f"    [$text-muted]{esc(p.settings.note)}[/]")
+        if not w.phases:
+            add("[$text-muted]no phases: add \\[\\[plan.phases]] to the config[/]")
+        for line in plan_text.wrapped("Contacts", w.contacts, self.app.size.width - 4):
+            if w.contacts:
+                add(line)
+        return lines, rows
+
+    def _default(self, w: Window) -> Row | None:
+        p = w.current or w.next
+        if p is not None and not (p.number == 1 and p.status is Status.PENDING
+                                  and w.preflight_open and self._items_shown(w)):
+            return ("phase", p.number)
+        first_open = next((i for i in w.preflight if i.blocks), None)
+        if first_open is not None and self._items_shown(w):
+            return ("item", first_open.name)
+        return self._rows[0] if self._rows else None
+
+    def _set_lines(self, lines: list[str], at: int | None = None) -> None:
+        box = self.query_one("#pl-rows", VerticalScroll)
+        have = list(box.query(Line))
+        if len(have) < len(lines):
+            new = [Line() for _ in range(len(lines) - len(have))]
+            box.mount_all(new)
+            have += new
+        for extra in have[len(lines):]:
+            extra.remove()
+        for line, text in zip(have, lines, strict=False):
+            line.set(text)
+        if at is not None and at < len(have) and at != self._scrolled_to:
+            self._scrolled_to = at
+            box.scroll_to_widget(have[at], animate=False)  # the cursor stays in sight
+
+    def _show_canary(self, w: Window) -> None:
+        panel = self.query_one(CanaryPanel)
+        p = self.selected_phase()
+        on = self._canary and p is not None and p.settings.canary
+        panel.set_class(not on, "-off")
+        if on and self._snapshot is not None:
+            panel.show(self._snapshot)
+
+    # --- what is selected ---------------------------------------------------------------
+
+    def selected_phase(self) -> PhaseView | None:
+        w = self.window
+        if w is None or self.cursor is None or self.cursor[0] != "phase":
+            return None
+        return w.phases[int(self.cursor[1]) - 1]
+
+    def selected_item(self) -> str | None:
+        if self.cursor is None or self.cursor[0] != "item":
+            return None
+        return str(self.cursor[1])
+
+    # --- keys ---------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        w = self.window
+        can = self._keys.plan_can_act()
+        if action in ("phase", "phase_off"):
+            keys = plan_text.keys_for(self.selected_phase(), w) if w else None
+            fits = keys is not None and {"start": keys.start, "pass": keys.passes,
+                                         "rollback": keys.rollback}[str(parameters[0])]
+            return (can and fits) == (action == "phase")
+        if action == "confirm":
+            name = self.selected_item()
+            return can and name is not None and w is not None and any(
+                i.name == name and i.kind is ItemKind.CONFIRM for i in w.preflight)
+        if action in ("preflight", "preflight_off"):
+            live = w is not None and any(i.kind is not ItemKind.CONFIRM for i in w.preflight)
+            return (can and live) == (action == "preflight")
+        if action in ("canary", "abort"):
+            p = self.selected_phase()
+            return (p is not None and p.settings.canary and self._keys._can_deploy())
+        return True
+
+    def action_back(self) -> None:
+        app = self._keys
+        app.pop_screen()
+        if app.snapshot is not None:
+            app._show_plan(app.snapshot)  # the header's line and the panels waited
+            if not app.paused:
+                app._show(app.snapshot)
+
+    def action_move(self, step: int) -> None:
+        if not self._rows:
+            return
+        at = self._rows.index(self.cursor) if self.cursor in self._rows else 0
+        self.cursor = self._rows[max(0, min(len(self._rows) - 1, at + step))]
+        self._moved = True
+        self.draw(None)
+
+    def follow(self) -> None:
+        """After an action: the cursor goes back to the phase in hand."""
+        self._moved = False
+
+    def action_phase(self, request: str) -> None:
+        p = self.selected_phase()
+        w = self.window
+        target = p or (w.current or w.next if w is not None else None)
+        self._keys.plan_request(request, str(target.number) if target else "1")
+
+    def action_phase_off(self, request: str) -> None:
+        self.action_phase(request)  # the session refuses, saying why
+
+    def action_confirm(self) -> None:
+        name = self.selected_item()
+        w = self.window
+        if name is None or w is None:
+            return
+        item = next(i for i in w.preflight if i.name == name)
+        self._keys.plan_confirm(name, undo=item.ok is True)
+
+    def action_preflight(self) -> None:
+        self._keys.plan_checks()
+
+    def action_preflight_off(self) -> None:
+        self._keys.plan_checks()
+
+    def action_items(self) -> None:
+        if self.window is not None:
+            self.show_items = not self._items_shown(self.window)
+            self.draw(None)
+
+    def action_canary(self) -> None:
+        self._keys.action_canary()
+
+    def action_abort(self) -> None:
+        self._keys.action_abort()

@@ -1,0 +1,345 @@
+"""The Plan view (`p`) driving a deploy window in the console, on the simulated backend with a
+manual clock: the pre-flight with a failing item and a typed override, a phase watched to its
+end and passed, a phase rolled back by its command, the canary phase and its ladder; the
+header's compact line; the refusals (read-only, no plan) said, not silent."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sbtop.actions.audit import AuditLog
+from sbtop.clock import ManualClock
+from sbtop.commands.targets import demo_target
+from sbtop.console.replay import ReplayApp
+from sbtop.console.screens.action import ActionScreen
+from sbtop.console.screens.confirm import ConfirmScreen
+from sbtop.console.screens.phase_action import PhaseActionScreen
+from sbtop.console.screens.plan import PlanScreen
+from sbtop.demo.backend import SimulatedBackend
+from sbtop.deploy_plan import demo_plan
+from sbtop.recording.meta import header
+from sbtop.recording.reader import Recording
+from sbtop.recording.writer import Recorder
+from sbtop.session.live import LiveSession
+from sbtop.session.replay import ReplaySession
+from tests.console_harness import Harness, notifications, screen_text
+from tests.tmux import Pane
+from tests.waiting import app_until
+
+pytestmark = pytest.mark.slow
+
+SBTOP = Path(sys.executable).with_name("sbtop")
+
+
+async def settle(h: Harness, pilot: Any) -> None:
+    await h.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def audit(state: Path) -> list[dict[str, Any]]:
+    return AuditLog(state / "audit.jsonl").read()
+
+
+@pytest.fixture
+async def demo(tmp_path: Path) -> AsyncIterator[Harness]:
+    """The demo's window (the runbook's pre-flight and five phases, harmless commands)."""
+    h = Harness(production=False, state_dir=tmp_path, plan=demo_plan())
+    h.backend.set(rps=100)
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+def one_phase(tmp_path: Path, **phase: Any) -> Harness:
+    h = Harness(production=False, state_dir=tmp_path,
+                plan={"phases": [{"name": "Prisma singleton", "risk": "low", "duration": "2m",
+                                  "watch": "1m", "figures": ["error_rate_5xx_pct"],
+                                  **phase}]})
+    h.backend.set(rps=100)
+    return h
+
+
+async def test_a_failing_preflight_item_blocks_the_start_until_a_typed_override(
+        demo: Harness, tmp_path: Path) -> None:
+    app = demo.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(demo, pilot)
+        await demo.ticks(3, pilot)
+        assert "PRE-FLIGHT 8 of 8 open" in screen_text(app)  # the header's line
+        await pilot.press("p")
+        assert isinstance(app.screen, PlanScreen)
+        # The live checks: the baseline is not captured yet, so that item fails.
+        await pilot.press("f")
+        await settle(demo, pilot)
+        text = screen_text(app)
+        assert "FAIL Baseline captured" in text and "ok   Figures OK now" in text
+        # enter confirms the person's item under the cursor (the first open one).
+        await pilot.press("enter")
+        await settle(demo, pilot)
+        assert "ok   All tests passing locally" in screen_text(app)
+        assert audit(tmp_path)[-1]["action"] == "plan confirm All tests passing locally"
+        # The phase keys act on the selected phase: down to phase 1, then start.
+        while app.screen.selected_phase() is None:  # type: ignore[attr-defined]
+            await pilot.press("j")
+        await pilot.press("s")
+        assert isinstance(app.screen, PhaseActionScreen) and app.screen.plan.needs_override
+        assert "needs an override: pre-flight Baseline captured" in screen_text(app)
+        await pilot.press("enter")  # an empty reason: no
+        await settle(demo, pilot)
+        assert isinstance(app.screen, PlanScreen)
+        assert "PENDING" in screen_text(app) and "WATCHING" not in screen_text(app)
+        assert audit(tmp_path)[-1]["result"] == "cancelled at the confirmation"
+        await pilot.press("s", *"baseline comes with the first canary step", "enter")
+        await settle(demo, pilot)
+        await demo.ticks(1, pilot)
+        text = screen_text(app)
+        assert "WATCHING" in text and "59s left of 1m" in text
+        assert "b rolls it back: runs echo demo: npx prisma" in text  # the rollback at hand
+        started = [e for e in audit(tmp_path) if e["action"].startswith("plan start")]
+        assert started[-1]["override"] == "baseline comes with the first canary step"
+        await pilot.press("i")  # the items again: the failing one stands overridden
+        assert "overridden by" in screen_text(app)
+        await pilot.press("escape")
+        assert "PLAN 1/5 Database indexes: watching 59s left" in screen_text(app)
+
+
+async def test_a_phase_watched_to_its_end_is_ready_and_passes_without_an_override(
+        tmp_path: Path) -> None:
+    h = one_phase(tmp_path)
+    app = h.app
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(h, pilot)
+            await h.ticks(2, pilot)
+            await pilot.press("p", "s")
+            assert isinstance(app.screen, PhaseActionScreen)
+            assert not app.screen.typed  # nothing open: y goes ahead
+            await pilot.press("y")
+            await settle(h, pilot)
+            await h.ticks(1, pilot, seconds=30)  # the manual clock: half the watch at once
+            text = screen_text(app)
+            assert "30s left of 1m" in text
+            assert "ok   now error_rate_5xx_pct" in text  # its criterion, judged live
+            await h.ticks(1, pilot, seconds=30)
+            assert "ready to pass (P)" in screen_text(app)
+            await pilot.press("P")
+            assert isinstance(app.screen, PhaseActionScreen) and not app.screen.typed
+            await pilot.press("y")
+            await settle(h, pilot)
+            assert "PASSED" in screen_text(app)
+            entry = audit(tmp_path)[-1]
+            assert entry["action"] == "plan pass phase 1 Prisma singleton" and entry["ok"]
+            assert not entry.get("override")
+            await pilot.press("escape")
+            assert "PLAN done 1/1" in screen_text(app)
+    finally:
+        h.close()
+
+
+async def test_a_phase_rolled_back_by_its_command(tmp_path: Path) -> None:
+    marker = tmp_path / "rolled-back"
+    h = one_phase(tmp_path, rollback=[sys.executable, "-c",
+                                      f"open({str(marker)!r}, 'w').write('done')"])
+    app = h.app
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(h, pilot)
+            await h.ticks(2, pilot)
+            await pilot.press("p", "s", "y")
+            await settle(h, pilot)
+            await h.ticks(5, pilot)
+            assert "b rolls it back: runs" in screen_text(app)
+            await pilot.press("b")
+            assert isinstance(app.screen, PhaseActionScreen)
+            assert "plan rollback phase 1 Prisma singleton" in screen_text(app)
+            await pilot.press("n")  # no: nothing runs
+            await settle(h, pilot)
+            assert not marker.exists()
+            await pilot.press("b", "y")
+            await settle(h, pilot)
+            assert marker.read_text() == "done"
+            assert "ROLLED BACK" in screen_text(app)
+            assert any("succeeded" in n for n in notifications(app))
+            await pilot.press("escape")
+            assert "PLAN 1 rolled back" in screen_text(app)
+    finally:
+        h.close()
+
+
+async def test_the_canary_phase_shows_the_ladder_and_steps_it(tmp_path: Path) -> None:
+    h = one_phase(tmp_path, name="Optimized routes", canary=True)
+    app = h.app
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(h, pilot)
+            await h.ticks(3, pilot)
+            await pilot.press("p")
+            assert "flag 0%" in screen_text(app)  # the canary phase selected: its ladder
+            await pilot.press("s", "y")
+            await settle(h, pilot)
+            await h.ticks(1, pilot)
+            text = screen_text(app)
+            assert "flag 0%" in text and "next 5%: gate OPEN" in text  # the canary panel
+            assert "canary at 0 %, next step 5 %" in text  # the phase's own criterion
+            assert "c Canary" in text
+            await pilot.press("c")
+            assert isinstance(app.screen, ActionScreen)  # the canary's own confirmation
+            await pilot.press("y")
+            await settle(h, pilot)
+            assert h.backend.knobs.canary_percent == 5
+            await h.ticks(1, pilot)
+            assert "flag 5%" in screen_text(app)
+    finally:
+        h.close()
+
+
+async def test_read_only_the_view_shows_the_window_and_the_keys_say_why(
+        tmp_path: Path) -> None:
+    h = Harness(production=False, plan=demo_plan(), read_only=True, state_dir=tmp_path)
+    try:
+        async with h.app.run_test(size=(80, 24)) as pilot:
+            await settle(h, pilot)
+            await h.ticks(2, pilot)
+            await pilot.press("p")
+            text = screen_text(h.app)
+            assert "Database indexes" in text and "s Start" not in text
+            await pilot.press("j", "s")
+            await pilot.pause()
+            assert isinstance(h.app.screen, PlanScreen)
+            assert any("read-only" in n for n in notifications(h.app))
+    finally:
+        h.close()
+
+
+async def test_without_a_plan_p_says_how_to_configure_one(tmp_path: Path) -> None:
+    h = Harness(production=False, state_dir=tmp_path)
+    try:
+        async with h.app.run_test(size=(80, 24)) as pilot:
+            await settle(h, pilot)
+            await pilot.press("p")
+            await pilot.pause()
+            assert not isinstance(h.app.screen, PlanScreen)
+            assert any("no deploy plan configured" in n for n in notifications(h.app))
+    finally:
+        h.close()
+
+
+def test_the_plan_view_in_a_real_terminal(tmp_path: Path) -> None:
+    pane = Pane(f"{SBTOP} demo --state-dir {tmp_path}; echo sbtop-exited-$?; sleep 30")
+    try:
+        pane.wait_for("PRE-FLIGHT")  # the header's line
+        pane.keys("p")
+        pane.wait_for("Deploy window")
+        pane.wait_for("Database indexes")
+        # Down the demo's 8 items to phase 1 (the cursor starts on the first open item).
+        for _ in range(8):
+            pane.keys("j")
+        pane.keys("s")
+        pane.wait_for("needs an override")
+        pane.keys(*"tmux run, items open", "Enter")
+        screen = pane.wait_for("left of 1m")
+        assert "WATCHING" in screen
+        pane.keys("Escape")
+        pane.wait_for("PLAN 1/5")
+        pane.keys("q")
+        assert "sbtop-exited-0" in pane.wait_for("sbtop-exited-")
+    finally:
+        pane.close()
+
+
+async def test_a_replay_shows_the_window_as_recorded_and_acts_on_nothing(
+        tmp_path: Path) -> None:
+    backend = SimulatedBackend(port=0, background=False).start()
+    path = tmp_path / "window.sbrec"
+    try:
+        clock = ManualClock()
+        wiring = demo_target(backend.url)
+        recorder = Recorder(path, header(wiring.recording, 1.0, clock.now()[1]), 10**8)
+        live = LiveSession(wiring, clock=clock, deploy=True, state_dir=tmp_path,
+                           recorder=recorder)
+        live.subscribe(lambda _u: None)
+        await live.start()
+
+        async def ticks(n: int) -> None:
+            for _ in range(n):
+                backend.advance(1.0)
+                clock.advance(1.0)
+                await live.tick()
+
+        await ticks(3)
+        assert live.actions is not None
+        plan = live.actions.plan_prepare("start", "1")
+        assert (await live.actions.plan_execute(plan, override="replay test: items open")).ok
+        await ticks(10)
+        live.close_recorder()
+        await live.close()
+    finally:
+        backend.stop()
+    app = ReplayApp(ReplaySession(Recording(path)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.player.playing = False
+        app.player.go_to(len(app.player.rec) - 1, rebuild=True)
+        await pilot.pause()
+        await pilot.press("p")
+        assert isinstance(app.screen, PlanScreen)
+        text = screen_text(app)
+        assert "WATCHING" in text and "Database indexes" in text and "left of 1m" in text
+        assert "P Pass" not in text and "b Roll back" not in text  # nothing acts here
+        await pilot.press("P")
+        await pilot.pause()
+        assert any("nothing is acted on from a recording" in n for n in notifications(app))
+
+
+async def test_production_needs_the_name_and_then_the_reason_typed(tmp_path: Path) -> None:
+    h = Harness(production=True, state_dir=tmp_path, plan=demo_plan())
+    try:
+        async with h.app.run_test(size=(80, 24)) as pilot:
+            await settle(h, pilot)
+            await h.ticks(2, pilot)
+            await pilot.press("p", *"j" * 8, "s")
+            assert isinstance(h.app.screen, PhaseActionScreen)
+            await pilot.press(*"wrong", "enter")  # not the name: no
+            await settle(h, pilot)
+            assert "PENDING" in screen_text(h.app) and "WATCHING" not in screen_text(h.app)
+            await pilot.press("s", *"demo", "enter", *"pre-flight by hand today", "enter")
+            await settle(h, pilot)
+            assert "WATCHING" in screen_text(h.app)
+            await pilot.press("escape")
+            # The header's line comes after the level (a narrow screen cuts it first).
+            top = screen_text(h.app).splitlines()[0]
+            assert top.index("OK") < top.index("PLAN 1/5")
+    finally:
+        h.close()
+
+
+async def test_quitting_while_a_phase_command_runs_asks_first(tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    h = one_phase(tmp_path, run=[sys.executable, "-c",
+                                 f"import time; open({str(started)!r}, 'w').close(); "
+                                 "time.sleep(60)"])
+    app = h.app
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(h, pilot)
+            await pilot.press("p")
+            assert "reading its record" in screen_text(app)  # before the first figures
+            await h.ticks(2, pilot)
+            await pilot.press("s", "y")
+            await app_until(started.exists, pilot)
+            # The view's head says what runs (redrawn each second while it does).
+            await app_until(lambda: "RUNNING plan start phase 1 Prisma singleton"
+                            in screen_text(app), pilot)
+            await pilot.press("q")  # in the view, q goes back to the panels
+            await pilot.press("q")
+            assert isinstance(app.screen, ConfirmScreen)
+            assert "plan start phase 1 Prisma singleton is still running" in screen_text(app)
+            await pilot.press("n")
+            assert not isinstance(app.screen, ConfirmScreen)
+    finally:
+        h.close()

@@ -1,0 +1,99 @@
+"""The deploy window in the console's words (pure): the header's compact line, the Plan view's
+phase and item rows, which phase keys have something to do, outside text kept out of markup."""
+
+from __future__ import annotations
+
+from sbtop.console import plan_text
+from sbtop.engine.window import (
+    ItemKind,
+    ItemRecord,
+    PhaseRecord,
+    PhaseSettings,
+    PlanSettings,
+    PlanState,
+    PreflightSettings,
+    Risk,
+    Status,
+    Window,
+    judge_window,
+)
+
+NOW = 1_000_000.0
+SETTINGS = PlanSettings(
+    phases=(PhaseSettings("Database indexes", Risk.LOW, 300, 600, watch_s=600),
+            PhaseSettings("Prisma singleton", Risk.LOW, 120, 120, watch_s=300,
+                          rollback=("git", "revert", "HEAD"), rollback_note="then push"),
+            PhaseSettings("Optimized routes", Risk.MEDIUM, 900, 900, watch_s=900,
+                          canary=True)),
+    preflight=(PreflightSettings("All tests passing locally"),
+               PreflightSettings("Baseline captured", ItemKind.BASELINE)))
+
+
+def window(phases: dict[str, PhaseRecord] | None = None,
+           items: dict[str, ItemRecord] | None = None, now: float = NOW) -> Window:
+    return judge_window(SETTINGS, PlanState(phases or {}, items or {}), {}, now)
+
+
+def watching(since: float) -> PhaseRecord:
+    return PhaseRecord(Status.WATCHING, started_wall=since, watch_from_wall=since)
+
+
+def test_the_header_says_how_many_pre_flight_items_fail_before_phase_one() -> None:
+    failed = {"Baseline captured": ItemRecord(False, "no baseline", NOW)}
+    assert "PRE-FLIGHT 1 item failing" in plan_text.header_line(window(items=failed))
+    assert "PRE-FLIGHT[/] 2 of 2 open" in plan_text.header_line(window())
+
+
+def test_the_header_counts_down_the_phase_in_hand() -> None:
+    w = window({"Database indexes": PhaseRecord(Status.PASSED),
+                "Prisma singleton": watching(NOW - 48)})
+    assert plan_text.header_line(w) == ("[b]PLAN 2/3[/] Prisma singleton: watching "
+                                        "[b]4m12s[/] left")
+    over = window({"Database indexes": watching(NOW - 601)})
+    assert "ready to pass" in plan_text.header_line(over)
+
+
+def test_the_header_says_done_and_rolled_back() -> None:
+    done = window({p.name: PhaseRecord(Status.PASSED) for p in SETTINGS.phases})
+    assert "done 3/3" in plan_text.header_line(done)
+    rolled = window({"Database indexes": PhaseRecord(Status.ROLLED_BACK)})
+    assert "1 rolled back" in plan_text.header_line(rolled)
+    assert plan_text.header_line(None) == ""
+
+
+def test_a_phase_row_has_its_risk_expected_duration_watch_and_state_in_words() -> None:
+    w = window({"Prisma singleton": watching(NOW - 60)})
+    row = plan_text.phase_line(w.phases[1], 16)
+    assert "low" in row and "2m " in row and "watch 5m" in row and "WATCHING" in row
+    assert "4m00s[/] left of 5m" in row
+    assert "5m-10m" in plan_text.phase_line(w.phases[0], 16)
+    assert "canary ladder" in plan_text.phase_line(w.phases[2], 16)
+    assert plan_text.rollback_lines(w.phases[1]) == [
+        "    [b]b[/] rolls it back: runs git revert HEAD", "      [$text-muted]then push[/]"]
+
+
+def test_the_phase_keys_have_something_to_do_only_in_the_right_state() -> None:
+    w = window({"Database indexes": PhaseRecord(Status.PASSED),
+                "Prisma singleton": watching(NOW)})
+    passed, in_hand, pending = w.phases
+    assert plan_text.keys_for(passed, w) == plan_text.Keys(False, False, True)
+    assert plan_text.keys_for(in_hand, w) == plan_text.Keys(False, True, True)
+    # Another phase in hand: the next one cannot start yet.
+    assert plan_text.keys_for(pending, w) == plan_text.Keys(False, False, False)
+    fresh = window()
+    assert plan_text.keys_for(fresh.phases[0], fresh).start
+
+
+def test_outside_text_in_an_item_is_never_markup() -> None:
+    hostile = {"Baseline captured": ItemRecord(False, "[b red]boom\x1b]52;c;x\x07", NOW)}
+    item = window(items=hostile).preflight[1]
+    line = plan_text.item_line(item, 20)
+    assert "\\[b red]" in line and "\x1b" not in line and "\\x1b" in line
+
+
+def test_an_overridden_item_says_so_first() -> None:
+    items = {"Baseline captured": ItemRecord(False, "no baseline captured (a long why)", NOW,
+                                             overridden="ana: the first step takes it")}
+    line = plan_text.item_line(window(items=items).preflight[1], 20)
+    assert line.index("overridden") < line.index("no baseline captured")
+    assert line.count("overridden") == 1
