@@ -27,6 +27,17 @@ def le_text(seconds: float) -> str:
     return f"{seconds:g}"
 
 
+def le_matcher(seconds: float) -> str:
+    """The matcher of one bucket bound, whichever way it is written. A whole number of
+    seconds is le="1" from prom-client and Go's client but le="1.0" from Python's (and in
+    Prometheus 3, which stores every classic bucket's bound that way): an exact match on one
+    spelling finds nothing on the other, and the latency rule would never page."""
+    text = le_text(seconds)
+    if text.lstrip("-").isdigit():
+        return "le=~" + label_value(text + "|" + text + r"\.0")  # a regex: the dot escaped
+    return f"le={label_value(text)}"
+
+
 def burn_parts(settings: EngineSettings, selector: str, shape: Shape) -> dict[str, str]:
     """A round's burn parts, keyed as sbtop.engine.burn reads them: the requests by status and
     the latency buckets, each increase()d over every window, and the oldest sample's time."""
@@ -64,7 +75,7 @@ def ratio_expr(slo: str, window: str, settings: EngineSettings, selector: str, s
     if not shape.histogram:
         return None
     h = settings.names.latency_histogram + "_bucket"
-    fast = _sel(selector, f"le={label_value(le_text(settings.slo.latency_threshold_ms / 1000))}")
+    fast = _sel(selector, le_matcher(settings.slo.latency_threshold_ms / 1000))
     every = _sel(selector, 'le="+Inf"')
     return f"1 - sum(rate({h}{fast}[{window}])) / sum(rate({h}{every}[{window}]))"
 
