@@ -308,3 +308,27 @@ def test_prometheus_unavailable_makes_the_cohorts_unknown_with_the_reason() -> N
     f = a.figures[Fig.CANARY_P95_VS_STABLE_PCT]
     assert f.value is None and f.level is Level.UNKNOWN
     assert not evaluate(5, 0.0, 1e12, 100.0, a.figures, GateSettings()).open
+
+
+def test_a_canary_value_the_app_never_writes_says_the_values_it_does_not_waiting() -> None:
+    """[canary.cohorts] canary = "optimised" while the app writes "optimized": 200 canary
+    requests came, none with that value. "Waiting for 100 more canary requests" would be
+    waited for forever; the criterion says the values seen instead, and the gate stays shut."""
+    settings = dataclasses.replace(
+        SETTINGS, cohorts=dataclasses.replace(COHORTS, canary="optimised"))
+    a = run([cohort_page(ZERO, ZERO),
+             cohort_page({0.1: 100, 0.25: 200, 0.5: 200, 1.0: 200, INF: 200},
+                         {0.1: 2000, 0.25: 2000, 0.5: 2000, 1.0: 2000, INF: 2000})], settings)
+    said = "no variant=optimised; the app writes optimized (canary.cohorts.canary)"
+    assert a.cohorts is not None and a.cohorts.comparison is not None
+    assert a.cohorts.comparison.latency.state == WAITING
+    assert a.cohorts.comparison.latency.said == said
+    assert a.figures[Fig.CANARY_5XX_VS_STABLE_PTS].reason == said
+    gate = evaluate(5, 0.0, 1e12, 100.0, a.figures, GateSettings())
+    assert not gate.open
+    assert any(f.shown == said and len("FAIL " + f.shown) <= 76 for f in gate.failing)
+    # Early at a step, only the stable value seen: still the plain wait.
+    b = run([cohort_page(ZERO, ZERO), cohort_page(ZERO, {0.1: 50, 0.25: 50, 0.5: 50,
+                                                          1.0: 50, INF: 50})])
+    assert b.cohorts is not None and b.cohorts.comparison is not None
+    assert b.cohorts.comparison.latency.said.startswith("waiting for 100 more canary requests")

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sbtop import untrusted
 from sbtop.engine.cohort_stats import Significance, mann_whitney_greater, proportions_greater
 from sbtop.engine.deltas import Deltas
 from sbtop.engine.detail import Detail
@@ -110,7 +112,9 @@ def cohorts_over(d: Deltas | None, settings: EngineSettings, waiting: str) -> Co
             "canary is compared with the baseline taken before the first step"), window_s=d.span)
     canary = _figures(d, c.canary, settings)
     stable = _figures(d, c.stable, settings)
-    return Cohorts(c.label, canary, stable, compare(d, canary, stable, c), window_s=d.span)
+    others = sorted({rk[1] for rk in seen} - {c.canary, c.stable})
+    return Cohorts(c.label, canary, stable, compare(d, canary, stable, c, others),
+                   window_s=d.span)
 
 
 def _figures(d: Deltas, value: str, settings: EngineSettings) -> CohortFigures:
@@ -150,14 +154,15 @@ def _diff_pct(a: float | None, b: float | None) -> float | None:
     return (a - b) / b * 100.0
 
 
-def compare(d: Deltas, canary: CohortFigures, stable: CohortFigures, c: CohortSettings
-            ) -> Comparison:
+def compare(d: Deltas, canary: CohortFigures, stable: CohortFigures, c: CohortSettings,
+            others: Sequence[str] = ()) -> Comparison:
+    """`others`: the label's values seen in the window that are neither cohort."""
     p95_diff = _diff_pct(canary.p95_ms, stable.p95_ms)
     p99_diff = _diff_pct(canary.p99_ms, stable.p99_ms)
     err_diff = (None if canary.error_rate_5xx_pct is None or stable.error_rate_5xx_pct is None
                 else canary.error_rate_5xx_pct - stable.error_rate_5xx_pct)
     volume = f"{canary.latency_requests:,.0f} vs {stable.latency_requests:,.0f} requests"
-    waiting = _waiting(canary.latency_requests, stable.latency_requests, c)
+    waiting = _waiting(canary.latency_requests, stable.latency_requests, c, others)
     if waiting is not None:
         latency = Verdict(WAITING, p95_diff, None, "mann-whitney", waiting)
     else:
@@ -165,7 +170,7 @@ def compare(d: Deltas, canary: CohortFigures, stable: CohortFigures, c: CohortSe
                                     tuple(d.route_buckets.get(_key(c.stable), {}).items()))
         latency = _judge("p95", p95_diff, "%", c.max_p95_over_stable_pct, test, c, volume)
     volume = f"{canary.requests:,.0f} vs {stable.requests:,.0f} requests"
-    waiting = _waiting(canary.requests, stable.requests, c)
+    waiting = _waiting(canary.requests, stable.requests, c, others)
     if waiting is not None:
         errors = Verdict(WAITING, err_diff, None, "two proportions", waiting)
     elif canary.errors_5xx is None or stable.errors_5xx is None:
@@ -178,8 +183,17 @@ def compare(d: Deltas, canary: CohortFigures, stable: CohortFigures, c: CohortSe
     return Comparison(p95_diff, p99_diff, err_diff, latency, errors)
 
 
-def _waiting(canary_n: float, stable_n: float, c: CohortSettings) -> str | None:
-    """Why it is too early to judge: too few canary (or stable) requests. Never a pass."""
+def _waiting(canary_n: float, stable_n: float, c: CohortSettings, others: Sequence[str] = ()
+             ) -> str | None:
+    """Why it is too early to judge: too few canary (or stable) requests. Never a pass.
+    None at all of one cohort while the label has other values is no wait: the configured
+    value is not the app's (a typo waits forever), and the values seen are said."""
+    for side, value, n in (("canary", c.canary, canary_n), ("stable", c.stable, stable_n)):
+        if n <= 0 and others:
+            seen = ", ".join(untrusted.line(v, 24) for v in others[:2])
+            extra = f" +{len(others) - 2}" if len(others) > 2 else ""
+            return (f"no {c.label}={untrusted.line(value, 24)}; the app writes {seen}{extra} "
+                    f"(canary.cohorts.{side})")
     if canary_n < c.min_canary_requests:
         more = math.ceil(c.min_canary_requests - canary_n)
         return (f"waiting for {more:,} more canary requests ({canary_n:,.0f} of "
