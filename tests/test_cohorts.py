@@ -97,7 +97,7 @@ def test_too_few_canary_requests_is_waiting_and_shuts_the_gate() -> None:
     gate = evaluate(5, 0.0, 1e12, 95.0, a.figures, GateSettings())
     cohort = [c for c in gate.criteria if c.name == "cohort p95"]
     assert cohort and cohort[0].passed is False  # never a pass
-    assert cohort[0].shown == "waiting for 38 more canary requests (62 of 100)"
+    assert cohort[0].shown == "cohort p95: waiting for 38 more canary requests (62 of 100)"
     assert not gate.open
 
 
@@ -319,14 +319,15 @@ def test_a_canary_value_the_app_never_writes_says_the_values_it_does_not_waiting
     a = run([cohort_page(ZERO, ZERO),
              cohort_page({0.1: 100, 0.25: 200, 0.5: 200, 1.0: 200, INF: 200},
                          {0.1: 2000, 0.25: 2000, 0.5: 2000, 1.0: 2000, INF: 2000})], settings)
-    said = "no variant=optimised; the app writes optimized (canary.cohorts.canary)"
+    said = "no canary variant=optimised: the app writes optimized"
     assert a.cohorts is not None and a.cohorts.comparison is not None
     assert a.cohorts.comparison.latency.state == WAITING
     assert a.cohorts.comparison.latency.said == said
     assert a.figures[Fig.CANARY_5XX_VS_STABLE_PTS].reason == said
     gate = evaluate(5, 0.0, 1e12, 100.0, a.figures, GateSettings())
     assert not gate.open
-    assert any(f.shown == said and len("FAIL " + f.shown) <= 76 for f in gate.failing)
+    assert any(f.shown == f"cohort p95: {said}" and len("FAIL " + f.shown) <= 76
+               for f in gate.failing)
     # Early at a step, only the stable value seen: still the plain wait.
     b = run([cohort_page(ZERO, ZERO), cohort_page(ZERO, {0.1: 50, 0.25: 50, 0.5: 50,
                                                           1.0: 50, INF: 50})])

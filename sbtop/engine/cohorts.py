@@ -192,8 +192,8 @@ def _waiting(canary_n: float, stable_n: float, c: CohortSettings, others: Sequen
         if n <= 0 and others:
             seen = ", ".join(untrusted.line(v, 24) for v in others[:2])
             extra = f" +{len(others) - 2}" if len(others) > 2 else ""
-            return (f"no {c.label}={untrusted.line(value, 24)}; the app writes {seen}{extra} "
-                    f"(canary.cohorts.{side})")
+            return (f"no {side} {c.label}={untrusted.line(value, 24)}: the app writes "
+                    f"{seen}{extra}")
     if canary_n < c.min_canary_requests:
         more = math.ceil(c.min_canary_requests - canary_n)
         return (f"waiting for {more:,} more canary requests ({canary_n:,.0f} of "
