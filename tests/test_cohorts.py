@@ -333,3 +333,16 @@ def test_a_canary_value_the_app_never_writes_says_the_values_it_does_not_waiting
                                                           1.0: 50, INF: 50})])
     assert b.cohorts is not None and b.cohorts.comparison is not None
     assert b.cohorts.comparison.latency.said.startswith("waiting for 100 more canary requests")
+
+
+def test_a_threshold_on_a_cohort_figure_is_refused_not_silently_ignored() -> None:
+    """The two cohort figures are the cohort test's verdicts: a [thresholds.*] table for them
+    was accepted and never read (the panel and check judged as if it were not there)."""
+    from sbtop import config
+
+    for key in ("canary_p95_vs_stable_pct", "canary_5xx_vs_stable_pts"):
+        with pytest.raises(config.ConfigError) as e:
+            config.parse({"canary": {"cohorts": {"label": "variant"}},
+                          "thresholds": {key: {"warning": 20.0}}})
+        assert str(e.value).startswith(f"thresholds.{key}: judged by the cohort test")
+        assert "\n" not in str(e.value)

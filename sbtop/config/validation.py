@@ -22,6 +22,7 @@ from sbtop.config.values import (
     kind,
     same_endpoint,
 )
+from sbtop.engine.cohorts import COHORT_FIGURES
 from sbtop.engine.settings import FIGURE_UNITS
 from sbtop.engine.slo import PAGE_FAST
 from sbtop.units import CANARY_PERCENT, REFRESH_S
@@ -110,6 +111,12 @@ def validate(config: Config) -> None:
             raise ConfigError(f"thresholds.{key}: unknown figure"
                               f"{did_you_mean(key, FIGURE_UNITS)}; figures are "
                               f"{', '.join(FIGURE_UNITS)}")
+        if key in COHORT_FIGURES:
+            # Made from the cohort test's verdict, never judged against a threshold: a table
+            # here would be read and silently do nothing.
+            raise ConfigError(f"thresholds.{key}: judged by the cohort test, not a threshold "
+                              "(canary.cohorts max_p95_over_stable_pct, "
+                              "max_5xx_over_stable_pts, alpha)")
         merged = thresholds[key]
         if merged.warning is not None and merged.critical is not None:
             wrong = (merged.warning < merged.critical if th.below
