@@ -346,3 +346,14 @@ def test_a_threshold_on_a_cohort_figure_is_refused_not_silently_ignored() -> Non
                           "thresholds": {key: {"warning": 20.0}}})
         assert str(e.value).startswith(f"thresholds.{key}: judged by the cohort test")
         assert "\n" not in str(e.value)
+
+
+def test_a_cohort_without_requests_says_so_not_a_missing_status_label() -> None:
+    """Before the first step no request is labelled optimized: the canary's reason said "no
+    request count labelled route with a status" (the route label's name, and not the case)."""
+    a = run([cohort_page(ZERO, ZERO),
+             cohort_page(ZERO, {0.1: 50, 0.25: 50, 0.5: 50, 1.0: 50, INF: 50})])
+    assert a.cohorts is not None and a.cohorts.canary is not None
+    assert a.cohorts.canary.reason == "no requests labelled variant=optimized in the window"
+    assert a.cohorts.canary.requests == 0 and a.cohorts.canary.p95_ms is None
+    assert to_dict(a)["cohorts"]["canary"]["reason"] == a.cohorts.canary.reason

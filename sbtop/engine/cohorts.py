@@ -126,6 +126,13 @@ def _figures(d: Deltas, value: str, settings: EngineSettings) -> CohortFigures:
     requests = sum(classes.values()) if feed is not None else latency_requests
     reasons = []
     p95 = p99 = None
+    label = settings.cohorts.label if settings.cohorts is not None else "cohort"
+    if requests <= 0 and latency_requests <= 0:
+        # Not one request with this value in the window (the canary before its first step):
+        # said as such, not as a counter without a status label.
+        return CohortFigures(value, 0.0, 0.0, 0.0 if d.span > 0 else None, None, None, None,
+                             None, f"no requests labelled {label}="
+                             f"{untrusted.line(value, 40)} in the window")
     if latency_requests >= settings.min_requests:
         p95 = _ms(histogram_quantile(0.95, buckets.items()))
         p99 = _ms(histogram_quantile(0.99, buckets.items()))
@@ -134,8 +141,7 @@ def _figures(d: Deltas, value: str, settings: EngineSettings) -> CohortFigures:
                        f"{settings.min_requests} for a quantile")
     errors = rate = None
     if feed is None or set(classes) <= {"?"}:
-        reasons.append(f"no request count labelled {settings.names.route_labels[0]} with a "
-                       "status")
+        reasons.append(f"no request count labelled {label} with a status")
     elif requests >= settings.min_requests:
         errors = classes.get("5xx", 0.0)
         rate = errors / requests * 100.0
