@@ -357,3 +357,17 @@ def test_a_cohort_without_requests_says_so_not_a_missing_status_label() -> None:
     assert a.cohorts.canary.reason == "no requests labelled variant=optimized in the window"
     assert a.cohorts.canary.requests == 0 and a.cohorts.canary.p95_ms is None
     assert to_dict(a)["cohorts"]["canary"]["reason"] == a.cohorts.canary.reason
+
+
+def test_check_names_each_comparison_while_it_waits() -> None:
+    """sbtop check printed "waiting for 38 more canary requests (62 of 100)" twice, without
+    saying which line is the latency's and which the 5xx's."""
+    from sbtop.engine.cohorts import summary_lines
+
+    a = run([cohort_page(ZERO, ZERO),
+             cohort_page({0.1: 62, 0.25: 62, 0.5: 62, 1.0: 62, INF: 62},
+                         {0.1: 2000, 0.25: 2000, 0.5: 2000, 1.0: 2000, INF: 2000})])
+    assert a.cohorts is not None
+    assert summary_lines(a.cohorts)[2:] == [
+        "  canary p95 vs stable: waiting for 38 more canary requests (62 of 100)",
+        "  canary 5xx vs stable: waiting for 38 more canary requests (62 of 100)"]

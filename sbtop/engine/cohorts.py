@@ -323,7 +323,10 @@ def summary_lines(view: Cohorts) -> list[str]:
     """`sbtop check`'s words for the cohorts: each side, then each verdict."""
     if view.canary is None or view.stable is None or view.comparison is None:
         return [f"cohorts ({view.label}): {view.reason or 'none yet'}"]
+    def said(what: str, v: Verdict) -> str:
+        # A wait is the same words for both: it names its comparison, as a verdict does.
+        return f"  canary {what} vs stable: {v.said}" if v.state == WAITING else f"  {v.said}"
+
     return [f"cohorts ({view.label}): {_side_text('canary', view.canary)}",
             f"{' ' * (len(view.label) + 12)}{_side_text('stable', view.stable)}",
-            f"  {view.comparison.latency.said}",
-            f"  {view.comparison.errors.said}"]
+            said("p95", view.comparison.latency), said("5xx", view.comparison.errors)]
