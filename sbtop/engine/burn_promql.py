@@ -4,6 +4,7 @@ rules `sbtop rules` writes, so the console and the pager compute one ratio the s
 
 from __future__ import annotations
 
+from sbtop.engine.burn import slow_bound
 from sbtop.engine.promql import label_value
 from sbtop.engine.settings import EngineSettings
 from sbtop.engine.shape import Shape
@@ -58,6 +59,16 @@ def burn_parts(settings: EngineSettings, selector: str, shape: Shape) -> dict[st
     return out
 
 
+def latency_bound(settings: EngineSettings, shape: Shape) -> float | None:
+    """The bucket bound the latency SLO reads: as the engine reads it (sbtop.engine.burn), the
+    threshold or the nearest bound above it, when the app's bounds were seen; else the
+    threshold itself (it must then be one of them). None: no bound that high."""
+    threshold_s = settings.slo.latency_threshold_ms / 1000
+    if shape.bounds is None:
+        return threshold_s
+    return slow_bound(shape.bounds, threshold_s)
+
+
 def ratio_expr(slo: str, window: str, settings: EngineSettings, selector: str, shape: Shape
                ) -> str | None:
     """The share of bad requests over `window` as PromQL; None when the app does not export
@@ -74,8 +85,11 @@ def ratio_expr(slo: str, window: str, settings: EngineSettings, selector: str, s
                 f"sum(rate({r}{sel}[{window}]))")
     if not shape.histogram:
         return None
+    bound = latency_bound(settings, shape)
+    if bound is None:
+        return None
     h = settings.names.latency_histogram + "_bucket"
-    fast = _sel(selector, le_matcher(settings.slo.latency_threshold_ms / 1000))
+    fast = _sel(selector, le_matcher(bound))
     every = _sel(selector, 'le="+Inf"')
     return f"1 - sum(rate({h}{fast}[{window}])) / sum(rate({h}{every}[{window}]))"
 
