@@ -371,3 +371,27 @@ def test_check_names_each_comparison_while_it_waits() -> None:
     assert summary_lines(a.cohorts)[2:] == [
         "  canary p95 vs stable: waiting for 38 more canary requests (62 of 100)",
         "  canary 5xx vs stable: waiting for 38 more canary requests (62 of 100)"]
+
+
+def test_a_histogram_without_the_cohort_label_is_unknown_not_waiting_forever() -> None:
+    """The counter labelled with the cohort, the histogram not: 200 canary requests counted,
+    and the latency said "waiting for 100 more canary requests (0 of 100)" for ever. It is
+    unknown, with why; the 5xx comparison is still made from the counter; the gate stays shut."""
+    def page(canary: float, stable: float) -> PageText:
+        out = PageText().histogram({"method": "GET", "route": "/api/friends/list",
+                                    "status_code": "200"},
+                                   {0.1: canary + stable, INF: canary + stable})
+        for value, n in (("optimized", canary), ("baseline", stable)):
+            out.sample("http_requests_total", {"route": "/api/friends/list", "status": "200",
+                                               "variant": value}, n)
+        return out
+
+    a = run([page(0, 0), page(200, 2000)])
+    assert a.cohorts is not None and a.cohorts.comparison is not None
+    latency = a.cohorts.comparison.latency
+    assert latency.state == "unknown"
+    assert latency.said == ("no variant label on http_request_duration_seconds: the latency "
+                            "cannot be compared by cohort")
+    assert a.cohorts.comparison.errors.state == PASS
+    gate = evaluate(5, 0.0, 1e12, 100.0, a.figures, GateSettings())
+    assert not gate.open and [c.name for c in gate.failing] == ["cohort p95"]

@@ -113,7 +113,13 @@ def cohorts_over(d: Deltas | None, settings: EngineSettings, waiting: str) -> Co
     canary = _figures(d, c.canary, settings)
     stable = _figures(d, c.stable, settings)
     others = sorted({rk[1] for rk in seen} - {c.canary, c.stable})
-    return Cohorts(c.label, canary, stable, compare(d, canary, stable, c, others),
+    unlabelled = None
+    if not d.route_buckets:
+        # The counter carries the label, the histogram does not: the latency can never be
+        # compared, which no amount of waiting changes.
+        unlabelled = (f"no {c.label} label on {settings.names.latency_histogram}: the "
+                      "latency cannot be compared by cohort")
+    return Cohorts(c.label, canary, stable, compare(d, canary, stable, c, others, unlabelled),
                    window_s=d.span)
 
 
@@ -161,15 +167,18 @@ def _diff_pct(a: float | None, b: float | None) -> float | None:
 
 
 def compare(d: Deltas, canary: CohortFigures, stable: CohortFigures, c: CohortSettings,
-            others: Sequence[str] = ()) -> Comparison:
-    """`others`: the label's values seen in the window that are neither cohort."""
+            others: Sequence[str] = (), unlabelled: str | None = None) -> Comparison:
+    """`others`: the label's values seen in the window that are neither cohort;
+    `unlabelled`: why the histogram has no cohorts (the latency is then unknown)."""
     p95_diff = _diff_pct(canary.p95_ms, stable.p95_ms)
     p99_diff = _diff_pct(canary.p99_ms, stable.p99_ms)
     err_diff = (None if canary.error_rate_5xx_pct is None or stable.error_rate_5xx_pct is None
                 else canary.error_rate_5xx_pct - stable.error_rate_5xx_pct)
     volume = f"{canary.latency_requests:,.0f} vs {stable.latency_requests:,.0f} requests"
     waiting = _waiting(canary.latency_requests, stable.latency_requests, c, others)
-    if waiting is not None:
+    if unlabelled is not None:
+        latency = Verdict(UNKNOWN, None, None, "mann-whitney", unlabelled)
+    elif waiting is not None:
         latency = Verdict(WAITING, p95_diff, None, "mann-whitney", waiting)
     else:
         test = mann_whitney_greater(tuple(d.route_buckets.get(_key(c.canary), {}).items()),
