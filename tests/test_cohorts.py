@@ -395,3 +395,18 @@ def test_a_histogram_without_the_cohort_label_is_unknown_not_waiting_forever() -
     assert a.cohorts.comparison.errors.state == PASS
     gate = evaluate(5, 0.0, 1e12, 100.0, a.figures, GateSettings())
     assert not gate.open and [c.name for c in gate.failing] == ["cohort p95"]
+
+
+def test_the_files_cohort_and_trend_defaults_are_the_engines() -> None:
+    """[canary.cohorts] and [trends] spelled their defaults a second time beside the engine's
+    settings; they are taken from them now, so the two cannot drift apart."""
+    from sbtop import config
+    from sbtop.config.settings import cohort_settings, engine_settings
+    from sbtop.engine.settings import TrendSettings
+
+    c = config.parse({"canary": {"cohorts": {"label": "variant"}}})
+    assert cohort_settings(c) == CohortSettings()
+    trends = engine_settings(c).trends
+    default = TrendSettings()
+    assert (trends.window_s, trends.min_span_s, trends.after_restart_s) == (
+        default.window_s, default.min_span_s, default.after_restart_s)
