@@ -410,3 +410,13 @@ def test_the_files_cohort_and_trend_defaults_are_the_engines() -> None:
     default = TrendSettings()
     assert (trends.window_s, trends.min_span_s, trends.after_restart_s) == (
         default.window_s, default.min_span_s, default.after_restart_s)
+
+
+def test_a_fractional_count_from_prometheus_never_reads_as_enough() -> None:
+    """increase() gives 99.7 canary requests: the wait said "(100 of 100)" beside "1 more"."""
+    from sbtop.engine.cohorts import _waiting
+
+    c = CohortSettings()
+    assert _waiting(99.7, 5000, c) == "waiting for 1 more canary requests (99 of 100)"
+    assert _waiting(150, 99.6, c) == "waiting for 1 more stable requests (99)"
+    assert _waiting(100.0, 100.0, c) is None

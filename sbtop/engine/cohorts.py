@@ -209,13 +209,15 @@ def _waiting(canary_n: float, stable_n: float, c: CohortSettings, others: Sequen
             extra = f" +{len(others) - 2}" if len(others) > 2 else ""
             return (f"no {side} {c.label}={untrusted.line(value, 24)}: the app writes "
                     f"{seen}{extra}")
+    # Through Prometheus the counts are increase()s, not whole: 99.7 is shown as 99 (rounded,
+    # it read "waiting for 1 more canary requests (100 of 100)").
     if canary_n < c.min_canary_requests:
         more = math.ceil(c.min_canary_requests - canary_n)
-        return (f"waiting for {more:,} more canary requests ({canary_n:,.0f} of "
+        return (f"waiting for {more:,} more canary requests ({math.floor(canary_n):,} of "
                 f"{c.min_canary_requests:,})")
     if stable_n < c.min_canary_requests:
         more = math.ceil(c.min_canary_requests - stable_n)
-        return f"waiting for {more:,} more stable requests ({stable_n:,.0f})"
+        return f"waiting for {more:,} more stable requests ({math.floor(stable_n):,})"
     return None
 
 
