@@ -286,3 +286,16 @@ def test_a_trend_window_longer_than_6h_is_refused_in_one_line() -> None:
     with pytest.raises(config.ConfigError) as e:
         config.parse({"trends": {"window": "7d"}})
     assert str(e.value).startswith("trends.window: at most 6h") and "\n" not in str(e.value)
+
+
+def test_a_limit_seconds_away_is_a_minute_away_not_now() -> None:
+    """1 MB a minute, the line at 409.3 MB against a warning at 409.6 MB: 18 s away. Rounded
+    to whole minutes it was 0, which the detail keeps for "already past" ("warning now")."""
+    tr = Trends(S)
+    for k in range(11):
+        out, _ = feed(tr, 60.0 * k, figs(399.3 + k))
+    g = out[Fig.MEMORY_GROWTH_MB_PER_H]
+    assert g.value == 60.0
+    assert g.detail.to_warning_s == 60
+    assert time_left_words(g.detail.to_warning_s, g.detail.to_critical_s, 1.0).startswith(
+        "warning in ~1m")
