@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import json
 
-from sbtop.engine.burn_promql import OBJECTIVE_RECORD, RULE_WINDOWS, ratio_expr, record_name
+from sbtop.engine.burn_promql import (
+    OBJECTIVE_RECORD,
+    RULE_WINDOWS,
+    latency_bound,
+    ratio_expr,
+    record_name,
+)
 from sbtop.engine.settings import EngineSettings
 from sbtop.engine.shape import Shape
 from sbtop.engine.slo import PAIRS, alert_name, describe
@@ -16,6 +22,19 @@ from sbtop.engine.slo import PAIRS, alert_name, describe
 
 def _labels(pairs: list[tuple[str, str]], indent: str) -> list[str]:
     return [f"{indent}{name}: {json.dumps(value)}" for name, value in pairs]
+
+
+def _bound_note(settings: EngineSettings, shape: Shape) -> str:
+    threshold_s = settings.slo.latency_threshold_ms / 1000
+    bound = latency_bound(settings, shape)
+    if shape.bounds is None or bound is None:
+        return (f"# (read at the bucket le=\"{threshold_s:g}\": the latency SLO's threshold "
+                "must be one of the histogram's bounds here)")
+    if bound > threshold_s * (1 + 1e-9):
+        # As the console reads it: a request between the two counts as fast.
+        return (f"# (read at the bucket le=\"{bound:g}\", the app's nearest bound over "
+                f"{settings.slo.latency_threshold_ms:g} ms: the budget's use is under-read)")
+    return f"# (read at the bucket le=\"{bound:g}\")"
 
 
 def slo_rules_lines(settings: EngineSettings, selector_labels: list[tuple[str, str]],
@@ -33,13 +52,14 @@ def slo_rules_lines(settings: EngineSettings, selector_labels: list[tuple[str, s
         labels = [("slo", slo), *selector_labels]
         exprs = {w: ratio_expr(slo, w, settings, selector, shape) for w in RULE_WINDOWS}
         if any(e is None for e in exprs.values()):
-            lines.append(f"# Left out: the {slo} SLO: not exported by the app "
-                         f"({shape.describe()})")
+            why = (f"no bucket bound at or over {s.latency_threshold_ms:g} ms"
+                   if slo == "latency" and shape.histogram else
+                   f"not exported by the app ({shape.describe()})")
+            lines.append(f"# Left out: the {slo} SLO: {why}")
             continue
         lines.append(f"# SLO {slo}: {describe(slo, s)}")
         if slo == "latency":
-            lines.append(f"# (read at the bucket le=\"{s.latency_threshold_ms / 1000:g}\": the "
-                         "latency SLO's threshold must be one of the histogram's bounds here)")
+            lines.append(_bound_note(settings, shape))
         for w, expr in exprs.items():
             records += [f"      - record: {record_name(w)}",
                         f"        expr: {json.dumps(expr)}",

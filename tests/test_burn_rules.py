@@ -133,3 +133,59 @@ def test_prometheus_evaluates_the_rules_to_the_engines_numbers_and_pages_when_it
     (tmp_path / "test.yml").write_text(json.dumps(test, indent=1))
     r = promtool("test", "rules", str(tmp_path / "test.yml"))
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.slow
+def test_the_latency_rule_reads_a_whole_second_bound_written_either_way(tmp_path: Path) -> None:
+    """A threshold of 1000 ms is the bucket le="1" as prom-client writes it, and le="1.0" as
+    Python's client writes it (and Prometheus 3 stores every classic bucket): the rule reads
+    both, where a plain le="1" matched nothing there and the latency SLO never paged."""
+    settings = EngineSettings(window_s=60, slo=SloSettings(None, 99.0, 1000.0))
+    (tmp_path / "rules.yml").write_text(rules_yaml(settings))
+    assert promtool("check", "rules", str(tmp_path / "rules.yml")).returncode == 0
+    exprs = []
+    for spelling in ("1", "1.0"):
+        series = [
+            {"series": f'http_request_duration_seconds_bucket{{le="{spelling}"}}',
+             "values": series_values(lambda m: 995 * m, 10)},
+            {"series": 'http_request_duration_seconds_bucket{le="+Inf"}',
+             "values": series_values(lambda m: 1000 * m, 10)},
+        ]
+        # By hand: 5 of every 1,000 requests over 1 s, a ratio of 0.005 in every window.
+        exprs.append({"interval": "1m", "input_series": series, "promql_expr_test": [{
+            "expr": 'abs(sbtop:slo_errors_ratio:rate5m{slo="latency"} - 0.005) < bool 1e-9',
+            "eval_time": "10m", "exp_samples": [{"labels": '{slo="latency"}', "value": 1}]}]})
+    test = {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": exprs}
+    (tmp_path / "test.yml").write_text(json.dumps(test, indent=1))
+    r = promtool("test", "rules", str(tmp_path / "test.yml"))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.slow
+def test_a_threshold_between_bounds_is_read_where_the_engine_reads_it(tmp_path: Path) -> None:
+    """A 300 ms threshold on an app whose bounds are 0.1, 0.5 and 1 s: the console reads the
+    bucket at 0.5 s (the nearest above, with a note), the rules read le="0.3", which matched
+    nothing: the latency pages could never fire while the console showed a burn. Detected from
+    the page, the rules read 0.5 s too, and Prometheus evaluates them to the engine's ratio."""
+    from sbtop.engine.shape import from_page
+
+    settings = EngineSettings(window_s=60, slo=SloSettings(None, 99.0, 300.0))
+    shape = from_page(burn_page(1).page(), settings.names)
+    assert shape.bounds == (0.1, 0.5, 1.0)
+    text = rules_yaml(settings, shape=shape)
+    assert 'le=\\"0.3\\"' not in text and "nearest bound over 300 ms" in text
+    (tmp_path / "rules.yml").write_text(text)
+    e = Engine(settings)
+    runs = {m: e.observe(obs(60.0 * m, burn_page(m).page())) for m in range(11)}
+    f = runs[10].figures[Fig.LATENCY_BURN_RATE_5M]
+    ratio = f.detail.errors / f.detail.requests  # 20 of 1,000 over 0.5 s
+    assert ratio == pytest.approx(0.02)
+    series = [{"series": f'http_request_duration_seconds_bucket{{le="{_le(le)}"}}',
+               "values": series_values(lambda m, n=n: n * m, 10)} for le, n in BOUNDS.items()]
+    test = {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m", "input_series": series, "promql_expr_test": [{
+            "expr": f'abs(sbtop:slo_errors_ratio:rate5m{{slo="latency"}} - {ratio!r}) < bool 1e-9',
+            "eval_time": "10m", "exp_samples": [{"labels": '{slo="latency"}', "value": 1}]}]}]}
+    (tmp_path / "test.yml").write_text(json.dumps(test, indent=1))
+    r = promtool("test", "rules", str(tmp_path / "test.yml"))
+    assert r.returncode == 0, r.stdout + r.stderr

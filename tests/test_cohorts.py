@@ -97,7 +97,7 @@ def test_too_few_canary_requests_is_waiting_and_shuts_the_gate() -> None:
     gate = evaluate(5, 0.0, 1e12, 95.0, a.figures, GateSettings())
     cohort = [c for c in gate.criteria if c.name == "cohort p95"]
     assert cohort and cohort[0].passed is False  # never a pass
-    assert cohort[0].shown == "waiting for 38 more canary requests (62 of 100)"
+    assert cohort[0].shown == "cohort p95: waiting for 38 more canary requests (62 of 100)"
     assert not gate.open
 
 
@@ -308,3 +308,115 @@ def test_prometheus_unavailable_makes_the_cohorts_unknown_with_the_reason() -> N
     f = a.figures[Fig.CANARY_P95_VS_STABLE_PCT]
     assert f.value is None and f.level is Level.UNKNOWN
     assert not evaluate(5, 0.0, 1e12, 100.0, a.figures, GateSettings()).open
+
+
+def test_a_canary_value_the_app_never_writes_says_the_values_it_does_not_waiting() -> None:
+    """[canary.cohorts] canary = "optimised" while the app writes "optimized": 200 canary
+    requests came, none with that value. "Waiting for 100 more canary requests" would be
+    waited for forever; the criterion says the values seen instead, and the gate stays shut."""
+    settings = dataclasses.replace(
+        SETTINGS, cohorts=dataclasses.replace(COHORTS, canary="optimised"))
+    a = run([cohort_page(ZERO, ZERO),
+             cohort_page({0.1: 100, 0.25: 200, 0.5: 200, 1.0: 200, INF: 200},
+                         {0.1: 2000, 0.25: 2000, 0.5: 2000, 1.0: 2000, INF: 2000})], settings)
+    said = "no canary variant=optimised: the app writes optimized"
+    assert a.cohorts is not None and a.cohorts.comparison is not None
+    assert a.cohorts.comparison.latency.state == WAITING
+    assert a.cohorts.comparison.latency.said == said
+    assert a.figures[Fig.CANARY_5XX_VS_STABLE_PTS].reason == said
+    gate = evaluate(5, 0.0, 1e12, 100.0, a.figures, GateSettings())
+    assert not gate.open
+    assert any(f.shown == f"cohort p95: {said}" and len("FAIL " + f.shown) <= 76
+               for f in gate.failing)
+    # Early at a step, only the stable value seen: still the plain wait.
+    b = run([cohort_page(ZERO, ZERO), cohort_page(ZERO, {0.1: 50, 0.25: 50, 0.5: 50,
+                                                          1.0: 50, INF: 50})])
+    assert b.cohorts is not None and b.cohorts.comparison is not None
+    assert b.cohorts.comparison.latency.said.startswith("waiting for 100 more canary requests")
+
+
+def test_a_threshold_on_a_cohort_figure_is_refused_not_silently_ignored() -> None:
+    """The two cohort figures are the cohort test's verdicts: a [thresholds.*] table for them
+    was accepted and never read (the panel and check judged as if it were not there)."""
+    from sbtop import config
+
+    for key in ("canary_p95_vs_stable_pct", "canary_5xx_vs_stable_pts"):
+        with pytest.raises(config.ConfigError) as e:
+            config.parse({"canary": {"cohorts": {"label": "variant"}},
+                          "thresholds": {key: {"warning": 20.0}}})
+        assert str(e.value).startswith(f"thresholds.{key}: judged by the cohort test")
+        assert "\n" not in str(e.value)
+
+
+def test_a_cohort_without_requests_says_so_not_a_missing_status_label() -> None:
+    """Before the first step no request is labelled optimized: the canary's reason said "no
+    request count labelled route with a status" (the route label's name, and not the case)."""
+    a = run([cohort_page(ZERO, ZERO),
+             cohort_page(ZERO, {0.1: 50, 0.25: 50, 0.5: 50, 1.0: 50, INF: 50})])
+    assert a.cohorts is not None and a.cohorts.canary is not None
+    assert a.cohorts.canary.reason == "no requests labelled variant=optimized in the window"
+    assert a.cohorts.canary.requests == 0 and a.cohorts.canary.p95_ms is None
+    assert to_dict(a)["cohorts"]["canary"]["reason"] == a.cohorts.canary.reason
+
+
+def test_check_names_each_comparison_while_it_waits() -> None:
+    """sbtop check printed "waiting for 38 more canary requests (62 of 100)" twice, without
+    saying which line is the latency's and which the 5xx's."""
+    from sbtop.engine.cohorts import summary_lines
+
+    a = run([cohort_page(ZERO, ZERO),
+             cohort_page({0.1: 62, 0.25: 62, 0.5: 62, 1.0: 62, INF: 62},
+                         {0.1: 2000, 0.25: 2000, 0.5: 2000, 1.0: 2000, INF: 2000})])
+    assert a.cohorts is not None
+    assert summary_lines(a.cohorts)[2:] == [
+        "  canary p95 vs stable: waiting for 38 more canary requests (62 of 100)",
+        "  canary 5xx vs stable: waiting for 38 more canary requests (62 of 100)"]
+
+
+def test_a_histogram_without_the_cohort_label_is_unknown_not_waiting_forever() -> None:
+    """The counter labelled with the cohort, the histogram not: 200 canary requests counted,
+    and the latency said "waiting for 100 more canary requests (0 of 100)" for ever. It is
+    unknown, with why; the 5xx comparison is still made from the counter; the gate stays shut."""
+    def page(canary: float, stable: float) -> PageText:
+        out = PageText().histogram({"method": "GET", "route": "/api/friends/list",
+                                    "status_code": "200"},
+                                   {0.1: canary + stable, INF: canary + stable})
+        for value, n in (("optimized", canary), ("baseline", stable)):
+            out.sample("http_requests_total", {"route": "/api/friends/list", "status": "200",
+                                               "variant": value}, n)
+        return out
+
+    a = run([page(0, 0), page(200, 2000)])
+    assert a.cohorts is not None and a.cohorts.comparison is not None
+    latency = a.cohorts.comparison.latency
+    assert latency.state == "unknown"
+    assert latency.said == ("no variant label on http_request_duration_seconds: the latency "
+                            "cannot be compared by cohort")
+    assert a.cohorts.comparison.errors.state == PASS
+    gate = evaluate(5, 0.0, 1e12, 100.0, a.figures, GateSettings())
+    assert not gate.open and [c.name for c in gate.failing] == ["cohort p95"]
+
+
+def test_the_files_cohort_and_trend_defaults_are_the_engines() -> None:
+    """[canary.cohorts] and [trends] spelled their defaults a second time beside the engine's
+    settings; they are taken from them now, so the two cannot drift apart."""
+    from sbtop import config
+    from sbtop.config.settings import cohort_settings, engine_settings
+    from sbtop.engine.settings import TrendSettings
+
+    c = config.parse({"canary": {"cohorts": {"label": "variant"}}})
+    assert cohort_settings(c) == CohortSettings()
+    trends = engine_settings(c).trends
+    default = TrendSettings()
+    assert (trends.window_s, trends.min_span_s, trends.after_restart_s) == (
+        default.window_s, default.min_span_s, default.after_restart_s)
+
+
+def test_a_fractional_count_from_prometheus_never_reads_as_enough() -> None:
+    """increase() gives 99.7 canary requests: the wait said "(100 of 100)" beside "1 more"."""
+    from sbtop.engine.cohorts import _waiting
+
+    c = CohortSettings()
+    assert _waiting(99.7, 5000, c) == "waiting for 1 more canary requests (99 of 100)"
+    assert _waiting(150, 99.6, c) == "waiting for 1 more stable requests (99)"
+    assert _waiting(100.0, 100.0, c) is None

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from sbtop.engine.detail import Detail
 from sbtop.engine.figures import Figure, judge
 from sbtop.engine.keys import Fig
@@ -272,3 +274,28 @@ def test_prometheus_history_seeds_the_fit_from_after_its_last_restart() -> None:
     assert out[Fig.SOCKET_GROWTH_PER_H].value == 300.0
     assert out[Fig.MEMORY_GROWTH_MB_PER_H].detail.restart_at == W0 + 15 * 60
     assert note is None  # a restart before the session: its storm was not watched
+
+
+def test_a_trend_window_longer_than_6h_is_refused_in_one_line() -> None:
+    """The fit takes the median of every pair of minutes, once a minute: a week's window is
+    50 million slopes (gigabytes, seconds of a frozen console each minute), so the window is
+    bounded where the cost still is a few milliseconds (6 h: 64,620 pairs)."""
+    from sbtop import config
+
+    config.parse({"trends": {"window": "6h"}})
+    with pytest.raises(config.ConfigError) as e:
+        config.parse({"trends": {"window": "7d"}})
+    assert str(e.value).startswith("trends.window: at most 6h") and "\n" not in str(e.value)
+
+
+def test_a_limit_seconds_away_is_a_minute_away_not_now() -> None:
+    """1 MB a minute, the line at 409.3 MB against a warning at 409.6 MB: 18 s away. Rounded
+    to whole minutes it was 0, which the detail keeps for "already past" ("warning now")."""
+    tr = Trends(S)
+    for k in range(11):
+        out, _ = feed(tr, 60.0 * k, figs(399.3 + k))
+    g = out[Fig.MEMORY_GROWTH_MB_PER_H]
+    assert g.value == 60.0
+    assert g.detail.to_warning_s == 60
+    assert time_left_words(g.detail.to_warning_s, g.detail.to_critical_s, 1.0).startswith(
+        "warning in ~1m")

@@ -16,7 +16,7 @@ import msgspec
 from msgspec import field
 
 from sbtop.config.values import ENV_NAME_PATTERN, join
-from sbtop.engine.settings import HealthFields, MetricNames
+from sbtop.engine.settings import CohortSettings, HealthFields, MetricNames, TrendSettings
 from sbtop.sources.settings import (
     DEFAULT_MAX_ANSWER_BYTES,
     DEFAULT_MAX_BYTES,
@@ -26,6 +26,8 @@ from sbtop.sources.settings import (
 # Defaults come from the engine's own types, so the file and the engine cannot disagree.
 _NAMES = MetricNames()
 _FIELDS = HealthFields()
+_COHORTS = CohortSettings()
+_TRENDS = TrendSettings()
 
 # A number the file may give: finite (TOML has inf and nan; a timeout of nan would never
 # fire). msgspec has no "finite" constraint, and NaN fails every comparison, so the widest
@@ -172,9 +174,9 @@ class TrendsConfig(Table):
     """The trend figures: how much history the slope is fitted over, the least before it is
     said, and how long after a restart its effects (reconnects, pool) are watched."""
 
-    window: Duration = Duration(1800.0)
-    min_span: Duration = Duration(600.0)
-    after_restart: Duration = Duration(120.0)
+    window: Duration = Duration(_TRENDS.window_s)
+    min_span: Duration = Duration(_TRENDS.min_span_s)
+    after_restart: Duration = Duration(_TRENDS.after_restart_s)
 
 
 class ThresholdConfig(Table):
@@ -222,12 +224,12 @@ class CanaryCohortsConfig(Table):
     is empty."""
 
     label: str = ""
-    canary: str = "optimized"
-    stable: str = "baseline"
-    min_canary_requests: int = 100
-    alpha: Number = 0.01
-    max_p95_over_stable_pct: Number = 10.0
-    max_5xx_over_stable_pts: Number = 0.5
+    canary: str = _COHORTS.canary
+    stable: str = _COHORTS.stable
+    min_canary_requests: int = _COHORTS.min_canary_requests
+    alpha: Number = _COHORTS.alpha
+    max_p95_over_stable_pct: Number = _COHORTS.max_p95_over_stable_pct
+    max_5xx_over_stable_pts: Number = _COHORTS.max_5xx_over_stable_pts
 
 
 class CanaryConfig(Table):

@@ -22,6 +22,7 @@ from sbtop.config.values import (
     kind,
     same_endpoint,
 )
+from sbtop.engine.cohorts import COHORT_FIGURES
 from sbtop.engine.settings import FIGURE_UNITS
 from sbtop.engine.slo import PAGE_FAST
 from sbtop.units import CANARY_PERCENT, REFRESH_S
@@ -63,6 +64,8 @@ def _validate_verify(config: Config) -> None:
 
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+# The longest [trends] window: the fit over 6 h of minutes is 64,620 pairs, a few ms a minute.
+TRENDS_WINDOW_MAX_S = 6 * 3600.0
 
 
 def _validate_names(m: MetricsConfig, where: str) -> None:
@@ -108,6 +111,12 @@ def validate(config: Config) -> None:
             raise ConfigError(f"thresholds.{key}: unknown figure"
                               f"{did_you_mean(key, FIGURE_UNITS)}; figures are "
                               f"{', '.join(FIGURE_UNITS)}")
+        if key in COHORT_FIGURES:
+            # Made from the cohort test's verdict, never judged against a threshold: a table
+            # here would be read and silently do nothing.
+            raise ConfigError(f"thresholds.{key}: judged by the cohort test, not a threshold "
+                              "(canary.cohorts max_p95_over_stable_pct, "
+                              "max_5xx_over_stable_pts, alpha)")
         merged = thresholds[key]
         if merged.warning is not None and merged.critical is not None:
             wrong = (merged.warning < merged.critical if th.below
@@ -189,6 +198,11 @@ def validate(config: Config) -> None:
     if tr.min_span < 180 or tr.window < tr.min_span:
         # Three one-minute medians at least; a window shorter than the span asked never fits.
         raise ConfigError("trends: min_span must be at least 3m and window at least min_span")
+    if tr.window > TRENDS_WINDOW_MAX_S:
+        # The fit is the median of every pair of minutes, made once a minute: the pairs grow
+        # as the square of the window (a week: 50 million, gigabytes and seconds a minute).
+        raise ConfigError("trends.window: at most 6h (the slope is fitted over every pair "
+                          "of its minutes, once a minute)")
     if tr.after_restart <= 0:
         raise ConfigError("trends.after_restart: must be greater than 0")
     for key in ("connect_timeout_s", "statement_timeout_s", "statements_every_s",

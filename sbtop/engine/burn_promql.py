@@ -4,6 +4,7 @@ rules `sbtop rules` writes, so the console and the pager compute one ratio the s
 
 from __future__ import annotations
 
+from sbtop.engine.burn import slow_bound
 from sbtop.engine.promql import label_value
 from sbtop.engine.settings import EngineSettings
 from sbtop.engine.shape import Shape
@@ -27,6 +28,17 @@ def le_text(seconds: float) -> str:
     return f"{seconds:g}"
 
 
+def le_matcher(seconds: float) -> str:
+    """The matcher of one bucket bound, whichever way it is written. A whole number of
+    seconds is le="1" from prom-client and Go's client but le="1.0" from Python's (and in
+    Prometheus 3, which stores every classic bucket's bound that way): an exact match on one
+    spelling finds nothing on the other, and the latency rule would never page."""
+    text = le_text(seconds)
+    if text.lstrip("-").isdigit():
+        return "le=~" + label_value(text + "|" + text + r"\.0")  # a regex: the dot escaped
+    return f"le={label_value(text)}"
+
+
 def burn_parts(settings: EngineSettings, selector: str, shape: Shape) -> dict[str, str]:
     """A round's burn parts, keyed as sbtop.engine.burn reads them: the requests by status and
     the latency buckets, each increase()d over every window, and the oldest sample's time."""
@@ -47,6 +59,16 @@ def burn_parts(settings: EngineSettings, selector: str, shape: Shape) -> dict[st
     return out
 
 
+def latency_bound(settings: EngineSettings, shape: Shape) -> float | None:
+    """The bucket bound the latency SLO reads: as the engine reads it (sbtop.engine.burn), the
+    threshold or the nearest bound above it, when the app's bounds were seen; else the
+    threshold itself (it must then be one of them). None: no bound that high."""
+    threshold_s = settings.slo.latency_threshold_ms / 1000
+    if shape.bounds is None:
+        return threshold_s
+    return slow_bound(shape.bounds, threshold_s)
+
+
 def ratio_expr(slo: str, window: str, settings: EngineSettings, selector: str, shape: Shape
                ) -> str | None:
     """The share of bad requests over `window` as PromQL; None when the app does not export
@@ -63,8 +85,11 @@ def ratio_expr(slo: str, window: str, settings: EngineSettings, selector: str, s
                 f"sum(rate({r}{sel}[{window}]))")
     if not shape.histogram:
         return None
+    bound = latency_bound(settings, shape)
+    if bound is None:
+        return None
     h = settings.names.latency_histogram + "_bucket"
-    fast = _sel(selector, f"le={label_value(le_text(settings.slo.latency_threshold_ms / 1000))}")
+    fast = _sel(selector, le_matcher(bound))
     every = _sel(selector, 'le="+Inf"')
     return f"1 - sum(rate({h}{fast}[{window}])) / sum(rate({h}{every}[{window}]))"
 

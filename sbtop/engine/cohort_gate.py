@@ -34,7 +34,9 @@ def cohort_criteria(percent: int | None, figures: Mapping[str, Figure]) -> list[
         assert f is not None
         # The verdict's words without their last word (the gate marks each criterion itself),
         # "requests" shortened: the criterion fits one line of an 80-column Canary panel.
-        said = f.reason or "unknown"
+        # Not judged (waiting, unknown): the words name the criterion, since both would
+        # otherwise read "waiting for 38 more canary requests" and not say which is which.
+        said = f"{name}: {f.reason or 'unknown'}"
         if f.detail.said and f.detail.verdict in (PASS, FAIL):
             said = f.detail.said.removesuffix(": FAIL").removesuffix(": pass").replace(
                 " requests", " req")

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sbtop import untrusted
 from sbtop.engine.cohort_stats import Significance, mann_whitney_greater, proportions_greater
 from sbtop.engine.deltas import Deltas
 from sbtop.engine.detail import Detail
@@ -110,7 +112,15 @@ def cohorts_over(d: Deltas | None, settings: EngineSettings, waiting: str) -> Co
             "canary is compared with the baseline taken before the first step"), window_s=d.span)
     canary = _figures(d, c.canary, settings)
     stable = _figures(d, c.stable, settings)
-    return Cohorts(c.label, canary, stable, compare(d, canary, stable, c), window_s=d.span)
+    others = sorted({rk[1] for rk in seen} - {c.canary, c.stable})
+    unlabelled = None
+    if not d.route_buckets:
+        # The counter carries the label, the histogram does not: the latency can never be
+        # compared, which no amount of waiting changes.
+        unlabelled = (f"no {c.label} label on {settings.names.latency_histogram}: the "
+                      "latency cannot be compared by cohort")
+    return Cohorts(c.label, canary, stable, compare(d, canary, stable, c, others, unlabelled),
+                   window_s=d.span)
 
 
 def _figures(d: Deltas, value: str, settings: EngineSettings) -> CohortFigures:
@@ -122,6 +132,13 @@ def _figures(d: Deltas, value: str, settings: EngineSettings) -> CohortFigures:
     requests = sum(classes.values()) if feed is not None else latency_requests
     reasons = []
     p95 = p99 = None
+    label = settings.cohorts.label if settings.cohorts is not None else "cohort"
+    if requests <= 0 and latency_requests <= 0:
+        # Not one request with this value in the window (the canary before its first step):
+        # said as such, not as a counter without a status label.
+        return CohortFigures(value, 0.0, 0.0, 0.0 if d.span > 0 else None, None, None, None,
+                             None, f"no requests labelled {label}="
+                             f"{untrusted.line(value, 40)} in the window")
     if latency_requests >= settings.min_requests:
         p95 = _ms(histogram_quantile(0.95, buckets.items()))
         p99 = _ms(histogram_quantile(0.99, buckets.items()))
@@ -130,8 +147,7 @@ def _figures(d: Deltas, value: str, settings: EngineSettings) -> CohortFigures:
                        f"{settings.min_requests} for a quantile")
     errors = rate = None
     if feed is None or set(classes) <= {"?"}:
-        reasons.append(f"no request count labelled {settings.names.route_labels[0]} with a "
-                       "status")
+        reasons.append(f"no request count labelled {label} with a status")
     elif requests >= settings.min_requests:
         errors = classes.get("5xx", 0.0)
         rate = errors / requests * 100.0
@@ -150,22 +166,26 @@ def _diff_pct(a: float | None, b: float | None) -> float | None:
     return (a - b) / b * 100.0
 
 
-def compare(d: Deltas, canary: CohortFigures, stable: CohortFigures, c: CohortSettings
-            ) -> Comparison:
+def compare(d: Deltas, canary: CohortFigures, stable: CohortFigures, c: CohortSettings,
+            others: Sequence[str] = (), unlabelled: str | None = None) -> Comparison:
+    """`others`: the label's values seen in the window that are neither cohort;
+    `unlabelled`: why the histogram has no cohorts (the latency is then unknown)."""
     p95_diff = _diff_pct(canary.p95_ms, stable.p95_ms)
     p99_diff = _diff_pct(canary.p99_ms, stable.p99_ms)
     err_diff = (None if canary.error_rate_5xx_pct is None or stable.error_rate_5xx_pct is None
                 else canary.error_rate_5xx_pct - stable.error_rate_5xx_pct)
     volume = f"{canary.latency_requests:,.0f} vs {stable.latency_requests:,.0f} requests"
-    waiting = _waiting(canary.latency_requests, stable.latency_requests, c)
-    if waiting is not None:
+    waiting = _waiting(canary.latency_requests, stable.latency_requests, c, others)
+    if unlabelled is not None:
+        latency = Verdict(UNKNOWN, None, None, "mann-whitney", unlabelled)
+    elif waiting is not None:
         latency = Verdict(WAITING, p95_diff, None, "mann-whitney", waiting)
     else:
         test = mann_whitney_greater(tuple(d.route_buckets.get(_key(c.canary), {}).items()),
                                     tuple(d.route_buckets.get(_key(c.stable), {}).items()))
         latency = _judge("p95", p95_diff, "%", c.max_p95_over_stable_pct, test, c, volume)
     volume = f"{canary.requests:,.0f} vs {stable.requests:,.0f} requests"
-    waiting = _waiting(canary.requests, stable.requests, c)
+    waiting = _waiting(canary.requests, stable.requests, c, others)
     if waiting is not None:
         errors = Verdict(WAITING, err_diff, None, "two proportions", waiting)
     elif canary.errors_5xx is None or stable.errors_5xx is None:
@@ -178,15 +198,26 @@ def compare(d: Deltas, canary: CohortFigures, stable: CohortFigures, c: CohortSe
     return Comparison(p95_diff, p99_diff, err_diff, latency, errors)
 
 
-def _waiting(canary_n: float, stable_n: float, c: CohortSettings) -> str | None:
-    """Why it is too early to judge: too few canary (or stable) requests. Never a pass."""
+def _waiting(canary_n: float, stable_n: float, c: CohortSettings, others: Sequence[str] = ()
+             ) -> str | None:
+    """Why it is too early to judge: too few canary (or stable) requests. Never a pass.
+    None at all of one cohort while the label has other values is no wait: the configured
+    value is not the app's (a typo waits forever), and the values seen are said."""
+    for side, value, n in (("canary", c.canary, canary_n), ("stable", c.stable, stable_n)):
+        if n <= 0 and others:
+            seen = ", ".join(untrusted.line(v, 24) for v in others[:2])
+            extra = f" +{len(others) - 2}" if len(others) > 2 else ""
+            return (f"no {side} {c.label}={untrusted.line(value, 24)}: the app writes "
+                    f"{seen}{extra}")
+    # Through Prometheus the counts are increase()s, not whole: 99.7 is shown as 99 (rounded,
+    # it read "waiting for 1 more canary requests (100 of 100)").
     if canary_n < c.min_canary_requests:
         more = math.ceil(c.min_canary_requests - canary_n)
-        return (f"waiting for {more:,} more canary requests ({canary_n:,.0f} of "
+        return (f"waiting for {more:,} more canary requests ({math.floor(canary_n):,} of "
                 f"{c.min_canary_requests:,})")
     if stable_n < c.min_canary_requests:
         more = math.ceil(c.min_canary_requests - stable_n)
-        return f"waiting for {more:,} more stable requests ({stable_n:,.0f})"
+        return f"waiting for {more:,} more stable requests ({math.floor(stable_n):,})"
     return None
 
 
@@ -303,7 +334,10 @@ def summary_lines(view: Cohorts) -> list[str]:
     """`sbtop check`'s words for the cohorts: each side, then each verdict."""
     if view.canary is None or view.stable is None or view.comparison is None:
         return [f"cohorts ({view.label}): {view.reason or 'none yet'}"]
+    def said(what: str, v: Verdict) -> str:
+        # A wait is the same words for both: it names its comparison, as a verdict does.
+        return f"  canary {what} vs stable: {v.said}" if v.state == WAITING else f"  {v.said}"
+
     return [f"cohorts ({view.label}): {_side_text('canary', view.canary)}",
             f"{' ' * (len(view.label) + 12)}{_side_text('stable', view.stable)}",
-            f"  {view.comparison.latency.said}",
-            f"  {view.comparison.errors.said}"]
+            said("p95", view.comparison.latency), said("5xx", view.comparison.errors)]

@@ -10,6 +10,8 @@ gauge under either of its usual names.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -30,6 +32,9 @@ class Shape:
     message_counter: str | None
     memory_rss: bool = True
     event_loop_lag: bool = True
+    # The latency histogram's finite bucket bounds (seconds), when read from a page; None
+    # when not looked at (the configured names, or Prometheus).
+    bounds: tuple[float, ...] | None = None
 
     def describe(self) -> str:
         """How requests and their statuses are read, in words."""
@@ -97,11 +102,25 @@ def from_page(page: Page, names: MetricNames) -> Shape:
     labelled prom-client counter before its first inc()) is there."""
     present = set(page.samples) | {n for n, kind in page.types.items() if kind == "counter"}
     labels: dict[str, set[str]] = {}
+    bucket = names.latency_histogram + "_bucket"
+    bounds: set[float] = set()
     for name, rows in page.samples.items():
         seen = labels.setdefault(name, set())
         for text, _v, _ts in rows:
             try:
-                seen.update(k for k, _ in labels_key(text))
+                pairs = labels_key(text)
             except ParseError:
                 continue
-    return choose(names, present, labels)
+            seen.update(k for k, _ in pairs)
+            if name == bucket:
+                bounds.update(_bound(v) for k, v in pairs if k == "le")
+    shape = choose(names, present, labels)
+    finite = tuple(sorted(b for b in bounds if math.isfinite(b)))
+    return dataclasses.replace(shape, bounds=finite) if shape.histogram else shape
+
+
+def _bound(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.inf  # not a bound: left out with +Inf

@@ -449,5 +449,8 @@ def _bound(pct: float | None, limit: float) -> float | None:
 
 def _minute(seconds: float | None) -> float | None:
     """Whole minutes: "~2h10m" is what is said, and a value that changes every tick would be
-    written into every tick of a recording."""
-    return None if seconds is None else 60.0 * round(seconds / 60.0)
+    written into every tick of a recording. A limit not yet reached is a minute away at the
+    least: 0 means already past ("warning now"), and 20 s away is not that."""
+    if seconds is None:
+        return None
+    return 60.0 * max(1, round(seconds / 60.0)) if seconds > 0 else 0.0

@@ -65,21 +65,39 @@ class CanaryPanel(Panel):
             parts.append(f"next {g.next_percent}%: gate {verdict}")
         self.query_one("#cn-step", Line).set("  ".join(parts))
         first = self.query_one("#cn-gate", Line)
-        width = first.size.width or 10_000  # not laid out yet: one line
+        # The step's line is always shown (the gate's is hidden at 80x24 with no canary under
+        # way, and a hidden line has no width): the panel's width is read from it.
+        width = self.query_one("#cn-step", Line).size.width or 10_000  # not laid out: one line
         self.query_one("#cn-cohorts", Line).set(cohort_line(a.cohorts, width))
         lines: list[list[str]] = [[], []]
-        used = 0
+        used = [0, 0]
+
+        def place(plain: str, shown: str) -> bool:
+            """Onto the first of the two lines with room (an empty line takes anything)."""
+            for row in (0, 1):
+                gap = 2 if used[row] else 0
+                if not used[row] or used[row] + gap + len(plain) <= width:
+                    used[row] += gap + len(plain)
+                    lines[row].append(shown)
+                    return True
+            return False
+
+        # Each criterion in full where it fits; one that fits nowhere says its verdict by its
+        # name, so none is cut off at the panel's edge unseen (80 columns hold two of the
+        # cohort comparisons' sentences, not three).
+        short = []
         for c in g.criteria:
             if c.name == "soak":
                 continue
             word, plain = (("[$success]ok[/]", "ok") if c.passed else
                            ("[$text-muted]n/a[/]", "n/a") if c.passed is None else
                            ("[b $warning]FAIL[/]", "FAIL"))
-            size = len(plain) + 1 + len(c.shown) + (2 if used else 0)
-            row = 0 if not lines[1] and (used == 0 or used + size <= width) else 1
-            if row == 0:
-                used += size
-            lines[row].append(f"{word} {esc(c.shown)}")
+            if not place(f"{plain} {c.shown}", f"{word} {esc(c.shown)}"):
+                short.append((word, plain, c.name))
+        hidden = sum(not place(f"{plain} {name}", f"{word} {esc(name)}")
+                     for word, plain, name in short)
+        if hidden:
+            lines[1].append(f"+{hidden} more")
         first.set("  ".join(lines[0]))
         second = self.query_one("#cn-gate2", Line)
         second.set("  ".join(lines[1]))
