@@ -343,3 +343,24 @@ async def test_quitting_while_a_phase_command_runs_asks_first(tmp_path: Path) ->
             assert not isinstance(app.screen, ConfirmScreen)
     finally:
         h.close()
+
+
+async def test_at_80x24_no_notification_covers_the_plan_view(demo: Harness) -> None:
+    """The view fills the screen: a notice arriving while it is open waits until it closes
+    (the pre-flight's own result is in the view)."""
+    from textual.widgets._toast import Toast
+
+    app = demo.app
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(demo, pilot)
+        await demo.ticks(3, pilot)
+        await pilot.press("p")
+        assert isinstance(app.screen, PlanScreen)
+        app.notify("a notice arriving while the view is open", timeout=30)
+        await pilot.pause()
+        assert [t for t in app.screen.query(Toast) if t.display] == []
+        assert "a notice arriving" not in screen_text(app)
+        assert "Database indexes" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, PlanScreen)

@@ -97,3 +97,15 @@ def test_an_overridden_item_says_so_first() -> None:
     line = plan_text.item_line(window(items=items).preflight[1], 20)
     assert line.index("overridden") < line.index("no baseline captured")
     assert line.count("overridden") == 1
+
+
+def test_each_contact_is_wrapped_at_a_word_never_cut_at_the_edge() -> None:
+    lines = plan_text.contact_lines(
+        ("On call: primary [Your Name], secondary [Team Member], escalation [Tech Lead]",
+         "Tell: Slack #studybuddy-alerts"), 76)
+    shown = [line.replace("[b]", "").replace("[/]", "").replace("\\[", "[") for line in lines]
+    assert all(len(line) <= 76 for line in shown)
+    assert " ".join(x.strip() for x in shown).replace("Contacts  ", "") == (
+        "On call: primary [Your Name], secondary [Team Member], escalation [Tech Lead] "
+        "Tell: Slack #studybuddy-alerts")
+    assert shown[0].startswith("Contacts  On call:") and shown[-1].startswith(" " * 10 + "Tell:")

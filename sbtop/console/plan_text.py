@@ -8,6 +8,7 @@ the view reads the same without colour; colour only repeats it."""
 from __future__ import annotations
 
 import shlex
+import textwrap
 from dataclasses import dataclass
 
 from sbtop import format
@@ -173,20 +174,16 @@ def countdown(p: PhaseView) -> str:
     return "[b $success]ready to pass (P)[/]"
 
 
-def wrapped(label: str, parts: tuple[str, ...] | list[str], width: int) -> list[str]:
-    """'label  a, b, c' over as many lines as `width` needs (each part whole)."""
-    lines: list[str] = []
-    line = f"[b]{label}[/]  "
-    used = len(label) + 2
-    for i, part in enumerate(parts):
-        piece = part + ("," if i < len(parts) - 1 else "")
-        if used > len(label) + 2 and used + 1 + len(piece) > width:
-            lines.append(line.rstrip())
-            line, used = " " * (len(label) + 2), len(label) + 2
-        line += esc(piece) + " "
-        used += len(piece) + 1
-    lines.append(line.rstrip())
-    return lines
+def contact_lines(contacts: tuple[str, ...], width: int) -> list[str]:
+    """'Contacts  On call: ...' one contact line after the other, each wrapped at a word (a
+    phone number or a name is never cut off at the screen's edge)."""
+    label = "Contacts"
+    indent = " " * (len(label) + 2)
+    out: list[str] = []
+    for c in contacts:
+        for piece in textwrap.wrap(c, max(20, width - len(indent))) or [""]:
+            out.append((f"[b]{label}[/]  " if not out else indent) + esc(piece))
+    return out
 
 
 def criterion_line(c: CriterionView) -> str:

@@ -40,6 +40,9 @@ class PlanScreen(Screen[None]):
     PlanScreen #pl-rows { height: 1fr; padding: 0 1; }
     PlanScreen #pl-canary { height: auto; }
     PlanScreen #pl-canary.-off { display: none; }
+    /* The view fills the screen: a notification would hide its phases (the view says what
+       the pre-flight found itself). Those still due show when it closes, as over the help. */
+    PlanScreen Toast { display: none; }
     """
     BINDINGS = [
         Binding("escape,q,p", "back", "Back"),
@@ -168,9 +171,8 @@ class PlanScreen(Screen[None]):
                 add(f"    [$text-muted]{esc(p.settings.note)}[/]")
         if not w.phases:
             add("[$text-muted]no phases: add \\[\\[plan.phases]] to the config[/]")
-        for line in plan_text.wrapped("Contacts", w.contacts, self.app.size.width - 4):
-            if w.contacts:
-                add(line)
+        for line in plan_text.contact_lines(w.contacts, self.app.size.width - 4):
+            add(line)
         return lines, rows
 
     def _default(self, w: Window) -> Row | None:
