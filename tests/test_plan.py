@@ -448,3 +448,25 @@ def test_replay_rebuilds_the_record_from_the_events_up_to_the_tick_shown() -> No
     assert (again.status, again.started_wall, again.watch_from_wall) == (Status.WATCHING, 60, 61)
     assert [(s.how, s.started, s.ended) for s in spans(events)] == [
         ("rolled back", 10, 41), ("failed", 50, 51), ("open", 60, None)]
+
+
+def test_a_watch_over_with_its_figures_unknown_is_not_a_pass_without_an_override(
+        tmp_path: Path) -> None:
+    # The watched figures could not be read (the target down at the pass, no console
+    # looking during the watch): nothing was judged, so a plain pass would be a pass on no data.
+    clock = ManualClock()
+    phase = PhaseSettings("Prisma singleton", watch_s=60.0,
+                          figures=(Fig.ERROR_RATE_5XX_PCT, Fig.LATENCY_P95_MS))
+    c = controller(tmp_path, clock, PlanSettings((phase,)))
+    assert asyncio.run(c.execute(c.plan("start", "1"))).ok
+    clock.advance(61.0)
+    w = c.window(figs(p95=None, e5=None))
+    assert w.current is not None and not w.current.ready
+    assert w.current.verdict.startswith("watch over, not judged: error_rate_5xx_pct unknown")
+    for figures in (figs(p95=None, e5=None), {}):
+        p = c.plan("pass", "1", figures)
+        assert p.needs_override and all("not judged" in x for x in p.why_override)
+    refused = asyncio.run(c.execute(c.plan("pass", "1", {})))
+    assert refused.refused and c.reload().phase("Prisma singleton").status is Status.WATCHING
+    ready = c.plan("pass", "1", figs())
+    assert not ready.needs_override and c.window(figs()).current.ready  # type: ignore[union-attr]

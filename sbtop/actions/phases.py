@@ -238,6 +238,7 @@ class PlanController:
                 why.append("the watch is not over" + (f" ({_minutes(left)} left)"
                                                        if left is not None else ""))
             why += [c.shown for c in view.failing]
+            why += [f"{c.shown}: not judged" for c in view.unjudged]
         else:
             if rec.status in (Status.PENDING, Status.ROLLED_BACK):
                 raise PlanError(f"phase {number} {p.name} is {rec.status}: nothing to roll "

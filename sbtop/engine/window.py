@@ -261,10 +261,19 @@ class PhaseView:
         return tuple(c for c in self.criteria if c.passed is False)
 
     @property
+    def unjudged(self) -> tuple[CriterionView, ...]:
+        """Once the watch is over, the criteria that cannot be judged now (their figure is
+        unknown or not measured): a pass on them would be a pass without the figures."""
+        if not self.watch_over:
+            return ()
+        return tuple(c for c in self.criteria if c.passed is None)
+
+    @property
     def ready(self) -> bool:
-        """Watching, the watch over, no criterion failing: a person may pass it without an
-        override (sbtop never passes it)."""
-        return self.status is Status.WATCHING and self.watch_over and not self.failing
+        """Watching, the watch over, every criterion judged and none failing: a person may
+        pass it without an override (sbtop never passes it)."""
+        return (self.status is Status.WATCHING and self.watch_over and not self.failing
+                and not self.unjudged)
 
     @property
     def verdict(self) -> str:
@@ -277,6 +286,8 @@ class PhaseView:
                 return "watching"
             if not self.watch_over:
                 return f"watching: {words.duration(self.watch_left_s)} left"
+            if self.unjudged:
+                return "watch over, not judged: " + "; ".join(c.shown for c in self.unjudged)
             return "watch over: ready to pass"
         if s is Status.FAILED:
             return f"failed: {self.result or 'its command failed'}"

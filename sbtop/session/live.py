@@ -392,7 +392,8 @@ class LiveSession:
         if self._tellers:  # someone listens: a watch period over is told once
             for p in self.plan_watch.watches_ended(self.plan_window()):
                 self.announce(watch_ended(f"{p.number}. {p.name}", p.verdict, self.wiring.name,
-                                          ok=not p.failing))
+                                          ok=False if p.failing else True if p.ready
+                                          else None))
 
     def plan_window(self, gate: Gate | None = None) -> Window | None:
         """The deploy window judged on the latest figures (None: no [plan])."""
