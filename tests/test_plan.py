@@ -470,3 +470,14 @@ def test_a_watch_over_with_its_figures_unknown_is_not_a_pass_without_an_override
     assert refused.refused and c.reload().phase("Prisma singleton").status is Status.WATCHING
     ready = c.plan("pass", "1", figs())
     assert not ready.needs_override and c.window(figs()).current.ready  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("typed", ["²", "①", "٣"])
+def test_a_phase_or_item_typed_as_an_odd_digit_is_no_such_phase_not_a_traceback(
+        tmp_path: Path, typed: str) -> None:
+    c = controller(tmp_path, ManualClock())
+    with pytest.raises(PlanError, match="no phase"):
+        c.plan("start", typed)
+    with pytest.raises(PlanError, match="no pre-flight item"):
+        c.confirm(typed)
+    assert PLAN.phase(" 2 ") is SINGLETON and PLAN.phase("2") is SINGLETON

@@ -112,20 +112,29 @@ class PlanSettings:
 
     def phase(self, name: str) -> PhaseSettings | None:
         """By name (case-insensitive) or by its number, 1 for the first."""
-        if name.isdigit() and 1 <= int(name) <= len(self.phases):
-            return self.phases[int(name) - 1]
+        number = _number(name)
+        if number is not None and 1 <= number <= len(self.phases):
+            return self.phases[number - 1]
         for p in self.phases:
             if p.name.lower() == name.lower():
                 return p
         return None
 
     def item(self, name: str) -> PreflightSettings | None:
-        if name.isdigit() and 1 <= int(name) <= len(self.preflight):
-            return self.preflight[int(name) - 1]
+        number = _number(name)
+        if number is not None and 1 <= number <= len(self.preflight):
+            return self.preflight[number - 1]
         for i in self.preflight:
             if i.name.lower() == name.lower():
                 return i
         return None
+
+
+def _number(name: str) -> int | None:
+    """A number typed for a phase or an item; None for anything else. str.isdigit() is true
+    of "²" and "①", which int() refuses: a typed name must never end in a traceback."""
+    text = name.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 # --- what was recorded (the state file's "plan") ---------------------------------------------
