@@ -487,3 +487,15 @@ def test_odd_but_valid_json_never_breaks_the_reader() -> None:
         r = read_statuspage(doc)
         assert isinstance(r.state, PageState)
     assert read_statuspage(odd[0]).incident == "far"
+
+
+@pytest.mark.parametrize("created", [None, "2026-12-07T01:00:00Z"])
+def test_incidents_of_the_same_age_show_the_one_the_page_lists_first(
+        created: str | None) -> None:
+    # Statuspage lists incidents newest first: with no date, or the same one, its order says
+    # which is newest.
+    dated = {} if created is None else {"created_at": created}
+    doc = {"status": {"indicator": "minor"},
+           "incidents": [{"name": "Newest", "status": "investigating", **dated},
+                         {"name": "Older", "status": "identified", **dated}]}
+    assert read_statuspage(doc).incident == "Newest"
