@@ -306,6 +306,19 @@ async def test_redirects_are_followed_a_few_times_and_loops_are_refused() -> Non
     assert down.error is not None and down.error.startswith("HTTP 404")
 
 
+@pytest.mark.slow
+async def test_the_timeout_bounds_the_whole_answer_redirects_included() -> None:
+    """Three slow redirects, each quicker than the timeout, all together slower: the page is
+    cut off at its timeout, as a single slow answer is, not held for a timeout per hop."""
+    routes = {SUMMARY: Answer(redirect_to="/a.json", delay_s=0.2),
+              "/a.json": Answer(redirect_to="/b.json", delay_s=0.2),
+              "/b.json": Answer(redirect_to="/c.json", delay_s=0.2),
+              "/c.json": Answer(body=body(summary_doc()), content_type="application/json")}
+    with LoopbackServer(routes) as s:
+        got = await poll_once(s.url, timeout_s=0.5)
+    assert got.error == "timeout: no complete answer within 0.5 s" and got.reading is None
+
+
 async def test_a_redirect_from_https_to_http_is_not_followed() -> None:
     from sbtop.sources.status_pages import _Failed, _next
 
