@@ -244,6 +244,27 @@ def test_a_damaged_phase_record_is_dropped_alone_with_a_note(tmp_path: Path) -> 
     assert "phases.B" in store.problem
 
 
+def test_a_record_with_nan_or_an_impossible_time_is_dropped_not_a_traceback(
+        tmp_path: Path) -> None:
+    # A hand-edited record: NaN in a watch's start, a time past the year 5000, an Infinity
+    # breach. Read as they were, the judged window could not be written (check --json, the
+    # next save) and the times could not be shown: each phase is dropped alone, with a note.
+    store = PlanStore(tmp_path, "staging")
+    store.path.write_text(
+        '{"phases": {"Database indexes": {"status": "watching", "started_wall": 1e300,'
+        ' "watch_from_wall": NaN}, "Prisma singleton": {"status": "watching",'
+        ' "started_wall": 5.0, "watch_from_wall": 5.0, "breaches": {"x": {"wall": 6.0,'
+        ' "value": Infinity}}}}, "preflight": {"Database backup completed":'
+        ' {"ok": true, "wall": -1e20}}}')
+    state = store.load()
+    assert state.phases == {} and state.preflight == {}
+    assert "phases.Database indexes" in store.problem and "phases.Prisma singleton" in \
+        store.problem and "preflight.Database backup completed" in store.problem
+    w = judge_window(PLAN, state, figs(), 1_800_000_000.0)
+    json.dumps(to_dict(w), allow_nan=False)
+    store.save(state)
+
+
 # --- the config ----------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -124,4 +125,25 @@ def _each(found: Any, kind: type[Any], where: str, bad: list[str]) -> dict[str, 
             out[str(name)] = msgspec.convert(raw, kind)
         except msgspec.ValidationError:
             bad.append(f"{where}.{name}")
+            continue
+        if not _sane(raw):
+            del out[str(name)]
+            bad.append(f"{where}.{name}")
     return out
+
+
+MAX_WALL = 1e11  # seconds since 1970: the year 5138; a time past it is a broken record
+
+
+def _sane(value: Any, key: str = "") -> bool:
+    """Every number finite and every time a time: JSON's NaN or 1e300 in a hand-edited record
+    would stop `sbtop check` (it writes the plan) and every save (NaN is not JSON)."""
+    if isinstance(value, dict):
+        return all(_sane(v, str(k)) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_sane(v, key) for v in value)
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            return False
+        return not key.endswith("wall") or 0 <= value < MAX_WALL
+    return True
