@@ -502,3 +502,13 @@ def test_a_phase_or_item_typed_as_an_odd_digit_is_no_such_phase_not_a_traceback(
     with pytest.raises(PlanError, match="no pre-flight item"):
         c.confirm(typed)
     assert PLAN.phase(" 2 ") is SINGLETON and PLAN.phase("2") is SINGLETON
+
+
+def test_plan_status_shows_a_rollback_argv_as_it_runs_not_joined_by_spaces() -> None:
+    # ["sh", "-c", "echo rolled; exit 3"] joined by spaces reads as two commands.
+    from sbtop.actions.plan_commands import status_lines
+
+    phase = PhaseSettings("A", rollback=("sh", "-c", "echo rolled; exit 3"))
+    state = PlanState({"A": PhaseRecord(Status.WATCHING, 0.0, 0.0)})
+    lines = status_lines(judge_window(PlanSettings((phase,)), state, figs(), 10.0), "x")
+    assert "      rollback: sh -c 'echo rolled; exit 3'" in lines

@@ -10,6 +10,7 @@ Exit codes as the other actions: 0 done, 1 refused, 2 failed, 3 usage or configu
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -220,7 +221,7 @@ def _phase_lines(p: PhaseView) -> list[str]:
         for cr in p.criteria:
             out.append(f"      {_mark(cr.passed, False) if cr.passed is not None else 'n/a '} "
                        f"{cr.shown}")
-        back = " ".join(s.rollback) if s.rollback else ""
+        back = shlex.join(s.rollback) if s.rollback else ""  # the argv as it runs
         note = s.rollback_note
         out.append("      rollback: " + "; ".join(x for x in (back, note) if x)
                    if back or note else "      rollback: none configured")
