@@ -92,3 +92,15 @@ def test_check_json_carries_the_plan_and_its_text_a_line(tmp_path: Path) -> None
     assert not (tmp_path / "state").exists()  # check only reads: no directory made
     r = run_sbtop("check", "--demo", "--window", "0.3", env=env)
     assert "  plan: pre-flight: " in r.stdout
+
+
+def test_check_json_says_plan_null_without_a_plan_as_status_pages_says_empty(
+        tmp_path: Path) -> None:
+    import json
+
+    none = tmp_path / "none.toml"
+    none.write_text('[targets.x]\nbase_url = "http://127.0.0.1:9"\n')
+    r = run_sbtop("--config", str(none), "check", "--json", "--window", "0.1",
+                  env={"SBTOP_STATE_DIR": str(tmp_path / "state")})
+    d = json.loads(r.stdout)
+    assert "plan" in d and d["plan"] is None and d["status_pages"] == []
