@@ -512,3 +512,18 @@ def test_incidents_of_the_same_age_show_the_one_the_page_lists_first(
            "incidents": [{"name": "Newest", "status": "investigating", **dated},
                          {"name": "Older", "status": "identified", **dated}]}
     assert read_statuspage(doc).incident == "Newest"
+
+
+@pytest.mark.parametrize("title", ["Degraded C:\\", "API [v2]\\", "\\"])
+def test_an_incident_title_ending_in_a_backslash_cannot_eat_the_headers_closing_tag(
+        title: str) -> None:
+    # Textual's markup reads a backslash before "[" as an escape: a title ending in one
+    # showed "[/]" in the header and left the outage colour running into the rest of it.
+    from textual.content import Content
+
+    reading = PageReading(PageState.OUTAGE, "major", incident=title)
+    page = PageStatus("Render", "https://status.example").answered(reading, 100.0)
+    shown = Content.from_markup(them_markup((page,), 110.0) + " after")
+    assert shown.plain.removesuffix(" after").rstrip(" ") == f"them: Render outage — {title}"
+    assert "[/]" not in shown.plain
+    assert not any(span.end > len(shown.plain) - len(" after") for span in shown.spans)
