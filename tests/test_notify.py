@@ -244,6 +244,16 @@ def test_the_webhook_url_comes_from_the_environment_and_is_never_shown() -> None
         assert "SECRET" not in str(e.value) and "notify.webhook_url_env" in str(e.value)
 
 
+@pytest.mark.parametrize("bad", ["https://[hooks.slack.com/services/T/B/SECRET",
+                                 "https://hooks.slack.com]/T/B/SECRET"])
+def test_a_webhook_url_urllib_cannot_split_is_one_config_line_not_a_traceback(
+        bad: str) -> None:
+    cfg = config.Config(notify=NotifyConfig(webhook_url_env="SB_HOOK"))
+    with pytest.raises(ConfigError) as e:
+        config.resolve(cfg, url="http://127.0.0.1:9", env={"SB_HOOK": bad})
+    assert "SECRET" not in str(e.value) and "does not hold an http(s) URL" in str(e.value)
+
+
 def test_contacts_come_from_the_config_as_the_helps_lines() -> None:
     cfg = config.Config(contacts=ContactsConfig(
         primary="Ada", escalation="Tech Lead", slack_channel="#studybuddy-alerts"))
