@@ -512,3 +512,26 @@ def test_plan_status_shows_a_rollback_argv_as_it_runs_not_joined_by_spaces() -> 
     state = PlanState({"A": PhaseRecord(Status.WATCHING, 0.0, 0.0)})
     lines = status_lines(judge_window(PlanSettings((phase,)), state, figs(), 10.0), "x")
     assert "      rollback: sh -c 'echo rolled; exit 3'" in lines
+
+
+def test_a_pre_flight_dry_run_runs_no_command_and_records_nothing(tmp_path: Path) -> None:
+    from sbtop.actions.plan_commands import plan_main
+    from sbtop.config import resolve
+    from sbtop.engine.assessment import Assessment
+
+    ran = tmp_path / "ran"
+    cfg = parse({"targets": {"x": {"base_url": "http://127.0.0.1:9"}},
+                 "plan": {"phases": [{"name": "A"}], "preflight": [
+                     {"name": "touch", "check": "command", "command": ["touch", str(ran)]}]}})
+
+    async def no_figures(_s: float) -> Assessment:
+        raise AssertionError("a dry run reads no figures")
+
+    said: list[str] = []
+    code = asyncio.run(plan_main(resolve(cfg), "preflight", None, state_dir=tmp_path,
+                                 assess=no_figures, dry_run=True, out=said.append))
+    assert code == 0 and not ran.exists()
+    assert said[-2:] == [f"  touch: would run touch {ran} (no shell, timeout 30 s)",
+                         "dry run: nothing was run or recorded"]
+    assert PlanStore(tmp_path, "x").load().item("touch").ok is None
+    assert audit(tmp_path)[-1]["dry_run"] is True

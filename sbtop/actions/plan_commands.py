@@ -70,6 +70,8 @@ async def plan_main(wiring: Wiring, verb: str, name: str | None, *, state_dir: P
         note = c.recover()
         if note:
             out(f"note: {note}")
+        if verb == "preflight" and dry_run:
+            return _preflight_dry_run(c, out)
         a: Assessment | None = None
         if verb in NEEDS_FIGURES:
             if not as_json:
@@ -116,6 +118,26 @@ def canary_gate(wiring: Wiring, state_dir: Path, figures: Mapping[str, Figure],
     return evaluate(None if canary.read_error else canary.percent, canary.step_started_wall,
                     now_wall, canary.baseline.get(Fig.LATENCY_P95_MS), figures,
                     wiring.actions.gate)
+
+
+def _preflight_dry_run(c: PlanController, out: Callable[[str], None]) -> int:
+    """What the pre-flight would check and run: nothing run (a command item may do anything
+    its argv says), nothing recorded but the dry run's audit line."""
+    for i in c.settings.preflight:
+        if i.kind == "command":
+            what = f"would run {shlex.join(i.command)} (no shell, timeout {i.timeout_s:g} s)"
+        elif i.kind == "sql":
+            what = f"would query the database (read only, timeout {i.timeout_s:g} s)"
+        elif i.kind == "confirm":
+            what = "confirmed by a person (sbtop plan confirm)"
+        else:
+            what = f"would check ({i.kind})"
+        out(f"  {i.name}: {what}")
+    text = "dry run: nothing was run or recorded"
+    c.audit.append({"target": c.target, "action": "plan preflight", "dry_run": True,
+                    "result": text})
+    out(text)
+    return EXIT_DONE
 
 
 async def _preflight(c: PlanController, wiring: Wiring, state_dir: Path, a: Assessment | None,
