@@ -535,3 +535,28 @@ def test_a_pre_flight_dry_run_runs_no_command_and_records_nothing(tmp_path: Path
                          "dry run: nothing was run or recorded"]
     assert PlanStore(tmp_path, "x").load().item("touch").ok is None
     assert audit(tmp_path)[-1]["dry_run"] is True
+
+
+def test_a_read_only_plan_status_changes_no_record(tmp_path: Path) -> None:
+    # The console's read-only session leaves a dead sbtop's running phase alone; the command
+    # line's read-only status wrote it failed (and the audit) all the same.
+    from sbtop.actions.plan_commands import plan_main
+    from sbtop.config import resolve
+    from sbtop.engine.assessment import Assessment
+    from sbtop.engine.levels import Level
+    from sbtop.engine.routes import Routes
+
+    cfg = parse({"targets": {"x": {"base_url": "http://127.0.0.1:9"}},
+                 "plan": {"phases": [{"name": "A", "run": ["true"]}]}})
+    store = PlanStore(tmp_path, "x")
+    store.save(PlanState({"A": PhaseRecord(Status.RUNNING, 1.0)}))
+    before = store.path.read_bytes()
+
+    async def assess(_s: float) -> Assessment:
+        return Assessment("x", 1, 1.0, 1_800_000_000.0, Level.OK, {}, Routes(), (), {})
+
+    said: list[str] = []
+    code = asyncio.run(plan_main(resolve(cfg), "status", None, state_dir=tmp_path,
+                                 assess=assess, out=said.append, read_only=True))
+    assert code == 0 and store.path.read_bytes() == before
+    assert not (tmp_path / "audit.jsonl").exists() and not any("note:" in x for x in said)

@@ -46,20 +46,22 @@ def run_plan(wiring: Wiring, verb: str, name: str | None, *, state_dir: Path,
              assess: Assess, yes: bool = False, dry_run: bool = False,
              override: str | None = None, undo: bool = False, window_s: float = 10.0,
              as_json: bool = False, ask: Callable[[str], str] = input,
-             out: Callable[[str], None] = print, clock: Clock = SYSTEM) -> int:
+             out: Callable[[str], None] = print, clock: Clock = SYSTEM,
+             read_only: bool = False) -> int:
     """The command: SIGTERM or SIGHUP while a phase's command runs stop it as the canary's
     actions are stopped (its process group, the record saying interrupted)."""
     return _in_loop(plan_main(wiring, verb, name, state_dir=state_dir, assess=assess,
                               yes=yes, dry_run=dry_run, override=override, undo=undo,
                               window_s=window_s, as_json=as_json, ask=ask, out=out,
-                              clock=clock))
+                              clock=clock, read_only=read_only))
 
 
 async def plan_main(wiring: Wiring, verb: str, name: str | None, *, state_dir: Path,
                     assess: Assess, yes: bool = False, dry_run: bool = False,
                     override: str | None = None, undo: bool = False, window_s: float = 10.0,
                     as_json: bool = False, ask: Callable[[str], str] = input,
-                    out: Callable[[str], None] = print, clock: Clock = SYSTEM) -> int:
+                    out: Callable[[str], None] = print, clock: Clock = SYSTEM,
+                    read_only: bool = False) -> int:
     c, reason = build_plan_controller(wiring.plan, wiring.name, wiring.production, state_dir,
                                       clock)
     if c is None:
@@ -67,7 +69,9 @@ async def plan_main(wiring: Wiring, verb: str, name: str | None, *, state_dir: P
     if c.store.problem:
         out(f"warning: {c.store.problem}")
     try:
-        note = c.recover()
+        # A read-only look changes no record (as the console's read-only session does not):
+        # a phase left running by a dead sbtop is shown running, for a deployer to settle.
+        note = None if read_only else c.recover()
         if note:
             out(f"note: {note}")
         if verb == "preflight" and dry_run:
