@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from sbtop.actions.commands import (
     EXIT_REFUSED,
     CommandError,
     _in_loop,
+    confirmed,
 )
 from sbtop.actions.phases import PhasePlan, PlanController, PlanError, build_plan_controller
 from sbtop.actions.preflight import PreflightContext, run_checks
@@ -173,11 +173,11 @@ async def _act(c: PlanController, plan: PhasePlan, *, yes: bool, dry_run: bool,
         return EXIT_REFUSED
     if not dry_run and not yes:
         try:
-            confirmed = _confirmed(plan, ask, out)
+            go = confirmed(plan, ask, out)
         except KeyboardInterrupt:
             out("\ncancelled: nothing was run")
             return EXIT_INTERRUPTED
-        if not confirmed:
+        if not go:
             out("cancelled: nothing was run")
             c.audit.append({"target": plan.target, "action": plan.title,
                             "phase": plan.phase.name, "result": "cancelled at the "
@@ -189,19 +189,6 @@ async def _act(c: PlanController, plan: PhasePlan, *, yes: bool, dry_run: bool,
     if done.refused:
         return EXIT_REFUSED
     return EXIT_DONE if done.ok else EXIT_FAILED
-
-
-def _confirmed(plan: PhasePlan, ask: Callable[[str], str], out: Callable[[str], None]) -> bool:
-    if not sys.stdin.isatty() and ask is input:
-        out("not confirmed: no terminal to ask on (give --yes to act without asking)")
-        return False
-    try:
-        if plan.production:
-            typed = ask(f"PRODUCTION: type the target's name ({plan.target}) to go ahead: ")
-            return typed.strip() == plan.target
-        return ask("go ahead? [y/N] ").strip().lower() in ("y", "yes")
-    except EOFError:
-        return False
 
 
 def _mark(ok: bool | None, person: bool) -> str:
