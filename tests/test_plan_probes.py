@@ -104,3 +104,12 @@ def test_check_json_says_plan_null_without_a_plan_as_status_pages_says_empty(
                   env={"SBTOP_STATE_DIR": str(tmp_path / "state")})
     d = json.loads(r.stdout)
     assert "plan" in d and d["plan"] is None and d["status_pages"] == []
+
+
+def test_a_baseline_item_says_when_the_baseline_was_captured() -> None:
+    # Last week's baseline still counts as captured, but it must not read as today's.
+    item = [PreflightSettings("Baseline captured", ItemKind.BASELINE)]
+    ctx = PreflightContext(None, {"latency_p95_ms": 213.0}, baseline_wall=1_800_000_000.0,
+                           now_wall=1_800_000_000.0 + 3 * 86400)
+    ok, text = asyncio.run(run_checks(item, ctx))["Baseline captured"]
+    assert ok and text == "baseline p95 213 ms, captured 2027-01-15T08:00:00Z (72h00m ago)"

@@ -147,9 +147,10 @@ def _preflight_dry_run(c: PlanController, out: Callable[[str], None]) -> int:
 async def _preflight(c: PlanController, wiring: Wiring, state_dir: Path, a: Assessment | None,
                out: Callable[[str], None]) -> int:
     store = StateStore(state_dir, wiring.name)
-    baseline = store.load().canary.baseline if store.path.exists() else None
-    ctx = PreflightContext(a, baseline, wiring.collector.dsn,
-                           wiring.collector.db.connect_timeout_s)
+    canary = store.load().canary if store.path.exists() else None
+    ctx = PreflightContext(a, canary.baseline if canary else None, wiring.collector.dsn,
+                           wiring.collector.db.connect_timeout_s,
+                           canary.baseline_wall if canary else None, c.clock.now()[1])
     results = await run_checks(c.settings.preflight, ctx)
     c.record_checks(results)
     w = c.window(a.figures if a is not None else {})

@@ -107,7 +107,8 @@ class PlanActions:
         canary = s.canary_state()
         ctx = PreflightContext(s.assessment, canary.baseline if canary else None,
                                s.wiring.collector.dsn,
-                               s.wiring.collector.db.connect_timeout_s)
+                               s.wiring.collector.db.connect_timeout_s,
+                               canary.baseline_wall if canary else None, s.clock.now()[1])
         results = await run_checks(c.settings.preflight, ctx)
         try:
             c.record_checks(results)
