@@ -560,3 +560,42 @@ def test_a_read_only_plan_status_changes_no_record(tmp_path: Path) -> None:
                                  assess=assess, out=said.append, read_only=True))
     assert code == 0 and store.path.read_bytes() == before
     assert not (tmp_path / "audit.jsonl").exists() and not any("note:" in x for x in said)
+
+
+def test_plan_status_on_the_command_line_is_a_look_that_remembers_a_breach(
+        tmp_path: Path) -> None:
+    # No console ran during the watch: a 5xx breach seen by `sbtop plan status` must still
+    # stop a plain pass after the figure recovered.
+    from sbtop.actions.plan_commands import plan_main
+    from sbtop.config import resolve
+    from sbtop.engine.assessment import Assessment
+    from sbtop.engine.levels import Level
+    from sbtop.engine.routes import Routes
+
+    cfg = parse({"targets": {"x": {"base_url": "http://127.0.0.1:9"}},
+                 "plan": {"phases": [{"name": "A", "watch": "1m", "criteria": [
+                     {"figure": "error_rate_5xx_pct", "op": "<", "value": 1,
+                      "judged": "during"}]}]}})
+    clock = ManualClock()
+    store = PlanStore(tmp_path, "x")
+    store.save(PlanState({"A": PhaseRecord(Status.WATCHING, clock.wall, clock.wall)}))
+    e5 = [2.0]
+
+    async def assess(_s: float) -> Assessment:
+        return Assessment("x", 1, 1.0, clock.wall, Level.OK, figs(e5=e5[0]), Routes(), (), {})
+
+    def run(verb: str, name: str | None = None, **kw: object) -> tuple[int, list[str]]:
+        said: list[str] = []
+        code = asyncio.run(plan_main(resolve(cfg), verb, name, state_dir=tmp_path,
+                                     assess=assess, out=said.append, clock=clock,
+                                     yes=True, **kw))  # type: ignore[arg-type]
+        return code, said
+
+    clock.advance(10.0)
+    assert run("status")[0] == 2
+    e5[0] = 0.1
+    clock.advance(60.0)
+    code, said = run("status")
+    assert code == 2 and any("broke during the watch (2.00%)" in x for x in said)
+    code, said = run("pass", "A")
+    assert code == 1 and store.load().phase("A").status is Status.WATCHING

@@ -82,6 +82,10 @@ async def plan_main(wiring: Wiring, verb: str, name: str | None, *, state_dir: P
                 out(f"reading the figures ({window_s:g} s)...")
             a = await assess(window_s)
         figures: Mapping[str, Figure] = a.figures if a is not None else {}
+        if verb in ("status", "pass") and not read_only and not dry_run:
+            # Every look counts, the console's or this one: a 'during' criterion broken
+            # now is remembered, though the figure recovers before the pass.
+            c.record_breaches(figures)
         gate = canary_gate(wiring, state_dir, figures, c.clock.now()[1])
         if verb == "status":
             w = c.window(figures, gate)
