@@ -599,3 +599,21 @@ def test_plan_status_on_the_command_line_is_a_look_that_remembers_a_breach(
     assert code == 2 and any("broke during the watch (2.00%)" in x for x in said)
     code, said = run("pass", "A")
     assert code == 1 and store.load().phase("A").status is Status.WATCHING
+
+
+def test_a_pass_confirmed_after_a_breach_was_recorded_meanwhile_is_refused(
+        tmp_path: Path) -> None:
+    # The pass was shown ready; while the person read the confirmation, the console's look
+    # recorded a 5xx breach. Carrying out the plan as shown would pass a phase that broke.
+    clock = ManualClock()
+    c = controller(tmp_path, clock, PlanSettings((INDEXES,)))
+    assert asyncio.run(c.execute(c.plan("start", "1"))).ok
+    clock.advance(601.0)
+    shown = c.plan("pass", "1", figs())
+    assert not shown.needs_override
+    console = controller(tmp_path, clock, PlanSettings((INDEXES,)))
+    assert console.record_breaches(figs(e5=3.0))
+    done = asyncio.run(c.execute(shown))
+    assert done.refused and "changed since it was shown" in done.text
+    assert "broke during the watch (3.00%)" in done.text
+    assert c.reload().phase(INDEXES.name).status is Status.WATCHING
