@@ -527,3 +527,33 @@ def test_an_incident_title_ending_in_a_backslash_cannot_eat_the_headers_closing_
     assert shown.plain.removesuffix(" after").rstrip(" ") == f"them: Render outage — {title}"
     assert "[/]" not in shown.plain
     assert not any(span.end > len(shown.plain) - len(" after") for span in shown.spans)
+
+
+@pytest.mark.slow
+async def test_a_subscriber_failing_on_a_poll_does_not_stop_the_polls() -> None:
+    # A bug of ours in whatever acts on a poll (the notifier's summing once raised) ended
+    # the page's loop for good: the header went unknown for the rest of the session.
+    import dataclasses
+
+    routes = {"/metrics": Answer(body=b"x 1\n"), "/api/health": Answer(body=b"{}"),
+              SUMMARY: Answer(body=body(summary_doc()))}
+    with LoopbackServer(routes) as s:
+        wiring = config.resolve(config.parse({
+            "targets": {"x": {"base_url": s.url}},
+            "status_pages": [{"name": "Render", "url": s.url}]}))
+        fast = tuple(dataclasses.replace(p, interval_s=0.05) for p in wiring.status_pages.pages)
+        wiring = dataclasses.replace(wiring, status_pages=StatusPagesSettings(fast))
+        session = LiveSession(wiring, refresh_s=0.2)
+
+        def broken(u: object) -> None:
+            if isinstance(u, Snapshot) and u.cause is Cause.STATUS_PAGES:
+                raise RuntimeError("a subscriber's bug")
+
+        session.subscribe(broken)
+        async with session:
+            run = asyncio.create_task(session.run())
+            polls = lambda: sum(1 for r in s.requests if r["path"] == SUMMARY)  # noqa: E731
+            await asyncio.wait_for(_until_async(lambda: polls() >= 3), timeout=10)
+            session.stop()
+            await run
+        assert any("a subscriber's bug" in e for e in session.internal_errors)

@@ -304,7 +304,11 @@ class LiveSession:
         if not self._subscribers:
             return
         changed = self.page_watch.update(self.status_pages.statuses(), self.clock.now()[1])
-        self.publish_snapshot(Cause.STATUS_PAGES, changed)
+        try:
+            self.publish_snapshot(Cause.STATUS_PAGES, changed)
+        except Exception as e:  # a bug of ours in a subscriber must not end the polls
+            self.internal_errors.append(f"{type(e).__name__}: {e}")
+            self.publish(Notice(f"sbtop internal error: {type(e).__name__}: {e}", "error", 10))
 
     def close_recorder(self) -> None:
         if self.recorder is not None:
