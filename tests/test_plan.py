@@ -306,6 +306,9 @@ def test_the_config_builds_phases_with_durations_criteria_and_commands() -> None
     ({"preflight": [{"name": "x", "check": "sql"}]}, "plan.preflight[0].sql: check = \"sql\" "
      "needs the query"),
     ({"phases": [{"name": "a", "run": "npm run build"}]}, "plan.phases[0].run"),
+    # The record is read back with control characters escaped: such a name lost its record.
+    ({"phases": [{"name": "Socket.IO\thandlers"}]}, "plan.phases[0].name: 'Socket.IO\\\\t"),
+    ({"preflight": [{"name": "Backup\ndone"}]}, "plan.preflight[0].name: 'Backup\\\\n"),
 ])
 def test_a_bad_plan_in_the_config_is_one_line_naming_the_key(
         plan: dict[str, object], message: str) -> None:
@@ -617,3 +620,4 @@ def test_a_pass_confirmed_after_a_breach_was_recorded_meanwhile_is_refused(
     assert done.refused and "changed since it was shown" in done.text
     assert "broke during the watch (3.00%)" in done.text
     assert c.reload().phase(INDEXES.name).status is Status.WATCHING
+
