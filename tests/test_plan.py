@@ -621,3 +621,26 @@ def test_a_pass_confirmed_after_a_breach_was_recorded_meanwhile_is_refused(
     assert "broke during the watch (3.00%)" in done.text
     assert c.reload().phase(INDEXES.name).status is Status.WATCHING
 
+
+
+def test_a_watched_figure_without_a_critical_bound_is_not_judged_and_low_is_bad_says_over(
+        ) -> None:
+    # "Never critical" of a figure with no critical threshold held whatever it did: a pass
+    # nobody judged. And of a figure where low is bad, "must stay under" said the opposite.
+    from sbtop.engine.levels import Threshold
+
+    settings = EngineSettings(thresholds={**SETTINGS.thresholds, Fig.REQUESTS_PER_S:
+                                          Threshold(warning=10, critical=2, above=False)})
+    phase = PhaseSettings("Frontend", watch_s=60.0,
+                          figures=(Fig.REQUESTS_PER_S, Fig.EVENT_LOOP_LAG_MS))
+    state = PlanState({"Frontend": PhaseRecord(Status.WATCHING, 0.0, 0.0)})
+    figures = {Fig.REQUESTS_PER_S: judge(Fig.REQUESTS_PER_S, 1.0, settings),
+               Fig.EVENT_LOOP_LAG_MS: judge(Fig.EVENT_LOOP_LAG_MS, 900.0, settings)}
+    view = judge_window(PlanSettings((phase,)), state, figures, 61.0).current
+    assert view is not None
+    rps, lag = view.criteria
+    assert rps.passed is False and rps.shown == "requests_per_s 1.0/s, must stay over critical 2.0/s"
+    assert lag.passed is None and "no critical threshold" in lag.shown
+    assert not view.ready and view.unjudged == (lag,)
+    found = breaches(PlanSettings((phase,)), state, figures, 30.0)["Frontend"]
+    assert list(found) == ["requests_per_s not critical (during)"]

@@ -355,7 +355,7 @@ def breaches(settings: PlanSettings, state: PlanState, figures: Mapping[str, Fig
             value = _value(figures.get(c.figure))
             if value is None:
                 continue  # unknown is said as unknown, not remembered as a breach
-            if not _holds(c, value, figures.get(c.figure)):
+            if _holds(c, value, figures.get(c.figure)) is False:
                 out.setdefault(p.name, {})[name] = Breach(now_wall, value)
     return out
 
@@ -367,10 +367,18 @@ def _during(p: PhaseSettings) -> list[CriterionSettings]:
     return watched + [c for c in p.criteria if c.when is When.DURING]
 
 
-def _holds(c: CriterionSettings, value: float, f: Figure | None) -> bool:
+def _holds(c: CriterionSettings, value: float, f: Figure | None) -> bool | None:
+    """None: it cannot be judged (a watched figure with no critical bound: never critical,
+    whatever it does, which is no verdict)."""
     if c.op == "!":
+        if _critical(f) is None:
+            return None
         return f is None or f.level is not Level.CRITICAL
     return c.holds(value)
+
+
+def _critical(f: Figure | None) -> float | None:
+    return f.threshold.critical if f is not None and f.threshold is not None else None
 
 
 def _criterion_name(c: CriterionSettings) -> str:
@@ -445,9 +453,11 @@ def _shown(c: CriterionSettings, f: Figure | None, value: float | None) -> str:
     else:
         now = f"{what} {words.number(value, _unit(f))}"
     if c.op == "!":
-        crit = f.threshold.critical if f is not None and f.threshold is not None else None
-        bound = f"critical {words.number(crit, _unit(f))}" if crit is not None else "critical"
-        return f"{now}, must stay under {bound}"
+        crit = _critical(f)
+        if crit is None:
+            return f"{now}: no critical threshold to judge it by (add a criterion)"
+        side = "under" if f is None or f.threshold is None or f.threshold.above else "over"
+        return f"{now}, must stay {side} critical {words.number(crit, _unit(f))}"
     return f"{now}, must be {c.op} {words.number(c.value, _unit(f))}"
 
 
