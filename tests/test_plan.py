@@ -639,7 +639,8 @@ def test_a_watched_figure_without_a_critical_bound_is_not_judged_and_low_is_bad_
     view = judge_window(PlanSettings((phase,)), state, figures, 61.0).current
     assert view is not None
     rps, lag = view.criteria
-    assert rps.passed is False and rps.shown == "requests_per_s 1.0/s, must stay over critical 2.0/s"
+    assert rps.passed is False
+    assert rps.shown == "requests_per_s 1.0/s, must stay over critical 2.0/s"
     assert lag.passed is None and "no critical threshold" in lag.shown
     assert not view.ready and view.unjudged == (lag,)
     found = breaches(PlanSettings((phase,)), state, figures, 30.0)["Frontend"]
