@@ -8,10 +8,8 @@ the console agree, two sbtops never act at once, and a dropped SSH link loses no
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -19,13 +17,14 @@ from typing import Any
 
 import msgspec
 
-from sbtop import untrusted
 from sbtop.actions.state import (
     StateDirError,
     StateStore,
     open_file,
     prepare_dir,
+    read_record,
     shared_group,
+    write_record,
 )
 from sbtop.engine.window import ItemRecord, PhaseRecord, PlanState
 
@@ -64,18 +63,8 @@ class PlanStore:
     def load(self) -> PlanState:
         """The saved record. A phase or item of the wrong shape (a hand edit, a team mate's
         older sbtop) is dropped alone, read as never done, and named in `problem`."""
-        self.problem = ""
-        mode = self._ready()
-        try:
-            with os.fdopen(open_file(self.path, os.O_RDONLY, mode), "rb") as f:
-                data = untrusted.deep(json.loads(f.read().decode("utf-8")))
-        except FileNotFoundError:
-            return PlanState()
-        except (OSError, ValueError, RecursionError) as e:
-            self.problem = f"{self.path}: unreadable ({type(e).__name__}); starting afresh"
-            return PlanState()
-        if not isinstance(data, dict):
-            self.problem = f"{self.path}: not a JSON object; starting afresh"
+        data, self.problem = read_record(self.path, self._ready())
+        if data is None:
             return PlanState()
         bad: list[str] = []
         phases = _each(data.get("phases"), PhaseRecord, "phases", bad)
@@ -85,26 +74,7 @@ class PlanStore:
         return PlanState(phases, items)
 
     def save(self, state: PlanState) -> None:
-        mode = self._ready()
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp",
-                                       dir=self.dir)
-        except OSError as e:
-            raise StateDirError(f"{self.dir}: cannot save the plan: {e.strerror}") from None
-        try:
-            os.fchmod(fd, mode)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(asdict(state), f, indent=2, allow_nan=False)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException as e:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            if isinstance(e, OSError):
-                raise StateDirError(f"{self.path}: cannot save the plan: {e.strerror}"
-                                    ) from None
-            raise
+        write_record(self.path, self._ready(), asdict(state), "the plan", allow_nan=False)
 
     @contextlib.contextmanager
     def locked(self, action: str) -> Iterator[None]:
