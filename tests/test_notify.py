@@ -148,6 +148,26 @@ def test_prometheus_alerts_about_this_target_are_told_by_their_labels() -> None:
     assert e.level is Level.CRITICAL and "\x1b" not in e.body
 
 
+def test_prometheus_alerts_unreadable_for_a_look_are_not_told_resolved_nor_fired_again(
+        ) -> None:
+    # Prometheus's alerts endpoint failing (its figures fine) gave no alerts at that look:
+    # every firing alert was told resolved, to the terminal and #studybuddy-alerts, and
+    # fired anew when the endpoint answered again.
+    import dataclasses
+
+    down = ExternalAlert("NodeDown", "firing", severity="critical", summary="down",
+                         labels={"instance": "a"}, scope="target")
+    n = Notifier(NotifySettings(bell=False, desktop=()), write=None, say=lambda _t: None,
+                 now=lambda: 0.0)
+    unread = dataclasses.replace(assessment(), external_alerts_error="HTTP 500")
+    assert n.observe(assessment(external=(down,)), None) == ()  # the first look: baseline
+    assert n.observe(unread, None) == ()
+    assert n.observe(unread, None) == ()
+    assert n.observe(assessment(external=(down,)), None) == ()
+    (resolved,) = n.observe(assessment(), None)  # read, and gone: resolved now
+    assert resolved.kind is EventKind.ALERT_RESOLVED and resolved.title.startswith("NodeDown")
+
+
 def test_the_gate_turning_red_is_told_once_with_what_fails() -> None:
     green, red = seen(assessment(), gate()), seen(assessment(), gate("5xx", "p95"))
     (e,) = transitions(green, red)

@@ -54,6 +54,9 @@ class Seen:
     target: str = ""
     firing: Mapping[str, Firing] = field(default_factory=dict)  # by a key unique per alert
     gate_failing: tuple[str, ...] = ()  # the gate's failing criteria, as shown
+    # Prometheus's alerts could not be read at this look: their absence is unknown, not
+    # resolved (see `settled`).
+    external_unknown: bool = False
 
 
 def seen(a: Assessment, gate: Gate | None, book: Mapping[str, Advice] | None = None) -> Seen:
@@ -68,9 +71,22 @@ def seen(a: Assessment, gate: Gate | None, book: Mapping[str, Advice] | None = N
     for x in a.external_alerts:
         if x.state == "firing" and x.counted:
             labels = ",".join(f"{k}={v}" for k, v in sorted(x.labels.items()))
-            firing[f"prometheus/{x.name}/{labels}"] = Firing(
+            firing[f"{EXTERNAL}{x.name}/{labels}"] = Firing(
                 x.name, alert_level(x), untrusted.line(x.summary or "from Prometheus", 200))
-    return Seen(a.target, firing, red(gate))
+    return Seen(a.target, firing, red(gate), a.external_alerts_error is not None)
+
+
+EXTERNAL = "prometheus/"  # the key prefix of Prometheus's alerts in Seen.firing
+
+
+def settled(before: Seen | None, now: Seen) -> Seen:
+    """`now`, with Prometheus's alerts firing at the look before carried over while they
+    cannot be read: an alerts endpoint failing is not every alert resolving (nor, when it
+    answers again, each firing anew)."""
+    if before is None or not now.external_unknown:
+        return now
+    kept = {k: f for k, f in before.firing.items() if k.startswith(EXTERNAL)}
+    return Seen(now.target, {**kept, **now.firing}, now.gate_failing, True)
 
 
 def red(gate: Gate | None) -> tuple[str, ...]:

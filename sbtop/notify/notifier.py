@@ -16,7 +16,7 @@ from sbtop.engine.assessment import Assessment
 from sbtop.engine.gate import Gate
 from sbtop.engine.levels import Level
 from sbtop.engine.page_changes import PageChange
-from sbtop.engine.transitions import Event, Seen, page_events, seen, transitions
+from sbtop.engine.transitions import Event, Seen, page_events, seen, settled, transitions
 from sbtop.notify import terminal
 from sbtop.notify.settings import NotifySettings
 from sbtop.notify.webhook import Webhook
@@ -60,7 +60,7 @@ class Notifier:
 
     def observe(self, a: Assessment, gate: Gate | None) -> tuple[Event, ...]:
         """Compare with the look before; tell of what changed."""
-        now = seen(a, gate, self._book)
+        now = settled(self._seen, seen(a, gate, self._book))
         events = transitions(self._seen, now)
         self._seen = now
         for e in events:
