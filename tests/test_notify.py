@@ -148,6 +148,26 @@ def test_prometheus_alerts_about_this_target_are_told_by_their_labels() -> None:
     assert e.level is Level.CRITICAL and "\x1b" not in e.body
 
 
+def test_prometheus_alerts_unreadable_for_a_look_are_not_told_resolved_nor_fired_again(
+        ) -> None:
+    # Prometheus's alerts endpoint failing (its figures fine) gave no alerts at that look:
+    # every firing alert was told resolved, to the terminal and #studybuddy-alerts, and
+    # fired anew when the endpoint answered again.
+    import dataclasses
+
+    down = ExternalAlert("NodeDown", "firing", severity="critical", summary="down",
+                         labels={"instance": "a"}, scope="target")
+    n = Notifier(NotifySettings(bell=False, desktop=()), write=None, say=lambda _t: None,
+                 now=lambda: 0.0)
+    unread = dataclasses.replace(assessment(), external_alerts_error="HTTP 500")
+    assert n.observe(assessment(external=(down,)), None) == ()  # the first look: baseline
+    assert n.observe(unread, None) == ()
+    assert n.observe(unread, None) == ()
+    assert n.observe(assessment(external=(down,)), None) == ()
+    (resolved,) = n.observe(assessment(), None)  # read, and gone: resolved now
+    assert resolved.kind is EventKind.ALERT_RESOLVED and resolved.title.startswith("NodeDown")
+
+
 def test_the_gate_turning_red_is_told_once_with_what_fails() -> None:
     green, red = seen(assessment(), gate()), seen(assessment(), gate("5xx", "p95"))
     (e,) = transitions(green, red)
@@ -212,6 +232,19 @@ def test_at_most_one_message_a_minute_per_kind_the_rest_summed() -> None:
     assert lim.offer(fire[0], 61.0) == []  # the summary started a new minute
 
 
+@pytest.mark.parametrize("kind", list(EventKind))
+def test_every_kind_of_event_held_in_a_minute_is_summed_in_words(kind: EventKind) -> None:
+    # Status pages' changes came in after the limiter was written: three providers changing
+    # within a minute held two, and summing them broke the tick (KeyError).
+    lim = Limiter(60.0)
+    events = [Event(kind, f"E{i}") for i in range(3)]
+    assert len(lim.offer(events[0], 0.0)) == 1
+    assert lim.offer(events[1], 1.0) == [] and lim.offer(events[2], 2.0) == []
+    (summary,) = lim.due(60.0)
+    assert summary.startswith("2 ") and "within 60 s" in summary and "E2" in summary
+    assert str(kind) not in summary  # words, not the enum's name
+
+
 def test_slack_markup_from_outside_cannot_mention_the_channel() -> None:
     assert slack_escape("<!channel> & <https://x|y>") == "&lt;!channel&gt; &amp; &lt;https://x|y&gt;"
 
@@ -229,6 +262,16 @@ def test_the_webhook_url_comes_from_the_environment_and_is_never_shown() -> None
         with pytest.raises(ConfigError) as e:
             config.resolve(cfg, url="http://127.0.0.1:9", env={"SB_HOOK": bad})
         assert "SECRET" not in str(e.value) and "notify.webhook_url_env" in str(e.value)
+
+
+@pytest.mark.parametrize("bad", ["https://[hooks.slack.com/services/T/B/SECRET",
+                                 "https://hooks.slack.com]/T/B/SECRET"])
+def test_a_webhook_url_urllib_cannot_split_is_one_config_line_not_a_traceback(
+        bad: str) -> None:
+    cfg = config.Config(notify=NotifyConfig(webhook_url_env="SB_HOOK"))
+    with pytest.raises(ConfigError) as e:
+        config.resolve(cfg, url="http://127.0.0.1:9", env={"SB_HOOK": bad})
+    assert "SECRET" not in str(e.value) and "does not hold an http(s) URL" in str(e.value)
 
 
 def test_contacts_come_from_the_config_as_the_helps_lines() -> None:

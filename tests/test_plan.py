@@ -244,6 +244,27 @@ def test_a_damaged_phase_record_is_dropped_alone_with_a_note(tmp_path: Path) -> 
     assert "phases.B" in store.problem
 
 
+def test_a_record_with_nan_or_an_impossible_time_is_dropped_not_a_traceback(
+        tmp_path: Path) -> None:
+    # A hand-edited record: NaN in a watch's start, a time past the year 5000, an Infinity
+    # breach. Read as they were, the judged window could not be written (check --json, the
+    # next save) and the times could not be shown: each phase is dropped alone, with a note.
+    store = PlanStore(tmp_path, "staging")
+    store.path.write_text(
+        '{"phases": {"Database indexes": {"status": "watching", "started_wall": 1e300,'
+        ' "watch_from_wall": NaN}, "Prisma singleton": {"status": "watching",'
+        ' "started_wall": 5.0, "watch_from_wall": 5.0, "breaches": {"x": {"wall": 6.0,'
+        ' "value": Infinity}}}}, "preflight": {"Database backup completed":'
+        ' {"ok": true, "wall": -1e20}}}')
+    state = store.load()
+    assert state.phases == {} and state.preflight == {}
+    assert "phases.Database indexes" in store.problem and "phases.Prisma singleton" in \
+        store.problem and "preflight.Database backup completed" in store.problem
+    w = judge_window(PLAN, state, figs(), 1_800_000_000.0)
+    json.dumps(to_dict(w), allow_nan=False)
+    store.save(state)
+
+
 # --- the config ----------------------------------------------------------------------------
 
 
@@ -285,6 +306,9 @@ def test_the_config_builds_phases_with_durations_criteria_and_commands() -> None
     ({"preflight": [{"name": "x", "check": "sql"}]}, "plan.preflight[0].sql: check = \"sql\" "
      "needs the query"),
     ({"phases": [{"name": "a", "run": "npm run build"}]}, "plan.phases[0].run"),
+    # The record is read back with control characters escaped: such a name lost its record.
+    ({"phases": [{"name": "Socket.IO\thandlers"}]}, "plan.phases[0].name: 'Socket.IO\\\\t"),
+    ({"preflight": [{"name": "Backup\ndone"}]}, "plan.preflight[0].name: 'Backup\\\\n"),
 ])
 def test_a_bad_plan_in_the_config_is_one_line_naming_the_key(
         plan: dict[str, object], message: str) -> None:
@@ -448,3 +472,176 @@ def test_replay_rebuilds_the_record_from_the_events_up_to_the_tick_shown() -> No
     assert (again.status, again.started_wall, again.watch_from_wall) == (Status.WATCHING, 60, 61)
     assert [(s.how, s.started, s.ended) for s in spans(events)] == [
         ("rolled back", 10, 41), ("failed", 50, 51), ("open", 60, None)]
+
+
+def test_a_watch_over_with_its_figures_unknown_is_not_a_pass_without_an_override(
+        tmp_path: Path) -> None:
+    # The watched figures could not be read (the target down at the pass, no console
+    # looking during the watch): nothing was judged, so a plain pass would be a pass on no data.
+    clock = ManualClock()
+    phase = PhaseSettings("Prisma singleton", watch_s=60.0,
+                          figures=(Fig.ERROR_RATE_5XX_PCT, Fig.LATENCY_P95_MS))
+    c = controller(tmp_path, clock, PlanSettings((phase,)))
+    assert asyncio.run(c.execute(c.plan("start", "1"))).ok
+    clock.advance(61.0)
+    w = c.window(figs(p95=None, e5=None))
+    assert w.current is not None and not w.current.ready
+    assert w.current.verdict.startswith("watch over, not judged: error_rate_5xx_pct unknown")
+    for figures in (figs(p95=None, e5=None), {}):
+        p = c.plan("pass", "1", figures)
+        assert p.needs_override and all("not judged" in x for x in p.why_override)
+    refused = asyncio.run(c.execute(c.plan("pass", "1", {})))
+    assert refused.refused and c.reload().phase("Prisma singleton").status is Status.WATCHING
+    ready = c.plan("pass", "1", figs())
+    assert not ready.needs_override and c.window(figs()).current.ready  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("typed", ["²", "①", "٣"])
+def test_a_phase_or_item_typed_as_an_odd_digit_is_no_such_phase_not_a_traceback(
+        tmp_path: Path, typed: str) -> None:
+    c = controller(tmp_path, ManualClock())
+    with pytest.raises(PlanError, match="no phase"):
+        c.plan("start", typed)
+    with pytest.raises(PlanError, match="no pre-flight item"):
+        c.confirm(typed)
+    assert PLAN.phase(" 2 ") is SINGLETON and PLAN.phase("2") is SINGLETON
+
+
+def test_plan_status_shows_a_rollback_argv_as_it_runs_not_joined_by_spaces() -> None:
+    # ["sh", "-c", "echo rolled; exit 3"] joined by spaces reads as two commands.
+    from sbtop.actions.plan_commands import status_lines
+
+    phase = PhaseSettings("A", rollback=("sh", "-c", "echo rolled; exit 3"))
+    state = PlanState({"A": PhaseRecord(Status.WATCHING, 0.0, 0.0)})
+    lines = status_lines(judge_window(PlanSettings((phase,)), state, figs(), 10.0), "x")
+    assert "      rollback: sh -c 'echo rolled; exit 3'" in lines
+
+
+def test_a_pre_flight_dry_run_runs_no_command_and_records_nothing(tmp_path: Path) -> None:
+    from sbtop.actions.plan_commands import plan_main
+    from sbtop.config import resolve
+    from sbtop.engine.assessment import Assessment
+
+    ran = tmp_path / "ran"
+    cfg = parse({"targets": {"x": {"base_url": "http://127.0.0.1:9"}},
+                 "plan": {"phases": [{"name": "A"}], "preflight": [
+                     {"name": "touch", "check": "command", "command": ["touch", str(ran)]}]}})
+
+    async def no_figures(_s: float) -> Assessment:
+        raise AssertionError("a dry run reads no figures")
+
+    said: list[str] = []
+    code = asyncio.run(plan_main(resolve(cfg), "preflight", None, state_dir=tmp_path,
+                                 assess=no_figures, dry_run=True, out=said.append))
+    assert code == 0 and not ran.exists()
+    assert said[-2:] == [f"  touch: would run touch {ran} (no shell, timeout 30 s)",
+                         "dry run: nothing was run or recorded"]
+    assert PlanStore(tmp_path, "x").load().item("touch").ok is None
+    assert audit(tmp_path)[-1]["dry_run"] is True
+
+
+def test_a_read_only_plan_status_changes_no_record(tmp_path: Path) -> None:
+    # The console's read-only session leaves a dead sbtop's running phase alone; the command
+    # line's read-only status wrote it failed (and the audit) all the same.
+    from sbtop.actions.plan_commands import plan_main
+    from sbtop.config import resolve
+    from sbtop.engine.assessment import Assessment
+    from sbtop.engine.levels import Level
+    from sbtop.engine.routes import Routes
+
+    cfg = parse({"targets": {"x": {"base_url": "http://127.0.0.1:9"}},
+                 "plan": {"phases": [{"name": "A", "run": ["true"]}]}})
+    store = PlanStore(tmp_path, "x")
+    store.save(PlanState({"A": PhaseRecord(Status.RUNNING, 1.0)}))
+    before = store.path.read_bytes()
+
+    async def assess(_s: float) -> Assessment:
+        return Assessment("x", 1, 1.0, 1_800_000_000.0, Level.OK, {}, Routes(), (), {})
+
+    said: list[str] = []
+    code = asyncio.run(plan_main(resolve(cfg), "status", None, state_dir=tmp_path,
+                                 assess=assess, out=said.append, read_only=True))
+    assert code == 0 and store.path.read_bytes() == before
+    assert not (tmp_path / "audit.jsonl").exists() and not any("note:" in x for x in said)
+
+
+def test_plan_status_on_the_command_line_is_a_look_that_remembers_a_breach(
+        tmp_path: Path) -> None:
+    # No console ran during the watch: a 5xx breach seen by `sbtop plan status` must still
+    # stop a plain pass after the figure recovered.
+    from sbtop.actions.plan_commands import plan_main
+    from sbtop.config import resolve
+    from sbtop.engine.assessment import Assessment
+    from sbtop.engine.levels import Level
+    from sbtop.engine.routes import Routes
+
+    cfg = parse({"targets": {"x": {"base_url": "http://127.0.0.1:9"}},
+                 "plan": {"phases": [{"name": "A", "watch": "1m", "criteria": [
+                     {"figure": "error_rate_5xx_pct", "op": "<", "value": 1,
+                      "judged": "during"}]}]}})
+    clock = ManualClock()
+    store = PlanStore(tmp_path, "x")
+    store.save(PlanState({"A": PhaseRecord(Status.WATCHING, clock.wall, clock.wall)}))
+    e5 = [2.0]
+
+    async def assess(_s: float) -> Assessment:
+        return Assessment("x", 1, 1.0, clock.wall, Level.OK, figs(e5=e5[0]), Routes(), (), {})
+
+    def run(verb: str, name: str | None = None, **kw: object) -> tuple[int, list[str]]:
+        said: list[str] = []
+        code = asyncio.run(plan_main(resolve(cfg), verb, name, state_dir=tmp_path,
+                                     assess=assess, out=said.append, clock=clock,
+                                     yes=True, **kw))  # type: ignore[arg-type]
+        return code, said
+
+    clock.advance(10.0)
+    assert run("status")[0] == 2
+    e5[0] = 0.1
+    clock.advance(60.0)
+    code, said = run("status")
+    assert code == 2 and any("broke during the watch (2.00%)" in x for x in said)
+    code, said = run("pass", "A")
+    assert code == 1 and store.load().phase("A").status is Status.WATCHING
+
+
+def test_a_pass_confirmed_after_a_breach_was_recorded_meanwhile_is_refused(
+        tmp_path: Path) -> None:
+    # The pass was shown ready; while the person read the confirmation, the console's look
+    # recorded a 5xx breach. Carrying out the plan as shown would pass a phase that broke.
+    clock = ManualClock()
+    c = controller(tmp_path, clock, PlanSettings((INDEXES,)))
+    assert asyncio.run(c.execute(c.plan("start", "1"))).ok
+    clock.advance(601.0)
+    shown = c.plan("pass", "1", figs())
+    assert not shown.needs_override
+    console = controller(tmp_path, clock, PlanSettings((INDEXES,)))
+    assert console.record_breaches(figs(e5=3.0))
+    done = asyncio.run(c.execute(shown))
+    assert done.refused and "changed since it was shown" in done.text
+    assert "broke during the watch (3.00%)" in done.text
+    assert c.reload().phase(INDEXES.name).status is Status.WATCHING
+
+
+
+def test_a_watched_figure_without_a_critical_bound_is_not_judged_and_low_is_bad_says_over(
+        ) -> None:
+    # "Never critical" of a figure with no critical threshold held whatever it did: a pass
+    # nobody judged. And of a figure where low is bad, "must stay under" said the opposite.
+    from sbtop.engine.levels import Threshold
+
+    settings = EngineSettings(thresholds={**SETTINGS.thresholds, Fig.REQUESTS_PER_S:
+                                          Threshold(warning=10, critical=2, above=False)})
+    phase = PhaseSettings("Frontend", watch_s=60.0,
+                          figures=(Fig.REQUESTS_PER_S, Fig.EVENT_LOOP_LAG_MS))
+    state = PlanState({"Frontend": PhaseRecord(Status.WATCHING, 0.0, 0.0)})
+    figures = {Fig.REQUESTS_PER_S: judge(Fig.REQUESTS_PER_S, 1.0, settings),
+               Fig.EVENT_LOOP_LAG_MS: judge(Fig.EVENT_LOOP_LAG_MS, 900.0, settings)}
+    view = judge_window(PlanSettings((phase,)), state, figures, 61.0).current
+    assert view is not None
+    rps, lag = view.criteria
+    assert rps.passed is False
+    assert rps.shown == "requests_per_s 1.0/s, must stay over critical 2.0/s"
+    assert lag.passed is None and "no critical threshold" in lag.shown
+    assert not view.ready and view.unjudged == (lag,)
+    found = breaches(PlanSettings((phase,)), state, figures, 30.0)["Frontend"]
+    assert list(found) == ["requests_per_s not critical (during)"]

@@ -92,3 +92,24 @@ def test_check_json_carries_the_plan_and_its_text_a_line(tmp_path: Path) -> None
     assert not (tmp_path / "state").exists()  # check only reads: no directory made
     r = run_sbtop("check", "--demo", "--window", "0.3", env=env)
     assert "  plan: pre-flight: " in r.stdout
+
+
+def test_check_json_says_plan_null_without_a_plan_as_status_pages_says_empty(
+        tmp_path: Path) -> None:
+    import json
+
+    none = tmp_path / "none.toml"
+    none.write_text('[targets.x]\nbase_url = "http://127.0.0.1:9"\n')
+    r = run_sbtop("--config", str(none), "check", "--json", "--window", "0.1",
+                  env={"SBTOP_STATE_DIR": str(tmp_path / "state")})
+    d = json.loads(r.stdout)
+    assert "plan" in d and d["plan"] is None and d["status_pages"] == []
+
+
+def test_a_baseline_item_says_when_the_baseline_was_captured() -> None:
+    # Last week's baseline still counts as captured, but it must not read as today's.
+    item = [PreflightSettings("Baseline captured", ItemKind.BASELINE)]
+    ctx = PreflightContext(None, {"latency_p95_ms": 213.0}, baseline_wall=1_800_000_000.0,
+                           now_wall=1_800_000_000.0 + 3 * 86400)
+    ok, text = asyncio.run(run_checks(item, ctx))["Baseline captured"]
+    assert ok and text == "baseline p95 213 ms, captured 2027-01-15T08:00:00Z (72h00m ago)"

@@ -103,7 +103,12 @@ async def test_a_watch_period_over_is_told_once_to_whoever_listens(tmp_path: Pat
         await session.start()
         await ticks(session, backend, clock, 3)
         plan = session.actions.plan_prepare("start", "1")
+        assert (await session.actions.plan_execute(plan)).refused  # refused: nothing told
         assert (await session.actions.plan_execute(plan, override="test: items left open")).ok
+        # The phase's command finishing is told, as a canary action's is (once).
+        (done,) = [e for e in told if e.kind is EventKind.ACTION_FINISHED]
+        assert done.title == "plan start phase 1 Database indexes done on demo"
+        assert done.body.startswith("echo succeeded: demo: npx prisma")
         await ticks(session, backend, clock, 50)
         assert [e for e in told if e.kind is EventKind.WATCH_ENDED] == []
         await ticks(session, backend, clock, 20)

@@ -306,6 +306,19 @@ async def test_redirects_are_followed_a_few_times_and_loops_are_refused() -> Non
     assert down.error is not None and down.error.startswith("HTTP 404")
 
 
+@pytest.mark.slow
+async def test_the_timeout_bounds_the_whole_answer_redirects_included() -> None:
+    """Three slow redirects, each quicker than the timeout, all together slower: the page is
+    cut off at its timeout, as a single slow answer is, not held for a timeout per hop."""
+    routes = {SUMMARY: Answer(redirect_to="/a.json", delay_s=0.2),
+              "/a.json": Answer(redirect_to="/b.json", delay_s=0.2),
+              "/b.json": Answer(redirect_to="/c.json", delay_s=0.2),
+              "/c.json": Answer(body=body(summary_doc()), content_type="application/json")}
+    with LoopbackServer(routes) as s:
+        got = await poll_once(s.url, timeout_s=0.5)
+    assert got.error == "timeout: no complete answer within 0.5 s" and got.reading is None
+
+
 async def test_a_redirect_from_https_to_http_is_not_followed() -> None:
     from sbtop.sources.status_pages import _Failed, _next
 
@@ -487,3 +500,60 @@ def test_odd_but_valid_json_never_breaks_the_reader() -> None:
         r = read_statuspage(doc)
         assert isinstance(r.state, PageState)
     assert read_statuspage(odd[0]).incident == "far"
+
+
+@pytest.mark.parametrize("created", [None, "2026-12-07T01:00:00Z"])
+def test_incidents_of_the_same_age_show_the_one_the_page_lists_first(
+        created: str | None) -> None:
+    # Statuspage lists incidents newest first: with no date, or the same one, its order says
+    # which is newest.
+    dated = {} if created is None else {"created_at": created}
+    doc = {"status": {"indicator": "minor"},
+           "incidents": [{"name": "Newest", "status": "investigating", **dated},
+                         {"name": "Older", "status": "identified", **dated}]}
+    assert read_statuspage(doc).incident == "Newest"
+
+
+@pytest.mark.parametrize("title", ["Degraded C:\\", "API [v2]\\", "\\"])
+def test_an_incident_title_ending_in_a_backslash_cannot_eat_the_headers_closing_tag(
+        title: str) -> None:
+    # Textual's markup reads a backslash before "[" as an escape: a title ending in one
+    # showed "[/]" in the header and left the outage colour running into the rest of it.
+    from textual.content import Content
+
+    reading = PageReading(PageState.OUTAGE, "major", incident=title)
+    page = PageStatus("Render", "https://status.example").answered(reading, 100.0)
+    shown = Content.from_markup(them_markup((page,), 110.0) + " after")
+    assert shown.plain.removesuffix(" after").rstrip(" ") == f"them: Render outage — {title}"
+    assert "[/]" not in shown.plain
+    assert not any(span.end > len(shown.plain) - len(" after") for span in shown.spans)
+
+
+@pytest.mark.slow
+async def test_a_subscriber_failing_on_a_poll_does_not_stop_the_polls() -> None:
+    # A bug of ours in whatever acts on a poll (the notifier's summing once raised) ended
+    # the page's loop for good: the header went unknown for the rest of the session.
+    import dataclasses
+
+    routes = {"/metrics": Answer(body=b"x 1\n"), "/api/health": Answer(body=b"{}"),
+              SUMMARY: Answer(body=body(summary_doc()))}
+    with LoopbackServer(routes) as s:
+        wiring = config.resolve(config.parse({
+            "targets": {"x": {"base_url": s.url}},
+            "status_pages": [{"name": "Render", "url": s.url}]}))
+        fast = tuple(dataclasses.replace(p, interval_s=0.05) for p in wiring.status_pages.pages)
+        wiring = dataclasses.replace(wiring, status_pages=StatusPagesSettings(fast))
+        session = LiveSession(wiring, refresh_s=0.2)
+
+        def broken(u: object) -> None:
+            if isinstance(u, Snapshot) and u.cause is Cause.STATUS_PAGES:
+                raise RuntimeError("a subscriber's bug")
+
+        session.subscribe(broken)
+        async with session:
+            run = asyncio.create_task(session.run())
+            polls = lambda: sum(1 for r in s.requests if r["path"] == SUMMARY)  # noqa: E731
+            await asyncio.wait_for(_until_async(lambda: polls() >= 3), timeout=10)
+            session.stop()
+            await run
+        assert any("a subscriber's bug" in e for e in session.internal_errors)

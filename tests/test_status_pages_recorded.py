@@ -311,6 +311,36 @@ def test_a_provider_going_into_trouble_and_out_of_it_is_news_its_first_answer_is
     assert up.level.value == "ok" and up.body == "Render operational again (was degraded)"
 
 
+def test_a_failed_poll_between_two_answers_neither_repeats_trouble_nor_hides_recovery(
+        ) -> None:
+    # Our network drops a poll: Render degraded, unknown, degraded again rang (and posted)
+    # twice; degraded, unknown, operational never told the recovery.
+    from sbtop.engine.page_changes import PageWatch
+    from sbtop.engine.status_pages import PageReading, PageStatus
+    from sbtop.engine.transitions import Event
+    from sbtop.notify.notifier import Notifier
+    from sbtop.notify.settings import NotifySettings
+
+    told: list[Event] = []
+    n = Notifier(NotifySettings(bell=False, desktop=()), write=None, say=lambda _t: None,
+                 now=lambda: 0.0)
+    n.event = told.append  # type: ignore[method-assign]
+    watch, page = PageWatch(), PageStatus("Render", "u", stale_after_s=1e9)
+    ok = PageReading(PageState.OPERATIONAL, "none")
+    bad = PageReading(PageState.DEGRADED, "minor", incident="Deploys delayed")
+    steps = [page.answered(ok, 1.0)]
+    steps.append(steps[-1].answered(bad, 2.0))
+    steps.append(steps[-1].failed("timeout", 3.0))
+    steps.append(steps[-1].answered(bad, 4.0))
+    steps.append(steps[-1].failed("connection refused", 5.0))
+    steps.append(steps[-1].answered(ok, 6.0))
+    for i, p in enumerate(steps, 1):
+        n.pages_changed(watch.update([p], float(i)), "production")
+    assert [(e.title, e.level.value) for e in told] == [
+        ("status page: Render degraded (watching production)", "warning"),
+        ("status page: Render operational (watching production)", "ok")]
+
+
 @pytest.mark.slow
 async def test_the_webhook_hears_a_provider_go_down_from_a_headless_session() -> None:
     """`sbtop record` on the jump box: "Render went down" reaches #studybuddy-alerts."""

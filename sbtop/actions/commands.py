@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sbtop import format
 from sbtop.actions.controller import Controller
@@ -56,11 +56,11 @@ def run_action(actions: ActionsSettings | None, identity: TargetIdentity, reques
         plan, figures = planned
         if not dry_run and not yes:
             try:
-                confirmed = _confirmed(plan, ask, out)
+                go = confirmed(plan, ask, out)
             except KeyboardInterrupt:
                 out("\ncancelled: nothing was sent")
                 return EXIT_INTERRUPTED
-            if not confirmed:
+            if not go:
                 out("cancelled: nothing was sent")
                 controller.audit.append({
                     "target": identity.name, "action": plan.request, "params": plan.params.whole(),
@@ -146,7 +146,20 @@ async def _act(c: Controller, plan: Plan, figures: Mapping[str, Figure], dry_run
     return EXIT_DONE if outcome.ok else EXIT_FAILED
 
 
-def _confirmed(plan: Plan, ask: Callable[[str], str], out: Callable[[str], None]) -> bool:
+class Confirmable(Protocol):
+    """What the confirmation asks about: a canary's plan or a deploy window phase's."""
+
+    @property
+    def production(self) -> bool: ...
+
+    @property
+    def target(self) -> str: ...
+
+
+def confirmed(plan: Confirmable, ask: Callable[[str], str], out: Callable[[str], None]
+              ) -> bool:
+    """The person's go-ahead: the target's name typed on production, y elsewhere; never
+    without a terminal to ask on."""
     if not sys.stdin.isatty() and ask is input:
         out("not confirmed: no terminal to ask on (give --yes to act without asking)")
         return False

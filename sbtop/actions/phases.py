@@ -20,7 +20,7 @@ import getpass
 import os
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sbtop import untrusted
@@ -87,6 +87,10 @@ class PhasePlan:
     # earlier phases not passed, the watch not over, the criteria failing.
     why_override: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    # What it was judged on: planned again on these under the lock, a record changed since
+    # (a breach, an item failed, an earlier phase rolled back) shows as a new reason.
+    figures: Mapping[str, Figure] = field(default_factory=dict, repr=False, compare=False)
+    gate: Gate | None = field(default=None, repr=False, compare=False)
 
     @property
     def needs_override(self) -> bool:
@@ -238,6 +242,7 @@ class PlanController:
                 why.append("the watch is not over" + (f" ({_minutes(left)} left)"
                                                        if left is not None else ""))
             why += [c.shown for c in view.failing]
+            why += [f"{c.shown}: not judged" for c in view.unjudged]
         else:
             if rec.status in (Status.PENDING, Status.ROLLED_BACK):
                 raise PlanError(f"phase {number} {p.name} is {rec.status}: nothing to roll "
@@ -249,7 +254,7 @@ class PlanController:
                 notes.append(f"roll it back by hand: {p.rollback_note}" if p.rollback_note
                              else "no rollback command: roll it back by hand, then confirm")
         return PhasePlan(request, p, number, self.target, self.production, argv,
-                         self.settings.timeout_s, tuple(why), tuple(notes))
+                         self.settings.timeout_s, tuple(why), tuple(notes), figures or {}, gate)
 
     # --- acting -----------------------------------------------------------------------------
 
@@ -276,12 +281,16 @@ class PlanController:
                 fresh = self.store.load()
                 self.state = fresh
                 try:
-                    again = self.plan(plan.request, plan.phase.name)
+                    again = self.plan(plan.request, plan.phase.name, plan.figures, plan.gate)
                 except PlanError as e:
                     return self._refuse(record, f"refused: {e} (changed since it was planned)")
                 if again.argv != plan.argv:
                     return self._refuse(record, "refused: the plan changed since it was "
                                         "shown: plan again")
+                new = [w for w in again.why_override if w not in plan.why_override]
+                if new and not reason:
+                    return self._refuse(record, "refused: changed since it was shown: "
+                                        + "; ".join(new) + " (plan again)")
                 return await self._act(plan, fresh, record, reason or None, progress)
         except LockedError as e:
             return self._refuse(record, f"refused: another sbtop is acting on {self.target} "

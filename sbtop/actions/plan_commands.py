@@ -10,7 +10,7 @@ Exit codes as the other actions: 0 done, 1 refused, 2 failed, 3 usage or configu
 from __future__ import annotations
 
 import json
-import sys
+import shlex
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,7 @@ from sbtop.actions.commands import (
     EXIT_REFUSED,
     CommandError,
     _in_loop,
+    confirmed,
 )
 from sbtop.actions.phases import PhasePlan, PlanController, PlanError, build_plan_controller
 from sbtop.actions.preflight import PreflightContext, run_checks
@@ -45,20 +46,22 @@ def run_plan(wiring: Wiring, verb: str, name: str | None, *, state_dir: Path,
              assess: Assess, yes: bool = False, dry_run: bool = False,
              override: str | None = None, undo: bool = False, window_s: float = 10.0,
              as_json: bool = False, ask: Callable[[str], str] = input,
-             out: Callable[[str], None] = print, clock: Clock = SYSTEM) -> int:
+             out: Callable[[str], None] = print, clock: Clock = SYSTEM,
+             read_only: bool = False) -> int:
     """The command: SIGTERM or SIGHUP while a phase's command runs stop it as the canary's
     actions are stopped (its process group, the record saying interrupted)."""
     return _in_loop(plan_main(wiring, verb, name, state_dir=state_dir, assess=assess,
                               yes=yes, dry_run=dry_run, override=override, undo=undo,
                               window_s=window_s, as_json=as_json, ask=ask, out=out,
-                              clock=clock))
+                              clock=clock, read_only=read_only))
 
 
 async def plan_main(wiring: Wiring, verb: str, name: str | None, *, state_dir: Path,
                     assess: Assess, yes: bool = False, dry_run: bool = False,
                     override: str | None = None, undo: bool = False, window_s: float = 10.0,
                     as_json: bool = False, ask: Callable[[str], str] = input,
-                    out: Callable[[str], None] = print, clock: Clock = SYSTEM) -> int:
+                    out: Callable[[str], None] = print, clock: Clock = SYSTEM,
+                    read_only: bool = False) -> int:
     c, reason = build_plan_controller(wiring.plan, wiring.name, wiring.production, state_dir,
                                       clock)
     if c is None:
@@ -66,15 +69,23 @@ async def plan_main(wiring: Wiring, verb: str, name: str | None, *, state_dir: P
     if c.store.problem:
         out(f"warning: {c.store.problem}")
     try:
-        note = c.recover()
+        # A read-only look changes no record (as the console's read-only session does not):
+        # a phase left running by a dead sbtop is shown running, for a deployer to settle.
+        note = None if read_only else c.recover()
         if note:
             out(f"note: {note}")
+        if verb == "preflight" and dry_run:
+            return _preflight_dry_run(c, out)
         a: Assessment | None = None
         if verb in NEEDS_FIGURES:
             if not as_json:
                 out(f"reading the figures ({window_s:g} s)...")
             a = await assess(window_s)
         figures: Mapping[str, Figure] = a.figures if a is not None else {}
+        if verb in ("status", "pass") and not read_only and not dry_run:
+            # Every look counts, the console's or this one: a 'during' criterion broken
+            # now is remembered, though the figure recovers before the pass.
+            c.record_breaches(figures)
         gate = canary_gate(wiring, state_dir, figures, c.clock.now()[1])
         if verb == "status":
             w = c.window(figures, gate)
@@ -117,12 +128,33 @@ def canary_gate(wiring: Wiring, state_dir: Path, figures: Mapping[str, Figure],
                     wiring.actions.gate)
 
 
+def _preflight_dry_run(c: PlanController, out: Callable[[str], None]) -> int:
+    """What the pre-flight would check and run: nothing run (a command item may do anything
+    its argv says), nothing recorded but the dry run's audit line."""
+    for i in c.settings.preflight:
+        if i.kind == "command":
+            what = f"would run {shlex.join(i.command)} (no shell, timeout {i.timeout_s:g} s)"
+        elif i.kind == "sql":
+            what = f"would query the database (read only, timeout {i.timeout_s:g} s)"
+        elif i.kind == "confirm":
+            what = "confirmed by a person (sbtop plan confirm)"
+        else:
+            what = f"would check ({i.kind})"
+        out(f"  {i.name}: {what}")
+    text = "dry run: nothing was run or recorded"
+    c.audit.append({"target": c.target, "action": "plan preflight", "dry_run": True,
+                    "result": text})
+    out(text)
+    return EXIT_DONE
+
+
 async def _preflight(c: PlanController, wiring: Wiring, state_dir: Path, a: Assessment | None,
                out: Callable[[str], None]) -> int:
     store = StateStore(state_dir, wiring.name)
-    baseline = store.load().canary.baseline if store.path.exists() else None
-    ctx = PreflightContext(a, baseline, wiring.collector.dsn,
-                           wiring.collector.db.connect_timeout_s)
+    canary = store.load().canary if store.path.exists() else None
+    ctx = PreflightContext(a, canary.baseline if canary else None, wiring.collector.dsn,
+                           wiring.collector.db.connect_timeout_s,
+                           canary.baseline_wall if canary else None, c.clock.now()[1])
     results = await run_checks(c.settings.preflight, ctx)
     c.record_checks(results)
     w = c.window(a.figures if a is not None else {})
@@ -146,11 +178,11 @@ async def _act(c: PlanController, plan: PhasePlan, *, yes: bool, dry_run: bool,
         return EXIT_REFUSED
     if not dry_run and not yes:
         try:
-            confirmed = _confirmed(plan, ask, out)
+            go = confirmed(plan, ask, out)
         except KeyboardInterrupt:
             out("\ncancelled: nothing was run")
             return EXIT_INTERRUPTED
-        if not confirmed:
+        if not go:
             out("cancelled: nothing was run")
             c.audit.append({"target": plan.target, "action": plan.title,
                             "phase": plan.phase.name, "result": "cancelled at the "
@@ -162,19 +194,6 @@ async def _act(c: PlanController, plan: PhasePlan, *, yes: bool, dry_run: bool,
     if done.refused:
         return EXIT_REFUSED
     return EXIT_DONE if done.ok else EXIT_FAILED
-
-
-def _confirmed(plan: PhasePlan, ask: Callable[[str], str], out: Callable[[str], None]) -> bool:
-    if not sys.stdin.isatty() and ask is input:
-        out("not confirmed: no terminal to ask on (give --yes to act without asking)")
-        return False
-    try:
-        if plan.production:
-            typed = ask(f"PRODUCTION: type the target's name ({plan.target}) to go ahead: ")
-            return typed.strip() == plan.target
-        return ask("go ahead? [y/N] ").strip().lower() in ("y", "yes")
-    except EOFError:
-        return False
 
 
 def _mark(ok: bool | None, person: bool) -> str:
@@ -220,7 +239,7 @@ def _phase_lines(p: PhaseView) -> list[str]:
         for cr in p.criteria:
             out.append(f"      {_mark(cr.passed, False) if cr.passed is not None else 'n/a '} "
                        f"{cr.shown}")
-        back = " ".join(s.rollback) if s.rollback else ""
+        back = shlex.join(s.rollback) if s.rollback else ""  # the argv as it runs
         note = s.rollback_note
         out.append("      rollback: " + "; ".join(x for x in (back, note) if x)
                    if back or note else "      rollback: none configured")

@@ -8,9 +8,8 @@ the console agree, two sbtops never act at once, and a dropped SSH link loses no
 from __future__ import annotations
 
 import contextlib
-import json
+import math
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -18,13 +17,14 @@ from typing import Any
 
 import msgspec
 
-from sbtop import untrusted
 from sbtop.actions.state import (
     StateDirError,
     StateStore,
     open_file,
     prepare_dir,
+    read_record,
     shared_group,
+    write_record,
 )
 from sbtop.engine.window import ItemRecord, PhaseRecord, PlanState
 
@@ -63,18 +63,8 @@ class PlanStore:
     def load(self) -> PlanState:
         """The saved record. A phase or item of the wrong shape (a hand edit, a team mate's
         older sbtop) is dropped alone, read as never done, and named in `problem`."""
-        self.problem = ""
-        mode = self._ready()
-        try:
-            with os.fdopen(open_file(self.path, os.O_RDONLY, mode), "rb") as f:
-                data = untrusted.deep(json.loads(f.read().decode("utf-8")))
-        except FileNotFoundError:
-            return PlanState()
-        except (OSError, ValueError, RecursionError) as e:
-            self.problem = f"{self.path}: unreadable ({type(e).__name__}); starting afresh"
-            return PlanState()
-        if not isinstance(data, dict):
-            self.problem = f"{self.path}: not a JSON object; starting afresh"
+        data, self.problem = read_record(self.path, self._ready())
+        if data is None:
             return PlanState()
         bad: list[str] = []
         phases = _each(data.get("phases"), PhaseRecord, "phases", bad)
@@ -84,26 +74,7 @@ class PlanStore:
         return PlanState(phases, items)
 
     def save(self, state: PlanState) -> None:
-        mode = self._ready()
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp",
-                                       dir=self.dir)
-        except OSError as e:
-            raise StateDirError(f"{self.dir}: cannot save the plan: {e.strerror}") from None
-        try:
-            os.fchmod(fd, mode)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(asdict(state), f, indent=2, allow_nan=False)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException as e:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            if isinstance(e, OSError):
-                raise StateDirError(f"{self.path}: cannot save the plan: {e.strerror}"
-                                    ) from None
-            raise
+        write_record(self.path, self._ready(), asdict(state), "the plan", allow_nan=False)
 
     @contextlib.contextmanager
     def locked(self, action: str) -> Iterator[None]:
@@ -124,4 +95,25 @@ def _each(found: Any, kind: type[Any], where: str, bad: list[str]) -> dict[str, 
             out[str(name)] = msgspec.convert(raw, kind)
         except msgspec.ValidationError:
             bad.append(f"{where}.{name}")
+            continue
+        if not _sane(raw):
+            del out[str(name)]
+            bad.append(f"{where}.{name}")
     return out
+
+
+MAX_WALL = 1e11  # seconds since 1970: the year 5138; a time past it is a broken record
+
+
+def _sane(value: Any, key: str = "") -> bool:
+    """Every number finite and every time a time: JSON's NaN or 1e300 in a hand-edited record
+    would stop `sbtop check` (it writes the plan) and every save (NaN is not JSON)."""
+    if isinstance(value, dict):
+        return all(_sane(v, str(k)) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_sane(v, key) for v in value)
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            return False
+        return not key.endswith("wall") or 0 <= value < MAX_WALL
+    return True

@@ -10,7 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sbtop.actions.providers import ActionError
-from sbtop.engine.assessment import Assessment
+from sbtop.engine import words
+from sbtop.engine.assessment import Assessment, iso
 from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level
 from sbtop.engine.window import ItemKind, PreflightSettings
@@ -25,6 +26,10 @@ class PreflightContext:
     baseline: Mapping[str, float | None] | None = None
     dsn: str | None = None
     connect_timeout_s: float = 3.0
+    # When the baseline was captured, and now: a baseline from an earlier window still
+    # counts, but says its age (it may be last week's).
+    baseline_wall: float | None = None
+    now_wall: float | None = None
 
 
 async def run_checks(items: Iterable[PreflightSettings], ctx: PreflightContext
@@ -57,7 +62,12 @@ async def _check(item: PreflightSettings, ctx: PreflightContext) -> tuple[bool, 
         if p95 is None:
             return False, "no baseline captured (press B in the console, or the first canary " \
                 "step takes one)"
-        return True, f"baseline p95 {p95:.0f} ms"
+        when = ""
+        if ctx.baseline_wall is not None:
+            when = f", captured {iso(ctx.baseline_wall)}"
+            if ctx.now_wall is not None:
+                when += f" ({words.duration(max(0.0, ctx.now_wall - ctx.baseline_wall))} ago)"
+        return True, f"baseline p95 {p95:.0f} ms{when}"
     if item.kind is ItemKind.DATABASE:
         db = a.sources.get("db") if a is not None else None
         if db is None:

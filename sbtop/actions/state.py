@@ -269,20 +269,8 @@ class StateStore:
     def load(self) -> TargetState:
         """The saved state; a field of the wrong type (a hand edit, a torn write) reads as
         unknown rather than stopping sbtop, and `problem` says what was dropped."""
-        self.problem = ""
-        mode = self._ready()
-        try:
-            with os.fdopen(open_file(self.path, os.O_RDONLY, mode), "rb") as f:
-                # Anyone who can write in a team's directory could have written this file:
-                # every string in it is outside text.
-                data = untrusted.deep(json.loads(f.read().decode("utf-8")))
-        except FileNotFoundError:
-            return TargetState()
-        except (OSError, ValueError, RecursionError) as e:
-            self.problem = f"{self.path}: unreadable ({type(e).__name__}); starting afresh"
-            return TargetState()
-        if not isinstance(data, dict):
-            self.problem = f"{self.path}: not a JSON object; starting afresh"
+        data, self.problem = read_record(self.path, self._ready())
+        if data is None:
             return TargetState()
         found = data.get("canary")
         bad: list[str] = []
@@ -302,29 +290,9 @@ class StateStore:
 
     def save(self, state: TargetState) -> None:
         mode = self._ready()
-        # An unguessable name created O_EXCL beside the file: nothing planted in the directory
-        # is written through, and the rename replaces a link rather than following it.
         if len(state.deploy_flags) > KEEP_DEPLOY_FLAGS:
             state.deploy_flags = dict(list(state.deploy_flags.items())[-KEEP_DEPLOY_FLAGS:])
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp",
-                                       dir=self.dir)
-        except OSError as e:
-            raise StateDirError(f"{self.dir}: cannot save the state: {e.strerror}") from None
-        try:
-            os.fchmod(fd, mode)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(asdict(state), f, indent=2)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException as e:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            if isinstance(e, OSError):  # a full disk, a read-only directory: one line
-                raise StateDirError(f"{self.path}: cannot save the state: {e.strerror}"
-                                    ) from None
-            raise
+        write_record(self.path, mode, asdict(state), "the state")
 
     @contextlib.contextmanager
     def locked(self, action: str) -> Iterator[None]:
@@ -361,3 +329,43 @@ class StateStore:
 
 class LockedError(Exception):
     """Another sbtop is acting on this target."""
+
+
+def read_record(path: Path, mode: int) -> tuple[dict[str, Any] | None, str]:
+    """A record sbtop wrote, read back (no link followed), every string in it made safe:
+    anyone who can write in a team's directory could have written it. (None, why) when it
+    is unreadable or not a JSON object; (None, "") when there is none."""
+    try:
+        with os.fdopen(open_file(path, os.O_RDONLY, mode), "rb") as f:
+            data = untrusted.deep(json.loads(f.read().decode("utf-8")))
+    except FileNotFoundError:
+        return None, ""
+    except (OSError, ValueError, RecursionError) as e:
+        return None, f"{path}: unreadable ({type(e).__name__}); starting afresh"
+    if not isinstance(data, dict):
+        return None, f"{path}: not a JSON object; starting afresh"
+    return data, ""
+
+
+def write_record(path: Path, mode: int, data: Any, what: str, *, allow_nan: bool = True
+                 ) -> None:
+    """Written whole or not at all: an unguessable name created O_EXCL beside the file
+    (nothing planted in the directory is written through), fsynced, then renamed over it
+    (the rename replaces a link rather than following it)."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise StateDirError(f"{path.parent}: cannot save {what}: {e.strerror}") from None
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, allow_nan=allow_nan)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(e, OSError):  # a full disk, a read-only directory: one line
+            raise StateDirError(f"{path}: cannot save {what}: {e.strerror}") from None
+        raise

@@ -38,8 +38,9 @@ def run(opts: CheckOptions, config: ConfigFile) -> int:
         assessment, pages = asyncio.run(check.run_with_status_pages(wiring, opts.window_s))
     plan = _plan(wiring, assessment)  # the deploy window, when [plan] has phases
     if opts.json:
+        # "plan" is always there, null without [plan] phases, as "status_pages" is [].
         print(check.as_json(assessment, pages, wiring.advice,
-                            {"plan": plan.json} if plan else None))
+                            {"plan": plan.json if plan else None}))
     else:
         print(check.as_text(assessment, wiring.base_url, pages, wiring.advice))
         if plan:

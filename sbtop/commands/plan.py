@@ -52,7 +52,8 @@ def run(opts: PlanOptions, config: ConfigFile) -> int:
     if opts.verb not in NAMED and opts.name:
         raise UsageError(f"plan {opts.verb} takes no name (got {opts.name!r})")
     acting = opts.verb not in ("status",)
-    if acting and (opts.read_only or (not opts.demo and config.load().ui.read_only)):
+    read_only = opts.read_only or (not opts.demo and config.load().ui.read_only)
+    if acting and read_only:
         raise UsageError("read-only: the plan's actions are off (ui.read_only or --read-only)")
     if opts.override is not None and not opts.override.strip():
         raise UsageError("--override needs the reason, typed: --override \"why\"")
@@ -67,7 +68,8 @@ def run(opts: PlanOptions, config: ConfigFile) -> int:
             return plan_commands.run_plan(
                 wiring, opts.verb, opts.name, state_dir=default_state_dir(opts.state_dir),
                 assess=assess, yes=opts.yes, dry_run=opts.dry_run, override=opts.override,
-                undo=opts.undo, window_s=opts.window_s, as_json=opts.json)
+                undo=opts.undo, window_s=opts.window_s, as_json=opts.json,
+                read_only=read_only)
         except action_commands.CommandError as e:
             raise UsageError(str(e)) from None
 

@@ -53,8 +53,12 @@ def notify_settings(config: Config, env: typing.Mapping[str, str]) -> NotifySett
                        "terminal's notifications go on)")
         else:
             url = url.strip()
-            parts = urllib.parse.urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+            try:
+                parts = urllib.parse.urlsplit(url)
+                usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+            except ValueError:  # "Invalid IPv6 URL": a bracket pasted with it
+                usable = False
+            if not usable:
                 # Never the value: it is a secret, perhaps pasted wrong.
                 raise ConfigError(f"notify.webhook_url_env: ${n.webhook_url_env} does not "
                                   "hold an http(s) URL")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sbtop import untrusted
 from sbtop.config.errors import ConfigError
 from sbtop.config.schema import PlanConfig, PlanPhaseConfig
 from sbtop.config.values import did_you_mean, duration, kind
@@ -38,6 +39,7 @@ def validate_plan(plan: PlanConfig) -> None:
             raise ConfigError(f"{where}.name: {p.name!r} is used twice")
         if p.name.isdigit():
             raise ConfigError(f"{where}.name: {p.name!r} would read as a phase's number")
+        _printable(p.name, f"{where}.name")
         names.add(p.name.lower())
         if p.risk not in _RISKS:
             raise ConfigError(f"{where}.risk: expected {', '.join(_RISKS)}, got {kind(p.risk)}")
@@ -66,6 +68,7 @@ def validate_plan(plan: PlanConfig) -> None:
         if item.name.lower() in items or item.name.isdigit():
             raise ConfigError(f"{where}.name: {item.name!r} is used twice or is a number")
         items.add(item.name.lower())
+        _printable(item.name, f"{where}.name")
         if item.check not in _KINDS:
             raise ConfigError(f"{where}.check: expected one of {', '.join(_KINDS)}, got "
                               f"{kind(item.check)}{did_you_mean(item.check, _KINDS)}")
@@ -79,6 +82,14 @@ def validate_plan(plan: PlanConfig) -> None:
             raise ConfigError(f"{where}.command: only with check = \"command\"")
         if item.timeout_s <= 0:
             raise ConfigError(f"{where}.timeout_s: must be greater than 0")
+
+
+def _printable(name: str, where: str) -> None:
+    """A name is the record's key: one with a control character (a tab, a newline) is read
+    back escaped, as every string of the record is, and would lose its phase's record."""
+    if untrusted.line(name) != name:
+        raise ConfigError(f"{where}: {untrusted.line(name, 60)!r} holds a control character "
+                          "(a tab, a newline): names are one plain line")
 
 
 def _figure(name: str, where: str) -> None:

@@ -16,7 +16,11 @@ def esc(text: str) -> str:
     characters were shown as escapes where the text entered sbtop (sbtop.untrusted); they are
     again here, in case some text missed that boundary.
     """
-    return untrusted.line(text, 10_000).replace("[", "\\[")
+    out = untrusted.line(text, 10_000).replace("[", "\\[")
+    # A backslash at the end would escape the tag that follows the text (its closing
+    # "[/]"): shown literally, and the style running on. A space after it keeps it a
+    # backslash.
+    return out + " " if out.endswith("\\") else out
 
 
 STYLE = {

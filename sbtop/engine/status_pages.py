@@ -102,8 +102,9 @@ def _newest(items: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     named = [i for i in items if isinstance(i.get("name"), str)]
     if not named:
         return None
-    # Stable on ties: the page lists newest first, so the first of equals wins.
-    newest: Mapping[str, Any] = max(reversed(named), key=_when)
+    # Stable on ties: the page lists newest first, so the first of equals wins (max keeps
+    # the first of equals it meets).
+    newest: Mapping[str, Any] = max(named, key=_when)
     return newest
 
 

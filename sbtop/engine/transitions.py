@@ -17,8 +17,9 @@ from sbtop.engine.alerts import AlertState
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.gate import Gate
 from sbtop.engine.levels import Level
-from sbtop.engine.page_changes import PageChange
+from sbtop.engine.page_changes import TROUBLE, PageChange
 from sbtop.engine.prom_alerts import alert_level
+from sbtop.engine.status_pages import PageState
 
 
 class EventKind(enum.StrEnum):
@@ -54,6 +55,9 @@ class Seen:
     target: str = ""
     firing: Mapping[str, Firing] = field(default_factory=dict)  # by a key unique per alert
     gate_failing: tuple[str, ...] = ()  # the gate's failing criteria, as shown
+    # Prometheus's alerts could not be read at this look: their absence is unknown, not
+    # resolved (see `settled`).
+    external_unknown: bool = False
 
 
 def seen(a: Assessment, gate: Gate | None, book: Mapping[str, Advice] | None = None) -> Seen:
@@ -68,9 +72,22 @@ def seen(a: Assessment, gate: Gate | None, book: Mapping[str, Advice] | None = N
     for x in a.external_alerts:
         if x.state == "firing" and x.counted:
             labels = ",".join(f"{k}={v}" for k, v in sorted(x.labels.items()))
-            firing[f"prometheus/{x.name}/{labels}"] = Firing(
+            firing[f"{EXTERNAL}{x.name}/{labels}"] = Firing(
                 x.name, alert_level(x), untrusted.line(x.summary or "from Prometheus", 200))
-    return Seen(a.target, firing, red(gate))
+    return Seen(a.target, firing, red(gate), a.external_alerts_error is not None)
+
+
+EXTERNAL = "prometheus/"  # the key prefix of Prometheus's alerts in Seen.firing
+
+
+def settled(before: Seen | None, now: Seen) -> Seen:
+    """`now`, with Prometheus's alerts firing at the look before carried over while they
+    cannot be read: an alerts endpoint failing is not every alert resolving (nor, when it
+    answers again, each firing anew)."""
+    if before is None or not now.external_unknown:
+        return now
+    kept = {k: f for k, f in before.firing.items() if k.startswith(EXTERNAL)}
+    return Seen(now.target, {**kept, **now.firing}, now.gate_failing, True)
 
 
 def red(gate: Gate | None) -> tuple[str, ...]:
@@ -113,12 +130,38 @@ def watch_ended(phase: str, verdict: str = "", target: str = "", *,
     return Event(EventKind.WATCH_ENDED, f"watch over: {phase}{where}", verdict, level)
 
 
-def page_events(changes: Iterable[PageChange], target: str = "") -> tuple[Event, ...]:
+Told = dict[str, tuple[PageState, str | None]]  # page -> its last known state and incident
+
+
+def page_events(changes: Iterable[PageChange], target: str = "",
+                told: Told | None = None) -> tuple[Event, ...]:
     """A provider's page going into trouble or out of it, as news. A page's first answer is
     a baseline like the first look at the alerts (it is on the screen already), and a page
-    turning unknown is our own network's news, not the provider's: neither is told."""
+    turning unknown is our own network's news, not the provider's: neither is told.
+
+    `told` (kept by the caller between polls): each page's last known state. Against it, a
+    poll failing between two answers changes nothing: degraded, unknown, degraded again is
+    not told twice, and degraded, unknown, operational is the recovery."""
     where = f" (watching {target})" if target else ""
-    return tuple(
-        Event(EventKind.STATUS_PAGE, f"status page: {c.name} {c.after.value}{where}", c.text,
-              Level.OK if c.recovered else Level.WARNING)
-        for c in changes if c.before is not None and (c.trouble or c.recovered))
+
+    def event(c: PageChange, recovered: bool) -> Event:
+        return Event(EventKind.STATUS_PAGE, f"status page: {c.name} {c.after.value}{where}",
+                     c.text, Level.OK if recovered else Level.WARNING)
+
+    if told is None:
+        return tuple(event(c, c.recovered) for c in changes
+                     if c.before is not None and (c.trouble or c.recovered))
+    out = []
+    for c in changes:
+        if c.after is PageState.UNKNOWN:
+            continue
+        known = c.before not in (None, PageState.UNKNOWN)
+        last = told.get(c.name) or ((c.before, None) if known and c.before else None)
+        told[c.name] = (c.after, c.incident)
+        if last is None or last == (c.after, c.incident):
+            continue  # its first answer, or what was known before the failed polls
+        if c.trouble:
+            out.append(event(c, False))
+        elif c.after is PageState.OPERATIONAL and last[0] in TROUBLE:
+            out.append(event(c, True))
+    return tuple(out)

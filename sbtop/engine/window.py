@@ -112,20 +112,29 @@ class PlanSettings:
 
     def phase(self, name: str) -> PhaseSettings | None:
         """By name (case-insensitive) or by its number, 1 for the first."""
-        if name.isdigit() and 1 <= int(name) <= len(self.phases):
-            return self.phases[int(name) - 1]
+        number = _number(name)
+        if number is not None and 1 <= number <= len(self.phases):
+            return self.phases[number - 1]
         for p in self.phases:
             if p.name.lower() == name.lower():
                 return p
         return None
 
     def item(self, name: str) -> PreflightSettings | None:
-        if name.isdigit() and 1 <= int(name) <= len(self.preflight):
-            return self.preflight[int(name) - 1]
+        number = _number(name)
+        if number is not None and 1 <= number <= len(self.preflight):
+            return self.preflight[number - 1]
         for i in self.preflight:
             if i.name.lower() == name.lower():
                 return i
         return None
+
+
+def _number(name: str) -> int | None:
+    """A number typed for a phase or an item; None for anything else. str.isdigit() is true
+    of "²" and "①", which int() refuses: a typed name must never end in a traceback."""
+    text = name.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 # --- what was recorded (the state file's "plan") ---------------------------------------------
@@ -261,10 +270,19 @@ class PhaseView:
         return tuple(c for c in self.criteria if c.passed is False)
 
     @property
+    def unjudged(self) -> tuple[CriterionView, ...]:
+        """Once the watch is over, the criteria that cannot be judged now (their figure is
+        unknown or not measured): a pass on them would be a pass without the figures."""
+        if not self.watch_over:
+            return ()
+        return tuple(c for c in self.criteria if c.passed is None)
+
+    @property
     def ready(self) -> bool:
-        """Watching, the watch over, no criterion failing: a person may pass it without an
-        override (sbtop never passes it)."""
-        return self.status is Status.WATCHING and self.watch_over and not self.failing
+        """Watching, the watch over, every criterion judged and none failing: a person may
+        pass it without an override (sbtop never passes it)."""
+        return (self.status is Status.WATCHING and self.watch_over and not self.failing
+                and not self.unjudged)
 
     @property
     def verdict(self) -> str:
@@ -277,6 +295,8 @@ class PhaseView:
                 return "watching"
             if not self.watch_over:
                 return f"watching: {words.duration(self.watch_left_s)} left"
+            if self.unjudged:
+                return "watch over, not judged: " + "; ".join(c.shown for c in self.unjudged)
             return "watch over: ready to pass"
         if s is Status.FAILED:
             return f"failed: {self.result or 'its command failed'}"
@@ -335,7 +355,7 @@ def breaches(settings: PlanSettings, state: PlanState, figures: Mapping[str, Fig
             value = _value(figures.get(c.figure))
             if value is None:
                 continue  # unknown is said as unknown, not remembered as a breach
-            if not _holds(c, value, figures.get(c.figure)):
+            if _holds(c, value, figures.get(c.figure)) is False:
                 out.setdefault(p.name, {})[name] = Breach(now_wall, value)
     return out
 
@@ -347,10 +367,18 @@ def _during(p: PhaseSettings) -> list[CriterionSettings]:
     return watched + [c for c in p.criteria if c.when is When.DURING]
 
 
-def _holds(c: CriterionSettings, value: float, f: Figure | None) -> bool:
+def _holds(c: CriterionSettings, value: float, f: Figure | None) -> bool | None:
+    """None: it cannot be judged (a watched figure with no critical bound: never critical,
+    whatever it does, which is no verdict)."""
     if c.op == "!":
+        if _critical(f) is None:
+            return None
         return f is None or f.level is not Level.CRITICAL
     return c.holds(value)
+
+
+def _critical(f: Figure | None) -> float | None:
+    return f.threshold.critical if f is not None and f.threshold is not None else None
 
 
 def _criterion_name(c: CriterionSettings) -> str:
@@ -425,9 +453,11 @@ def _shown(c: CriterionSettings, f: Figure | None, value: float | None) -> str:
     else:
         now = f"{what} {words.number(value, _unit(f))}"
     if c.op == "!":
-        crit = f.threshold.critical if f is not None and f.threshold is not None else None
-        bound = f"critical {words.number(crit, _unit(f))}" if crit is not None else "critical"
-        return f"{now}, must stay under {bound}"
+        crit = _critical(f)
+        if crit is None:
+            return f"{now}: no critical threshold to judge it by (add a criterion)"
+        side = "under" if f is None or f.threshold is None or f.threshold.above else "over"
+        return f"{now}, must stay {side} critical {words.number(crit, _unit(f))}"
     return f"{now}, must be {c.op} {words.number(c.value, _unit(f))}"
 
 

@@ -15,6 +15,7 @@ KIND_WORDS = {
     EventKind.GATE_RED: "canary gate turned red",
     EventKind.WATCH_ENDED: "watch periods ended",
     EventKind.ACTION_FINISHED: "actions finished",
+    EventKind.STATUS_PAGE: "status page changes",
 }
 NAMED_IN_SUMMARY = 5
 

@@ -16,7 +16,15 @@ from sbtop.engine.assessment import Assessment
 from sbtop.engine.gate import Gate
 from sbtop.engine.levels import Level
 from sbtop.engine.page_changes import PageChange
-from sbtop.engine.transitions import Event, Seen, page_events, seen, transitions
+from sbtop.engine.transitions import (
+    Event,
+    Seen,
+    Told,
+    page_events,
+    seen,
+    settled,
+    transitions,
+)
 from sbtop.notify import terminal
 from sbtop.notify.settings import NotifySettings
 from sbtop.notify.webhook import Webhook
@@ -34,6 +42,7 @@ class Notifier:
         self._tmux = tmux
         self._book = book or {}
         self._seen: Seen | None = None
+        self._pages_told: Told = {}  # each page's last known state (unknown is not news)
         # The terminal's channels only: the team's channel does not go quiet because one
         # engineer's laptop did.
         self.muted = False
@@ -60,7 +69,7 @@ class Notifier:
 
     def observe(self, a: Assessment, gate: Gate | None) -> tuple[Event, ...]:
         """Compare with the look before; tell of what changed."""
-        now = seen(a, gate, self._book)
+        now = settled(self._seen, seen(a, gate, self._book))
         events = transitions(self._seen, now)
         self._seen = now
         for e in events:
@@ -71,7 +80,7 @@ class Notifier:
 
     def pages_changed(self, changes: Iterable[PageChange], target: str = "") -> None:
         """A poll of the providers' status pages changed something: tell of the trouble."""
-        for e in page_events(changes, target):
+        for e in page_events(changes, target, self._pages_told):
             self.event(e)
 
     def toggle_mute(self) -> bool:

@@ -304,7 +304,11 @@ class LiveSession:
         if not self._subscribers:
             return
         changed = self.page_watch.update(self.status_pages.statuses(), self.clock.now()[1])
-        self.publish_snapshot(Cause.STATUS_PAGES, changed)
+        try:
+            self.publish_snapshot(Cause.STATUS_PAGES, changed)
+        except Exception as e:  # a bug of ours in a subscriber must not end the polls
+            self.internal_errors.append(f"{type(e).__name__}: {e}")
+            self.publish(Notice(f"sbtop internal error: {type(e).__name__}: {e}", "error", 10))
 
     def close_recorder(self) -> None:
         if self.recorder is not None:
@@ -392,7 +396,8 @@ class LiveSession:
         if self._tellers:  # someone listens: a watch period over is told once
             for p in self.plan_watch.watches_ended(self.plan_window()):
                 self.announce(watch_ended(f"{p.number}. {p.name}", p.verdict, self.wiring.name,
-                                          ok=not p.failing))
+                                          ok=False if p.failing else True if p.ready
+                                          else None))
 
     def plan_window(self, gate: Gate | None = None) -> Window | None:
         """The deploy window judged on the latest figures (None: no [plan])."""

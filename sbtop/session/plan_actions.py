@@ -80,6 +80,14 @@ class PlanActions:
             if task is not None:
                 running.discard(task)
         self._plan_changed()
+        if not outcome.refused:
+            # Told as the canary's actions are (bell, desktop, webhook): a phase's command
+            # may run for minutes while the engineer looks elsewhere. Here, in the session,
+            # so that every face acting through it tells, and tells once.
+            from sbtop.engine.transitions import action_finished
+
+            self._session.announce(action_finished(plan.title, outcome.ok, outcome.text,
+                                                   self._session.wiring.name))
         return outcome
 
     def plan_confirm(self, item: str, undo: bool = False) -> Outcome:
@@ -107,7 +115,8 @@ class PlanActions:
         canary = s.canary_state()
         ctx = PreflightContext(s.assessment, canary.baseline if canary else None,
                                s.wiring.collector.dsn,
-                               s.wiring.collector.db.connect_timeout_s)
+                               s.wiring.collector.db.connect_timeout_s,
+                               canary.baseline_wall if canary else None, s.clock.now()[1])
         results = await run_checks(c.settings.preflight, ctx)
         try:
             c.record_checks(results)

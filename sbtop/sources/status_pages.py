@@ -116,9 +116,16 @@ class _Failed(Exception):
 
 async def _get_json(client: httpx.AsyncClient, page: StatusPage) -> object:
     url = page.json_url
+    # One deadline for the whole answer, redirects included: a page that redirects slowly
+    # five times must not hold its loop (or `sbtop check`) for six timeouts.
+    loop = asyncio.get_running_loop()
+    end = loop.time() + page.timeout_s
     try:
         for _hop in range(MAX_REDIRECTS + 1):
-            answer = await bounded.request(client, "GET", url, deadline_s=page.timeout_s,
+            left = end - loop.time()
+            if left <= 0:
+                raise bounded.Unanswered(page.timeout_s)
+            answer = await bounded.request(client, "GET", url, deadline_s=left,
                                            max_bytes=page.max_bytes)
             if answer.is_redirect:
                 url = _next(url, answer.headers["Location"])
@@ -129,8 +136,8 @@ async def _get_json(client: httpx.AsyncClient, page: StatusPage) -> object:
             break
         else:
             raise _Failed("too many redirects (a redirect loop?)")
-    except bounded.Unanswered as e:
-        raise _Failed(f"timeout: {e}") from None
+    except bounded.Unanswered:
+        raise _Failed(f"timeout: {bounded.Unanswered(page.timeout_s)}") from None
     except bounded.TooLarge:
         raise _Failed(f"answer too large: over {page.max_bytes // 1024} kB") from None
     except httpx.HTTPError as e:
