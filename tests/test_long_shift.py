@@ -25,7 +25,8 @@ from sbtop.engine.levels import Level
 from tests.console_harness import Harness
 
 # Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
-pytestmark = pytest.mark.slow
+# One worker runs them all: the shift (the module's fixture) is lived once, not once a worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("long_shift")]
 
 HOUR = 3600.0
 CYCLE = 400  # ticks of 1 s: one round of every traffic change below
