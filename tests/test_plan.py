@@ -645,3 +645,24 @@ def test_a_watched_figure_without_a_critical_bound_is_not_judged_and_low_is_bad_
     assert not view.ready and view.unjudged == (lag,)
     found = breaches(PlanSettings((phase,)), state, figures, 30.0)["Frontend"]
     assert list(found) == ["requests_per_s not critical (during)"]
+
+
+def test_a_read_only_plan_status_creates_no_state_directory(tmp_path: Path) -> None:
+    from sbtop.actions.plan_commands import plan_main
+    from sbtop.config import resolve
+    from sbtop.engine.assessment import Assessment
+    from sbtop.engine.levels import Level
+    from sbtop.engine.routes import Routes
+
+    cfg = parse({"targets": {"x": {"base_url": "http://127.0.0.1:9"}},
+                 "plan": {"phases": [{"name": "A", "run": ["true"]}]}})
+    where = tmp_path / "state"
+
+    async def assess(_s: float) -> Assessment:
+        return Assessment("x", 1, 1.0, 1_800_000_000.0, Level.OK, {}, Routes(), (), {})
+
+    said: list[str] = []
+    code = asyncio.run(plan_main(resolve(cfg), "status", None, state_dir=where,
+                                 assess=assess, out=said.append, read_only=True))
+    assert code == 0 and not where.exists()
+    assert any("deploy window on x" in x for x in said)

@@ -63,7 +63,7 @@ async def plan_main(wiring: Wiring, verb: str, name: str | None, *, state_dir: P
                     out: Callable[[str], None] = print, clock: Clock = SYSTEM,
                     read_only: bool = False) -> int:
     c, reason = build_plan_controller(wiring.plan, wiring.name, wiring.production, state_dir,
-                                      clock)
+                                      clock, read_only=read_only)
     if c is None:
         raise CommandError(reason)
     if c.store.problem:

@@ -34,8 +34,10 @@ def _safe(name: str) -> str:
 
 
 class PlanStore:
-    def __init__(self, directory: Path, target: str) -> None:
+    def __init__(self, directory: Path, target: str, *, create: bool = True) -> None:
         self.dir = directory
+        # False for a read-only look: no directory is made where none is (nothing to read).
+        self.create = create
         self.path = directory / f"plan-{_safe(target)}.json"
         self.lock = StateStore(directory, target)  # the target's one lock
         self.problem = ""
@@ -48,6 +50,8 @@ class PlanStore:
 
     def check(self) -> None:
         """The directory is safe, and where the plan's file goes is no link (StateDirError)."""
+        if not self.create and not self.dir.exists():
+            return
         mode = self._ready()
         try:
             os.close(open_file(self.path, os.O_RDONLY, mode))
@@ -63,6 +67,8 @@ class PlanStore:
     def load(self) -> PlanState:
         """The saved record. A phase or item of the wrong shape (a hand edit, a team mate's
         older sbtop) is dropped alone, read as never done, and named in `problem`."""
+        if not self.create and not self.path.exists():
+            return PlanState()
         data, self.problem = read_record(self.path, self._ready())
         if data is None:
             return PlanState()
