@@ -9,6 +9,7 @@ Exit codes as the other actions: 0 done, 1 refused, 2 failed, 3 usage or configu
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shlex
 from collections.abc import Awaitable, Callable, Mapping
@@ -188,8 +189,15 @@ async def _act(c: PlanController, plan: PhasePlan, *, yes: bool, dry_run: bool,
                             "phase": plan.phase.name, "result": "cancelled at the "
                             "confirmation", "dry_run": False})
             return EXIT_REFUSED
-    done = await c.execute(plan, override=override if plan.needs_override else None,
-                           dry_run=dry_run, progress=lambda t: out(f"  ... {t}"))
+    try:
+        done = await c.execute(plan, override=override if plan.needs_override else None,
+                               dry_run=dry_run, progress=lambda t: out(f"  ... {t}"))
+    except asyncio.CancelledError:
+        # SIGTERM or SIGHUP: the record and the audit say interrupted; so does the output.
+        said = c.state.phase(plan.phase.name).result or ""
+        out(said if said.startswith("interrupted") else
+            "interrupted: sbtop stopped; see sbtop plan status for what was recorded")
+        raise
     out(done.text)
     if done.refused:
         return EXIT_REFUSED
