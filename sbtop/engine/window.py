@@ -202,10 +202,21 @@ class ItemRecord:
     overridden: str | None = None
 
 
+@dataclass(frozen=True)
+class Reset:
+    """The record was started afresh (`sbtop plan reset`): when, by whom, and the archived
+    file the earlier window's record was kept in."""
+
+    wall: float
+    by: str | None = None
+    archived: str | None = None
+
+
 @dataclass
 class PlanState:
     phases: dict[str, PhaseRecord] = field(default_factory=dict)
     preflight: dict[str, ItemRecord] = field(default_factory=dict)
+    reset: Reset | None = None  # None: never reset since the record was first written
 
     def phase(self, name: str) -> PhaseRecord:
         return self.phases.get(name) or PhaseRecord()

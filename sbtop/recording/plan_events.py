@@ -34,6 +34,11 @@ PHASE_FIGURES = ((Fig.LATENCY_P95_MS, "ms"), (Fig.ERROR_RATE_5XX_PCT, "%"),
 
 def text(d: dict[str, Any]) -> str:
     """One plan event in words."""
+    if d.get("reset"):
+        by = f" by {d['by']}" if d.get("by") else ""
+        kept = (f" (the old record archived as {d['archived']})" if d.get("archived")
+                else "")
+        return f"plan reset{by}: a new deploy window{kept}"
     if "item" in d:
         ok = d.get("ok")
         how = "ok" if ok else "open" if ok is None else "FAILED"
@@ -66,7 +71,7 @@ class PhaseSpan:
     name: str
     started: float | None
     ended: float | None
-    how: str  # passed, rolled back, failed, or "open" (still going when the recording ended)
+    how: str  # passed, rolled back, failed, reset, or "open" (going when the recording ended)
     by: str
     override: str
 
@@ -77,6 +82,10 @@ def spans(events: list[Event]) -> list[PhaseSpan]:
     out: list[PhaseSpan] = []
     open_: dict[str, tuple[float, str, str]] = {}
     for e in events:
+        if e.kind == "plan" and e.data.get("reset"):  # a new window: what was open ends
+            out += [PhaseSpan(n, s[0], e.wall, "reset", s[1], s[2]) for n, s in open_.items()]
+            open_.clear()
+            continue
         if e.kind != "plan" or "status" not in e.data:
             continue
         name, status = str(e.data.get("phase", "?")), str(e.data.get("status"))
@@ -157,6 +166,9 @@ def state_at(events: list[Event], wall: float) -> PlanState:
     for e in sorted((e for e in events if e.kind == "plan" and e.wall <= wall),
                     key=lambda e: e.wall):
         d = e.data
+        if d.get("reset"):
+            state = PlanState()  # a new deploy window: the old record archived
+            continue
         if "item" in d:
             ok = d.get("ok")
             state.preflight[str(d["item"])] = ItemRecord(
