@@ -125,7 +125,7 @@ async def test_a_phase_watched_to_its_end_is_ready_and_passes_without_an_overrid
             await h.ticks(1, pilot, seconds=30)  # the manual clock: half the watch at once
             text = screen_text(app)
             assert "30s left of 1m" in text
-            assert "ok   now error_rate_5xx_pct" in text  # its criterion, judged live
+            assert "ok   now 5xx" in text  # its criterion, judged live
             await h.ticks(1, pilot, seconds=30)
             assert "ready to pass (P)" in screen_text(app)
             await pilot.press("P")

@@ -26,6 +26,7 @@ from sbtop.engine import words
 from sbtop.engine.assessment import iso
 from sbtop.engine.figures import Figure
 from sbtop.engine.gate import Gate
+from sbtop.engine.labels import label
 from sbtop.engine.levels import Level
 
 # --- settings (built by the config; plain frozen values) ------------------------------------
@@ -455,7 +456,7 @@ def _unit(f: Figure | None) -> str:
 
 
 def _shown(c: CriterionSettings, f: Figure | None, value: float | None) -> str:
-    what = c.figure
+    what = label(c.figure)  # said as the canary gate says it: "5xx 0.15%", not the key
     if f is None:
         return f"{what}: not measured here"
     if value is None:

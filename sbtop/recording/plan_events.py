@@ -15,6 +15,7 @@ import msgspec
 
 from sbtop import format
 from sbtop.engine.keys import Fig
+from sbtop.engine.labels import label, said
 from sbtop.engine.window import (
     Breach,
     ItemRecord,
@@ -48,7 +49,7 @@ def text(d: dict[str, Any]) -> str:
         return f"pre-flight {d.get('item', '?')} {how}{by}{detail}{over}"
     phase = d.get("phase", "?")
     if "breach" in d:
-        return f"plan phase {phase}: {d.get('breach')} broke during the watch"
+        return f"plan phase {phase}: {said(str(d.get('breach')))} broke during the watch"
     by = f" by {d['by']}" if d.get("by") else ""
     override = f" (override: {d['override']})" if d.get("override") else ""
     result = f": {d['result']}" if d.get("result") and d.get("status") != "watching" else ""
@@ -62,7 +63,7 @@ def value(d: dict[str, Any]) -> str:
     for key, unit in PHASE_FIGURES[:2]:
         v = figures.get(str(key))
         if isinstance(v, int | float):
-            parts.append(f"{'p95' if unit == 'ms' else '5xx'} {format.number(float(v), unit)}")
+            parts.append(f"{label(key)} {format.number(float(v), unit)}")
     return ", ".join(parts)
 
 
