@@ -32,8 +32,9 @@ class ResetPlan:
         lines = [f"{TITLE} on {where}target {self.target}: start a new deploy window"]
         if not self.archive_from:
             return [*lines, "  no record yet: nothing to archive"]
+        stem = self.archive_from.removesuffix(".json")
         lines.append(f"  the record {self.archive_from} is archived beside it "
-                     "(plan-TARGET.<UTC time>.json), not deleted")
+                     f"({stem}.<UTC time>.json), not deleted")
         lines += [f"  it holds: {h}" for h in self.held] or ["  it holds nothing yet"]
         lines.append("  after: every phase pending, every pre-flight item open "
                      "(the canary's state is left as it is)")
@@ -97,7 +98,10 @@ def _held(state: PlanState) -> tuple[str, ...]:
         if rec.status is not Status.PENDING:
             counts[str(rec.status)] = counts.get(str(rec.status), 0) + 1
     out = [f"{n} phase{'s' if n > 1 else ''} {status}" for status, n in counts.items()]
-    done = sum(1 for i in state.preflight.values() if i.ok is not None or i.overridden)
+    done = sum(1 for i in state.preflight.values() if i.ok is not None)
     if done:
         out.append(f"{done} pre-flight item{'s' if done > 1 else ''} checked or confirmed")
+    passed = sum(1 for i in state.preflight.values() if i.overridden)
+    if passed:
+        out.append(f"{passed} pre-flight item{'s' if passed > 1 else ''} overridden")
     return tuple(out)
