@@ -27,6 +27,14 @@ class ResetPlan:
     archive_from: str  # the record's file name ("" when there is no record)
     held: tuple[str, ...]  # what the record holds now, in words
 
+    @property
+    def needs_override(self) -> bool:
+        return False  # confirmed, never overridden: refused outright while a command runs
+
+    @property
+    def title(self) -> str:
+        return TITLE
+
     def describe(self) -> list[str]:
         where = "PRODUCTION " if self.production else ""
         lines = [f"{TITLE} on {where}target {self.target}: start a new deploy window"]
