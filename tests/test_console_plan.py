@@ -125,7 +125,7 @@ async def test_a_phase_watched_to_its_end_is_ready_and_passes_without_an_overrid
             await h.ticks(1, pilot, seconds=30)  # the manual clock: half the watch at once
             text = screen_text(app)
             assert "30s left of 1m" in text
-            assert "ok   now error_rate_5xx_pct" in text  # its criterion, judged live
+            assert "ok   now 5xx" in text  # its criterion, judged live
             await h.ticks(1, pilot, seconds=30)
             assert "ready to pass (P)" in screen_text(app)
             await pilot.press("P")
@@ -364,3 +364,37 @@ async def test_at_80x24_no_notification_covers_the_plan_view(demo: Harness) -> N
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, PlanScreen)
+
+
+async def test_r_in_the_plan_view_starts_a_new_window_confirmed_the_old_record_archived(
+        tmp_path: Path) -> None:
+    h = one_phase(tmp_path)
+    app = h.app
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(h, pilot)
+            await h.ticks(2, pilot)
+            await pilot.press("p")
+            assert "New window" not in screen_text(app)  # nothing recorded: not offered
+            await pilot.press("s", "y")
+            await settle(h, pilot)
+            await h.ticks(2, pilot)
+            assert "WATCHING" in screen_text(app) and "New window" in screen_text(app)
+            await pilot.press("R")
+            assert isinstance(app.screen, PhaseActionScreen)
+            assert "plan reset on target" in screen_text(app)
+            await pilot.press("n")  # no: nothing changes
+            await settle(h, pilot)
+            assert "WATCHING" in screen_text(app)
+            assert not list(tmp_path.glob("plan-*.*Z.json"))
+            await pilot.press("R", "y")
+            await settle(h, pilot)
+            await h.ticks(1, pilot)
+            assert "WATCHING" not in screen_text(app)
+            assert len(list(tmp_path.glob("plan-*.*Z.json"))) == 1
+            entries = audit(tmp_path)
+            assert [e["result"] for e in entries if e["action"] == "plan reset"] == [
+                "cancelled at the confirmation",
+                f"a new deploy window: the old record archived as {entries[-1]['archived']}"]
+    finally:
+        h.close()

@@ -87,7 +87,7 @@ def test_the_watch_counts_down_and_end_criteria_are_judged_only_when_it_is_over(
     assert during.verdict == "watching: 6m00s left" and not during.ready
     over = judge_window(PLAN, state, figs(p95=700.0), 1000.0 + 600).current
     assert over is not None and over.watch_over and not over.ready
-    assert over.verdict.startswith("FAILING: latency_p95_ms 700 ms, must be < 500 ms")
+    assert over.verdict.startswith("FAILING: p95 700 ms, must be < 500 ms")
     back = judge_window(PLAN, state, figs(p95=300.0), 1000.0 + 601).current
     assert back is not None and back.ready and back.verdict == "watch over: ready to pass"
 
@@ -486,7 +486,7 @@ def test_a_watch_over_with_its_figures_unknown_is_not_a_pass_without_an_override
     clock.advance(61.0)
     w = c.window(figs(p95=None, e5=None))
     assert w.current is not None and not w.current.ready
-    assert w.current.verdict.startswith("watch over, not judged: error_rate_5xx_pct unknown")
+    assert w.current.verdict.startswith("watch over, not judged: 5xx unknown")
     for figures in (figs(p95=None, e5=None), {}):
         p = c.plan("pass", "1", figures)
         assert p.needs_override and all("not judged" in x for x in p.why_override)
@@ -640,8 +640,50 @@ def test_a_watched_figure_without_a_critical_bound_is_not_judged_and_low_is_bad_
     assert view is not None
     rps, lag = view.criteria
     assert rps.passed is False
-    assert rps.shown == "requests_per_s 1.0/s, must stay over critical 2.0/s"
+    assert rps.shown == "req/s 1.0/s, must stay over critical 2.0/s"
     assert lag.passed is None and "no critical threshold" in lag.shown
     assert not view.ready and view.unjudged == (lag,)
     found = breaches(PlanSettings((phase,)), state, figures, 30.0)["Frontend"]
     assert list(found) == ["requests_per_s not critical (during)"]
+
+
+def test_a_read_only_plan_status_creates_no_state_directory(tmp_path: Path) -> None:
+    from sbtop.actions.plan_commands import plan_main
+    from sbtop.config import resolve
+    from sbtop.engine.assessment import Assessment
+    from sbtop.engine.levels import Level
+    from sbtop.engine.routes import Routes
+
+    cfg = parse({"targets": {"x": {"base_url": "http://127.0.0.1:9"}},
+                 "plan": {"phases": [{"name": "A", "run": ["true"]}]}})
+    where = tmp_path / "state"
+
+    async def assess(_s: float) -> Assessment:
+        return Assessment("x", 1, 1.0, 1_800_000_000.0, Level.OK, {}, Routes(), (), {})
+
+    said: list[str] = []
+    code = asyncio.run(plan_main(resolve(cfg), "status", None, state_dir=where,
+                                 assess=assess, out=said.append, read_only=True))
+    assert code == 0 and not where.exists()
+    assert any("deploy window on x" in x for x in said)
+
+
+def test_the_plan_says_its_figures_by_the_canary_gates_short_names() -> None:
+    # The plan said 'error_rate_5xx_pct 0.15%, must stay under critical 5.00%' beside the
+    # gate's '5xx 0.15%': one table of names (sbtop.engine.labels) for both.
+    from sbtop.engine.gate import GateSettings, evaluate
+    from sbtop.recording.plan_events import text
+
+    phase = PhaseSettings("Socket.IO", watch_s=60.0, figures=(Fig.ERROR_RATE_5XX_PCT,),
+                          criteria=(CriterionSettings(Fig.LATENCY_P95_MS, "<", 500.0),))
+    state = PlanState({"Socket.IO": PhaseRecord(Status.WATCHING, 1000.0, 1000.0)})
+    got = judge_window(PlanSettings((phase,)), state, figs(p95=200.0, e5=0.15), 1010.0).current
+    assert got is not None
+    shown = [c.shown for c in got.criteria]
+    assert shown == ["5xx 0.15%, must stay under critical 5.00%",
+                     "p95 200 ms, must be < 500 ms (judged at the end)"]
+    gate = evaluate(5, 0.0, 1.0, 200.0, figs(p95=200.0, e5=0.15), GateSettings())
+    said_by_gate = next(c.shown for c in gate.criteria if c.name == "5xx")
+    assert said_by_gate.split(",")[0] == shown[0].split(",")[0] == "5xx 0.15%"
+    assert text({"phase": "Socket.IO", "breach": "error_rate_5xx_pct not critical (during)"}) \
+        == "plan phase Socket.IO: 5xx not critical (during) broke during the watch"

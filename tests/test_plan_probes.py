@@ -113,3 +113,23 @@ def test_a_baseline_item_says_when_the_baseline_was_captured() -> None:
                            now_wall=1_800_000_000.0 + 3 * 86400)
     ok, text = asyncio.run(run_checks(item, ctx))["Baseline captured"]
     assert ok and text == "baseline p95 213 ms, captured 2027-01-15T08:00:00Z (72h00m ago)"
+
+
+@pytest.mark.parametrize("escape", [
+    "COMMIT; CREATE TABLE escaped (id int)",
+    "SET default_transaction_read_only = off; CREATE TABLE escaped (id int)",
+    "BEGIN READ WRITE; CREATE TABLE escaped (id int)",
+    "ROLLBACK; BEGIN READ WRITE; CREATE TABLE escaped (id int); COMMIT",
+    "DO $$ BEGIN SET LOCAL transaction_read_only = off; CREATE TABLE escaped (id int); END $$",
+])
+def test_the_sql_probe_cannot_leave_its_read_only_transaction_whatever_its_text(
+        pg_db: str, escape: str) -> None:
+    ok, _ = asyncio.run(sql_probe(pg_db, escape))
+    assert not ok
+    with psycopg.connect(pg_db) as conn:
+        assert conn.execute("SELECT to_regclass('escaped')").fetchone() == (None,)
+
+
+def test_the_sql_probe_runs_one_statement_only(pg_db: str) -> None:
+    ok, text = asyncio.run(sql_probe(pg_db, "SELECT true; SELECT true"))
+    assert not ok and "multiple commands" in text

@@ -457,7 +457,7 @@ def _minutes(seconds: float | None) -> str:
 
 
 def build_plan_controller(settings: PlanSettings | None, target: str, production: bool,
-                          state_dir: Any, clock: Clock = SYSTEM
+                          state_dir: Any, clock: Clock = SYSTEM, *, read_only: bool = False
                           ) -> tuple[PlanController | None, str]:
     """The target's plan controller, or None and why (no plan configured, an unsafe state
     directory)."""
@@ -468,10 +468,12 @@ def build_plan_controller(settings: PlanSettings | None, target: str, production
     if settings is None or not settings.phases:
         return None, "no deploy plan configured (add [[plan.phases]] to the config)"
     directory = Path(state_dir)
-    store, audit = PlanStore(directory, target), AuditLog(directory / "audit.jsonl")
+    store = PlanStore(directory, target, create=not read_only)
+    audit = AuditLog(directory / "audit.jsonl")
     try:
         store.check()
-        audit.check()
+        if directory.exists():  # a read-only look makes no directory to check the log in
+            audit.check()
     except StateDirError as e:
         return None, str(e)
     return PlanController(target, production, settings, store, audit, clock), ""

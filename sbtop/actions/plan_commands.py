@@ -1,5 +1,7 @@
 """`sbtop plan ...` on the command line: the same PlanController as the console's Plan view.
 
+reset starts a new deploy window (the old record archived beside the new one, confirmed as
+an action; refused while a phase's command runs);
 status prints where the window stands (exit 0, or 2 when the phase in hand is failing: a
 criterion broken, its command failed); preflight runs the live pre-flight checks (0 all ok,
 2 some failed); confirm ITEM records a person's item; start / pass / rollback PHASE show the
@@ -9,6 +11,7 @@ Exit codes as the other actions: 0 done, 1 refused, 2 failed, 3 usage or configu
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shlex
 from collections.abc import Awaitable, Callable, Mapping
@@ -63,7 +66,7 @@ async def plan_main(wiring: Wiring, verb: str, name: str | None, *, state_dir: P
                     out: Callable[[str], None] = print, clock: Clock = SYSTEM,
                     read_only: bool = False) -> int:
     c, reason = build_plan_controller(wiring.plan, wiring.name, wiring.production, state_dir,
-                                      clock)
+                                      clock, read_only=read_only)
     if c is None:
         raise CommandError(reason)
     if c.store.problem:
@@ -74,6 +77,8 @@ async def plan_main(wiring: Wiring, verb: str, name: str | None, *, state_dir: P
         note = None if read_only else c.recover()
         if note:
             out(f"note: {note}")
+        if verb == "reset":
+            return _reset(c, yes=yes, dry_run=dry_run, ask=ask, out=out)
         if verb == "preflight" and dry_run:
             return _preflight_dry_run(c, out)
         a: Assessment | None = None
@@ -188,8 +193,41 @@ async def _act(c: PlanController, plan: PhasePlan, *, yes: bool, dry_run: bool,
                             "phase": plan.phase.name, "result": "cancelled at the "
                             "confirmation", "dry_run": False})
             return EXIT_REFUSED
-    done = await c.execute(plan, override=override if plan.needs_override else None,
-                           dry_run=dry_run, progress=lambda t: out(f"  ... {t}"))
+    try:
+        done = await c.execute(plan, override=override if plan.needs_override else None,
+                               dry_run=dry_run, progress=lambda t: out(f"  ... {t}"))
+    except asyncio.CancelledError:
+        # SIGTERM or SIGHUP: the record and the audit say interrupted; so does the output.
+        said = c.state.phase(plan.phase.name).result or ""
+        out(said if said.startswith("interrupted") else
+            "interrupted: sbtop stopped; see sbtop plan status for what was recorded")
+        raise
+    out(done.text)
+    if done.refused:
+        return EXIT_REFUSED
+    return EXIT_DONE if done.ok else EXIT_FAILED
+
+
+def _reset(c: PlanController, *, yes: bool, dry_run: bool, ask: Callable[[str], str],
+           out: Callable[[str], None]) -> int:
+    """A new deploy window: the plan shown, confirmed, the old record archived."""
+    from sbtop.actions.plan_reset import TITLE, execute_reset, plan_reset
+
+    plan = plan_reset(c)
+    for line in plan.describe():
+        out(line)
+    if not dry_run and not yes:
+        try:
+            go = confirmed(plan, ask, out)
+        except KeyboardInterrupt:
+            out("\ncancelled: nothing was changed")
+            return EXIT_INTERRUPTED
+        if not go:
+            out("cancelled: nothing was changed")
+            c.audit.append({"target": c.target, "action": TITLE, "dry_run": False,
+                            "result": "cancelled at the confirmation"})
+            return EXIT_REFUSED
+    done = execute_reset(c, plan, dry_run=dry_run)
     out(done.text)
     if done.refused:
         return EXIT_REFUSED

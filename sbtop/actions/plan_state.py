@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -26,7 +27,7 @@ from sbtop.actions.state import (
     shared_group,
     write_record,
 )
-from sbtop.engine.window import ItemRecord, PhaseRecord, PlanState
+from sbtop.engine.window import ItemRecord, PhaseRecord, PlanState, Reset
 
 
 def _safe(name: str) -> str:
@@ -34,8 +35,10 @@ def _safe(name: str) -> str:
 
 
 class PlanStore:
-    def __init__(self, directory: Path, target: str) -> None:
+    def __init__(self, directory: Path, target: str, *, create: bool = True) -> None:
         self.dir = directory
+        # False for a read-only look: no directory is made where none is (nothing to read).
+        self.create = create
         self.path = directory / f"plan-{_safe(target)}.json"
         self.lock = StateStore(directory, target)  # the target's one lock
         self.problem = ""
@@ -48,6 +51,8 @@ class PlanStore:
 
     def check(self) -> None:
         """The directory is safe, and where the plan's file goes is no link (StateDirError)."""
+        if not self.create and not self.dir.exists():
+            return
         mode = self._ready()
         try:
             os.close(open_file(self.path, os.O_RDONLY, mode))
@@ -63,18 +68,46 @@ class PlanStore:
     def load(self) -> PlanState:
         """The saved record. A phase or item of the wrong shape (a hand edit, a team mate's
         older sbtop) is dropped alone, read as never done, and named in `problem`."""
+        if not self.create and not self.path.exists():
+            return PlanState()
         data, self.problem = read_record(self.path, self._ready())
         if data is None:
             return PlanState()
         bad: list[str] = []
         phases = _each(data.get("phases"), PhaseRecord, "phases", bad)
         items = _each(data.get("preflight"), ItemRecord, "preflight", bad)
+        reset = None
+        if data.get("reset") is not None:
+            try:
+                reset = msgspec.convert(data["reset"], Reset)
+            except msgspec.ValidationError:
+                bad.append("reset")
+            if reset is not None and not _sane(data["reset"]):
+                reset = None
+                bad.append("reset")
         if bad:
             self.problem = f"{self.path}: ignored {', '.join(bad)} (wrong type or value)"
-        return PlanState(phases, items)
+        return PlanState(phases, items, reset)
 
     def save(self, state: PlanState) -> None:
         write_record(self.path, self._ready(), asdict(state), "the plan", allow_nan=False)
+
+    def archive(self, now_wall: float) -> Path:
+        """The record moved aside, beside it (plan-TARGET.<UTC time>.json), never over
+        another archive and never deleted; call under the lock."""
+        self._ready()
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now_wall))
+        for n in range(1, 100):
+            dest = self.dir / f"{self.path.stem}.{stamp}{'' if n == 1 else f'-{n}'}.json"
+            try:
+                os.link(self.path, dest, follow_symlinks=False)
+            except FileExistsError:
+                continue  # two resets in one second: the next name
+            except OSError as e:
+                raise StateDirError(f"{dest}: cannot archive the plan: {e.strerror}") from None
+            os.unlink(self.path)
+            return dest
+        raise StateDirError(f"{self.dir}: too many archives of {self.path.name} at {stamp}")
 
     @contextlib.contextmanager
     def locked(self, action: str) -> Iterator[None]:

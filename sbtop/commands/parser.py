@@ -107,17 +107,19 @@ def _console_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 def _plan_parser(sub: Any) -> None:
     plan = sub.add_parser(
         "plan", help="the deploy window: status, preflight, confirm ITEM, start / pass / "
-        "rollback PHASE", description="The deploy window as a plan ([plan] in the config): "
+        "rollback PHASE, reset", description="The deploy window as a plan ([plan] in the config): "
         "status prints where it stands (exit 2 when the phase in hand is failing); preflight "
         "runs the live pre-flight checks (exit 2 when one fails); confirm ITEM records a "
         "person's item; start, pass and rollback PHASE (its name or number) show the plan "
         "first, run the phase's command if it has one, and need the target's name typed on "
         "production. What needs an override (an open pre-flight item, an earlier phase not "
         "passed, a watch not over, a criterion failing) is refused unless --override gives "
-        "the reason. Exit 0 done, 1 refused, 2 failed, 3 usage or configuration.")
+        "the reason. reset starts a new deploy window: the old record is archived beside it "
+        "(plan-TARGET.<UTC time>.json), refused while a phase's command runs. "
+        "Exit 0 done, 1 refused, 2 failed, 3 usage or configuration.")
     _common(plan, suppress=True)
     plan.add_argument("verb", choices=["status", "preflight", "confirm", "start", "pass",
-                                       "rollback"], help="what to do")
+                                       "rollback", "reset"], help="what to do")
     plan.add_argument("name", nargs="?", help="the phase (name or number), or with confirm "
                       "the pre-flight item")
     plan.add_argument("--override", metavar="REASON", help="go ahead though the plan needs "

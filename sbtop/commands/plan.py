@@ -1,4 +1,4 @@
-"""`sbtop plan status|preflight|confirm ITEM|start|pass|rollback PHASE`: the deploy window,
+"""`sbtop plan status|preflight|confirm ITEM|start|pass|rollback PHASE|reset`: the deploy window,
 its plan shown first; exit 0 done, 1 refused, 2 failed, 3 usage or configuration."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ NAMED = ("confirm", "start", "pass", "rollback")
 @dataclass(frozen=True)
 class PlanOptions:
     target: TargetOptions
-    verb: str  # status, preflight, confirm, start, pass, rollback
+    verb: str  # status, preflight, confirm, start, pass, rollback, reset
     name: str | None  # the phase (name or number) or the pre-flight item
     override: str | None  # the typed reason
     undo: bool  # confirm: take the confirmation back

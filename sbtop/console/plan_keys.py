@@ -134,6 +134,34 @@ class PlanKeys(ConsoleBase):
         self.notify(outcome.text, severity="information" if outcome.ok else "error",
                     timeout=10)
 
+    def plan_reset(self) -> None:
+        """A new deploy window (R): the plan shown, confirmed, the old record archived."""
+        actions = self.session.actions
+        if actions is None:
+            self.notify(REPLAY_WORDS, severity="warning", timeout=6)
+            return
+        try:
+            plan = actions.plan_reset_prepare()
+        except Refused as e:
+            self.say(e.notice)
+            return
+
+        def answered(reason: str | None) -> None:
+            if reason is None:
+                actions.plan_reset_cancelled()
+                self.notify("cancelled: nothing was changed", timeout=3)
+                return
+            try:
+                outcome = actions.plan_reset_execute(plan)
+            except Refused as e:
+                self.say(e.notice)
+                return
+            self._follow()
+            self.notify(outcome.text, severity="information" if outcome.ok else "error",
+                        timeout=10)
+
+        self.push_screen(PhaseActionScreen(plan), answered)
+
     def plan_confirm(self, item: str, undo: bool = False) -> None:
         """A person's pre-flight item confirmed (who and when recorded), or taken back."""
         actions = self.session.actions

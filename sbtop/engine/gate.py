@@ -15,6 +15,7 @@ from sbtop.engine import words
 from sbtop.engine.cohort_gate import cohort_criteria, fallback_note
 from sbtop.engine.figures import Figure
 from sbtop.engine.keys import Fig
+from sbtop.engine.labels import label
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +84,11 @@ def evaluate(percent: int | None, step_started_wall: float | None, now_wall: flo
     else:
         left = 0.0
     e5 = _fresh(figures.get(Fig.ERROR_RATE_5XX_PCT))
+    s5xx, sp95, sdb = (label(Fig.ERROR_RATE_5XX_PCT), label(Fig.LATENCY_P95_MS),
+                       label(Fig.DB_CONNECTIONS_PCT))
     criteria.append(Criterion(
-        "5xx", e5 is not None and e5 < settings.max_5xx_pct,
-        f"5xx {_num(e5, '%')}, must be < {settings.max_5xx_pct:g}%"))
+        s5xx, e5 is not None and e5 < settings.max_5xx_pct,
+        f"{s5xx} {_num(e5, '%')}, must be < {settings.max_5xx_pct:g}%"))
     p95 = _fresh(figures.get(Fig.LATENCY_P95_MS))
     compared = cohort_criteria(percent, figures)
     if compared:
@@ -95,26 +98,26 @@ def evaluate(percent: int | None, step_started_wall: float | None, now_wall: flo
     elif baseline_p95_ms is None and not percent:
         # Before the first step there is nothing to compare with yet: the p95 of the moment
         # of stepping becomes the baseline.
-        criteria.append(Criterion("p95", None, f"p95 {_num(p95, 'ms')} becomes the baseline"))
+        criteria.append(Criterion(sp95, None, f"{sp95} {_num(p95, 'ms')} becomes the baseline"))
     elif baseline_p95_ms is None:
-        criteria.append(Criterion("p95", False, "p95: no baseline captured (press B)"))
+        criteria.append(Criterion(sp95, False, f"{sp95}: no baseline captured (press B)"))
     else:
         bound = baseline_p95_ms * (1 + settings.max_p95_regression_pct / 100)
         criteria.append(Criterion(
-            "p95", p95 is not None and p95 <= bound,
-            f"p95 {_num(p95, 'ms')}, must be <= {bound:.0f} ms (baseline {baseline_p95_ms:.0f} "
+            sp95, p95 is not None and p95 <= bound,
+            f"{sp95} {_num(p95, 'ms')}, must be <= {bound:.0f} ms (baseline {baseline_p95_ms:.0f} "
             f"+{settings.max_p95_regression_pct:g}%)" + fallback_note(figures)))
     db = figures.get(Fig.DB_CONNECTIONS_PCT)
     if db is None or (db.value is None and not db.judged and db.stale_s is None
                       and "no connection limit" in (db.reason or "")):
         # Not blocking: no database watched, or one without a connection limit (CockroachDB).
         criteria.append(Criterion("db", None, "db: no database" if db is None
-                                  else "db conns: no connection limit"))
+                                  else f"{sdb}: no connection limit"))
     else:
         value = _fresh(db)
         criteria.append(Criterion(
             "db", value is not None and value < settings.max_db_connections_pct,
-            f"db conns {_num(value, '%')}, must be < {settings.max_db_connections_pct:g}%"))
+            f"{sdb} {_num(value, '%')}, must be < {settings.max_db_connections_pct:g}%"))
     return Gate(percent, nxt, soak_total, left, tuple(criteria))
 
 

@@ -26,6 +26,7 @@ from sbtop.engine import words
 from sbtop.engine.assessment import iso
 from sbtop.engine.figures import Figure
 from sbtop.engine.gate import Gate
+from sbtop.engine.labels import label
 from sbtop.engine.levels import Level
 
 # --- settings (built by the config; plain frozen values) ------------------------------------
@@ -202,10 +203,21 @@ class ItemRecord:
     overridden: str | None = None
 
 
+@dataclass(frozen=True)
+class Reset:
+    """The record was started afresh (`sbtop plan reset`): when, by whom, and the archived
+    file the earlier window's record was kept in."""
+
+    wall: float
+    by: str | None = None
+    archived: str | None = None
+
+
 @dataclass
 class PlanState:
     phases: dict[str, PhaseRecord] = field(default_factory=dict)
     preflight: dict[str, ItemRecord] = field(default_factory=dict)
+    reset: Reset | None = None  # None: never reset since the record was first written
 
     def phase(self, name: str) -> PhaseRecord:
         return self.phases.get(name) or PhaseRecord()
@@ -444,7 +456,7 @@ def _unit(f: Figure | None) -> str:
 
 
 def _shown(c: CriterionSettings, f: Figure | None, value: float | None) -> str:
-    what = c.figure
+    what = label(c.figure)  # said as the canary gate says it: "5xx 0.15%", not the key
     if f is None:
         return f"{what}: not measured here"
     if value is None:

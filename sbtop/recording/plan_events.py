@@ -15,6 +15,7 @@ import msgspec
 
 from sbtop import format
 from sbtop.engine.keys import Fig
+from sbtop.engine.labels import label, said
 from sbtop.engine.window import (
     Breach,
     ItemRecord,
@@ -34,6 +35,11 @@ PHASE_FIGURES = ((Fig.LATENCY_P95_MS, "ms"), (Fig.ERROR_RATE_5XX_PCT, "%"),
 
 def text(d: dict[str, Any]) -> str:
     """One plan event in words."""
+    if d.get("reset"):
+        by = f" by {d['by']}" if d.get("by") else ""
+        kept = (f" (the old record archived as {d['archived']})" if d.get("archived")
+                else "")
+        return f"plan reset{by}: a new deploy window{kept}"
     if "item" in d:
         ok = d.get("ok")
         how = "ok" if ok else "open" if ok is None else "FAILED"
@@ -43,7 +49,7 @@ def text(d: dict[str, Any]) -> str:
         return f"pre-flight {d.get('item', '?')} {how}{by}{detail}{over}"
     phase = d.get("phase", "?")
     if "breach" in d:
-        return f"plan phase {phase}: {d.get('breach')} broke during the watch"
+        return f"plan phase {phase}: {said(str(d.get('breach')))} broke during the watch"
     by = f" by {d['by']}" if d.get("by") else ""
     override = f" (override: {d['override']})" if d.get("override") else ""
     result = f": {d['result']}" if d.get("result") and d.get("status") != "watching" else ""
@@ -57,7 +63,7 @@ def value(d: dict[str, Any]) -> str:
     for key, unit in PHASE_FIGURES[:2]:
         v = figures.get(str(key))
         if isinstance(v, int | float):
-            parts.append(f"{'p95' if unit == 'ms' else '5xx'} {format.number(float(v), unit)}")
+            parts.append(f"{label(key)} {format.number(float(v), unit)}")
     return ", ".join(parts)
 
 
@@ -66,7 +72,7 @@ class PhaseSpan:
     name: str
     started: float | None
     ended: float | None
-    how: str  # passed, rolled back, failed, or "open" (still going when the recording ended)
+    how: str  # passed, rolled back, failed, reset, or "open" (going when the recording ended)
     by: str
     override: str
 
@@ -77,6 +83,10 @@ def spans(events: list[Event]) -> list[PhaseSpan]:
     out: list[PhaseSpan] = []
     open_: dict[str, tuple[float, str, str]] = {}
     for e in events:
+        if e.kind == "plan" and e.data.get("reset"):  # a new window: what was open ends
+            out += [PhaseSpan(n, s[0], e.wall, "reset", s[1], s[2]) for n, s in open_.items()]
+            open_.clear()
+            continue
         if e.kind != "plan" or "status" not in e.data:
             continue
         name, status = str(e.data.get("phase", "?")), str(e.data.get("status"))
@@ -157,6 +167,9 @@ def state_at(events: list[Event], wall: float) -> PlanState:
     for e in sorted((e for e in events if e.kind == "plan" and e.wall <= wall),
                     key=lambda e: e.wall):
         d = e.data
+        if d.get("reset"):
+            state = PlanState()  # a new deploy window: the old record archived
+            continue
         if "item" in d:
             ok = d.get("ok")
             state.preflight[str(d["item"])] = ItemRecord(

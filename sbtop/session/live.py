@@ -390,6 +390,8 @@ class LiveSession:
             wall = event.pop("wall", None) or now_wall  # when it happened, when known
             if "status" in event:
                 self.history.mark(wall, f"plan {event['phase']}: {event['status']}")
+            elif event.get("reset"):
+                self.history.mark(wall, "plan reset")
             if self.recorder is not None:
                 with contextlib.suppress(OSError, ValueError):
                     self.recorder.event(wall, "plan", event)

@@ -146,6 +146,10 @@ def changes(before: PlanState, after: PlanState,
     """What happened between two reads of the record, as the recording's "plan" events."""
     seen = _figures(figures)
     out: list[dict[str, Any]] = []
+    if after.reset is not None and after.reset != before.reset:  # a new deploy window
+        out.append({"reset": True, "wall": after.reset.wall, "by": after.reset.by,
+                    "archived": after.reset.archived, "figures": seen})
+        before = PlanState()  # what follows is the new window's own
     for name, rec in after.phases.items():
         old = before.phase(name)
         known = {(t.status, t.wall) for t in old.log}

@@ -1,7 +1,8 @@
 """What a face may ask of a live session about the deploy window (LiveActions has these):
 plan a phase's start, pass or rollback, act on the confirmed plan, confirm a pre-flight item,
-run the pre-flight checks. The API is described in sbtop.session.plan; each refusal is a
-Refused carrying the notice to show."""
+run the pre-flight checks, start a new deploy window (plan_reset_prepare, then
+plan_reset_execute or plan_reset_cancelled). The API is described in sbtop.session.plan;
+each refusal is a Refused carrying the notice to show."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from sbtop.actions.controller import Controller
     from sbtop.actions.phases import PhasePlan, PlanController
     from sbtop.actions.plan import Outcome
+    from sbtop.actions.plan_reset import ResetPlan
     from sbtop.actions.render import Progress
     from sbtop.session.live import LiveSession
 
@@ -127,6 +129,33 @@ class PlanActions:
         text = (f"pre-flight: {len(results) - len(failed)} of {len(results)} live items ok"
                 + (f"; failed: {', '.join(failed)}" if failed else ""))
         return Outcome(not failed, text)
+
+    def plan_reset_prepare(self) -> ResetPlan:
+        """What starting a new deploy window would do (the old record archived); Refused
+        while a phase's command runs."""
+        from sbtop.actions.phases import PlanError
+        from sbtop.actions.plan_reset import plan_reset
+        from sbtop.session.actions import Refused
+
+        c = self._plan_controller("reset the plan")
+        try:
+            return plan_reset(c)
+        except PlanError as e:
+            raise Refused(Notice(f"not done: {e}", "warning", 8)) from None
+
+    def plan_reset_cancelled(self) -> None:
+        if self.plan is not None:
+            self.plan.audit.append({"target": self.plan.target, "action": "plan reset",
+                                    "result": "cancelled at the confirmation",
+                                    "dry_run": False})
+
+    def plan_reset_execute(self, plan: ResetPlan) -> Outcome:
+        """The confirmed reset: the old record archived, a new one started."""
+        from sbtop.actions.plan_reset import execute_reset
+
+        outcome = execute_reset(self._plan_controller("reset the plan"), plan)
+        self._plan_changed()
+        return outcome
 
     def _plan_changed(self) -> None:
         s = self._session

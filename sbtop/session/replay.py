@@ -319,3 +319,5 @@ def fill(history: History, rec: Recording, start: int, end: int, *, clear: bool 
             history.mark(e.wall, str(e.data.get("action", "action")))
         elif e.kind == "plan" and "status" in e.data:  # the deploy window's phases
             history.mark(e.wall, f"plan {e.data.get('phase', '?')}: {e.data['status']}")
+        elif e.kind == "plan" and e.data.get("reset"):
+            history.mark(e.wall, "plan reset")

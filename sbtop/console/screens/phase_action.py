@@ -1,7 +1,8 @@
-"""The confirmation for starting, passing or rolling back a phase: what will run, cancel by
-default. A production target needs its name typed; a phase that needs an override (pre-flight
-items open, an earlier phase not passed, the watch not over, a criterion failing) needs the
-reason typed, as the canary gate's override does, and the reason is recorded in the audit.
+"""The confirmation for starting, passing or rolling back a phase, or starting a new deploy
+window (R): what will run, cancel by default. A production target needs its name typed; a
+phase that needs an override (pre-flight items open, an earlier phase not passed, the watch
+not over, a criterion failing) needs the reason typed, as the canary gate's override does, and
+the reason is recorded in the audit.
 
 Dismissed with None (no: escape, n, enter, a wrong name, an empty reason), "" (yes, nothing
 typed needed) or the typed reason."""
@@ -18,6 +19,7 @@ from textual.widgets import Input, Static
 
 from sbtop import untrusted
 from sbtop.actions.phases import MIN_REASON, PhasePlan
+from sbtop.actions.plan_reset import ResetPlan
 
 
 class PhaseActionScreen(ModalScreen[str | None]):
@@ -33,7 +35,7 @@ class PhaseActionScreen(ModalScreen[str | None]):
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
 
-    def __init__(self, plan: PhasePlan) -> None:
+    def __init__(self, plan: PhasePlan | ResetPlan) -> None:
         super().__init__()
         self.plan = plan
         self.named = not plan.production  # the target's name typed (or not needed)

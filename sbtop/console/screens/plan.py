@@ -62,6 +62,7 @@ class PlanScreen(Screen[None]):
         Binding("c", "canary", "Canary"),
         Binding("0", "abort", "Abort"),
         Binding("i", "items", "Items", show=False),
+        Binding("R", "reset", "New window"),
     ]
 
     def __init__(self, keys: SbtopApp, snapshot: Snapshot | None, canary: bool) -> None:
@@ -238,6 +239,8 @@ class PlanScreen(Screen[None]):
         if action in ("preflight", "preflight_off"):
             live = w is not None and any(i.kind is not ItemKind.CONFIRM for i in w.preflight)
             return (can and live) == (action == "preflight")
+        if action == "reset":  # a new window: only when there is a record to set aside
+            return can and w is not None and _resettable(w)
         if action in ("canary", "abort"):
             p = self.selected_phase()
             return (p is not None and p.settings.canary and self._keys._can_deploy())
@@ -296,3 +299,15 @@ class PlanScreen(Screen[None]):
 
     def action_abort(self) -> None:
         self._keys.action_abort()
+
+    def action_reset(self) -> None:
+        self._keys.plan_reset()
+
+
+def _resettable(w: Window) -> bool:
+    """Something recorded (a phase not pending, an item checked, confirmed or overridden)
+    and no phase's command running."""
+    if any(p.status is Status.RUNNING for p in w.phases):
+        return False
+    return (any(p.status is not Status.PENDING for p in w.phases)
+            or any(i.ok is not None or i.overridden for i in w.preflight))

@@ -1,13 +1,18 @@
 """A pre-flight SQL probe ("these indexes exist"): one query in a read-only transaction under a
 statement timeout, on a connection of its own that is closed after. Passes when the first
-column of the first row is true (a true boolean, a non-zero number, a non-empty string)."""
+column of the first row is true (a true boolean, a non-zero number, a non-empty string).
+
+Safe whatever the text says: it is sent as one prepared statement (the extended protocol
+refuses `COMMIT; DROP ...`, several statements in one), on a session that is read-only by its
+connection options (a transaction it could begin or end is read-only too), under a statement
+timeout set the same way."""
 
 from __future__ import annotations
 
 import asyncio
 
 import psycopg
-from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from sbtop import untrusted
 from sbtop.sources.database.shown import connect_reason, first_line, secrets_of
@@ -27,7 +32,8 @@ async def _probe(dsn: str, query: str, connect_s: float, statement_s: float
     try:
         conn = await asyncio.wait_for(psycopg.AsyncConnection.connect(
             dsn, autocommit=False, application_name="sbtop preflight",
-            connect_timeout=max(2, round(connect_s))), timeout=connect_s + 1.0)
+            connect_timeout=max(2, round(connect_s)),
+            options=_options(dsn, statement_s)), timeout=connect_s + 1.0)
     except TimeoutError:
         return False, f"connect timeout: no answer within {connect_s:g} s"
     except psycopg.Error as e:
@@ -36,13 +42,10 @@ async def _probe(dsn: str, query: str, connect_s: float, statement_s: float
         return False, f"cannot connect: {e}"
     try:
         async with conn:
-            ms = max(1, round(statement_s * 1000))
             await conn.set_read_only(True)  # psycopg opens the transaction READ ONLY
-            await conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(
-                sql.Literal(ms)))
-            # The query is the config's own text, run as it is written (never built from
-            # outside input); the read-only transaction keeps a mistake in it from writing.
-            cur = await asyncio.wait_for(conn.execute(query.encode()),
+            # The query is the config's own text (never built from outside input), prepared:
+            # one statement only, so nothing can follow a COMMIT or a SET inside it.
+            cur = await asyncio.wait_for(conn.execute(query.encode(), prepare=True),
                                          timeout=statement_s + 2.0)
             row = await cur.fetchone() if cur.description else None
             await conn.rollback()
@@ -56,3 +59,15 @@ async def _probe(dsn: str, query: str, connect_s: float, statement_s: float
         return False, "no row returned"
     value = row[0]
     return bool(value), f"first column: {untrusted.line(str(value), 80)}"
+
+
+def _options(dsn: str, statement_s: float) -> str:
+    """The session's settings from the start: read-only by default (so a transaction begun
+    after any COMMIT is read-only too) and the statement timeout, after the DSN's own options
+    (a search_path there still counts; ours, later, win)."""
+    ms = max(1, round(statement_s * 1000))
+    try:
+        own = str(conninfo_to_dict(dsn).get("options") or "")
+    except psycopg.Error:
+        own = ""  # the connection says what is wrong with the DSN
+    return f"{own} -c default_transaction_read_only=on -c statement_timeout={ms}".strip()
