@@ -3,6 +3,8 @@ an 80-column panel allows (the comparison's verdicts are on the gate line below 
 
 from __future__ import annotations
 
+from textual.content import Content
+
 from sbtop import format
 from sbtop.console.marks import esc
 from sbtop.engine.cohorts import CohortFigures, Cohorts
@@ -31,10 +33,29 @@ def cohort_line(c: Cohorts | None, width: int) -> str:
     if c is None:
         return ""
     if c.canary is None or c.stable is None:
-        return f"[$text-muted]cohorts: {esc(c.reason or 'none yet')}[/]"
+        return _reason(c, width)
     text = ""
     for tier in range(4):
         text = f"{_side('canary', c.canary, tier)} | {_side('stable', c.stable, tier)}"
         if len(text) <= width:
             break
     return esc(text)
+
+
+def _reason(c: Cohorts, width: int) -> str:
+    """Why there are no cohorts yet, in the panel's width: without the label in the window,
+    the short words of it (the gate line names the baseline as well, when it is shown);
+    another reason too long for the line is cut at a word, with an ellipsis."""
+    label = esc(c.label)
+    if c.no_label:
+        forms = [f"cohorts: no {label} label seen: the gate compares with the baseline",
+                 f"cohorts: no {label} label seen: gate on the baseline",
+                 f"cohorts: no {label} label seen"]
+    else:
+        forms = [f"cohorts: {esc(c.reason or 'none yet')}"]
+    for text in forms:
+        if len(Content.from_markup(text).plain) <= width:
+            return f"[$text-muted]{text}[/]"
+    plain = Content.from_markup(forms[-1]).plain
+    cut = plain[:max(width - 1, 0)].rsplit(" ", 1)[0] if width > 1 else ""
+    return f"[$text-muted]{esc(cut)}…[/]"

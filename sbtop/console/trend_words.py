@@ -45,7 +45,9 @@ def compact(f: Figure | None) -> str:
 
 
 def full(f: Figure | None) -> str:
-    """'+600MB/h, warning in ~23m00s, critical in ~31m00s': where the panel is wide."""
+    """'+600MB/h, warning in ~23m00s, critical in ~31m00s' or, with the latest reading past
+    the warning (the figure beside it WARNING), '+600MB/h, past warning, critical in ~8m00s':
+    where the panel is wide."""
     if f is None or f.value is None or not soon(f):
         return compact(f)
     d = f.detail
