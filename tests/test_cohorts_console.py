@@ -90,3 +90,26 @@ async def test_at_80x24_the_cohort_line_fits_and_every_criterion_says_its_verdic
             assert all(len(x) <= 76 for x in panel), panel
     finally:
         h.close()
+
+
+async def test_a_cohort_criterion_waiting_for_requests_reads_wait_not_fail(
+        tmp_path: Path) -> None:
+    """Right after the step to 5 %, too few canary requests to judge: the gate is shut, and
+    the Canary panel says "wait cohort p95: waiting for ...", not FAIL."""
+    h = Harness(production=False, state_dir=tmp_path, canary=COHORTS)
+    h.backend.set(rps=40)
+    try:
+        async with h.app.run_test(size=(120, 40)) as pilot:
+            await settle(h, pilot)
+            await h.ticks(3, pilot, seconds=5.0)
+            await pilot.press("c", "y")
+            await settle(h, pilot)
+            await h.ticks(2, pilot, seconds=5.0)
+            gate = h.session.gate()
+            assert gate is not None and not gate.open
+            assert any(c.waiting for c in gate.criteria), gate.criteria
+            text = screen_text(h.app)
+            assert "wait cohort p95: waiting for" in text, text
+            assert "FAIL cohort" not in text, text
+    finally:
+        h.close()
