@@ -31,3 +31,14 @@ def test_another_long_reason_is_cut_at_a_word_within_the_width() -> None:
     assert len(line) <= 76 and line.endswith("…") and line.startswith("cohorts: metrics")
     assert _plain(cohort_line(Cohorts("variant", reason="waiting for a second scrape"), 76)) == (
         "cohorts: waiting for a second scrape")
+
+
+def test_a_cohort_without_requests_says_so_not_a_row_of_dashes() -> None:
+    """Before the first step the canary cohort has no requests: 'canary p95 - ms 5xx - (0
+    req)' said it in dashes."""
+    from sbtop.engine.cohorts import CohortFigures
+
+    none = CohortFigures("optimized", 0.0, 0.0, None, None, None, None, None)
+    stable = CohortFigures("baseline", 2440.0, 2440.0, 40.0, 226.0, 430.0, 0.16, 4.0)
+    line = _plain(cohort_line(Cohorts("variant", none, stable), 76))
+    assert line == "canary: no requests in the window | stable p95 226 ms 5xx 0.16% (2,440 req)"

@@ -17,6 +17,9 @@ def _ms(v: float | None) -> str:
 def _side(name: str, f: CohortFigures, tier: int) -> str:
     """Tier 0: every figure, named; 1: p95, 5xx and requests, named; 2: without "req";
     3: bare."""
+    if not f.requests:
+        # Before the first step (or at 100 %): dashes for every figure say less than this.
+        return f"{name}: no requests in the window"
     five = format.number(f.error_rate_5xx_pct, "%")
     if tier == 0:
         return (f"{name} p95/p99 {_ms(f.p95_ms)}/{_ms(f.p99_ms)} ms 5xx {five} "
