@@ -69,7 +69,7 @@ def test_time_to_a_limit_none_when_flat_or_falling_zero_when_past() -> None:
     assert time_to(500, 1.0, 409.6, 7 * 86400) == 0
     assert time_to(210, 1e-6, 409.6, 7 * 86400) is None  # years away: no warning
     assert time_left_words(12000, 16560, 1.0) == "warning in ~3h20m, critical in ~4h36m"
-    assert time_left_words(0, 600, 1.0) == "past warning, critical in ~10m00s"
+    assert time_left_words(0, 600, 1.0) == "past warning, critical in ~10m"
     assert time_left_words(0, 0, 1.0) == "past critical"
     assert time_left_words(None, None, 0.0) == "flat"
     assert time_left_words(None, None, -2.0) == "falling"

@@ -152,9 +152,20 @@ def time_to(level: float, slope_per_s: float, bound: float | None, horizon_s: fl
     return max(left, 1.0)  # at the bound, not beyond it: moments away, not past
 
 
+def about(seconds: float) -> str:
+    """'23m', '2h10m', '<1m': a time left, as coarse as the slope it comes from (whole
+    minutes: "~23m00s" would claim a precision the fit does not have)."""
+    sec = int(seconds)
+    if sec < 60:
+        return "<1m"
+    if sec < 3600:
+        return f"{sec // 60}m"
+    return f"{sec // 3600}h{(sec % 3600) // 60:02d}m"
+
+
 def time_left_words(to_warning_s: float | None, to_critical_s: float | None,
                     slope: float | None) -> str:
-    """'warning in ~2h10m, critical in ~3h00m'; 'past warning, critical in ~10m00s'; 'past
+    """'warning in ~2h10m, critical in ~3h00m'; 'past warning, critical in ~10m'; 'past
     critical'; '' when flat or falling. 0 is a limit the latest reading is already past."""
     if to_critical_s == 0:
         return "past critical"
@@ -162,9 +173,9 @@ def time_left_words(to_warning_s: float | None, to_critical_s: float | None,
     if to_warning_s == 0:
         parts.append("past warning")
     elif to_warning_s is not None:
-        parts.append(f"warning in ~{words.duration(to_warning_s)}")
+        parts.append(f"warning in ~{about(to_warning_s)}")
     if to_critical_s is not None:
-        parts.append(f"critical in ~{words.duration(to_critical_s)}")
+        parts.append(f"critical in ~{about(to_critical_s)}")
     if not parts and slope is not None:
         return "falling" if slope < 0 else "flat"
     return ", ".join(parts)
