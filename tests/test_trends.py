@@ -290,7 +290,7 @@ def test_a_trend_window_longer_than_6h_is_refused_in_one_line() -> None:
 
 def test_a_limit_seconds_away_is_a_minute_away_not_now() -> None:
     """1 MB a minute, the line at 409.3 MB against a warning at 409.6 MB: 18 s away. Rounded
-    to whole minutes it was 0, which the detail keeps for "already past" ("warning now")."""
+    to whole minutes it was 0, which the detail keeps for "already past" ("past warning")."""
     tr = Trends(S)
     for k in range(11):
         out, _ = feed(tr, 60.0 * k, figs(399.3 + k))
