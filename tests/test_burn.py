@@ -110,6 +110,14 @@ def test_a_latency_threshold_between_bounds_reads_the_next_bound_up_and_says_so(
     assert any("no bucket bound at 300 ms" in n and "500 ms" in n for n in a.notes)
 
 
+def test_the_next_bound_up_note_says_its_meaning_first_within_80_columns() -> None:
+    """The Alerts panel has 76 columns at 80x24: the note was cut before "under-read"."""
+    a = run(10, EngineSettings(window_s=60, slo=SloSettings(None, 99.0, 300.0)))[-1]
+    note = next(n for n in a.notes if "bucket bound" in n)
+    assert note == "latency SLO burn under-read: no bucket bound at 300 ms, read at 500 ms"
+    assert len(note) <= 76
+
+
 def test_a_latency_threshold_above_every_bound_is_unknown_with_why() -> None:
     a = run(10, EngineSettings(window_s=60, slo=SloSettings(None, 99.0, 2000.0)))[-1]
     f = a.figures[Fig.LATENCY_BURN_RATE_5M]

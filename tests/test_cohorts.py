@@ -101,6 +101,22 @@ def test_too_few_canary_requests_is_waiting_and_shuts_the_gate() -> None:
     assert not gate.open
 
 
+def test_a_criterion_waiting_for_requests_is_marked_wait_not_fail() -> None:
+    """The Canary panel and `sbtop canary status` put FAIL before "cohort p95: waiting for 38
+    more canary requests": shut for want of requests, but nothing failed. A FAIL stays one."""
+    a = run([cohort_page(ZERO, ZERO),
+             cohort_page({0.1: 62, 0.25: 62, 0.5: 62, 1.0: 62, INF: 62},
+                         {0.1: 2000, 0.25: 2000, 0.5: 2000, 1.0: 2000, INF: 2000})])
+    gate = evaluate(5, 0.0, 1e12, 95.0, a.figures, GateSettings())
+    cohort = [c for c in gate.criteria if c.name.startswith("cohort")]
+    assert [(c.passed, c.waiting) for c in cohort] == [(False, True), (False, True)]
+    canary = {0.1: 100, 0.25: 200, 0.5: 200, 1.0: 200, INF: 200}
+    stable = {0.1: 22000, 0.25: 22900, 0.5: 22900, 1.0: 22900, INF: 22900}
+    a = run([cohort_page(ZERO, ZERO), cohort_page(canary, stable)])
+    failing = evaluate(5, 0.0, 1e12, 100.0, a.figures, GateSettings()).failing[0]
+    assert failing.name == "cohort p95" and not failing.waiting
+
+
 def test_a_significant_but_small_difference_passes_within_the_tolerance() -> None:
     # Huge traffic, the canary a little slower: significant, but its p95 only ~5 % over.
     canary = {0.1: 40000, 0.25: 100000, 0.5: 100000, 1.0: 100000, INF: 100000}

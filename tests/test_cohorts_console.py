@@ -33,7 +33,7 @@ async def test_the_bad_canary_shuts_the_gate_at_5_pct_on_its_cohort(
             await settle(h, pilot)
             await h.ticks(13, pilot, seconds=5.0)
             text = screen_text(app)
-            assert "cohorts: waiting" in text or "canary p95" in text, text
+            assert "cohorts: waiting" in text or "canary: no requests in the window" in text, text
             await pilot.press("c", "y")  # to 5 %
             await settle(h, pilot)
             assert h.backend.knobs.canary_percent == 5
@@ -88,5 +88,28 @@ async def test_at_80x24_the_cohort_line_fits_and_every_criterion_says_its_verdic
                 word = "ok" if c.passed else "n/a" if c.passed is None else "FAIL"
                 assert f"{word} {c.shown}" in said or f"{word} {c.name}" in said, panel
             assert all(len(x) <= 76 for x in panel), panel
+    finally:
+        h.close()
+
+
+async def test_a_cohort_criterion_waiting_for_requests_reads_wait_not_fail(
+        tmp_path: Path) -> None:
+    """Right after the step to 5 %, too few canary requests to judge: the gate is shut, and
+    the Canary panel says "wait cohort p95: waiting for ...", not FAIL."""
+    h = Harness(production=False, state_dir=tmp_path, canary=COHORTS)
+    h.backend.set(rps=40)
+    try:
+        async with h.app.run_test(size=(120, 40)) as pilot:
+            await settle(h, pilot)
+            await h.ticks(3, pilot, seconds=5.0)
+            await pilot.press("c", "y")
+            await settle(h, pilot)
+            await h.ticks(2, pilot, seconds=5.0)
+            gate = h.session.gate()
+            assert gate is not None and not gate.open
+            assert any(c.waiting for c in gate.criteria), gate.criteria
+            text = screen_text(h.app)
+            assert "wait cohort p95: waiting for" in text, text
+            assert "FAIL cohort" not in text, text
     finally:
         h.close()

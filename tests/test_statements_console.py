@@ -141,7 +141,24 @@ def test_the_panel_line_shows_the_top_statement_as_text_not_markup() -> None:
     from textual.content import Content
 
     line = statements_line(StatementsView(by_total=(_stat(),), window_s=10))
-    assert Content.from_markup(line).plain == "top 50 ms/s mean 5.0 SELECT [b]x[/b]"
+    assert Content.from_markup(line).plain == "top 50 ms/s mean 5.0 ms SELECT [b]x[/b]"
     assert statements_line(None) == ""
     why = Content.from_markup(statements_line(StatementsView(reason="not installed"))).plain
     assert why == "stmts: not installed"
+
+
+def test_the_panel_line_says_the_mean_in_ms_and_a_long_reason_within_its_width() -> None:
+    """At 120x40 the Database panel's line has 56 columns: the extension's missing is said
+    whole, pointing at S for how to enable it, not cut in the middle of its first step."""
+    from textual.content import Content
+
+    from sbtop.sources.database.statements import CREATE
+
+    reason = (f"pg_stat_statements is not installed: {CREATE} (as a superuser); reading "
+              "other roles' statements needs pg_read_all_stats")
+    plain = Content.from_markup(statements_line(StatementsView(reason=reason), 56)).plain
+    assert plain == "stmts: pg_stat_statements is not installed (S for more)"
+    plain = Content.from_markup(statements_line(StatementsView(reason=reason), 45)).plain
+    assert plain == "stmts: pg_stat_statements is not installed"
+    assert Content.from_markup(statements_line(StatementsView(reason=reason))).plain == (
+        f"stmts: {reason}")

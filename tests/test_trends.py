@@ -69,8 +69,8 @@ def test_time_to_a_limit_none_when_flat_or_falling_zero_when_past() -> None:
     assert time_to(500, 1.0, 409.6, 7 * 86400) == 0
     assert time_to(210, 1e-6, 409.6, 7 * 86400) is None  # years away: no warning
     assert time_left_words(12000, 16560, 1.0) == "warning in ~3h20m, critical in ~4h36m"
-    assert time_left_words(0, 600, 1.0) == "warning now, critical in ~10m00s"
-    assert time_left_words(0, 0, 1.0) == "critical now"
+    assert time_left_words(0, 600, 1.0) == "past warning, critical in ~10m"
+    assert time_left_words(0, 0, 1.0) == "past critical"
     assert time_left_words(None, None, 0.0) == "flat"
     assert time_left_words(None, None, -2.0) == "falling"
 
@@ -290,7 +290,7 @@ def test_a_trend_window_longer_than_6h_is_refused_in_one_line() -> None:
 
 def test_a_limit_seconds_away_is_a_minute_away_not_now() -> None:
     """1 MB a minute, the line at 409.3 MB against a warning at 409.6 MB: 18 s away. Rounded
-    to whole minutes it was 0, which the detail keeps for "already past" ("warning now")."""
+    to whole minutes it was 0, which the detail keeps for "already past" ("past warning")."""
     tr = Trends(S)
     for k in range(11):
         out, _ = feed(tr, 60.0 * k, figs(399.3 + k))
@@ -299,3 +299,60 @@ def test_a_limit_seconds_away_is_a_minute_away_not_now() -> None:
     assert g.detail.to_warning_s == 60
     assert time_left_words(g.detail.to_warning_s, g.detail.to_critical_s, 1.0).startswith(
         "warning in ~1m")
+
+
+def test_a_reading_under_the_limit_is_never_now_though_the_fitted_line_is_past() -> None:
+    """1 MB a minute from 400 MB: the line stands at 410 MB at t = 600, past the warning at
+    409.6 MB, but a GC just brought the reading down to 405 MB (79.1 %: OK). The time left is
+    counted from the reading at the line's pace: 4.6 MB at 1 MB/min, ~5m, not "now"."""
+    tr = Trends(S)
+    for k in range(10):
+        feed(tr, 60.0 * k, figs(400 + k))
+    out, _ = feed(tr, 600.0, figs(405))
+    g = out[Fig.MEMORY_GROWTH_MB_PER_H]
+    mem = memory(405)
+    assert g.value == 60.0 and mem.level.name == "OK"
+    assert g.detail.to_warning_s == 5 * 60
+    assert time_left_words(g.detail.to_warning_s, g.detail.to_critical_s, 1.0).startswith(
+        "warning in ~5m")
+
+
+def test_a_reading_past_the_limit_is_past_though_the_fitted_line_is_under() -> None:
+    """The line at 409 MB at t = 600 (36 s under the warning at its pace), and the reading a
+    spike at 412 MB (80.5 %: WARNING): the words say "past warning", not "warning in ~1m"."""
+    tr = Trends(S)
+    for k in range(10):
+        feed(tr, 60.0 * k, figs(399 + k))
+    out, _ = feed(tr, 600.0, figs(412))
+    g = out[Fig.MEMORY_GROWTH_MB_PER_H]
+    assert memory(412).level.name == "WARNING"
+    assert g.detail.to_warning_s == 0 and g.detail.to_critical_s is not None
+    assert time_left_words(g.detail.to_warning_s, g.detail.to_critical_s, 1.0).startswith(
+        "past warning, critical in ~")
+
+
+def test_the_socket_count_beside_the_trend_says_which_side_of_its_limit_it_is() -> None:
+    """Sockets 10 a minute toward the warning at 1000: the line at 1002 but the count 995
+    (OK): ~1m left, counted from the count; the count at 1001 (WARNING) with the line at 990:
+    past."""
+    tr = Trends(S)
+    for k in range(10):
+        feed(tr, 60.0 * k, {**figs(200), Fig.SOCKET_CONNECTIONS: judge(
+            Fig.SOCKET_CONNECTIONS, 902 + 10 * k, S)})
+    out, _ = feed(tr, 600.0, {**figs(200), Fig.SOCKET_CONNECTIONS: judge(
+        Fig.SOCKET_CONNECTIONS, 995, S)})
+    assert out[Fig.SOCKET_GROWTH_PER_H].detail.to_warning_s == 60
+    tr = Trends(S)
+    for k in range(10):
+        feed(tr, 60.0 * k, {**figs(200), Fig.SOCKET_CONNECTIONS: judge(
+            Fig.SOCKET_CONNECTIONS, 890 + 10 * k, S)})
+    count = judge(Fig.SOCKET_CONNECTIONS, 1001, S)
+    out, _ = feed(tr, 600.0, {**figs(200), Fig.SOCKET_CONNECTIONS: count})
+    assert count.level.name == "WARNING"
+    assert out[Fig.SOCKET_GROWTH_PER_H].detail.to_warning_s == 0
+
+
+def test_a_reading_at_the_limit_is_not_past_it_as_a_threshold_is_crossed_beyond() -> None:
+    assert time_to(409.6, 1.0, 409.6, 7 * 86400, latest=409.6) == 1.0
+    assert time_to(409.6, 1.0, 409.6, 7 * 86400) == 1.0
+    assert time_to(412.0, -1.0, 409.6, 7 * 86400, latest=409.0) is None

@@ -109,9 +109,21 @@ def test_the_words_say_the_nearest_limit_and_drop_what_does_not_fit() -> None:
     assert plain(trend_words.compact(past)) == "+600MB/h crit~8m"
     assert plain(trend_words.compact(flat)) == "flat"
     assert plain(trend_words.full(leak)) == (
-        "+600MB/h, warning in ~23m00s, critical in ~31m00s")
+        "+600MB/h, warning in ~23m, critical in ~31m")
     assert trend_words.compact(judge(Fig.SOCKET_GROWTH_PER_H, None, s)) == ""
     line = trend_words.fit(36, "memory 60.8% OK",
                            (trend_words.full(leak), trend_words.compact(leak)),
                            "311 MB/512 MB")
     assert plain(line) == "memory 60.8% OK  +600MB/h warn~23m"
+
+
+def test_past_a_limit_the_words_say_past_it_beside_the_next_one() -> None:
+    from sbtop.console import trend_words
+    from sbtop.engine.detail import Detail
+    from sbtop.engine.figures import judge
+    from sbtop.engine.settings import EngineSettings
+
+    past = judge(Fig.MEMORY_GROWTH_MB_PER_H, 600.0, EngineSettings(),
+                 detail=Detail(to_warning_s=0, to_critical_s=8 * 60))
+    assert Content.from_markup(trend_words.full(past)).plain == (
+        "+600MB/h, past warning, critical in ~8m")

@@ -191,7 +191,8 @@ def _status(c: Controller, figures: Mapping[str, Figure], out: Callable[[str], N
         out(f"  baseline p95: {'-' if base is None else f'{base:.0f} ms'}")
     out(f"  next step: {'none (top of the ladder)' if g.next_percent is None else g.next_percent}")
     for cr in g.criteria:
-        mark = "ok  " if cr.passed else "n/a " if cr.passed is None else "FAIL"
+        mark = ("ok  " if cr.passed else "n/a " if cr.passed is None else
+                "wait" if cr.waiting else "FAIL")
         out(f"  {mark} {cr.shown}")
     out(f"  gate: {'open' if g.open else 'shut'}")
     return EXIT_DONE

@@ -10,17 +10,12 @@ from textual.content import Content
 
 from sbtop import format
 from sbtop.engine.figures import Figure
-from sbtop.engine.trends import time_left_words
+from sbtop.engine.trends import about, time_left_words
 
 
 def short(seconds: float) -> str:
     """'23m', '2h10m', '<1m': a time left, as coarse as the slope it comes from."""
-    s = int(seconds)
-    if s < 60:
-        return "<1m"
-    if s < 3600:
-        return f"{s // 60}m"
-    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return about(seconds)
 
 
 def soon(f: Figure | None) -> bool:
@@ -45,7 +40,9 @@ def compact(f: Figure | None) -> str:
 
 
 def full(f: Figure | None) -> str:
-    """'+600MB/h, warning in ~23m00s, critical in ~31m00s': where the panel is wide."""
+    """'+600MB/h, warning in ~23m, critical in ~31m' or, with the latest reading past the
+    warning (the figure beside it WARNING), '+600MB/h, past warning, critical in ~8m':
+    where the panel is wide."""
     if f is None or f.value is None or not soon(f):
         return compact(f)
     d = f.detail

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sbtop.engine.cohorts import FAIL, NO_LABEL, PASS
+from sbtop.engine.cohorts import FAIL, NO_LABEL, PASS, WAITING
 from sbtop.engine.figures import Figure
 from sbtop.engine.keys import Fig
 
-# (name, passed, shown): made into the gate's Criterion by sbtop.engine.gate.
-Judged = tuple[str, bool, str]
+# (name, passed, shown, waiting): made into the gate's Criterion by sbtop.engine.gate.
+Judged = tuple[str, bool, str, bool]
 _NAMES = ((Fig.CANARY_P95_VS_STABLE_PCT, "cohort p95"), (Fig.CANARY_5XX_VS_STABLE_PTS,
                                                          "cohort 5xx"))
 
@@ -41,9 +41,10 @@ def cohort_criteria(percent: int | None, figures: Mapping[str, Figure]) -> list[
             said = f.detail.said.removesuffix(": FAIL").removesuffix(": pass").replace(
                 " requests", " req")
         if f.stale_s is not None:
-            out.append((name, False, f"{name}: stale for {f.stale_s:.0f} s ({said})"))
+            out.append((name, False, f"{name}: stale for {f.stale_s:.0f} s ({said})", False))
         else:
-            out.append((name, f.detail.verdict == PASS and f.value is not None, said))
+            out.append((name, f.detail.verdict == PASS and f.value is not None, said,
+                        f.detail.verdict == WAITING))
     return out
 
 

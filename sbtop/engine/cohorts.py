@@ -83,6 +83,9 @@ class Cohorts:
     comparison: Comparison | None = None
     reason: str | None = None  # why there is no comparison (no label seen, no window yet)
     window_s: float | None = None
+    # The window had requests and none carried the label: the gate uses the baseline (the
+    # Canary panel says it in fewer words than the reason).
+    no_label: bool = False
 
 
 def cohort_settings(settings: EngineSettings) -> EngineSettings:
@@ -109,7 +112,8 @@ def cohorts_over(d: Deltas | None, settings: EngineSettings, waiting: str) -> Co
     if not seen:
         return Cohorts(c.label, reason=(
             f"no {c.label} label on {settings.names.latency_histogram} in the window: the "
-            "canary is compared with the baseline taken before the first step"), window_s=d.span)
+            "canary is compared with the baseline taken before the first step"), window_s=d.span,
+            no_label=True)
     canary = _figures(d, c.canary, settings)
     stable = _figures(d, c.stable, settings)
     others = sorted({rk[1] for rk in seen} - {c.canary, c.stable})

@@ -35,6 +35,9 @@ class Criterion:
     # The live value, then the rule it must meet ("5xx 1.98%, must be < 1%"): read beside a
     # FAIL mark, "5xx 1.98% < 1%" would state something false.
     shown: str
+    # Not passed for want of requests yet (the cohort comparison's minimum): shut, as a FAIL
+    # is, but marked "wait" where it is shown, since nothing failed.
+    waiting: bool = False
 
 
 @dataclass(frozen=True, slots=True)

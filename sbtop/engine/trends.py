@@ -128,33 +128,54 @@ class Series:
         return Fit(slope, intercept + slope * t, self.span_s)
 
 
-def time_to(level: float, slope_per_s: float, bound: float | None, horizon_s: float
-            ) -> float | None:
-    """Seconds until a series at `level`, growing `slope_per_s`, passes `bound`: 0 when it
-    already has, None when it never will at that pace (flat, falling) or not within
-    `horizon_s` (a week away is no warning for this deploy)."""
+def time_to(level: float, slope_per_s: float, bound: float | None, horizon_s: float,
+            latest: float | None = None) -> float | None:
+    """Seconds until a series whose fitted line is at `level`, growing `slope_per_s`, passes
+    `bound`: 0 when it already has, None when it never will at that pace (flat, falling) or
+    not within `horizon_s` (a week away is no warning for this deploy).
+
+    The line gives the pace and, under the limit, the level to count from (a GC's dip does not
+    move it); the latest reading, when given, says which side of the limit the series is, as
+    the figure beside it is judged (strictly beyond the bound): past it is 0 ("past warning")
+    whatever the line says, and under it is never 0, counted from the reading when the line
+    is already past (so an OK figure never reads "warning now", nor a WARNING one "in ~1m")."""
     if bound is None:
         return None
-    if level >= bound:
+    if (latest if latest is not None else level) > bound:
         return 0.0
     if slope_per_s <= 0:
         return None
-    left = (bound - level) / slope_per_s
-    return left if left <= horizon_s else None
+    start = latest if latest is not None and level >= bound else level
+    left = (bound - start) / slope_per_s
+    if left > horizon_s:
+        return None
+    return max(left, 1.0)  # at the bound, not beyond it: moments away, not past
+
+
+def about(seconds: float) -> str:
+    """'23m', '2h10m', '<1m': a time left, as coarse as the slope it comes from (whole
+    minutes: "~23m00s" would claim a precision the fit does not have)."""
+    sec = int(seconds)
+    if sec < 60:
+        return "<1m"
+    if sec < 3600:
+        return f"{sec // 60}m"
+    return f"{sec // 3600}h{(sec % 3600) // 60:02d}m"
 
 
 def time_left_words(to_warning_s: float | None, to_critical_s: float | None,
                     slope: float | None) -> str:
-    """'warning in ~2h10m, critical in ~3h00m'; 'critical now'; '' when flat or falling."""
+    """'warning in ~2h10m, critical in ~3h00m'; 'past warning, critical in ~10m'; 'past
+    critical'; '' when flat or falling. 0 is a limit the latest reading is already past."""
     if to_critical_s == 0:
-        return "critical now"
+        return "past critical"
     parts = []
     if to_warning_s == 0:
-        parts.append("warning now")
+        parts.append("past warning")
     elif to_warning_s is not None:
-        parts.append(f"warning in ~{words.duration(to_warning_s)}")
+        parts.append(f"warning in ~{about(to_warning_s)}")
     if to_critical_s is not None:
-        parts.append(f"critical in ~{words.duration(to_critical_s)}")
+        parts.append(f"critical in ~{about(to_critical_s)}")
     if not parts and slope is not None:
         return "falling" if slope < 0 else "flat"
     return ", ".join(parts)
@@ -390,10 +411,11 @@ class Trends:
             warn = _bound(th.warning, limit)
             crit = _bound(th.critical, limit)
         h = self.s.horizon_s
+        rss = mem.detail.rss_bytes if mem is not None else None
         return judge(key, round(fit.slope * HOUR / MB, 1), self.settings, detail=Detail(
             span_s=round(fit.span_s), restart_at=self.restart_wall,
-            to_warning_s=_minute(time_to(fit.level, fit.slope, warn, h)),
-            to_critical_s=_minute(time_to(fit.level, fit.slope, crit, h))))
+            to_warning_s=_minute(time_to(fit.level, fit.slope, warn, h, rss)),
+            to_critical_s=_minute(time_to(fit.level, fit.slope, crit, h, rss))))
 
     def _socket_figure(self, t: float, figures: Mapping[str, Figure]) -> Figure:
         key = Fig.SOCKET_GROWTH_PER_H
@@ -409,10 +431,12 @@ class Trends:
         warn = th.warning if th is not None and th.above else None
         crit = th.critical if th is not None and th.above else None
         h = self.s.horizon_s
+        # The count beside it, as shown (a stale one too: it is what the level judged).
+        now = figures[Fig.SOCKET_CONNECTIONS].value
         return judge(key, round(fit.slope * HOUR, 1), self.settings, detail=Detail(
             span_s=round(fit.span_s), restart_at=self.restart_wall,
-            to_warning_s=_minute(time_to(fit.level, fit.slope, warn, h)),
-            to_critical_s=_minute(time_to(fit.level, fit.slope, crit, h)),
+            to_warning_s=_minute(time_to(fit.level, fit.slope, warn, h, now)),
+            to_critical_s=_minute(time_to(fit.level, fit.slope, crit, h, now)),
             surge=surge, surge_s=surge_s))
 
     def _why_not(self, t: float, what: str, series: Series, source: Figure) -> str:
@@ -450,7 +474,7 @@ def _bound(pct: float | None, limit: float) -> float | None:
 def _minute(seconds: float | None) -> float | None:
     """Whole minutes: "~2h10m" is what is said, and a value that changes every tick would be
     written into every tick of a recording. A limit not yet reached is a minute away at the
-    least: 0 means already past ("warning now"), and 20 s away is not that."""
+    least: 0 means already past ("past warning"), and 20 s away is not that."""
     if seconds is None:
         return None
     return 60.0 * max(1, round(seconds / 60.0)) if seconds > 0 else 0.0

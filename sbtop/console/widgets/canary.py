@@ -91,6 +91,7 @@ class CanaryPanel(Panel):
                 continue
             word, plain = (("[$success]ok[/]", "ok") if c.passed else
                            ("[$text-muted]n/a[/]", "n/a") if c.passed is None else
+                           ("[$warning]wait[/]", "wait") if c.waiting else
                            ("[b $warning]FAIL[/]", "FAIL"))
             if not place(f"{plain} {c.shown}", f"{word} {esc(c.shown)}"):
                 short.append((word, plain, c.name))

@@ -83,7 +83,9 @@ class DatabasePanel(Panel):
             states += " [b $warning]STALE[/]"
         self.query_one("#db-states", Line).set(states)
         self.query_one("#db-extra", Line).set(self._extra(a))
-        self.query_one("#db-statements", Line).set(statements_line(a.statements))
+        # The connections' line is always shown: the panel's width is read from it.
+        width = self.query_one("#db-conns", Line).size.width or 10_000
+        self.query_one("#db-statements", Line).set(statements_line(a.statements, width))
         self.set_class(a.statements is None, "-no-statements")
         if sessions is not None and sessions.stale_s is not None:
             self.set_state("-stale", f"STALE: {source.error if source else ''}"[:40])
@@ -115,12 +117,18 @@ class DatabasePanel(Panel):
         return "[$text-muted]no open transaction, no lock waits[/]"
 
 
-def statements_line(v: StatementsView | None) -> str:
-    """The N+1 hint when there is one, else the statement with the most time, else why none."""
+def statements_line(v: StatementsView | None, width: int = 10_000) -> str:
+    """The N+1 hint when there is one, else the statement with the most time, else why none.
+    A reason longer than `width` keeps its first clause ('pg_stat_statements is not
+    installed') and points at S, whose view says the rest (how to enable it)."""
     if v is None:
         return ""
     if v.reason is not None:
-        return f"[$text-muted]stmts: {esc(v.reason)}[/]"
+        head = v.reason.split(": ", 1)[0]
+        for said in (v.reason, f"{head} (S for more)", head):
+            if len(f"stmts: {said}") <= width:
+                break
+        return f"[$text-muted]stmts: {esc(said)}[/]"
     if v.hint is not None:
         suspect = next((s for s in v.by_calls if s.id == v.hint_id), None)
         text = suspect.text if suspect is not None and suspect.text else v.hint_id or ""
@@ -128,7 +136,7 @@ def statements_line(v: StatementsView | None) -> str:
     if not v.by_total:
         return "[$text-muted]stmts: none ran in the window[/]"
     top = v.by_total[0]
-    mean = "-" if top.mean_ms is None else f"{top.mean_ms:.1f}"
+    mean = "-" if top.mean_ms is None else f"{top.mean_ms:.1f} ms"
     return (f"[$text-muted]top[/] {top.total_ms_per_s:.0f} ms/s [$text-muted]mean[/] {mean} "
             f"{esc(top.text or top.id)}")
 

@@ -37,7 +37,10 @@ class LatencyPanel(Panel):
         reason = p95.reason if p95 is not None and p95.value is None else None
         self.query_one("#lat-thresholds", Line).set(
             f"[$text-muted]{esc(reason)}[/]" if reason else marks.threshold_note(p95))
-        self.query_one("#lat-burn", Line).set(burn_line(a, LATENCY))
+        # The values' line is always shown (the burn line is hidden until an SLO has one):
+        # the width is read from it.
+        width = self.query_one("#lat-values", Line).size.width or 36
+        self.query_one("#lat-burn", Line).set(burn_line(a, LATENCY, width=width))
         self.judge(a, (Fig.LATENCY_P95_MS,))
 
 

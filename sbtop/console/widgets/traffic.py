@@ -34,6 +34,9 @@ class TrafficPanel(Panel):
         if health is not None:
             parts.append(marks.figure(health, label="health"))
         self.query_one("#tr-errors", Line).set("  ".join(parts))
-        self.query_one("#tr-burn", Line).set(burn_line(a, AVAILABILITY))
+        # The values' line is always shown (the burn line is hidden until an SLO has one):
+        # the width is read from it.
+        width = self.query_one("#tr-values", Line).size.width or 36
+        self.query_one("#tr-burn", Line).set(burn_line(a, AVAILABILITY, width=width))
         self.query_one(Sparkline).draw(s.history, None)
         self.judge(a, (Fig.ERROR_RATE_5XX_PCT, Fig.HEALTH))
