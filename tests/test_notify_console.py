@@ -259,3 +259,23 @@ summary = "requests; are arriving \\u001b[2J"
         pane.keys("q")
     finally:
         pane.close()
+
+
+async def test_the_help_fits_80x24_with_the_runbooks_own_contacts() -> None:
+    """The contacts `sbtop init` and the demo write (the runbook's placeholders, the longest
+    a new user sees) under every key, without scrolling."""
+    from sbtop.deploy_plan import CONTACTS
+
+    h = Harness()
+    wiring = dataclasses.replace(h.session.wiring, contacts=Contacts(**CONTACTS))
+    app = SbtopApp(LiveSession(wiring, clock=h.clock), collecting=False)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            text = screen_text(app)
+            assert "escalation [Tech" in text and "status page status.studybuddy.com" in text
+            assert " c / 0 " in text and " p " in text and " x / K " in text
+            assert app.screen.query_one(VerticalScroll).max_scroll_y == 0
+    finally:
+        h.close()

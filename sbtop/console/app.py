@@ -119,7 +119,7 @@ class SbtopApp(LayoutView, DeployKeys, NotifyKeys, PlanKeys, SignalHandling):
         Binding("plus,equals", "faster", "Refresh", key_display="+/-", show=False),
         Binding("minus", "slower", "Slower", show=False),
         Binding("t", "next_theme", "Theme", show=False, key_display="t / m",
-                tooltip="next theme (files in themes/) / mute the bell and desktop alerts"),
+                tooltip="next theme (themes/) / mute the bell and desktop alerts"),
         Binding("m", "mute", "Mute", show=False),
         Binding("escape", "escape", "Clear", show=False, tooltip="clear the route filter"),
     ]
@@ -222,6 +222,13 @@ class SbtopApp(LayoutView, DeployKeys, NotifyKeys, PlanKeys, SignalHandling):
                      ("escape", "close a chart, a view or this help; clear the filter")]
         if not self.read_only:
             rows.append(("x / K", "sessions view: cancel the query / end the session"))
+        # The canary's two keys on one line (both are in the footer, so their key_display
+        # stays theirs): the help fits 80x24 with the runbook's contacts under it.
+        keys = [k for k, _ in rows]
+        if "c" in keys and "0" in keys:
+            rows[keys.index("c")] = ("c / 0", "canary: the next step (the gate decides) / "
+                                     "abort: the flag to 0")
+            del rows[keys.index("0")]
         return rows
 
     def action_help(self) -> None:
