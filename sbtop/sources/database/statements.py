@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from sbtop import untrusted
 from sbtop.engine.statements import StatementCounters, StatementsPoll
 from sbtop.sources.database.shown import one_line
 
@@ -222,7 +223,9 @@ def crdb_node_poll(cols: Sequence[str], rows: Sequence[Sequence[Any]], t: float,
             continue
         count = int(_float(r.get("count")))
         part = "|".join(_key(r.get(k)) for k in ("node_id", "application_name", "flags"))
-        _add(acc, str(r.get("statement_id") or text), part, count,
+        # Without a statement id the fingerprint is the id: outside text, made safe and cut
+        # like the query text it stands for (it reaches check's JSON and text).
+        _add(acc, untrusted.line(str(r.get("statement_id") or text), 200), part, count,
              count * _float(r.get("service_lat_avg")) * 1000.0, text)
     return _crdb_poll(acc, CRDB_NODE, t, wall, len(rows), limit)
 
