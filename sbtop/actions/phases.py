@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import getpass
 import os
 import shlex
 from collections.abc import Mapping, Sequence
@@ -24,8 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sbtop import untrusted
+from sbtop.actions import audit
 from sbtop.actions.audit import AuditLog
-from sbtop.actions.plan import Outcome
+from sbtop.actions.plan import Outcome, finished, refused
 from sbtop.actions.plan_state import PlanStore
 from sbtop.actions.providers import ActionError, CommandProvider
 from sbtop.actions.render import Progress
@@ -63,13 +63,7 @@ class PlanError(Exception):
 
 def who() -> str:
     """Who confirms or acts: $USER (the audit's own user name when it is not set)."""
-    user = os.environ.get("USER")
-    if user:
-        return user
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())
+    return os.environ.get("USER") or audit.user()
 
 
 @dataclass(frozen=True)
@@ -349,7 +343,7 @@ class PlanController:
         except ActionError as e:
             text = str(e)
         except Exception as e:  # the record and the state must close whatever happened
-            text = f"unexpected {type(e).__name__}: {e}"
+            text = untrusted.line(f"unexpected {type(e).__name__}: {e}", 500)
         except asyncio.CancelledError:
             cancelled = True
             text = "interrupted: sbtop stopped before the command finished; check what it did"
@@ -441,13 +435,10 @@ class PlanController:
         return {**out, "dry_run": False, **more}
 
     def _refuse(self, record: dict[str, Any], text: str) -> Outcome:
-        entry = self.audit.append({**record, "result": text, "refused": True})
-        return Outcome(False, text, refused=True, audit=entry)
+        return refused(self.audit, record, text)
 
     def _done(self, record: dict[str, Any], ok: bool, text: str) -> Outcome:
-        entry = self.audit.append({**record, "result": text if ok else f"failed: {text}",
-                                   "ok": ok})
-        return Outcome(ok, text, audit=entry)
+        return finished(self.audit, record, ok, text)
 
 
 def _minutes(seconds: float | None) -> str:

@@ -125,7 +125,6 @@ class Engine:
         cohorts = self._current_cohorts()
         if cohorts is not None:
             figures.update(cohort_figures(cohorts))
-        figures = {k: figures[k] for k in FIGURE_UNITS if k in figures}
         sources: dict[str, SourceStatus] = {}
         if self._metrics_status is not None:
             sources["metrics"] = self._metrics_status

@@ -270,6 +270,7 @@ class LiveSession:
         self.assessment = a
         self.freshness = self._judge_freshness()
         self.publish_snapshot(Cause.TICK)
+        self._tell_watches_over()
 
     def _record(self, a: Assessment, began: float) -> None:
         from sbtop.recording.meta import canary_record
@@ -395,11 +396,17 @@ class LiveSession:
             if self.recorder is not None:
                 with contextlib.suppress(OSError, ValueError):
                     self.recorder.event(wall, "plan", event)
-        if self._tellers:  # someone listens: a watch period over is told once
-            for p in self.plan_watch.watches_ended(self.plan_window()):
-                self.announce(watch_ended(f"{p.number}. {p.name}", p.verdict, self.wiring.name,
-                                          ok=False if p.failing else True if p.ready
-                                          else None))
+
+    def _tell_watches_over(self) -> None:
+        """A watch period over is told once, judged on this tick's figures and gate: the
+        window just published when someone looks, else judged here (once)."""
+        if self.plan_watch is None or not self._tellers:
+            return
+        w = (self.latest.plan if self._subscribers and self.latest is not None
+             else self.plan_window(self.gate()))
+        for p in self.plan_watch.watches_ended(w):
+            self.announce(watch_ended(f"{p.number}. {p.name}", p.verdict, self.wiring.name,
+                                      ok=False if p.failing else True if p.ready else None))
 
     def plan_window(self, gate: Gate | None = None) -> Window | None:
         """The deploy window judged on the latest figures (None: no [plan])."""
