@@ -127,8 +127,9 @@ def readme_block(text: str, name: str) -> str:
     return found.group(2).removesuffix("\n")
 
 
-def rewrite(text: str, screen: str, checked: str) -> str:
-    for name, body in (("console", screen), ("check", checked)):
+def rewrite(text: str, blocks: dict[str, str]) -> str:
+    """`text` with each named capture block's body replaced (docs/plan_capture.py too)."""
+    for name, body in blocks.items():
         found = _block(name).search(text)
         if found is None:
             raise SystemExit(f"README.md has no capture:{name} block")
@@ -142,8 +143,8 @@ def main(argv: list[str]) -> int:
         print(screen)
         print(checked)
         return 0
-    README.write_text(rewrite(README.read_text(encoding="utf-8"), screen, checked),
-                      encoding="utf-8")
+    README.write_text(rewrite(README.read_text(encoding="utf-8"),
+                              {"console": screen, "check": checked}), encoding="utf-8")
     print(f"rewrote the console and check blocks of {README}")
     return 0
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import re
 import sys
 import tempfile
 from pathlib import Path
@@ -31,6 +30,9 @@ from sbtop.console.app import SbtopApp  # noqa: E402
 from sbtop.demo.backend import SimulatedBackend  # noqa: E402
 from sbtop.session.live import LiveSession  # noqa: E402
 from tests.console_harness import svg_text  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "docs"))
+from capture import rewrite  # noqa: E402  (the README's blocks are rewritten in one place)
 
 README = ROOT / "README.md"
 SHOWN_URL = "http://127.0.0.1:8099"
@@ -90,24 +92,13 @@ def captures() -> dict[str, str]:
     return out
 
 
-def _block(name: str) -> re.Pattern[str]:
-    return re.compile(rf"(<!-- capture:{name} -->\n```\n)(.*?)(```\n<!-- /capture:{name} -->)",
-                      re.S)
-
-
 def main(argv: list[str]) -> int:
     shots = captures()
     if "--print" in argv:
         for body in shots.values():
             print(body)
         return 0
-    text = README.read_text(encoding="utf-8")
-    for name, body in shots.items():
-        found = _block(name).search(text)
-        if found is None:
-            raise SystemExit(f"README.md has no capture:{name} block")
-        text = text[:found.start(2)] + body + "\n" + text[found.end(2):]
-    README.write_text(text, encoding="utf-8")
+    README.write_text(rewrite(README.read_text(encoding="utf-8"), shots), encoding="utf-8")
     print(f"rewrote the plan blocks of {README}")
     return 0
 

@@ -377,7 +377,7 @@ def test_a_refused_webhook_never_blocks_and_recovers_when_it_answers() -> None:
             hook._url = server.url + SECRET_PATH  # the same hook, the server now up
             hook.offer(Event(EventKind.ACTION_FINISHED, "rollback done"))
             await _drain(hook)
-            assert wait_for(lambda: len(server.requests) == 1)
+            assert wait_for(lambda: len(server.requests) == 1, timeout=30)
     asyncio.run(go())
     assert "unreachable (ConnectError)" in said[0] and "SECRET" not in said[0]
     assert said[1].endswith("delivering again")
@@ -394,7 +394,7 @@ def test_sbtop_record_tells_the_webhook_what_fired(tmp_path: Any) -> None:
         w = demo_target(backend.url)
         w = dataclasses.replace(w.with_engine(dataclasses.replace(w.engine, alerts=(rule,))),
                                 notify=NotifySettings(webhook_url=server.url + SECRET_PATH))
-        summary = asyncio.run(record.run(w, tmp_path / "r.sbrec", for_s=1.0, refresh_s=0.25,
+        summary = asyncio.run(record.run(w, tmp_path / "r.sbrec", for_s=5.0, refresh_s=0.25,
                                          max_bytes=10**7))
         assert summary.ticks >= 2
         bodies = [json.loads(r["body"])["text"] for r in server.settled()]

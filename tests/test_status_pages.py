@@ -553,7 +553,7 @@ async def test_a_subscriber_failing_on_a_poll_does_not_stop_the_polls() -> None:
         async with session:
             run = asyncio.create_task(session.run())
             polls = lambda: sum(1 for r in s.requests if r["path"] == SUMMARY)  # noqa: E731
-            await asyncio.wait_for(_until_async(lambda: polls() >= 3), timeout=10)
+            await asyncio.wait_for(_until_async(lambda: polls() >= 3), timeout=30)
             session.stop()
             await run
         assert any("a subscriber's bug" in e for e in session.internal_errors)

@@ -99,7 +99,7 @@ def test_the_render_incident_scenario_serves_a_degraded_render_page(tmp_path: Pa
         until(lambda: "Ctrl-C stops it." in log.read_text(), 30, "the demo serving")
         assert f"status   {page_url(url, 'render')}" in log.read_text()
         with urllib.request.urlopen(page_url(url, "render") + "/api/v2/summary.json",
-                                    timeout=5) as answer:
+                                    timeout=30) as answer:
             reading = read_statuspage(json.loads(answer.read()))
         assert (reading.state, reading.incident) == (PageState.DEGRADED, INCIDENT)
     finally:

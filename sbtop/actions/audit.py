@@ -18,7 +18,8 @@ from sbtop import untrusted
 from sbtop.actions.state import StateDirError, open_file, prepare_dir, shared_group
 
 
-def _user() -> str:
+def user() -> str:
+    """Who runs sbtop, by the OS (a uid when it has no name)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -53,7 +54,7 @@ class AuditLog:
     def append(self, record: dict[str, Any]) -> dict[str, Any]:
         entry = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "user": _user(),
+            "user": user(),
             "host": socket.gethostname(),
             **record,
         }

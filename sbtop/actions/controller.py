@@ -18,7 +18,7 @@ from typing import Any
 
 from sbtop.actions import baseline
 from sbtop.actions.audit import AuditLog
-from sbtop.actions.plan import Outcome, Plan
+from sbtop.actions.plan import Outcome, Plan, finished, refused
 from sbtop.actions.providers import ActionError, Provider
 from sbtop.actions.render import Progress
 from sbtop.actions.requests import Action, Params, Request, RollbackTarget
@@ -331,13 +331,10 @@ class Controller:
         return f"refused: the gate is shut ({why}); override to step anyway"
 
     def _refuse(self, record: dict[str, Any], text: str) -> Outcome:
-        entry = self.audit.append({**record, "result": text, "refused": True})
-        return Outcome(False, text, refused=True, audit=entry)
+        return refused(self.audit, record, text)
 
     def _done(self, record: dict[str, Any], ok: bool, text: str, seconds: float) -> Outcome:
-        entry = self.audit.append({**record, "result": text if ok else f"failed: {text}",
-                                   "ok": ok, "duration_s": round(seconds, 3)})
-        return Outcome(ok, text, audit=entry)
+        return finished(self.audit, record, ok, text, duration_s=round(seconds, 3))
 
 
 def _step(params: Params) -> int:

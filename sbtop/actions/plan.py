@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sbtop.actions.audit import AuditLog
 from sbtop.actions.requests import Params, Request
 from sbtop.engine.gate import Gate
 
@@ -43,4 +44,18 @@ class Outcome:
     text: str
     refused: bool = False
     audit: dict[str, Any] = field(default_factory=dict)
+
+
+def refused(log: AuditLog, record: dict[str, Any], text: str) -> Outcome:
+    """A refusal, audited: the deploy actions' and the deploy window's alike."""
+    entry = log.append({**record, "result": text, "refused": True})
+    return Outcome(False, text, refused=True, audit=entry)
+
+
+def finished(log: AuditLog, record: dict[str, Any], ok: bool, text: str,
+             **more: Any) -> Outcome:
+    """An action's end, audited ("failed: ..." when it failed), with `more` in its line."""
+    entry = log.append({**record, "result": text if ok else f"failed: {text}", "ok": ok,
+                        **more})
+    return Outcome(ok, text, audit=entry)
 

@@ -24,14 +24,11 @@ from sbtop.actions.state import (
     open_file,
     prepare_dir,
     read_record,
+    safe_name,
     shared_group,
     write_record,
 )
 from sbtop.engine.window import ItemRecord, PhaseRecord, PlanState, Reset
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 class PlanStore:
@@ -39,7 +36,7 @@ class PlanStore:
         self.dir = directory
         # False for a read-only look: no directory is made where none is (nothing to read).
         self.create = create
-        self.path = directory / f"plan-{_safe(target)}.json"
+        self.path = directory / f"plan-{safe_name(target)}.json"
         self.lock = StateStore(directory, target)  # the target's one lock
         self.problem = ""
         self._file_mode: int | None = None

@@ -236,15 +236,16 @@ def _checked(table: dict[str, Any], shape: tuple[tuple[str, Any], ...],
     return out
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
+    """A target's name as it may stand in a file name (the state's, the lock's, the plan's)."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 class StateStore:
     def __init__(self, directory: Path, target: str) -> None:
         self.dir = directory
-        self.path = directory / f"state-{_safe(target)}.json"
-        self.lock_path = directory / f"lock-{_safe(target)}"
+        self.path = directory / f"state-{safe_name(target)}.json"
+        self.lock_path = directory / f"lock-{safe_name(target)}"
         self.problem = ""
         self._file_mode: int | None = None
 
