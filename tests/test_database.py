@@ -154,7 +154,7 @@ def test_a_killed_connection_is_reported_and_replaced(pg_db: str) -> None:
     assert poll(source).error is None
     with psycopg.connect(pg_db, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                      "WHERE application_name = 'sbtop'")
+                      "WHERE application_name = 'sbtop' AND datname = current_database()")
     broken = poll(source)
     assert broken.error is not None and broken.error.startswith("connection lost")
     again = poll(source)
