@@ -30,6 +30,10 @@ def _port() -> int:
         return port
 
 
+class _PortTaken(Exception):
+    pass
+
+
 class PromServer:
     def __init__(self, targets: list[str] | None = None, rules: str | None = None,
                  job: str = "studybuddy", interval: str = "1s",
@@ -39,6 +43,20 @@ class PromServer:
         if PROMETHEUS is None:
             raise RuntimeError("prometheus is required: apt-get install prometheus")
         self.dir = Path(tempfile.mkdtemp(prefix="sbtop-prom-"))
+        self._config = (rules, jobs, job, targets, interval, scrape_self)
+        # A free port is asked of the system, then released for Prometheus to take: another
+        # process (another worker's server) may take it in between, so a start that finds it
+        # taken tries again on another.
+        for attempt in range(5):
+            try:
+                self._start()
+                return
+            except _PortTaken:
+                if attempt == 4:
+                    raise RuntimeError("prometheus found five free ports taken in turn") from None
+
+    def _start(self) -> None:
+        rules, jobs, job, targets, interval, scrape_self = self._config
         self.port = _port()
         self.url = f"http://127.0.0.1:{self.port}"
         rule_files = ""
@@ -66,7 +84,10 @@ class PromServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"prometheus exited: {self.proc.stderr.read()!r}")  # type: ignore[union-attr]
+                why = self.proc.stderr.read()  # type: ignore[union-attr]
+                if b"address already in use" in why:
+                    raise _PortTaken
+                raise RuntimeError(f"prometheus exited: {why!r}")
             try:
                 if httpx.get(self.url + "/-/ready", timeout=1).status_code == 200:
                     return
