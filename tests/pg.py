@@ -67,9 +67,22 @@ class Cluster:
                 f"{self.dir} -c max_connections={max_connections} -c fsync=off")
         if preload:
             opts += f" -c shared_preload_libraries={preload}"
-        self._run([pg_ctl, "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"),
-                   "-w", "-t", "30", "start"])
         self.pg_ctl = pg_ctl
+        # The free port is released before the server binds it: another worker's server may
+        # take it in between, so a start that finds it taken tries again on another.
+        for attempt in range(5):
+            try:
+                self._run([pg_ctl, "-D", str(self.data), "-o", opts, "-l",
+                           str(self.dir / "log"), "-w", "-t", "30", "start"])
+                break
+            except subprocess.CalledProcessError:
+                log = (self.dir / "log").read_text(errors="replace")
+                if attempt == 4 or "Address already in use" not in log:
+                    raise
+                taken = self.port
+                self.port = _free_port()
+                opts = opts.replace(f"-c port={taken} ", f"-c port={self.port} ")
+                (self.dir / "log").write_text("")
         self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, argv: list[str]) -> None:
