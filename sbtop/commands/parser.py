@@ -128,15 +128,20 @@ def _plan_parser(sub: Any) -> None:
     plan.add_argument("--window", type=argtypes.window, default=10.0, metavar="SECONDS",
                       help="seconds of figures the criteria are judged on (default 10)")
     plan.add_argument("--json", action="store_true", help="with status: one JSON object")
-    plan.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    plan.add_argument("--dry-run", action="store_true", help="show and record the plan, run "
-                      "nothing")
-    plan.add_argument("--state-dir", metavar="DIR", help="state and audit directory (default "
-                      "$SBTOP_STATE_DIR, then $XDG_STATE_HOME/sbtop)")
+    _acting_options(plan, "run nothing")
     plan.add_argument("--demo", action="store_true", help="the built-in simulated StudyBuddy "
                       "backend and its plan")
-    plan.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
-                      help=argparse.SUPPRESS)
+
+
+def _acting_options(p: argparse.ArgumentParser, dry_run: str) -> None:
+    """The options of every command that acts on production: the deploy actions and the plan."""
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--dry-run", action="store_true", help=f"show and record the plan, {dry_run}")
+    p.add_argument("--state-dir", metavar="DIR", help="state and audit directory (default "
+                   "$SBTOP_STATE_DIR, then $XDG_STATE_HOME/sbtop)")
+    # Accepted (so a wrapper may always pass it) and hidden: it refuses every action.
+    p.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -237,13 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="step even though the gate is shut (recorded as an override)")
             act.add_argument("--window", type=argtypes.window, default=10.0, metavar="SECONDS",
                              help="seconds of figures for the gate (default 10)")
-        act.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-        act.add_argument("--dry-run", action="store_true", help="show and record the plan, "
-                         "send nothing")
-        act.add_argument("--state-dir", metavar="DIR", help="state and audit directory "
-                         "(default $SBTOP_STATE_DIR, then $XDG_STATE_HOME/sbtop)")
-        act.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
-                         help=argparse.SUPPRESS)
+        _acting_options(act, "send nothing")
 
     _plan_parser(sub)
 
