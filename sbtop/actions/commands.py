@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from sbtop import format
+from sbtop.actions.audit import AuditLog
 from sbtop.actions.controller import Controller
 from sbtop.actions.factory import build_controller
 from sbtop.actions.plan import Plan
@@ -55,17 +56,10 @@ def run_action(actions: ActionsSettings | None, identity: TargetIdentity, reques
             return planned
         plan, figures = planned
         if not dry_run and not yes:
-            try:
-                go = confirmed(plan, ask, out)
-            except KeyboardInterrupt:
-                out("\ncancelled: nothing was sent")
-                return EXIT_INTERRUPTED
-            if not go:
-                out("cancelled: nothing was sent")
-                controller.audit.append({
-                    "target": identity.name, "action": plan.request, "params": plan.params.whole(),
-                    "result": "cancelled at the confirmation", "dry_run": False})
-                return EXIT_REFUSED
+            stopped = confirm_or_stop(plan, ask, out, controller.audit, "nothing was sent", {
+                "target": identity.name, "action": plan.request, "params": plan.params.whole()})
+            if stopped is not None:
+                return stopped
         return _in_loop(_act(controller, plan, figures, dry_run, out))
     except StateDirError as e:  # a link planted after the check: one line, not a traceback
         raise CommandError(str(e)) from None
@@ -170,6 +164,22 @@ def confirmed(plan: Confirmable, ask: Callable[[str], str], out: Callable[[str],
         return ask("go ahead? [y/N] ").strip().lower() in ("y", "yes")
     except EOFError:
         return False
+
+
+def confirm_or_stop(plan: Confirmable, ask: Callable[[str], str], out: Callable[[str], None],
+                    audit: AuditLog, nothing: str, entry: dict[str, Any]) -> int | None:
+    """Ask for the go-ahead: None to go on, else the exit code, said ("cancelled: `nothing`")
+    and, for a refusal, audited (`entry` with the result): every acting command stops alike."""
+    try:
+        go = confirmed(plan, ask, out)
+    except KeyboardInterrupt:
+        out(f"\ncancelled: {nothing}")
+        return EXIT_INTERRUPTED
+    if go:
+        return None
+    out(f"cancelled: {nothing}")
+    audit.append({**entry, "result": "cancelled at the confirmation", "dry_run": False})
+    return EXIT_REFUSED
 
 
 def _status(c: Controller, figures: Mapping[str, Figure], out: Callable[[str], None]) -> int:

@@ -22,11 +22,10 @@ from typing import Any
 from sbtop.actions.commands import (
     EXIT_DONE,
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_REFUSED,
     CommandError,
     _in_loop,
-    confirmed,
+    confirm_or_stop,
 )
 from sbtop.actions.phases import PhasePlan, PlanController, PlanError, build_plan_controller
 from sbtop.actions.preflight import PreflightContext, run_checks
@@ -182,17 +181,10 @@ async def _act(c: PlanController, plan: PhasePlan, *, yes: bool, dry_run: bool,
                               'give --override "the reason"'))
         return EXIT_REFUSED
     if not dry_run and not yes:
-        try:
-            go = confirmed(plan, ask, out)
-        except KeyboardInterrupt:
-            out("\ncancelled: nothing was run")
-            return EXIT_INTERRUPTED
-        if not go:
-            out("cancelled: nothing was run")
-            c.audit.append({"target": plan.target, "action": plan.title,
-                            "phase": plan.phase.name, "result": "cancelled at the "
-                            "confirmation", "dry_run": False})
-            return EXIT_REFUSED
+        stopped = confirm_or_stop(plan, ask, out, c.audit, "nothing was run", {
+            "target": plan.target, "action": plan.title, "phase": plan.phase.name})
+        if stopped is not None:
+            return stopped
     try:
         done = await c.execute(plan, override=override if plan.needs_override else None,
                                dry_run=dry_run, progress=lambda t: out(f"  ... {t}"))
@@ -210,23 +202,17 @@ async def _act(c: PlanController, plan: PhasePlan, *, yes: bool, dry_run: bool,
 
 def _reset(c: PlanController, *, yes: bool, dry_run: bool, ask: Callable[[str], str],
            out: Callable[[str], None]) -> int:
-    """A new deploy window: the plan shown, confirmed, the old record archived."""
+    """A new deploy window: the plan shown, confirm_or_stop, the old record archived."""
     from sbtop.actions.plan_reset import TITLE, execute_reset, plan_reset
 
     plan = plan_reset(c)
     for line in plan.describe():
         out(line)
     if not dry_run and not yes:
-        try:
-            go = confirmed(plan, ask, out)
-        except KeyboardInterrupt:
-            out("\ncancelled: nothing was changed")
-            return EXIT_INTERRUPTED
-        if not go:
-            out("cancelled: nothing was changed")
-            c.audit.append({"target": c.target, "action": TITLE, "dry_run": False,
-                            "result": "cancelled at the confirmation"})
-            return EXIT_REFUSED
+        stopped = confirm_or_stop(plan, ask, out, c.audit, "nothing was changed",
+                                  {"target": c.target, "action": TITLE})
+        if stopped is not None:
+            return stopped
     done = execute_reset(c, plan, dry_run=dry_run)
     out(done.text)
     if done.refused:
