@@ -6,7 +6,6 @@ naming the webhook by its host only: its URL is the credential."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Callable
 
@@ -15,6 +14,7 @@ import httpx
 from sbtop import bounded, credentials
 from sbtop.engine.transitions import Event
 from sbtop.notify.limiter import Limiter
+from sbtop.tasks import cancel_and_wait
 
 ANSWER_LIMIT = 16 * 1024  # Slack answers "ok" or a short error
 IN_FLIGHT_MAX = 4  # past this many unanswered posts, new messages are dropped (and said)
@@ -94,7 +94,4 @@ class Webhook:
         """A moment for messages in flight (the last alert before quitting), then cancelled."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=grace_s)
-        for task in list(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)

@@ -42,6 +42,7 @@ from sbtop.session.snapshot import (
 )
 from sbtop.sources.metrics import INLINE_BYTES
 from sbtop.sources.status_pages import StatusPoller
+from sbtop.tasks import cancel_and_wait
 from sbtop.wiring import Wiring
 
 if TYPE_CHECKING:
@@ -211,11 +212,7 @@ class LiveSession:
         try:
             return await self._loop.run()
         finally:
-            for task in side:
-                task.cancel()
-            for task in side:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await cancel_and_wait(side)
 
     async def _every(self, seconds: float, job: Callable[[], Any]) -> None:
         """A side job of the loop, again and again: one that fails (a bug of ours) is said

@@ -10,7 +10,6 @@ another host is followed (Vercel's page lives on another domain); never from htt
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Callable
 
@@ -22,6 +21,7 @@ from sbtop.engine.status_pages import Malformed, PageStatus, read
 from sbtop.sources.http import error_reason, status_reason, tls_context
 from sbtop.sources.settings import HttpSettings
 from sbtop.sources.status_settings import StatusPage, StatusPagesSettings
+from sbtop.tasks import cancel_and_wait
 
 MAX_REDIRECTS = 5
 
@@ -97,11 +97,7 @@ class StatusPoller:
         try:
             await asyncio.gather(*loops)
         finally:
-            for task in loops:
-                task.cancel()
-            for task in loops:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await cancel_and_wait(loops)
 
     async def _loop(self, page: StatusPage, changed: Callable[[], None]) -> None:
         while True:
