@@ -20,7 +20,7 @@ import enum
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sbtop.engine import words
 from sbtop.engine.assessment import iso
@@ -113,22 +113,25 @@ class PlanSettings:
 
     def phase(self, name: str) -> PhaseSettings | None:
         """By name (case-insensitive) or by its number, 1 for the first."""
-        number = _number(name)
-        if number is not None and 1 <= number <= len(self.phases):
-            return self.phases[number - 1]
-        for p in self.phases:
-            if p.name.lower() == name.lower():
-                return p
-        return None
+        return _named(self.phases, name)
 
     def item(self, name: str) -> PreflightSettings | None:
-        number = _number(name)
-        if number is not None and 1 <= number <= len(self.preflight):
-            return self.preflight[number - 1]
-        for i in self.preflight:
-            if i.name.lower() == name.lower():
-                return i
-        return None
+        """A pre-flight item, found as a phase is."""
+        return _named(self.preflight, name)
+
+
+_Named = TypeVar("_Named", PhaseSettings, PreflightSettings)
+
+
+def _named(among: tuple[_Named, ...], name: str) -> _Named | None:
+    """The one typed: by its number, 1 for the first, or by name (case-insensitive)."""
+    number = _number(name)
+    if number is not None and 1 <= number <= len(among):
+        return among[number - 1]
+    for x in among:
+        if x.name.lower() == name.lower():
+            return x
+    return None
 
 
 def _number(name: str) -> int | None:
