@@ -26,7 +26,7 @@ from sbtop.engine.levels import Level
 from sbtop.engine.names import status_class
 from sbtop.engine.observations import PromSnapshot
 from sbtop.engine.quantile import INF
-from sbtop.engine.rollup import BUCKET, Rollup, count_source
+from sbtop.engine.rollup import BUCKET, Rollup, status_counts
 from sbtop.engine.settings import AlertRule, EngineSettings
 from sbtop.engine.slo import (
     AVAILABILITY,
@@ -133,14 +133,11 @@ class BurnHistory:
 
     def _point(self, r: Rollup) -> _Point:
         n = self.settings.names
-        feed = count_source(r, n, need_status=True)
+        feed = status_counts(r, n)
         requests = errors = None
         why_requests = None
-        if feed is None:
-            why_requests = (f"no status label ({', '.join(n.status_labels)}) on "
-                            f"{n.requests_counter} or {n.latency_histogram}_count")
-        elif feed[0] in r.problems:
-            why_requests = r.problems[feed[0]]
+        if isinstance(feed, str):
+            why_requests = feed
         else:
             classes = r.sums.counts(feed[0])
             requests = sum(classes.values())

@@ -13,7 +13,7 @@ from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level, Threshold
 from sbtop.engine.observations import HealthProbe
 from sbtop.engine.quantile import INF, quantile_in_bucket
-from sbtop.engine.rollup import BUCKET, MESSAGES, Rollup, count_source
+from sbtop.engine.rollup import BUCKET, MESSAGES, Rollup, count_source, status_counts
 from sbtop.engine.routes import LazyRoutes, Routes, route_table
 from sbtop.engine.settings import FIGURE_UNITS, EngineSettings
 
@@ -171,17 +171,14 @@ def _traffic(end: Rollup, d: Deltas, window: str, settings: EngineSettings
         total = sum(d.counts.get(source[0], {}).values())
         out[Fig.REQUESTS_PER_S] = judge(Fig.REQUESTS_PER_S, d.per_s.get(source[0], 0.0), settings,
                                       detail=Detail(metric=source[1], requests=total))
-    source = count_source(end, settings.names, need_status=True)
+    counted = status_counts(end, settings.names)
     reason: str | None = None
     classes: dict[str, float] = {}
     total = 0.0
-    if source is None:
-        reason = (f"no status label ({', '.join(names.status_labels)}) on "
-                  f"{names.requests_counter} or {names.latency_histogram}_count")
-    elif source[0] in end.problems:
-        reason = end.problems[source[0]]
+    if isinstance(counted, str):
+        reason = counted
     else:
-        classes = d.counts.get(source[0], {})
+        classes = d.counts.get(counted[0], {})
         total = sum(classes.values())
         if total < settings.min_requests:
             reason = (f"too few requests: {total:.0f} in {window} "
@@ -190,12 +187,11 @@ def _traffic(end: Rollup, d: Deltas, window: str, settings: EngineSettings
         if reason is not None:
             out[key] = unknown(key, reason, settings)
         else:
+            assert not isinstance(counted, str)  # else the reason says why
             errors = classes.get(cls, 0.0)
             out[key] = judge(key, 100.0 * errors / total, settings,
-                             detail=Detail(errors=errors, requests=total,
-                                           metric=source[1] if source else None,
-                                           status_label=end.status_labels.get(source[0])
-                                           if source else None))
+                             detail=Detail(errors=errors, requests=total, metric=counted[1],
+                                           status_label=end.status_labels.get(counted[0])))
     return out
 
 

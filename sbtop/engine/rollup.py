@@ -105,6 +105,16 @@ def count_source(end: Rollup, names: MetricNames, *, need_status: bool
     return None
 
 
+def status_counts(end: Rollup, names: MetricNames) -> tuple[Feed, str] | str:
+    """The counts by status (see count_source) to read at `end`, or why there are none: the
+    error rates and the burn rates say the same."""
+    source = count_source(end, names, need_status=True)
+    if source is None:
+        return (f"no status label ({', '.join(names.status_labels)}) on "
+                f"{names.requests_counter} or {names.latency_histogram}_count")
+    return end.problems.get(source[0], source)
+
+
 def slide(window: collections.deque[Rollup], rollup: Rollup, window_s: float) -> None:
     """Append `rollup` and drop what fell out of the window, keeping the newest rollup at or
     before its start. Back after a gap (sbtop stalled, or the target was unreachable) the only
