@@ -299,3 +299,20 @@ async def test_the_theme_and_the_layout_are_in_place_before_the_widgets_are_styl
             assert app.theme == "dark"
         assert all(n == 0 for n in restyled), restyled
         assert seen and {"-standard", "-calm"} <= seen[0]
+
+
+def test_the_demo_loads_prometheus_client_with_its_first_page_not_before_the_console(
+        ) -> None:
+    """The simulated backend's registry (prometheus_client: some 40 ms) is made when the
+    first page is asked for, which is after the console's first frame, not before it."""
+    code = ("import sys\n"
+            "import sbtop.commands.demo, sbtop.demo.server, sbtop.demo.status_pages\n"
+            "from sbtop.demo.backend import fleet\n"
+            "backends = fleet(1)\n"
+            "backends[0].start()\n"
+            "assert 'prometheus_client' not in sys.modules\n"
+            "page = backends[0].metrics_page()\n"
+            "assert b'process_resident_memory_bytes' in page\n"
+            "assert 'prometheus_client' in sys.modules\n"
+            "backends[0].stop()\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
