@@ -316,3 +316,18 @@ def test_the_demo_loads_prometheus_client_with_its_first_page_not_before_the_con
             "assert 'prometheus_client' in sys.modules\n"
             "backends[0].stop()\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_console_imports_httpx_with_its_first_client_after_the_first_frame() -> None:
+    """httpx (some 17 ms) loads when the session makes its client, right after the first
+    frame; nothing the console imports before it loads httpx."""
+    code = ("import sys\n"
+            "import sbtop.cli, sbtop.commands.console, sbtop.commands.demo, sbtop.console.app\n"
+            "import sbtop.demo.backend, sbtop.demo.server, sbtop.session.live, sbtop.collector\n"
+            "import sbtop.actions.providers, sbtop.actions.render, sbtop.notify.webhook\n"
+            "assert 'httpx' not in sys.modules\n"
+            "from sbtop.sources.http import make_client\n"
+            "from sbtop.sources.settings import HttpSettings\n"
+            "make_client(HttpSettings())\n"
+            "assert 'httpx' in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -13,8 +13,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable
-
-import httpx
+from typing import TYPE_CHECKING
 
 from sbtop import bounded
 from sbtop.clock import SYSTEM, Clock
@@ -22,6 +21,9 @@ from sbtop.engine.status_pages import Malformed, PageStatus, read
 from sbtop.sources.http import error_reason, status_reason, tls_context
 from sbtop.sources.settings import HttpSettings
 from sbtop.sources.status_settings import StatusPage, StatusPagesSettings
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_REDIRECTS = 5
 
@@ -46,6 +48,8 @@ class StatusPoller:
     def _made_client(self) -> httpx.AsyncClient:
         """Made at the first poll: a session that never polls (check's, record's) pays
         nothing for it."""
+        import httpx
+
         if self._client is None:
             pages = self.settings.pages
             self._client = httpx.AsyncClient(
@@ -115,6 +119,8 @@ class _Failed(Exception):
 
 
 async def _get_json(client: httpx.AsyncClient, page: StatusPage) -> object:
+    import httpx
+
     url = page.json_url
     # One deadline for the whole answer, redirects included: a page that redirects slowly
     # five times must not hold its loop (or `sbtop check`) for six timeouts.
@@ -153,6 +159,8 @@ async def _get_json(client: httpx.AsyncClient, page: StatusPage) -> object:
 
 
 def _next(url: str, location: str) -> str:
+    import httpx
+
     here = httpx.URL(url)
     nxt = here.join(location)
     if nxt.scheme not in ("http", "https"):
