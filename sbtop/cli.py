@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _guard_streams(args.command)
-    if args.command in _CONSOLES:
+    if args.command in _CONSOLES and not getattr(args, "serve", False):
         gc_hold.hold()  # until the console's first full screen (sbtop.gc_hold)
     try:
         code = _run(args)

@@ -331,3 +331,19 @@ def test_the_console_imports_httpx_with_its_first_client_after_the_first_frame()
             "make_client(HttpSettings())\n"
             "assert 'httpx' in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(("argv", "held"), [
+    (["demo"], True), ([], True), (["demo", "--serve"], False), (["check"], False)])
+def test_the_collector_is_held_for_a_console_only(monkeypatch: pytest.MonkeyPatch,
+                                                   argv: list[str], held: bool) -> None:
+    """Held from the command line's start until the console's first full screen; never for a
+    command without a console (`demo --serve` runs a server until Ctrl-C)."""
+    import sbtop.cli
+
+    seen: list[bool] = []
+    monkeypatch.setattr(sbtop.cli, "_run", lambda _args: seen.append(gc.isenabled()) or 0)
+    monkeypatch.setattr(sys, "stderr", sys.stderr)  # main wraps it; put back after
+    monkeypatch.setattr(sys, "stdout", sys.stdout)
+    assert sbtop.cli.main(argv) == 0
+    assert seen == [not held] and gc.isenabled()
