@@ -4,8 +4,8 @@
 
 Each program is started in a detached tmux pane of the given size (a shell notes the time and
 execs it); the pane's text is read every 10 ms until the first frame (header and panels), the
-first full screen (the footer's keys too, which Textual composes a few frames later) and the
-first figures (the latency panel showing a p95) are on it. Programs,
+first full screen (the footer's keys too, which Textual's own footer composed a few frames
+later) and the first figures (the latency panel showing a p95) are on it. Programs,
 in the same run: a Textual app showing one static line (the floor: what any Textual program
 takes to put something on the screen), `sbtop demo` (the simulated backend in the same
 process), and `sbtop --url` against the simulated backend started beforehand in another
@@ -44,7 +44,7 @@ Run = tuple[float, float, float]
 
 
 def sbtop_first(screen: str) -> bool:
-    """The first frame: the header and the panels (Textual composes the footer's keys later)."""
+    """The first frame: the header and the panels (the footer's keys may come later)."""
     return all(s in screen for s in (" sbtop ", "Latency", "Routes"))
 
 

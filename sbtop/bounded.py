@@ -14,9 +14,10 @@ import asyncio
 import json
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 T = TypeVar("T")
 
@@ -93,6 +94,8 @@ async def request(client: httpx.AsyncClient, method: str, url: str, *, deadline_
     """One request, its whole answer within `deadline_s` and `max_bytes` (see read_body).
     Raises Unanswered, TooLarge, or httpx's errors for what failed otherwise (a connect
     timeout among them: the request was not sent)."""
+    import httpx
+
     # The deadline bounds the reads: a per-read timeout would only say the same thing
     # differently (or cut a probe allowed longer than the client's reads). The client's
     # connect timeout stays: it tells "never sent" from "sent, no answer".

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from sbtop import gc_hold
 from sbtop.commands.loading import ConfigFile
 from sbtop.commands.parser import build_parser
 from sbtop.commands.usage import EXIT_UNKNOWN, UsageError
@@ -46,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _guard_streams(args.command)
+    if args.command in _CONSOLES and not getattr(args, "serve", False):
+        gc_hold.hold()  # until the console's first full screen (sbtop.gc_hold)
     try:
         code = _run(args)
         sys.stdout.flush()  # here, where a failure can still be said, not at exit
@@ -66,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _stdout_to_devnull()
         print(f"sbtop: cannot write the output: {e.strerror}", file=sys.stderr)
         return EXIT_UNKNOWN
+    finally:
+        gc_hold.release()
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -7,8 +7,6 @@ import asyncio
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.names import wanted_samples
 from sbtop.engine.observations import (
@@ -25,6 +23,8 @@ from sbtop.sources.prometheus import PrometheusSource
 from sbtop.sources.settings import CollectorSettings
 
 if TYPE_CHECKING:
+    import httpx
+
     from sbtop.sources.database import DatabaseSource
 
 

@@ -194,3 +194,63 @@ async def test_stop_ends_a_wait_and_lets_the_tick_in_flight_finish() -> None:
     held.release.set()
     assert await asyncio.wait_for(runner, 5) == 1
     assert held.starts == [0.0] and timers.asked == []
+
+
+async def test_the_second_tick_comes_sooner_and_the_grid_stays_the_firsts() -> None:
+    clock = ManualClock(T0)
+    starts: list[float] = []
+
+    async def tick() -> None:
+        starts.append(round(clock.t - T0, 6))
+        clock.advance(0.05)
+
+    loop = TickLoop(tick, 2.0, clock=clock, max_ticks=5, wait=auto_waiter(clock),
+                    first_gap_s=0.5)
+    assert await loop.run() == 5
+    # The console's first figures a half second after its first scrape, not a refresh; then
+    # the ticks fall on the grid of the first (0, 2, 4 ...), not shifted by the early one.
+    assert starts == [0.0, 0.5, 2.0, 4.0, 6.0]
+
+
+async def test_a_first_gap_no_shorter_than_the_refresh_changes_nothing() -> None:
+    for gap in (1.0, 3.0):
+        clock = ManualClock(T0)
+        starts: list[float] = []
+
+        async def tick(starts: list[float] = starts, clock: ManualClock = clock) -> None:
+            starts.append(round(clock.t - T0, 6))
+            clock.advance(0.05)
+
+        await TickLoop(tick, 1.0, clock=clock, max_ticks=4, wait=auto_waiter(clock),
+                       first_gap_s=gap).run()
+        assert starts == [0.0, 1.0, 2.0, 3.0]  # never two ticks due at one time
+
+
+async def test_an_early_second_tick_that_overruns_is_followed_on_the_grid() -> None:
+    clock = ManualClock(T0)
+    starts: list[float] = []
+    takes = [0.1, 1.2, 0.1, 0.1]
+
+    async def tick() -> None:
+        starts.append(round(clock.t - T0, 6))
+        clock.advance(takes[len(starts) - 1])
+
+    await TickLoop(tick, 1.0, clock=clock, max_ticks=4, wait=auto_waiter(clock),
+                   first_gap_s=0.25).run()
+    # The early one ran to 1.45, past the grid's 1: that tick goes at once, then 2 is on time.
+    assert starts == [0.0, 0.25, 1.45, 2.0]
+
+
+async def test_a_first_tick_that_runs_past_the_grid_is_followed_once_not_twice() -> None:
+    clock = ManualClock(T0)
+    starts: list[float] = []
+    takes = [1.8, 0.05, 0.05, 0.05]
+
+    async def tick() -> None:
+        starts.append(round(clock.t - T0, 6))
+        clock.advance(takes[len(starts) - 1])
+
+    await TickLoop(tick, 1.0, clock=clock, max_ticks=4, wait=auto_waiter(clock),
+                   first_gap_s=0.5).run()
+    # Past both the early second tick's time and the grid's 1: one tick at once, not two.
+    assert starts == [0.0, 1.8, 2.0, 3.0]

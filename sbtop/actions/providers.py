@@ -18,8 +18,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-import httpx
-
 from sbtop import bounded, credentials, untrusted
 from sbtop.actions.render import Progress, RenderClient, RenderError, RenderSettings
 from sbtop.actions.requests import Action, Params
@@ -259,6 +257,8 @@ class HttpProvider:
 
     async def run(self, action: Action, params: Params,
                   progress: Progress | None = None) -> str:
+        import httpx
+
         body = self.render_body(action, params)
         try:
             async with httpx.AsyncClient(timeout=self.timeout_s, trust_env=False,

@@ -17,8 +17,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
-
 from sbtop import bounded, untrusted
 from sbtop.actions.requests import RollbackTarget
 
@@ -188,6 +186,8 @@ class RenderClient:
 
     async def _call(self, method: str, path: str, *, missing_ok: bool = False,
                     **kwargs: Any) -> bounded.Answer | None:
+        import httpx
+
         for attempt in range(self.s.max_429_retries + 1):
             try:
                 async with httpx.AsyncClient(

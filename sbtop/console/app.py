@@ -18,9 +18,9 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.driver import Driver
 from textual.drivers.linux_driver import LinuxDriver
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
-from sbtop import format
+from sbtop import format, gc_hold
 from sbtop.cadence import ROUTES_REDRAW_S
 from sbtop.clock import SYSTEM
 from sbtop.console import terminal
@@ -42,6 +42,7 @@ from sbtop.console.widgets.canary import CanaryPanel
 from sbtop.console.widgets.database import DatabasePanel
 from sbtop.console.widgets.header import HeaderBar
 from sbtop.console.widgets.instances import InstancesPanel
+from sbtop.console.widgets.keys import KeysFooter
 from sbtop.console.widgets.latency import LatencyPanel
 from sbtop.console.widgets.panel import Panel
 from sbtop.console.widgets.routes import RoutesPanel
@@ -138,6 +139,10 @@ class SbtopApp(LayoutView, DeployKeys, NotifyKeys, PlanKeys, SignalHandling):
         for t in self._themes.values():
             self.register_theme(t)
         self._wanted_theme = theme
+        # The theme before the stylesheet is first read: set once the screen is up (as it
+        # was), it read and applied the stylesheet again to every widget before the first
+        # frame. What is wrong with the wanted theme is said once mounted (_apply_theme).
+        self.theme = self._theme_to_apply(theme)
         session.subscribe(self._on_session)
         self._take_notify_settings()
 
@@ -145,6 +150,9 @@ class SbtopApp(LayoutView, DeployKeys, NotifyKeys, PlanKeys, SignalHandling):
 
     def compose(self) -> ComposeResult:
         i = self.info
+        # The screen's size and moment classes before its widgets are styled: set after,
+        # they would restyle all of them and draw the screen again (layout.py).
+        self._arrange_screen(self.screen)
         yield HeaderBar(i.name, i.production, i.base_url, i.read_only)
         with Grid(id="panels"):
             yield LatencyPanel(id="latency")
@@ -156,7 +164,7 @@ class SbtopApp(LayoutView, DeployKeys, NotifyKeys, PlanKeys, SignalHandling):
         yield AlertsPanel(id="alerts")
         yield InstancesPanel(id="instances")
         yield RoutesPanel(id="routes")
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def get_driver_class(self) -> type[Driver]:
         driver = super().get_driver_class()
@@ -176,6 +184,8 @@ class SbtopApp(LayoutView, DeployKeys, NotifyKeys, PlanKeys, SignalHandling):
         for panel in self.query(Panel):
             panel.advise = self.advise
         self.query_one("#latency", Panel).focus()
+        # The first full screen drawn, the collector may run again (held by `sbtop`'s start).
+        self.call_after_refresh(gc_hold.release)
         if self.collecting and self.session.player is None:
             # Live, the screen first: the session's start (HTTP client, state file) and its
             # first tick come right after the first frame, not before it. A replay starts at
@@ -201,13 +211,18 @@ class SbtopApp(LayoutView, DeployKeys, NotifyKeys, PlanKeys, SignalHandling):
         await self._close_notifier()
         await self.session.close()
 
+    def _theme_to_apply(self, wanted: str | None) -> str:
+        name = wanted or DEFAULT_THEME
+        if name not in self._themes:
+            name = DEFAULT_THEME if DEFAULT_THEME in self._themes else "textual-dark"
+        return name
+
     def _apply_theme(self, wanted: str | None) -> None:
         name = wanted or DEFAULT_THEME
         if name not in self._themes:
             known = ", ".join(self._themes) or "none"
             self.notify(f"no theme named {name!r} (themes: {known})", severity="warning")
-            name = DEFAULT_THEME if DEFAULT_THEME in self._themes else "textual-dark"
-        self.theme = name
+        self.theme = self._theme_to_apply(wanted)
 
     # --- keys -------------------------------------------------------------------------------
 

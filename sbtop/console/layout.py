@@ -27,6 +27,7 @@ import enum
 from textual.containers import Grid
 from textual.css.query import NoMatches
 from textual.events import Resize
+from textual.screen import Screen
 
 from sbtop.console.view import SnapshotView
 from sbtop.console.widgets.canary import CanaryPanel
@@ -108,15 +109,7 @@ class LayoutView(SnapshotView):
         screen = self.screen_stack[0] if self.screen_stack else None
         if screen is None or not screen.is_mounted:
             return
-        size = size_of(self.size.width, self.size.height)
-        if size is not self._layout_size:
-            self._layout_size = size
-            for s in Size:
-                screen.set_class(s is size, f"-{s.value}")
-        gate = self.snapshot.gate if self.snapshot is not None else None
-        first = canary_under_way(gate)
-        screen.set_class(first, "-canary")
-        screen.set_class(not first, "-calm")
+        size, first = self._arrange_screen(screen)
         if first != self._canary_first:
             self._canary_first = first
             with contextlib.suppress(NoMatches):  # no Canary panel (no deploy provider)
@@ -127,6 +120,21 @@ class LayoutView(SnapshotView):
                 else:
                     screen.move_child(canary, after=panels)
         self._fit_charts(size)
+
+    def _arrange_screen(self, screen: Screen[object]) -> tuple[Size, bool]:
+        """The screen's classes for its size and the moment (a canary under way or not); also
+        called before the screen's widgets are mounted, so they are styled once, already
+        arranged. (The size, the moment.)"""
+        size = size_of(self.size.width, self.size.height)
+        if size is not self._layout_size:
+            self._layout_size = size
+            for s in Size:
+                screen.set_class(s is size, f"-{s.value}")
+        gate = self.snapshot.gate if self.snapshot is not None else None
+        first = canary_under_way(gate)
+        screen.set_class(first, "-canary")
+        screen.set_class(not first, "-calm")
+        return size, first
 
     def _fit_charts(self, size: Size) -> None:
         """Give the metric panels' charts the rows the routes do not need."""

@@ -100,9 +100,11 @@ def _words(message: str) -> str:
 def theme_problem(name: str, dirs: list[Path] | None = None) -> str | None:
     """Why the console cannot start in the theme called name, in one line; None when it can.
     The default theme is never a problem: without its file the console falls back to
-    Textual's own dark theme."""
+    Textual's own dark theme (so its files are not read for it: the console reads them)."""
+    if name == DEFAULT_THEME:
+        return None
     themes, problems = load_themes(dirs)
-    if name in themes or name == DEFAULT_THEME:
+    if name in themes:
         return None
     line = f"no theme named {name!r} (themes: {', '.join(themes) or 'none'})"
     broken = [p for p in problems if p.startswith("theme ") and f"/{name}.toml: " in p]

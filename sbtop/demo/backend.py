@@ -18,17 +18,17 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
-
-from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+from typing import TYPE_CHECKING, Any
 
 from sbtop.demo import status_pages
 from sbtop.demo.app_api import StudyBuddyApi
 from sbtop.demo.exposition import text_page
-from sbtop.demo.instruments import GC_KINDS, HEAP_SPACES, Instruments
 from sbtop.demo.render_api import RenderControlPlane
 from sbtop.demo.server import Server, handler_for
 from sbtop.demo.traffic import ROUTES, Knobs, Route, TrafficModel
+
+if TYPE_CHECKING:
+    from sbtop.demo.instruments import Instruments
 
 
 class SimulatedBackend:
@@ -45,7 +45,9 @@ class SimulatedBackend:
         self._model = TrafficModel(self.knobs, routes, seed)
         self._started = time.time()
         self.created_wall = self._started  # the providers' incidents are dated from it
-        self._inst = Instruments(self._started)
+        # Made at the first request or knob (prometheus_client and its registry: some 40 ms
+        # that `sbtop demo` spent before its first frame, when no scrape had come yet).
+        self._instruments: Instruments | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.connections: set[socket.socket] = set()  # open ones: shut on stop
@@ -110,7 +112,7 @@ class SimulatedBackend:
         with self._lock:
             self._catch_up()
             self._started = max(time.time(), self._started + 1.0)
-            self._inst = Instruments(self._started)
+            self._instruments = _instruments(self._started)
             self.restarts += 1
             self.leaked_mb = 0.0
             self._up_s = 0.0
@@ -138,6 +140,13 @@ class SimulatedBackend:
 
     # --- internals ----------------------------------------------------------------------------
 
+    @property
+    def _inst(self) -> Instruments:
+        """This process's metrics (read and changed under the lock)."""
+        if self._instruments is None:
+            self._instruments = _instruments(self._started)
+        return self._instruments
+
     def _catch_up(self) -> None:
         if self.background:
             now = time.monotonic()
@@ -145,6 +154,8 @@ class SimulatedBackend:
             self._caught_up = now
 
     def _advance(self, seconds: float) -> None:
+        from sbtop.demo.instruments import GC_KINDS, HEAP_SPACES
+
         inst = self._inst
         k = self.knobs
         for req in self._model.advance(seconds):
@@ -180,7 +191,9 @@ class SimulatedBackend:
             self._catch_up()
             registry = self._inst.registry
             if openmetrics:
-                return generate_openmetrics(registry)  # type: ignore[no-untyped-call,no-any-return]
+                from prometheus_client.openmetrics.exposition import generate_latest
+
+                return generate_latest(registry)  # type: ignore[no-untyped-call,no-any-return]
             return text_page(registry)
 
     def health(self) -> dict[str, Any]:
@@ -200,6 +213,12 @@ class SimulatedBackend:
                 "database": "connected",
                 "sockets": int(k.sockets),
             }
+
+
+def _instruments(started: float) -> Instruments:
+    from sbtop.demo.instruments import Instruments
+
+    return Instruments(started)
 
 
 @contextmanager

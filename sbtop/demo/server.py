@@ -23,8 +23,6 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_TYPE
-
 if TYPE_CHECKING:
     from sbtop.demo.backend import SimulatedBackend
 
@@ -155,7 +153,11 @@ def handler_for(backend: SimulatedBackend) -> type[BaseHTTPRequestHandler]:
             accept = self.headers.get("Accept", "").split(",")[0]
             openmetrics = "application/openmetrics-text" in accept
             body = backend.metrics_page(openmetrics)
-            ctype = OPENMETRICS_TYPE if openmetrics else TEXT_TYPE
+            ctype = TEXT_TYPE
+            if openmetrics:  # (prometheus_client loads with the first page, not the console)
+                from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST
+
+                ctype = CONTENT_TYPE_LATEST
             self._send(200, body, ctype)
 
         def _health(self) -> None:

@@ -9,8 +9,6 @@ import asyncio
 import json
 from collections.abc import Callable
 
-import httpx
-
 from sbtop import bounded, credentials
 from sbtop.engine.transitions import Event
 from sbtop.notify.limiter import Limiter
@@ -57,6 +55,8 @@ class Webhook:
         task.add_done_callback(self._tasks.discard)
 
     async def _post(self, text: str) -> None:
+        import httpx
+
         body = json.dumps({"text": text})
         try:
             async with httpx.AsyncClient(timeout=self._timeout_s, trust_env=False,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from sbtop.actions.state import CanaryState, StateDirError, StateStore, default_state_dir
-from sbtop.cadence import ROUTES_REDRAW_S
+from sbtop.cadence import ROUTES_REDRAW_S, SECOND_SCRAPE_S
 from sbtop.clock import SYSTEM, Clock
 from sbtop.collector import Collector
 from sbtop.engine.assessment import Assessment
@@ -194,8 +194,13 @@ class LiveSession:
         if prom is not None and self._subscribers:
             with contextlib.suppress(Exception):  # a nicety: never in the way of the figures
                 await asyncio.wait_for(self._prefill_history(prom), timeout=5.0)
+        # Someone looking at a direct scrape: the second scrape soon after the first, so the
+        # first figures do not wait a whole refresh (Prometheus's history fills the screen
+        # at once; `record` keeps its grid).
+        soon = SECOND_SCRAPE_S if self._subscribers and prom is None else None
         self._loop = TickLoop(self.tick, self._refresh_s, clock=self.clock,
-                              max_ticks=max_ticks, for_s=for_s, wait=self._wait)
+                              max_ticks=max_ticks, for_s=for_s, wait=self._wait,
+                              first_gap_s=soon)
         if self._stopping:
             self._loop.stop()
         side: list[asyncio.Task[None]] = []

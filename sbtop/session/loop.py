@@ -6,6 +6,11 @@ shift; a tick never overlaps the next (the next is armed only when one ends); a 
 past its successor's due time is followed at once, and one that ran more than an interval past
 it starts the grid again from now (clock.next_due). A new refresh interval takes effect at once,
 counted from when the last tick was due.
+
+`first_gap_s`: the second tick sooner than a refresh after the first, off the grid (the grid
+stays the first tick's). The console's first figures need two scrapes (rates and quantiles are
+increases between them, over their actual time apart), and waiting a whole refresh for the
+second kept them off the screen for as long.
 """
 
 from __future__ import annotations
@@ -30,9 +35,11 @@ class TickLoop:
 
     def __init__(self, tick: Callable[[], Awaitable[object]], refresh_s: float, *,
                  clock: Clock = SYSTEM, max_ticks: int | None = None,
-                 for_s: float | None = None, wait: Waiter | None = None) -> None:
+                 for_s: float | None = None, wait: Waiter | None = None,
+                 first_gap_s: float | None = None) -> None:
         self._tick = tick
         self._refresh_s = refresh_s
+        self._first_gap_s = first_gap_s
         self.clock = clock
         self.max_ticks = max_ticks
         self.for_s = for_s
@@ -72,21 +79,37 @@ class TickLoop:
 
     async def run(self) -> int:
         """Tick until done; the number of ticks taken."""
-        due = self.started = self.clock.now()[0]
+        # `grid`: the point of the grid the last tick on it was due at; `due`: the last tick's.
+        grid = due = self.started = self.clock.now()[0]
         while not self._done(due):
             self.ticks += 1
             await self._tick()
             if self.max_ticks is not None and self.ticks >= self.max_ticks:
                 break  # the last one: nothing to wait for
+            first = self.ticks == 1
             # Waited out again after each wake: the interval may have changed meanwhile.
             while not self._stopped:
-                left = due + self._refresh_s - self.clock.now()[0]
+                left = grid + self._step(first) - self.clock.now()[0]
                 if left <= 0:
                     break
                 self._wake.clear()
                 await self._wait(self._wake, left)
-            due = next_due(due, self._refresh_s, self.clock.now()[0])
+            now = self.clock.now()[0]
+            if self._early(first) and now < grid + self._refresh_s:
+                due = grid + self._step(first)  # off the grid: the one after is due on it
+            else:  # (a first tick that ran past the grid's next point: no early one)
+                due = grid = next_due(grid, self._refresh_s, now)
         return self.ticks
+
+    def _early(self, first: bool) -> bool:
+        """The tick after the first comes sooner than the grid's next point."""
+        return first and self._first_gap_s is not None and self._first_gap_s < self._refresh_s
+
+    def _step(self, first: bool) -> float:
+        """How long after the grid's last point the next tick is due."""
+        if self._early(first) and self._first_gap_s is not None:
+            return self._first_gap_s
+        return self._refresh_s
 
 
 async def _wait_real(wake: asyncio.Event, seconds: float) -> None:

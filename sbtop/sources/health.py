@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from sbtop import untrusted
 from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.observations import HealthProbe
 from sbtop.sources.http import FetchError, HttpSettings, fetch, status_reason
+
+if TYPE_CHECKING:
+    import httpx
 
 # The health JSON is shown, not stored: keep what a person can read.
 MAX_HEALTH_BYTES = 256 * 1024

@@ -14,9 +14,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from sbtop import bounded, untrusted
 from sbtop.clock import SYSTEM, Clock
@@ -25,6 +23,11 @@ from sbtop.clock import SYSTEM, Clock
 from sbtop.sources.settings import DEFAULT_MAX_BYTES as DEFAULT_MAX_BYTES  # noqa: PLC0414
 from sbtop.sources.settings import DEFAULT_MAX_SAMPLES as DEFAULT_MAX_SAMPLES  # noqa: PLC0414
 from sbtop.sources.settings import HttpSettings as HttpSettings  # noqa: PLC0414
+
+if TYPE_CHECKING:
+    # httpx loads with the first client (a console's session starts after its first frame):
+    # here and in every module a console imports before it, httpx is imported where used.
+    import httpx
 
 # httpcore runs `import sniffio` each time it sets up a lock: four times a request. When the
 # package is missing, every attempt searches sys.path again and fails (85 us each here, a third
@@ -103,6 +106,8 @@ def tls_context() -> LazyTrustContext:
 
 
 def make_client(settings: HttpSettings, hosts: int = 1) -> httpx.AsyncClient:
+    import httpx
+
     verify: ssl.SSLContext | bool = settings.verify_tls
     if settings.verify_tls:
         verify = (ssl.create_default_context(cafile=settings.ca_bundle) if settings.ca_bundle
@@ -141,6 +146,8 @@ MAX_REDIRECTS = 5
 
 async def _fetch(client: httpx.AsyncClient, url: str, settings: HttpSettings,
                  accept: str, any_status: bool, clock: Clock) -> Fetched:
+    import httpx
+
     started = time.monotonic()
     try:
         for _hop in range(MAX_REDIRECTS + 1):
@@ -217,6 +224,8 @@ def status_reason(status: int) -> str:
 
 
 def _translate(e: httpx.HTTPError, settings: HttpSettings) -> FetchError:
+    import httpx
+
     text = str(e) or type(e).__name__
     if isinstance(e, httpx.ConnectTimeout):
         return FetchError(f"connect timeout: no connection within {settings.connect_timeout_s:g} s",

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-
-import httpx
+from typing import TYPE_CHECKING
 
 from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.exposition import Page, ParseError, scan
 from sbtop.engine.observations import MetricsScrape
 from sbtop.sources.http import FetchError, HttpSettings, fetch
+
+if TYPE_CHECKING:
+    import httpx
 
 # Pages up to this size parse in about a millisecond: not worth a thread.
 INLINE_BYTES = 256 * 1024

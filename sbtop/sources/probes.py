@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-
-import httpx
+from typing import TYPE_CHECKING
 
 from sbtop import bounded, untrusted
 from sbtop.engine.verify import MAX_BODY, Probe, ProbeAnswer
 from sbtop.sources.http import HttpSettings, error_reason, make_client
+
+if TYPE_CHECKING:
+    import httpx
 
 
 async def run_all(probes: Sequence[Probe], settings: HttpSettings) -> list[ProbeAnswer | None]:
@@ -23,6 +25,8 @@ async def run_all(probes: Sequence[Probe], settings: HttpSettings) -> list[Probe
 
 async def _one(client: httpx.AsyncClient, probe: Probe, settings: HttpSettings
                ) -> ProbeAnswer | None:
+    import httpx
+
     if probe.missing:
         return None
     started = time.monotonic()

@@ -21,9 +21,7 @@ import math
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sbtop import bounded, untrusted
 from sbtop.clock import SYSTEM, Clock
@@ -53,6 +51,9 @@ from sbtop.engine.shape import Shape, choose
 # The settings live apart (no httpx there, for the config); importers name them from here too.
 from sbtop.sources.settings import DEFAULT_MAX_ANSWER_BYTES as DEFAULT_MAX_ANSWER_BYTES  # noqa: PLC0414
 from sbtop.sources.settings import PromSettings as PromSettings  # noqa: PLC0414
+
+if TYPE_CHECKING:
+    import httpx
 
 T = TypeVar("T")
 
@@ -115,6 +116,8 @@ class PrometheusSource:
         self._burn_t: float | None = None  # when the burn parts were last asked (monotonic)
 
     async def __aenter__(self) -> PrometheusSource:
+        import httpx
+
         self._client = httpx.AsyncClient(
             base_url=self.s.url.rstrip("/"), timeout=httpx.Timeout(self.s.timeout_s),
             headers=self.s.headers, auth=self.s.basic_auth, trust_env=False,
@@ -406,6 +409,8 @@ class PrometheusSource:
         return tuple(out)
 
     async def _get(self, path: str, params: dict[str, str], want: type = dict) -> Any:
+        import httpx
+
         assert self._client is not None, "use PrometheusSource as an async context manager"
         self._sent += 1
         try:

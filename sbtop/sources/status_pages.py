@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-
-import httpx
+from typing import TYPE_CHECKING
 
 from sbtop import bounded
 from sbtop.clock import SYSTEM, Clock
@@ -22,6 +21,9 @@ from sbtop.sources.http import error_reason, status_reason, tls_context
 from sbtop.sources.settings import HttpSettings
 from sbtop.sources.status_settings import StatusPage, StatusPagesSettings
 from sbtop.tasks import cancel_and_wait
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_REDIRECTS = 5
 
@@ -46,6 +48,8 @@ class StatusPoller:
     def _made_client(self) -> httpx.AsyncClient:
         """Made at the first poll: a session that never polls (check's, record's) pays
         nothing for it."""
+        import httpx
+
         if self._client is None:
             pages = self.settings.pages
             self._client = httpx.AsyncClient(
@@ -111,6 +115,8 @@ class _Failed(Exception):
 
 
 async def _get_json(client: httpx.AsyncClient, page: StatusPage) -> object:
+    import httpx
+
     url = page.json_url
     # One deadline for the whole answer, redirects included: a page that redirects slowly
     # five times must not hold its loop (or `sbtop check`) for six timeouts.
@@ -149,6 +155,8 @@ async def _get_json(client: httpx.AsyncClient, page: StatusPage) -> object:
 
 
 def _next(url: str, location: str) -> str:
+    import httpx
+
     here = httpx.URL(url)
     nxt = here.join(location)
     if nxt.scheme not in ("http", "https"):
