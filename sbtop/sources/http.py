@@ -41,14 +41,18 @@ if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
 # pool, the connection, h11, anyio): a 2.6 MB page was 41 reads and 4.8 ms of CPU, where
 # 256 KiB reads take it in 11 and 3.4 ms. The reads only ask for up to that much: a small
 # answer still comes in one read, and the size cap (sbtop.bounded) still counts every chunk.
-# A class attribute of httpcore's, so checked before it is set: another httpcore keeps its own.
 _READ_BYTES = 256 * 1024
-try:
-    from httpcore._async.http11 import AsyncHTTP11Connection as _Http11
-except ImportError:  # pragma: no cover - another httpcore: its own reads
-    _Http11 = None  # type: ignore[assignment,misc]
-if _Http11 is not None and getattr(_Http11, "READ_NUM_BYTES", None) == 64 * 1024:
-    _Http11.READ_NUM_BYTES = _READ_BYTES
+
+
+def _larger_reads() -> None:
+    """Set with the first client (httpcore loads with httpx). A class attribute of httpcore's,
+    so checked before it is set: another httpcore keeps its own."""
+    try:
+        from httpcore._async.http11 import AsyncHTTP11Connection
+    except ImportError:  # pragma: no cover - another httpcore: its own reads
+        return
+    if getattr(AsyncHTTP11Connection, "READ_NUM_BYTES", None) == 64 * 1024:
+        AsyncHTTP11Connection.READ_NUM_BYTES = _READ_BYTES
 
 
 class FetchError(Exception):
@@ -108,6 +112,7 @@ def tls_context() -> LazyTrustContext:
 def make_client(settings: HttpSettings, hosts: int = 1) -> httpx.AsyncClient:
     import httpx
 
+    _larger_reads()
     verify: ssl.SSLContext | bool = settings.verify_tls
     if settings.verify_tls:
         verify = (ssl.create_default_context(cafile=settings.ca_bundle) if settings.ca_bundle
