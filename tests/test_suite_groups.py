@@ -55,7 +55,11 @@ def test_a_group_runs_on_one_worker_and_its_module_fixture_is_built_once(
     # The project's conftest as a plugin: its hooks, outside the project's ini and addopts.
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "tests.conftest",
                         "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup",
-                        "--rootdir", str(tmp_path), str(tmp_path)],
+                        "--rootdir", str(tmp_path), str(tmp_path),
+                        # Its temporary directories inside this test's: pytest keeps the last
+                        # three runs' under /tmp/pytest-of-<user> and removes older ones, which
+                        # would include a run of the suite still going.
+                        "--basetemp", str(tmp_path / "basetemp")],
                        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
                        env=clean_env({"LOG": str(log), "PYTHONPATH": str(ROOT)}))
     assert r.returncode == 0, r.stdout + r.stderr
