@@ -128,6 +128,9 @@ def unreadable_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
         return dict(pool.map(one, UNREADABLE))
 
 
+# One worker reads them all: the module's fixture runs every case (about 35 s of CPU on a
+# 2-core machine) once, not once a worker that draws one of these tests.
+@pytest.mark.xdist_group("chaos_unreadable")
 @pytest.mark.parametrize(("name", "reason"), [(n, r) for n, _a, r in UNREADABLE],
                          ids=[n for n, _a, _r in UNREADABLE])
 def test_a_target_that_cannot_be_read_is_down_with_a_reason_and_check_exits_3(

@@ -117,3 +117,26 @@ def test_the_control_endpoint_answers_json_for_unknown_paths() -> None:
     with SimulatedBackend(port=0, background=False) as b:
         r = httpx.get(b.url + "/nope")
         assert r.status_code == 404 and json.loads(r.text) == {"error": "not found"}
+
+
+def test_a_stop_does_not_wait_for_the_servers_next_poll() -> None:
+    """shutdown() wakes serve_forever at once: with a poll interval of an hour it still
+    returns (the 30 s is only a bound for failing; before, it waited out the poll)."""
+    import threading
+
+    from sbtop.demo.server import Server, handler_for
+
+    with SimulatedBackend(port=0, background=False) as b:
+        server = Server(("127.0.0.1", 0), handler_for(b))
+        serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 3600},
+                                   daemon=True)
+        serving.start()
+        assert httpx.get(f"http://127.0.0.1:{server.server_address[1]}/api/health",
+                         timeout=10).status_code == 200  # it serves: its loop is running
+        stopping = threading.Thread(target=server.shutdown, daemon=True)
+        stopping.start()
+        stopping.join(30)
+        assert not stopping.is_alive(), "shutdown() waited for the next poll"
+        serving.join(30)
+        assert not serving.is_alive()
+        server.server_close()

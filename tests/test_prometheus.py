@@ -22,7 +22,10 @@ from tests.promserver import PromServer
 from tests.servers import closed_port
 
 # Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
-pytestmark = pytest.mark.slow
+# One worker runs them all: every test reads the module's stack (a real Prometheus and two
+# backends), built once, not once a worker; and the history the later tests wait for has
+# accumulated while the earlier ones ran.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("prometheus")]
 
 RULES = """groups:
   - name: test

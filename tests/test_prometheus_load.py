@@ -31,7 +31,9 @@ from sbtop.sources.prometheus import PrometheusSource, PromSettings
 from tests.promserver import CountingProxy, PromServer
 
 # Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
-pytestmark = pytest.mark.slow
+# One worker runs them all: every test reads the module's Prometheus, started once, not
+# once a worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("prometheus_load")]
 
 SELECTOR = 'job="studybuddy"'
 RULES = """groups:
