@@ -203,9 +203,14 @@ def test_zero_5xx_is_zero_through_prometheus_as_it_is_directly(stack: Stack) -> 
              + stack.load.truth("sb2", at - WINDOW, at).rate)
     assert value(a, "requests_per_s") == pytest.approx(truth, rel=0.10)
     assert value(a, "error_rate_4xx_pct") == pytest.approx(2.0, abs=0.5)
-    # collectDefaultMetrics' resident memory, the worst instance, over the configured limit.
+    # collectDefaultMetrics' resident memory, the worst instance, over the configured limit:
+    # what Prometheus held at that moment, exactly, and near what the kernel says of the two
+    # processes now (Node's heap moves between Prometheus's scrape and this read: loosely).
+    held = stack.prom.value('max(process_resident_memory_bytes{job="studybuddy"})', at)
+    assert held is not None
+    assert value(a, "memory_pct") == pytest.approx(100 * held / 1024**3, rel=1e-9)
     worst = max(stack.sb.rss_bytes(), stack.sb2.rss_bytes())
-    assert value(a, "memory_pct") == pytest.approx(100 * worst / 1024**3, rel=0.15)
+    assert value(a, "memory_pct") == pytest.approx(100 * worst / 1024**3, rel=0.5)
     assert value(a, "event_loop_lag_ms") > 0
     assert a.level.value == "ok", {k: (f.value, f.reason) for k, f in a.figures.items()}
     # The same from the command line: exit 0, as the direct check says.
