@@ -7,9 +7,8 @@ from __future__ import annotations
 import functools
 import time
 
-from textual.content import Content
-
 from sbtop import format
+from sbtop.console import quick_markup
 from sbtop.engine.figures import Figure
 from sbtop.engine.trends import about, time_left_words
 
@@ -86,4 +85,4 @@ def columns(markup: str) -> int:
     whole line again for every part tried: parsing markup was most of a tick's drawing. Parts
     are whole markup (every tag closed, every bracket of outside text escaped), so a line's
     length is its parts' and the two spaces between them."""
-    return len(Content.from_markup(markup).plain)
+    return len(quick_markup.content(markup).plain)

@@ -16,7 +16,7 @@ from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import Static
 
-from sbtop.console import marks
+from sbtop.console import marks, quick_markup
 from sbtop.console.messages import ChartRequested
 from sbtop.console.sparkline import chart, sparkline
 from sbtop.engine.assessment import Assessment
@@ -39,7 +39,7 @@ class Line(Static):
 
     def __init__(self, markup: str = "", *, id: str | None = None,
                  collapse_empty: bool = False, fixed: bool = True) -> None:
-        super().__init__(Content.from_markup(markup), id=id, markup=False)
+        super().__init__(quick_markup.content(markup), id=id, markup=False)
         self._markup = markup
         # A line of fixed size repaints without a layout pass (cheaper on every tick).
         self._fixed = fixed
@@ -51,7 +51,7 @@ class Line(Static):
     def set(self, markup: str) -> None:
         if markup != self._markup:
             self._markup = markup
-            self.update(Content.from_markup(markup), layout=not self._fixed)
+            self.update(quick_markup.content(markup), layout=not self._fixed)
             if self.collapse_empty:
                 self.display = bool(markup)
 
@@ -92,7 +92,7 @@ class Rows(Widget):
             return
         # Each line is markup of its own (as a Line's): parsed alone, only when it changed.
         kept = self._parsed
-        self._parsed = [kept[i] if i < len(old) and old[i] == r else Content.from_markup(r)
+        self._parsed = [kept[i] if i < len(old) and old[i] == r else quick_markup.content(r)
                         for i, r in enumerate(rows)]
         self._rows = rows
         self._content = Content("\n").join(self._parsed)
