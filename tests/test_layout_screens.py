@@ -155,3 +155,27 @@ async def test_without_colour_focus_and_failing_routes_stand_out(
             assert bold_f and grey_f >= grey_plain  # bold, and never dimmer than plain text
     finally:
         h.close()
+
+
+async def test_the_layout_leaves_the_route_table_unmade_between_the_routes_redraws() -> None:
+    """The route table is made when it is read (LazyRoutes): the routes panel reads it every 5 s.
+    The layout fitting the charts read each tick's table, which made it every tick (on a page of
+    hundreds of routes, a fifth of the tick); it counts the routes the panel last drew."""
+    from sbtop.engine.routes import LazyRoutes
+
+    h = Harness()
+    h.backend.set(rps=100)
+    try:
+        async with h.app.run_test(size=(120, 40)) as pilot:
+            await h.ticks(12, pilot)  # the routes panel redrew at 10 s
+            made = []
+            for _ in range(3):  # 13 to 15 s: no redraw due
+                await h.ticks(1, pilot)
+                routes = h.session.assessment.routes if h.session.assessment else None
+                assert isinstance(routes, LazyRoutes)
+                made.append(routes._made is not None)
+            assert made == [False, False, False]
+            await h.ticks(100, pilot)  # the charts still grow once the routes held still
+            assert h.app.query_one("#lat-spark").rows > 1
+    finally:
+        h.close()

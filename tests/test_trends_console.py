@@ -127,3 +127,32 @@ def test_past_a_limit_the_words_say_past_it_beside_the_next_one() -> None:
                  detail=Detail(to_warning_s=0, to_critical_s=8 * 60))
     assert Content.from_markup(trend_words.full(past)).plain == (
         "+600MB/h, past warning, critical in ~8m")
+
+
+def test_fit_measures_parts_as_the_whole_line_would() -> None:
+    """`fit` adds up its parts' lengths (each measured once) instead of measuring the whole line
+    again for each part tried: the same line at every width, with tags, escaped outside text
+    (brackets, a backslash at a part's end) and wide alternatives."""
+    from sbtop.console import trend_words
+    from sbtop.console.marks import esc
+
+    def whole(width: int, first: str, *parts: str | tuple[str, ...]) -> str:
+        line = first
+        for part in parts:
+            for choice in (part,) if isinstance(part, str) else part:
+                if choice and len(Content.from_markup(f"{line}  {choice}").plain) <= width:
+                    line = f"{line}  {choice}"
+                    break
+        return line
+
+    cases = [
+        ("[b]memory[/] 60.8% [b $warning]WARN[/]",
+         ("+600MB/h, [$warning]warning in ~23m[/]", "+600MB/h [$warning]warn~23m[/]"),
+         "[$text-muted]311 MB/512 MB[/]", "[$text-muted]loop lag[/] 3.0 ms"),
+        (f"memory [$text-muted]{esc('no [data] here')}[/]", "",
+         (f"[$text-muted]{esc('a path C:' + chr(92))}[/]", "x"), f"{esc('[b]not a tag[/]')}"),
+        ("sockets 147 OK", "[$text-muted]msgs[/] 30.0/s", ("[$text-muted]flat[/]",)),
+    ]
+    for first, *parts in cases:
+        for width in range(0, 90):
+            assert trend_words.fit(width, first, *parts) == whole(width, first, *parts)

@@ -4,11 +4,11 @@ parts where the panel is narrow (80 columns)."""
 
 from __future__ import annotations
 
+import functools
 import time
 
-from textual.content import Content
-
 from sbtop import format
+from sbtop.console import quick_markup
 from sbtop.engine.figures import Figure
 from sbtop.engine.trends import about, time_left_words
 
@@ -70,10 +70,19 @@ def restart_subtitle(f: Figure | None) -> str | None:
 def fit(width: int, first: str, *parts: str | tuple[str, ...]) -> str:
     """`first`, then each of `parts` (in order of use) that still fits in `width` columns; a
     part given as alternatives (the longest first) takes the first that fits."""
-    line = first
+    line, used = first, columns(first)
     for part in parts:
         for choice in (part,) if isinstance(part, str) else part:
-            if choice and len(Content.from_markup(f"{line}  {choice}").plain) <= width:
-                line = f"{line}  {choice}"
+            if choice and used + 2 + (n := columns(choice)) <= width:
+                line, used = f"{line}  {choice}", used + 2 + n
                 break
     return line
+
+
+@functools.lru_cache(maxsize=256)
+def columns(markup: str) -> int:
+    """The characters `markup` shows (its tags show none). Each part is measured once, not the
+    whole line again for every part tried: parsing markup was most of a tick's drawing. Parts
+    are whole markup (every tag closed, every bracket of outside text escaped), so a line's
+    length is its parts' and the two spaces between them."""
+    return len(quick_markup.content(markup).plain)

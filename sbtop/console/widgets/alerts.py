@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 
 from sbtop import format
 from sbtop.console.marks import esc
-from sbtop.console.widgets.panel import Line, Panel
+from sbtop.console.widgets.panel import Panel, Rows
 from sbtop.engine.alerts import Alert, AlertState
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.levels import Level
@@ -28,9 +28,9 @@ class AlertsPanel(Panel):
     title = "Alerts"
 
     def compose(self) -> ComposeResult:
-        yield Line("[$text-muted]no alerts pending or firing[/]", id="al-0")
-        for i in range(1, ROWS):
-            yield Line(id=f"al-{i}", collapse_empty=True)
+        rows = Rows(id="al-rows")  # one widget for the rows: fewer for the compositor to visit
+        rows.set(["[$text-muted]no alerts pending or firing[/]"])
+        yield rows
 
     def draw(self, a: Assessment, snap: Snapshot) -> None:
         rows = [self._alert(al, a) for al in _ordered(a.alerts)]
@@ -54,8 +54,7 @@ class AlertsPanel(Panel):
         if len(rows) > ROWS:
             rows = [*rows[: ROWS - 1], f"[$text-muted]+{len(rows) - ROWS + 1} more "
                                        "(sbtop check lists all)[/]"]
-        for i in range(ROWS):
-            self.query_one(f"#al-{i}", Line).set(rows[i] if i < len(rows) else "")
+        self.query_one("#al-rows", Rows).set(rows)
         # Prometheus's alerts about this target count as sbtop's own do (an `info` one is
         # shown and counts for nothing).
         counted = [x for x in a.external_alerts

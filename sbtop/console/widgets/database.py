@@ -10,7 +10,7 @@ from sbtop import format
 from sbtop.console import marks
 from sbtop.console.marks import esc
 from sbtop.console.messages import SessionsRequested
-from sbtop.console.widgets.panel import Line, Panel
+from sbtop.console.widgets.panel import Line, Panel, Rows
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.detail import Detail
 from sbtop.engine.keys import Fig
@@ -35,8 +35,12 @@ class DatabasePanel(Panel):
             # no room taken while there are none (not read, or no database).
             yield Line(id="db-statements")
         else:
-            yield Line("no database configured")
-            yield Line("[$text-muted]set dsn_env on the target, or --dsn[/]")
+            # One widget for both lines: it sits beside the lines that change every tick, and
+            # the compositor visits every widget there on each frame.
+            rows = Rows()
+            rows.set(["no database configured",
+                      "[$text-muted]set dsn_env on the target, or --dsn[/]"])
+            yield rows
 
     def draw(self, a: Assessment, s: Snapshot) -> None:
         if not self._dsn_given:

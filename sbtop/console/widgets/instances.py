@@ -14,7 +14,7 @@ from textual.content import Content
 from sbtop import format
 from sbtop.console import marks
 from sbtop.console.marks import esc
-from sbtop.console.widgets.panel import Line, Panel
+from sbtop.console.widgets.panel import Panel, Rows
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.keys import Fig
 from sbtop.engine.levels import Level
@@ -34,8 +34,7 @@ class InstancesPanel(Panel):
     """
 
     def compose(self) -> ComposeResult:
-        for i in range(ROWS):
-            yield Line(id=f"in-{i}", collapse_empty=i > 0)
+        yield Rows(id="in-rows")
 
     def draw(self, a: Assessment, s: Snapshot) -> None:
         wanted = bool(a.instances) and self.app.size.height >= MIN_SCREEN_ROWS
@@ -53,9 +52,9 @@ class InstancesPanel(Panel):
         if len(cells) > room:
             cells = [*cells[: room - 1], f"[$text-muted]+{len(cells) - room + 1} more "
                                          "(sbtop check lists all)[/]"]
-        for r in range(ROWS):
-            row = cells[r * per_row:(r + 1) * per_row]
-            self.query_one(f"#in-{r}", Line).set("".join(_pad(c, cell_w) for c in row).rstrip())
+        self.query_one("#in-rows", Rows).set(
+            ["".join(_pad(c, cell_w) for c in cells[r * per_row:(r + 1) * per_row]).rstrip()
+             for r in range(ROWS)])
         down = [i for i in a.instances if not i.up]
         up = len(a.instances) - len(down)
         self.set_state("-warning" if down else "-ok", f"{up}/{len(a.instances)} up")

@@ -16,7 +16,7 @@ from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import Static
 
-from sbtop.console import marks
+from sbtop.console import marks, quick_markup
 from sbtop.console.messages import ChartRequested
 from sbtop.console.sparkline import chart, sparkline
 from sbtop.engine.assessment import Assessment
@@ -39,7 +39,7 @@ class Line(Static):
 
     def __init__(self, markup: str = "", *, id: str | None = None,
                  collapse_empty: bool = False, fixed: bool = True) -> None:
-        super().__init__(Content.from_markup(markup), id=id, markup=False)
+        super().__init__(quick_markup.content(markup), id=id, markup=False)
         self._markup = markup
         # A line of fixed size repaints without a layout pass (cheaper on every tick).
         self._fixed = fixed
@@ -51,13 +51,60 @@ class Line(Static):
     def set(self, markup: str) -> None:
         if markup != self._markup:
             self._markup = markup
-            self.update(Content.from_markup(markup), layout=not self._fixed)
+            self.update(quick_markup.content(markup), layout=not self._fixed)
             if self.collapse_empty:
                 self.display = bool(markup)
 
     @property
     def text(self) -> str:
         return self._markup
+
+
+class Rows(Widget):
+    """Lines of text in one widget, as many rows high as it has lines: a table's rows without
+    a widget per row. A widget costs memory (the routes' 60 one-line widgets held about 2 MB)
+    and the compositor visits every visible one on each frame that repaints near it. Repaints
+    only the rows whose text changed; an empty line takes no room, as a collapsing Line."""
+
+    DEFAULT_CSS = """
+    Rows { height: 1; width: 1fr; text-wrap: nowrap; text-overflow: clip; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._rows: list[str] = []
+        self._parsed: list[Content] = []
+        self._content = Content("")
+        self.display = False
+
+    def render(self) -> Content:
+        return self._content
+
+    @property
+    def rows(self) -> list[str]:
+        """The markup shown, a line each."""
+        return list(self._rows)
+
+    def set(self, rows: list[str]) -> None:
+        rows = [r for r in rows if r]
+        old = self._rows
+        if rows == old:
+            return
+        # Each line is markup of its own (as a Line's): parsed alone, only when it changed.
+        kept = self._parsed
+        self._parsed = [kept[i] if i < len(old) and old[i] == r else quick_markup.content(r)
+                        for i, r in enumerate(rows)]
+        self._rows = rows
+        self._content = Content("\n").join(self._parsed)
+        width = self.size.width
+        if len(rows) != len(old) or not width:
+            if len(rows) != len(old):
+                self.styles.height = max(1, len(rows))
+                self.display = bool(rows)
+            self.refresh()
+            return
+        self.refresh(*(Region(0, y, width, 1)
+                       for y, (was, now) in enumerate(zip(old, rows, strict=True)) if was != now))
 
 
 class Sparkline(Widget):

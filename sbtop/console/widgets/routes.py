@@ -21,7 +21,7 @@ from textual.widgets import Input
 from sbtop.cadence import ROUTES_REDRAW_S
 from sbtop.console.marks import esc
 from sbtop.console.messages import RouteChartRequested
-from sbtop.console.widgets.panel import Line, Panel
+from sbtop.console.widgets.panel import Line, Panel, Rows
 from sbtop.engine.assessment import Assessment
 from sbtop.engine.routes import Routes, RouteStat
 from sbtop.session.snapshot import Snapshot
@@ -93,14 +93,14 @@ class RoutesPanel(Panel):
         self._table: Routes = Routes(reason="waiting for the first scrape…")
         self._drawn_at: float | None = None
         self.shown: list[str] = []  # route names on screen, in order
+        self.listed = 0  # routes in the table last drawn (filtered or not, shown or not)
         self.cursor: str | None = None  # the route under the cursor (it follows re-sorting)
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter routes (enter keeps, escape clears)", id="rt-filter",
                     compact=True)
         yield Line(id="rt-head")
-        for i in range(MAX_ROWS):
-            yield Line(id=f"rt-{i}", collapse_empty=True)
+        yield Rows(id="rt-rows")  # one widget for every row: a widget a row cost 2 MB
 
     def on_mount(self) -> None:
         self._retitle()
@@ -184,6 +184,7 @@ class RoutesPanel(Panel):
             f"{label:>{w}}" for label, w in labels)
         self.query_one("#rt-head", Line).set(f"[b]{head}[/]")
         needle = self.filter_text.lower()
+        self.listed = len(self._table.every)
         rows = sorted((r for r in self._table.every if needle in r.name.lower()),
                       key=sort_key(SORTS[self.sort_index][1]))
         room = max(1, (self.content_size.height or 10) - 1 - (1 if self.filter_text else 0))
@@ -200,8 +201,7 @@ class RoutesPanel(Panel):
             lines.append(f"[$text-muted]+{len(rows) - len(shown)} more routes (/ filters)[/]")
         self.shown = [r.name for r in shown]
         self._place_cursor(lines, len(lines) - len(shown) - (len(shown) < len(rows)), gutter)
-        for i in range(MAX_ROWS):
-            self.query_one(f"#rt-{i}", Line).set(lines[i] if i < len(lines) else "")
+        self.query_one("#rt-rows", Rows).set(lines[:MAX_ROWS])
 
     def _place_cursor(self, lines: list[str], first: int, gutter: int) -> None:
         """The route rows (from `first` on) behind the cursor's column, the cursor's row
