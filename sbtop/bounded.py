@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable
+import zlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     import httpx
@@ -71,22 +72,93 @@ async def within(deadline_s: float, work: Awaitable[T]) -> T:
 async def read_body(r: httpx.Response, max_bytes: int, *, cut: bool = False
                     ) -> tuple[bytes, bool]:
     """The body of a streamed answer and whether it was cut. Past `max_bytes` it is refused
-    (TooLarge), or with `cut` kept up to the cap; either way the rest is never read."""
+    (TooLarge), or with `cut` kept up to the cap; either way the rest is never read.
+
+    The cap counts the body as decoded, and a gzip or deflate body is decoded here, never more
+    than the room left under the cap at a time: httpx decodes each read whole, and a read of a
+    compressed answer may inflate a thousandfold (a gzip of zeros) before any cap is looked at.
+    """
     declared = r.headers.get("Content-Length")
     if not cut and declared and declared.isdigit() and int(declared) > max_bytes:
         raise TooLarge(max_bytes, r.status_code)
     chunks: list[bytes] = []
     size = 0
-    # aiter_bytes decodes gzip: the cap applies to what sbtop would hold in memory.
-    async for chunk in r.aiter_bytes():
-        if size + len(chunk) > max_bytes:
-            if not cut:
-                raise TooLarge(max_bytes, r.status_code)
-            chunks.append(chunk[:max_bytes - size])
-            return b"".join(chunks), True
-        chunks.append(chunk)
-        size += len(chunk)
+    inflate = _inflater(r.headers.get("Content-Encoding", ""))
+    raw = r.aiter_raw() if inflate is not None else r.aiter_bytes()
+    async for chunk in raw:
+        pieces = [chunk] if inflate is None else inflate(chunk, max_bytes - size + 1)
+        for piece in pieces:
+            if size + len(piece) > max_bytes:
+                if not cut:
+                    raise TooLarge(max_bytes, r.status_code)
+                chunks.append(piece[:max_bytes - size])
+                return b"".join(chunks), True
+            chunks.append(piece)
+            size += len(piece)
     return b"".join(chunks), False
+
+
+_Inflate = Callable[[bytes, int], list[bytes]]
+
+
+def _inflater(encoding: str) -> _Inflate | None:
+    """For a gzip or deflate body: a decoder that gives at most `room` bytes a step (the rest
+    of its input kept for the next); None for any other encoding, left to httpx (identity, and
+    those httpx does not decode without optional packages sbtop does not install)."""
+    name = encoding.strip().lower()
+    d: _Decompressor
+    if name in ("gzip", "x-gzip"):
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif name == "deflate":
+        d = _Deflate()
+    else:
+        return None
+
+    def inflate(data: bytes, room: int) -> list[bytes]:
+        out = []
+        while True:
+            try:
+                piece = d.decompress(data, max(room, 1))
+            except zlib.error as e:
+                import httpx  # as httpx says a body it cannot decode
+
+                raise httpx.DecodingError(f"bad {name} body: {e}") from None
+            out.append(piece)
+            room -= len(piece)
+            data = d.unconsumed_tail
+            if not data or room < 0:
+                return out
+
+    return inflate
+
+
+class _Decompressor(Protocol):
+    def decompress(self, data: bytes, max_length: int = ..., /) -> bytes: ...
+
+    @property
+    def unconsumed_tail(self) -> bytes: ...
+
+
+class _Deflate:
+    """`deflate` as servers send it: zlib-wrapped as the standard says, or raw (as httpx reads
+    it, a first attempt that fails at once on raw data falls back)."""
+
+    def __init__(self) -> None:
+        self._d = zlib.decompressobj()
+        self._first = True
+
+    def decompress(self, data: bytes, max_length: int = 0, /) -> bytes:
+        if self._first:
+            self._first = False
+            try:
+                return self._d.decompress(data, max_length)
+            except zlib.error:
+                self._d = zlib.decompressobj(-zlib.MAX_WBITS)
+        return self._d.decompress(data, max_length)
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        return self._d.unconsumed_tail
 
 
 async def request(client: httpx.AsyncClient, method: str, url: str, *, deadline_s: float,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import subprocess
 import sys
 import time
+import tracemalloc
+import zlib
 from pathlib import Path
 
 import pytest
@@ -62,6 +65,55 @@ def test_gzip_pages_are_decoded_and_gzip_is_asked_for() -> None:
         sent = srv.requests[0]["headers"]
     assert r.ok and len(r.page.series("http_requests_total")) == 2  # type: ignore[union-attr]
     assert "gzip" in sent.get("Accept-Encoding", "")
+
+
+def _zeros_gzipped(megabytes: int) -> bytes:
+    """A gzip of that many MB of zeros (a thousandth of its size), made a MB at a time."""
+    co = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    mb = bytes(1 << 20)
+    return b"".join(co.compress(mb) for _ in range(megabytes)) + co.flush()
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_compressed_bomb_is_refused_without_inflating_past_the_cap(encoding: str) -> None:
+    # 400 MB of zeros in about 400 KB: each read of it would inflate to hundreds of MB if
+    # decoded whole before the cap (2 MB here) was looked at.
+    body = _zeros_gzipped(400)
+    if encoding == "deflate":
+        co = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS)
+        body = b"".join(co.compress(bytes(1 << 20)) for _ in range(400)) + co.flush()
+    answer = Answer(body=body, headers={"Content-Encoding": encoding})
+    with LoopbackServer({"/metrics": answer}) as srv:
+        tracemalloc.start()
+        try:
+            r = scrape(srv.url + "/metrics", HttpSettings(max_bytes=2 << 20))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert not r.ok and r.error is not None and r.error.startswith("page too large"), r.error
+    assert peak < 16 << 20, f"{peak / 1e6:.0f} MB held to refuse a 2 MB page"
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "deflate-raw"])
+def test_compressed_pages_decode_to_the_same_page(encoding: str) -> None:
+    wbits = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS,
+             "deflate-raw": -zlib.MAX_WBITS}[encoding]
+    co = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    body = co.compress(PAGE * 2000) + co.flush()  # several reads' worth
+    header = "deflate" if encoding == "deflate-raw" else encoding
+    with LoopbackServer({"/metrics": Answer(body=body, headers={"Content-Encoding": header})}
+                        ) as srv:
+        r = scrape(srv.url + "/metrics")
+    assert r.ok, r.error
+    assert r.size_bytes == len(PAGE) * 2000
+
+
+def test_a_corrupt_gzip_page_is_said_in_words() -> None:
+    body = gzip.compress(PAGE)[:-12] + b"not gzip at all"
+    with LoopbackServer({"/metrics": Answer(body=body, headers={"Content-Encoding": "gzip"})}
+                        ) as srv:
+        r = scrape(srv.url + "/metrics")
+    assert not r.ok and r.error is not None and "Traceback" not in r.error
 
 
 def test_openmetrics_is_parsed_as_openmetrics() -> None:
