@@ -347,3 +347,22 @@ def test_the_collector_is_held_for_a_console_only(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(sys, "stdout", sys.stdout)
     assert sbtop.cli.main(argv) == 0
     assert seen == [not held] and gc.isenabled()
+
+
+async def test_the_routes_panel_shows_its_routes_at_the_early_second_scrape() -> None:
+    """The route table redraws every 5 s, but while it has no route to show, every tick: at the
+    second scrape half a second after the first, the routes come with the other figures (it
+    said "waiting for a second scrape" beside them for a whole refresh)."""
+    from tests.console_harness import Harness
+
+    h = Harness(theme="dark")
+    try:
+        async with h.app.run_test(size=(120, 40)) as pilot:
+            h.backend.set(rps=100, error_rate=0.03)
+            await h.ticks(1, pilot, 0.0)
+            await h.ticks(1, pilot, 0.5)
+            text = screen_text(h.app)
+            assert "req/s" in text and "waiting for a second scrape" not in text, text
+            assert "/api/" in text  # the routes' rows
+    finally:
+        h.close()
