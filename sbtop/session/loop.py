@@ -10,7 +10,9 @@ counted from when the last tick was due.
 `first_gap_s`: the second tick sooner than a refresh after the first, off the grid (the grid
 stays the first tick's). The console's first figures need two scrapes (rates and quantiles are
 increases between them, over their actual time apart), and waiting a whole refresh for the
-second kept them off the screen for as long.
+second kept them off the screen for as long. A refresh changed right after that early tick
+counts from the grid's last point, the first tick (so the next may come sooner than the new
+refresh after the early one: never later than the grid allows).
 """
 
 from __future__ import annotations
