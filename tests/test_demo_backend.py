@@ -106,8 +106,11 @@ def test_sbtop_demo_serve_prints_its_urls_and_stops_on_ctrl_c() -> None:
         url = first.split(" on ", 1)[1].strip()
         assert httpx.get(url + "/api/health").json()["status"] == "ok"
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 130
-        assert "Traceback" not in proc.stderr.read()  # type: ignore[union-attr]
+        # Both pipes drained while it stops (a full pipe would hold it), and time enough for
+        # a machine busy with the rest of the suite.
+        _out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)

@@ -142,10 +142,12 @@ class Recorder:
             return
         key = self.ticks % KEYFRAME_EVERY == 0
         if self._prev is not None and (self._routes_t is not None
-                                       and 0 <= a.t - self._routes_t < ROUTES_REDRAW_S):
+                                       and 0 <= a.t - self._routes_t < ROUTES_REDRAW_S
+                                       and (self._prev.get("routes") or {}).get("every")):
             # Between the console's redraws of the route table it shows the last one drawn:
             # so does the recording (the table is most of a tick's bytes, and not even made
-            # here: the engine makes it when it is read).
+            # here: the engine makes it when it is read). A table of no route is kept for one
+            # tick only, as the console redraws each tick until it has routes to show.
             cur = codec.encode_assessment(a, with_routes=False)
             cur["routes"] = self._prev.get("routes")
             if cur["routes"] is None:

@@ -130,12 +130,14 @@ class RoutesPanel(Panel):
             self.app.notify("Routes: no route to chart yet")
 
     def draw(self, a: Assessment, s: Snapshot) -> None:
-        self._table = a.routes
         # While the panel has no route to show (it says why), each tick may bring the first
         # ones: the second scrape comes half a second after the first, and a panel left saying
         # "waiting for a second scrape" beside figures already shown would contradict them.
         if (self._drawn_at is None or not self.listed or a.t - self._drawn_at >= REDRAW_S
                 or a.t < self._drawn_at):
+            # Only the table drawn is kept: a redraw between (a resize, the focus, a sort or a
+            # filter) shows the same table again, as the recording keeps it, and makes none.
+            self._table = a.routes
             self._drawn_at = a.t
             self._redraw()
         self.set_state("-ok", f"redrawn every {REDRAW_S:g}s")
