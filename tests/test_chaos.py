@@ -119,10 +119,14 @@ UNREADABLE = [
 @pytest.fixture(scope="module")
 def unreadable_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     """Every case at once, a few at a time: each waits on timeouts, not on the CPU."""
+    # Each case's directory made here, before the threads: pytest makes the worker's base
+    # directory at the first mktemp, and two threads making it at once failed (it exists).
+    homes = {name: tmp_path_factory.mktemp("chaos") for name, _a, _r in UNREADABLE}
+
     def one(case: tuple[str, Answer, str]) -> tuple[str, Run]:
         name, answer, _reason = case
         with serve(answer) as srv:
-            return name, check(srv, tmp_path=tmp_path_factory.mktemp("chaos"))
+            return name, check(srv, tmp_path=homes[name])
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         return dict(pool.map(one, UNREADABLE))
