@@ -11,6 +11,15 @@ from __future__ import annotations
 # often (cheaper on a slow link), and a recording keeps it as often, no more.
 ROUTES_REDRAW_S = 5.0
 
+
+def routes_due(last_t: float | None, now_t: float, had_routes: bool) -> bool:
+    """Whether the route table is drawn, and kept by a recording, anew at `now_t`: once
+    ROUTES_REDRAW_S has passed since the last one, at once when time went back (a replay
+    sought), and every tick while the last one had no route to show (the first routes come
+    with the second scrape, half a second in: a panel still saying "waiting for a second
+    scrape" would contradict the figures beside it)."""
+    return last_t is None or not had_routes or not 0 <= now_t - last_t < ROUTES_REDRAW_S
+
 # The console's second scrape, this long after its first when the refresh is longer: the first
 # rates and quantiles (increases between two scrapes, over their actual time apart, and under
 # the engine's minimum of requests like any other) come that much sooner. After it, the ticks

@@ -112,7 +112,7 @@ class SimulatedBackend:
         with self._lock:
             self._catch_up()
             self._started = max(time.time(), self._started + 1.0)
-            self._instruments = _instruments(self._started)
+            self._instruments = None  # a new process's metrics, made at the next read
             self.restarts += 1
             self.leaked_mb = 0.0
             self._up_s = 0.0
@@ -144,7 +144,9 @@ class SimulatedBackend:
     def _inst(self) -> Instruments:
         """This process's metrics (read and changed under the lock)."""
         if self._instruments is None:
-            self._instruments = _instruments(self._started)
+            from sbtop.demo.instruments import Instruments
+
+            self._instruments = Instruments(self._started)
         return self._instruments
 
     def _catch_up(self) -> None:
@@ -213,12 +215,6 @@ class SimulatedBackend:
                 "database": "connected",
                 "sockets": int(k.sockets),
             }
-
-
-def _instruments(started: float) -> Instruments:
-    from sbtop.demo.instruments import Instruments
-
-    return Instruments(started)
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from typing import IO, Any
 import msgspec
 
 from sbtop import __version__, bounded
-from sbtop.cadence import ROUTES_REDRAW_S
+from sbtop.cadence import routes_due
 from sbtop.engine import changes, codec
 from sbtop.engine.assessment import Assessment
 from sbtop.recording.stream import GZIP_MAGIC
@@ -141,17 +141,15 @@ class Recorder:
         if self.stopped:
             return
         key = self.ticks % KEYFRAME_EVERY == 0
-        if self._prev is not None and (self._routes_t is not None
-                                       and 0 <= a.t - self._routes_t < ROUTES_REDRAW_S
-                                       and (self._prev.get("routes") or {}).get("every")):
+        kept = self._prev.get("routes") if self._prev is not None else None
+        if self._prev is not None and not routes_due(self._routes_t, a.t,
+                                                     had_routes=bool((kept or {}).get("every"))):
             # Between the console's redraws of the route table it shows the last one drawn:
             # so does the recording (the table is most of a tick's bytes, and not even made
-            # here: the engine makes it when it is read). A table of no route is kept for one
-            # tick only, as the console redraws each tick until it has routes to show.
+            # here: the engine makes it when it is read).
             cur = codec.encode_assessment(a, with_routes=False)
-            cur["routes"] = self._prev.get("routes")
-            if cur["routes"] is None:
-                del cur["routes"]
+            if kept is not None:
+                cur["routes"] = kept
         else:
             cur = codec.encode_assessment(a)
             self._routes_t = a.t

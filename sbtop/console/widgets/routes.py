@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.widgets import Input
 
-from sbtop.cadence import ROUTES_REDRAW_S
+from sbtop.cadence import ROUTES_REDRAW_S, routes_due
 from sbtop.console.marks import esc
 from sbtop.console.messages import RouteChartRequested
 from sbtop.console.widgets.panel import Line, Panel, Rows
@@ -130,11 +130,7 @@ class RoutesPanel(Panel):
             self.app.notify("Routes: no route to chart yet")
 
     def draw(self, a: Assessment, s: Snapshot) -> None:
-        # While the panel has no route to show (it says why), each tick may bring the first
-        # ones: the second scrape comes half a second after the first, and a panel left saying
-        # "waiting for a second scrape" beside figures already shown would contradict them.
-        if (self._drawn_at is None or not self.listed or a.t - self._drawn_at >= REDRAW_S
-                or a.t < self._drawn_at):
+        if routes_due(self._drawn_at, a.t, had_routes=bool(self.listed)):
             # Only the table drawn is kept: a redraw between (a resize, the focus, a sort or a
             # filter) shows the same table again, as the recording keeps it, and makes none.
             self._table = a.routes
