@@ -80,7 +80,9 @@ def test_sbtop_canary_next_is_refused_by_the_cohort_gate_at_5_pct(tmp_path: Path
     gate, the refusal names it, exit 1 (refused) and nothing is sent."""
     with running(port=0) as b:
         b.render.build_s, b.render.update_s = 0.05, 0.05
-        b.set(rps=400, canary_regresses_at=25, canary_slowdown=4.0)
+        # Enough canary requests that the slowdown is significant whatever the draw: at 400/s
+        # (some 100 canary requests) a draw came out at p = 0.010, on the threshold.
+        b.set(rps=1200, canary_regresses_at=25, canary_slowdown=4.0)
         cfg = tmp_path / "sbtop.toml"
         cfg.write_text(f"""
 [targets.demo]
@@ -98,7 +100,7 @@ label = "variant"
         env = {"SB_TEST_RENDER_KEY": API_KEY, "SBTOP_STATE_DIR": str(tmp_path / "state")}
         r = run_sbtop("canary", "next", "--yes", "--window", "2", "--config", str(cfg), env=env)
         assert r.returncode == 0 and b.knobs.canary_percent == 5, r.stdout + r.stderr
-        # 400 requests/s at 5 %: some 100 canary requests in 5 s.
+        # 1,200 requests/s at 5 %: some 300 canary requests in 5 s.
         r = run_sbtop("canary", "next", "--yes", "--window", "6", "--config", str(cfg), env=env)
         assert r.returncode == 1, r.stdout + r.stderr
         assert "FAIL canary p95 +" in r.stdout and "significant" in r.stdout, r.stdout
