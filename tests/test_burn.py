@@ -14,7 +14,7 @@ from sbtop.engine.levels import Level
 from sbtop.engine.observations import PromSnapshot
 from sbtop.engine.settings import EngineSettings
 from sbtop.engine.slo import PAGE_FAST, PAGE_SLOW, TICKET, SloSettings
-from tests.burn_data import page
+from tests.burn_data import page, restarted_page
 from tests.pagegen import obs
 
 SLO = SloSettings(availability_pct=99.5, latency_pct=99.0, latency_threshold_ms=500.0)
@@ -240,3 +240,42 @@ def test_several_metrics_urls_scraped_directly_give_no_burn_rate_and_say_why() -
         a = e.observe(Observation(t, 1.8e9 + t, fleet=scrapes))
     assert a.figures[Fig.BURN_RATE_5M].reason == ("several metrics URLs scraped directly: burn "
                                                   "rates need Prometheus (or one URL)")
+
+
+def test_a_restart_inside_the_window_counts_the_counters_from_zero_again() -> None:
+    """The app restarts after minute 29 (tests/burn_data.py): 5 % of 1,000 requests a minute
+    failed before, 10 % after. Read as the difference of the raw counters, the 1h window at
+    minute 65 would be 3,350 of 31,000 (21.6x); counted across the reset it is what was
+    served."""
+    e = Engine(SETTINGS)
+    for m in range(66):
+        a = e.observe(obs(60.0 * m, restarted_page(m).page()))
+    f = a.figures
+    # 5m (60 -> 65) and 30m (35 -> 65), after the restart: 10 %, over a 0.5 % budget: 20x.
+    assert (f[Fig.BURN_RATE_5M].detail.errors, f[Fig.BURN_RATE_5M].detail.requests) == (
+        500, 5000)
+    assert f[Fig.BURN_RATE_30M].value == pytest.approx(20.0)
+    # 1h (5 -> 65): 24 minutes at 50 errors before the restart, 36 at 100 after (minute
+    # 30's counters hold its one minute): 1,200 + 3,600 = 4,800 of 60,000 = 8 %: 16x.
+    one = f[Fig.BURN_RATE_1H]
+    assert (one.detail.errors, one.detail.requests) == (4800, 60000)
+    assert one.value == pytest.approx(16.0)
+    # Latency, the histogram reset too: 2 % over 0.5 s throughout, 1,200 of 60,000: 2x.
+    lat = f[Fig.LATENCY_BURN_RATE_1H]
+    assert (lat.detail.errors, lat.detail.requests) == (1200, 60000)
+    # The fast pair: 1h at 16x and 5m at 20x, both over 14.4x.
+    fast = next(x for x in a.alerts if x.name == "SbtopErrorBudgetBurnFast")
+    assert fast.state is AlertState.FIRING and fast.value == pytest.approx(16.0)
+
+
+def test_no_traffic_is_unknown_with_why_never_a_zero_burn() -> None:
+    """Counters that stand still: no request in any window. A ratio of 0 of 0 is no burn
+    rate, and the pairs are not judged."""
+    e = Engine(SETTINGS)
+    for m in range(11):
+        a = e.observe(obs(60.0 * m, page(5).page()))
+    for key in (Fig.BURN_RATE_5M, Fig.LATENCY_BURN_RATE_5M):
+        f = a.figures[key]
+        assert f.value is None and f.level is Level.UNKNOWN
+        assert f.reason == "too few requests: 0 in 5m (need 10)"
+    assert not [x for x in a.alerts if x.state is AlertState.FIRING]

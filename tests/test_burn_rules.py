@@ -17,7 +17,16 @@ from sbtop.engine.keys import Fig
 from sbtop.engine.settings import EngineSettings
 from sbtop.engine.slo import SloSettings
 from sbtop.rules import rules_yaml
-from tests.burn_data import BOUNDS, bad, ok, series_values
+from tests.burn_data import (
+    BOUNDS,
+    bad,
+    ok,
+    restarted_bad,
+    restarted_ok,
+    restarted_page,
+    series_values,
+    since_restart,
+)
 from tests.burn_data import page as burn_page
 from tests.pagegen import obs
 
@@ -186,6 +195,87 @@ def test_a_threshold_between_bounds_is_read_where_the_engine_reads_it(tmp_path: 
         "interval": "1m", "input_series": series, "promql_expr_test": [{
             "expr": f'abs(sbtop:slo_errors_ratio:rate5m{{slo="latency"}} - {ratio!r}) < bool 1e-9',
             "eval_time": "10m", "exp_samples": [{"labels": '{slo="latency"}', "value": 1}]}]}]}
+    (tmp_path / "test.yml").write_text(json.dumps(test, indent=1))
+    r = promtool("test", "rules", str(tmp_path / "test.yml"))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _ratio_test(window: str, slo: str, ratio: float, at: str) -> dict[str, object]:
+    return {"expr": f'abs(sbtop:slo_errors_ratio:rate{window}{{slo="{slo}"}} - {ratio!r})'
+                    " < bool 1e-12",
+            "eval_time": at, "exp_samples": [{"labels": f'{{slo="{slo}"}}', "value": 1}]}
+
+
+@pytest.mark.slow
+def test_prometheus_counts_a_restart_inside_the_window_as_the_engine_does(
+        tmp_path: Path) -> None:
+    """The app restarts after minute 29 (tests/burn_data.py): its counters start from zero
+    again. Prometheus's rate() and the engine both count across the reset: the same ratios at
+    minute 65 (the 1h window, 5 -> 65, holds the restart), and both page."""
+    e = Engine(SETTINGS)
+    runs = {m: e.observe(obs(60.0 * m, restarted_page(m).page())) for m in range(66)}
+    (tmp_path / "rules.yml").write_text(rules_yaml(SETTINGS))
+    series = [
+        {"series": 'http_requests_total{status="200"}',
+         "values": series_values(restarted_ok, 65)},
+        {"series": 'http_requests_total{status="500"}',
+         "values": series_values(restarted_bad, 65)},
+    ] + [
+        {"series": f'http_request_duration_seconds_bucket{{le="{_le(le)}"}}',
+         "values": series_values(lambda m, n=n: n * since_restart(m), 65)}
+        for le, n in BOUNDS.items()
+    ]
+    f = runs[65].figures
+    # By hand (tests/test_burn.py): 4,800 of 60,000 over the hour, 10 % over 5m and 30m.
+    assert f[Fig.BURN_RATE_1H].value == pytest.approx(16.0)
+    exprs = []
+    for window in ("5m", "30m", "1h"):
+        for slo, key in (("availability", f"burn_rate_{window}"),
+                         ("latency", f"latency_burn_rate_{window}")):
+            d = f[key].detail
+            exprs.append(_ratio_test(window, slo, d.errors / d.requests, "65m"))
+    assert any(a.name == "SbtopErrorBudgetBurnFast" and a.state is AlertState.FIRING
+               for a in runs[65].alerts)
+    alert_tests = [{"eval_time": "65m", "alertname": "SbtopErrorBudgetBurnFast",
+                    "exp_alerts": [{"exp_labels": {"severity": "critical", "sbtop_burn": "page",
+                                                   "slo": "availability"},
+                                    "exp_annotations": {"summary": "availability error budget "
+                                                        "burning over 14.4x over 1h and 5m"}}]}]
+    test = {"rule_files": ["rules.yml"], "evaluation_interval": "1m",
+            "tests": [{"interval": "1m", "input_series": series,
+                       "promql_expr_test": exprs, "alert_rule_test": alert_tests}]}
+    (tmp_path / "test.yml").write_text(json.dumps(test, indent=1))
+    r = promtool("test", "rules", str(tmp_path / "test.yml"))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.slow
+def test_no_traffic_records_no_number_and_pages_nothing(tmp_path: Path) -> None:
+    """Counters that stand still for ten minutes: the engine says too few requests; the
+    recorded ratios are 0 / 0, NaN (the only value unequal to itself), never 0, and no pair
+    fires."""
+    e = Engine(SETTINGS)
+    runs = {m: e.observe(obs(60.0 * m, burn_page(5).page())) for m in range(11)}
+    assert runs[10].figures[Fig.BURN_RATE_5M].reason == "too few requests: 0 in 5m (need 10)"
+    (tmp_path / "rules.yml").write_text(rules_yaml(SETTINGS))
+    series = [
+        {"series": 'http_requests_total{status="200"}', "values": " ".join([str(ok(5))] * 11)},
+        {"series": 'http_requests_total{status="500"}', "values": " ".join(["0"] * 11)},
+    ] + [
+        {"series": f'http_request_duration_seconds_bucket{{le="{_le(le)}"}}',
+         "values": " ".join([str(n * 5)] * 11)}
+        for le, n in BOUNDS.items()
+    ]
+    exprs = [{"expr": f'count(sbtop:slo_errors_ratio:rate5m{{slo="{slo}"}} != '
+                      f'sbtop:slo_errors_ratio:rate5m{{slo="{slo}"}})',
+              "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": 1}]}
+             for slo in ("availability", "latency")]
+    alert_tests = [{"eval_time": "10m", "alertname": name, "exp_alerts": []}
+                   for name in ("SbtopErrorBudgetBurnFast", "SbtopErrorBudgetBurnSlow",
+                                "SbtopErrorBudgetBurnTicket", "SbtopLatencyBudgetBurnFast")]
+    test = {"rule_files": ["rules.yml"], "evaluation_interval": "1m",
+            "tests": [{"interval": "1m", "input_series": series,
+                       "promql_expr_test": exprs, "alert_rule_test": alert_tests}]}
     (tmp_path / "test.yml").write_text(json.dumps(test, indent=1))
     r = promtool("test", "rules", str(tmp_path / "test.yml"))
     assert r.returncode == 0, r.stdout + r.stderr
