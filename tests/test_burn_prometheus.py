@@ -18,7 +18,8 @@ from sbtop.engine.engine import Engine
 from sbtop.engine.keys import Fig
 from sbtop.engine.names import status_class
 from sbtop.engine.observations import Observation, PromSnapshot
-from sbtop.engine.shape import configured
+from sbtop.engine.shape import Shape, configured
+from sbtop.rules import rules_yaml
 from sbtop.sources.prometheus import PrometheusSource, PromSettings
 from tests.promserver import CountingProxy, PromServer
 
@@ -40,8 +41,8 @@ def stack() -> Iterator[tuple[PromServer, SimulatedBackend]]:
         b.stop()
 
 
-def _settings(url: str) -> config.Config:
-    return config.Config(slo=SloConfig(availability=99.5, latency=99.0),
+def _settings(url: str, slo: SloConfig | None = None) -> config.Config:
+    return config.Config(slo=slo or SloConfig(availability=99.5, latency=99.0),
                          targets={"p": config.TargetConfig(
                              prometheus=config.PrometheusConfig(url=url, selector=SELECTOR))})
 
@@ -91,3 +92,32 @@ def test_burn_parts_ride_in_the_one_query_and_agree_with_the_recording_rules(
     assert f.reason == ("needs 5m of history, Prometheus holds under a minute of the app's "
                         "series")
     assert a.figures[Fig.LATENCY_BURN_RATE_6H].value is None
+
+
+def test_rules_detected_through_prometheus_read_the_bound_the_console_reads(
+        stack: tuple[PromServer, SimulatedBackend]) -> None:
+    """A 300 ms threshold; the app's bounds are 0.25 and 0.5 s around it. The console reads
+    Prometheus's buckets at 0.5 s (the nearest above, with a note); detected through
+    Prometheus, the rules read le="0.3", which no series has: the latency ratio recorded
+    nothing and its pages could never fire while the console showed a burn. Now Prometheus
+    evaluates the rule to the ratio the console reads, at the same instant."""
+    prom, _b = stack
+    cfg = _settings(prom.url, SloConfig(latency=99.0, latency_threshold_ms=300.0))
+    target = config.resolve(cfg)
+    p = target.collector.prometheus
+    assert p is not None
+
+    async def detect_and_read() -> tuple[Shape, PromSnapshot]:
+        async with PrometheusSource(PromSettings(p.url, p.selector), target.engine) as src:
+            return await src.shape(), await src.observe()
+
+    shape, snap = asyncio.run(detect_and_read())
+    assert shape.bounds is not None and 0.25 in shape.bounds and 0.5 in shape.bounds
+    text = rules_yaml(target.engine, selector=SELECTOR, shape=shape)
+    assert 'le=\\"0.3\\"' not in text and 'le=\\"0.5\\"' in text
+    expr = ratio_expr("latency", "5m", target.engine, SELECTOR, shape)
+    assert expr is not None
+    rule = prom.value(expr, at=snap.at)
+    buckets = {labels["le"]: v for labels, v in snap.vectors["burn_buckets:5m"]}
+    assert rule is not None
+    assert 1 - buckets["0.5"] / buckets["+Inf"] == pytest.approx(rule, rel=1e-9, abs=1e-12)

@@ -32,8 +32,8 @@ class Shape:
     message_counter: str | None
     memory_rss: bool = True
     event_loop_lag: bool = True
-    # The latency histogram's finite bucket bounds (seconds), when read from a page; None
-    # when not looked at (the configured names, or Prometheus).
+    # The latency histogram's finite bucket bounds (seconds), when read from a page or asked
+    # of Prometheus (for `sbtop rules`); None when not looked at (the configured names).
     bounds: tuple[float, ...] | None = None
 
     def describe(self) -> str:

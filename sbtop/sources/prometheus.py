@@ -20,7 +20,7 @@ import json
 import math
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sbtop import bounded, untrusted
@@ -325,12 +325,36 @@ class PrometheusSource:
         return None
 
     async def shape(self) -> Shape:
-        """What the app exports, as Prometheus holds it now (for `sbtop rules`)."""
+        """What the app exports, as Prometheus holds it now (for `sbtop rules`), with the
+        latency histogram's bucket bounds, so the latency SLO's rule reads the bound the
+        console reads (the threshold, or the nearest above it: sbtop.engine.burn)."""
         self._detected = None
-        d = await self._detect(round(self.clock.now()[1], 3))
+        at = round(self.clock.now()[1], 3)
+        d = await self._detect(at)
         if d.scope.refusal is not None:
             raise PromError(d.scope.refusal)
-        return d.shape
+        if not d.shape.histogram:
+            return d.shape
+        bounds = await self._bounds(d.scope.selector, at)
+        return d.shape if bounds is None else replace(d.shape, bounds=bounds)
+
+    async def _bounds(self, selector: str, at: float) -> tuple[float, ...] | None:
+        """The finite bucket bounds of the app's latency histogram now; None when Prometheus
+        cannot say (the rules then read the threshold's own bucket, and say so)."""
+        h = self.engine.names.latency_histogram
+        sel = "{" + selector + "}" if selector else ""
+        try:
+            rows = await self._vector(f"group by (le) ({h}_bucket{sel})", at)
+        except PromError:
+            return None
+        found = set()
+        for labels, _v in rows:
+            try:
+                found.add(float(labels.get("le", "")))
+            except ValueError:
+                continue  # not a bound
+        finite = tuple(sorted(b for b in found if math.isfinite(b)))
+        return finite or None
 
     @property
     def scope(self) -> Scope | None:
