@@ -274,6 +274,23 @@ def test_a_webhook_url_urllib_cannot_split_is_one_config_line_not_a_traceback(
     assert "SECRET" not in str(e.value) and "does not hold an http(s) URL" in str(e.value)
 
 
+@pytest.mark.parametrize("bad", ["https://hooks.slack.com:abc/services/T/B/SECRET",
+                                 "https://hooks.slack.com:99999/services/T/B/SECRET"])
+def test_a_webhook_url_with_a_port_urllib_cannot_read_is_refused_by_the_config(
+        bad: str) -> None:
+    """urllib splits such a URL and raises only when the port is asked for: before, the
+    config took it and the console then crashed naming the webhook, its crash report
+    printing the URL (the secret) among the locals."""
+    cfg = config.Config(notify=NotifyConfig(webhook_url_env="SB_HOOK"))
+    with pytest.raises(ConfigError) as e:
+        config.resolve(cfg, url="http://127.0.0.1:9", env={"SB_HOOK": bad})
+    assert "SECRET" not in str(e.value) and "does not hold an http(s) URL" in str(e.value)
+    # And naming such a URL never raises (the last line of defence).
+    from sbtop.credentials import endpoint
+
+    assert endpoint(bad) == "?"
+
+
 def test_contacts_come_from_the_config_as_the_helps_lines() -> None:
     cfg = config.Config(contacts=ContactsConfig(
         primary="Ada", escalation="Tech Lead", slack_channel="#studybuddy-alerts"))
