@@ -228,8 +228,29 @@ def test_at_most_one_message_a_minute_per_kind_the_rest_summed() -> None:
     assert lim.due(59.0) == []
     (summary,) = lim.due(60.0)
     assert summary.startswith("7 alerts fired within 60 s") and "A5 firing" in summary
-    assert summary.endswith("and 2 more") and lim.held == 0
+    # The latest five named, the earliest counted.
+    assert summary.endswith("2 earlier; then A3 firing; A4 firing; A5 firing; A6 firing; "
+                            "A7 firing") and lim.held == 0
     assert lim.offer(fire[0], 61.0) == []  # the summary started a new minute
+
+
+def test_a_flapping_alerts_last_word_in_the_channel_is_how_it_stands() -> None:
+    """Fires, resolves, fires, resolves, fires within a minute: it is firing. Before, its
+    firing and resolving had a minute each, and the held resolve came out last ("[OK] ...
+    resolved", five seconds after the summary of firings) while the alert fired."""
+    lim = Limiter(60.0)
+    sent: list[str] = []
+    for i, t in enumerate((0.0, 5.0, 10.0, 15.0, 20.0)):
+        kind = EventKind.ALERT_FIRING if i % 2 == 0 else EventKind.ALERT_RESOLVED
+        state = "firing" if i % 2 == 0 else "resolved"
+        sent += lim.offer(Event(kind, f"HighErrorRate {state}",
+                                level=Level.CRITICAL if i % 2 == 0 else Level.OK), t)
+    for t in range(21, 200):
+        sent += lim.due(float(t))
+    assert sent[0] == "[CRIT] HighErrorRate firing" and lim.held == 0
+    assert sent[-1].endswith("HighErrorRate firing"), sent
+    assert sent[-1].startswith("4 alert changes (fired and resolved) within 60 s")
+    assert len(sent) == 2  # one message, then one summary a minute later
 
 
 @pytest.mark.parametrize("kind", list(EventKind))
