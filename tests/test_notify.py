@@ -422,6 +422,26 @@ def test_a_refused_webhook_never_blocks_and_recovers_when_it_answers() -> None:
 
 
 @pytest.mark.slow
+def test_what_the_webhook_holds_is_sent_when_sbtop_closes_not_dropped() -> None:
+    """A second alert fires seconds after the first (held for the summary), then the
+    engineer quits: before, the held message was dropped with the notifier, and the channel
+    never heard of the second alert."""
+    said = Said()
+    with LoopbackServer({SECRET_PATH: Answer(200, b"ok")}) as server:
+        async def go() -> None:
+            n = Notifier(NotifySettings(bell=False, desktop=(),
+                                        webhook_url=server.url + SECRET_PATH),
+                         write=None, say=said, now=lambda: 0.0)
+            n.event(Event(EventKind.ALERT_FIRING, "HighLatency firing"))
+            n.event(Event(EventKind.ALERT_FIRING, "HighErrorRate firing", level=Level.CRITICAL))
+            await n.close()
+        asyncio.run(go())
+        bodies = [json.loads(r["body"])["text"] for r in server.settled()]
+    assert bodies == ["[WARN] HighLatency firing", "[CRIT] HighErrorRate firing"]
+    assert said == []
+
+
+@pytest.mark.slow
 def test_sbtop_record_tells_the_webhook_what_fired(tmp_path: Any) -> None:
     """Headless through a window (`sbtop record` on the jump box): the webhook hears the
     alert; nothing is written for a terminal."""

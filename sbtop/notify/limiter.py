@@ -66,6 +66,13 @@ class Limiter:
                 out.append(summary(held, self.every_s))
         return out
 
+    def rest(self) -> list[str]:
+        """Every summary still held, its minute up or not (sbtop is closing: held longer, they
+        would never be sent, and the channel's last word would be stale)."""
+        out = [summary(held, self.every_s) for held in self._held.values()]
+        self._held.clear()
+        return out
+
     @property
     def held(self) -> int:
         return sum(len(v) for v in self._held.values())

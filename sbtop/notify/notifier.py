@@ -88,5 +88,9 @@ class Notifier:
         return self.muted
 
     async def close(self) -> None:
+        """What the webhook still holds is sent before it closes: held past the end, an alert
+        resolved a moment before quitting would never reach the channel, whose last word
+        would then be "firing" for good."""
         if self.webhook is not None:
+            self.webhook.flush_all()
             await self.webhook.close()
