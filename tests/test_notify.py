@@ -339,6 +339,43 @@ def test_channels_switched_off_write_nothing_to_the_terminal() -> None:
     assert written[1].startswith("\x1b]777;notify;x resolved;")
 
 
+def test_a_flapping_alert_rings_the_terminal_once_a_minute_and_ends_on_how_it_stands() -> None:
+    """HighErrorRate crossing its threshold every few seconds (as a burn-rate rule, which has
+    no `for`, can): before, every crossing rang the bell and popped a desktop notification."""
+    written: list[str] = []
+    now = [0.0]
+    n = Notifier(NotifySettings(), write=written.append, say=lambda _t: None,
+                 now=lambda: now[0])
+    errors = Fig.ERROR_RATE_5XX_PCT
+    quiet = assessment(**{errors: 0.1})
+    fires = assessment(alerts=(firing(),), **{errors: 7.0})
+
+    def look(t: float, a: Assessment) -> None:
+        now[0] = t
+        n.observe(a, None)
+
+    look(0.0, quiet)  # the baseline
+    for i in range(1, 12):  # firing at every odd look (the last, at 55 s), resolved between
+        look(5.0 * i, fires if i % 2 else quiet)
+    assert len(n.recent) == 11  # every change is known (and on the screen)
+    assert len(written) == 1 and written[0].startswith("\x07\x1b]777;notify;HighErrorRate firing")
+    look(66.0, fires)  # the minute is up; it fires, as was told: nothing more to say
+    assert len(written) == 1
+    look(70.0, quiet)  # a minute since it was told: told at once
+    assert len(written) == 2 and written[1].startswith("\x1b]777;notify;HighErrorRate resolved")
+    look(75.0, fires)
+    look(80.0, quiet)  # held, and resolved again: as was told
+    look(131.0, quiet)
+    assert len(written) == 2
+    look(135.0, fires)
+    look(140.0, quiet)  # held; at the minute's end it stands resolved, not as told: told
+    look(196.0, quiet)
+    assert len(written) == 4 and "HighErrorRate resolved" in written[3]
+    # Events of other topics are not held by this one.
+    n.event(action_finished("restart", True, "ok"))
+    assert len(written) == 5
+
+
 # --- the webhook against loopback servers -----------------------------------------------------
 
 SECRET_PATH = "/services/T000/B000/XXXXSECRET"
