@@ -42,10 +42,13 @@ def carries_secret(url: str) -> bool:
 def endpoint(url: str) -> str:
     """Where a URL goes, without what it carries: `https://hooks.example/…`. For webhooks,
     whose path is often the secret itself (Slack's, Vercel's, Netlify's deploy hooks)."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or "?"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a bracket or a port urllib cannot read: say nothing of the URL
+        return "?"
     host = f"[{host}]" if ":" in host else host
-    port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}/…"
 
 

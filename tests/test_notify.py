@@ -228,8 +228,29 @@ def test_at_most_one_message_a_minute_per_kind_the_rest_summed() -> None:
     assert lim.due(59.0) == []
     (summary,) = lim.due(60.0)
     assert summary.startswith("7 alerts fired within 60 s") and "A5 firing" in summary
-    assert summary.endswith("and 2 more") and lim.held == 0
+    # The latest five named, the earliest counted.
+    assert summary.endswith("2 earlier; then A3 firing; A4 firing; A5 firing; A6 firing; "
+                            "A7 firing") and lim.held == 0
     assert lim.offer(fire[0], 61.0) == []  # the summary started a new minute
+
+
+def test_a_flapping_alerts_last_word_in_the_channel_is_how_it_stands() -> None:
+    """Fires, resolves, fires, resolves, fires within a minute: it is firing. Before, its
+    firing and resolving had a minute each, and the held resolve came out last ("[OK] ...
+    resolved", five seconds after the summary of firings) while the alert fired."""
+    lim = Limiter(60.0)
+    sent: list[str] = []
+    for i, t in enumerate((0.0, 5.0, 10.0, 15.0, 20.0)):
+        kind = EventKind.ALERT_FIRING if i % 2 == 0 else EventKind.ALERT_RESOLVED
+        state = "firing" if i % 2 == 0 else "resolved"
+        sent += lim.offer(Event(kind, f"HighErrorRate {state}",
+                                level=Level.CRITICAL if i % 2 == 0 else Level.OK), t)
+    for t in range(21, 200):
+        sent += lim.due(float(t))
+    assert sent[0] == "[CRIT] HighErrorRate firing" and lim.held == 0
+    assert sent[-1].endswith("HighErrorRate firing"), sent
+    assert sent[-1].startswith("4 alert changes (fired and resolved) within 60 s")
+    assert len(sent) == 2  # one message, then one summary a minute later
 
 
 @pytest.mark.parametrize("kind", list(EventKind))
@@ -274,6 +295,23 @@ def test_a_webhook_url_urllib_cannot_split_is_one_config_line_not_a_traceback(
     assert "SECRET" not in str(e.value) and "does not hold an http(s) URL" in str(e.value)
 
 
+@pytest.mark.parametrize("bad", ["https://hooks.slack.com:abc/services/T/B/SECRET",
+                                 "https://hooks.slack.com:99999/services/T/B/SECRET"])
+def test_a_webhook_url_with_a_port_urllib_cannot_read_is_refused_by_the_config(
+        bad: str) -> None:
+    """urllib splits such a URL and raises only when the port is asked for: before, the
+    config took it and the console then crashed naming the webhook, its crash report
+    printing the URL (the secret) among the locals."""
+    cfg = config.Config(notify=NotifyConfig(webhook_url_env="SB_HOOK"))
+    with pytest.raises(ConfigError) as e:
+        config.resolve(cfg, url="http://127.0.0.1:9", env={"SB_HOOK": bad})
+    assert "SECRET" not in str(e.value) and "does not hold an http(s) URL" in str(e.value)
+    # And naming such a URL never raises (the last line of defence).
+    from sbtop.credentials import endpoint
+
+    assert endpoint(bad) == "?"
+
+
 def test_contacts_come_from_the_config_as_the_helps_lines() -> None:
     cfg = config.Config(contacts=ContactsConfig(
         primary="Ada", escalation="Tech Lead", slack_channel="#studybuddy-alerts"))
@@ -299,6 +337,43 @@ def test_channels_switched_off_write_nothing_to_the_terminal() -> None:
     # The bell is an alarm: good news goes to the desktop only.
     n.event(Event(EventKind.ALERT_RESOLVED, "x resolved", level=Level.OK))
     assert written[1].startswith("\x1b]777;notify;x resolved;")
+
+
+def test_a_flapping_alert_rings_the_terminal_once_a_minute_and_ends_on_how_it_stands() -> None:
+    """HighErrorRate crossing its threshold every few seconds (as a burn-rate rule, which has
+    no `for`, can): before, every crossing rang the bell and popped a desktop notification."""
+    written: list[str] = []
+    now = [0.0]
+    n = Notifier(NotifySettings(), write=written.append, say=lambda _t: None,
+                 now=lambda: now[0])
+    errors = Fig.ERROR_RATE_5XX_PCT
+    quiet = assessment(**{errors: 0.1})
+    fires = assessment(alerts=(firing(),), **{errors: 7.0})
+
+    def look(t: float, a: Assessment) -> None:
+        now[0] = t
+        n.observe(a, None)
+
+    look(0.0, quiet)  # the baseline
+    for i in range(1, 12):  # firing at every odd look (the last, at 55 s), resolved between
+        look(5.0 * i, fires if i % 2 else quiet)
+    assert len(n.recent) == 11  # every change is known (and on the screen)
+    assert len(written) == 1 and written[0].startswith("\x07\x1b]777;notify;HighErrorRate firing")
+    look(66.0, fires)  # the minute is up; it fires, as was told: nothing more to say
+    assert len(written) == 1
+    look(70.0, quiet)  # a minute since it was told: told at once
+    assert len(written) == 2 and written[1].startswith("\x1b]777;notify;HighErrorRate resolved")
+    look(75.0, fires)
+    look(80.0, quiet)  # held, and resolved again: as was told
+    look(131.0, quiet)
+    assert len(written) == 2
+    look(135.0, fires)
+    look(140.0, quiet)  # held; at the minute's end it stands resolved, not as told: told
+    look(196.0, quiet)
+    assert len(written) == 4 and "HighErrorRate resolved" in written[3]
+    # Events of other topics are not held by this one.
+    n.event(action_finished("restart", True, "ok"))
+    assert len(written) == 5
 
 
 # --- the webhook against loopback servers -----------------------------------------------------
@@ -381,6 +456,26 @@ def test_a_refused_webhook_never_blocks_and_recovers_when_it_answers() -> None:
     asyncio.run(go())
     assert "unreachable (ConnectError)" in said[0] and "SECRET" not in said[0]
     assert said[1].endswith("delivering again")
+
+
+@pytest.mark.slow
+def test_what_the_webhook_holds_is_sent_when_sbtop_closes_not_dropped() -> None:
+    """A second alert fires seconds after the first (held for the summary), then the
+    engineer quits: before, the held message was dropped with the notifier, and the channel
+    never heard of the second alert."""
+    said = Said()
+    with LoopbackServer({SECRET_PATH: Answer(200, b"ok")}) as server:
+        async def go() -> None:
+            n = Notifier(NotifySettings(bell=False, desktop=(),
+                                        webhook_url=server.url + SECRET_PATH),
+                         write=None, say=said, now=lambda: 0.0)
+            n.event(Event(EventKind.ALERT_FIRING, "HighLatency firing"))
+            n.event(Event(EventKind.ALERT_FIRING, "HighErrorRate firing", level=Level.CRITICAL))
+            await n.close()
+        asyncio.run(go())
+        bodies = [json.loads(r["body"])["text"] for r in server.settled()]
+    assert bodies == ["[WARN] HighLatency firing", "[CRIT] HighErrorRate firing"]
+    assert said == []
 
 
 @pytest.mark.slow

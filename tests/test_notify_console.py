@@ -14,6 +14,7 @@ import pytest
 from textual.containers import VerticalScroll
 
 from sbtop.console.app import SbtopApp
+from sbtop.console.screens.action import ActionScreen
 from sbtop.console.screens.help import HelpScreen
 from sbtop.console.screens.sessions import SessionsScreen
 from sbtop.console.widgets.panel import Panel
@@ -73,6 +74,30 @@ async def test_with_a_database_the_p95_advice_offers_d_which_opens_the_longest_s
             await pilot.pause()
             assert isinstance(app.screen, SessionsScreen)
             assert "sorted by longest running" in screen_text(app)
+    finally:
+        h.close()
+
+
+async def test_the_key_beside_restart_service_opens_the_restart_and_sockets_say_redis(
+        tmp_path: Path) -> None:
+    """Memory critical and sockets over 1,000 in one panel: the worse breach's advice, with
+    its key, and the key does what the words say; alone, sockets ask for the Redis adapter."""
+    h = Harness(production=False, state_dir=tmp_path)
+    h.backend.set(rps=20, memory_mb=500.0, sockets=1500.0)
+    try:
+        async with h.app.run_test(size=(80, 24)) as pilot:
+            await h.ticks(3, pilot)
+            assert subtitle(h.app, "sockets") == "now: restart service (r)"
+            await pilot.press("r")
+            await pilot.pause()
+            assert isinstance(h.app.screen, ActionScreen)
+            assert "restart" in screen_text(h.app).lower()
+            await pilot.press("escape")
+            await pilot.pause()
+            assert h.backend.restarts == 0
+            h.backend.set(memory_mb=180.0)
+            await h.ticks(2, pilot)
+            assert subtitle(h.app, "sockets") == "now: enable Redis adapter"
     finally:
         h.close()
 

@@ -55,8 +55,12 @@ def notify_settings(config: Config, env: typing.Mapping[str, str]) -> NotifySett
             url = url.strip()
             try:
                 parts = urllib.parse.urlsplit(url)
-                usable = parts.scheme in ("http", "https") and bool(parts.hostname)
-            except ValueError:  # "Invalid IPv6 URL": a bracket pasted with it
+                # The port is read here too: urllib splits "host:abc" and raises only when
+                # the port is asked for, which the webhook does when it names itself (and
+                # the console's crash report would then print the URL among its locals).
+                usable = (parts.scheme in ("http", "https") and bool(parts.hostname)
+                          and (parts.port is None or parts.port > 0))
+            except ValueError:  # "Invalid IPv6 URL", a port not a number or out of range
                 usable = False
             if not usable:
                 # Never the value: it is a secret, perhaps pasted wrong.

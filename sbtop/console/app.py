@@ -388,6 +388,14 @@ def run(wiring: Wiring, *, theme: str | None, refresh_s: float, history_s: float
         with contextlib.suppress(OSError):  # the terminal may be gone (a hang-up)
             print(f"sbtop: recorded {recorder.ticks} ticks to {record} "
                   f"({format.size(recorder.bytes_written)})", file=sys.stderr)
-    # Ended by a signal: 128 + its number (129 on a hang-up, 143 on SIGTERM), as a shell
-    # reports a process the signal ended; the user quitting is 0.
-    return 128 + app.signalled if app.signalled is not None else 0
+    return exit_code(app)
+
+
+def exit_code(app: SbtopApp) -> int:
+    """Ended by a signal: 128 + its number (129 on a hang-up, 143 on SIGTERM), as a shell
+    reports a process the signal ended; a crash of ours (Textual's report on the screen) is
+    3, as the replay's is (it was 0, which a wrapper reads as success); the user quitting
+    is 0."""
+    if app.signalled is not None:
+        return 128 + app.signalled
+    return 3 if app.return_code else 0

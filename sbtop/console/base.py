@@ -31,6 +31,22 @@ class ConsoleBase(App[None]):
         super().notify(untrusted.output(message), title=untrusted.output(title),
                        severity=severity, timeout=timeout, markup=markup)
 
+    def _fatal_error(self) -> None:
+        """Textual's crash report, without its locals: Textual prints every frame's local
+        variables, and a frame holding the webhook's URL, an API key or a DSN would print
+        the secret on the engineer's screen (a webhook URL urllib could not name did). The
+        traceback alone is what a bug report needs. (Textual's own method, as pinned, with
+        show_locals off.)"""
+        import rich
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None, suppress=[rich])
+        self._exit_renderables.append(
+            Segments(self.console.render(traceback, self.console.options)))
+        self._close_messages_no_wait()
+
     def say(self, notice: Notice) -> None:
         self.notify(notice.text, severity=notice.severity, timeout=notice.timeout)
 

@@ -39,6 +39,9 @@ class Event:
     title: str
     body: str = ""
     level: Level = Level.WARNING
+    # What the event is about, where it can come and go (one alert, the gate, one page): a
+    # terminal rings once a minute per topic, however often it flaps. "": every event told.
+    topic: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,13 +108,13 @@ def transitions(before: Seen | None, now: Seen) -> tuple[Event, ...]:
     if before is None:
         return ()
     where = f" on {now.target}" if now.target else ""
-    out = [Event(EventKind.ALERT_FIRING, f"{f.name} firing{where}", f.what, f.level)
+    out = [Event(EventKind.ALERT_FIRING, f"{f.name} firing{where}", f.what, f.level, key)
            for key, f in now.firing.items() if key not in before.firing]
-    out += [Event(EventKind.ALERT_RESOLVED, f"{f.name} resolved{where}", f.what, Level.OK)
+    out += [Event(EventKind.ALERT_RESOLVED, f"{f.name} resolved{where}", f.what, Level.OK, key)
             for key, f in before.firing.items() if key not in now.firing]
     if now.gate_failing and not before.gate_failing:
         out.append(Event(EventKind.GATE_RED, f"canary gate red{where}",
-                         "; ".join(now.gate_failing), Level.CRITICAL))
+                         "; ".join(now.gate_failing), Level.CRITICAL, "gate"))
     return tuple(out)
 
 
@@ -146,7 +149,7 @@ def page_events(changes: Iterable[PageChange], target: str = "",
 
     def event(c: PageChange, recovered: bool) -> Event:
         return Event(EventKind.STATUS_PAGE, f"status page: {c.name} {c.after.value}{where}",
-                     c.text, Level.OK if recovered else Level.WARNING)
+                     c.text, Level.OK if recovered else Level.WARNING, f"page/{c.name}")
 
     if told is None:
         return tuple(event(c, c.recovered) for c in changes

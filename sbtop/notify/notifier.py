@@ -26,6 +26,7 @@ from sbtop.engine.transitions import (
     transitions,
 )
 from sbtop.notify import terminal
+from sbtop.notify.hold import TerminalHold
 from sbtop.notify.settings import NotifySettings
 from sbtop.notify.webhook import Webhook
 
@@ -41,6 +42,8 @@ class Notifier:
         self._say = say
         self._tmux = tmux
         self._book = book or {}
+        self._now = now
+        self._hold = TerminalHold()  # the bell and desktop: once a minute per topic
         self._seen: Seen | None = None
         self._pages_told: Told = {}  # each page's last known state (unknown is not news)
         # The terminal's channels only: the team's channel does not go quiet because one
@@ -57,6 +60,12 @@ class Notifier:
     def event(self, e: Event) -> None:
         """Tell of `e` on every channel switched on (the hook other parts call)."""
         self.recent.append(e)
+        if self._hold.offer(e, self._now()):
+            self._terminal(e)
+        if self.webhook is not None:
+            self.webhook.offer(e)
+
+    def _terminal(self, e: Event) -> None:
         s = self.settings
         if self._write is not None and not self.muted and (s.bell or s.desktop):
             # The bell is an alarm: good news (resolved, done, held) goes to the desktop only.
@@ -64,8 +73,6 @@ class Notifier:
                                       desktop=s.desktop, tmux=self._tmux)
             with contextlib.suppress(Exception):  # a terminal gone is the console's to notice
                 self._write(data)
-        if self.webhook is not None:
-            self.webhook.offer(e)
 
     def observe(self, a: Assessment, gate: Gate | None) -> tuple[Event, ...]:
         """Compare with the look before; tell of what changed."""
@@ -74,6 +81,8 @@ class Notifier:
         self._seen = now
         for e in events:
             self.event(e)
+        for e in self._hold.due(self._now()):
+            self._terminal(e)  # a flapping topic's state at the end of its minute
         if self.webhook is not None:
             self.webhook.flush_due()
         return events
@@ -88,5 +97,9 @@ class Notifier:
         return self.muted
 
     async def close(self) -> None:
+        """What the webhook still holds is sent before it closes: held past the end, an alert
+        resolved a moment before quitting would never reach the channel, whose last word
+        would then be "firing" for good."""
         if self.webhook is not None:
+            self.webhook.flush_all()
             await self.webhook.close()

@@ -90,6 +90,11 @@ class Webhook:
             self._say(f"{self.name}: {reason}; notifications go on in the terminal "
                       "(said once until it works again)")
 
+    def flush_all(self) -> None:
+        """Send every summary still held, its minute up or not (sbtop is closing)."""
+        for text in self._limiter.rest():
+            self._send(text)
+
     async def close(self, grace_s: float = 1.0) -> None:
         """A moment for messages in flight (the last alert before quitting), then cancelled."""
         if self._tasks:
