@@ -27,6 +27,9 @@ from sbtop.actions.settings import ActionsSettings
 from sbtop.actions.state import StateDirError
 from sbtop.engine.figures import Figure
 from sbtop.engine.keys import Fig
+from sbtop.engine.transitions import action_finished
+from sbtop.notify.settings import NotifySettings
+from sbtop.notify.team import tell_team
 from sbtop.wiring import TargetIdentity
 
 EXIT_DONE, EXIT_REFUSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2, 3
@@ -44,11 +47,13 @@ def run_action(actions: ActionsSettings | None, identity: TargetIdentity, reques
                state_dir: Path, read_figures: Figures, percent: int | None = None,
                yes: bool = False, dry_run: bool = False, force: bool = False,
                window_s: float = 10.0, ask: Callable[[str], str] = input,
-               out: Callable[[str], None] = print) -> int:
+               out: Callable[[str], None] = print,
+               notify: NotifySettings | None = None) -> int:
     """Plan, confirm, act. The confirmation is asked with no event loop running, so Ctrl-C at
     the prompt stops sbtop at once (nothing sent, nothing written, exit 130); while an action
     runs, SIGTERM and SIGHUP stop it as the console's quitting does (its command's process
-    group stopped, the audit saying interrupted, exit 143 / 129)."""
+    group stopped, the audit saying interrupted, exit 143 / 129). An action done or failed
+    (not refused, not a dry run) is told to `notify`'s webhook, as the console's are."""
     controller = _controller(actions, identity, state_dir)
     try:
         planned = _in_loop(_plan(controller, read_figures, request, percent, force, window_s, out))
@@ -60,7 +65,8 @@ def run_action(actions: ActionsSettings | None, identity: TargetIdentity, reques
                 "target": identity.name, "action": plan.request, "params": plan.params.whole()})
             if stopped is not None:
                 return stopped
-        return _in_loop(_act(controller, plan, figures, dry_run, out))
+        return _in_loop(_act(controller, plan, figures, dry_run, out, notify or NotifySettings(),
+                             identity.name))
     except StateDirError as e:  # a link planted after the check: one line, not a traceback
         raise CommandError(str(e)) from None
     finally:
@@ -131,10 +137,13 @@ async def _plan(c: Controller, read: Figures, request: str, percent: int | None,
 
 
 async def _act(c: Controller, plan: Plan, figures: Mapping[str, Figure], dry_run: bool,
-               out: Callable[[str], None]) -> int:
+               out: Callable[[str], None], notify: NotifySettings, target: str) -> int:
     outcome = await c.execute(plan, dry_run=dry_run, override=plan.needs_override,
                               progress=lambda text: out(f"  ... {text}"), figures=figures)
     out(outcome.text)
+    if not dry_run and not outcome.refused:
+        await tell_team(notify, action_finished(str(plan.request), outcome.ok, outcome.text,
+                                                target), lambda t: out(f"note: {t}"))
     if outcome.refused:
         return EXIT_REFUSED
     return EXIT_DONE if outcome.ok else EXIT_FAILED

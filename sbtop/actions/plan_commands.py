@@ -36,7 +36,10 @@ from sbtop.engine.assessment import Assessment, iso
 from sbtop.engine.figures import Figure
 from sbtop.engine.gate import Gate, evaluate
 from sbtop.engine.keys import Fig
+from sbtop.engine.transitions import action_finished
 from sbtop.engine.window import PhaseView, PlanState, Status, Window, judge_window, to_dict
+from sbtop.notify.settings import NotifySettings
+from sbtop.notify.team import tell_team
 from sbtop.wiring import Wiring
 
 # The assessment the judgement is made on, over a window of so many seconds.
@@ -111,7 +114,7 @@ async def plan_main(wiring: Wiring, verb: str, name: str | None, *, state_dir: P
         assert name is not None
         plan = c.plan(verb, name, figures, gate)
         return await _act(c, plan, yes=yes, dry_run=dry_run, override=override, ask=ask,
-                          out=out)
+                          out=out, notify=wiring.notify)
     except PlanError as e:
         out(f"not done: {e}")
         return EXIT_REFUSED
@@ -172,7 +175,7 @@ async def _preflight(c: PlanController, wiring: Wiring, state_dir: Path, a: Asse
 
 async def _act(c: PlanController, plan: PhasePlan, *, yes: bool, dry_run: bool,
                override: str | None, ask: Callable[[str], str],
-               out: Callable[[str], None]) -> int:
+               out: Callable[[str], None], notify: NotifySettings) -> int:
     for line in plan.describe():
         out(line)
     if plan.needs_override and not override:
@@ -195,6 +198,10 @@ async def _act(c: PlanController, plan: PhasePlan, *, yes: bool, dry_run: bool,
             "interrupted: sbtop stopped; see sbtop plan status for what was recorded")
         raise
     out(done.text)
+    if not dry_run and not done.refused:
+        # Told as the console's phase actions are (the session announces them).
+        await tell_team(notify, action_finished(plan.title, done.ok, done.text, plan.target),
+                        lambda t: out(f"note: {t}"))
     if done.refused:
         return EXIT_REFUSED
     return EXIT_DONE if done.ok else EXIT_FAILED

@@ -63,7 +63,7 @@ def run(opts: ActionOptions, config: ConfigFile) -> int:
             wiring.actions, wiring.identity, opts.request,
             state_dir=default_state_dir(opts.state_dir), read_figures=figures,
             percent=opts.percent, yes=opts.yes, dry_run=opts.dry_run, force=opts.force,
-            window_s=opts.window_s)
+            window_s=opts.window_s, notify=wiring.notify)
     except action_commands.CommandError as e:
         raise UsageError(str(e)) from None
 
