@@ -309,6 +309,11 @@ def test_the_config_builds_phases_with_durations_criteria_and_commands() -> None
     # The record is read back with control characters escaped: such a name lost its record.
     ({"phases": [{"name": "Socket.IO\thandlers"}]}, "plan.phases[0].name: 'Socket.IO\\\\t"),
     ({"preflight": [{"name": "Backup\ndone"}]}, "plan.preflight[0].name: 'Backup\\\\n"),
+    # No program can be handed a NUL: said when the file is read, not when the phase starts.
+    ({"phases": [{"name": "a", "rollback": ["git", "check\x00out"]}]},
+     "plan.phases[0].rollback[1]: holds a NUL byte"),
+    ({"preflight": [{"name": "x", "check": "command", "command": ["te\x00st"]}]},
+     "plan.preflight[0].command[0]: holds a NUL byte"),
 ])
 def test_a_bad_plan_in_the_config_is_one_line_naming_the_key(
         plan: dict[str, object], message: str) -> None:
