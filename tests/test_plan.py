@@ -692,3 +692,42 @@ def test_the_plan_says_its_figures_by_the_canary_gates_short_names() -> None:
     assert said_by_gate.split(",")[0] == shown[0].split(",")[0] == "5xx 0.15%"
     assert text({"phase": "Socket.IO", "breach": "error_rate_5xx_pct not critical (during)"}) \
         == "plan phase Socket.IO: 5xx not critical (during) broke during the watch"
+
+
+def test_a_phase_whose_rollback_failed_says_so_is_not_ready_and_status_exits_2(
+        tmp_path: Path) -> None:
+    # The person asked for a rollback because the phase went wrong; the rollback command
+    # failed, so the phase is still in. The window must not say "ready to pass" over that.
+    from sbtop.actions.plan_commands import plan_main
+    from sbtop.config import resolve
+    from sbtop.engine.assessment import Assessment
+    from sbtop.engine.levels import Level
+    from sbtop.engine.routes import Routes
+
+    cfg = parse({"targets": {"x": {"base_url": "http://127.0.0.1:9"}},
+                 "plan": {"phases": [{"name": "A", "watch": "1m", "rollback": ["false"]}]}})
+    clock = ManualClock()
+
+    async def assess(_s: float) -> Assessment:
+        return Assessment("x", 1, 1.0, clock.wall, Level.OK, figs(), Routes(), (), {})
+
+    def run(verb: str, name: str | None = None, **kw: object) -> tuple[int, list[str]]:
+        said: list[str] = []
+        code = asyncio.run(plan_main(resolve(cfg), verb, name, state_dir=tmp_path,
+                                     assess=assess, out=said.append, clock=clock,
+                                     yes=True, **kw))  # type: ignore[arg-type]
+        return code, said
+
+    assert run("start", "A")[0] == 0
+    clock.advance(90.0)  # the watch is over
+    code, said = run("rollback", "A")
+    assert code == 2 and "rollback failed: " in said[-1]
+    code, said = run("status")
+    assert code == 2, said
+    assert said[1] == ("deploy window on x: phase 1/1 A: ROLLBACK FAILED (still in): phase A "
+                       "rollback: false exited 1: no output"), said
+    code, said = run("pass", "A")
+    assert code == 1 and any("needs an override: its rollback failed: " in x for x in said)
+    assert PlanStore(tmp_path, "x").load().phase("A").status is Status.WATCHING
+    code, said = run("pass", "A", override="rolled back by hand on the box")
+    assert code == 0 and PlanStore(tmp_path, "x").load().phase("A").status is Status.PASSED

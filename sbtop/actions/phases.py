@@ -39,6 +39,7 @@ from sbtop.engine.window import (
     PhaseRecord,
     PhaseSettings,
     PlanSettings,
+    ROLLBACK_FAILED,
     PlanState,
     PreflightSettings,
     Status,
@@ -237,6 +238,8 @@ class PlanController:
                                                        if left is not None else ""))
             why += [c.shown for c in view.failing]
             why += [f"{c.shown}: not judged" for c in view.unjudged]
+            if view.rollback_failed is not None:
+                why.append(f"its {view.rollback_failed} (it is still in)")
         else:
             if rec.status in (Status.PENDING, Status.ROLLED_BACK):
                 raise PlanError(f"phase {number} {p.name} is {rec.status}: nothing to roll "
@@ -359,7 +362,7 @@ class PlanController:
             elif plan.request is PhaseRequest.ROLLBACK:
                 # The phase is still in: what it was, with why its rollback did not happen.
                 rec.status = before if before is not Status.RUNNING else Status.FAILED
-                text = f"rollback failed: {text}"
+                text = f"{ROLLBACK_FAILED}: {text}"
             else:
                 rec.status = Status.FAILED
             rec.result = text

@@ -99,7 +99,8 @@ async def plan_main(wiring: Wiring, verb: str, name: str | None, *, state_dir: P
                 for line in status_lines(w, wiring.name):
                     out(line)
             failing = w.current is not None and (w.current.status is Status.FAILED
-                                                 or bool(w.current.failing))
+                                                 or bool(w.current.failing)
+                                                 or w.current.rollback_failed is not None)
             return EXIT_FAILED if failing else EXIT_DONE
         if verb == "preflight":
             return await _preflight(c, wiring, state_dir, a, out)

@@ -172,6 +172,8 @@ class Transition:
 
 
 KEEP_TRANSITIONS = 50  # per phase, the newest
+# How a phase's result begins when its rollback command failed: the phase is still in.
+ROLLBACK_FAILED = "rollback failed"
 
 
 @dataclass
@@ -285,6 +287,15 @@ class PhaseView:
         return tuple(c for c in self.criteria if c.passed is False)
 
     @property
+    def rollback_failed(self) -> str | None:
+        """Its last rollback's failure, in words, while it is still in (a new start, a pass
+        or a rollback that works clears it): what a person asked for did not happen."""
+        if self.status in (Status.WATCHING, Status.FAILED) and self.result is not None \
+                and self.result.startswith(ROLLBACK_FAILED):
+            return self.result
+        return None
+
+    @property
     def unjudged(self) -> tuple[CriterionView, ...]:
         """Once the watch is over, the criteria that cannot be judged now (their figure is
         unknown or not measured): a pass on them would be a pass without the figures."""
@@ -297,13 +308,16 @@ class PhaseView:
         """Watching, the watch over, every criterion judged and none failing: a person may
         pass it without an override (sbtop never passes it)."""
         return (self.status is Status.WATCHING and self.watch_over and not self.failing
-                and not self.unjudged)
+                and not self.unjudged and self.rollback_failed is None)
 
     @property
     def verdict(self) -> str:
         """One line: what this phase is waiting for."""
         s = self.status
         if s is Status.WATCHING:
+            if self.rollback_failed is not None:
+                why = self.rollback_failed.removeprefix(ROLLBACK_FAILED)
+                return f"{ROLLBACK_FAILED.upper()} (still in){why}"
             if self.failing:
                 return "FAILING: " + "; ".join(c.shown for c in self.failing)
             if self.watch_left_s is None:
