@@ -65,6 +65,14 @@ def audit(tmp_path: Path) -> list[dict[str, object]]:
     return AuditLog(tmp_path / "audit.jsonl").read()
 
 
+def watched(c: PlanController, clock: ManualClock, seconds: float,
+            figures: dict[str, Figure] | None = None, every: float = 10.0) -> None:
+    """`seconds` go by while a console looks every `every` seconds, as its ticks do."""
+    for _ in range(round(seconds / every)):
+        clock.advance(every)
+        c.record_breaches(figs() if figures is None else figures)
+
+
 # --- the pure judgement --------------------------------------------------------------------
 
 
@@ -79,6 +87,7 @@ def test_the_watch_counts_down_and_end_criteria_are_judged_only_when_it_is_over(
     state = PlanState()
     rec = state.phases.setdefault(INDEXES.name, PhaseRecord())
     rec.status, rec.started_wall, rec.watch_from_wall = Status.WATCHING, 1000.0, 1000.0
+    rec.looked_wall, rec.unseen_s = 1000.0 + 600, 30.0  # a console looked all along
     during = judge_window(PLAN, state, figs(p95=700.0), 1000.0 + 240).current
     assert during is not None and during.watch_left_s == 360.0
     # p95 may rise while the index builds: not judged until the end.
@@ -168,10 +177,10 @@ def test_the_record_survives_a_new_process_and_passes_after_the_watch(tmp_path: 
     c.confirm("1")
     c.record_checks({"Target answers": (True, "")})
     assert asyncio.run(c.execute(c.plan("start", "1", figs()))).ok
-    clock.advance(300)
+    watched(c, clock, 300)
     early = c.plan("pass", "1", figs())
     assert early.why_override == ("the watch is not over (5m00s left)",)
-    clock.advance(301)
+    watched(c, clock, 310)
     again = controller(tmp_path, clock)  # a new sbtop after an SSH drop
     assert again.window(figs()).current is not None
     ready = again.plan("pass", "Database indexes", figs())
@@ -616,7 +625,7 @@ def test_a_pass_confirmed_after_a_breach_was_recorded_meanwhile_is_refused(
     clock = ManualClock()
     c = controller(tmp_path, clock, PlanSettings((INDEXES,)))
     assert asyncio.run(c.execute(c.plan("start", "1"))).ok
-    clock.advance(601.0)
+    watched(c, clock, 610.0)
     shown = c.plan("pass", "1", figs())
     assert not shown.needs_override
     console = controller(tmp_path, clock, PlanSettings((INDEXES,)))
@@ -731,3 +740,40 @@ def test_a_phase_whose_rollback_failed_says_so_is_not_ready_and_status_exits_2(
     assert PlanStore(tmp_path, "x").load().phase("A").status is Status.WATCHING
     code, said = run("pass", "A", override="rolled back by hand on the box")
     assert code == 0 and PlanStore(tmp_path, "x").load().phase("A").status is Status.PASSED
+
+
+def test_a_watch_nothing_looked_at_is_not_a_pass_without_an_override(tmp_path: Path) -> None:
+    # No console ran and no one ran sbtop plan status: a 5xx spike in the middle of the watch
+    # was never seen, so "5xx < 1% during the watch" cannot be said to have held.
+    clock = ManualClock()
+    c = controller(tmp_path, clock, PlanSettings((INDEXES,)))
+    assert asyncio.run(c.execute(c.plan("start", "1"))).ok
+    clock.advance(610.0)
+    c.record_breaches(figs())  # the pass's own look, at the end
+    view = c.window(figs()).phases[0]
+    assert not view.ready and view.unseen_s == 600.0
+    assert view.verdict == ("watch over, not judged: nothing looked at its figures for 10m00s "
+                            "of the watch (no console, no sbtop plan status): its 'during' "
+                            "criteria were not judged then")
+    shown = c.plan("pass", "1", figs())
+    assert shown.why_override == (view.unwatched,)
+    assert asyncio.run(c.execute(shown)).refused
+
+    # Looked at all along, but for five minutes the 5xx rate could not be read: the same.
+    again = controller(tmp_path / "b", clock, PlanSettings((INDEXES,)))
+    assert asyncio.run(again.execute(again.plan("start", "1"))).ok
+    watched(again, clock, 120)
+    watched(again, clock, 300, figs(e5=None))
+    watched(again, clock, 190)
+    unseen = again.window(figs()).phases[0].unseen_s
+    assert unseen is not None and 300.0 <= unseen <= 300.0 + 30.0  # looks kept every 30 s
+    assert again.plan("pass", "1", figs()).needs_override
+
+    # A console's looks (written down every 30 s) leave no stretch: a plain pass.
+    third = controller(tmp_path / "c", clock, PlanSettings((INDEXES,)))
+    assert asyncio.run(third.execute(third.plan("start", "1"))).ok
+    watched(third, clock, 610, every=5.0)
+    view = third.window(figs()).phases[0]
+    assert view.ready and view.unseen_s is not None and view.unseen_s <= 30.0
+    assert not third.plan("pass", "1", figs()).needs_override
+    assert to_dict(third.window(figs()))["phases"][0]["unseen_s"] == view.unseen_s

@@ -261,6 +261,8 @@ def _phase_lines(p: PhaseView) -> list[str]:
     if p.override:
         out.append(f"      override: {p.override}")
     if p.status in (Status.WATCHING, Status.FAILED, Status.RUNNING):
+        if p.unwatched is not None and not p.watch_over:  # (once over, the verdict says it)
+            out.append(f"      note: {p.unwatched}")
         for cr in p.criteria:
             out.append(f"      {_mark(cr.passed, False) if cr.passed is not None else 'n/a '} "
                        f"{cr.shown}")

@@ -197,6 +197,11 @@ def state_at(events: list[Event], wall: float) -> PlanState:
             rec.ended_wall = e.wall
         rec.status, rec.by = status, _text(d.get("by"))
         rec.override, rec.result = _text(d.get("override")), _text(d.get("result"))
+    for rec in state.phases.values():
+        if rec.status is Status.WATCHING:
+            # The recording's own ticks are the looks (it holds the figures of every one):
+            # the live record's looks are not events, and replay judges them again.
+            rec.looked_wall = wall
     return state
 
 
