@@ -777,3 +777,23 @@ def test_a_watch_nothing_looked_at_is_not_a_pass_without_an_override(tmp_path: P
     assert view.ready and view.unseen_s is not None and view.unseen_s <= 30.0
     assert not third.plan("pass", "1", figs()).needs_override
     assert to_dict(third.window(figs()))["phases"][0]["unseen_s"] == view.unseen_s
+
+
+def test_replay_keeps_the_watchs_start_through_a_rollback_that_failed() -> None:
+    # Live, a failed rollback leaves the phase watching as it was (its countdown goes on);
+    # replay must not start the watch again at the failure.
+    from sbtop.recording.plan_events import state_at
+    from sbtop.recording.reader import Event
+
+    def ev(wall: float, status: str, was: str, result: str | None = None) -> Event:
+        return Event(wall, "plan", {"phase": "Indexes", "status": status, "was": was,
+                                    "by": "ana", "result": result})
+
+    events = [ev(10, "running", "pending", "start: true"), ev(12, "watching", "running"),
+              ev(400, "running", "watching", "rollback: drop"),
+              ev(401, "watching", "running", "rollback failed: drop exited 1")]
+    rec = state_at(events, 500).phase("Indexes")
+    assert (rec.status, rec.started_wall, rec.watch_from_wall) == (Status.WATCHING, 10, 12)
+    view = judge_window(PlanSettings((PhaseSettings("Indexes", watch_s=600.0),)),
+                        state_at(events, 500), {}, 500).phases[0]
+    assert view.watch_left_s == 112.0 and view.rollback_failed is not None

@@ -34,12 +34,12 @@ from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.figures import Figure
 from sbtop.engine.gate import Gate
 from sbtop.engine.window import (
+    ROLLBACK_FAILED,
     ItemKind,
     ItemRecord,
     PhaseRecord,
     PhaseSettings,
     PlanSettings,
-    ROLLBACK_FAILED,
     PlanState,
     PreflightSettings,
     Status,
