@@ -797,3 +797,21 @@ def test_replay_keeps_the_watchs_start_through_a_rollback_that_failed() -> None:
     view = judge_window(PlanSettings((PhaseSettings("Indexes", watch_s=600.0),)),
                         state_at(events, 500), {}, 500).phases[0]
     assert view.watch_left_s == 112.0 and view.rollback_failed is not None
+
+
+def test_an_unreadable_record_is_kept_aside_not_written_over(tmp_path: Path) -> None:
+    # A hand edit gone wrong, a disk that lost a block: the window's record (who passed what,
+    # the overrides) read as nothing must still be there to read after the next change.
+    clock = ManualClock()
+    store = PlanStore(tmp_path, "staging")
+    damaged = b'{"phases": {"Database indexes": {"status": "passed", "by": "ana"'
+    store.path.write_bytes(damaged)
+    c = controller(tmp_path, clock)
+    assert c.state == PlanState() and "kept aside as plan-staging.damaged." in c.store.problem
+    assert c.confirm("Database backup completed").ok
+    kept = list(tmp_path.glob("plan-staging.damaged.*.json"))
+    assert [k.read_bytes() for k in kept] == [damaged]
+    assert c.reload().item("Database backup completed").ok is True
+    assert controller(tmp_path, clock).store.problem == ""
+    assert c.confirm("Database backup completed", undo=True).ok  # nothing more to keep
+    assert len(list(tmp_path.glob("plan-staging.damaged.*.json"))) == 1
