@@ -323,6 +323,8 @@ def test_the_config_builds_phases_with_durations_criteria_and_commands() -> None
      "plan.phases[0].rollback[1]: holds a NUL byte"),
     ({"preflight": [{"name": "x", "check": "command", "command": ["te\x00st"]}]},
      "plan.preflight[0].command[0]: holds a NUL byte"),
+    ({"phases": [{"name": "a", "watch": float("inf")}]},
+     "plan.phases[0].watch: expected a finite number of seconds, got inf"),
 ])
 def test_a_bad_plan_in_the_config_is_one_line_naming_the_key(
         plan: dict[str, object], message: str) -> None:
