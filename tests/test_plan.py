@@ -817,3 +817,22 @@ def test_an_unreadable_record_is_kept_aside_not_written_over(tmp_path: Path) -> 
     assert controller(tmp_path, clock).store.problem == ""
     assert c.confirm("Database backup completed", undo=True).ok  # nothing more to keep
     assert len(list(tmp_path.glob("plan-staging.damaged.*.json"))) == 1
+
+
+def test_a_rollback_by_command_still_shows_its_note_and_a_canary_flag_left_up(
+        tmp_path: Path) -> None:
+    # The runbook's phase 3: its rollback is a git checkout, and the note says what the command
+    # does not ("then commit and push; set the flag to 0 first"): the confirmation is where
+    # the person reads it.
+    from sbtop.engine.gate import Gate
+
+    note = "then commit and push; set the flag to 0 first (sbtop canary abort)"
+    phase = PhaseSettings("Optimized routes", canary=True, rollback=("true",),
+                          rollback_note=note)
+    c = controller(tmp_path, ManualClock(), PlanSettings((phase,)))
+    assert asyncio.run(c.execute(c.plan("start", "1"))).ok
+    lines = c.plan("rollback", "1", figs(), Gate(25, 100, 3600.0, 1200.0, ())).describe()
+    assert f"  note: {note}" in lines
+    assert "  note: the canary flag is at 25 %: sbtop canary abort sets it to 0" in lines
+    at_zero = c.plan("rollback", "1", figs(), Gate(0, 5, 0.0, 0.0, ())).describe()
+    assert not any("canary flag" in x for x in at_zero)

@@ -260,6 +260,13 @@ class PlanController:
             if not argv:
                 notes.append(f"roll it back by hand: {p.rollback_note}" if p.rollback_note
                              else "no rollback command: roll it back by hand, then confirm")
+            elif p.rollback_note:  # what the command leaves to a person ("then push")
+                notes.append(p.rollback_note)
+            if p.canary and gate is not None and gate.percent:
+                # Its code rolled back while the flag still sends traffic to it: said, not
+                # done (sbtop never acts beyond what was asked).
+                notes.append(f"the canary flag is at {gate.percent} %: sbtop canary abort sets "
+                             "it to 0")
         return PhasePlan(request, p, number, self.target, self.production, argv,
                          self.settings.timeout_s, tuple(why), tuple(notes), figures or {}, gate)
 
