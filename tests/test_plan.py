@@ -754,9 +754,9 @@ def test_a_watch_nothing_looked_at_is_not_a_pass_without_an_override(tmp_path: P
     c.record_breaches(figs())  # the pass's own look, at the end
     view = c.window(figs()).phases[0]
     assert not view.ready and view.unseen_s == 600.0
-    assert view.verdict == ("watch over, not judged: nothing looked at its figures for 10m00s "
-                            "of the watch (no console, no sbtop plan status): its 'during' "
-                            "criteria were not judged then")
+    assert view.verdict == ("watch over, not judged: its figures went unseen for 10m00s of the "
+                            "watch (no console or sbtop plan status looked, or a figure was "
+                            "unknown): its 'during' criteria were not judged then")
     shown = c.plan("pass", "1", figs())
     assert shown.why_override == (view.unwatched,)
     assert asyncio.run(c.execute(shown)).refused

@@ -305,9 +305,9 @@ class PhaseView:
         UNSEEN_MAX_S: its 'during' criteria cannot say they held then."""
         if self.unseen_s is None or self.unseen_s <= UNSEEN_MAX_S:
             return None
-        return (f"nothing looked at its figures for {words.duration(self.unseen_s)} of the "
-                "watch (no console, no sbtop plan status): its 'during' criteria were not "
-                "judged then")
+        return (f"its figures went unseen for {words.duration(self.unseen_s)} of the watch (no "
+                "console or sbtop plan status looked, or a figure was unknown): its 'during' "
+                "criteria were not judged then")
 
     @property
     def rollback_failed(self) -> str | None:
