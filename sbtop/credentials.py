@@ -5,7 +5,10 @@ Vercel's the secret in the path): a webhook's is shown as its scheme and host on
 from __future__ import annotations
 
 import ipaddress
+import os
+import re
 import urllib.parse
+from collections.abc import Mapping
 
 # Query parameters that carry a credential in the URLs people paste into configs (deploy
 # hooks, webhook relays, signed URLs).
@@ -59,3 +62,31 @@ def refuse_plain_http(url: str, what: str) -> str | None:
     host = urllib.parse.urlsplit(url).hostname or "?"
     return (f"{what} would go over plain http to {host}, readable on the way: use an https "
             "URL (plain http is allowed to this machine only)")
+
+
+# Environment variables whose value is a credential, by the words in their names (RENDER_API_KEY,
+# DATABASE_URL, SLACK_WEBHOOK_URL, PGPASSWORD, ...): a command sbtop runs inherits them all.
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|PASS\b|AUTH(?!OR)|CREDENTIAL|DSN|DATABASE_URL|"
+                          r"WEBHOOK|PRIVATE", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/:@]*:)([^\s/@]+)(@)")
+MIN_SECRET = 6  # shorter values ("1", "true", "prod") would mask half of every output
+
+
+def scrubbed(text: str, env: Mapping[str, str] | None = None) -> str:
+    """A command's output with what it may have been handed taken out: every URL's password
+    (`postgres://app:***@db`), and the value of every environment variable named like a
+    credential (`env`: the command's environment, os.environ when None)."""
+    values = []
+    for name, value in (os.environ if env is None else env).items():
+        if _SECRET_NAME.search(name) and len(value) >= MIN_SECRET:
+            values.append(value)
+            values += [v for v in _url_passwords(value) if len(v) >= MIN_SECRET]
+    for value in sorted(set(values), key=len, reverse=True):  # the longest first
+        text = text.replace(value, "***")
+    return _URL_PASSWORD.sub(r"\1***\3", text)
+
+
+def _url_passwords(value: str) -> list[str]:
+    """The passwords inside a URL-shaped value, raw and percent-decoded (as it may be quoted)."""
+    found = [m.group(2) for m in _URL_PASSWORD.finditer(value)]
+    return found + [urllib.parse.unquote(v) for v in found]

@@ -35,6 +35,11 @@ PREFLIGHT: list[dict[str, Any]] = [
      "note": "a path relative to where sbtop runs: the app's repository"},
 ]
 
+# The watches the runbook gives: 10 minutes for phase 1 ("monitor for 10 minutes"), 15 for
+# phase 3 ("monitor error rates for 15 minutes"). It gives none for phases 2, 4 and 5 ("deploy
+# and verify", "monitor chat functionality manually", "test in browser"): phases 4 and 5 are
+# watched for their expected duration, phase 2 for 5 minutes (its 2 are a deploy's restart;
+# the pool settles after). Nor does it give phase 5 a rollback: a note says the obvious one.
 PHASES: list[dict[str, Any]] = [
     {"name": "Database indexes", "risk": "low", "duration": ["5m", "10m"], "watch": "10m",
      "figures": ["error_rate_5xx_pct", "db_connections_pct"],

@@ -65,6 +65,14 @@ def audit(tmp_path: Path) -> list[dict[str, object]]:
     return AuditLog(tmp_path / "audit.jsonl").read()
 
 
+def watched(c: PlanController, clock: ManualClock, seconds: float,
+            figures: dict[str, Figure] | None = None, every: float = 10.0) -> None:
+    """`seconds` go by while a console looks every `every` seconds, as its ticks do."""
+    for _ in range(round(seconds / every)):
+        clock.advance(every)
+        c.record_breaches(figs() if figures is None else figures)
+
+
 # --- the pure judgement --------------------------------------------------------------------
 
 
@@ -79,6 +87,7 @@ def test_the_watch_counts_down_and_end_criteria_are_judged_only_when_it_is_over(
     state = PlanState()
     rec = state.phases.setdefault(INDEXES.name, PhaseRecord())
     rec.status, rec.started_wall, rec.watch_from_wall = Status.WATCHING, 1000.0, 1000.0
+    rec.looked_wall, rec.unseen_s = 1000.0 + 600, 30.0  # a console looked all along
     during = judge_window(PLAN, state, figs(p95=700.0), 1000.0 + 240).current
     assert during is not None and during.watch_left_s == 360.0
     # p95 may rise while the index builds: not judged until the end.
@@ -168,10 +177,10 @@ def test_the_record_survives_a_new_process_and_passes_after_the_watch(tmp_path: 
     c.confirm("1")
     c.record_checks({"Target answers": (True, "")})
     assert asyncio.run(c.execute(c.plan("start", "1", figs()))).ok
-    clock.advance(300)
+    watched(c, clock, 300)
     early = c.plan("pass", "1", figs())
     assert early.why_override == ("the watch is not over (5m00s left)",)
-    clock.advance(301)
+    watched(c, clock, 310)
     again = controller(tmp_path, clock)  # a new sbtop after an SSH drop
     assert again.window(figs()).current is not None
     ready = again.plan("pass", "Database indexes", figs())
@@ -309,6 +318,13 @@ def test_the_config_builds_phases_with_durations_criteria_and_commands() -> None
     # The record is read back with control characters escaped: such a name lost its record.
     ({"phases": [{"name": "Socket.IO\thandlers"}]}, "plan.phases[0].name: 'Socket.IO\\\\t"),
     ({"preflight": [{"name": "Backup\ndone"}]}, "plan.preflight[0].name: 'Backup\\\\n"),
+    # No program can be handed a NUL: said when the file is read, not when the phase starts.
+    ({"phases": [{"name": "a", "rollback": ["git", "check\x00out"]}]},
+     "plan.phases[0].rollback[1]: holds a NUL byte"),
+    ({"preflight": [{"name": "x", "check": "command", "command": ["te\x00st"]}]},
+     "plan.preflight[0].command[0]: holds a NUL byte"),
+    ({"phases": [{"name": "a", "watch": float("inf")}]},
+     "plan.phases[0].watch: expected a finite number of seconds, got inf"),
 ])
 def test_a_bad_plan_in_the_config_is_one_line_naming_the_key(
         plan: dict[str, object], message: str) -> None:
@@ -611,7 +627,7 @@ def test_a_pass_confirmed_after_a_breach_was_recorded_meanwhile_is_refused(
     clock = ManualClock()
     c = controller(tmp_path, clock, PlanSettings((INDEXES,)))
     assert asyncio.run(c.execute(c.plan("start", "1"))).ok
-    clock.advance(601.0)
+    watched(c, clock, 610.0)
     shown = c.plan("pass", "1", figs())
     assert not shown.needs_override
     console = controller(tmp_path, clock, PlanSettings((INDEXES,)))
@@ -687,3 +703,136 @@ def test_the_plan_says_its_figures_by_the_canary_gates_short_names() -> None:
     assert said_by_gate.split(",")[0] == shown[0].split(",")[0] == "5xx 0.15%"
     assert text({"phase": "Socket.IO", "breach": "error_rate_5xx_pct not critical (during)"}) \
         == "plan phase Socket.IO: 5xx not critical (during) broke during the watch"
+
+
+def test_a_phase_whose_rollback_failed_says_so_is_not_ready_and_status_exits_2(
+        tmp_path: Path) -> None:
+    # The person asked for a rollback because the phase went wrong; the rollback command
+    # failed, so the phase is still in. The window must not say "ready to pass" over that.
+    from sbtop.actions.plan_commands import plan_main
+    from sbtop.config import resolve
+    from sbtop.engine.assessment import Assessment
+    from sbtop.engine.levels import Level
+    from sbtop.engine.routes import Routes
+
+    cfg = parse({"targets": {"x": {"base_url": "http://127.0.0.1:9"}},
+                 "plan": {"phases": [{"name": "A", "watch": "1m", "rollback": ["false"]}]}})
+    clock = ManualClock()
+
+    async def assess(_s: float) -> Assessment:
+        return Assessment("x", 1, 1.0, clock.wall, Level.OK, figs(), Routes(), (), {})
+
+    def run(verb: str, name: str | None = None, **kw: object) -> tuple[int, list[str]]:
+        said: list[str] = []
+        code = asyncio.run(plan_main(resolve(cfg), verb, name, state_dir=tmp_path,
+                                     assess=assess, out=said.append, clock=clock,
+                                     yes=True, **kw))  # type: ignore[arg-type]
+        return code, said
+
+    assert run("start", "A")[0] == 0
+    clock.advance(90.0)  # the watch is over
+    code, said = run("rollback", "A")
+    assert code == 2 and "rollback failed: " in said[-1]
+    code, said = run("status")
+    assert code == 2, said
+    assert said[1] == ("deploy window on x: phase 1/1 A: ROLLBACK FAILED (still in): phase A "
+                       "rollback: false exited 1: no output"), said
+    code, said = run("pass", "A")
+    assert code == 1 and any("needs an override: its rollback failed: " in x for x in said)
+    assert PlanStore(tmp_path, "x").load().phase("A").status is Status.WATCHING
+    code, said = run("pass", "A", override="rolled back by hand on the box")
+    assert code == 0 and PlanStore(tmp_path, "x").load().phase("A").status is Status.PASSED
+
+
+def test_a_watch_nothing_looked_at_is_not_a_pass_without_an_override(tmp_path: Path) -> None:
+    # No console ran and no one ran sbtop plan status: a 5xx spike in the middle of the watch
+    # was never seen, so "5xx < 1% during the watch" cannot be said to have held.
+    clock = ManualClock()
+    c = controller(tmp_path, clock, PlanSettings((INDEXES,)))
+    assert asyncio.run(c.execute(c.plan("start", "1"))).ok
+    clock.advance(610.0)
+    c.record_breaches(figs())  # the pass's own look, at the end
+    view = c.window(figs()).phases[0]
+    assert not view.ready and view.unseen_s == 600.0
+    assert view.verdict == ("watch over, not judged: its figures went unseen for 10m00s of the "
+                            "watch (no console or sbtop plan status looked, or a figure was "
+                            "unknown): its 'during' criteria were not judged then")
+    shown = c.plan("pass", "1", figs())
+    assert shown.why_override == (view.unwatched,)
+    assert asyncio.run(c.execute(shown)).refused
+
+    # Looked at all along, but for five minutes the 5xx rate could not be read: the same.
+    again = controller(tmp_path / "b", clock, PlanSettings((INDEXES,)))
+    assert asyncio.run(again.execute(again.plan("start", "1"))).ok
+    watched(again, clock, 120)
+    watched(again, clock, 300, figs(e5=None))
+    watched(again, clock, 190)
+    unseen = again.window(figs()).phases[0].unseen_s
+    assert unseen is not None and 300.0 <= unseen <= 300.0 + 30.0  # looks kept every 30 s
+    assert again.plan("pass", "1", figs()).needs_override
+
+    # A console's looks (written down every 30 s) leave no stretch: a plain pass.
+    third = controller(tmp_path / "c", clock, PlanSettings((INDEXES,)))
+    assert asyncio.run(third.execute(third.plan("start", "1"))).ok
+    watched(third, clock, 610, every=5.0)
+    view = third.window(figs()).phases[0]
+    assert view.ready and view.unseen_s is not None and view.unseen_s <= 30.0
+    assert not third.plan("pass", "1", figs()).needs_override
+    assert to_dict(third.window(figs()))["phases"][0]["unseen_s"] == view.unseen_s
+
+
+def test_replay_keeps_the_watchs_start_through_a_rollback_that_failed() -> None:
+    # Live, a failed rollback leaves the phase watching as it was (its countdown goes on);
+    # replay must not start the watch again at the failure.
+    from sbtop.recording.plan_events import state_at
+    from sbtop.recording.reader import Event
+
+    def ev(wall: float, status: str, was: str, result: str | None = None) -> Event:
+        return Event(wall, "plan", {"phase": "Indexes", "status": status, "was": was,
+                                    "by": "ana", "result": result})
+
+    events = [ev(10, "running", "pending", "start: true"), ev(12, "watching", "running"),
+              ev(400, "running", "watching", "rollback: drop"),
+              ev(401, "watching", "running", "rollback failed: drop exited 1")]
+    rec = state_at(events, 500).phase("Indexes")
+    assert (rec.status, rec.started_wall, rec.watch_from_wall) == (Status.WATCHING, 10, 12)
+    view = judge_window(PlanSettings((PhaseSettings("Indexes", watch_s=600.0),)),
+                        state_at(events, 500), {}, 500).phases[0]
+    assert view.watch_left_s == 112.0 and view.rollback_failed is not None
+
+
+def test_an_unreadable_record_is_kept_aside_not_written_over(tmp_path: Path) -> None:
+    # A hand edit gone wrong, a disk that lost a block: the window's record (who passed what,
+    # the overrides) read as nothing must still be there to read after the next change.
+    clock = ManualClock()
+    store = PlanStore(tmp_path, "staging")
+    damaged = b'{"phases": {"Database indexes": {"status": "passed", "by": "ana"'
+    store.path.write_bytes(damaged)
+    c = controller(tmp_path, clock)
+    assert c.state == PlanState() and "kept aside as plan-staging.damaged." in c.store.problem
+    assert c.confirm("Database backup completed").ok
+    kept = list(tmp_path.glob("plan-staging.damaged.*.json"))
+    assert [k.read_bytes() for k in kept] == [damaged]
+    assert c.reload().item("Database backup completed").ok is True
+    assert controller(tmp_path, clock).store.problem == ""
+    assert c.confirm("Database backup completed", undo=True).ok  # nothing more to keep
+    assert len(list(tmp_path.glob("plan-staging.damaged.*.json"))) == 1
+
+
+def test_a_rollback_by_command_still_shows_its_note_and_a_canary_flag_left_up(
+        tmp_path: Path) -> None:
+    # The runbook's phase 3: its rollback is a git checkout, and the note says what the command
+    # does not ("then commit and push; set the flag to 0 first"): the confirmation is where
+    # the person reads it.
+    from sbtop.engine.gate import Gate
+
+    note = "then commit and push; set the flag to 0 first (sbtop canary abort)"
+    phase = PhaseSettings("Optimized routes", canary=True, rollback=("true",),
+                          rollback_note=note)
+    c = controller(tmp_path, ManualClock(), PlanSettings((phase,)))
+    assert asyncio.run(c.execute(c.plan("start", "1"))).ok
+    lines = c.plan("rollback", "1", figs(), Gate(25, 100, 3600.0, 1200.0, ())).describe()
+    assert f"  note: {note}" in lines
+    assert "  note: the canary flag is at 25 %: sbtop canary abort sets it to 0" in lines
+    at_zero = c.plan("rollback", "1", figs(), Gate(0, 5, 0.0, 0.0, ())).describe()
+    assert not any("canary flag" in x for x in at_zero)

@@ -126,12 +126,21 @@ async def test_a_whole_window_headless(tmp_path: Path) -> None:
         await session.actions.read_flag()  # the console reads it every 30 s
         assert await plan("pass", "3") == 1
         assert any("canary at 0 %, next step 5 % (sbtop canary next)" in s for s in said)
+        # The ladder stepped as the console's N key and `sbtop canary next` step it: through
+        # the gate, each step soaked (a minute in the demo), no override.
         c = session.actions.controller
-        assert c is not None and session.assessment is not None
-        figures = session.assessment.figures
-        step = await c.prepare(Request.CANARY_SET, figures, 100)
-        assert (await c.execute(step, override=True, figures=figures)).ok
-        assert await plan("pass", "3") == 0
+        assert c is not None
+        for percent in (5, 25, 100):
+            assert session.assessment is not None
+            figures = session.assessment.figures
+            step = await c.prepare(Request.CANARY_NEXT, figures)
+            assert not step.needs_override, step.describe()
+            done = await c.execute(step, figures=figures)
+            assert done.ok and c.state.canary.percent == percent, done.text
+            await ticks(3, 25.0)  # the soak
+            if percent < 100:
+                assert await plan("pass", "3") == 1
+        assert await plan("pass", "3") == 0, "\n".join(said)
         assert await plan("status") == 0 and said[1].startswith(
             "deploy window on demo: done: all 3 phases passed")
 

@@ -34,6 +34,7 @@ from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.figures import Figure
 from sbtop.engine.gate import Gate
 from sbtop.engine.window import (
+    ROLLBACK_FAILED,
     ItemKind,
     ItemRecord,
     PhaseRecord,
@@ -45,6 +46,7 @@ from sbtop.engine.window import (
     Window,
     breaches,
     judge_window,
+    looks,
 )
 
 MIN_REASON = 8  # characters of a typed override reason: a word or two, not "y"
@@ -165,10 +167,14 @@ class PlanController:
                 "command ran): check what it did, then roll it back or start it again")
 
     def record_breaches(self, figures: Mapping[str, Figure]) -> bool:
-        """The watching phases' 'during' criteria broken now, recorded the first time (the
-        record is only written when there is something new). True when it was."""
-        found = breaches(self.settings, self.state, figures, self.clock.now()[1])
-        if not found:
+        """A look at the watching phases: their 'during' criteria broken now, recorded the
+        first time, and the look itself (every LOOK_EVERY_S: a stretch nothing looked at is
+        not a stretch that held). The record is only written when there is something new.
+        True when it was."""
+        now = self.clock.now()[1]
+        found = breaches(self.settings, self.state, figures, now)
+        seen = looks(self.settings, self.state, figures, now)
+        if not found and not seen:
             return False
         try:
             with self.store.locked("plan watch"):
@@ -179,6 +185,9 @@ class PlanController:
                         continue
                     for name, breach in new.items():
                         rec.breaches.setdefault(name, breach)
+                for phase, stretch in looks(self.settings, state, figures, now).items():
+                    rec = state.phases[phase]  # (looks() names only phases on the record)
+                    rec.unseen_s, rec.looked_wall = max(rec.unseen_s, stretch), now
                 self.store.save(state)
                 self.state = state
         except LockedError:
@@ -237,6 +246,10 @@ class PlanController:
                                                        if left is not None else ""))
             why += [c.shown for c in view.failing]
             why += [f"{c.shown}: not judged" for c in view.unjudged]
+            if view.rollback_failed is not None:
+                why.append(f"its {view.rollback_failed} (it is still in)")
+            if view.unwatched is not None:
+                why.append(view.unwatched)
         else:
             if rec.status in (Status.PENDING, Status.ROLLED_BACK):
                 raise PlanError(f"phase {number} {p.name} is {rec.status}: nothing to roll "
@@ -247,6 +260,13 @@ class PlanController:
             if not argv:
                 notes.append(f"roll it back by hand: {p.rollback_note}" if p.rollback_note
                              else "no rollback command: roll it back by hand, then confirm")
+            elif p.rollback_note:  # what the command leaves to a person ("then push")
+                notes.append(p.rollback_note)
+            if p.canary and gate is not None and gate.percent:
+                # Its code rolled back while the flag still sends traffic to it: said, not
+                # done (sbtop never acts beyond what was asked).
+                notes.append(f"the canary flag is at {gate.percent} %: sbtop canary abort sets "
+                             "it to 0")
         return PhasePlan(request, p, number, self.target, self.production, argv,
                          self.settings.timeout_s, tuple(why), tuple(notes), figures or {}, gate)
 
@@ -307,6 +327,7 @@ class PlanController:
         if plan.request is PhaseRequest.START:
             rec.started_wall, rec.ended_wall, rec.by = now, None, who()
             rec.override, rec.breaches, rec.result = override, {}, None
+            rec.looked_wall, rec.unseen_s = None, 0.0  # this watch's looks are its own
             if override:  # the open pre-flight items it went past stand overridden
                 window = judge_window(self.settings, state, {}, now)
                 for item in window.preflight_open:
@@ -359,7 +380,7 @@ class PlanController:
             elif plan.request is PhaseRequest.ROLLBACK:
                 # The phase is still in: what it was, with why its rollback did not happen.
                 rec.status = before if before is not Status.RUNNING else Status.FAILED
-                text = f"rollback failed: {text}"
+                text = f"{ROLLBACK_FAILED}: {text}"
             else:
                 rec.status = Status.FAILED
             rec.result = text

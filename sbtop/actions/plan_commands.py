@@ -102,7 +102,8 @@ async def plan_main(wiring: Wiring, verb: str, name: str | None, *, state_dir: P
                 for line in status_lines(w, wiring.name):
                     out(line)
             failing = w.current is not None and (w.current.status is Status.FAILED
-                                                 or bool(w.current.failing))
+                                                 or bool(w.current.failing)
+                                                 or w.current.rollback_failed is not None)
             return EXIT_FAILED if failing else EXIT_DONE
         if verb == "preflight":
             return await _preflight(c, wiring, state_dir, a, out)
@@ -267,6 +268,8 @@ def _phase_lines(p: PhaseView) -> list[str]:
     if p.override:
         out.append(f"      override: {p.override}")
     if p.status in (Status.WATCHING, Status.FAILED, Status.RUNNING):
+        if p.unwatched is not None and not p.watch_over:  # (once over, the verdict says it)
+            out.append(f"      note: {p.unwatched}")
         for cr in p.criteria:
             out.append(f"      {_mark(cr.passed, False) if cr.passed is not None else 'n/a '} "
                        f"{cr.shown}")

@@ -40,6 +40,10 @@ class PlanStore:
         self.lock = StateStore(directory, target)  # the target's one lock
         self.problem = ""
         self._file_mode: int | None = None
+        self.kept: Path | None = None  # where an unreadable record was kept aside
+        # The last load found the file unreadable: the next save keeps it aside first (it is
+        # the window's record: who passed what, the overrides), never writes over it.
+        self._damaged = False
 
     def _ready(self) -> int:
         if self._file_mode is None:
@@ -68,7 +72,11 @@ class PlanStore:
         if not self.create and not self.path.exists():
             return PlanState()
         data, self.problem = read_record(self.path, self._ready())
+        self._damaged = data is None and bool(self.problem)
         if data is None:
+            if self._damaged:
+                self.problem += (f" (kept aside as {self.path.stem}.damaged.<UTC time>.json at "
+                                 "the next change, never written over)")
             return PlanState()
         bad: list[str] = []
         phases = _each(data.get("phases"), PhaseRecord, "phases", bad)
@@ -87,15 +95,21 @@ class PlanStore:
         return PlanState(phases, items, reset)
 
     def save(self, state: PlanState) -> None:
+        """Call under the lock."""
+        if self._damaged and self.exists() and read_record(self.path, self._ready())[1]:
+            self.kept = self.archive(time.time(), "damaged")
+        self._damaged = False
         write_record(self.path, self._ready(), asdict(state), "the plan", allow_nan=False)
 
-    def archive(self, now_wall: float) -> Path:
-        """The record moved aside, beside it (plan-TARGET.<UTC time>.json), never over
-        another archive and never deleted; call under the lock."""
+    def archive(self, now_wall: float, why: str = "") -> Path:
+        """The record moved aside, beside it (plan-TARGET.<UTC time>.json, or
+        plan-TARGET.<why>.<UTC time>.json), never over another archive and never deleted;
+        call under the lock."""
         self._ready()
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now_wall))
+        stem = f"{self.path.stem}.{why}" if why else self.path.stem
         for n in range(1, 100):
-            dest = self.dir / f"{self.path.stem}.{stamp}{'' if n == 1 else f'-{n}'}.json"
+            dest = self.dir / f"{stem}.{stamp}{'' if n == 1 else f'-{n}'}.json"
             try:
                 os.link(self.path, dest, follow_symlinks=False)
             except FileExistsError:

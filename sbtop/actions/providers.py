@@ -155,6 +155,8 @@ class CommandProvider:
             proc = await asyncio.shield(spawn)
         except OSError as e:
             raise ActionError(f"cannot run {argv[0]}: {e.strerror}") from None
+        except ValueError as e:  # a word with a NUL byte: no program can be handed it
+            raise ActionError(f"cannot run {argv[0]}: {e}") from None
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await _stop_group(await spawn)
@@ -189,7 +191,8 @@ class CommandProvider:
             # SIGTERM lets it clean up; what is still there after a second is killed.
             await _stop_group(proc)
             raise
-        output = b"".join(chunks).decode(errors="replace")
+        # What the command was handed (the environment's keys, a DSN) never shown or kept.
+        output = credentials.scrubbed(b"".join(chunks).decode(errors="replace"))
         if proc.returncode != 0:
             tail = " | ".join(output.strip().splitlines()[-3:])[:300]
             raise ActionError(f"{what}: {argv[0]} exited {proc.returncode}: {tail or 'no output'}")

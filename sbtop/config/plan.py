@@ -57,6 +57,7 @@ def validate_plan(plan: PlanConfig) -> None:
             argv = getattr(p, key)
             if argv and not argv[0].strip():
                 raise ConfigError(f"{where}.{key}: the first word is the program to run")
+            _argv(argv, f"{where}.{key}")
         canaries += p.canary
     if canaries > 1:
         raise ConfigError("plan.phases: only one phase can be the canary (canary = true)")
@@ -80,6 +81,7 @@ def validate_plan(plan: PlanConfig) -> None:
             raise ConfigError(f"{where}.sql: only with check = \"sql\"")
         if item.command and item.check != "command":
             raise ConfigError(f"{where}.command: only with check = \"command\"")
+        _argv(item.command, f"{where}.command")
         if item.timeout_s <= 0:
             raise ConfigError(f"{where}.timeout_s: must be greater than 0")
 
@@ -90,6 +92,13 @@ def _printable(name: str, where: str) -> None:
     if untrusted.line(name) != name:
         raise ConfigError(f"{where}: {untrusted.line(name, 60)!r} holds a control character "
                           "(a tab, a newline): names are one plain line")
+
+
+def _argv(argv: list[str], where: str) -> None:
+    """No program can be handed a NUL byte: said now, not when the phase starts."""
+    for i, word in enumerate(argv):
+        if "\x00" in word:
+            raise ConfigError(f"{where}[{i}]: holds a NUL byte")
 
 
 def _figure(name: str, where: str) -> None:

@@ -40,7 +40,9 @@ def duration_value(value: Any) -> float:
     """duration() without the path: ValueError says what is wrong (the binder's hook adds
     where)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if not math.isfinite(value) or value < 0:
+        if not math.isfinite(value):  # (TOML's inf and nan; 1e400 reads as inf)
+            raise ValueError(f"expected a finite number of seconds, got {value}")
+        if value < 0:
             raise ValueError("must not be negative")
         return float(value)
     if isinstance(value, str):

@@ -172,6 +172,13 @@ class Transition:
 
 
 KEEP_TRANSITIONS = 50  # per phase, the newest
+LOOK_EVERY_S = 30.0  # a look at a watched phase is written down at most this often
+# A stretch of a watch longer than this that nothing looked at: its 'during' criteria were not
+# judged then, and a pass says so (an override). Four looks' worth: a console's ticks, or a
+# `sbtop plan status` every minute or so, never leave one.
+UNSEEN_MAX_S = 4 * LOOK_EVERY_S
+# How a phase's result begins when its rollback command failed: the phase is still in.
+ROLLBACK_FAILED = "rollback failed"
 
 
 @dataclass
@@ -186,6 +193,11 @@ class PhaseRecord:
     # 'during' criteria broken while watching: criterion name -> the first breach.
     breaches: dict[str, Breach] = field(default_factory=dict)
     log: list[Transition] = field(default_factory=list)
+    # The watch's looks (a deploying console's ticks, `sbtop plan status` or `pass`): the last
+    # one written down, and the longest stretch of the watch so far that nothing looked at its
+    # 'during' figures. A breach in such a stretch was never seen.
+    looked_wall: float | None = None
+    unseen_s: float = 0.0
 
     def logged(self, wall: float) -> None:
         """Its status now, in the log (once: the same status at the same time is kept once)."""
@@ -271,6 +283,9 @@ class PhaseView:
     override: str | None = None
     result: str | None = None
     canary: Gate | None = None  # the canary phase: the ladder's gate, as the canary panel shows
+    # The longest stretch of its watch so far that nothing looked at its 'during' figures
+    # (None: nothing to watch during, or not watching).
+    unseen_s: float | None = None
 
     @property
     def name(self) -> str:
@@ -285,6 +300,25 @@ class PhaseView:
         return tuple(c for c in self.criteria if c.passed is False)
 
     @property
+    def unwatched(self) -> str | None:
+        """In words, when a stretch of its watch went unlooked-at for longer than
+        UNSEEN_MAX_S: its 'during' criteria cannot say they held then."""
+        if self.unseen_s is None or self.unseen_s <= UNSEEN_MAX_S:
+            return None
+        return (f"its figures went unseen for {words.duration(self.unseen_s)} of the watch (no "
+                "console or sbtop plan status looked, or a figure was unknown): its 'during' "
+                "criteria were not judged then")
+
+    @property
+    def rollback_failed(self) -> str | None:
+        """Its last rollback's failure, in words, while it is still in (a new start, a pass
+        or a rollback that works clears it): what a person asked for did not happen."""
+        if self.status in (Status.WATCHING, Status.FAILED) and self.result is not None \
+                and self.result.startswith(ROLLBACK_FAILED):
+            return self.result
+        return None
+
+    @property
     def unjudged(self) -> tuple[CriterionView, ...]:
         """Once the watch is over, the criteria that cannot be judged now (their figure is
         unknown or not measured): a pass on them would be a pass without the figures."""
@@ -297,13 +331,17 @@ class PhaseView:
         """Watching, the watch over, every criterion judged and none failing: a person may
         pass it without an override (sbtop never passes it)."""
         return (self.status is Status.WATCHING and self.watch_over and not self.failing
-                and not self.unjudged)
+                and not self.unjudged and self.rollback_failed is None
+                and self.unwatched is None)
 
     @property
     def verdict(self) -> str:
         """One line: what this phase is waiting for."""
         s = self.status
         if s is Status.WATCHING:
+            if self.rollback_failed is not None:
+                why = self.rollback_failed.removeprefix(ROLLBACK_FAILED)
+                return f"{ROLLBACK_FAILED.upper()} (still in){why}"
             if self.failing:
                 return "FAILING: " + "; ".join(c.shown for c in self.failing)
             if self.watch_left_s is None:
@@ -312,6 +350,8 @@ class PhaseView:
                 return f"watching: {words.duration(self.watch_left_s)} left"
             if self.unjudged:
                 return "watch over, not judged: " + "; ".join(c.shown for c in self.unjudged)
+            if self.unwatched is not None:
+                return f"watch over, not judged: {self.unwatched}"
             return "watch over: ready to pass"
         if s is Status.FAILED:
             return f"failed: {self.result or 'its command failed'}"
@@ -444,7 +484,39 @@ def _phase(number: int, p: PhaseSettings, rec: PhaseRecord, figures: Mapping[str
                      "(sbtop canary next)")
         views.append(CriterionView("canary at the top step", When.END, at_top, shown))
     return PhaseView(number, p, rec.status, rec.started_wall, rec.ended_wall, left,
-                     tuple(views), rec.by, rec.override, rec.result, gate)
+                     tuple(views), rec.by, rec.override, rec.result, gate,
+                     unseen_s(p, rec, now_wall))
+
+
+def unseen_s(p: PhaseSettings, rec: PhaseRecord, now_wall: float) -> float | None:
+    """The longest stretch of a watching phase's watch, so far, that nothing looked at (the
+    one since its last look included); None when it has nothing to watch 'during'."""
+    if rec.status is not Status.WATCHING or rec.watch_from_wall is None or not _during(p):
+        return None
+    end = min(now_wall, rec.watch_from_wall + p.watch_s)
+    last = rec.looked_wall if rec.looked_wall is not None else rec.watch_from_wall
+    return max(rec.unseen_s, end - last, 0.0)
+
+
+def looks(settings: PlanSettings, state: PlanState, figures: Mapping[str, Figure],
+          now_wall: float) -> dict[str, float]:
+    """The watching phases this look counts for (every 'during' figure fresh now) and is due
+    to be written down for (LOOK_EVERY_S since the last, or the first past the watch's end):
+    phase name -> the stretch it closes."""
+    out: dict[str, float] = {}
+    for p in settings.phases:
+        rec = state.phase(p.name)
+        during = _during(p)
+        if rec.status is not Status.WATCHING or rec.watch_from_wall is None or not during:
+            continue
+        if any(_value(figures.get(c.figure)) is None for c in during):
+            continue  # an unknown figure is not looked at
+        last = rec.looked_wall if rec.looked_wall is not None else rec.watch_from_wall
+        end = rec.watch_from_wall + p.watch_s
+        if last >= end or (now_wall - last < LOOK_EVERY_S and now_wall < end):
+            continue
+        out[p.name] = min(now_wall, end) - last
+    return out
 
 
 def _value(f: Figure | None) -> float | None:
@@ -526,6 +598,7 @@ def to_dict(w: Window) -> dict[str, Any]:
             "watch_left_s": _num(p.watch_left_s), "started": iso(p.started_wall),
             "ended": iso(p.ended_wall), "by": p.by, "override": p.override, "result": p.result,
             "verdict": p.verdict, "ready": p.ready, "canary": s.canary,
+            "unseen_s": _num(p.unseen_s),
             "run": list(s.run), "rollback": list(s.rollback),
             "rollback_note": s.rollback_note,
             "criteria": [crit(c) for c in p.criteria]}

@@ -17,6 +17,7 @@ from sbtop import format
 from sbtop.engine.keys import Fig
 from sbtop.engine.labels import label, said
 from sbtop.engine.window import (
+    ROLLBACK_FAILED,
     Breach,
     ItemRecord,
     PhaseRecord,
@@ -188,15 +189,22 @@ def state_at(events: list[Event], wall: float) -> PlanState:
             continue  # not a status sbtop writes
         was = rec.status
         rolling_back = str(d.get("result") or "").startswith("rollback:")
+        # Back to watching after its rollback failed: the watch goes on from where it was.
+        rolled_back_failed = str(d.get("result") or "").startswith(ROLLBACK_FAILED)
         if (status in (Status.RUNNING, Status.WATCHING) and not rolling_back
                 and was not in (Status.RUNNING, Status.WATCHING)):
             rec.started_wall, rec.ended_wall, rec.breaches = e.wall, None, {}
-        if status is Status.WATCHING:
+        if status is Status.WATCHING and not rolled_back_failed:
             rec.watch_from_wall = e.wall
         if status in (Status.PASSED, Status.ROLLED_BACK):
             rec.ended_wall = e.wall
         rec.status, rec.by = status, _text(d.get("by"))
         rec.override, rec.result = _text(d.get("override")), _text(d.get("result"))
+    for rec in state.phases.values():
+        if rec.status is Status.WATCHING:
+            # The recording's own ticks are the looks (it holds the figures of every one):
+            # the live record's looks are not events, and replay judges them again.
+            rec.looked_wall = wall
     return state
 
 
