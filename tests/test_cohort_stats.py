@@ -125,3 +125,20 @@ def test_no_errors_anywhere_is_no_difference_and_no_requests_no_test() -> None:
 def test_counts_from_rates_are_rounded_before_the_exact_test() -> None:
     # Prometheus's counts are rates x the window: 2.9999 errors of 3.0001 requests are 3 of 3.
     assert proportions_greater(2.9999, 3.0001, 0.0, 3.0).p == pytest.approx(0.05)
+
+
+def test_mann_whitney_compares_two_bucket_layouts_on_the_bounds_both_have() -> None:
+    # Canary bounds 0.1, 0.3, +Inf; stable 0.2, 0.3, +Inf. A canary request in (0, 0.1] and a
+    # stable one in (0, 0.2] cannot be ordered, so only 0.3 and +Inf are compared: canary one
+    # request <= 0.3 and one above, stable both <= 0.3: the first worked example again,
+    # U1 = 3, z = 0.5, p = 0.308538. (Ordered by upper bound, the canary's (0, 0.1] request
+    # would rank below both stable ones: U1 = 2, a different answer from the same requests.)
+    r = mann_whitney_greater([(0.1, 1), (0.3, 1), (INF, 2)], [(0.2, 2), (0.3, 2), (INF, 2)])
+    assert r.statistic == 3.0
+    assert r.z == pytest.approx(0.5)
+    assert r.p == pytest.approx(0.308538, abs=1e-6)
+
+
+def test_two_layouts_with_no_bound_in_common_cannot_be_compared() -> None:
+    r = mann_whitney_greater([(0.1, 1), (0.5, 2)], [(0.2, 2), (0.6, 2)])
+    assert r.p is None and r.why == "the cohorts' histograms have no bucket bound in common"

@@ -436,3 +436,32 @@ def test_a_fractional_count_from_prometheus_never_reads_as_enough() -> None:
     assert _waiting(99.7, 5000, c) == "waiting for 1 more canary requests (99 of 100)"
     assert _waiting(150, 99.6, c) == "waiting for 1 more stable requests (99)"
     assert _waiting(100.0, 100.0, c) is None
+
+
+def layout_page(canary: dict[float, float], stable: dict[float, float]) -> PageText:
+    """The two cohorts with bucket layouts of their own (instances running different code)."""
+    page = PageText()
+    for value, buckets in (("optimized", canary), ("baseline", stable)):
+        page.histogram({"route": "/x", "status_code": "200", "variant": value}, buckets)
+        page.sample("http_requests_total", {"route": "/x", "status": "200", "variant": value},
+                    buckets[INF])
+    page.sample("process_start_time_seconds", {}, 1000)
+    return page
+
+
+def test_cohorts_with_different_bucket_layouts_and_the_same_latency_do_not_fail() -> None:
+    # Every request of both cohorts takes about 0.55 s. The canary's layout (0.1, 0.5, 1)
+    # puts them in (0.5, 1], the stable's (0.2, 0.6, 1) in (0.2, 0.6]: read each on its own
+    # layout, the canary looks slower (p95 975 ms against 580 ms, and every canary bucket
+    # above every stable one). On the bounds both have (1, +Inf) they are the same.
+    canary = {0.1: 0, 0.5: 0, 1.0: 200, INF: 200}
+    stable = {0.2: 0, 0.6: 2000, 1.0: 2000, INF: 2000}
+    a = run([layout_page(dict.fromkeys(canary, 0), dict.fromkeys(stable, 0)),
+             layout_page(canary, stable)])
+    c = a.cohorts
+    assert c is not None and c.comparison is not None
+    assert c.comparison.latency.state == PASS, c.comparison.latency.said
+    assert c.comparison.p95_diff_pct == pytest.approx(0.0)
+    assert c.comparison.latency.said == (
+        "canary p95 +0 % vs stable, not significant (p=1.00), 200 vs 2,000 requests on 2 "
+        "shared bucket bounds: pass")

@@ -57,15 +57,34 @@ def bucket_counts(cumulative: Sequence[tuple[float, float]]) -> list[tuple[float
     return out
 
 
+def shared_bounds(canary: Sequence[tuple[float, float]], stable: Sequence[tuple[float, float]]
+                  ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """Both cohorts' cumulative buckets at the bounds both have. With one layout (one
+    histogram, the flag drawn per request) that is all of them. With two (instances running
+    different code), a bucket of one layout overlaps two of the other: ordering them by their
+    upper bound would rank a canary request in (0.5, 1] above a stable one in (0.2, 0.6] that
+    took as long. A cumulative count at a shared bound is exact for each cohort, so the
+    coarser common layout compares like with like."""
+    both = {le for le, _c in canary} & {le for le, _c in stable}
+    return ([(le, c) for le, c in canary if le in both],
+            [(le, c) for le, c in stable if le in both])
+
+
 def mann_whitney_greater(canary: Sequence[tuple[float, float]],
                          stable: Sequence[tuple[float, float]]) -> Significance:
     """One-sided Mann-Whitney U: is a canary request's duration stochastically larger than a
-    stable one's? Both cohorts as cumulative buckets (upper bound, count), the same bounds.
+    stable one's? Both cohorts as cumulative buckets (upper bound, count); where their bounds
+    differ, on the bounds both have (`shared_bounds`).
 
     U counts the (canary, stable) pairs in which the canary request was slower, a tie counting
     half. Under "no difference" its mean is n1 n2 / 2 and its variance
     n1 n2 / 12 x ((N + 1) - sum(t^3 - t) / (N (N - 1))), t the requests of each bucket. The
     z-score takes a continuity correction of 1/2."""
+    if canary and stable:
+        canary, stable = shared_bounds(canary, stable)
+        if not canary:
+            return Significance(None, None, None, "none",
+                                "the cohorts' histograms have no bucket bound in common")
     a = dict(bucket_counts(canary))
     b = dict(bucket_counts(stable))
     bounds = sorted(set(a) | set(b))
