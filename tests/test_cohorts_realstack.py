@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from sbtop.engine.cohorts import FAIL
 from sbtop.engine.keys import Fig
 from sbtop.wiring import Wiring
 from tests.promserver import PromServer
-from tests.realstack.stack import Load, NodeApp, cycle, running
+from tests.realstack.stack import Load, NodeApp, cycle, readme_cohort_app, running
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("realstack")]
 WINDOW = 3.0
@@ -103,3 +104,21 @@ async def _both(canary: Canary) -> tuple[Assessment, Assessment]:
                                 check.run(wiring(base_url=canary.app.url, metrics_urls=urls),
                                           WINDOW))
     return a, b
+
+
+def test_the_readme_prom_client_snippet_runs_and_its_cohorts_are_compared(
+        tmp_path: Path) -> None:
+    # The README's snippet as written, in a real Express app with prom-client, the flag at
+    # 20 %: sbtop splits its pages by `variant` and catches the slow optimized cohort.
+    script = readme_cohort_app(tmp_path, Path(__file__).parents[1] / "README.md")
+    app = NodeApp("readme", env={"PERF_OPTIMIZATIONS_ENABLED": "20"}, script=script)
+    with running(app):
+        load = Load({"targets": [{"name": "app", "url": app.url, "rps": 100,
+                                  "cycle": cycle(20)}]})
+        with running(load):
+            a = run(wiring(base_url=app.url))
+    c = a.cohorts
+    assert c is not None and c.canary is not None and c.stable is not None, a.cohorts
+    share = c.canary.requests / (c.canary.requests + c.stable.requests)
+    assert 0.1 < share < 0.3
+    assert c.comparison is not None and c.comparison.latency.state == FAIL, c.comparison
