@@ -465,3 +465,42 @@ def test_cohorts_with_different_bucket_layouts_and_the_same_latency_do_not_fail(
     assert c.comparison.latency.said == (
         "canary p95 +0 % vs stable, not significant (p=1.00), 200 vs 2,000 requests on 2 "
         "shared bucket bounds: pass")
+
+
+def test_a_counter_reset_in_one_cohort_only_counts_that_cohort_from_zero() -> None:
+    # No restart (the process start time is the same): the canary's series alone fall from 200
+    # to 120 (reset by the app, or a series dropped and made again). Its window is the 200
+    # before plus the 120 after; the stable cohort's is untouched: 2,000.
+    full = {0.1: 1, 0.25: 1, 0.5: 1, 1.0: 1, INF: 1}
+    a = run([cohort_page(ZERO, ZERO),
+             cohort_page({k: 200 * v for k, v in full.items()},
+                         {k: 1000 * v for k, v in full.items()}),
+             cohort_page({k: 120 * v for k, v in full.items()},
+                         {k: 2000 * v for k, v in full.items()})])
+    c = a.cohorts
+    assert c is not None and c.canary is not None and c.stable is not None
+    assert c.canary.requests == 320 and c.stable.requests == 2000
+
+
+def test_a_canary_cohort_that_appears_mid_window_counts_from_its_first_request() -> None:
+    # The canary's series at 0, then absent (the flag off), then back at 150 (the flag on:
+    # prom-client makes a series at its first request, so all 150 are in the window). Then the
+    # app restarts with the flag off: the canary's series are gone, its 150 stay in the
+    # window, the stable cohort counts on from the restart: 1,000 + 1,000 + 500.
+    def stable_only(n: float, started: float) -> PageText:
+        page = PageText()
+        labels = {"method": "GET", "route": "/api/friends/list", "variant": "baseline"}
+        page.histogram({**labels, "status_code": "200"},
+                       {0.1: n, 0.25: n, 0.5: n, 1.0: n, INF: n})
+        page.sample("http_requests_total", {**labels, "status": "200"}, n)
+        page.sample("process_start_time_seconds", {}, started)
+        return page
+
+    slow = {0.1: 0, 0.25: 0, 0.5: 150, 1.0: 150, INF: 150}
+    a = run([cohort_page(ZERO, ZERO), stable_only(1000, 1000),
+             cohort_page(slow, {0.1: 2000, 0.25: 2000, 0.5: 2000, 1.0: 2000, INF: 2000}),
+             stable_only(500, 2000)])
+    c = a.cohorts
+    assert c is not None and c.canary is not None and c.stable is not None
+    assert c.canary.requests == 150 and c.stable.requests == 2500
+    assert c.comparison is not None and c.comparison.latency.state == FAIL
