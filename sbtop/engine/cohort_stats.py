@@ -5,9 +5,10 @@ histogram bucket counts in the window. A histogram does not keep each request's 
 which bucket it fell in, so the buckets are ordered categories: every request in a bucket shares
 the bucket's mid-rank (ties), and the normal approximation uses the tie-corrected variance
 (Lehmann, "Nonparametrics", 1975, ch. 1). With thousands of requests and a dozen buckets
-nearly every request is tied with others, which is exactly what the correction is for; the
-exact distribution is not needed at the sizes the gate judges (it waits for a minimum number of
-canary requests first).
+nearly every request is tied with others, which is exactly what the correction is for. The
+normal approximation is close to the exact (permutation) distribution at the gate's minimum
+count while the requests are spread over the buckets; it is too bold when a difference sits in a
+few requests of a sparse bucket (measured in README, "The gate that compares").
 
 Errors: the 5xx share of each cohort, one-sided ("the canary fails more"): Fisher's exact test
 (the hypergeometric tail) while an expected cell count is small, the pooled two-proportion z-test
