@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import pytest
 
@@ -504,3 +505,27 @@ def test_a_canary_cohort_that_appears_mid_window_counts_from_its_first_request()
     assert c is not None and c.canary is not None and c.stable is not None
     assert c.canary.requests == 150 and c.stable.requests == 2500
     assert c.comparison is not None and c.comparison.latency.state == FAIL
+
+
+def test_six_canary_requests_in_a_sparse_bucket_are_judged_by_the_exact_test() -> None:
+    # Stable: 1,960 requests <= 0.1 s, 30 in (0.1, 0.25], 10 in (0.25, 1]. Canary: 94 and 6.
+    # Canary p95: rank 95 of 100, the 1st of 6 in (0.1, 0.25]: 0.1 + 0.15 x 1/6 = 125 ms;
+    # stable: 0.1 x 1,900/1,960 = 97 ms: +29 %. Exactly (a canary request's 2U: 1,960 in the
+    # first bucket, 2 x 1,960 + 30 = 3,950 in the second, 2 x 1,990 + 10 = 3,990 in the
+    # third; observed 94 x 1,960 + 6 x 3,950 = 207,940): P(1,990 x2 + 2,030 x3 >= 11,940),
+    # x2, x3 the canary's requests in buckets 2 and 3 of 36 and 10, 100 drawn of 2,100:
+    # 0.020, not significant at 0.01. The normal approximation said 0.004: a FAIL.
+    stable = {0.1: 1960, 0.25: 1990, 1.0: 2000, INF: 2000}
+    canary = {0.1: 94, 0.25: 100, 1.0: 100, INF: 100}
+    a = run([cohort_page(dict.fromkeys(canary, 0), dict.fromkeys(stable, 0)),
+             cohort_page(canary, stable)])
+    c = a.cohorts
+    assert c is not None and c.comparison is not None
+    want = sum(math.comb(2054, 100 - x2 - x3) * math.comb(36, x2) * math.comb(10, x3)
+               for x2 in range(37) for x3 in range(11)
+               if 1990 * x2 + 2030 * x3 >= 11940) / math.comb(2100, 100)
+    assert want == pytest.approx(0.0200, abs=5e-4)
+    assert c.comparison.latency.p == pytest.approx(want, rel=1e-6)
+    assert c.comparison.latency.said == (
+        "canary p95 +29 % vs stable, not significant (p=0.020), 100 vs 2,000 requests: pass")
+    assert c.comparison.latency.test == "mann-whitney exact"
