@@ -124,7 +124,7 @@ def test_small_counts_take_fishers_exact_test() -> None:
 def test_two_proportion_z_test_worked_by_hand() -> None:
     # 30/100 against 20/100: pooled 0.25, se = sqrt(0.25 x 0.75 x 0.02) = 0.0612372,
     # z = 0.1 / 0.0612372 = 1.632993, p = 0.051235. Expected cells >= 25: the z-test.
-    r = proportions_greater(30, 100, 20, 100)
+    r = proportions_greater(30, 100, 20, 100, exact_up_to=0)
     assert r.method == "z-test"
     assert r.z == pytest.approx(1.632993, abs=1e-6)
     assert r.p == pytest.approx(0.051235, abs=1e-6)
@@ -201,3 +201,27 @@ def test_many_well_filled_buckets_keep_the_normal_approximation() -> None:
     canary = [(0.05, 60), (0.1, 90), (0.25, 96), (0.5, 98), (INF, 100)]
     r = mann_whitney_greater(canary, [(le, c * 19) for le, c in canary])
     assert r.method == "mann-whitney"
+
+
+def test_a_few_expected_errors_take_fishers_exact_test_not_the_z_test() -> None:
+    # 10 canary 5xx of 100 against 90 of 1,900: 100 errors of 2,000, 5 expected on the
+    # canary (the rule of five would allow the z-test). Pooled 0.05, se = sqrt(0.05 x 0.95 x
+    # (1/100 + 1/1,900)) = 0.022361, z = (0.1 - 0.047368) / 0.022361 = 2.3537, p = 0.0093:
+    # significant at 0.01. Exactly, the canary's 100 requests drawn from the 2,000 hold X of
+    # the 100 errors: P(X >= 10) = sum C(100, x) C(1,900, 100 - x) / C(2,000, 100) = 0.025.
+    want = sum(math.comb(100, x) * math.comb(1900, 100 - x) for x in range(10, 101)
+               ) / math.comb(2000, 100)
+    assert want == pytest.approx(0.025, abs=5e-4)
+    r = proportions_greater(10, 100, 90, 1900)
+    assert r.method == "fisher"
+    assert r.p == pytest.approx(want, rel=1e-9)
+    z = proportions_greater(10, 100, 90, 1900, exact_up_to=0)
+    assert z.z == pytest.approx(2.3537, abs=1e-4) and z.p == pytest.approx(0.0093, abs=1e-4)
+
+
+def test_fishers_sum_stops_past_the_mode_without_losing_digits() -> None:
+    # 40 canary 5xx of 100 against 60 of 1,900: far in the tail. The sum to the end, term by
+    # term, against the one that stops once a term is under 1e-12 of the total.
+    want = sum(math.comb(100, x) * math.comb(1900, 100 - x) for x in range(40, 101)
+               ) / math.comb(2000, 100)
+    assert fisher_greater(40, 100, 60, 1900) == pytest.approx(want, rel=1e-10)
