@@ -225,3 +225,12 @@ def test_fishers_sum_stops_past_the_mode_without_losing_digits() -> None:
     want = sum(math.comb(100, x) * math.comb(1900, 100 - x) for x in range(40, 101)
                ) / math.comb(2000, 100)
     assert fisher_greater(40, 100, 60, 1900) == pytest.approx(want, rel=1e-10)
+
+
+def test_a_canary_slower_than_every_likely_way_gets_a_tiny_p_never_zero() -> None:
+    # 30 of 100 canary requests over 0.1 s against 10 of 2,000 stable: about 2 expected, the
+    # exact sum's likely ways stop far short of 30. The p-value is the approximation's, tiny
+    # but not 0 (a p of 0 would claim a certainty no test gives).
+    r = mann_whitney_greater([(0.1, 70), (0.5, 100), (INF, 100)],
+                             [(0.1, 1990), (0.5, 2000), (INF, 2000)])
+    assert r.p is not None and 0.0 < r.p < 1e-12

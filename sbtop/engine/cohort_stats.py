@@ -209,6 +209,10 @@ def _exact_greater(canary: Sequence[float], stable: Sequence[float]) -> float | 
     last = scores[fullest]
     total = sum(prob for (placed, score), prob in states.items()
                 if score + (n1 - placed) * last >= observed)
+    if total <= 0.0:
+        # The canary's U lies past every likely way (p far under 1e-12): not 0, the
+        # approximation's tiny p says how far.
+        return None
     return min(1.0, total)
 
 
