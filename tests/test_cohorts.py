@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import pytest
 
@@ -436,3 +437,95 @@ def test_a_fractional_count_from_prometheus_never_reads_as_enough() -> None:
     assert _waiting(99.7, 5000, c) == "waiting for 1 more canary requests (99 of 100)"
     assert _waiting(150, 99.6, c) == "waiting for 1 more stable requests (99)"
     assert _waiting(100.0, 100.0, c) is None
+
+
+def layout_page(canary: dict[float, float], stable: dict[float, float]) -> PageText:
+    """The two cohorts with bucket layouts of their own (instances running different code)."""
+    page = PageText()
+    for value, buckets in (("optimized", canary), ("baseline", stable)):
+        page.histogram({"route": "/x", "status_code": "200", "variant": value}, buckets)
+        page.sample("http_requests_total", {"route": "/x", "status": "200", "variant": value},
+                    buckets[INF])
+    page.sample("process_start_time_seconds", {}, 1000)
+    return page
+
+
+def test_cohorts_with_different_bucket_layouts_and_the_same_latency_do_not_fail() -> None:
+    # Every request of both cohorts takes about 0.55 s. The canary's layout (0.1, 0.5, 1)
+    # puts them in (0.5, 1], the stable's (0.2, 0.6, 1) in (0.2, 0.6]: read each on its own
+    # layout, the canary looks slower (p95 975 ms against 580 ms, and every canary bucket
+    # above every stable one). On the bounds both have (1, +Inf) they are the same.
+    canary = {0.1: 0, 0.5: 0, 1.0: 200, INF: 200}
+    stable = {0.2: 0, 0.6: 2000, 1.0: 2000, INF: 2000}
+    a = run([layout_page(dict.fromkeys(canary, 0), dict.fromkeys(stable, 0)),
+             layout_page(canary, stable)])
+    c = a.cohorts
+    assert c is not None and c.comparison is not None
+    assert c.comparison.latency.state == PASS, c.comparison.latency.said
+    assert c.comparison.p95_diff_pct == pytest.approx(0.0)
+    assert c.comparison.latency.said == (
+        "canary p95 +0 % vs stable, not significant (p=1.00), 200 vs 2,000 requests on 2 "
+        "shared bucket bounds: pass")
+
+
+def test_a_counter_reset_in_one_cohort_only_counts_that_cohort_from_zero() -> None:
+    # No restart (the process start time is the same): the canary's series alone fall from 200
+    # to 120 (reset by the app, or a series dropped and made again). Its window is the 200
+    # before plus the 120 after; the stable cohort's is untouched: 2,000.
+    full = {0.1: 1, 0.25: 1, 0.5: 1, 1.0: 1, INF: 1}
+    a = run([cohort_page(ZERO, ZERO),
+             cohort_page({k: 200 * v for k, v in full.items()},
+                         {k: 1000 * v for k, v in full.items()}),
+             cohort_page({k: 120 * v for k, v in full.items()},
+                         {k: 2000 * v for k, v in full.items()})])
+    c = a.cohorts
+    assert c is not None and c.canary is not None and c.stable is not None
+    assert c.canary.requests == 320 and c.stable.requests == 2000
+
+
+def test_a_canary_cohort_that_appears_mid_window_counts_from_its_first_request() -> None:
+    # The canary's series at 0, then absent (the flag off), then back at 150 (the flag on:
+    # prom-client makes a series at its first request, so all 150 are in the window). Then the
+    # app restarts with the flag off: the canary's series are gone, its 150 stay in the
+    # window, the stable cohort counts on from the restart: 1,000 + 1,000 + 500.
+    def stable_only(n: float, started: float) -> PageText:
+        page = PageText()
+        labels = {"method": "GET", "route": "/api/friends/list", "variant": "baseline"}
+        page.histogram({**labels, "status_code": "200"},
+                       {0.1: n, 0.25: n, 0.5: n, 1.0: n, INF: n})
+        page.sample("http_requests_total", {**labels, "status": "200"}, n)
+        page.sample("process_start_time_seconds", {}, started)
+        return page
+
+    slow = {0.1: 0, 0.25: 0, 0.5: 150, 1.0: 150, INF: 150}
+    a = run([cohort_page(ZERO, ZERO), stable_only(1000, 1000),
+             cohort_page(slow, {0.1: 2000, 0.25: 2000, 0.5: 2000, 1.0: 2000, INF: 2000}),
+             stable_only(500, 2000)])
+    c = a.cohorts
+    assert c is not None and c.canary is not None and c.stable is not None
+    assert c.canary.requests == 150 and c.stable.requests == 2500
+    assert c.comparison is not None and c.comparison.latency.state == FAIL
+
+
+def test_six_canary_requests_in_a_sparse_bucket_are_judged_by_the_exact_test() -> None:
+    # Stable: 1,960 requests <= 0.1 s, 30 in (0.1, 0.25], 10 in (0.25, 1]. Canary: 94 and 6.
+    # Canary p95: rank 95 of 100, the 1st of 6 in (0.1, 0.25]: 0.1 + 0.15 x 1/6 = 125 ms;
+    # stable: 0.1 x 1,900/1,960 = 97 ms: +29 %. Exactly (a canary request's 2U: 1,960 in the
+    # first bucket, 2 x 1,960 + 30 = 3,950 in the second, 2 x 1,990 + 10 = 3,990 in the
+    # third; observed 94 x 1,960 + 6 x 3,950 = 207,940): P(1,990 x2 + 2,030 x3 >= 11,940),
+    # x2, x3 the canary's requests in buckets 2 and 3 of 36 and 10, 100 drawn of 2,100:
+    # 0.020, not significant at 0.01. The normal approximation said 0.004: a FAIL.
+    stable = {0.1: 1960, 0.25: 1990, 1.0: 2000, INF: 2000}
+    canary = {0.1: 94, 0.25: 100, 1.0: 100, INF: 100}
+    a = run([cohort_page(dict.fromkeys(canary, 0), dict.fromkeys(stable, 0)),
+             cohort_page(canary, stable)])
+    c = a.cohorts
+    assert c is not None and c.comparison is not None
+    want = sum(math.comb(2054, 100 - x2 - x3) * math.comb(36, x2) * math.comb(10, x3)
+               for x2 in range(37) for x3 in range(11)
+               if 1990 * x2 + 2030 * x3 >= 11940) / math.comb(2100, 100)
+    assert want == pytest.approx(0.0200, abs=5e-4)
+    assert c.comparison.latency.p == pytest.approx(want, rel=1e-6)
+    assert c.comparison.latency.said == (
+        "canary p95 +29 % vs stable, not significant (p=0.020), 100 vs 2,000 requests: pass")
+    assert c.comparison.latency.test == "mann-whitney exact"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from sbtop.engine.cohorts import FAIL
 from sbtop.engine.keys import Fig
 from sbtop.wiring import Wiring
 from tests.promserver import PromServer
-from tests.realstack.stack import Load, NodeApp, cycle, running
+from tests.realstack.stack import Load, NodeApp, cycle, readme_cohort_app, running
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("realstack")]
 WINDOW = 3.0
@@ -76,7 +77,10 @@ def test_a_real_prom_client_app_is_split_by_its_cohort_label_directly_and_over_s
     assert c.comparison is not None
     assert c.comparison.latency.state == FAIL, c.comparison.latency.said
     assert c.canary.p95_ms is not None and c.stable.p95_ms is not None
-    assert c.canary.p95_ms > 2 * c.stable.p95_ms
+    # Four times as slow by design, but on a loaded machine the stable requests queue as well
+    # (in a full-suite run 40 ms requests had a p95 of 153 ms against the canary's 248): the
+    # verdict above (significant and over the tolerance) is the point, the ratio only a side.
+    assert c.canary.p95_ms > 1.2 * c.stable.p95_ms
     # Several URLs: each instance read by its own tracker, the cohorts added up; the second
     # instance takes half the first one's traffic, so about 1.5 x the requests.
     c2 = both.cohorts
@@ -103,3 +107,21 @@ async def _both(canary: Canary) -> tuple[Assessment, Assessment]:
                                 check.run(wiring(base_url=canary.app.url, metrics_urls=urls),
                                           WINDOW))
     return a, b
+
+
+def test_the_readme_prom_client_snippet_runs_and_its_cohorts_are_compared(
+        tmp_path: Path) -> None:
+    # The README's snippet as written, in a real Express app with prom-client, the flag at
+    # 20 %: sbtop splits its pages by `variant` and catches the slow optimized cohort.
+    script = readme_cohort_app(tmp_path, Path(__file__).parents[1] / "README.md")
+    app = NodeApp("readme", env={"PERF_OPTIMIZATIONS_ENABLED": "20"}, script=script)
+    with running(app):
+        load = Load({"targets": [{"name": "app", "url": app.url, "rps": 100,
+                                  "cycle": cycle(20)}]})
+        with running(load):
+            a = run(wiring(base_url=app.url))
+    c = a.cohorts
+    assert c is not None and c.canary is not None and c.stable is not None, a.cohorts
+    share = c.canary.requests / (c.canary.requests + c.stable.requests)
+    assert 0.1 < share < 0.3
+    assert c.comparison is not None and c.comparison.latency.state == FAIL, c.comparison

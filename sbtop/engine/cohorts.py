@@ -22,7 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sbtop import untrusted
-from sbtop.engine.cohort_stats import Significance, mann_whitney_greater, proportions_greater
+from sbtop.engine.cohort_stats import (
+    Significance,
+    mann_whitney_greater,
+    proportions_greater,
+    shared_bounds,
+)
 from sbtop.engine.deltas import Deltas
 from sbtop.engine.detail import Detail
 from sbtop.engine.figures import Figure
@@ -176,9 +181,22 @@ def compare(d: Deltas, canary: CohortFigures, stable: CohortFigures, c: CohortSe
     `unlabelled`: why the histogram has no cohorts (the latency is then unknown)."""
     p95_diff = _diff_pct(canary.p95_ms, stable.p95_ms)
     p99_diff = _diff_pct(canary.p99_ms, stable.p99_ms)
+    cb = d.route_buckets.get(_key(c.canary), {})
+    sb = d.route_buckets.get(_key(c.stable), {})
+    layouts = ""
+    if cb and sb and set(cb) != set(sb):
+        # Two bucket layouts: each quantile's resolution is its own layout's, so their
+        # difference is read (like the test) on the bounds both have, and said so.
+        ca, sa = shared_bounds(tuple(cb.items()), tuple(sb.items()))
+        p95_diff = _diff_pct(_ms(histogram_quantile(0.95, ca)),
+                             _ms(histogram_quantile(0.95, sa))) if ca else None
+        p99_diff = _diff_pct(_ms(histogram_quantile(0.99, ca)),
+                             _ms(histogram_quantile(0.99, sa))) if ca else None
+        layouts = f" on {len(ca)} shared bucket bounds"
     err_diff = (None if canary.error_rate_5xx_pct is None or stable.error_rate_5xx_pct is None
                 else canary.error_rate_5xx_pct - stable.error_rate_5xx_pct)
-    volume = f"{canary.latency_requests:,.0f} vs {stable.latency_requests:,.0f} requests"
+    volume = (f"{canary.latency_requests:,.0f} vs {stable.latency_requests:,.0f} requests"
+              f"{layouts}")
     waiting = _waiting(canary.latency_requests, stable.latency_requests, c, others)
     if unlabelled is not None:
         latency = Verdict(UNKNOWN, None, None, "mann-whitney", unlabelled)

@@ -76,13 +76,17 @@ def _read_line(proc: subprocess.Popen[str], want: str, timeout: float) -> str:
 class NodeApp:
     """One instance of app.js in one shape: hand-status, hand-status-code or bundle."""
 
-    def __init__(self, shape: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, shape: str, env: dict[str, str] | None = None,
+                 script: Path | None = None) -> None:
         """`env`: added to the app's environment (PERF_OPTIMIZATIONS_ENABLED turns the
-        cohort label on, see app.js)."""
+        cohort label on, see app.js). `script`: another app than app.js (it finds this
+        folder's packages through NODE_PATH)."""
         ensure_installed()
         assert NODE is not None
         self.shape = shape
-        self.proc = subprocess.Popen(with_parent([NODE, str(HERE / "app.js"), shape, "0"]),
+        env = {**(env or {}), **({"NODE_PATH": str(HERE / "node_modules")} if script else {})}
+        self.proc = subprocess.Popen(with_parent([NODE, str(script or HERE / "app.js"), shape,
+                                                  "0"]),
                                      cwd=HERE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True,
                                      env={**os.environ, **env} if env else None)
@@ -189,3 +193,34 @@ def running(*things: Any) -> Iterator[None]:
         for t in things:
             with contextlib.suppress(Exception):
                 t.stop()
+
+
+def readme_cohort_app(folder: Path, readme: Path) -> Path:
+    """An app whose instrumentation is the README's prom-client cohort snippet, word for word
+    (the first js block of its "Canary against stable" section), around one route: GET
+    /api/work?ms=N&status=S, the optimized cohort four times as slow. Written into `folder`."""
+    text = readme.read_text(encoding="utf-8")
+    section = text[text.index("## Canary against stable: cohorts"):]
+    start = section.index("```js\n") + len("```js\n")
+    snippet = section[start:section.index("```", start)]
+    script = folder / "readme_cohorts.js"
+    script.write_text("\n".join([
+        '"use strict";',
+        'const express = require("express");',
+        'const client = require("prom-client");',
+        "const app = express();",
+        snippet,
+        'app.get("/api/work", (req, res) => {',
+        '  const ms = Number(req.query.ms || 0) * (res.locals.variant === "optimized" ? 4 : 1);',
+        "  const status = Number(req.query.status || 200);",
+        "  setTimeout(() => res.status(status).json({ ms }), ms);",
+        "});",
+        'app.get("/metrics", async (_req, res) => {',
+        '  res.set("Content-Type", client.register.contentType);',
+        "  res.end(await client.register.metrics());",
+        "});",
+        'const server = app.listen(Number(process.argv[3] || 0), "127.0.0.1",',
+        "  () => console.log(`listening ${server.address().port}`));",
+        'for (const sig of ["SIGTERM", "SIGINT"]) process.on(sig, () => process.exit(0));',
+    ]) + "\n", encoding="utf-8")
+    return script
