@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import uuid
 from typing import Any
 
 import psycopg
@@ -259,3 +260,45 @@ def test_the_extension_before_postgresql_13_is_read_by_its_own_column_names(
         item = next(s for s in tracker.view(None, 5.0).by_calls
                     if s.text and "FROM items WHERE id" in s.text)
         assert item.calls == 12 and item.mean_ms is not None and item.mean_ms > 0
+
+
+def test_a_sql_ascii_database_gives_its_statements_and_bytes_that_are_not_utf8_escaped(
+        pgss_server: str) -> None:
+    # A SQL_ASCII database stores any bytes, and psycopg hands its text back as bytes: the
+    # extension's schema read as "b'public'" made every read fail ('schema "b'public'" does
+    # not exist'), and the server's version was shown as "b'PostgreSQL ...'".
+    name = f"sbtop_t_ascii_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pgss_server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" ENCODING \'SQL_ASCII\' LC_COLLATE \'C\' '
+                      "LC_CTYPE 'C' TEMPLATE template0")
+    dsn = pg.with_database(pgss_server, name)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as c:
+            c.execute("CREATE EXTENSION pg_stat_statements")
+        clock = ManualClock()
+        source = source_for(dsn, clock)
+        tracker = StatementsTracker(60)
+        first = statements(source)
+        assert first.unavailable is None
+        tracker.observe(first)
+        with psycopg.connect(dsn, autocommit=True) as c:
+            for _ in range(3):
+                c.execute(b"SELECT 1 /* caf\xc3\xa9 \xff\x1b[2J */")
+            # The client's session stays, its last query in pg_stat_activity: the sessions
+            # poll reads it too (it raised UnicodeDecodeError, out of a poll that never raises).
+            clock.advance(10)
+            snap = asyncio.run(source.poll())
+            assert snap.error is None, snap.error
+            tracker.observe(statements(source))
+        assert source.version.startswith("PostgreSQL ")
+        asyncio.run(source.close())
+        (s,) = [s for s in tracker.view(None, 5.0).by_total if s.text and "caf" in s.text]
+        # UTF-8 decoded where it is UTF-8, any other byte as U+FFFD, the escape shown, not
+        # acted on.
+        assert s.text == "SELECT $1 /* café \ufffd\\x1b[2J */" and s.calls == 3
+        assert s.id.lstrip("-").isdigit()  # the queryid, not "b'-4213...'"
+    finally:
+        with psycopg.connect(pgss_server, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')

@@ -17,6 +17,7 @@ from sbtop.engine.observations import DbSession, DbSnapshot
 from sbtop.engine.statements import StatementsPoll
 from sbtop.sources.database import cockroach, postgres
 from sbtop.sources.database.backoff import Backoff
+from sbtop.sources.database.encoding import read_text_leniently
 from sbtop.sources.database.shown import connect_reason, first_line, secrets_of
 from sbtop.sources.database.statements import PgStatements, crdb_read
 from sbtop.sources.settings import DbSettings
@@ -168,6 +169,7 @@ class DatabaseSource:
             return self._failed(connect_reason(e))
         except (OSError, ValueError) as e:
             return self._failed(f"cannot connect: {e}")
+        read_text_leniently(conn)
         try:
             cur = await conn.execute("/* sbtop */ SELECT version()")
             row = await cur.fetchone()
