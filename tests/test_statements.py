@@ -65,6 +65,24 @@ def test_calls_going_down_is_a_reset_counted_from_zero() -> None:
     assert any("reset" in n for n in v.notes)
 
 
+def test_statements_evicted_at_pg_stat_statements_max_are_said_not_called_a_reset() -> None:
+    tr = StatementsTracker(60)
+    tr.observe(poll(0, {"a": (1000, 5000.0), "b": (50, 50.0)}, evictions=3,
+                    max_statements=100))
+    # The table filled up twice between the reads (dealloc 3 -> 5): b was dropped and came
+    # back with 4 calls since; c is new. Nothing was reset: the mark is the same.
+    tr.observe(poll(10, {"a": (1100, 5500.0), "b": (4, 4.0), "c": (2, 2.0)}, evictions=5,
+                    max_statements=100))
+    v = tr.view(None, 5.0)
+    assert {s.id: s.calls for s in v.by_total} == {"a": 100, "b": 4, "c": 2}
+    assert v.notes == ("the statements table was full (pg_stat_statements.max = 100) and "
+                       "dropped its least-run statements 2 times in the window: their calls "
+                       "are not all counted (raise pg_stat_statements.max)",)
+    # The window moves past it: no longer said.
+    tr.observe(poll(80, {"a": (1200, 6000.0)}, evictions=5, max_statements=100))
+    assert tr.view(None, 5.0).notes == ()
+
+
 def test_a_changed_stats_reset_restarts_every_counter() -> None:
     tr = StatementsTracker(60)
     tr.observe(poll(0, {"a": (1000, 5000.0)}, reset="r0"))

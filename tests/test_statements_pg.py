@@ -302,3 +302,38 @@ def test_a_sql_ascii_database_gives_its_statements_and_bytes_that_are_not_utf8_e
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                           "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
             admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def test_statements_dropped_at_pg_stat_statements_max_are_said_with_the_limit() -> None:
+    # The least a server takes (100): 300 statements of different shapes between two reads
+    # fill it, and it drops its least-run ones, counting each drop in pg_stat_statements_info.
+    cluster = pg.Cluster(preload="pg_stat_statements",
+                         settings={"pg_stat_statements.max": "100"})
+    try:
+        with pg.fresh_database(cluster.dsn) as dsn:
+            with psycopg.connect(dsn, autocommit=True) as c:
+                c.execute("CREATE EXTENSION pg_stat_statements")
+                c.execute("CREATE TABLE items (id int PRIMARY KEY, v text)")
+            clock = ManualClock()
+            source = source_for(dsn, clock)
+            tracker = StatementsTracker(60)
+            tracker.observe(statements(source))
+            with psycopg.connect(dsn, autocommit=True) as c:
+                for k in range(300):
+                    c.execute("SELECT " + "+".join(["id"] * (k + 1)) + " FROM items")
+                for i in range(30):
+                    c.execute(ITEM, (i,))
+            clock.advance(10)
+            got = statements(source)
+            asyncio.run(source.close())
+            assert got.max_statements == 100 and got.evictions
+            tracker.observe(got)
+            v = tracker.view(None, 5.0)
+            (said,) = [n for n in v.notes if "pg_stat_statements.max" in n]
+            assert said.startswith("the statements table was full (pg_stat_statements.max = "
+                                   "100) and dropped its least-run statements ")
+            assert not any("reset" in n for n in v.notes)
+            item = next(s for s in v.by_calls if s.text and "FROM items WHERE id" in s.text)
+            assert item.calls == 30
+    finally:
+        cluster.stop()

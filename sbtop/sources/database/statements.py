@@ -69,7 +69,7 @@ class PgStatements:
         except psycopg.errors.ObjectNotInPrerequisiteState:
             return StatementsPoll(t, wall, unavailable=(
                 f"pg_stat_statements is installed but not loaded: {PRELOAD}"))
-        reset = await _reset_mark(conn, schema)
+        reset, evictions, size = await _info(conn, schema)
         # Other roles' statements without pg_read_all_stats: queryid NULL, one group.
         hidden = sum(int(r[3]) for r in counted if r[0] is None)
         rows = [r for r in counted if r[0] is not None]
@@ -96,7 +96,7 @@ class PgStatements:
                                                   int(r[1] or 0), float(r[2] or 0.0),
                                                   part=str(r[4]))
                                 for r in rows),
-            reset_mark=reset, hidden=hidden,
+            reset_mark=reset, hidden=hidden, evictions=evictions, max_statements=size,
             capped=ROW_LIMIT if len(counted) >= ROW_LIMIT else None)
 
 
@@ -122,17 +122,26 @@ async def _columns(conn: psycopg.AsyncConnection[Any], schema: str) -> set[str]:
     return {str(r[0]) for r in await cur.fetchall()}
 
 
-async def _reset_mark(conn: psycopg.AsyncConnection[Any], schema: str) -> str | None:
-    """pg_stat_statements_info.stats_reset (PostgreSQL 14+): a change means every counter
-    restarted. Older versions have none; a statement's calls going down still shows it."""
+async def _info(conn: psycopg.AsyncConnection[Any], schema: str
+                ) -> tuple[str | None, int | None, int | None]:
+    """pg_stat_statements_info (PostgreSQL 14+): stats_reset (a change means every counter
+    restarted), dealloc (how often the full table dropped its least-run statements), and
+    pg_stat_statements.max. Older versions have none of it; a statement's calls going down
+    still shows a reset (or a drop: they cannot be told apart there)."""
     try:
         cur = await conn.execute(sql.SQL(
-            OWN + " SELECT stats_reset::text FROM {}.pg_stat_statements_info").format(
-                sql.Identifier(schema)))
+            OWN + " SELECT stats_reset::text, dealloc, "
+            "current_setting('pg_stat_statements.max', true) "
+            "FROM {}.pg_stat_statements_info").format(sql.Identifier(schema)))
     except psycopg.errors.UndefinedTable:
-        return None
+        return None, None, None
     row = await cur.fetchone()
-    return None if row is None or row[0] is None else str(row[0])
+    if row is None:
+        return None, None, None
+    size = str(row[2]) if row[2] is not None else ""
+    return (None if row[0] is None else str(row[0]),
+            None if row[1] is None else int(row[1]),
+            int(size) if size.isdigit() else None)
 
 
 # CockroachDB -----------------------------------------------------------------------------
