@@ -337,3 +337,52 @@ def test_statements_dropped_at_pg_stat_statements_max_are_said_with_the_limit() 
             assert item.calls == 30
     finally:
         cluster.stop()
+
+
+CREATE_ONLY = ("pg_stat_statements is not installed: run CREATE EXTENSION pg_stat_statements "
+               "in this database (as a superuser); reading other roles' statements needs "
+               "pg_read_all_stats")
+
+
+def _unavailable_as(dsn: str, server: str, role: str | None) -> str | None:
+    """What sbtop says of the statements on `dsn`, as a plain role (made and dropped here)
+    or as the superuser."""
+    if role is None:
+        source = source_for(dsn, ManualClock())
+        got = statements(source)
+        asyncio.run(source.close())
+        return got.unavailable
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"DROP ROLE IF EXISTS {role}")
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+    try:
+        source = source_for(psycopg.conninfo.make_conninfo(dsn, user=role), ManualClock())
+        got = statements(source)
+        asyncio.run(source.close())
+        return got.unavailable
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE usename = %s", (role,))
+            admin.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+def test_preloaded_but_not_created_asks_only_for_create_extension_whatever_the_role(
+        pgss_server: str) -> None:
+    # A server that loads the library: the one step left is CREATE EXTENSION. A role that
+    # may not read shared_preload_libraries (it needs pg_read_all_settings) was told to add
+    # it and restart PostgreSQL, a restart the server did not need.
+    with pg.fresh_database(pgss_server) as dsn:
+        assert _unavailable_as(dsn, pgss_server, None) == CREATE_ONLY
+        assert _unavailable_as(dsn, pgss_server, "sbtop_t_pgss_noset") == CREATE_ONLY
+
+
+def test_not_preloaded_tells_a_role_that_cannot_read_the_setting_to_add_it(
+        pg_server: str, pg_db: str) -> None:
+    if _preloaded(pg_db):
+        pytest.skip("this server preloads pg_stat_statements")
+    said = _unavailable_as(pg_db, pg_server, "sbtop_t_noset")
+    assert said is not None and said.startswith(
+        "pg_stat_statements is not installed: add pg_stat_statements to "
+        "shared_preload_libraries in postgresql.conf and restart PostgreSQL, then run "
+        "CREATE EXTENSION pg_stat_statements in this database")

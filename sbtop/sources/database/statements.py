@@ -101,12 +101,17 @@ class PgStatements:
 
 
 async def _preloaded(conn: psycopg.AsyncConnection[Any]) -> bool:
-    """Whether the server loads the library (reading the setting needs pg_read_all_settings;
-    without it, the steps say to check it)."""
+    """Whether the server loads the library. shared_preload_libraries may be read only by a
+    superuser or pg_read_all_settings; without that, the library's own setting tells: it
+    exists in every session of a server that preloads it (one set in postgresql.conf without
+    the library is a placeholder there too, so it is the second choice, not the first)."""
     try:
         cur = await conn.execute(f"{OWN} SELECT current_setting('shared_preload_libraries')")
     except psycopg.errors.InsufficientPrivilege:
-        return False
+        cur = await conn.execute(
+            f"{OWN} SELECT current_setting('pg_stat_statements.max', true) IS NOT NULL")
+        row = await cur.fetchone()
+        return row is not None and row[0] is True
     row = await cur.fetchone()
     return row is not None and "pg_stat_statements" in str(row[0])
 
