@@ -386,3 +386,27 @@ def test_not_preloaded_tells_a_role_that_cannot_read_the_setting_to_add_it(
         "pg_stat_statements is not installed: add pg_stat_statements to "
         "shared_preload_libraries in postgresql.conf and restart PostgreSQL, then run "
         "CREATE EXTENSION pg_stat_statements in this database")
+
+
+def test_a_100_kb_statement_is_shown_on_one_line_with_its_real_length(pgss_db: str) -> None:
+    # Newlines and escape sequences through 100 KB of a comment; sbtop reads the first 1,000
+    # characters of a text, and said "… (449 more characters)" of what it had read, not of
+    # the 100 KB the statement holds.
+    clock = ManualClock()
+    source = source_for(pgss_db, clock)
+    tracker = StatementsTracker(60)
+    tracker.observe(statements(source))
+    big = "SELECT v /* " + "x\n\x1b[31m" * 15_000 + " */ FROM items WHERE id = %s"
+    with psycopg.connect(pgss_db, autocommit=True) as c:
+        for i in range(3):
+            c.execute(big, (i + 1,))
+        (stored,) = c.execute("SELECT length(query) FROM pg_stat_statements "
+                              "WHERE query LIKE 'SELECT v /* x%'").fetchone() or (0,)
+    clock.advance(10)
+    tracker.observe(statements(source))
+    asyncio.run(source.close())
+    assert stored > 100_000
+    (s,) = [s for s in tracker.view(None, 5.0).by_total if s.text and "x \\x1b" in s.text]
+    assert s.calls == 3 and "\n" not in s.text and "\x1b" not in s.text
+    assert s.text.startswith("SELECT v /* x \\x1b[31mx \\x1b[31mx")
+    assert s.text.endswith(f"… ({stored:,} characters in all)")

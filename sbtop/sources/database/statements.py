@@ -25,6 +25,7 @@ from sbtop.sources.database.shown import one_line
 # they are left out of the statements listed (sbtop is not the load it watches).
 OWN = "/* sbtop */"
 ROW_LIMIT = 5000  # pg_stat_statements.max's default: every statement of a default server
+TEXT_READ = 1000  # characters of a statement's text read (300 are shown)
 
 PRELOAD = ("add pg_stat_statements to shared_preload_libraries in postgresql.conf and restart "
            "PostgreSQL")
@@ -78,12 +79,13 @@ class PgStatements:
             # Read once: a statement whose text does not come back is not asked again.
             self.texts.update(dict.fromkeys(new, ""))
             cur = await conn.execute(sql.SQL(
-                OWN + " SELECT DISTINCT ON (queryid) queryid::text, left(query, 1000) "
+                OWN + " SELECT DISTINCT ON (queryid) queryid::text, left(query, {read}), "
+                "length(query) "
                 "FROM {view}(true) WHERE queryid::text = ANY(%s) "
                 "AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            ).format(view=view), (new,))
-            for key, text in await cur.fetchall():
-                shown = one_line(text)
+            ).format(view=view, read=sql.Literal(TEXT_READ)), (new,))
+            for key, text, total in await cur.fetchall():
+                shown = one_line(text, total, TEXT_READ)
                 if shown:
                     self.texts[str(key)] = shown
         present = {str(r[0]) for r in rows}
