@@ -23,7 +23,6 @@ from sbtop.sources.database.shown import connect_reason, first_line, secrets_of
 from sbtop.sources.database.statements import PgStatements, crdb_read
 from sbtop.sources.settings import DbSettings
 
-
 T = TypeVar("T")
 
 
