@@ -299,3 +299,15 @@ def test_between_reads_the_view_is_kept_as_made_so_a_recording_holds_it_once() -
     assert b.statements is a.statements
     c = engine.observe(Observation(20, 20, statements=poll(20, {"a": (90, 90.0)})))
     assert c.statements is not None and c.statements.by_total[0].calls == 90
+
+
+def test_cockroachdb_statements_of_sbtops_own_application_are_left_out() -> None:
+    # CockroachDB keeps no comment in a fingerprint: sbtop's own reads (application_name
+    # 'sbtop', 'sbtop preflight') were listed as the load it watches.
+    agg = [_agg_row(b"\x01", "app", 10, 0.002, "SELECT * FROM t WHERE id = $1"),
+           _agg_row(b"\x02", "sbtop", 500, 0.010, "SELECT * FROM crdb_internal.x"),
+           _agg_row(b"\x03", "sbtop preflight", 5, 0.010, "SELECT count(*) FROM t")]
+    assert set(_by_id(crdb_aggregated_poll(AGG_COLS, agg, 0, 0))) == {"01"}
+    node = [[1, "app", "", "s1", "SELECT 1", None, 50, 50, 0, 1.0, 0.001, 0.0, True, "app"],
+            [1, "sbtop", "", "s2", "SELECT 2", None, 50, 50, 0, 1.0, 0.001, 0.0, True, "app"]]
+    assert set(_by_id(crdb_node_poll(NODE_COLS, node, 0, 0))) == {"s1"}

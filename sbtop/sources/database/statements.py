@@ -153,6 +153,9 @@ async def _info(conn: psycopg.AsyncConnection[Any], schema: str
 
 # CockroachDB -----------------------------------------------------------------------------
 
+# sbtop's own connections' application names (source.py, probe.py): CockroachDB keeps no
+# comment in a fingerprint, so its own reads are told by the application.
+OWN_APPS = frozenset({"sbtop", "sbtop preflight"})
 CRDB_AGGREGATED = "crdb_internal.statement_statistics"  # 22.1+: per hour, node, app, plan
 CRDB_NODE = "crdb_internal.node_statement_statistics"  # older: this node's, since its reset
 
@@ -209,7 +212,7 @@ def crdb_aggregated_poll(cols: Sequence[str], rows: Sequence[Sequence[Any]], t: 
     acc: dict[tuple[str, str], list[Any]] = {}
     for raw in rows:
         r = dict(zip(cols, raw, strict=False))
-        if str(r.get("app_name") or "").startswith("$ internal"):
+        if _not_the_apps(r.get("app_name")):
             continue
         stats = _json(r.get("statistics")).get("statistics") or {}
         if not isinstance(stats, Mapping):
@@ -232,7 +235,7 @@ def crdb_node_poll(cols: Sequence[str], rows: Sequence[Sequence[Any]], t: float,
     acc: dict[tuple[str, str], list[Any]] = {}
     for raw in rows:
         r = dict(zip(cols, raw, strict=False))
-        if str(r.get("application_name") or "").startswith("$ internal"):
+        if _not_the_apps(r.get("application_name")):
             continue
         text = r.get("key")
         if text is None:
@@ -244,6 +247,12 @@ def crdb_node_poll(cols: Sequence[str], rows: Sequence[Sequence[Any]], t: float,
         _add(acc, untrusted.line(str(r.get("statement_id") or text), 200), part, count,
              count * _float(r.get("service_lat_avg")) * 1000.0, text)
     return _crdb_poll(acc, CRDB_NODE, t, wall, len(rows), limit)
+
+
+def _not_the_apps(app: Any) -> bool:
+    """CockroachDB's own ('$ internal...') statements, or sbtop's."""
+    name = str(app or "")
+    return name.startswith("$ internal") or name in OWN_APPS
 
 
 def _add(acc: dict[tuple[str, str], list[Any]], key: str, part: str, calls: int,
