@@ -5,9 +5,10 @@ and on the machine's own server, what is said when the extension is missing or n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
-import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -262,19 +263,31 @@ def test_the_extension_before_postgresql_13_is_read_by_its_own_column_names(
         assert item.calls == 12 and item.mean_ms is not None and item.mean_ms > 0
 
 
+@contextlib.contextmanager
+def ascii_database() -> Iterator[tuple[str, str]]:
+    """(server, dsn): a SQL_ASCII database with the extension, on a cluster of its own (its
+    statements' bytes stay in the server's table after the database is dropped, and break
+    the text read of every UTF-8 database there: not the shared cluster's)."""
+    cluster = pg.Cluster(preload="pg_stat_statements")
+    try:
+        name = "sbtop_t_ascii"
+        with psycopg.connect(cluster.dsn, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' LC_COLLATE 'C' "
+                          "LC_CTYPE 'C' TEMPLATE template0")
+        dsn = pg.with_database(cluster.dsn, name)
+        with psycopg.connect(dsn, autocommit=True) as c:
+            c.execute("CREATE EXTENSION pg_stat_statements")
+        yield cluster.dsn, dsn
+    finally:
+        cluster.stop()
+
+
 def test_a_sql_ascii_database_gives_its_statements_and_bytes_that_are_not_utf8_escaped(
-        pgss_server: str) -> None:
+        ) -> None:
     # A SQL_ASCII database stores any bytes, and psycopg hands its text back as bytes: the
     # extension's schema read as "b'public'" made every read fail ('schema "b'public'" does
     # not exist'), and the server's version was shown as "b'PostgreSQL ...'".
-    name = f"sbtop_t_ascii_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pgss_server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}" ENCODING \'SQL_ASCII\' LC_COLLATE \'C\' '
-                      "LC_CTYPE 'C' TEMPLATE template0")
-    dsn = pg.with_database(pgss_server, name)
-    try:
-        with psycopg.connect(dsn, autocommit=True) as c:
-            c.execute("CREATE EXTENSION pg_stat_statements")
+    with ascii_database() as (_, dsn):
         clock = ManualClock()
         source = source_for(dsn, clock)
         tracker = StatementsTracker(60)
@@ -297,11 +310,46 @@ def test_a_sql_ascii_database_gives_its_statements_and_bytes_that_are_not_utf8_e
         # acted on.
         assert s.text == "SELECT $1 /* café \ufffd\\x1b[2J */" and s.calls == 3
         assert s.id.lstrip("-").isdigit()  # the queryid, not "b'-4213...'"
-    finally:
-        with psycopg.connect(pgss_server, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def test_another_databases_text_in_another_encoding_leaves_the_figures_and_says_why() -> None:
+    # pg_stat_statements(true) converts every statement's text to this database's encoding,
+    # whichever database it is of: one SQL_ASCII statement holding 0xff fails the text read
+    # of every UTF-8 database on the server, and that failed the whole read.
+    with ascii_database() as (server, ascii_dsn):
+        with psycopg.connect(ascii_dsn, autocommit=True) as c:
+            c.execute(b"SELECT 1 /* \xff */")
+        with pg.fresh_database(server) as dsn:
+            with psycopg.connect(dsn, autocommit=True) as c:
+                c.execute("CREATE EXTENSION pg_stat_statements")
+                c.execute("CREATE TABLE items (id int PRIMARY KEY, v text)")
+            clock = ManualClock()
+            source = source_for(dsn, clock)
+            tracker = StatementsTracker(60)
+            tracker.observe(statements(source))
+            with psycopg.connect(dsn, autocommit=True) as c:
+                for i in range(12):
+                    c.execute(ITEM, (i,))
+            clock.advance(10)
+            got = statements(source)
+            assert got.unavailable is None
+            tracker.observe(got)
+            v = tracker.view(None, 5.0)
+            assert any(s.calls == 12 and s.text is None for s in v.by_calls)
+            assert ('statement texts cannot be read: invalid byte sequence for encoding '
+                    '"UTF8": 0xff (a statement of a database in another encoding; '
+                    'pg_stat_statements_reset() clears it)') in v.notes
+            # Cleared: the texts are read again, the note gone.
+            with psycopg.connect(dsn, autocommit=True) as c:
+                c.execute("SELECT pg_stat_statements_reset()")
+                for i in range(12):
+                    c.execute(ITEM, (i,))
+            clock.advance(10)
+            tracker.observe(statements(source))
+            asyncio.run(source.close())
+            v = tracker.view(None, 5.0)
+            assert any(s.text == "SELECT v FROM items WHERE id = $1" for s in v.by_calls)
+            assert not any("cannot be read" in n for n in v.notes)
 
 
 def test_statements_dropped_at_pg_stat_statements_max_are_said_with_the_limit() -> None:
@@ -400,8 +448,10 @@ def test_a_100_kb_statement_is_shown_on_one_line_with_its_real_length(pgss_db: s
     with psycopg.connect(pgss_db, autocommit=True) as c:
         for i in range(3):
             c.execute(big, (i + 1,))
-        (stored,) = c.execute("SELECT length(query) FROM pg_stat_statements "
-                              "WHERE query LIKE 'SELECT v /* x%'").fetchone() or (0,)
+        (stored,) = c.execute(
+            "SELECT length(query) FROM pg_stat_statements WHERE query LIKE 'SELECT v /* x%' "
+            "AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchone() or (0,)
     clock.advance(10)
     tracker.observe(statements(source))
     asyncio.run(source.close())

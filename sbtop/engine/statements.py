@@ -62,6 +62,8 @@ class StatementsPoll:
     # least-run statements since the reset; and its size, pg_stat_statements.max.
     evictions: int | None = None
     max_statements: int | None = None
+    # Why the statements' texts could not be read this time (the figures stand without them).
+    texts_failed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +197,10 @@ class StatementsTracker:
                          "(the limit): a statement new in the window past it is not counted")
         if self._reset_wall is not None and poll.wall - self._reset_wall <= self.window_s:
             notes.append("statement statistics reset in the window: counted from the reset")
+        if poll.texts_failed is not None:
+            notes.append(f"statement texts cannot be read: {poll.texts_failed} (a statement "
+                         "of a database in another encoding; pg_stat_statements_reset() "
+                         "clears it)")
         evicted = sum(step.evictions for step in self._steps)
         if evicted:
             size = f" (pg_stat_statements.max = {poll.max_statements})" if (

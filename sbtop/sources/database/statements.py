@@ -19,7 +19,7 @@ from psycopg import sql
 
 from sbtop import untrusted
 from sbtop.engine.statements import StatementCounters, StatementsPoll
-from sbtop.sources.database.shown import one_line
+from sbtop.sources.database.shown import first_line, one_line
 
 # sbtop's own queries start with this comment, which pg_stat_statements keeps in the text:
 # they are left out of the statements listed (sbtop is not the load it watches).
@@ -75,19 +75,29 @@ class PgStatements:
         hidden = sum(int(r[3]) for r in counted if r[0] is None)
         rows = [r for r in counted if r[0] is not None]
         new = list({str(r[0]) for r in rows if str(r[0]) not in self.texts})
+        texts_failed = None
         if new:
-            # Read once: a statement whose text does not come back is not asked again.
-            self.texts.update(dict.fromkeys(new, ""))
-            cur = await conn.execute(sql.SQL(
-                OWN + " SELECT DISTINCT ON (queryid) queryid::text, left(query, {read}), "
-                "length(query) "
-                "FROM {view}(true) WHERE queryid::text = ANY(%s) "
-                "AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            ).format(view=view, read=sql.Literal(TEXT_READ)), (new,))
-            for key, text, total in await cur.fetchall():
-                shown = one_line(text, total, TEXT_READ)
-                if shown:
-                    self.texts[str(key)] = shown
+            try:
+                cur = await conn.execute(sql.SQL(
+                    OWN + " SELECT DISTINCT ON (queryid) queryid::text, left(query, {read}), "
+                    "length(query) "
+                    "FROM {view}(true) WHERE queryid::text = ANY(%s) "
+                    "AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                ).format(view=view, read=sql.Literal(TEXT_READ)), (new,))
+                got = await cur.fetchall()
+            except (psycopg.errors.CharacterNotInRepertoire,
+                    psycopg.errors.UntranslatableCharacter) as e:
+                # The function converts every statement's text, of every database, before
+                # the WHERE: one of a database in another encoding fails them all. The
+                # counters stand without texts, asked again next read.
+                texts_failed = untrusted.line(first_line(e))
+            else:
+                # Read once: a statement whose text does not come back is not asked again.
+                self.texts.update(dict.fromkeys(new, ""))
+                for key, text, total in got:
+                    shown = one_line(text, total, TEXT_READ)
+                    if shown:
+                        self.texts[str(key)] = shown
         present = {str(r[0]) for r in rows}
         for gone in [k for k in self.texts if k not in present]:
             del self.texts[gone]
@@ -99,6 +109,7 @@ class PgStatements:
                                                   part=str(r[4]))
                                 for r in rows),
             reset_mark=reset, hidden=hidden, evictions=evictions, max_statements=size,
+            texts_failed=texts_failed,
             capped=ROW_LIMIT if len(counted) >= ROW_LIMIT else None)
 
 
