@@ -15,6 +15,7 @@ from sbtop.engine.trends import (
     MB,
     Trends,
     aftermath,
+    rises,
     theil_sen,
     time_left_words,
     time_to,
@@ -401,3 +402,14 @@ def test_flat_noisy_series_rarely_give_a_time_left() -> None:
         said += out[Fig.MEMORY_GROWTH_MB_PER_H].detail.to_warning_s is not None
         said += out[Fig.SOCKET_GROWTH_PER_H].detail.to_warning_s is not None
     assert said <= 20, f"{said} of 400 flat series gave a time left"
+
+
+def test_a_rise_is_told_from_noise_from_six_medians() -> None:
+    # Five points on a rising line: all 10 slopes positive, but M1 = (10 - 1.96 * sqrt(50 /
+    # 3)) / 2 = 0.9992: under the first slope, the interval is open below. Six: M1 = (15 -
+    # 1.96 * sqrt(85 / 3)) / 2 = 2.28, the 2nd smallest slope, 1: a rise.
+    line = [(60.0 * k, 200.0 + k) for k in range(6)]
+    assert not rises(line[:5])
+    assert rises(line)
+    assert not rises([(0.0, 1.0), (60.0, 1.0), (120.0, 1.0), (180.0, 1.0), (240.0, 1.0),
+                      (300.0, 1.0)])  # flat: every slope 0
