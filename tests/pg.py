@@ -47,9 +47,10 @@ def _free_port() -> int:
 class Cluster:
     """A throwaway PostgreSQL cluster in a temporary directory."""
 
-    def __init__(self, max_connections: int = 100, preload: str = "") -> None:
+    def __init__(self, max_connections: int = 100, preload: str = "",
+                 settings: dict[str, str] | None = None) -> None:
         """`preload`: shared_preload_libraries (e.g. 'pg_stat_statements', which the machine's
-        own server does not load)."""
+        own server does not load); `settings`: more server settings (name: value)."""
         initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
         if not initdb or not pg_ctl:
             raise RuntimeError("no PostgreSQL server binaries: apt-get install postgresql")
@@ -67,6 +68,8 @@ class Cluster:
                 f"{self.dir} -c max_connections={max_connections} -c fsync=off")
         if preload:
             opts += f" -c shared_preload_libraries={preload}"
+        for name, value in (settings or {}).items():
+            opts += f" -c {name}={value}"
         self.pg_ctl = pg_ctl
         # The free port is released before the server binds it: another worker's server may
         # take it in between, so a start that finds it taken tries again on another.

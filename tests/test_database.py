@@ -170,7 +170,9 @@ def test_a_slow_poll_is_cut_by_the_statement_timeout(pg_db: str) -> None:
 
 
 class Proxy:
-    """A real TCP proxy in front of PostgreSQL, to take the database away and bring it back."""
+    """A real TCP proxy in front of PostgreSQL, to take the database away and bring it back,
+    or to stop answering while its connections stay open (`frozen`: a server or network that
+    hangs)."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
@@ -180,6 +182,7 @@ class Proxy:
         self._server: socket.socket | None = None
         self._stop = threading.Event()
         self._conns: list[socket.socket] = []
+        self.frozen = threading.Event()
 
     def start(self) -> None:
         srv = socket.socket()
@@ -204,15 +207,17 @@ class Proxy:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(a: socket.socket, b: socket.socket) -> None:
+    def _pipe(self, a: socket.socket, b: socket.socket) -> None:
         with contextlib.suppress(OSError):
             while data := a.recv(65536):
+                while self.frozen.is_set() and not self._stop.is_set():
+                    time.sleep(0.01)
                 b.sendall(data)
         with contextlib.suppress(OSError):
             b.shutdown(socket.SHUT_WR)
 
     def stop(self) -> None:
+        self.frozen.clear()
         self._stop.set()
         if self._server is not None:
             self._thread.join(timeout=2)  # accept() holds the socket until it returns
@@ -558,3 +563,54 @@ def test_reconnects_back_off_on_the_sources_clock() -> None:
         assert not tried()
         clock.advance(0.25)
         assert tried()
+
+
+def test_a_database_that_stops_answering_holds_neither_poll_past_its_bound(
+        pgss_db: str) -> None:
+    # The connection stays open and nothing comes back (a hung server, a dead network path).
+    # On the timeout psycopg tries to cancel the query on the server, and waits for that, up
+    # to 5 s and 5 s more: each poll took its bound + 10 s (13 s for a 3 s bound), the tick
+    # with it. Now the connection is closed at the bound (and made again on the next poll).
+    info = psycopg.conninfo.conninfo_to_dict(pgss_db)
+    proxy = Proxy(int(info.get("port") or 5432))
+    proxy.start()
+    dsn = psycopg.conninfo.make_conninfo(pgss_db, host="127.0.0.1", port=proxy.port)
+    clock = ManualClock()
+    settings = DbSettings(statements_every_s=10, statement_timeout_s=0.5, connect_timeout_s=1)
+    source = DatabaseSource(dsn, settings, clock)
+    slack = 3.0  # scheduling on a busy machine; far under the 10 s the defect added
+
+    async def go() -> None:
+        assert (await source.poll()).error is None
+        first = await source.poll_statements()
+        assert first is not None and first.unavailable is None
+        # The sessions poll: bound 1 + 0.5 + 1 s.
+        proxy.frozen.set()
+        clock.advance(10)
+        started = time.monotonic()
+        snap = await source.poll()
+        took = time.monotonic() - started
+        assert snap.error == "no answer within 2.5 s (the connection is dropped)"
+        assert took < 2.5 + slack, took
+        proxy.frozen.clear()
+        clock.advance(60)  # past the reconnect's back-off
+        assert (await source.poll()).error is None
+        # The statement statistics, after a good sessions poll: bound 2 x 0.5 + 1 s.
+        proxy.frozen.set()
+        started = time.monotonic()
+        got = await source.poll_statements()
+        took = time.monotonic() - started
+        assert got is not None and got.unavailable == (
+            "statement statistics: no answer within 2 s (the connection is dropped)")
+        assert took < 2.0 + slack, took
+        proxy.frozen.clear()
+        clock.advance(60)
+        assert (await source.poll()).error is None
+        again = await source.poll_statements()
+        assert again is not None and again.unavailable is None
+        await source.close()
+
+    try:
+        asyncio.run(go())
+    finally:
+        proxy.stop()

@@ -65,6 +65,24 @@ def test_calls_going_down_is_a_reset_counted_from_zero() -> None:
     assert any("reset" in n for n in v.notes)
 
 
+def test_statements_evicted_at_pg_stat_statements_max_are_said_not_called_a_reset() -> None:
+    tr = StatementsTracker(60)
+    tr.observe(poll(0, {"a": (1000, 5000.0), "b": (50, 50.0)}, evictions=3,
+                    max_statements=100))
+    # The table filled up twice between the reads (dealloc 3 -> 5): b was dropped and came
+    # back with 4 calls since; c is new. Nothing was reset: the mark is the same.
+    tr.observe(poll(10, {"a": (1100, 5500.0), "b": (4, 4.0), "c": (2, 2.0)}, evictions=5,
+                    max_statements=100))
+    v = tr.view(None, 5.0)
+    assert {s.id: s.calls for s in v.by_total} == {"a": 100, "b": 4, "c": 2}
+    assert v.notes == ("the statements table was full (pg_stat_statements.max = 100) and "
+                       "dropped its least-run statements 2 times in the window: their calls "
+                       "are not all counted (raise pg_stat_statements.max)",)
+    # The window moves past it: no longer said.
+    tr.observe(poll(80, {"a": (1200, 6000.0)}, evictions=5, max_statements=100))
+    assert tr.view(None, 5.0).notes == ()
+
+
 def test_a_changed_stats_reset_restarts_every_counter() -> None:
     tr = StatementsTracker(60)
     tr.observe(poll(0, {"a": (1000, 5000.0)}, reset="r0"))
@@ -281,3 +299,15 @@ def test_between_reads_the_view_is_kept_as_made_so_a_recording_holds_it_once() -
     assert b.statements is a.statements
     c = engine.observe(Observation(20, 20, statements=poll(20, {"a": (90, 90.0)})))
     assert c.statements is not None and c.statements.by_total[0].calls == 90
+
+
+def test_cockroachdb_statements_of_sbtops_own_application_are_left_out() -> None:
+    # CockroachDB keeps no comment in a fingerprint: sbtop's own reads (application_name
+    # 'sbtop', 'sbtop preflight') were listed as the load it watches.
+    agg = [_agg_row(b"\x01", "app", 10, 0.002, "SELECT * FROM t WHERE id = $1"),
+           _agg_row(b"\x02", "sbtop", 500, 0.010, "SELECT * FROM crdb_internal.x"),
+           _agg_row(b"\x03", "sbtop preflight", 5, 0.010, "SELECT count(*) FROM t")]
+    assert set(_by_id(crdb_aggregated_poll(AGG_COLS, agg, 0, 0))) == {"01"}
+    node = [[1, "app", "", "s1", "SELECT 1", None, 50, 50, 0, 1.0, 0.001, 0.0, True, "app"],
+            [1, "sbtop", "", "s2", "SELECT 2", None, 50, 50, 0, 1.0, 0.001, 0.0, True, "app"]]
+    assert set(_by_id(crdb_node_poll(NODE_COLS, node, 0, 0))) == {"s1"}

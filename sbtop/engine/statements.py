@@ -58,6 +58,12 @@ class StatementsPoll:
     hidden: int = 0  # statements of other roles this role may not see
     capped: int | None = None  # the row limit, when the answer reached it
     elapsed_ms: float | None = None
+    # pg_stat_statements_info.dealloc (PostgreSQL 14+): how often the full table dropped its
+    # least-run statements since the reset; and its size, pg_stat_statements.max.
+    evictions: int | None = None
+    max_statements: int | None = None
+    # Why the statements' texts could not be read this time (the figures stand without them).
+    texts_failed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +106,7 @@ class _Step:
     t0: float
     t1: float
     deltas: Mapping[str, tuple[int, float]]
+    evictions: int = 0  # the table dropped statements this often between the two reads
 
 
 _Ranked = tuple[float, tuple[StatementStat, ...], tuple[StatementStat, ...],
@@ -144,6 +151,7 @@ class StatementsTracker:
             everything_reset = poll.reset_mark != prev.reset_mark
             if everything_reset:
                 self._reset_wall = poll.wall
+            evicted = _evictions(prev, poll, everything_reset)
             deltas: dict[str, tuple[int, float]] = {}
             for key, r in rows.items():
                 before = self._prev_rows.get(key)
@@ -153,7 +161,9 @@ class StatementsTracker:
                     continue
                 if (before is None or everything_reset or r.calls < before.calls
                         or r.total_ms < before.total_ms):
-                    if before is not None and not everything_reset:
+                    if before is not None and not everything_reset and not evicted:
+                        # Fewer calls than before: reset, or dropped and back (said apart
+                        # when the server counts its drops).
                         self._reset_wall = poll.wall
                     calls, total = r.calls, r.total_ms  # counted from zero since the reset
                 else:
@@ -161,7 +171,7 @@ class StatementsTracker:
                 if calls > 0 or total > 0:
                     had = deltas.get(r.id, (0, 0.0))
                     deltas[r.id] = (had[0] + calls, had[1] + total)
-            self._steps.append(_Step(prev.t, poll.t, deltas))
+            self._steps.append(_Step(prev.t, poll.t, deltas, evicted))
         elif prev is not None:
             return  # the same instant again (a replayed poll): nothing new
         self._prev, self._prev_rows = poll, rows
@@ -187,6 +197,17 @@ class StatementsTracker:
                          "(the limit): a statement new in the window past it is not counted")
         if self._reset_wall is not None and poll.wall - self._reset_wall <= self.window_s:
             notes.append("statement statistics reset in the window: counted from the reset")
+        if poll.texts_failed is not None:
+            notes.append(f"statement texts cannot be read: {poll.texts_failed} (a statement "
+                         "of a database in another encoding; pg_stat_statements_reset() "
+                         "clears it)")
+        evicted = sum(step.evictions for step in self._steps)
+        if evicted:
+            size = f" (pg_stat_statements.max = {poll.max_statements})" if (
+                poll.max_statements is not None) else ""
+            notes.append(f"the statements table was full{size} and dropped its least-run "
+                         f"statements {evicted} times in the window: their calls are not all "
+                         "counted (raise pg_stat_statements.max)")
         if not self._steps:
             return StatementsView(source=poll.source, polled_wall=poll.wall, notes=tuple(notes),
                                   reason="first read of the statement statistics: rates "
@@ -235,6 +256,16 @@ class StatementsTracker:
             len(stats))
         self._ranked_for = poll
         return self._ranking
+
+
+def _evictions(prev: StatementsPoll, poll: StatementsPoll, everything_reset: bool) -> int:
+    """How often the table dropped statements between two reads: the dealloc counter's
+    growth, or all of it since a reset (which zeroes it); 0 when the server does not say."""
+    if poll.evictions is None:
+        return 0
+    if everything_reset or prev.evictions is None:
+        return poll.evictions if everything_reset else 0
+    return max(0, poll.evictions - prev.evictions)
 
 
 def _stat(key: str, calls: int, total: float, span: float, text: str | None) -> StatementStat:

@@ -29,12 +29,36 @@ HOUR = 3600.0
 def theil_sen(points: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
     """(slope, intercept) of the Theil-Sen line through (t, v) points: the median of the
     slopes between every pair, and the median of v - slope * t. None under two distinct t."""
-    slopes = sorted((v2 - v1) / (t2 - t1) for i, (t1, v1) in enumerate(points)
-                    for t2, v2 in points[i + 1:] if t2 != t1)
+    slopes = _slopes(points)
     if not slopes:
         return None
     slope = _median(slopes)
     return slope, _median(sorted(v - slope * t for t, v in points))
+
+
+def _slopes(points: Sequence[tuple[float, float]]) -> list[float]:
+    return sorted((v2 - v1) / (t2 - t1) for i, (t1, v1) in enumerate(points)
+                  for t2, v2 in points[i + 1:] if t2 != t1)
+
+
+# The normal quantile of Sen's two-sided 95 % confidence interval of the slope.
+Z_95 = 1.96
+
+
+def rises(points: Sequence[tuple[float, float]], z: float = Z_95) -> bool:
+    """Whether the readings rise beyond what noise around a flat line gives: the lower limit
+    of Sen's confidence interval of the slope (Sen 1968; Gilbert 1987, 16.5) is above 0. Of
+    the N ordered pairwise slopes it is the M1-th, M1 = (N - z * sqrt(Var S)) / 2 with the
+    Mann-Kendall variance Var S = n (n - 1) (2n + 5) / 18 (without the tie correction, which
+    only narrows it: the test stays on the safe side). A flat series with noise has a
+    median slope above 0 half the time; a time left to a limit drawn from that is a false
+    warning (a socket count of 600 +- 40 read "warning in ~7h" once in two)."""
+    slopes = _slopes(points)
+    n = len(points)
+    m1 = (len(slopes) - z * math.sqrt(n * (n - 1) * (2 * n + 5) / 18.0)) / 2.0
+    if m1 < 1:
+        return False  # too few points for any interval that excludes 0
+    return slopes[math.floor(m1) - 1] > 0
 
 
 def _median(xs: Sequence[float]) -> float:
@@ -51,6 +75,12 @@ class Fit:
     slope: float
     level: float
     span_s: float
+    rising: bool = False  # the slope is above 0 beyond the readings' noise (`rises`)
+
+    @property
+    def pace(self) -> float:
+        """The slope a time left is counted at: none while noise could have made it."""
+        return self.slope if self.rising else 0.0
 
 
 class Series:
@@ -68,6 +98,7 @@ class Series:
         self.last_t: float | None = None
         self.last_v: float | None = None
         self._fit: tuple[float, float] | None = None
+        self._rising = False
         self._dirty = False
 
     def reset(self) -> None:
@@ -121,11 +152,12 @@ class Series:
             return None
         if self._dirty or self._fit is None:
             self._fit = theil_sen(list(self._buckets))
+            self._rising = rises(list(self._buckets))
             self._dirty = False
         if self._fit is None:
             return None
         slope, intercept = self._fit
-        return Fit(slope, intercept + slope * t, self.span_s)
+        return Fit(slope, intercept + slope * t, self.span_s, self._rising)
 
 
 def time_to(level: float, slope_per_s: float, bound: float | None, horizon_s: float,
@@ -414,8 +446,8 @@ class Trends:
         rss = mem.detail.rss_bytes if mem is not None else None
         return judge(key, round(fit.slope * HOUR / MB, 1), self.settings, detail=Detail(
             span_s=round(fit.span_s), restart_at=self.restart_wall,
-            to_warning_s=_minute(time_to(fit.level, fit.slope, warn, h, rss)),
-            to_critical_s=_minute(time_to(fit.level, fit.slope, crit, h, rss))))
+            to_warning_s=_minute(time_to(fit.level, fit.pace, warn, h, rss)),
+            to_critical_s=_minute(time_to(fit.level, fit.pace, crit, h, rss))))
 
     def _socket_figure(self, t: float, figures: Mapping[str, Figure]) -> Figure:
         key = Fig.SOCKET_GROWTH_PER_H
@@ -435,8 +467,8 @@ class Trends:
         now = figures[Fig.SOCKET_CONNECTIONS].value
         return judge(key, round(fit.slope * HOUR, 1), self.settings, detail=Detail(
             span_s=round(fit.span_s), restart_at=self.restart_wall,
-            to_warning_s=_minute(time_to(fit.level, fit.slope, warn, h, now)),
-            to_critical_s=_minute(time_to(fit.level, fit.slope, crit, h, now)),
+            to_warning_s=_minute(time_to(fit.level, fit.pace, warn, h, now)),
+            to_critical_s=_minute(time_to(fit.level, fit.pace, crit, h, now)),
             surge=surge, surge_s=surge_s))
 
     def _why_not(self, t: float, what: str, series: Series, source: Figure) -> str:

@@ -14,12 +14,17 @@ QUERY_CHARS = 300  # a query is shown on one line; more would not fit anyway
 LONGEST = 10  # sessions listed, longest-running first
 
 
-def one_line(text: Any) -> str | None:
+def one_line(text: Any, total: int | None = None, read: int | None = None) -> str | None:
     """Query text on one line (its own line breaks and runs of spaces become one space), made
-    safe to show."""
+    safe to show. `total`: the text's length, when the server gave only its first `read`
+    characters: the mark says that length, not what is left of the part read. (Compared with
+    `read`, not with the text: on SQL_ASCII the server counts bytes.)"""
     if text is None:
         return None
-    return untrusted.line(" ".join(str(text).split()), QUERY_CHARS)
+    flat = " ".join(str(text).split())
+    if total is not None and read is not None and total > read:
+        return f"{untrusted.line(flat[:QUERY_CHARS])}… ({total:,} characters in all)"
+    return untrusted.line(flat, QUERY_CHARS)
 
 
 def first_line(e: BaseException) -> str:

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -17,9 +18,40 @@ from sbtop.engine.observations import DbSession, DbSnapshot
 from sbtop.engine.statements import StatementsPoll
 from sbtop.sources.database import cockroach, postgres
 from sbtop.sources.database.backoff import Backoff
+from sbtop.sources.database.encoding import read_text_leniently
 from sbtop.sources.database.shown import connect_reason, first_line, secrets_of
 from sbtop.sources.database.statements import PgStatements, crdb_read
 from sbtop.sources.settings import DbSettings
+
+T = TypeVar("T")
+
+
+async def bounded(work: Coroutine[Any, Any, T], limit: float) -> T:
+    """`work`'s result, or TimeoutError at `limit` seconds: at `limit`, not later. Cancelled
+    in the middle of a query, psycopg tries to cancel it on the server and waits for that (up
+    to 5 s, then 5 s more: asyncio.wait_for waited with it, 10 s past the bound on a server
+    that stopped answering). Interrupted a second time, it closes the connection at once; the
+    caller drops it anyway."""
+    task = asyncio.ensure_future(work)
+    task.add_done_callback(_retrieved)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=limit)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if done:
+        return task.result()
+    task.cancel()
+    await asyncio.sleep(0)  # it steps into psycopg's handler, which starts the server cancel
+    task.cancel()  # and gives up on it: the connection is closed
+    await asyncio.wait({task}, timeout=1.0)
+    raise TimeoutError
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """A task given up on ends with an error nobody awaits: read, not logged as lost."""
+    if not task.cancelled():
+        task.exception()
 
 
 class DatabaseSource:
@@ -60,7 +92,7 @@ class DatabaseSource:
         and a server or network that stops answering must not hold a tick."""
         limit = self.settings.connect_timeout_s + self.settings.statement_timeout_s + 1.0
         try:
-            snap = await asyncio.wait_for(self._poll(), timeout=limit)
+            snap = await bounded(self._poll(), limit)
         except TimeoutError:
             await self.close()
             t, wall = self.clock.now()
@@ -132,10 +164,9 @@ class DatabaseSource:
         limit = 2 * s.statement_timeout_s + 1.0  # two or three queries, each under the timeout
         try:
             if self.kind == "cockroachdb":
-                got = await asyncio.wait_for(crdb_read(self._conn, t, wall), timeout=limit)
+                got = await bounded(crdb_read(self._conn, t, wall), limit)
             else:
-                got = await asyncio.wait_for(self._statements.read(self._conn, t, wall),
-                                             timeout=limit)
+                got = await bounded(self._statements.read(self._conn, t, wall), limit)
         except TimeoutError:
             await self.close()
             got = StatementsPoll(t, wall, unavailable=(
@@ -168,6 +199,7 @@ class DatabaseSource:
             return self._failed(connect_reason(e))
         except (OSError, ValueError) as e:
             return self._failed(f"cannot connect: {e}")
+        read_text_leniently(conn)
         try:
             cur = await conn.execute("/* sbtop */ SELECT version()")
             row = await cur.fetchone()

@@ -19,12 +19,13 @@ from psycopg import sql
 
 from sbtop import untrusted
 from sbtop.engine.statements import StatementCounters, StatementsPoll
-from sbtop.sources.database.shown import one_line
+from sbtop.sources.database.shown import first_line, one_line
 
 # sbtop's own queries start with this comment, which pg_stat_statements keeps in the text:
 # they are left out of the statements listed (sbtop is not the load it watches).
 OWN = "/* sbtop */"
 ROW_LIMIT = 5000  # pg_stat_statements.max's default: every statement of a default server
+TEXT_READ = 1000  # characters of a statement's text read (300 are shown)
 
 PRELOAD = ("add pg_stat_statements to shared_preload_libraries in postgresql.conf and restart "
            "PostgreSQL")
@@ -69,23 +70,34 @@ class PgStatements:
         except psycopg.errors.ObjectNotInPrerequisiteState:
             return StatementsPoll(t, wall, unavailable=(
                 f"pg_stat_statements is installed but not loaded: {PRELOAD}"))
-        reset = await _reset_mark(conn, schema)
+        reset, evictions, size = await _info(conn, schema)
         # Other roles' statements without pg_read_all_stats: queryid NULL, one group.
         hidden = sum(int(r[3]) for r in counted if r[0] is None)
         rows = [r for r in counted if r[0] is not None]
         new = list({str(r[0]) for r in rows if str(r[0]) not in self.texts})
+        texts_failed = None
         if new:
-            # Read once: a statement whose text does not come back is not asked again.
-            self.texts.update(dict.fromkeys(new, ""))
-            cur = await conn.execute(sql.SQL(
-                OWN + " SELECT DISTINCT ON (queryid) queryid::text, left(query, 1000) "
-                "FROM {view}(true) WHERE queryid::text = ANY(%s) "
-                "AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            ).format(view=view), (new,))
-            for key, text in await cur.fetchall():
-                shown = one_line(text)
-                if shown:
-                    self.texts[str(key)] = shown
+            try:
+                cur = await conn.execute(sql.SQL(
+                    OWN + " SELECT DISTINCT ON (queryid) queryid::text, left(query, {read}), "
+                    "length(query) "
+                    "FROM {view}(true) WHERE queryid::text = ANY(%s) "
+                    "AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                ).format(view=view, read=sql.Literal(TEXT_READ)), (new,))
+                got = await cur.fetchall()
+            except (psycopg.errors.CharacterNotInRepertoire,
+                    psycopg.errors.UntranslatableCharacter) as e:
+                # The function converts every statement's text, of every database, before
+                # the WHERE: one of a database in another encoding fails them all. The
+                # counters stand without texts, asked again next read.
+                texts_failed = untrusted.line(first_line(e))
+            else:
+                # Read once: a statement whose text does not come back is not asked again.
+                self.texts.update(dict.fromkeys(new, ""))
+                for key, text, total in got:
+                    shown = one_line(text, total, TEXT_READ)
+                    if shown:
+                        self.texts[str(key)] = shown
         present = {str(r[0]) for r in rows}
         for gone in [k for k in self.texts if k not in present]:
             del self.texts[gone]
@@ -96,17 +108,23 @@ class PgStatements:
                                                   int(r[1] or 0), float(r[2] or 0.0),
                                                   part=str(r[4]))
                                 for r in rows),
-            reset_mark=reset, hidden=hidden,
+            reset_mark=reset, hidden=hidden, evictions=evictions, max_statements=size,
+            texts_failed=texts_failed,
             capped=ROW_LIMIT if len(counted) >= ROW_LIMIT else None)
 
 
 async def _preloaded(conn: psycopg.AsyncConnection[Any]) -> bool:
-    """Whether the server loads the library (reading the setting needs pg_read_all_settings;
-    without it, the steps say to check it)."""
+    """Whether the server loads the library. shared_preload_libraries may be read only by a
+    superuser or pg_read_all_settings; without that, the library's own setting tells: it
+    exists in every session of a server that preloads it (one set in postgresql.conf without
+    the library is a placeholder there too, so it is the second choice, not the first)."""
     try:
         cur = await conn.execute(f"{OWN} SELECT current_setting('shared_preload_libraries')")
     except psycopg.errors.InsufficientPrivilege:
-        return False
+        cur = await conn.execute(
+            f"{OWN} SELECT current_setting('pg_stat_statements.max', true) IS NOT NULL")
+        row = await cur.fetchone()
+        return row is not None and row[0] is True
     row = await cur.fetchone()
     return row is not None and "pg_stat_statements" in str(row[0])
 
@@ -122,21 +140,33 @@ async def _columns(conn: psycopg.AsyncConnection[Any], schema: str) -> set[str]:
     return {str(r[0]) for r in await cur.fetchall()}
 
 
-async def _reset_mark(conn: psycopg.AsyncConnection[Any], schema: str) -> str | None:
-    """pg_stat_statements_info.stats_reset (PostgreSQL 14+): a change means every counter
-    restarted. Older versions have none; a statement's calls going down still shows it."""
+async def _info(conn: psycopg.AsyncConnection[Any], schema: str
+                ) -> tuple[str | None, int | None, int | None]:
+    """pg_stat_statements_info (PostgreSQL 14+): stats_reset (a change means every counter
+    restarted), dealloc (how often the full table dropped its least-run statements), and
+    pg_stat_statements.max. Older versions have none of it; a statement's calls going down
+    still shows a reset (or a drop: they cannot be told apart there)."""
     try:
         cur = await conn.execute(sql.SQL(
-            OWN + " SELECT stats_reset::text FROM {}.pg_stat_statements_info").format(
-                sql.Identifier(schema)))
+            OWN + " SELECT stats_reset::text, dealloc, "
+            "current_setting('pg_stat_statements.max', true) "
+            "FROM {}.pg_stat_statements_info").format(sql.Identifier(schema)))
     except psycopg.errors.UndefinedTable:
-        return None
+        return None, None, None
     row = await cur.fetchone()
-    return None if row is None or row[0] is None else str(row[0])
+    if row is None:
+        return None, None, None
+    size = str(row[2]) if row[2] is not None else ""
+    return (None if row[0] is None else str(row[0]),
+            None if row[1] is None else int(row[1]),
+            int(size) if size.isdigit() else None)
 
 
 # CockroachDB -----------------------------------------------------------------------------
 
+# sbtop's own connections' application names (source.py, probe.py): CockroachDB keeps no
+# comment in a fingerprint, so its own reads are told by the application.
+OWN_APPS = frozenset({"sbtop", "sbtop preflight"})
 CRDB_AGGREGATED = "crdb_internal.statement_statistics"  # 22.1+: per hour, node, app, plan
 CRDB_NODE = "crdb_internal.node_statement_statistics"  # older: this node's, since its reset
 
@@ -193,7 +223,7 @@ def crdb_aggregated_poll(cols: Sequence[str], rows: Sequence[Sequence[Any]], t: 
     acc: dict[tuple[str, str], list[Any]] = {}
     for raw in rows:
         r = dict(zip(cols, raw, strict=False))
-        if str(r.get("app_name") or "").startswith("$ internal"):
+        if _not_the_apps(r.get("app_name")):
             continue
         stats = _json(r.get("statistics")).get("statistics") or {}
         if not isinstance(stats, Mapping):
@@ -216,7 +246,7 @@ def crdb_node_poll(cols: Sequence[str], rows: Sequence[Sequence[Any]], t: float,
     acc: dict[tuple[str, str], list[Any]] = {}
     for raw in rows:
         r = dict(zip(cols, raw, strict=False))
-        if str(r.get("application_name") or "").startswith("$ internal"):
+        if _not_the_apps(r.get("application_name")):
             continue
         text = r.get("key")
         if text is None:
@@ -228,6 +258,12 @@ def crdb_node_poll(cols: Sequence[str], rows: Sequence[Sequence[Any]], t: float,
         _add(acc, untrusted.line(str(r.get("statement_id") or text), 200), part, count,
              count * _float(r.get("service_lat_avg")) * 1000.0, text)
     return _crdb_poll(acc, CRDB_NODE, t, wall, len(rows), limit)
+
+
+def _not_the_apps(app: Any) -> bool:
+    """CockroachDB's own ('$ internal...') statements, or sbtop's."""
+    name = str(app or "")
+    return name.startswith("$ internal") or name in OWN_APPS
 
 
 def _add(acc: dict[tuple[str, str], list[Any]], key: str, part: str, calls: int,
