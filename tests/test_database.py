@@ -22,6 +22,7 @@ from sbtop.engine.observations import DbSnapshot
 from sbtop.engine.settings import EngineSettings
 from sbtop.sources.database import DatabaseSource, DbSettings, crdb_snapshot
 from tests import pg
+from tests.pgproxy import Proxy
 from tests.servers import closed_port
 
 # Servers, subprocesses, terminals or real time: not in the fast loop (pytest -m 'not slow').
@@ -167,66 +168,6 @@ def test_a_slow_poll_is_cut_by_the_statement_timeout(pg_db: str) -> None:
     snap = poll(source)
     assert snap.error is not None and "statement_timeout" in snap.error
     asyncio.run(source.close())
-
-
-class Proxy:
-    """A real TCP proxy in front of PostgreSQL, to take the database away and bring it back,
-    or to stop answering while its connections stay open (`frozen`: a server or network that
-    hangs)."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self._server: socket.socket | None = None
-        self._stop = threading.Event()
-        self._conns: list[socket.socket] = []
-        self.frozen = threading.Event()
-
-    def start(self) -> None:
-        srv = socket.socket()
-        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        srv.bind(("127.0.0.1", self.port))
-        srv.listen(8)
-        srv.settimeout(0.2)
-        self._server = srv
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        assert self._server is not None
-        while not self._stop.is_set():
-            try:
-                client, _ = self._server.accept()
-            except (TimeoutError, OSError):
-                continue
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            self._conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    def _pipe(self, a: socket.socket, b: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := a.recv(65536):
-                while self.frozen.is_set() and not self._stop.is_set():
-                    time.sleep(0.01)
-                b.sendall(data)
-        with contextlib.suppress(OSError):
-            b.shutdown(socket.SHUT_WR)
-
-    def stop(self) -> None:
-        self.frozen.clear()
-        self._stop.set()
-        if self._server is not None:
-            self._thread.join(timeout=2)  # accept() holds the socket until it returns
-            self._server.close()
-        for c in self._conns:
-            with contextlib.suppress(OSError):
-                c.shutdown(socket.SHUT_RDWR)
-                c.close()
-        self._conns = []
 
 
 def test_an_unreachable_database_is_down_with_the_reason_and_recovers(pg_db: str) -> None:
@@ -578,7 +519,7 @@ def test_a_database_that_stops_answering_holds_neither_poll_past_its_bound(
     clock = ManualClock()
     settings = DbSettings(statements_every_s=10, statement_timeout_s=0.5, connect_timeout_s=1)
     source = DatabaseSource(dsn, settings, clock)
-    slack = 3.0  # scheduling on a busy machine; far under the 10 s the defect added
+    slack = 6.0  # scheduling on a busy machine; well under the 10 s the defect added
 
     async def go() -> None:
         assert (await source.poll()).error is None

@@ -5,6 +5,7 @@ command line's one-line refusals."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import psycopg
@@ -14,6 +15,7 @@ from sbtop.actions.preflight import PreflightContext, run_checks
 from sbtop.engine.window import ItemKind, PreflightSettings
 from sbtop.sources.database.probe import sql_probe
 from tests.cli import run_sbtop
+from tests.pgproxy import Proxy
 
 pytestmark = pytest.mark.slow
 
@@ -133,3 +135,26 @@ def test_the_sql_probe_cannot_leave_its_read_only_transaction_whatever_its_text(
 def test_the_sql_probe_runs_one_statement_only(pg_db: str) -> None:
     ok, text = asyncio.run(sql_probe(pg_db, "SELECT true; SELECT true"))
     assert not ok and "multiple commands" in text
+
+
+def test_the_sql_probe_ends_at_its_bound_on_a_database_that_stops_answering(
+        pg_db: str) -> None:
+    # The connection made, the server hangs in the middle of the query (a dead network path):
+    # psycopg's cancel of the query on the server held the probe 10 s past its bound (12.5 s
+    # for a 0.5 s statement timeout). Now the connection is dropped at the bound.
+    info = psycopg.conninfo.conninfo_to_dict(pg_db)
+    proxy = Proxy(int(info.get("port") or 5432), freeze_on=b"sbtop-probe-hangs-here")
+    proxy.start()
+    dsn = psycopg.conninfo.make_conninfo(pg_db, host="127.0.0.1", port=proxy.port)
+    slack = 6.0  # scheduling on a busy machine; well under the 10 s the defect added
+    try:
+        started = time.monotonic()
+        ok, text = asyncio.run(sql_probe(dsn, "SELECT true /* sbtop-probe-hangs-here */",
+                                         connect_timeout_s=2.0, statement_timeout_s=0.5))
+        took = time.monotonic() - started
+        hung = proxy.frozen.is_set()  # the hang came after the connection, inside the query
+    finally:
+        proxy.stop()
+    assert hung
+    assert (ok, text) == (False, "no answer within 0.5 s")
+    assert took < 0.5 + 2.0 + slack, took

@@ -16,6 +16,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from sbtop import untrusted
 from sbtop.sources.database.shown import connect_reason, first_line, secrets_of
+from sbtop.sources.database.source import bounded
 
 
 async def sql_probe(dsn: str, query: str, *, connect_timeout_s: float = 3.0,
@@ -44,9 +45,11 @@ async def _probe(dsn: str, query: str, connect_s: float, statement_s: float
         async with conn:
             await conn.set_read_only(True)  # psycopg opens the transaction READ ONLY
             # The query is the config's own text (never built from outside input), prepared:
-            # one statement only, so nothing can follow a COMMIT or a SET inside it.
-            cur = await asyncio.wait_for(conn.execute(query.encode(), prepare=True),
-                                         timeout=statement_s + 2.0)
+            # one statement only, so nothing can follow a COMMIT or a SET inside it. Bounded
+            # as the polls are: on a server that stops answering, asyncio.wait_for waited
+            # 10 s more for psycopg's cancel of the query on the server.
+            cur = await bounded(conn.execute(query.encode(), prepare=True),
+                                statement_s + 2.0)
             row = await cur.fetchone() if cur.description else None
             await conn.rollback()
     except TimeoutError:
