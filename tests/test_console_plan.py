@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
 
 from sbtop.actions.audit import AuditLog
 from sbtop.clock import ManualClock
@@ -396,5 +397,49 @@ async def test_r_in_the_plan_view_starts_a_new_window_confirmed_the_old_record_a
             assert [e["result"] for e in entries if e["action"] == "plan reset"] == [
                 "cancelled at the confirmation",
                 f"a new deploy window: the old record archived as {entries[-1]['archived']}"]
+    finally:
+        h.close()
+
+
+async def test_keys_typed_ahead_of_a_phase_confirmation_going_leave_the_plan_view_open(
+        tmp_path: Path) -> None:
+    """`y` then `n` reach the confirmation before it has gone (a fast typist, a paste): the
+    first answer stands, and the second no longer pops the Plan view under it (the keys after
+    it then landed on the panels, where `b` is the deploy's rollback)."""
+    h = one_phase(tmp_path)
+    app = h.app
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(h, pilot)
+            await h.ticks(2, pilot)
+            await pilot.press("p", "s")
+            question = app.screen
+            assert isinstance(question, PhaseActionScreen)
+            for key in "yn":  # both queued at the question before it handles the first
+                question.post_message(events.Key(key, key))
+            await settle(h, pilot)
+            assert isinstance(app.screen, PlanScreen)
+            assert "WATCHING" in screen_text(app)
+            assert [e["action"] for e in audit(tmp_path)] == ["plan start phase 1 Prisma singleton"]
+    finally:
+        h.close()
+
+
+async def test_keys_typed_ahead_of_the_canary_phase_confirmation_leave_the_plan_view_open(
+        tmp_path: Path) -> None:
+    h = one_phase(tmp_path, name="Optimized routes", canary=True)
+    app = h.app
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(h, pilot)
+            await h.ticks(3, pilot)
+            await pilot.press("p", "c")
+            question = app.screen
+            assert isinstance(question, ActionScreen)
+            for key in "yn":
+                question.post_message(events.Key(key, key))
+            await app_until(lambda: h.backend.knobs.canary_percent == 5, pilot)
+            await settle(h, pilot)
+            assert isinstance(app.screen, PlanScreen)
     finally:
         h.close()
