@@ -443,3 +443,30 @@ async def test_keys_typed_ahead_of_the_canary_phase_confirmation_leave_the_plan_
             assert isinstance(app.screen, PlanScreen)
     finally:
         h.close()
+
+
+async def test_at_80_columns_the_rollback_at_hand_and_a_failing_items_detail_wrap_whole(
+        demo: Harness) -> None:
+    """Phase 1's rollback command names the SQL file it runs, and the failing baseline item says
+    what to do: at 80 columns both were cut at the screen's edge ('--file infra/roll',
+    'press B in th'). Each wraps at a word under itself: every word is on the screen."""
+    app = demo.app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(demo, pilot)
+        await demo.ticks(3, pilot)
+        await pilot.press("p", "f")
+        await settle(demo, pilot)
+        words = " ".join(screen_text(app).split())
+        assert ("no baseline captured (press B in the console, or the first canary step "
+                "takes one)") in words
+        while app.screen.selected_phase() is None:  # type: ignore[attr-defined]
+            await pilot.press("j")
+        await pilot.press("s", *"tmux: items by hand", "enter")
+        await settle(demo, pilot)
+        await demo.ticks(1, pilot)
+        text = screen_text(app)
+        assert all(len(line) <= 80 for line in text.splitlines())
+        words = " ".join(text.split())
+        assert ("b rolls it back: runs echo demo: npx prisma db execute --file "
+                "infra/rollback/drop_indexes.sql") in words
+        assert "drops the indexes (DROP INDEX CONCURRENTLY IF EXISTS ...); then npx" in words

@@ -137,6 +137,11 @@ class PlanScreen(Screen[None]):
         lines: list[str] = []
         rows: list[Row | None] = []
 
+        # The columns a line has after its two of cursor (the scroll bar's, once it shows):
+        # the rows wrap within them, at a word, rather than be cut at the screen's edge.
+        inner = self.query_one("#pl-rows", VerticalScroll).scrollable_content_region.width
+        room = (inner or self.app.size.width - 2) - 2
+
         def add(line: str, row: Row | None = None) -> None:
             lines.append(line if row is not None else "  " + line)
             rows.append(row)
@@ -148,12 +153,13 @@ class PlanScreen(Screen[None]):
                 name_w = max(len(i.name) for i in w.preflight)
                 wide = self.app.size.width >= WIDE
                 for i in w.preflight:
-                    line = (plan_text.item_line(i, name_w) if wide else
-                            f"{plan_text.item_word(i)} {esc(i.name.ljust(name_w))}  "
-                            f"{plan_text.item_shown(i)}")
-                    add(line, ("item", i.name))
+                    first, *rest = plan_text.item_lines(i, name_w, room, wide)
+                    add(first, ("item", i.name))
+                    for line in rest:
+                        add(line)
                     if self.cursor == ("item", i.name) and i.note:
-                        add(f"       [$text-muted]{esc(i.note)}[/]")
+                        for line in plan_text.muted_lines(i.note, 7, room):
+                            add(line)
             else:
                 add(f"[b]Pre-flight[/]  {plan_text.preflight_summary(w)}  "
                     "[$text-muted](i shows the items)[/]")
@@ -164,15 +170,17 @@ class PlanScreen(Screen[None]):
             if p is w.current or (self.cursor == ("phase", p.number)
                                   and p.status is not Status.PENDING):
                 for c in p.criteria:
-                    add(plan_text.criterion_line(c))
+                    for line in plan_text.criterion_line(c, room):
+                        add(line)
                 if p.status in (Status.WATCHING, Status.FAILED, Status.PASSED):
-                    for line in plan_text.rollback_lines(p):
+                    for line in plan_text.rollback_lines(p, room):
                         add(line)
             if self.cursor == ("phase", p.number) and p.settings.note:
-                add(f"    [$text-muted]{esc(p.settings.note)}[/]")
+                for line in plan_text.muted_lines(p.settings.note, 4, room):
+                    add(line)
         if not w.phases:
             add("[$text-muted]no phases: add \\[\\[plan.phases]] to the config[/]")
-        for line in plan_text.contact_lines(w.contacts, self.app.size.width - 4):
+        for line in plan_text.contact_lines(w.contacts, room):
             add(line)
         return lines, rows
 
