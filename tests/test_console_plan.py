@@ -470,3 +470,40 @@ async def test_at_80_columns_the_rollback_at_hand_and_a_failing_items_detail_wra
         assert ("b rolls it back: runs echo demo: npx prisma db execute --file "
                 "infra/rollback/drop_indexes.sql") in words
         assert "drops the indexes (DROP INDEX CONCURRENTLY IF EXISTS ...); then npx" in words
+
+
+async def test_help_in_the_plan_view_says_the_views_keys_not_the_panels(
+        demo: Harness) -> None:
+    """In the view `b` rolls back the selected phase and `s` starts it; the panels' help said
+    `b` rolls back the deploy and `s` sorts the routes. `?` shows the view's keys, whole at
+    80x24; read-only leaves out the keys that act."""
+    app = demo.app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(demo, pilot)
+        await demo.ticks(2, pilot)
+        await pilot.press("p", "question_mark")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Plan view keys" in text
+        assert "roll the selected phase back" in text and "start the selected phase" in text
+        assert "roll back to the last deploy that was live" not in text
+        assert "routes: sort" not in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, PlanScreen)
+
+
+async def test_read_only_the_plan_views_help_lists_no_key_that_acts(tmp_path: Path) -> None:
+    h = Harness(production=False, plan=demo_plan(), read_only=True, state_dir=tmp_path)
+    try:
+        async with h.app.run_test(size=(80, 24)) as pilot:
+            await settle(h, pilot)
+            await h.ticks(2, pilot)
+            await pilot.press("p", "question_mark")
+            await pilot.pause()
+            text = screen_text(h.app)
+            assert "Plan view keys" in text and "show or hide the pre-flight items" in text
+            assert "start the selected phase" not in text and "New window" not in text
+            assert "a new deploy window" not in text
+    finally:
+        h.close()

@@ -20,6 +20,7 @@ from textual.widgets import Footer
 
 from sbtop.console import plan_text
 from sbtop.console.marks import esc
+from sbtop.console.screens.help import HelpScreen
 from sbtop.console.widgets.canary import CanaryPanel
 from sbtop.console.widgets.panel import Line
 from sbtop.engine.window import ItemKind, PhaseView, Status, Window
@@ -44,26 +45,37 @@ class PlanScreen(Screen[None]):
        the pre-flight found itself). Those still due show when it closes, as over the help. */
     PlanScreen Toast { display: none; }
     """
+    # The tooltips are the view's help (`?`): here s, b, c and 0 are not the panels' keys.
     BINDINGS = [
-        Binding("escape,q,p", "back", "Back"),
-        Binding("j,down", "move(1)", "Down", show=False),
+        Binding("escape,q,p", "back", "Back", tooltip="back to the panels"),
+        Binding("j,down", "move(1)", "Down", show=False, key_display="j / k",
+                tooltip="move over the items and phases (also down / up)"),
         Binding("k,up", "move(-1)", "Up", show=False),
         # In the footer only where they act; the twins (hidden) ask anyway, so the session
         # says why not (read-only, no plan, not the phase's state).
-        Binding("s", "phase('start')", "Start"),
-        Binding("P", "phase('pass')", "Pass"),
-        Binding("b", "phase('rollback')", "Roll back"),
+        Binding("s", "phase('start')", "Start",
+                tooltip="start the selected phase (its command, then its watch)"),
+        Binding("P", "phase('pass')", "Pass",
+                tooltip="pass the selected phase (its watch over, no criterion failing)"),
+        Binding("b", "phase('rollback')", "Roll back",
+                tooltip="roll the selected phase back (its command, or by hand)"),
         Binding("s", "phase_off('start')", show=False),
         Binding("P", "phase_off('pass')", show=False),
         Binding("b", "phase_off('rollback')", show=False),
-        Binding("enter", "confirm", "Confirm"),
-        Binding("f", "preflight", "Check"),
+        Binding("enter", "confirm", "Confirm",
+                tooltip="confirm the selected person's item; again takes it back"),
+        Binding("f", "preflight", "Check", tooltip="run the live pre-flight items now"),
         Binding("f", "preflight_off", show=False),
-        Binding("c", "canary", "Canary"),
+        Binding("c", "canary", "Canary",
+                tooltip="canary phase: the next step (the gate decides) / abort: flag to 0"),
         Binding("0", "abort", "Abort"),
-        Binding("i", "items", "Items", show=False),
-        Binding("R", "reset", "New window"),
+        Binding("i", "items", "Items", show=False,
+                tooltip="show or hide the pre-flight items"),
+        Binding("R", "reset", "New window",
+                tooltip="a new deploy window: the old record archived"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
     ]
+    _ACTING = {"phase", "confirm", "preflight", "canary", "reset"}  # not in read-only's help
 
     def __init__(self, keys: SbtopApp, snapshot: Snapshot | None, canary: bool) -> None:
         super().__init__()
@@ -253,6 +265,17 @@ class PlanScreen(Screen[None]):
             p = self.selected_phase()
             return (p is not None and p.settings.canary and self._keys._can_deploy())
         return True
+
+    def action_help(self) -> None:
+        """The view's own keys (the panels' help says b rolls back the deploy: here it rolls
+        back the selected phase), and who to call."""
+        shown = {"escape,q,p": "esc q p", "c": "c / 0"}  # the footer's own stay short
+        rows = [(shown.get(b.key, b.key_display or b.key), b.tooltip) for b in self.BINDINGS
+                if isinstance(b, Binding) and b.tooltip
+                and not (self._keys.read_only and b.action.split("(")[0] in self._ACTING)]
+        contacts = list(self.window.contacts) if self.window else []
+        self.app.push_screen(HelpScreen(rows, contacts or self._keys.notify_notes(),
+                                        title="Plan view keys"))
 
     def action_back(self) -> None:
         app = self._keys
