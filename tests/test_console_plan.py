@@ -507,3 +507,27 @@ async def test_read_only_the_plan_views_help_lists_no_key_that_acts(tmp_path: Pa
             assert "a new deploy window" not in text
     finally:
         h.close()
+
+
+async def test_b_on_the_failing_baseline_item_captures_it_and_the_item_turns_ok(
+        demo: Harness) -> None:
+    """The baseline item's detail says "press B"; in the view B did nothing (the panels'
+    key, held while a view is open). On that item it is in the footer, captures the baseline
+    (confirmed, as on the panels) and checks the items again."""
+    app = demo.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(demo, pilot)
+        await demo.ticks(5, pilot)
+        await pilot.press("p", "f")
+        await settle(demo, pilot)
+        assert "FAIL Baseline captured" in screen_text(app)
+        assert "B Baseline" not in screen_text(app)  # the cursor is elsewhere
+        while app.screen.selected_item() != "Baseline captured":  # type: ignore[attr-defined]
+            await pilot.press("j")
+        assert "B Baseline" in screen_text(app)
+        await pilot.press("B")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(demo, pilot)
+        await app_until(lambda: "ok   Baseline captured" in screen_text(app), pilot)
+        assert isinstance(app.screen, PlanScreen)

@@ -69,13 +69,18 @@ class PlanScreen(Screen[None]):
         Binding("c", "canary", "Canary",
                 tooltip="canary phase: the next step (the gate decides) / abort: flag to 0"),
         Binding("0", "abort", "Abort"),
+        # The baseline item's detail says "press B": here too (in the footer on that item).
+        Binding("B", "baseline", "Baseline",
+                tooltip="capture the canary baseline (p95) now, then check the items again"),
+        Binding("B", "baseline_off", show=False),
         Binding("i", "items", "Items", show=False,
                 tooltip="show or hide the pre-flight items"),
         Binding("R", "reset", "New window",
                 tooltip="a new deploy window: the old record archived"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
     ]
-    _ACTING = {"phase", "confirm", "preflight", "canary", "reset"}  # not in read-only's help
+    # Not in read-only's help.
+    _ACTING = {"phase", "confirm", "preflight", "canary", "reset", "baseline"}
 
     def __init__(self, keys: SbtopApp, snapshot: Snapshot | None, canary: bool) -> None:
         super().__init__()
@@ -135,7 +140,7 @@ class PlanScreen(Screen[None]):
         self._show_canary(w)
         allowed = tuple(self.check_action(a, p) or False for a, p in (
             ("phase", ("start",)), ("phase", ("pass",)), ("phase", ("rollback",)),
-            ("confirm", ()), ("preflight", ()), ("canary", ())))
+            ("confirm", ()), ("preflight", ()), ("canary", ()), ("baseline", ())))
         if allowed != self._allowed:
             self._allowed = allowed
             self.refresh_bindings()
@@ -261,6 +266,11 @@ class PlanScreen(Screen[None]):
             return (can and live) == (action == "preflight")
         if action == "reset":  # a new window: only when there is a record to set aside
             return can and w is not None and _resettable(w)
+        if action in ("baseline", "baseline_off"):
+            name = self.selected_item()
+            on_item = w is not None and name is not None and any(
+                i.name == name and i.kind is ItemKind.BASELINE for i in w.preflight)
+            return (self._keys._can_deploy() and on_item) == (action == "baseline")
         if action in ("canary", "abort"):
             p = self.selected_phase()
             return (p is not None and p.settings.canary and self._keys._can_deploy())
@@ -319,6 +329,17 @@ class PlanScreen(Screen[None]):
 
     def action_preflight_off(self) -> None:
         self._keys.plan_checks()
+
+    def action_baseline(self) -> None:
+        self._keys.action_baseline(then=self._keys.plan_checks)
+
+    def action_baseline_off(self) -> None:
+        """B away from the baseline item captures it all the same; read-only or without a
+        deploy provider, it says why."""
+        if self._keys._can_deploy():
+            self.action_baseline()
+        else:
+            self._keys.action_deploy_off()
 
     def action_items(self) -> None:
         if self.window is not None:
