@@ -188,6 +188,7 @@ async def test_the_canary_phase_shows_the_ladder_and_steps_it(tmp_path: Path) ->
             text = screen_text(app)
             assert "flag 0%" in text and "next 5%: gate OPEN" in text  # the canary panel
             assert "canary at 0 %, next step 5 %" in text  # the phase's own criterion
+            assert "FAILING" not in text  # on its way up the ladder, not failing
             assert "c Canary" in text
             await pilot.press("c")
             assert isinstance(app.screen, ActionScreen)  # the canary's own confirmation

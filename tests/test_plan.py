@@ -25,6 +25,7 @@ from sbtop.engine.window import (
     ItemKind,
     PhaseRecord,
     PhaseSettings,
+    PhaseView,
     PlanSettings,
     PlanState,
     PreflightSettings,
@@ -687,3 +688,31 @@ def test_the_plan_says_its_figures_by_the_canary_gates_short_names() -> None:
     assert said_by_gate.split(",")[0] == shown[0].split(",")[0] == "5xx 0.15%"
     assert text({"phase": "Socket.IO", "breach": "error_rate_5xx_pct not critical (during)"}) \
         == "plan phase Socket.IO: 5xx not critical (during) broke during the watch"
+
+
+def test_a_canary_phase_on_its_way_up_the_ladder_is_not_failing() -> None:
+    """The canary phase passes once the ladder is at its top; until then it is not done, not
+    failing. It was judged failing from its first second (at 0 %, before any step): the
+    console's header said FAILING in red for the whole ladder, `plan status` exited 2, the
+    watch's end was told as a failure. Below the top it is not judged (so it cannot pass
+    without an override); at the top it passes; a step that cannot be read is unknown."""
+    from sbtop.engine.gate import GateSettings, evaluate
+
+    phase = PhaseSettings("Optimized routes", watch_s=60.0, canary=True)
+    state = PlanState({"Optimized routes": PhaseRecord(Status.WATCHING, 1000.0, 1000.0)})
+
+    def judged(percent: int | None, now: float) -> PhaseView:
+        gate = evaluate(percent, 1000.0, now, 200.0, figs(p95=200.0, e5=0.1), GateSettings())
+        got = judge_window(PlanSettings((phase,)), state, figs(p95=200.0, e5=0.1), now,
+                           gate).current
+        assert got is not None
+        return got
+
+    for percent in (0, 5, None):
+        for now in (1010.0, 1100.0):  # during the watch, and after it
+            p = judged(percent, now)
+            assert not p.failing and not p.ready, (percent, now)
+            assert not p.verdict.startswith("FAILING")
+    assert judged(5, 1100.0).unjudged  # the watch over, the ladder not at its top
+    top = judged(100, 1100.0)
+    assert top.ready and not top.failing
