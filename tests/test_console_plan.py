@@ -5,14 +5,17 @@ header's compact line; the refusals (read-only, no plan) said, not silent."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from textual import events
 
+from sbtop import config
 from sbtop.actions.audit import AuditLog
 from sbtop.clock import ManualClock
 from sbtop.commands.targets import demo_target
@@ -532,3 +535,107 @@ async def test_b_on_the_failing_baseline_item_captures_it_and_the_item_turns_ok(
         await settle(demo, pilot)
         await app_until(lambda: "ok   Baseline captured" in screen_text(app), pilot)
         assert isinstance(app.screen, PlanScreen)
+
+
+async def test_a_whole_deploy_window_driven_from_the_plan_view(tmp_path: Path) -> None:
+    """One window from the keys alone, on the simulated backend and a manual clock: the
+    pre-flight checked (the baseline item fails) and a person's item confirmed; phase 1
+    started over the failing item with a typed override, its run command run, watched to the
+    end of its minute and passed; phase 2 rolled back by its command, started again, passed;
+    phase 3's canary stepped up its ladder with the canary's own key and gate to the top, then
+    passed; the header says the window is done; the post-deployment checklist run (v)."""
+    from sbtop.checklist import STUDYBUDDY
+    from sbtop.console.screens.verify import VerifyScreen
+    from sbtop.demo.app_api import DEMO_EMAIL, DEMO_PASSWORD, DEMO_SESSION
+
+    ran, rolled = tmp_path / "ran", tmp_path / "rolled-back"
+
+    def touch(path: Path) -> list[str]:
+        return [sys.executable, "-c", f"open({str(path)!r}, 'a').write('x')"]
+
+    plan = {
+        "preflight": [{"name": "All tests passing locally"},
+                      {"name": "Baseline captured", "check": "baseline"}],
+        "phases": [
+            {"name": "Database indexes", "watch": "1m", "figures": ["error_rate_5xx_pct"],
+             "run": touch(ran)},
+            {"name": "Prisma singleton", "watch": "1m", "rollback": touch(rolled)},
+            {"name": "Optimized routes", "watch": "1m", "canary": True}]}
+    h = Harness(production=False, state_dir=tmp_path, plan=plan,
+                canary=config.CanaryConfig(soak={"5": "20s", "25": "20s"}))
+    h.backend.set(rps=100)
+    checklist = config.resolve(
+        msgspec.structs.replace(config.parse({"verify": STUDYBUDDY}), targets={
+            "demo": config.TargetConfig(base_url=h.backend.url)}),
+        probe_env={"STUDYBUDDY_VERIFY_EMAIL": DEMO_EMAIL,
+                   "STUDYBUDDY_VERIFY_PASSWORD": DEMO_PASSWORD,
+                   "STUDYBUDDY_SESSION_COOKIE": DEMO_SESSION}).verify
+    h.session.wiring = dataclasses.replace(h.session.wiring, verify=checklist)
+    app = h.app
+
+    async def answer(*keys: str) -> None:
+        await pilot.press(*keys)
+        await settle(h, pilot)
+
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(h, pilot)
+            await h.ticks(3, pilot)
+            await answer("p", "f")  # pre-flight: the live item checked
+            assert "FAIL Baseline captured" in screen_text(app)
+            await answer("enter")  # the person's item, under the cursor
+            assert "ok   All tests passing locally" in screen_text(app)
+            assert "PRE-FLIGHT 1 item failing" not in screen_text(app)  # the view, not header
+
+            # Phase 1: over the failing item, typed; its command runs; watched; passed.
+            while app.screen.selected_phase() is None:  # type: ignore[attr-defined]
+                await pilot.press("j")
+            await pilot.press("s")
+            assert isinstance(app.screen, PhaseActionScreen) and app.screen.plan.needs_override
+            await answer(*"the first canary step takes it", "enter")
+            assert ran.exists()
+            await h.ticks(1, pilot, seconds=30)
+            assert "30s left of 1m" in screen_text(app) and "ok   now 5xx" in screen_text(app)
+            await h.ticks(1, pilot, seconds=30)
+            assert "ready to pass (P)" in screen_text(app)
+            await answer("P", "y")
+            assert "PASSED" in screen_text(app)
+
+            # Phase 2: the cursor followed to it; started, rolled back by its command.
+            await answer("s", "y")
+            await h.ticks(2, pilot, seconds=5)
+            assert "b rolls it back: runs" in screen_text(app)
+            await answer("b", "y")
+            assert rolled.exists() and "ROLLED BACK" in screen_text(app)
+            await answer("s", "y")
+            await h.ticks(2, pilot, seconds=30)
+            await answer("P", "y")
+
+            # Phase 3: the canary ladder, stepped by its own key through its gate.
+            await answer("s", "y")
+            await h.ticks(2, pilot)
+            assert "flag 0%" in screen_text(app) and "FAILING" not in screen_text(app)
+            for step in (5, 25, 100):
+                await pilot.press("c")
+                assert isinstance(app.screen, ActionScreen) and not app.screen.typed
+                await answer("y")
+                await app_until(lambda s=step: h.backend.knobs.canary_percent == s, pilot)
+                await h.ticks(5, pilot, seconds=5)  # the step soaks (20 s here)
+            assert "flag 100%" in screen_text(app)
+            await h.ticks(3, pilot, seconds=20)
+            assert "ready to pass (P)" in screen_text(app)
+            await answer("P", "y")
+            await answer("escape")
+            assert "PLAN done 3/3" in screen_text(app)
+
+            await pilot.press("v")  # the post-deployment checklist
+            assert isinstance(app.screen, VerifyScreen)
+            await app.screen.workers.wait_for_complete()
+            await pilot.pause()
+            assert "11 passed, 0 failed" in screen_text(app)
+            done = [e["action"] for e in audit(tmp_path) if e.get("ok")]
+            assert done.count("canary next") == 3, done
+            assert "plan rollback phase 2 Prisma singleton" in done
+            assert done[-1] == "plan pass phase 3 Optimized routes"
+    finally:
+        h.close()
