@@ -258,6 +258,112 @@ def test_the_plan_view_in_a_real_terminal(tmp_path: Path) -> None:
         pane.close()
 
 
+def test_a_whole_deploy_window_in_a_real_terminal(tmp_path: Path) -> None:
+    """`sbtop --config` in tmux on the simulated backend (serving in this process), the
+    watches and soaks a few seconds of the real clock: the pre-flight (the baseline item
+    fails, a person's item confirmed), phase 1 started with a typed override, its command
+    run, its watch counted down to the end and passed; phase 2 rolled back by its command;
+    phase 3's canary stepped to the top with c; passed; the checklist (v); quit."""
+    import tomli_w
+
+    from sbtop.checklist import STUDYBUDDY
+    from sbtop.demo.app_api import DEMO_EMAIL, DEMO_PASSWORD, DEMO_SESSION
+    from sbtop.demo.render_api import API_KEY, SERVICE_ID
+
+    ran, rolled = tmp_path / "ran", tmp_path / "rolled-back"
+
+    def touch(path: Path) -> list[str]:
+        return [sys.executable, "-c", f"open({str(path)!r}, 'a').write('x')"]
+
+    backend = SimulatedBackend(port=0).start()
+    cfg = tmp_path / "sbtop.toml"
+    cfg.write_text(tomli_w.dumps({
+        "targets": {"demo": {
+            "base_url": backend.url, "gzip": False, "production": False,
+            "render": {"service_id": SERVICE_ID, "api_key_env": "SBTOP_DEMO_RENDER_KEY",
+                       "api_url": backend.url + "/v1"}}},
+        "canary": {"soak": {"5": "3s", "25": "3s"}},
+        "verify": STUDYBUDDY,
+        "plan": {
+            "preflight": [{"name": "All tests passing locally"},
+                          {"name": "Baseline captured", "check": "baseline"}],
+            "phases": [
+                {"name": "Database indexes", "watch": "8s", "figures": ["error_rate_5xx_pct"],
+                 "run": touch(ran)},
+                {"name": "Prisma singleton", "watch": "3s", "rollback": touch(rolled)},
+                {"name": "Optimized routes", "watch": "3s", "canary": True}]}}))
+    env = {"SBTOP_DEMO_RENDER_KEY": API_KEY, "STUDYBUDDY_VERIFY_EMAIL": DEMO_EMAIL,
+           "STUDYBUDDY_VERIFY_PASSWORD": DEMO_PASSWORD,
+           "STUDYBUDDY_SESSION_COOKIE": DEMO_SESSION,
+           "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    pane = Pane(f"{SBTOP} --config {cfg} --state-dir {tmp_path}; echo sbtop-exited-$?; "
+                "sleep 30", size=(120, 40), env=env)
+    try:
+        pane.wait_for("PRE-FLIGHT 2 of 2 open")
+        pane.keys("p")
+        pane.wait_for("Deploy window")
+        pane.keys("f")
+        pane.wait_for("FAIL Baseline captured")
+        pane.keys("Enter")  # the cursor is on the person's item
+        pane.wait_for("ok   All tests passing locally")
+        pane.wait_for("▶ FAIL Baseline captured")  # on to the next open item
+        pane.keys("j")  # past it, to phase 1
+        pane.wait_for("▶ 1 Database indexes")
+        pane.keys("s")
+        pane.wait_for("needs an override: pre-flight Baseline captured")
+        pane.keys(*"tmux: the first step takes it", "Enter")
+        pane.wait_for("left of 8s")  # the countdown, live
+        assert ran.exists()
+        pane.wait_for("ready to pass (P)", timeout=30)
+        pane.keys("P")
+        pane.wait_for("plan pass phase 1")
+        pane.keys("y")
+        pane.wait_for("▶ 2 Prisma singleton")  # the cursor follows the next phase
+        pane.keys("s")
+        pane.wait_for("plan start phase 2")
+        pane.keys("y")
+        pane.wait_for("b rolls it back: runs")
+        pane.keys("b")
+        pane.wait_for("plan rollback phase 2")
+        pane.keys("y")
+        pane.wait_for("ROLLED BACK")
+        assert rolled.exists()
+        pane.keys("s")
+        pane.wait_for("plan start phase 2")
+        pane.keys("y")
+        pane.wait_for("ready to pass (P)", timeout=30)
+        pane.keys("P")
+        pane.wait_for("plan pass phase 2")
+        pane.keys("y")
+        pane.wait_for("▶ 3 Optimized routes")
+        pane.keys("s")
+        pane.wait_for("plan start phase 3")
+        pane.keys("y")
+        pane.wait_for("flag 0%")
+        for step in (5, 25, 100):
+            pane.wait_for(f"next {step}%: gate OPEN", timeout=60)
+            pane.keys("c")
+            pane.wait_for("canary next on target demo")
+            pane.keys("y")
+            pane.wait_for(f"flag {step}%", timeout=60)
+        pane.wait_for("ready to pass (P)", timeout=30)
+        pane.keys("P")
+        pane.wait_for("plan pass phase 3")
+        pane.keys("y")
+        pane.wait_for("done: all 3 phases passed")
+        pane.keys("Escape")
+        pane.wait_for("PLAN done 3/3")
+        pane.keys("v")
+        pane.wait_for("11 passed, 0 failed", timeout=60)
+        pane.keys("Escape")
+        pane.wait_gone("11 passed, 0 failed")
+        pane.keys("q")
+        assert "sbtop-exited-0" in pane.wait_for("sbtop-exited-")
+    finally:
+        pane.close()
+        backend.stop()
+
+
 async def test_a_replay_shows_the_window_as_recorded_and_acts_on_nothing(
         tmp_path: Path) -> None:
     backend = SimulatedBackend(port=0, background=False).start()
