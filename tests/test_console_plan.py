@@ -446,6 +446,13 @@ async def test_quitting_while_a_phase_command_runs_asks_first(tmp_path: Path) ->
             # The view's head says what runs (redrawn each second while it does).
             await app_until(lambda: "RUNNING plan start phase 1 Prisma singleton"
                             in screen_text(app), pilot)
+            # Single flight: no phase key acts (none in the footer); pressed, it says why.
+            assert "b Roll back" not in screen_text(app) and "s Start" not in screen_text(app)
+            await pilot.press("b")
+            await pilot.pause()
+            assert isinstance(app.screen, PlanScreen)
+            assert any("plan start phase 1 Prisma singleton is still running" in n
+                       for n in notifications(app))
             await pilot.press("q")  # in the view, q goes back to the panels
             await pilot.press("q")
             assert isinstance(app.screen, ConfirmScreen)
