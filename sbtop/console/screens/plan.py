@@ -108,6 +108,12 @@ class PlanScreen(Screen[None]):
     def on_mount(self) -> None:
         self.draw(self._snapshot)
 
+    def on_screen_resume(self) -> None:
+        """Back from a question: Textual drew the footer again as things stood then (while a
+        canary step it started runs, without the phase keys). The next draw compares with
+        nothing, so the footer follows once the step is done."""
+        self._allowed = None
+
     # --- drawing ------------------------------------------------------------------------------
 
     def draw(self, s: Snapshot | None) -> None:
