@@ -755,3 +755,35 @@ async def test_a_whole_deploy_window_driven_from_the_plan_view(tmp_path: Path) -
             assert done[-1] == "plan pass phase 3 Optimized routes"
     finally:
         h.close()
+
+
+async def test_the_watch_countdown_moves_each_second_between_slower_ticks(
+        tmp_path: Path) -> None:
+    """At a 10 s refresh (or a target that hangs a tick) the countdown stood still between
+    ticks, then jumped: '57s left' for ten seconds. The session's check each second (the
+    data's freshness) shows the window again while a watch counts down and its last look is a
+    second old; at the 1 s refresh a tick has done so already."""
+    h = one_phase(tmp_path)
+    app = h.app
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(h, pilot)
+            h.session.set_refresh(10.0)
+            await h.ticks(2, pilot)
+            await pilot.press("p", "s", "y")
+            await settle(h, pilot)
+            await h.ticks(1, pilot)
+            assert "59s left of 1m" in screen_text(app)
+            for left in (56, 53):
+                h.clock.advance(3.0)  # no tick: the next is seconds away
+                h.session.check_freshness()
+                await pilot.pause()
+                assert f"{left}s left of 1m" in screen_text(app), left
+                assert f"watching: {left}s left" in screen_text(app)  # the view's head
+            await pilot.press("escape")
+            h.clock.advance(3.0)
+            h.session.check_freshness()
+            await pilot.pause()
+            assert "watching 50s left" in screen_text(app)  # the header's line
+    finally:
+        h.close()
