@@ -130,11 +130,6 @@ def _said_markup(piece: str, first: bool, i: ItemView) -> str:
     return esc(piece)
 
 
-def item_shown(i: ItemView) -> str:
-    """What the item says in one line, an override first."""
-    return _said_markup(item_said(i), True, i)
-
-
 def item_lines(i: ItemView, name_w: int, width: int, wide: bool) -> list[str]:
     """' ok   Database backup completed   confirmed by ana', the kind (who checks it) when
     `wide`; what it says wrapped at a word under itself within `width` columns (a failing
