@@ -12,6 +12,13 @@ and peak RSS of the process tree. Figures, not pass/fail; the goal for `sbtop --
 3x the floor's CPU (about 1 %), 1.5 KB/s and 50 MB. `--baseline DIR` adds a `sbtop --url` row
 run with the sbtop package found in DIR (say, an older commit's: `git archive COMMIT sbtop | tar
 -x -C DIR`).
+
+    python bench/console_cost.py --plan [--seconds 30]
+
+The deploy window's cost instead: `sbtop demo` at 120x40, each run in a fresh state directory,
+three ways (bench/plan_keys.sh presses the keys in the pane): the main screen as it starts,
+phase 1 started and watched on the main screen (the header's line counting down), and the same
+with the Plan view open. Warm-up 5 s (the keys go in the first seconds).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,8 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TUI_COST = Path(os.environ.get("TUI_COST", ROOT.parent / "shared" / "tools" / "tui-cost"))
 
 
-def measure(command: list[str], size: str, seconds: int) -> tuple[float, float, float]:
-    out = subprocess.run([sys.executable, str(TUI_COST), "--size", size, "--warmup", "8",
+def measure(command: list[str], size: str, seconds: int,
+            warmup: int = 8) -> tuple[float, float, float]:
+    out = subprocess.run([sys.executable, str(TUI_COST), "--size", size, "--warmup", str(warmup),
                           "--seconds", str(seconds), "--", *command],
                          capture_output=True, text=True, check=True).stdout
     cpu = float(re.search(r"cpu_pct=([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -63,11 +72,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--baseline", help="a directory holding another sbtop package, run beside")
+    ap.add_argument("--plan", action="store_true",
+                    help="sbtop demo with and without the deploy window showing")
     args = ap.parse_args()
     if not TUI_COST.exists():
         sys.exit(f"tui-cost not found at {TUI_COST} (set TUI_COST)")
     compileall.compile_dir(str(ROOT / "sbtop"), quiet=1)  # as an installed package is
     sbtop = str(Path(sys.executable).with_name("sbtop"))
+    if args.plan:
+        plan_rows(sbtop, args.seconds)
+        return
     port = free_port()
     backend = subprocess.Popen([sbtop, "demo", "--serve", "--port", str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -100,6 +114,18 @@ def main() -> None:
         backend.terminate()
         backend.wait()
     print("goal for sbtop --url: CPU <= 3x the static line's, <= 1.5 KB/s, RSS <= 50 MB")
+
+
+def plan_rows(sbtop: str, seconds: int) -> None:
+    keys = str(ROOT / "bench" / "plan_keys.sh")
+    print(f"{'sbtop demo, 120x40':<52}{'CPU %':>7}{'bytes/s':>10}{'RSS MB':>9}")
+    for label, mode in (("the main screen, the pre-flight open", "main"),
+                        ("the main screen, phase 1 watched (header counting)", "watch"),
+                        ("the Plan view open, phase 1 watched", "plan")):
+        with tempfile.TemporaryDirectory(prefix="sbtop-cost-") as state:
+            cpu, rate, rss = measure([keys, mode, sbtop, "demo", "--state-dir", state],
+                                     "120x40", seconds, warmup=5)
+        print(f"{label:<52}{cpu:>7.2f}{rate:>10.0f}{rss:>9.1f}", flush=True)
 
 
 if __name__ == "__main__":

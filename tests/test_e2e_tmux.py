@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -127,3 +128,27 @@ def test_no_terminal_at_all_is_refused_at_once(tmp_path: Path) -> None:
     assert r.returncode == 3 and r.stdout == ""
     assert r.stderr == ("sbtop: the console needs a terminal, and its stdout is not one (for "
                         "text, use sbtop check; to collect unattended, sbtop record)\n")
+
+
+def test_the_ansi_theme_without_colour_keeps_the_terminals_own_text_colour(
+        tmp_path: Path) -> None:
+    """NO_COLOR with `--theme ansi` (the README's theme for 16 colours; NO_COLOR is often set
+    in a shell's profile): Textual picks its no-colour filter once, at start, for the theme it
+    had then, a monochrome one, and that turned the ansi theme's terminal-default text into
+    pure black (38;5;16) on the terminal's own background: nothing readable on a dark
+    terminal. The text keeps the terminal's default colour; another theme (`t`) its greys."""
+    pane = Pane(f"{SBTOP} demo --theme ansi --state-dir {tmp_path}; sleep 30",
+                env={"NO_COLOR": "1"})
+    try:
+        pane.wait_for("health HTTP 200 OK")
+        coded = pane.tmux("capture-pane", "-e", "-p", "-t", "sbtop").stdout
+        assert "p95" in coded
+        assert "\x1b[38;5;16m" not in coded and "\x1b[30m" not in coded
+        pane.keys("t")  # the next theme: monochrome greys on its own background again
+        deadline = time.monotonic() + 20
+        while "\x1b[48;5;" not in coded and time.monotonic() < deadline:
+            time.sleep(0.2)
+            coded = pane.tmux("capture-pane", "-e", "-p", "-t", "sbtop").stdout
+        assert "\x1b[48;5;" in coded  # a grey background, as under the dark theme
+    finally:
+        pane.close()

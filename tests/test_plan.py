@@ -25,6 +25,7 @@ from sbtop.engine.window import (
     ItemKind,
     PhaseRecord,
     PhaseSettings,
+    PhaseView,
     PlanSettings,
     PlanState,
     PreflightSettings,
@@ -836,3 +837,29 @@ def test_a_rollback_by_command_still_shows_its_note_and_a_canary_flag_left_up(
     assert "  note: the canary flag is at 25 %: sbtop canary abort sets it to 0" in lines
     at_zero = c.plan("rollback", "1", figs(), Gate(0, 5, 0.0, 0.0, ())).describe()
     assert not any("canary flag" in x for x in at_zero)
+def test_a_canary_phase_on_its_way_up_the_ladder_is_not_failing() -> None:
+    """The canary phase passes once the ladder is at its top; until then it is not done, not
+    failing. It was judged failing from its first second (at 0 %, before any step): the
+    console's header said FAILING in red for the whole ladder, `plan status` exited 2, the
+    watch's end was told as a failure. Below the top it is not judged (so it cannot pass
+    without an override); at the top it passes; a step that cannot be read is unknown."""
+    from sbtop.engine.gate import GateSettings, evaluate
+
+    phase = PhaseSettings("Optimized routes", watch_s=60.0, canary=True)
+    state = PlanState({"Optimized routes": PhaseRecord(Status.WATCHING, 1000.0, 1000.0)})
+
+    def judged(percent: int | None, now: float) -> PhaseView:
+        gate = evaluate(percent, 1000.0, now, 200.0, figs(p95=200.0, e5=0.1), GateSettings())
+        got = judge_window(PlanSettings((phase,)), state, figs(p95=200.0, e5=0.1), now,
+                           gate).current
+        assert got is not None
+        return got
+
+    for percent in (0, 5, None):
+        for now in (1010.0, 1100.0):  # during the watch, and after it
+            p = judged(percent, now)
+            assert not p.failing and not p.ready, (percent, now)
+            assert not p.verdict.startswith("FAILING")
+    assert judged(5, 1100.0).unjudged  # the watch over, the ladder not at its top
+    top = judged(100, 1100.0)
+    assert top.ready and not top.failing

@@ -36,7 +36,7 @@ from sbtop.console.screens.sessions import SessionsScreen
 from sbtop.console.screens.statements import StatementsScreen
 from sbtop.console.screens.verify import VerifyScreen
 from sbtop.console.signals import SignalHandling
-from sbtop.console.themes import DEFAULT_THEME, load_themes
+from sbtop.console.themes import DEFAULT_THEME, load_themes, match_no_color
 from sbtop.console.widgets.alerts import AlertsPanel
 from sbtop.console.widgets.canary import CanaryPanel
 from sbtop.console.widgets.database import DatabasePanel
@@ -143,6 +143,7 @@ class SbtopApp(LayoutView, DeployKeys, NotifyKeys, PlanKeys, SignalHandling):
         # was), it read and applied the stylesheet again to every widget before the first
         # frame. What is wrong with the wanted theme is said once mounted (_apply_theme).
         self.theme = self._theme_to_apply(theme)
+        match_no_color(self)
         session.subscribe(self._on_session)
         self._take_notify_settings()
 
@@ -175,6 +176,7 @@ class SbtopApp(LayoutView, DeployKeys, NotifyKeys, PlanKeys, SignalHandling):
         if not self.is_headless:
             self._handle_signals()
         self._apply_theme(self._wanted_theme)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         for problem in self._theme_problems:
             self.notify(problem, severity="warning", timeout=10)
         for note in self._notes:
@@ -216,6 +218,10 @@ class SbtopApp(LayoutView, DeployKeys, NotifyKeys, PlanKeys, SignalHandling):
         if name not in self._themes:
             name = DEFAULT_THEME if DEFAULT_THEME in self._themes else "textual-dark"
         return name
+
+    def _theme_changed(self, _theme: object) -> None:
+        if match_no_color(self):
+            self.screen.refresh()  # drawn again through the filter that fits
 
     def _apply_theme(self, wanted: str | None) -> None:
         name = wanted or DEFAULT_THEME

@@ -5,6 +5,7 @@ session. The session plans, executes and refuses; this only asks, confirms and s
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from textual import work
 
@@ -123,10 +124,11 @@ class DeployKeys(ConsoleBase):
     def action_rollback(self) -> None:
         self._request(Request.ROLLBACK)
 
-    def action_baseline(self) -> None:
+    def action_baseline(self, then: Callable[[], None] | None = None) -> None:
         """Capture the baseline again, confirmed: the question names the old baseline and the
         new one, and during a canary it is an override (the canary's own figures would become
-        what it is judged against)."""
+        what it is judged against). `then`: after a capture (the Plan view checks its
+        pre-flight again, so the baseline item says so)."""
         actions = self._actions()
         if actions is None:
             return
@@ -144,6 +146,9 @@ class DeployKeys(ConsoleBase):
                 self.notify(actions.capture_baseline(question), timeout=6)
             except Exception as e:
                 self.notify(f"baseline: {type(e).__name__}: {e}", severity="error")
+                return
+            if then is not None:
+                then()
 
         self.push_screen(ConfirmScreen(question.text, question.details), answered)
 

@@ -113,19 +113,53 @@ def item_word(i: ItemView) -> str:
     return "[$text-muted]open[/]" if i.overridden is None else "[b $warning]open[/]"
 
 
-def item_shown(i: ItemView) -> str:
-    """What the item says, an override first (a long detail is cut at the screen's edge)."""
+OVERRIDDEN = "overridden"
+
+
+def item_said(i: ItemView) -> str:
+    """What the item says, as text: an override first."""
     if i.overridden is None:
-        return esc(i.shown)
+        return i.shown
     rest = i.shown.replace(f"; overridden by {i.overridden}", "")
-    return f"[b $warning]overridden[/] by {esc(i.overridden)}; {esc(rest)}"
+    return f"{OVERRIDDEN} by {i.overridden}; {rest}"
+
+
+def _said_markup(piece: str, first: bool, i: ItemView) -> str:
+    if first and i.overridden is not None and piece.startswith(OVERRIDDEN):
+        return f"[b $warning]{OVERRIDDEN}[/]{esc(piece[len(OVERRIDDEN):])}"
+    return esc(piece)
+
+
+def item_lines(i: ItemView, name_w: int, width: int, wide: bool) -> list[str]:
+    """' ok   Database backup completed   confirmed by ana', the kind (who checks it) when
+    `wide`; what it says wrapped at a word under itself within `width` columns (a failing
+    item's detail says what to do: never cut at the screen's edge)."""
+    head = f"{item_word(i)} {esc(i.name.ljust(name_w))}  "
+    at = 5 + name_w + 2
+    if wide:
+        kind = "by hand" if i.kind is ItemKind.CONFIRM else f"sbtop: {i.kind}"
+        head += f"[$text-muted]{kind:<16}[/]"
+        at += 16
+    pieces = wrap(item_said(i), width, at, at)
+    return [head + _said_markup(pieces[0], True, i),
+            *(" " * at + _said_markup(p, False, i) for p in pieces[1:])]
 
 
 def item_line(i: ItemView, name_w: int) -> str:
     """' ok   Database backup completed   confirmed by ana' (the kind says who checks it)."""
-    kind = "by hand" if i.kind is ItemKind.CONFIRM else f"sbtop: {i.kind}"
-    return (f"{item_word(i)} {esc(i.name.ljust(name_w))}  [$text-muted]{kind:<16}[/]"
-            f"{item_shown(i)}")
+    return item_lines(i, name_w, 10_000, True)[0]
+
+
+def wrap(text: str, width: int, first: int, rest: int) -> list[str]:
+    """`text` in pieces cut at words: the first for a line `first` columns in, the others
+    `rest` in, each ending by `width` (at least 20 columns each; a word longer than a line
+    is broken, not lost)."""
+    width = max(width, max(first, rest) + 20)
+    pieces = textwrap.wrap(text, width, initial_indent=" " * first,
+                           subsequent_indent=" " * rest, break_on_hyphens=False)
+    if not pieces:
+        return [""]
+    return [pieces[0][first:], *(p[rest:] for p in pieces[1:])]
 
 
 def preflight_summary(w: Window) -> str:
@@ -186,11 +220,20 @@ def contact_lines(contacts: tuple[str, ...], width: int) -> list[str]:
     return out
 
 
-def criterion_line(c: CriterionView) -> str:
+def criterion_line(c: CriterionView, width: int = 10_000) -> list[str]:
+    """'    ok   now 5xx 0.21%, must be < 1.00%', wrapped at a word under itself."""
     word = ("[$success]ok  [/]" if c.passed else "[$text-muted]n/a [/]" if c.passed is None
             else "[b reverse $error]FAIL[/]")
     when = "end" if c.when is When.END else "now"
-    return f"    {word} [$text-muted]{when}[/] {esc(c.shown)}"
+    at = len("    FAIL now ")
+    pieces = wrap(c.shown, width, at, at)
+    return [f"    {word} [$text-muted]{when}[/] {esc(pieces[0])}",
+            *(" " * at + esc(p) for p in pieces[1:])]
+
+
+def muted_lines(text: str, indent: int, width: int) -> list[str]:
+    """A runbook's note, dimmed, wrapped at a word `indent` columns in."""
+    return [" " * indent + f"[$text-muted]{esc(p)}[/]" for p in wrap(text, width, indent, indent)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,12 +256,16 @@ def keys_for(p: PhaseView | None, w: Window) -> Keys:
                 p.status in (Status.WATCHING, Status.FAILED, Status.PASSED))
 
 
-def rollback_lines(p: PhaseView) -> list[str]:
-    """The rollback at hand: the key and what it runs; what a person does, on its own line
-    (a narrow screen cuts the note, not the command)."""
+def rollback_lines(p: PhaseView, width: int = 10_000) -> list[str]:
+    """The rollback at hand: the key and what it runs; what a person does, on its own lines.
+    Each wrapped at a word within `width` (the command's continuation deeper than the note):
+    at 80 columns a cut command hid the migration file it runs."""
     s = p.settings
-    how = (f"runs {esc(shlex.join(s.rollback))}" if s.rollback else "recorded only (by hand)")
-    lines = [f"    [b]b[/] rolls it back: {how}"]
+    how = f"runs {shlex.join(s.rollback)}" if s.rollback else "recorded only (by hand)"
+    lead = "    b rolls it back: "
+    pieces = wrap(how, width, len(lead), 10)
+    lines = [f"    [b]b[/] rolls it back: {esc(pieces[0])}",
+             *(" " * 10 + esc(x) for x in pieces[1:])]
     if s.rollback_note:
-        lines.append(f"      [$text-muted]{esc(s.rollback_note)}[/]")
+        lines += muted_lines(s.rollback_note, 6, width)
     return lines

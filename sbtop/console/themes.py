@@ -12,9 +12,12 @@ import os
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import msgspec
+from textual.app import App
 from textual.color import Color
+from textual.filter import Monochrome, NoColor
 from textual.theme import Theme
 
 DEFAULT_THEME = "dark"
@@ -109,3 +112,23 @@ def theme_problem(name: str, dirs: list[Path] | None = None) -> str | None:
     line = f"no theme named {name!r} (themes: {', '.join(themes) or 'none'})"
     broken = [p for p in problems if p.startswith("theme ") and f"/{name}.toml: " in p]
     return f"{line}; {broken[0]}" if broken else line
+
+
+def match_no_color(app: App[Any]) -> bool:
+    """Under NO_COLOR, the filter for the theme now applied (True when it changed).
+
+    Textual picks its no-colour filter once, at start, for the theme it has then (never an
+    ANSI one): a monochrome filter, which makes the ansi theme's terminal-default text pure
+    black on the terminal's own background, unreadable on a dark terminal. An ANSI theme gets
+    the filter that leaves the terminal's colours alone, as Textual itself gives one when the
+    app starts with it; another theme, the monochrome greys."""
+    if not app.no_color:
+        return False
+    wanted = NoColor if app.native_ansi_color else Monochrome
+    filters = app._filters  # Textual's own list of line filters (no public setter)
+    changed = False
+    for i, f in enumerate(filters):
+        if isinstance(f, (NoColor, Monochrome)) and type(f) is not wanted:
+            filters[i] = wanted()
+            changed = True
+    return changed

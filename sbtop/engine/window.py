@@ -482,7 +482,10 @@ def _phase(number: int, p: PhaseSettings, rec: PhaseRecord, figures: Mapping[str
         else:
             shown = (f"canary at {gate.percent} %, next step {gate.next_percent} % "
                      "(sbtop canary next)")
-        views.append(CriterionView("canary at the top step", When.END, at_top, shown))
+        # Below the top the ladder is on its way, not failing (its health is the gate's and
+        # the watched figures'): not judged, so the phase cannot pass without an override.
+        views.append(CriterionView("canary at the top step", When.END,
+                                   True if at_top else None, shown))
     return PhaseView(number, p, rec.status, rec.started_wall, rec.ended_wall, left,
                      tuple(views), rec.by, rec.override, rec.result, gate,
                      unseen_s(p, rec, now_wall))

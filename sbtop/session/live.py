@@ -26,7 +26,7 @@ from sbtop.engine.observations import Observation
 from sbtop.engine.page_changes import PageChange, PageWatch
 from sbtop.engine.route_history import RouteHistory, RouteTrack
 from sbtop.engine.transitions import Event, watch_ended
-from sbtop.engine.window import Window
+from sbtop.engine.window import Status, Window
 from sbtop.session.actions import ActionLog, LiveActions
 from sbtop.session.loop import TickLoop, Waiter
 from sbtop.session.plan import make_watch
@@ -426,11 +426,28 @@ class LiveSession:
     def check_freshness(self) -> None:
         """Judge the data's age now (between ticks: a tick in flight waits on a hung target);
         published when it changed, and every time while it is stale or down (it ages)."""
+        if self._countdown_due():
+            self.publish_snapshot(Cause.PLAN)
         fresh = self._judge_freshness()
         before = self.freshness
         self.freshness = fresh
         if fresh.state is not before.state or fresh.state in (Fresh.STALE, Fresh.DOWN):
             self.publish_snapshot(Cause.FRESHNESS)
+
+    def _countdown_due(self) -> bool:
+        """A watch counting down, the window last shown a second ago or more: shown again,
+        so its countdown moves each second between slower ticks (a 10 s refresh, a tick held
+        by a hung target) rather than stand still and jump. At a 1 s refresh each tick shows
+        it: only a tick a whole second late is not waited for (a tick a few milliseconds
+        late would otherwise cost an extra snapshot and redraw)."""
+        s = self.latest
+        if s is None or s.plan is None:
+            return False
+        c = s.plan.current
+        if c is None or c.status is not Status.WATCHING or c.watch_left_s is None:
+            return False
+        age = self.clock.now()[1] - s.wall
+        return not c.watch_over and age >= 1.0 and (self._refresh_s > 1.0 or age >= 2.0)
 
     async def _check_freshness_async(self) -> None:
         self.check_freshness()

@@ -8,13 +8,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from sbtop.actions.plan import Plan
+from sbtop.console.screens.question import Question
 
 
-class ActionScreen(ModalScreen[bool]):
+class ActionScreen(Question[bool]):
     """Dismissed with True only on the exact confirmation."""
 
     DEFAULT_CSS = """

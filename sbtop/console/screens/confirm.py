@@ -5,13 +5,13 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from sbtop.console.marks import esc
+from sbtop.console.screens.question import Question
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(Question[bool]):
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
     ConfirmScreen > Vertical {

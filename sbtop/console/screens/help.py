@@ -26,17 +26,19 @@ class HelpScreen(ModalScreen[None]):
     """
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", show=False)]
 
-    def __init__(self, rows: list[tuple[str, str]], notes: list[str]) -> None:
+    def __init__(self, rows: list[tuple[str, str]], notes: list[str],
+                 title: str = "sbtop keys") -> None:
         super().__init__()
         self._rows = rows
         self._notes = notes
+        self._title = title
 
     def compose(self) -> ComposeResult:
         # One line a key, no blank lines: the whole help fits 80x24 without scrolling.
         width = max(len(k) for k, _ in self._rows)
         scroll = VerticalScroll()
         # The heading in the border: every line inside is a key or a note (80x24 has 22).
-        scroll.border_title = "sbtop keys (escape closes this help)"
+        scroll.border_title = f"{self._title} (escape closes this help)"
         with scroll:
             for k, d in self._rows:
                 # One Static a key, so a description too long for the screen wraps under it.

@@ -14,15 +14,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from sbtop import untrusted
 from sbtop.actions.phases import MIN_REASON, PhasePlan
 from sbtop.actions.plan_reset import ResetPlan
+from sbtop.console.screens.question import Question
 
 
-class PhaseActionScreen(ModalScreen[str | None]):
+class PhaseActionScreen(Question[str | None]):
     DEFAULT_CSS = """
     PhaseActionScreen { align: center middle; }
     PhaseActionScreen > VerticalScroll {

@@ -20,6 +20,7 @@ from textual.widgets import Footer
 
 from sbtop.console import plan_text
 from sbtop.console.marks import esc
+from sbtop.console.screens.help import HelpScreen
 from sbtop.console.widgets.canary import CanaryPanel
 from sbtop.console.widgets.panel import Line
 from sbtop.engine.window import ItemKind, PhaseView, Status, Window
@@ -44,26 +45,42 @@ class PlanScreen(Screen[None]):
        the pre-flight found itself). Those still due show when it closes, as over the help. */
     PlanScreen Toast { display: none; }
     """
+    # The tooltips are the view's help (`?`): here s, b, c and 0 are not the panels' keys.
     BINDINGS = [
-        Binding("escape,q,p", "back", "Back"),
-        Binding("j,down", "move(1)", "Down", show=False),
+        Binding("escape,q,p", "back", "Back", tooltip="back to the panels"),
+        Binding("j,down", "move(1)", "Down", show=False, key_display="j / k",
+                tooltip="move over the items and phases (also down / up)"),
         Binding("k,up", "move(-1)", "Up", show=False),
         # In the footer only where they act; the twins (hidden) ask anyway, so the session
         # says why not (read-only, no plan, not the phase's state).
-        Binding("s", "phase('start')", "Start"),
-        Binding("P", "phase('pass')", "Pass"),
-        Binding("b", "phase('rollback')", "Roll back"),
+        Binding("s", "phase('start')", "Start",
+                tooltip="start the selected phase (its command, then its watch)"),
+        Binding("P", "phase('pass')", "Pass",
+                tooltip="pass the selected phase (its watch over, no criterion failing)"),
+        Binding("b", "phase('rollback')", "Roll back",
+                tooltip="roll the selected phase back (its command, or by hand)"),
         Binding("s", "phase_off('start')", show=False),
         Binding("P", "phase_off('pass')", show=False),
         Binding("b", "phase_off('rollback')", show=False),
-        Binding("enter", "confirm", "Confirm"),
-        Binding("f", "preflight", "Check"),
+        Binding("enter", "confirm", "Confirm",
+                tooltip="confirm the selected person's item; again takes it back"),
+        Binding("f", "preflight", "Check", tooltip="run the live pre-flight items now"),
         Binding("f", "preflight_off", show=False),
-        Binding("c", "canary", "Canary"),
+        Binding("c", "canary", "Canary",
+                tooltip="canary phase: the next step (the gate decides) / abort: flag to 0"),
         Binding("0", "abort", "Abort"),
-        Binding("i", "items", "Items", show=False),
-        Binding("R", "reset", "New window"),
+        # The baseline item's detail says "press B": here too (in the footer on that item).
+        Binding("B", "baseline", "Baseline",
+                tooltip="capture the canary baseline (p95) now, then check the items again"),
+        Binding("B", "baseline_off", show=False),
+        Binding("i", "items", "Items", show=False,
+                tooltip="show or hide the pre-flight items"),
+        Binding("R", "reset", "New window",
+                tooltip="a new deploy window: the old record archived"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
     ]
+    # Not in read-only's help.
+    _ACTING = {"phase", "confirm", "preflight", "canary", "reset", "baseline"}
 
     def __init__(self, keys: SbtopApp, snapshot: Snapshot | None, canary: bool) -> None:
         super().__init__()
@@ -90,6 +107,12 @@ class PlanScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.draw(self._snapshot)
+
+    def on_screen_resume(self) -> None:
+        """Back from a question: Textual drew the footer again as things stood then (while a
+        canary step it started runs, without the phase keys). The next draw compares with
+        nothing, so the footer follows once the step is done."""
+        self._allowed = None
 
     # --- drawing ------------------------------------------------------------------------------
 
@@ -123,7 +146,7 @@ class PlanScreen(Screen[None]):
         self._show_canary(w)
         allowed = tuple(self.check_action(a, p) or False for a, p in (
             ("phase", ("start",)), ("phase", ("pass",)), ("phase", ("rollback",)),
-            ("confirm", ()), ("preflight", ()), ("canary", ())))
+            ("confirm", ()), ("preflight", ()), ("canary", ()), ("baseline", ())))
         if allowed != self._allowed:
             self._allowed = allowed
             self.refresh_bindings()
@@ -137,6 +160,11 @@ class PlanScreen(Screen[None]):
         lines: list[str] = []
         rows: list[Row | None] = []
 
+        # The columns a line has after its two of cursor (the scroll bar's, once it shows):
+        # the rows wrap within them, at a word, rather than be cut at the screen's edge.
+        inner = self.query_one("#pl-rows", VerticalScroll).scrollable_content_region.width
+        room = (inner or self.app.size.width - 2) - 2
+
         def add(line: str, row: Row | None = None) -> None:
             lines.append(line if row is not None else "  " + line)
             rows.append(row)
@@ -148,12 +176,13 @@ class PlanScreen(Screen[None]):
                 name_w = max(len(i.name) for i in w.preflight)
                 wide = self.app.size.width >= WIDE
                 for i in w.preflight:
-                    line = (plan_text.item_line(i, name_w) if wide else
-                            f"{plan_text.item_word(i)} {esc(i.name.ljust(name_w))}  "
-                            f"{plan_text.item_shown(i)}")
-                    add(line, ("item", i.name))
+                    first, *rest = plan_text.item_lines(i, name_w, room, wide)
+                    add(first, ("item", i.name))
+                    for line in rest:
+                        add(line)
                     if self.cursor == ("item", i.name) and i.note:
-                        add(f"       [$text-muted]{esc(i.note)}[/]")
+                        for line in plan_text.muted_lines(i.note, 7, room):
+                            add(line)
             else:
                 add(f"[b]Pre-flight[/]  {plan_text.preflight_summary(w)}  "
                     "[$text-muted](i shows the items)[/]")
@@ -164,15 +193,17 @@ class PlanScreen(Screen[None]):
             if p is w.current or (self.cursor == ("phase", p.number)
                                   and p.status is not Status.PENDING):
                 for c in p.criteria:
-                    add(plan_text.criterion_line(c))
+                    for line in plan_text.criterion_line(c, room):
+                        add(line)
                 if p.status in (Status.WATCHING, Status.FAILED, Status.PASSED):
-                    for line in plan_text.rollback_lines(p):
+                    for line in plan_text.rollback_lines(p, room):
                         add(line)
             if self.cursor == ("phase", p.number) and p.settings.note:
-                add(f"    [$text-muted]{esc(p.settings.note)}[/]")
+                for line in plan_text.muted_lines(p.settings.note, 4, room):
+                    add(line)
         if not w.phases:
             add("[$text-muted]no phases: add \\[\\[plan.phases]] to the config[/]")
-        for line in plan_text.contact_lines(w.contacts, self.app.size.width - 4):
+        for line in plan_text.contact_lines(w.contacts, room):
             add(line)
         return lines, rows
 
@@ -241,10 +272,26 @@ class PlanScreen(Screen[None]):
             return (can and live) == (action == "preflight")
         if action == "reset":  # a new window: only when there is a record to set aside
             return can and w is not None and _resettable(w)
+        if action in ("baseline", "baseline_off"):
+            name = self.selected_item()
+            on_item = w is not None and name is not None and any(
+                i.name == name and i.kind is ItemKind.BASELINE for i in w.preflight)
+            return (self._keys._can_deploy() and on_item) == (action == "baseline")
         if action in ("canary", "abort"):
             p = self.selected_phase()
             return (p is not None and p.settings.canary and self._keys._can_deploy())
         return True
+
+    def action_help(self) -> None:
+        """The view's own keys (the panels' help says b rolls back the deploy: here it rolls
+        back the selected phase), and who to call."""
+        shown = {"escape,q,p": "esc q p", "c": "c / 0"}  # the footer's own stay short
+        rows = [(shown.get(b.key, b.key_display or b.key), b.tooltip) for b in self.BINDINGS
+                if isinstance(b, Binding) and b.tooltip
+                and not (self._keys.read_only and b.action.split("(")[0] in self._ACTING)]
+        contacts = list(self.window.contacts) if self.window else []
+        self.app.push_screen(HelpScreen(rows, contacts or self._keys.notify_notes(),
+                                        title="Plan view keys"))
 
     def action_back(self) -> None:
         app = self._keys
@@ -288,6 +335,17 @@ class PlanScreen(Screen[None]):
 
     def action_preflight_off(self) -> None:
         self._keys.plan_checks()
+
+    def action_baseline(self) -> None:
+        self._keys.action_baseline(then=self._keys.plan_checks)
+
+    def action_baseline_off(self) -> None:
+        """B away from the baseline item captures it all the same; read-only or without a
+        deploy provider, it says why."""
+        if self._keys._can_deploy():
+            self.action_baseline()
+        else:
+            self._keys.action_deploy_off()
 
     def action_items(self) -> None:
         if self.window is not None:
