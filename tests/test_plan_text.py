@@ -4,7 +4,10 @@ phase and item rows, which phase keys have something to do, outside text kept ou
 from __future__ import annotations
 
 from sbtop.console import plan_text
+from sbtop.engine.figures import judge
+from sbtop.engine.settings import EngineSettings
 from sbtop.engine.window import (
+    CriterionSettings,
     ItemKind,
     ItemRecord,
     PhaseRecord,
@@ -14,6 +17,7 @@ from sbtop.engine.window import (
     PreflightSettings,
     Risk,
     Status,
+    When,
     Window,
     judge_window,
 )
@@ -109,3 +113,28 @@ def test_each_contact_is_wrapped_at_a_word_never_cut_at_the_edge() -> None:
         "On call: primary [Your Name], secondary [Team Member], escalation [Tech Lead] "
         "Tell: Slack #studybuddy-alerts")
     assert shown[0].startswith("Contacts  On call:") and shown[-1].startswith(" " * 10 + "Tell:")
+
+
+def test_a_watch_over_is_ready_to_pass_only_when_the_engine_says_so() -> None:
+    # The engine would refuse a plain pass (a failed rollback left the phase in; a stretch of
+    # the watch nobody looked at): the header and the view said "ready to pass (P)" over it.
+    rollback_failed = PhaseRecord(Status.WATCHING, started_wall=NOW - 601,
+                                  watch_from_wall=NOW - 601,
+                                  result="rollback failed: false exited 1: no output")
+    w = window({"Database indexes": rollback_failed})
+    p = w.phases[0]
+    assert not p.ready
+    assert "ROLLBACK FAILED (still in)" in plan_text.short_verdict(p)
+    assert "ROLLBACK FAILED (still in)" in plan_text.countdown(p)
+    assert "ready" not in plan_text.header_line(w)
+
+    guarded = PlanSettings(phases=(PhaseSettings(
+        "Database indexes", watch_s=600,
+        criteria=(CriterionSettings("error_rate_5xx_pct", "<", 1.0, When.DURING),)),))
+    unseen = PhaseRecord(Status.WATCHING, started_wall=NOW - 601, watch_from_wall=NOW - 601,
+                         looked_wall=NOW - 601)
+    low = {"error_rate_5xx_pct": judge("error_rate_5xx_pct", 0.2, EngineSettings())}
+    p = judge_window(guarded, PlanState({"Database indexes": unseen}, {}), low, NOW).phases[0]
+    assert p.unwatched is not None and not p.ready
+    for said in (plan_text.short_verdict(p), plan_text.countdown(p)):
+        assert "ready" not in said and "a pass needs an override" in said

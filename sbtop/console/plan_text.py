@@ -72,6 +72,8 @@ def short_verdict(p: PhaseView) -> str:
     """The phase in hand's state in a few words, its countdown while it is watched."""
     s = p.status
     if s is Status.WATCHING:
+        if p.rollback_failed is not None:
+            return "[b reverse $error] ROLLBACK FAILED (still in) [/]"
         if p.failing:
             n = len(p.failing)
             return f"[b reverse $error] FAILING {n} criteri{'on' if n == 1 else 'a'} [/]"
@@ -79,7 +81,7 @@ def short_verdict(p: PhaseView) -> str:
             return "[b]watching[/]"
         if not p.watch_over:
             return f"watching [b]{format.duration(p.watch_left_s)}[/] left"
-        return "[b $success]watch over: ready to pass[/]"
+        return _over(p, "watch over: ready to pass")
     if s is Status.RUNNING:
         return "[b $warning]running its command[/]"
     if s is Status.FAILED:
@@ -196,7 +198,9 @@ def phase_line(p: PhaseView, name_w: int) -> str:
 
 
 def countdown(p: PhaseView) -> str:
-    """A watched phase: '4m12s left of 5m', 'FAILING 1 criterion', 'watch over: P passes'."""
+    """A watched phase: '4m12s left of 5m', 'FAILING 1 criterion', 'ready to pass (P)'."""
+    if p.rollback_failed is not None:
+        return "[b reverse $error] ROLLBACK FAILED (still in) [/]"
     if p.failing:
         n = len(p.failing)
         return f"[b reverse $error] FAILING {n} criteri{'on' if n == 1 else 'a'} [/]"
@@ -205,7 +209,16 @@ def countdown(p: PhaseView) -> str:
     if not p.watch_over:
         return (f"[b]{format.duration(p.watch_left_s)}[/] left of "
                 f"{_minutes(p.settings.watch_s)}")
-    return "[b $success]ready to pass (P)[/]"
+    return _over(p, "ready to pass (P)")
+
+
+def _over(p: PhaseView, ready: str) -> str:
+    """The watch is over: ready to pass only when the engine says so (every criterion judged,
+    none failing, no stretch of the watch unseen). Otherwise the words say a pass needs an
+    override: "ready" over a watch nobody saw would be the console passing it off as good."""
+    if p.ready:
+        return f"[b $success]{ready}[/]"
+    return "[b $warning]watch over, not judged: a pass needs an override[/]"
 
 
 def contact_lines(contacts: tuple[str, ...], width: int) -> list[str]:
