@@ -138,3 +138,16 @@ def test_a_watch_over_is_ready_to_pass_only_when_the_engine_says_so() -> None:
     assert p.unwatched is not None and not p.ready
     for said in (plan_text.short_verdict(p), plan_text.countdown(p)):
         assert "ready" not in said and "a pass needs an override" in said
+
+
+def test_an_override_says_which_step_it_let_through() -> None:
+    # Started past open pre-flight items, passed on its figures: the row said OVERRIDE alone,
+    # read as a pass forced through.
+    def row(override: str) -> str:
+        rec = PhaseRecord(Status.PASSED, started_wall=NOW - 900, ended_wall=NOW, by="ana",
+                          override=override)
+        return plan_text.phase_line(window({"Database indexes": rec}).phases[0], 18)
+
+    assert "OVERRIDE (start)[/]" in row("backup confirmed on the phone")
+    assert "OVERRIDE (pass)[/]" in row("pass: p95 judged by hand")
+    assert "OVERRIDE (start, pass)[/]" in row("backup by phone; pass: p95 judged by hand")

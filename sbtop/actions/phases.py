@@ -34,6 +34,7 @@ from sbtop.clock import SYSTEM, Clock
 from sbtop.engine.figures import Figure
 from sbtop.engine.gate import Gate
 from sbtop.engine.window import (
+    PASS_OVERRIDE,
     ROLLBACK_FAILED,
     ItemKind,
     ItemRecord,
@@ -319,7 +320,8 @@ class PlanController:
         if plan.request is PhaseRequest.PASS:
             rec.status, rec.ended_wall, rec.by, rec.result = Status.PASSED, now, who(), None
             if override:  # beside the start's, if it had one: both stay on the record
-                rec.override = "; ".join(x for x in (rec.override, f"pass: {override}") if x)
+                rec.override = "; ".join(x for x in (rec.override, f"{PASS_OVERRIDE}{override}")
+                                         if x)
             rec.logged(now)
             self.store.save(state)
             self.state = state

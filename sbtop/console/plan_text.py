@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sbtop import format
 from sbtop.console.marks import esc
 from sbtop.engine.window import (
+    PASS_OVERRIDE,
     CriterionView,
     ItemKind,
     ItemView,
@@ -190,11 +191,21 @@ def phase_line(p: PhaseView, name_w: int) -> str:
         extra = esc(p.result or "")
     elif p.status in (Status.PASSED, Status.ROLLED_BACK) and p.by:
         extra = f"[$text-muted]by {esc(p.by)}[/]" + (
-            " [b $warning]OVERRIDE[/]" if p.override else "")
+            f" [b $warning]OVERRIDE ({overridden(p.override)})[/]" if p.override else "")
     if s.canary and p.status is Status.PENDING:
         extra = "[$text-muted]canary ladder[/]"
     return (f"{p.number} {esc(p.name.ljust(name_w))} {risk} {expected(s):<7} {watch:<10} "
             f"{status_word(p.status)}  {extra}").rstrip()
+
+
+def overridden(override: str) -> str:
+    """Which step went on by an override: 'start', 'pass' or 'start, pass'. A phase started
+    past open pre-flight items but passed on its figures said only OVERRIDE, read as a pass
+    forced through (the record keeps the start's reason, then '; pass: ...')."""
+    steps = [] if override.startswith(PASS_OVERRIDE) else ["start"]
+    if override.startswith(PASS_OVERRIDE) or f"; {PASS_OVERRIDE}" in override:
+        steps.append("pass")
+    return ", ".join(steps)
 
 
 def countdown(p: PhaseView) -> str:

@@ -179,6 +179,8 @@ LOOK_EVERY_S = 30.0  # a look at a watched phase is written down at most this of
 UNSEEN_MAX_S = 4 * LOOK_EVERY_S
 # How a phase's result begins when its rollback command failed: the phase is still in.
 ROLLBACK_FAILED = "rollback failed"
+# A pass's override reason on the record, after the start's own (if it had one) and "; ".
+PASS_OVERRIDE = "pass: "
 
 
 @dataclass
