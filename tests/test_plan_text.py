@@ -3,6 +3,8 @@ phase and item rows, which phase keys have something to do, outside text kept ou
 
 from __future__ import annotations
 
+from textual.content import Content
+
 from sbtop.console import plan_text
 from sbtop.engine.figures import judge
 from sbtop.engine.settings import EngineSettings
@@ -151,3 +153,20 @@ def test_an_override_says_which_step_it_let_through() -> None:
     assert "OVERRIDE (start)[/]" in row("backup confirmed on the phone")
     assert "OVERRIDE (pass)[/]" in row("pass: p95 judged by hand")
     assert "OVERRIDE (start, pass)[/]" in row("backup by phone; pass: p95 judged by hand")
+
+
+def test_what_a_phase_row_says_goes_under_it_when_it_does_not_fit_never_cut() -> None:
+    failed = PhaseRecord(Status.WATCHING, started_wall=NOW - 601, watch_from_wall=NOW - 601,
+                         result="rollback failed: sh exited 3: psql: could not connect to "
+                                "server: Connection refused")
+    rec = PhaseRecord(Status.PASSED, started_wall=NOW - 900, ended_wall=NOW, by="ana",
+                      override="backup confirmed on the phone")
+    broke = PhaseRecord(Status.FAILED, started_wall=NOW - 60, result=failed.result)
+    for record, said in ((failed, "ROLLBACK FAILED (still in)"), (rec, "OVERRIDE (start)"),
+                         (broke, "Connection refused")):
+        lines = plan_text.phase_lines(window({"Database indexes": record}).phases[0], 18, 76)
+        plain = [Content.from_markup(x).plain for x in lines]
+        assert all(len(x) <= 76 for x in plain), plain
+        assert said in " ".join(plain), plain
+    wide = plan_text.phase_lines(window({"Database indexes": rec}).phases[0], 18, 200)
+    assert len(wide) == 1 and "OVERRIDE (start)" in wide[0]

@@ -179,6 +179,14 @@ def preflight_summary(w: Window) -> str:
 
 def phase_line(p: PhaseView, name_w: int) -> str:
     """' 2 Prisma singleton  low     2m      watch 5m   WATCHING  watching: 4m12s left'."""
+    return phase_lines(p, name_w, 10_000)[0]
+
+
+def phase_lines(p: PhaseView, name_w: int, width: int) -> list[str]:
+    """The phase's row within `width` columns: what it says after its state (the countdown,
+    who passed it, a failure) goes under the row when it does not fit beside it, wrapped at a
+    word: at 80 columns 'ROLLBACK FAILED (still in)' or 'OVERRIDE (start)' were cut at the
+    screen's edge."""
     s = p.settings
     risk = f"[{_RISK_STYLE.get(str(s.risk), '')}]{s.risk!s:<6}[/]"
     watch = f"watch {_minutes(s.watch_s)}" if s.watch_s else "no watch"
@@ -194,8 +202,26 @@ def phase_line(p: PhaseView, name_w: int) -> str:
             f" [b $warning]OVERRIDE ({overridden(p.override)})[/]" if p.override else "")
     if s.canary and p.status is Status.PENDING:
         extra = "[$text-muted]canary ladder[/]"
-    return (f"{p.number} {esc(p.name.ljust(name_w))} {risk} {expected(s):<7} {watch:<10} "
-            f"{status_word(p.status)}  {extra}").rstrip()
+    head = (f"{p.number} {esc(p.name.ljust(name_w))} {risk} {expected(s):<7} {watch:<10} "
+            f"{status_word(p.status)}")
+    line = f"{head}  {extra}".rstrip()
+    if not extra or _cells(line) <= width:
+        return [line]
+    if p.status in (Status.FAILED, Status.RUNNING):  # outside words: wrapped, never cut
+        style = "b $error" if p.status is Status.FAILED else ""
+        pieces = wrap(p.result or "its command failed", width, UNDER, UNDER)
+        return [head, *(" " * UNDER + (f"[{style}]{esc(x)}[/]" if style else esc(x))
+                        for x in pieces)]
+    return [head, " " * UNDER + extra]
+
+
+UNDER = 4  # columns in, for what goes under a phase's row (where its criteria begin)
+
+
+def _cells(markup: str) -> int:
+    from textual.content import Content
+
+    return Content.from_markup(markup).cell_length
 
 
 def overridden(override: str) -> str:

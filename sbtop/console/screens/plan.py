@@ -189,7 +189,10 @@ class PlanScreen(Screen[None]):
         add("[b]Phases[/]  [$text-muted]the keys act on the selected phase (j/k)[/]")
         name_w = max((len(p.name) for p in w.phases), default=10)
         for p in w.phases:
-            add(plan_text.phase_line(p, name_w), ("phase", p.number))
+            first, *under = plan_text.phase_lines(p, name_w, room)
+            add(first, ("phase", p.number))
+            for line in under:
+                add(line)
             if p is w.current or (self.cursor == ("phase", p.number)
                                   and p.status is not Status.PENDING):
                 for c in p.criteria:
