@@ -82,7 +82,7 @@ def short_verdict(p: PhaseView) -> str:
             return "[b]watching[/]"
         if not p.watch_over:
             return f"watching [b]{format.duration(p.watch_left_s)}[/] left"
-        return _over(p, "watch over: ready to pass")
+        return _over(p, "watch over: ready to pass", "watch over: not judged")
     if s is Status.RUNNING:
         return "[b $warning]running its command[/]"
     if s is Status.FAILED:
@@ -246,16 +246,14 @@ def countdown(p: PhaseView) -> str:
     if not p.watch_over:
         return (f"[b]{format.duration(p.watch_left_s)}[/] left of "
                 f"{_minutes(p.settings.watch_s)}")
-    return _over(p, "ready to pass (P)")
+    return _over(p, "ready to pass (P)", "not judged: a pass needs an override")
 
 
-def _over(p: PhaseView, ready: str) -> str:
+def _over(p: PhaseView, ready: str, not_ready: str) -> str:
     """The watch is over: ready to pass only when the engine says so (every criterion judged,
-    none failing, no stretch of the watch unseen). Otherwise the words say a pass needs an
-    override: "ready" over a watch nobody saw would be the console passing it off as good."""
-    if p.ready:
-        return f"[b $success]{ready}[/]"
-    return "[b $warning]watch over, not judged: a pass needs an override[/]"
+    none failing, no stretch of the watch unseen); otherwise not judged (a pass needs an
+    override): "ready" over a watch nobody saw would be the console passing it off as good."""
+    return f"[b $success]{ready}[/]" if p.ready else f"[b $warning]{not_ready}[/]"
 
 
 def contact_lines(contacts: tuple[str, ...], width: int) -> list[str]:
