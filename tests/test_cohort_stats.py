@@ -176,21 +176,78 @@ def test_a_few_requests_in_a_sparse_bucket_get_the_exact_p_value_not_the_normal_
 
 def test_the_exact_p_value_of_two_sparse_buckets_is_the_sum_over_the_canarys_placements(
         ) -> None:
-    # Three buckets: stable 1,900 / 60 / 40, canary 95 / 3 / 2 (2,100 requests, 100 canary).
-    # 2U per canary request: 1,900 in bucket 1, 2 x 1,900 + 60 = 3,860 in bucket 2, 2 x 1,960
-    # + 40 = 3,960 in bucket 3. Observed: 95 x 1,900 + 3 x 3,860 + 2 x 3,960 = 200,000. With
-    # x2 and x3 the canary's requests in buckets 2 and 3, 2U = 190,000 + 1,960 x2 + 2,060 x3,
-    # so U >= the observed exactly when 1,960 x2 + 2,060 x3 >= 10,000: the multivariate
-    # hypergeometric sum below, over the (x2, x3) that reach it.
+    # Three buckets: stable 1,900 / 60 / 40, canary 95 / 3 / 2 (2,100 requests, 100 canary);
+    # totals 1,995 / 63 / 42. Every placement of the canary's 100 among the 2,100 keeps the
+    # totals, so each bucket's mid-rank: a canary request adds 2 x (all below) + t_j to 2W
+    # (W its rank sum; U = W - n1 (n1 + 1) / 2): 1,995 in bucket 1, 2 x 1,995 + 63 = 4,053 in
+    # bucket 2, 2 x 2,058 + 42 = 4,158 in bucket 3. Observed: 95 x 1,995 + 3 x 4,053 + 2 x
+    # 4,158 = 210,000. With x2 and x3 the canary's requests in buckets 2 and 3, 2W = 199,500 +
+    # 2,058 x2 + 2,163 x3, so U >= the observed exactly when 2,058 x2 + 2,163 x3 >= 10,500:
+    # the multivariate hypergeometric sum below, over the (x2, x3) that reach it.
     canary = [(0.1, 95), (0.5, 98), (INF, 100)]
     stable = [(0.1, 1900), (0.5, 1960), (INF, 2000)]
     total = math.comb(2100, 100)
     want = sum(math.comb(1995, 100 - x2 - x3) * math.comb(63, x2) * math.comb(42, x3)
                for x2 in range(0, 64) for x3 in range(0, 43)
-               if x2 + x3 <= 100 and 1960 * x2 + 2060 * x3 >= 10000) / total
+               if x2 + x3 <= 100 and 2058 * x2 + 2163 * x3 >= 10500) / total
     r = mann_whitney_greater(canary, stable)
     assert r.method == "mann-whitney exact"
     assert r.p == pytest.approx(want, rel=1e-6)
+
+
+def _u_by_pairs(canary: list[int], stable: list[int]) -> float:
+    """U from its definition: every (canary, stable) pair, slower 1, tied 1/2."""
+    return sum(ci * sj * (1.0 if i > j else 0.5 if i == j else 0.0)
+               for i, ci in enumerate(canary) for j, sj in enumerate(stable))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_exact_p_value_is_the_share_of_all_relabellings_reaching_the_observed_u(
+        seed: int) -> None:
+    # The permutation distribution summed outright: every way the canary's n1 requests can
+    # fall in the buckets (c_j of bucket j's t_j, C(t_j, c_j) ways each), U counted by pairs
+    # for each. The engine scored placements by the stable counts observed, not the buckets'
+    # totals: 96 of 305 small tables were off (up to 0.15), and canary [4, 122, 6] against
+    # stable [1, 2523, 1] passed at p 0.035 where the exact p is 0.003.
+    import itertools
+    import random
+
+    rng = random.Random(seed)
+    k = rng.randint(2, 4)
+    totals = [rng.randint(0, 25) for _ in range(k)]
+    totals[rng.randrange(k)] += 40  # a fullest bucket, as real latency has
+    n1 = rng.randint(2, 14)
+    pool = [j for j, t in enumerate(totals) for _ in range(t)]
+    a = [0] * k
+    for j in rng.sample(pool, n1):
+        a[j] += 1
+    b = [t - x for t, x in zip(totals, a, strict=True)]
+    u = _u_by_pairs(a, b)
+    reach = every = 0
+    for c in itertools.product(*(range(t + 1) for t in totals)):
+        if sum(c) != n1:
+            continue
+        ways = math.prod(math.comb(t, x) for t, x in zip(totals, c, strict=True))
+        every += ways
+        if _u_by_pairs(list(c), [t - x for t, x in zip(totals, c, strict=True)]) >= u - 1e-9:
+            reach += ways
+    bounds = [0.1 * (j + 1) for j in range(k - 1)] + [INF]
+    r = mann_whitney_greater(
+        list(zip(bounds, itertools.accumulate(a), strict=True)),
+        list(zip(bounds, itertools.accumulate(b), strict=True)))
+    assert r.method == "mann-whitney exact"
+    assert r.p == pytest.approx(reach / every, abs=1e-9), (a, b)
+
+
+def test_a_slow_tail_in_the_canary_fails_at_its_exact_p_value() -> None:
+    # The review's case: 6 of 132 canary requests in the slow bucket against 1 of 2,525.
+    # Enumerated over the slow bucket's 7 requests (the canary's share of each bucket is
+    # hypergeometric given the totals), P(U >= observed) is 0.0029: a FAIL at alpha 1 %.
+    canary = [(0.1, 4), (0.5, 126), (INF, 132)]
+    stable = [(0.1, 1), (0.5, 2524), (INF, 2525)]
+    r = mann_whitney_greater(canary, stable)
+    assert r.method == "mann-whitney exact"
+    assert r.p == pytest.approx(0.0029, abs=2e-4)
 
 
 def test_many_well_filled_buckets_keep_the_normal_approximation() -> None:

@@ -202,7 +202,9 @@ async def test_the_canary_phase_shows_the_ladder_and_steps_it(tmp_path: Path) ->
             assert "flag 5%" in screen_text(app)
             # The footer as the phase stands once the step is done: its keys back (the view
             # came back under the question while the step ran, and its footer kept that).
-            assert "P Pass" in screen_text(app) and "b Roll back" in screen_text(app)
+            # (The footer is made again after the draw that changed its keys: waited for.)
+            await app_until(lambda: "P Pass" in screen_text(app)
+                            and "b Roll back" in screen_text(app), pilot)
     finally:
         h.close()
 

@@ -157,8 +157,12 @@ def _exact_greater(canary: Sequence[float], stable: Sequence[float]) -> float | 
     Counts per bucket in order of the bound (rounded: Prometheus's are rates x the window).
     None when there are more than EXACT_MAX_WAYS ways to sum over.
 
-    A canary request in bucket j is slower than the stable requests of the buckets below and
-    tied with the b_j of its own: it adds 2 x (stable below) + b_j to 2U. The buckets are taken
+    The statistic summed is the canary's rank sum W (U is W - n1 (n1 + 1) / 2, a constant
+    apart): a request in bucket j has the bucket's mid-rank, T_below + (t_j + 1) / 2, so it
+    adds 2 T_below + t_j to 2W (and 1, the same for every placement: left out). The scores
+    come from the buckets' totals, which every placement shares; scored by the stable counts
+    observed (2 x stable below + b_j, U's form), a placement that moves the stable requests
+    was scored as if they had stayed, and the p-value was off by up to 0.15. The buckets are taken
     one by one, the fullest last (its count is whatever is left); how many canary requests
     fall in bucket j, given r left to place among the R requests not yet taken, is
     hypergeometric: C(t_j, c) C(R - t_j, r - c) / C(R, r)."""
@@ -168,9 +172,9 @@ def _exact_greater(canary: Sequence[float], stable: Sequence[float]) -> float | 
     n1 = sum(a)
     scores = []
     below = 0
-    for bj in b:
-        scores.append(2 * below + bj)
-        below += bj
+    for tj in t:
+        scores.append(2 * below + tj)
+        below += tj
     fullest = max(range(len(t)), key=lambda j: t[j])
     order = [j for j in range(len(t)) if j != fullest and t[j] > 0] + [fullest]
     ways = 1
