@@ -21,6 +21,7 @@ from sbtop.engine.figures import Figure, judge
 from sbtop.engine.keys import Fig
 from sbtop.engine.settings import EngineSettings
 from sbtop.engine.window import (
+    LOOK_EVERY_S,
     CriterionSettings,
     ItemKind,
     PhaseRecord,
@@ -863,3 +864,40 @@ def test_a_canary_phase_on_its_way_up_the_ladder_is_not_failing() -> None:
     assert judged(5, 1100.0).unjudged  # the watch over, the ladder not at its top
     top = judged(100, 1100.0)
     assert top.ready and not top.failing
+
+
+def test_a_console_watching_while_another_action_holds_the_lock_is_not_unseen(
+        tmp_path: Path) -> None:
+    # A canary step (or a restart through a slow provider, up to its 300 s timeout) holds the
+    # target's one lock for 150 s; the console goes on looking every 5 s. Its looks were
+    # dropped while the lock was held: the watch read "unseen for 2m55s" and needed an
+    # override though it was seen throughout.
+    clock = ManualClock()
+    c = controller(tmp_path, clock, PlanSettings((INDEXES,)))
+    assert asyncio.run(c.execute(c.plan("start", "1"))).ok
+    watched(c, clock, 200, every=5.0)
+    with PlanStore(tmp_path, "staging").locked("canary next"):
+        watched(c, clock, 150, every=5.0)
+    watched(c, clock, 260, every=5.0)
+    view = c.window(figs()).phases[0]
+    assert view.ready, view.verdict
+    assert view.unseen_s is not None and view.unseen_s <= LOOK_EVERY_S
+
+
+def test_a_breach_seen_while_another_action_holds_the_lock_is_remembered(
+        tmp_path: Path) -> None:
+    # 5xx at 7 % for a minute during a canary step, then back: the breach was dropped with the
+    # look, and the phase read "ready to pass" with no override.
+    clock = ManualClock()
+    c = controller(tmp_path, clock, PlanSettings((INDEXES,)))
+    assert asyncio.run(c.execute(c.plan("start", "1"))).ok
+    watched(c, clock, 200, every=5.0)
+    with PlanStore(tmp_path, "staging").locked("canary next"):
+        watched(c, clock, 60, figs(e5=7.0), every=5.0)
+    watched(c, clock, 350, every=5.0)
+    view = c.window(figs()).phases[0]
+    assert not view.ready, view.verdict
+    assert "broke during the watch" in view.verdict or view.failing, view.verdict
+    # And the record on disk holds it, with the time it was first seen (inside the step).
+    breach = PlanStore(tmp_path, "staging").load().phase("Database indexes").breaches
+    assert breach and min(b.wall for b in breach.values()) < clock.now()[1] - 350

@@ -36,6 +36,7 @@ from sbtop.engine.gate import Gate
 from sbtop.engine.window import (
     PASS_OVERRIDE,
     ROLLBACK_FAILED,
+    Breach,
     ItemKind,
     ItemRecord,
     PhaseRecord,
@@ -47,7 +48,9 @@ from sbtop.engine.window import (
     Window,
     breaches,
     judge_window,
+    looked_at,
     looks,
+    write_looks,
 )
 
 MIN_REASON = 8  # characters of a typed override reason: a word or two, not "y"
@@ -132,6 +135,9 @@ class PlanController:
         self.clock = clock
         self.busy: str | None = None
         self.state: PlanState = store.load()
+        # Looks and breaches seen while the record could not be written (record_breaches).
+        self._held_looks: dict[str, list[float]] = {}
+        self._held_breaches: dict[str, dict[str, Breach]] = {}
 
     # --- reading --------------------------------------------------------------------------
 
@@ -171,28 +177,41 @@ class PlanController:
         """A look at the watching phases: their 'during' criteria broken now, recorded the
         first time, and the look itself (every LOOK_EVERY_S: a stretch nothing looked at is
         not a stretch that held). The record is only written when there is something new.
-        True when it was."""
+        True when it was.
+
+        While another sbtop's action holds the target's lock (a canary step holds it for
+        minutes, a phase's command up to its timeout) the looks and breaches are held here
+        and written with the first look that gets it: dropped, a watch seen all along read
+        as unseen, and a breach seen during a step was never remembered."""
         now = self.clock.now()[1]
         found = breaches(self.settings, self.state, figures, now)
         seen = looks(self.settings, self.state, figures, now)
-        if not found and not seen:
+        if not found and not seen and not self._held_looks and not self._held_breaches:
             return False
         try:
             with self.store.locked("plan watch"):
                 state = self.store.load()
-                for phase, new in found.items():
+                for phase, new in (*self._held_breaches.items(), *found.items()):
                     rec = state.phases.get(phase)
                     if rec is None or rec.status is not Status.WATCHING:
                         continue
                     for name, breach in new.items():
                         rec.breaches.setdefault(name, breach)
+                write_looks(self.settings, state, self._held_looks)
                 for phase, stretch in looks(self.settings, state, figures, now).items():
                     rec = state.phases[phase]  # (looks() names only phases on the record)
                     rec.unseen_s, rec.looked_wall = max(rec.unseen_s, stretch), now
                 self.store.save(state)
                 self.state = state
+                self._held_looks, self._held_breaches = {}, {}
         except LockedError:
-            return False  # an action holds it: the next look records it
+            for phase in looked_at(self.settings, self.state, figures):
+                self._held_looks.setdefault(phase, []).append(now)
+            for phase, new in found.items():
+                held = self._held_breaches.setdefault(phase, {})
+                for name, breach in new.items():
+                    held.setdefault(name, breach)
+            return False
         return True
 
     # --- planning ---------------------------------------------------------------------------

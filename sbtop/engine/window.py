@@ -503,25 +503,59 @@ def unseen_s(p: PhaseSettings, rec: PhaseRecord, now_wall: float) -> float | Non
     return max(rec.unseen_s, end - last, 0.0)
 
 
-def looks(settings: PlanSettings, state: PlanState, figures: Mapping[str, Figure],
-          now_wall: float) -> dict[str, float]:
-    """The watching phases this look counts for (every 'during' figure fresh now) and is due
-    to be written down for (LOOK_EVERY_S since the last, or the first past the watch's end):
-    phase name -> the stretch it closes."""
-    out: dict[str, float] = {}
+def looked_at(settings: PlanSettings, state: PlanState, figures: Mapping[str, Figure]
+              ) -> list[str]:
+    """The watching phases a look with these figures counts for: every 'during' figure of
+    theirs fresh now (an unknown figure is not looked at), their watch not yet written over."""
+    out = []
     for p in settings.phases:
         rec = state.phase(p.name)
         during = _during(p)
         if rec.status is not Status.WATCHING or rec.watch_from_wall is None or not during:
             continue
         if any(_value(figures.get(c.figure)) is None for c in during):
-            continue  # an unknown figure is not looked at
+            continue
+        last = rec.looked_wall if rec.looked_wall is not None else rec.watch_from_wall
+        if last < rec.watch_from_wall + p.watch_s:
+            out.append(p.name)
+    return out
+
+
+def looks(settings: PlanSettings, state: PlanState, figures: Mapping[str, Figure],
+          now_wall: float) -> dict[str, float]:
+    """The watching phases this look counts for (`looked_at`) and is due to be written down
+    for (LOOK_EVERY_S since the last, or the first past the watch's end): phase name -> the
+    stretch it closes."""
+    out: dict[str, float] = {}
+    for name in looked_at(settings, state, figures):
+        p = next(x for x in settings.phases if x.name == name)
+        rec = state.phase(name)
+        assert rec.watch_from_wall is not None  # (looked_at names only watched phases)
         last = rec.looked_wall if rec.looked_wall is not None else rec.watch_from_wall
         end = rec.watch_from_wall + p.watch_s
-        if last >= end or (now_wall - last < LOOK_EVERY_S and now_wall < end):
+        if now_wall - last < LOOK_EVERY_S and now_wall < end:
             continue
-        out[p.name] = min(now_wall, end) - last
+        out[name] = min(now_wall, end) - last
     return out
+
+
+def write_looks(settings: PlanSettings, state: PlanState, held: Mapping[str, list[float]]
+                ) -> None:
+    """Looks taken while the record could not be written (another sbtop's action held the
+    target's lock), written now in order: each closes the stretch since the one before."""
+    for p in settings.phases:
+        rec = state.phases.get(p.name)
+        times = held.get(p.name)
+        if not times or rec is None or rec.status is not Status.WATCHING \
+                or rec.watch_from_wall is None:
+            continue
+        end = rec.watch_from_wall + p.watch_s
+        last = rec.looked_wall if rec.looked_wall is not None else rec.watch_from_wall
+        for t in sorted(times):
+            if t <= last or last >= end:
+                continue
+            rec.unseen_s = max(rec.unseen_s, min(t, end) - last)
+            last = rec.looked_wall = t
 
 
 def _value(f: Figure | None) -> float | None:
