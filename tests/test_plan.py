@@ -901,3 +901,35 @@ def test_a_breach_seen_while_another_action_holds_the_lock_is_remembered(
     # And the record on disk holds it, with the time it was first seen (inside the step).
     breach = PlanStore(tmp_path, "staging").load().phase("Database indexes").breaches
     assert breach and min(b.wall for b in breach.values()) < clock.now()[1] - 350
+
+
+def test_a_watch_left_unseen_live_is_unseen_in_replay_and_the_timeline(tmp_path: Path) -> None:
+    # Live, nothing looked at the watch for 5 minutes (no console, or a figure unknown): a
+    # pass needs an override. Replay counts each recorded tick as a look, so it read "ready
+    # to pass" over the same watch: the record's unseen stretch is now an event of its own.
+    from sbtop import format
+    from sbtop.recording.plan_events import state_at, text
+    from sbtop.recording.reader import Event
+    from sbtop.session.plan import changes
+
+    clock = ManualClock()
+    c = controller(tmp_path, clock, PlanSettings((INDEXES,)))
+    before = c.reload()
+    assert asyncio.run(c.execute(c.plan("start", "1"))).ok
+    watched(c, clock, 120)
+    watched(c, clock, 300, figs(e5=None))  # the 5xx rate unknown: not looked at
+    watched(c, clock, 190)
+    after = c.reload()
+    assert after.phase("Database indexes").unseen_s >= 300
+    events = [Event(e.pop("wall", None) or clock.now()[1], "plan", e)
+              for e in changes(before, after, figs())]
+    said = [text(e.data) for e in events if "unseen_s" in e.data]
+    assert said == [f"plan phase Database indexes: its figures went unseen for "
+                    f"{format.duration(after.phase('Database indexes').unseen_s)} of the "
+                    "watch (a pass needs an override)"]
+    now = clock.now()[1]
+    live = c.window(figs()).phases[0]
+    replayed = judge_window(PlanSettings((INDEXES,)), state_at(events, now), figs(),
+                            now).phases[0]
+    assert not live.ready and not replayed.ready, replayed.verdict
+    assert replayed.unwatched is not None

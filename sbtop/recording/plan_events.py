@@ -49,6 +49,12 @@ def text(d: dict[str, Any]) -> str:
         over = f" (overridden by {d['overridden']})" if d.get("overridden") else ""
         return f"pre-flight {d.get('item', '?')} {how}{by}{detail}{over}"
     phase = d.get("phase", "?")
+    if "unseen_s" in d:
+        unseen = d.get("unseen_s")
+        how_long = (f" for {format.duration(float(unseen))}"
+                    if isinstance(unseen, int | float) and math.isfinite(unseen) else "")
+        return (f"plan phase {phase}: its figures went unseen{how_long} of the watch (a pass "
+                "needs an override)")
     if "breach" in d:
         return f"plan phase {phase}: {said(str(d.get('breach')))} broke during the watch"
     by = f" by {d['by']}" if d.get("by") else ""
@@ -178,6 +184,11 @@ def state_at(events: list[Event], wall: float) -> PlanState:
                 _text(d.get("by")), _text(d.get("overridden")))
             continue
         rec = state.phases.setdefault(str(d.get("phase", "?")), PhaseRecord())
+        if "unseen_s" in d:
+            unseen = d.get("unseen_s")
+            if isinstance(unseen, int | float) and math.isfinite(unseen) and unseen >= 0:
+                rec.unseen_s = max(rec.unseen_s, float(unseen))
+            continue
         if "breach" in d:
             value = d.get("value")
             rec.breaches.setdefault(str(d["breach"]), Breach(
@@ -194,6 +205,7 @@ def state_at(events: list[Event], wall: float) -> PlanState:
         if (status in (Status.RUNNING, Status.WATCHING) and not rolling_back
                 and was not in (Status.RUNNING, Status.WATCHING)):
             rec.started_wall, rec.ended_wall, rec.breaches = e.wall, None, {}
+            rec.unseen_s = 0.0  # a new watch: its stretches are its own
         if status is Status.WATCHING and not rolled_back_failed:
             rec.watch_from_wall = e.wall
         if status in (Status.PASSED, Status.ROLLED_BACK):

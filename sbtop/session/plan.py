@@ -55,6 +55,7 @@ from sbtop.engine.figures import Figure
 from sbtop.engine.gate import Gate
 from sbtop.engine.keys import Fig
 from sbtop.engine.window import (
+    UNSEEN_MAX_S,
     PhaseView,
     PlanSettings,
     PlanState,
@@ -165,6 +166,11 @@ def changes(before: PlanState, after: PlanState,
             if crit not in old.breaches:
                 out.append({"phase": name, "breach": crit, "value": breach.value,
                             "wall": breach.wall, "figures": seen})
+        if rec.unseen_s > UNSEEN_MAX_S and rec.unseen_s > old.unseen_s:
+            # A stretch of the watch nothing looked at (a pass then needs an override): the
+            # recording's ticks cannot tell it (replay looks at every one), the record can.
+            out.append({"phase": name, "unseen_s": round(rec.unseen_s, 1),
+                        "wall": rec.looked_wall, "figures": seen})
     for name, item in after.preflight.items():
         held = before.item(name)
         if (item.ok, item.wall, item.overridden) != (held.ok, held.wall, held.overridden):
