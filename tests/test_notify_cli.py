@@ -121,3 +121,33 @@ rollback = ["sh", "-c", "exit 3"]
     assert len(said) == 2, said
     assert "Database indexes" in said[0] and "done" in said[0]
     assert "Database indexes" in said[1] and "FAILED" in said[1]
+
+
+_SLOW_DNS = """
+import socket, sys, time
+real = socket.getaddrinfo
+def slow(host, *args, **kwargs):
+    if host in ("hooks.example.invalid", b"hooks.example.invalid"):
+        time.sleep(120)  # a name server that never answers
+    return real(host, *args, **kwargs)
+socket.getaddrinfo = slow
+from sbtop.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_webhook_whose_name_never_resolves_costs_its_deadline_not_the_lookups(
+        tmp_path: Path, backend: SimulatedBackend) -> None:
+    # The name is looked up in a thread, and the command's loop waited for its threads at the
+    # end: 8 s for a lookup of 8 s past a 1 s deadline; this one would take two minutes (the
+    # run's own bound, 60 s, fails it).
+    import subprocess
+    import sys
+
+    cfg, env = setup(tmp_path, backend, "https://hooks.example.invalid", timeout_s=1.0)
+    r = subprocess.run([sys.executable, "-c", _SLOW_DNS, "restart", "--yes", "--config",
+                        str(cfg)], capture_output=True, text=True, env=clean_env(env),
+                       timeout=60, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "note: Slack webhook ($SB_HOOK, https://hooks.example.invalid/…): no answer within " \
+           "1 s; the team's channel was not told" in r.stdout, r.stdout

@@ -10,8 +10,12 @@ more; a failure is one line and never the command's exit code (the action is don
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from sbtop.engine.transitions import Event
 from sbtop.notify.settings import NotifySettings
@@ -32,8 +36,35 @@ async def tell_team(settings: NotifySettings, event: Event,
     hook = Webhook(settings.webhook_url, timeout_s=settings.webhook_timeout_s,
                    every_s=settings.webhook_every_s, env=settings.webhook_env,
                    now=time.monotonic, say=lambda text: say(_headless(text)))
+    # The host's name is looked up in a thread (getaddrinfo cannot be cancelled), and the
+    # loop's end waits for its threads: a lookup that hangs held the command 8 s past a 1 s
+    # deadline. This loop's lookups are left behind instead, in threads nothing waits for.
+    asyncio.get_running_loop().set_default_executor(_Unwaited())
     hook.offer(event)
     await hook.close(grace_s=settings.webhook_timeout_s + _GRACE_S)
+
+
+class _Unwaited(concurrent.futures.ThreadPoolExecutor):
+    """Each call in a daemon thread of its own, never waited for: not at the loop's end
+    (shutdown does nothing) nor at the interpreter's (not a pool thread, which it joins)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+               ) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as e:  # handed to whoever awaits it, as a pool does
+                future.set_exception(e)
+
+        threading.Thread(target=run, daemon=True, name="sbtop-webhook-lookup").start()
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        return None
 
 
 def _headless(text: str) -> str:
