@@ -529,3 +529,27 @@ def test_six_canary_requests_in_a_sparse_bucket_are_judged_by_the_exact_test() -
     assert c.comparison.latency.said == (
         "canary p95 +29 % vs stable, not significant (p=0.020), 100 vs 2,000 requests: pass")
     assert c.comparison.latency.test == "mann-whitney exact"
+
+
+def test_a_third_value_of_the_label_is_said_not_left_out_in_silence() -> None:
+    # variant="legacy" (an old code path still labelled) is in neither cohort, so in neither
+    # comparison: check's words and --json say it was seen, and a recording keeps it.
+    from sbtop.engine import codec
+    from sbtop.engine.cohorts import cohorts_dict, summary_lines
+
+    def with_legacy(page: PageText, n: float) -> PageText:
+        labels = {"method": "GET", "route": "/api/friends/list", "status_code": "200",
+                  "variant": "legacy\x1b[31m"}
+        page.histogram(labels, {0.1: n, 0.25: n, 0.5: n, 1.0: n, INF: n})
+        page.sample("http_requests_total", {"method": "GET", "route": "/api/friends/list",
+                                            "variant": "legacy\x1b[31m", "status": "200"}, n)
+        return page
+
+    same = {0.1: 300, 0.25: 300, 0.5: 300, 1.0: 300, INF: 300}
+    a = run([with_legacy(cohort_page(ZERO, ZERO), 0),
+             with_legacy(cohort_page(same, {k: v * 9 for k, v in same.items()}), 50)])
+    assert a.cohorts is not None and a.cohorts.others == ("legacy\\x1b[31m",)
+    assert cohorts_dict(a.cohorts)["others"] == ["legacy\\x1b[31m"]
+    assert summary_lines(a.cohorts)[-1] == "  also seen, in neither cohort: legacy\\x1b[31m"
+    line = json.loads(json.dumps(codec.encode_assessment(a), allow_nan=False))
+    assert codec.decode_assessment(line).cohorts == a.cohorts

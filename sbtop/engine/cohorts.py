@@ -91,6 +91,9 @@ class Cohorts:
     # The window had requests and none carried the label: the gate uses the baseline (the
     # Canary panel says it in fewer words than the reason).
     no_label: bool = False
+    # The label's other values in the window (in neither cohort, so in neither comparison):
+    # said, not left out in silence (outside text, made safe).
+    others: tuple[str, ...] = ()
 
 
 def cohort_settings(settings: EngineSettings) -> EngineSettings:
@@ -100,6 +103,9 @@ def cohort_settings(settings: EngineSettings) -> EngineSettings:
     assert c is not None
     names = dataclasses.replace(settings.names, route_labels=(c.label,), method_labels=())
     return dataclasses.replace(settings, names=names)
+
+
+OTHERS_SHOWN = 5  # of the label's other values, in check's words and --json
 
 
 def _key(value: str) -> RouteKey:
@@ -129,7 +135,8 @@ def cohorts_over(d: Deltas | None, settings: EngineSettings, waiting: str) -> Co
         unlabelled = (f"no {c.label} label on {settings.names.latency_histogram}: the "
                       "latency cannot be compared by cohort")
     return Cohorts(c.label, canary, stable, compare(d, canary, stable, c, others, unlabelled),
-                   window_s=d.span)
+                   window_s=d.span,
+                   others=tuple(untrusted.line(v, 40) for v in others[:OTHERS_SHOWN]))
 
 
 def _figures(d: Deltas, value: str, settings: EngineSettings) -> CohortFigures:
@@ -339,6 +346,7 @@ def cohorts_dict(view: Cohorts) -> dict[str, Any]:
             "errors": _verdict_dict(cmp.errors),
         },
         **({"reason": view.reason} if view.reason else {}),
+        **({"others": list(view.others)} if view.others else {}),
     }
 
 
@@ -360,6 +368,9 @@ def summary_lines(view: Cohorts) -> list[str]:
         # A wait is the same words for both: it names its comparison, as a verdict does.
         return f"  canary {what} vs stable: {v.said}" if v.state == WAITING else f"  {v.said}"
 
+    others = ([f"  also seen, in neither cohort: {', '.join(view.others)}"]
+              if view.others else [])
     return [f"cohorts ({view.label}): {_side_text('canary', view.canary)}",
             f"{' ' * (len(view.label) + 12)}{_side_text('stable', view.stable)}",
-            said("p95", view.comparison.latency), said("5xx", view.comparison.errors)]
+            said("p95", view.comparison.latency), said("5xx", view.comparison.errors),
+            *others]
