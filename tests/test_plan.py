@@ -864,6 +864,14 @@ def test_a_canary_phase_on_its_way_up_the_ladder_is_not_failing() -> None:
     assert judged(5, 1100.0).unjudged  # the watch over, the ladder not at its top
     top = judged(100, 1100.0)
     assert top.ready and not top.failing
+    # No gate at all (no deploy actions for the target: no flag to read): the step cannot be
+    # known, so the phase cannot say it reached the top. It passed plainly at any step.
+    blind = judge_window(PlanSettings((phase,)), state, figs(p95=200.0, e5=0.1), 1100.0,
+                         None).current
+    assert blind is not None and not blind.ready and not blind.failing
+    assert [c.shown for c in blind.unjudged] == [
+        "canary step unknown: sbtop has no canary flag to read here (no deploy actions for "
+        "this target)"]
 
 
 def test_a_console_watching_while_another_action_holds_the_lock_is_not_unseen(

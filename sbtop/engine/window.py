@@ -488,6 +488,13 @@ def _phase(number: int, p: PhaseSettings, rec: PhaseRecord, figures: Mapping[str
         # the watched figures'): not judged, so the phase cannot pass without an override.
         views.append(CriterionView("canary at the top step", When.END,
                                    True if at_top else None, shown))
+    elif p.canary and live:
+        # No flag to read (no deploy actions for the target, or no canary configured): the
+        # ladder's step cannot be known, so the phase cannot say it reached the top: not
+        # judged, and a pass needs an override (it passed plainly at any step).
+        views.append(CriterionView("canary at the top step", When.END, None,
+                                   "canary step unknown: sbtop has no canary flag to read "
+                                   "here (no deploy actions for this target)"))
     return PhaseView(number, p, rec.status, rec.started_wall, rec.ended_wall, left,
                      tuple(views), rec.by, rec.override, rec.result, gate,
                      unseen_s(p, rec, now_wall))
