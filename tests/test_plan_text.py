@@ -171,3 +171,24 @@ def test_what_a_phase_row_says_goes_under_it_when_it_does_not_fit_never_cut() ->
         assert said in " ".join(plain), plain
     wide = plan_text.phase_lines(window({"Database indexes": rec}).phases[0], 18, 200)
     assert len(wide) == 1 and "OVERRIDE (start)" in wide[0]
+
+
+def test_rows_under_a_phase_fit_in_cells_whatever_the_text() -> None:
+    # Wrapped by characters, two-cell text (Japanese, emoji) ran 135 cells on a 78-cell line;
+    # control characters, shown as their escapes after the cut, 114; a long "by" was not
+    # wrapped at all.
+    result = "デプロイ失敗 " * 12 + "🚀" * 39
+    cases = [PhaseRecord(Status.FAILED, started_wall=NOW - 60, result=result),
+             PhaseRecord(Status.RUNNING, started_wall=NOW - 60, result="start: " + result),
+             PhaseRecord(Status.FAILED, started_wall=NOW - 60, result="a\x1b[31m" * 30),
+             PhaseRecord(Status.PASSED, started_wall=NOW - 900, ended_wall=NOW, by="x" * 60,
+                         override="y; pass: z")]
+    for rec in cases:
+        lines = plan_text.phase_lines(window({"Database indexes": rec}).phases[0], 18, 60)
+        assert len(lines) > 1
+        for line in lines:
+            assert Content.from_markup(line).cell_length <= 60, line
+        said = "".join(Content.from_markup(x).plain.strip() for x in lines[1:])
+        assert "\x1b" not in said
+    assert plan_text.wrap("デプロイ失敗 デプロイ失敗", 30, 4, 4) == ["デプロイ失敗 デプロイ失敗"]
+    assert plan_text.wrap("ab " + "c" * 50, 30, 4, 4) == ["ab", "c" * 26, "c" * 24]

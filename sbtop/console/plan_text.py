@@ -8,10 +8,9 @@ the view reads the same without colour; colour only repeats it."""
 from __future__ import annotations
 
 import shlex
-import textwrap
 from dataclasses import dataclass
 
-from sbtop import format
+from sbtop import format, untrusted
 from sbtop.console.marks import esc
 from sbtop.engine.window import (
     PASS_OVERRIDE,
@@ -156,13 +155,39 @@ def item_line(i: ItemView, name_w: int) -> str:
 def wrap(text: str, width: int, first: int, rest: int) -> list[str]:
     """`text` in pieces cut at words: the first for a line `first` columns in, the others
     `rest` in, each ending by `width` (at least 20 columns each; a word longer than a line
-    is broken, not lost)."""
+    is broken, not lost). Columns are the terminal's cells: a CJK character or an emoji takes
+    two (counted as one, a command's output in Japanese ran 135 cells on a 78-cell line)."""
+    from rich.cells import cell_len
+
     width = max(width, max(first, rest) + 20)
-    pieces = textwrap.wrap(text, width, initial_indent=" " * first,
-                           subsequent_indent=" " * rest, break_on_hyphens=False)
-    if not pieces:
-        return [""]
-    return [pieces[0][first:], *(p[rest:] for p in pieces[1:])]
+    pieces: list[str] = []
+    room, line = width - first, ""
+    for whole in text.split():
+        word = whole
+        while word:
+            joined = f"{line} {word}" if line else word
+            if cell_len(joined) <= room:
+                line, word = joined, ""
+            elif line:  # the word starts the next line
+                pieces.append(line)
+                room, line = width - rest, ""
+            else:  # a word longer than a whole line: broken at the line's edge
+                head = _fit(word, room)
+                pieces.append(head)
+                room, word = width - rest, word[len(head):]
+    if line or not pieces:
+        pieces.append(line)
+    return pieces
+
+
+def _fit(word: str, room: int) -> str:
+    """The longest start of `word` within `room` cells (one character at least)."""
+    from rich.cells import cell_len
+
+    end = 1
+    while end < len(word) and cell_len(word[:end + 1]) <= room:
+        end += 1
+    return word[:end]
 
 
 def preflight_summary(w: Window) -> str:
@@ -209,9 +234,18 @@ def phase_lines(p: PhaseView, name_w: int, width: int) -> list[str]:
         return [line]
     if p.status in (Status.FAILED, Status.RUNNING):  # outside words: wrapped, never cut
         style = "b $error" if p.status is Status.FAILED else ""
-        pieces = wrap(p.result or "its command failed", width, UNDER, UNDER)
+        # Wrapped as shown: control characters as their escapes first (longer), then cut.
+        # (One cell kept: esc() adds a space after a piece that ends in a backslash.)
+        shown = untrusted.line(p.result or "its command failed", 10_000)
+        pieces = wrap(shown, width - 1, UNDER, UNDER)
         return [head, *(" " * UNDER + (f"[{style}]{esc(x)}[/]" if style else esc(x))
                         for x in pieces)]
+    if p.status in (Status.PASSED, Status.ROLLED_BACK) and p.by:
+        pieces = wrap(f"by {untrusted.line(p.by, 10_000)}", width - 1, UNDER, UNDER)
+        under = [" " * UNDER + f"[$text-muted]{esc(x)}[/]" for x in pieces]
+        if p.override:
+            under.append(" " * UNDER + f"[b $warning]OVERRIDE ({overridden(p.override)})[/]")
+        return [head, *under]
     return [head, " " * UNDER + extra]
 
 
@@ -263,7 +297,7 @@ def contact_lines(contacts: tuple[str, ...], width: int) -> list[str]:
     indent = " " * (len(label) + 2)
     out: list[str] = []
     for c in contacts:
-        for piece in textwrap.wrap(c, max(20, width - len(indent))) or [""]:
+        for piece in wrap(c, width, len(indent), len(indent)):
             out.append((f"[b]{label}[/]  " if not out else indent) + esc(piece))
     return out
 
