@@ -244,7 +244,12 @@ def phase_lines(p: PhaseView, name_w: int, width: int) -> list[str]:
         pieces = wrap(f"by {untrusted.line(p.by, 10_000)}", width - 1, UNDER, UNDER)
         under = [" " * UNDER + f"[$text-muted]{esc(x)}[/]" for x in pieces]
         if p.override:
-            under.append(" " * UNDER + f"[b $warning]OVERRIDE ({overridden(p.override)})[/]")
+            mark = f"[b $warning]OVERRIDE ({overridden(p.override)})[/]"
+            beside = f"{under[-1]} {mark}"
+            if _cells(beside) <= width:
+                under[-1] = beside
+            else:
+                under.append(" " * UNDER + mark)
         return [head, *under]
     return [head, " " * UNDER + extra]
 
