@@ -35,6 +35,7 @@ from sbtop.engine.window import (
     breaches,
     judge_window,
     to_dict,
+    watch_end,
 )
 
 SETTINGS = EngineSettings()
@@ -941,3 +942,38 @@ def test_a_watch_left_unseen_live_is_unseen_in_replay_and_the_timeline(tmp_path:
                             now).phases[0]
     assert not live.ready and not replayed.ready, replayed.verdict
     assert replayed.unwatched is not None
+
+
+def test_a_breach_held_from_a_watch_since_started_again_is_not_the_new_watchs(
+        tmp_path: Path) -> None:
+    # Held while a canary step had the lock; meanwhile another sbtop rolled the phase back
+    # and started it again: the old watch's 5xx breach landed on the new watch, failing it.
+    clock = ManualClock()
+    c = controller(tmp_path, clock, PlanSettings((INDEXES,)))
+    other = controller(tmp_path, clock, PlanSettings((INDEXES,)))
+    assert asyncio.run(c.execute(c.plan("start", "1"))).ok
+    watched(c, clock, 100, every=5.0)
+    with PlanStore(tmp_path, "staging").locked("canary next"):
+        watched(c, clock, 20, figs(e5=7.0), every=5.0)
+    clock.advance(1)
+    other.reload()
+    assert asyncio.run(other.execute(other.plan("rollback", "1"))).ok
+    clock.advance(1)
+    other.reload()
+    assert asyncio.run(other.execute(other.plan("start", "1"))).ok
+    watched(c, clock, 5, every=5.0)  # a healthy look gets the lock: what was held is written
+    assert PlanStore(tmp_path, "staging").load().phase("Database indexes").breaches == {}
+
+
+def test_looks_held_past_the_watchs_end_stop_at_the_first(tmp_path: Path) -> None:
+    # An action holding the lock for good (its sbtop stopped with SIGSTOP): a look a tick was
+    # held for ever. Past the watch's end one look closes it; no more are kept.
+    clock = ManualClock()
+    c = controller(tmp_path, clock, PlanSettings((INDEXES,)))
+    assert asyncio.run(c.execute(c.plan("start", "1"))).ok
+    with PlanStore(tmp_path, "staging").locked("restart"):
+        watched(c, clock, 900, every=5.0)  # 600 s of watch, then 300 s more
+    held = c._held_looks["Database indexes"]
+    assert held[-1] >= watch_end(c.settings, c.state, "Database indexes")
+    # The first held look is the one due LOOK_EVERY_S after the start, then one a tick.
+    assert len(held) == (600 - int(LOOK_EVERY_S)) // 5 + 1

@@ -50,6 +50,7 @@ from sbtop.engine.window import (
     judge_window,
     looked_at,
     looks,
+    watch_end,
     write_looks,
 )
 
@@ -196,7 +197,10 @@ class PlanController:
                     if rec is None or rec.status is not Status.WATCHING:
                         continue
                     for name, breach in new.items():
-                        rec.breaches.setdefault(name, breach)
+                        # Held from a watch another sbtop has since ended and started again
+                        # (a rollback, a reset): not this watch's.
+                        if rec.started_wall is None or breach.wall >= rec.started_wall:
+                            rec.breaches.setdefault(name, breach)
                 write_looks(self.settings, state, self._held_looks)
                 for phase, stretch in looks(self.settings, state, figures, now).items():
                     rec = state.phases[phase]  # (looks() names only phases on the record)
@@ -206,7 +210,9 @@ class PlanController:
                 self._held_looks, self._held_breaches = {}, {}
         except LockedError:
             for phase in looked_at(self.settings, self.state, figures):
-                self._held_looks.setdefault(phase, []).append(now)
+                times = self._held_looks.setdefault(phase, [])
+                if not times or times[-1] < watch_end(self.settings, self.state, phase):
+                    times.append(now)  # (past the watch's end, one look closes it)
             for phase, new in found.items():
                 held = self._held_breaches.setdefault(phase, {})
                 for name, breach in new.items():

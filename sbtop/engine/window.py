@@ -546,6 +546,15 @@ def looks(settings: PlanSettings, state: PlanState, figures: Mapping[str, Figure
     return out
 
 
+def watch_end(settings: PlanSettings, state: PlanState, name: str) -> float:
+    """When the phase's watch ends (inf while its start is not known)."""
+    rec = state.phase(name)
+    p = next((x for x in settings.phases if x.name == name), None)
+    if p is None or rec.watch_from_wall is None:
+        return math.inf
+    return rec.watch_from_wall + p.watch_s
+
+
 def write_looks(settings: PlanSettings, state: PlanState, held: Mapping[str, list[float]]
                 ) -> None:
     """Looks taken while the record could not be written (another sbtop's action held the
