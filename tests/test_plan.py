@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -977,3 +978,48 @@ def test_looks_held_past_the_watchs_end_stop_at_the_first(tmp_path: Path) -> Non
     assert held[-1] >= watch_end(c.settings, c.state, "Database indexes")
     # The first held look is the one due LOOK_EVERY_S after the start, then one a tick.
     assert len(held) == (600 - int(LOOK_EVERY_S)) // 5 + 1
+
+
+def test_an_unseen_stretch_just_over_the_bound_stays_over_it_in_replay() -> None:
+    # 120.04 s unseen live (over 120: a pass needs an override) was written rounded, 120.0,
+    # and replay read the watch as seen.
+    import copy
+
+    from sbtop.recording.plan_events import state_at
+    from sbtop.recording.reader import Event
+    from sbtop.session.plan import changes
+
+    settings, wall = PlanSettings((INDEXES,)), 1_800_000_000.0
+    before = PlanState({"Database indexes": PhaseRecord(Status.WATCHING, started_wall=wall,
+                                                        watch_from_wall=wall)})
+    after = copy.deepcopy(before)
+    rec = after.phases["Database indexes"]
+    rec.unseen_s, rec.looked_wall = 120.04, wall + 150.04
+    events = [Event(wall, "plan", {"phase": "Database indexes", "status": "watching",
+                                   "was": "pending"})]
+    events += [Event(e.pop("wall"), "plan", e) for e in changes(before, after, figs())]
+    now = wall + 160
+    live = judge_window(settings, after, figs(), now).phases[0]
+    replayed = judge_window(settings, state_at(events, now), figs(), now).phases[0]
+    assert live.unwatched is not None and replayed.unwatched is not None
+
+
+@pytest.mark.parametrize("value", [10 ** 400, -5, 1e300, float("nan"), "600", None, True],
+                         ids=["400-digit int", "negative", "1e300", "nan", "string", "null",
+                              "true"])
+def test_a_hostile_recorded_stretch_or_breach_is_ignored_not_a_crash(value: object) -> None:
+    # A JSON integer of 400 digits is a Python int that float() raises on: the timeline and
+    # replay died on such a recording.
+    from sbtop.recording.plan_events import state_at, text
+    from sbtop.recording.reader import Event
+
+    events = [Event(10, "plan", {"phase": "Indexes", "status": "watching", "was": "pending"}),
+              Event(20, "plan", {"phase": "Indexes", "unseen_s": value}),
+              Event(30, "plan", {"phase": "Indexes", "breach": "error_rate_5xx_pct < 1 (during)",
+                                 "value": value})]
+    rec = state_at(events, 40).phase("Indexes")
+    assert rec.unseen_s == 0.0
+    (kept,) = [b.value for b in rec.breaches.values()]
+    assert kept is None or (math.isfinite(kept) and kept == value)  # a finite number stands
+    assert text(events[1].data) == ("plan phase Indexes: its figures went unseen of the watch "
+                                    "(a pass needs an override)")

@@ -50,9 +50,8 @@ def text(d: dict[str, Any]) -> str:
         return f"pre-flight {d.get('item', '?')} {how}{by}{detail}{over}"
     phase = d.get("phase", "?")
     if "unseen_s" in d:
-        unseen = d.get("unseen_s")
-        how_long = (f" for {format.duration(float(unseen))}"
-                    if isinstance(unseen, int | float) and math.isfinite(unseen) else "")
+        unseen = _seconds(d.get("unseen_s"))
+        how_long = f" for {format.duration(unseen)}" if unseen is not None else ""
         return (f"plan phase {phase}: its figures went unseen{how_long} of the watch (a pass "
                 "needs an override)")
     if "breach" in d:
@@ -185,14 +184,14 @@ def state_at(events: list[Event], wall: float) -> PlanState:
             continue
         rec = state.phases.setdefault(str(d.get("phase", "?")), PhaseRecord())
         if "unseen_s" in d:
-            unseen = d.get("unseen_s")
-            if isinstance(unseen, int | float) and math.isfinite(unseen) and unseen >= 0:
-                rec.unseen_s = max(rec.unseen_s, float(unseen))
+            unseen = _seconds(d.get("unseen_s"))
+            if unseen is not None:
+                rec.unseen_s = max(rec.unseen_s, unseen)
             continue
         if "breach" in d:
             value = d.get("value")
             rec.breaches.setdefault(str(d["breach"]), Breach(
-                e.wall, float(value) if isinstance(value, int | float) else None))
+                e.wall, _number(value)))
             continue
         try:
             status = Status(str(d.get("status")))
@@ -218,6 +217,27 @@ def state_at(events: list[Event], wall: float) -> PlanState:
             # the live record's looks are not events, and replay judges them again.
             rec.looked_wall = wall
     return state
+
+
+MAX_SECONDS = 10 * 365 * 86400.0  # a stretch longer than ten years is not one sbtop wrote
+
+
+def _number(v: Any) -> float | None:
+    """A recorded number, or None: a JSON integer of 400 digits is a Python int that float()
+    and math.isfinite() raise on (the timeline and replay died on such a recording)."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _seconds(v: Any) -> float | None:
+    """A recorded stretch of time, or None when it is not one sbtop could have written."""
+    f = _number(v)
+    return f if f is not None and 0 <= f <= MAX_SECONDS else None
 
 
 def _text(v: Any) -> str | None:

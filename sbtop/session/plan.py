@@ -169,7 +169,8 @@ def changes(before: PlanState, after: PlanState,
         if rec.unseen_s > UNSEEN_MAX_S and rec.unseen_s > old.unseen_s:
             # A stretch of the watch nothing looked at (a pass then needs an override): the
             # recording's ticks cannot tell it (replay looks at every one), the record can.
-            out.append({"phase": name, "unseen_s": round(rec.unseen_s, 1),
+            # Rounded up: 120.04 s written as 120.0 read as "seen" in replay (not over 120).
+            out.append({"phase": name, "unseen_s": math.ceil(rec.unseen_s * 10) / 10,
                         "wall": rec.looked_wall, "figures": seen})
     for name, item in after.preflight.items():
         held = before.item(name)
