@@ -210,8 +210,7 @@ def compare(d: Deltas, canary: CohortFigures, stable: CohortFigures, c: CohortSe
     elif waiting is not None:
         latency = Verdict(WAITING, p95_diff, None, "mann-whitney", waiting)
     else:
-        test = mann_whitney_greater(tuple(d.route_buckets.get(_key(c.canary), {}).items()),
-                                    tuple(d.route_buckets.get(_key(c.stable), {}).items()))
+        test = mann_whitney_greater(tuple(cb.items()), tuple(sb.items()))
         latency = _judge("p95", p95_diff, "%", c.max_p95_over_stable_pct, test, c, volume)
     volume = f"{canary.requests:,.0f} vs {stable.requests:,.0f} requests"
     waiting = _waiting(canary.requests, stable.requests, c, others)

@@ -29,7 +29,12 @@ HOUR = 3600.0
 def theil_sen(points: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
     """(slope, intercept) of the Theil-Sen line through (t, v) points: the median of the
     slopes between every pair, and the median of v - slope * t. None under two distinct t."""
-    slopes = _slopes(points)
+    return _line(points, _slopes(points))
+
+
+def _line(points: Sequence[tuple[float, float]], slopes: Sequence[float]
+          ) -> tuple[float, float] | None:
+    """theil_sen's line from the pairwise slopes already sorted (shared with `rises`)."""
     if not slopes:
         return None
     slope = _median(slopes)
@@ -53,8 +58,11 @@ def rises(points: Sequence[tuple[float, float]], z: float = Z_95) -> bool:
     only narrows it: the test stays on the safe side). A flat series with noise has a
     median slope above 0 half the time; a time left to a limit drawn from that is a false
     warning (a socket count of 600 +- 40 read "warning in ~7h" once in two)."""
-    slopes = _slopes(points)
-    n = len(points)
+    return _rises(len(points), _slopes(points), z)
+
+
+def _rises(n: int, slopes: Sequence[float], z: float = Z_95) -> bool:
+    """`rises` from the pairwise slopes already sorted (shared with theil_sen's line)."""
     m1 = (len(slopes) - z * math.sqrt(n * (n - 1) * (2 * n + 5) / 18.0)) / 2.0
     if m1 < 1:
         return False  # too few points for any interval that excludes 0
@@ -151,8 +159,10 @@ class Series:
                 or self.quiet_s(t) is not None):
             return None
         if self._dirty or self._fit is None:
-            self._fit = theil_sen(list(self._buckets))
-            self._rising = rises(list(self._buckets))
+            points = list(self._buckets)
+            slopes = _slopes(points)  # every pair's: sorted once, for the line and its noise
+            self._fit = _line(points, slopes)
+            self._rising = _rises(len(points), slopes)
             self._dirty = False
         if self._fit is None:
             return None

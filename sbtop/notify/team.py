@@ -35,7 +35,9 @@ async def tell_team(settings: NotifySettings, event: Event,
         return
     hook = Webhook(settings.webhook_url, timeout_s=settings.webhook_timeout_s,
                    every_s=settings.webhook_every_s, env=settings.webhook_env,
-                   now=time.monotonic, say=lambda text: say(_headless(text)))
+                   now=time.monotonic, say=say,
+                   # A command has told its terminal already (it printed the outcome).
+                   meanwhile="the team's channel was not told")
     # The host's name is looked up in a thread (getaddrinfo cannot be cancelled), and the
     # loop's end waits for its threads: a lookup that hangs held the command 8 s past a 1 s
     # deadline. This loop's lookups are left behind instead, in threads nothing waits for.
@@ -65,10 +67,3 @@ class _Unwaited(concurrent.futures.ThreadPoolExecutor):
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         return None
-
-
-def _headless(text: str) -> str:
-    # The webhook's words are the console's, which goes on telling in the terminal; a command
-    # has told its terminal already (it printed the outcome).
-    return text.replace("; notifications go on in the terminal (said once until it works "
-                        "again)", "; the team's channel was not told")

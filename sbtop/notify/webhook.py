@@ -20,11 +20,14 @@ IN_FLIGHT_MAX = 4  # past this many unanswered posts, new messages are dropped (
 
 class Webhook:
     def __init__(self, url: str, *, timeout_s: float, every_s: float, env: str,
-                 now: Callable[[], float], say: Callable[[str], None]) -> None:
+                 now: Callable[[], float], say: Callable[[str], None],
+                 meanwhile: str = "notifications go on in the terminal (said once until it "
+                                  "works again)") -> None:
         self._url = url
         self._timeout_s = timeout_s
         self._now = now
         self._say = say
+        self._meanwhile = meanwhile  # what a failure leaves the reader, after its reason
         self._limiter = Limiter(every_s)
         self._tasks: set[asyncio.Task[None]] = set()
         self._failing = False
@@ -87,8 +90,7 @@ class Webhook:
         self.failed += 1
         if not self._failing:
             self._failing = True
-            self._say(f"{self.name}: {reason}; notifications go on in the terminal "
-                      "(said once until it works again)")
+            self._say(f"{self.name}: {reason}; {self._meanwhile}")
 
     def flush_all(self) -> None:
         """Send every summary still held, its minute up or not (sbtop is closing)."""
